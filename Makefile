@@ -1,0 +1,45 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both run the set-up step first.
+SHELL := /bin/bash
+CARGO ?= cargo
+VENV := $(CURDIR)/.venv
+export CHECKPOINT_DISABLE := 1
+# The tests and the demo find the terraform shim, python and moto here.
+export ZDD_VENV := $(VENV)
+
+.PHONY: setup build test test-python test-rust demo fmt lint bench clean-venv
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --workspace --all-targets
+
+# The whole suite: the local-AWS health model (pytest), then every Rust crate
+# (unit, simulator property tests, real terraform against the local AWS).
+test: setup test-python test-rust
+
+test-python: setup
+	$(VENV)/bin/python -m pytest -q test-fixtures/localaws/tests
+
+test-rust: setup
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace --no-fail-fast
+
+# A real run against the embedded local AWS (see README.md).
+demo: setup
+	$(CARGO) build -p terraform-provider-zdd -p zdd-test-support --bins
+	$(CARGO) run -q -p zdd-test-support --bin zdd-demo
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Benchmarks print figures; they assert nothing about wall-clock time.
+bench: setup
+	$(CARGO) bench --workspace
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+//! zdd-rollout: the pure rollout engine (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! zdd-test-support: dev-only test bed for integration tests.

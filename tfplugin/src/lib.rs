@@ -1,0 +1,1 @@
+//! zdd-tfplugin: the tfplugin6 protocol layer (see ARCHITECTURE.md).
