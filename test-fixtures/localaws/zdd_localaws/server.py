@@ -1,0 +1,126 @@
+"""The HTTP side: moto's WSGI app behind a thin wrapper that serves /zdd/* control endpoints,
+keeps the health model in step with moto's reset, and serialises requests (moto's backends are
+not thread-safe, and the ticker thread terminates drained instances in the background)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .model import HealthModel
+from .patches import run_due_terminations
+
+_HEALTH_PATH = re.compile(r"^/zdd/instances/(?P<instance_id>[^/]+)/health$")
+StartResponse = Callable[..., Any]
+
+
+class ZddApp:
+    """WSGI: /zdd/... for the model, everything else to moto (after applying due transitions)."""
+
+    def __init__(self, moto_app: Any, model: HealthModel) -> None:
+        self.moto_app = moto_app
+        self.model = model
+        self.backend_lock = threading.RLock()
+
+    def tick(self) -> None:
+        with self.backend_lock:
+            run_due_terminations(self.model)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/zdd/"):
+            with self.backend_lock:
+                run_due_terminations(self.model)
+                return self._control(method, path, environ, start_response)
+        with self.backend_lock:
+            run_due_terminations(self.model)
+            if path == "/moto-api/reset" and method == "POST":
+                self.model.reset()
+            # Materialise the body inside the lock: moto builds responses lazily for some services.
+            return [b"".join(self.moto_app(environ, start_response))]
+
+    def _control(
+        self, method: str, path: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        if path == "/zdd/events" and method == "GET":
+            since = _query_int(environ, "since", 0)
+            return _json(start_response, 200, {"events": self.model.events(since)})
+        if path == "/zdd/reset" and method == "POST":
+            self._reset_moto()
+            self.model.reset()
+            return _json(start_response, 200, {"reset": True})
+        if path == "/zdd/status" and method == "GET":
+            return _json(start_response, 200, {"time_scale": self.model.time_scale})
+        match = _HEALTH_PATH.match(path)
+        if match and method == "POST":
+            try:
+                body = json.loads(_read_body(environ) or b"{}")
+                state = body.get("state")
+                self.model.mark_health(match["instance_id"], state, body.get("reason"))
+            except (ValueError, AttributeError) as error:
+                return _json(start_response, 400, {"error": str(error)})
+            return _json(start_response, 200, {"instance_id": match["instance_id"], "state": state})
+        return _json(start_response, 404, {"error": f"no control endpoint {method} {path}"})
+
+    @staticmethod
+    def _reset_moto() -> None:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+def _query_int(environ: dict[str, Any], name: str, default: int) -> int:
+    from urllib.parse import parse_qs
+
+    values = parse_qs(environ.get("QUERY_STRING", "")).get(name)
+    return int(values[0]) if values else default
+
+
+def _json(start_response: StartResponse, status: int, body: Any) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
+    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: the tests drive hundreds of calls and read stderr for real errors."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def build_server(model: HealthModel, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> tuple[BaseWSGIServer, ZddApp]:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    app = ZddApp(DomainDispatcherApplication(create_backend_app), model)
+    handler = WSGIRequestHandler if verbose else _QuietHandler
+    server = make_server(host, port, app, threaded=True, request_handler=handler)
+    return server, app
+
+
+def start_ticker(app: ZddApp, stop: threading.Event, period_seconds: float) -> threading.Thread:
+    """Terminate drained instances on time even when nobody is calling the server."""
+
+    def loop() -> None:
+        while not stop.wait(period_seconds):
+            try:
+                app.tick()
+            except Exception as error:  # noqa: BLE001 - keep ticking; report it
+                print(f"zdd_localaws: ticker error: {error!r}", file=sys.stderr)
+
+    thread = threading.Thread(target=loop, name="zdd-ticker", daemon=True)
+    thread.start()
+    return thread
