@@ -1,16 +1,121 @@
-//! `zdd-guard check`: static analysis of Terraform configuration for downtime-causing settings.
+//! `zdd-guard check`: static analysis of Terraform configuration for settings that cause
+//! downtime during deploys, before they are applied.
+//!
+//! Layout: [`loader`] reads and parses files (the only I/O besides printing in [`run`]),
+//! [`model`] gives the rules a view of one module, [`rules`] holds the rule table and one module
+//! per rule family, [`suppress`] handles `# zdd:ignore`, [`report`] ties them together and
+//! [`render`] prints text, JSON or SARIF. Exit codes: 0 clean, 2 findings at or above
+//! `--min-severity`, 1 the configuration could not be read or parsed.
 
+pub mod duration;
+pub mod error;
+pub mod finding;
+pub mod loader;
+pub mod model;
+pub mod render;
+pub mod report;
+pub mod rules;
+pub mod source;
+pub mod suppress;
+pub mod value;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+pub use error::CheckError;
+pub use finding::{Finding, Severity};
+pub use report::Report;
+
+/// Exit code when no finding reaches the threshold.
+pub const EXIT_CLEAN: u8 = 0;
+/// Exit code when the configuration cannot be read or parsed.
+pub const EXIT_PARSE_ERROR: u8 = 1;
+/// Exit code when at least one finding reaches the threshold.
+pub const EXIT_FINDINGS: u8 = 2;
+
+/// Output format of `zdd-guard check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// `file:line:column: severity[RULE]: message`, then how to fix it.
+    #[default]
+    Text,
+    /// A stable JSON document (see docs/rules/README.md).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+}
 
 /// Arguments of `zdd-guard check`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Exit codes: 0 clean, 2 findings at or above --min-severity, 1 parse error.\n\
+Silence one rule for one block with `# zdd:ignore ZDDxxx <reason>` on the line before it.")]
 pub struct CheckArgs {
-    /// Directory holding the Terraform configuration.
+    /// Directory holding the Terraform configuration (local modules are followed).
     #[arg(default_value = ".")]
-    pub dir: std::path::PathBuf,
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Report (and fail on) findings of this severity and above.
+    #[arg(long, value_enum, default_value_t = Severity::Warning)]
+    pub min_severity: Severity,
+}
+
+/// Reads, parses and analyses the configuration in `dir` and the local modules it calls.
+pub fn check_dir(dir: &Path) -> Result<Report, CheckError> {
+    let modules = loader::load(dir)?;
+    Ok(report::analyze(&modules))
+}
+
+/// Analyses in-memory files as one root module (no module loading): for tests and fuzzing.
+pub fn check_sources(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<Report, CheckError> {
+    let mut parsed = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        parsed.push(loader::parse_file(path.clone(), bytes)?);
+    }
+    let module = model::Module { dir: dir.to_path_buf(), is_root: true, files: parsed };
+    Ok(report::analyze(std::slice::from_ref(&module)))
+}
+
+/// The exit code for a finished analysis.
+pub fn exit_code(report: &Report, threshold: Severity) -> u8 {
+    if report.at_or_above(threshold).next().is_some() { EXIT_FINDINGS } else { EXIT_CLEAN }
+}
+
+/// The rendered output of a finished analysis.
+pub fn render(report: &Report, format: Format, threshold: Severity) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Text => render::text::render(report, threshold),
+        Format::Json => to_json(&render::json::render(report, threshold))?,
+        Format::Sarif => to_json(&render::sarif::render(report, threshold))?,
+    })
+}
+
+fn to_json(value: &serde_json::Value) -> anyhow::Result<String> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// Runs `check` and returns the process exit code (0 clean, 2 findings, 1 parse error).
-pub fn run(_args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("zdd-guard check is not implemented yet")
+pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match check_dir(&args.dir) {
+        Ok(report) => {
+            stdout.write_all(render(&report, args.format, args.min_severity)?.as_bytes())?;
+            Ok(ExitCode::from(exit_code(&report, args.min_severity)))
+        }
+        Err(error) => {
+            match args.format {
+                Format::Text => {}
+                Format::Json => stdout.write_all(to_json(&render::json::render_error(&error))?.as_bytes())?,
+                Format::Sarif => {
+                    stdout.write_all(to_json(&render::sarif::render_error(&error))?.as_bytes())?
+                }
+            }
+            eprint!("{}", render::text::render_error(&error));
+            Ok(ExitCode::from(EXIT_PARSE_ERROR))
+        }
+    }
 }
