@@ -1,0 +1,187 @@
+//! Commands the engine asks the provider to run against AWS.
+//!
+//! # Guarantees every command gives
+//! - **Idempotent**: safe to re-run after a crash or a lost response; running it twice has the
+//!   effect of running it once. The adapter turns "already done" answers (`AlreadyExists`,
+//!   "not attached", "not found") into success.
+//! - **Absolute, not relative**: each carries the complete target value (`desired = 4`, not
+//!   "+1"), so a re-run computed from a stale observation cannot overshoot.
+//! - **May fail or land late**: the engine never assumes a command took effect; it re-issues a
+//!   command whose effect it has not observed after a retry delay (or at once after
+//!   [`crate::Rollout::command_failed`]). Cancelling one half-way is safe for the same reason.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::LaunchTemplateRef;
+
+/// One effectful operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// `CreateAutoScalingGroup` with a pinned launch template version, the given sizes, the
+    /// target groups attached at creation (the ASG registers each instance when it enters
+    /// service) and the tags (`zdd:rollout`, `zdd:generation`, user tags).
+    ///
+    /// Idempotency: the name is unique per generation. `AlreadyExists` is success. (Moto
+    /// silently replaces a group of the same name: the adapter must check existence first.)
+    CreateAsg {
+        name: String,
+        generation: u64,
+        launch_template: LaunchTemplateRef,
+        subnet_ids: Vec<String>,
+        min_size: u32,
+        max_size: u32,
+        desired_capacity: u32,
+        target_group_arns: Vec<String>,
+        tags: BTreeMap<String, String>,
+    },
+    /// `UpdateAutoScalingGroup` with absolute sizes. A lower desired capacity makes AWS
+    /// deregister, drain and then terminate instances of its choice; the engine only lowers it
+    /// together with [`Command::TerminateInstances`] of instances it drained itself.
+    SetCapacity {
+        asg: String,
+        min_size: u32,
+        max_size: u32,
+        desired_capacity: u32,
+    },
+    /// `AttachLoadBalancerTargetGroups`: AWS registers every InService instance. Attaching an
+    /// attached group is a no-op.
+    AttachTargetGroups {
+        asg: String,
+        target_group_arns: Vec<String>,
+    },
+    /// `DetachLoadBalancerTargetGroups`: AWS deregisters the group's instances, which then drain
+    /// for the deregistration delay. Detaching a detached group is success.
+    DetachTargetGroups {
+        asg: String,
+        target_group_arns: Vec<String>,
+    },
+    /// `DeregisterTargets` of specific instances from a target group (rolling: one batch of old
+    /// instances leaves while its ASG stays attached). Deregistering an absent target is a no-op.
+    DeregisterTargets {
+        target_group_arn: String,
+        instance_ids: Vec<String>,
+    },
+    /// `TerminateInstanceInAutoScalingGroup` with `ShouldDecrementDesiredCapacity = true`, one
+    /// call per instance. Issued only after the instance's drain ended. An instance that is
+    /// already gone is success.
+    TerminateInstances {
+        asg: String,
+        instance_ids: Vec<String>,
+    },
+    /// `ModifyListener` (default forward action) with these absolute weights.
+    SetListenerWeights {
+        listener_arn: String,
+        weights: Vec<(String, u32)>,
+    },
+    /// `CreateOrUpdateTags` on an ASG (records a rollback decision in AWS, so a resumed apply
+    /// continues it).
+    TagAsg {
+        asg: String,
+        key: String,
+        value: String,
+    },
+    /// `DeleteAutoScalingGroup` with `ForceDelete = true`: AWS terminates the instances without
+    /// draining, so the engine issues it only when no instance of the group is registered or
+    /// draining in any target group and the drain time has passed. A missing group is success.
+    DeleteAsg { asg: String },
+}
+
+impl Command {
+    /// A stable key identifying "the same command" for retry pacing.
+    pub fn key(&self) -> String {
+        match self {
+            Command::CreateAsg { name, .. } => format!("create:{name}"),
+            Command::SetCapacity {
+                asg,
+                min_size,
+                max_size,
+                desired_capacity,
+            } => format!("capacity:{asg}:{min_size}:{max_size}:{desired_capacity}"),
+            Command::AttachTargetGroups {
+                asg,
+                target_group_arns,
+            } => format!("attach:{asg}:{}", target_group_arns.join(",")),
+            Command::DetachTargetGroups {
+                asg,
+                target_group_arns,
+            } => format!("detach:{asg}:{}", target_group_arns.join(",")),
+            Command::DeregisterTargets {
+                target_group_arn,
+                instance_ids,
+            } => format!("deregister:{target_group_arn}:{}", instance_ids.join(",")),
+            Command::TerminateInstances { asg, instance_ids } => {
+                format!("terminate:{asg}:{}", instance_ids.join(","))
+            }
+            Command::SetListenerWeights {
+                listener_arn,
+                weights,
+            } => {
+                let w: Vec<String> = weights.iter().map(|(g, w)| format!("{g}={w}")).collect();
+                format!("weights:{listener_arn}:{}", w.join(","))
+            }
+            Command::TagAsg { asg, key, .. } => format!("tag:{asg}:{key}"),
+            Command::DeleteAsg { asg } => format!("delete:{asg}"),
+        }
+    }
+
+    /// Number of AWS API calls the command costs.
+    pub fn api_calls(&self) -> u32 {
+        match self {
+            Command::TerminateInstances { instance_ids, .. } => {
+                u32::try_from(instance_ids.len()).unwrap_or(u32::MAX)
+            }
+            _ => 1,
+        }
+    }
+
+    /// A one-line description for the timeline.
+    pub fn describe(&self) -> String {
+        match self {
+            Command::CreateAsg {
+                name,
+                launch_template,
+                desired_capacity,
+                target_group_arns,
+                ..
+            } => format!(
+                "create {name} ({launch_template}, desired {desired_capacity}, {} target group(s))",
+                target_group_arns.len()
+            ),
+            Command::SetCapacity {
+                asg,
+                min_size,
+                max_size,
+                desired_capacity,
+            } => format!(
+                "set {asg} capacity min {min_size} max {max_size} desired {desired_capacity}"
+            ),
+            Command::AttachTargetGroups {
+                asg,
+                target_group_arns,
+            } => format!("attach {asg} to {}", target_group_arns.join(", ")),
+            Command::DetachTargetGroups {
+                asg,
+                target_group_arns,
+            } => format!("detach {asg} from {}", target_group_arns.join(", ")),
+            Command::DeregisterTargets {
+                target_group_arn,
+                instance_ids,
+            } => format!(
+                "deregister {} from {target_group_arn}",
+                instance_ids.join(", ")
+            ),
+            Command::TerminateInstances { asg, instance_ids } => {
+                format!("terminate {} in {asg}", instance_ids.join(", "))
+            }
+            Command::SetListenerWeights { weights, .. } => {
+                let w: Vec<String> = weights.iter().map(|(g, w)| format!("{g}={w}")).collect();
+                format!("set listener weights {}", w.join(" "))
+            }
+            Command::TagAsg { asg, key, value } => format!("tag {asg} {key}={value}"),
+            Command::DeleteAsg { asg } => format!("delete {asg}"),
+        }
+    }
+}

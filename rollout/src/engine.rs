@@ -1,0 +1,1750 @@
+//! The decision function: `step(rollout, observation, now) -> Decision`.
+//!
+//! The engine is level-triggered: in every phase it compares what the phase needs with what it
+//! observes and (re)issues the commands for the difference. A command that failed, landed late
+//! or was lost in a crash is simply issued again after [`RETRY_AFTER`]; a phase advances only
+//! on what the load balancer and Auto Scaling report, never on a command's success.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::Command;
+use crate::observation::{AsgObservation, LifecycleState, Observation, TargetState};
+use crate::phase::{Event, Outcome, Phase};
+use crate::spec::{RolloutSpec, Strategy, TAG_GENERATION, TAG_ROLLBACK, TAG_ROLLOUT, human};
+use crate::time::Timestamp;
+
+/// A command whose effect is not observed after this long is issued again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// After issuing commands, look again this soon to see them take effect.
+pub const CONFIRM_AFTER: Duration = Duration::from_secs(3);
+/// How often alarms and metrics are re-read during a canary soak.
+pub const GATE_POLL: Duration = Duration::from_secs(30);
+/// Poll interval when no target group reports its health-check interval.
+pub const DEFAULT_POLL: Duration = Duration::from_secs(10);
+/// The 5xx ratio gate needs at least this many requests before it judges.
+pub const MIN_REQUESTS_FOR_RATIO: u64 = 50;
+/// Phase changes allowed within one step (a step may pass several phases on one observation).
+const MAX_TRANSITIONS_PER_STEP: usize = 12;
+
+/// What the rollout is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Replace the serving generation with a new one (or create the first, or scale in place).
+    Rollout,
+    /// Destroy: detach, drain and delete every generation.
+    Teardown,
+}
+
+/// Everything the engine remembers between steps: serialize it into the resource's private
+/// state. Resuming works without it too (from AWS tags, attachments and weights); with it the
+/// timeline and drain clocks survive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub mode: Mode,
+    /// The last good generation (serving when the rollout started), `None` on first deployment.
+    pub from: Option<u64>,
+    /// The generation being rolled out (0 in teardown).
+    pub to: u64,
+    /// Older generations found in AWS, deleted together with `from`.
+    pub leftovers: Vec<u64>,
+    pub phase: Phase,
+    pub started_at: Timestamp,
+    pub phase_started_at: Timestamp,
+    /// Start of the current `health_timeout` window.
+    pub health_clock: Timestamp,
+    /// Why the rollout is being rolled back.
+    pub failure: Option<String>,
+    /// Canary: the target group the old generation serves from (the new one uses the other).
+    pub stable_target_group: Option<String>,
+    /// Canary: when the current step's weights were first observed in place.
+    pub step_applied_at: Option<Timestamp>,
+    /// Canary: start of the metrics window of the 5xx gate.
+    pub canary_started_at: Option<Timestamp>,
+    /// ASG name → when it was first observed detached from every target group.
+    pub detached_seen: BTreeMap<String, Timestamp>,
+    /// Rolling: old instance → when it was first observed deregistered (draining or gone).
+    pub leaving: BTreeMap<String, Option<Timestamp>>,
+    /// Rolling: desired capacity set on the new ASG.
+    pub rolling_target: u32,
+    /// Target (`group|instance`) → when it was first observed `initial` (to wake on time).
+    pub first_seen_initial: BTreeMap<String, Timestamp>,
+    /// Command key → when it was last issued (retry pacing).
+    pub pending: BTreeMap<String, Timestamp>,
+    /// The readable timeline (`last_rollout.steps`).
+    pub timeline: Vec<Event>,
+}
+
+/// The output of one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Run these (in order; each is idempotent). Report failures with
+    /// [`Rollout::command_failed`]; never abort the rollout because one failed.
+    pub commands: Vec<Command>,
+    /// Observe and step again at this time: the earliest moment something can have changed
+    /// (a target's interval × threshold elapsed, a drain ended, a soak ended, a command should
+    /// have landed), not a fixed poll.
+    pub next_wake: Timestamp,
+    /// The phase after this step.
+    pub phase: Phase,
+    /// Timeline entries added by this step.
+    pub events: Vec<Event>,
+    /// Canary: fetch metric sums for the window starting here.
+    pub metrics_since: Option<Timestamp>,
+    /// `Some` once the phase is terminal.
+    pub outcome: Option<Outcome>,
+}
+
+/// A rollout in progress: a validated spec plus the checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollout {
+    spec: RolloutSpec,
+    cp: Checkpoint,
+}
+
+/// Advances `rollout` by one observation. Same as [`Rollout::step`].
+pub fn step(rollout: &mut Rollout, observation: &Observation, now: Timestamp) -> Decision {
+    rollout.step(observation, now)
+}
+
+#[derive(Default)]
+struct Out {
+    commands: Vec<Command>,
+    wake: Option<Timestamp>,
+    metrics_since: Option<Timestamp>,
+}
+
+impl Out {
+    fn wake_at(&mut self, at: Timestamp) {
+        self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
+    }
+}
+
+/// Health of one generation as the load balancer reports it.
+struct GenHealth {
+    /// Live instances healthy in every group of the generation.
+    healthy: u32,
+    /// Live instances that count towards the goal.
+    expected: u32,
+    /// A live instance is registered somewhere but not (yet) healthy there.
+    registered_not_healthy: bool,
+    /// Readable explanation of what is missing.
+    problem: String,
+    /// Earliest time a missing target can have become healthy.
+    wake: Option<Timestamp>,
+}
+
+impl GenHealth {
+    fn ready(&self) -> bool {
+        self.healthy >= self.expected && !self.registered_not_healthy
+    }
+}
+
+fn is_live(state: LifecycleState) -> bool {
+    !matches!(
+        state,
+        LifecycleState::Terminating | LifecycleState::Terminated
+    )
+}
+
+impl Rollout {
+    /// Starts (or resumes) a rollout of `spec`: same as [`Rollout::resume`] without checkpoint.
+    pub fn start(spec: RolloutSpec, observation: &Observation, now: Timestamp) -> Rollout {
+        Rollout::resume(spec, None, observation, now)
+    }
+
+    /// Rebuilds a rollout from what AWS shows (ASGs tagged `zdd:rollout`/`zdd:generation`,
+    /// `zdd:rollback`, their target groups, listener weights) and an optional checkpoint.
+    ///
+    /// - no ASG: first deployment of generation 1;
+    /// - one ASG matching the spec: verify it is healthy at the desired size (scale in place);
+    /// - one ASG not matching: a new rollout to the next generation;
+    /// - a newest generation tagged `zdd:rollback`: continue the rollback;
+    /// - a newest generation matching the spec: continue forward from the phase the
+    ///   attachments and weights show;
+    /// - a newest generation not matching the spec (the configuration changed while a rollout
+    ///   was interrupted): roll it back; the provider then starts again.
+    pub fn resume(
+        spec: RolloutSpec,
+        checkpoint: Option<Checkpoint>,
+        observation: &Observation,
+        now: Timestamp,
+    ) -> Rollout {
+        let generations = observed_generations(&spec, observation);
+        if let Some(cp) = checkpoint {
+            if checkpoint_fits(&cp, &generations) {
+                let mut rollout = Rollout { spec, cp };
+                rollout.cp.pending.clear();
+                rollout.log(
+                    now,
+                    "resume",
+                    format!("resumed from checkpoint in phase {}", rollout.cp.phase),
+                );
+                rollout.apply_observed_rollback(observation, now);
+                return rollout;
+            }
+        }
+        let mut rollout = Rollout {
+            cp: Checkpoint {
+                mode: Mode::Rollout,
+                from: None,
+                to: 1,
+                leftovers: Vec::new(),
+                phase: Phase::Launching,
+                started_at: now,
+                phase_started_at: now,
+                health_clock: now,
+                failure: None,
+                stable_target_group: None,
+                step_applied_at: None,
+                canary_started_at: None,
+                detached_seen: BTreeMap::new(),
+                leaving: BTreeMap::new(),
+                rolling_target: 0,
+                first_seen_initial: BTreeMap::new(),
+                pending: BTreeMap::new(),
+                timeline: Vec::new(),
+            },
+            spec,
+        };
+        rollout.derive_from_observation(observation, &generations, now);
+        rollout
+    }
+
+    /// A teardown (destroy) of every generation: detach, wait out the drain, delete.
+    pub fn teardown(spec: RolloutSpec, observation: &Observation, now: Timestamp) -> Rollout {
+        let mut rollout = Rollout::start(spec, observation, now);
+        let generations = observed_generations(&rollout.spec, observation);
+        let cp = &mut rollout.cp;
+        cp.mode = Mode::Teardown;
+        cp.from = None;
+        cp.to = 0;
+        cp.leftovers = generations.iter().map(|(g, _)| *g).collect();
+        cp.phase = Phase::DetachingOld;
+        cp.timeline.clear();
+        rollout.log(
+            now,
+            "phase",
+            format!(
+                "teardown of {} generation(s): detaching_old",
+                rollout.cp.leftovers.len()
+            ),
+        );
+        rollout
+    }
+
+    /// Continues from a saved checkpoint without looking at AWS first (the next step checks).
+    pub fn from_checkpoint(spec: RolloutSpec, checkpoint: Checkpoint) -> Rollout {
+        Rollout {
+            spec,
+            cp: checkpoint,
+        }
+    }
+
+    /// The state to save (private state) so a later apply can resume.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.cp
+    }
+
+    /// The validated spec being rolled out.
+    pub fn spec(&self) -> &RolloutSpec {
+        &self.spec
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> &Phase {
+        &self.cp.phase
+    }
+
+    /// The generation being rolled out.
+    pub fn target_generation(&self) -> u64 {
+        self.cp.to
+    }
+
+    /// The generation that served when the rollout started.
+    pub fn previous_generation(&self) -> Option<u64> {
+        self.cp.from
+    }
+
+    /// The whole timeline so far.
+    pub fn timeline(&self) -> &[Event] {
+        &self.cp.timeline
+    }
+
+    /// `Some` once finished.
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self.cp.phase {
+            Phase::Complete => Some(Outcome::Succeeded {
+                generation: self.cp.to,
+            }),
+            Phase::RolledBack => Some(Outcome::RolledBack {
+                serving: self.cp.from,
+                failed_generation: self.cp.to,
+                reason: self.cp.failure.clone().unwrap_or_default(),
+            }),
+            Phase::Failed => Some(Outcome::Failed {
+                reason: self.cp.failure.clone().unwrap_or_default(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Reports that a command failed (throttling, 5xx, timeout): the next step issues it again
+    /// at once instead of waiting for [`RETRY_AFTER`]. Call `step` again after a short backoff.
+    pub fn command_failed(&mut self, command: &Command, now: Timestamp, error: &str) {
+        self.cp.pending.remove(&command.key());
+        self.log(
+            now,
+            "command_failed",
+            format!("{}: {error}", command.describe()),
+        );
+    }
+
+    /// Advances the rollout by one observation.
+    pub fn step(&mut self, obs: &Observation, now: Timestamp) -> Decision {
+        let mut out = Out::default();
+        let timeline_len = self.cp.timeline.len();
+        self.cp
+            .pending
+            .retain(|_, issued| now < *issued + RETRY_AFTER + RETRY_AFTER);
+        for _ in 0..MAX_TRANSITIONS_PER_STEP {
+            let before = std::mem::discriminant(&self.cp.phase);
+            let before_phase = self.cp.phase.clone();
+            match self.cp.phase.clone() {
+                Phase::Launching => self.on_launching(obs, now, &mut out),
+                Phase::WaitingForHealthy => self.on_waiting_for_healthy(obs, now, &mut out),
+                Phase::CanaryStep { index, weight } => {
+                    self.on_canary_step(obs, now, index, weight, &mut out)
+                }
+                Phase::Rolling { batch } => self.on_rolling(obs, now, batch, &mut out),
+                Phase::DetachingOld => self.on_detaching_old(obs, now, &mut out),
+                Phase::DrainingOld => self.on_draining(obs, now, false, &mut out),
+                Phase::DeletingOld => self.on_deleting_old(obs, now, &mut out),
+                Phase::RestoringOld => self.on_restoring_old(obs, now, &mut out),
+                Phase::DetachingNew => self.on_detaching_new(obs, now, &mut out),
+                Phase::DrainingNew => self.on_draining(obs, now, true, &mut out),
+                Phase::DeletingNew => self.on_deleting_new(obs, now, &mut out),
+                Phase::Complete | Phase::RolledBack | Phase::Failed => {}
+            }
+            let changed = std::mem::discriminant(&self.cp.phase) != before
+                || matches!(self.cp.phase, Phase::CanaryStep { .. })
+                    && self.cp.phase != before_phase;
+            if !changed {
+                break;
+            }
+        }
+        // Commands are deduplicated: two phases of one step may want the same thing.
+        let mut seen = BTreeSet::new();
+        out.commands.retain(|c| seen.insert(c.key()));
+
+        let poll = self.poll_interval(obs);
+        let mut next_wake = out.wake.unwrap_or(now + poll);
+        next_wake = next_wake.clamp(now + Duration::from_secs(1), now + poll.max(GATE_POLL) * 6);
+        let events = self.cp.timeline[timeline_len..].to_vec();
+        Decision {
+            commands: out.commands,
+            next_wake,
+            phase: self.cp.phase.clone(),
+            events,
+            metrics_since: out.metrics_since,
+            outcome: self.outcome(),
+        }
+    }
+
+    // ----- naming and groups -------------------------------------------------------------
+
+    fn new_name(&self) -> String {
+        self.spec.asg_name(self.cp.to)
+    }
+
+    fn old_name(&self) -> Option<String> {
+        self.cp.from.map(|g| self.spec.asg_name(g))
+    }
+
+    /// Names of the ASGs this rollout retires on success.
+    fn retiring(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.old_name().into_iter().collect();
+        names.extend(self.cp.leftovers.iter().map(|g| self.spec.asg_name(*g)));
+        names
+    }
+
+    fn is_rolling(&self) -> bool {
+        matches!(self.spec.strategy, Strategy::Rolling { .. })
+    }
+
+    /// Target groups of the new generation.
+    fn new_groups(&self) -> Vec<String> {
+        match &self.spec.strategy {
+            Strategy::Canary(canary) => match &self.cp.stable_target_group {
+                Some(stable) if *stable == canary.stable_target_group_arn => {
+                    vec![canary.canary_target_group_arn.clone()]
+                }
+                Some(_) => vec![canary.stable_target_group_arn.clone()],
+                None => vec![canary.stable_target_group_arn.clone()],
+            },
+            _ => self.spec.target_group_arns(),
+        }
+    }
+
+    /// Target groups of the old generation.
+    fn old_groups(&self) -> Vec<String> {
+        match &self.spec.strategy {
+            Strategy::Canary(_) => self.cp.stable_target_group.iter().cloned().collect(),
+            _ => self.spec.target_group_arns(),
+        }
+    }
+
+    fn all_groups(&self) -> Vec<String> {
+        self.spec.target_group_arns()
+    }
+
+    fn poll_interval(&self, obs: &Observation) -> Duration {
+        obs.target_groups
+            .iter()
+            .map(|g| g.health_check_interval)
+            .filter(|d| !d.is_zero())
+            .min()
+            .unwrap_or(DEFAULT_POLL)
+            .max(Duration::from_secs(1))
+    }
+
+    fn max_drain(&self, obs: &Observation) -> Duration {
+        obs.target_groups
+            .iter()
+            .map(|g| g.deregistration_delay)
+            .max()
+            .unwrap_or(Duration::from_secs(300))
+            + self.spec.drain_margin
+    }
+
+    // ----- bookkeeping -------------------------------------------------------------------
+
+    fn log(&mut self, at: Timestamp, action: &str, detail: String) {
+        self.cp.timeline.push(Event {
+            at,
+            action: action.to_string(),
+            detail,
+        });
+    }
+
+    fn goto(&mut self, phase: Phase, now: Timestamp, detail: String) {
+        let text = if detail.is_empty() {
+            phase.to_string()
+        } else {
+            format!("{phase}: {detail}")
+        };
+        self.log(now, "phase", text);
+        self.cp.phase = phase;
+        self.cp.phase_started_at = now;
+    }
+
+    /// Issues a command unless the same one was issued less than [`RETRY_AFTER`] ago.
+    fn issue(&mut self, command: Command, now: Timestamp, out: &mut Out) {
+        let key = command.key();
+        if let Some(&issued) = self.cp.pending.get(&key) {
+            if now < issued + RETRY_AFTER {
+                out.wake_at(issued + RETRY_AFTER);
+                return;
+            }
+            self.log(now, "retry", command.describe());
+        } else {
+            self.log(now, action_name(&command), command.describe());
+        }
+        self.cp.pending.insert(key, now);
+        out.wake_at(now + CONFIRM_AFTER);
+        out.commands.push(command);
+    }
+
+    fn fail(&mut self, reason: String, now: Timestamp) {
+        self.log(now, "failure", reason.clone());
+        self.cp.failure = Some(reason);
+        self.cp.health_clock = now;
+        self.goto(Phase::RestoringOld, now, String::new());
+    }
+
+    fn timed_out(&self, now: Timestamp) -> bool {
+        now >= self.cp.health_clock + self.spec.health_timeout
+    }
+
+    fn apply_observed_rollback(&mut self, obs: &Observation, now: Timestamp) {
+        if self.cp.phase.is_rollback() || self.cp.mode == Mode::Teardown {
+            return;
+        }
+        if let Some(reason) = obs
+            .asg(&self.new_name())
+            .and_then(|a| a.rollback_reason())
+            .map(str::to_string)
+        {
+            self.cp.failure = Some(reason);
+            self.cp.health_clock = now;
+            self.goto(
+                Phase::RestoringOld,
+                now,
+                "the new generation is tagged zdd:rollback: continuing the rollback".into(),
+            );
+        }
+    }
+
+    // ----- observation helpers -----------------------------------------------------------
+
+    /// Health of the live instances of `asg` in `groups`, against `expected` healthy targets.
+    fn gen_health(
+        &mut self,
+        obs: &Observation,
+        asg: &AsgObservation,
+        groups: &[String],
+        expected: u32,
+        exclude: &BTreeMap<String, Option<Timestamp>>,
+        now: Timestamp,
+    ) -> GenHealth {
+        let live: Vec<&str> = asg
+            .instances
+            .iter()
+            .filter(|i| is_live(i.lifecycle) && !exclude.contains_key(&i.id))
+            .map(|i| i.id.as_str())
+            .collect();
+        let mut healthy = 0u32;
+        let mut registered_not_healthy = false;
+        let mut wake: Option<Timestamp> = None;
+        let mut per_group: Vec<String> = Vec::new();
+        for id in &live {
+            let mut all_healthy = true;
+            for arn in groups {
+                let Some(group) = obs.target_group(arn) else {
+                    all_healthy = false;
+                    continue;
+                };
+                match group.health_of(id) {
+                    Some(t) if t.state == TargetState::Healthy => {}
+                    Some(t) => {
+                        all_healthy = false;
+                        if t.state.is_registered() {
+                            registered_not_healthy = true;
+                        }
+                        if t.state == TargetState::Initial {
+                            let key = format!("{arn}|{id}");
+                            let first = *self.cp.first_seen_initial.entry(key).or_insert(now);
+                            let at = first + group.time_to_healthy();
+                            if at > now {
+                                wake = Some(wake.map_or(at, |w| w.min(at)));
+                            }
+                        }
+                    }
+                    None => all_healthy = false,
+                }
+            }
+            if all_healthy {
+                healthy += 1;
+            }
+        }
+        let launched = u32::try_from(live.len()).unwrap_or(u32::MAX);
+        let in_service = asg
+            .instances
+            .iter()
+            .filter(|i| i.lifecycle == LifecycleState::InService && !exclude.contains_key(&i.id))
+            .count();
+        if launched < expected || (in_service as u32) < expected {
+            per_group.push(format!(
+                "{} of {expected} new instances of {} not InService",
+                expected.saturating_sub(in_service as u32),
+                asg.name
+            ));
+        }
+        for arn in groups {
+            let Some(group) = obs.target_group(arn) else {
+                per_group.push(format!("target group {arn} not observed"));
+                continue;
+            };
+            let mut not_healthy = 0u32;
+            let mut states: BTreeMap<&'static str, u32> = BTreeMap::new();
+            let mut reasons: BTreeSet<String> = BTreeSet::new();
+            for id in &live {
+                match group.health_of(id) {
+                    Some(t) if t.state == TargetState::Healthy => {}
+                    Some(t) => {
+                        not_healthy += 1;
+                        *states.entry(state_name(t.state)).or_default() += 1;
+                        if let Some(reason) = &t.reason {
+                            reasons.insert(reason.clone());
+                        }
+                    }
+                    None => {
+                        not_healthy += 1;
+                        *states.entry("not registered").or_default() += 1;
+                    }
+                }
+            }
+            let missing = expected.saturating_sub(launched);
+            let bad = (not_healthy + missing).min(expected.max(not_healthy));
+            if bad == 0 {
+                continue;
+            }
+            let word = if states.len() == 1 && states.contains_key("unhealthy") && missing == 0 {
+                "unhealthy".to_string()
+            } else {
+                let parts: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+                if parts.is_empty() {
+                    "not healthy".to_string()
+                } else {
+                    format!("not healthy ({})", parts.join(", "))
+                }
+            };
+            let reasons = if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", reasons.into_iter().collect::<Vec<_>>().join(", "))
+            };
+            per_group.push(format!(
+                "{bad} of {expected} new targets {word} in target group {}{reasons}",
+                group.name
+            ));
+        }
+        GenHealth {
+            healthy,
+            expected,
+            registered_not_healthy,
+            problem: per_group.join("; "),
+            wake,
+        }
+    }
+
+    fn ensure_attached(
+        &mut self,
+        asg: &AsgObservation,
+        groups: &[String],
+        now: Timestamp,
+        out: &mut Out,
+    ) {
+        let missing: Vec<String> = groups
+            .iter()
+            .filter(|g| !asg.target_group_arns.contains(g))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            self.issue(
+                Command::AttachTargetGroups {
+                    asg: asg.name.clone(),
+                    target_group_arns: missing,
+                },
+                now,
+                out,
+            );
+        }
+    }
+
+    fn ensure_capacity(
+        &mut self,
+        asg: &AsgObservation,
+        min: u32,
+        max: u32,
+        desired: u32,
+        now: Timestamp,
+        out: &mut Out,
+    ) {
+        if (asg.min_size, asg.max_size, asg.desired_capacity) != (min, max, desired) {
+            self.issue(
+                Command::SetCapacity {
+                    asg: asg.name.clone(),
+                    min_size: min,
+                    max_size: max,
+                    desired_capacity: desired,
+                },
+                now,
+                out,
+            );
+        }
+    }
+
+    /// Instances of `asg` still registered or draining in any of our target groups.
+    fn still_in_load_balancer(&self, obs: &Observation, asg: &AsgObservation) -> bool {
+        let groups = self.all_groups();
+        asg.instances.iter().any(|i| {
+            groups.iter().any(|arn| {
+                obs.target_group(arn)
+                    .and_then(|g| g.health_of(&i.id))
+                    .is_some_and(|t| t.state.is_registered() || t.state == TargetState::Draining)
+            })
+        })
+    }
+
+    fn create_command(&self, desired: u32, min: u32) -> Command {
+        let mut tags = self.spec.tags.clone();
+        tags.insert(TAG_ROLLOUT.to_string(), self.spec.name.clone());
+        tags.insert(TAG_GENERATION.to_string(), self.cp.to.to_string());
+        Command::CreateAsg {
+            name: self.new_name(),
+            generation: self.cp.to,
+            launch_template: self.spec.launch_template.clone(),
+            subnet_ids: self.spec.subnet_ids.clone(),
+            min_size: min,
+            max_size: self.spec.capacity.max,
+            desired_capacity: desired,
+            target_group_arns: self.new_groups(),
+            tags,
+        }
+    }
+
+    // ----- forward phases ----------------------------------------------------------------
+
+    fn on_launching(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
+        if self.cp.mode == Mode::Teardown {
+            self.goto(Phase::DetachingOld, now, String::new());
+            return;
+        }
+        let name = self.new_name();
+        if obs.asg(&name).is_none() {
+            if self.timed_out(now) {
+                self.fail(
+                    format!(
+                        "the new ASG {name} was not observed within {} of creating it",
+                        human(self.spec.health_timeout)
+                    ),
+                    now,
+                );
+                return;
+            }
+            let rolling_from_old = self.is_rolling() && self.cp.from.is_some();
+            let command = if rolling_from_old {
+                self.create_command(0, 0)
+            } else {
+                self.create_command(self.spec.capacity.desired, self.spec.capacity.min)
+            };
+            self.issue(command, now, out);
+            return;
+        }
+        if self.is_rolling() && self.cp.from.is_some() {
+            self.goto(Phase::Rolling { batch: 0 }, now, String::new());
+        } else {
+            self.goto(
+                Phase::WaitingForHealthy,
+                now,
+                format!(
+                    "waiting for the load balancer to report {} new targets healthy",
+                    self.spec.capacity.desired
+                ),
+            );
+        }
+    }
+
+    fn on_waiting_for_healthy(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
+        let name = self.new_name();
+        let Some(asg) = obs.asg(&name).cloned() else {
+            self.goto(Phase::Launching, now, format!("{name} not observed"));
+            return;
+        };
+        if self.is_rolling() && self.cp.from.is_some() {
+            self.goto(Phase::Rolling { batch: 0 }, now, String::new());
+            return;
+        }
+        let groups = self.new_groups();
+        self.ensure_attached(&asg, &groups, now, out);
+        let cap = self.spec.capacity;
+        self.ensure_capacity(&asg, cap.min, cap.max, cap.desired, now, out);
+        let health = self.gen_health(obs, &asg, &groups, cap.desired, &BTreeMap::new(), now);
+        if health.ready() {
+            match &self.spec.strategy {
+                Strategy::Canary(canary) => {
+                    let index = if self.cp.from.is_some() {
+                        0
+                    } else {
+                        canary.steps.len() - 1
+                    };
+                    let weight = if self.cp.from.is_some() {
+                        canary.steps[0].weight
+                    } else {
+                        100
+                    };
+                    self.cp.step_applied_at = None;
+                    self.cp.canary_started_at = Some(now);
+                    self.goto(
+                        Phase::CanaryStep { index, weight },
+                        now,
+                        format!("all {} new targets healthy", health.healthy),
+                    );
+                }
+                _ => self.goto(
+                    Phase::DetachingOld,
+                    now,
+                    format!("all {} new targets healthy", health.healthy),
+                ),
+            }
+        } else if self.timed_out(now) {
+            self.fail(
+                format!(
+                    "{} after {}",
+                    health.problem,
+                    human(self.spec.health_timeout)
+                ),
+                now,
+            );
+        } else if let Some(at) = health.wake {
+            out.wake_at(at);
+        }
+    }
+
+    fn canary_weights(&self, new_weight: u8) -> Option<(String, Vec<(String, u32)>)> {
+        let Strategy::Canary(canary) = &self.spec.strategy else {
+            return None;
+        };
+        let new_group = self.new_groups().into_iter().next()?;
+        let other = if new_group == canary.stable_target_group_arn {
+            canary.canary_target_group_arn.clone()
+        } else {
+            canary.stable_target_group_arn.clone()
+        };
+        let w = u32::from(new_weight);
+        Some((
+            canary.listener_arn.clone(),
+            vec![(new_group, w), (other, 100 - w)],
+        ))
+    }
+
+    fn weights_in_place(obs: &Observation, weights: &[(String, u32)]) -> bool {
+        obs.listener
+            .as_ref()
+            .is_some_and(|l| weights.iter().all(|(group, w)| l.weight_of(group) == *w))
+    }
+
+    /// Canary gates: `Some(reason)` when one fails.
+    fn canary_gate_failure(
+        &mut self,
+        obs: &Observation,
+        now: Timestamp,
+        index: usize,
+        weight: u8,
+        out: &mut Out,
+    ) -> Option<String> {
+        let Strategy::Canary(canary) = self.spec.strategy.clone() else {
+            return None;
+        };
+        let at_step = format!("canary step {} ({weight} %)", index + 1);
+        for alarm in &obs.alarms {
+            if canary.alarm_names.contains(&alarm.name)
+                && alarm.state == crate::observation::AlarmState::Alarm
+            {
+                return Some(format!(
+                    "alarm {} went into ALARM during {at_step}",
+                    alarm.name
+                ));
+            }
+        }
+        let new_group = self.new_groups().into_iter().next()?;
+        if let Some(since) = self.cp.canary_started_at {
+            out.metrics_since = Some(since);
+            if let Some(max) = canary.max_5xx_ratio {
+                if let Some(m) = obs.metrics.iter().find(|m| m.target_group_arn == new_group) {
+                    if m.requests >= MIN_REQUESTS_FOR_RATIO {
+                        let ratio = m.http_5xx as f64 / m.requests as f64;
+                        if ratio > max {
+                            let name = obs
+                                .target_group(&new_group)
+                                .map_or(new_group.clone(), |g| g.name.clone());
+                            return Some(format!(
+                                "5xx ratio {:.2} % ({} of {} requests) in target group {name} exceeds max_5xx_ratio {:.2} % during {at_step}",
+                                ratio * 100.0,
+                                m.http_5xx,
+                                m.requests,
+                                max * 100.0
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let asg = obs.asg(&self.new_name())?.clone();
+        let health = self.gen_health(
+            obs,
+            &asg,
+            &[new_group],
+            self.spec.capacity.desired,
+            &BTreeMap::new(),
+            now,
+        );
+        if !health.ready() {
+            return Some(format!("{} during {at_step}", health.problem));
+        }
+        let _ = now;
+        None
+    }
+
+    fn on_canary_step(
+        &mut self,
+        obs: &Observation,
+        now: Timestamp,
+        index: usize,
+        weight: u8,
+        out: &mut Out,
+    ) {
+        let Strategy::Canary(canary) = self.spec.strategy.clone() else {
+            self.goto(Phase::DetachingOld, now, String::new());
+            return;
+        };
+        if self.cp.from.is_some() {
+            if let Some(reason) = self.canary_gate_failure(obs, now, index, weight, out) {
+                self.fail(reason, now);
+                return;
+            }
+        }
+        let Some((listener_arn, weights)) = self.canary_weights(weight) else {
+            return;
+        };
+        if !Self::weights_in_place(obs, &weights) {
+            self.cp.step_applied_at = None;
+            self.issue(
+                Command::SetListenerWeights {
+                    listener_arn,
+                    weights,
+                },
+                now,
+                out,
+            );
+            return;
+        }
+        let applied = *self.cp.step_applied_at.get_or_insert(now);
+        let soak = if self.cp.from.is_some() {
+            canary.steps.get(index).map_or(Duration::ZERO, |s| s.soak)
+        } else {
+            Duration::ZERO
+        };
+        let soak_end = applied + soak;
+        if now < soak_end {
+            let gated = !canary.alarm_names.is_empty() || canary.max_5xx_ratio.is_some();
+            out.wake_at(if gated {
+                soak_end.min(now + GATE_POLL)
+            } else {
+                soak_end
+            });
+            return;
+        }
+        self.cp.step_applied_at = None;
+        match canary.steps.get(index + 1) {
+            Some(next) if self.cp.from.is_some() => self.goto(
+                Phase::CanaryStep {
+                    index: index + 1,
+                    weight: next.weight,
+                },
+                now,
+                format!("step {} passed its gates after {}", index + 1, human(soak)),
+            ),
+            _ => self.goto(
+                Phase::DetachingOld,
+                now,
+                "the new generation receives 100 %".into(),
+            ),
+        }
+    }
+
+    fn on_rolling(&mut self, obs: &Observation, now: Timestamp, batch: u32, out: &mut Out) {
+        let Strategy::Rolling { batch_size, .. } = self.spec.strategy else {
+            self.goto(Phase::WaitingForHealthy, now, String::new());
+            return;
+        };
+        let Some(new) = obs.asg(&self.new_name()).cloned() else {
+            self.goto(
+                Phase::Launching,
+                now,
+                format!("{} not observed", self.new_name()),
+            );
+            return;
+        };
+        let groups = self.all_groups();
+        self.ensure_attached(&new, &groups, now, out);
+        let old = self.old_name().and_then(|n| obs.asg(&n).cloned());
+        if let Some(old) = &old {
+            if old.min_size > 0 {
+                // Terminating with "decrement desired" needs room below the old group's minimum.
+                self.ensure_capacity(old, 0, old.max_size, old.desired_capacity, now, out);
+            }
+            self.reap_leaving(obs, old, now, out);
+        }
+        let cap = self.spec.capacity;
+        self.cp.rolling_target = self
+            .cp
+            .rolling_target
+            .max(new.desired_capacity)
+            .min(cap.desired);
+        let target = self.cp.rolling_target;
+        self.ensure_capacity(&new, 0, cap.max, target, now, out);
+        let health = self.gen_health(obs, &new, &groups, target, &BTreeMap::new(), now);
+        if !health.ready() {
+            if self.timed_out(now) {
+                self.fail(
+                    format!(
+                        "{} after {} (rolling batch {batch})",
+                        health.problem,
+                        human(self.spec.health_timeout)
+                    ),
+                    now,
+                );
+            } else if let Some(at) = health.wake {
+                out.wake_at(at);
+            }
+            return;
+        }
+        // Every new target is healthy: the old generation may shrink, the new one may grow.
+        let (old_healthy, old_other, old_total) = match &old {
+            Some(old) => self.classify_old(obs, old),
+            None => (Vec::new(), Vec::new(), 0),
+        };
+        if old_healthy.is_empty() && old_other.is_empty() && target >= cap.desired {
+            if self.cp.leaving.is_empty() {
+                self.goto(
+                    Phase::DetachingOld,
+                    now,
+                    format!("all {target} new targets healthy, no old instance left"),
+                );
+            }
+            return;
+        }
+        let floor = self.spec.capacity_floor();
+        let serving = u32::try_from(old_healthy.len()).unwrap_or(u32::MAX) + health.healthy;
+        let headroom = cap.max.saturating_sub(old_total + target);
+        let add = batch_size.min(cap.desired - target).min(headroom);
+        // Old instances that serve nothing can leave at once; healthy ones down to the floor.
+        let mut remove: Vec<String> = old_other
+            .iter()
+            .take(batch_size as usize)
+            .cloned()
+            .collect();
+        let room = (batch_size as usize).saturating_sub(remove.len());
+        let healthy_removable = room.min(serving.saturating_sub(floor) as usize);
+        remove.extend(old_healthy.iter().take(healthy_removable).cloned());
+        if add > 0 {
+            self.cp.rolling_target = target + add;
+            self.cp.health_clock = now;
+            let next_batch = batch + 1;
+            self.cp.phase = Phase::Rolling { batch: next_batch };
+            self.log(
+                now,
+                "phase",
+                format!(
+                    "rolling batch {next_batch}: {} of {} new instances",
+                    target + add,
+                    cap.desired
+                ),
+            );
+            if let Some(new_asg) = obs.asg(&self.new_name()).cloned() {
+                self.ensure_capacity(&new_asg, 0, cap.max, target + add, now, out);
+            }
+        }
+        if !remove.is_empty() {
+            if let Some(old) = &old {
+                for id in &remove {
+                    self.cp.leaving.insert(id.clone(), None);
+                }
+                self.log(
+                    now,
+                    "drain",
+                    format!(
+                        "{} old instance(s) of {} leave: {}",
+                        remove.len(),
+                        old.name,
+                        remove.join(", ")
+                    ),
+                );
+                self.deregister(obs, &remove, now, out);
+            }
+        }
+    }
+
+    /// Old instances not leaving, split into healthy-everywhere and the rest, and the number of
+    /// live old instances (leaving included: they still count towards `max_size`).
+    fn classify_old(
+        &self,
+        obs: &Observation,
+        old: &AsgObservation,
+    ) -> (Vec<String>, Vec<String>, u32) {
+        let groups = self.all_groups();
+        let mut healthy = Vec::new();
+        let mut other = Vec::new();
+        let mut total = 0u32;
+        for instance in &old.instances {
+            if !is_live(instance.lifecycle) {
+                continue;
+            }
+            total += 1;
+            if self.cp.leaving.contains_key(&instance.id) {
+                continue;
+            }
+            let all_healthy = groups.iter().all(|arn| {
+                obs.target_group(arn)
+                    .and_then(|g| g.health_of(&instance.id))
+                    .is_some_and(|t| t.state == TargetState::Healthy)
+            });
+            if all_healthy {
+                healthy.push(instance.id.clone());
+            } else {
+                other.push(instance.id.clone());
+            }
+        }
+        healthy.sort();
+        other.sort();
+        (healthy, other, total)
+    }
+
+    fn deregister(&mut self, obs: &Observation, ids: &[String], now: Timestamp, out: &mut Out) {
+        for arn in self.all_groups() {
+            let registered: Vec<String> = ids
+                .iter()
+                .filter(|id| {
+                    obs.target_group(&arn)
+                        .and_then(|g| g.health_of(id))
+                        .is_some_and(|t| t.state.is_registered())
+                })
+                .cloned()
+                .collect();
+            if !registered.is_empty() {
+                self.issue(
+                    Command::DeregisterTargets {
+                        target_group_arn: arn,
+                        instance_ids: registered,
+                    },
+                    now,
+                    out,
+                );
+            }
+        }
+    }
+
+    /// Rolling: follows the drain of leaving old instances and terminates those whose drain
+    /// ended (invariant 3).
+    fn reap_leaving(
+        &mut self,
+        obs: &Observation,
+        old: &AsgObservation,
+        now: Timestamp,
+        out: &mut Out,
+    ) {
+        if self.cp.leaving.is_empty() {
+            return;
+        }
+        let groups = self.all_groups();
+        let drain = self.max_drain(obs);
+        let poll = self.poll_interval(obs);
+        let mut still_registered = Vec::new();
+        let mut drained = Vec::new();
+        let mut gone = Vec::new();
+        let leaving: Vec<String> = self.cp.leaving.keys().cloned().collect();
+        for id in leaving {
+            let instance = old.instances.iter().find(|i| i.id == id);
+            let Some(instance) = instance.filter(|i| is_live(i.lifecycle)) else {
+                gone.push(id);
+                continue;
+            };
+            let states: Vec<TargetState> = groups
+                .iter()
+                .filter_map(|arn| {
+                    obs.target_group(arn)
+                        .and_then(|g| g.health_of(&instance.id))
+                })
+                .map(|t| t.state)
+                .collect();
+            if states.iter().any(|s| s.is_registered()) {
+                still_registered.push(id);
+                continue;
+            }
+            let seen = *self
+                .cp
+                .leaving
+                .entry(id.clone())
+                .or_insert(None)
+                .get_or_insert(now);
+            let drain_end = seen + drain;
+            if states.contains(&TargetState::Draining) {
+                out.wake_at(drain_end.max(now + poll));
+            } else if now < drain_end {
+                out.wake_at(drain_end);
+            } else {
+                drained.push(id);
+            }
+        }
+        for id in gone {
+            self.cp.leaving.remove(&id);
+        }
+        if !still_registered.is_empty() {
+            self.deregister(obs, &still_registered, now, out);
+        }
+        if !drained.is_empty() {
+            self.issue(
+                Command::TerminateInstances {
+                    asg: old.name.clone(),
+                    instance_ids: drained,
+                },
+                now,
+                out,
+            );
+        }
+    }
+
+    fn on_detaching_old(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
+        if self.cp.mode == Mode::Rollout {
+            // Invariant 2, re-checked here because a resumed rollout may enter at this phase.
+            let Some(new) = obs.asg(&self.new_name()).cloned() else {
+                self.goto(
+                    Phase::Launching,
+                    now,
+                    format!("{} not observed", self.new_name()),
+                );
+                return;
+            };
+            let groups = self.new_groups();
+            let health = self.gen_health(
+                obs,
+                &new,
+                &groups,
+                self.spec.capacity.desired,
+                &BTreeMap::new(),
+                now,
+            );
+            if !health.ready() {
+                let back = if self.is_rolling() && self.cp.from.is_some() {
+                    Phase::Rolling { batch: 0 }
+                } else {
+                    Phase::WaitingForHealthy
+                };
+                self.goto(
+                    back,
+                    now,
+                    format!("not every new target is healthy: {}", health.problem),
+                );
+                return;
+            }
+            if let Some((_, weights)) = self.canary_weights(100) {
+                if !Self::weights_in_place(obs, &weights) {
+                    if let Strategy::Canary(canary) = &self.spec.strategy {
+                        let index = canary.steps.len() - 1;
+                        self.goto(
+                            Phase::CanaryStep { index, weight: 100 },
+                            now,
+                            "listener weights are not at 100 %".into(),
+                        );
+                    }
+                    return;
+                }
+            }
+        }
+        let mut all_detached = true;
+        for name in self.retiring() {
+            let Some(asg) = obs.asg(&name).cloned() else {
+                continue;
+            };
+            if asg.target_group_arns.is_empty() {
+                self.cp.detached_seen.entry(name).or_insert(now);
+            } else {
+                all_detached = false;
+                self.issue(
+                    Command::DetachTargetGroups {
+                        asg: name,
+                        target_group_arns: asg.target_group_arns.clone(),
+                    },
+                    now,
+                    out,
+                );
+            }
+        }
+        if all_detached {
+            self.goto(
+                Phase::DrainingOld,
+                now,
+                format!(
+                    "waiting out the deregistration delay ({})",
+                    human(self.max_drain(obs))
+                ),
+            );
+        }
+    }
+
+    /// Shared by `DrainingOld` (retiring generations) and `DrainingNew` (the failed one).
+    fn on_draining(&mut self, obs: &Observation, now: Timestamp, new: bool, out: &mut Out) {
+        let names = if new {
+            vec![self.new_name()]
+        } else {
+            self.retiring()
+        };
+        let drain = self.max_drain(obs);
+        let poll = self.poll_interval(obs);
+        let mut done = true;
+        for name in names {
+            let Some(asg) = obs.asg(&name).cloned() else {
+                continue;
+            };
+            if !asg.target_group_arns.is_empty() {
+                // Attached again (or the detach was never seen): back to detaching.
+                let phase = if new {
+                    Phase::DetachingNew
+                } else {
+                    Phase::DetachingOld
+                };
+                self.goto(
+                    phase,
+                    now,
+                    format!("{name} is attached to a target group again"),
+                );
+                return;
+            }
+            let seen = *self.cp.detached_seen.entry(name.clone()).or_insert(now);
+            let has_instances = asg.instances.iter().any(|i| is_live(i.lifecycle));
+            if self.still_in_load_balancer(obs, &asg) {
+                done = false;
+                out.wake_at((seen + drain).max(now + poll));
+            } else if has_instances && now < seen + drain {
+                done = false;
+                out.wake_at(seen + drain);
+            }
+        }
+        if done {
+            let phase = if new {
+                Phase::DeletingNew
+            } else {
+                Phase::DeletingOld
+            };
+            self.goto(phase, now, String::new());
+        }
+    }
+
+    fn on_deleting_old(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
+        let mut remaining = false;
+        for name in self.retiring() {
+            let Some(asg) = obs.asg(&name).cloned() else {
+                continue;
+            };
+            remaining = true;
+            if !asg.target_group_arns.is_empty() || self.still_in_load_balancer(obs, &asg) {
+                self.goto(
+                    Phase::DetachingOld,
+                    now,
+                    format!("{name} still has targets in the load balancer"),
+                );
+                return;
+            }
+            if !asg.is_deleting() {
+                self.issue(Command::DeleteAsg { asg: name }, now, out);
+            }
+        }
+        if remaining {
+            return;
+        }
+        if self.cp.mode == Mode::Teardown {
+            self.goto(Phase::Complete, now, "every generation deleted".into());
+            return;
+        }
+        let Some(new) = obs.asg(&self.new_name()).cloned() else {
+            self.goto(
+                Phase::Launching,
+                now,
+                format!("{} not observed", self.new_name()),
+            );
+            return;
+        };
+        let cap = self.spec.capacity;
+        if (new.min_size, new.max_size, new.desired_capacity) != (cap.min, cap.max, cap.desired) {
+            self.ensure_capacity(&new, cap.min, cap.max, cap.desired, now, out);
+            return;
+        }
+        self.goto(
+            Phase::Complete,
+            now,
+            format!("{} serves 100 % ({})", new.name, self.spec.launch_template),
+        );
+    }
+
+    // ----- backward phases ---------------------------------------------------------------
+
+    fn on_restoring_old(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
+        let reason = self.cp.failure.clone().unwrap_or_default();
+        if let Some(new) = obs.asg(&self.new_name()) {
+            if new.rollback_reason().is_none() {
+                self.issue(
+                    Command::TagAsg {
+                        asg: new.name.clone(),
+                        key: TAG_ROLLBACK.to_string(),
+                        value: truncate_tag(&reason),
+                    },
+                    now,
+                    out,
+                );
+            }
+        }
+        let Some(old_name) = self.old_name() else {
+            self.goto(
+                Phase::DetachingNew,
+                now,
+                "no previous generation to restore".into(),
+            );
+            return;
+        };
+        // All traffic back to the stable group at once.
+        let mut weights_ok = true;
+        if let Some((listener_arn, weights)) = self.canary_weights(0) {
+            if !Self::weights_in_place(obs, &weights) {
+                weights_ok = false;
+                self.issue(
+                    Command::SetListenerWeights {
+                        listener_arn,
+                        weights,
+                    },
+                    now,
+                    out,
+                );
+            }
+        }
+        let Some(old) = obs.asg(&old_name).cloned() else {
+            self.cp.failure = Some(format!(
+                "{reason}; and the previous generation's ASG {old_name} is gone"
+            ));
+            self.goto(Phase::Failed, now, "nothing left to roll back to".into());
+            return;
+        };
+        let groups = self.old_groups();
+        self.ensure_attached(&old, &groups, now, out);
+        self.reap_leaving(obs, &old, now, out);
+        let desired = self.spec.capacity.desired;
+        let live_staying = old
+            .instances
+            .iter()
+            .filter(|i| is_live(i.lifecycle) && !self.cp.leaving.contains_key(&i.id))
+            .count() as u32;
+        if live_staying < desired {
+            let want = old.desired_capacity + (desired - live_staying);
+            self.ensure_capacity(&old, 0, old.max_size.max(want), want, now, out);
+        }
+        let leaving = self.cp.leaving.clone();
+        let health = self.gen_health(obs, &old, &groups, desired, &leaving, now);
+        if health.ready() && weights_ok {
+            self.goto(
+                Phase::DetachingNew,
+                now,
+                format!(
+                    "{old_name} serves again with {} healthy targets",
+                    health.healthy
+                ),
+            );
+        } else if self.timed_out(now) {
+            self.cp.failure = Some(format!(
+                "{reason}; rollback stuck: {} after {}",
+                health.problem.replace("new ", "old "),
+                human(self.spec.health_timeout)
+            ));
+            self.goto(
+                Phase::Failed,
+                now,
+                "the previous generation did not become healthy again".into(),
+            );
+        } else if let Some(at) = health.wake {
+            out.wake_at(at);
+        }
+    }
+
+    fn on_detaching_new(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
+        let name = self.new_name();
+        match obs.asg(&name).cloned() {
+            None => self.goto(Phase::DeletingNew, now, format!("{name} is gone")),
+            Some(asg) if asg.target_group_arns.is_empty() => {
+                self.cp.detached_seen.entry(name).or_insert(now);
+                self.goto(
+                    Phase::DrainingNew,
+                    now,
+                    format!(
+                        "waiting out the deregistration delay ({})",
+                        human(self.max_drain(obs))
+                    ),
+                );
+            }
+            Some(asg) => self.issue(
+                Command::DetachTargetGroups {
+                    asg: name,
+                    target_group_arns: asg.target_group_arns.clone(),
+                },
+                now,
+                out,
+            ),
+        }
+    }
+
+    fn on_deleting_new(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
+        let name = self.new_name();
+        if let Some(asg) = obs.asg(&name).cloned() {
+            if !asg.target_group_arns.is_empty() || self.still_in_load_balancer(obs, &asg) {
+                self.goto(
+                    Phase::DetachingNew,
+                    now,
+                    format!("{name} still has targets in the load balancer"),
+                );
+                return;
+            }
+            if self.spec.rollback_on_failure {
+                if !asg.is_deleting() {
+                    self.issue(Command::DeleteAsg { asg: name }, now, out);
+                }
+                return;
+            }
+        }
+        // Old generation back to its configured sizes once its leaving instances are gone.
+        if let Some(old) = self.old_name().and_then(|n| obs.asg(&n).cloned()) {
+            self.reap_leaving(obs, &old, now, out);
+            if !self.cp.leaving.is_empty() {
+                return;
+            }
+            let cap = self.spec.capacity;
+            if (old.min_size, old.max_size, old.desired_capacity) != (cap.min, cap.max, cap.desired)
+            {
+                self.ensure_capacity(&old, cap.min, cap.max, cap.desired, now, out);
+                return;
+            }
+        }
+        let serving = self.old_name().unwrap_or_else(|| "nothing".into());
+        self.goto(Phase::RolledBack, now, format!("{serving} serves 100 %"));
+    }
+
+    // ----- resume ------------------------------------------------------------------------
+
+    fn derive_from_observation(
+        &mut self,
+        obs: &Observation,
+        generations: &[(u64, &AsgObservation)],
+        now: Timestamp,
+    ) {
+        let max_generation = generations.iter().map(|(g, _)| *g).max().unwrap_or(0);
+        // Failed generations left detached (rollback_on_failure = false) are only cleaned up.
+        let (abandoned, live): (Vec<_>, Vec<_>) = generations
+            .iter()
+            .partition(|(_, a)| a.rollback_reason().is_some() && a.target_group_arns.is_empty());
+        let leftovers_of = |skip: &[u64]| -> Vec<u64> {
+            generations
+                .iter()
+                .map(|(g, _)| *g)
+                .filter(|g| !skip.contains(g))
+                .collect()
+        };
+        let _ = abandoned;
+        match live.as_slice() {
+            [] => {
+                self.cp.to = max_generation + 1;
+                self.cp.leftovers = leftovers_of(&[]);
+                self.log(
+                    now,
+                    "phase",
+                    format!("launching: first deployment of generation {}", self.cp.to),
+                );
+            }
+            [.., (top, top_asg)] if top_asg.rollback_reason().is_some() => {
+                let from = live.iter().rev().nth(1).map(|(g, _)| *g);
+                self.cp.to = *top;
+                self.cp.from = from;
+                self.cp.leftovers =
+                    leftovers_of(&[Some(*top), from].into_iter().flatten().collect::<Vec<_>>());
+                self.cp.failure = top_asg.rollback_reason().map(str::to_string);
+                self.cp.phase = Phase::RestoringOld;
+                self.set_stable_group(obs);
+                self.log(
+                    now,
+                    "resume",
+                    format!("generation {top} is tagged zdd:rollback: continuing the rollback"),
+                );
+            }
+            [(only, only_asg)] => {
+                if matches_spec(only_asg, &self.spec) {
+                    self.cp.to = *only;
+                    self.cp.leftovers = leftovers_of(&[*only]);
+                    self.log(now, "phase", format!("launching: generation {only} already runs {}: checking size and health", self.spec.launch_template));
+                } else {
+                    self.cp.from = Some(*only);
+                    self.cp.to = max_generation + 1;
+                    self.cp.leftovers = leftovers_of(&[*only]);
+                    self.set_stable_group(obs);
+                    self.log(
+                        now,
+                        "phase",
+                        format!(
+                            "launching: {} generation {} → {} ({})",
+                            self.spec.strategy_name(),
+                            only,
+                            self.cp.to,
+                            self.spec.launch_template
+                        ),
+                    );
+                }
+            }
+            [.., (prev, _), (top, top_asg)] => {
+                self.cp.to = *top;
+                self.cp.from = Some(*prev);
+                self.cp.leftovers = leftovers_of(&[*top, *prev]);
+                self.set_stable_group(obs);
+                if !matches_spec(top_asg, &self.spec) {
+                    self.cp.failure = Some(format!(
+                        "an interrupted rollout to generation {top} does not match the configuration ({}): rolling it back before starting again",
+                        self.spec.launch_template
+                    ));
+                    self.cp.phase = Phase::RestoringOld;
+                    self.log(now, "resume", self.cp.failure.clone().unwrap_or_default());
+                    return;
+                }
+                let old_name = self.spec.asg_name(*prev);
+                let old_detached = obs
+                    .asg(&old_name)
+                    .is_some_and(|a| a.target_group_arns.is_empty());
+                self.cp.phase = if old_detached {
+                    Phase::DrainingOld
+                } else {
+                    match &self.spec.strategy {
+                        Strategy::BlueGreen { .. } => Phase::WaitingForHealthy,
+                        Strategy::Rolling { .. } => {
+                            self.adopt_leaving(obs, &old_name, now);
+                            Phase::Rolling { batch: 0 }
+                        }
+                        Strategy::Canary(canary) => {
+                            let new_group =
+                                self.new_groups().into_iter().next().unwrap_or_default();
+                            let observed = obs
+                                .listener
+                                .as_ref()
+                                .map_or(0, |l| l.percent_of(&new_group));
+                            match canary
+                                .steps
+                                .iter()
+                                .enumerate()
+                                .rev()
+                                .find(|(_, s)| u32::from(s.weight) <= observed)
+                            {
+                                Some((index, s)) => {
+                                    self.cp.canary_started_at = Some(now);
+                                    Phase::CanaryStep {
+                                        index,
+                                        weight: s.weight,
+                                    }
+                                }
+                                None => Phase::WaitingForHealthy,
+                            }
+                        }
+                    }
+                };
+                self.log(
+                    now,
+                    "resume",
+                    format!(
+                        "continuing generation {prev} → {top} in phase {}",
+                        self.cp.phase
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Canary: the old generation serves from the group it is attached to (or, failing that,
+    /// the one with the larger listener weight).
+    fn set_stable_group(&mut self, obs: &Observation) {
+        let Strategy::Canary(canary) = &self.spec.strategy else {
+            return;
+        };
+        let both = [
+            canary.stable_target_group_arn.clone(),
+            canary.canary_target_group_arn.clone(),
+        ];
+        let from_attachment = self.old_name().and_then(|n| obs.asg(&n)).and_then(|a| {
+            both.iter()
+                .find(|g| a.target_group_arns.contains(g))
+                .cloned()
+        });
+        let from_weights = obs.listener.as_ref().and_then(|l| {
+            let (a, b) = (l.weight_of(&both[0]), l.weight_of(&both[1]));
+            match (a, b) {
+                (0, 0) => None,
+                _ if b > a => Some(both[1].clone()),
+                _ => Some(both[0].clone()),
+            }
+        });
+        self.cp.stable_target_group = Some(
+            from_attachment
+                .or(from_weights)
+                .unwrap_or_else(|| both[0].clone()),
+        );
+    }
+
+    /// Rolling resume: old instances no longer registered anywhere are mid-drain.
+    fn adopt_leaving(&mut self, obs: &Observation, old_name: &str, now: Timestamp) {
+        let Some(old) = obs.asg(old_name) else {
+            return;
+        };
+        let groups = self.all_groups();
+        for instance in old.instances.iter().filter(|i| is_live(i.lifecycle)) {
+            let registered = groups.iter().any(|arn| {
+                obs.target_group(arn)
+                    .and_then(|g| g.health_of(&instance.id))
+                    .is_some_and(|t| t.state.is_registered())
+            });
+            if !registered && instance.lifecycle == LifecycleState::InService {
+                self.cp.leaving.insert(instance.id.clone(), Some(now));
+            }
+        }
+    }
+}
+
+fn observed_generations<'a>(
+    spec: &RolloutSpec,
+    obs: &'a Observation,
+) -> Vec<(u64, &'a AsgObservation)> {
+    let mut generations: Vec<(u64, &AsgObservation)> = obs
+        .asgs
+        .iter()
+        .filter(|a| a.tags.get(TAG_ROLLOUT).is_some_and(|n| *n == spec.name))
+        .filter_map(|a| a.generation().map(|g| (g, a)))
+        .collect();
+    generations.sort_by_key(|(g, _)| *g);
+    generations
+}
+
+fn checkpoint_fits(cp: &Checkpoint, generations: &[(u64, &AsgObservation)]) -> bool {
+    if cp.phase.is_terminal() || cp.mode != Mode::Rollout {
+        return false;
+    }
+    let known: Vec<u64> = cp
+        .from
+        .into_iter()
+        .chain([cp.to])
+        .chain(cp.leftovers.iter().copied())
+        .collect();
+    let all_known = generations.iter().all(|(g, _)| known.contains(g));
+    let to_seen = generations.iter().any(|(g, _)| *g == cp.to);
+    all_known && (to_seen || matches!(cp.phase, Phase::Launching) || cp.phase.is_rollback())
+}
+
+fn matches_spec(asg: &AsgObservation, spec: &RolloutSpec) -> bool {
+    let mut observed = asg.subnet_ids.clone();
+    observed.sort();
+    let mut wanted = spec.subnet_ids.clone();
+    wanted.sort();
+    asg.launch_template.as_ref() == Some(&spec.launch_template) && observed == wanted
+}
+
+fn state_name(state: TargetState) -> &'static str {
+    match state {
+        TargetState::Initial => "initial",
+        TargetState::Healthy => "healthy",
+        TargetState::Unhealthy => "unhealthy",
+        TargetState::Draining => "draining",
+        TargetState::Unused => "unused",
+        TargetState::Unavailable => "unavailable",
+    }
+}
+
+fn action_name(command: &Command) -> &'static str {
+    match command {
+        Command::CreateAsg { .. } => "create_asg",
+        Command::SetCapacity { .. } => "set_capacity",
+        Command::AttachTargetGroups { .. } => "attach_target_groups",
+        Command::DetachTargetGroups { .. } => "detach_target_groups",
+        Command::DeregisterTargets { .. } => "deregister_targets",
+        Command::TerminateInstances { .. } => "terminate_instances",
+        Command::SetListenerWeights { .. } => "set_listener_weights",
+        Command::TagAsg { .. } => "tag_asg",
+        Command::DeleteAsg { .. } => "delete_asg",
+    }
+}
+
+/// ASG tag values are limited to 256 characters.
+fn truncate_tag(text: &str) -> String {
+    text.chars().take(256).collect()
+}

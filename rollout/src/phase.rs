@@ -1,0 +1,157 @@
+//! The rollout as a state machine written down as data.
+//!
+//! Each [`Phase`] documents what the engine waits for (its success transition), what ends it
+//! early (its timeout or gate), and what it does meanwhile. The sequence of phases is the
+//! timeline a user sees in `last_rollout.steps`.
+//!
+//! ```text
+//! forward:  Launching → WaitingForHealthy → [CanaryStep 0..n | Rolling] → DetachingOld
+//!             → DrainingOld → DeletingOld → Complete
+//! backward: (any forward phase before DeletingOld fails) → RestoringOld → DetachingNew
+//!             → DrainingNew → DeletingNew → RolledBack        (or Failed if even that is stuck)
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// Where a rollout is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Create the new generation's ASG (`<name>-g<generation>`, pinned launch template version,
+    /// target groups attached, tags `zdd:rollout`/`zdd:generation`).
+    /// Success: the ASG is observed. Timeout: `health_timeout` from the start → rollback.
+    Launching,
+    /// Wait until the load balancer itself reports every new target `healthy` in every target
+    /// group of the new generation (not merely `InService` in the ASG). Wakes at registration +
+    /// interval × healthy threshold. Success: blue/green → `DetachingOld`, canary → first
+    /// `CanaryStep`, first deployment → `Complete`. Timeout: `health_timeout` → rollback with the
+    /// failing targets and reason codes.
+    WaitingForHealthy,
+    /// Canary step `index`: the listener sends `weight` % to the new generation's group; then
+    /// soak, checking the gates (alarms not in ALARM, 5xx ratio ≤ `max_5xx_ratio`, new targets
+    /// healthy). Success: soak elapsed → next step, after the last (100 %) → `DetachingOld`.
+    /// Gate failure → rollback (all weight back to the stable group at once).
+    CanaryStep { index: usize, weight: u8 },
+    /// Rolling: grow the new ASG by up to `batch_size` (within `max_size` instances in total),
+    /// wait until healthy, deregister as many old targets as the capacity floor allows, wait out
+    /// their drain, terminate them. `batch` counts new batches launched. Success: no old
+    /// instance left → `DetachingOld`. Timeout: a batch not healthy within `health_timeout`.
+    Rolling { batch: u32 },
+    /// Detach the old generation from its target groups (only while every new target is
+    /// healthy: invariant 2). Success: the old ASG is observed detached → `DrainingOld`.
+    DetachingOld,
+    /// Wait out the deregistration delay (+ drain margin) of the old targets (invariant 3).
+    /// Success: the load balancer lists none of them and the time has passed → `DeletingOld`.
+    DrainingOld,
+    /// Delete the old ASG (past the point of no return: failures are retried, not rolled back).
+    /// Success: the group is gone and the new one has its final sizes → `Complete`.
+    DeletingOld,
+    /// Terminal: the new generation serves 100 %.
+    Complete,
+    /// Rollback starts here: tag the new ASG `zdd:rollback`, send all listener weight back to the
+    /// stable group, bring the old generation back to the desired number of healthy targets.
+    /// Success: old generation healthy at full size → `DetachingNew`. Timeout: `health_timeout`
+    /// → `Failed`.
+    RestoringOld,
+    /// Detach the new generation from its target groups. Success: observed detached.
+    DetachingNew,
+    /// Wait out the deregistration delay of the new targets. Success: drained.
+    DrainingNew,
+    /// Delete the new ASG (kept, detached, when `rollback_on_failure = false`). Success: gone.
+    DeletingNew,
+    /// Terminal: the last good generation serves 100 %; the new one is gone.
+    RolledBack,
+    /// Terminal: the rollback itself could not finish (e.g. the old generation cannot become
+    /// healthy again). Needs a person.
+    Failed,
+}
+
+impl Phase {
+    /// No further steps will change anything.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Phase::Complete | Phase::RolledBack | Phase::Failed)
+    }
+
+    /// Part of the backward path.
+    pub fn is_rollback(&self) -> bool {
+        matches!(
+            self,
+            Phase::RestoringOld
+                | Phase::DetachingNew
+                | Phase::DrainingNew
+                | Phase::DeletingNew
+                | Phase::RolledBack
+                | Phase::Failed
+        )
+    }
+
+    /// Snake-case name (`waiting_for_healthy`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Launching => "launching",
+            Phase::WaitingForHealthy => "waiting_for_healthy",
+            Phase::CanaryStep { .. } => "canary_step",
+            Phase::Rolling { .. } => "rolling",
+            Phase::DetachingOld => "detaching_old",
+            Phase::DrainingOld => "draining_old",
+            Phase::DeletingOld => "deleting_old",
+            Phase::Complete => "complete",
+            Phase::RestoringOld => "restoring_old",
+            Phase::DetachingNew => "detaching_new",
+            Phase::DrainingNew => "draining_new",
+            Phase::DeletingNew => "deleting_new",
+            Phase::RolledBack => "rolled_back",
+            Phase::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Phase::CanaryStep { index, weight } => {
+                write!(f, "canary_step {} ({weight} %)", index + 1)
+            }
+            Phase::Rolling { batch } => write!(f, "rolling batch {batch}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// One line of the rollout timeline (`last_rollout.steps`: at, action, detail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: Timestamp,
+    /// What happened: `phase`, a command name (`create_asg`, `detach_target_groups`, ...),
+    /// `retry`, `gate`, `failure`, `resume`.
+    pub action: String,
+    /// Readable detail, e.g. `2 of 3 new targets unhealthy in target group app-blue after 10m
+    /// (Target.ResponseCodeMismatch)`.
+    pub detail: String,
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.at, self.action, self.detail)
+    }
+}
+
+/// How a finished rollout ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// `generation` serves 100 %.
+    Succeeded { generation: u64 },
+    /// The rollout failed and was undone: `serving` (if any) serves 100 %.
+    RolledBack {
+        serving: Option<u64>,
+        failed_generation: u64,
+        reason: String,
+    },
+    /// Even the rollback could not finish; a person must look.
+    Failed { reason: String },
+}
