@@ -1,0 +1,403 @@
+//! Auto Scaling: one group per generation, tagged so that a rollout can be reconstructed
+//! from AWS alone (invariant 6).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, LaunchTemplateSpecification, Tag};
+
+use super::config::AwsClients;
+use super::error::{AwsError, api_error};
+use super::types::{AsgInfo, AsgInstance, NewAsg, TAG_GENERATION, TAG_ROLLOUT};
+
+impl AwsClients {
+    /// Creates the Auto Scaling group for one generation, named `<rollout>-g<generation>` and
+    /// tagged `zdd:rollout` / `zdd:generation` (plus the user's tags, propagated at launch).
+    ///
+    /// # Idempotency
+    /// Safe to re-run after a crash or cancel: if a group of that name already exists and
+    /// carries the same `zdd:rollout` and `zdd:generation` tags, it is returned unchanged
+    /// (its capacity is not reset). A group of that name that is not ours is a
+    /// [`AwsError::Conflict`], never silently replaced. AWS's `AlreadyExists` (a racing
+    /// creator) is resolved the same way.
+    pub async fn create_asg(&self, spec: &NewAsg) -> Result<AsgInfo, AwsError> {
+        let name = spec.name();
+        if let Some(existing) = self.describe_asg(&name).await? {
+            return adopt_existing(spec, existing);
+        }
+        let launch_template = LaunchTemplateSpecification::builder()
+            .launch_template_id(&spec.launch_template_id)
+            .version(&spec.launch_template_version)
+            .build();
+        let mut request = self
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(&name)
+            .launch_template(launch_template)
+            .vpc_zone_identifier(spec.subnet_ids.join(","))
+            .min_size(spec.min_size)
+            .max_size(spec.max_size)
+            .desired_capacity(spec.desired_capacity)
+            .set_target_group_arns(
+                (!spec.target_group_arns.is_empty()).then(|| spec.target_group_arns.clone()),
+            );
+        for (key, value) in tags_for(spec) {
+            request = request.tags(
+                Tag::builder()
+                    .resource_id(&name)
+                    .resource_type("auto-scaling-group")
+                    .key(key)
+                    .value(value)
+                    .propagate_at_launch(true)
+                    .build(),
+            );
+        }
+        match request.send().await {
+            Ok(_) => {}
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_already_exists_fault()) => {}
+            Err(err) => return Err(api_error("CreateAutoScalingGroup", err)),
+        }
+        match self.describe_asg(&name).await? {
+            Some(created) => adopt_existing(spec, created),
+            None => Err(AwsError::Unexpected {
+                operation: "CreateAutoScalingGroup",
+                detail: format!("group {name} not visible after creation"),
+            }),
+        }
+    }
+
+    /// Sets min, max and desired capacity of a group.
+    ///
+    /// # Idempotency
+    /// Absolute values: re-running sets the same capacity again.
+    pub async fn set_capacity(
+        &self,
+        name: &str,
+        min_size: i32,
+        max_size: i32,
+        desired_capacity: i32,
+    ) -> Result<(), AwsError> {
+        self.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .min_size(min_size)
+            .max_size(max_size)
+            .desired_capacity(desired_capacity)
+            .send()
+            .await
+            .map_err(|err| api_error("UpdateAutoScalingGroup", err))?;
+        Ok(())
+    }
+
+    /// Attaches target groups to a group; its instances then register with them.
+    ///
+    /// # Idempotency
+    /// Groups already attached are skipped (no call at all when every one is attached).
+    pub async fn attach_target_groups(&self, name: &str, arns: &[String]) -> Result<(), AwsError> {
+        let attached = self.attached_target_groups(name).await?;
+        let missing: Vec<String> = arns
+            .iter()
+            .filter(|arn| !attached.contains(arn))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        self.autoscaling
+            .attach_load_balancer_target_groups()
+            .auto_scaling_group_name(name)
+            .set_target_group_arns(Some(missing))
+            .send()
+            .await
+            .map_err(|err| api_error("AttachLoadBalancerTargetGroups", err))?;
+        Ok(())
+    }
+
+    /// Detaches target groups from a group; AWS deregisters its instances, which then drain
+    /// for the target group's deregistration delay.
+    ///
+    /// # Idempotency
+    /// Groups not attached are skipped; detaching from a group that no longer exists is done.
+    pub async fn detach_target_groups(&self, name: &str, arns: &[String]) -> Result<(), AwsError> {
+        let attached = match self.describe_asg(name).await? {
+            Some(group) => group.target_group_arns,
+            None => return Ok(()),
+        };
+        let present: Vec<String> = arns
+            .iter()
+            .filter(|arn| attached.contains(arn))
+            .cloned()
+            .collect();
+        if present.is_empty() {
+            return Ok(());
+        }
+        self.autoscaling
+            .detach_load_balancer_target_groups()
+            .auto_scaling_group_name(name)
+            .set_target_group_arns(Some(present))
+            .send()
+            .await
+            .map_err(|err| api_error("DetachLoadBalancerTargetGroups", err))?;
+        Ok(())
+    }
+
+    /// One group by name; `None` when it does not exist.
+    ///
+    /// # Idempotency
+    /// Read-only.
+    pub async fn describe_asg(&self, name: &str) -> Result<Option<AsgInfo>, AwsError> {
+        let output = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(|err| api_error("DescribeAutoScalingGroups", err))?;
+        Ok(output
+            .auto_scaling_groups()
+            .iter()
+            .find(|group| group.auto_scaling_group_name() == Some(name))
+            .map(asg_info))
+    }
+
+    /// Every group tagged `zdd:rollout = <rollout>`, ordered by generation (untagged or
+    /// unparsable generations last), all pages.
+    ///
+    /// # Idempotency
+    /// Read-only.
+    pub async fn describe_rollout_asgs(&self, rollout: &str) -> Result<Vec<AsgInfo>, AwsError> {
+        let mut groups = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = self
+                .autoscaling
+                .describe_auto_scaling_groups()
+                .filters(
+                    Filter::builder()
+                        .name(format!("tag:{TAG_ROLLOUT}"))
+                        .values(rollout)
+                        .build(),
+                )
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|err| api_error("DescribeAutoScalingGroups", err))?;
+            groups.extend(
+                output
+                    .auto_scaling_groups()
+                    .iter()
+                    .map(asg_info)
+                    // Filters are advisory on some endpoints: check the tag ourselves.
+                    .filter(|group| group.rollout.as_deref() == Some(rollout)),
+            );
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+                _ => break,
+            }
+        }
+        groups.sort_by_key(|group| (group.generation.is_none(), group.generation));
+        Ok(groups)
+    }
+
+    /// Deletes a group that no target group routes to any more.
+    ///
+    /// The group must have no attached target groups left (detach first, then wait out the
+    /// deregistration delay); otherwise this returns [`AwsError::NotDrained`] without calling
+    /// AWS. `ForceDelete` is used only when instances remain in a detached group: AWS refuses
+    /// to delete a populated group without it, and it terminates without draining, which is
+    /// safe only because the caller (the engine) has observed that none of these instances is
+    /// registered or draining in any target group.
+    ///
+    /// # Idempotency
+    /// A group that no longer exists (or is already being deleted) counts as deleted.
+    pub async fn delete_asg(&self, name: &str) -> Result<(), AwsError> {
+        let Some(group) = self.describe_asg(name).await? else {
+            return Ok(());
+        };
+        if group.deleting {
+            return Ok(());
+        }
+        if !group.target_group_arns.is_empty() {
+            return Err(AwsError::NotDrained {
+                name: name.to_string(),
+                detail: format!(
+                    "still attached to {} target group(s): {}",
+                    group.target_group_arns.len(),
+                    group.target_group_arns.join(", ")
+                ),
+            });
+        }
+        match self
+            .autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .force_delete(!group.instances.is_empty())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let err = api_error("DeleteAutoScalingGroup", err);
+                if is_not_found(&err) { Ok(()) } else { Err(err) }
+            }
+        }
+    }
+
+    /// Terminates instances of a group one by one, lowering its desired capacity with each
+    /// (`TerminateInstanceInAutoScalingGroup`, `ShouldDecrementDesiredCapacity = true`), so
+    /// the group does not replace them. Call only for instances whose drain has ended.
+    ///
+    /// # Idempotency
+    /// Instances no longer in the group are skipped (an instance already terminating is not
+    /// terminated twice, so the desired capacity is not decremented twice).
+    pub async fn terminate_instances(&self, name: &str, instance_ids: &[String]) -> Result<(), AwsError> {
+        let Some(group) = self.describe_asg(name).await? else {
+            return Ok(());
+        };
+        for instance_id in instance_ids {
+            let still_member = group.instances.iter().any(|instance| {
+                &instance.instance_id == instance_id && !instance.lifecycle_state.starts_with("Terminat")
+            });
+            if !still_member {
+                continue;
+            }
+            match self
+                .autoscaling
+                .terminate_instance_in_auto_scaling_group()
+                .instance_id(instance_id)
+                .should_decrement_desired_capacity(true)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(err) => {
+                    let err = api_error("TerminateInstanceInAutoScalingGroup", err);
+                    if !is_not_found(&err) {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets one tag on a group (not propagated to instances), e.g. a rollback decision a
+    /// resumed apply must see.
+    ///
+    /// # Idempotency
+    /// `CreateOrUpdateTags` overwrites: re-running sets the same value.
+    pub async fn tag_asg(&self, name: &str, key: &str, value: &str) -> Result<(), AwsError> {
+        self.autoscaling
+            .create_or_update_tags()
+            .tags(
+                Tag::builder()
+                    .resource_id(name)
+                    .resource_type("auto-scaling-group")
+                    .key(key)
+                    .value(value)
+                    .propagate_at_launch(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| api_error("CreateOrUpdateTags", err))?;
+        Ok(())
+    }
+
+    async fn attached_target_groups(&self, name: &str) -> Result<Vec<String>, AwsError> {
+        match self.describe_asg(name).await? {
+            Some(group) => Ok(group.target_group_arns),
+            None => Err(AwsError::NotFound {
+                what: format!("Auto Scaling group {name}"),
+            }),
+        }
+    }
+}
+
+/// AWS answers a missing group or instance with a `ValidationError` whose message says
+/// "not found" (or, for instances, "Instance Id not found").
+fn is_not_found(err: &AwsError) -> bool {
+    match err {
+        AwsError::Api { code, message, .. } => {
+            code == "ValidationError" && message.to_ascii_lowercase().contains("not found")
+        }
+        _ => false,
+    }
+}
+
+/// The tags a generation carries: the user's, then ours (ours win on a clash).
+fn tags_for(spec: &NewAsg) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = spec
+        .tags
+        .iter()
+        .filter(|(key, _)| !key.starts_with("zdd:"))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    tags.insert(TAG_ROLLOUT.to_string(), spec.rollout.clone());
+    tags.insert(TAG_GENERATION.to_string(), spec.generation.to_string());
+    tags
+}
+
+fn adopt_existing(spec: &NewAsg, existing: AsgInfo) -> Result<AsgInfo, AwsError> {
+    if existing.rollout.as_deref() == Some(spec.rollout.as_str())
+        && existing.generation == Some(spec.generation)
+    {
+        Ok(existing)
+    } else {
+        Err(AwsError::Conflict {
+            what: format!("Auto Scaling group {}", existing.name),
+            rollout: spec.rollout.clone(),
+            detail: format!(
+                "its tags say rollout {:?}, generation {:?}",
+                existing.rollout, existing.generation
+            ),
+        })
+    }
+}
+
+fn asg_info(group: &AutoScalingGroup) -> AsgInfo {
+    let tags: BTreeMap<String, String> = group
+        .tags()
+        .iter()
+        .filter_map(|tag| Some((tag.key()?.to_string(), tag.value().unwrap_or("").to_string())))
+        .collect();
+    let launch_template = group.launch_template();
+    AsgInfo {
+        name: group.auto_scaling_group_name().unwrap_or("").to_string(),
+        rollout: tags.get(TAG_ROLLOUT).cloned(),
+        generation: tags.get(TAG_GENERATION).and_then(|value| value.parse().ok()),
+        launch_template_id: launch_template
+            .and_then(|template| template.launch_template_id())
+            .map(str::to_string),
+        launch_template_version: launch_template
+            .and_then(|template| template.version())
+            .map(str::to_string),
+        subnet_ids: group
+            .vpc_zone_identifier()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|subnet| !subnet.is_empty())
+            .map(str::to_string)
+            .collect(),
+        min_size: group.min_size().unwrap_or(0),
+        max_size: group.max_size().unwrap_or(0),
+        desired_capacity: group.desired_capacity().unwrap_or(0),
+        target_group_arns: group.target_group_arns().to_vec(),
+        instances: group
+            .instances()
+            .iter()
+            .map(|instance| AsgInstance {
+                instance_id: instance.instance_id().unwrap_or("").to_string(),
+                lifecycle_state: instance
+                    .lifecycle_state()
+                    .map(|state| state.as_str().to_string())
+                    .unwrap_or_default(),
+                health_status: instance.health_status().unwrap_or("").to_string(),
+            })
+            .collect(),
+        tags,
+        deleting: group
+            .status()
+            .is_some_and(|status| status.to_ascii_lowercase().contains("delete")),
+    }
+}

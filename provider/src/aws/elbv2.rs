@@ -1,0 +1,226 @@
+//! Elastic Load Balancing v2: target health (the only health that counts for invariants 1
+//! and 2), target group timings, and the weighted listener a canary steps through.
+
+use std::time::Duration;
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, Listener, TargetDescription, TargetGroupTuple,
+};
+
+use super::config::AwsClients;
+use super::error::{AwsError, api_error};
+use super::types::{ListenerWeights, TargetGroupTiming, TargetHealth, TargetState};
+
+/// AWS's default when the attribute is absent.
+const DEFAULT_DEREGISTRATION_DELAY: Duration = Duration::from_secs(300);
+
+impl AwsClients {
+    /// Every target registered with a target group and its health as the load balancer
+    /// sees it (including `draining` targets).
+    ///
+    /// # Idempotency
+    /// Read-only.
+    pub async fn target_health(&self, target_group_arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
+        let output = self
+            .elbv2
+            .describe_target_health()
+            .target_group_arn(target_group_arn)
+            .send()
+            .await
+            .map_err(|err| api_error("DescribeTargetHealth", err))?;
+        Ok(output
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|description| {
+                let target = description.target()?;
+                let health = description.target_health();
+                Some(TargetHealth {
+                    target_id: target.id()?.to_string(),
+                    port: target.port(),
+                    state: health
+                        .and_then(|health| health.state())
+                        .map_or(TargetState::Other(String::new()), |state| {
+                            TargetState::parse(state.as_str())
+                        }),
+                    reason: health
+                        .and_then(|health| health.reason())
+                        .map(|reason| reason.as_str().to_string()),
+                    description: health
+                        .and_then(|health| health.description())
+                        .map(str::to_string),
+                })
+            })
+            .collect())
+    }
+
+    /// The deregistration delay, health-check interval and healthy threshold of a target
+    /// group: what the rollout's waits are computed from.
+    ///
+    /// # Idempotency
+    /// Read-only.
+    pub async fn target_group_timing(&self, target_group_arn: &str) -> Result<TargetGroupTiming, AwsError> {
+        let groups = self
+            .elbv2
+            .describe_target_groups()
+            .target_group_arns(target_group_arn)
+            .send()
+            .await
+            .map_err(|err| api_error("DescribeTargetGroups", err))?;
+        let group = groups
+            .target_groups()
+            .iter()
+            .find(|group| group.target_group_arn() == Some(target_group_arn))
+            .ok_or_else(|| AwsError::NotFound {
+                what: format!("target group {target_group_arn}"),
+            })?;
+        let attributes = self
+            .elbv2
+            .describe_target_group_attributes()
+            .target_group_arn(target_group_arn)
+            .send()
+            .await
+            .map_err(|err| api_error("DescribeTargetGroupAttributes", err))?;
+        let deregistration_delay = attributes
+            .attributes()
+            .iter()
+            .find(|attribute| attribute.key() == Some("deregistration_delay.timeout_seconds"))
+            .and_then(|attribute| attribute.value())
+            .and_then(|value| value.parse::<u64>().ok())
+            .map_or(DEFAULT_DEREGISTRATION_DELAY, Duration::from_secs);
+        Ok(TargetGroupTiming {
+            target_group_arn: target_group_arn.to_string(),
+            name: group.target_group_name().unwrap_or("").to_string(),
+            deregistration_delay,
+            health_check_interval: Duration::from_secs(
+                u64::try_from(group.health_check_interval_seconds().unwrap_or(30)).unwrap_or(30),
+            ),
+            healthy_threshold: u32::try_from(group.healthy_threshold_count().unwrap_or(5)).unwrap_or(5),
+            load_balancer_arns: group.load_balancer_arns().to_vec(),
+        })
+    }
+
+    /// Deregisters instances from a target group; they drain for its deregistration delay.
+    ///
+    /// # Idempotency
+    /// Deregistering a target that is not registered (or already draining) is a no-op in AWS.
+    pub async fn deregister_targets(&self, target_group_arn: &str, instance_ids: &[String]) -> Result<(), AwsError> {
+        if instance_ids.is_empty() {
+            return Ok(());
+        }
+        let targets = instance_ids
+            .iter()
+            .map(|id| TargetDescription::builder().id(id).build())
+            .collect::<Vec<_>>();
+        self.elbv2
+            .deregister_targets()
+            .target_group_arn(target_group_arn)
+            .set_targets(Some(targets))
+            .send()
+            .await
+            .map_err(|err| api_error("DeregisterTargets", err))?;
+        Ok(())
+    }
+
+    /// The target groups and weights of a listener's forward default action. A plain
+    /// forward to one group reads as that group at weight 1.
+    ///
+    /// # Idempotency
+    /// Read-only.
+    pub async fn listener_weights(&self, listener_arn: &str) -> Result<ListenerWeights, AwsError> {
+        let listener = self.describe_listener(listener_arn).await?;
+        let action = forward_action(&listener, listener_arn)?;
+        let weights = match action.forward_config() {
+            Some(forward) if !forward.target_groups().is_empty() => forward
+                .target_groups()
+                .iter()
+                .filter_map(|tuple| {
+                    let arn = tuple.target_group_arn()?.to_string();
+                    let weight = u32::try_from(tuple.weight().unwrap_or(1)).unwrap_or(0);
+                    Some((arn, weight))
+                })
+                .collect(),
+            _ => action
+                .target_group_arn()
+                .map(|arn| vec![(arn.to_string(), 1)])
+                .unwrap_or_default(),
+        };
+        Ok(ListenerWeights {
+            listener_arn: listener_arn.to_string(),
+            weights,
+        })
+    }
+
+    /// Replaces the listener's forward default action with these weights (keeping its
+    /// stickiness configuration). The listener's default action must be a single forward.
+    ///
+    /// # Idempotency
+    /// Absolute weights: re-running sets the same split again.
+    pub async fn set_listener_weights(
+        &self,
+        listener_arn: &str,
+        weights: &[(String, u32)],
+    ) -> Result<(), AwsError> {
+        let listener = self.describe_listener(listener_arn).await?;
+        let current = forward_action(&listener, listener_arn)?;
+        let stickiness = current
+            .forward_config()
+            .and_then(|forward| forward.target_group_stickiness_config())
+            .cloned();
+        let mut forward = ForwardActionConfig::builder().set_target_group_stickiness_config(stickiness);
+        for (arn, weight) in weights {
+            forward = forward.target_groups(
+                TargetGroupTuple::builder()
+                    .target_group_arn(arn)
+                    .weight(i32::try_from(*weight).unwrap_or(i32::MAX))
+                    .build(),
+            );
+        }
+        let action = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .set_order(current.order())
+            .forward_config(forward.build())
+            .build();
+        self.elbv2
+            .modify_listener()
+            .listener_arn(listener_arn)
+            .default_actions(action)
+            .send()
+            .await
+            .map_err(|err| api_error("ModifyListener", err))?;
+        Ok(())
+    }
+
+    async fn describe_listener(&self, listener_arn: &str) -> Result<Listener, AwsError> {
+        let output = self
+            .elbv2
+            .describe_listeners()
+            .listener_arns(listener_arn)
+            .send()
+            .await
+            .map_err(|err| api_error("DescribeListeners", err))?;
+        output
+            .listeners()
+            .iter()
+            .find(|listener| listener.listener_arn() == Some(listener_arn))
+            .cloned()
+            .ok_or_else(|| AwsError::NotFound {
+                what: format!("listener {listener_arn}"),
+            })
+    }
+}
+
+fn forward_action<'a>(listener: &'a Listener, listener_arn: &str) -> Result<&'a Action, AwsError> {
+    match listener.default_actions() {
+        [action] if action.r#type() == Some(&ActionTypeEnum::Forward) => Ok(action),
+        actions => Err(AwsError::Unexpected {
+            operation: "DescribeListeners",
+            detail: format!(
+                "listener {listener_arn} must have exactly one forward default action for a canary, found {:?}",
+                actions
+                    .iter()
+                    .map(|action| action.r#type().map_or("?", |kind| kind.as_str()))
+                    .collect::<Vec<_>>()
+            ),
+        }),
+    }
+}

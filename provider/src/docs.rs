@@ -1,0 +1,167 @@
+//! Terraform registry documentation (`docs/index.md`, `docs/resources/rollout.md`) rendered
+//! from the schema table. `tests/docs.rs` fails when the committed files are stale;
+//! `ZDD_UPDATE_DOCS=1 cargo test -p terraform-provider-zdd --test docs` rewrites them.
+
+use std::fmt::Write;
+
+use crate::schema::{Attribute, Kind, Requirement, SchemaDoc, provider_schema, rollout_schema};
+
+const PROVIDER_EXAMPLE: &str = r#"terraform {
+  required_providers {
+    zdd = {
+      source = "zdd/zdd"
+    }
+  }
+}
+
+provider "zdd" {
+  region = "us-east-1"
+}
+"#;
+
+const ROLLOUT_EXAMPLE: &str = r#"resource "zdd_rollout" "web" {
+  name                    = "web"
+  launch_template_id      = aws_launch_template.web.id
+  launch_template_version = aws_launch_template.web.latest_version
+  subnet_ids              = aws_subnet.private[*].id
+  target_group_arns       = [aws_lb_target_group.web.arn]
+  min_size                = 2
+  max_size                = 6
+  desired_capacity        = 3
+  strategy                = "rolling"
+  min_healthy_percent     = 100
+  batch_size              = 1
+  health_timeout          = "10m"
+  tags                    = { team = "web" }
+
+  timeouts {
+    update = "60m"
+  }
+}
+"#;
+
+const CANARY_EXAMPLE: &str = r#"resource "zdd_rollout" "api" {
+  name                    = "api"
+  launch_template_id      = aws_launch_template.api.id
+  launch_template_version = aws_launch_template.api.latest_version
+  subnet_ids              = aws_subnet.private[*].id
+  min_size                = 2
+  max_size                = 6
+  desired_capacity        = 3
+  strategy                = "canary"
+
+  canary = {
+    listener_arn            = aws_lb_listener.api.arn
+    stable_target_group_arn = aws_lb_target_group.blue.arn
+    canary_target_group_arn = aws_lb_target_group.green.arn
+    steps = [
+      { weight = 5, soak = "5m" },
+      { weight = 25, soak = "5m" },
+      { weight = 50, soak = "5m" },
+      { weight = 100, soak = "0s" },
+    ]
+    alarm_names   = ["api-5xx"]
+    max_5xx_ratio = 0.01
+  }
+}
+"#;
+
+pub fn render_index() -> String {
+    let schema = provider_schema();
+    let mut out = String::new();
+    out.push_str("---\npage_title: \"zdd Provider\"\ndescription: |-\n  Zero-downtime replacement of Auto Scaling fleets.\n---\n\n");
+    out.push_str("# zdd Provider\n\n");
+    let _ = writeln!(out, "{}\n", schema.description);
+    out.push_str("## Example Usage\n\n```terraform\n");
+    out.push_str(PROVIDER_EXAMPLE);
+    out.push_str("```\n\n");
+    render_schema(&mut out, &schema);
+    out
+}
+
+pub fn render_rollout() -> String {
+    let schema = rollout_schema();
+    let mut out = String::new();
+    out.push_str("---\npage_title: \"zdd_rollout Resource - terraform-provider-zdd\"\nsubcategory: \"\"\ndescription: |-\n  A fleet replaced without dropping a request.\n---\n\n");
+    out.push_str("# zdd_rollout (Resource)\n\n");
+    let _ = writeln!(out, "{}\n", schema.description);
+    out.push_str("## Example Usage\n\n### Rolling\n\n```terraform\n");
+    out.push_str(ROLLOUT_EXAMPLE);
+    out.push_str("```\n\n### Canary\n\n```terraform\n");
+    out.push_str(CANARY_EXAMPLE);
+    out.push_str("```\n\n");
+    render_schema(&mut out, &schema);
+    out.push_str("## Import\n\nImport an existing fleet by name (the `zdd:rollout` tag of its Auto Scaling groups):\n\n```shell\nterraform import zdd_rollout.web web\n```\n");
+    out
+}
+
+fn render_schema(out: &mut String, schema: &SchemaDoc) {
+    out.push_str("<!-- generated from provider/src/schema.rs: do not edit -->\n## Schema\n\n");
+    let mut nested: Vec<(String, &Attribute)> = Vec::new();
+    render_attribute_sections(out, &schema.attributes, "", &mut nested);
+    for block in &schema.blocks {
+        let _ = writeln!(out, "### Block `{}`\n\n{}\n", block.name, block.description);
+        for attribute in &block.attributes {
+            render_line(out, attribute, "");
+        }
+        out.push('\n');
+    }
+    let mut index = 0;
+    while index < nested.len() {
+        let (anchor, attribute) = (nested[index].0.clone(), nested[index].1);
+        let _ = writeln!(out, "<a id=\"{anchor}\"></a>\n### Nested Schema for `{}`\n", anchor.trim_start_matches("nestedatt--").replace("--", "."));
+        if let Kind::Object(children) | Kind::ListOfObject(children) = &attribute.kind {
+            render_attribute_sections(out, children, &anchor, &mut nested);
+        }
+        index += 1;
+    }
+}
+
+fn render_attribute_sections<'a>(
+    out: &mut String,
+    attributes: &'a [Attribute],
+    parent_anchor: &str,
+    nested: &mut Vec<(String, &'a Attribute)>,
+) {
+    let sections: [(&str, &[Requirement]); 3] = [
+        ("Required", &[Requirement::Required]),
+        ("Optional", &[Requirement::Optional, Requirement::OptionalComputed]),
+        ("Read-Only", &[Requirement::Computed]),
+    ];
+    for (title, requirements) in sections {
+        let members: Vec<&Attribute> = attributes
+            .iter()
+            .filter(|attribute| requirements.contains(&attribute.requirement))
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "### {title}\n");
+        for attribute in members {
+            let anchor = if parent_anchor.is_empty() {
+                format!("nestedatt--{}", attribute.name)
+            } else {
+                format!("{parent_anchor}--{}", attribute.name)
+            };
+            render_line(out, attribute, &anchor);
+            if matches!(attribute.kind, Kind::Object(_) | Kind::ListOfObject(_)) {
+                nested.push((anchor, attribute));
+            }
+        }
+        out.push('\n');
+    }
+}
+
+fn render_line(out: &mut String, attribute: &Attribute, anchor: &str) {
+    let kind = match &attribute.kind {
+        Kind::String => "String".to_string(),
+        Kind::Int | Kind::Float => "Number".to_string(),
+        Kind::Bool => "Boolean".to_string(),
+        Kind::ListOfString => "List of String".to_string(),
+        Kind::MapOfString => "Map of String".to_string(),
+        Kind::Object(_) => format!("Attributes, see [below for nested schema](#{anchor})"),
+        Kind::ListOfObject(_) => format!("Attributes List, see [below for nested schema](#{anchor})"),
+    };
+    let replacement = if attribute.forces_replacement { " Forces replacement." } else { "" };
+    let _ = writeln!(out, "- `{}` ({kind}) {}{replacement}", attribute.name, attribute.description);
+}

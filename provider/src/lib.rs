@@ -1,0 +1,9 @@
+//! terraform-provider-zdd: the `zdd_rollout` resource (see ARCHITECTURE.md).
+//!
+//! - [`aws`]: the AWS adapter, the only module that knows SDK types.
+//! - [`model`]: provider and resource configuration/state in plain Rust, with validation.
+
+pub mod aws;
+pub mod docs;
+pub mod model;
+pub mod schema;

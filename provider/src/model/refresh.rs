@@ -1,0 +1,179 @@
+//! Read: reconstruct a `zdd_rollout`'s state from what AWS shows (groups tagged
+//! `zdd:rollout = <name>`), so drift and half-finished rollouts surface in the next plan.
+
+use crate::aws::types::AsgInfo;
+
+use super::rollout::{LastRollout, RolloutModel, Strategy};
+
+/// What Read found, beyond the refreshed model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// AWS matches the state.
+    InSync,
+    /// No group of this rollout exists any more: the next apply creates one.
+    ActiveGroupGone { expected: String },
+    /// More than one generation exists: a rollout was interrupted (or is still running in
+    /// another process); the next apply finishes or rolls it back.
+    Interrupted { generations: Vec<u64> },
+    /// The active group's capacity or launch template differ from the state.
+    Drifted { attributes: Vec<String> },
+}
+
+/// Refreshes `prior` from the groups AWS reports for its name (ordered by generation).
+pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Finding) {
+    let mut model = prior.clone();
+    let live: Vec<&AsgInfo> = groups.iter().filter(|group| !group.deleting).collect();
+    let expected = prior.active_asg_name.clone().unwrap_or_default();
+    let active = live
+        .iter()
+        .find(|group| Some(group.name.as_str()) == prior.active_asg_name.as_deref())
+        .or_else(|| live.iter().rev().find(|group| !group.instances.is_empty()))
+        .or_else(|| live.last())
+        .copied();
+    let Some(active) = active else {
+        model.active_asg_name = None;
+        model.active_launch_template_version = None;
+        return (model, Finding::ActiveGroupGone { expected });
+    };
+
+    model.active_asg_name = Some(active.name.clone());
+    if let Some(generation) = active.generation {
+        model.generation = i64::try_from(generation).ok();
+    }
+    model.active_launch_template_version = active.launch_template_version.clone();
+    let mut drifted = Vec::new();
+    let mut observe = |attribute: &str, changed: bool| {
+        if changed {
+            drifted.push(attribute.to_string());
+        }
+    };
+    observe("min_size", model.min_size != i64::from(active.min_size));
+    observe("max_size", model.max_size != i64::from(active.max_size));
+    observe("desired_capacity", model.desired_capacity != i64::from(active.desired_capacity));
+    if let Some(version) = &active.launch_template_version {
+        observe("launch_template_version", &model.launch_template_version != version);
+        model.launch_template_version = version.clone();
+    }
+    if let Some(id) = &active.launch_template_id {
+        observe("launch_template_id", &model.launch_template_id != id);
+        model.launch_template_id = id.clone();
+    }
+    model.min_size = i64::from(active.min_size);
+    model.max_size = i64::from(active.max_size);
+    model.desired_capacity = i64::from(active.desired_capacity);
+    if model.strategy_or_default().ok() != Some(Strategy::Canary) {
+        let mut attached = active.target_group_arns.clone();
+        let mut recorded = model.target_group_arns.clone().unwrap_or_default();
+        attached.sort();
+        recorded.sort();
+        if attached != recorded {
+            drifted.push("target_group_arns".into());
+            model.target_group_arns = Some(active.target_group_arns.clone());
+        }
+    }
+
+    if live.len() > 1 {
+        let generations = live.iter().filter_map(|group| group.generation).collect();
+        let last = model.last_rollout.get_or_insert_with(LastRollout::default);
+        if last.status != "in_progress" {
+            last.status = "interrupted".into();
+        }
+        return (model, Finding::Interrupted { generations });
+    }
+    if drifted.is_empty() {
+        (model, Finding::InSync)
+    } else {
+        (model, Finding::Drifted { attributes: drifted })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::aws::types::AsgInstance;
+
+    fn group(generation: u64, version: &str, desired: i32) -> AsgInfo {
+        AsgInfo {
+            name: format!("web-g{generation}"),
+            rollout: Some("web".into()),
+            generation: Some(generation),
+            launch_template_id: Some("lt-0abc".into()),
+            launch_template_version: Some(version.into()),
+            subnet_ids: vec!["subnet-a".into()],
+            min_size: 2,
+            max_size: 6,
+            desired_capacity: desired,
+            target_group_arns: vec!["arn:tg".into()],
+            instances: (0..desired)
+                .map(|i| AsgInstance {
+                    instance_id: format!("i-{generation}{i}"),
+                    lifecycle_state: "InService".into(),
+                    health_status: "Healthy".into(),
+                })
+                .collect(),
+            tags: BTreeMap::new(),
+            deleting: false,
+        }
+    }
+
+    fn state() -> RolloutModel {
+        RolloutModel {
+            id: Some("web".into()),
+            name: "web".into(),
+            launch_template_id: "lt-0abc".into(),
+            launch_template_version: "7".into(),
+            subnet_ids: vec!["subnet-a".into()],
+            target_group_arns: Some(vec!["arn:tg".into()]),
+            min_size: 2,
+            max_size: 6,
+            desired_capacity: 3,
+            generation: Some(4),
+            active_asg_name: Some("web-g4".into()),
+            active_launch_template_version: Some("7".into()),
+            ..RolloutModel::default()
+        }
+    }
+
+    #[test]
+    fn matching_aws_is_in_sync() {
+        let (model, finding) = refresh(&state(), &[group(4, "7", 3)]);
+        assert_eq!(finding, Finding::InSync);
+        assert_eq!(model, state());
+    }
+
+    #[test]
+    fn a_deleted_group_clears_the_active_name() {
+        let (model, finding) = refresh(&state(), &[]);
+        assert_eq!(finding, Finding::ActiveGroupGone { expected: "web-g4".into() });
+        assert_eq!(model.active_asg_name, None);
+        assert_eq!(model.generation, Some(4));
+    }
+
+    #[test]
+    fn capacity_changed_out_of_band_is_drift() {
+        let (model, finding) = refresh(&state(), &[group(4, "7", 5)]);
+        assert_eq!(finding, Finding::Drifted { attributes: vec!["desired_capacity".into()] });
+        assert_eq!(model.desired_capacity, 5);
+    }
+
+    #[test]
+    fn two_generations_mean_an_interrupted_rollout() {
+        let (model, finding) = refresh(&state(), &[group(4, "7", 3), group(5, "8", 1)]);
+        assert_eq!(finding, Finding::Interrupted { generations: vec![4, 5] });
+        assert_eq!(model.active_asg_name.as_deref(), Some("web-g4"));
+        assert_eq!(model.last_rollout.map(|last| last.status), Some("interrupted".into()));
+    }
+
+    #[test]
+    fn import_adopts_the_newest_populated_generation() {
+        let imported = RolloutModel { name: "web".into(), ..RolloutModel::default() };
+        let (model, _) = refresh(&imported, &[group(2, "5", 3)]);
+        assert_eq!(model.active_asg_name.as_deref(), Some("web-g2"));
+        assert_eq!(model.generation, Some(2));
+        assert_eq!(model.launch_template_version, "5");
+        assert_eq!(model.desired_capacity, 3);
+        assert_eq!(model.target_group_arns, Some(vec!["arn:tg".into()]));
+    }
+}
