@@ -1,3 +1,8 @@
 //! zdd-guard as a library: the binary in `main.rs` is a thin clap front end over these modules.
+//!
+//! `core` is pure (tested without AWS or terraform); `aws` holds the only SDK calls; `runner`
+//! is the only place that builds a `Command` for terraform; `commands` wires them together.
 
 pub mod check;
+pub mod core;
+pub mod exit;

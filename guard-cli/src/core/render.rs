@@ -1,0 +1,145 @@
+//! Human rendering of state differences: by resource address, then attribute, with `similar`
+//! line diffs of the pretty-printed values. Colour is the caller's decision (only on a TTY).
+
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use super::snapshot::{AttributeChange, StateDiff};
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RESET: &str = "\x1b[0m";
+
+/// Renders `diff` as lines of text.
+pub fn render_state_diff(diff: &StateDiff, colour: bool) -> String {
+    let paint = |code: &str, text: &str| {
+        if colour {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    };
+    let mut out = String::new();
+    if diff.lineage_changed() {
+        out.push_str(&format!(
+            "lineage: {} -> {}\n",
+            diff.lineage_before, diff.lineage_after
+        ));
+    }
+    out.push_str(&format!(
+        "serial: {} -> {}\n",
+        diff.serial_before, diff.serial_after
+    ));
+    for address in &diff.added {
+        out.push_str(&paint(GREEN, &format!("+ {address} (added)")));
+        out.push('\n');
+    }
+    for address in &diff.removed {
+        out.push_str(&paint(RED, &format!("- {address} (removed)")));
+        out.push('\n');
+    }
+    for change in &diff.changed {
+        out.push_str(&paint(YELLOW, &format!("~ {}", change.address)));
+        out.push('\n');
+        for attribute in &change.attributes {
+            render_attribute(&mut out, attribute, &paint);
+        }
+    }
+    if diff.is_empty() {
+        out.push_str("no resource changed\n");
+    }
+    out
+}
+
+fn render_attribute(
+    out: &mut String,
+    change: &AttributeChange,
+    paint: &dyn Fn(&str, &str) -> String,
+) {
+    let before = pretty(change.before.as_ref());
+    let after = pretty(change.after.as_ref());
+    if !before.contains('\n') && !after.contains('\n') {
+        let before = change
+            .before
+            .as_ref()
+            .map_or("(absent)".to_string(), |_| before);
+        let after = change
+            .after
+            .as_ref()
+            .map_or("(absent)".to_string(), |_| after);
+        out.push_str(&format!(
+            "    {}: {} -> {}\n",
+            change.name,
+            paint(RED, &before),
+            paint(GREEN, &after)
+        ));
+        return;
+    }
+    out.push_str(&format!("    {}:\n", change.name));
+    let text_diff = TextDiff::from_lines(&before, &after);
+    for line in text_diff.iter_all_changes() {
+        let text = line.value().trim_end_matches('\n');
+        let rendered = match line.tag() {
+            ChangeTag::Delete => paint(RED, &format!("      - {text}")),
+            ChangeTag::Insert => paint(GREEN, &format!("      + {text}")),
+            ChangeTag::Equal => format!("        {text}"),
+        };
+        out.push_str(&rendered);
+        out.push('\n');
+    }
+}
+
+fn pretty(value: Option<&Value>) -> String {
+    match value {
+        None => String::new(),
+        Some(value) => serde_json::to_string_pretty(value).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::snapshot::{ResourceChange, StateDiff};
+
+    fn sample() -> StateDiff {
+        StateDiff {
+            serial_before: 3,
+            serial_after: 4,
+            lineage_before: "L".into(),
+            lineage_after: "L".into(),
+            added: vec!["terraform_data.new".into()],
+            removed: vec![],
+            changed: vec![ResourceChange {
+                address: "terraform_data.x".into(),
+                attributes: vec![
+                    AttributeChange {
+                        name: "input".into(),
+                        before: Some("a".into()),
+                        after: Some("b".into()),
+                    },
+                    AttributeChange {
+                        name: "tags".into(),
+                        before: Some(serde_json::json!({"team": "a", "env": "prod"})),
+                        after: Some(serde_json::json!({"team": "b", "env": "prod"})),
+                    },
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn renders_addresses_and_attribute_line_diffs() {
+        let text = render_state_diff(&sample(), false);
+        assert_eq!(
+            text,
+            "serial: 3 -> 4\n+ terraform_data.new (added)\n~ terraform_data.x\n    input: \"a\" -> \"b\"\n    tags:\n        {\n          \"env\": \"prod\",\n      -   \"team\": \"a\"\n      +   \"team\": \"b\"\n        }\n"
+        );
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        assert!(!render_state_diff(&sample(), false).contains('\x1b'));
+        assert!(render_state_diff(&sample(), true).contains(GREEN));
+    }
+}

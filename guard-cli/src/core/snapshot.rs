@@ -1,0 +1,410 @@
+//! Terraform state snapshots (format version 4) and their comparison by resource address and
+//! attribute. Pure: bytes in, differences out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Shown instead of a sensitive attribute's value, so diffs never print secrets into CI logs.
+pub const SENSITIVE: &str = "(sensitive)";
+
+/// A parsed state: identity plus resource instances by address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub serial: u64,
+    pub lineage: String,
+    /// Address (`module.m.aws_s3_bucket.b["k"]`) → attributes, sensitive values masked.
+    pub resources: BTreeMap<String, Map<String, Value>>,
+}
+
+/// State bytes that are not a Terraform state.
+#[derive(Debug, thiserror::Error)]
+#[error("state {location} is not a Terraform state (format version 4): {message}")]
+pub struct SnapshotError {
+    pub location: String,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+struct RawState {
+    version: u64,
+    serial: u64,
+    lineage: String,
+    #[serde(default)]
+    resources: Vec<RawResource>,
+}
+
+#[derive(Deserialize)]
+struct RawResource {
+    #[serde(default)]
+    module: Option<String>,
+    mode: String,
+    #[serde(rename = "type")]
+    kind: String,
+    name: String,
+    #[serde(default)]
+    instances: Vec<RawInstance>,
+}
+
+#[derive(Deserialize)]
+struct RawInstance {
+    #[serde(default)]
+    index_key: Option<Value>,
+    #[serde(default)]
+    attributes: Option<Map<String, Value>>,
+    #[serde(default)]
+    sensitive_attributes: Option<Value>,
+}
+
+impl Snapshot {
+    pub fn parse(location: &str, bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        let error = |message: String| SnapshotError {
+            location: location.to_string(),
+            message,
+        };
+        let raw: RawState = serde_json::from_slice(bytes).map_err(|e| error(e.to_string()))?;
+        if raw.version != 4 {
+            return Err(error(format!(
+                "format version {} is not supported",
+                raw.version
+            )));
+        }
+        let mut resources = BTreeMap::new();
+        for resource in raw.resources {
+            let mut base = String::new();
+            if let Some(module) = resource.module.as_deref().filter(|m| !m.is_empty()) {
+                base.push_str(module);
+                base.push('.');
+            }
+            if resource.mode == "data" {
+                base.push_str("data.");
+            }
+            base.push_str(&resource.kind);
+            base.push('.');
+            base.push_str(&resource.name);
+            for instance in resource.instances {
+                let address = match &instance.index_key {
+                    None | Some(Value::Null) => base.clone(),
+                    Some(Value::String(key)) => format!("{base}[{}]", Value::String(key.clone())),
+                    Some(other) => format!("{base}[{other}]"),
+                };
+                let mut attributes = instance.attributes.unwrap_or_default();
+                for name in sensitive_top_level_names(instance.sensitive_attributes.as_ref()) {
+                    if let Some(value) = attributes.get_mut(&name) {
+                        *value = Value::String(SENSITIVE.to_string());
+                    }
+                }
+                resources.insert(address, attributes);
+            }
+        }
+        Ok(Snapshot {
+            serial: raw.serial,
+            lineage: raw.lineage,
+            resources,
+        })
+    }
+}
+
+/// `sensitive_attributes` is a list of paths; each path's first step names the attribute.
+fn sensitive_top_level_names(paths: Option<&Value>) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let Some(Value::Array(paths)) = paths else {
+        return names;
+    };
+    for path in paths {
+        let first = match path {
+            Value::Array(steps) => steps.first(),
+            other => Some(other),
+        };
+        if let Some(name) = first
+            .and_then(|step| step.get("value"))
+            .and_then(Value::as_str)
+        {
+            names.insert(name.to_string());
+        }
+    }
+    names
+}
+
+/// One attribute that differs; `None` means absent on that side.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributeChange {
+    pub name: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceChange {
+    pub address: String,
+    pub attributes: Vec<AttributeChange>,
+}
+
+/// The difference between two snapshots.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateDiff {
+    pub serial_before: u64,
+    pub serial_after: u64,
+    pub lineage_before: String,
+    pub lineage_after: String,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<ResourceChange>,
+}
+
+impl StateDiff {
+    pub fn lineage_changed(&self) -> bool {
+        self.lineage_before != self.lineage_after
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.lineage_changed()
+            && self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+    }
+
+    /// Every address added, removed or changed.
+    pub fn touched(&self) -> impl Iterator<Item = &str> {
+        self.added
+            .iter()
+            .chain(&self.removed)
+            .map(String::as_str)
+            .chain(self.changed.iter().map(|c| c.address.as_str()))
+    }
+
+    /// Addresses touched that this run was not going to change. Data sources are re-read by
+    /// every run, so they never count as someone else's change.
+    pub fn outside(&self, change_set: &BTreeSet<String>) -> Vec<String> {
+        self.touched()
+            .filter(|address| !change_set.contains(*address) && !is_data_source(address))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn is_data_source(address: &str) -> bool {
+    address.starts_with("data.") || address.contains(".data.")
+}
+
+/// Compares two snapshots by address, then attribute by attribute.
+pub fn diff(before: &Snapshot, after: &Snapshot) -> StateDiff {
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    let mut changed = Vec::new();
+    for (address, old) in &before.resources {
+        match after.resources.get(address) {
+            None => removed.push(address.clone()),
+            Some(new) if new != old => changed.push(ResourceChange {
+                address: address.clone(),
+                attributes: attribute_changes(old, new),
+            }),
+            Some(_) => {}
+        }
+    }
+    for address in after.resources.keys() {
+        if !before.resources.contains_key(address) {
+            added.push(address.clone());
+        }
+    }
+    StateDiff {
+        serial_before: before.serial,
+        serial_after: after.serial,
+        lineage_before: before.lineage.clone(),
+        lineage_after: after.lineage.clone(),
+        added,
+        removed,
+        changed,
+    }
+}
+
+fn attribute_changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<AttributeChange> {
+    let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| old.get(*name) != new.get(*name))
+        .map(|name| AttributeChange {
+            name: name.clone(),
+            before: old.get(name).cloned(),
+            after: new.get(name).cloned(),
+        })
+        .collect()
+}
+
+/// What a new state version means for a run that may change `change_set`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assessment {
+    /// Only this run's resources changed (Terraform persisting its progress).
+    Expected,
+    /// Someone else wrote the state: lineage replaced, resources outside the change set
+    /// touched, or the serial went backwards.
+    Foreign {
+        reasons: Vec<String>,
+        diff: StateDiff,
+    },
+}
+
+pub fn assess(before: &Snapshot, after: &Snapshot, change_set: &BTreeSet<String>) -> Assessment {
+    let diff = diff(before, after);
+    let mut reasons = Vec::new();
+    if diff.lineage_changed() {
+        reasons.push(format!(
+            "lineage changed from {} to {} (a different state was uploaded)",
+            diff.lineage_before, diff.lineage_after
+        ));
+    }
+    if diff.serial_after < diff.serial_before {
+        reasons.push(format!(
+            "serial went backwards from {} to {}",
+            diff.serial_before, diff.serial_after
+        ));
+    }
+    let outside = diff.outside(change_set);
+    if !outside.is_empty() {
+        reasons.push(format!(
+            "resources outside this run's plan changed: {}",
+            outside.join(", ")
+        ));
+    }
+    if reasons.is_empty() {
+        Assessment::Expected
+    } else {
+        Assessment::Foreign { reasons, diff }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn state(serial: u64, lineage: &str, resources: &str) -> Vec<u8> {
+        format!(
+            r#"{{"version":4,"terraform_version":"1.15.5","serial":{serial},"lineage":"{lineage}",
+                "outputs":{{}},"resources":[{resources}],"check_results":null}}"#
+        )
+        .into_bytes()
+    }
+
+    pub fn data_resource(name: &str, input: &str) -> String {
+        format!(
+            r#"{{"mode":"managed","type":"terraform_data","name":"{name}",
+                "provider":"provider[\"terraform.io/builtin/terraform\"]",
+                "instances":[{{"schema_version":0,"attributes":{{"id":"{name}-id","input":"{input}"}},
+                "sensitive_attributes":[]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn addresses_cover_modules_data_sources_and_keys() {
+        let bytes = state(
+            1,
+            "L",
+            r#"{"module":"module.app","mode":"managed","type":"t","name":"n","instances":[
+                 {"index_key":0,"attributes":{}},{"index_key":"a","attributes":{}}]},
+               {"mode":"data","type":"d","name":"x","instances":[{"attributes":{}}]}"#,
+        );
+        let snapshot = Snapshot::parse("x", &bytes).unwrap();
+        let addresses: Vec<&String> = snapshot.resources.keys().collect();
+        assert_eq!(
+            addresses,
+            ["data.d.x", "module.app.t.n[\"a\"]", "module.app.t.n[0]"]
+        );
+    }
+
+    #[test]
+    fn sensitive_values_are_masked() {
+        let bytes = state(
+            1,
+            "L",
+            r#"{"mode":"managed","type":"t","name":"n","instances":[{"attributes":
+               {"password":"hunter2","name":"x"},
+               "sensitive_attributes":[[{"type":"get_attr","value":"password"}]]}]}"#,
+        );
+        let snapshot = Snapshot::parse("x", &bytes).unwrap();
+        assert_eq!(snapshot.resources["t.n"]["password"], SENSITIVE);
+        assert_eq!(snapshot.resources["t.n"]["name"], "x");
+    }
+
+    #[test]
+    fn malformed_states_are_clear_errors() {
+        for bad in [
+            &b"{"[..],
+            b"[]",
+            b"{\"version\":4}",
+            br#"{"version":3,"serial":1,"lineage":"x"}"#,
+        ] {
+            let error = Snapshot::parse("s3://b/k", bad).unwrap_err().to_string();
+            assert!(
+                error.contains("s3://b/k") && error.contains("not a Terraform state"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn diff_by_address_and_attribute() {
+        let a = Snapshot::parse(
+            "a",
+            &state(
+                1,
+                "L",
+                &[data_resource("x", "1"), data_resource("y", "1")].join(","),
+            ),
+        )
+        .unwrap();
+        let b = Snapshot::parse(
+            "b",
+            &state(
+                2,
+                "L",
+                &[data_resource("x", "2"), data_resource("z", "1")].join(","),
+            ),
+        )
+        .unwrap();
+        let d = diff(&a, &b);
+        assert_eq!(d.added, ["terraform_data.z"]);
+        assert_eq!(d.removed, ["terraform_data.y"]);
+        assert_eq!(d.changed.len(), 1);
+        assert_eq!(d.changed[0].address, "terraform_data.x");
+        assert_eq!(d.changed[0].attributes[0].name, "input");
+        assert_eq!(d.changed[0].attributes[0].after, Some(Value::from("2")));
+        assert!(diff(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn changes_inside_the_change_set_are_expected() {
+        let a = Snapshot::parse("a", &state(1, "L", &data_resource("x", "1"))).unwrap();
+        let b = Snapshot::parse("b", &state(2, "L", &data_resource("x", "2"))).unwrap();
+        let plan: BTreeSet<String> = ["terraform_data.x".to_string()].into();
+        assert_eq!(assess(&a, &b, &plan), Assessment::Expected);
+        let Assessment::Foreign { reasons, .. } = assess(&a, &b, &BTreeSet::new()) else {
+            panic!()
+        };
+        assert!(reasons[0].contains("terraform_data.x"), "{reasons:?}");
+    }
+
+    #[test]
+    fn a_new_lineage_is_foreign_even_inside_the_change_set() {
+        let a = Snapshot::parse("a", &state(1, "L1", &data_resource("x", "1"))).unwrap();
+        let b = Snapshot::parse("b", &state(2, "L2", &data_resource("x", "1"))).unwrap();
+        let Assessment::Foreign { reasons, .. } = assess(&a, &b, &BTreeSet::new()) else {
+            panic!()
+        };
+        assert!(reasons[0].contains("lineage"), "{reasons:?}");
+    }
+
+    #[test]
+    fn data_sources_are_never_foreign() {
+        let d = StateDiff {
+            serial_before: 1,
+            serial_after: 2,
+            lineage_before: "L".into(),
+            lineage_after: "L".into(),
+            added: vec!["data.x.y".into(), "module.m.data.x.y".into()],
+            removed: vec![],
+            changed: vec![],
+        };
+        assert!(d.outside(&BTreeSet::new()).is_empty());
+    }
+}
