@@ -15,7 +15,9 @@ pub fn parse_seconds(text: &str) -> Option<f64> {
             .filter(|&len| len > 0)?;
         let number: f64 = rest.get(..number_len)?.parse().ok()?;
         rest = rest.get(number_len..)?;
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match rest.get(..unit_len)? {
             "h" => 3600.0,
             "m" => 60.0,

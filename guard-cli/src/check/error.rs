@@ -6,7 +6,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     #[error("{}:{line}:{column}: invalid HCL: {message}", file.display())]
-    Parse { file: PathBuf, line: usize, column: usize, message: String },
+    Parse {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{}:{line}:{column}: local module `{source_path}` not found ({reason})", file.display())]
     ModuleNotFound {
         file: PathBuf,
@@ -29,8 +34,12 @@ impl CheckError {
     /// File, line and column of the error, when it has a location.
     pub fn location(&self) -> Option<(&PathBuf, usize, usize)> {
         match self {
-            CheckError::Parse { file, line, column, .. }
-            | CheckError::ModuleNotFound { file, line, column, .. } => Some((file, *line, *column)),
+            CheckError::Parse {
+                file, line, column, ..
+            }
+            | CheckError::ModuleNotFound {
+                file, line, column, ..
+            } => Some((file, *line, *column)),
             CheckError::Io { .. } | CheckError::NoConfiguration { .. } => None,
         }
     }

@@ -15,7 +15,9 @@ use super::source::{LineIndex, SourceFile};
 pub fn load(root: &Path) -> Result<Vec<Module>, CheckError> {
     let root_files = tf_files(root)?;
     if root_files.is_empty() {
-        return Err(CheckError::NoConfiguration { dir: root.to_path_buf() });
+        return Err(CheckError::NoConfiguration {
+            dir: root.to_path_buf(),
+        });
     }
     let mut modules = Vec::new();
     let mut seen = HashSet::new();
@@ -24,7 +26,10 @@ pub fn load(root: &Path) -> Result<Vec<Module>, CheckError> {
     while let Some((dir, is_root)) = queue.pop_front() {
         let mut files = Vec::new();
         for path in tf_files(&dir)? {
-            let bytes = fs::read(&path).map_err(|source| CheckError::Io { path: path.clone(), source })?;
+            let bytes = fs::read(&path).map_err(|source| CheckError::Io {
+                path: path.clone(),
+                source,
+            })?;
             files.push(parse_file(path, &bytes)?);
         }
         for (file, source_path, span) in local_module_sources(&files) {
@@ -44,7 +49,11 @@ pub fn load(root: &Path) -> Result<Vec<Module>, CheckError> {
                 queue.push_back((child, false));
             }
         }
-        modules.push(Module { dir, is_root, files });
+        modules.push(Module {
+            dir,
+            is_root,
+            files,
+        });
     }
     Ok(modules)
 }
@@ -54,7 +63,9 @@ pub fn parse_file(path: PathBuf, bytes: &[u8]) -> Result<SourceFile, CheckError>
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text.to_owned(),
         Err(error) => {
-            let valid = String::from_utf8_lossy(bytes.get(..error.valid_up_to()).unwrap_or_default()).into_owned();
+            let valid =
+                String::from_utf8_lossy(bytes.get(..error.valid_up_to()).unwrap_or_default())
+                    .into_owned();
             let at = LineIndex::new(&valid).position(&valid, valid.len());
             return Err(CheckError::Parse {
                 file: path,
@@ -77,10 +88,16 @@ pub fn parse_file(path: PathBuf, bytes: &[u8]) -> Result<SourceFile, CheckError>
 
 /// `.tf` files directly in `dir`, sorted by name so output order is stable.
 fn tf_files(dir: &Path) -> Result<Vec<PathBuf>, CheckError> {
-    let entries = fs::read_dir(dir).map_err(|source| CheckError::Io { path: dir.to_path_buf(), source })?;
+    let entries = fs::read_dir(dir).map_err(|source| CheckError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut files = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|source| CheckError::Io { path: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| CheckError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let path = entry.path();
         let is_tf = path.extension().is_some_and(|extension| extension == "tf");
         if is_tf && path.is_file() {
@@ -92,7 +109,9 @@ fn tf_files(dir: &Path) -> Result<Vec<PathBuf>, CheckError> {
 }
 
 /// `module` blocks whose `source` is a local path, with the span of the `source` value.
-fn local_module_sources(files: &[SourceFile]) -> Vec<(&SourceFile, String, std::ops::Range<usize>)> {
+fn local_module_sources(
+    files: &[SourceFile],
+) -> Vec<(&SourceFile, String, std::ops::Range<usize>)> {
     let mut sources = Vec::new();
     for file in files {
         for block in file.body.get_blocks("module") {
@@ -112,7 +131,10 @@ fn local_module_sources(files: &[SourceFile]) -> Vec<(&SourceFile, String, std::
 }
 
 fn canonical(dir: &Path) -> Result<PathBuf, CheckError> {
-    fs::canonicalize(dir).map_err(|source| CheckError::Io { path: dir.to_path_buf(), source })
+    fs::canonicalize(dir).map_err(|source| CheckError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 /// Removes `.` components and folds `dir/..` pairs, so findings show `modules/app/main.tf`
@@ -144,8 +166,14 @@ mod tests {
 
     #[test]
     fn normalize_folds_dots() {
-        assert_eq!(normalize(Path::new("./envs/../modules/app/./main.tf")), PathBuf::from("modules/app/main.tf"));
-        assert_eq!(normalize(Path::new("../shared/x.tf")), PathBuf::from("../shared/x.tf"));
+        assert_eq!(
+            normalize(Path::new("./envs/../modules/app/./main.tf")),
+            PathBuf::from("modules/app/main.tf")
+        );
+        assert_eq!(
+            normalize(Path::new("../shared/x.tf")),
+            PathBuf::from("../shared/x.tf")
+        );
         assert_eq!(normalize(Path::new(".")), PathBuf::from("."));
         assert_eq!(normalize(Path::new("/a/b/../c")), PathBuf::from("/a/c"));
     }
@@ -153,6 +181,16 @@ mod tests {
     #[test]
     fn invalid_utf8_is_a_located_parse_error() {
         let error = parse_file(PathBuf::from("x.tf"), b"a = 1\nb = \"\xff\"\n").unwrap_err();
-        assert!(matches!(error, CheckError::Parse { line: 2, column: 6, .. }), "{error:?}");
+        assert!(
+            matches!(
+                error,
+                CheckError::Parse {
+                    line: 2,
+                    column: 6,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
     }
 }

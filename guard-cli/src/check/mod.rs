@@ -48,8 +48,10 @@ pub enum Format {
 
 /// Arguments of `zdd-guard check`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit codes: 0 clean, 2 findings at or above --min-severity, 1 parse error.\n\
-Silence one rule for one block with `# zdd:ignore ZDDxxx <reason>` on the line before it.")]
+#[command(
+    after_help = "Exit codes: 0 clean, 2 findings at or above --min-severity, 1 parse error.\n\
+Silence one rule for one block with `# zdd:ignore ZDDxxx <reason>` on the line before it."
+)]
 pub struct CheckArgs {
     /// Directory holding the Terraform configuration (local modules are followed).
     #[arg(default_value = ".")]
@@ -74,13 +76,21 @@ pub fn check_sources(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<Report,
     for (path, bytes) in files {
         parsed.push(loader::parse_file(path.clone(), bytes)?);
     }
-    let module = model::Module { dir: dir.to_path_buf(), is_root: true, files: parsed };
+    let module = model::Module {
+        dir: dir.to_path_buf(),
+        is_root: true,
+        files: parsed,
+    };
     Ok(report::analyze(std::slice::from_ref(&module)))
 }
 
 /// The exit code for a finished analysis.
 pub fn exit_code(report: &Report, threshold: Severity) -> u8 {
-    if report.at_or_above(threshold).next().is_some() { EXIT_FINDINGS } else { EXIT_CLEAN }
+    if report.at_or_above(threshold).next().is_some() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    }
 }
 
 /// The rendered output of a finished analysis.
@@ -109,7 +119,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         Err(error) => {
             match args.format {
                 Format::Text => {}
-                Format::Json => stdout.write_all(to_json(&render::json::render_error(&error))?.as_bytes())?,
+                Format::Json => {
+                    stdout.write_all(to_json(&render::json::render_error(&error))?.as_bytes())?
+                }
                 Format::Sarif => {
                     stdout.write_all(to_json(&render::sarif::render_error(&error))?.as_bytes())?
                 }

@@ -80,7 +80,12 @@ impl<'a> ModuleView<'a> {
                 }
             }
         }
-        Self { module, scope: Scope::new(locals), resources, terraform_blocks }
+        Self {
+            module,
+            scope: Scope::new(locals),
+            resources,
+            terraform_blocks,
+        }
     }
 
     /// Resources of any of `types`, in file order.
@@ -88,7 +93,9 @@ impl<'a> ModuleView<'a> {
         &'s self,
         types: &'s [&'s str],
     ) -> impl Iterator<Item = &'s Resource<'a>> + 's {
-        self.resources.iter().filter(move |resource| types.contains(&resource.resource_type))
+        self.resources
+            .iter()
+            .filter(move |resource| types.contains(&resource.resource_type))
     }
 
     /// The resource `TYPE.NAME` of this module, if it is declared here.
@@ -100,11 +107,16 @@ impl<'a> ModuleView<'a> {
 
     /// The static value of attribute `key` of `body`; `None` when the attribute is absent.
     pub fn value(&self, body: &Body, key: &str) -> Option<Value> {
-        body.get_attribute(key).map(|attribute| self.scope.eval(&attribute.value))
+        body.get_attribute(key)
+            .map(|attribute| self.scope.eval(&attribute.value))
     }
 
     /// An attribute written as `key = { ... }` or a block written as `key { ... }`, as a value.
-    pub fn attribute_or_block(&self, body: &Body, key: &str) -> Option<(Value, Option<Range<usize>>)> {
+    pub fn attribute_or_block(
+        &self,
+        body: &Body,
+        key: &str,
+    ) -> Option<(Value, Option<Range<usize>>)> {
         if let Some(attribute) = body.get_attribute(key) {
             return Some((self.scope.eval(&attribute.value), attribute.span()));
         }
@@ -115,7 +127,12 @@ impl<'a> ModuleView<'a> {
     fn block_value(&self, body: &Body) -> Value {
         let mut entries: Vec<(String, Value)> = body
             .attributes()
-            .map(|attribute| (attribute.key.as_str().to_owned(), self.scope.eval(&attribute.value)))
+            .map(|attribute| {
+                (
+                    attribute.key.as_str().to_owned(),
+                    self.scope.eval(&attribute.value),
+                )
+            })
             .collect();
         for block in body.blocks() {
             let nested = self.block_value(&block.body);
@@ -155,6 +172,12 @@ pub fn nested_block<'b>(body: &'b Body, ident: &str) -> Option<&'b Block> {
 }
 
 /// The span of attribute `key` of `body`, falling back to `fallback` when it is absent.
-pub fn attribute_span(body: &Body, key: &str, fallback: Option<Range<usize>>) -> Option<Range<usize>> {
-    body.get_attribute(key).and_then(Attribute::span).or(fallback)
+pub fn attribute_span(
+    body: &Body,
+    key: &str,
+    fallback: Option<Range<usize>>,
+) -> Option<Range<usize>> {
+    body.get_attribute(key)
+        .and_then(Attribute::span)
+        .or(fallback)
 }

@@ -18,11 +18,16 @@ pub struct Report {
 impl Report {
     /// Active findings at or above `threshold`.
     pub fn at_or_above(&self, threshold: Severity) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(move |finding| finding.severity >= threshold)
+        self.findings
+            .iter()
+            .filter(move |finding| finding.severity >= threshold)
     }
 
     pub fn count(&self, severity: Severity) -> usize {
-        self.findings.iter().filter(|finding| finding.severity == severity).count()
+        self.findings
+            .iter()
+            .filter(|finding| finding.severity == severity)
+            .count()
     }
 }
 
@@ -35,7 +40,12 @@ pub fn analyze(modules: &[Module]) -> Report {
     let files: Vec<_> = modules.iter().flat_map(|module| &module.files).collect();
     let (mut findings, mut suppressed) = suppress::apply(&files, findings);
     let order = |finding: &Finding| {
-        (finding.file.clone(), finding.region.start, finding.rule_id, finding.message.clone())
+        (
+            finding.file.clone(),
+            finding.region.start,
+            finding.rule_id,
+            finding.message.clone(),
+        )
     };
     findings.sort_by_key(order);
     findings.dedup();

@@ -43,15 +43,25 @@ impl LineIndex {
             Err(next) => next.saturating_sub(1),
         };
         let line_start = self.line_starts.get(line_index).copied().unwrap_or(0);
-        let column = text.get(line_start..offset).map_or(0, |prefix| prefix.chars().count()) + 1;
-        Position { line: line_index + 1, column }
+        let column = text
+            .get(line_start..offset)
+            .map_or(0, |prefix| prefix.chars().count())
+            + 1;
+        Position {
+            line: line_index + 1,
+            column,
+        }
     }
 
     /// The text of 1-based line `line`, without its line break; `None` past the end.
     pub fn line_text<'t>(&self, text: &'t str, line: usize) -> Option<&'t str> {
         let start = *self.line_starts.get(line.checked_sub(1)?)?;
-        let end = self.line_starts.get(line).map_or(text.len(), |next| next - 1);
-        text.get(start..end).map(|line| line.strip_suffix('\r').unwrap_or(line))
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(text.len(), |next| next - 1);
+        text.get(start..end)
+            .map(|line| line.strip_suffix('\r').unwrap_or(line))
     }
 
     /// The byte offset where 1-based line `line` starts.
@@ -80,7 +90,12 @@ pub struct SourceFile {
 impl SourceFile {
     pub fn new(path: PathBuf, text: String, body: Body) -> Self {
         let lines = LineIndex::new(&text);
-        Self { path, text, body, lines }
+        Self {
+            path,
+            text,
+            body,
+            lines,
+        }
     }
 
     /// The region of a syntax node's byte span; a node without a span (never the case for parsed

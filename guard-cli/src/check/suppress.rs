@@ -48,9 +48,10 @@ pub fn apply(
                     && directive.rule_ids.iter().any(|id| id == finding.rule_id)
             });
         match directive {
-            Some(directive) => {
-                suppressed.push(SuppressedFinding { finding, reason: directive.reason.clone() })
-            }
+            Some(directive) => suppressed.push(SuppressedFinding {
+                finding,
+                reason: directive.reason.clone(),
+            }),
             None => active.push(finding),
         }
     }
@@ -100,10 +101,16 @@ fn collect_in_body(
                 if let Some(arguments) = comment.strip_prefix(MARKER) {
                     consumed_lines.push(line_number);
                     match parse_arguments(arguments) {
-                        Ok((rule_ids, reason)) => {
-                            found.directives.push(Directive { rule_ids, reason, scope: scope.clone() })
+                        Ok((rule_ids, reason)) => found.directives.push(Directive {
+                            rule_ids,
+                            reason,
+                            scope: scope.clone(),
+                        }),
+                        Err(message) => {
+                            found
+                                .problems
+                                .push(problem(file, line_number, line, &message))
                         }
-                        Err(message) => found.problems.push(problem(file, line_number, line, &message)),
                     }
                 }
             }
@@ -124,9 +131,14 @@ fn comment_text(line: &str) -> Option<&str> {
 /// `ZDD013,ZDD010 reason text` → the rule ids and the reason.
 fn parse_arguments(arguments: &str) -> Result<(Vec<String>, String), String> {
     let arguments = arguments.trim();
-    let (ids, reason) = arguments.split_once(char::is_whitespace).unwrap_or((arguments, ""));
-    let rule_ids: Vec<String> =
-        ids.split(',').filter(|id| !id.is_empty()).map(str::to_owned).collect();
+    let (ids, reason) = arguments
+        .split_once(char::is_whitespace)
+        .unwrap_or((arguments, ""));
+    let rule_ids: Vec<String> = ids
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect();
     if rule_ids.is_empty() {
         return Err("`zdd:ignore` names no rule: write `# zdd:ignore ZDDxxx <reason>`".to_owned());
     }
@@ -145,14 +157,25 @@ fn parse_arguments(arguments: &str) -> Result<(Vec<String>, String), String> {
 
 fn problem(file: &SourceFile, line_number: usize, line: &str, message: &str) -> Finding {
     let indent = line.chars().take_while(|c| c.is_whitespace()).count();
-    let start = Position { line: line_number, column: indent + 1 };
-    let end = Position { line: line_number, column: line.chars().count() + 1 };
-    let start_offset = file.lines.line_start(line_number).unwrap_or(0) + (line.len() - line.trim_start().len());
+    let start = Position {
+        line: line_number,
+        column: indent + 1,
+    };
+    let end = Position {
+        line: line_number,
+        column: line.chars().count() + 1,
+    };
+    let start_offset =
+        file.lines.line_start(line_number).unwrap_or(0) + (line.len() - line.trim_start().len());
     Finding {
         rule_id: INVALID_SUPPRESSION,
         severity: rules::rule(INVALID_SUPPRESSION).map_or(Severity::Error, |rule| rule.severity),
         file: file.path.clone(),
-        region: Region { start, end, start_offset },
+        region: Region {
+            start,
+            end,
+            start_offset,
+        },
         subject: MARKER.to_owned(),
         message: message.to_owned(),
     }
@@ -166,7 +189,10 @@ mod tests {
     fn arguments_need_known_rules_and_a_reason() {
         assert_eq!(
             parse_arguments(" ZDD013 the ALB is not in service yet"),
-            Ok((vec!["ZDD013".to_owned()], "the ALB is not in service yet".to_owned()))
+            Ok((
+                vec!["ZDD013".to_owned()],
+                "the ALB is not in service yet".to_owned()
+            ))
         );
         assert_eq!(
             parse_arguments(" ZDD010,ZDD011 legacy group").map(|(ids, _)| ids),

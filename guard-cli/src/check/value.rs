@@ -56,9 +56,10 @@ impl Value {
 
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Object(entries) => {
-                entries.iter().find(|(name, _)| name == key).map(|(_, value)| value)
-            }
+            Value::Object(entries) => entries
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value),
             _ => None,
         }
     }
@@ -88,9 +89,12 @@ impl<'a> Scope<'a> {
             Expression::Bool(flag) => Value::Bool(*flag.value()),
             Expression::Number(number) => number.as_f64().map_or(Value::Unknown, Value::Number),
             Expression::String(text) => Value::String(text.value().clone()),
-            Expression::Array(array) => {
-                Value::List(array.iter().map(|item| self.eval_at_depth(item, depth)).collect())
-            }
+            Expression::Array(array) => Value::List(
+                array
+                    .iter()
+                    .map(|item| self.eval_at_depth(item, depth))
+                    .collect(),
+            ),
             Expression::Object(object) => {
                 let mut entries = Vec::with_capacity(object.len());
                 for (key, value) in object.iter() {
@@ -114,7 +118,11 @@ impl<'a> Scope<'a> {
         }
     }
 
-    fn eval_template<'e>(&self, elements: impl Iterator<Item = &'e Element>, depth: usize) -> Value {
+    fn eval_template<'e>(
+        &self,
+        elements: impl Iterator<Item = &'e Element>,
+        depth: usize,
+    ) -> Value {
         let mut text = String::new();
         for element in elements {
             match element {
@@ -155,9 +163,10 @@ impl<'a> Scope<'a> {
                 }
                 (TraversalOperator::Index(index), Value::List(items)) => {
                     match self.eval_at_depth(index, depth + 1).as_number() {
-                        Some(position) if position >= 0.0 && position.fract() == 0.0 => {
-                            items.get(position as usize).cloned().unwrap_or(Value::Unknown)
-                        }
+                        Some(position) if position >= 0.0 && position.fract() == 0.0 => items
+                            .get(position as usize)
+                            .cloned()
+                            .unwrap_or(Value::Unknown),
                         _ => Value::Unknown,
                     }
                 }
@@ -183,8 +192,10 @@ pub fn resource_reference(expr: &Expression) -> Option<(&str, &str)> {
         return None;
     };
     let resource_type = traversal.expr.as_variable()?.as_str();
-    if matches!(resource_type, "var" | "local" | "module" | "data" | "each" | "count" | "path" | "self")
-    {
+    if matches!(
+        resource_type,
+        "var" | "local" | "module" | "data" | "each" | "count" | "path" | "self"
+    ) {
         return None;
     }
     match traversal.operators.first().map(|op| op.value()) {
@@ -211,9 +222,13 @@ mod tests {
 
     #[test]
     fn literals_templates_and_locals_resolve() {
-        let locals = "locals {\n  v = \"$Latest\"\n  n = 30\n  o = { a = [1, 2] }\n  loop = local.loop\n}\n";
+        let locals =
+            "locals {\n  v = \"$Latest\"\n  n = 30\n  o = { a = [1, 2] }\n  loop = local.loop\n}\n";
         assert_eq!(eval_in(locals, "local.v"), Value::String("$Latest".into()));
-        assert_eq!(eval_in(locals, "\"x-${local.n}\""), Value::String("x-30".into()));
+        assert_eq!(
+            eval_in(locals, "\"x-${local.n}\""),
+            Value::String("x-30".into())
+        );
         assert_eq!(eval_in(locals, "local.o.a[1]"), Value::Number(2.0));
         assert_eq!(eval_in(locals, "local.loop"), Value::Unknown);
     }
@@ -221,14 +236,23 @@ mod tests {
     #[test]
     fn variables_and_resource_attributes_stay_unknown() {
         assert_eq!(eval_in("", "var.version"), Value::Unknown);
-        assert_eq!(eval_in("", "\"${aws_launch_template.a.id}\""), Value::Unknown);
-        assert_eq!(eval_in("", "[var.a, var.b]").as_list().map(<[Value]>::len), Some(2));
+        assert_eq!(
+            eval_in("", "\"${aws_launch_template.a.id}\""),
+            Value::Unknown
+        );
+        assert_eq!(
+            eval_in("", "[var.a, var.b]").as_list().map(<[Value]>::len),
+            Some(2)
+        );
     }
 
     #[test]
     fn resource_references_name_type_and_name() {
         let expr = hcl::edit::parser::parse_expr("aws_lb_target_group.web.arn").unwrap();
-        assert_eq!(resource_reference(&expr), Some(("aws_lb_target_group", "web")));
+        assert_eq!(
+            resource_reference(&expr),
+            Some(("aws_lb_target_group", "web"))
+        );
         let expr = hcl::edit::parser::parse_expr("var.arn").unwrap();
         assert_eq!(resource_reference(&expr), None);
     }

@@ -13,7 +13,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 pub fn render(report: &Report, threshold: Severity) -> Value {
     let findings: Vec<Value> = report.at_or_above(threshold).map(finding_json).collect();
-    let errors = report.at_or_above(threshold).filter(|f| f.severity == Severity::Error).count();
+    let errors = report
+        .at_or_above(threshold)
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     let suppressed: Vec<Value> = report
         .suppressed
         .iter()

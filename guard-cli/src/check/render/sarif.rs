@@ -14,7 +14,10 @@ use super::slash_path;
 const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 pub fn render(report: &Report, threshold: Severity) -> Value {
-    let mut results: Vec<Value> = report.at_or_above(threshold).map(|f| result(f, None)).collect();
+    let mut results: Vec<Value> = report
+        .at_or_above(threshold)
+        .map(|f| result(f, None))
+        .collect();
     results.extend(
         report
             .suppressed
@@ -30,7 +33,9 @@ pub fn render_error(error: &CheckError) -> Value {
         "level": "error",
         "message": { "text": error.to_string() },
     });
-    if let (Some((file, line, column)), Some(object)) = (error.location(), notification.as_object_mut()) {
+    if let (Some((file, line, column)), Some(object)) =
+        (error.location(), notification.as_object_mut())
+    {
         object.insert(
             "locations".to_owned(),
             json!([physical_location(file, line, column, line, column)]),
@@ -104,7 +109,13 @@ fn result(finding: &Finding, suppression_reason: Option<&str>) -> Value {
     value
 }
 
-fn physical_location(file: &Path, line: usize, column: usize, end_line: usize, end_column: usize) -> Value {
+fn physical_location(
+    file: &Path,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+) -> Value {
     let mut artifact = json!({ "uri": artifact_uri(file) });
     if file.is_relative() {
         if let Some(object) = artifact.as_object_mut() {
@@ -127,7 +138,11 @@ fn physical_location(file: &Path, line: usize, column: usize, end_line: usize, e
 /// A URI reference for `file`: relative paths stay relative, absolute ones become `file://`.
 fn artifact_uri(file: &Path) -> String {
     let encoded = percent_encode(&slash_path(file));
-    if file.is_absolute() { format!("file://{encoded}") } else { encoded }
+    if file.is_absolute() {
+        format!("file://{encoded}")
+    } else {
+        encoded
+    }
 }
 
 fn percent_encode(path: &str) -> String {

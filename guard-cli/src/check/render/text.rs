@@ -28,7 +28,10 @@ pub fn render(report: &Report, threshold: Severity) -> String {
             let _ = writeln!(out, "  see: {}", rule.docs_path());
         }
     }
-    let errors = report.at_or_above(threshold).filter(|f| f.severity == Severity::Error).count();
+    let errors = report
+        .at_or_above(threshold)
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     let warnings = shown - errors;
     let files = plural(report.files_checked, "file");
     if shown == 0 {
@@ -43,10 +46,18 @@ pub fn render(report: &Report, threshold: Severity) -> String {
     }
     let hidden = report.findings.len() - shown;
     if hidden > 0 {
-        let _ = write!(out, "; {} below --min-severity not shown", plural(hidden, "finding"));
+        let _ = write!(
+            out,
+            "; {} below --min-severity not shown",
+            plural(hidden, "finding")
+        );
     }
     if !report.suppressed.is_empty() {
-        let _ = write!(out, "; {} suppressed by zdd:ignore", plural(report.suppressed.len(), "finding"));
+        let _ = write!(
+            out,
+            "; {} suppressed by zdd:ignore",
+            plural(report.suppressed.len(), "finding")
+        );
     }
     out.push('\n');
     out
@@ -57,5 +68,9 @@ pub fn render_error(error: &CheckError) -> String {
 }
 
 fn plural(count: usize, noun: &str) -> String {
-    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }

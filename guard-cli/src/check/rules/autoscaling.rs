@@ -36,16 +36,25 @@ pub fn launches_instances(body: &Body) -> bool {
 fn has_block(body: &Body, ident: &str) -> bool {
     nested_block(body, ident).is_some()
         || body.get_blocks("dynamic").any(|block| {
-            block.labels.first().is_some_and(|label| label.as_str() == ident)
+            block
+                .labels
+                .first()
+                .is_some_and(|label| label.as_str() == ident)
         })
 }
 
-fn check_create_before_destroy(module: &ModuleView<'_>, group: &Resource<'_>, out: &mut Vec<Finding>) {
+fn check_create_before_destroy(
+    module: &ModuleView<'_>,
+    group: &Resource<'_>,
+    out: &mut Vec<Finding>,
+) {
     let lifecycle = nested_block(group.body(), "lifecycle");
     let setting = lifecycle.and_then(|block| module.value(&block.body, "create_before_destroy"));
     let span = match (&setting, lifecycle) {
         (Some(value), _) if value.as_bool() != Some(false) => return, // true, or not static
-        (Some(_), Some(block)) => attribute_span(&block.body, "create_before_destroy", block.span()),
+        (Some(_), Some(block)) => {
+            attribute_span(&block.body, "create_before_destroy", block.span())
+        }
         _ => group.block.span(),
     };
     out.push(module.finding(
@@ -121,12 +130,19 @@ fn check_latest_version(module: &ModuleView<'_>, group: &Resource<'_>, out: &mut
     for policy in group.body().get_blocks("mixed_instances_policy") {
         for template in policy.body.get_blocks("launch_template") {
             specifications.extend(
-                template.body.get_blocks("launch_template_specification").map(|block| &block.body),
+                template
+                    .body
+                    .get_blocks("launch_template_specification")
+                    .map(|block| &block.body),
             );
         }
     }
     for specification in specifications {
-        if module.value(specification, "version").as_ref().and_then(Value::as_str) == Some("$Latest")
+        if module
+            .value(specification, "version")
+            .as_ref()
+            .and_then(Value::as_str)
+            == Some("$Latest")
         {
             let mut finding = module.finding(
                 "ZDD014",

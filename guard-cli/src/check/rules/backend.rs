@@ -91,7 +91,9 @@ fn check_s3(module: &ModuleView<'_>, file: &SourceFile, backend: &Block, out: &m
 
 fn declares_infrastructure(module: &ModuleView<'_>) -> bool {
     module.module.files.iter().any(|file| {
-        file.body.blocks().any(|block| matches!(block.ident.as_str(), "resource" | "module"))
+        file.body
+            .blocks()
+            .any(|block| matches!(block.ident.as_str(), "resource" | "module"))
     })
 }
 

@@ -139,8 +139,12 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 type Family = fn(&ModuleView<'_>, &mut Vec<Finding>);
 
 /// Every family, run in this order over every module.
-const FAMILIES: &[Family] =
-    &[backend::check, autoscaling::check, target_group::check, rollout::check];
+const FAMILIES: &[Family] = &[
+    backend::check,
+    autoscaling::check,
+    target_group::check,
+    rollout::check,
+];
 
 /// Runs every rule family over one module.
 pub fn check_module(module: &ModuleView<'_>) -> Vec<Finding> {
@@ -162,6 +166,10 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(ids, sorted);
-        assert!(RULES.iter().all(|rule| !rule.fix.is_empty() && !rule.why.is_empty()));
+        assert!(
+            RULES
+                .iter()
+                .all(|rule| !rule.fix.is_empty() && !rule.why.is_empty())
+        );
     }
 }

@@ -47,7 +47,11 @@ fn check_floating_version(module: &ModuleView<'_>, rollout: &Resource<'_>, out: 
 
 fn check_rollback(module: &ModuleView<'_>, rollout: &Resource<'_>, out: &mut Vec<Finding>) {
     let body = rollout.body();
-    if module.value(body, "rollback_on_failure").and_then(|value| value.as_bool()) == Some(false) {
+    if module
+        .value(body, "rollback_on_failure")
+        .and_then(|value| value.as_bool())
+        == Some(false)
+    {
         out.push(module.finding(
             "ZDD031",
             rollout.file,
@@ -118,12 +122,17 @@ fn check_canary_steps(
     let mut report = |span: Option<Range<usize>>, message: String| {
         out.push(module.finding("ZDD030", rollout.file, span, address.clone(), message));
     };
-    let steps: Vec<(Value, Option<Range<usize>>)> =
-        steps.iter().map(|step| (module.scope.eval(step), step.span())).collect();
+    let steps: Vec<(Value, Option<Range<usize>>)> = steps
+        .iter()
+        .map(|step| (module.scope.eval(step), step.span()))
+        .collect();
     let weight = |step: &Value| step.get("weight").and_then(Value::as_number);
 
     let Some((last, last_span)) = steps.last() else {
-        report(canary.span(), format!("{address} has an empty list of canary steps: traffic never reaches 100 %"));
+        report(
+            canary.span(),
+            format!("{address} has an empty list of canary steps: traffic never reaches 100 %"),
+        );
         return;
     };
     for pair in steps.windows(2) {
@@ -132,7 +141,9 @@ fn check_canary_steps(
                 if to <= from {
                     report(
                         next_span.clone(),
-                        format!("{address} canary weight {to} does not increase on the previous step's {from}"),
+                        format!(
+                            "{address} canary weight {to} does not increase on the previous step's {from}"
+                        ),
                     );
                 }
             }
@@ -142,7 +153,9 @@ fn check_canary_steps(
         if final_weight != 100.0 {
             report(
                 last_span.clone(),
-                format!("{address} canary steps end at weight {final_weight}, not 100: the rollout never finishes shifting traffic"),
+                format!(
+                    "{address} canary steps end at weight {final_weight}, not 100: the rollout never finishes shifting traffic"
+                ),
             );
         }
     }
@@ -153,7 +166,10 @@ fn check_canary_steps(
         if weight(step) == Some(100.0) {
             continue; // the last shift needs no soak: nothing comes after it
         }
-        let Some(soak) = step.get("soak").and_then(Value::as_str).and_then(duration::parse_seconds)
+        let Some(soak) = step
+            .get("soak")
+            .and_then(Value::as_str)
+            .and_then(duration::parse_seconds)
         else {
             continue;
         };
@@ -171,11 +187,13 @@ fn check_canary_steps(
 
 /// The health-check interval of the canary's target group (or the stable one), when static.
 fn canary_interval(module: &ModuleView<'_>, canary: &Canary<'_>) -> Option<f64> {
-    ["canary_target_group_arn", "stable_target_group_arn"].iter().find_map(|key| {
-        let (resource_type, name) = resource_reference(canary.member(key)?)?;
-        if !TARGET_GROUPS.contains(&resource_type) {
-            return None;
-        }
-        interval_seconds(module, module.resource(resource_type, name)?)
-    })
+    ["canary_target_group_arn", "stable_target_group_arn"]
+        .iter()
+        .find_map(|key| {
+            let (resource_type, name) = resource_reference(canary.member(key)?)?;
+            if !TARGET_GROUPS.contains(&resource_type) {
+                return None;
+            }
+            interval_seconds(module, module.resource(resource_type, name)?)
+        })
 }

@@ -28,9 +28,18 @@ pub fn check(module: &ModuleView<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-fn check_health_check(module: &ModuleView<'_>, target_group: &Resource<'_>, out: &mut Vec<Finding>) {
+fn check_health_check(
+    module: &ModuleView<'_>,
+    target_group: &Resource<'_>,
+    out: &mut Vec<Finding>,
+) {
     let body = target_group.body();
-    if module.value(body, "target_type").as_ref().and_then(Value::as_str) == Some("lambda") {
+    if module
+        .value(body, "target_type")
+        .as_ref()
+        .and_then(Value::as_str)
+        == Some("lambda")
+    {
         return; // Lambda targets are not health-checked unless asked for.
     }
     let address = target_group.address();
@@ -40,21 +49,32 @@ fn check_health_check(module: &ModuleView<'_>, target_group: &Resource<'_>, out:
     let Some(health_check) = nested_block(body, "health_check") else {
         report(
             target_group.block.span(),
-            format!("{address} has no `health_check` block: the default check accepts any instance that answers `/`"),
+            format!(
+                "{address} has no `health_check` block: the default check accepts any instance that answers `/`"
+            ),
         );
         return;
     };
-    if module.value(&health_check.body, "enabled").and_then(|value| value.as_bool()) == Some(false) {
+    if module
+        .value(&health_check.body, "enabled")
+        .and_then(|value| value.as_bool())
+        == Some(false)
+    {
         report(
             attribute_span(&health_check.body, "enabled", health_check.span()),
-            format!("{address} disables its health check: every registered target counts as healthy"),
+            format!(
+                "{address} disables its health check: every registered target counts as healthy"
+            ),
         );
         return;
     }
     let protocol = module
         .value(&health_check.body, "protocol")
         .or_else(|| module.value(body, "protocol"));
-    match protocol.as_ref().map(|value| value.as_str().map(str::to_ascii_uppercase)) {
+    match protocol
+        .as_ref()
+        .map(|value| value.as_str().map(str::to_ascii_uppercase))
+    {
         Some(None) => return, // not static: leave alone
         Some(Some(protocol)) if NON_HTTP_PROTOCOLS.contains(&protocol.as_str()) => return,
         _ => {}
@@ -62,25 +82,39 @@ fn check_health_check(module: &ModuleView<'_>, target_group: &Resource<'_>, out:
     match module.value(&health_check.body, "path") {
         None => report(
             health_check.span(),
-            format!("{address} has a health check without `path`: it checks `/`, which answers even when the application cannot serve"),
+            format!(
+                "{address} has a health check without `path`: it checks `/`, which answers even when the application cannot serve"
+            ),
         ),
         Some(Value::String(path)) if path == "/" => report(
             attribute_span(&health_check.body, "path", health_check.span()),
-            format!("{address} checks health on `/`, which answers even when the application cannot serve"),
+            format!(
+                "{address} checks health on `/`, which answers even when the application cannot serve"
+            ),
         ),
         Some(_) => {}
     }
     if health_check.body.get_attribute("matcher").is_none() {
         report(
             health_check.span(),
-            format!("{address} has a health check without `matcher`: say which status codes mean healthy"),
+            format!(
+                "{address} has a health check without `matcher`: say which status codes mean healthy"
+            ),
         );
     }
 }
 
-fn check_deregistration_delay(module: &ModuleView<'_>, target_group: &Resource<'_>, out: &mut Vec<Finding>) {
+fn check_deregistration_delay(
+    module: &ModuleView<'_>,
+    target_group: &Resource<'_>,
+    out: &mut Vec<Finding>,
+) {
     let body = target_group.body();
-    if module.value(body, "deregistration_delay").and_then(|value| value.as_number()) == Some(0.0) {
+    if module
+        .value(body, "deregistration_delay")
+        .and_then(|value| value.as_number())
+        == Some(0.0)
+    {
         out.push(module.finding(
             "ZDD021",
             target_group.file,
@@ -95,7 +129,10 @@ fn check_deregistration_delay(module: &ModuleView<'_>, target_group: &Resource<'
 }
 
 /// Seconds a new target needs to turn healthy (healthy_threshold × interval), when static.
-pub fn time_to_healthy(module: &ModuleView<'_>, target_group: &Resource<'_>) -> Option<(f64, f64, f64)> {
+pub fn time_to_healthy(
+    module: &ModuleView<'_>,
+    target_group: &Resource<'_>,
+) -> Option<(f64, f64, f64)> {
     let health_check = nested_block(target_group.body(), "health_check");
     let setting = |key: &str, default: f64| match health_check {
         None => Some(default),
@@ -114,7 +151,11 @@ pub fn interval_seconds(module: &ModuleView<'_>, target_group: &Resource<'_>) ->
     time_to_healthy(module, target_group).map(|(_, _, interval)| interval)
 }
 
-fn check_health_check_time(module: &ModuleView<'_>, target_group: &Resource<'_>, out: &mut Vec<Finding>) {
+fn check_health_check_time(
+    module: &ModuleView<'_>,
+    target_group: &Resource<'_>,
+    out: &mut Vec<Finding>,
+) {
     let Some((needed, threshold, interval)) = time_to_healthy(module, target_group) else {
         return;
     };
@@ -154,7 +195,6 @@ fn group_uses_target_group(group: &Resource<'_>, target_group: &Resource<'_>) ->
         return false;
     };
     items.iter().any(|item| {
-        resource_reference(item)
-            == Some((target_group.resource_type, target_group.name))
+        resource_reference(item) == Some((target_group.resource_type, target_group.name))
     })
 }

@@ -1,0 +1,163 @@
+//! `zdd-guard check` as CI runs it: the binary, its exit codes, formats, suppression, local
+//! modules and parse errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-fixtures/check")
+}
+
+fn check(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zdd-guard"))
+        .arg("check")
+        .args(args)
+        .output()
+        .expect("zdd-guard runs")
+}
+
+fn fixture(relative: &str) -> String {
+    fixtures().join(relative).to_string_lossy().into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn exit_codes_are_0_clean_2_findings_1_parse_error() {
+    assert_eq!(check(&[&fixture("ZDD010/good")]).status.code(), Some(0));
+    assert_eq!(check(&[&fixture("ZDD010/bad")]).status.code(), Some(2));
+    let parse_error = check(&[&fixture("cases/parse_error")]);
+    assert_eq!(parse_error.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&parse_error.stderr);
+    assert!(
+        stderr.contains("cases/parse_error/main.tf:9:10: invalid HCL"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn min_severity_error_ignores_warnings() {
+    let warnings_only = fixture("ZDD013/bad");
+    assert_eq!(check(&[&warnings_only]).status.code(), Some(2));
+    let output = check(&[&warnings_only, "--min-severity", "error"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).contains("1 finding below --min-severity not shown"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(
+        check(&[&fixture("ZDD010/bad"), "--min-severity", "error"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn text_output_names_location_rule_severity_message_and_fix() {
+    let output = check(&[&fixture("ZDD021/bad")]);
+    let text = stdout(&output);
+    assert!(text.contains("ZDD021/bad/main.tf:16:3: warning[ZDD021]: aws_lb_target_group.web sets `deregistration_delay = 0`"), "{text}");
+    assert!(text.contains("  fix: Set `deregistration_delay`"), "{text}");
+    assert!(text.contains("  see: docs/rules/ZDD021.md"), "{text}");
+}
+
+#[test]
+fn suppression_needs_a_reason_and_the_line_before_a_block() {
+    let output = check(&[&fixture("cases/suppression"), "--format", "json"]);
+    assert_eq!(output.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let rules_and_lines: Vec<(String, u64)> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().expect("rule").to_owned(),
+                f["line"].as_u64().expect("line"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rules_and_lines,
+        vec![
+            ("ZDD000".to_owned(), 21), // no reason: reported, and suppresses nothing
+            ("ZDD021".to_owned(), 27),
+            ("ZDD000".to_owned(), 35), // separated from its block by a blank line
+        ]
+    );
+    let suppressed = json["suppressed"].as_array().expect("suppressed");
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(suppressed[0]["rule"], "ZDD020");
+    assert_eq!(
+        suppressed[0]["reason"],
+        "legacy service, health endpoint lands in JIRA-123"
+    );
+}
+
+#[test]
+fn local_modules_are_followed_once_and_registry_modules_skipped() {
+    let output = check(&[&fixture("cases/modules/root"), "--format", "json"]);
+    assert_eq!(output.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["summary"]["files"], 2, "{json}");
+    assert_eq!(json["summary"]["modules"], 2, "{json}");
+    let findings = json["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{json}");
+    assert_eq!(findings[0]["rule"], "ZDD010");
+    let file = findings[0]["file"].as_str().expect("file");
+    assert!(
+        file.ends_with("cases/modules/modules/asg/main.tf") && !file.contains(".."),
+        "{file}"
+    );
+}
+
+#[test]
+fn a_missing_local_module_is_a_located_error() {
+    let output = check(&[&fixture("cases/missing_module"), "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["error"]["kind"], "module_not_found");
+    assert_eq!(json["error"]["line"], 2);
+    assert_eq!(json["error"]["column"], 12);
+}
+
+#[test]
+fn a_directory_without_tf_files_is_an_error() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let output = check(&[&empty.path().to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no .tf files"));
+}
+
+#[test]
+fn json_has_a_stable_shape() {
+    let output = check(&[&fixture("ZDD014/bad"), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["schema_version"], 1);
+    for key in ["tool", "min_severity", "summary", "findings", "suppressed"] {
+        assert!(json.get(key).is_some(), "missing {key}");
+    }
+    let finding = &json["findings"][0];
+    for key in [
+        "rule",
+        "severity",
+        "title",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "subject",
+        "message",
+        "fix",
+        "docs",
+    ] {
+        assert!(finding.get(key).is_some(), "finding lacks {key}: {finding}");
+    }
+    assert_eq!(json["summary"]["errors"], 1);
+    assert_eq!(json["summary"]["warnings"], 1);
+}

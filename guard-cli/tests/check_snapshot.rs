@@ -1,0 +1,26 @@
+//! insta snapshots of the text and JSON output for one fixture (ZDD030/bad: several findings on
+//! distinct lines). Paths are given relative to the fixture, as a user running `check .` sees them.
+
+use std::path::{Path, PathBuf};
+
+use zdd_guard::check::{Format, Severity, check_sources, render};
+
+fn report() -> zdd_guard::check::Report {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-fixtures/check/ZDD030/bad");
+    let bytes = std::fs::read(dir.join("main.tf")).expect("fixture");
+    check_sources(Path::new("."), &[(PathBuf::from("main.tf"), bytes)]).expect("parses")
+}
+
+#[test]
+fn text_output() {
+    let text = render(&report(), Format::Text, Severity::Warning).expect("renders");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn json_output() {
+    let json = render(&report(), Format::Json, Severity::Warning).expect("renders");
+    let mut value: serde_json::Value = serde_json::from_str(&json).expect("json");
+    value["tool"]["version"] = serde_json::json!("[version]");
+    insta::assert_json_snapshot!(value);
+}

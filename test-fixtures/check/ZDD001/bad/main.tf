@@ -1,0 +1,10 @@
+terraform {
+  backend "s3" {
+    bucket  = "acme-tfstate"
+    key     = "web/terraform.tfstate"
+    region  = "us-east-1"
+    encrypt = true
+  }
+}
+
+resource "terraform_data" "marker" {}

@@ -1,0 +1,11 @@
+terraform {
+  backend "s3" {
+    bucket         = "acme-tfstate"
+    key            = "web/terraform.tfstate"
+    region         = "us-east-1"
+    dynamodb_table = "terraform-locks"
+    encrypt        = true
+  }
+}
+
+resource "terraform_data" "marker" {}
