@@ -1,0 +1,255 @@
+//! The AWS adapter against the local AWS (moto + the realistic health model).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use terraform_provider_zdd::aws::types::{AlarmState, NewAsg, TargetState, asg_name};
+use terraform_provider_zdd::aws::{AwsClients, AwsError, Endpoints};
+use zdd_test_support::{Fixture, local_aws};
+
+async fn setup(prefix: &str) -> (aws_config::SdkConfig, AwsClients, Fixture) {
+    let sdk = local_aws().sdk_config().await;
+    let fixture = Fixture::create(&sdk, prefix).await.unwrap();
+    let clients = AwsClients::new(&sdk, &Endpoints::default());
+    (sdk, clients, fixture)
+}
+
+fn new_asg(rollout: &str, generation: u64, fixture: &Fixture, desired: i32) -> NewAsg {
+    NewAsg {
+        rollout: rollout.into(),
+        generation,
+        launch_template_id: fixture.launch_template_id.clone(),
+        launch_template_version: fixture.launch_template_versions[0].clone(),
+        subnet_ids: fixture.subnet_ids.clone(),
+        min_size: 0,
+        max_size: 4,
+        desired_capacity: desired,
+        target_group_arns: vec![fixture.target_group_arns[0].clone()],
+        tags: BTreeMap::from([("team".to_string(), "web".to_string())]),
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `limit` (scaled health-model time).
+async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "condition not reached within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn create_is_tagged_and_idempotent() {
+    let (_, aws, fixture) = setup("adcreate").await;
+    let spec = new_asg("adcreate", 1, &fixture, 2);
+    let created = aws.create_asg(&spec).await.unwrap();
+    assert_eq!(created.name, "adcreate-g1");
+    assert_eq!(created.rollout.as_deref(), Some("adcreate"));
+    assert_eq!(created.generation, Some(1));
+    assert_eq!(created.launch_template_version.as_deref(), Some(spec.launch_template_version.as_str()));
+    assert_eq!(created.subnet_ids, fixture.subnet_ids);
+    assert_eq!(created.tags.get("team").map(String::as_str), Some("web"));
+    assert_eq!(created.target_group_arns, vec![fixture.target_group_arns[0].clone()]);
+
+    // A re-run after a crash returns the same group and does not reset its capacity.
+    aws.set_capacity(&created.name, 0, 4, 3).await.unwrap();
+    let again = aws.create_asg(&spec).await.unwrap();
+    assert_eq!(again.name, created.name);
+    assert_eq!(again.desired_capacity, 3);
+
+    let second = aws.create_asg(&new_asg("adcreate", 2, &fixture, 1)).await.unwrap();
+    let listed = aws.describe_rollout_asgs("adcreate").await.unwrap();
+    assert_eq!(
+        listed.iter().map(|group| group.name.as_str()).collect::<Vec<_>>(),
+        vec!["adcreate-g1", second.name.as_str()]
+    );
+    assert!(aws.describe_rollout_asgs("adcreate-other").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_foreign_group_with_our_name_is_a_conflict() {
+    let (sdk, aws, fixture) = setup("adconflict").await;
+    let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(asg_name("adconflict", 1))
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                .launch_template_id(&fixture.launch_template_id)
+                .version("1")
+                .build(),
+        )
+        .vpc_zone_identifier(fixture.subnet_ids.join(","))
+        .min_size(0)
+        .max_size(1)
+        .desired_capacity(0)
+        .send()
+        .await
+        .unwrap();
+    let err = aws.create_asg(&new_asg("adconflict", 1, &fixture, 1)).await.unwrap_err();
+    assert!(matches!(err, AwsError::Conflict { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn targets_register_turn_healthy_and_drain_before_delete() {
+    let (_, aws, fixture) = setup("adhealth").await;
+    let blue = fixture.target_group_arns[0].clone();
+    let timing = aws.target_group_timing(&blue).await.unwrap();
+    assert!(timing.healthy_threshold >= 1);
+    assert!(timing.health_check_interval > Duration::ZERO);
+    assert_eq!(timing.load_balancer_arns, vec![fixture.alb_arn.clone()]);
+
+    let group = aws.create_asg(&new_asg("adhealth", 1, &fixture, 2)).await.unwrap();
+    let scale = local_aws().time_scale().max(0.001);
+    let patience = Duration::from_secs_f64(
+        ((timing.time_to_healthy() + timing.deregistration_delay).as_secs_f64() * scale).max(5.0) * 4.0,
+    );
+    let healthy = eventually(patience, || async {
+        let targets = aws.target_health(&blue).await.unwrap();
+        (targets.len() == 2 && targets.iter().all(|t| t.state == TargetState::Healthy)).then_some(targets)
+    })
+    .await;
+    let described = aws.describe_asg(&group.name).await.unwrap().unwrap();
+    let mut instance_ids: Vec<_> = described.instances.iter().map(|i| i.instance_id.clone()).collect();
+    let mut target_ids: Vec<_> = healthy.iter().map(|t| t.target_id.clone()).collect();
+    instance_ids.sort();
+    target_ids.sort();
+    assert_eq!(instance_ids, target_ids);
+
+    // Refused while attached: deleting now would cut live targets.
+    let err = aws.delete_asg(&group.name).await.unwrap_err();
+    assert!(matches!(err, AwsError::NotDrained { .. }), "{err}");
+
+    aws.detach_target_groups(&group.name, std::slice::from_ref(&blue)).await.unwrap();
+    aws.detach_target_groups(&group.name, std::slice::from_ref(&blue)).await.unwrap(); // idempotent
+    let draining = aws.target_health(&blue).await.unwrap();
+    assert!(
+        draining.iter().all(|t| t.state == TargetState::Draining),
+        "deregistered targets drain first: {draining:?}"
+    );
+    eventually(patience, || async { aws.target_health(&blue).await.unwrap().is_empty().then_some(()) }).await;
+    // Drained and detached: deleting the populated group terminates instances no load
+    // balancer routes to any more.
+    aws.delete_asg(&group.name).await.unwrap();
+    aws.delete_asg(&group.name).await.unwrap(); // idempotent
+    eventually(patience, || async { aws.describe_asg("adhealth-g1").await.unwrap().is_none().then_some(()) }).await;
+    let violations: Vec<_> = local_aws()
+        .events()
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|event| event["kind"] == "violation" && event["target_group_arn"] == blue.as_str())
+        .collect();
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[tokio::test]
+async fn terminate_and_deregister_are_idempotent() {
+    let (_, aws, fixture) = setup("adterm").await;
+    let blue = fixture.target_group_arns[0].clone();
+    let group = aws.create_asg(&new_asg("adterm", 1, &fixture, 2)).await.unwrap();
+    let victim = group.instances[0].instance_id.clone();
+    aws.deregister_targets(&blue, std::slice::from_ref(&victim)).await.unwrap();
+    aws.deregister_targets(&blue, std::slice::from_ref(&victim)).await.unwrap();
+    aws.tag_asg(&group.name, "zdd:rollback", "test").await.unwrap();
+    aws.terminate_instances(&group.name, std::slice::from_ref(&victim)).await.unwrap();
+    aws.terminate_instances(&group.name, std::slice::from_ref(&victim)).await.unwrap();
+    let after = aws.describe_asg(&group.name).await.unwrap().unwrap();
+    assert_eq!(after.desired_capacity, 1, "decremented once, not twice");
+    assert_eq!(after.tags.get("zdd:rollback").map(String::as_str), Some("test"));
+}
+
+#[tokio::test]
+async fn listener_weights_round_trip() {
+    let (_, aws, fixture) = setup("adweights").await;
+    let [blue, green] = [fixture.target_group_arns[0].clone(), fixture.target_group_arns[1].clone()];
+    aws.set_listener_weights(&fixture.listener_arn, &[(blue.clone(), 95), (green.clone(), 5)])
+        .await
+        .unwrap();
+    let weights = aws.listener_weights(&fixture.listener_arn).await.unwrap();
+    assert_eq!(weights.weight_of(&blue), 95);
+    assert_eq!(weights.weight_of(&green), 5);
+    aws.set_listener_weights(&fixture.listener_arn, &[(blue.clone(), 0), (green.clone(), 100)])
+        .await
+        .unwrap();
+    let weights = aws.listener_weights(&fixture.listener_arn).await.unwrap();
+    assert_eq!((weights.weight_of(&blue), weights.weight_of(&green)), (0, 100));
+}
+
+#[tokio::test]
+async fn alarms_and_metric_sums() {
+    let (sdk, aws, fixture) = setup("admetrics").await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name("admetrics-5xx")
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .unwrap();
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name("admetrics-5xx")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("test")
+        .send()
+        .await
+        .unwrap();
+    let states = aws
+        .alarm_states(&["admetrics-5xx".to_string(), "admetrics-typo".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(states.get("admetrics-5xx"), Some(&AlarmState::Alarm));
+    assert_eq!(states.get("admetrics-typo"), Some(&AlarmState::Missing));
+
+    let green = &fixture.target_group_arns[1];
+    let dimensions = vec![
+        aws_sdk_cloudwatch::types::Dimension::builder()
+            .name("TargetGroup")
+            .value(terraform_provider_zdd::aws::types::cloudwatch_dimension_of(green).unwrap())
+            .build(),
+        aws_sdk_cloudwatch::types::Dimension::builder()
+            .name("LoadBalancer")
+            .value(terraform_provider_zdd::aws::types::cloudwatch_dimension_of(&fixture.alb_arn).unwrap())
+            .build(),
+    ];
+    let now = SystemTime::now();
+    for (metric, value) in [("RequestCount", 400.0), ("HTTPCode_Target_5XX_Count", 6.0)] {
+        cloudwatch
+            .put_metric_data()
+            .namespace("AWS/ApplicationELB")
+            .metric_data(
+                aws_sdk_cloudwatch::types::MetricDatum::builder()
+                    .metric_name(metric)
+                    .set_dimensions(Some(dimensions.clone()))
+                    .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from(now))
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let sums = aws
+        .target_group_metric_sums(green, &fixture.alb_arn, now - Duration::from_secs(300), now + Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(sums.requests, 400.0);
+    assert_eq!(sums.target_5xx, 6.0);
+    assert_eq!(sums.ratio_5xx(), Some(0.015));
+}
