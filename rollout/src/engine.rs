@@ -958,7 +958,7 @@ impl Rollout {
                 // Terminating with "decrement desired" needs room below the old group's minimum.
                 self.ensure_capacity(old, 0, old.max_size, old.desired_capacity, now, out);
             }
-            self.reap_leaving(obs, old, now, out);
+            self.reap_leaving(obs, old, true, now, out);
         }
         let cap = self.spec.capacity;
         self.cp.rolling_target = self
@@ -1115,6 +1115,7 @@ impl Rollout {
         &mut self,
         obs: &Observation,
         old: &AsgObservation,
+        may_deregister: bool,
         now: Timestamp,
         out: &mut Out,
     ) {
@@ -1164,8 +1165,15 @@ impl Rollout {
         for id in gone {
             self.cp.leaving.remove(&id);
         }
-        if !still_registered.is_empty() {
-            self.deregister(obs, &still_registered, now, out);
+        if may_deregister {
+            if !still_registered.is_empty() {
+                self.deregister(obs, &still_registered, now, out);
+            }
+        } else {
+            // Rolling back: an old instance whose deregistration never landed stays and serves.
+            for id in still_registered {
+                self.cp.leaving.remove(&id);
+            }
         }
         if !drained.is_empty() {
             self.issue(
@@ -1400,7 +1408,7 @@ impl Rollout {
         };
         let groups = self.old_groups();
         self.ensure_attached(&old, &groups, now, out);
-        self.reap_leaving(obs, &old, now, out);
+        self.reap_leaving(obs, &old, false, now, out);
         let desired = self.spec.capacity.desired;
         let live_staying = old
             .instances
@@ -1484,7 +1492,7 @@ impl Rollout {
         }
         // Old generation back to its configured sizes once its leaving instances are gone.
         if let Some(old) = self.old_name().and_then(|n| obs.asg(&n).cloned()) {
-            self.reap_leaving(obs, &old, now, out);
+            self.reap_leaving(obs, &old, false, now, out);
             if !self.cp.leaving.is_empty() {
                 return;
             }
@@ -1539,6 +1547,9 @@ impl Rollout {
                 self.cp.failure = top_asg.rollback_reason().map(str::to_string);
                 self.cp.phase = Phase::RestoringOld;
                 self.set_stable_group(obs);
+                if let Some(from) = from {
+                    self.adopt_leaving(obs, &self.spec.asg_name(from), now);
+                }
                 self.log(
                     now,
                     "resume",

@@ -1,0 +1,224 @@
+//! The driver loop a provider runs, here against the simulated cloud: observe → step → apply
+//! commands (with faults) → advance to `next_wake`; optionally killing the controller and
+//! resuming it from the observation (and a checkpoint).
+
+use std::time::Duration;
+
+use crate::command::Command;
+use crate::engine::{Checkpoint, Decision, Rollout};
+use crate::observation::Observation;
+use crate::phase::Outcome;
+use crate::sim::rng::SplitMix64;
+use crate::sim::world::{START_MS, Scenario, World};
+use crate::time::{HumanDuration, Timestamp};
+
+/// Anything that decides like the engine (the engine itself, or the naive ordering).
+pub trait Controller {
+    /// One decision.
+    fn step(&mut self, observation: &Observation, now: Timestamp) -> Decision;
+    /// A command of the last decision failed.
+    fn command_failed(&mut self, command: &Command, now: Timestamp, error: &str);
+    /// What would be saved in private state.
+    fn checkpoint(&self) -> Option<Checkpoint>;
+}
+
+impl Controller for Rollout {
+    fn step(&mut self, observation: &Observation, now: Timestamp) -> Decision {
+        Rollout::step(self, observation, now)
+    }
+    fn command_failed(&mut self, command: &Command, now: Timestamp, error: &str) {
+        Rollout::command_failed(self, command, now, error);
+    }
+    fn checkpoint(&self) -> Option<Checkpoint> {
+        Some(Rollout::checkpoint(self).clone())
+    }
+}
+
+/// When the controller process dies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Kill {
+    /// Step numbers (1-based) after which the process is killed. Only part of that step's
+    /// commands (chosen at random) reach AWS.
+    pub after_steps: Vec<usize>,
+    /// Resume with the checkpoint of the killed process (as if it had been saved), instead
+    /// of from the observation alone (what a killed `terraform apply` leaves).
+    pub keep_checkpoint: bool,
+    /// Time until the next apply starts.
+    pub restart_after: Duration,
+}
+
+/// What happened in one simulated run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub scenario: String,
+    pub outcome: Option<Outcome>,
+    /// From the start to the terminal decision.
+    pub duration: Duration,
+    pub dropped: u64,
+    pub dropped_no_target: u64,
+    pub dropped_in_flight: u64,
+    pub routed: u64,
+    /// Broken invariants (empty when all hold).
+    pub violations: Vec<String>,
+    pub api_calls: u64,
+    pub observations: u64,
+    pub commands: u64,
+    pub failed_commands: u64,
+    pub steps: usize,
+    pub kills: usize,
+    /// Instance-seconds paid during the rollout.
+    pub instance_seconds: u64,
+    /// The timeline, times relative to the start.
+    pub trace: Vec<String>,
+}
+
+/// Runs the engine through a scenario.
+pub fn run(scenario: &Scenario, kill: &Kill) -> Report {
+    let spec = scenario.spec.clone();
+    let teardown = scenario.teardown;
+    run_with(
+        scenario,
+        &mut |observation, now, checkpoint| -> Box<dyn Controller> {
+            if teardown {
+                Box::new(Rollout::teardown(spec.clone(), observation, now))
+            } else {
+                Box::new(Rollout::resume(spec.clone(), checkpoint, observation, now))
+            }
+        },
+        kill,
+    )
+}
+
+/// Runs any controller through a scenario. `make` builds a controller from an observation,
+/// the time and an optional checkpoint (at the start and after every kill).
+pub fn run_with(
+    scenario: &Scenario,
+    make: &mut dyn FnMut(&Observation, Timestamp, Option<Checkpoint>) -> Box<dyn Controller>,
+    kill: &Kill,
+) -> Report {
+    let mut world = World::new(scenario);
+    let mut kill_rng = SplitMix64::new(scenario.seed ^ 0x6b69_6c6c);
+    let start = world.now();
+    let deadline = start + scenario.max_duration;
+    let first = world.observe(None);
+    let mut controller = make(&first, start, None);
+    let mut metrics_since = None;
+    let mut trace = Vec::new();
+    let mut steps = 0usize;
+    let mut kills = 0usize;
+    let mut outcome = None;
+    let mut violations = Vec::new();
+    let mut finished_at = start;
+    loop {
+        let now = world.now();
+        if now > deadline {
+            violations.push(format!(
+                "did not converge within {}",
+                HumanDuration(scenario.max_duration)
+            ));
+            break;
+        }
+        let observation = world.observe(metrics_since);
+        let decision = controller.step(&observation, now);
+        steps += 1;
+        for event in &decision.events {
+            trace.push(format!(
+                "{} {}: {}",
+                relative(event.at),
+                event.action,
+                event.detail
+            ));
+        }
+        metrics_since = decision.metrics_since;
+        if let Some(done) = decision.outcome.clone() {
+            outcome = Some(done);
+            finished_at = now;
+            break;
+        }
+        let killed = kill.after_steps.contains(&steps);
+        let delivered = if killed {
+            kill_rng.range(0, decision.commands.len() as u64) as usize
+        } else {
+            decision.commands.len()
+        };
+        let mut failed = false;
+        for command in &decision.commands[..delivered] {
+            if let Err(error) = world.submit(command) {
+                failed = true;
+                if !killed {
+                    controller.command_failed(command, now, &error);
+                }
+            }
+        }
+        if killed {
+            kills += 1;
+            let saved = if kill.keep_checkpoint {
+                controller.checkpoint()
+            } else {
+                None
+            };
+            trace.push(format!(
+                "{} killed: {delivered} of {} commands sent",
+                relative(now),
+                decision.commands.len()
+            ));
+            world.advance_to(now + kill.restart_after.max(Duration::from_secs(1)));
+            let observation = world.observe(None);
+            controller = make(&observation, world.now(), saved);
+            metrics_since = None;
+            continue;
+        }
+        let mut next = decision.next_wake.max(now + Duration::from_secs(1));
+        if failed {
+            next = next.min(now + Duration::from_secs(2));
+        }
+        world.advance_to(next);
+    }
+    violations.extend(world.violations.iter().cloned());
+    if !scenario.teardown {
+        let kept = (!scenario.spec.rollback_on_failure).then_some(());
+        let problems = match &outcome {
+            Some(Outcome::Succeeded { generation }) => {
+                world.check_converged(Some(*generation), None)
+            }
+            Some(Outcome::RolledBack {
+                serving,
+                failed_generation,
+                ..
+            }) => world.check_converged(*serving, kept.map(|_| *failed_generation)),
+            Some(Outcome::Failed { reason }) => vec![format!("rollout ended Failed: {reason}")],
+            None => vec!["no outcome".to_string()],
+        };
+        violations.extend(problems.into_iter().map(|p| format!("invariant 5: {p}")));
+    } else if !world.live_generations().is_empty() {
+        violations.push(format!(
+            "teardown left generations {:?}",
+            world.live_generations()
+        ));
+    }
+    Report {
+        scenario: scenario.name.clone(),
+        outcome,
+        duration: finished_at.since(start),
+        dropped: world.dropped(),
+        dropped_no_target: world.dropped_no_target,
+        dropped_in_flight: world.dropped_in_flight,
+        routed: world.routed,
+        violations,
+        api_calls: world.api_calls,
+        observations: world.observations,
+        commands: world.commands,
+        failed_commands: world.failed_commands,
+        steps,
+        kills,
+        instance_seconds: world.instance_ms / 1000,
+        trace,
+    }
+}
+
+fn relative(at: Timestamp) -> String {
+    format!(
+        "+{}",
+        HumanDuration(Duration::from_millis(at.0.saturating_sub(START_MS)))
+    )
+}
