@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -31,10 +31,20 @@ pub fn level_from_env() -> LevelFilter {
 /// Installs the hclog JSON layer (once; later calls do nothing) and a panic
 /// hook that logs panics as one error line without a backtrace.
 pub fn init() {
+    let level = level_from_env();
+    // Transport crates are chatty at debug/trace; keep them to warnings.
+    let filter = Targets::new()
+        .with_default(level)
+        .with_target("h2", LevelFilter::WARN.min(level))
+        .with_target("hyper", LevelFilter::WARN.min(level))
+        .with_target("hyper_util", LevelFilter::WARN.min(level))
+        .with_target("rustls", LevelFilter::WARN.min(level))
+        .with_target("tower", LevelFilter::WARN.min(level))
+        .with_target("tonic", LevelFilter::INFO.min(level));
     let layer = HclogLayer {
         module: module_name(),
     }
-    .with_filter(level_from_env());
+    .with_filter(filter);
     if tracing_subscriber::registry()
         .with(layer)
         .try_init()

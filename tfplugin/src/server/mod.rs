@@ -108,7 +108,10 @@ pub fn serve<P: Provider>(provider_address: &str, provider: P) -> ExitCode {
 }
 
 fn fail(error: &ServeError) -> ExitCode {
-    tracing::error!(%error, "provider failed to serve");
+    // Run by hand, the plain message below is all a person needs.
+    if !matches!(error, ServeError::NotStartedByTerraform) {
+        tracing::error!(%error, "provider failed to serve");
+    }
     let _ = writeln!(std::io::stderr(), "Error: {error}");
     ExitCode::FAILURE
 }
