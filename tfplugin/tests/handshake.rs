@@ -1,0 +1,343 @@
+//! The go-plugin handshake and AutoMTLS, exercised the way Terraform does it:
+//! start the binary with the magic cookie and a client certificate, read the
+//! handshake line, dial with TLS presenting that certificate, call RPCs.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tonic::transport::{Channel, Endpoint};
+use zdd_tfplugin::proto::tfplugin6 as pb;
+use zdd_tfplugin::proto::tfplugin6::provider_client::ProviderClient;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-zddtest");
+
+/// A client identity shaped like go-plugin's (ECDSA P-521, self-signed CA).
+struct ClientIdentity {
+    pem: String,
+    der: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+}
+
+fn client_identity() -> ClientIdentity {
+    let key_pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    ];
+    let certificate = params.self_signed(&key_pair).unwrap();
+    ClientIdentity {
+        pem: certificate.pem(),
+        der: certificate.der().clone(),
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der())),
+    }
+}
+
+struct Plugin {
+    child: Child,
+    address: String,
+    server_certificate: CertificateDer<'static>,
+}
+
+impl Drop for Plugin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_plugin(client: &ClientIdentity, port: u16) -> Plugin {
+    let mut child = Command::new(BINARY)
+        .env(
+            zdd_tfplugin::MAGIC_COOKIE_KEY,
+            zdd_tfplugin::MAGIC_COOKIE_VALUE,
+        )
+        .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
+        .env("PLUGIN_MIN_PORT", port.to_string())
+        .env("PLUGIN_MAX_PORT", port.to_string())
+        .env("PLUGIN_CLIENT_CERT", &client.pem)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let fields: Vec<&str> = line.trim_end().split('|').collect();
+    assert_eq!(fields.len(), 6, "handshake line: {line:?}");
+    assert_eq!(&fields[..3], &["1", "6", "tcp"]);
+    assert_eq!(fields[3], format!("127.0.0.1:{port}"));
+    assert_eq!(fields[4], "grpc");
+    assert!(
+        !fields[5].contains('='),
+        "certificate must be base64 without padding"
+    );
+    let der = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(fields[5])
+        .unwrap();
+    Plugin {
+        child,
+        address: fields[3].to_string(),
+        server_certificate: CertificateDer::from(der),
+    }
+}
+
+/// Trusts exactly the certificate from the handshake line, as go-plugin does.
+#[derive(Debug)]
+struct PinnedServer {
+    expected: CertificateDer<'static>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedServer {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        assert_eq!(end_entity.as_ref(), self.expected.as_ref());
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+async fn connect(
+    plugin: &Plugin,
+    identity: Option<&ClientIdentity>,
+) -> Result<Channel, tonic::transport::Error> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedServer {
+            expected: plugin.server_certificate.clone(),
+            provider,
+        }));
+    let mut config = match identity {
+        Some(identity) => builder
+            .with_client_auth_cert(vec![identity.der.clone()], identity.key.clone_key())
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let address = plugin.address.clone();
+    Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let connector = connector.clone();
+            let address = address.clone();
+            async move {
+                let tcp = tokio::net::TcpStream::connect(address).await?;
+                tcp.set_nodelay(true)?;
+                let tls = connector
+                    .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                    .await?;
+                Ok::<_, std::io::Error>(TokioIo::new(tls))
+            }
+        }))
+        .await
+}
+
+#[tokio::test]
+async fn serves_terraform_over_mutual_tls() {
+    let client = client_identity();
+    let plugin = start_plugin(&client, free_port());
+    let channel = connect(&plugin, Some(&client)).await.unwrap();
+    let mut provider = ProviderClient::new(channel.clone());
+
+    let schema = provider
+        .get_provider_schema(pb::get_provider_schema::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(schema.resource_schemas.contains_key("zddtest_thing"));
+    assert!(schema.data_source_schemas.contains_key("zddtest_echo"));
+    assert!(
+        schema
+            .server_capabilities
+            .unwrap()
+            .get_provider_schema_optional
+    );
+    let identities = provider
+        .get_resource_identity_schemas(pb::get_resource_identity_schemas::Request {})
+        .await
+        .unwrap();
+    assert!(identities.into_inner().identity_schemas.is_empty());
+
+    // RPCs this provider does not serve answer Unimplemented, which Terraform tolerates.
+    for path in [
+        "/tfplugin6.Provider/ListResource",
+        "/tfplugin6.Provider/ValidateEphemeralResourceConfig",
+    ] {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.unwrap();
+        let codec = tonic_prost::ProstCodec::<(), ()>::default();
+        let status = grpc
+            .unary(tonic::Request::new(()), http_path(path), codec)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unimplemented, "{path}");
+    }
+
+    let mut health = zdd_tfplugin::proto::health::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(zdd_tfplugin::proto::health::HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        zdd_tfplugin::proto::health::health_check_response::ServingStatus::Serving as i32
+    );
+}
+
+fn http_path(path: &'static str) -> tonic::codegen::http::uri::PathAndQuery {
+    tonic::codegen::http::uri::PathAndQuery::from_static(path)
+}
+
+#[tokio::test]
+async fn refuses_clients_without_the_announced_certificate() {
+    let client = client_identity();
+    let plugin = start_plugin(&client, free_port());
+
+    let without = async {
+        let channel = connect(&plugin, None).await?;
+        ProviderClient::new(channel)
+            .get_provider_schema(pb::get_provider_schema::Request {})
+            .await
+            .map_err(|status| status.to_string())
+            .map(|_| ())
+            .map_err(|e| -> Box<dyn std::error::Error> { e.into() })
+    };
+    assert!(
+        without.await.is_err(),
+        "a client without a certificate must be refused"
+    );
+
+    let stranger = client_identity();
+    let with_other = async {
+        let channel = connect(&plugin, Some(&stranger)).await?;
+        ProviderClient::new(channel)
+            .get_provider_schema(pb::get_provider_schema::Request {})
+            .await
+            .map_err(|status| status.to_string())
+            .map(|_| ())
+            .map_err(|e| -> Box<dyn std::error::Error> { e.into() })
+    };
+    assert!(
+        with_other.await.is_err(),
+        "a client with another certificate must be refused"
+    );
+
+    // The plugin is still serving the right client.
+    let channel = connect(&plugin, Some(&client)).await.unwrap();
+    ProviderClient::new(channel)
+        .get_provider_schema(pb::get_provider_schema::Request {})
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn survives_sigint_and_exits_on_controller_shutdown() {
+    let client = client_identity();
+    let mut plugin = start_plugin(&client, free_port());
+    let pid = plugin.child.id().to_string();
+    let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        plugin.child.try_wait().unwrap().is_none(),
+        "SIGINT must not stop the plugin"
+    );
+
+    let channel = connect(&plugin, Some(&client)).await.unwrap();
+    let mut provider = ProviderClient::new(channel.clone());
+    provider
+        .get_provider_schema(pb::get_provider_schema::Request {})
+        .await
+        .unwrap();
+
+    let mut controller =
+        zdd_tfplugin::proto::plugin::grpc_controller_client::GrpcControllerClient::new(channel);
+    controller
+        .shutdown(zdd_tfplugin::proto::plugin::Empty {})
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = plugin.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "plugin did not exit after Shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn run_by_hand_explains_itself_and_exits_1() {
+    let output = Command::new(BINARY)
+        .env_remove(zdd_tfplugin::MAGIC_COOKIE_KEY)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not meant to be run directly"), "{stderr}");
+}
