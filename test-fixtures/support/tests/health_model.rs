@@ -2,6 +2,9 @@
 //! sees it: initial → healthy, draining after a detach and after an ASG deletion, then gone;
 //! a marked instance unhealthy with its reason.
 
+// Test helpers outside #[test] fns are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 

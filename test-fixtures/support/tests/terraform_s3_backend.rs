@@ -4,6 +4,9 @@
 //! A `local-exec` provisioner holds the apply open until the test has looked at the lock: it
 //! touches `started`, then waits for `release`.
 
+// Test helpers outside #[test] fns are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
