@@ -3,6 +3,10 @@
 //! `core` is pure (tested without AWS or terraform); `aws` holds the only SDK calls; `runner`
 //! is the only place that builds a `Command` for terraform; `commands` wires them together.
 
+pub mod aws;
 pub mod check;
+pub mod commands;
 pub mod core;
 pub mod exit;
+pub mod output;
+pub mod runner;

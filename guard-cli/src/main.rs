@@ -4,9 +4,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use zdd_guard::check;
+use zdd_guard::commands::{drift, lock, run, state_diff};
+use zdd_guard::exit::{EXIT_CODES_HELP, Outcome, outcome_for_error};
 
 #[derive(Debug, Parser)]
-#[command(name = "zdd-guard", version, about = "Locked, leased, watched terraform runs in CI")]
+#[command(
+    name = "zdd-guard",
+    version,
+    about = "Locked, leased, watched terraform runs in CI",
+    after_help = EXIT_CODES_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,18 +23,57 @@ struct Cli {
 enum Command {
     /// Report downtime-causing Terraform configuration before it is applied.
     Check(check::CheckArgs),
+    /// Run terraform with enforced locking, a deploy-long lease and a watch on the state:
+    /// `zdd-guard run -- apply -auto-approve`.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run(run::RunArgs),
+    /// Inspect, release or break Terraform's lock and the zdd-guard lease.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Lock(lock::LockArgs),
+    /// Refresh-only plan summarised per resource; exit 2 when the infrastructure drifted.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Drift(drift::DriftArgs),
+    /// Compare versions of the state object.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// Two versions of the state compared by resource address and attribute.
+    Diff(state_diff::StateDiffArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Run(args) => async_command(|| run::run(&args)),
+        Command::Lock(args) => async_command(|| lock::run(&args)),
+        Command::Drift(args) => async_command(|| drift::run(&args)),
+        Command::State {
+            command: StateCommand::Diff(args),
+        } => async_command(|| state_diff::run(&args)),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("zdd-guard: error: {error:#}");
-            ExitCode::from(1)
+            ExitCode::from(outcome_for_error(&error).code())
         }
     }
+}
+
+fn async_command<F, Fut>(command: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Outcome>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(command())?.into())
 }

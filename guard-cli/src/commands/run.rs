@@ -1,0 +1,407 @@
+//! `zdd-guard run [OPTIONS] -- <terraform args>`: a locked, leased, watched terraform run.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use tokio::sync::watch;
+
+use super::CommonArgs;
+use super::context::{Remote, resolve_backend, workspace};
+use super::lease::{Held, acquire, this_owner};
+use super::supervise::{Signals, Watcher, supervise};
+use crate::core::backend::{self, Backend, Locking};
+use crate::core::plan;
+use crate::exit::{LockingError, Outcome};
+use crate::output::Reporter;
+use crate::runner::{StdoutTo, Terraform, chdir_and_subcommand};
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// How long a lease lives without a heartbeat before another run may take it over.
+    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+    pub lease_ttl: Duration,
+    /// How long to wait for a lease held by someone else before giving up (exit 3).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub wait: Duration,
+    /// How often to check the state object, Terraform's lock and the lease while terraform runs.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub watch_interval: Duration,
+    /// Run even when the backend has no state locking (no lease, no watch).
+    #[arg(long)]
+    pub allow_unlocked: bool,
+    /// After a successful apply, `plan -refresh-only -detailed-exitcode` must find nothing (else 2).
+    #[arg(long)]
+    pub verify_drift: bool,
+    /// The terraform command line, after `--`.
+    #[arg(last = true, required = true, num_args = 1..)]
+    pub terraform_args: Vec<String>,
+}
+
+/// Options of `apply` that are still valid when applying a saved plan.
+const APPLY_PLANFILE_OPTIONS: &[&str] = &[
+    "-lock",
+    "-lock-timeout",
+    "-input",
+    "-no-color",
+    "-parallelism",
+    "-compact-warnings",
+    "-json",
+];
+
+pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
+    let reporter = Reporter::new(args.common.json);
+    let (chdir, subcommand_index) = chdir_and_subcommand(&args.terraform_args);
+    let dir = chdir.map_or_else(|| args.common.chdir.clone(), |d| args.common.chdir.join(d));
+    let terraform = Terraform::new(args.common.terraform.as_deref(), &dir);
+    // Terraform runs with `current_dir = dir`, so its own -chdir must not apply twice.
+    let tf_args: Vec<String> = args
+        .terraform_args
+        .iter()
+        .filter(|a| !a.starts_with("-chdir="))
+        .cloned()
+        .collect();
+    let subcommand = subcommand_index
+        .map(|i| args.terraform_args[i].clone())
+        .unwrap_or_default();
+    let stdout_to = if args.common.json {
+        StdoutTo::Stderr
+    } else {
+        StdoutTo::Stdout
+    };
+    let mut signals = Signals::install()?;
+
+    let backend = resolve_backend(&dir)?;
+    let locking = backend::locking(&backend, args.allow_unlocked).map_err(|r| {
+        LockingError::NotConfigured {
+            reason: r.reason,
+            fix: r.fix,
+        }
+    })?;
+    let (Backend::S3(s3), Locking::S3 { .. }) = (&backend, &locking) else {
+        reporter.warn(
+            "unlocked",
+            "running terraform without locking, lease or watch (--allow-unlocked)",
+        );
+        let child = terraform.spawn(&tf_args, stdout_to)?;
+        let (_stop, mut lost) = watch::channel(None);
+        let code = supervise(
+            child,
+            None,
+            args.watch_interval,
+            &mut signals,
+            &mut lost,
+            &reporter,
+        )
+        .await?;
+        return Ok(Outcome::from_terraform(code));
+    };
+    for warning in backend::warnings(s3) {
+        reporter.warn("backend", &warning);
+    }
+    let remote = Remote::connect(s3.clone(), &workspace(&dir)).await;
+    if let Some(locks) = &remote.dynamodb {
+        locks
+            .check_table()
+            .await
+            .map_err(|e| LockingError::NotConfigured {
+                reason: format!("{e:#}"),
+                fix: "create the table with a string hash key `LockID`, or fix `dynamodb_table`"
+                    .into(),
+            })?;
+    }
+    if !remote.s3.versioning_enabled().await? {
+        reporter.warn("backend", &format!(
+            "bucket {} has versioning off: a bad state write cannot be rolled back and `state diff` has no history",
+            remote.backend.bucket
+        ));
+    }
+
+    let owner = this_owner(format!("terraform {}", args.terraform_args.join(" ")));
+    let poll = args.watch_interval.min(Duration::from_secs(1));
+    let held = acquire(
+        &remote.lease,
+        owner,
+        args.lease_ttl,
+        args.wait,
+        poll,
+        &reporter,
+    )
+    .await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (lost_tx, mut lost_rx) = watch::channel(None);
+    let heartbeat = held.spawn_heartbeat(stop_rx, lost_tx);
+
+    let result = guarded(
+        args,
+        &terraform,
+        &tf_args,
+        &subcommand,
+        &remote,
+        &held,
+        &mut signals,
+        &mut lost_rx,
+        &reporter,
+        stdout_to,
+    )
+    .await;
+
+    let _ = stop_tx.send(true);
+    let _ = heartbeat.await;
+    match held.release().await {
+        Ok(true) => reporter.info(
+            "lease_released",
+            &format!("lease {} released", remote.lease.location()),
+        ),
+        Ok(false) => reporter.warn(
+            "lease_released",
+            "the lease was no longer ours; left it alone",
+        ),
+        Err(error) => reporter.warn(
+            "lease_released",
+            &format!(
+                "could not release the lease ({error:#}); it expires after {}",
+                humantime::format_duration(args.lease_ttl)
+            ),
+        ),
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn guarded(
+    args: &RunArgs,
+    terraform: &Terraform,
+    tf_args: &[String],
+    subcommand: &str,
+    remote: &Remote,
+    held: &Held,
+    signals: &mut Signals,
+    lost: &mut watch::Receiver<Option<String>>,
+    reporter: &Reporter,
+    stdout_to: StdoutTo,
+) -> anyhow::Result<Outcome> {
+    let mut watcher = Watcher::start(remote.clone(), Some(held.clone())).await?;
+    let baseline_serial = watcher.snapshot().map(|s| s.serial);
+    let is_apply = matches!(subcommand, "apply" | "destroy");
+    let mut outcome = Outcome::Ok;
+    let mut expect_changes = false;
+
+    let final_args: Vec<String> = if is_apply {
+        let sub_at = tf_args.iter().position(|a| a == subcommand).unwrap_or(0);
+        let (before, after) = tf_args.split_at(sub_at + 1);
+        let options: Vec<&String> = after.iter().filter(|a| a.starts_with('-')).collect();
+        let given_plan = after.iter().find(|a| !a.starts_with('-')).cloned();
+        let plan_file = match given_plan {
+            Some(file) => file,
+            None => {
+                let file = terraform
+                    .dir()
+                    .join(".terraform")
+                    .join(format!("zdd-guard-{}.tfplan", std::process::id()));
+                let mut plan_args: Vec<String> = before[..sub_at].to_vec();
+                plan_args.push("plan".into());
+                plan_args.push(format!("-out={}", file.display()));
+                plan_args.push("-input=false".into());
+                if subcommand == "destroy" {
+                    plan_args.push("-destroy".into());
+                }
+                plan_args.extend(
+                    options
+                        .iter()
+                        .filter(|a| !a.starts_with("-auto-approve") && !a.starts_with("-input"))
+                        .map(|a| a.to_string()),
+                );
+                reporter.info(
+                    "plan",
+                    "planning to a saved plan first, so this run knows what it may change",
+                );
+                let child = terraform.spawn(&plan_args, stdout_to)?;
+                let code = supervise(
+                    child,
+                    Some(&mut watcher),
+                    args.watch_interval,
+                    signals,
+                    lost,
+                    reporter,
+                )
+                .await?;
+                if code != Some(0) || signals.received > 0 {
+                    return Ok(finish(
+                        Outcome::from_terraform(code).combine(Outcome::Error),
+                        &watcher,
+                    ));
+                }
+                file.display().to_string()
+            }
+        };
+        let shown = terraform.capture(&["show", "-json", &plan_file]).await?;
+        anyhow::ensure!(
+            shown.code == Some(0),
+            "terraform show -json {plan_file} failed: {}",
+            shown.stderr
+        );
+        let summary = plan::summarize(&shown.stdout)?;
+        expect_changes = !summary.changes.is_empty();
+        let change_set: BTreeSet<String> = summary.change_set();
+        reporter.emit(
+            crate::output::Level::Info,
+            "change_set",
+            &format!(
+                "this run may change {} resource(s): {}",
+                change_set.len(),
+                change_set.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            serde_json::json!({"addresses": change_set}),
+        );
+        watcher.set_change_set(change_set);
+        let mut apply_args: Vec<String> = before[..sub_at].to_vec();
+        apply_args.push("apply".into());
+        apply_args.extend(
+            options
+                .iter()
+                .filter(|a| {
+                    APPLY_PLANFILE_OPTIONS
+                        .iter()
+                        .any(|o| a.split('=').next() == Some(o))
+                })
+                .map(|a| a.to_string()),
+        );
+        if !apply_args.iter().any(|a| a.starts_with("-input")) {
+            apply_args.push("-input=false".into());
+        }
+        apply_args.push(plan_file);
+        apply_args
+    } else {
+        tf_args.to_vec()
+    };
+
+    let child = terraform.spawn(&final_args, stdout_to)?;
+    let code = supervise(
+        child,
+        Some(&mut watcher),
+        args.watch_interval,
+        signals,
+        lost,
+        reporter,
+    )
+    .await?;
+    // One last look: writes between the last tick and terraform's exit.
+    watcher.tick(reporter, false).await?;
+    outcome = outcome.combine(Outcome::from_terraform(code));
+
+    if is_apply && code == Some(0) {
+        outcome = outcome
+            .combine(verify_after_apply(remote, baseline_serial, expect_changes, reporter).await?);
+        if args.verify_drift {
+            let drift = terraform
+                .capture(&[
+                    "plan",
+                    "-refresh-only",
+                    "-detailed-exitcode",
+                    "-input=false",
+                    "-no-color",
+                ])
+                .await?;
+            match drift.code {
+                Some(0) => reporter.info("drift", "no drift after apply"),
+                Some(2) => {
+                    reporter.error(
+                        "drift",
+                        "plan -refresh-only found drift right after apply (run `zdd-guard drift`)",
+                    );
+                    outcome = outcome.combine(Outcome::Drift);
+                }
+                other => {
+                    reporter.error(
+                        "drift",
+                        &format!("plan -refresh-only failed ({other:?}): {}", drift.stderr),
+                    );
+                    outcome = outcome.combine(Outcome::Error);
+                }
+            }
+        }
+    }
+    Ok(finish(outcome, &watcher))
+}
+
+fn finish(outcome: Outcome, watcher: &Watcher) -> Outcome {
+    if watcher.interference {
+        outcome.combine(Outcome::StateChangedByOthers)
+    } else {
+        outcome
+    }
+}
+
+/// Serial advanced, digest matches, no lock left behind.
+async fn verify_after_apply(
+    remote: &Remote,
+    baseline: Option<u64>,
+    expect_changes: bool,
+    reporter: &Reporter,
+) -> anyhow::Result<Outcome> {
+    let mut outcome = Outcome::Ok;
+    let Some((_, bytes)) = remote.s3.get(&remote.state_key, None).await? else {
+        reporter.error(
+            "verify",
+            &format!("{} is missing after apply", remote.state_location()),
+        );
+        return Ok(Outcome::Error);
+    };
+    let after = crate::core::snapshot::Snapshot::parse(&remote.state_location(), &bytes)?;
+    if expect_changes && baseline.is_some_and(|b| after.serial <= b) {
+        reporter.error(
+            "verify",
+            &format!(
+                "state serial did not advance ({baseline:?} -> {})",
+                after.serial
+            ),
+        );
+        outcome = Outcome::Error;
+    }
+    if let Some(locks) = &remote.dynamodb {
+        let digest_id = remote.backend.digest_id(&remote.state_key);
+        let expected = hex::encode(Md5::digest(&bytes));
+        match locks.get_attribute(&digest_id, "Digest").await? {
+            Some(digest) if digest == expected => {}
+            other => {
+                reporter.error(
+                    "verify",
+                    &format!("digest item {digest_id} is {other:?}, the state's MD5 is {expected}"),
+                );
+                outcome = Outcome::Error;
+            }
+        }
+        if let Some((_, info)) = locks
+            .lock(&remote.backend.lock_id(&remote.state_key))
+            .await?
+        {
+            reporter.error(
+                "verify",
+                &format!("a Terraform lock was left behind: {}", info.describe()),
+            );
+            outcome = Outcome::Error;
+        }
+    }
+    if remote.backend.use_lockfile {
+        if let Some((_, info)) = remote.s3.lockfile(&remote.state_key).await? {
+            reporter.error(
+                "verify",
+                &format!("a Terraform lockfile was left behind: {}", info.describe()),
+            );
+            outcome = Outcome::Error;
+        }
+    }
+    if outcome == Outcome::Ok {
+        reporter.info(
+            "verify",
+            &format!(
+                "verified: state serial {}, no lock left behind",
+                after.serial
+            ),
+        );
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,155 @@
+//! The terraform process runner: the only place in zdd-guard that builds a `Command` for
+//! terraform. Terraform runs in its own process group so that a Ctrl-C sent to the CI job's group
+//! reaches it once (forwarded by the guard), not twice (which Terraform treats as "exit now").
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::Context;
+use tokio::process::{Child, Command};
+
+/// Where terraform's stdout goes: the guard's stdout, or stderr when stdout carries JSON lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdoutTo {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone)]
+pub struct Terraform {
+    bin: PathBuf,
+    dir: PathBuf,
+}
+
+/// Captured output of a short terraform command.
+#[derive(Debug)]
+pub struct Captured {
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Terraform {
+    /// `--terraform PATH`, else `$TERRAFORM` (both arrive through clap's `env`), else `terraform`.
+    pub fn new(explicit: Option<&Path>, dir: &Path) -> Terraform {
+        let bin = explicit.map_or_else(|| PathBuf::from("terraform"), Path::to_path_buf);
+        Terraform {
+            bin,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut command = Command::new(&self.bin);
+        command
+            .args(args.into_iter().map(Into::into))
+            .current_dir(&self.dir)
+            .process_group(0);
+        // Stable, script-friendly output; the guard is by definition automation.
+        command.env("TF_IN_AUTOMATION", "1");
+        command
+    }
+
+    /// Starts terraform with inherited stdin/stderr and stdout as asked.
+    pub fn spawn(&self, args: &[String], stdout: StdoutTo) -> anyhow::Result<Child> {
+        let mut command = self.command(args);
+        command.stdin(Stdio::null()).stderr(Stdio::inherit());
+        match stdout {
+            StdoutTo::Stdout => command.stdout(Stdio::inherit()),
+            StdoutTo::Stderr => {
+                let fd = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned()?;
+                command.stdout(Stdio::from(fd))
+            }
+        };
+        command.spawn().with_context(|| self.spawn_hint())
+    }
+
+    /// Runs terraform to completion, capturing its output.
+    pub async fn capture(&self, args: &[&str]) -> anyhow::Result<Captured> {
+        let output = self
+            .command(args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .with_context(|| self.spawn_hint())?;
+        Ok(Captured {
+            code: output.status.code(),
+            stdout: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    fn spawn_hint(&self) -> String {
+        format!(
+            "cannot start terraform ({}); pass --terraform PATH or set $TERRAFORM",
+            self.bin.display()
+        )
+    }
+}
+
+/// Signals the guard forwards to terraform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Interrupt,
+    Terminate,
+    Kill,
+}
+
+/// Sends `signal` to process `pid` with the system `kill` command (keeps `unsafe` out of the crate).
+pub fn send_signal(pid: u32, signal: Signal) -> anyhow::Result<()> {
+    let name = match signal {
+        Signal::Interrupt => "INT",
+        Signal::Terminate => "TERM",
+        Signal::Kill => "KILL",
+    };
+    let status = std::process::Command::new("kill")
+        .args(["-s", name, &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .context("cannot run `kill` to signal terraform")?;
+    anyhow::ensure!(
+        status.success(),
+        "kill -s {name} {pid} failed (terraform already gone?)"
+    );
+    Ok(())
+}
+
+/// Splits terraform args into the subcommand position: `(-chdir=DIR, subcommand index)`.
+pub fn chdir_and_subcommand(args: &[String]) -> (Option<PathBuf>, Option<usize>) {
+    let mut chdir = None;
+    for (index, arg) in args.iter().enumerate() {
+        if let Some(dir) = arg.strip_prefix("-chdir=") {
+            chdir = Some(PathBuf::from(dir));
+        } else if !arg.starts_with('-') {
+            return (chdir, Some(index));
+        }
+    }
+    (chdir, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn finds_chdir_and_subcommand() {
+        let (chdir, index) =
+            chdir_and_subcommand(&strings(&["-chdir=infra", "apply", "-auto-approve"]));
+        assert_eq!(chdir, Some(PathBuf::from("infra")));
+        assert_eq!(index, Some(1));
+        assert_eq!(chdir_and_subcommand(&strings(&["-version"])), (None, None));
+    }
+}
