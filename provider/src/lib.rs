@@ -2,8 +2,11 @@
 //!
 //! - [`aws`]: the AWS adapter, the only module that knows SDK types.
 //! - [`model`]: provider and resource configuration/state in plain Rust, with validation.
+//! - [`driver`]: the observe → step → execute loop around the pure engine.
 
 pub mod aws;
 pub mod docs;
 pub mod model;
+pub mod resource;
 pub mod schema;
+pub mod driver;

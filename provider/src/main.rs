@@ -1,5 +1,9 @@
-//! terraform-provider-zdd: not yet wired to tfplugin (issue 5).
-fn main() {
-    eprintln!("terraform-provider-zdd: this binary is a Terraform plugin; run it through terraform");
-    std::process::exit(1);
+//! terraform-provider-zdd: serves the `zdd` provider to Terraform (plugin protocol 6).
+
+use std::process::ExitCode;
+
+use terraform_provider_zdd::resource::{PROVIDER_ADDRESS, ZddProvider};
+
+fn main() -> ExitCode {
+    zdd_tfplugin::serve(PROVIDER_ADDRESS, ZddProvider::default())
 }

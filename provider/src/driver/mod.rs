@@ -1,0 +1,191 @@
+//! The driver: observe (adapter) → `Rollout::step` (pure engine) → execute the commands
+//! (adapter) → sleep until the decision's wake-up, until the rollout reaches an outcome, the
+//! operation's timeout passes or Terraform asks the provider to stop.
+
+pub mod convert;
+mod execute;
+mod observe;
+pub mod timeline;
+
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+use zdd_rollout::{Checkpoint, Event, Outcome, Rollout, RolloutSpec};
+
+use crate::aws::{AwsClients, AwsError};
+
+pub use observe::Observer;
+
+/// Environment variable capping the sleep between observations (e.g. `2s`). The engine wakes
+/// when something can have changed; the cap keeps a local AWS with a scaled health model (or
+/// an eventual-consistency surprise) from leaving the loop asleep too long.
+pub const MAX_POLL_ENV: &str = "ZDD_MAX_POLL_INTERVAL";
+const DEFAULT_MAX_POLL: Duration = Duration::from_secs(2);
+/// Pause after an observation failed before trying again.
+const OBSERVE_BACKOFF: Duration = Duration::from_secs(1);
+/// Consecutive non-transient observation failures that end the run.
+const MAX_OBSERVE_FAILURES: u32 = 5;
+
+/// How long to sleep at most between observations.
+pub fn max_poll_interval() -> Duration {
+    std::env::var(MAX_POLL_ENV)
+        .ok()
+        .and_then(|text| crate::model::duration::parse_duration(&text).ok())
+        .filter(|interval| !interval.is_zero())
+        .unwrap_or(DEFAULT_MAX_POLL)
+}
+
+/// Why a run ended without an outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// Terraform called StopProvider (Ctrl-C).
+    Cancelled,
+    /// The operation's timeout passed.
+    TimedOut(Duration),
+    /// AWS kept refusing to be observed.
+    ObserveFailed(String),
+}
+
+/// The end of a run: an outcome, or why it stopped early; the checkpoint to save either way.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub outcome: Result<Outcome, Stopped>,
+    pub checkpoint: Checkpoint,
+    pub timeline: Vec<Event>,
+    pub started_at: SystemTime,
+    pub finished_at: SystemTime,
+    pub api_calls: u64,
+    /// Time spent inside the provider (observing, deciding, commanding), not sleeping.
+    pub busy: Duration,
+}
+
+/// Drives `rollout` to an outcome.
+///
+/// Cancellation: the loop stops at the next await point and returns the checkpoint; every
+/// command the engine issued is idempotent, so the next apply resumes (or rolls back) from it
+/// and from what AWS shows (invariant 6).
+pub async fn run(
+    aws: &AwsClients,
+    mut rollout: Rollout,
+    observer: &mut Observer,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> RunResult {
+    let started_at = SystemTime::now();
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
+    let max_poll = max_poll_interval();
+    let mut metrics_since = None;
+    let mut observe_failures = 0;
+    let mut busy = Duration::ZERO;
+    let mut logged = rollout.timeline().len();
+    log_events(rollout.spec(), &rollout.timeline()[..logged]);
+
+    let outcome = loop {
+        let turn = tokio::time::Instant::now();
+        let now = SystemTime::now();
+        let observation = tokio::select! {
+            observation = observer.observe(aws, rollout.spec(), metrics_since, now) => observation,
+            () = cancel.cancelled() => break Err(Stopped::Cancelled),
+        };
+        let observation = match observation {
+            Ok(observation) => {
+                observe_failures = 0;
+                observation
+            }
+            Err(err) => {
+                tracing::warn!(rollout = %rollout.spec().name, error = %err, "observation failed");
+                if !err.is_transient() {
+                    observe_failures += 1;
+                    if observe_failures >= MAX_OBSERVE_FAILURES {
+                        break Err(Stopped::ObserveFailed(err.to_string()));
+                    }
+                }
+                busy += turn.elapsed();
+                if let Err(stopped) = sleep_until(turn + OBSERVE_BACKOFF, deadline, timeout, cancel).await {
+                    break Err(stopped);
+                }
+                continue;
+            }
+        };
+        let decision = rollout.step(&observation, convert::timestamp(now));
+        log_events(rollout.spec(), &decision.events);
+        logged = rollout.timeline().len();
+        if let Some(outcome) = decision.outcome {
+            busy += turn.elapsed();
+            break Ok(outcome);
+        }
+        metrics_since = decision.metrics_since;
+        for command in &decision.commands {
+            if cancel.is_cancelled() {
+                break;
+            }
+            tracing::debug!(rollout = %rollout.spec().name, command = %command.describe(), "executing");
+            observer.api_calls += u64::from(command.api_calls());
+            if let Err(err) = execute::execute(aws, command).await {
+                tracing::warn!(rollout = %rollout.spec().name, command = %command.describe(), error = %err, "command failed");
+                rollout.command_failed(command, convert::timestamp(SystemTime::now()), &err.to_string());
+            }
+        }
+        busy += turn.elapsed();
+        let wake = convert::system_time(decision.next_wake)
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .min(max_poll);
+        if let Err(stopped) = sleep_until(tokio::time::Instant::now() + wake, deadline, timeout, cancel).await {
+            break Err(stopped);
+        }
+    };
+    let _ = logged;
+    RunResult {
+        outcome,
+        checkpoint: rollout.checkpoint().clone(),
+        timeline: rollout.timeline().to_vec(),
+        started_at,
+        finished_at: SystemTime::now(),
+        api_calls: observer.api_calls,
+        busy,
+    }
+}
+
+async fn sleep_until(
+    until: tokio::time::Instant,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Stopped> {
+    if tokio::time::Instant::now() >= deadline {
+        return Err(Stopped::TimedOut(timeout));
+    }
+    tokio::select! {
+        () = tokio::time::sleep_until(until.min(deadline)) => Ok(()),
+        () = cancel.cancelled() => Err(Stopped::Cancelled),
+    }
+}
+
+fn log_events(spec: &RolloutSpec, events: &[Event]) {
+    for event in events {
+        tracing::info!(rollout = %spec.name, action = %event.action, "{}: {}", event.action, event.detail);
+    }
+}
+
+/// Observes once (for `Rollout::resume` / `Rollout::teardown`), retrying transient errors
+/// until the timeout or a cancel.
+pub async fn first_observation(
+    aws: &AwsClients,
+    spec: &RolloutSpec,
+    observer: &mut Observer,
+    cancel: &CancellationToken,
+) -> Result<zdd_rollout::Observation, AwsError> {
+    let mut attempts = 0;
+    loop {
+        match observer.observe(aws, spec, None, SystemTime::now()).await {
+            Ok(observation) => return Ok(observation),
+            Err(err) if err.is_transient() && attempts < MAX_OBSERVE_FAILURES && !cancel.is_cancelled() => {
+                attempts += 1;
+                tokio::time::sleep(OBSERVE_BACKOFF).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! One observation of everything the engine looks at, through the adapter.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use zdd_rollout::{AlarmObservation, Observation, RolloutSpec, Strategy, TargetGroupMetrics, Timestamp};
+
+use crate::aws::types::TargetGroupTiming;
+use crate::aws::{AwsClients, AwsError};
+
+use super::convert;
+
+/// Target group settings do not change during a rollout: read them once per apply.
+#[derive(Debug, Default)]
+pub struct Observer {
+    timings: BTreeMap<String, TargetGroupTiming>,
+    /// AWS API calls made so far (for the benchmark's "API calls per rollout").
+    pub api_calls: u64,
+}
+
+impl Observer {
+    pub async fn observe(
+        &mut self,
+        aws: &AwsClients,
+        spec: &RolloutSpec,
+        metrics_since: Option<Timestamp>,
+        now: SystemTime,
+    ) -> Result<Observation, AwsError> {
+        let asgs = aws.describe_rollout_asgs(&spec.name).await?;
+        self.api_calls += 1;
+        let mut target_groups = Vec::new();
+        for arn in spec.target_group_arns() {
+            let timing = match self.timings.get(&arn) {
+                Some(timing) => timing.clone(),
+                None => {
+                    let timing = aws.target_group_timing(&arn).await?;
+                    self.api_calls += 2;
+                    self.timings.insert(arn.clone(), timing.clone());
+                    timing
+                }
+            };
+            let targets = aws.target_health(&arn).await?;
+            self.api_calls += 1;
+            target_groups.push(convert::target_group(&timing, &targets));
+        }
+        let mut observation = Observation {
+            asgs: asgs.iter().map(convert::asg).collect(),
+            target_groups,
+            ..Observation::default()
+        };
+        if let Strategy::Canary(canary) = &spec.strategy {
+            let weights = aws.listener_weights(&canary.listener_arn).await?;
+            self.api_calls += 1;
+            observation.listener = Some(convert::listener(&weights));
+            if !canary.alarm_names.is_empty() {
+                let states = aws.alarm_states(&canary.alarm_names).await?;
+                self.api_calls += 1;
+                observation.alarms = states
+                    .into_iter()
+                    .map(|(name, state)| AlarmObservation {
+                        name,
+                        state: convert::alarm_state(state),
+                    })
+                    .collect();
+            }
+            if let Some(since) = metrics_since {
+                for arn in [&canary.stable_target_group_arn, &canary.canary_target_group_arn] {
+                    let Some(load_balancer) = self
+                        .timings
+                        .get(arn.as_str())
+                        .and_then(|timing| timing.load_balancer_arns.first().cloned())
+                    else {
+                        continue;
+                    };
+                    let sums = aws
+                        .target_group_metric_sums(arn, &load_balancer, convert::system_time(since), now)
+                        .await?;
+                    self.api_calls += 2;
+                    observation.metrics.push(TargetGroupMetrics {
+                        target_group_arn: arn.clone(),
+                        since,
+                        http_5xx: count(sums.target_5xx),
+                        requests: count(sums.requests),
+                    });
+                }
+            }
+        }
+        Ok(observation)
+    }
+}
+
+/// Metric sums are counts; CloudWatch reports them as floats.
+fn count(sum: f64) -> u64 {
+    if sum.is_finite() && sum > 0.0 {
+        // Saturating float-to-int conversion is the intent here.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let whole = sum.round() as u64;
+        whole
+    } else {
+        0
+    }
+}

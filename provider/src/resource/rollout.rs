@@ -1,0 +1,523 @@
+//! `zdd_rollout`: validate, plan, create/update (a rollout), read (refresh from AWS tags),
+//! delete (teardown), import by name.
+
+use std::time::{Duration, SystemTime};
+
+use zdd_rollout::{Checkpoint, Event, Outcome as EngineOutcome, RawCanary, RawCanaryStep, RawSpec, Rollout, RolloutSpec, SpecErrors, Strategy as EngineStrategy};
+use zdd_tfplugin::{AttributePath, Ctx, Diagnostic, Failure, OrDiag, Outcome, PlanChange, Resource, Schema, Val, Value, from_value};
+
+use super::SharedAws;
+use super::schema::rollout_schema;
+use super::state::RolloutState;
+use crate::aws::types::AlarmState;
+use crate::driver::timeline::rfc3339;
+use crate::driver::{self, Observer, RunResult, Stopped, convert};
+use crate::model::diagnostics::{AttrPath, PathStep};
+use crate::model::duration::parse_duration;
+use crate::model::plan::{Change, classify_change};
+use crate::model::refresh::{Finding, refresh};
+use crate::model::rollout::defaults;
+use crate::model::{LastRollout, RolloutModel, TimelineStep, validate};
+
+/// Computed attributes: null in configuration, never "unknown because of the user".
+const COMPUTED: [&str; 5] = ["id", "generation", "active_asg_name", "active_launch_template_version", "last_rollout"];
+/// Attributes whose unknown value means a rollout may be needed.
+const ROLLOUT_INPUTS: [&str; 7] = [
+    "launch_template_id",
+    "launch_template_version",
+    "subnet_ids",
+    "min_size",
+    "max_size",
+    "target_group_arns",
+    "tags",
+];
+
+pub struct RolloutResource {
+    aws: SharedAws,
+}
+
+impl RolloutResource {
+    pub fn new(aws: SharedAws) -> RolloutResource {
+        RolloutResource { aws }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Create,
+    Update,
+}
+
+impl Resource for RolloutResource {
+    type State = RolloutState;
+
+    fn schema(&self) -> Schema {
+        rollout_schema()
+    }
+
+    fn validate(&self, ctx: &mut Ctx, config: &Value) {
+        let state: RolloutState = match from_value(config) {
+            Ok(state) => state,
+            Err(err) => {
+                ctx.diagnostics.error("Invalid zdd_rollout configuration", err.to_string());
+                return;
+            }
+        };
+        for diagnostic in config_diagnostics(&state) {
+            ctx.diagnostics.push(diagnostic);
+        }
+    }
+
+    async fn plan(&self, _ctx: &mut Ctx, change: &mut PlanChange<RolloutState>) -> Outcome<()> {
+        let config = &change.config;
+        let planned = &mut change.planned;
+        fill_defaults(planned, config);
+        if let Some(name) = planned.name.known().cloned() {
+            planned.id = Val::Known(name);
+        }
+        let unknown = planned.unknown_attributes();
+        let model = planned.to_model();
+        let kind = match &change.prior {
+            None => Change::Replace,
+            Some(prior) => {
+                if ROLLOUT_INPUTS.iter().any(|attribute| unknown.contains(*attribute)) {
+                    Change::Rollout { reasons: vec!["inputs known only after apply".into()] }
+                } else {
+                    classify_change(&prior.to_model(), &model)
+                }
+            }
+        };
+        let prior = change.prior.as_ref();
+        match (&kind, prior) {
+            (Change::None, Some(prior)) => keep_computed(planned, prior),
+            (Change::Scale, Some(prior)) => {
+                keep_computed(planned, prior);
+                planned.last_rollout = Val::Unknown;
+            }
+            (Change::Rollout { reasons }, Some(prior)) => {
+                tracing::info!(rollout = %model.name, reasons = %reasons.join(", "), "plan: rollout to a new generation");
+                let interrupted = prior
+                    .last_rollout
+                    .known()
+                    .is_some_and(|last| last.status == "interrupted" || last.status == "in_progress");
+                match prior.generation.known() {
+                    Some(generation) if !interrupted => {
+                        let next = generation + 1;
+                        planned.generation = Val::Known(next);
+                        planned.active_asg_name = planned.name.known().map_or(Val::Unknown, |name| Val::Known(format!("{name}-g{next}")));
+                    }
+                    _ => {
+                        planned.generation = Val::Unknown;
+                        planned.active_asg_name = Val::Unknown;
+                    }
+                }
+                planned.active_launch_template_version = planned.launch_template_version.clone();
+                planned.last_rollout = Val::Unknown;
+            }
+            // Create (or replace: Terraform destroys, then creates generation 1).
+            _ => {
+                planned.generation = Val::Known(1);
+                planned.active_asg_name = planned.name.known().map_or(Val::Unknown, |name| Val::Known(format!("{name}-g1")));
+                planned.active_launch_template_version = planned.launch_template_version.clone();
+                planned.last_rollout = Val::Unknown;
+            }
+        }
+        Ok(())
+    }
+
+    async fn create(&self, ctx: &mut Ctx, planned: RolloutState) -> Outcome<RolloutState> {
+        self.roll_out(ctx, None, planned, Operation::Create).await
+    }
+
+    async fn update(&self, ctx: &mut Ctx, prior: RolloutState, planned: RolloutState) -> Outcome<RolloutState> {
+        let change = classify_change(&prior.to_model(), &planned.to_model());
+        if change == Change::None {
+            // Settings only (strategy, timeouts, ...): nothing to do in AWS.
+            let mut next = planned;
+            keep_computed(&mut next, &prior);
+            return Ok(next);
+        }
+        self.roll_out(ctx, Some(prior), planned, Operation::Update).await
+    }
+
+    async fn read(&self, _ctx: &mut Ctx, current: RolloutState) -> Outcome<Option<RolloutState>> {
+        let aws = self.aws.get()?;
+        let model = current.to_model();
+        let groups = aws
+            .describe_rollout_asgs(&model.name)
+            .await
+            .or_diag("Reading the fleet's Auto Scaling groups")?;
+        if groups.is_empty() && model.generation.is_none() {
+            // Import of a name no group carries: nothing to import.
+            return Ok(None);
+        }
+        let (refreshed, finding) = refresh(&model, &groups);
+        match &finding {
+            Finding::InSync => {}
+            Finding::ActiveGroupGone { expected } => {
+                tracing::warn!(rollout = %model.name, "drift: Auto Scaling group {expected} no longer exists; the next apply recreates the fleet");
+            }
+            Finding::Interrupted { generations } => {
+                tracing::warn!(rollout = %model.name, ?generations, "an interrupted rollout left several generations; the next apply finishes or rolls it back");
+            }
+            Finding::Drifted { attributes } => {
+                tracing::warn!(rollout = %model.name, ?attributes, "drift: the active group differs from the state");
+            }
+        }
+        let mut state = RolloutState::from_model(&refreshed);
+        state.timeouts = current.timeouts;
+        Ok(Some(state))
+    }
+
+    async fn delete(&self, ctx: &mut Ctx, prior: RolloutState) -> Outcome<()> {
+        let model = prior.to_model();
+        let spec = RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
+        let aws = self.aws.get()?;
+        let mut observer = Observer::default();
+        let observation = driver::first_observation(&aws, &spec, &mut observer, ctx.cancellation())
+            .await
+            .or_diag("Observing the fleet before deleting it")?;
+        let rollout = Rollout::teardown(spec, &observation, convert::timestamp(SystemTime::now()));
+        let timeout = operation_timeout(&model, |timeouts| timeouts.delete.as_deref(), defaults::DELETE_TIMEOUT);
+        let result = driver::run(&aws, rollout, &mut observer, timeout, ctx.cancellation()).await;
+        match &result.outcome {
+            Ok(EngineOutcome::Succeeded { .. }) => Ok(()),
+            Ok(EngineOutcome::RolledBack { reason, .. } | EngineOutcome::Failed { reason }) => Err(Failure::error(
+                format!("Deleting zdd_rollout {:?} failed", model.name),
+                format!("{reason}\n\n{}", timeline_text(&result.timeline)),
+            )),
+            Err(stopped) => Err(Failure::error(
+                format!("Deleting zdd_rollout {:?} stopped: {}", model.name, stopped_text(stopped)),
+                format!("The fleet is left partly deleted; run the destroy again.\n\n{}", timeline_text(&result.timeline)),
+            )),
+        }
+    }
+
+    async fn import(&self, _ctx: &mut Ctx, id: &str) -> Outcome<RolloutState> {
+        Ok(RolloutState {
+            id: Val::Known(id.to_string()),
+            name: Val::Known(id.to_string()),
+            launch_template_id: Val::Known(String::new()),
+            launch_template_version: Val::Known(String::new()),
+            subnet_ids: Val::Known(Vec::new()),
+            min_size: Val::Known(0),
+            max_size: Val::Known(0),
+            desired_capacity: Val::Known(0),
+            ..RolloutState::default()
+        })
+    }
+}
+
+impl RolloutResource {
+    async fn roll_out(
+        &self,
+        ctx: &mut Ctx,
+        prior: Option<RolloutState>,
+        planned: RolloutState,
+        operation: Operation,
+    ) -> Outcome<RolloutState> {
+        let model = planned.to_model();
+        let spec = RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
+        let aws = self.aws.get()?;
+        preflight_alarms(&aws, &spec).await?;
+        let mut observer = Observer::default();
+        let observation = driver::first_observation(&aws, &spec, &mut observer, ctx.cancellation())
+            .await
+            .or_diag("Observing the fleet before the rollout")?;
+        let checkpoint: Option<Checkpoint> = serde_json::from_slice(ctx.private_state()).ok();
+        let rollout = Rollout::resume(spec.clone(), checkpoint, &observation, convert::timestamp(SystemTime::now()));
+        let timeout = match operation {
+            Operation::Create => operation_timeout(&model, |timeouts| timeouts.create.as_deref(), defaults::CREATE_TIMEOUT),
+            Operation::Update => operation_timeout(&model, |timeouts| timeouts.update.as_deref(), defaults::UPDATE_TIMEOUT),
+        };
+        let result = driver::run(&aws, rollout, &mut observer, timeout, ctx.cancellation()).await;
+        tracing::info!(
+            rollout = %spec.name,
+            api_calls = result.api_calls,
+            busy_ms = u64::try_from(result.busy.as_millis()).unwrap_or(u64::MAX),
+            elapsed_ms = u64::try_from(result.finished_at.duration_since(result.started_at).unwrap_or_default().as_millis()).unwrap_or(u64::MAX),
+            "rollout finished"
+        );
+        finish(ctx, &spec, prior, model, result)
+    }
+}
+
+/// Turns a run's end into the new state or a failure carrying the state to keep.
+fn finish(
+    ctx: &mut Ctx,
+    spec: &RolloutSpec,
+    prior: Option<RolloutState>,
+    planned: RolloutModel,
+    result: RunResult,
+) -> Outcome<RolloutState> {
+    let status = match &result.outcome {
+        Ok(EngineOutcome::Succeeded { .. }) => "succeeded",
+        Ok(EngineOutcome::RolledBack { .. }) => "rolled_back",
+        Ok(EngineOutcome::Failed { .. }) => "failed",
+        Err(_) => "interrupted",
+    };
+    let last = LastRollout {
+        status: status.to_string(),
+        started_at: rfc3339(result.started_at),
+        finished_at: Some(rfc3339(result.finished_at)),
+        steps: timeline_steps(&result.timeline),
+    };
+    // What the state keeps when the new generation does not serve: the prior configuration,
+    // so the next plan proposes the rollout again.
+    let kept = |serving: Option<u64>| -> RolloutModel {
+        let mut model = prior.as_ref().map_or_else(|| planned.clone(), RolloutState::to_model);
+        model.id = Some(planned.name.clone());
+        if let Some(generation) = serving {
+            model.generation = i64::try_from(generation).ok();
+            model.active_asg_name = Some(spec.asg_name(generation));
+        }
+        model.last_rollout = Some(last.clone());
+        model
+    };
+    match &result.outcome {
+        Ok(EngineOutcome::Succeeded { generation }) => {
+            ctx.set_private_state(Vec::new());
+            let mut model = planned.clone();
+            model.id = Some(planned.name.clone());
+            model.generation = i64::try_from(*generation).ok();
+            model.active_asg_name = Some(spec.asg_name(*generation));
+            model.active_launch_template_version = Some(planned.launch_template_version.clone());
+            model.last_rollout = Some(last);
+            Ok(RolloutState::from_model(&model))
+        }
+        Ok(EngineOutcome::RolledBack { serving, failed_generation, reason }) => {
+            ctx.set_private_state(Vec::new());
+            let model = kept(*serving);
+            let failure = Failure::error(
+                format!("Rollout of {} to generation {failed_generation} failed and was rolled back", spec.name),
+                format!(
+                    "{reason}\n\n{}\n\n{}",
+                    serving.map_or("No generation serves.".to_string(), |g| format!("Generation {g} keeps serving.")),
+                    timeline_text(&result.timeline)
+                ),
+            );
+            Err(if serving.is_some() || !planned.rollback_on_failure.unwrap_or(defaults::ROLLBACK_ON_FAILURE) {
+                failure.with_partial_state(&RolloutState::from_model(&model))
+            } else {
+                failure
+            })
+        }
+        Ok(EngineOutcome::Failed { reason }) => {
+            let checkpoint = serde_json::to_vec(&result.checkpoint).unwrap_or_default();
+            ctx.set_private_state(checkpoint);
+            let model = kept(None);
+            Err(Failure::error(
+                format!("Rollout of {} failed and could not be rolled back", spec.name),
+                format!("{reason}\n\nA person must look at the Auto Scaling groups tagged zdd:rollout = {}.\n\n{}", spec.name, timeline_text(&result.timeline)),
+            )
+            .with_partial_state(&RolloutState::from_model(&model)))
+        }
+        Err(stopped) => {
+            let checkpoint = serde_json::to_vec(&result.checkpoint).unwrap_or_default();
+            ctx.set_private_state(checkpoint);
+            let model = kept(None);
+            Err(Failure::error(
+                format!("Rollout of {} {}", spec.name, stopped_text(stopped)),
+                format!(
+                    "The rollout stopped in phase {}. Every step is idempotent and tagged in AWS: the next apply resumes it or rolls it back.\n\n{}",
+                    result.checkpoint.phase,
+                    timeline_text(&result.timeline)
+                ),
+            )
+            .with_partial_state(&RolloutState::from_model(&model)))
+        }
+    }
+}
+
+fn stopped_text(stopped: &Stopped) -> String {
+    match stopped {
+        Stopped::Cancelled => "interrupted".to_string(),
+        Stopped::TimedOut(after) => format!("timed out after {}", crate::model::duration::format_duration(*after)),
+        Stopped::ObserveFailed(error) => format!("stopped: AWS could not be observed ({error})"),
+    }
+}
+
+fn timeline_steps(events: &[Event]) -> Vec<TimelineStep> {
+    events
+        .iter()
+        .map(|event| TimelineStep {
+            at: rfc3339(convert::system_time(event.at)),
+            action: event.action.clone(),
+            detail: event.detail.clone(),
+        })
+        .collect()
+}
+
+fn timeline_text(events: &[Event]) -> String {
+    let lines: Vec<String> = timeline_steps(events)
+        .into_iter()
+        .map(|step| format!("  {} {}: {}", step.at, step.action, step.detail))
+        .collect();
+    format!("Timeline:\n{}", lines.join("\n"))
+}
+
+fn operation_timeout(
+    model: &RolloutModel,
+    pick: impl Fn(&crate::model::TimeoutsConfig) -> Option<&str>,
+    default: &str,
+) -> Duration {
+    model
+        .timeouts
+        .as_ref()
+        .and_then(|timeouts| pick(timeouts))
+        .and_then(|text| parse_duration(text).ok())
+        .or_else(|| parse_duration(default).ok())
+        .unwrap_or(Duration::from_secs(1800))
+}
+
+/// A typo in `alarm_names` would make the gate blind: refuse before anything is created.
+async fn preflight_alarms(aws: &crate::aws::AwsClients, spec: &RolloutSpec) -> Outcome<()> {
+    let EngineStrategy::Canary(canary) = &spec.strategy else { return Ok(()) };
+    if canary.alarm_names.is_empty() {
+        return Ok(());
+    }
+    let states = aws.alarm_states(&canary.alarm_names).await.or_diag("Reading the canary's alarms")?;
+    let missing: Vec<&String> = states
+        .iter()
+        .filter(|(_, state)| **state == AlarmState::Missing)
+        .map(|(name, _)| name)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::error(
+            "Canary alarm not found",
+            format!("CloudWatch has no alarm named {missing:?}; the canary gate would be blind."),
+        )
+        .at(AttributePath::root("canary").attribute("alarm_names")))
+    }
+}
+
+/// Optional+computed attributes get their defaults in the plan, so it shows them.
+fn fill_defaults(planned: &mut RolloutState, config: &Value) {
+    let unset = |name: &str| config.attribute(name).is_none_or(Value::is_null);
+    if unset("strategy") {
+        planned.strategy = Val::Known(defaults::STRATEGY.to_string());
+    }
+    if unset("min_healthy_percent") {
+        planned.min_healthy_percent = Val::Known(defaults::MIN_HEALTHY_PERCENT);
+    }
+    if unset("batch_size") {
+        planned.batch_size = Val::Known(defaults::BATCH_SIZE);
+    }
+    if unset("health_timeout") {
+        planned.health_timeout = Val::Known(defaults::HEALTH_TIMEOUT.to_string());
+    }
+    if unset("rollback_on_failure") {
+        planned.rollback_on_failure = Val::Known(defaults::ROLLBACK_ON_FAILURE);
+    }
+}
+
+fn keep_computed(planned: &mut RolloutState, prior: &RolloutState) {
+    planned.id = prior.id.clone();
+    planned.generation = prior.generation.clone();
+    planned.active_asg_name = prior.active_asg_name.clone();
+    planned.active_launch_template_version = prior.active_launch_template_version.clone();
+    planned.last_rollout = prior.last_rollout.clone();
+}
+
+/// Every problem of a configuration, on its attribute path: our checks (with summaries a
+/// person can act on), then the engine's own validation for anything they missed.
+pub fn config_diagnostics(state: &RolloutState) -> Vec<Diagnostic> {
+    let unknown: std::collections::BTreeSet<String> = state
+        .unknown_attributes()
+        .into_iter()
+        .filter(|name| !COMPUTED.contains(&name.as_str()))
+        .collect();
+    let model = state.to_model();
+    let ours = validate::validate(&model, &unknown);
+    let mut diagnostics: Vec<Diagnostic> = ours
+        .iter()
+        .map(|d| {
+            let diagnostic = Diagnostic::error(d.summary.clone(), d.detail.clone());
+            match &d.path {
+                Some(path) => diagnostic.at(tf_path(path)),
+                None => diagnostic,
+            }
+        })
+        .collect();
+    if unknown.is_empty() && ours.is_empty() {
+        if let Err(errors) = RolloutSpec::validate(&raw_spec(&model)) {
+            diagnostics.extend(errors.0.iter().map(|error| {
+                Diagnostic::error("Invalid zdd_rollout configuration", error.message.clone()).at(engine_path(&error.path))
+            }));
+        }
+    }
+    diagnostics
+}
+
+fn tf_path(path: &AttrPath) -> AttributePath {
+    let mut steps = path.0.iter();
+    let mut out = match steps.next() {
+        Some(PathStep::Attribute(name) | PathStep::Key(name)) => AttributePath::root(name.clone()),
+        Some(PathStep::Index(_)) | None => AttributePath::root(""),
+    };
+    for step in steps {
+        out = match step {
+            PathStep::Attribute(name) => out.attribute(name.clone()),
+            PathStep::Key(key) => out.key(key.clone()),
+            PathStep::Index(index) => out.index(i64::try_from(*index).unwrap_or(i64::MAX)),
+        };
+    }
+    out
+}
+
+fn engine_path(path: &zdd_rollout::AttributePath) -> AttributePath {
+    let converted = AttrPath(
+        path.0
+            .iter()
+            .map(|step| match step {
+                zdd_rollout::PathStep::Attribute(name) => PathStep::Attribute(name.clone()),
+                zdd_rollout::PathStep::Index(index) => PathStep::Index(*index),
+            })
+            .collect(),
+    );
+    tf_path(&converted)
+}
+
+fn spec_failure(errors: &SpecErrors) -> Failure {
+    let mut failure = Failure::error("Invalid zdd_rollout configuration", errors.messages().join("\n"));
+    if let Some(first) = errors.0.first() {
+        failure = failure.at(engine_path(&first.path));
+    }
+    failure
+}
+
+/// The engine's raw input from the model.
+pub fn raw_spec(model: &RolloutModel) -> RawSpec {
+    RawSpec {
+        name: model.name.clone(),
+        launch_template_id: model.launch_template_id.clone(),
+        launch_template_version: model.launch_template_version.clone(),
+        subnet_ids: model.subnet_ids.clone(),
+        target_group_arns: model.target_group_arns.clone().unwrap_or_default(),
+        min_size: model.min_size,
+        max_size: model.max_size,
+        desired_capacity: model.desired_capacity,
+        strategy: model.strategy.clone(),
+        min_healthy_percent: model.min_healthy_percent,
+        batch_size: model.batch_size,
+        canary: model.canary.as_ref().map(|canary| RawCanary {
+            listener_arn: Some(canary.listener_arn.clone()),
+            stable_target_group_arn: Some(canary.stable_target_group_arn.clone()),
+            canary_target_group_arn: Some(canary.canary_target_group_arn.clone()),
+            steps: canary.steps.as_ref().map(|steps| {
+                steps
+                    .iter()
+                    .map(|step| RawCanaryStep { weight: step.weight, soak: step.soak.clone() })
+                    .collect()
+            }),
+            alarm_names: canary.alarm_names.clone().unwrap_or_default(),
+            max_5xx_ratio: canary.max_5xx_ratio,
+        }),
+        health_timeout: model.health_timeout.clone(),
+        drain_margin: None,
+        rollback_on_failure: model.rollback_on_failure,
+        tags: model.tags.clone().unwrap_or_default(),
+    }
+}
