@@ -58,11 +58,11 @@ class LocalAws:
         )
 
 
-@pytest.fixture(scope="session")
-def server() -> Any:
+def start_server(*extra_args: str) -> Any:
     env = dict(os.environ, PYTHONPATH=str(LOCALAWS_DIR))
+    env.pop("ZDD_LOCALAWS_STRICT_ASG_DELETE", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "zdd_localaws", "--port", "0", "--time-scale", str(TIME_SCALE)],
+        [sys.executable, "-m", "zdd_localaws", "--port", "0", "--time-scale", str(TIME_SCALE), *extra_args],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
     )
     assert process.stdout is not None
@@ -75,10 +75,26 @@ def server() -> Any:
     assert process.wait(timeout=10) == 0
 
 
+@pytest.fixture(scope="session")
+def server() -> Any:
+    yield from start_server()
+
+
+@pytest.fixture(scope="session")
+def strict_server() -> Any:
+    yield from start_server("--strict-asg-delete")
+
+
 @pytest.fixture()
 def aws(server: LocalAws) -> LocalAws:
     server.control("POST", "/zdd/reset")
     return server
+
+
+@pytest.fixture()
+def strict_aws(strict_server: LocalAws) -> LocalAws:
+    strict_server.control("POST", "/zdd/reset")
+    return strict_server
 
 
 @dataclass

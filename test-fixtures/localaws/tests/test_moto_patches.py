@@ -52,3 +52,20 @@ def test_stock_health_for_still_has_the_shape_the_fallback_relies_on() -> None:
     assert list(inspect.signature(FakeHealthStatus.__init__).parameters) == [
         "self", "instance_id", "port", "health_port", "status", "reason", "description",
     ]
+
+
+def test_the_server_exits_on_sigterm_and_on_stdin_eof() -> None:
+    import signal
+
+    from conftest import start_server
+
+    for stop in ("sigterm", "eof"):
+        starting = start_server()
+        aws = next(starting)
+        assert aws.control("GET", "/zdd/status")["time_scale"] == aws.time_scale
+        if stop == "sigterm":
+            aws.process.send_signal(signal.SIGTERM)
+            assert aws.process.wait(timeout=10) == 0
+        else:
+            aws.process.stdin.close()  # what happens when the parent test process dies
+            assert aws.process.wait(timeout=10) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.error
 
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import AMI_ID, Fleet, LocalAws, make_fleet, target_states, wait_for
 
@@ -234,5 +235,30 @@ def test_bad_health_mark_is_refused(aws: LocalAws) -> None:
     assert refused.value.code == 400
 
 
-def test_status_reports_the_time_scale(aws: LocalAws) -> None:
-    assert aws.control("GET", "/zdd/status") == {"time_scale": aws.time_scale}
+def test_status_reports_the_settings(aws: LocalAws) -> None:
+    assert aws.control("GET", "/zdd/status") == {"time_scale": aws.time_scale, "strict_asg_delete": False}
+
+
+def test_strict_mode_refuses_a_non_force_delete_while_the_group_has_or_drains_instances(strict_aws: LocalAws) -> None:
+    aws = strict_aws
+    assert aws.control("GET", "/zdd/status")["strict_asg_delete"] is True
+    fleet = make_fleet(aws, interval=INTERVAL, healthy_threshold=THRESHOLD, delay=DELAY)
+    arn = fleet.target_group_arns[0]
+    instance_ids = create_asg(aws, fleet, "web-g1", desired=2)
+    autoscaling = aws.client("autoscaling")
+
+    with pytest.raises(ClientError) as refused:
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName="web-g1")
+    assert refused.value.response["Error"]["Code"] == "ResourceInUse"
+
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="web-g1", MinSize=0, DesiredCapacity=0)
+    assert {s for s, _ in target_states(aws, arn).values()} == {"draining"}
+    with pytest.raises(ClientError) as still_draining:
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName="web-g1")
+    assert still_draining.value.response["Error"]["Code"] == "ResourceInUse"
+
+    wait_for(lambda: all(instance_state(aws, i) == "terminated" for i in instance_ids),
+             wait_timeout(aws, DELAY), "drained instances terminated")
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName="web-g1")
+    assert autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web-g1"])["AutoScalingGroups"] == []
+    assert aws.events(kind="violation") == []

@@ -25,6 +25,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="multiplies every health-model duration; 0.1 makes 10 s last 1 s (default 1.0)")
     parser.add_argument("--ignore-stdin", action="store_true",
                         help="do not exit on stdin EOF (for running it by hand in the background)")
+    parser.add_argument("--strict-asg-delete", action="store_true",
+                        default=os.environ.get("ZDD_LOCALAWS_STRICT_ASG_DELETE") == "1",
+                        help="refuse DeleteAutoScalingGroup without ForceDelete while the group has instances, "
+                             "as AWS does (ResourceInUse); default: drain, then terminate "
+                             "(also on with ZDD_LOCALAWS_STRICT_ASG_DELETE=1)")
     parser.add_argument("--verbose", action="store_true", help="log every request on stderr")
     args = parser.parse_args(argv)
     if not args.time_scale > 0:
@@ -42,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     from .server import build_server, start_ticker
 
     model = HealthModel(MonotonicClock(), time_scale=args.time_scale)
-    install(model)
-    server, app = build_server(model, args.host, args.port, verbose=args.verbose)
+    install(model, strict_asg_delete=args.strict_asg_delete)
+    server, app = build_server(
+        model, args.host, args.port, verbose=args.verbose,
+        settings={"strict_asg_delete": args.strict_asg_delete},
+    )
     stop = threading.Event()
 
     serve = threading.Thread(target=server.serve_forever, name="zdd-serve", daemon=True)

@@ -277,9 +277,11 @@ class HealthModel:
                 del self._pending_terminations[pending.instance_id]
             return due
 
-    def is_termination_pending(self, instance_id: str) -> bool:
+    def pending_terminations(self) -> list[PendingTermination]:
+        """Scheduled terminations not yet due, oldest first."""
         with self._lock:
-            return instance_id in self._pending_terminations
+            self.settle()
+            return sorted(self._pending_terminations.values(), key=lambda p: p.due)
 
     def instance_terminated(self, instance_id: str, cause: str) -> None:
         """The instance is gone. Any target it still has is a drain-before-terminate violation."""

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from moto.autoscaling import exceptions as autoscaling_exceptions
 from moto.autoscaling import models as autoscaling_models
 from moto.autoscaling import responses as autoscaling_responses
 from moto.ec2.models import instances as ec2_instances
@@ -66,6 +67,22 @@ class _Context(threading.local):
 _context = _Context()
 
 
+@dataclass(frozen=True)
+class _DeferredTermination:
+    """What run_due_terminations needs to terminate an instance after its drain."""
+
+    ec2_backend: Any
+    group_name: str
+
+
+class ResourceInUseFault(autoscaling_exceptions.AutoscalingClientError):
+    code = "ResourceInUse"
+    message = (
+        "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance "
+        "request(s) still in the group."
+    )
+
+
 @contextlib.contextmanager
 def _set(**values: Any) -> Iterator[None]:
     saved = {name: getattr(_context, name) for name in values}
@@ -101,15 +118,20 @@ def check_patch_points() -> None:
         )
 
 
-def install(model: HealthModel) -> None:
-    """Apply the patches (idempotent: a second call re-targets them at `model`)."""
+def install(model: HealthModel, strict_asg_delete: bool = False) -> None:
+    """Apply the patches (idempotent: a second call re-targets them at `model`).
+
+    `strict_asg_delete`: refuse DeleteAutoScalingGroup without ForceDelete while the group has
+    instances (or instances still draining towards termination) with ResourceInUse, as AWS does.
+    Off, a non-force delete drains the group's targets and terminates the instances afterwards.
+    """
     check_patch_points()
     for cls, name in PATCHED:
         if not hasattr(cls, _MARK + "_" + name):
             setattr(cls, _MARK + "_" + name, getattr(cls, name))
     _install_elbv2(model)
     _install_ec2(model)
-    _install_autoscaling(model)
+    _install_autoscaling(model, strict_asg_delete)
 
 
 # ---- ELBv2 ------------------------------------------------------------------------------------
@@ -230,7 +252,9 @@ def _drain_before_terminating(model: HealthModel, ec2_backend: Any, removal: _As
     )
     if not draining:
         return False
-    model.schedule_termination(instance_id, removal.cause, payload=ec2_backend)
+    model.schedule_termination(
+        instance_id, removal.cause, payload=_DeferredTermination(ec2_backend, removal.group.name)
+    )
     return True
 
 
@@ -238,10 +262,10 @@ def run_due_terminations(model: HealthModel) -> None:
     """Carry out the terminations whose drain has ended (called by the server's ticker and
     before every request, under the server's backend lock)."""
     for pending in model.due_terminations():
-        ec2_backend = pending.payload
+        deferred: _DeferredTermination = pending.payload
         try:
             with _set(terminate_cause=f"{pending.cause}_after_drain", asg_removal=None):
-                ec2_backend.terminate_instances([pending.instance_id])
+                deferred.ec2_backend.terminate_instances([pending.instance_id])
         except Exception as error:  # noqa: BLE001 - the instance may be gone after a reset
             print(f"zdd_localaws: deferred termination of {pending.instance_id} failed: {error!r}", file=sys.stderr)
 
@@ -249,7 +273,7 @@ def run_due_terminations(model: HealthModel) -> None:
 # ---- Auto Scaling -----------------------------------------------------------------------------
 
 
-def _install_autoscaling(model: HealthModel) -> None:
+def _install_autoscaling(model: HealthModel, strict_asg_delete: bool) -> None:
     group_cls = autoscaling_models.FakeAutoScalingGroup
     backend_cls = autoscaling_models.AutoScalingBackend
     response_cls = autoscaling_responses.AutoScalingResponse
@@ -271,6 +295,10 @@ def _install_autoscaling(model: HealthModel) -> None:
         if group is None:
             return orig_delete_group(self, group_name)
         force = _context.force_delete
+        if strict_asg_delete and not force:
+            draining = [p for p in model.pending_terminations() if p.payload.group_name == group_name]
+            if group.instance_states or draining:
+                raise ResourceInUseFault()
         cause = "asg_force_delete" if force else "asg_delete"
         with _set(asg_removal=_AsgRemoval(group, cause, force=force)):
             return orig_delete_group(self, group_name)

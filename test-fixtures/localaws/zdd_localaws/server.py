@@ -23,9 +23,11 @@ StartResponse = Callable[..., Any]
 class ZddApp:
     """WSGI: /zdd/... for the model, everything else to moto (after applying due transitions)."""
 
-    def __init__(self, moto_app: Any, model: HealthModel) -> None:
+    def __init__(self, moto_app: Any, model: HealthModel, settings: dict[str, Any] | None = None) -> None:
         self.moto_app = moto_app
         self.model = model
+        # Reported by GET /zdd/status, so a test can check what it is running against.
+        self.settings = {"time_scale": model.time_scale, **(settings or {})}
         self.backend_lock = threading.RLock()
 
     def tick(self) -> None:
@@ -57,7 +59,7 @@ class ZddApp:
             self.model.reset()
             return _json(start_response, 200, {"reset": True})
         if path == "/zdd/status" and method == "GET":
-            return _json(start_response, 200, {"time_scale": self.model.time_scale})
+            return _json(start_response, 200, self.settings)
         match = _HEALTH_PATH.match(path)
         if match and method == "POST":
             try:
@@ -102,10 +104,16 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def build_server(model: HealthModel, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> tuple[BaseWSGIServer, ZddApp]:
+def build_server(
+    model: HealthModel,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    verbose: bool = False,
+    settings: dict[str, Any] | None = None,
+) -> tuple[BaseWSGIServer, ZddApp]:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    app = ZddApp(DomainDispatcherApplication(create_backend_app), model)
+    app = ZddApp(DomainDispatcherApplication(create_backend_app), model, settings)
     handler = WSGIRequestHandler if verbose else _QuietHandler
     server = make_server(host, port, app, threaded=True, request_handler=handler)
     return server, app
