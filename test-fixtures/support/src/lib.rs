@@ -8,6 +8,11 @@
 //!   CLI config whose `dev_overrides` point `zdd/zdd` at the freshly built provider.
 //!
 //! A missing test bed is an error carrying the hint "run `make setup`", never a skip.
+//!
+//! Environment: `ZDD_VENV` (the venv; default `<root>/.venv`), `ZDD_LOCALAWS_TIME_SCALE` (the
+//! shared server's time scale, default [`DEFAULT_TEST_TIME_SCALE`]),
+//! `ZDD_LOCALAWS_STRICT_ASG_DELETE=1` (a non-forced DeleteAutoScalingGroup of a group with
+//! instances fails with `ResourceInUse`, as on AWS; see `test-fixtures/localaws/README.md`).
 
 mod control;
 mod fixture;

@@ -203,6 +203,11 @@ impl LocalAws {
         Ok(answer["events"].take())
     }
 
+    /// The server's settings: `{"time_scale": .., "strict_asg_delete": ..}`.
+    pub fn status(&self) -> anyhow::Result<serde_json::Value> {
+        request_json(&self.endpoint, "GET", "/zdd/status", None)
+    }
+
     /// Clears all AWS state and the health model. Only for an own instance ([`LocalAws::start`]):
     /// the shared one serves tests running in parallel.
     pub fn reset(&self) -> anyhow::Result<()> {

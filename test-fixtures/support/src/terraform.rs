@@ -51,6 +51,15 @@ impl TerraformDir {
     /// A fresh working directory, and beside it (not inside: Terraform would not care, but a
     /// test listing the directory should see only its own files) the CLI config.
     pub fn new(aws: &LocalAws) -> anyhow::Result<TerraformDir> {
+        TerraformDir::with_env(aws.env())
+    }
+
+    /// Without any AWS environment: for `fmt`, `validate`, `version` and local-only configs.
+    pub fn offline() -> anyhow::Result<TerraformDir> {
+        TerraformDir::with_env(Vec::new())
+    }
+
+    fn with_env(env: Vec<(String, String)>) -> anyhow::Result<TerraformDir> {
         let terraform = terraform_bin()?;
         let root = tempfile::Builder::new()
             .prefix("zdd-terraform-")
@@ -65,7 +74,7 @@ impl TerraformDir {
             work_dir,
             cli_config,
             terraform,
-            env: aws.env(),
+            env,
         })
     }
 
