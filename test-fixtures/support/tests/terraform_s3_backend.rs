@@ -224,6 +224,26 @@ async fn dynamodb_lock_exists_during_apply_and_the_digest_matches_the_state_afte
     for field in ["Who", "Version", "Created"] {
         assert!(info.get(field).is_some(), "lock info lacks {field}: {info}");
     }
+    let concurrent = tf
+        .run(&[
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-lock-timeout=0s",
+            "-var",
+            "generation=2",
+        ])
+        .unwrap();
+    assert_eq!(
+        concurrent.code, 1,
+        "a second run got the lock: {concurrent:?}"
+    );
+    assert!(
+        concurrent.stderr.contains("Error acquiring the state lock")
+            && concurrent.stderr.contains(info["ID"].as_str().unwrap()),
+        "{}",
+        concurrent.stderr
+    );
 
     release_and_finish(&tf, apply);
 
