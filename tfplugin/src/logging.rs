@@ -61,7 +61,8 @@ pub fn init() {
                 .map(|s| (*s).to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            tracing::error!(%location, "panic: {message}");
+            // Not "panic: ...": Terraform reads a line starting so as a plugin crash.
+            tracing::error!(%location, "provider code panicked: {message}");
         }));
     }
 }

@@ -68,7 +68,7 @@ impl Provider for ZddTest {
                     root: self.root.clone(),
                 },
             )
-            .resource("zddtest_noop", Noop::default())
+            .resource("zddtest_noop", Noop)
             .data_source("zddtest_echo", Echo);
     }
 }
@@ -81,7 +81,7 @@ struct Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ThingState {
     id: Val<String>,
-    name: String,
+    name: Val<String>,
     size: Option<i64>,
     ratio: Option<f64>,
     tags: Option<BTreeMap<String, String>>,
@@ -111,8 +111,13 @@ fn new_id() -> String {
     )
 }
 
-fn fingerprint(state: &ThingState) -> String {
-    format!("{}:{}", state.name, state.size.unwrap_or(0))
+/// Known at plan time when the name is (it may come from another resource).
+fn fingerprint(state: &ThingState) -> Val<String> {
+    match &state.name {
+        Val::Known(name) => Val::Known(format!("{name}:{}", state.size.unwrap_or(0))),
+        Val::Null => Val::Null,
+        Val::Unknown => Val::Unknown,
+    }
 }
 
 impl Thing {
@@ -202,7 +207,7 @@ impl Resource for Thing {
 
     async fn plan(&self, _ctx: &mut Ctx, change: &mut PlanChange<ThingState>) -> Outcome<()> {
         // The fingerprint is known at plan time when name and size are.
-        change.planned.fingerprint = Val::Known(fingerprint(&change.planned));
+        change.planned.fingerprint = fingerprint(&change.planned);
         Ok(())
     }
 
@@ -210,7 +215,7 @@ impl Resource for Thing {
         Self::maybe_panic(&planned, "create");
         let mut state = planned;
         state.id = Val::Known(new_id());
-        state.fingerprint = Val::Known(fingerprint(&state));
+        state.fingerprint = fingerprint(&state);
         self.store(&state)?;
         ctx.set_private_state(b"zddtest-private-v1".to_vec());
         let delay = Duration::from_millis(state.delay_ms.unwrap_or(0));
@@ -256,7 +261,7 @@ impl Resource for Thing {
         Self::maybe_panic(&planned, "update");
         let mut state = planned;
         state.id = prior.id;
-        state.fingerprint = Val::Known(fingerprint(&state));
+        state.fingerprint = fingerprint(&state);
         self.store(&state)?;
         Ok(state)
     }

@@ -2,6 +2,9 @@
 //! start the binary with the magic cookie and a client certificate, read the
 //! handshake line, dial with TLS presenting that certificate, call RPCs.
 
+// Test helpers outside #[test] fns: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

@@ -105,7 +105,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 fn panic_diagnostic(operation: &str, message: &str) -> Diagnostics {
-    tracing::error!(operation, panic = message, "provider operation panicked");
+    tracing::error!(
+        operation,
+        reason = message,
+        "a provider operation panicked; reported as an error diagnostic"
+    );
     Diagnostic::error(
         format!("Provider bug: {operation} panicked"),
         format!("The provider stopped this operation because of an internal error: {message}. Please report it."),
@@ -437,12 +441,17 @@ impl ProviderRpc for ProviderService {
             let ty = resource.value_type();
             let prior = decode_dynamic(request.prior_state.as_ref(), ty, "prior state")?;
             let planned = decode_dynamic(request.planned_state.as_ref(), ty, "planned state")?;
+            let operation = match (prior.is_null(), planned.is_null()) {
+                (true, _) => "create",
+                (_, true) => "delete",
+                _ => "update",
+            };
             let future = resource.clone().apply(
                 self.ctx(request.planned_private.clone()),
                 prior.clone(),
                 planned,
             );
-            let reply = guarded("apply", future, prior).await;
+            let reply = guarded(operation, future, prior).await;
             let new_state = encode_dynamic(&reply.value, ty, "new state");
             let (new_state, encode_diags) = match new_state {
                 Ok(state) => (Some(state), Diagnostics::new()),
