@@ -74,6 +74,11 @@ pub struct Checkpoint {
     pub first_seen_initial: BTreeMap<String, Timestamp>,
     /// Command key → when it was last issued (retry pacing).
     pub pending: BTreeMap<String, Timestamp>,
+    /// Rollback: forward commands issued before the failure may still land until then; the
+    /// rollback re-checks (and corrects) their effects before it calls the old generation
+    /// restored.
+    #[serde(default)]
+    pub settle_until: Option<Timestamp>,
     /// The readable timeline (`last_rollout.steps`).
     pub timeline: Vec<Event>,
 }
@@ -178,6 +183,8 @@ impl Rollout {
             if checkpoint_fits(&cp, &generations) {
                 let mut rollout = Rollout { spec, cp };
                 rollout.cp.pending.clear();
+                // A resumed apply gets a fresh health window.
+                rollout.cp.health_clock = now;
                 rollout.log(
                     now,
                     "resume",
@@ -206,6 +213,7 @@ impl Rollout {
                 rolling_target: 0,
                 first_seen_initial: BTreeMap::new(),
                 pending: BTreeMap::new(),
+                settle_until: None,
                 timeline: Vec::new(),
             },
             spec,
@@ -459,6 +467,7 @@ impl Rollout {
     }
 
     fn fail(&mut self, reason: String, now: Timestamp) {
+        self.cp.settle_until = self.cp.pending.values().max().map(|t| *t + RETRY_AFTER);
         self.log(now, "failure", reason.clone());
         self.cp.failure = Some(reason);
         self.cp.health_clock = now;
@@ -715,6 +724,8 @@ impl Rollout {
             self.issue(command, now, out);
             return;
         }
+        // The health timeout counts from the moment the group exists.
+        self.cp.health_clock = now;
         if self.is_rolling() && self.cp.from.is_some() {
             self.goto(Phase::Rolling { batch: 0 }, now, String::new());
         } else {
@@ -1030,7 +1041,9 @@ impl Rollout {
                 self.ensure_capacity(&new_asg, 0, cap.max, target + add, now, out);
             }
         }
-        if !remove.is_empty() {
+        // Old targets leave only in a step that launches nothing: a deregistration landing late
+        // must never meet new targets that are still `initial` (invariant 2).
+        if add == 0 && !remove.is_empty() {
             if let Some(old) = &old {
                 for id in &remove {
                     self.cp.leaving.insert(id.clone(), None);
@@ -1268,7 +1281,7 @@ impl Rollout {
     /// Shared by `DrainingOld` (retiring generations) and `DrainingNew` (the failed one).
     fn on_draining(&mut self, obs: &Observation, now: Timestamp, new: bool, out: &mut Out) {
         let names = if new {
-            vec![self.new_name()]
+            self.rollback_retiring()
         } else {
             self.retiring()
         };
@@ -1385,20 +1398,7 @@ impl Rollout {
             return;
         };
         // All traffic back to the stable group at once.
-        let mut weights_ok = true;
-        if let Some((listener_arn, weights)) = self.canary_weights(0) {
-            if !Self::weights_in_place(obs, &weights) {
-                weights_ok = false;
-                self.issue(
-                    Command::SetListenerWeights {
-                        listener_arn,
-                        weights,
-                    },
-                    now,
-                    out,
-                );
-            }
-        }
+        let weights_ok = self.ensure_rollback_weights(obs, now, out);
         let Some(old) = obs.asg(&old_name).cloned() else {
             self.cp.failure = Some(format!(
                 "{reason}; and the previous generation's ASG {old_name} is gone"
@@ -1409,6 +1409,10 @@ impl Rollout {
         let groups = self.old_groups();
         self.ensure_attached(&old, &groups, now, out);
         self.reap_leaving(obs, &old, false, now, out);
+        if self.is_rolling() {
+            // A deregistration issued before the failure may have landed since.
+            self.adopt_leaving(obs, &old_name, now);
+        }
         let desired = self.spec.capacity.desired;
         let live_staying = old
             .instances
@@ -1421,7 +1425,10 @@ impl Rollout {
         }
         let leaving = self.cp.leaving.clone();
         let health = self.gen_health(obs, &old, &groups, desired, &leaving, now);
-        if health.ready() && weights_ok {
+        let settled = self.cp.settle_until.is_none_or(|t| now >= t);
+        if health.ready() && weights_ok && !settled {
+            out.wake_at(self.cp.settle_until.unwrap_or(now));
+        } else if health.ready() && weights_ok {
             self.goto(
                 Phase::DetachingNew,
                 now,
@@ -1446,35 +1453,83 @@ impl Rollout {
         }
     }
 
-    fn on_detaching_new(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
-        let name = self.new_name();
-        match obs.asg(&name).cloned() {
-            None => self.goto(Phase::DeletingNew, now, format!("{name} is gone")),
-            Some(asg) if asg.target_group_arns.is_empty() => {
-                self.cp.detached_seen.entry(name).or_insert(now);
-                self.goto(
-                    Phase::DrainingNew,
+    /// Canary rollback: every phase re-checks that the stable group has all the weight (a
+    /// forward weight change may land late). True when in place (or not a canary).
+    fn ensure_rollback_weights(
+        &mut self,
+        obs: &Observation,
+        now: Timestamp,
+        out: &mut Out,
+    ) -> bool {
+        if self.cp.from.is_none() {
+            return true;
+        }
+        match self.canary_weights(0) {
+            Some((listener_arn, weights)) if !Self::weights_in_place(obs, &weights) => {
+                self.issue(
+                    Command::SetListenerWeights {
+                        listener_arn,
+                        weights,
+                    },
                     now,
-                    format!(
-                        "waiting out the deregistration delay ({})",
-                        human(self.max_drain(obs))
-                    ),
+                    out,
+                );
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Names of the ASGs a rollback removes: the failed generation and any leftovers.
+    fn rollback_retiring(&self) -> Vec<String> {
+        let mut names = vec![self.new_name()];
+        names.extend(self.cp.leftovers.iter().map(|g| self.spec.asg_name(*g)));
+        names
+    }
+
+    fn on_detaching_new(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
+        self.ensure_rollback_weights(obs, now, out);
+        let mut all_detached = true;
+        for name in self.rollback_retiring() {
+            let Some(asg) = obs.asg(&name).cloned() else {
+                continue;
+            };
+            if asg.target_group_arns.is_empty() {
+                self.cp.detached_seen.entry(name).or_insert(now);
+            } else {
+                all_detached = false;
+                self.issue(
+                    Command::DetachTargetGroups {
+                        asg: name,
+                        target_group_arns: asg.target_group_arns.clone(),
+                    },
+                    now,
+                    out,
                 );
             }
-            Some(asg) => self.issue(
-                Command::DetachTargetGroups {
-                    asg: name,
-                    target_group_arns: asg.target_group_arns.clone(),
-                },
+        }
+        if all_detached {
+            self.goto(
+                Phase::DrainingNew,
                 now,
-                out,
-            ),
+                format!(
+                    "waiting out the deregistration delay ({})",
+                    human(self.max_drain(obs))
+                ),
+            );
         }
     }
 
     fn on_deleting_new(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
-        let name = self.new_name();
-        if let Some(asg) = obs.asg(&name).cloned() {
+        if !self.ensure_rollback_weights(obs, now, out) {
+            return;
+        }
+        let new_name = self.new_name();
+        let mut remaining = false;
+        for name in self.rollback_retiring() {
+            let Some(asg) = obs.asg(&name).cloned() else {
+                continue;
+            };
             if !asg.target_group_arns.is_empty() || self.still_in_load_balancer(obs, &asg) {
                 self.goto(
                     Phase::DetachingNew,
@@ -1483,12 +1538,16 @@ impl Rollout {
                 );
                 return;
             }
-            if self.spec.rollback_on_failure {
-                if !asg.is_deleting() {
-                    self.issue(Command::DeleteAsg { asg: name }, now, out);
-                }
-                return;
+            if name == new_name && !self.spec.rollback_on_failure {
+                continue; // kept, detached, for inspection
             }
+            remaining = true;
+            if !asg.is_deleting() {
+                self.issue(Command::DeleteAsg { asg: name }, now, out);
+            }
+        }
+        if remaining {
+            return;
         }
         // Old generation back to its configured sizes once its leaving instances are gone.
         if let Some(old) = self.old_name().and_then(|n| obs.asg(&n).cloned()) {
@@ -1516,10 +1575,14 @@ impl Rollout {
         now: Timestamp,
     ) {
         let max_generation = generations.iter().map(|(g, _)| *g).max().unwrap_or(0);
-        // Failed generations left detached (rollback_on_failure = false) are only cleaned up.
-        let (abandoned, live): (Vec<_>, Vec<_>) = generations
-            .iter()
-            .partition(|(_, a)| a.rollback_reason().is_some() && a.target_group_arns.is_empty());
+        // A failed generation kept after a finished rollback (rollback_on_failure = false:
+        // tagged, detached, drained) is only cleaned up; any other tagged one is mid-rollback.
+        let (abandoned, live): (Vec<_>, Vec<_>) = generations.iter().partition(|(_, a)| {
+            !self.spec.rollback_on_failure
+                && a.rollback_reason().is_some()
+                && a.target_group_arns.is_empty()
+                && !self.still_in_load_balancer(obs, a)
+        });
         let leftovers_of = |skip: &[u64]| -> Vec<u64> {
             generations
                 .iter()
@@ -1687,7 +1750,10 @@ impl Rollout {
                     .is_some_and(|t| t.state.is_registered())
             });
             if !registered && instance.lifecycle == LifecycleState::InService {
-                self.cp.leaving.insert(instance.id.clone(), Some(now));
+                self.cp
+                    .leaving
+                    .entry(instance.id.clone())
+                    .or_insert(Some(now));
             }
         }
     }

@@ -57,6 +57,8 @@ pub struct Report {
     pub dropped: u64,
     pub dropped_no_target: u64,
     pub dropped_in_flight: u64,
+    /// Lost to injected health flaps of every target in a group (not the engine's doing).
+    pub dropped_by_fault: u64,
     pub routed: u64,
     /// Broken invariants (empty when all hold).
     pub violations: Vec<String>,
@@ -203,6 +205,7 @@ pub fn run_with(
         dropped: world.dropped(),
         dropped_no_target: world.dropped_no_target,
         dropped_in_flight: world.dropped_in_flight,
+        dropped_by_fault: world.dropped_by_fault,
         routed: world.routed,
         violations,
         api_calls: world.api_calls,

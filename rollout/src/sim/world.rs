@@ -172,6 +172,9 @@ pub struct World {
     pub dropped_no_target: u64,
     /// Requests in flight on an instance when it was terminated.
     pub dropped_in_flight: u64,
+    /// Requests lost because every target of a group was in an injected health flap (not
+    /// counted in [`World::dropped`]: the fault, not the ordering, caused them).
+    pub dropped_by_fault: u64,
     /// Requests routed to a healthy target.
     pub routed: u64,
     /// Broken invariants, with time and detail.
@@ -229,6 +232,7 @@ impl World {
             ever_had_asg: false,
             dropped_no_target: 0,
             dropped_in_flight: 0,
+            dropped_by_fault: 0,
             routed: 0,
             violations: Vec::new(),
             instance_ms: 0,
@@ -415,6 +419,31 @@ impl World {
     pub fn submit(&mut self, command: &Command) -> Result<(), String> {
         self.commands += 1;
         self.api_calls += u64::from(command.api_calls());
+        // Invariant 2 is judged when the engine acts, on the truth at that moment.
+        match command {
+            Command::DetachTargetGroups {
+                asg,
+                target_group_arns,
+            } => {
+                let instances = self
+                    .asgs
+                    .get(asg)
+                    .map(|a| a.instances.clone())
+                    .unwrap_or_default();
+                for arn in target_group_arns {
+                    let leaving = self.registered_among(arn, &instances);
+                    self.check_healthy_before_detach(arn, &leaving);
+                }
+            }
+            Command::DeregisterTargets {
+                target_group_arn,
+                instance_ids,
+            } => {
+                let leaving = self.registered_among(target_group_arn, instance_ids);
+                self.check_healthy_before_detach(target_group_arn, &leaving);
+            }
+            _ => {}
+        }
         if self.rng.chance(self.faults.api_failure) {
             self.failed_commands += 1;
             return Err("Throttling: Rate exceeded (simulated)".into());
@@ -606,9 +635,8 @@ impl World {
         }
     }
 
-    fn deregister(&mut self, arn: &str, ids: &[String]) {
-        let leaving: Vec<String> = ids
-            .iter()
+    fn registered_among(&self, arn: &str, ids: &[String]) -> Vec<String> {
+        ids.iter()
             .filter(|id| {
                 self.groups
                     .get(arn)
@@ -616,11 +644,14 @@ impl World {
                     .is_some_and(|r| r.deregistered_at.is_none())
             })
             .cloned()
-            .collect();
+            .collect()
+    }
+
+    fn deregister(&mut self, arn: &str, ids: &[String]) {
+        let leaving = self.registered_among(arn, ids);
         if leaving.is_empty() {
             return;
         }
-        self.check_healthy_before_detach(arn, &leaving);
         let now = self.now;
         if let Some(group) = self.groups.get_mut(arn) {
             for id in &leaving {
@@ -1047,7 +1078,16 @@ impl World {
                 .map(|(id, _)| id.clone())
                 .collect();
             let mut errors = 0u64;
-            if count > 0 && targets.is_empty() {
+            let flapping = targets.is_empty()
+                && group
+                    .targets
+                    .iter()
+                    .any(|(id, r)| r.deregistered_at.is_none() && self.is_flapping(id));
+            if count > 0 && flapping {
+                // Every target of the group is in an injected unhealthy spell: an outage the
+                // engine did not cause (a real ALB would fail open here).
+                self.dropped_by_fault += count;
+            } else if count > 0 && targets.is_empty() {
                 self.dropped_no_target += count;
             } else if count > 0 {
                 let k = targets.len() as u64;

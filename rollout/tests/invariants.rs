@@ -1,0 +1,289 @@
+//! Property tests: thousands of random scenarios per strategy through the simulator. At every
+//! tick and every command the seven invariants of DESIGN.md hold, no request is dropped, and
+//! every run ends with exactly one generation serving 100 %.
+//!
+//! Case count per strategy: `PROPTEST_CASES` (default below).
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use zdd_rollout::sim::fixtures::{FleetShape, StrategyKind, spec, update};
+use zdd_rollout::sim::{Faults, Kill, NaiveController, Report, Scenario, Timings, run, run_with};
+use zdd_rollout::{Outcome, RawSpec, RolloutSpec};
+
+const DEFAULT_CASES: u32 = 1000;
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CASES)
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    scenario: Scenario,
+    kill: Kill,
+}
+
+fn timings() -> impl Strategy<Value = Timings> {
+    (
+        5u64..=40,                                                         // boot min
+        0u64..=60,                                                         // boot spread
+        0u64..=20,                                                         // app start
+        prop_oneof![Just(5u64), Just(10), Just(15), Just(30)],             // interval
+        2u32..=5,                                                          // healthy threshold
+        prop_oneof![Just(5u64), Just(30), Just(60), Just(120), Just(300)], // deregistration delay
+        1u64..=5,                                                          // request duration
+        prop_oneof![Just(1u32), Just(20), Just(100)],                      // requests per second
+    )
+        .prop_map(
+            |(boot, spread, app, interval, threshold, delay, request, rps)| Timings {
+                boot_min: Duration::from_secs(boot),
+                boot_max: Duration::from_secs(boot + spread),
+                app_start_max: Duration::from_secs(app),
+                health_check_interval: Duration::from_secs(interval),
+                healthy_threshold: threshold,
+                unhealthy_threshold: 2,
+                deregistration_delay: Duration::from_secs(delay.max(request)),
+                request_duration: Duration::from_secs(request),
+                requests_per_second: rps,
+            },
+        )
+}
+
+fn faults(kind: StrategyKind) -> impl Strategy<Value = Faults> {
+    let canary = kind == StrategyKind::Canary;
+    (
+        prop_oneof![4 => Just(0.0), 1 => Just(0.15)], // never healthy
+        prop::bool::weighted(0.1),                    // bad release
+        prop_oneof![4 => Just(0.0), 1 => Just(0.2)],  // flap
+        prop_oneof![2 => Just(0.0), 1 => Just(0.1), 1 => Just(0.3)], // API failures
+        prop_oneof![Just(0u64), Just(3), Just(15)],   // eventual consistency
+        (prop::bool::weighted(0.2), 0u64..1800),      // alarm (canary only)
+        prop_oneof![5 => Just(0.0), 1 => Just(if canary { 0.05 } else { 0.0 })], // 5xx ratio
+    )
+        .prop_map(move |(never, bad, flap, api, delay, alarm, ratio)| Faults {
+            never_healthy: never,
+            bad_release: bad,
+            flap,
+            api_failure: api,
+            consistency_delay_max: Duration::from_secs(delay),
+            alarm_at: (canary && alarm.0).then_some(Duration::from_secs(alarm.1)),
+            new_5xx_ratio: ratio,
+        })
+}
+
+fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
+    (
+        any::<u64>(),
+        1u32..=6,                                                         // desired
+        0u32..=3,                                                         // surge
+        1u32..=3,                                                         // batch size
+        prop_oneof![Just(100u32), Just(90), Just(75), Just(50), Just(0)], // min healthy %
+        prop_oneof![Just(30u64), Just(60), Just(180)],                    // canary soak
+        prop::bool::weighted(0.85),                                       // rollback_on_failure
+        prop::bool::weighted(0.25),                                       // two target groups
+        timings(),
+        faults(kind),
+        (
+            prop::collection::vec(1usize..40, 0..3),
+            any::<bool>(),
+            1u64..120,
+        ),
+    )
+        .prop_map(
+            move |(
+                seed,
+                desired,
+                surge,
+                batch,
+                percent,
+                soak,
+                rollback,
+                two_groups,
+                timings,
+                faults,
+                (kills, keep, restart),
+            )| {
+                let mut shape = FleetShape {
+                    desired,
+                    surge,
+                    batch_size: batch,
+                    min_healthy_percent: percent,
+                    soak: Duration::from_secs(soak),
+                    health_timeout: Duration::from_secs(300),
+                    rollback_on_failure: rollback,
+                    two_target_groups: two_groups && kind != StrategyKind::Canary,
+                };
+                let spec = spec(kind, &shape, 7).unwrap_or_else(|_| {
+                    shape.surge = shape.surge.max(1);
+                    spec(kind, &shape, 7).expect("valid with surge")
+                });
+                Case {
+                    scenario: update(
+                        &format!("{} random", kind.name()),
+                        seed,
+                        spec,
+                        timings,
+                        faults,
+                    ),
+                    kill: Kill {
+                        after_steps: kills,
+                        keep_checkpoint: keep,
+                        restart_after: Duration::from_secs(restart),
+                    },
+                }
+            },
+        )
+}
+
+fn check(case: &Case, report: &Report) -> Result<(), TestCaseError> {
+    let summary = || {
+        format!(
+            "outcome {:?}, dropped {} (no target {}, in flight {}), violations {:#?}\ntrace:\n{}",
+            report.outcome,
+            report.dropped,
+            report.dropped_no_target,
+            report.dropped_in_flight,
+            report.violations,
+            report.trace.join("\n")
+        )
+    };
+    prop_assert!(report.violations.is_empty(), "{}", summary());
+    if case.scenario.spec.capacity_floor() > 0 {
+        // min_healthy_percent = 0 allows an empty fleet: requests may then be dropped.
+        prop_assert_eq!(report.dropped, 0, "{}", summary());
+    }
+    match &report.outcome {
+        Some(Outcome::Succeeded { generation }) => {
+            prop_assert_eq!(*generation, 2, "{}", summary());
+            prop_assert!(
+                !case.scenario.faults.bad_release,
+                "a bad release succeeded: {}",
+                summary()
+            );
+        }
+        Some(Outcome::RolledBack {
+            serving, reason, ..
+        }) => {
+            prop_assert_eq!(*serving, Some(1), "{}", summary());
+            prop_assert!(
+                !reason.is_empty(),
+                "rollback without a reason: {}",
+                summary()
+            );
+            prop_assert!(
+                !case.scenario.faults.is_benign(),
+                "rolled back without a fault: {}",
+                summary()
+            );
+        }
+        other => prop_assert!(false, "unexpected outcome {:?}: {}", other, summary()),
+    }
+    Ok(())
+}
+
+fn run_property(kind: StrategyKind) {
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&case(kind), |case| {
+        let report = run(&case.scenario, &case.kill);
+        check(&case, &report)
+    });
+    if let Err(error) = result {
+        panic!("{}: {error}", kind.name());
+    }
+}
+
+#[test]
+fn blue_green_holds_every_invariant() {
+    run_property(StrategyKind::BlueGreen);
+}
+
+#[test]
+fn rolling_holds_every_invariant() {
+    run_property(StrategyKind::Rolling);
+}
+
+#[test]
+fn canary_holds_every_invariant() {
+    run_property(StrategyKind::Canary);
+}
+
+/// Proof that the simulator can see the failure: deleting the old ASG as soon as the new one is
+/// InService drops requests, in every random scenario with traffic.
+#[test]
+fn naive_ordering_drops_requests() {
+    let mut runner = TestRunner::new(Config {
+        cases: cases().min(300),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&case(StrategyKind::BlueGreen), |mut case| {
+        case.scenario.faults = Faults::default();
+        // At least a few requests per second per instance, so in-flight requests exist.
+        case.scenario.timings.requests_per_second =
+            case.scenario.timings.requests_per_second.max(20);
+        let spec = case.scenario.spec.clone();
+        let report = run_with(
+            &case.scenario,
+            &mut |_, _, _| Box::new(NaiveController::new(spec.clone(), 1)),
+            &Kill::default(),
+        );
+        prop_assert!(
+            report.dropped > 0,
+            "naive ordering dropped nothing: {:?}",
+            report.trace
+        );
+        prop_assert!(
+            report.violations.iter().any(|v| v.contains("invariant 3")),
+            "naive ordering terminated without draining but no invariant-3 violation: {:?}",
+            report.violations
+        );
+        Ok(())
+    });
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
+
+proptest! {
+    #![proptest_config(Config { cases: cases(), failure_persistence: None, ..Config::default() })]
+
+    /// Invariant 7: only a positive version number passes validation.
+    #[test]
+    fn only_numbered_versions_are_accepted(version in prop_oneof![
+        Just("$Latest".to_string()),
+        Just("$Default".to_string()),
+        "[0-9]{1,4}",
+        "\\$?[A-Za-z0-9.]{0,8}",
+    ]) {
+        let raw = RawSpec {
+            name: "web".into(),
+            launch_template_id: "lt-0abc".into(),
+            launch_template_version: version.clone(),
+            subnet_ids: vec!["subnet-a".into()],
+            target_group_arns: vec!["arn:tg/app".into()],
+            min_size: 1,
+            max_size: 2,
+            desired_capacity: 1,
+            ..RawSpec::default()
+        };
+        let valid = version.parse::<u64>().is_ok_and(|n| n >= 1);
+        match RolloutSpec::validate(&raw) {
+            Ok(spec) => {
+                prop_assert!(valid, "{version:?} accepted");
+                prop_assert_eq!(spec.launch_template.version, version.parse::<u64>().unwrap());
+            }
+            Err(errors) => {
+                prop_assert!(!valid, "{version:?} refused: {errors}");
+                prop_assert!(errors.0.iter().any(|e| e.path.to_string() == "launch_template_version"));
+            }
+        }
+    }
+}
