@@ -33,8 +33,11 @@ pub fn classify_change(prior: &RolloutModel, proposed: &RolloutModel) -> Change 
     if prior.name != proposed.name {
         return Change::Replace;
     }
+    // A canary attaches its generations to the groups of its `canary` block.
+    let canary = proposed.strategy.as_deref() == Some("canary");
     let mut reasons: Vec<String> = ROLLOUT_ATTRIBUTES
         .into_iter()
+        .filter(|attribute| !(canary && *attribute == "target_group_arns"))
         .filter(|attribute| differs(prior, proposed, attribute))
         .map(str::to_string)
         .collect();

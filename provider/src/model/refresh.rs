@@ -58,6 +58,18 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
         observe("launch_template_id", &model.launch_template_id != id);
         model.launch_template_id = id.clone();
     }
+    observe("subnet_ids", model.subnet_ids != active.subnet_ids);
+    model.subnet_ids = active.subnet_ids.clone();
+    let user_tags: std::collections::BTreeMap<String, String> = active
+        .tags
+        .iter()
+        .filter(|(key, _)| !key.starts_with("zdd:"))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    if model.tags.clone().unwrap_or_default() != user_tags {
+        observe("tags", true);
+        model.tags = Some(user_tags);
+    }
     model.min_size = i64::from(active.min_size);
     model.max_size = i64::from(active.max_size);
     model.desired_capacity = i64::from(active.desired_capacity);
@@ -169,7 +181,12 @@ mod tests {
     #[test]
     fn import_adopts_the_newest_populated_generation() {
         let imported = RolloutModel { name: "web".into(), ..RolloutModel::default() };
-        let (model, _) = refresh(&imported, &[group(2, "5", 3)]);
+        let mut aws_group = group(2, "5", 3);
+        aws_group.tags.insert("team".into(), "web".into());
+        aws_group.tags.insert("zdd:rollout".into(), "web".into());
+        let (model, _) = refresh(&imported, &[aws_group]);
+        assert_eq!(model.subnet_ids, vec!["subnet-a".to_string()]);
+        assert_eq!(model.tags, Some(BTreeMap::from([("team".to_string(), "web".to_string())])));
         assert_eq!(model.active_asg_name.as_deref(), Some("web-g2"));
         assert_eq!(model.generation, Some(2));
         assert_eq!(model.launch_template_version, "5");

@@ -166,6 +166,8 @@ impl Resource for RolloutResource {
         }
         let mut state = RolloutState::from_model(&refreshed);
         state.timeouts = current.timeouts;
+        // An imported state has no settings yet: show the defaults a plan would fill.
+        fill_null_defaults(&mut state);
         Ok(Some(state))
     }
 
@@ -410,6 +412,24 @@ fn fill_defaults(planned: &mut RolloutState, config: &Value) {
     }
     if unset("rollback_on_failure") {
         planned.rollback_on_failure = Val::Known(defaults::ROLLBACK_ON_FAILURE);
+    }
+}
+
+fn fill_null_defaults(state: &mut RolloutState) {
+    if state.strategy.is_null() {
+        state.strategy = Val::Known(defaults::STRATEGY.to_string());
+    }
+    if state.min_healthy_percent.is_null() {
+        state.min_healthy_percent = Val::Known(defaults::MIN_HEALTHY_PERCENT);
+    }
+    if state.batch_size.is_null() {
+        state.batch_size = Val::Known(defaults::BATCH_SIZE);
+    }
+    if state.health_timeout.is_null() {
+        state.health_timeout = Val::Known(defaults::HEALTH_TIMEOUT.to_string());
+    }
+    if state.rollback_on_failure.is_null() {
+        state.rollback_on_failure = Val::Known(defaults::ROLLBACK_ON_FAILURE);
     }
 }
 

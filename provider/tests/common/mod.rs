@@ -317,3 +317,56 @@ async fn listener_weights(elbv2: &aws_sdk_elasticloadbalancingv2::Client, arn: &
         })
         .unwrap_or_default()
 }
+
+impl Bed {
+    /// Starts `terraform apply` without waiting (for tests that act while it runs).
+    pub fn spawn_apply(&self) -> std::process::Child {
+        self.tf
+            .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+            .unwrap()
+            .env("ZDD_MAX_POLL_INTERVAL", MAX_POLL)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Instance ids of an Auto Scaling group (empty if it does not exist).
+    pub fn instances_of(&self, asg: &str) -> Vec<String> {
+        let autoscaling = aws_sdk_autoscaling::Client::new(&self.sdk);
+        let asg = asg.to_string();
+        self.runtime.block_on(async move {
+            let groups = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(&asg).send().await.unwrap();
+            groups
+                .auto_scaling_groups()
+                .iter()
+                .flat_map(|group| group.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)))
+                .collect()
+        })
+    }
+
+    /// Polls until `check` holds or `limit` passes; panics with `what` on timeout.
+    pub fn wait_for(&self, what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + limit;
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(40));
+        }
+    }
+}
+
+/// Waits for a spawned terraform and returns its output.
+pub fn finish(child: std::process::Child) -> TfOutput {
+    let output = child.wait_with_output().unwrap();
+    TfOutput {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Sends SIGINT to a process, as a terminal's Ctrl-C would.
+pub fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
