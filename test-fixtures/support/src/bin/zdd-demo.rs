@@ -63,7 +63,14 @@ async fn run() -> anyhow::Result<()> {
         ));
         let var = format!("launch_template_version={version}");
         let status = tf
-            .command(&["apply", "-auto-approve", "-input=false", "-var", &var])?
+            .command(&[
+                "apply",
+                "-auto-approve",
+                "-input=false",
+                "-compact-warnings",
+                "-var",
+                &var,
+            ])?
             .status()
             .context("running terraform apply")?;
         if !status.success() {
@@ -184,4 +191,32 @@ fn print_health_summary(events: &Value) {
             violation["detail"].as_str().unwrap_or("?")
         );
     }
+    println!("    AWS seconds  instance             target group     change");
+    for event in events.iter().filter(|e| is_target_change(e)) {
+        println!(
+            "    {:>10.1}s  {:<20} {:<16} {} -> {}{}",
+            event["aws_t"].as_f64().unwrap_or_default(),
+            event["instance_id"].as_str().unwrap_or("?"),
+            target_group_name(&event["target_group_arn"]),
+            event["from"].as_str().unwrap_or("-"),
+            event["to"].as_str().unwrap_or("-"),
+            event["cause"]
+                .as_str()
+                .map(|cause| format!(" ({cause})"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+fn is_target_change(event: &Value) -> bool {
+    ["registered", "state_changed", "deregistered", "removed"]
+        .iter()
+        .any(|kind| event["kind"] == *kind)
+}
+
+/// "arn:...:targetgroup/demo-04d1-blue/0123" -> "demo-04d1-blue".
+fn target_group_name(arn: &Value) -> &str {
+    arn.as_str()
+        .and_then(|arn| arn.split('/').nth(1))
+        .unwrap_or("-")
 }
