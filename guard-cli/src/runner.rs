@@ -136,12 +136,63 @@ pub fn chdir_and_subcommand(args: &[String]) -> (Option<PathBuf>, Option<usize>)
     (chdir, None)
 }
 
+/// Terraform options that take a value, which may come as the next argument (`-var x=1`).
+const VALUE_OPTIONS: &[&str] = &[
+    "-var",
+    "-var-file",
+    "-target",
+    "-replace",
+    "-lock-timeout",
+    "-parallelism",
+    "-state",
+    "-state-out",
+    "-backup",
+    "-out",
+];
+
+/// Rewrites `-var x=1` as `-var=x=1`, so every option is one argument and every other
+/// argument is positional.
+pub fn join_option_values(args: &[String]) -> Vec<String> {
+    let mut joined = Vec::with_capacity(args.len());
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let bare = arg.trim_start_matches('-');
+        let takes_value = VALUE_OPTIONS
+            .iter()
+            .any(|o| o.trim_start_matches('-') == bare);
+        match (arg.starts_with('-') && takes_value, iter.clone().next()) {
+            (true, Some(value)) => {
+                joined.push(format!("{arg}={value}"));
+                iter.next();
+            }
+            _ => joined.push(arg.clone()),
+        }
+    }
+    joined
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn joins_option_values() {
+        let joined = join_option_values(&strings(&[
+            "-var",
+            "g=2",
+            "-auto-approve",
+            "--target",
+            "a.b",
+            "plan.tfplan",
+        ]));
+        assert_eq!(
+            joined,
+            ["-var=g=2", "-auto-approve", "--target=a.b", "plan.tfplan"]
+        );
     }
 
     #[test]

@@ -49,15 +49,16 @@ impl Clients {
 pub(crate) fn describe_sdk_error<E, R>(error: &aws_sdk_s3::error::SdkError<E, R>) -> String
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + s3::HttpStatus,
 {
     match error {
         aws_sdk_s3::error::SdkError::ServiceError(service) => {
             let err = service.err();
             format!(
-                "{}: {}",
+                "{}: {} (HTTP {:?})",
                 err.code().unwrap_or("ServiceError"),
-                err.message().unwrap_or("(no message)")
+                err.message().unwrap_or("(no message)"),
+                service.raw().status_code()
             )
         }
         other => format!("{}", aws_sdk_s3::error::DisplayErrorContext(other)),

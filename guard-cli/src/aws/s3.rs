@@ -179,20 +179,26 @@ impl S3State {
     }
 
     pub async fn versioning_enabled(&self) -> anyhow::Result<bool> {
-        let out = self
+        match self
             .client
             .get_bucket_versioning()
             .bucket(&self.bucket)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot read versioning of bucket {}: {}",
-                    self.bucket,
-                    describe_sdk_error(&e)
-                )
-            })?;
-        Ok(out.status() == Some(&BucketVersioningStatus::Enabled))
+        {
+            Ok(out) => Ok(out.status() == Some(&BucketVersioningStatus::Enabled)),
+            // moto names the response element `GetBucketVersioningResponse` instead of
+            // `VersioningConfiguration`, which the SDK cannot parse; the status is still there.
+            Err(SdkError::ServiceError(service)) if service.raw().status().as_u16() == 200 => {
+                let body = service.raw().body().bytes().unwrap_or_default();
+                Ok(String::from_utf8_lossy(body).contains("<Status>Enabled</Status>"))
+            }
+            Err(error) => anyhow::bail!(
+                "cannot read versioning of bucket {}: {}",
+                self.bucket,
+                describe_sdk_error(&error)
+            ),
+        }
     }
 
     /// Terraform's S3 lockfile `<key>.tflock`, parsed; `None` when there is no lock.

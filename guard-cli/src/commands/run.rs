@@ -183,7 +183,9 @@ async fn guarded(
     reporter: &Reporter,
     stdout_to: StdoutTo,
 ) -> anyhow::Result<Outcome> {
-    let mut watcher = Watcher::start(remote.clone(), Some(held.clone())).await?;
+    // Terraform removes its lock shortly before it exits; only a longer absence is a force-unlock.
+    let lock_grace = (args.watch_interval * 3).max(Duration::from_secs(3));
+    let mut watcher = Watcher::start(remote.clone(), Some(held.clone()), lock_grace).await?;
     let baseline_serial = watcher.snapshot().map(|s| s.serial);
     let is_apply = matches!(subcommand, "apply" | "destroy");
     let mut outcome = Outcome::Ok;
@@ -192,6 +194,7 @@ async fn guarded(
     let final_args: Vec<String> = if is_apply {
         let sub_at = tf_args.iter().position(|a| a == subcommand).unwrap_or(0);
         let (before, after) = tf_args.split_at(sub_at + 1);
+        let after = crate::runner::join_option_values(after);
         let options: Vec<&String> = after.iter().filter(|a| a.starts_with('-')).collect();
         let given_plan = after.iter().find(|a| !a.starts_with('-')).cloned();
         let plan_file = match given_plan {

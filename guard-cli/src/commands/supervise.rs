@@ -45,21 +45,31 @@ pub struct Watcher {
     dynamodb_lock: LockWatch,
     lockfile: LockWatch,
     lease_reported: bool,
+    started: std::time::Instant,
+    lock_grace: Duration,
     pub interference: bool,
 }
 
 impl Watcher {
     /// Reads the current state as the baseline.
-    pub async fn start(remote: Remote, held: Option<Held>) -> anyhow::Result<Watcher> {
+    /// `lock_grace`: how long this run's Terraform lock may be missing while terraform still runs
+    /// before it counts as force-unlocked.
+    pub async fn start(
+        remote: Remote,
+        held: Option<Held>,
+        lock_grace: Duration,
+    ) -> anyhow::Result<Watcher> {
         let mut watcher = Watcher {
             remote,
             held,
             change_set: BTreeSet::new(),
             last_head: None,
             last_snapshot: None,
-            dynamodb_lock: LockWatch::default(),
-            lockfile: LockWatch::default(),
+            dynamodb_lock: LockWatch::new(lock_grace),
+            lockfile: LockWatch::new(lock_grace),
             lease_reported: false,
+            started: std::time::Instant::now(),
+            lock_grace,
             interference: false,
         };
         if let Some((head, bytes)) = watcher
@@ -85,8 +95,8 @@ impl Watcher {
 
     /// Starts watching a new terraform process's lock (each process takes its own).
     pub fn new_process(&mut self) {
-        self.dynamodb_lock = LockWatch::default();
-        self.lockfile = LockWatch::default();
+        self.dynamodb_lock = LockWatch::new(self.lock_grace);
+        self.lockfile = LockWatch::new(self.lock_grace);
     }
 
     /// One observation of everything; `locks` is false once terraform has exited.
@@ -170,7 +180,7 @@ impl Watcher {
         if let Some(locks) = &self.remote.dynamodb {
             let lock_id = self.remote.backend.lock_id(&self.remote.state_key);
             let current = locks.lock(&lock_id).await?.map(|(_, info)| info);
-            if let Some(finding) = self.dynamodb_lock.observe(current) {
+            if let Some(finding) = self.dynamodb_lock.observe(current, self.started.elapsed()) {
                 let message = finding.describe(&format!("dynamodb:{}/{lock_id}", locks.table()));
                 self.report_interference(reporter, "terraform_lock_lost", &message, json!(null));
             }
@@ -182,7 +192,7 @@ impl Watcher {
                 .lockfile(&self.remote.state_key)
                 .await?
                 .map(|(_, info)| info);
-            if let Some(finding) = self.lockfile.observe(current) {
+            if let Some(finding) = self.lockfile.observe(current, self.started.elapsed()) {
                 let message = finding.describe(&format!("{}.tflock", self.remote.state_location()));
                 self.report_interference(reporter, "terraform_lock_lost", &message, json!(null));
             }

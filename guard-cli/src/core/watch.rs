@@ -1,7 +1,9 @@
 //! Watching Terraform's lock while it runs: the first lock seen is this run's; a different ID
-//! later means it was replaced, and an absence that lasts a whole watch tick while terraform is
-//! still running means a force-unlock. (Terraform removes its lock just before it exits, so a
-//! single missing observation is not enough.) Pure: observations in, findings out.
+//! later means it was replaced, and an absence that lasts `grace` while terraform is still
+//! running means a force-unlock. (Terraform removes its lock shortly before it exits, so a
+//! short absence is not enough.) Pure: observations and their times in, findings out.
+
+use std::time::Duration;
 
 use super::lockinfo::LockInfo;
 
@@ -30,16 +32,28 @@ impl LockFinding {
 }
 
 /// Tracks one lock (the DynamoDB item or the S3 lockfile) across watch ticks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LockWatch {
     ours: Option<LockInfo>,
-    missing_once: bool,
+    missing_since: Option<Duration>,
+    grace: Duration,
     reported: bool,
 }
 
 impl LockWatch {
-    /// Records one observation of the lock; returns a finding at most once per watch.
-    pub fn observe(&mut self, current: Option<LockInfo>) -> Option<LockFinding> {
+    /// A watch that reports a removal once the lock has been missing for `grace`.
+    pub fn new(grace: Duration) -> LockWatch {
+        LockWatch {
+            ours: None,
+            missing_since: None,
+            grace,
+            reported: false,
+        }
+    }
+
+    /// Records the lock as observed at `at` (time since any fixed start); returns a finding at
+    /// most once per watch.
+    pub fn observe(&mut self, current: Option<LockInfo>, at: Duration) -> Option<LockFinding> {
         if self.reported {
             return None;
         }
@@ -49,15 +63,20 @@ impl LockWatch {
         };
         let finding = match current {
             Some(now) if now.id == ours.id => {
-                self.missing_once = false;
+                self.missing_since = None;
                 None
             }
             Some(now) => Some(LockFinding::Replaced { ours, now }),
-            None if self.missing_once => Some(LockFinding::Removed { ours }),
-            None => {
-                self.missing_once = true;
-                None
-            }
+            None => match self.missing_since {
+                Some(since) if at.saturating_sub(since) >= self.grace => {
+                    Some(LockFinding::Removed { ours })
+                }
+                Some(_) => None,
+                None => {
+                    self.missing_since = Some(at);
+                    None
+                }
+            },
         };
         self.reported = finding.is_some();
         finding
@@ -85,34 +104,46 @@ mod tests {
         })
     }
 
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
     #[test]
     fn steady_lock_is_quiet() {
-        let mut watch = LockWatch::default();
-        for observation in [None, lock("a"), lock("a"), lock("a")] {
-            assert_eq!(watch.observe(observation), None);
+        let mut watch = LockWatch::new(secs(3));
+        for (i, observation) in [None, lock("a"), lock("a"), lock("a")]
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(watch.observe(observation, secs(i as u64)), None);
         }
         assert_eq!(watch.ours().map(|l| l.id.as_str()), Some("a"));
     }
 
     #[test]
     fn replacement_is_reported_once() {
-        let mut watch = LockWatch::default();
-        watch.observe(lock("a"));
+        let mut watch = LockWatch::new(secs(3));
+        watch.observe(lock("a"), secs(0));
         assert!(matches!(
-            watch.observe(lock("b")),
+            watch.observe(lock("b"), secs(1)),
             Some(LockFinding::Replaced { .. })
         ));
-        assert_eq!(watch.observe(lock("c")), None);
+        assert_eq!(watch.observe(lock("c"), secs(2)), None);
     }
 
     #[test]
-    fn removal_needs_two_missing_ticks() {
-        let mut watch = LockWatch::default();
-        watch.observe(lock("a"));
-        assert_eq!(watch.observe(None), None);
-        assert_eq!(watch.observe(lock("a")), None, "a flicker is not a removal");
-        assert_eq!(watch.observe(None), None);
-        let finding = watch.observe(None).unwrap();
+    fn removal_needs_the_lock_missing_for_the_grace_period() {
+        let mut watch = LockWatch::new(secs(3));
+        watch.observe(lock("a"), secs(0));
+        assert_eq!(watch.observe(None, secs(1)), None);
+        assert_eq!(
+            watch.observe(lock("a"), secs(5)),
+            None,
+            "a flicker is not a removal"
+        );
+        assert_eq!(watch.observe(None, secs(6)), None);
+        assert_eq!(watch.observe(None, secs(8)), None);
+        let finding = watch.observe(None, secs(9)).unwrap();
         assert!(finding.describe("dynamodb").contains("force-unlock"));
     }
 }

@@ -1,0 +1,279 @@
+//! `zdd-guard run` against real Terraform (the shim) and the S3 backend on the local AWS,
+//! with DynamoDB locking and with the S3 lockfile.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod guard_support;
+
+use std::time::Duration;
+
+use guard_support::{Bed, HELD_OPEN, Locking, signal, text, wait_with_timeout};
+
+const FAST: &[&str] = &["--watch-interval", "200ms", "--lease-ttl", "5s"];
+
+fn run_args<'a>(extra: &[&'a str], tf: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run"];
+    args.extend_from_slice(FAST);
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(tf);
+    args
+}
+
+const QUICK: &str = r#"
+resource "terraform_data" "a" {
+  input = "one"
+}
+"#;
+
+async fn guarded_apply_leaves_nothing_behind(name: &str, locking: Locking) {
+    let bed = Bed::new(name, locking, QUICK).await;
+    let output = bed.guard_output(&run_args(
+        &["--verify-drift"],
+        &["apply", "-auto-approve", "-no-color"],
+    ));
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("this run may change 1 resource(s): terraform_data.a"),
+        "{all}"
+    );
+    assert!(all.contains("verified: state serial"), "{all}");
+    assert!(all.contains("no drift after apply"), "{all}");
+    bed.assert_nothing_held().await;
+    let state = String::from_utf8(bed.state_bytes().await.unwrap()).unwrap();
+    assert!(state.contains("terraform_data"), "{state}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guarded_apply_with_dynamodb_leaves_no_lock_and_no_lease() {
+    guarded_apply_leaves_nothing_behind("apply-ddb", Locking::DynamoDb).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guarded_apply_with_lockfile_leaves_no_lock_and_no_lease() {
+    guarded_apply_leaves_nothing_behind("apply-lockfile", Locking::Lockfile).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_backend_without_locking_is_refused_with_exit_3() {
+    let bed = Bed::new("no-locking", Locking::None, QUICK).await;
+    let output = bed.guard_output(&run_args(&[], &["apply", "-auto-approve"]));
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(3), "{all}");
+    assert!(all.contains("use_lockfile = true"), "{all}");
+    assert!(
+        bed.state_bytes().await.is_none(),
+        "terraform must not have run"
+    );
+
+    let output = bed.guard_output(&run_args(
+        &["--allow-unlocked"],
+        &["apply", "-auto-approve"],
+    ));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terraform_failure_code_is_passed_through() {
+    let bed = Bed::new("tf-fails", Locking::Lockfile, QUICK).await;
+    let output = bed.guard_output(&run_args(
+        &[],
+        &["apply", "-auto-approve", "-var", "nope=1"],
+    ));
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{all}");
+    bed.assert_nothing_held().await;
+}
+
+async fn third_party_state_upload_is_reported(name: &str, locking: Locking) {
+    let bed = Bed::new(name, locking, HELD_OPEN).await;
+    bed.release();
+    let first = bed.guard_output(&run_args(&[], &["apply", "-auto-approve", "-no-color"]));
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+
+    let mut child = bed
+        .guard(&run_args(
+            &[],
+            &[
+                "apply",
+                "-auto-approve",
+                "-no-color",
+                "-var",
+                "generation=2",
+            ],
+        ))
+        .spawn()
+        .unwrap();
+    bed.wait_for_file("started", &mut child);
+    // Someone else uploads a new state version that changes a resource outside this plan.
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&bed.state_bytes().await.unwrap()).unwrap();
+    state["serial"] = serde_json::json!(state["serial"].as_u64().unwrap() + 1);
+    for resource in state["resources"].as_array_mut().unwrap() {
+        if resource["name"] == "plain" {
+            resource["instances"][0]["attributes"]["input"] =
+                serde_json::json!({"value": "tampered", "type": "string"});
+        }
+    }
+    bed.put_state(serde_json::to_vec(&state).unwrap()).await;
+    std::thread::sleep(Duration::from_millis(800));
+    bed.release();
+    let output = wait_with_timeout(child, Duration::from_secs(120));
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(4), "{all}");
+    assert!(all.contains("changed by someone else"), "{all}");
+    assert!(all.contains("~ terraform_data.plain"), "{all}");
+    assert!(all.contains("tampered"), "{all}");
+    bed.assert_nothing_held().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn third_party_state_upload_mid_apply_exits_4_with_a_diff_dynamodb() {
+    third_party_state_upload_is_reported("upload-ddb", Locking::DynamoDb).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn third_party_state_upload_mid_apply_exits_4_with_a_diff_lockfile() {
+    third_party_state_upload_is_reported("upload-lockfile", Locking::Lockfile).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn force_unlock_mid_apply_is_reported() {
+    let bed = Bed::new("force-unlock", Locking::DynamoDb, HELD_OPEN).await;
+    let mut child = bed
+        .guard(&run_args(&[], &["apply", "-auto-approve", "-no-color"]))
+        .spawn()
+        .unwrap();
+    bed.wait_for_file("started", &mut child);
+    // Let the watcher see the lock first, then do what `terraform force-unlock` does.
+    std::thread::sleep(Duration::from_millis(600));
+    let lock = bed
+        .dynamo_item(&bed.lock_id())
+        .await
+        .expect("terraform holds its lock");
+    let info = lock["Info"].as_s().unwrap().clone();
+    let id: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let unlock = bed
+        .tf
+        .run(&["force-unlock", "-force", id["ID"].as_str().unwrap()])
+        .unwrap();
+    assert_eq!(unlock.code, 0, "{}", unlock.stderr);
+    // Longer than the guard's grace for a missing lock (3 s at this watch interval).
+    std::thread::sleep(Duration::from_millis(4500));
+    bed.release();
+    let output = wait_with_timeout(child, Duration::from_secs(120));
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(4), "{all}");
+    assert!(all.contains("force-unlock"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_to_the_guard_stops_terraform_gracefully_and_leaves_no_lock() {
+    for (name, locking) in [
+        ("sigterm-ddb", Locking::DynamoDb),
+        ("sigterm-lockfile", Locking::Lockfile),
+    ] {
+        let bed = Bed::new(name, locking, HELD_OPEN).await;
+        let mut child = bed
+            .guard(&run_args(&[], &["apply", "-auto-approve", "-no-color"]))
+            .spawn()
+            .unwrap();
+        bed.wait_for_file("started", &mut child);
+        signal(child.id(), "TERM");
+        let output = wait_with_timeout(child, Duration::from_secs(60));
+        let all = text(&output);
+        assert_ne!(output.status.code(), Some(0), "{all}");
+        assert!(all.contains("forwarding Terminate to terraform"), "{all}");
+        assert!(
+            all.contains("Interrupt received") || all.contains("Gracefully shutting down"),
+            "{all}"
+        );
+        bed.assert_nothing_held().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkilled_guard_leaves_a_lease_that_expires_and_the_next_run_proceeds() {
+    let bed = Bed::new("sigkill", Locking::DynamoDb, HELD_OPEN).await;
+    let mut child = bed
+        .guard(&[
+            "run",
+            "--watch-interval",
+            "200ms",
+            "--lease-ttl",
+            "2s",
+            "--",
+            "apply",
+            "-auto-approve",
+        ])
+        .spawn()
+        .unwrap();
+    bed.wait_for_file("started", &mut child);
+    signal(child.id(), "KILL");
+    let _ = child.wait();
+    // The orphaned terraform finishes and releases its own lock; the lease stays behind.
+    bed.release();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while bed.dynamo_item(&bed.lock_id()).await.is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "terraform never released its lock"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        bed.lease_exists().await,
+        "a SIGKILLed guard cannot release its lease"
+    );
+
+    let refused = bed.guard_output(&run_args(&[], &["plan", "-no-color"]));
+    let all = text(&refused);
+    assert_eq!(refused.status.code(), Some(3), "{all}");
+    assert!(all.contains("held by"), "{all}");
+
+    bed.release();
+    let output = bed.guard_output(&run_args(
+        &["--wait", "20s"],
+        &[
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-var",
+            "generation=3",
+        ],
+    ));
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    assert!(all.contains("took over an expired lease"), "{all}");
+    bed.assert_nothing_held().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_guarded_applies_with_wait_never_overlap_and_both_succeed() {
+    let bed = Bed::new(
+        "two-at-once",
+        Locking::Lockfile,
+        r#"
+resource "terraform_data" "serial" {
+  triggers_replace = timestamp()
+  provisioner "local-exec" {
+    command = "echo start >> ../apply.log; sleep 1.5; echo end >> ../apply.log"
+  }
+}
+"#,
+    )
+    .await;
+    let args = run_args(&["--wait", "90s"], &["apply", "-auto-approve", "-no-color"]);
+    let first = bed.guard(&args).spawn().unwrap();
+    let second = bed.guard(&args).spawn().unwrap();
+    let first = wait_with_timeout(first, Duration::from_secs(120));
+    let second = wait_with_timeout(second, Duration::from_secs(120));
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    let log = std::fs::read_to_string(bed.tf.path().join("../apply.log")).unwrap();
+    assert_eq!(log, "start\nend\nstart\nend\n", "the applies overlapped");
+    let waited = format!("{}{}", text(&first), text(&second));
+    assert!(waited.contains("waiting: lease"), "{waited}");
+    bed.assert_nothing_held().await;
+}
