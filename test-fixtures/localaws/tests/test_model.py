@@ -158,3 +158,14 @@ def test_reset_forgets_everything_and_restarts_the_clock_origin(model: HealthMod
 def test_time_scale_must_be_positive(clock: ManualClock) -> None:
     with pytest.raises(ValueError):
         HealthModel(clock, time_scale=0)
+
+
+def test_a_draining_target_registered_again_starts_over_in_initial(model: HealthModel, clock: ManualClock) -> None:
+    model.register(TG, "i-1", 80, TIMINGS)
+    clock.advance(5)
+    model.deregister(TG, "i-1", cause="test")
+    clock.advance(1)
+    model.register(TG, "i-1", 80, TIMINGS)
+    assert state(model) == "initial"
+    clock.advance(20)  # past the old drain's end: the target must not vanish
+    assert state(model) == "healthy"

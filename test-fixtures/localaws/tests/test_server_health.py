@@ -262,3 +262,20 @@ def test_strict_mode_refuses_a_non_force_delete_while_the_group_has_or_drains_in
     autoscaling.delete_auto_scaling_group(AutoScalingGroupName="web-g1")
     assert autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web-g1"])["AutoScalingGroups"] == []
     assert aws.events(kind="violation") == []
+
+
+def test_detached_instances_drain_and_keep_running(aws: LocalAws) -> None:
+    fleet = make_fleet(aws, interval=INTERVAL, healthy_threshold=THRESHOLD, delay=DELAY)
+    arn = fleet.target_group_arns[0]
+    instance_ids = create_asg(aws, fleet, "web-g1", desired=2)
+
+    aws.client("autoscaling").detach_instances(
+        AutoScalingGroupName="web-g1", InstanceIds=[instance_ids[0]], ShouldDecrementDesiredCapacity=True
+    )
+
+    assert target_states(aws, arn)[instance_ids[0]] == ("draining", "Target.DeregistrationInProgress")
+    assert asg_instance_ids(aws, "web-g1") == [instance_ids[1]]
+    wait_for(lambda: instance_ids[0] not in target_states(aws, arn), wait_timeout(aws, DELAY), "drained")
+    assert instance_state(aws, instance_ids[0]) == "running"
+    [deregistered] = aws.events(kind="deregistered", instance_id=instance_ids[0])
+    assert deregistered["cause"] == "asg_detach_instances"
