@@ -108,6 +108,8 @@ pub struct Decision {
 pub struct Rollout {
     spec: RolloutSpec,
     cp: Checkpoint,
+    /// Timeline entries already handed out in a [`Decision`].
+    reported: usize,
 }
 
 /// Advances `rollout` by one observation. Same as [`Rollout::step`].
@@ -181,7 +183,8 @@ impl Rollout {
         let generations = observed_generations(&spec, observation);
         if let Some(cp) = checkpoint {
             if checkpoint_fits(&cp, &generations) {
-                let mut rollout = Rollout { spec, cp };
+                let reported = cp.timeline.len();
+                let mut rollout = Rollout { spec, cp, reported };
                 rollout.cp.pending.clear();
                 // A resumed apply gets a fresh health window.
                 rollout.cp.health_clock = now;
@@ -217,6 +220,7 @@ impl Rollout {
                 timeline: Vec::new(),
             },
             spec,
+            reported: 0,
         };
         rollout.derive_from_observation(observation, &generations, now);
         rollout
@@ -246,9 +250,11 @@ impl Rollout {
 
     /// Continues from a saved checkpoint without looking at AWS first (the next step checks).
     pub fn from_checkpoint(spec: RolloutSpec, checkpoint: Checkpoint) -> Rollout {
+        let reported = checkpoint.timeline.len();
         Rollout {
             spec,
             cp: checkpoint,
+            reported,
         }
     }
 
@@ -314,7 +320,6 @@ impl Rollout {
     /// Advances the rollout by one observation.
     pub fn step(&mut self, obs: &Observation, now: Timestamp) -> Decision {
         let mut out = Out::default();
-        let timeline_len = self.cp.timeline.len();
         self.cp
             .pending
             .retain(|_, issued| now < *issued + RETRY_AFTER + RETRY_AFTER);
@@ -351,7 +356,13 @@ impl Rollout {
         let poll = self.poll_interval(obs);
         let mut next_wake = out.wake.unwrap_or(now + poll);
         next_wake = next_wake.clamp(now + Duration::from_secs(1), now + poll.max(GATE_POLL) * 6);
-        let events = self.cp.timeline[timeline_len..].to_vec();
+        let events = self
+            .cp
+            .timeline
+            .get(self.reported..)
+            .unwrap_or_default()
+            .to_vec();
+        self.reported = self.cp.timeline.len();
         Decision {
             commands: out.commands,
             next_wake,

@@ -1,7 +1,7 @@
 //! The simulated cloud: Auto Scaling, a load balancer with a realistic health model, traffic,
 //! alarms and metrics, in virtual time with one-second ticks.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use crate::command::Command;
@@ -117,6 +117,8 @@ struct SimInstance {
     /// (start after first healthy, length) of one unhealthy spell.
     flap: Option<(u64, u64)>,
     error_ratio: f64,
+    /// Fraction of a 5xx response carried to the next tick (small rates stay exact).
+    error_carry: f64,
     /// (second, requests) received recently.
     inflight: VecDeque<(u64, u64)>,
 }
@@ -298,6 +300,7 @@ impl World {
                     never_healthy: false,
                     flap: None,
                     error_ratio: 0.0,
+                    error_carry: 0.0,
                     inflight: VecDeque::new(),
                 },
             );
@@ -782,34 +785,31 @@ impl World {
     }
 
     /// Healthy targets serving the traffic stream `arn` belongs to, excluding `except`.
+    /// (An instance is registered in at most one group of a canary listener.)
     fn capacity_of_stream(&self, arn: &str, except: &[String]) -> u64 {
-        let groups: Vec<&String> = match &self.listener {
-            Some((_, weights)) => {
-                let routed: Vec<&String> = weights
+        let count_group = |g: &str| -> u64 {
+            self.groups.get(g).map_or(0, |group| {
+                group
+                    .targets
                     .iter()
-                    .filter(|(_, w)| *w > 0)
-                    .map(|(g, _)| g)
-                    .collect();
-                if routed.iter().any(|g| *g == arn) {
-                    routed
-                } else {
+                    .filter(|(id, r)| !except.contains(id) && self.counts_as_capacity(id, r))
+                    .count() as u64
+            })
+        };
+        match &self.listener {
+            Some((_, weights)) => {
+                if !weights.iter().any(|(g, w)| g == arn && *w > 0) {
                     // A group without weight serves no stream: nothing to protect.
                     return u64::MAX;
                 }
+                weights
+                    .iter()
+                    .filter(|(_, w)| *w > 0)
+                    .map(|(g, _)| count_group(g))
+                    .sum()
             }
-            None => self.groups.keys().filter(|g| *g == arn).collect(),
-        };
-        let mut ids = BTreeSet::new();
-        for g in groups {
-            if let Some(group) = self.groups.get(g) {
-                for (id, r) in &group.targets {
-                    if !except.contains(id) && self.counts_as_capacity(id, r) {
-                        ids.insert(id.clone());
-                    }
-                }
-            }
+            None => count_group(arn),
         }
-        ids.len() as u64
     }
 
     /// Invariant 3: no instance is terminated while registered or draining.
@@ -895,30 +895,40 @@ impl World {
             }
         }
         // Instances entering service or finishing their drain.
-        let ids: Vec<String> = self.instances.keys().cloned().collect();
-        for id in &ids {
-            let Some(instance) = self.instances.get(id) else {
-                continue;
-            };
-            if instance.terminated {
-                continue;
-            }
-            if instance.terminate_after.is_some_and(|t| t <= now) {
-                self.terminate_now(id);
-                continue;
-            }
-            if instance.in_service_at > now - TICK_MS
-                && instance.in_service_at <= now
-                && instance.terminate_after.is_none()
-            {
-                let groups = self
-                    .asgs
-                    .get(&instance.asg)
-                    .map(|a| a.groups.clone())
-                    .unwrap_or_default();
-                for arn in groups {
-                    self.register(&arn, id);
+        let due: Vec<(String, bool)> = self
+            .instances
+            .iter()
+            .filter(|(_, i)| !i.terminated)
+            .filter_map(|(id, i)| {
+                if i.terminate_after.is_some_and(|t| t <= now) {
+                    Some((id.clone(), true))
+                } else if i.terminate_after.is_none()
+                    && i.in_service_at > now - TICK_MS
+                    && i.in_service_at <= now
+                {
+                    Some((id.clone(), false))
+                } else {
+                    None
                 }
+            })
+            .collect();
+        for (id, terminate) in due {
+            if terminate {
+                self.terminate_now(&id);
+                continue;
+            }
+            let asg = self
+                .instances
+                .get(&id)
+                .map(|i| i.asg.clone())
+                .unwrap_or_default();
+            let groups = self
+                .asgs
+                .get(&asg)
+                .map(|a| a.groups.clone())
+                .unwrap_or_default();
+            for arn in groups {
+                self.register(&arn, &id);
             }
         }
         let names: Vec<String> = self.asgs.keys().cloned().collect();
@@ -946,6 +956,18 @@ impl World {
             return;
         };
         let generation = asg.generation;
+        let live_count = asg
+            .instances
+            .iter()
+            .filter(|id| {
+                self.instances
+                    .get(*id)
+                    .is_some_and(|i| !i.terminated && i.terminate_after.is_none())
+            })
+            .count();
+        if live_count == asg.desired as usize {
+            return;
+        }
         let live: Vec<String> = asg
             .instances
             .iter()
@@ -1004,6 +1026,7 @@ impl World {
                 } else {
                     0.0
                 },
+                error_carry: 0.0,
                 inflight: VecDeque::new(),
             },
         );
@@ -1107,7 +1130,10 @@ impl World {
                         {
                             instance.inflight.pop_front();
                         }
-                        errors += (n as f64 * instance.error_ratio).round() as u64;
+                        instance.error_carry += n as f64 * instance.error_ratio;
+                        let whole = instance.error_carry.floor();
+                        instance.error_carry -= whole;
+                        errors += whole as u64;
                     }
                 }
                 self.routed += count;
