@@ -96,10 +96,13 @@ impl Resource for RolloutResource {
             }
             (Change::Rollout { reasons }, Some(prior)) => {
                 tracing::info!(rollout = %model.name, reasons = %reasons.join(", "), "plan: rollout to a new generation");
+                // The engine picks the generation from what AWS shows: promise "+1" only when
+                // the state's active group exists and no rollout was left half-done.
                 let interrupted = prior
                     .last_rollout
                     .known()
-                    .is_some_and(|last| last.status == "interrupted" || last.status == "in_progress");
+                    .is_some_and(|last| last.status == "interrupted" || last.status == "in_progress")
+                    || prior.active_asg_name.is_null();
                 match prior.generation.known() {
                     Some(generation) if !interrupted => {
                         let next = generation + 1;
