@@ -246,10 +246,8 @@ def _drain_before_terminating(model: HealthModel, ec2_backend: Any, removal: _As
             target_group = elbv2_backend.target_groups.get(arn)
             if target_group is not None and instance_id in target_group.targets:
                 target_group.deregister([{"Id": instance_id}])
-    draining = any(
-        model.health(arn, instance_id) is not None and _model_state(model, arn, instance_id) == DRAINING
-        for arn in elbv2_backend.target_groups
-    )
+    # Any draining target counts, also one drained by an earlier detach from another group.
+    draining = any(_model_state(model, arn, instance_id) == DRAINING for arn in elbv2_backend.target_groups)
     if not draining:
         return False
     model.schedule_termination(
