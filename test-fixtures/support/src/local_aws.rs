@@ -203,6 +203,20 @@ impl LocalAws {
         Ok(answer["events"].take())
     }
 
+    /// The `violation` events (an instance terminated while its target was registered or
+    /// draining): what every rollout test should assert is empty.
+    pub fn violations(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let events = self.events()?;
+        let events = events
+            .as_array()
+            .ok_or_else(|| anyhow!("/zdd/events did not answer a list: {events}"))?;
+        Ok(events
+            .iter()
+            .filter(|event| event["kind"] == "violation")
+            .cloned()
+            .collect())
+    }
+
     /// The server's settings: `{"time_scale": .., "strict_asg_delete": ..}`.
     pub fn status(&self) -> anyhow::Result<serde_json::Value> {
         request_json(&self.endpoint, "GET", "/zdd/status", None)

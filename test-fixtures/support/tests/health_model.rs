@@ -285,6 +285,8 @@ async fn deleting_the_asg_drains_its_targets_before_terminating_them() {
     .await;
     assert!(fleet.blue_targets().await.is_empty());
     assert_eq!(fleet.events("violation"), Vec::<Value>::new());
+    let ours = |v: &Value| fleet.instance_ids.iter().any(|id| v["instance_id"] == *id);
+    assert!(!aws().violations().unwrap().iter().any(ours));
     let terminated = fleet.events("instance_terminated");
     assert_eq!(terminated.len(), 2);
     for removed in fleet.events("removed") {
@@ -331,4 +333,32 @@ async fn a_bad_health_mark_is_an_error() {
         .set_instance_health("i-0123", "sideways", None)
         .unwrap_err();
     assert!(error.to_string().contains("HTTP 400"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn force_deleting_a_serving_asg_is_recorded_as_a_violation() {
+    let fleet = Fleet::create("force", 1).await;
+    fleet
+        .wait_until_all_blue(TargetHealthStateEnum::Healthy)
+        .await;
+
+    aws_sdk_autoscaling::Client::new(&fleet.cfg)
+        .delete_auto_scaling_group()
+        .auto_scaling_group_name(&fleet.asg_name)
+        .force_delete(true)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(fleet.instance_states().await, vec!["terminated"]);
+    let violations: Vec<Value> = aws()
+        .violations()
+        .unwrap()
+        .into_iter()
+        .filter(|v| v["instance_id"] == fleet.instance_ids[0].as_str())
+        .collect();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0]["rule"], "drain_before_terminate");
+    assert_eq!(violations[0]["from"], "healthy");
+    assert_eq!(violations[0]["cause"], "asg_force_delete");
 }
