@@ -109,7 +109,11 @@ fn render_schema(out: &mut String, schema: &SchemaDoc) {
     let mut index = 0;
     while index < nested.len() {
         let (anchor, attribute) = (nested[index].0.clone(), nested[index].1);
-        let _ = writeln!(out, "<a id=\"{anchor}\"></a>\n### Nested Schema for `{}`\n", anchor.trim_start_matches("nestedatt--").replace("--", "."));
+        let _ = writeln!(
+            out,
+            "<a id=\"{anchor}\"></a>\n### Nested Schema for `{}`\n",
+            anchor.trim_start_matches("nestedatt--").replace("--", ".")
+        );
         if let Kind::Object(children) | Kind::ListOfObject(children) = &attribute.kind {
             render_attribute_sections(out, children, &anchor, &mut nested);
         }
@@ -125,7 +129,10 @@ fn render_attribute_sections<'a>(
 ) {
     let sections: [(&str, &[Requirement]); 3] = [
         ("Required", &[Requirement::Required]),
-        ("Optional", &[Requirement::Optional, Requirement::OptionalComputed]),
+        (
+            "Optional",
+            &[Requirement::Optional, Requirement::OptionalComputed],
+        ),
         ("Read-Only", &[Requirement::Computed]),
     ];
     for (title, requirements) in sections {
@@ -160,8 +167,18 @@ fn render_line(out: &mut String, attribute: &Attribute, anchor: &str) {
         Kind::ListOfString => "List of String".to_string(),
         Kind::MapOfString => "Map of String".to_string(),
         Kind::Object(_) => format!("Attributes, see [below for nested schema](#{anchor})"),
-        Kind::ListOfObject(_) => format!("Attributes List, see [below for nested schema](#{anchor})"),
+        Kind::ListOfObject(_) => {
+            format!("Attributes List, see [below for nested schema](#{anchor})")
+        }
     };
-    let replacement = if attribute.forces_replacement { " Forces replacement." } else { "" };
-    let _ = writeln!(out, "- `{}` ({kind}) {}{replacement}", attribute.name, attribute.description);
+    let replacement = if attribute.forces_replacement {
+        " Forces replacement."
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "- `{}` ({kind}) {}{replacement}",
+        attribute.name, attribute.description
+    );
 }

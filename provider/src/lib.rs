@@ -6,7 +6,7 @@
 
 pub mod aws;
 pub mod docs;
+pub mod driver;
 pub mod model;
 pub mod resource;
 pub mod schema;
-pub mod driver;

@@ -56,7 +56,12 @@ pub struct SchemaDoc {
     pub blocks: Vec<Block>,
 }
 
-fn attr(name: &'static str, kind: Kind, requirement: Requirement, description: impl Into<String>) -> Attribute {
+fn attr(
+    name: &'static str,
+    kind: Kind,
+    requirement: Requirement,
+    description: impl Into<String>,
+) -> Attribute {
     Attribute {
         name,
         kind,
@@ -72,7 +77,12 @@ use Requirement::{Computed, Optional, OptionalComputed, Required};
 
 pub fn provider_schema() -> SchemaDoc {
     let endpoint = |service: &'static str, what: &str| {
-        attr(service, Kind::String, Optional, format!("Endpoint URL for {what}, e.g. `http://127.0.0.1:5000`."))
+        attr(
+            service,
+            Kind::String,
+            Optional,
+            format!("Endpoint URL for {what}, e.g. `http://127.0.0.1:5000`."),
+        )
     };
     SchemaDoc {
         description: "The `zdd` provider replaces EC2 Auto Scaling fleets behind Application Load Balancers \
@@ -100,34 +110,116 @@ pub fn provider_schema() -> SchemaDoc {
 
 pub fn rollout_schema() -> SchemaDoc {
     let step_attributes = vec![
-        attr("weight", Int, Required, "Percent of the listener's traffic sent to the new generation (1-100), strictly increasing from step to step; the last step must be `100`."),
-        attr("soak", Kind::String, Required, "How long to hold this weight while the gates are checked, e.g. `\"5m\"`; `\"0s\"` for none."),
+        attr(
+            "weight",
+            Int,
+            Required,
+            "Percent of the listener's traffic sent to the new generation (1-100), strictly increasing from step to step; the last step must be `100`.",
+        ),
+        attr(
+            "soak",
+            Kind::String,
+            Required,
+            "How long to hold this weight while the gates are checked, e.g. `\"5m\"`; `\"0s\"` for none.",
+        ),
     ];
     let canary_attributes = vec![
-        attr("listener_arn", Kind::String, Required, "The listener whose forward default action is weighted between the two target groups. Its default action must be a single `forward`."),
-        attr("stable_target_group_arn", Kind::String, Required, "The target group serving the current generation. After a successful rollout the two groups swap roles."),
-        attr("canary_target_group_arn", Kind::String, Required, "The idle target group the new generation is attached to."),
-        attr("steps", ListOfObject(step_attributes), Optional, format!(
-            "The weight schedule. Default: {:?} percent with a `{}` soak each (none after 100).",
-            defaults::CANARY_WEIGHTS, defaults::CANARY_SOAK)),
-        attr("alarm_names", ListOfString, Optional, "CloudWatch alarms that fail the canary gate when in `ALARM` (or missing) during a soak."),
-        attr("max_5xx_ratio", Float, Optional, format!(
-            "Maximum ratio of `HTTPCode_Target_5XX_Count` to `RequestCount` of the canary target group during a soak (default `{}`, i.e. 1 %).",
-            defaults::MAX_5XX_RATIO)),
+        attr(
+            "listener_arn",
+            Kind::String,
+            Required,
+            "The listener whose forward default action is weighted between the two target groups. Its default action must be a single `forward`.",
+        ),
+        attr(
+            "stable_target_group_arn",
+            Kind::String,
+            Required,
+            "The target group serving the current generation. After a successful rollout the two groups swap roles.",
+        ),
+        attr(
+            "canary_target_group_arn",
+            Kind::String,
+            Required,
+            "The idle target group the new generation is attached to.",
+        ),
+        attr(
+            "steps",
+            ListOfObject(step_attributes),
+            Optional,
+            format!(
+                "The weight schedule. Default: {:?} percent with a `{}` soak each (none after 100).",
+                defaults::CANARY_WEIGHTS,
+                defaults::CANARY_SOAK
+            ),
+        ),
+        attr(
+            "alarm_names",
+            ListOfString,
+            Optional,
+            "CloudWatch alarms that fail the canary gate when in `ALARM` (or missing) during a soak.",
+        ),
+        attr(
+            "max_5xx_ratio",
+            Float,
+            Optional,
+            format!(
+                "Maximum ratio of `HTTPCode_Target_5XX_Count` to `RequestCount` of the canary target group during a soak (default `{}`, i.e. 1 %).",
+                defaults::MAX_5XX_RATIO
+            ),
+        ),
     ];
     let timeline_step = vec![
-        attr("at", Kind::String, Computed, "When the step happened (RFC 3339, UTC)."),
-        attr("action", Kind::String, Computed, "What was done, e.g. `create_asg`, `attach`, `healthy`, `set_weights`, `detach`, `drained`, `delete_asg`, `rollback`."),
-        attr("detail", Kind::String, Computed, "A readable detail: names, counts, weights, reasons."),
+        attr(
+            "at",
+            Kind::String,
+            Computed,
+            "When the step happened (RFC 3339, UTC).",
+        ),
+        attr(
+            "action",
+            Kind::String,
+            Computed,
+            "What was done, e.g. `create_asg`, `attach`, `healthy`, `set_weights`, `detach`, `drained`, `delete_asg`, `rollback`.",
+        ),
+        attr(
+            "detail",
+            Kind::String,
+            Computed,
+            "A readable detail: names, counts, weights, reasons.",
+        ),
     ];
     let last_rollout = vec![
-        attr("status", Kind::String, Computed, "`succeeded`, `rolled_back`, `failed`, `interrupted` or `in_progress`."),
-        attr("started_at", Kind::String, Computed, "Start of the rollout (RFC 3339, UTC)."),
-        attr("finished_at", Kind::String, Computed, "End of the rollout (RFC 3339, UTC); null while it runs."),
-        attr("steps", ListOfObject(timeline_step), Computed, "The timeline, one entry per step, oldest first."),
+        attr(
+            "status",
+            Kind::String,
+            Computed,
+            "`succeeded`, `rolled_back`, `failed`, `interrupted` or `in_progress`.",
+        ),
+        attr(
+            "started_at",
+            Kind::String,
+            Computed,
+            "Start of the rollout (RFC 3339, UTC).",
+        ),
+        attr(
+            "finished_at",
+            Kind::String,
+            Computed,
+            "End of the rollout (RFC 3339, UTC); null while it runs.",
+        ),
+        attr(
+            "steps",
+            ListOfObject(timeline_step),
+            Computed,
+            "The timeline, one entry per step, oldest first.",
+        ),
     ];
-    let mut name = attr("name", Kind::String, Required,
-        "Name of the fleet. Each generation's Auto Scaling group is named `<name>-g<generation>` and tagged `zdd:rollout = <name>`, `zdd:generation = <n>`. Changing it destroys and recreates the fleet.");
+    let mut name = attr(
+        "name",
+        Kind::String,
+        Required,
+        "Name of the fleet. Each generation's Auto Scaling group is named `<name>-g<generation>` and tagged `zdd:rollout = <name>`, `zdd:generation = <n>`. Changing it destroys and recreates the fleet.",
+    );
     name.forces_replacement = true;
     SchemaDoc {
         description: "A fleet of EC2 instances in an Auto Scaling group behind load balancer target groups, \
@@ -189,7 +281,12 @@ mod tests {
     #[test]
     fn schema_and_model_agree() {
         let model = serde_json::to_value(crate::model::RolloutModel::default()).unwrap();
-        let mut model_keys: Vec<&str> = model.as_object().unwrap().keys().map(std::string::String::as_str).collect();
+        let mut model_keys: Vec<&str> = model
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(std::string::String::as_str)
+            .collect();
         let schema = rollout_schema();
         let mut schema_keys: Vec<&str> = schema
             .attributes
@@ -206,7 +303,11 @@ mod tests {
     fn every_attribute_is_described() {
         fn check(attributes: &[Attribute]) {
             for attribute in attributes {
-                assert!(attribute.description.len() > 10, "{} lacks a description", attribute.name);
+                assert!(
+                    attribute.description.len() > 10,
+                    "{} lacks a description",
+                    attribute.name
+                );
                 if let Kind::Object(nested) | Kind::ListOfObject(nested) = &attribute.kind {
                     check(nested);
                 }

@@ -9,7 +9,10 @@ use zdd_test_support::{Fixture, local_aws};
 
 async fn setup(prefix: &str) -> (aws_config::SdkConfig, AwsClients, Fixture) {
     let sdk = local_aws().sdk_config().await;
-    let fixture = Fixture::create(&sdk, prefix).await.unwrap();
+    let fixture = match Fixture::create(&sdk, prefix).await {
+        Ok(fixture) => fixture,
+        Err(err) => panic!("creating the fixture: {err:#}"),
+    };
     let clients = AwsClients::new(&sdk, &Endpoints::default());
     (sdk, clients, fixture)
 }
@@ -40,7 +43,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "condition not reached within {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -53,10 +59,16 @@ async fn create_is_tagged_and_idempotent() {
     assert_eq!(created.name, "adcreate-g1");
     assert_eq!(created.rollout.as_deref(), Some("adcreate"));
     assert_eq!(created.generation, Some(1));
-    assert_eq!(created.launch_template_version.as_deref(), Some(spec.launch_template_version.as_str()));
+    assert_eq!(
+        created.launch_template_version.as_deref(),
+        Some(spec.launch_template_version.as_str())
+    );
     assert_eq!(created.subnet_ids, fixture.subnet_ids);
     assert_eq!(created.tags.get("team").map(String::as_str), Some("web"));
-    assert_eq!(created.target_group_arns, vec![fixture.target_group_arns[0].clone()]);
+    assert_eq!(
+        created.target_group_arns,
+        vec![fixture.target_group_arns[0].clone()]
+    );
 
     // A re-run after a crash returns the same group and does not reset its capacity.
     aws.set_capacity(&created.name, 0, 4, 3).await.unwrap();
@@ -64,13 +76,24 @@ async fn create_is_tagged_and_idempotent() {
     assert_eq!(again.name, created.name);
     assert_eq!(again.desired_capacity, 3);
 
-    let second = aws.create_asg(&new_asg("adcreate", 2, &fixture, 1)).await.unwrap();
+    let second = aws
+        .create_asg(&new_asg("adcreate", 2, &fixture, 1))
+        .await
+        .unwrap();
     let listed = aws.describe_rollout_asgs("adcreate").await.unwrap();
     assert_eq!(
-        listed.iter().map(|group| group.name.as_str()).collect::<Vec<_>>(),
+        listed
+            .iter()
+            .map(|group| group.name.as_str())
+            .collect::<Vec<_>>(),
         vec!["adcreate-g1", second.name.as_str()]
     );
-    assert!(aws.describe_rollout_asgs("adcreate-other").await.unwrap().is_empty());
+    assert!(
+        aws.describe_rollout_asgs("adcreate-other")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -93,7 +116,10 @@ async fn a_foreign_group_with_our_name_is_a_conflict() {
         .send()
         .await
         .unwrap();
-    let err = aws.create_asg(&new_asg("adconflict", 1, &fixture, 1)).await.unwrap_err();
+    let err = aws
+        .create_asg(&new_asg("adconflict", 1, &fixture, 1))
+        .await
+        .unwrap_err();
     assert!(matches!(err, AwsError::Conflict { .. }), "{err}");
 }
 
@@ -106,18 +132,27 @@ async fn targets_register_turn_healthy_and_drain_before_delete() {
     assert!(timing.health_check_interval > Duration::ZERO);
     assert_eq!(timing.load_balancer_arns, vec![fixture.alb_arn.clone()]);
 
-    let group = aws.create_asg(&new_asg("adhealth", 1, &fixture, 2)).await.unwrap();
+    let group = aws
+        .create_asg(&new_asg("adhealth", 1, &fixture, 2))
+        .await
+        .unwrap();
     let scale = local_aws().time_scale().max(0.001);
     let patience = Duration::from_secs_f64(
-        ((timing.time_to_healthy() + timing.deregistration_delay).as_secs_f64() * scale).max(5.0) * 4.0,
+        ((timing.time_to_healthy() + timing.deregistration_delay).as_secs_f64() * scale).max(5.0)
+            * 4.0,
     );
     let healthy = eventually(patience, || async {
         let targets = aws.target_health(&blue).await.unwrap();
-        (targets.len() == 2 && targets.iter().all(|t| t.state == TargetState::Healthy)).then_some(targets)
+        (targets.len() == 2 && targets.iter().all(|t| t.state == TargetState::Healthy))
+            .then_some(targets)
     })
     .await;
     let described = aws.describe_asg(&group.name).await.unwrap().unwrap();
-    let mut instance_ids: Vec<_> = described.instances.iter().map(|i| i.instance_id.clone()).collect();
+    let mut instance_ids: Vec<_> = described
+        .instances
+        .iter()
+        .map(|i| i.instance_id.clone())
+        .collect();
     let mut target_ids: Vec<_> = healthy.iter().map(|t| t.target_id.clone()).collect();
     instance_ids.sort();
     target_ids.sort();
@@ -127,19 +162,37 @@ async fn targets_register_turn_healthy_and_drain_before_delete() {
     let err = aws.delete_asg(&group.name).await.unwrap_err();
     assert!(matches!(err, AwsError::NotDrained { .. }), "{err}");
 
-    aws.detach_target_groups(&group.name, std::slice::from_ref(&blue)).await.unwrap();
-    aws.detach_target_groups(&group.name, std::slice::from_ref(&blue)).await.unwrap(); // idempotent
+    aws.detach_target_groups(&group.name, std::slice::from_ref(&blue))
+        .await
+        .unwrap();
+    aws.detach_target_groups(&group.name, std::slice::from_ref(&blue))
+        .await
+        .unwrap(); // idempotent
     let draining = aws.target_health(&blue).await.unwrap();
     assert!(
         draining.iter().all(|t| t.state == TargetState::Draining),
         "deregistered targets drain first: {draining:?}"
     );
-    eventually(patience, || async { aws.target_health(&blue).await.unwrap().is_empty().then_some(()) }).await;
+    eventually(patience, || async {
+        aws.target_health(&blue)
+            .await
+            .unwrap()
+            .is_empty()
+            .then_some(())
+    })
+    .await;
     // Drained and detached: deleting the populated group terminates instances no load
     // balancer routes to any more.
     aws.delete_asg(&group.name).await.unwrap();
     aws.delete_asg(&group.name).await.unwrap(); // idempotent
-    eventually(patience, || async { aws.describe_asg("adhealth-g1").await.unwrap().is_none().then_some(()) }).await;
+    eventually(patience, || async {
+        aws.describe_asg("adhealth-g1")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
     let violations: Vec<_> = local_aws()
         .events()
         .unwrap()
@@ -156,33 +209,61 @@ async fn targets_register_turn_healthy_and_drain_before_delete() {
 async fn terminate_and_deregister_are_idempotent() {
     let (_, aws, fixture) = setup("adterm").await;
     let blue = fixture.target_group_arns[0].clone();
-    let group = aws.create_asg(&new_asg("adterm", 1, &fixture, 2)).await.unwrap();
+    let group = aws
+        .create_asg(&new_asg("adterm", 1, &fixture, 2))
+        .await
+        .unwrap();
     let victim = group.instances[0].instance_id.clone();
-    aws.deregister_targets(&blue, std::slice::from_ref(&victim)).await.unwrap();
-    aws.deregister_targets(&blue, std::slice::from_ref(&victim)).await.unwrap();
-    aws.tag_asg(&group.name, "zdd:rollback", "test").await.unwrap();
-    aws.terminate_instances(&group.name, std::slice::from_ref(&victim)).await.unwrap();
-    aws.terminate_instances(&group.name, std::slice::from_ref(&victim)).await.unwrap();
+    aws.deregister_targets(&blue, std::slice::from_ref(&victim))
+        .await
+        .unwrap();
+    aws.deregister_targets(&blue, std::slice::from_ref(&victim))
+        .await
+        .unwrap();
+    aws.tag_asg(&group.name, "zdd:rollback", "test")
+        .await
+        .unwrap();
+    aws.terminate_instances(&group.name, std::slice::from_ref(&victim))
+        .await
+        .unwrap();
+    aws.terminate_instances(&group.name, std::slice::from_ref(&victim))
+        .await
+        .unwrap();
     let after = aws.describe_asg(&group.name).await.unwrap().unwrap();
     assert_eq!(after.desired_capacity, 1, "decremented once, not twice");
-    assert_eq!(after.tags.get("zdd:rollback").map(String::as_str), Some("test"));
+    assert_eq!(
+        after.tags.get("zdd:rollback").map(String::as_str),
+        Some("test")
+    );
 }
 
 #[tokio::test]
 async fn listener_weights_round_trip() {
     let (_, aws, fixture) = setup("adweights").await;
-    let [blue, green] = [fixture.target_group_arns[0].clone(), fixture.target_group_arns[1].clone()];
-    aws.set_listener_weights(&fixture.listener_arn, &[(blue.clone(), 95), (green.clone(), 5)])
-        .await
-        .unwrap();
+    let [blue, green] = [
+        fixture.target_group_arns[0].clone(),
+        fixture.target_group_arns[1].clone(),
+    ];
+    aws.set_listener_weights(
+        &fixture.listener_arn,
+        &[(blue.clone(), 95), (green.clone(), 5)],
+    )
+    .await
+    .unwrap();
     let weights = aws.listener_weights(&fixture.listener_arn).await.unwrap();
     assert_eq!(weights.weight_of(&blue), 95);
     assert_eq!(weights.weight_of(&green), 5);
-    aws.set_listener_weights(&fixture.listener_arn, &[(blue.clone(), 0), (green.clone(), 100)])
-        .await
-        .unwrap();
+    aws.set_listener_weights(
+        &fixture.listener_arn,
+        &[(blue.clone(), 0), (green.clone(), 100)],
+    )
+    .await
+    .unwrap();
     let weights = aws.listener_weights(&fixture.listener_arn).await.unwrap();
-    assert_eq!((weights.weight_of(&blue), weights.weight_of(&green)), (0, 100));
+    assert_eq!(
+        (weights.weight_of(&blue), weights.weight_of(&green)),
+        (0, 100)
+    );
 }
 
 #[tokio::test]
@@ -225,7 +306,10 @@ async fn alarms_and_metric_sums() {
             .build(),
         aws_sdk_cloudwatch::types::Dimension::builder()
             .name("LoadBalancer")
-            .value(terraform_provider_zdd::aws::types::cloudwatch_dimension_of(&fixture.alb_arn).unwrap())
+            .value(
+                terraform_provider_zdd::aws::types::cloudwatch_dimension_of(&fixture.alb_arn)
+                    .unwrap(),
+            )
             .build(),
     ];
     let now = SystemTime::now();
@@ -246,7 +330,12 @@ async fn alarms_and_metric_sums() {
             .unwrap();
     }
     let sums = aws
-        .target_group_metric_sums(green, &fixture.alb_arn, now - Duration::from_secs(300), now + Duration::from_secs(60))
+        .target_group_metric_sums(
+            green,
+            &fixture.alb_arn,
+            now - Duration::from_secs(300),
+            now + Duration::from_secs(60),
+        )
         .await
         .unwrap();
     assert_eq!(sums.requests, 400.0);

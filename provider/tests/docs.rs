@@ -5,8 +5,12 @@ use std::path::PathBuf;
 
 use terraform_provider_zdd::docs::{render_index, render_rollout};
 
+// A helper, not a #[test] fn: a failed write must fail the test loudly.
+#[allow(clippy::unwrap_used)]
 fn check(relative: &str, expected: String) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative);
     if std::env::var_os("ZDD_UPDATE_DOCS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &expected).unwrap();

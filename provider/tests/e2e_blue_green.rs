@@ -12,13 +12,22 @@ fn create_update_scale_destroy() {
     bed.write_config(&config);
 
     let create = bed.apply_ok();
-    assert!(create.stdout.contains("Apply complete! Resources: 1 added"), "{}", create.stdout);
+    assert!(
+        create.stdout.contains("Apply complete! Resources: 1 added"),
+        "{}",
+        create.stdout
+    );
     let state = bed.state();
     assert_eq!(state["generation"], 1);
     assert_eq!(state["active_asg_name"], format!("{}-g1", bed.name));
     assert_eq!(state["active_launch_template_version"], "1");
     assert_eq!(state["last_rollout"]["status"], "succeeded");
-    assert!(!state["last_rollout"]["steps"].as_array().unwrap().is_empty());
+    assert!(
+        !state["last_rollout"]["steps"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(bed.asg_names(), vec![format!("{}-g1", bed.name)]);
 
     // The plan shows what the apply will do.

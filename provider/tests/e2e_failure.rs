@@ -23,19 +23,33 @@ fn unhealthy_new_generation_rolls_back_and_the_next_plan_proposes_it_again() {
     let new_group = format!("{}-g2", bed.name);
     let mut marked = std::collections::BTreeSet::new();
     // Mark every instance of the new generation unhealthy as soon as it exists.
-    bed.wait_for("the new generation's instances", Duration::from_secs(60), || {
-        for instance in bed.instances_of(&new_group) {
-            if marked.insert(instance.clone()) {
-                local_aws().set_instance_health(&instance, "unhealthy", Some("Target.ResponseCodeMismatch")).unwrap();
+    bed.wait_for(
+        "the new generation's instances",
+        Duration::from_secs(60),
+        || {
+            for instance in bed.instances_of(&new_group) {
+                if marked.insert(instance.clone()) {
+                    local_aws()
+                        .set_instance_health(
+                            &instance,
+                            "unhealthy",
+                            Some("Target.ResponseCodeMismatch"),
+                        )
+                        .unwrap();
+                }
             }
-        }
-        marked.len() >= 2
-    });
+            marked.len() >= 2
+        },
+    );
     let apply = finish(child);
     let report = sampler.finish();
     assert!(!apply.success(), "{}", apply.stdout);
     assert!(apply.stderr.contains("rolled back"), "{}", apply.stderr);
-    assert!(apply.stderr.contains("Target.ResponseCodeMismatch"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("Target.ResponseCodeMismatch"),
+        "{}",
+        apply.stderr
+    );
     assert!(report.breaches.is_empty(), "{:#?}", report.breaches);
 
     let state = bed.state();
@@ -44,7 +58,11 @@ fn unhealthy_new_generation_rolls_back_and_the_next_plan_proposes_it_again() {
     assert_eq!(state["last_rollout"]["status"], "rolled_back");
     assert_eq!(bed.asg_names(), vec![format!("{}-g1", bed.name)]);
     let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
-    assert_eq!(plan.code, 2, "the rollout is proposed again\n{}\n{}", plan.stdout, plan.stderr);
+    assert_eq!(
+        plan.code, 2,
+        "the rollout is proposed again\n{}\n{}",
+        plan.stdout, plan.stderr
+    );
     assert!(bed.violations().is_empty(), "{:#?}", bed.violations());
 }
 
@@ -60,11 +78,17 @@ fn an_interrupted_apply_is_resumed_by_the_next() {
     let sampler = Sampler::start(&bed, vec![bed.blue().to_string()], 2, None);
     let child = bed.spawn_apply();
     let new_group = format!("{}-g2", bed.name);
-    bed.wait_for("the new generation", Duration::from_secs(60), || !bed.instances_of(&new_group).is_empty());
+    bed.wait_for("the new generation", Duration::from_secs(60), || {
+        !bed.instances_of(&new_group).is_empty()
+    });
     interrupt(&child);
     let interrupted = finish(child);
     assert!(!interrupted.success(), "{}", interrupted.stdout);
-    assert!(interrupted.stderr.contains("interrupted"), "{}", interrupted.stderr);
+    assert!(
+        interrupted.stderr.contains("interrupted"),
+        "{}",
+        interrupted.stderr
+    );
     let state = bed.state();
     assert_eq!(state["generation"], 1, "still the last good generation");
     assert_eq!(state["last_rollout"]["status"], "interrupted");

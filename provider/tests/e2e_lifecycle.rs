@@ -18,16 +18,32 @@ fn import_by_name_then_no_changes() {
         ..common::bed("e2eimp2")
     };
     other.tf.write("main.tf", &config.render()).unwrap();
-    let import = other.terraform(&["import", "-no-color", "-input=false", "zdd_rollout.this", &bed.name]);
+    let import = other.terraform(&[
+        "import",
+        "-no-color",
+        "-input=false",
+        "zdd_rollout.this",
+        &bed.name,
+    ]);
     assert!(import.success(), "{}\n{}", import.stdout, import.stderr);
     let state = other.state();
     assert_eq!(state["generation"], 1);
     assert_eq!(state["active_asg_name"], format!("{}-g1", bed.name));
     assert_eq!(state["launch_template_version"], "1");
     let plan = other.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
-    assert_eq!(plan.code, 0, "imported fleet matches its configuration\n{}\n{}", plan.stdout, plan.stderr);
+    assert_eq!(
+        plan.code, 0,
+        "imported fleet matches its configuration\n{}\n{}",
+        plan.stdout, plan.stderr
+    );
 
-    let missing = other.terraform(&["import", "-no-color", "-input=false", "zdd_rollout.this", "no-such-fleet"]);
+    let missing = other.terraform(&[
+        "import",
+        "-no-color",
+        "-input=false",
+        "zdd_rollout.this",
+        "no-such-fleet",
+    ]);
     assert!(!missing.success());
 }
 
@@ -42,20 +58,40 @@ fn a_group_deleted_out_of_band_is_drift_the_apply_converges() {
     let autoscaling = aws_sdk_autoscaling::Client::new(&bed.sdk);
     let group = format!("{}-g1", bed.name);
     bed.runtime
-        .block_on(autoscaling.update_auto_scaling_group().auto_scaling_group_name(&group).desired_capacity(3).send())
+        .block_on(
+            autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(&group)
+                .desired_capacity(3)
+                .send(),
+        )
         .unwrap();
     let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
     assert!(plan.stdout.contains("desired_capacity"), "{}", plan.stdout);
     bed.apply_ok();
     assert_eq!(bed.state()["desired_capacity"], 2);
-    assert_eq!(bed.state()["generation"], 1, "a scale is not a new generation");
+    assert_eq!(
+        bed.state()["generation"],
+        1,
+        "a scale is not a new generation"
+    );
 
     // Someone deletes the active group: the next apply creates a new generation.
     bed.runtime
-        .block_on(autoscaling.delete_auto_scaling_group().auto_scaling_group_name(&group).force_delete(true).send())
+        .block_on(
+            autoscaling
+                .delete_auto_scaling_group()
+                .auto_scaling_group_name(&group)
+                .force_delete(true)
+                .send(),
+        )
         .unwrap();
-    bed.wait_for("the group to go", std::time::Duration::from_secs(30), || bed.asg_names().is_empty());
+    bed.wait_for(
+        "the group to go",
+        std::time::Duration::from_secs(30),
+        || bed.asg_names().is_empty(),
+    );
     let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
     bed.apply_ok();

@@ -56,18 +56,28 @@ fn canary_steps_the_listener_weights() {
     assert_eq!(state["last_rollout"]["status"], "succeeded");
     // The weight of the group that ends with all traffic, in the order the sampler saw it.
     let last = report.weights.last().expect("listener observed").clone();
-    let winner = last.iter().find(|(_, weight)| *weight > 0).map(|(arn, _)| arn.clone()).unwrap();
+    let winner = last
+        .iter()
+        .find(|(_, weight)| *weight > 0)
+        .map(|(arn, _)| arn.clone())
+        .unwrap();
     let percents: Vec<i32> = report
         .weights
         .iter()
         .map(|split| {
             let total: i32 = split.iter().map(|(_, w)| *w).sum();
-            let mine = split.iter().find(|(arn, _)| *arn == winner).map_or(0, |(_, w)| *w);
+            let mine = split
+                .iter()
+                .find(|(arn, _)| *arn == winner)
+                .map_or(0, |(_, w)| *w);
             if total == 0 { 0 } else { mine * 100 / total }
         })
         .collect();
     println!("canary weights seen: {percents:?}");
-    assert!(percents.contains(&20) && percents.contains(&60), "{percents:?}");
+    assert!(
+        percents.contains(&20) && percents.contains(&60),
+        "{percents:?}"
+    );
     assert_eq!(percents.last(), Some(&100));
     assert!(bed.violations().is_empty(), "{:#?}", bed.violations());
 }

@@ -21,29 +21,89 @@ fn cases(bed: &common::Bed) -> Vec<(&'static str, Config, &'static str, &'static
         )
     };
     vec![
-        ("$Latest", with(&|c| c.version = "$Latest".into()), "Launch template version must be pinned", "launch_template_version"),
-        ("$Default", with(&|c| c.version = "$Default".into()), "Launch template version must be pinned", "launch_template_version"),
-        ("desired above max", with(&|c| c.desired = 9), "desired_capacity outside min_size..max_size", "desired_capacity"),
-        ("desired below min", with(&|c| { c.min = 2; c.desired = 1 }), "desired_capacity outside min_size..max_size", "desired_capacity"),
-        ("unknown strategy", with(&|c| c.extra = vec!["strategy = \"big_bang\"".into()]), "Unknown strategy", "strategy"),
-        ("canary without listener", with(&|c| c.extra = vec!["strategy = \"canary\"".into()]), "Canary without listener", "strategy"),
+        (
+            "$Latest",
+            with(&|c| c.version = "$Latest".into()),
+            "Launch template version must be pinned",
+            "launch_template_version",
+        ),
+        (
+            "$Default",
+            with(&|c| c.version = "$Default".into()),
+            "Launch template version must be pinned",
+            "launch_template_version",
+        ),
+        (
+            "desired above max",
+            with(&|c| c.desired = 9),
+            "desired_capacity outside min_size..max_size",
+            "desired_capacity",
+        ),
+        (
+            "desired below min",
+            with(&|c| {
+                c.min = 2;
+                c.desired = 1
+            }),
+            "desired_capacity outside min_size..max_size",
+            "desired_capacity",
+        ),
+        (
+            "unknown strategy",
+            with(&|c| c.extra = vec!["strategy = \"big_bang\"".into()]),
+            "Unknown strategy",
+            "strategy",
+        ),
+        (
+            "canary without listener",
+            with(&|c| c.extra = vec!["strategy = \"canary\"".into()]),
+            "Canary without listener",
+            "strategy",
+        ),
         (
             "weights not increasing",
-            with(&|c| c.extra = vec!["strategy = \"canary\"".into(), canary("[{ weight = 50, soak = \"1m\" }, { weight = 10, soak = \"1m\" }, { weight = 100, soak = \"0s\" }]")]),
+            with(&|c| {
+                c.extra = vec![
+                    "strategy = \"canary\"".into(),
+                    canary(
+                        "[{ weight = 50, soak = \"1m\" }, { weight = 10, soak = \"1m\" }, { weight = 100, soak = \"0s\" }]",
+                    ),
+                ]
+            }),
             "Canary weights not increasing",
             "steps = [",
         ),
         (
             "weights not ending at 100",
-            with(&|c| c.extra = vec!["strategy = \"canary\"".into(), canary("[{ weight = 10, soak = \"1m\" }, { weight = 50, soak = \"1m\" }]")]),
+            with(&|c| {
+                c.extra = vec![
+                    "strategy = \"canary\"".into(),
+                    canary("[{ weight = 10, soak = \"1m\" }, { weight = 50, soak = \"1m\" }]"),
+                ]
+            }),
             "Canary steps must end at 100",
             "steps = [",
         ),
-        ("missing target groups", with(&|c| c.target_group_arns = None), "Missing target groups", "resource \"zdd_rollout\""),
-        ("unparsable health_timeout", with(&|c| c.extra = vec!["health_timeout = \"ten minutes\"".into()]), "Invalid duration", "health_timeout"),
+        (
+            "missing target groups",
+            with(&|c| c.target_group_arns = None),
+            "Missing target groups",
+            "resource \"zdd_rollout\"",
+        ),
+        (
+            "unparsable health_timeout",
+            with(&|c| c.extra = vec!["health_timeout = \"ten minutes\"".into()]),
+            "Invalid duration",
+            "health_timeout",
+        ),
         (
             "unparsable soak",
-            with(&|c| c.extra = vec!["strategy = \"canary\"".into(), canary("[{ weight = 100, soak = \"forever\" }]")]),
+            with(&|c| {
+                c.extra = vec![
+                    "strategy = \"canary\"".into(),
+                    canary("[{ weight = 100, soak = \"forever\" }]"),
+                ]
+            }),
             "Invalid duration",
             "steps = [",
         ),

@@ -53,7 +53,10 @@ impl AwsClients {
         }
         match request.send().await {
             Ok(_) => {}
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_already_exists_fault()) => {}
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_already_exists_fault()) => {}
             Err(err) => return Err(api_error("CreateAutoScalingGroup", err)),
         }
         match self.describe_asg(&name).await? {
@@ -249,13 +252,18 @@ impl AwsClients {
     /// # Idempotency
     /// Instances no longer in the group are skipped (an instance already terminating is not
     /// terminated twice, so the desired capacity is not decremented twice).
-    pub async fn terminate_instances(&self, name: &str, instance_ids: &[String]) -> Result<(), AwsError> {
+    pub async fn terminate_instances(
+        &self,
+        name: &str,
+        instance_ids: &[String],
+    ) -> Result<(), AwsError> {
         let Some(group) = self.describe_asg(name).await? else {
             return Ok(());
         };
         for instance_id in instance_ids {
             let still_member = group.instances.iter().any(|instance| {
-                &instance.instance_id == instance_id && !instance.lifecycle_state.starts_with("Terminat")
+                &instance.instance_id == instance_id
+                    && !instance.lifecycle_state.starts_with("Terminat")
             });
             if !still_member {
                 continue;
@@ -358,13 +366,20 @@ fn asg_info(group: &AutoScalingGroup) -> AsgInfo {
     let tags: BTreeMap<String, String> = group
         .tags()
         .iter()
-        .filter_map(|tag| Some((tag.key()?.to_string(), tag.value().unwrap_or("").to_string())))
+        .filter_map(|tag| {
+            Some((
+                tag.key()?.to_string(),
+                tag.value().unwrap_or("").to_string(),
+            ))
+        })
         .collect();
     let launch_template = group.launch_template();
     AsgInfo {
         name: group.auto_scaling_group_name().unwrap_or("").to_string(),
         rollout: tags.get(TAG_ROLLOUT).cloned(),
-        generation: tags.get(TAG_GENERATION).and_then(|value| value.parse().ok()),
+        generation: tags
+            .get(TAG_GENERATION)
+            .and_then(|value| value.parse().ok()),
         launch_template_id: launch_template
             .and_then(|template| template.launch_template_id())
             .map(str::to_string),

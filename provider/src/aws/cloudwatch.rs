@@ -21,7 +21,10 @@ impl AwsClients {
     ///
     /// # Idempotency
     /// Read-only.
-    pub async fn alarm_states(&self, names: &[String]) -> Result<BTreeMap<String, AlarmState>, AwsError> {
+    pub async fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, AlarmState>, AwsError> {
         let mut states: BTreeMap<String, AlarmState> = names
             .iter()
             .map(|name| (name.clone(), AlarmState::Missing))

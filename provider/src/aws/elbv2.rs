@@ -20,7 +20,10 @@ impl AwsClients {
     ///
     /// # Idempotency
     /// Read-only.
-    pub async fn target_health(&self, target_group_arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
+    pub async fn target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> Result<Vec<TargetHealth>, AwsError> {
         let output = self
             .elbv2
             .describe_target_health()
@@ -58,7 +61,10 @@ impl AwsClients {
     ///
     /// # Idempotency
     /// Read-only.
-    pub async fn target_group_timing(&self, target_group_arn: &str) -> Result<TargetGroupTiming, AwsError> {
+    pub async fn target_group_timing(
+        &self,
+        target_group_arn: &str,
+    ) -> Result<TargetGroupTiming, AwsError> {
         let groups = self
             .elbv2
             .describe_target_groups()
@@ -94,7 +100,8 @@ impl AwsClients {
             health_check_interval: Duration::from_secs(
                 u64::try_from(group.health_check_interval_seconds().unwrap_or(30)).unwrap_or(30),
             ),
-            healthy_threshold: u32::try_from(group.healthy_threshold_count().unwrap_or(5)).unwrap_or(5),
+            healthy_threshold: u32::try_from(group.healthy_threshold_count().unwrap_or(5))
+                .unwrap_or(5),
             load_balancer_arns: group.load_balancer_arns().to_vec(),
         })
     }
@@ -103,7 +110,11 @@ impl AwsClients {
     ///
     /// # Idempotency
     /// Deregistering a target that is not registered (or already draining) is a no-op in AWS.
-    pub async fn deregister_targets(&self, target_group_arn: &str, instance_ids: &[String]) -> Result<(), AwsError> {
+    pub async fn deregister_targets(
+        &self,
+        target_group_arn: &str,
+        instance_ids: &[String],
+    ) -> Result<(), AwsError> {
         if instance_ids.is_empty() {
             return Ok(());
         }
@@ -166,7 +177,8 @@ impl AwsClients {
             .forward_config()
             .and_then(|forward| forward.target_group_stickiness_config())
             .cloned();
-        let mut forward = ForwardActionConfig::builder().set_target_group_stickiness_config(stickiness);
+        let mut forward =
+            ForwardActionConfig::builder().set_target_group_stickiness_config(stickiness);
         for (arn, weight) in weights {
             forward = forward.target_groups(
                 TargetGroupTuple::builder()

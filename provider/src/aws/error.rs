@@ -41,7 +41,13 @@ pub enum AwsError {
 impl AwsError {
     /// Worth retrying on the next observation rather than failing the rollout.
     pub fn is_transient(&self) -> bool {
-        matches!(self, AwsError::Api { transient: true, .. })
+        matches!(
+            self,
+            AwsError::Api {
+                transient: true,
+                ..
+            }
+        )
     }
 
     pub fn code(&self) -> Option<&str> {

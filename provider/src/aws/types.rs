@@ -225,7 +225,16 @@ mod tests {
 
     #[test]
     fn target_states_round_trip() {
-        for state in ["initial", "healthy", "unhealthy", "unhealthy.draining", "unused", "draining", "unavailable", "weird"] {
+        for state in [
+            "initial",
+            "healthy",
+            "unhealthy",
+            "unhealthy.draining",
+            "unused",
+            "draining",
+            "unavailable",
+            "weird",
+        ] {
             assert_eq!(TargetState::parse(state).as_str(), state);
         }
     }
@@ -233,7 +242,10 @@ mod tests {
     #[test]
     fn no_traffic_means_no_ratio() {
         assert_eq!(MetricSums::default().ratio_5xx(), None);
-        let sums = MetricSums { requests: 200.0, target_5xx: 2.0 };
+        let sums = MetricSums {
+            requests: 200.0,
+            target_5xx: 2.0,
+        };
         assert_eq!(sums.ratio_5xx(), Some(0.01));
     }
 }

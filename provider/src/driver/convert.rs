@@ -4,16 +4,22 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use zdd_rollout::observation::{
-    AlarmState as EngineAlarmState, AsgObservation, InstanceObservation, LifecycleState, ListenerObservation,
-    TargetGroupObservation, TargetObservation, TargetState as EngineTargetState,
+    AlarmState as EngineAlarmState, AsgObservation, InstanceObservation, LifecycleState,
+    ListenerObservation, TargetGroupObservation, TargetObservation,
+    TargetState as EngineTargetState,
 };
 use zdd_rollout::spec::LaunchTemplateRef;
 use zdd_rollout::time::Timestamp;
 
-use crate::aws::types::{AlarmState, AsgInfo, ListenerWeights, TargetGroupTiming, TargetHealth, TargetState};
+use crate::aws::types::{
+    AlarmState, AsgInfo, ListenerWeights, TargetGroupTiming, TargetHealth, TargetState,
+};
 
 pub fn timestamp(at: SystemTime) -> Timestamp {
-    let millis = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+    let millis = at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
     Timestamp::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
 }
 
@@ -64,7 +70,10 @@ fn lifecycle(state: &str) -> LifecycleState {
     }
 }
 
-pub fn target_group(timing: &TargetGroupTiming, targets: &[TargetHealth]) -> TargetGroupObservation {
+pub fn target_group(
+    timing: &TargetGroupTiming,
+    targets: &[TargetHealth],
+) -> TargetGroupObservation {
     TargetGroupObservation {
         arn: timing.target_group_arn.clone(),
         name: timing.name.clone(),
@@ -125,12 +134,18 @@ mod tests {
     fn lifecycle_states_map_by_prefix() {
         assert_eq!(lifecycle("Pending:Wait"), LifecycleState::Pending);
         assert_eq!(lifecycle("InService"), LifecycleState::InService);
-        assert_eq!(lifecycle("Terminating:Proceed"), LifecycleState::Terminating);
+        assert_eq!(
+            lifecycle("Terminating:Proceed"),
+            LifecycleState::Terminating
+        );
         assert_eq!(lifecycle("Standby"), LifecycleState::Other);
     }
 
     #[test]
     fn unhealthy_draining_is_draining() {
-        assert_eq!(target_state(&TargetState::UnhealthyDraining), EngineTargetState::Draining);
+        assert_eq!(
+            target_state(&TargetState::UnhealthyDraining),
+            EngineTargetState::Draining
+        );
     }
 }

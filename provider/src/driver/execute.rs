@@ -48,23 +48,33 @@ pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError
             max_size,
             desired_capacity,
         } => {
-            aws.set_capacity(asg, to_i32(*min_size), to_i32(*max_size), to_i32(*desired_capacity))
-                .await
+            aws.set_capacity(
+                asg,
+                to_i32(*min_size),
+                to_i32(*max_size),
+                to_i32(*desired_capacity),
+            )
+            .await
         }
-        Command::AttachTargetGroups { asg, target_group_arns } => {
-            aws.attach_target_groups(asg, target_group_arns).await
-        }
-        Command::DetachTargetGroups { asg, target_group_arns } => {
-            aws.detach_target_groups(asg, target_group_arns).await
-        }
+        Command::AttachTargetGroups {
+            asg,
+            target_group_arns,
+        } => aws.attach_target_groups(asg, target_group_arns).await,
+        Command::DetachTargetGroups {
+            asg,
+            target_group_arns,
+        } => aws.detach_target_groups(asg, target_group_arns).await,
         Command::DeregisterTargets {
             target_group_arn,
             instance_ids,
         } => aws.deregister_targets(target_group_arn, instance_ids).await,
-        Command::TerminateInstances { asg, instance_ids } => aws.terminate_instances(asg, instance_ids).await,
-        Command::SetListenerWeights { listener_arn, weights } => {
-            aws.set_listener_weights(listener_arn, weights).await
+        Command::TerminateInstances { asg, instance_ids } => {
+            aws.terminate_instances(asg, instance_ids).await
         }
+        Command::SetListenerWeights {
+            listener_arn,
+            weights,
+        } => aws.set_listener_weights(listener_arn, weights).await,
         Command::TagAsg { asg, key, value } => aws.tag_asg(asg, key, value).await,
         Command::DeleteAsg { asg } => aws.delete_asg(asg).await,
     }

@@ -102,7 +102,9 @@ pub async fn run(
                     }
                 }
                 busy += turn.elapsed();
-                if let Err(stopped) = sleep_until(turn + OBSERVE_BACKOFF, deadline, timeout, cancel).await {
+                if let Err(stopped) =
+                    sleep_until(turn + OBSERVE_BACKOFF, deadline, timeout, cancel).await
+                {
                     break Err(stopped);
                 }
                 continue;
@@ -124,7 +126,11 @@ pub async fn run(
             observer.api_calls += u64::from(command.api_calls());
             if let Err(err) = execute::execute(aws, command).await {
                 tracing::warn!(rollout = %rollout.spec().name, command = %command.describe(), error = %err, "command failed");
-                rollout.command_failed(command, convert::timestamp(SystemTime::now()), &err.to_string());
+                rollout.command_failed(
+                    command,
+                    convert::timestamp(SystemTime::now()),
+                    &err.to_string(),
+                );
             }
         }
         busy += turn.elapsed();
@@ -132,7 +138,14 @@ pub async fn run(
             .duration_since(SystemTime::now())
             .unwrap_or_default()
             .min(max_poll);
-        if let Err(stopped) = sleep_until(tokio::time::Instant::now() + wake, deadline, timeout, cancel).await {
+        if let Err(stopped) = sleep_until(
+            tokio::time::Instant::now() + wake,
+            deadline,
+            timeout,
+            cancel,
+        )
+        .await
+        {
             break Err(stopped);
         }
     };
@@ -181,7 +194,11 @@ pub async fn first_observation(
     loop {
         match observer.observe(aws, spec, None, SystemTime::now()).await {
             Ok(observation) => return Ok(observation),
-            Err(err) if err.is_transient() && attempts < MAX_OBSERVE_FAILURES && !cancel.is_cancelled() => {
+            Err(err)
+                if err.is_transient()
+                    && attempts < MAX_OBSERVE_FAILURES
+                    && !cancel.is_cancelled() =>
+            {
                 attempts += 1;
                 tokio::time::sleep(OBSERVE_BACKOFF).await;
             }

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use zdd_rollout::{AlarmObservation, Observation, RolloutSpec, Strategy, TargetGroupMetrics, Timestamp};
+use zdd_rollout::{
+    AlarmObservation, Observation, RolloutSpec, Strategy, TargetGroupMetrics, Timestamp,
+};
 
 use crate::aws::types::TargetGroupTiming;
 use crate::aws::{AwsClients, AwsError};
@@ -64,7 +66,10 @@ impl Observer {
                     .collect();
             }
             if let Some(since) = metrics_since {
-                for arn in [&canary.stable_target_group_arn, &canary.canary_target_group_arn] {
+                for arn in [
+                    &canary.stable_target_group_arn,
+                    &canary.canary_target_group_arn,
+                ] {
                     let Some(load_balancer) = self
                         .timings
                         .get(arn.as_str())
@@ -73,7 +78,12 @@ impl Observer {
                         continue;
                     };
                     let sums = aws
-                        .target_group_metric_sums(arn, &load_balancer, convert::system_time(since), now)
+                        .target_group_metric_sums(
+                            arn,
+                            &load_balancer,
+                            convert::system_time(since),
+                            now,
+                        )
                         .await?;
                     self.api_calls += 2;
                     observation.metrics.push(TargetGroupMetrics {

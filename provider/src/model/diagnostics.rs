@@ -63,7 +63,11 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(path: AttrPath, summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
+    pub fn error(
+        path: AttrPath,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             summary: summary.into(),

@@ -6,7 +6,9 @@ use std::time::Duration;
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        return Err("expected a duration such as \"90s\", \"5m\" or \"1h30m\", got an empty string".into());
+        return Err(
+            "expected a duration such as \"90s\", \"5m\" or \"1h30m\", got an empty string".into(),
+        );
     }
     humantime::parse_duration(trimmed).map_err(|err| {
         format!("expected a duration such as \"90s\", \"5m\" or \"1h30m\", got {text:?} ({err})")
@@ -18,7 +20,9 @@ pub fn format_duration(duration: Duration) -> String {
     if duration.is_zero() {
         return "0s".to_string();
     }
-    humantime::format_duration(duration).to_string().replace(' ', "")
+    humantime::format_duration(duration)
+        .to_string()
+        .replace(' ', "")
 }
 
 #[cfg(test)]

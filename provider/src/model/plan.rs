@@ -48,7 +48,9 @@ pub fn classify_change(prior: &RolloutModel, proposed: &RolloutModel) -> Change 
         .active_launch_template_version
         .as_deref()
         .is_some_and(|active| active != proposed.launch_template_version)
-        && !reasons.iter().any(|reason| reason == "launch_template_version")
+        && !reasons
+            .iter()
+            .any(|reason| reason == "launch_template_version")
     {
         reasons.push("the active group runs a different launch template version".into());
     }
@@ -71,7 +73,9 @@ pub fn classify_change(prior: &RolloutModel, proposed: &RolloutModel) -> Change 
 fn differs(prior: &RolloutModel, proposed: &RolloutModel, attribute: &str) -> bool {
     match attribute {
         "launch_template_id" => prior.launch_template_id != proposed.launch_template_id,
-        "launch_template_version" => prior.launch_template_version != proposed.launch_template_version,
+        "launch_template_version" => {
+            prior.launch_template_version != proposed.launch_template_version
+        }
         "subnet_ids" => prior.subnet_ids != proposed.subnet_ids,
         "min_size" => prior.min_size != proposed.min_size,
         "max_size" => prior.max_size != proposed.max_size,
@@ -79,7 +83,9 @@ fn differs(prior: &RolloutModel, proposed: &RolloutModel, attribute: &str) -> bo
             prior.target_group_arns.clone().unwrap_or_default()
                 != proposed.target_group_arns.clone().unwrap_or_default()
         }
-        "tags" => prior.tags.clone().unwrap_or_default() != proposed.tags.clone().unwrap_or_default(),
+        "tags" => {
+            prior.tags.clone().unwrap_or_default() != proposed.tags.clone().unwrap_or_default()
+        }
         _ => false,
     }
 }
@@ -120,13 +126,20 @@ mod tests {
     #[test]
     fn unchanged_config_is_a_no_op() {
         assert_eq!(classify_change(&applied(), &applied()), Change::None);
-        let settings_only = RolloutModel { strategy: Some("rolling".into()), health_timeout: Some("1m".into()), ..applied() };
+        let settings_only = RolloutModel {
+            strategy: Some("rolling".into()),
+            health_timeout: Some("1m".into()),
+            ..applied()
+        };
         assert_eq!(classify_change(&applied(), &settings_only), Change::None);
     }
 
     #[test]
     fn desired_capacity_alone_scales_in_place() {
-        let proposed = RolloutModel { desired_capacity: 5, ..applied() };
+        let proposed = RolloutModel {
+            desired_capacity: 5,
+            ..applied()
+        };
         assert_eq!(classify_change(&applied(), &proposed), Change::Scale);
     }
 
@@ -142,30 +155,56 @@ mod tests {
         let change = classify_change(&applied(), &proposed);
         assert_eq!(
             change,
-            Change::Rollout { reasons: vec!["launch_template_version".into(), "max_size".into(), "tags".into()] }
+            Change::Rollout {
+                reasons: vec![
+                    "launch_template_version".into(),
+                    "max_size".into(),
+                    "tags".into()
+                ]
+            }
         );
         assert_eq!(planned_generation(4, &change), 5);
     }
 
     #[test]
     fn name_forces_replacement() {
-        let proposed = RolloutModel { name: "api".into(), ..applied() };
+        let proposed = RolloutModel {
+            name: "api".into(),
+            ..applied()
+        };
         assert_eq!(classify_change(&applied(), &proposed), Change::Replace);
     }
 
     #[test]
     fn drift_and_interruptions_are_converged() {
-        let gone = RolloutModel { active_asg_name: None, ..applied() };
-        assert!(matches!(classify_change(&gone, &applied()), Change::Rollout { .. }));
-        let drifted = RolloutModel { active_launch_template_version: Some("6".into()), ..applied() };
-        assert!(matches!(classify_change(&drifted, &applied()), Change::Rollout { .. }));
+        let gone = RolloutModel {
+            active_asg_name: None,
+            ..applied()
+        };
+        assert!(matches!(
+            classify_change(&gone, &applied()),
+            Change::Rollout { .. }
+        ));
+        let drifted = RolloutModel {
+            active_launch_template_version: Some("6".into()),
+            ..applied()
+        };
+        assert!(matches!(
+            classify_change(&drifted, &applied()),
+            Change::Rollout { .. }
+        ));
         let interrupted = RolloutModel {
-            last_rollout: Some(LastRollout { status: "interrupted".into(), ..LastRollout::default() }),
+            last_rollout: Some(LastRollout {
+                status: "interrupted".into(),
+                ..LastRollout::default()
+            }),
             ..applied()
         };
         assert_eq!(
             classify_change(&interrupted, &applied()),
-            Change::Rollout { reasons: vec!["an interrupted rollout must be finished or rolled back".into()] }
+            Change::Rollout {
+                reasons: vec!["an interrupted rollout must be finished or rolled back".into()]
+            }
         );
     }
 }

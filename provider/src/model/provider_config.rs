@@ -56,7 +56,10 @@ mod tests {
         };
         let settings = config.aws_settings();
         assert_eq!(settings.region, None);
-        assert_eq!(settings.endpoints.autoscaling.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(
+            settings.endpoints.autoscaling.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
         assert_eq!(settings.endpoints.elbv2, None);
     }
 }

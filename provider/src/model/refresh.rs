@@ -49,9 +49,15 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
     };
     observe("min_size", model.min_size != i64::from(active.min_size));
     observe("max_size", model.max_size != i64::from(active.max_size));
-    observe("desired_capacity", model.desired_capacity != i64::from(active.desired_capacity));
+    observe(
+        "desired_capacity",
+        model.desired_capacity != i64::from(active.desired_capacity),
+    );
     if let Some(version) = &active.launch_template_version {
-        observe("launch_template_version", &model.launch_template_version != version);
+        observe(
+            "launch_template_version",
+            &model.launch_template_version != version,
+        );
         model.launch_template_version = version.clone();
     }
     if let Some(id) = &active.launch_template_id {
@@ -95,7 +101,12 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
     if drifted.is_empty() {
         (model, Finding::InSync)
     } else {
-        (model, Finding::Drifted { attributes: drifted })
+        (
+            model,
+            Finding::Drifted {
+                attributes: drifted,
+            },
+        )
     }
 }
 
@@ -158,7 +169,12 @@ mod tests {
     #[test]
     fn a_deleted_group_clears_the_active_name() {
         let (model, finding) = refresh(&state(), &[]);
-        assert_eq!(finding, Finding::ActiveGroupGone { expected: "web-g4".into() });
+        assert_eq!(
+            finding,
+            Finding::ActiveGroupGone {
+                expected: "web-g4".into()
+            }
+        );
         assert_eq!(model.active_asg_name, None);
         assert_eq!(model.generation, Some(4));
     }
@@ -166,27 +182,46 @@ mod tests {
     #[test]
     fn capacity_changed_out_of_band_is_drift() {
         let (model, finding) = refresh(&state(), &[group(4, "7", 5)]);
-        assert_eq!(finding, Finding::Drifted { attributes: vec!["desired_capacity".into()] });
+        assert_eq!(
+            finding,
+            Finding::Drifted {
+                attributes: vec!["desired_capacity".into()]
+            }
+        );
         assert_eq!(model.desired_capacity, 5);
     }
 
     #[test]
     fn two_generations_mean_an_interrupted_rollout() {
         let (model, finding) = refresh(&state(), &[group(4, "7", 3), group(5, "8", 1)]);
-        assert_eq!(finding, Finding::Interrupted { generations: vec![4, 5] });
+        assert_eq!(
+            finding,
+            Finding::Interrupted {
+                generations: vec![4, 5]
+            }
+        );
         assert_eq!(model.active_asg_name.as_deref(), Some("web-g4"));
-        assert_eq!(model.last_rollout.map(|last| last.status), Some("interrupted".into()));
+        assert_eq!(
+            model.last_rollout.map(|last| last.status),
+            Some("interrupted".into())
+        );
     }
 
     #[test]
     fn import_adopts_the_newest_populated_generation() {
-        let imported = RolloutModel { name: "web".into(), ..RolloutModel::default() };
+        let imported = RolloutModel {
+            name: "web".into(),
+            ..RolloutModel::default()
+        };
         let mut aws_group = group(2, "5", 3);
         aws_group.tags.insert("team".into(), "web".into());
         aws_group.tags.insert("zdd:rollout".into(), "web".into());
         let (model, _) = refresh(&imported, &[aws_group]);
         assert_eq!(model.subnet_ids, vec!["subnet-a".to_string()]);
-        assert_eq!(model.tags, Some(BTreeMap::from([("team".to_string(), "web".to_string())])));
+        assert_eq!(
+            model.tags,
+            Some(BTreeMap::from([("team".to_string(), "web".to_string())]))
+        );
         assert_eq!(model.active_asg_name.as_deref(), Some("web-g2"));
         assert_eq!(model.generation, Some(2));
         assert_eq!(model.launch_template_version, "5");

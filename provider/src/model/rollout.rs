@@ -138,7 +138,10 @@ impl FromStr for Strategy {
 
 impl RolloutModel {
     pub fn strategy_or_default(&self) -> Result<Strategy, String> {
-        self.strategy.as_deref().unwrap_or(defaults::STRATEGY).parse()
+        self.strategy
+            .as_deref()
+            .unwrap_or(defaults::STRATEGY)
+            .parse()
     }
 
     /// The canary steps the user wrote, or the defaults.
@@ -148,7 +151,11 @@ impl RolloutModel {
                 .iter()
                 .map(|weight| CanaryStepConfig {
                     weight: *weight,
-                    soak: if *weight == 100 { "0s".into() } else { defaults::CANARY_SOAK.into() },
+                    soak: if *weight == 100 {
+                        "0s".into()
+                    } else {
+                        defaults::CANARY_SOAK.into()
+                    },
                 })
                 .collect()
         })
@@ -164,26 +171,53 @@ mod tests {
         for strategy in Strategy::ALL {
             assert_eq!(strategy.as_str().parse::<Strategy>(), Ok(strategy));
         }
-        assert!("blue-green".parse::<Strategy>().unwrap_err().contains("unknown strategy"));
+        assert!(
+            "blue-green"
+                .parse::<Strategy>()
+                .unwrap_err()
+                .contains("unknown strategy")
+        );
     }
 
     #[test]
     fn default_canary_ends_at_full_weight_without_soak() {
         let steps = RolloutModel::canary_steps_or_default(&CanaryConfig::default());
-        assert_eq!(steps.iter().map(|step| step.weight).collect::<Vec<_>>(), vec![5, 25, 50, 100]);
+        assert_eq!(
+            steps.iter().map(|step| step.weight).collect::<Vec<_>>(),
+            vec![5, 25, 50, 100]
+        );
         assert_eq!(steps.last().map(|step| step.soak.as_str()), Some("0s"));
     }
 
     #[test]
     fn state_serializes_with_the_attribute_names() {
-        let model = RolloutModel { name: "web".into(), ..RolloutModel::default() };
+        let model = RolloutModel {
+            name: "web".into(),
+            ..RolloutModel::default()
+        };
         let json = serde_json::to_value(&model).unwrap();
         for attribute in [
-            "id", "name", "launch_template_id", "launch_template_version", "subnet_ids",
-            "target_group_arns", "min_size", "max_size", "desired_capacity", "strategy",
-            "min_healthy_percent", "batch_size", "canary", "health_timeout",
-            "rollback_on_failure", "tags", "timeouts", "generation", "active_asg_name",
-            "active_launch_template_version", "last_rollout",
+            "id",
+            "name",
+            "launch_template_id",
+            "launch_template_version",
+            "subnet_ids",
+            "target_group_arns",
+            "min_size",
+            "max_size",
+            "desired_capacity",
+            "strategy",
+            "min_healthy_percent",
+            "batch_size",
+            "canary",
+            "health_timeout",
+            "rollback_on_failure",
+            "tags",
+            "timeouts",
+            "generation",
+            "active_asg_name",
+            "active_launch_template_version",
+            "last_rollout",
         ] {
             assert!(json.get(attribute).is_some(), "missing {attribute}");
         }

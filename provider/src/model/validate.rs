@@ -47,7 +47,11 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
         match model.strategy_or_default() {
             Ok(strategy) => Some(strategy),
             Err(message) => {
-                diagnostics.push(Diagnostic::error(AttrPath::root("strategy"), "Unknown strategy", message));
+                diagnostics.push(Diagnostic::error(
+                    AttrPath::root("strategy"),
+                    "Unknown strategy",
+                    message,
+                ));
                 None
             }
         }
@@ -55,28 +59,30 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
         None
     };
 
-    if let Some(percent) = model.min_healthy_percent.filter(|_| known("min_healthy_percent")) {
-        if !(0..=100).contains(&percent) {
-            diagnostics.push(Diagnostic::error(
-                AttrPath::root("min_healthy_percent"),
-                "min_healthy_percent out of range",
-                format!("min_healthy_percent must be between 0 and 100, got {percent}."),
-            ));
-        }
+    if let Some(percent) = model
+        .min_healthy_percent
+        .filter(|_| known("min_healthy_percent"))
+        && !(0..=100).contains(&percent)
+    {
+        diagnostics.push(Diagnostic::error(
+            AttrPath::root("min_healthy_percent"),
+            "min_healthy_percent out of range",
+            format!("min_healthy_percent must be between 0 and 100, got {percent}."),
+        ));
     }
-    if let Some(batch) = model.batch_size.filter(|_| known("batch_size")) {
-        if batch < 1 {
-            diagnostics.push(Diagnostic::error(
-                AttrPath::root("batch_size"),
-                "batch_size too small",
-                format!("batch_size must be at least 1, got {batch}."),
-            ));
-        }
+    if let Some(batch) = model.batch_size.filter(|_| known("batch_size"))
+        && batch < 1
+    {
+        diagnostics.push(Diagnostic::error(
+            AttrPath::root("batch_size"),
+            "batch_size too small",
+            format!("batch_size must be at least 1, got {batch}."),
+        ));
     }
 
     match strategy {
-        Some(Strategy::BlueGreen | Strategy::Rolling) if known("target_group_arns") => {
-            if model.target_group_arns.as_ref().is_none_or(Vec::is_empty) {
+        Some(Strategy::BlueGreen | Strategy::Rolling) if known("target_group_arns")
+            && model.target_group_arns.as_ref().is_none_or(Vec::is_empty) => {
                 diagnostics.push(Diagnostic::error(
                     AttrPath::root("target_group_arns"),
                     "Missing target groups",
@@ -87,7 +93,6 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
                     ),
                 ));
             }
-        }
         Some(Strategy::Canary) if known("canary") => match &model.canary {
             None => diagnostics.push(Diagnostic::error(
                 AttrPath::root("canary"),
@@ -103,10 +108,10 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
         validate_rolling_room(model, &mut diagnostics);
     }
 
-    if known("health_timeout") {
-        if let Some(text) = &model.health_timeout {
-            check_duration(AttrPath::root("health_timeout"), text, &mut diagnostics);
-        }
+    if known("health_timeout")
+        && let Some(text) = &model.health_timeout
+    {
+        check_duration(AttrPath::root("health_timeout"), text, &mut diagnostics);
     }
     if let Some(timeouts) = model.timeouts.as_ref().filter(|_| known("timeouts")) {
         for (name, value) in [
@@ -115,7 +120,11 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
             ("delete", &timeouts.delete),
         ] {
             if let Some(text) = value {
-                check_duration(AttrPath::root("timeouts").attribute(name), text, &mut diagnostics);
+                check_duration(
+                    AttrPath::root("timeouts").attribute(name),
+                    text,
+                    &mut diagnostics,
+                );
             }
         }
     }
@@ -148,7 +157,8 @@ fn validate_name(name: &str, diagnostics: &mut Vec<Diagnostic>) {
 }
 
 fn validate_version(version: &str, diagnostics: &mut Vec<Diagnostic>) {
-    let is_number = !version.is_empty() && version.chars().all(|c| c.is_ascii_digit()) && version != "0";
+    let is_number =
+        !version.is_empty() && version.chars().all(|c| c.is_ascii_digit()) && version != "0";
     if version == "$Latest" || version == "$Default" {
         diagnostics.push(Diagnostic::error(
             AttrPath::root("launch_template_version"),
@@ -186,7 +196,10 @@ fn validate_sizes(model: &RolloutModel, diagnostics: &mut Vec<Diagnostic>) {
         diagnostics.push(Diagnostic::error(
             AttrPath::root("min_size"),
             "min_size exceeds max_size",
-            format!("min_size ({}) must not exceed max_size ({}).", model.min_size, model.max_size),
+            format!(
+                "min_size ({}) must not exceed max_size ({}).",
+                model.min_size, model.max_size
+            ),
         ));
     } else if !(model.min_size..=model.max_size).contains(&model.desired_capacity) {
         diagnostics.push(Diagnostic::error(
@@ -203,7 +216,9 @@ fn validate_sizes(model: &RolloutModel, diagnostics: &mut Vec<Diagnostic>) {
 /// A rolling update replaces instances a batch at a time; it needs room either above
 /// desired (surge up to max_size) or below it (min_healthy_percent < 100).
 fn validate_rolling_room(model: &RolloutModel, diagnostics: &mut Vec<Diagnostic>) {
-    let percent = model.min_healthy_percent.unwrap_or(super::rollout::defaults::MIN_HEALTHY_PERCENT);
+    let percent = model
+        .min_healthy_percent
+        .unwrap_or(super::rollout::defaults::MIN_HEALTHY_PERCENT);
     let floor = (model.desired_capacity * percent + 99) / 100;
     let surge = model.max_size - model.desired_capacity;
     let slack = model.desired_capacity - floor;
@@ -231,7 +246,11 @@ fn validate_canary(canary: &CanaryConfig, diagnostics: &mut Vec<Diagnostic>) {
         if value.trim().is_empty() {
             diagnostics.push(Diagnostic::error(
                 path().attribute(attribute),
-                if attribute == "listener_arn" { "Canary without listener" } else { "Missing target groups" },
+                if attribute == "listener_arn" {
+                    "Canary without listener"
+                } else {
+                    "Missing target groups"
+                },
                 format!("canary.{attribute} must be set for strategy \"canary\"."),
             ));
         }
@@ -245,14 +264,14 @@ fn validate_canary(canary: &CanaryConfig, diagnostics: &mut Vec<Diagnostic>) {
             "the canary needs its own target group so the listener can weight the two.",
         ));
     }
-    if let Some(ratio) = canary.max_5xx_ratio {
-        if !(0.0..=1.0).contains(&ratio) || ratio.is_nan() {
-            diagnostics.push(Diagnostic::error(
-                path().attribute("max_5xx_ratio"),
-                "max_5xx_ratio out of range",
-                format!("max_5xx_ratio is a fraction between 0 and 1 (0.01 = 1 %), got {ratio}."),
-            ));
-        }
+    if let Some(ratio) = canary.max_5xx_ratio
+        && (!(0.0..=1.0).contains(&ratio) || ratio.is_nan())
+    {
+        diagnostics.push(Diagnostic::error(
+            path().attribute("max_5xx_ratio"),
+            "max_5xx_ratio out of range",
+            format!("max_5xx_ratio is a fraction between 0 and 1 (0.01 = 1 %), got {ratio}."),
+        ));
     }
     let Some(steps) = &canary.steps else { return };
     if steps.is_empty() {
@@ -270,7 +289,10 @@ fn validate_canary(canary: &CanaryConfig, diagnostics: &mut Vec<Diagnostic>) {
             diagnostics.push(Diagnostic::error(
                 step_path().attribute("weight"),
                 "Canary weight out of range",
-                format!("weights are percentages of traffic from 1 to 100, got {}.", step.weight),
+                format!(
+                    "weights are percentages of traffic from 1 to 100, got {}.",
+                    step.weight
+                ),
             ));
         } else if step.weight <= previous {
             diagnostics.push(Diagnostic::error(
@@ -287,9 +309,15 @@ fn validate_canary(canary: &CanaryConfig, diagnostics: &mut Vec<Diagnostic>) {
     }
     if let Some(last) = steps.last().filter(|last| last.weight != 100) {
         diagnostics.push(Diagnostic::error(
-            path().attribute("steps").index(steps.len() - 1).attribute("weight"),
+            path()
+                .attribute("steps")
+                .index(steps.len() - 1)
+                .attribute("weight"),
             "Canary steps must end at 100",
-            format!("the last step shifts all traffic to the new generation: weight 100, got {}.", last.weight),
+            format!(
+                "the last step shifts all traffic to the new generation: weight 100, got {}.",
+                last.weight
+            ),
         ));
     }
 }
@@ -331,7 +359,10 @@ mod tests {
     }
 
     fn step(weight: i64, soak: &str) -> CanaryStepConfig {
-        CanaryStepConfig { weight, soak: soak.into() }
+        CanaryStepConfig {
+            weight,
+            soak: soak.into(),
+        }
     }
 
     /// `(path, summary)` of every diagnostic, for compact assertions.
@@ -361,67 +392,126 @@ mod tests {
     #[test]
     fn floating_versions_are_refused() {
         for version in ["$Latest", "$Default"] {
-            let model = RolloutModel { launch_template_version: version.into(), ..valid() };
+            let model = RolloutModel {
+                launch_template_version: version.into(),
+                ..valid()
+            };
             assert_eq!(
                 errors(&model),
-                vec![("launch_template_version".into(), "Launch template version must be pinned".into())]
+                vec![(
+                    "launch_template_version".into(),
+                    "Launch template version must be pinned".into()
+                )]
             );
         }
         for version in ["", "v7", "0", "1.5"] {
-            let model = RolloutModel { launch_template_version: version.into(), ..valid() };
-            assert_eq!(paths(&model), vec!["launch_template_version"], "{version:?}");
+            let model = RolloutModel {
+                launch_template_version: version.into(),
+                ..valid()
+            };
+            assert_eq!(
+                paths(&model),
+                vec!["launch_template_version"],
+                "{version:?}"
+            );
         }
     }
 
     #[test]
     fn desired_outside_min_max() {
         for desired in [1, 7] {
-            let model = RolloutModel { desired_capacity: desired, ..valid() };
+            let model = RolloutModel {
+                desired_capacity: desired,
+                ..valid()
+            };
             assert_eq!(
                 errors(&model),
-                vec![("desired_capacity".into(), "desired_capacity outside min_size..max_size".into())]
+                vec![(
+                    "desired_capacity".into(),
+                    "desired_capacity outside min_size..max_size".into()
+                )]
             );
         }
-        let model = RolloutModel { min_size: 7, ..valid() };
+        let model = RolloutModel {
+            min_size: 7,
+            ..valid()
+        };
         assert_eq!(paths(&model), vec!["min_size"]);
     }
 
     #[test]
     fn unknown_strategy() {
-        let model = RolloutModel { strategy: Some("big_bang".into()), ..valid() };
-        assert_eq!(errors(&model), vec![("strategy".into(), "Unknown strategy".into())]);
+        let model = RolloutModel {
+            strategy: Some("big_bang".into()),
+            ..valid()
+        };
+        assert_eq!(
+            errors(&model),
+            vec![("strategy".into(), "Unknown strategy".into())]
+        );
     }
 
     #[test]
     fn canary_without_listener() {
-        let model = RolloutModel { strategy: Some("canary".into()), ..valid() };
-        assert_eq!(errors(&model), vec![("canary".into(), "Canary without listener".into())]);
         let model = RolloutModel {
             strategy: Some("canary".into()),
-            canary: Some(CanaryConfig { listener_arn: String::new(), ..canary() }),
             ..valid()
         };
-        assert_eq!(errors(&model), vec![("canary.listener_arn".into(), "Canary without listener".into())]);
+        assert_eq!(
+            errors(&model),
+            vec![("canary".into(), "Canary without listener".into())]
+        );
+        let model = RolloutModel {
+            strategy: Some("canary".into()),
+            canary: Some(CanaryConfig {
+                listener_arn: String::new(),
+                ..canary()
+            }),
+            ..valid()
+        };
+        assert_eq!(
+            errors(&model),
+            vec![(
+                "canary.listener_arn".into(),
+                "Canary without listener".into()
+            )]
+        );
     }
 
     #[test]
     fn canary_weights_must_increase_and_end_at_100() {
         let with_steps = |steps| RolloutModel {
             strategy: Some("canary".into()),
-            canary: Some(CanaryConfig { steps: Some(steps), ..canary() }),
+            canary: Some(CanaryConfig {
+                steps: Some(steps),
+                ..canary()
+            }),
             ..valid()
         };
         assert_eq!(
-            errors(&with_steps(vec![step(10, "1m"), step(5, "1m"), step(100, "0s")])),
-            vec![("canary.steps[1].weight".into(), "Canary weights not increasing".into())]
+            errors(&with_steps(vec![
+                step(10, "1m"),
+                step(5, "1m"),
+                step(100, "0s")
+            ])),
+            vec![(
+                "canary.steps[1].weight".into(),
+                "Canary weights not increasing".into()
+            )]
         );
         assert_eq!(
             errors(&with_steps(vec![step(10, "1m"), step(50, "1m")])),
-            vec![("canary.steps[1].weight".into(), "Canary steps must end at 100".into())]
+            vec![(
+                "canary.steps[1].weight".into(),
+                "Canary steps must end at 100".into()
+            )]
         );
         assert_eq!(
             errors(&with_steps(vec![step(0, "1m"), step(100, "0s")])),
-            vec![("canary.steps[0].weight".into(), "Canary weight out of range".into())]
+            vec![(
+                "canary.steps[0].weight".into(),
+                "Canary weight out of range".into()
+            )]
         );
         assert_eq!(paths(&with_steps(vec![])), vec!["canary.steps"]);
     }
@@ -429,12 +519,21 @@ mod tests {
     #[test]
     fn missing_target_groups() {
         for target_groups in [None, Some(vec![])] {
-            let model = RolloutModel { target_group_arns: target_groups, ..valid() };
-            assert_eq!(errors(&model), vec![("target_group_arns".into(), "Missing target groups".into())]);
+            let model = RolloutModel {
+                target_group_arns: target_groups,
+                ..valid()
+            };
+            assert_eq!(
+                errors(&model),
+                vec![("target_group_arns".into(), "Missing target groups".into())]
+            );
         }
         let model = RolloutModel {
             strategy: Some("canary".into()),
-            canary: Some(CanaryConfig { canary_target_group_arn: "arn:blue".into(), ..canary() }),
+            canary: Some(CanaryConfig {
+                canary_target_group_arn: "arn:blue".into(),
+                ..canary()
+            }),
             ..valid()
         };
         assert_eq!(paths(&model), vec!["canary.canary_target_group_arn"]);
@@ -444,9 +543,16 @@ mod tests {
     fn unparsable_durations() {
         let model = RolloutModel {
             health_timeout: Some("ten minutes".into()),
-            timeouts: Some(TimeoutsConfig { create: Some("30m".into()), update: Some("1 fortnight".into()), delete: None }),
+            timeouts: Some(TimeoutsConfig {
+                create: Some("30m".into()),
+                update: Some("1 fortnight".into()),
+                delete: None,
+            }),
             strategy: Some("canary".into()),
-            canary: Some(CanaryConfig { steps: Some(vec![step(50, "5mins"), step(100, "forever")]), ..canary() }),
+            canary: Some(CanaryConfig {
+                steps: Some(vec![step(50, "5mins"), step(100, "forever")]),
+                ..canary()
+            }),
             ..valid()
         };
         assert_eq!(
@@ -468,7 +574,10 @@ mod tests {
             strategy: Some("yolo".into()),
             min_healthy_percent: Some(150),
             batch_size: Some(0),
-            tags: Some(BTreeMap::from([("zdd:generation".to_string(), "1".to_string())])),
+            tags: Some(BTreeMap::from([(
+                "zdd:generation".to_string(),
+                "1".to_string(),
+            )])),
             ..valid()
         };
         assert_eq!(
@@ -487,16 +596,30 @@ mod tests {
 
     #[test]
     fn rolling_needs_room_to_move() {
-        let model = RolloutModel { strategy: Some("rolling".into()), max_size: 3, ..valid() };
+        let model = RolloutModel {
+            strategy: Some("rolling".into()),
+            max_size: 3,
+            ..valid()
+        };
         assert_eq!(paths(&model), vec!["max_size"]);
-        let model = RolloutModel { min_healthy_percent: Some(66), ..model };
+        let model = RolloutModel {
+            min_healthy_percent: Some(66),
+            ..model
+        };
         assert_eq!(paths(&model), Vec::<String>::new());
     }
 
     #[test]
     fn unknown_values_are_not_judged() {
-        let model = RolloutModel { target_group_arns: None, launch_template_version: String::new(), ..valid() };
-        let unknown = BTreeSet::from(["target_group_arns".to_string(), "launch_template_version".to_string()]);
+        let model = RolloutModel {
+            target_group_arns: None,
+            launch_template_version: String::new(),
+            ..valid()
+        };
+        let unknown = BTreeSet::from([
+            "target_group_arns".to_string(),
+            "launch_template_version".to_string(),
+        ]);
         assert_eq!(validate(&model, &unknown), vec![]);
     }
 }

@@ -34,7 +34,12 @@ impl SharedAws {
             .read()
             .ok()
             .and_then(|slot| slot.clone())
-            .ok_or_else(|| Failure::error("Provider not configured", "Terraform did not configure the zdd provider before using it."))
+            .ok_or_else(|| {
+                Failure::error(
+                    "Provider not configured",
+                    "Terraform did not configure the zdd provider before using it.",
+                )
+            })
     }
 }
 
@@ -50,7 +55,12 @@ impl Provider for ZddProvider {
         schema::provider_schema()
     }
 
-    async fn configure(&self, _ctx: &mut Ctx, _terraform_version: &str, config: ProviderConfig) -> Outcome<()> {
+    async fn configure(
+        &self,
+        _ctx: &mut Ctx,
+        _terraform_version: &str,
+        config: ProviderConfig,
+    ) -> Outcome<()> {
         let settings = config.aws_settings();
         tracing::debug!(region = ?settings.region, profile = ?settings.profile, "configuring AWS clients");
         self.aws.set(AwsClients::from_settings(&settings).await);

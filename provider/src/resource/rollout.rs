@@ -3,8 +3,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use zdd_rollout::{Checkpoint, Event, Outcome as EngineOutcome, RawCanary, RawCanaryStep, RawSpec, Rollout, RolloutSpec, SpecErrors, Strategy as EngineStrategy};
-use zdd_tfplugin::{AttributePath, Ctx, Diagnostic, Failure, OrDiag, Outcome, PlanChange, Resource, Schema, Val, Value, from_value};
+use zdd_rollout::{
+    Checkpoint, Event, Outcome as EngineOutcome, RawCanary, RawCanaryStep, RawSpec, Rollout,
+    RolloutSpec, SpecErrors, Strategy as EngineStrategy,
+};
+use zdd_tfplugin::{
+    AttributePath, Ctx, Diagnostic, Failure, OrDiag, Outcome, PlanChange, Resource, Schema, Val,
+    Value, from_value,
+};
 
 use super::SharedAws;
 use super::schema::rollout_schema;
@@ -20,7 +26,13 @@ use crate::model::rollout::defaults;
 use crate::model::{LastRollout, RolloutModel, TimelineStep, validate};
 
 /// Computed attributes: null in configuration, never "unknown because of the user".
-const COMPUTED: [&str; 5] = ["id", "generation", "active_asg_name", "active_launch_template_version", "last_rollout"];
+const COMPUTED: [&str; 5] = [
+    "id",
+    "generation",
+    "active_asg_name",
+    "active_launch_template_version",
+    "last_rollout",
+];
 /// Attributes whose unknown value means a rollout may be needed.
 const ROLLOUT_INPUTS: [&str; 7] = [
     "launch_template_id",
@@ -59,7 +71,8 @@ impl Resource for RolloutResource {
         let state: RolloutState = match from_value(config) {
             Ok(state) => state,
             Err(err) => {
-                ctx.diagnostics.error("Invalid zdd_rollout configuration", err.to_string());
+                ctx.diagnostics
+                    .error("Invalid zdd_rollout configuration", err.to_string());
                 return;
             }
         };
@@ -80,8 +93,13 @@ impl Resource for RolloutResource {
         let kind = match &change.prior {
             None => Change::Replace,
             Some(prior) => {
-                if ROLLOUT_INPUTS.iter().any(|attribute| unknown.contains(*attribute)) {
-                    Change::Rollout { reasons: vec!["inputs known only after apply".into()] }
+                if ROLLOUT_INPUTS
+                    .iter()
+                    .any(|attribute| unknown.contains(*attribute))
+                {
+                    Change::Rollout {
+                        reasons: vec!["inputs known only after apply".into()],
+                    }
                 } else {
                     classify_change(&prior.to_model(), &model)
                 }
@@ -98,16 +116,17 @@ impl Resource for RolloutResource {
                 tracing::info!(rollout = %model.name, reasons = %reasons.join(", "), "plan: rollout to a new generation");
                 // The engine picks the generation from what AWS shows: promise "+1" only when
                 // the state's active group exists and no rollout was left half-done.
-                let interrupted = prior
-                    .last_rollout
-                    .known()
-                    .is_some_and(|last| last.status == "interrupted" || last.status == "in_progress")
-                    || prior.active_asg_name.is_null();
+                let interrupted = prior.last_rollout.known().is_some_and(|last| {
+                    last.status == "interrupted" || last.status == "in_progress"
+                }) || prior.active_asg_name.is_null();
                 match prior.generation.known() {
                     Some(generation) if !interrupted => {
                         let next = generation + 1;
                         planned.generation = Val::Known(next);
-                        planned.active_asg_name = planned.name.known().map_or(Val::Unknown, |name| Val::Known(format!("{name}-g{next}")));
+                        planned.active_asg_name = planned
+                            .name
+                            .known()
+                            .map_or(Val::Unknown, |name| Val::Known(format!("{name}-g{next}")));
                     }
                     _ => {
                         planned.generation = Val::Unknown;
@@ -120,7 +139,10 @@ impl Resource for RolloutResource {
             // Create (or replace: Terraform destroys, then creates generation 1).
             _ => {
                 planned.generation = Val::Known(1);
-                planned.active_asg_name = planned.name.known().map_or(Val::Unknown, |name| Val::Known(format!("{name}-g1")));
+                planned.active_asg_name = planned
+                    .name
+                    .known()
+                    .map_or(Val::Unknown, |name| Val::Known(format!("{name}-g1")));
                 planned.active_launch_template_version = planned.launch_template_version.clone();
                 planned.last_rollout = Val::Unknown;
             }
@@ -132,7 +154,12 @@ impl Resource for RolloutResource {
         self.roll_out(ctx, None, planned, Operation::Create).await
     }
 
-    async fn update(&self, ctx: &mut Ctx, prior: RolloutState, planned: RolloutState) -> Outcome<RolloutState> {
+    async fn update(
+        &self,
+        ctx: &mut Ctx,
+        prior: RolloutState,
+        planned: RolloutState,
+    ) -> Outcome<RolloutState> {
         let change = classify_change(&prior.to_model(), &planned.to_model());
         if change == Change::None {
             // Settings only (strategy, timeouts, ...): nothing to do in AWS.
@@ -140,7 +167,8 @@ impl Resource for RolloutResource {
             keep_computed(&mut next, &prior);
             return Ok(next);
         }
-        self.roll_out(ctx, Some(prior), planned, Operation::Update).await
+        self.roll_out(ctx, Some(prior), planned, Operation::Update)
+            .await
     }
 
     async fn read(&self, _ctx: &mut Ctx, current: RolloutState) -> Outcome<Option<RolloutState>> {
@@ -176,24 +204,38 @@ impl Resource for RolloutResource {
 
     async fn delete(&self, ctx: &mut Ctx, prior: RolloutState) -> Outcome<()> {
         let model = prior.to_model();
-        let spec = RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
+        let spec =
+            RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
         let aws = self.aws.get()?;
         let mut observer = Observer::default();
         let observation = driver::first_observation(&aws, &spec, &mut observer, ctx.cancellation())
             .await
             .or_diag("Observing the fleet before deleting it")?;
         let rollout = Rollout::teardown(spec, &observation, convert::timestamp(SystemTime::now()));
-        let timeout = operation_timeout(&model, |timeouts| timeouts.delete.as_deref(), defaults::DELETE_TIMEOUT);
+        let timeout = operation_timeout(
+            &model,
+            |timeouts| timeouts.delete.as_deref(),
+            defaults::DELETE_TIMEOUT,
+        );
         let result = driver::run(&aws, rollout, &mut observer, timeout, ctx.cancellation()).await;
         match &result.outcome {
             Ok(EngineOutcome::Succeeded { .. }) => Ok(()),
-            Ok(EngineOutcome::RolledBack { reason, .. } | EngineOutcome::Failed { reason }) => Err(Failure::error(
-                format!("Deleting zdd_rollout {:?} failed", model.name),
-                format!("{reason}\n\n{}", timeline_text(&result.timeline)),
-            )),
+            Ok(EngineOutcome::RolledBack { reason, .. } | EngineOutcome::Failed { reason }) => {
+                Err(Failure::error(
+                    format!("Deleting zdd_rollout {:?} failed", model.name),
+                    format!("{reason}\n\n{}", timeline_text(&result.timeline)),
+                ))
+            }
             Err(stopped) => Err(Failure::error(
-                format!("Deleting zdd_rollout {:?} stopped: {}", model.name, stopped_text(stopped)),
-                format!("The fleet is left partly deleted; run the destroy again.\n\n{}", timeline_text(&result.timeline)),
+                format!(
+                    "Deleting zdd_rollout {:?} stopped: {}",
+                    model.name,
+                    stopped_text(stopped)
+                ),
+                format!(
+                    "The fleet is left partly deleted; run the destroy again.\n\n{}",
+                    timeline_text(&result.timeline)
+                ),
             )),
         }
     }
@@ -222,7 +264,8 @@ impl RolloutResource {
         operation: Operation,
     ) -> Outcome<RolloutState> {
         let model = planned.to_model();
-        let spec = RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
+        let spec =
+            RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
         let aws = self.aws.get()?;
         preflight_alarms(&aws, &spec).await?;
         let mut observer = Observer::default();
@@ -230,10 +273,23 @@ impl RolloutResource {
             .await
             .or_diag("Observing the fleet before the rollout")?;
         let checkpoint: Option<Checkpoint> = serde_json::from_slice(ctx.private_state()).ok();
-        let rollout = Rollout::resume(spec.clone(), checkpoint, &observation, convert::timestamp(SystemTime::now()));
+        let rollout = Rollout::resume(
+            spec.clone(),
+            checkpoint,
+            &observation,
+            convert::timestamp(SystemTime::now()),
+        );
         let timeout = match operation {
-            Operation::Create => operation_timeout(&model, |timeouts| timeouts.create.as_deref(), defaults::CREATE_TIMEOUT),
-            Operation::Update => operation_timeout(&model, |timeouts| timeouts.update.as_deref(), defaults::UPDATE_TIMEOUT),
+            Operation::Create => operation_timeout(
+                &model,
+                |timeouts| timeouts.create.as_deref(),
+                defaults::CREATE_TIMEOUT,
+            ),
+            Operation::Update => operation_timeout(
+                &model,
+                |timeouts| timeouts.update.as_deref(),
+                defaults::UPDATE_TIMEOUT,
+            ),
         };
         let result = driver::run(&aws, rollout, &mut observer, timeout, ctx.cancellation()).await;
         tracing::info!(
@@ -270,7 +326,9 @@ fn finish(
     // What the state keeps when the new generation does not serve: the prior configuration,
     // so the next plan proposes the rollout again.
     let kept = |serving: Option<u64>| -> RolloutModel {
-        let mut model = prior.as_ref().map_or_else(|| planned.clone(), RolloutState::to_model);
+        let mut model = prior
+            .as_ref()
+            .map_or_else(|| planned.clone(), RolloutState::to_model);
         model.id = Some(planned.name.clone());
         if let Some(generation) = serving {
             model.generation = i64::try_from(generation).ok();
@@ -290,22 +348,37 @@ fn finish(
             model.last_rollout = Some(last);
             Ok(RolloutState::from_model(&model))
         }
-        Ok(EngineOutcome::RolledBack { serving, failed_generation, reason }) => {
+        Ok(EngineOutcome::RolledBack {
+            serving,
+            failed_generation,
+            reason,
+        }) => {
             ctx.set_private_state(Vec::new());
             let model = kept(*serving);
             let failure = Failure::error(
-                format!("Rollout of {} to generation {failed_generation} failed and was rolled back", spec.name),
+                format!(
+                    "Rollout of {} to generation {failed_generation} failed and was rolled back",
+                    spec.name
+                ),
                 format!(
                     "{reason}\n\n{}\n\n{}",
-                    serving.map_or("No generation serves.".to_string(), |g| format!("Generation {g} keeps serving.")),
+                    serving.map_or("No generation serves.".to_string(), |g| format!(
+                        "Generation {g} keeps serving."
+                    )),
                     timeline_text(&result.timeline)
                 ),
             );
-            Err(if serving.is_some() || !planned.rollback_on_failure.unwrap_or(defaults::ROLLBACK_ON_FAILURE) {
-                failure.with_partial_state(&RolloutState::from_model(&model))
-            } else {
-                failure
-            })
+            Err(
+                if serving.is_some()
+                    || !planned
+                        .rollback_on_failure
+                        .unwrap_or(defaults::ROLLBACK_ON_FAILURE)
+                {
+                    failure.with_partial_state(&RolloutState::from_model(&model))
+                } else {
+                    failure
+                },
+            )
         }
         Ok(EngineOutcome::Failed { reason }) => {
             let checkpoint = serde_json::to_vec(&result.checkpoint).unwrap_or_default();
@@ -337,7 +410,10 @@ fn finish(
 fn stopped_text(stopped: &Stopped) -> String {
     match stopped {
         Stopped::Cancelled => "interrupted".to_string(),
-        Stopped::TimedOut(after) => format!("timed out after {}", crate::model::duration::format_duration(*after)),
+        Stopped::TimedOut(after) => format!(
+            "timed out after {}",
+            crate::model::duration::format_duration(*after)
+        ),
         Stopped::ObserveFailed(error) => format!("stopped: AWS could not be observed ({error})"),
     }
 }
@@ -369,7 +445,7 @@ fn operation_timeout(
     model
         .timeouts
         .as_ref()
-        .and_then(|timeouts| pick(timeouts))
+        .and_then(pick)
         .and_then(|text| parse_duration(text).ok())
         .or_else(|| parse_duration(default).ok())
         .unwrap_or(Duration::from_secs(1800))
@@ -377,11 +453,16 @@ fn operation_timeout(
 
 /// A typo in `alarm_names` would make the gate blind: refuse before anything is created.
 async fn preflight_alarms(aws: &crate::aws::AwsClients, spec: &RolloutSpec) -> Outcome<()> {
-    let EngineStrategy::Canary(canary) = &spec.strategy else { return Ok(()) };
+    let EngineStrategy::Canary(canary) = &spec.strategy else {
+        return Ok(());
+    };
     if canary.alarm_names.is_empty() {
         return Ok(());
     }
-    let states = aws.alarm_states(&canary.alarm_names).await.or_diag("Reading the canary's alarms")?;
+    let states = aws
+        .alarm_states(&canary.alarm_names)
+        .await
+        .or_diag("Reading the canary's alarms")?;
     let missing: Vec<&String> = states
         .iter()
         .filter(|(_, state)| **state == AlarmState::Missing)
@@ -438,7 +519,7 @@ fn fill_null_defaults(state: &mut RolloutState) {
 
 fn keep_computed(planned: &mut RolloutState, prior: &RolloutState) {
     planned.id = prior.id.clone();
-    planned.generation = prior.generation.clone();
+    planned.generation = prior.generation;
     planned.active_asg_name = prior.active_asg_name.clone();
     planned.active_launch_template_version = prior.active_launch_template_version.clone();
     planned.last_rollout = prior.last_rollout.clone();
@@ -464,12 +545,14 @@ pub fn config_diagnostics(state: &RolloutState) -> Vec<Diagnostic> {
             }
         })
         .collect();
-    if unknown.is_empty() && ours.is_empty() {
-        if let Err(errors) = RolloutSpec::validate(&raw_spec(&model)) {
-            diagnostics.extend(errors.0.iter().map(|error| {
-                Diagnostic::error("Invalid zdd_rollout configuration", error.message.clone()).at(engine_path(&error.path))
-            }));
-        }
+    if unknown.is_empty()
+        && ours.is_empty()
+        && let Err(errors) = RolloutSpec::validate(&raw_spec(&model))
+    {
+        diagnostics.extend(errors.0.iter().map(|error| {
+            Diagnostic::error("Invalid zdd_rollout configuration", error.message.clone())
+                .at(engine_path(&error.path))
+        }));
     }
     diagnostics
 }
@@ -504,7 +587,10 @@ fn engine_path(path: &zdd_rollout::AttributePath) -> AttributePath {
 }
 
 fn spec_failure(errors: &SpecErrors) -> Failure {
-    let mut failure = Failure::error("Invalid zdd_rollout configuration", errors.messages().join("\n"));
+    let mut failure = Failure::error(
+        "Invalid zdd_rollout configuration",
+        errors.messages().join("\n"),
+    );
     if let Some(first) = errors.0.first() {
         failure = failure.at(engine_path(&first.path));
     }
@@ -532,7 +618,10 @@ pub fn raw_spec(model: &RolloutModel) -> RawSpec {
             steps: canary.steps.as_ref().map(|steps| {
                 steps
                     .iter()
-                    .map(|step| RawCanaryStep { weight: step.weight, soak: step.soak.clone() })
+                    .map(|step| RawCanaryStep {
+                        weight: step.weight,
+                        soak: step.soak.clone(),
+                    })
                     .collect()
             }),
             alarm_names: canary.alarm_names.clone().unwrap_or_default(),

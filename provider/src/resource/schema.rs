@@ -10,11 +10,10 @@ pub const ROLLOUT_SCHEMA_VERSION: i64 = 0;
 
 pub fn provider_schema() -> Schema {
     let doc = table::provider_schema();
-    doc.attributes
-        .iter()
-        .fold(Schema::new(0).description(doc.description.clone()), |schema, attribute| {
-            schema.attribute(convert(attribute))
-        })
+    doc.attributes.iter().fold(
+        Schema::new(0).description(doc.description.clone()),
+        |schema, attribute| schema.attribute(convert(attribute)),
+    )
 }
 
 pub fn rollout_schema() -> Schema {
@@ -38,7 +37,11 @@ fn convert(attribute: &table::Attribute) -> Attribute {
         Kind::Bool => Attribute::bool(name),
         Kind::ListOfString => Attribute::list(name, Type::String),
         Kind::MapOfString => Attribute::map(name, Type::String),
-        Kind::Object(children) => Attribute::nested(name, Nesting::Single, children.iter().map(convert).collect()),
+        Kind::Object(children) => Attribute::nested(
+            name,
+            Nesting::Single,
+            children.iter().map(convert).collect(),
+        ),
         Kind::ListOfObject(children) => {
             Attribute::nested(name, Nesting::List, children.iter().map(convert).collect())
         }
@@ -50,6 +53,14 @@ fn convert(attribute: &table::Attribute) -> Attribute {
         Requirement::OptionalComputed => base.optional().computed(),
     };
     let base = base.description(attribute.description.clone());
-    let base = if attribute.forces_replacement { base.requires_replace() } else { base };
-    if attribute.sensitive { base.sensitive() } else { base }
+    let base = if attribute.forces_replacement {
+        base.requires_replace()
+    } else {
+        base
+    };
+    if attribute.sensitive {
+        base.sensitive()
+    } else {
+        base
+    }
 }

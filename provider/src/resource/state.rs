@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use zdd_tfplugin::{Timeouts, Val};
 
-use crate::model::rollout::{CanaryConfig, CanaryStepConfig, LastRollout, TimeoutsConfig};
 use crate::model::RolloutModel;
+use crate::model::rollout::{CanaryConfig, CanaryStepConfig, LastRollout, TimeoutsConfig};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RolloutState {
@@ -40,13 +40,19 @@ impl RolloutState {
     /// Top-level attributes whose value (or any part of it) is not known yet.
     pub fn unknown_attributes(&self) -> BTreeSet<String> {
         let list_unknown = |values: &Val<Vec<Val<String>>>| {
-            values.is_unknown() || values.known().is_some_and(|values| values.iter().any(Val::is_unknown))
+            values.is_unknown()
+                || values
+                    .known()
+                    .is_some_and(|values| values.iter().any(Val::is_unknown))
         };
         let checks: [(&str, bool); 20] = [
             ("id", self.id.is_unknown()),
             ("name", self.name.is_unknown()),
             ("launch_template_id", self.launch_template_id.is_unknown()),
-            ("launch_template_version", self.launch_template_version.is_unknown()),
+            (
+                "launch_template_version",
+                self.launch_template_version.is_unknown(),
+            ),
             ("subnet_ids", list_unknown(&self.subnet_ids)),
             ("target_group_arns", list_unknown(&self.target_group_arns)),
             ("min_size", self.min_size.is_unknown()),
@@ -57,17 +63,28 @@ impl RolloutState {
             ("batch_size", self.batch_size.is_unknown()),
             (
                 "canary",
-                self.canary.is_unknown() || self.canary.known().is_some_and(|canary| !canary.is_fully_known()),
+                self.canary.is_unknown()
+                    || self
+                        .canary
+                        .known()
+                        .is_some_and(|canary| !canary.is_fully_known()),
             ),
             ("health_timeout", self.health_timeout.is_unknown()),
             ("rollback_on_failure", self.rollback_on_failure.is_unknown()),
             (
                 "tags",
-                self.tags.is_unknown() || self.tags.known().is_some_and(|tags| tags.values().any(Val::is_unknown)),
+                self.tags.is_unknown()
+                    || self
+                        .tags
+                        .known()
+                        .is_some_and(|tags| tags.values().any(Val::is_unknown)),
             ),
             ("generation", self.generation.is_unknown()),
             ("active_asg_name", self.active_asg_name.is_unknown()),
-            ("active_launch_template_version", self.active_launch_template_version.is_unknown()),
+            (
+                "active_launch_template_version",
+                self.active_launch_template_version.is_unknown(),
+            ),
             ("last_rollout", self.last_rollout.is_unknown()),
         ];
         checks
@@ -135,7 +152,11 @@ impl RolloutState {
             tags: model
                 .tags
                 .as_ref()
-                .map(|tags| tags.iter().map(|(key, value)| (key.clone(), Val::Known(value.clone()))).collect())
+                .map(|tags| {
+                    tags.iter()
+                        .map(|(key, value)| (key.clone(), Val::Known(value.clone())))
+                        .collect()
+                })
                 .into(),
             generation: model.generation.into(),
             active_asg_name: model.active_asg_name.clone().into(),
@@ -170,11 +191,17 @@ pub struct CanaryStepState {
 
 /// A list whose every element is known, else `None`.
 fn all_known<T: Clone>(values: &Val<Vec<Val<T>>>) -> Option<Vec<T>> {
-    values.known()?.iter().map(|value| value.known().cloned()).collect()
+    values
+        .known()?
+        .iter()
+        .map(|value| value.known().cloned())
+        .collect()
 }
 
 fn known_list<T>(values: Option<Vec<T>>) -> Val<Vec<Val<T>>> {
-    values.map_or(Val::Null, |values| Val::Known(values.into_iter().map(Val::Known).collect()))
+    values.map_or(Val::Null, |values| {
+        Val::Known(values.into_iter().map(Val::Known).collect())
+    })
 }
 
 impl CanaryState {
@@ -247,7 +274,10 @@ mod tests {
             name: Val::Known("web".into()),
             subnet_ids: Val::Known(vec![Val::Known("subnet-a".into()), Val::Unknown]),
             generation: Val::Unknown,
-            canary: Val::Known(CanaryState { listener_arn: Val::Unknown, ..CanaryState::default() }),
+            canary: Val::Known(CanaryState {
+                listener_arn: Val::Unknown,
+                ..CanaryState::default()
+            }),
             ..RolloutState::default()
         };
         let unknown = state.unknown_attributes();
@@ -273,7 +303,10 @@ mod tests {
                 listener_arn: "arn:l".into(),
                 stable_target_group_arn: "arn:b".into(),
                 canary_target_group_arn: "arn:g".into(),
-                steps: Some(vec![CanaryStepConfig { weight: 100, soak: "0s".into() }]),
+                steps: Some(vec![CanaryStepConfig {
+                    weight: 100,
+                    soak: "0s".into(),
+                }]),
                 alarm_names: None,
                 max_5xx_ratio: Some(0.05),
             }),

@@ -1,7 +1,11 @@
 //! Shared helpers of the Terraform end-to-end tests: fixture + terraform dir, HCL rendering,
 //! and the outside sampler that checks the rollout invariants from the AWS side.
 
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code)]
+// each test binary uses a different subset
+// Test set-up helpers (not #[test] functions, so clippy.toml's test allowance does not reach
+// them): a failed set-up step must fail the test loudly, which is what unwrap does.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::process::Output;
@@ -30,7 +34,10 @@ pub fn bed(prefix: &str) -> Bed {
         "{} is missing: run `cargo build -p terraform-provider-zdd` first",
         provider_binary().display()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let aws = local_aws();
     let sdk = runtime.block_on(aws.sdk_config());
     let fixture = runtime.block_on(Fixture::create(&sdk, prefix)).unwrap();
@@ -68,7 +75,12 @@ impl Bed {
 
     pub fn apply_ok(&self) -> TfOutput {
         let output = self.apply();
-        assert!(output.success(), "apply failed\n{}\n{}", output.stdout, output.stderr);
+        assert!(
+            output.success(),
+            "apply failed\n{}\n{}",
+            output.stdout,
+            output.stderr
+        );
         output
     }
 
@@ -79,7 +91,11 @@ impl Bed {
         let show: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
         show["values"]["root_module"]["resources"]
             .as_array()
-            .and_then(|resources| resources.iter().find(|r| r["address"] == "zdd_rollout.this"))
+            .and_then(|resources| {
+                resources
+                    .iter()
+                    .find(|r| r["address"] == "zdd_rollout.this")
+            })
             .map(|r| r["values"].clone())
             .unwrap_or(serde_json::Value::Null)
     }
@@ -119,7 +135,8 @@ impl Bed {
     pub fn asg_names(&self) -> Vec<String> {
         let autoscaling = aws_sdk_autoscaling::Client::new(&self.sdk);
         let name = self.name.clone();
-        self.runtime.block_on(async move { asg_names(&autoscaling, &name).await })
+        self.runtime
+            .block_on(async move { asg_names(&autoscaling, &name).await })
     }
 }
 
@@ -175,7 +192,16 @@ impl Config {
     }
 
     pub fn render(&self) -> String {
-        let list = |items: &[String]| format!("[{}]", items.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "));
+        let list = |items: &[String]| {
+            format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let mut lines = vec![
             format!("  name                    = {:?}", self.name),
             format!("  launch_template_id      = {:?}", self.launch_template_id),
@@ -219,13 +245,21 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub fn start(bed: &Bed, watched: Vec<String>, floor: usize, listener: Option<String>) -> Sampler {
+    pub fn start(
+        bed: &Bed,
+        watched: Vec<String>,
+        floor: usize,
+        listener: Option<String>,
+    ) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let sdk = bed.sdk.clone();
         let rollout = bed.name.clone();
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(sample(sdk, rollout, watched, floor, listener, flag))
         });
         Sampler { stop, handle }
@@ -254,11 +288,23 @@ async fn sample(
         let mut healthy = 0;
         let mut per_group = BTreeMap::new();
         for arn in &watched {
-            let Ok(health) = elbv2.describe_target_health().target_group_arn(arn).send().await else { continue };
+            let Ok(health) = elbv2
+                .describe_target_health()
+                .target_group_arn(arn)
+                .send()
+                .await
+            else {
+                continue;
+            };
             let count = health
                 .target_health_descriptions()
                 .iter()
-                .filter(|d| d.target_health().and_then(|h| h.state()).map(|s| s.as_str()) == Some("healthy"))
+                .filter(|d| {
+                    d.target_health()
+                        .and_then(|h| h.state())
+                        .map(|s| s.as_str())
+                        == Some("healthy")
+                })
                 .count();
             per_group.insert(arn.clone(), count);
             healthy += count;
@@ -290,7 +336,9 @@ async fn sample(
             }
             report.min_asgs = Some(report.min_asgs.map_or(asgs, |m| m.min(asgs)));
             if asgs == 0 {
-                report.breaches.push(format!("t+{at}ms: no Auto Scaling group of the fleet exists"));
+                report.breaches.push(format!(
+                    "t+{at}ms: no Auto Scaling group of the fleet exists"
+                ));
             }
         }
         if !weights.is_empty() && report.weights.last() != Some(&weights) {
@@ -301,8 +349,13 @@ async fn sample(
     report
 }
 
-async fn listener_weights(elbv2: &aws_sdk_elasticloadbalancingv2::Client, arn: &str) -> Vec<(String, i32)> {
-    let Ok(listeners) = elbv2.describe_listeners().listener_arns(arn).send().await else { return Vec::new() };
+async fn listener_weights(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+) -> Vec<(String, i32)> {
+    let Ok(listeners) = elbv2.describe_listeners().listener_arns(arn).send().await else {
+        return Vec::new();
+    };
     listeners
         .listeners()
         .first()
@@ -312,7 +365,12 @@ async fn listener_weights(elbv2: &aws_sdk_elasticloadbalancingv2::Client, arn: &
             forward
                 .target_groups()
                 .iter()
-                .filter_map(|tuple| Some((tuple.target_group_arn()?.to_string(), tuple.weight().unwrap_or(1))))
+                .filter_map(|tuple| {
+                    Some((
+                        tuple.target_group_arn()?.to_string(),
+                        tuple.weight().unwrap_or(1),
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -336,11 +394,21 @@ impl Bed {
         let autoscaling = aws_sdk_autoscaling::Client::new(&self.sdk);
         let asg = asg.to_string();
         self.runtime.block_on(async move {
-            let groups = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(&asg).send().await.unwrap();
+            let groups = autoscaling
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(&asg)
+                .send()
+                .await
+                .unwrap();
             groups
                 .auto_scaling_groups()
                 .iter()
-                .flat_map(|group| group.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)))
+                .flat_map(|group| {
+                    group
+                        .instances()
+                        .iter()
+                        .filter_map(|i| i.instance_id().map(str::to_string))
+                })
                 .collect()
         })
     }
@@ -367,6 +435,9 @@ pub fn finish(child: std::process::Child) -> TfOutput {
 
 /// Sends SIGINT to a process, as a terminal's Ctrl-C would.
 pub fn interrupt(child: &std::process::Child) {
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
