@@ -1,0 +1,170 @@
+//! The examples users copy: formatted, and applied (with a version bump) against the local
+//! AWS. They need nothing but the zdd provider, so all of them run offline.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::bed;
+
+fn example(relative: &str) -> PathBuf {
+    zdd_test_support::workspace_root()
+        .join("examples")
+        .join(relative)
+}
+
+fn var(name: &str, value: &str) -> String {
+    format!("-var={name}={value}")
+}
+
+fn list(items: &[String]) -> String {
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    )
+}
+
+#[test]
+fn examples_are_formatted() {
+    let bed = bed("e2efmt");
+    for dir in ["rolling", "canary", "modules/service"] {
+        let path = example(dir);
+        let fmt = bed.terraform(&[
+            "fmt",
+            "-check",
+            "-diff",
+            "-recursive",
+            path.to_str().unwrap(),
+        ]);
+        assert!(
+            fmt.success(),
+            "examples/{dir} is not formatted:\n{}{}",
+            fmt.stdout,
+            fmt.stderr
+        );
+    }
+}
+
+#[test]
+fn rolling_example_applies_and_rolls() {
+    let bed = bed("e2exroll");
+    let main = std::fs::read_to_string(example("rolling/main.tf")).unwrap();
+    bed.tf.write("main.tf", &main).unwrap();
+    let vars = |version: &str| {
+        vec![
+            var("name", &bed.name),
+            var("launch_template_id", &bed.fixture.launch_template_id),
+            var("launch_template_version", version),
+            var("subnet_ids", &list(&bed.fixture.subnet_ids)),
+            var("target_group_arn", bed.blue()),
+            var("desired_capacity", "2"),
+        ]
+    };
+    for version in ["1", "2"] {
+        let mut args = vec![
+            "apply".to_string(),
+            "-auto-approve".into(),
+            "-no-color".into(),
+            "-input=false".into(),
+        ];
+        args.extend(vars(version));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let apply = bed.terraform(&refs);
+        assert!(apply.success(), "{}\n{}", apply.stdout, apply.stderr);
+    }
+    let outputs = bed.terraform(&["output", "-json"]);
+    let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+    assert_eq!(outputs["generation"]["value"], 2);
+    assert_eq!(outputs["last_rollout_status"]["value"], "succeeded");
+    let mut args = vec![
+        "destroy".to_string(),
+        "-auto-approve".into(),
+        "-no-color".into(),
+        "-input=false".into(),
+    ];
+    args.extend(vars("2"));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(bed.terraform(&refs).success());
+    assert!(bed.violations().is_empty(), "{:#?}", bed.violations());
+}
+
+#[test]
+fn canary_example_applies() {
+    let bed = bed("e2excan");
+    let main = std::fs::read_to_string(example("canary/main.tf")).unwrap();
+    bed.tf.write("main.tf", &main).unwrap();
+    for version in ["1", "2"] {
+        let args = [
+            "apply".to_string(),
+            "-auto-approve".into(),
+            "-no-color".into(),
+            "-input=false".into(),
+            var("name", &bed.name),
+            var("launch_template_id", &bed.fixture.launch_template_id),
+            var("launch_template_version", version),
+            var("subnet_ids", &list(&bed.fixture.subnet_ids)),
+            var("listener_arn", &bed.fixture.listener_arn),
+            var("blue_target_group_arn", bed.blue()),
+            var("green_target_group_arn", bed.green()),
+            var("soak", "1s"),
+        ];
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let apply = bed.terraform(&refs);
+        assert!(apply.success(), "{}\n{}", apply.stdout, apply.stderr);
+    }
+    let outputs = bed.terraform(&["output", "-json"]);
+    let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+    assert_eq!(outputs["last_rollout"]["value"]["status"], "succeeded");
+    assert_eq!(
+        outputs["active_asg_name"]["value"],
+        format!("{}-g2", bed.name)
+    );
+}
+
+#[test]
+fn service_module_composes() {
+    let bed = bed("e2exmod");
+    let root = format!(
+        r#"terraform {{
+  required_providers {{
+    zdd = {{ source = "zdd/zdd" }}
+  }}
+}}
+
+provider "zdd" {{}}
+
+module "service" {{
+  source                  = {source:?}
+  name                    = {name:?}
+  launch_template_id      = {lt:?}
+  launch_template_version = "1"
+  subnet_ids              = {subnets}
+  target_group_arns       = [{tg:?}]
+  strategy                = "blue_green"
+  desired_capacity        = 2
+  tags                    = {{ team = "web" }}
+}}
+
+output "generation" {{
+  value = module.service.generation
+}}
+"#,
+        source = example("modules/service").display().to_string(),
+        name = bed.name,
+        lt = bed.fixture.launch_template_id,
+        subnets = list(&bed.fixture.subnet_ids),
+        tg = bed.blue(),
+    );
+    bed.tf.write("main.tf", &root).unwrap();
+    let get = bed.terraform(&["get", "-no-color"]);
+    assert!(get.success(), "{}\n{}", get.stdout, get.stderr);
+    bed.apply_ok();
+    let outputs = bed.terraform(&["output", "-json"]);
+    let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+    assert_eq!(outputs["generation"]["value"], 1);
+    assert_eq!(bed.asg_names(), vec![format!("{}-g1", bed.name)]);
+}
