@@ -344,3 +344,94 @@ fn run_by_hand_explains_itself_and_exits_1() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not meant to be run directly"), "{stderr}");
 }
+
+#[tokio::test]
+async fn debug_mode_prints_a_reattach_line_and_serves_plaintext() {
+    let mut child = Command::new(BINARY)
+        .arg("--debug")
+        .env_remove(zdd_tfplugin::MAGIC_COOKIE_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut reattach = None;
+    for _ in 0..10 {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if let Some(json) = line.trim().strip_prefix("TF_REATTACH_PROVIDERS='") {
+            reattach = Some(json.trim_end_matches('\'').to_string());
+            break;
+        }
+    }
+    let reattach: serde_json::Value =
+        serde_json::from_str(&reattach.expect("a TF_REATTACH_PROVIDERS line")).unwrap();
+    let entry = &reattach["registry.terraform.io/zdd/zddtest"];
+    assert_eq!(entry["Protocol"], "grpc");
+    assert_eq!(entry["ProtocolVersion"], 6);
+    assert_eq!(entry["Pid"], child.id());
+    let address = entry["Addr"]["String"].as_str().unwrap().to_string();
+    assert!(address.starts_with("127.0.0.1:"));
+
+    let channel = Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let schema = ProviderClient::new(channel)
+        .get_provider_schema(pb::get_provider_schema::Request {})
+        .await
+        .unwrap();
+    assert!(
+        schema
+            .into_inner()
+            .resource_schemas
+            .contains_key("zddtest_thing")
+    );
+
+    // In debug mode Ctrl-C stops the provider.
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "debug-mode provider ignored Ctrl-C"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn exits_when_terraform_disappears_without_shutdown() {
+    let client = client_identity();
+    // The shell starts the plugin in the background and exits: the plugin is orphaned.
+    let output = Command::new("sh")
+        .args([
+            "-c",
+            &format!("'{BINARY}' >/dev/null 2>&1 & echo $!; sleep 1"),
+        ])
+        .env(
+            zdd_tfplugin::MAGIC_COOKIE_KEY,
+            zdd_tfplugin::MAGIC_COOKIE_VALUE,
+        )
+        .env("PLUGIN_CLIENT_CERT", &client.pem)
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // A zombie (state Z) has exited; only its reaping is left to init.
+    while proc_dir.exists()
+        && !std::fs::read_to_string(proc_dir.join("stat")).is_ok_and(|stat| stat.contains(") Z "))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "orphaned plugin {pid} kept running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

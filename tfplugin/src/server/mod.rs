@@ -132,6 +132,26 @@ fn ignore_interrupts() {
     }
 }
 
+/// Stops serving when Terraform is gone without calling Shutdown (killed,
+/// crashed): the plugin is re-parented then, and nobody will ever talk to it.
+fn exit_when_orphaned(shutdown: CancellationToken) {
+    let parent = std::os::unix::process::parent_id();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            if std::os::unix::process::parent_id() != parent {
+                tracing::warn!("Terraform exited without shutting the plugin down; exiting");
+                shutdown.cancel();
+                break;
+            }
+        }
+    });
+}
+
 fn port_range() -> (u16, u16) {
     let read = |key: &str| {
         std::env::var(key)
@@ -169,6 +189,7 @@ pub async fn serve_with<P: Provider>(provider: P, options: ServeOptions) -> Resu
         });
     } else {
         ignore_interrupts();
+        exit_when_orphaned(shutdown.clone());
     }
 
     let (min_port, max_port) = port_range();

@@ -71,6 +71,11 @@ impl Workspace {
         std::fs::write(self.work().join("main.tf"), text).unwrap();
     }
 
+    /// Writes `main.tf` exactly as given (no provider block).
+    pub fn configure_raw(&self, text: &str) {
+        std::fs::write(self.work().join("main.tf"), text).unwrap();
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.terraform);
         command
