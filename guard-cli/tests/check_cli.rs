@@ -1,6 +1,9 @@
 //! `zdd-guard check` as CI runs it: the binary, its exit codes, formats, suppression, local
 //! modules and parse errors.
 
+// Helpers shared by the tests abort on broken fixtures: clippy.toml only exempts #[test] fns.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,6 +1,9 @@
 //! Bad HCL never panics: mutated fixtures (byte flips, truncation, insertion) either analyse or
 //! fail with a located parse error.
 
+// Helpers shared by the tests abort on broken fixtures: clippy.toml only exempts #[test] fns.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

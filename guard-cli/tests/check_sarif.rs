@@ -1,6 +1,9 @@
 //! SARIF output validated against the SARIF 2.1.0 JSON schema (OASIS errata 01, draft-04),
 //! committed at test-fixtures/check/sarif-schema-2.1.0.json (see the README there for its origin).
 
+// Helpers shared by the tests abort on broken fixtures: clippy.toml only exempts #[test] fns.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use zdd_guard::check::render::sarif;

@@ -1,6 +1,9 @@
 //! insta snapshots of the text and JSON output for one fixture (ZDD030/bad: several findings on
 //! distinct lines). Paths are given relative to the fixture, as a user running `check .` sees them.
 
+// Helpers shared by the tests abort on broken fixtures: clippy.toml only exempts #[test] fns.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use zdd_guard::check::{Format, Severity, check_sources, render};

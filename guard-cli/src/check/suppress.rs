@@ -2,7 +2,9 @@
 //! rules inside that block. The reason is required; a malformed or misplaced directive is itself
 //! reported (ZDD000) and silences nothing.
 
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::path::Path;
 
 use hcl::edit::Span;
 use hcl::edit::structure::Body;
@@ -34,15 +36,17 @@ pub fn apply(
     files: &[&SourceFile],
     findings: Vec<Finding>,
 ) -> (Vec<Finding>, Vec<SuppressedFinding>) {
-    let per_file: Vec<(&SourceFile, FileDirectives)> =
-        files.iter().map(|file| (*file, collect(file))).collect();
+    let per_file: HashMap<&Path, FileDirectives> = files
+        .iter()
+        .map(|file| (file.path.as_path(), collect(file)))
+        .collect();
     let mut active = Vec::new();
     let mut suppressed = Vec::new();
     for finding in findings {
         let directive = per_file
-            .iter()
-            .filter(|(file, _)| file.path == finding.file)
-            .flat_map(|(_, found)| &found.directives)
+            .get(finding.file.as_path())
+            .into_iter()
+            .flat_map(|found| &found.directives)
             .find(|directive| {
                 directive.scope.contains(&finding.region.start_offset)
                     && directive.rule_ids.iter().any(|id| id == finding.rule_id)
@@ -55,13 +59,13 @@ pub fn apply(
             None => active.push(finding),
         }
     }
-    active.extend(per_file.into_iter().flat_map(|(_, found)| found.problems));
+    active.extend(per_file.into_values().flat_map(|found| found.problems));
     (active, suppressed)
 }
 
 fn collect(file: &SourceFile) -> FileDirectives {
     let mut found = FileDirectives::default();
-    let mut consumed_lines = Vec::new();
+    let mut consumed_lines = HashSet::new();
     collect_in_body(file, &file.body, &mut found, &mut consumed_lines);
     // Directives that precede no block would silently do nothing: say so.
     for (index, line) in file.text.lines().enumerate() {
@@ -84,7 +88,7 @@ fn collect_in_body(
     file: &SourceFile,
     body: &Body,
     found: &mut FileDirectives,
-    consumed_lines: &mut Vec<usize>,
+    consumed_lines: &mut HashSet<usize>,
 ) {
     for block in body.blocks() {
         if let Some(scope) = block.span() {
@@ -99,7 +103,7 @@ fn collect_in_body(
                     break; // only the comment lines directly above the block count
                 };
                 if let Some(arguments) = comment.strip_prefix(MARKER) {
-                    consumed_lines.push(line_number);
+                    consumed_lines.insert(line_number);
                     match parse_arguments(arguments) {
                         Ok((rule_ids, reason)) => found.directives.push(Directive {
                             rule_ids,
@@ -201,5 +205,44 @@ mod tests {
         assert!(parse_arguments(" ZDD013").is_err());
         assert!(parse_arguments(" ZDD999 because").is_err());
         assert!(parse_arguments("").is_err());
+    }
+
+    #[test]
+    fn a_directive_before_a_nested_block_covers_only_that_block() {
+        let text = r#"terraform {
+  backend "s3" {
+    bucket       = "b"
+    encrypt      = true
+    use_lockfile = true
+  }
+}
+
+resource "aws_lb_target_group" "web" {
+  deregistration_delay = 0
+
+  // zdd:ignore ZDD020 the app serves its health on / by design
+  health_check {
+    path    = "/"
+    matcher = "200"
+  }
+}
+"#;
+        let files = [(
+            std::path::PathBuf::from("main.tf"),
+            text.as_bytes().to_vec(),
+        )];
+        let report = crate::check::check_sources(std::path::Path::new("."), &files).unwrap();
+        let active: Vec<&str> = report.findings.iter().map(|f| f.rule_id).collect();
+        let suppressed: Vec<&str> = report
+            .suppressed
+            .iter()
+            .map(|s| s.finding.rule_id)
+            .collect();
+        assert_eq!(active, vec!["ZDD021"]);
+        assert_eq!(suppressed, vec!["ZDD020"]);
+        assert_eq!(
+            report.suppressed[0].reason,
+            "the app serves its health on / by design"
+        );
     }
 }

@@ -117,10 +117,10 @@ fn physical_location(
     end_column: usize,
 ) -> Value {
     let mut artifact = json!({ "uri": artifact_uri(file) });
-    if file.is_relative() {
-        if let Some(object) = artifact.as_object_mut() {
-            object.insert("uriBaseId".to_owned(), json!("%SRCROOT%"));
-        }
+    if file.is_relative()
+        && let Some(object) = artifact.as_object_mut()
+    {
+        object.insert("uriBaseId".to_owned(), json!("%SRCROOT%"));
     }
     json!({
         "physicalLocation": {

@@ -32,16 +32,17 @@ pub fn check(module: &ModuleView<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
-    if !has_backend && declares_infrastructure(module) {
-        if let Some((file, span)) = no_backend_anchor(module) {
-            out.push(module.finding(
-                "ZDD001",
-                file,
-                span,
-                "terraform",
-                "no backend is configured: state is local to whoever runs terraform and nothing locks it",
-            ));
-        }
+    if !has_backend
+        && declares_infrastructure(module)
+        && let Some((file, span)) = no_backend_anchor(module)
+    {
+        out.push(module.finding(
+            "ZDD001",
+            file,
+            span,
+            "terraform",
+            "no backend is configured: state is local to whoever runs terraform and nothing locks it",
+        ));
     }
 }
 

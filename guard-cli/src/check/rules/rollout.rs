@@ -136,28 +136,27 @@ fn check_canary_steps(
         return;
     };
     for pair in steps.windows(2) {
-        if let [(previous, _), (next, next_span)] = pair {
-            if let (Some(from), Some(to)) = (weight(previous), weight(next)) {
-                if to <= from {
-                    report(
-                        next_span.clone(),
-                        format!(
-                            "{address} canary weight {to} does not increase on the previous step's {from}"
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    if let Some(final_weight) = weight(last) {
-        if final_weight != 100.0 {
+        if let [(previous, _), (next, next_span)] = pair
+            && let (Some(from), Some(to)) = (weight(previous), weight(next))
+            && to <= from
+        {
             report(
-                last_span.clone(),
+                next_span.clone(),
                 format!(
-                    "{address} canary steps end at weight {final_weight}, not 100: the rollout never finishes shifting traffic"
+                    "{address} canary weight {to} does not increase on the previous step's {from}"
                 ),
             );
         }
+    }
+    if let Some(final_weight) = weight(last)
+        && final_weight != 100.0
+    {
+        report(
+            last_span.clone(),
+            format!(
+                "{address} canary steps end at weight {final_weight}, not 100: the rollout never finishes shifting traffic"
+            ),
+        );
     }
     let Some(interval) = canary_interval(module, canary) else {
         return; // the health-check interval is not static: soak times cannot be judged
