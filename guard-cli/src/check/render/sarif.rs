@@ -91,7 +91,7 @@ fn result(finding: &Finding, suppression_reason: Option<&str>) -> Value {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": finding.severity.as_str(),
-        "message": { "text": format!("{} Fix: {fix}", finding.message) },
+        "message": { "text": format!("{}. Fix: {fix}", finding.message) },
         "locations": [physical_location(
             &finding.file,
             finding.region.start.line,
