@@ -13,9 +13,9 @@ pub struct DynamoLocks {
     table: String,
 }
 
-fn describe<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> String
+fn describe<E, R>(error: &SdkError<E, R>) -> String
 where
-    E: std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     match error {

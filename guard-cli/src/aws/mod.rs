@@ -28,13 +28,17 @@ impl Clients {
         if let Some(region) = &backend.region {
             loader = loader.region(Region::new(region.clone()));
         }
-        let shared = loader.load().await;
+        Clients::from_shared(&loader.load().await, backend)
+    }
+
+    /// Clients from an already loaded shared config, with the backend's endpoint overrides.
+    pub fn from_shared(shared: &aws_config::SdkConfig, backend: &S3Backend) -> Clients {
         let mut s3 =
-            aws_sdk_s3::config::Builder::from(&shared).force_path_style(backend.use_path_style);
+            aws_sdk_s3::config::Builder::from(shared).force_path_style(backend.use_path_style);
         if let Some(endpoint) = &backend.s3_endpoint {
             s3 = s3.endpoint_url(endpoint);
         }
-        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared);
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(shared);
         if let Some(endpoint) = &backend.dynamodb_endpoint {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }

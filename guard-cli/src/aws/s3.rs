@@ -34,10 +34,10 @@ fn is_not_found<E: aws_sdk_s3::error::ProvideErrorMetadata, R>(error: &SdkError<
 where
     R: HttpStatus,
 {
-    if let Some(raw) = error.raw_response() {
-        if raw.status_code() == 404 {
-            return true;
-        }
+    if let Some(raw) = error.raw_response()
+        && raw.status_code() == 404
+    {
+        return true;
     }
     matches!(
         error.as_service_error().and_then(|e| e.code()),
@@ -48,10 +48,10 @@ where
 fn is_precondition_failed<E: aws_sdk_s3::error::ProvideErrorMetadata, R: HttpStatus>(
     error: &SdkError<E, R>,
 ) -> bool {
-    if let Some(raw) = error.raw_response() {
-        if matches!(raw.status_code(), 412 | 409) {
-            return true;
-        }
+    if let Some(raw) = error.raw_response()
+        && matches!(raw.status_code(), 412 | 409)
+    {
+        return true;
     }
     matches!(
         error.as_service_error().and_then(|e| e.code()),

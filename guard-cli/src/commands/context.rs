@@ -11,10 +11,10 @@ use crate::core::backend::{self, Backend, S3Backend};
 /// Reads `.terraform/terraform.tfstate`, else the `*.tf` files of `dir`.
 pub fn resolve_backend(dir: &Path) -> anyhow::Result<Backend> {
     let init_state = dir.join(".terraform").join("terraform.tfstate");
-    if let Ok(json) = std::fs::read_to_string(&init_state) {
-        if let Some(backend) = backend::from_init_state(&init_state.display().to_string(), &json)? {
-            return Ok(backend);
-        }
+    if let Ok(json) = std::fs::read_to_string(&init_state)
+        && let Some(backend) = backend::from_init_state(&init_state.display().to_string(), &json)?
+    {
+        return Ok(backend);
     }
     let mut files = Vec::new();
     let entries =
@@ -33,10 +33,10 @@ pub fn resolve_backend(dir: &Path) -> anyhow::Result<Backend> {
 
 /// `TF_WORKSPACE`, else `.terraform/environment`, else `default` (as terraform decides).
 pub fn workspace(dir: &Path) -> String {
-    if let Ok(name) = std::env::var("TF_WORKSPACE") {
-        if !name.is_empty() {
-            return name;
-        }
+    if let Ok(name) = std::env::var("TF_WORKSPACE")
+        && !name.is_empty()
+    {
+        return name;
     }
     std::fs::read_to_string(dir.join(".terraform").join("environment"))
         .map(|s| s.trim().to_string())
@@ -58,6 +58,10 @@ pub struct Remote {
 impl Remote {
     pub async fn connect(backend: S3Backend, workspace: &str) -> Remote {
         let clients = Clients::for_backend(&backend).await;
+        Remote::with_clients(&clients, backend, workspace)
+    }
+
+    pub fn with_clients(clients: &Clients, backend: S3Backend, workspace: &str) -> Remote {
         let state_key = backend.state_key(workspace);
         let s3 = S3State::new(clients.s3.clone(), &backend.bucket);
         let dynamodb = backend

@@ -49,6 +49,7 @@ pub async fn acquire(
     wait: Duration,
     poll: Duration,
     reporter: &Reporter,
+    signals: &mut super::supervise::Signals,
 ) -> anyhow::Result<Held> {
     let started = std::time::Instant::now();
     let lease_id = new_lease_id(SystemTime::now());
@@ -74,11 +75,17 @@ pub async fn acquire(
                     reporter.info("lease_wait", &format!("waiting: {message}"));
                     last_holder = Some(holder.lease_id.clone());
                 }
-                tokio::time::sleep(
-                    poll.min(wait.saturating_sub(started.elapsed()))
-                        .max(Duration::from_millis(50)),
-                )
-                .await;
+                let pause = poll
+                    .min(wait.saturating_sub(started.elapsed()))
+                    .max(Duration::from_millis(50));
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    signal = signals.next() => {
+                        return Err(LockingError::NotObtained(format!(
+                            "{signal:?} received while waiting for the lease; terraform was not started"
+                        )).into());
+                    }
+                }
                 continue;
             }
         };

@@ -64,16 +64,16 @@ async fn status(remote: &Remote, reporter: &Reporter) -> anyhow::Result<Outcome>
             );
         }
     }
-    if remote.backend.use_lockfile {
-        if let Some((_, info)) = remote.s3.lockfile(&remote.state_key).await? {
-            any = true;
-            reporter.emit(
-                Level::Info,
-                "terraform_lock",
-                &format!("{}.tflock: {}", remote.state_location(), info.describe()),
-                json!(info),
-            );
-        }
+    if remote.backend.use_lockfile
+        && let Some((_, info)) = remote.s3.lockfile(&remote.state_key).await?
+    {
+        any = true;
+        reporter.emit(
+            Level::Info,
+            "terraform_lock",
+            &format!("{}.tflock: {}", remote.state_location(), info.describe()),
+            json!(info),
+        );
     }
     if let Some(stored) = remote.lease.read().await? {
         any = true;
@@ -123,37 +123,36 @@ async fn release(remote: &Remote, reporter: &Reporter) -> anyhow::Result<Outcome
     let who = format!("{}@{}", me.user, me.host);
     if let Some(locks) = &remote.dynamodb {
         let lock_id = remote.backend.lock_id(&remote.state_key);
-        if let Some((raw, info)) = locks.lock(&lock_id).await? {
-            if info.who == who
-                && locks
-                    .delete_conditional(&lock_id, "Info", &raw)
-                    .await?
-                    .is_ok()
-            {
-                released += 1;
-                reporter.info(
-                    "lock_released",
-                    &format!("released Terraform lock {}", info.describe()),
-                );
-            }
+        if let Some((raw, info)) = locks.lock(&lock_id).await?
+            && info.who == who
+            && locks
+                .delete_conditional(&lock_id, "Info", &raw)
+                .await?
+                .is_ok()
+        {
+            released += 1;
+            reporter.info(
+                "lock_released",
+                &format!("released Terraform lock {}", info.describe()),
+            );
         }
     }
-    if remote.backend.use_lockfile {
-        if let Some((head, info)) = remote.s3.lockfile(&remote.state_key).await? {
-            let key = format!("{}.tflock", remote.state_key);
-            if info.who == who
-                && remote
-                    .s3
-                    .delete_conditional(&key, &head.etag)
-                    .await?
-                    .is_ok()
-            {
-                released += 1;
-                reporter.info(
-                    "lock_released",
-                    &format!("released Terraform lockfile {}", info.describe()),
-                );
-            }
+    if remote.backend.use_lockfile
+        && let Some((head, info)) = remote.s3.lockfile(&remote.state_key).await?
+    {
+        let key = format!("{}.tflock", remote.state_key);
+        if info.who == who
+            && remote
+                .s3
+                .delete_conditional(&key, &head.etag)
+                .await?
+                .is_ok()
+        {
+            released += 1;
+            reporter.info(
+                "lock_released",
+                &format!("released Terraform lockfile {}", info.describe()),
+            );
         }
     }
     if released == 0 {
@@ -197,20 +196,20 @@ async fn break_if_stale(remote: &Remote, reporter: &Reporter) -> anyhow::Result<
             }
         }
     }
-    if remote.backend.use_lockfile {
-        if let Some((head, info)) = remote.s3.lockfile(&remote.state_key).await? {
-            let key = format!("{}.tflock", remote.state_key);
-            match remote.s3.delete_conditional(&key, &head.etag).await? {
-                Ok(()) => reporter.warn(
-                    "lock_broken",
-                    &format!("broke stale Terraform lockfile {}", info.describe()),
-                ),
-                Err(_) => {
-                    return Err(LockingError::NotObtained(
-                        "the Terraform lockfile changed while breaking it; left it alone".into(),
-                    )
-                    .into());
-                }
+    if remote.backend.use_lockfile
+        && let Some((head, info)) = remote.s3.lockfile(&remote.state_key).await?
+    {
+        let key = format!("{}.tflock", remote.state_key);
+        match remote.s3.delete_conditional(&key, &head.etag).await? {
+            Ok(()) => reporter.warn(
+                "lock_broken",
+                &format!("broke stale Terraform lockfile {}", info.describe()),
+            ),
+            Err(_) => {
+                return Err(LockingError::NotObtained(
+                    "the Terraform lockfile changed while breaking it; left it alone".into(),
+                )
+                .into());
             }
         }
     }

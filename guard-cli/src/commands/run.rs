@@ -128,6 +128,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         args.wait,
         poll,
         &reporter,
+        &mut signals,
     )
     .await?;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -388,14 +389,14 @@ async fn verify_after_apply(
             outcome = Outcome::Error;
         }
     }
-    if remote.backend.use_lockfile {
-        if let Some((_, info)) = remote.s3.lockfile(&remote.state_key).await? {
-            reporter.error(
-                "verify",
-                &format!("a Terraform lockfile was left behind: {}", info.describe()),
-            );
-            outcome = Outcome::Error;
-        }
+    if remote.backend.use_lockfile
+        && let Some((_, info)) = remote.s3.lockfile(&remote.state_key).await?
+    {
+        reporter.error(
+            "verify",
+            &format!("a Terraform lockfile was left behind: {}", info.describe()),
+        );
+        outcome = Outcome::Error;
     }
     if outcome == Outcome::Ok {
         reporter.info(

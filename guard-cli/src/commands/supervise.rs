@@ -26,6 +26,14 @@ pub struct Signals {
 }
 
 impl Signals {
+    /// The next SIGINT or SIGTERM.
+    pub async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.interrupt.recv() => Signal::Interrupt,
+            _ = self.terminate.recv() => Signal::Terminate,
+        }
+    }
+
     pub fn install() -> anyhow::Result<Signals> {
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt())?,
@@ -105,19 +113,20 @@ impl Watcher {
         if locks {
             self.check_locks(reporter).await?;
         }
-        if let Some(held) = &self.held {
-            if !self.lease_reported && !held.still_ours().await? {
-                self.lease_reported = true;
-                self.report_interference(
-                    reporter,
-                    "lease_lost",
-                    &format!(
-                        "the lease {} is no longer ours (taken over or broken)",
-                        held.store.location()
-                    ),
-                    json!(null),
-                );
-            }
+        if let Some(held) = &self.held
+            && !self.lease_reported
+            && !held.still_ours().await?
+        {
+            self.lease_reported = true;
+            self.report_interference(
+                reporter,
+                "lease_lost",
+                &format!(
+                    "the lease {} is no longer ours (taken over or broken)",
+                    held.store.location()
+                ),
+                json!(null),
+            );
         }
         Ok(())
     }
@@ -236,22 +245,16 @@ pub async fn supervise(
                 return Ok(status.code());
             }
             _ = ticker.tick() => {
-                if let Some(w) = watcher.as_deref_mut() {
-                    if let Err(error) = w.tick(reporter, true).await {
-                        reporter.warn("watch_error", &format!("watch failed this tick: {error:#}"));
-                    }
+                if let Some(w) = watcher.as_deref_mut() && let Err(error) = w.tick(reporter, true).await {
+                    reporter.warn("watch_error", &format!("watch failed this tick: {error:#}"));
                 }
                 None
             }
             Some(()) = signals.interrupt.recv() => Some(Signal::Interrupt),
             Some(()) = signals.terminate.recv() => Some(Signal::Terminate),
             changed = lease_lost.changed(), if lease_lost.borrow().is_none() => {
-                if changed.is_ok() {
-                    if let Some(message) = lease_lost.borrow().clone() {
-                        if let Some(w) = watcher.as_deref_mut() {
-                            w.report_interference(reporter, "lease_lost", &message, json!(null));
-                        }
-                    }
+                if changed.is_ok() && let Some(message) = lease_lost.borrow().clone() && let Some(w) = watcher.as_deref_mut() {
+                    w.report_interference(reporter, "lease_lost", &message, json!(null));
                 }
                 None
             }

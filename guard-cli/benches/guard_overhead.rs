@@ -1,0 +1,225 @@
+//! Prints figures (asserts nothing about time): zdd-guard's overhead on `plan` against bare
+//! terraform in the same run, lease acquire/release latency on DynamoDB and S3, and the time and
+//! peak memory of a state diff on generated states of growing size (up to 50 MB).
+//!
+//! Run: `cargo bench -p zdd-guard --bench guard_overhead` (needs `make setup`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/guard_support/mod.rs"]
+mod guard_support;
+
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use guard_support::{Bed, Locking};
+use zdd_guard::aws::Clients;
+use zdd_guard::commands::context::Remote;
+use zdd_guard::core::backend::S3Backend;
+use zdd_guard::core::lease::{Lease, Owner};
+use zdd_guard::core::render::render_state_diff;
+use zdd_guard::core::snapshot::{Snapshot, diff};
+
+const CHILD_ENV: &str = "ZDD_BENCH_STATE_DIFF_MB";
+
+fn main() {
+    if let Ok(mb) = std::env::var(CHILD_ENV) {
+        state_diff_child(mb.parse().unwrap());
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        plan_overhead().await;
+        lease_latency().await;
+    });
+    state_diff_scaling();
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+const RESOURCES: &str = r#"
+resource "terraform_data" "r" {
+  count = 20
+  input = "item ${count.index}"
+}
+"#;
+
+async fn plan_overhead() {
+    println!(
+        "== guard overhead on `plan` (20 terraform_data resources, S3 backend on the local AWS)"
+    );
+    for (name, locking) in [
+        ("bench-plan-ddb", Locking::DynamoDb),
+        ("bench-plan-lockfile", Locking::Lockfile),
+    ] {
+        let bed = Bed::new(name, locking, RESOURCES).await;
+        bed.tf
+            .run(&["apply", "-auto-approve", "-input=false"])
+            .unwrap()
+            .ok()
+            .unwrap();
+        let (mut bare, mut guarded) = (Vec::new(), Vec::new());
+        for _ in 0..7 {
+            let started = Instant::now();
+            let out = bed.tf.run(&["plan", "-input=false", "-no-color"]).unwrap();
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            bare.push(started.elapsed());
+            let started = Instant::now();
+            let out = bed.guard_output(&["run", "--", "plan", "-input=false", "-no-color"]);
+            assert_eq!(out.status.code(), Some(0), "{}", guard_support::text(&out));
+            guarded.push(started.elapsed());
+        }
+        let (bare, guarded) = (median(bare), median(guarded));
+        println!(
+            "{locking:?}: bare terraform plan {}  |  zdd-guard run -- plan {}  |  ratio {:.2} (goal <= 1.1)",
+            ms(bare),
+            ms(guarded),
+            guarded.as_secs_f64() / bare.as_secs_f64()
+        );
+    }
+}
+
+async fn lease_latency() {
+    println!(
+        "== lease acquire (read + conditional create) and release (conditional delete), 30 rounds"
+    );
+    for (name, locking) in [
+        ("bench-lease-ddb", Locking::DynamoDb),
+        ("bench-lease-s3", Locking::Lockfile),
+    ] {
+        let bed = Bed::new(name, locking, "").await;
+        let backend = S3Backend {
+            bucket: bed.bucket.clone(),
+            key: guard_support::STATE_KEY.to_string(),
+            region: Some("us-east-1".into()),
+            dynamodb_table: bed.table.clone(),
+            use_lockfile: locking == Locking::Lockfile,
+            encrypt: true,
+            workspace_key_prefix: None,
+            s3_endpoint: Some(bed.aws.endpoint().to_string()),
+            dynamodb_endpoint: Some(bed.aws.endpoint().to_string()),
+            use_path_style: true,
+        };
+        let shared = bed.aws.sdk_config().await;
+        let remote =
+            Remote::with_clients(&Clients::from_shared(&shared, &backend), backend, "default");
+        let owner = Owner {
+            ci_job: None,
+            user: "bench".into(),
+            host: "h".into(),
+            pid: 1,
+            command: "c".into(),
+        };
+        let (mut acquire, mut release) = (Vec::new(), Vec::new());
+        for round in 0..30 {
+            let started = Instant::now();
+            assert!(remote.lease.read().await.unwrap().is_none());
+            let lease = Lease::new(
+                format!("l{round}"),
+                owner.clone(),
+                SystemTime::now(),
+                Duration::from_secs(120),
+            );
+            let token = remote.lease.write(&lease, None).await.unwrap().unwrap();
+            acquire.push(started.elapsed());
+            let started = Instant::now();
+            remote.lease.delete(&token).await.unwrap().unwrap();
+            release.push(started.elapsed());
+        }
+        println!(
+            "{}: acquire median {} (max {})  |  release median {} (max {})",
+            remote.lease.location(),
+            ms(median(acquire.clone())),
+            ms(*acquire.iter().max().unwrap()),
+            ms(median(release.clone())),
+            ms(*release.iter().max().unwrap()),
+        );
+    }
+}
+
+fn state_diff_scaling() {
+    println!(
+        "== state diff (parse both versions + diff + render), 1% of resources changed, fresh process each"
+    );
+    let exe = std::env::current_exe().unwrap();
+    for mb in [5, 20, 50] {
+        let out = Command::new(&exe)
+            .env(CHILD_ENV, mb.to_string())
+            .output()
+            .unwrap();
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        if !out.status.success() {
+            println!(
+                "state diff {mb} MB failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// A version-4 state of about `mb` MB: resources with a dozen attributes each.
+fn generated_state(mb: usize, serial: u64, changed_every: Option<usize>) -> Vec<u8> {
+    let mut out = String::with_capacity(mb * 1_048_576 + 4096);
+    out.push_str(&format!(
+        r#"{{"version":4,"terraform_version":"1.15.5","serial":{serial},"lineage":"bench","outputs":{{}},"resources":["#
+    ));
+    let mut index = 0usize;
+    while out.len() < mb * 1_048_576 {
+        if index > 0 {
+            out.push(',');
+        }
+        let tag = match changed_every {
+            Some(every) if index.is_multiple_of(every) => "changed",
+            _ => "original",
+        };
+        out.push_str(&format!(
+            r#"{{"mode":"managed","type":"aws_instance","name":"web","provider":"provider[\"registry.terraform.io/hashicorp/aws\"]","instances":[{{"index_key":{index},"schema_version":1,"attributes":{{"id":"i-{index:016x}","ami":"ami-0123456789abcdef0","instance_type":"t3.micro","subnet_id":"subnet-0a1b2c3d","private_ip":"10.0.{}.{}","tags":{{"Name":"web-{index}","team":"{tag}","env":"prod"}},"root_block_device":[{{"volume_size":8,"volume_type":"gp3","encrypted":true}}],"user_data":"IyEvYmluL2Jhc2gKZWNobyBoZWxsbw==","monitoring":false}},"sensitive_attributes":[]}}]}}"#,
+            (index / 256) % 256,
+            index % 256
+        ));
+        index += 1;
+    }
+    out.push_str("]}");
+    out.into_bytes()
+}
+
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn state_diff_child(mb: usize) {
+    let before = generated_state(mb, 1, None);
+    let after = generated_state(mb, 2, Some(100));
+    let inputs_kib = peak_rss_kib();
+    let started = Instant::now();
+    let a = Snapshot::parse("before", &before).unwrap();
+    let b = Snapshot::parse("after", &after).unwrap();
+    let difference = diff(&a, &b);
+    let rendered = render_state_diff(&difference, false);
+    let elapsed = started.elapsed();
+    let peak_kib = peak_rss_kib();
+    let state_kib = (before.len() / 1024) as u64;
+    println!(
+        "{mb:>3} MB state ({} resources, {} changed): {}  |  peak RSS {} MiB, of which {} MiB the two input buffers  |  working memory {:.1}x one state's size (goal < 4x)  |  {} lines rendered",
+        a.resources.len(),
+        difference.changed.len(),
+        ms(elapsed),
+        peak_kib / 1024,
+        inputs_kib / 1024,
+        (peak_kib.saturating_sub(inputs_kib)) as f64 / state_kib as f64,
+        rendered.lines().count()
+    );
+}
