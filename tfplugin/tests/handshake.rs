@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tonic::transport::{Channel, Endpoint};
 use zdd_tfplugin::proto::tfplugin6 as pb;
@@ -21,27 +21,35 @@ use zdd_tfplugin::proto::tfplugin6::provider_client::ProviderClient;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-zddtest");
 
-/// A client identity shaped like go-plugin's (ECDSA P-521, self-signed CA).
+/// A client identity shaped like go-plugin's (ECDSA P-521, self-signed CA);
+/// see tests/fixtures/README.md.
 struct ClientIdentity {
     pem: String,
     der: CertificateDer<'static>,
     key: PrivateKeyDer<'static>,
 }
 
-fn client_identity() -> ClientIdentity {
-    let key_pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.extended_key_usages = vec![
-        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-    ];
-    let certificate = params.self_signed(&key_pair).unwrap();
+fn identity_from(cert_pem: &str, key_pem: &str) -> ClientIdentity {
+    use rustls::pki_types::pem::PemObject;
     ClientIdentity {
-        pem: certificate.pem(),
-        der: certificate.der().clone(),
-        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der())),
+        pem: cert_pem.to_string(),
+        der: CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap(),
+        key: PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap(),
     }
+}
+
+fn client_identity() -> ClientIdentity {
+    identity_from(
+        include_str!("fixtures/client_p521_cert.pem"),
+        include_str!("fixtures/client_p521_key.pem"),
+    )
+}
+
+fn stranger_identity() -> ClientIdentity {
+    identity_from(
+        include_str!("fixtures/stranger_p521_cert.pem"),
+        include_str!("fixtures/stranger_p521_key.pem"),
+    )
 }
 
 struct Plugin {
@@ -271,7 +279,7 @@ async fn refuses_clients_without_the_announced_certificate() {
         "a client without a certificate must be refused"
     );
 
-    let stranger = client_identity();
+    let stranger = stranger_identity();
     let with_other = async {
         let channel = connect(&plugin, Some(&stranger)).await?;
         ProviderClient::new(channel)

@@ -60,8 +60,13 @@ pub(crate) fn parse_pem_certificate(pem: &str) -> Result<CertificateDer<'static>
 }
 
 fn crypto_provider() -> Arc<CryptoProvider> {
-    // aws-lc-rs: Terraform's client key is ECDSA P-521, which ring cannot verify.
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    // ring for key exchange, ciphers and our signatures (fast to set up);
+    // aws-lc-rs only to verify the client's handshake signature: Terraform's
+    // AutoMTLS key is ECDSA P-521, which ring cannot verify.
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.signature_verification_algorithms =
+        rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+    Arc::new(provider)
 }
 
 /// The TLS configuration: our identity, the expected client certificate
@@ -132,5 +137,30 @@ impl ClientCertVerifier for ExactClientCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_exactly_the_announced_client_certificate() {
+        let announced = generate_identity().unwrap().certificate;
+        let other = generate_identity().unwrap().certificate;
+        let verifier = ExactClientCertificate {
+            expected: announced.clone(),
+            algorithms: crypto_provider().signature_verification_algorithms,
+        };
+        let now = UnixTime::now();
+        assert!(verifier.verify_client_cert(&announced, &[], now).is_ok());
+        assert!(verifier.verify_client_cert(&other, &[], now).is_err());
+        assert!(verifier.client_auth_mandatory());
+        // Terraform's key type.
+        assert!(
+            verifier
+                .supported_verify_schemes()
+                .contains(&SignatureScheme::ECDSA_NISTP521_SHA512)
+        );
     }
 }
