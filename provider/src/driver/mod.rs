@@ -66,15 +66,26 @@ pub struct RunResult {
 /// and from what AWS shows (invariant 6).
 pub async fn run(
     aws: &AwsClients,
-    mut rollout: Rollout,
+    rollout: Rollout,
     observer: &mut Observer,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> RunResult {
+    run_with_poll(aws, rollout, observer, timeout, cancel, max_poll_interval()).await
+}
+
+/// [`run`] with an explicit cap on the sleep between observations.
+pub async fn run_with_poll(
+    aws: &AwsClients,
+    mut rollout: Rollout,
+    observer: &mut Observer,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    max_poll: Duration,
+) -> RunResult {
     let started_at = SystemTime::now();
     let started = tokio::time::Instant::now();
     let deadline = started + timeout;
-    let max_poll = max_poll_interval();
     let mut metrics_since = None;
     let mut observe_failures = 0;
     let mut busy = Duration::ZERO;

@@ -1,0 +1,187 @@
+//! Benchmark (prints figures, asserts nothing about time): rollouts of 3 and 20 instances per
+//! strategy on the local AWS, driven by the provider's own driver (no Terraform), against the
+//! floor the health model implies.
+//!
+//! `cargo test -p terraform-provider-zdd --test bench_rollouts -- --ignored --nocapture`
+//!
+//! `busy` is the time the driver spent observing, deciding and commanding (AWS call latency to
+//! the local AWS included), i.e. everything but sleeping; `api calls` counts every AWS call,
+//! and is dominated by the 100 ms poll cap used here (the engine alone would wake less often).
+
+// Benchmark set-up helpers: a failed step must fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, SystemTime};
+
+use terraform_provider_zdd::aws::{AwsClients, Endpoints};
+use terraform_provider_zdd::driver::{self, Observer, convert};
+use tokio_util::sync::CancellationToken;
+use zdd_rollout::spec::DEFAULT_DRAIN_MARGIN;
+use zdd_rollout::{Outcome, RawCanary, RawCanaryStep, RawSpec, Rollout, RolloutSpec};
+use zdd_test_support::{Fixture, local_aws};
+
+const MAX_POLL: Duration = Duration::from_millis(100);
+const SOAK: &str = "1s";
+
+struct Row {
+    strategy: &'static str,
+    instances: i64,
+    duration: Duration,
+    floor: Duration,
+    api_calls: u64,
+    busy: Duration,
+}
+
+fn raw(name: &str, fixture: &Fixture, strategy: &str, instances: i64, version: &str) -> RawSpec {
+    let canary = strategy == "canary";
+    RawSpec {
+        name: name.to_string(),
+        launch_template_id: fixture.launch_template_id.clone(),
+        launch_template_version: version.to_string(),
+        subnet_ids: fixture.subnet_ids.clone(),
+        target_group_arns: if canary {
+            Vec::new()
+        } else {
+            vec![fixture.target_group_arns[0].clone()]
+        },
+        min_size: 1,
+        max_size: instances + ((instances + 3) / 4),
+        desired_capacity: instances,
+        strategy: Some(strategy.to_string()),
+        batch_size: Some((instances + 3) / 4),
+        canary: canary.then(|| RawCanary {
+            listener_arn: Some(fixture.listener_arn.clone()),
+            stable_target_group_arn: Some(fixture.target_group_arns[0].clone()),
+            canary_target_group_arn: Some(fixture.target_group_arns[1].clone()),
+            steps: Some(
+                [(25, SOAK), (50, SOAK), (100, "0s")]
+                    .into_iter()
+                    .map(|(weight, soak)| RawCanaryStep {
+                        weight,
+                        soak: soak.to_string(),
+                    })
+                    .collect(),
+            ),
+            alarm_names: Vec::new(),
+            max_5xx_ratio: Some(0.01),
+        }),
+        ..RawSpec::default()
+    }
+}
+
+async fn roll(aws: &AwsClients, spec: RolloutSpec) -> driver::RunResult {
+    let mut observer = Observer::default();
+    let cancel = CancellationToken::new();
+    let observation = driver::first_observation(aws, &spec, &mut observer, &cancel)
+        .await
+        .unwrap();
+    let rollout = Rollout::resume(
+        spec,
+        None,
+        &observation,
+        convert::timestamp(SystemTime::now()),
+    );
+    driver::run_with_poll(
+        aws,
+        rollout,
+        &mut observer,
+        Duration::from_secs(900),
+        &cancel,
+        MAX_POLL,
+    )
+    .await
+}
+
+async fn scenario(strategy: &'static str, instances: i64) -> Row {
+    let sdk = local_aws().sdk_config().await;
+    let prefix = format!("bench{}{instances}", &strategy[..2]);
+    let fixture = Fixture::create(&sdk, &prefix).await.unwrap();
+    let aws = AwsClients::new(&sdk, &Endpoints::default());
+    let name = format!(
+        "{prefix}-{}",
+        fixture.vpc_id.chars().rev().take(6).collect::<String>()
+    );
+    let first = RolloutSpec::validate(&raw(&name, &fixture, strategy, instances, "1")).unwrap();
+    let created = roll(&aws, first).await;
+    assert!(
+        matches!(created.outcome, Ok(Outcome::Succeeded { .. })),
+        "{:?}",
+        created.outcome
+    );
+    let second = RolloutSpec::validate(&raw(&name, &fixture, strategy, instances, "2")).unwrap();
+    let result = roll(&aws, second).await;
+    assert!(
+        matches!(result.outcome, Ok(Outcome::Succeeded { .. })),
+        "{:?}",
+        result.outcome
+    );
+
+    // The floor: what the load balancer makes anyone wait, as the health model runs it, plus
+    // the deregistration delay and drain margin the engine must honour as AWS reports them.
+    let timing = aws
+        .target_group_timing(&fixture.target_group_arns[0])
+        .await
+        .unwrap();
+    let scale = local_aws().time_scale();
+    let healthy = timing.time_to_healthy().mul_f64(scale);
+    let drain = timing.deregistration_delay + DEFAULT_DRAIN_MARGIN;
+    let soaks = if strategy == "canary" {
+        Duration::from_secs(2)
+    } else {
+        Duration::ZERO
+    };
+    let batch = (instances + 3) / 4;
+    let batches = if strategy == "rolling" {
+        u32::try_from((instances + batch - 1) / batch).unwrap()
+    } else {
+        1
+    };
+    let floor = (healthy + drain) * batches + soaks;
+    Row {
+        strategy,
+        instances,
+        duration: result
+            .finished_at
+            .duration_since(result.started_at)
+            .unwrap_or_default(),
+        floor,
+        api_calls: result.api_calls,
+        busy: result.busy,
+    }
+}
+
+#[test]
+#[ignore = "benchmark: prints figures; run with --ignored --nocapture"]
+fn rollout_figures() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    for strategy in ["blue_green", "rolling", "canary"] {
+        for instances in [3, 20] {
+            rows.push(runtime.block_on(scenario(strategy, instances)));
+        }
+    }
+    println!(
+        "\nrollout of a new launch template version on the local AWS (time scale {}, poll cap {MAX_POLL:?})",
+        local_aws().time_scale()
+    );
+    println!(
+        "{:<11} {:>5} {:>10} {:>10} {:>7} {:>10} {:>10} {:>9}",
+        "strategy", "inst", "duration", "floor", "ratio", "api calls", "busy", "overhead"
+    );
+    for row in &rows {
+        println!(
+            "{:<11} {:>5} {:>9.2}s {:>9.2}s {:>7.2} {:>10} {:>8.0}ms {:>8.1}%",
+            row.strategy,
+            row.instances,
+            row.duration.as_secs_f64(),
+            row.floor.as_secs_f64(),
+            row.duration.as_secs_f64() / row.floor.as_secs_f64().max(0.001),
+            row.api_calls,
+            row.busy.as_secs_f64() * 1000.0,
+            100.0 * row.busy.as_secs_f64() / row.duration.as_secs_f64().max(0.001),
+        );
+    }
+}
