@@ -507,14 +507,13 @@ fn validate_canary(
     let listener_arn = required(&raw.listener_arn, "listener_arn", err);
     let stable = required(&raw.stable_target_group_arn, "stable_target_group_arn", err);
     let canary = required(&raw.canary_target_group_arn, "canary_target_group_arn", err);
-    if let (Some(stable), Some(canary)) = (&stable, &canary) {
-        if stable == canary {
-            err(
-                path.attr("canary_target_group_arn"),
-                "must differ from stable_target_group_arn: the canary needs two target groups"
-                    .into(),
-            );
-        }
+    if let (Some(stable), Some(canary)) = (&stable, &canary)
+        && stable == canary
+    {
+        err(
+            path.attr("canary_target_group_arn"),
+            "must differ from stable_target_group_arn: the canary needs two target groups".into(),
+        );
     }
 
     let steps = match &raw.steps {
@@ -570,17 +569,17 @@ fn validate_canary(
                     soak,
                 });
             }
-            if let Some(last) = steps.last() {
-                if last.weight != 100 {
-                    err(
-                        path.attr("steps").index(steps.len() - 1).attr("weight"),
-                        format!(
-                            "the last step must send 100 % to the new generation, not {}",
-                            last.weight
-                        ),
-                    );
-                    ok = false;
-                }
+            if let Some(last) = steps.last()
+                && last.weight != 100
+            {
+                err(
+                    path.attr("steps").index(steps.len() - 1).attr("weight"),
+                    format!(
+                        "the last step must send 100 % to the new generation, not {}",
+                        last.weight
+                    ),
+                );
+                ok = false;
             }
             ok.then_some(out)
         }

@@ -119,7 +119,7 @@ fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
                 };
                 let spec = spec(kind, &shape, 7).unwrap_or_else(|_| {
                     shape.surge = shape.surge.max(1);
-                    spec(kind, &shape, 7).expect("valid with surge")
+                    spec(kind, &shape, 7).unwrap_or_else(|e| panic!("invalid with surge: {e}"))
                 });
                 Case {
                     scenario: update(

@@ -45,7 +45,10 @@ fn steps(list: &[(i64, &str)]) -> Option<Vec<RawCanaryStep>> {
 
 /// Asserts validation fails with an error on `path` whose message contains `needle`.
 fn assert_rejected(raw: RawSpec, path: &str, needle: &str) {
-    let errors = RolloutSpec::validate(&raw).expect_err("should be rejected");
+    let errors = match RolloutSpec::validate(&raw) {
+        Ok(spec) => panic!("should be rejected: {spec:?}"),
+        Err(errors) => errors,
+    };
     assert!(
         errors
             .0

@@ -24,7 +24,7 @@ fn render(report: &Report) -> String {
 }
 
 fn scenario_report(kind: StrategyKind, shape: FleetShape, faults: Faults, kill: Kill) -> Report {
-    let spec = spec(kind, &shape, 7).expect("valid fixture");
+    let spec = spec(kind, &shape, 7).unwrap_or_else(|e| panic!("invalid fixture: {e}"));
     let scenario = update(kind.name(), 42, spec, Timings::default(), faults);
     let report = run(&scenario, &kill);
     assert!(report.violations.is_empty(), "{:#?}", report.violations);
@@ -211,4 +211,27 @@ fn teardown_drains_then_deletes() {
     assert_eq!(report.dropped_in_flight, 0);
     assert_eq!(report.outcome, Some(Outcome::Succeeded { generation: 0 }));
     insta::assert_snapshot!(render(&report));
+}
+
+#[test]
+fn first_deployment_of_each_strategy() {
+    for kind in StrategyKind::ALL {
+        let spec = spec(kind, &FleetShape::default(), 7).expect("valid fixture");
+        let mut scenario = update("create", 5, spec, Timings::default(), Faults::default());
+        scenario.previous = None;
+        let report = run(&scenario, &Kill::default());
+        assert!(
+            report.violations.is_empty(),
+            "{}: {:#?}",
+            kind.name(),
+            report.violations
+        );
+        assert_eq!(
+            report.outcome,
+            Some(Outcome::Succeeded { generation: 1 }),
+            "{}",
+            render(&report)
+        );
+        assert_eq!(report.dropped_in_flight, 0);
+    }
 }

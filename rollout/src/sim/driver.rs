@@ -34,6 +34,11 @@ impl Controller for Rollout {
     }
 }
 
+/// Builds a controller from an observation, the time and an optional checkpoint (at the start
+/// and after every kill).
+pub type ControllerFactory<'a> =
+    dyn FnMut(&Observation, Timestamp, Option<Checkpoint>) -> Box<dyn Controller> + 'a;
+
 /// When the controller process dies.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Kill {
@@ -93,11 +98,7 @@ pub fn run(scenario: &Scenario, kill: &Kill) -> Report {
 
 /// Runs any controller through a scenario. `make` builds a controller from an observation,
 /// the time and an optional checkpoint (at the start and after every kill).
-pub fn run_with(
-    scenario: &Scenario,
-    make: &mut dyn FnMut(&Observation, Timestamp, Option<Checkpoint>) -> Box<dyn Controller>,
-    kill: &Kill,
-) -> Report {
+pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Kill) -> Report {
     let mut world = World::new(scenario);
     let mut kill_rng = SplitMix64::new(scenario.seed ^ 0x6b69_6c6c);
     let start = world.now();

@@ -15,7 +15,7 @@ mod naive;
 mod rng;
 mod world;
 
-pub use driver::{Controller, Kill, Report, run, run_with};
+pub use driver::{Controller, ControllerFactory, Kill, Report, run, run_with};
 pub use naive::NaiveController;
 pub use rng::SplitMix64;
 pub use world::{Faults, Scenario, Timings, World};

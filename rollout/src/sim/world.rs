@@ -580,10 +580,10 @@ impl World {
                 listener_arn,
                 weights,
             } => {
-                if let Some((arn, current)) = &mut self.listener {
-                    if arn == listener_arn {
-                        *current = weights.clone();
-                    }
+                if let Some((arn, current)) = &mut self.listener
+                    && arn == listener_arn
+                {
+                    *current = weights.clone();
                 }
             }
             Command::TagAsg { asg, key, value } => {
@@ -721,10 +721,10 @@ impl World {
         let asg = instance.asg.clone();
         self.dropped_in_flight += in_flight;
         for group in self.groups.values_mut() {
-            if let Some(r) = group.targets.get_mut(id) {
-                if r.deregistered_at.is_none() {
-                    r.deregistered_at = Some(now);
-                }
+            if let Some(r) = group.targets.get_mut(id)
+                && r.deregistered_at.is_none()
+            {
+                r.deregistered_at = Some(now);
             }
         }
         if let Some(a) = self.asgs.get_mut(&asg) {
@@ -1308,11 +1308,11 @@ impl World {
                 if r.deregistered_at.is_some() {
                     continue;
                 }
-                if let Some(i) = self.instances.get(id) {
-                    if !i.terminated {
-                        *by_generation.entry(i.generation).or_default() +=
-                            u64::from(self.counts_as_capacity(id, r));
-                    }
+                if let Some(i) = self.instances.get(id)
+                    && !i.terminated
+                {
+                    *by_generation.entry(i.generation).or_default() +=
+                        u64::from(self.counts_as_capacity(id, r));
                 }
             }
             let routed = match &self.listener {
