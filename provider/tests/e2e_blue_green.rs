@@ -39,7 +39,14 @@ fn create_update_scale_destroy() {
     assert!(plan.stdout.contains("1 to change"), "{}", plan.stdout);
 
     let sampler = Sampler::start(&bed, vec![bed.blue().to_string()], 2, None);
-    bed.apply_ok();
+    // TF_LOG shows the rollout step by step (hclog JSON from the provider).
+    let update = bed.terraform_with_env(
+        &["apply", "-auto-approve", "-no-color", "-input=false"],
+        &[("TF_LOG_PROVIDER", "INFO")],
+    );
+    assert!(update.success(), "{}\n{}", update.stdout, update.stderr);
+    assert!(update.stderr.contains("create_asg"), "{}", update.stderr);
+    assert!(update.stderr.contains("delete_asg"), "{}", update.stderr);
     let report = sampler.finish();
     assert!(report.breaches.is_empty(), "{:#?}", report.breaches);
     assert!(report.samples > 10, "{report:?}");

@@ -69,6 +69,23 @@ impl Bed {
         }
     }
 
+    /// `terraform <args>` with extra environment (e.g. `TF_LOG_PROVIDER`).
+    pub fn terraform_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> TfOutput {
+        let output: Output = self
+            .tf
+            .command(args)
+            .unwrap()
+            .env("ZDD_MAX_POLL_INTERVAL", MAX_POLL)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        TfOutput {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     pub fn apply(&self) -> TfOutput {
         self.terraform(&["apply", "-auto-approve", "-no-color", "-input=false"])
     }
