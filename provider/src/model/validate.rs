@@ -11,8 +11,8 @@ use super::diagnostics::{AttrPath, Diagnostic};
 use super::duration::parse_duration;
 use super::rollout::{CanaryConfig, RolloutModel, Strategy};
 
-/// ASG names are at most 255 characters; leave room for `-g<generation>`.
-const MAX_NAME_LEN: usize = 230;
+/// ASG names are at most 255 characters; leave room for `-g<generation>` (the engine agrees).
+const MAX_NAME_LEN: usize = 200;
 
 pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnostic> {
     let known = |attribute: &str| !unknown.contains(attribute);
@@ -143,13 +143,13 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
 fn validate_name(name: &str, diagnostics: &mut Vec<Diagnostic>) {
     let valid_chars = name
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
     if name.is_empty() || name.len() > MAX_NAME_LEN || !valid_chars {
         diagnostics.push(Diagnostic::error(
             AttrPath::root("name"),
             "Invalid name",
             format!(
-                "name must be 1 to {MAX_NAME_LEN} characters of letters, digits, '-', '_' or '.' \
+                "name must be 1 to {MAX_NAME_LEN} characters of letters, digits, '-' or '_' \
                  (Auto Scaling groups are named \"<name>-g<generation>\"), got {name:?}."
             ),
         ));
