@@ -1,5 +1,5 @@
 //! Failures through real Terraform: new targets that never turn healthy roll back; an
-//! interrupted apply is resumed by the next one.
+//! interrupted apply rolls back, and the next apply rolls out again.
 
 mod common;
 
@@ -67,7 +67,7 @@ fn unhealthy_new_generation_rolls_back_and_the_next_plan_proposes_it_again() {
 }
 
 #[test]
-fn an_interrupted_apply_is_resumed_by_the_next() {
+fn an_interrupt_rolls_back_and_the_next_apply_rolls_out_again() {
     let bed = bed("e2eint");
     let mut config = Config::new(&bed);
     bed.write_config(&config);
@@ -89,9 +89,11 @@ fn an_interrupted_apply_is_resumed_by_the_next() {
         "{}",
         interrupted.stderr
     );
+    // The interrupt rolled the new generation back: the last good one serves.
     let state = bed.state();
     assert_eq!(state["generation"], 1, "still the last good generation");
-    assert_eq!(state["last_rollout"]["status"], "interrupted");
+    assert_eq!(state["last_rollout"]["status"], "rolled_back");
+    assert_eq!(bed.asg_names(), vec![format!("{}-g1", bed.name)]);
 
     let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
