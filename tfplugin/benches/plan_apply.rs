@@ -3,6 +3,11 @@
 //! built-in `terraform_data`, as ratios measured in the same run; cold start
 //! to handshake; peak RSS of the provider process. Prints a table, asserts
 //! nothing about time. Run: `cargo bench -p zdd-tfplugin --bench plan_apply`.
+//!
+//! Measured 2026-11-26 (release, 2 busy cores), ratio ours / terraform_data:
+//! 200 resources: plan (create) 0.98, apply 0.94, plan (refresh) 1.21;
+//! 1000: 1.51, 0.96, 1.34; 1: 1.59, 2.06, 1.57 (three plugin starts per run).
+//! Cold start to handshake 3.6 ms median; provider peak RSS 8.6 MiB.
 
 // Benchmark driver: a failed unwrap is a failed run, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
