@@ -40,6 +40,8 @@ lint:
 # Benchmarks print figures; they assert nothing about wall-clock time.
 bench: setup
 	$(CARGO) bench --workspace
+	$(CARGO) build --release -p terraform-provider-zdd
+	$(CARGO) test -p terraform-provider-zdd --test bench_rollouts -- --ignored --nocapture
 
 clean-venv:
 	rm -rf $(VENV)
