@@ -203,18 +203,18 @@ fn peak_rss_kib() -> u64 {
 fn state_diff_child(mb: usize) {
     let before = generated_state(mb, 1, None);
     let after = generated_state(mb, 2, Some(100));
+    let state_kib = (before.len() / 1024) as u64;
     let inputs_kib = peak_rss_kib();
     let started = Instant::now();
-    let a = Snapshot::parse("before", &before).unwrap();
-    let b = Snapshot::parse("after", &after).unwrap();
+    let a = Snapshot::parse("before", before).unwrap();
+    let b = Snapshot::parse("after", after).unwrap();
     let difference = diff(&a, &b);
     let rendered = render_state_diff(&difference, false);
     let elapsed = started.elapsed();
     let peak_kib = peak_rss_kib();
-    let state_kib = (before.len() / 1024) as u64;
     println!(
         "{mb:>3} MB state ({} resources, {} changed): {}  |  peak RSS {} MiB, of which {} MiB the two input buffers  |  working memory {:.1}x one state's size (goal < 4x)  |  {} lines rendered",
-        a.resources.len(),
+        a.len(),
         difference.changed.len(),
         ms(elapsed),
         peak_kib / 1024,

@@ -108,12 +108,7 @@ fn json_event(stdout: &[u8], event: &str) -> serde_json::Value {
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .find(|line| line["event"] == event)
-        .unwrap_or_else(|| {
-            panic!(
-                "no {event} event in:\n{}",
-                String::from_utf8_lossy(stdout)
-            )
-        })
+        .unwrap_or_else(|| panic!("no {event} event in:\n{}", String::from_utf8_lossy(stdout)))
 }
 
 #[tokio::test(flavor = "multi_thread")]

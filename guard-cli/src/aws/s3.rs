@@ -121,7 +121,8 @@ impl S3State {
                     etag: out.e_tag().unwrap_or_default().to_string(),
                     version_id: out.version_id().map(str::to_string),
                 };
-                let bytes = out.body.collect().await?.into_bytes().to_vec();
+                // One copy of the chunks into the Vec (not a contiguous `Bytes` first, then a Vec).
+                let bytes = out.body.collect().await?.to_vec();
                 Ok(Some((head, bytes)))
             }
             Err(error) if is_not_found(&error) => Ok(None),

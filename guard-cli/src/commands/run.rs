@@ -354,7 +354,8 @@ async fn verify_after_apply(
         );
         return Ok(Outcome::Error);
     };
-    let after = crate::core::snapshot::Snapshot::parse(&remote.state_location(), &bytes)?;
+    let digest = hex::encode(Md5::digest(&bytes));
+    let after = crate::core::snapshot::Snapshot::parse(&remote.state_location(), bytes)?;
     if expect_changes && baseline.is_some_and(|b| after.serial <= b) {
         reporter.error(
             "verify",
@@ -367,7 +368,7 @@ async fn verify_after_apply(
     }
     if let Some(locks) = &remote.dynamodb {
         let digest_id = remote.backend.digest_id(&remote.state_key);
-        let expected = hex::encode(Md5::digest(&bytes));
+        let expected = digest;
         match locks.get_attribute(&digest_id, "Digest").await? {
             Some(digest) if digest == expected => {}
             other => {

@@ -78,6 +78,6 @@ async fn load(remote: &Remote, version: &str) -> anyhow::Result<Snapshot> {
         })?;
     Ok(Snapshot::parse(
         &format!("{} (version {version})", remote.state_location()),
-        &bytes,
+        bytes,
     )?)
 }

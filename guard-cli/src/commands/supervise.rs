@@ -1,7 +1,7 @@
 //! Running terraform under watch: forward signals, watch the state object, Terraform's locks and
 //! the lease every interval, and report interference at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::json;
@@ -86,8 +86,7 @@ impl Watcher {
             .get(&watcher.remote.state_key, None)
             .await?
         {
-            watcher.last_snapshot =
-                Some(Snapshot::parse(&watcher.remote.state_location(), &bytes)?);
+            watcher.last_snapshot = Some(Snapshot::parse(&watcher.remote.state_location(), bytes)?);
             watcher.last_head = Some(head);
         }
         Ok(watcher)
@@ -148,7 +147,7 @@ impl Watcher {
             self.remote.state_location(),
             head.version_id.as_deref().unwrap_or("-")
         );
-        let snapshot = match Snapshot::parse(&location, &bytes) {
+        let snapshot = match Snapshot::parse(&location, bytes) {
             Ok(snapshot) => snapshot,
             Err(error) => {
                 self.last_head = Some(head);
@@ -161,11 +160,10 @@ impl Watcher {
                 return Ok(());
             }
         };
-        let before = self.last_snapshot.clone().unwrap_or_else(|| Snapshot {
-            serial: 0,
-            lineage: snapshot.lineage.clone(),
-            resources: BTreeMap::new(),
-        });
+        let before = self
+            .last_snapshot
+            .take()
+            .unwrap_or_else(|| Snapshot::empty(&snapshot.lineage));
         if let Assessment::Foreign { reasons, diff } = assess(&before, &snapshot, &self.change_set)
         {
             let rendered = render_state_diff(&diff, reporter.colour());

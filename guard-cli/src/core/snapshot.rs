@@ -1,21 +1,37 @@
 //! Terraform state snapshots (format version 4) and their comparison by resource address and
 //! attribute. Pure: bytes in, differences out.
+//!
+//! Parsing is lazy, so that a 50 MB state diffs in well under a second and a few times its size
+//! in memory: a snapshot keeps the state text and, per resource instance, only where its
+//! `attributes` and `sensitive_attributes` are in that text. Two instances whose raw texts are
+//! equal are equal; only instances whose texts differ are parsed into values and compared.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Shown instead of a sensitive attribute's value, so diffs never print secrets into CI logs.
 pub const SENSITIVE: &str = "(sensitive)";
 
-/// A parsed state: identity plus resource instances by address.
+/// A parsed state: identity, plus where each resource instance's attributes are in the text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub serial: u64,
     pub lineage: String,
-    /// Address (`module.m.aws_s3_bucket.b["k"]`) → attributes, sensitive values masked.
-    pub resources: BTreeMap<String, Map<String, Value>>,
+    /// The state text the ranges below index into (valid UTF-8 JSON, checked by `parse`).
+    text: String,
+    /// Address (`module.m.aws_s3_bucket.b["k"]`) → the instance's raw attribute texts.
+    instances: BTreeMap<String, InstanceText>,
+}
+
+/// Byte ranges of one instance's `attributes` (an object or absent) and `sensitive_attributes`.
+#[derive(Debug, Clone, PartialEq)]
+struct InstanceText {
+    attributes: Option<Range<usize>>,
+    sensitive: Option<Range<usize>>,
 }
 
 /// State bytes that are not a Terraform state.
@@ -27,50 +43,61 @@ pub struct SnapshotError {
 }
 
 #[derive(Deserialize)]
-struct RawState {
+struct RawState<'a> {
     version: u64,
     serial: u64,
     lineage: String,
-    #[serde(default)]
-    resources: Vec<RawResource>,
+    #[serde(default, borrow)]
+    resources: Vec<RawResource<'a>>,
 }
 
 #[derive(Deserialize)]
-struct RawResource {
-    #[serde(default)]
-    module: Option<String>,
-    mode: String,
-    #[serde(rename = "type")]
-    kind: String,
-    name: String,
-    #[serde(default)]
-    instances: Vec<RawInstance>,
+struct RawResource<'a> {
+    #[serde(default, borrow)]
+    module: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    mode: std::borrow::Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    instances: Vec<RawInstance<'a>>,
 }
 
 #[derive(Deserialize)]
-struct RawInstance {
+struct RawInstance<'a> {
     #[serde(default)]
     index_key: Option<Value>,
-    #[serde(default)]
-    attributes: Option<Map<String, Value>>,
-    #[serde(default)]
-    sensitive_attributes: Option<Value>,
+    #[serde(default, borrow)]
+    attributes: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    sensitive_attributes: Option<&'a RawValue>,
+    // Everything else (`private`, `dependencies`...) is skipped by serde without being built.
+}
+
+/// Where `part` (a slice of `whole`) lies in `whole`.
+fn range_in(whole: &str, part: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    start..start + part.len()
 }
 
 impl Snapshot {
-    pub fn parse(location: &str, bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+    /// Parses a state, taking ownership of its bytes (no copy is made).
+    pub fn parse(location: &str, bytes: Vec<u8>) -> Result<Snapshot, SnapshotError> {
         let error = |message: String| SnapshotError {
             location: location.to_string(),
             message,
         };
-        let raw: RawState = serde_json::from_slice(bytes).map_err(|e| error(e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|e| error(e.to_string()))?;
+        let raw: RawState = serde_json::from_str(&text).map_err(|e| error(e.to_string()))?;
         if raw.version != 4 {
             return Err(error(format!(
                 "format version {} is not supported",
                 raw.version
             )));
         }
-        let mut resources = BTreeMap::new();
+        let mut instances = BTreeMap::new();
         for resource in raw.resources {
             let mut base = String::new();
             if let Some(module) = resource.module.as_deref().filter(|m| !m.is_empty()) {
@@ -89,20 +116,90 @@ impl Snapshot {
                     Some(Value::String(key)) => format!("{base}[{}]", Value::String(key.clone())),
                     Some(other) => format!("{base}[{other}]"),
                 };
-                let mut attributes = instance.attributes.unwrap_or_default();
-                for name in sensitive_top_level_names(instance.sensitive_attributes.as_ref()) {
-                    if let Some(value) = attributes.get_mut(&name) {
-                        *value = Value::String(SENSITIVE.to_string());
+                let attributes = match instance.attributes.map(RawValue::get) {
+                    None | Some("null") => None,
+                    Some(object) if object.starts_with('{') => Some(range_in(&text, object)),
+                    Some(other) => {
+                        return Err(error(format!(
+                            "attributes of {address} must be an object, got {other:.40}"
+                        )));
                     }
-                }
-                resources.insert(address, attributes);
+                };
+                let sensitive = instance
+                    .sensitive_attributes
+                    .map(|raw| range_in(&text, raw.get()));
+                instances.insert(
+                    address,
+                    InstanceText {
+                        attributes,
+                        sensitive,
+                    },
+                );
             }
         }
         Ok(Snapshot {
             serial: raw.serial,
             lineage: raw.lineage,
-            resources,
+            text,
+            instances,
         })
+    }
+
+    /// A state with no resources (what there was before the first write).
+    pub fn empty(lineage: &str) -> Snapshot {
+        Snapshot {
+            serial: 0,
+            lineage: lineage.to_string(),
+            text: String::new(),
+            instances: BTreeMap::new(),
+        }
+    }
+
+    /// Resource instance addresses, sorted.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        self.instances.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.instances.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+
+    /// The attributes of `address`, parsed, with sensitive values masked; `None` when absent.
+    pub fn attributes(&self, address: &str) -> Option<Map<String, Value>> {
+        self.instances
+            .get(address)
+            .map(|instance| self.parse_instance(instance))
+    }
+
+    fn slice(&self, range: &Option<Range<usize>>) -> &str {
+        range
+            .as_ref()
+            .and_then(|r| self.text.get(r.clone()))
+            .unwrap_or("")
+    }
+
+    /// `parse` checked that the attributes are a JSON object and the paths valid JSON, so these
+    /// conversions cannot fail; a failure would mean an empty map, never a panic.
+    fn parse_instance(&self, instance: &InstanceText) -> Map<String, Value> {
+        let mut attributes: Map<String, Value> =
+            serde_json::from_str(self.slice(&instance.attributes)).unwrap_or_default();
+        let paths: Option<Value> = serde_json::from_str(self.slice(&instance.sensitive)).ok();
+        for name in sensitive_top_level_names(paths.as_ref()) {
+            if let Some(value) = attributes.get_mut(&name) {
+                *value = Value::String(SENSITIVE.to_string());
+            }
+        }
+        attributes
+    }
+
+    /// Whether two instances are certainly equal without parsing them: the same raw texts.
+    fn same_text(&self, mine: &InstanceText, other: &Snapshot, theirs: &InstanceText) -> bool {
+        self.slice(&mine.attributes) == other.slice(&theirs.attributes)
+            && self.slice(&mine.sensitive) == other.slice(&theirs.sensitive)
     }
 }
 
@@ -188,23 +285,29 @@ fn is_data_source(address: &str) -> bool {
     address.starts_with("data.") || address.contains(".data.")
 }
 
-/// Compares two snapshots by address, then attribute by attribute.
+/// Compares two snapshots by address, then attribute by attribute. Instances with identical raw
+/// texts are skipped unparsed; only the others are parsed and compared value by value.
 pub fn diff(before: &Snapshot, after: &Snapshot) -> StateDiff {
     let mut added = Vec::new();
     let mut removed = Vec::new();
     let mut changed = Vec::new();
-    for (address, old) in &before.resources {
-        match after.resources.get(address) {
+    for (address, old) in &before.instances {
+        match after.instances.get(address) {
             None => removed.push(address.clone()),
-            Some(new) if new != old => changed.push(ResourceChange {
-                address: address.clone(),
-                attributes: attribute_changes(old, new),
-            }),
-            Some(_) => {}
+            Some(new) if before.same_text(old, after, new) => {}
+            Some(new) => {
+                let (old, new) = (before.parse_instance(old), after.parse_instance(new));
+                if old != new {
+                    changed.push(ResourceChange {
+                        address: address.clone(),
+                        attributes: attribute_changes(&old, &new),
+                    });
+                }
+            }
         }
     }
-    for address in after.resources.keys() {
-        if !before.resources.contains_key(address) {
+    for address in after.instances.keys() {
+        if !before.instances.contains_key(address) {
             added.push(address.clone());
         }
     }
@@ -304,8 +407,8 @@ pub(crate) mod tests {
                  {"index_key":0,"attributes":{}},{"index_key":"a","attributes":{}}]},
                {"mode":"data","type":"d","name":"x","instances":[{"attributes":{}}]}"#,
         );
-        let snapshot = Snapshot::parse("x", &bytes).unwrap();
-        let addresses: Vec<&String> = snapshot.resources.keys().collect();
+        let snapshot = Snapshot::parse("x", bytes).unwrap();
+        let addresses: Vec<&str> = snapshot.addresses().collect();
         assert_eq!(
             addresses,
             ["data.d.x", "module.app.t.n[\"a\"]", "module.app.t.n[0]"]
@@ -321,9 +424,10 @@ pub(crate) mod tests {
                {"password":"hunter2","name":"x"},
                "sensitive_attributes":[[{"type":"get_attr","value":"password"}]]}]}"#,
         );
-        let snapshot = Snapshot::parse("x", &bytes).unwrap();
-        assert_eq!(snapshot.resources["t.n"]["password"], SENSITIVE);
-        assert_eq!(snapshot.resources["t.n"]["name"], "x");
+        let snapshot = Snapshot::parse("x", bytes).unwrap();
+        let attributes = snapshot.attributes("t.n").unwrap();
+        assert_eq!(attributes["password"], SENSITIVE);
+        assert_eq!(attributes["name"], "x");
     }
 
     #[test]
@@ -331,10 +435,15 @@ pub(crate) mod tests {
         for bad in [
             &b"{"[..],
             b"[]",
+            b"\xff",
+            br#"{"version":4,"serial":1,"lineage":"x","resources":[
+                {"mode":"managed","type":"t","name":"n","instances":[{"attributes":5}]}]}"#,
             b"{\"version\":4}",
             br#"{"version":3,"serial":1,"lineage":"x"}"#,
         ] {
-            let error = Snapshot::parse("s3://b/k", bad).unwrap_err().to_string();
+            let error = Snapshot::parse("s3://b/k", bad.to_vec())
+                .unwrap_err()
+                .to_string();
             assert!(
                 error.contains("s3://b/k") && error.contains("not a Terraform state"),
                 "{error}"
@@ -346,7 +455,7 @@ pub(crate) mod tests {
     fn diff_by_address_and_attribute() {
         let a = Snapshot::parse(
             "a",
-            &state(
+            state(
                 1,
                 "L",
                 &[data_resource("x", "1"), data_resource("y", "1")].join(","),
@@ -355,7 +464,7 @@ pub(crate) mod tests {
         .unwrap();
         let b = Snapshot::parse(
             "b",
-            &state(
+            state(
                 2,
                 "L",
                 &[data_resource("x", "2"), data_resource("z", "1")].join(","),
@@ -373,9 +482,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn reformatted_or_sensitive_only_changes_are_not_changes() {
+        let compact = r#"{"mode":"managed","type":"t","name":"n","instances":[{"attributes":
+            {"a":1,"secret":"old"},"sensitive_attributes":[[{"type":"get_attr","value":"secret"}]]}]}"#;
+        let spaced = r#"{"mode":"managed","type":"t","name":"n","instances":[{"attributes":
+            { "secret" : "new", "a" : 1 },
+            "sensitive_attributes":[[{"type":"get_attr","value":"secret"}]],"private":"eA=="}]}"#;
+        let a = Snapshot::parse("a", state(1, "L", compact)).unwrap();
+        let b = Snapshot::parse("b", state(2, "L", spaced)).unwrap();
+        assert!(diff(&a, &b).is_empty(), "{:?}", diff(&a, &b));
+        assert_eq!(a.attributes("t.n"), b.attributes("t.n"));
+        assert_eq!(a.attributes("t.missing"), None);
+        assert_eq!(
+            (a.len(), a.is_empty(), Snapshot::empty("L").is_empty()),
+            (1, false, true)
+        );
+    }
+
+    #[test]
     fn changes_inside_the_change_set_are_expected() {
-        let a = Snapshot::parse("a", &state(1, "L", &data_resource("x", "1"))).unwrap();
-        let b = Snapshot::parse("b", &state(2, "L", &data_resource("x", "2"))).unwrap();
+        let a = Snapshot::parse("a", state(1, "L", &data_resource("x", "1"))).unwrap();
+        let b = Snapshot::parse("b", state(2, "L", &data_resource("x", "2"))).unwrap();
         let plan: BTreeSet<String> = ["terraform_data.x".to_string()].into();
         assert_eq!(assess(&a, &b, &plan), Assessment::Expected);
         let Assessment::Foreign { reasons, .. } = assess(&a, &b, &BTreeSet::new()) else {
@@ -386,8 +513,8 @@ pub(crate) mod tests {
 
     #[test]
     fn a_new_lineage_is_foreign_even_inside_the_change_set() {
-        let a = Snapshot::parse("a", &state(1, "L1", &data_resource("x", "1"))).unwrap();
-        let b = Snapshot::parse("b", &state(2, "L2", &data_resource("x", "1"))).unwrap();
+        let a = Snapshot::parse("a", state(1, "L1", &data_resource("x", "1"))).unwrap();
+        let b = Snapshot::parse("b", state(2, "L2", &data_resource("x", "1"))).unwrap();
         let Assessment::Foreign { reasons, .. } = assess(&a, &b, &BTreeSet::new()) else {
             panic!()
         };
