@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::abort::{Abort, AbortReason};
 use crate::command::Command;
 use crate::observation::{
     AsgObservation, LifecycleState, Observation, TargetGroupObservation, TargetObservation,
@@ -83,6 +84,10 @@ pub struct Checkpoint {
     /// restored.
     #[serde(default)]
     pub settle_until: Option<Timestamp>,
+    /// The generation being "rolled out" already served when the rollout started (only its
+    /// size or health is being brought in line): there is nothing older to roll back to.
+    #[serde(default)]
+    pub in_place: bool,
     /// The readable timeline (`last_rollout.steps`).
     pub timeline: Vec<Event>,
 }
@@ -223,6 +228,7 @@ impl Rollout {
                 first_seen_initial: BTreeMap::new(),
                 pending: BTreeMap::new(),
                 settle_until: None,
+                in_place: false,
                 timeline: Vec::new(),
             },
             spec,
@@ -301,7 +307,11 @@ impl Rollout {
                 generation: self.cp.to,
             }),
             Phase::RolledBack => Some(Outcome::RolledBack {
-                serving: self.cp.from,
+                serving: if self.cp.in_place {
+                    Some(self.cp.to)
+                } else {
+                    self.cp.from
+                },
                 failed_generation: self.cp.to,
                 reason: self.cp.failure.clone().unwrap_or_default(),
             }),
@@ -321,6 +331,40 @@ impl Rollout {
             "command_failed",
             format!("{}: {error}", command.describe()),
         );
+    }
+
+    /// Aborts a forward rollout from outside (an interrupt, the operation's timeout).
+    ///
+    /// Before the point of no return the rollout moves into the explicit rollback
+    /// (`restoring_old`) with a reason naming the cause and the phase, exactly as if a gate had
+    /// failed there: keep calling [`Rollout::step`] until it reports an outcome. The rollback
+    /// tags the new ASG `zdd:rollback` (its first command), so a process killed meanwhile is
+    /// rolled back by the next apply (invariant 6).
+    ///
+    /// The point of no return is `deleting_old`: once the old generation is being deleted it
+    /// cannot serve again, so the answer is [`Abort::PastPointOfNoReturn`] and the rollout
+    /// finishes forward. A teardown, or a scale in place of the generation that serves, has
+    /// nothing to undo ([`Abort::NothingToRollBack`]).
+    pub fn abort(&mut self, reason: &AbortReason, now: Timestamp) -> Abort {
+        let phase = self.cp.phase.clone();
+        let answer = if phase.is_terminal() {
+            Abort::Finished
+        } else if phase.is_rollback() {
+            Abort::AlreadyRollingBack
+        } else if self.cp.mode == Mode::Teardown || self.cp.in_place {
+            Abort::NothingToRollBack { phase }
+        } else if phase == Phase::DeletingOld {
+            Abort::PastPointOfNoReturn { phase }
+        } else {
+            Abort::RollingBack { from_phase: phase }
+        };
+        let cause = format!("rollout {reason} in phase {}", self.cp.phase);
+        match &answer {
+            Abort::RollingBack { .. } => self.enter_rollback("abort", cause, now),
+            Abort::Finished => {}
+            other => self.log(now, "abort", format!("{cause}: {other}")),
+        }
+        answer
     }
 
     /// Advances the rollout by one observation.
@@ -486,8 +530,13 @@ impl Rollout {
     }
 
     fn fail(&mut self, reason: String, now: Timestamp) {
+        self.enter_rollback("failure", reason, now);
+    }
+
+    /// Into `RestoringOld`, recording why (`action` is the timeline entry: failure, abort).
+    fn enter_rollback(&mut self, action: &str, reason: String, now: Timestamp) {
         self.cp.settle_until = self.cp.pending.values().max().map(|t| *t + RETRY_AFTER);
-        self.log(now, "failure", reason.clone());
+        self.log(now, action, reason.clone());
         self.cp.failure = Some(reason);
         self.cp.health_clock = now;
         self.goto(Phase::RestoringOld, now, String::new());
@@ -1392,6 +1441,19 @@ impl Rollout {
 
     fn on_restoring_old(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
         let reason = self.cp.failure.clone().unwrap_or_default();
+        if self.cp.in_place {
+            // The generation that failed to scale is the one that serves: neither tag it for
+            // rollback nor delete it (a resumed apply would then roll back the only one).
+            self.goto(
+                Phase::RolledBack,
+                now,
+                format!(
+                    "{} keeps serving; the size change was not completed",
+                    self.new_name()
+                ),
+            );
+            return;
+        }
         if let Some(new) = obs.asg(&self.new_name())
             && new.rollback_reason().is_none()
         {
@@ -1413,8 +1475,6 @@ impl Rollout {
             );
             return;
         };
-        // All traffic back to the stable group at once.
-        let weights_ok = self.ensure_rollback_weights(obs, now, out);
         let Some(old) = obs.asg(&old_name).cloned() else {
             self.cp.failure = Some(format!(
                 "{reason}; and the previous generation's ASG {old_name} is gone"
@@ -1424,10 +1484,26 @@ impl Rollout {
         };
         let groups = self.old_groups();
         self.ensure_attached(&old, &groups, now, out);
-        self.reap_leaving(obs, &old, false, now, out);
-        if self.is_rolling() {
-            // A deregistration issued before the failure may have landed since.
-            self.adopt_leaving(obs, &old_name, now);
+        let settled = self.cp.settle_until.is_none_or(|t| now >= t);
+        let detach_prefix = format!("detach:{old_name}:");
+        let old_detach_in_flight = !settled
+            && self
+                .cp
+                .pending
+                .keys()
+                .any(|k| k.starts_with(&detach_prefix));
+        let attached = groups.iter().all(|g| old.target_group_arns.contains(g));
+        if !attached {
+            // Detached (an abort past `detaching_old`): the re-attach registers every
+            // InService instance again, so none of them is leaving, and one missing from the
+            // load balancer is no sign of a drain: never terminate on that basis.
+            self.cp.leaving.clear();
+        } else if !old_detach_in_flight {
+            self.reap_leaving(obs, &old, false, now, out);
+            if self.is_rolling() {
+                // A deregistration issued before the failure may have landed since.
+                self.adopt_leaving(obs, &old_name, now);
+            }
         }
         let desired = self.spec.capacity.desired;
         let live_staying = old
@@ -1441,8 +1517,12 @@ impl Rollout {
         }
         let leaving = self.cp.leaving.clone();
         let health = self.gen_health(obs, &old, &groups, desired, &leaving, now);
-        let settled = self.cp.settle_until.is_none_or(|t| now >= t);
-        if health.ready() && weights_ok && !settled {
+        // All traffic back to the stable group at once, as soon as the old generation can take
+        // it: after an abort past `detaching_old` it is re-attached and must turn healthy
+        // first, and a detach of it still in flight could land after the weights moved.
+        let weights_ok =
+            health.ready() && !old_detach_in_flight && self.ensure_rollback_weights(obs, now, out);
+        if health.ready() && !settled {
             out.wake_at(self.cp.settle_until.unwrap_or(now));
         } else if health.ready() && weights_ok {
             self.goto(
@@ -1638,6 +1718,7 @@ impl Rollout {
             [(only, only_asg)] => {
                 if matches_spec(only_asg, &self.spec) {
                     self.cp.to = *only;
+                    self.cp.in_place = true;
                     self.cp.leftovers = leftovers_of(&[*only]);
                     self.log(now, "phase", format!("launching: generation {only} already runs {}: checking size and health", self.spec.launch_template));
                 } else {

@@ -8,10 +8,14 @@
 //! 3. loop: `let d = rollout.step(&observation, now)`, run `d.commands` (report failures with
 //!    `Rollout::command_failed`), sleep until `d.next_wake`, observe again; stop when
 //!    `d.outcome` is `Some`; save `rollout.checkpoint()` and `d.events` into state.
+//! 4. on an interrupt or timeout: `rollout.abort(&reason, now)`; if the answer says
+//!    [`Abort::keep_stepping`], keep looping to the outcome (a rollback, or past the point of
+//!    no return the finished rollout).
 //!
 //! The `sim` feature adds a deterministic simulator of Auto Scaling + a load balancer +
 //! traffic with fault injection, used by the property tests and the benchmark.
 
+pub mod abort;
 pub mod command;
 pub mod engine;
 pub mod observation;
@@ -22,6 +26,7 @@ pub mod time;
 #[cfg(feature = "sim")]
 pub mod sim;
 
+pub use abort::{Abort, AbortReason};
 pub use command::Command;
 pub use engine::{Checkpoint, Decision, Mode, Rollout, step};
 pub use observation::{

@@ -133,6 +133,7 @@ fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
                         after_steps: kills,
                         keep_checkpoint: keep,
                         restart_after: Duration::from_secs(restart),
+                        ..Kill::default()
                     },
                 }
             },

@@ -169,6 +169,7 @@ fn kill_and_resume() {
         after_steps: vec![1, 9],
         keep_checkpoint: false,
         restart_after: Duration::from_secs(45),
+        ..Kill::default()
     };
     let report = scenario_report(
         StrategyKind::BlueGreen,

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::abort::{Abort, AbortReason};
 use crate::command::Command;
 use crate::engine::{Checkpoint, Decision, Rollout};
 use crate::observation::Observation;
@@ -20,6 +21,10 @@ pub trait Controller {
     fn command_failed(&mut self, command: &Command, now: Timestamp, error: &str);
     /// What would be saved in private state.
     fn checkpoint(&self) -> Option<Checkpoint>;
+    /// Aborted from outside (an interrupt); `None` if the controller cannot abort.
+    fn abort(&mut self, _reason: &AbortReason, _now: Timestamp) -> Option<Abort> {
+        None
+    }
 }
 
 impl Controller for Rollout {
@@ -31,6 +36,9 @@ impl Controller for Rollout {
     }
     fn checkpoint(&self) -> Option<Checkpoint> {
         Some(Rollout::checkpoint(self).clone())
+    }
+    fn abort(&mut self, reason: &AbortReason, now: Timestamp) -> Option<Abort> {
+        Some(Rollout::abort(self, reason, now))
     }
 }
 
@@ -50,6 +58,9 @@ pub struct Kill {
     pub keep_checkpoint: bool,
     /// Time until the next apply starts.
     pub restart_after: Duration,
+    /// Step number (1-based) after which the controller is aborted (Ctrl-C), all of that
+    /// step's commands sent. It keeps stepping if the abort says so, and stops otherwise.
+    pub abort_after_step: Option<usize>,
 }
 
 /// What happened in one simulated run.
@@ -73,6 +84,8 @@ pub struct Report {
     pub failed_commands: u64,
     pub steps: usize,
     pub kills: usize,
+    /// What the abort of [`Kill::abort_after_step`] answered (`None`: not aborted).
+    pub abort: Option<Abort>,
     /// Instance-seconds paid during the rollout.
     pub instance_seconds: u64,
     /// The timeline, times relative to the start.
@@ -112,6 +125,7 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
     let mut outcome = None;
     let mut violations = Vec::new();
     let mut finished_at = start;
+    let mut aborted = None;
     loop {
         let now = world.now();
         if now > deadline {
@@ -175,6 +189,19 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
         if failed {
             next = next.min(now + Duration::from_secs(2));
         }
+        if kill.abort_after_step == Some(steps)
+            && let Some(answer) = controller.abort(&AbortReason::Interrupted, now)
+        {
+            trace.push(format!("{} aborted: {answer}", relative(now)));
+            let keep_stepping = answer.keep_stepping();
+            aborted = Some(answer);
+            if !keep_stepping {
+                finished_at = now;
+                break;
+            }
+            // A driver observes again at once after an abort.
+            next = now + Duration::from_secs(1);
+        }
         world.advance_to(next);
     }
     violations.extend(world.violations.iter().cloned());
@@ -190,6 +217,8 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
                 ..
             }) => world.check_converged(*serving, kept.map(|_| *failed_generation)),
             Some(Outcome::Failed { reason }) => vec![format!("rollout ended Failed: {reason}")],
+            // Stopped on purpose: an abort with nothing to roll back.
+            None if aborted.as_ref().is_some_and(|a| !a.keep_stepping()) => Vec::new(),
             None => vec!["no outcome".to_string()],
         };
         violations.extend(problems.into_iter().map(|p| format!("invariant 5: {p}")));
@@ -215,6 +244,7 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
         failed_commands: world.failed_commands,
         steps,
         kills,
+        abort: aborted,
         instance_seconds: world.instance_ms / 1000,
         trace,
     }

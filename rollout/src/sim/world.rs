@@ -1295,7 +1295,10 @@ impl World {
         let mut problems = Vec::new();
         let mut live = self.live_generations();
         live.sort();
-        let mut expected: Vec<u64> = serving.into_iter().chain(kept_detached).collect();
+        // A kept failed generation is only there if it was ever created (an abort or failure
+        // before its CreateAsg landed leaves nothing to keep).
+        live.retain(|g| Some(*g) != kept_detached || serving == Some(*g));
+        let mut expected: Vec<u64> = serving.into_iter().collect();
         expected.sort();
         expected.dedup();
         if live != expected {
