@@ -1,6 +1,10 @@
 //! The driver: observe (adapter) → `Rollout::step` (pure engine) → execute the commands
 //! (adapter) → sleep until the decision's wake-up, until the rollout reaches an outcome, the
 //! operation's timeout passes or Terraform asks the provider to stop.
+//!
+//! A stop (StopProvider or the timeout) is handed to the engine as `Rollout::abort`: before
+//! the point of no return the engine rolls back and the loop drives the rollback to its end
+//! (invariant 5); past it the loop finishes the rollout; with nothing to undo it stops.
 
 pub mod convert;
 mod execute;
@@ -10,7 +14,7 @@ pub mod timeline;
 use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
-use zdd_rollout::{Checkpoint, Event, Outcome, Rollout, RolloutSpec};
+use zdd_rollout::{AbortReason, Checkpoint, Event, Outcome, Rollout, RolloutSpec};
 
 use crate::aws::{AwsClients, AwsError};
 
@@ -61,9 +65,12 @@ pub struct RunResult {
 
 /// Drives `rollout` to an outcome.
 ///
-/// Cancellation: the loop stops at the next await point and returns the checkpoint; every
-/// command the engine issued is idempotent, so the next apply resumes (or rolls back) from it
-/// and from what AWS shows (invariant 6).
+/// Cancellation and timeout: at the next await point the rollout is aborted
+/// ([`Rollout::abort`]). A rollback (or, past the point of no return, the end of the rollout)
+/// is then driven to its outcome without further cancellation and with a fresh `timeout`; a
+/// second Ctrl-C kills the provider, and the engine's `zdd:rollback` tag makes the next apply
+/// finish the rollback. Otherwise the loop returns the checkpoint; every command is
+/// idempotent, so the next apply resumes from it and from what AWS shows (invariant 6).
 pub async fn run(
     aws: &AwsClients,
     rollout: Rollout,
@@ -85,7 +92,11 @@ pub async fn run_with_poll(
 ) -> RunResult {
     let started_at = SystemTime::now();
     let started = tokio::time::Instant::now();
-    let deadline = started + timeout;
+    let mut deadline = started + timeout;
+    // After an abort the rollback must not be cut short by the same stop again.
+    let unstoppable = CancellationToken::new();
+    let mut cancel = cancel;
+    let mut aborted = false;
     let mut metrics_since = None;
     let mut observe_failures = 0;
     let mut busy = Duration::ZERO;
@@ -97,7 +108,14 @@ pub async fn run_with_poll(
         let now = SystemTime::now();
         let observation = tokio::select! {
             observation = observer.observe(aws, rollout.spec(), metrics_since, now) => observation,
-            () = cancel.cancelled() => break Err(Stopped::Cancelled),
+            () = cancel.cancelled() => {
+                if abort(&mut rollout, &Stopped::Cancelled, &mut aborted) {
+                    cancel = &unstoppable;
+                    deadline = tokio::time::Instant::now() + timeout;
+                    continue;
+                }
+                break Err(Stopped::Cancelled);
+            }
         };
         let observation = match observation {
             Ok(observation) => {
@@ -116,6 +134,11 @@ pub async fn run_with_poll(
                 if let Err(stopped) =
                     sleep_until(turn + OBSERVE_BACKOFF, deadline, timeout, cancel).await
                 {
+                    if abort(&mut rollout, &stopped, &mut aborted) {
+                        cancel = &unstoppable;
+                        deadline = tokio::time::Instant::now() + timeout;
+                        continue;
+                    }
                     break Err(stopped);
                 }
                 continue;
@@ -157,6 +180,11 @@ pub async fn run_with_poll(
         )
         .await
         {
+            if abort(&mut rollout, &stopped, &mut aborted) {
+                cancel = &unstoppable;
+                deadline = tokio::time::Instant::now() + timeout;
+                continue;
+            }
             break Err(stopped);
         }
     };
@@ -170,6 +198,23 @@ pub async fn run_with_poll(
         api_calls: observer.api_calls,
         busy,
     }
+}
+
+/// Hands a stop to the engine once. True when the loop must keep stepping (a rollback, or
+/// the end of a rollout past its point of no return).
+fn abort(rollout: &mut Rollout, stopped: &Stopped, aborted: &mut bool) -> bool {
+    let reason = match stopped {
+        Stopped::Cancelled => AbortReason::Interrupted,
+        Stopped::TimedOut(after) => AbortReason::TimedOut { after: *after },
+        Stopped::ObserveFailed(_) => return false,
+    };
+    if *aborted {
+        return false;
+    }
+    *aborted = true;
+    let answer = rollout.abort(&reason, convert::timestamp(SystemTime::now()));
+    tracing::warn!(rollout = %rollout.spec().name, "rollout {reason}: {answer}");
+    answer.keep_stepping()
 }
 
 async fn sleep_until(

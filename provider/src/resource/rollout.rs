@@ -3,17 +3,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use zdd_rollout::spec::TAG_ROLLBACK;
 use zdd_rollout::{
-    Checkpoint, Event, Outcome as EngineOutcome, Phase, RawCanary, RawCanaryStep, RawSpec, Rollout,
+    Checkpoint, Event, Outcome as EngineOutcome, RawCanary, RawCanaryStep, RawSpec, Rollout,
     RolloutSpec, SpecErrors, Strategy as EngineStrategy,
 };
 use zdd_tfplugin::{
     AttributePath, Ctx, Diagnostic, Failure, OrDiag, Outcome, PlanChange, Resource, Schema, Val,
     Value, from_value,
 };
-
-use tokio_util::sync::CancellationToken;
 
 use super::SharedAws;
 use super::schema::rollout_schema;
@@ -294,9 +291,9 @@ impl RolloutResource {
                 defaults::UPDATE_TIMEOUT,
             ),
         };
+        // An interrupt or timeout is an abort inside the driver: rolled back before the point
+        // of no return (invariant 5).
         let result = driver::run(&aws, rollout, &mut observer, timeout, ctx.cancellation()).await;
-        let result =
-            roll_back_if_stopped(&aws, &spec, &model, &mut observer, timeout, result).await;
         tracing::info!(
             rollout = %spec.name,
             api_calls = result.api_calls,
@@ -306,60 +303,6 @@ impl RolloutResource {
         );
         finish(ctx, &spec, prior, model, result)
     }
-}
-
-/// An interrupt (StopProvider) or a timeout before the traffic is fully shifted ends with the
-/// last good generation serving (invariant 5): the new generation is tagged `zdd:rollback`
-/// (so even a killed provider's next apply continues the rollback) and the engine, resumed
-/// from that tag, rolls it back. Past the point of no return (`deleting_old`), or when the
-/// new group does not exist yet, the run stays stopped and the next apply resumes it.
-async fn roll_back_if_stopped(
-    aws: &crate::aws::AwsClients,
-    spec: &RolloutSpec,
-    model: &RolloutModel,
-    observer: &mut Observer,
-    timeout: Duration,
-    result: RunResult,
-) -> RunResult {
-    let stopped = match &result.outcome {
-        Err(stopped @ (Stopped::Cancelled | Stopped::TimedOut(_))) => stopped.clone(),
-        _ => return result,
-    };
-    let phase = &result.checkpoint.phase;
-    let forward = !phase.is_rollback() && !phase.is_terminal() && *phase != Phase::DeletingOld;
-    if !forward
-        || !model
-            .rollback_on_failure
-            .unwrap_or(defaults::ROLLBACK_ON_FAILURE)
-    {
-        return result;
-    }
-    let new_group = spec.asg_name(result.checkpoint.to);
-    let reason = format!("rollout {} in phase {phase}", stopped_text(&stopped));
-    if let Err(err) = aws.tag_asg(&new_group, TAG_ROLLBACK, &reason).await {
-        tracing::warn!(rollout = %spec.name, error = %err, "could not mark {new_group} for rollback; the next apply resumes");
-        return result;
-    }
-    tracing::warn!(rollout = %spec.name, "{reason}: rolling back {new_group}");
-    // Terraform already asked us to stop: the rollback runs to its end (a second Ctrl-C kills
-    // the provider, and the tag makes the next apply finish it).
-    let unstoppable = CancellationToken::new();
-    let observation = match driver::first_observation(aws, spec, observer, &unstoppable).await {
-        Ok(observation) => observation,
-        Err(err) => {
-            tracing::warn!(rollout = %spec.name, error = %err, "could not observe the fleet to roll back");
-            return result;
-        }
-    };
-    let rollout = Rollout::resume(
-        spec.clone(),
-        Some(result.checkpoint.clone()),
-        &observation,
-        convert::timestamp(SystemTime::now()),
-    );
-    let mut rolled = driver::run(aws, rollout, observer, timeout, &unstoppable).await;
-    rolled.started_at = result.started_at;
-    rolled
 }
 
 /// Turns a run's end into the new state or a failure carrying the state to keep.
