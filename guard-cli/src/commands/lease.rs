@@ -54,6 +54,13 @@ pub async fn acquire(
     let started = std::time::Instant::now();
     let lease_id = new_lease_id(SystemTime::now());
     let mut last_holder: Option<String> = None;
+    // The common case is a free lease: try to create it before reading anything (one round trip
+    // instead of two). The write is conditional on absence, so it cannot take a held lease.
+    let now = SystemTime::now();
+    let lease = Lease::new(lease_id.clone(), owner.clone(), now, ttl);
+    if let Ok(token) = store.write(&lease, None).await? {
+        return Ok(acquired(store, lease, token, ttl, reporter));
+    }
     loop {
         let now = SystemTime::now();
         let stored = store.read().await?;
@@ -98,22 +105,32 @@ pub async fn acquire(
                         &format!("took over an expired lease {}", expired.describe(now)),
                     );
                 }
-                reporter.info(
-                    "lease_acquired",
-                    &format!(
-                        "lease {} acquired (ttl {})",
-                        store.location(),
-                        lease::human(ttl)
-                    ),
-                );
-                return Ok(Held {
-                    store: store.clone(),
-                    current: Arc::new(Mutex::new(StoredLease { lease, token })),
-                });
+                return Ok(acquired(store, lease, token, ttl, reporter));
             }
             // Someone wrote between our read and write: read again.
             Err(_conflict) => continue,
         }
+    }
+}
+
+fn acquired(
+    store: &LeaseStore,
+    lease: Lease,
+    token: String,
+    ttl: Duration,
+    reporter: &Reporter,
+) -> Held {
+    reporter.info(
+        "lease_acquired",
+        &format!(
+            "lease {} acquired (ttl {})",
+            store.location(),
+            lease::human(ttl)
+        ),
+    );
+    Held {
+        store: store.clone(),
+        current: Arc::new(Mutex::new(StoredLease { lease, token })),
     }
 }
 

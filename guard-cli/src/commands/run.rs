@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use super::CommonArgs;
 use super::context::{Remote, resolve_backend, workspace};
 use super::lease::{Held, acquire, this_owner};
-use super::supervise::{Signals, Watcher, supervise};
+use super::supervise::{Baseline, Signals, Watcher, supervise};
 use crate::core::backend::{self, Backend, Locking};
 use crate::core::plan;
 use crate::exit::{LockingError, Outcome};
@@ -102,35 +102,38 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         reporter.warn("backend", &warning);
     }
     let remote = Remote::connect(s3.clone(), &workspace(&dir)).await;
-    if let Some(locks) = &remote.dynamodb {
-        locks
-            .check_table()
-            .await
-            .map_err(|e| LockingError::NotConfigured {
-                reason: format!("{e:#}"),
-                fix: "create the table with a string hash key `LockID`, or fix `dynamodb_table`"
-                    .into(),
-            })?;
-    }
-    if !remote.s3.versioning_enabled().await? {
-        reporter.warn("backend", &format!(
-            "bucket {} has versioning off: a bad state write cannot be rolled back and `state diff` has no history",
-            remote.backend.bucket
-        ));
-    }
-
     let owner = this_owner(format!("terraform {}", args.terraform_args.join(" ")));
     let poll = args.watch_interval.min(Duration::from_secs(1));
-    let held = acquire(
-        &remote.lease,
-        owner,
-        args.lease_ttl,
-        args.wait,
-        poll,
-        &reporter,
-        &mut signals,
-    )
-    .await?;
+    // Independent round trips run at once: the lock table check, the versioning check, the
+    // lease and the state baseline (confirmed again once the lease is ours, see `guarded`).
+    let (table, versioning, baseline, held) = tokio::join!(
+        check_lock_table(&remote),
+        remote.s3.versioning_enabled(),
+        Baseline::read(&remote),
+        acquire(
+            &remote.lease,
+            owner,
+            args.lease_ttl,
+            args.wait,
+            poll,
+            &reporter,
+            &mut signals,
+        ),
+    );
+    let held = held?;
+    let checked = table.and_then(|()| {
+        if !versioning? {
+            reporter.warn("backend", &format!(
+                "bucket {} has versioning off: a bad state write cannot be rolled back and `state diff` has no history",
+                remote.backend.bucket
+            ));
+        }
+        Ok(())
+    });
+    if let Err(error) = checked {
+        release(&held, &remote, args.lease_ttl, &reporter).await;
+        return Err(error);
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let (lost_tx, mut lost_rx) = watch::channel(None);
     let heartbeat = held.spawn_heartbeat(stop_rx, lost_tx);
@@ -142,6 +145,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         &subcommand,
         &remote,
         &held,
+        baseline,
         &mut signals,
         &mut lost_rx,
         &reporter,
@@ -151,24 +155,61 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
 
     let _ = stop_tx.send(true);
     let _ = heartbeat.await;
-    match held.release().await {
-        Ok(true) => reporter.info(
-            "lease_released",
-            &format!("lease {} released", remote.lease.location()),
-        ),
-        Ok(false) => reporter.warn(
-            "lease_released",
-            "the lease was no longer ours; left it alone",
-        ),
-        Err(error) => reporter.warn(
-            "lease_released",
-            &format!(
-                "could not release the lease ({error:#}); it expires after {}",
-                humantime::format_duration(args.lease_ttl)
-            ),
-        ),
+    let lease_kept = release(&held, &remote, args.lease_ttl, &reporter).await;
+    match result {
+        // Losing the lease is interference even when the watcher did not see it happen.
+        Ok(outcome) if !lease_kept => Ok(outcome.combine(Outcome::StateChangedByOthers)),
+        other => other,
     }
-    result
+}
+
+/// The lock table exists with a string hash key `LockID` (when the backend uses one).
+async fn check_lock_table(remote: &Remote) -> anyhow::Result<()> {
+    let Some(locks) = &remote.dynamodb else {
+        return Ok(());
+    };
+    locks.check_table().await.map_err(|e| {
+        LockingError::NotConfigured {
+            reason: format!("{e:#}"),
+            fix: "create the table with a string hash key `LockID`, or fix `dynamodb_table`".into(),
+        }
+        .into()
+    })
+}
+
+/// Releases the lease; false when it was no longer ours (taken over or broken by someone else).
+async fn release(held: &Held, remote: &Remote, ttl: Duration, reporter: &Reporter) -> bool {
+    match held.release().await {
+        Ok(true) => {
+            reporter.info(
+                "lease_released",
+                &format!("lease {} released", remote.lease.location()),
+            );
+            true
+        }
+        Ok(false) => {
+            reporter.emit(
+                crate::output::Level::Error,
+                "lease_lost",
+                &format!(
+                    "the lease {} was no longer ours at the end of the run (taken over or broken); left it alone",
+                    remote.lease.location()
+                ),
+                serde_json::Value::Null,
+            );
+            false
+        }
+        Err(error) => {
+            reporter.warn(
+                "lease_released",
+                &format!(
+                    "could not release the lease ({error:#}); it expires after {}",
+                    humantime::format_duration(ttl)
+                ),
+            );
+            true
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -179,6 +220,7 @@ async fn guarded(
     subcommand: &str,
     remote: &Remote,
     held: &Held,
+    baseline: anyhow::Result<Baseline>,
     signals: &mut Signals,
     lost: &mut watch::Receiver<Option<String>>,
     reporter: &Reporter,
@@ -186,8 +228,7 @@ async fn guarded(
 ) -> anyhow::Result<Outcome> {
     // Terraform removes its lock shortly before it exits; only a longer absence is a force-unlock.
     let lock_grace = (args.watch_interval * 3).max(Duration::from_secs(3));
-    let mut watcher = Watcher::start(remote.clone(), Some(held.clone()), lock_grace).await?;
-    let baseline_serial = watcher.snapshot().map(|s| s.serial);
+    let mut watcher = Watcher::new(remote.clone(), Some(held.clone()), lock_grace, baseline?);
     let is_apply = matches!(subcommand, "apply" | "destroy");
     let mut outcome = Outcome::Ok;
     let mut expect_changes = false;
@@ -223,6 +264,8 @@ async fn guarded(
                     "planning to a saved plan first, so this run knows what it may change",
                 );
                 let child = terraform.spawn(&plan_args, stdout_to)?;
+                // Terraform is starting meanwhile; it reads the state only after taking its lock.
+                watcher.confirm_baseline(reporter).await;
                 let code = supervise(
                     child,
                     Some(&mut watcher),
@@ -283,6 +326,8 @@ async fn guarded(
     };
 
     let child = terraform.spawn(&final_args, stdout_to)?;
+    watcher.confirm_baseline(reporter).await;
+    let baseline_serial = watcher.baseline_serial();
     let code = supervise(
         child,
         Some(&mut watcher),
@@ -347,7 +392,32 @@ async fn verify_after_apply(
     reporter: &Reporter,
 ) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::Ok;
-    let Some((_, bytes)) = remote.s3.get(&remote.state_key, None).await? else {
+    let digest_id = remote.backend.digest_id(&remote.state_key);
+    let lock_id = remote.backend.lock_id(&remote.state_key);
+    // Four independent reads at once: the state, the digest item, the lock item, the lockfile.
+    let (state, stored_digest, lock, lockfile) = tokio::try_join!(
+        remote.s3.get(&remote.state_key, None),
+        async {
+            match &remote.dynamodb {
+                Some(locks) => locks.get_attribute(&digest_id, "Digest").await,
+                None => Ok(None),
+            }
+        },
+        async {
+            match &remote.dynamodb {
+                Some(locks) => locks.lock(&lock_id).await,
+                None => Ok(None),
+            }
+        },
+        async {
+            if remote.backend.use_lockfile {
+                remote.s3.lockfile(&remote.state_key).await
+            } else {
+                Ok(None)
+            }
+        },
+    )?;
+    let Some((_, bytes)) = state else {
         reporter.error(
             "verify",
             &format!("{} is missing after apply", remote.state_location()),
@@ -366,33 +436,21 @@ async fn verify_after_apply(
         );
         outcome = Outcome::Error;
     }
-    if let Some(locks) = &remote.dynamodb {
-        let digest_id = remote.backend.digest_id(&remote.state_key);
-        let expected = digest;
-        match locks.get_attribute(&digest_id, "Digest").await? {
-            Some(digest) if digest == expected => {}
-            other => {
-                reporter.error(
-                    "verify",
-                    &format!("digest item {digest_id} is {other:?}, the state's MD5 is {expected}"),
-                );
-                outcome = Outcome::Error;
-            }
-        }
-        if let Some((_, info)) = locks
-            .lock(&remote.backend.lock_id(&remote.state_key))
-            .await?
-        {
-            reporter.error(
-                "verify",
-                &format!("a Terraform lock was left behind: {}", info.describe()),
-            );
-            outcome = Outcome::Error;
-        }
+    if remote.dynamodb.is_some() && stored_digest.as_deref() != Some(digest.as_str()) {
+        reporter.error(
+            "verify",
+            &format!("digest item {digest_id} is {stored_digest:?}, the state's MD5 is {digest}"),
+        );
+        outcome = Outcome::Error;
     }
-    if remote.backend.use_lockfile
-        && let Some((_, info)) = remote.s3.lockfile(&remote.state_key).await?
-    {
+    if let Some((_, info)) = lock {
+        reporter.error(
+            "verify",
+            &format!("a Terraform lock was left behind: {}", info.describe()),
+        );
+        outcome = Outcome::Error;
+    }
+    if let Some((_, info)) = lockfile {
         reporter.error(
             "verify",
             &format!("a Terraform lockfile was left behind: {}", info.describe()),

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use super::context::Remote;
 use super::lease::Held;
 use crate::aws::ObjectHead;
+use crate::core::lockinfo::LockInfo;
 use crate::core::render::render_state_diff;
 use crate::core::snapshot::{Assessment, Snapshot, assess};
 use crate::core::watch::LockWatch;
@@ -43,6 +44,35 @@ impl Signals {
     }
 }
 
+/// The state object as it was before terraform started: its identity and contents.
+#[derive(Debug, Default)]
+pub struct Baseline {
+    head: Option<ObjectHead>,
+    snapshot: Option<Snapshot>,
+}
+
+impl Baseline {
+    /// Reads the current state (none yet is fine); a malformed state is an error.
+    pub async fn read(remote: &Remote) -> anyhow::Result<Baseline> {
+        let Some((head, bytes)) = remote.s3.get(&remote.state_key, None).await? else {
+            return Ok(Baseline::default());
+        };
+        Ok(Baseline {
+            head: Some(head),
+            snapshot: Some(Snapshot::parse(&remote.state_location(), bytes)?),
+        })
+    }
+}
+
+/// What one watch tick read, all at once.
+struct Observation {
+    /// The state's identity, and its bytes when it changed since the last tick.
+    state: Option<(ObjectHead, Option<Vec<u8>>)>,
+    dynamodb_lock: Option<Option<LockInfo>>,
+    lockfile: Option<Option<LockInfo>>,
+    lease_ours: Option<bool>,
+}
+
 /// Watches one state object, Terraform's locks on it, and our lease.
 pub struct Watcher {
     remote: Remote,
@@ -50,6 +80,7 @@ pub struct Watcher {
     change_set: BTreeSet<String>,
     last_head: Option<ObjectHead>,
     last_snapshot: Option<Snapshot>,
+    baseline_confirmed: bool,
     dynamodb_lock: LockWatch,
     lockfile: LockWatch,
     lease_reported: bool,
@@ -59,37 +90,64 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// Reads the current state as the baseline.
+    /// `baseline`: the state read before terraform starts (see [`Watcher::confirm_baseline`]).
     /// `lock_grace`: how long this run's Terraform lock may be missing while terraform still runs
     /// before it counts as force-unlocked.
-    pub async fn start(
+    pub fn new(
         remote: Remote,
         held: Option<Held>,
         lock_grace: Duration,
-    ) -> anyhow::Result<Watcher> {
-        let mut watcher = Watcher {
+        baseline: Baseline,
+    ) -> Watcher {
+        Watcher {
             remote,
             held,
             change_set: BTreeSet::new(),
-            last_head: None,
-            last_snapshot: None,
+            last_head: baseline.head,
+            last_snapshot: baseline.snapshot,
+            baseline_confirmed: false,
             dynamodb_lock: LockWatch::new(lock_grace),
             lockfile: LockWatch::new(lock_grace),
             lease_reported: false,
             started: std::time::Instant::now(),
             lock_grace,
             interference: false,
-        };
-        if let Some((head, bytes)) = watcher
-            .remote
-            .s3
-            .get(&watcher.remote.state_key, None)
-            .await?
-        {
-            watcher.last_snapshot = Some(Snapshot::parse(&watcher.remote.state_location(), bytes)?);
-            watcher.last_head = Some(head);
         }
-        Ok(watcher)
+    }
+
+    /// The baseline was read while the lease was being taken; once the lease is ours (and
+    /// terraform is already starting, so this costs it nothing) the state must still be that
+    /// version. A write that slipped in before the lease was ours (the previous holder's last
+    /// one) becomes the baseline instead of being reported. Runs once; a failure only warns.
+    pub async fn confirm_baseline(&mut self, reporter: &Reporter) {
+        if std::mem::replace(&mut self.baseline_confirmed, true) {
+            return;
+        }
+        let key = self.remote.state_key.clone();
+        let confirmed = async {
+            let head = self.remote.s3.head(&key).await?;
+            if head == self.last_head {
+                return Ok::<_, anyhow::Error>(None);
+            }
+            Ok(Some(Baseline::read(&self.remote).await?))
+        };
+        match confirmed.await {
+            Ok(None) => {}
+            Ok(Some(baseline)) => {
+                self.last_head = baseline.head;
+                self.last_snapshot = baseline.snapshot;
+            }
+            Err(error) => reporter.warn(
+                "watch_error",
+                &format!("could not confirm the state baseline: {error:#}"),
+            ),
+        }
+    }
+
+    /// The serial of the state as last seen (before terraform wrote anything, when called
+    /// right after [`Watcher::confirm_baseline`]).
+    pub fn baseline_serial(&self) -> Option<u64> {
+        self.last_snapshot.as_ref().map(|s| s.serial)
     }
 
     pub fn set_change_set(&mut self, change_set: BTreeSet<String>) {
@@ -106,41 +164,85 @@ impl Watcher {
         self.lockfile = LockWatch::new(self.lock_grace);
     }
 
-    /// One observation of everything; `locks` is false once terraform has exited.
+    /// One observation of everything, read concurrently; `locks` is false once terraform has
+    /// exited (its lock is gone by then, and the lease is checked by its release).
     pub async fn tick(&mut self, reporter: &Reporter, locks: bool) -> anyhow::Result<()> {
-        self.check_state(reporter).await?;
-        if locks {
-            self.check_locks(reporter).await?;
+        let observation = self.observe(locks).await?;
+        if let Some((head, bytes)) = observation.state {
+            self.check_state(reporter, head, bytes);
         }
-        if let Some(held) = &self.held
-            && !self.lease_reported
-            && !held.still_ours().await?
-        {
+        self.check_locks(reporter, observation.dynamodb_lock, observation.lockfile);
+        if observation.lease_ours == Some(false) && !self.lease_reported {
             self.lease_reported = true;
+            let location = self
+                .held
+                .as_ref()
+                .map(|h| h.store.location())
+                .unwrap_or_default();
             self.report_interference(
                 reporter,
                 "lease_lost",
-                &format!(
-                    "the lease {} is no longer ours (taken over or broken)",
-                    held.store.location()
-                ),
+                &format!("the lease {location} is no longer ours (taken over or broken)"),
                 json!(null),
             );
         }
         Ok(())
     }
 
-    async fn check_state(&mut self, reporter: &Reporter) -> anyhow::Result<()> {
-        let key = self.remote.state_key.clone();
-        let Some(head) = self.remote.s3.head(&key).await? else {
-            return Ok(());
+    async fn observe(&self, locks: bool) -> anyhow::Result<Observation> {
+        let state = async {
+            let key = &self.remote.state_key;
+            let Some(head) = self.remote.s3.head(key).await? else {
+                return Ok::<_, anyhow::Error>(None);
+            };
+            if self.last_head.as_ref() == Some(&head) {
+                return Ok(Some((head, None)));
+            }
+            Ok(self
+                .remote
+                .s3
+                .get(key, head.version_id.as_deref())
+                .await?
+                .map(|(head, bytes)| (head, Some(bytes))))
         };
-        if self.last_head.as_ref() == Some(&head) {
-            return Ok(());
-        }
-        let Some((head, bytes)) = self.remote.s3.get(&key, head.version_id.as_deref()).await?
-        else {
-            return Ok(());
+        let dynamodb_lock = async {
+            match (&self.remote.dynamodb, locks) {
+                (Some(table), true) => {
+                    let lock_id = self.remote.backend.lock_id(&self.remote.state_key);
+                    Ok::<_, anyhow::Error>(Some(table.lock(&lock_id).await?.map(|(_, i)| i)))
+                }
+                _ => Ok(None),
+            }
+        };
+        let lockfile = async {
+            if locks && self.remote.backend.use_lockfile {
+                let current = self.remote.s3.lockfile(&self.remote.state_key).await?;
+                Ok::<_, anyhow::Error>(Some(current.map(|(_, i)| i)))
+            } else {
+                Ok(None)
+            }
+        };
+        let lease_ours = async {
+            match &self.held {
+                Some(held) if locks && !self.lease_reported => {
+                    Ok::<_, anyhow::Error>(Some(held.still_ours().await?))
+                }
+                _ => Ok(None),
+            }
+        };
+        let (state, dynamodb_lock, lockfile, lease_ours) =
+            tokio::try_join!(state, dynamodb_lock, lockfile, lease_ours)?;
+        Ok(Observation {
+            state,
+            dynamodb_lock,
+            lockfile,
+            lease_ours,
+        })
+    }
+
+    fn check_state(&mut self, reporter: &Reporter, head: ObjectHead, bytes: Option<Vec<u8>>) {
+        let Some(bytes) = bytes else {
+            return;
         };
         let location = format!(
             "{} (version {})",
@@ -157,7 +259,7 @@ impl Watcher {
                     &format!("someone wrote a state that is not Terraform state: {error}"),
                     json!(null),
                 );
-                return Ok(());
+                return;
             }
         };
         let before = self
@@ -180,31 +282,28 @@ impl Watcher {
         }
         self.last_head = Some(head);
         self.last_snapshot = Some(snapshot);
-        Ok(())
     }
 
-    async fn check_locks(&mut self, reporter: &Reporter) -> anyhow::Result<()> {
-        if let Some(locks) = &self.remote.dynamodb {
+    fn check_locks(
+        &mut self,
+        reporter: &Reporter,
+        dynamodb_lock: Option<Option<LockInfo>>,
+        lockfile: Option<Option<LockInfo>>,
+    ) {
+        let elapsed = self.started.elapsed();
+        if let (Some(current), Some(locks)) = (dynamodb_lock, &self.remote.dynamodb)
+            && let Some(finding) = self.dynamodb_lock.observe(current, elapsed)
+        {
             let lock_id = self.remote.backend.lock_id(&self.remote.state_key);
-            let current = locks.lock(&lock_id).await?.map(|(_, info)| info);
-            if let Some(finding) = self.dynamodb_lock.observe(current, self.started.elapsed()) {
-                let message = finding.describe(&format!("dynamodb:{}/{lock_id}", locks.table()));
-                self.report_interference(reporter, "terraform_lock_lost", &message, json!(null));
-            }
+            let message = finding.describe(&format!("dynamodb:{}/{lock_id}", locks.table()));
+            self.report_interference(reporter, "terraform_lock_lost", &message, json!(null));
         }
-        if self.remote.backend.use_lockfile {
-            let current = self
-                .remote
-                .s3
-                .lockfile(&self.remote.state_key)
-                .await?
-                .map(|(_, info)| info);
-            if let Some(finding) = self.lockfile.observe(current, self.started.elapsed()) {
-                let message = finding.describe(&format!("{}.tflock", self.remote.state_location()));
-                self.report_interference(reporter, "terraform_lock_lost", &message, json!(null));
-            }
+        if let Some(current) = lockfile
+            && let Some(finding) = self.lockfile.observe(current, elapsed)
+        {
+            let message = finding.describe(&format!("{}.tflock", self.remote.state_location()));
+            self.report_interference(reporter, "terraform_lock_lost", &message, json!(null));
         }
-        Ok(())
     }
 
     fn report_interference(
@@ -234,7 +333,9 @@ pub async fn supervise(
     if let Some(w) = watcher.as_deref_mut() {
         w.new_process();
     }
-    let mut ticker = tokio::time::interval(interval);
+    // The first look is one interval in: at start the baseline was just read, and terraform's
+    // own start-up should not compete with the watch for the backend.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let forwarded = tokio::select! {
