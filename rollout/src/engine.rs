@@ -77,6 +77,11 @@ pub struct Checkpoint {
     pub rolling_target: u32,
     /// Target (`group|instance`) → when it was first observed `initial` (to wake on time).
     pub first_seen_initial: BTreeMap<String, Timestamp>,
+    /// Target (`group|instance`) → the last time its instance was observed live but not yet
+    /// registered in the group: it registered later, so it cannot be healthy before this +
+    /// interval × threshold (the lower bound `next_wake` waits for).
+    #[serde(default)]
+    pub last_seen_unregistered: BTreeMap<String, Timestamp>,
     /// Command key → when it was last issued (retry pacing).
     pub pending: BTreeMap<String, Timestamp>,
     /// Rollback: forward commands issued before the failure may still land until then; the
@@ -149,7 +154,9 @@ struct GenHealth {
     registered_not_healthy: bool,
     /// Readable explanation of what is missing.
     problem: String,
-    /// Earliest time a missing target can have become healthy.
+    /// When to look again: the earliest moment *every* missing target can be healthy (the
+    /// goal needs all of them, so an earlier look cannot change the decision), at least one
+    /// health-check interval away, at most the health timeout.
     wake: Option<Timestamp>,
 }
 
@@ -226,6 +233,7 @@ impl Rollout {
                 leaving: BTreeMap::new(),
                 rolling_target: 0,
                 first_seen_initial: BTreeMap::new(),
+                last_seen_unregistered: BTreeMap::new(),
                 pending: BTreeMap::new(),
                 settle_until: None,
                 in_place: false,
@@ -585,7 +593,11 @@ impl Rollout {
             .collect();
         let mut healthy = 0u32;
         let mut registered_not_healthy = false;
-        let mut wake: Option<Timestamp> = None;
+        // The latest of the earliest moments each missing target can turn healthy.
+        let mut all_healthy_at: Option<Timestamp> = None;
+        let mut not_before = |at: Timestamp| {
+            all_healthy_at = Some(all_healthy_at.map_or(at, |w| w.max(at)));
+        };
         let mut per_group: Vec<String> = Vec::new();
         for id in &live {
             let mut all_healthy = true;
@@ -594,6 +606,7 @@ impl Rollout {
                     all_healthy = false;
                     continue;
                 };
+                let key = format!("{arn}|{id}");
                 match group.lookup(id) {
                     Some(t) if t.state == TargetState::Healthy => {}
                     Some(t) => {
@@ -602,15 +615,24 @@ impl Rollout {
                             registered_not_healthy = true;
                         }
                         if t.state == TargetState::Initial {
-                            let key = format!("{arn}|{id}");
-                            let first = *self.cp.first_seen_initial.entry(key).or_insert(now);
-                            let at = first + group.time_to_healthy();
-                            if at > now {
-                                wake = Some(wake.map_or(at, |w| w.min(at)));
+                            let first =
+                                *self.cp.first_seen_initial.entry(key.clone()).or_insert(now);
+                            // Registered after it was last seen unregistered; unknown (a
+                            // resumed rollout): it may turn healthy at the next check.
+                            if let Some(seen) = self.cp.last_seen_unregistered.get(&key) {
+                                let gap = first.since(*seen);
+                                let slack = gap.min(group.health_check_interval);
+                                not_before(first + group.time_to_healthy() - slack);
                             }
                         }
                     }
-                    None => all_healthy = false,
+                    None => {
+                        all_healthy = false;
+                        // Booting (or registering): healthy no sooner than interval × threshold
+                        // after a registration that has not happened yet.
+                        self.cp.last_seen_unregistered.insert(key, now);
+                        not_before(now + group.time_to_healthy());
+                    }
                 }
             }
             if all_healthy {
@@ -618,6 +640,35 @@ impl Rollout {
             }
         }
         let launched = u32::try_from(live.len()).unwrap_or(u32::MAX);
+        if launched < expected {
+            // Not even launched yet.
+            let slowest = groups
+                .iter()
+                .filter_map(|arn| obs.target_group(arn))
+                .map(TargetGroupObservation::time_to_healthy)
+                .max()
+                .unwrap_or_default();
+            not_before(now + slowest);
+        }
+        let check_interval = groups
+            .iter()
+            .filter_map(|arn| obs.target_group(arn))
+            .map(|g| g.health_check_interval)
+            .filter(|d| !d.is_zero())
+            .min()
+            .unwrap_or(DEFAULT_POLL)
+            .max(Duration::from_secs(1));
+        let timeout_at = self.cp.health_clock + self.spec.health_timeout;
+        let wake = all_healthy_at.map(|at| {
+            // Past its lower bound a target turns healthy at some health check: look every
+            // interval; and never sleep through the health timeout.
+            let at = at.max(now + check_interval);
+            if timeout_at > now {
+                at.min(timeout_at)
+            } else {
+                at
+            }
+        });
         let in_service = asg
             .instances
             .iter()
