@@ -24,9 +24,18 @@ use crate::time::Timestamp;
 pub const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// After issuing commands, look again this soon to see them take effect.
 pub const CONFIRM_AFTER: Duration = Duration::from_secs(3);
-/// How often alarms and metrics are re-read during a canary soak: the standard CloudWatch
-/// alarm period (an alarm cannot change state faster).
+/// The longest pause between two reads of the canary gates during a soak: the standard
+/// CloudWatch alarm period (a standard alarm cannot change state faster).
 pub const GATE_POLL: Duration = Duration::from_secs(60);
+/// The shortest: the period of a high-resolution alarm (reading faster sees nothing new).
+pub const GATE_POLL_MIN: Duration = Duration::from_secs(10);
+
+/// How often the gates are read during a soak of `soak`: five reads per soak, between
+/// [`GATE_POLL_MIN`] and [`GATE_POLL`], so a firing alarm in a short soak is acted on within a
+/// fifth of it rather than a whole minute later.
+pub fn gate_poll(soak: Duration) -> Duration {
+    (soak / 5).clamp(GATE_POLL_MIN, GATE_POLL)
+}
 /// Poll interval when no target group reports its health-check interval.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(10);
 /// The 5xx ratio gate needs at least this many requests before it judges.
@@ -617,8 +626,10 @@ impl Rollout {
                         if t.state == TargetState::Initial {
                             let first =
                                 *self.cp.first_seen_initial.entry(key.clone()).or_insert(now);
-                            // Registered after it was last seen unregistered; unknown (a
-                            // resumed rollout): it may turn healthy at the next check.
+                            // Registered between the last look that saw it unregistered and
+                            // `first`: expect it healthy interval × threshold after `first`,
+                            // less up to one interval for not knowing when in that gap
+                            // (unknown, e.g. resumed: it may turn healthy at the next check).
                             if let Some(seen) = self.cp.last_seen_unregistered.get(&key) {
                                 let gap = first.since(*seen);
                                 let slack = gap.min(group.health_check_interval);
@@ -1042,7 +1053,7 @@ impl Rollout {
         if now < soak_end {
             let gated = !canary.alarm_names.is_empty() || canary.max_5xx_ratio.is_some();
             out.wake_at(if gated {
-                soak_end.min(now + GATE_POLL)
+                soak_end.min(now + gate_poll(soak))
             } else {
                 soak_end
             });

@@ -28,7 +28,7 @@ pub mod sim;
 
 pub use abort::{Abort, AbortReason};
 pub use command::Command;
-pub use engine::{Checkpoint, Decision, Mode, Rollout, step};
+pub use engine::{Checkpoint, Decision, Mode, Rollout, gate_poll, step};
 pub use observation::{
     AlarmObservation, AlarmState, AsgObservation, InstanceObservation, LifecycleState,
     ListenerObservation, Observation, TargetGroupMetrics, TargetGroupObservation,

@@ -236,3 +236,46 @@ fn first_deployment_of_each_strategy() {
         assert_eq!(report.dropped_in_flight, 0);
     }
 }
+
+/// The gates are read every fifth of a short soak (at least every 10 s), not once a minute:
+/// a firing alarm is acted on within one gate poll.
+#[test]
+fn short_soak_alarm_rolls_back_within_one_gate_poll() {
+    let soak = Duration::from_secs(50);
+    assert_eq!(zdd_rollout::gate_poll(soak), Duration::from_secs(10));
+    assert_eq!(
+        zdd_rollout::gate_poll(Duration::from_secs(300)),
+        Duration::from_secs(60)
+    );
+    assert_eq!(
+        zdd_rollout::gate_poll(Duration::from_secs(120)),
+        Duration::from_secs(24)
+    );
+    let alarm_at = Duration::from_secs(175);
+    let faults = Faults {
+        alarm_at: Some(alarm_at),
+        ..Faults::default()
+    };
+    let shape = FleetShape {
+        soak,
+        ..FleetShape::default()
+    };
+    let report = scenario_report(StrategyKind::Canary, shape, faults, Kill::default());
+    assert_rolled_back(&report, "alarm web-5xx went into ALARM");
+    let failed_at = report
+        .trace
+        .iter()
+        .find_map(|line| {
+            let rest = line.strip_prefix('+')?;
+            let (at, what) = rest.split_once(' ')?;
+            what.starts_with("failure:")
+                .then(|| zdd_rollout::parse_duration(at).ok())
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("no failure in the trace\n{}", render(&report)));
+    assert!(
+        failed_at >= alarm_at && failed_at <= alarm_at + zdd_rollout::gate_poll(soak),
+        "alarm at {alarm_at:?}, rollback started at {failed_at:?}\n{}",
+        render(&report)
+    );
+}

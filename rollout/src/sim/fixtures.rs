@@ -143,5 +143,15 @@ pub fn update(
         faults,
         max_duration: Duration::from_secs(6 * 3600),
         teardown: false,
+        previous_desired: None,
     }
+}
+
+/// A change of `desired_capacity` alone: generation 1 already runs the spec's launch template
+/// at `from_desired` instances.
+pub fn scale_in_place(name: &str, seed: u64, spec: RolloutSpec, from_desired: u32) -> Scenario {
+    let mut scenario = update(name, seed, spec, Timings::default(), Faults::default());
+    scenario.previous = Some(scenario.spec.launch_template.clone());
+    scenario.previous_desired = Some(from_desired);
+    scenario
 }

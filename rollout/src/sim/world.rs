@@ -103,6 +103,9 @@ pub struct Scenario {
     pub max_duration: Duration,
     /// Destroy instead of roll out.
     pub teardown: bool,
+    /// Desired capacity generation 1 runs at the start (`None`: the spec's). With `previous`
+    /// equal to the spec's launch template this is a scale in place.
+    pub previous_desired: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +173,7 @@ pub struct World {
     previous_generation: Option<u64>,
     newest_generation: u64,
     ever_had_asg: bool,
+    previous_desired: Option<u32>,
     /// Requests dropped because no healthy target existed in the group they were sent to.
     pub dropped_no_target: u64,
     /// Requests in flight on an instance when it was terminated.
@@ -232,6 +236,7 @@ impl World {
             previous_generation: None,
             newest_generation: 0,
             ever_had_asg: false,
+            previous_desired: scenario.previous_desired,
             dropped_no_target: 0,
             dropped_in_flight: 0,
             dropped_by_fault: 0,
@@ -270,7 +275,12 @@ impl World {
         let mut tags = BTreeMap::new();
         tags.insert(TAG_ROLLOUT.to_string(), self.spec.name.clone());
         tags.insert(TAG_GENERATION.to_string(), generation.to_string());
-        let cap = self.spec.capacity;
+        let mut cap = self.spec.capacity;
+        if let Some(desired) = self.previous_desired {
+            cap.desired = desired;
+            cap.max = cap.max.max(desired);
+            cap.min = cap.min.min(desired);
+        }
         self.asgs.insert(
             name.clone(),
             SimAsg {
@@ -764,7 +774,7 @@ impl World {
                 }
             }
         }
-        let floor = u64::from(self.spec.capacity_floor());
+        let floor = self.capacity_floor();
         let remaining = self.capacity_of_stream(arn, leaving);
         if remaining < floor {
             problems.push(format!(
@@ -852,7 +862,7 @@ impl World {
             ));
             return;
         }
-        let floor = u64::from(self.spec.capacity_floor());
+        let floor = self.capacity_floor();
         for arn in new.groups.clone() {
             let healthy = self.groups.get(&arn).map_or(0, |g| {
                 g.targets
@@ -1035,6 +1045,17 @@ impl World {
         }
     }
 
+    /// Invariant 1's floor. A scale up in place cannot serve the new size before it exists:
+    /// the floor is then that of the smaller, starting size.
+    fn capacity_floor(&self) -> u64 {
+        match self.previous_desired {
+            Some(previous) if previous < self.spec.capacity.desired => {
+                u64::from((previous * self.spec.min_healthy_percent).div_ceil(100))
+            }
+            _ => u64::from(self.spec.capacity_floor()),
+        }
+    }
+
     fn check_tick_invariants(&mut self) {
         if self.teardown {
             return;
@@ -1050,7 +1071,7 @@ impl World {
         if self.previous_generation.is_none() || self.floor_violation_reported {
             return;
         }
-        let floor = u64::from(self.spec.capacity_floor());
+        let floor = self.capacity_floor();
         let arns: Vec<String> = self.groups.keys().cloned().collect();
         for arn in arns {
             let capacity = self.capacity_of_stream(&arn, &[]);
