@@ -47,7 +47,9 @@ SHIM
 chmod +x "$SHIM.tmp"
 mv "$SHIM.tmp" "$SHIM"
 
-version="$(CHECKPOINT_DISABLE=1 TF_CLI_CONFIG_FILE=/dev/null "$SHIM" version | head -1)"
+# No `| head -1` here: with pipefail, terraform can die of SIGPIPE and fail the step.
+version="$(CHECKPOINT_DISABLE=1 TF_CLI_CONFIG_FILE=/dev/null "$SHIM" version)"
+version="${version%%$'\n'*}"
 case "$version" in
     "Terraform v1.15."*) ;;
     *) log "unexpected terraform version from the shim: $version"; exit 1 ;;
