@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use super::CommonArgs;
 use super::context::{Remote, resolve_backend, workspace};
 use super::lease::{Held, acquire, this_owner};
-use super::supervise::{Baseline, Signals, Watcher, supervise};
+use super::supervise::{Signals, Watcher, check_lock_table, supervise};
 use crate::core::backend::{self, Backend, Locking};
 use crate::core::plan;
 use crate::exit::{LockingError, Outcome};
@@ -104,39 +104,33 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let remote = Remote::connect(s3.clone(), &workspace(&dir)).await;
     let owner = this_owner(format!("terraform {}", args.terraform_args.join(" ")));
     let poll = args.watch_interval.min(Duration::from_secs(1));
-    // Independent round trips run at once: the lock table check, the versioning check, the
-    // lease and the state baseline (confirmed again once the lease is ours, see `guarded`).
-    let (table, versioning, baseline, held) = tokio::join!(
-        check_lock_table(&remote),
-        remote.s3.versioning_enabled(),
-        Baseline::read(&remote),
-        acquire(
-            &remote.lease,
-            owner,
-            args.lease_ttl,
-            args.wait,
-            poll,
-            &reporter,
-            &mut signals,
-        ),
-    );
-    let held = held?;
-    let checked = table.and_then(|()| {
-        if !versioning? {
-            reporter.warn("backend", &format!(
-                "bucket {} has versioning off: a bad state write cannot be rolled back and `state diff` has no history",
-                remote.backend.bucket
-            ));
+    // Only the lease stands between the guard and terraform's start: the lease write into the
+    // lock table also proves the table is usable (a put fails unless its key is a string
+    // `LockID`), and the other checks run once terraform is starting (`Watcher::first_look`).
+    let acquired = acquire(
+        &remote.lease,
+        owner,
+        args.lease_ttl,
+        args.wait,
+        poll,
+        &reporter,
+        &mut signals,
+    )
+    .await;
+    let held = match acquired {
+        Ok(held) => held,
+        Err(error) => {
+            // A table Terraform cannot lock with explains a failed write better (exit 3).
+            check_lock_table(&remote).await?;
+            return Err(error);
         }
-        Ok(())
-    });
-    if let Err(error) = checked {
-        release(&held, &remote, args.lease_ttl, &reporter).await;
-        return Err(error);
-    }
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (lost_tx, mut lost_rx) = watch::channel(None);
     let heartbeat = held.spawn_heartbeat(stop_rx, lost_tx);
+    // Terraform removes its lock shortly before it exits; only a longer absence is a force-unlock.
+    let lock_grace = (args.watch_interval * 3).max(Duration::from_secs(3));
+    let mut watcher = Watcher::new(remote.clone(), Some(held.clone()), lock_grace);
 
     let result = guarded(
         args,
@@ -144,8 +138,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         &tf_args,
         &subcommand,
         &remote,
-        &held,
-        baseline,
+        &mut watcher,
         &mut signals,
         &mut lost_rx,
         &reporter,
@@ -155,25 +148,24 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
 
     let _ = stop_tx.send(true);
     let _ = heartbeat.await;
-    let lease_kept = release(&held, &remote, args.lease_ttl, &reporter).await;
-    match result {
-        // Losing the lease is interference even when the watcher did not see it happen.
-        Ok(outcome) if !lease_kept => Ok(outcome.combine(Outcome::StateChangedByOthers)),
-        other => other,
+    // One last look (writes between the last tick and terraform's exit) while the lease goes.
+    let (last_look, lease_kept) = tokio::join!(
+        watcher.tick(&reporter, false),
+        release(&held, &remote, args.lease_ttl, &reporter)
+    );
+    if let Err(error) = last_look {
+        reporter.warn(
+            "watch_error",
+            &format!("last look at the state failed: {error:#}"),
+        );
     }
-}
-
-/// The lock table exists with a string hash key `LockID` (when the backend uses one).
-async fn check_lock_table(remote: &Remote) -> anyhow::Result<()> {
-    let Some(locks) = &remote.dynamodb else {
-        return Ok(());
-    };
-    locks.check_table().await.map_err(|e| {
-        LockingError::NotConfigured {
-            reason: format!("{e:#}"),
-            fix: "create the table with a string hash key `LockID`, or fix `dynamodb_table`".into(),
+    result.map(|outcome| {
+        // Losing the lease is interference even when the watcher did not see it happen.
+        if watcher.interference || !lease_kept {
+            outcome.combine(Outcome::StateChangedByOthers)
+        } else {
+            outcome
         }
-        .into()
     })
 }
 
@@ -219,16 +211,12 @@ async fn guarded(
     tf_args: &[String],
     subcommand: &str,
     remote: &Remote,
-    held: &Held,
-    baseline: anyhow::Result<Baseline>,
+    watcher: &mut Watcher,
     signals: &mut Signals,
     lost: &mut watch::Receiver<Option<String>>,
     reporter: &Reporter,
     stdout_to: StdoutTo,
 ) -> anyhow::Result<Outcome> {
-    // Terraform removes its lock shortly before it exits; only a longer absence is a force-unlock.
-    let lock_grace = (args.watch_interval * 3).max(Duration::from_secs(3));
-    let mut watcher = Watcher::new(remote.clone(), Some(held.clone()), lock_grace, baseline?);
     let is_apply = matches!(subcommand, "apply" | "destroy");
     let mut outcome = Outcome::Ok;
     let mut expect_changes = false;
@@ -265,10 +253,10 @@ async fn guarded(
                 );
                 let child = terraform.spawn(&plan_args, stdout_to)?;
                 // Terraform is starting meanwhile; it reads the state only after taking its lock.
-                watcher.confirm_baseline(reporter).await;
+                outcome = outcome.combine(watcher.first_look(reporter).await);
                 let code = supervise(
                     child,
-                    Some(&mut watcher),
+                    Some(&mut *watcher),
                     args.watch_interval,
                     signals,
                     lost,
@@ -276,10 +264,7 @@ async fn guarded(
                 )
                 .await?;
                 if code != Some(0) || signals.received > 0 {
-                    return Ok(finish(
-                        Outcome::from_terraform(code).combine(Outcome::Error),
-                        &watcher,
-                    ));
+                    return Ok(Outcome::from_terraform(code).combine(Outcome::Error));
                 }
                 file.display().to_string()
             }
@@ -326,19 +311,17 @@ async fn guarded(
     };
 
     let child = terraform.spawn(&final_args, stdout_to)?;
-    watcher.confirm_baseline(reporter).await;
+    outcome = outcome.combine(watcher.first_look(reporter).await);
     let baseline_serial = watcher.baseline_serial();
     let code = supervise(
         child,
-        Some(&mut watcher),
+        Some(&mut *watcher),
         args.watch_interval,
         signals,
         lost,
         reporter,
     )
     .await?;
-    // One last look: writes between the last tick and terraform's exit.
-    watcher.tick(reporter, false).await?;
     outcome = outcome.combine(Outcome::from_terraform(code));
 
     if is_apply && code == Some(0) {
@@ -373,15 +356,7 @@ async fn guarded(
             }
         }
     }
-    Ok(finish(outcome, &watcher))
-}
-
-fn finish(outcome: Outcome, watcher: &Watcher) -> Outcome {
-    if watcher.interference {
-        outcome.combine(Outcome::StateChangedByOthers)
-    } else {
-        outcome
-    }
+    Ok(outcome)
 }
 
 /// Serial advanced, digest matches, no lock left behind.

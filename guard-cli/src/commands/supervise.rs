@@ -16,6 +16,7 @@ use crate::core::lockinfo::LockInfo;
 use crate::core::render::render_state_diff;
 use crate::core::snapshot::{Assessment, Snapshot, assess};
 use crate::core::watch::LockWatch;
+use crate::exit::{LockingError, Outcome};
 use crate::output::{Level, Reporter};
 use crate::runner::{Signal, send_signal};
 
@@ -64,6 +65,20 @@ impl Baseline {
     }
 }
 
+/// The lock table exists with a string hash key `LockID` (when the backend uses one).
+pub async fn check_lock_table(remote: &Remote) -> anyhow::Result<()> {
+    let Some(locks) = &remote.dynamodb else {
+        return Ok(());
+    };
+    locks.check_table().await.map_err(|e| {
+        LockingError::NotConfigured {
+            reason: format!("{e:#}"),
+            fix: "create the table with a string hash key `LockID`, or fix `dynamodb_table`".into(),
+        }
+        .into()
+    })
+}
+
 /// What one watch tick read, all at once.
 struct Observation {
     /// The state's identity, and its bytes when it changed since the last tick.
@@ -80,7 +95,10 @@ pub struct Watcher {
     change_set: BTreeSet<String>,
     last_head: Option<ObjectHead>,
     last_snapshot: Option<Snapshot>,
-    baseline_confirmed: bool,
+    /// Whether [`Watcher::first_look`] ran.
+    looked: bool,
+    /// The baseline could not be read: take the next state seen as the baseline, unassessed.
+    adopt_next_state: bool,
     dynamodb_lock: LockWatch,
     lockfile: LockWatch,
     lease_reported: bool,
@@ -90,22 +108,18 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// `baseline`: the state read before terraform starts (see [`Watcher::confirm_baseline`]).
+    /// Watches without a baseline until [`Watcher::first_look`] reads it.
     /// `lock_grace`: how long this run's Terraform lock may be missing while terraform still runs
     /// before it counts as force-unlocked.
-    pub fn new(
-        remote: Remote,
-        held: Option<Held>,
-        lock_grace: Duration,
-        baseline: Baseline,
-    ) -> Watcher {
+    pub fn new(remote: Remote, held: Option<Held>, lock_grace: Duration) -> Watcher {
         Watcher {
             remote,
             held,
             change_set: BTreeSet::new(),
-            last_head: baseline.head,
-            last_snapshot: baseline.snapshot,
-            baseline_confirmed: false,
+            last_head: None,
+            last_snapshot: None,
+            looked: false,
+            adopt_next_state: false,
             dynamodb_lock: LockWatch::new(lock_grace),
             lockfile: LockWatch::new(lock_grace),
             lease_reported: false,
@@ -115,32 +129,50 @@ impl Watcher {
         }
     }
 
-    /// The baseline was read while the lease was being taken; once the lease is ours (and
-    /// terraform is already starting, so this costs it nothing) the state must still be that
-    /// version. A write that slipped in before the lease was ours (the previous holder's last
-    /// one) becomes the baseline instead of being reported. Runs once; a failure only warns.
-    pub async fn confirm_baseline(&mut self, reporter: &Reporter) {
-        if std::mem::replace(&mut self.baseline_confirmed, true) {
-            return;
+    /// The first look, once per run, while terraform is already starting (so it costs terraform
+    /// nothing; terraform reads the state only after taking its own lock): the state baseline,
+    /// bucket versioning and the lock table, read at once. A table Terraform cannot lock with is
+    /// exit 3; a baseline that cannot be read only warns (the next state seen becomes it).
+    pub async fn first_look(&mut self, reporter: &Reporter) -> Outcome {
+        if std::mem::replace(&mut self.looked, true) {
+            return Outcome::Ok;
         }
-        let key = self.remote.state_key.clone();
-        let confirmed = async {
-            let head = self.remote.s3.head(&key).await?;
-            if head == self.last_head {
-                return Ok::<_, anyhow::Error>(None);
-            }
-            Ok(Some(Baseline::read(&self.remote).await?))
-        };
-        match confirmed.await {
-            Ok(None) => {}
-            Ok(Some(baseline)) => {
+        let (baseline, versioning, table) = tokio::join!(
+            Baseline::read(&self.remote),
+            self.remote.s3.versioning_enabled(),
+            check_lock_table(&self.remote),
+        );
+        match baseline {
+            Ok(baseline) => {
                 self.last_head = baseline.head;
                 self.last_snapshot = baseline.snapshot;
             }
-            Err(error) => reporter.warn(
-                "watch_error",
-                &format!("could not confirm the state baseline: {error:#}"),
+            Err(error) => {
+                self.adopt_next_state = true;
+                reporter.warn(
+                    "watch_error",
+                    &format!("could not read the state before terraform ran: {error:#}"),
+                );
+            }
+        }
+        match versioning {
+            Ok(true) => {}
+            Ok(false) => reporter.warn(
+                "backend",
+                &format!(
+                    "bucket {} has versioning off: a bad state write cannot be rolled back and \
+                     `state diff` has no history",
+                    self.remote.backend.bucket
+                ),
             ),
+            Err(error) => reporter.warn("backend", &format!("{error:#}")),
+        }
+        match table {
+            Ok(()) => Outcome::Ok,
+            Err(error) => {
+                reporter.error("backend", &format!("{error:#}"));
+                Outcome::LockNotObtained
+            }
         }
     }
 
@@ -266,7 +298,13 @@ impl Watcher {
             .last_snapshot
             .take()
             .unwrap_or_else(|| Snapshot::empty(&snapshot.lineage));
-        if let Assessment::Foreign { reasons, diff } = assess(&before, &snapshot, &self.change_set)
+        if std::mem::replace(&mut self.adopt_next_state, false) {
+            reporter.warn(
+                "watch_error",
+                &format!("watching from {location} on (no earlier baseline)"),
+            );
+        } else if let Assessment::Foreign { reasons, diff } =
+            assess(&before, &snapshot, &self.change_set)
         {
             let rendered = render_state_diff(&diff, reporter.colour());
             let message = format!(
