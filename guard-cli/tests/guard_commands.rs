@@ -175,8 +175,7 @@ async fn state_diff_compares_versions_and_rejects_malformed_state() {
 }
 
 /// Exit 0 and an empty JSON summary when nothing drifted. (Drift with attribute diffs and exit 2
-/// is covered by `core::plan` unit tests: no resource type available offline reads real
-/// infrastructure back, so none can drift here.)
+/// is in `guard_drift.rs`, on a `zdd_rollout` whose Read reconstructs the fleet from AWS.)
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_without_changes_exits_0_with_an_empty_json_summary() {
     let bed = Bed::new("drift", Locking::Lockfile, QUICK).await;
