@@ -4,8 +4,11 @@
 //!
 //! `cargo test -p terraform-provider-zdd --test bench_rollouts -- --ignored --nocapture`
 //!
-//! `busy` is the time the driver spent observing, deciding and commanding (AWS call latency to
-//! the local AWS included), i.e. everything but sleeping; `api calls` counts every AWS call,
+//! The update rollout's wall time splits into `aws` (the sum of the adapter calls' durations,
+//! latency to the local AWS included), `sleep` (waiting for the next wake) and `own`, the
+//! provider's own overhead (wall − aws − sleep: deciding, converting, logging, scheduling),
+//! also shown per engine step and as a share of the wall time. The driver logs the same split
+//! at the end of every run (`rollout stats: ...`, INFO). `api calls` counts every AWS call,
 //! and is dominated by the 100 ms poll cap used here (the engine alone would wake less often).
 
 // Benchmark set-up helpers: a failed step must fail loudly.
@@ -29,7 +32,7 @@ struct Row {
     duration: Duration,
     floor: Duration,
     api_calls: u64,
-    busy: Duration,
+    stats: driver::RunStats,
 }
 
 fn raw(name: &str, fixture: &Fixture, strategy: &str, instances: i64, version: &str) -> RawSpec {
@@ -146,7 +149,7 @@ async fn scenario(strategy: &'static str, instances: i64) -> Row {
             .unwrap_or_default(),
         floor,
         api_calls: result.api_calls,
-        busy: result.busy,
+        stats: result.stats,
     }
 }
 
@@ -168,20 +171,36 @@ fn rollout_figures() {
         local_aws().time_scale()
     );
     println!(
-        "{:<11} {:>5} {:>10} {:>10} {:>7} {:>10} {:>10} {:>9}",
-        "strategy", "inst", "duration", "floor", "ratio", "api calls", "busy", "overhead"
+        "{:<10} {:>4} {:>8} {:>8} {:>5} {:>5} {:>5} {:>8} {:>8} {:>7} {:>8} {:>6}",
+        "strategy",
+        "inst",
+        "duration",
+        "floor",
+        "ratio",
+        "api",
+        "steps",
+        "aws",
+        "sleep",
+        "own",
+        "own/step",
+        "own %"
     );
     for row in &rows {
+        let stats = &row.stats;
         println!(
-            "{:<11} {:>5} {:>9.2}s {:>9.2}s {:>7.2} {:>10} {:>8.0}ms {:>8.1}%",
+            "{:<10} {:>4} {:>7.2}s {:>7.2}s {:>5.2} {:>5} {:>5} {:>6.0}ms {:>6.0}ms {:>5.1}ms {:>6.0}µs {:>5.2}%",
             row.strategy,
             row.instances,
             row.duration.as_secs_f64(),
             row.floor.as_secs_f64(),
             row.duration.as_secs_f64() / row.floor.as_secs_f64().max(0.001),
             row.api_calls,
-            row.busy.as_secs_f64() * 1000.0,
-            100.0 * row.busy.as_secs_f64() / row.duration.as_secs_f64().max(0.001),
+            stats.steps,
+            stats.aws.as_secs_f64() * 1000.0,
+            stats.sleep.as_secs_f64() * 1000.0,
+            stats.own().as_secs_f64() * 1000.0,
+            stats.own_per_step().as_secs_f64() * 1e6,
+            stats.own_percent(),
         );
     }
 }

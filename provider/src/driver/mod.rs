@@ -9,6 +9,7 @@
 pub mod convert;
 mod execute;
 mod observe;
+pub mod stats;
 pub mod timeline;
 
 use std::time::{Duration, SystemTime};
@@ -19,6 +20,7 @@ use zdd_rollout::{AbortReason, Checkpoint, Event, Outcome, Rollout, RolloutSpec}
 use crate::aws::{AwsClients, AwsError};
 
 pub use observe::Observer;
+pub use stats::RunStats;
 
 /// Environment variable capping the sleep between observations (e.g. `2s`). The engine wakes
 /// when something can have changed; the cap keeps a local AWS with a scaled health model (or
@@ -61,6 +63,8 @@ pub struct RunResult {
     pub api_calls: u64,
     /// Time spent inside the provider (observing, deciding, commanding), not sleeping.
     pub busy: Duration,
+    /// Where the run's wall time went: AWS calls, sleep, the provider's own work.
+    pub stats: RunStats,
 }
 
 /// Drives `rollout` to an outcome.
@@ -100,6 +104,9 @@ pub async fn run_with_poll(
     let mut metrics_since = None;
     let mut observe_failures = 0;
     let mut busy = Duration::ZERO;
+    let mut stats = RunStats::default();
+    let calls_before = observer.api_calls;
+    let aws_time_before = observer.aws_time;
     let mut logged = rollout.timeline().len();
     log_events(rollout.spec(), &rollout.timeline()[..logged]);
 
@@ -131,8 +138,11 @@ pub async fn run_with_poll(
                     }
                 }
                 busy += turn.elapsed();
-                if let Err(stopped) =
-                    sleep_until(turn + OBSERVE_BACKOFF, deadline, timeout, cancel).await
+                if let Err(stopped) = stats::timed(
+                    &mut stats.sleep,
+                    sleep_until(turn + OBSERVE_BACKOFF, deadline, timeout, cancel),
+                )
+                .await
                 {
                     if abort(&mut rollout, &stopped, &mut aborted) {
                         cancel = &unstoppable;
@@ -145,6 +155,7 @@ pub async fn run_with_poll(
             }
         };
         let decision = rollout.step(&observation, convert::timestamp(now));
+        stats.steps += 1;
         log_events(rollout.spec(), &decision.events);
         logged = rollout.timeline().len();
         if let Some(outcome) = decision.outcome {
@@ -158,7 +169,7 @@ pub async fn run_with_poll(
             }
             tracing::debug!(rollout = %rollout.spec().name, command = %command.describe(), "executing");
             observer.api_calls += u64::from(command.api_calls());
-            if let Err(err) = execute::execute(aws, command).await {
+            if let Err(err) = stats::timed(&mut stats.aws, execute::execute(aws, command)).await {
                 tracing::warn!(rollout = %rollout.spec().name, command = %command.describe(), error = %err, "command failed");
                 rollout.command_failed(
                     command,
@@ -172,11 +183,14 @@ pub async fn run_with_poll(
             .duration_since(SystemTime::now())
             .unwrap_or_default()
             .min(max_poll);
-        if let Err(stopped) = sleep_until(
-            tokio::time::Instant::now() + wake,
-            deadline,
-            timeout,
-            cancel,
+        if let Err(stopped) = stats::timed(
+            &mut stats.sleep,
+            sleep_until(
+                tokio::time::Instant::now() + wake,
+                deadline,
+                timeout,
+                cancel,
+            ),
         )
         .await
         {
@@ -189,6 +203,10 @@ pub async fn run_with_poll(
         }
     };
     let _ = logged;
+    stats.wall = started.elapsed();
+    stats.aws += observer.aws_time.saturating_sub(aws_time_before);
+    stats.aws_calls = observer.api_calls.saturating_sub(calls_before);
+    stats.log(&rollout.spec().name);
     RunResult {
         outcome,
         checkpoint: rollout.checkpoint().clone(),
@@ -197,6 +215,7 @@ pub async fn run_with_poll(
         finished_at: SystemTime::now(),
         api_calls: observer.api_calls,
         busy,
+        stats,
     }
 }
 

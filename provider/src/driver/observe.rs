@@ -1,7 +1,7 @@
 //! One observation of everything the engine looks at, through the adapter.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use zdd_rollout::{
     AlarmObservation, Observation, RolloutSpec, Strategy, TargetGroupMetrics, Timestamp,
@@ -11,6 +11,7 @@ use crate::aws::types::TargetGroupTiming;
 use crate::aws::{AwsClients, AwsError};
 
 use super::convert;
+use super::stats::timed;
 
 /// Target group settings do not change during a rollout: read them once per apply.
 #[derive(Debug, Default)]
@@ -18,6 +19,8 @@ pub struct Observer {
     timings: BTreeMap<String, TargetGroupTiming>,
     /// AWS API calls made so far (for the benchmark's "API calls per rollout").
     pub api_calls: u64,
+    /// Time spent inside those calls (for the benchmark's "own overhead").
+    pub aws_time: Duration,
 }
 
 impl Observer {
@@ -28,20 +31,20 @@ impl Observer {
         metrics_since: Option<Timestamp>,
         now: SystemTime,
     ) -> Result<Observation, AwsError> {
-        let asgs = aws.describe_rollout_asgs(&spec.name).await?;
+        let asgs = timed(&mut self.aws_time, aws.describe_rollout_asgs(&spec.name)).await?;
         self.api_calls += 1;
         let mut target_groups = Vec::new();
         for arn in spec.target_group_arns() {
             let timing = match self.timings.get(&arn) {
                 Some(timing) => timing.clone(),
                 None => {
-                    let timing = aws.target_group_timing(&arn).await?;
+                    let timing = timed(&mut self.aws_time, aws.target_group_timing(&arn)).await?;
                     self.api_calls += 2;
                     self.timings.insert(arn.clone(), timing.clone());
                     timing
                 }
             };
-            let targets = aws.target_health(&arn).await?;
+            let targets = timed(&mut self.aws_time, aws.target_health(&arn)).await?;
             self.api_calls += 1;
             target_groups.push(convert::target_group(&timing, &targets));
         }
@@ -51,11 +54,16 @@ impl Observer {
             ..Observation::default()
         };
         if let Strategy::Canary(canary) = &spec.strategy {
-            let weights = aws.listener_weights(&canary.listener_arn).await?;
+            let weights = timed(
+                &mut self.aws_time,
+                aws.listener_weights(&canary.listener_arn),
+            )
+            .await?;
             self.api_calls += 1;
             observation.listener = Some(convert::listener(&weights));
             if !canary.alarm_names.is_empty() {
-                let states = aws.alarm_states(&canary.alarm_names).await?;
+                let states =
+                    timed(&mut self.aws_time, aws.alarm_states(&canary.alarm_names)).await?;
                 self.api_calls += 1;
                 observation.alarms = states
                     .into_iter()
@@ -77,14 +85,16 @@ impl Observer {
                     else {
                         continue;
                     };
-                    let sums = aws
-                        .target_group_metric_sums(
+                    let sums = timed(
+                        &mut self.aws_time,
+                        aws.target_group_metric_sums(
                             arn,
                             &load_balancer,
                             convert::system_time(since),
                             now,
-                        )
-                        .await?;
+                        ),
+                    )
+                    .await?;
                     self.api_calls += 2;
                     observation.metrics.push(TargetGroupMetrics {
                         target_group_arn: arn.clone(),
