@@ -159,7 +159,15 @@ fn check(case: &Case, report: &Report) -> Result<(), TestCaseError> {
     }
     match &report.outcome {
         Some(Outcome::Succeeded { generation }) => {
-            prop_assert_eq!(*generation, 2, "{}", summary());
+            if case.kill.after_steps.is_empty() {
+                prop_assert_eq!(*generation, 2, "{}", summary());
+            } else {
+                // A kill can land while a failed generation's rollback tag is still in flight;
+                // the next apply then sees an untagged, detached generation 2 and makes a fresh
+                // attempt (generation 3) instead, removing 2 once 3 serves. Every invariant
+                // still holds; what must never happen is generation 1 or 2 left beside it.
+                prop_assert!(*generation >= 2, "{}", summary());
+            }
             prop_assert!(
                 !case.scenario.faults.bad_release,
                 "a bad release succeeded: {}",
