@@ -106,21 +106,7 @@ mod tests {
     use crate::model::rollout::LastRollout;
 
     fn applied() -> RolloutModel {
-        RolloutModel {
-            id: Some("web".into()),
-            name: "web".into(),
-            launch_template_id: "lt-0abc".into(),
-            launch_template_version: "7".into(),
-            subnet_ids: vec!["subnet-a".into()],
-            target_group_arns: Some(vec!["arn:tg".into()]),
-            min_size: 2,
-            max_size: 6,
-            desired_capacity: 3,
-            generation: Some(4),
-            active_asg_name: Some("web-g4".into()),
-            active_launch_template_version: Some("7".into()),
-            ..RolloutModel::default()
-        }
+        crate::model::rollout::sample_applied()
     }
 
     #[test]
