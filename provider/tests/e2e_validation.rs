@@ -4,8 +4,11 @@ mod common;
 
 use common::{Config, bed};
 
-/// `(what, attribute lines replacing defaults, expected summary, expected source line)`.
-fn cases(bed: &common::Bed) -> Vec<(&'static str, Config, &'static str, &'static str)> {
+/// `(what, attribute lines replacing defaults, expected texts (the summary naming the attribute,
+/// then a piece of the detail naming the rule), expected source line)`.
+type Case = (&'static str, Config, [&'static str; 2], &'static str);
+
+fn cases(bed: &common::Bed) -> Vec<Case> {
     let base = Config::new(bed);
     let with = |edit: &dyn Fn(&mut Config)| {
         let mut config = base.clone();
@@ -24,19 +27,28 @@ fn cases(bed: &common::Bed) -> Vec<(&'static str, Config, &'static str, &'static
         (
             "$Latest",
             with(&|c| c.version = "$Latest".into()),
-            "Launch template version must be pinned",
+            [
+                "Error: Invalid launch_template_version",
+                "$Latest is refused",
+            ],
             "launch_template_version",
         ),
         (
             "$Default",
             with(&|c| c.version = "$Default".into()),
-            "Launch template version must be pinned",
+            [
+                "Error: Invalid launch_template_version",
+                "$Default is refused",
+            ],
             "launch_template_version",
         ),
         (
             "desired above max",
             with(&|c| c.desired = 9),
-            "desired_capacity outside min_size..max_size",
+            [
+                "Error: Invalid desired_capacity",
+                "9 is outside min_size..max_size (1..4)",
+            ],
             "desired_capacity",
         ),
         (
@@ -45,19 +57,22 @@ fn cases(bed: &common::Bed) -> Vec<(&'static str, Config, &'static str, &'static
                 c.min = 2;
                 c.desired = 1
             }),
-            "desired_capacity outside min_size..max_size",
+            [
+                "Error: Invalid desired_capacity",
+                "1 is outside min_size..max_size (2..4)",
+            ],
             "desired_capacity",
         ),
         (
             "unknown strategy",
             with(&|c| c.extra = vec!["strategy = \"big_bang\"".into()]),
-            "Unknown strategy",
+            ["Error: Invalid strategy", "unknown strategy \"big_bang\""],
             "strategy",
         ),
         (
             "canary without listener",
             with(&|c| c.extra = vec!["strategy = \"canary\"".into()]),
-            "Canary without listener",
+            ["Error: Invalid canary\n", "needs a canary block"],
             "strategy",
         ),
         (
@@ -70,7 +85,10 @@ fn cases(bed: &common::Bed) -> Vec<(&'static str, Config, &'static str, &'static
                     ),
                 ]
             }),
-            "Canary weights not increasing",
+            [
+                "Error: Invalid canary.steps[1].weight",
+                "weights must strictly",
+            ],
             "steps = [",
         ),
         (
@@ -81,19 +99,28 @@ fn cases(bed: &common::Bed) -> Vec<(&'static str, Config, &'static str, &'static
                     canary("[{ weight = 10, soak = \"1m\" }, { weight = 50, soak = \"1m\" }]"),
                 ]
             }),
-            "Canary steps must end at 100",
+            [
+                "Error: Invalid canary.steps[1].weight",
+                "the last step must send 100 %",
+            ],
             "steps = [",
         ),
         (
             "missing target groups",
             with(&|c| c.target_group_arns = None),
-            "Missing target groups",
+            [
+                "Error: Invalid target_group_arns",
+                "needs at least one target group",
+            ],
             "resource \"zdd_rollout\"",
         ),
         (
             "unparsable health_timeout",
             with(&|c| c.extra = vec!["health_timeout = \"ten minutes\"".into()]),
-            "Invalid duration",
+            [
+                "Error: Invalid health_timeout",
+                "cannot parse duration \"ten minutes\"",
+            ],
             "health_timeout",
         ),
         (
@@ -104,7 +131,10 @@ fn cases(bed: &common::Bed) -> Vec<(&'static str, Config, &'static str, &'static
                     canary("[{ weight = 100, soak = \"forever\" }]"),
                 ]
             }),
-            "Invalid duration",
+            [
+                "Error: Invalid canary.steps[0].soak",
+                "cannot parse duration \"forever\"",
+            ],
             "steps = [",
         ),
     ]
@@ -114,10 +144,12 @@ fn cases(bed: &common::Bed) -> Vec<(&'static str, Config, &'static str, &'static
 fn every_bad_input_is_an_error_on_its_attribute() {
     let bed = bed("e2eval");
     let mut failures = Vec::new();
-    for (what, config, summary, line) in cases(&bed) {
+    for (what, config, texts, line) in cases(&bed) {
         bed.write_config(&config);
         let plan = bed.terraform(&["plan", "-no-color", "-input=false"]);
-        let ok = !plan.success() && plan.stderr.contains(summary) && plan.stderr.contains(line);
+        let ok = !plan.success()
+            && texts.iter().all(|text| plan.stderr.contains(text))
+            && plan.stderr.contains(line);
         if !ok {
             failures.push(format!("{what}: exit {}\n{}", plan.code, plan.stderr));
         }

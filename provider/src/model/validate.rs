@@ -1,331 +1,181 @@
-//! Plan-time validation: every bad input gets an error diagnostic on its attribute path, all
-//! of them at once (a user fixes a config in one round, not one error per plan).
-//!
-//! Values not yet known at plan time (e.g. an ARN from a resource not created yet) are
-//! listed in `unknown` by top-level attribute name and skipped; Terraform validates again
-//! once they are known.
+//! Plan-time validation of `zdd_rollout`. The engine's `RolloutSpec::validate` is the one source
+//! of the rules: this module turns each of its errors into a Terraform diagnostic on the same
+//! attribute path, leaves out the verdicts that depend on values Terraform does not know yet, and
+//! adds the few checks that belong to the provider rather than the engine. Every problem is
+//! reported at once (a user fixes a config in one round, not one error per plan).
 
 use std::collections::BTreeSet;
 
-use super::diagnostics::{AttrPath, Diagnostic};
+use zdd_rollout::{AttributePath as EnginePath, PathStep as EngineStep, RolloutSpec, SpecError};
+use zdd_tfplugin::{AttributePath, Diagnostic};
+
 use super::duration::parse_duration;
-use super::rollout::{CanaryConfig, RolloutModel, Strategy};
+use super::rollout::RolloutModel;
+use super::spec::raw_spec;
 
-/// ASG names are at most 255 characters; leave room for `-g<generation>` (the engine agrees).
-const MAX_NAME_LEN: usize = 200;
-
+/// Every problem of a configuration, each on its attribute path.
+///
+/// `unknown` names the top-level attributes whose values Terraform does not know yet (e.g. an ARN
+/// of a resource not created yet; the model holds placeholders for them). Verdicts that depend on
+/// them are left out; Terraform validates again once they are known.
 pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let engine_errors = match RolloutSpec::validate(&raw_spec(model)) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.0,
+    };
+    let mut diagnostics: Vec<Diagnostic> = engine_errors
+        .iter()
+        .filter(|error| !judges_unknown(&error.path, unknown))
+        .map(|error| spec_error_diagnostic(error, model))
+        .collect();
+    for extra in provider_checks(model, unknown) {
+        if !diagnostics.iter().any(|d| d.attribute == extra.attribute) {
+            diagnostics.push(extra);
+        }
+    }
+    diagnostics
+}
+
+/// One engine error as a Terraform diagnostic: the summary names the attribute (Terraform shows
+/// the source line, which for a list element is only the list's first line), the detail is the
+/// engine's message.
+pub fn spec_error_diagnostic(error: &SpecError, model: &RolloutModel) -> Diagnostic {
+    let mut detail = error.message.clone();
+    if let Some(hint) = root_attribute(&error.path).and_then(terraform_hint) {
+        detail = format!("{detail}. {hint}");
+    }
+    invalid(terraform_path(error, model), &detail)
+}
+
+fn invalid(path: AttributePath, message: &str) -> Diagnostic {
+    Diagnostic::error(format!("Invalid {path}"), message).at(path)
+}
+
+/// Advice only a Terraform user needs, added to the engine's message.
+fn terraform_hint(attribute: &str) -> Option<&'static str> {
+    match attribute {
+        "launch_template_version" => Some(
+            "In Terraform, reference a numbered version, e.g. aws_launch_template.web.latest_version.",
+        ),
+        _ => None,
+    }
+}
+
+fn terraform_path(error: &SpecError, model: &RolloutModel) -> AttributePath {
+    let path = error
+        .path
+        .0
+        .iter()
+        .fold(AttributePath::default(), |path, step| match step {
+            EngineStep::Attribute(name) => path.attribute(name.clone()),
+            EngineStep::Index(index) => path.index(i64::try_from(*index).unwrap_or(i64::MAX)),
+        });
+    // The engine's paths have no map-key step: it reports a reserved tag key at `tags` and
+    // quotes the key in its message. Point at the key itself.
+    if error.path.0 == [EngineStep::Attribute("tags".into())]
+        && let Some(key) = model.tags.iter().flatten().find_map(|(key, _)| {
+            (key.starts_with("zdd:") && error.message.contains(&format!("{key:?}"))).then_some(key)
+        })
+    {
+        return path.key(key.clone());
+    }
+    path
+}
+
+fn root_attribute(path: &EnginePath) -> Option<&str> {
+    match path.0.first() {
+        Some(EngineStep::Attribute(name)) => Some(name),
+        _ => None,
+    }
+}
+
+/// The top-level attributes an engine verdict on `attribute` depends on: its own value and the
+/// ones its rules read besides (the sizes are judged together and with the rolling strategy's
+/// room; the strategy decides which target groups, block and batch size are needed). `None`:
+/// not listed, so it is taken to depend on everything and a new engine rule is never judged on
+/// a placeholder. This lives here because only Terraform has unknown values.
+fn inputs_of(attribute: &str) -> Option<&'static [&'static str]> {
+    const SIZES: &[&str] = &[
+        "min_size",
+        "max_size",
+        "desired_capacity",
+        "strategy",
+        "min_healthy_percent",
+    ];
+    Some(match attribute {
+        "name" => &["name"],
+        "launch_template_id" => &["launch_template_id"],
+        "launch_template_version" => &["launch_template_version"],
+        "subnet_ids" => &["subnet_ids"],
+        "min_size" | "max_size" | "desired_capacity" => SIZES,
+        "min_healthy_percent" => &["min_healthy_percent"],
+        "health_timeout" => &["health_timeout"],
+        "tags" => &["tags"],
+        "strategy" => &["strategy"],
+        "batch_size" => &["batch_size", "strategy"],
+        "target_group_arns" => &["target_group_arns", "strategy"],
+        "canary" => &["canary", "strategy"],
+        _ => return None,
+    })
+}
+
+fn judges_unknown(path: &EnginePath, unknown: &BTreeSet<String>) -> bool {
+    if unknown.is_empty() {
+        return false;
+    }
+    match root_attribute(path).and_then(inputs_of) {
+        Some(inputs) => inputs.iter().any(|input| unknown.contains(*input)),
+        None => true,
+    }
+}
+
+/// Checks the engine does not make, each with the reason it lives here. They are reported only
+/// where the engine has not already reported the same attribute.
+fn provider_checks(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnostic> {
     let known = |attribute: &str| !unknown.contains(attribute);
     let mut diagnostics = Vec::new();
 
-    if known("name") {
-        validate_name(&model.name, &mut diagnostics);
-    }
-    if known("launch_template_version") {
-        validate_version(&model.launch_template_version, &mut diagnostics);
-    }
-    if known("launch_template_id") && model.launch_template_id.trim().is_empty() {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("launch_template_id"),
-            "Empty launch template id",
-            "launch_template_id must name an EC2 launch template, e.g. \"lt-0abc123\".",
-        ));
-    }
-    if known("subnet_ids") && model.subnet_ids.is_empty() {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("subnet_ids"),
-            "No subnets",
-            "subnet_ids needs at least one subnet for the Auto Scaling groups.",
-        ));
-    }
-    let sizes_known = known("min_size") && known("max_size") && known("desired_capacity");
-    if sizes_known {
-        validate_sizes(model, &mut diagnostics);
-    }
-
-    let strategy = if known("strategy") {
-        match model.strategy_or_default() {
-            Ok(strategy) => Some(strategy),
-            Err(message) => {
-                diagnostics.push(Diagnostic::error(
-                    AttrPath::root("strategy"),
-                    "Unknown strategy",
-                    message,
-                ));
-                None
-            }
-        }
-    } else {
-        None
-    };
-
-    if let Some(percent) = model
-        .min_healthy_percent
-        .filter(|_| known("min_healthy_percent"))
-        && !(0..=100).contains(&percent)
-    {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("min_healthy_percent"),
-            "min_healthy_percent out of range",
-            format!("min_healthy_percent must be between 0 and 100, got {percent}."),
-        ));
-    }
-    if let Some(batch) = model.batch_size.filter(|_| known("batch_size"))
-        && batch < 1
-    {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("batch_size"),
-            "batch_size too small",
-            format!("batch_size must be at least 1, got {batch}."),
-        ));
-    }
-
-    match strategy {
-        Some(Strategy::BlueGreen | Strategy::Rolling) if known("target_group_arns")
-            && model.target_group_arns.as_ref().is_none_or(Vec::is_empty) => {
-                diagnostics.push(Diagnostic::error(
-                    AttrPath::root("target_group_arns"),
-                    "Missing target groups",
-                    format!(
-                        "strategy {:?} waits for the load balancer to report the new targets healthy: \
-                         target_group_arns needs at least one target group.",
-                        strategy.map_or("", Strategy::as_str)
-                    ),
-                ));
-            }
-        Some(Strategy::Canary) if known("canary") => match &model.canary {
-            None => diagnostics.push(Diagnostic::error(
-                AttrPath::root("canary"),
-                "Canary without listener",
-                "strategy \"canary\" needs a canary block with listener_arn, stable_target_group_arn \
-                 and canary_target_group_arn.",
-            )),
-            Some(canary) => validate_canary(canary, &mut diagnostics),
-        },
-        _ => {}
-    }
-    if strategy == Some(Strategy::Rolling) && sizes_known && known("min_healthy_percent") {
-        validate_rolling_room(model, &mut diagnostics);
-    }
-
-    if known("health_timeout")
-        && let Some(text) = &model.health_timeout
-    {
-        check_duration(AttrPath::root("health_timeout"), text, &mut diagnostics);
-    }
+    // The `timeouts` block bounds Terraform's operations; the engine never sees it. Parsed with
+    // the same parser the resource uses to read the timeouts.
     if let Some(timeouts) = model.timeouts.as_ref().filter(|_| known("timeouts")) {
         for (name, value) in [
             ("create", &timeouts.create),
             ("update", &timeouts.update),
             ("delete", &timeouts.delete),
         ] {
-            if let Some(text) = value {
-                check_duration(
-                    AttrPath::root("timeouts").attribute(name),
-                    text,
-                    &mut diagnostics,
-                );
+            if let Some(Err(message)) = value.as_deref().map(parse_duration) {
+                diagnostics.push(invalid(
+                    AttributePath::root("timeouts").attribute(name),
+                    &message,
+                ));
             }
         }
     }
-    if let Some(tags) = model.tags.as_ref().filter(|_| known("tags")) {
-        for key in tags.keys().filter(|key| key.starts_with("zdd:")) {
-            diagnostics.push(Diagnostic::error(
-                AttrPath::root("tags").key(key),
-                "Reserved tag key",
-                format!("tag keys starting with \"zdd:\" are set by the provider; remove {key:?}."),
-            ));
-        }
+
+    // Not (yet) an engine rule: the engine judges batch_size only for strategy "rolling", but a
+    // batch of less than one instance is wrong whatever the strategy.
+    if let Some(batch) = model.batch_size.filter(|_| known("batch_size"))
+        && batch < 1
+    {
+        diagnostics.push(invalid(
+            AttributePath::root("batch_size"),
+            &format!("{batch} must be at least 1"),
+        ));
+    }
+
+    // Not (yet) an engine rule: the engine trims the version and reads "+7" as 7, but refresh
+    // compares the written text with the version AWS reports ("7"), so any other spelling would
+    // show as drift on every plan.
+    let version = &model.launch_template_version;
+    if known("launch_template_version") && !version.chars().all(|c| c.is_ascii_digit()) {
+        diagnostics.push(invalid(
+            AttributePath::root("launch_template_version"),
+            &format!(
+                "{version:?} must be written as digits only, e.g. \"7\", the way AWS reports the version"
+            ),
+        ));
     }
     diagnostics
-}
-
-fn validate_name(name: &str, diagnostics: &mut Vec<Diagnostic>) {
-    let valid_chars = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
-    if name.is_empty() || name.len() > MAX_NAME_LEN || !valid_chars {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("name"),
-            "Invalid name",
-            format!(
-                "name must be 1 to {MAX_NAME_LEN} characters of letters, digits, '-' or '_' \
-                 (Auto Scaling groups are named \"<name>-g<generation>\"), got {name:?}."
-            ),
-        ));
-    }
-}
-
-fn validate_version(version: &str, diagnostics: &mut Vec<Diagnostic>) {
-    let is_number =
-        !version.is_empty() && version.chars().all(|c| c.is_ascii_digit()) && version != "0";
-    if version == "$Latest" || version == "$Default" {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("launch_template_version"),
-            "Launch template version must be pinned",
-            format!(
-                "{version} moves when someone creates a template version, so a rollback would have no \
-                 fixed target. Use a version number, e.g. aws_launch_template.web.latest_version."
-            ),
-        ));
-    } else if !is_number {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("launch_template_version"),
-            "Launch template version must be a number",
-            format!("expected a version number such as \"7\", got {version:?}."),
-        ));
-    }
-}
-
-fn validate_sizes(model: &RolloutModel, diagnostics: &mut Vec<Diagnostic>) {
-    if model.min_size < 0 {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("min_size"),
-            "min_size is negative",
-            format!("min_size must be 0 or more, got {}.", model.min_size),
-        ));
-    }
-    if model.max_size < 1 {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("max_size"),
-            "max_size too small",
-            format!("max_size must be at least 1, got {}.", model.max_size),
-        ));
-    }
-    if model.min_size > model.max_size {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("min_size"),
-            "min_size exceeds max_size",
-            format!(
-                "min_size ({}) must not exceed max_size ({}).",
-                model.min_size, model.max_size
-            ),
-        ));
-    } else if !(model.min_size..=model.max_size).contains(&model.desired_capacity) {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("desired_capacity"),
-            "desired_capacity outside min_size..max_size",
-            format!(
-                "desired_capacity ({}) must be between min_size ({}) and max_size ({}).",
-                model.desired_capacity, model.min_size, model.max_size
-            ),
-        ));
-    }
-}
-
-/// A rolling update replaces instances a batch at a time; it needs room either above
-/// desired (surge up to max_size) or below it (min_healthy_percent < 100).
-fn validate_rolling_room(model: &RolloutModel, diagnostics: &mut Vec<Diagnostic>) {
-    let percent = model
-        .min_healthy_percent
-        .unwrap_or(super::rollout::defaults::MIN_HEALTHY_PERCENT);
-    let floor = (model.desired_capacity * percent + 99) / 100;
-    let surge = model.max_size - model.desired_capacity;
-    let slack = model.desired_capacity - floor;
-    if model.desired_capacity > 0 && surge <= 0 && slack <= 0 {
-        diagnostics.push(Diagnostic::error(
-            AttrPath::root("max_size"),
-            "No room for a rolling update",
-            format!(
-                "with min_healthy_percent = {percent} every one of the {} instances must stay healthy, \
-                 so the new batch must be launched beside them: raise max_size above desired_capacity \
-                 or lower min_healthy_percent.",
-                model.desired_capacity
-            ),
-        ));
-    }
-}
-
-fn validate_canary(canary: &CanaryConfig, diagnostics: &mut Vec<Diagnostic>) {
-    let path = || AttrPath::root("canary");
-    for (attribute, value) in [
-        ("listener_arn", &canary.listener_arn),
-        ("stable_target_group_arn", &canary.stable_target_group_arn),
-        ("canary_target_group_arn", &canary.canary_target_group_arn),
-    ] {
-        if value.trim().is_empty() {
-            diagnostics.push(Diagnostic::error(
-                path().attribute(attribute),
-                if attribute == "listener_arn" {
-                    "Canary without listener"
-                } else {
-                    "Missing target groups"
-                },
-                format!("canary.{attribute} must be set for strategy \"canary\"."),
-            ));
-        }
-    }
-    if !canary.stable_target_group_arn.is_empty()
-        && canary.stable_target_group_arn == canary.canary_target_group_arn
-    {
-        diagnostics.push(Diagnostic::error(
-            path().attribute("canary_target_group_arn"),
-            "Canary and stable target groups are the same",
-            "the canary needs its own target group so the listener can weight the two.",
-        ));
-    }
-    if let Some(ratio) = canary.max_5xx_ratio
-        && (!(0.0..=1.0).contains(&ratio) || ratio.is_nan())
-    {
-        diagnostics.push(Diagnostic::error(
-            path().attribute("max_5xx_ratio"),
-            "max_5xx_ratio out of range",
-            format!("max_5xx_ratio is a fraction between 0 and 1 (0.01 = 1 %), got {ratio}."),
-        ));
-    }
-    let Some(steps) = &canary.steps else { return };
-    if steps.is_empty() {
-        diagnostics.push(Diagnostic::error(
-            path().attribute("steps"),
-            "No canary steps",
-            "canary.steps needs at least one step, and the last must have weight 100.",
-        ));
-        return;
-    }
-    let mut previous = 0;
-    for (index, step) in steps.iter().enumerate() {
-        let step_path = || path().attribute("steps").index(index);
-        if !(1..=100).contains(&step.weight) {
-            diagnostics.push(Diagnostic::error(
-                step_path().attribute("weight"),
-                "Canary weight out of range",
-                format!(
-                    "weights are percentages of traffic from 1 to 100, got {}.",
-                    step.weight
-                ),
-            ));
-        } else if step.weight <= previous {
-            diagnostics.push(Diagnostic::error(
-                step_path().attribute("weight"),
-                "Canary weights not increasing",
-                format!(
-                    "each step must send more traffic than the one before: step {index} has weight {} after {previous}.",
-                    step.weight
-                ),
-            ));
-        }
-        previous = previous.max(step.weight);
-        check_duration(step_path().attribute("soak"), &step.soak, diagnostics);
-    }
-    if let Some(last) = steps.last().filter(|last| last.weight != 100) {
-        diagnostics.push(Diagnostic::error(
-            path()
-                .attribute("steps")
-                .index(steps.len() - 1)
-                .attribute("weight"),
-            "Canary steps must end at 100",
-            format!(
-                "the last step shifts all traffic to the new generation: weight 100, got {}.",
-                last.weight
-            ),
-        ));
-    }
-}
-
-fn check_duration(path: AttrPath, text: &str, diagnostics: &mut Vec<Diagnostic>) {
-    if let Err(message) = parse_duration(text) {
-        diagnostics.push(Diagnostic::error(path, "Invalid duration", message));
-    }
 }
 
 #[cfg(test)]
@@ -333,20 +183,11 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::rollout::{CanaryStepConfig, TimeoutsConfig};
+    use crate::model::rollout::{CanaryConfig, CanaryStepConfig, TimeoutsConfig, sample_applied};
 
+    /// Validation reads no computed attribute, so the applied sample is a valid configuration.
     fn valid() -> RolloutModel {
-        RolloutModel {
-            name: "web".into(),
-            launch_template_id: "lt-0abc".into(),
-            launch_template_version: "7".into(),
-            subnet_ids: vec!["subnet-a".into()],
-            target_group_arns: Some(vec!["arn:tg".into()]),
-            min_size: 2,
-            max_size: 6,
-            desired_capacity: 3,
-            ..RolloutModel::default()
-        }
+        sample_applied()
     }
 
     fn canary() -> CanaryConfig {
@@ -358,6 +199,15 @@ mod tests {
         }
     }
 
+    fn canary_model(canary: CanaryConfig) -> RolloutModel {
+        RolloutModel {
+            strategy: Some("canary".into()),
+            target_group_arns: None,
+            canary: Some(canary),
+            ..valid()
+        }
+    }
+
     fn step(weight: i64, soak: &str) -> CanaryStepConfig {
         CanaryStepConfig {
             weight,
@@ -365,11 +215,22 @@ mod tests {
         }
     }
 
-    /// `(path, summary)` of every diagnostic, for compact assertions.
+    fn diagnose(model: &RolloutModel, unknown: &[&str]) -> Vec<Diagnostic> {
+        let unknown = unknown.iter().map(ToString::to_string).collect();
+        validate(model, &unknown)
+    }
+
+    /// `(path, detail)` of every diagnostic; every one is an error pointing at its path and
+    /// naming it in its summary.
     fn errors(model: &RolloutModel) -> Vec<(String, String)> {
-        validate(model, &BTreeSet::new())
+        diagnose(model, &[])
             .into_iter()
-            .map(|d| (d.path.map(|p| p.to_string()).unwrap_or_default(), d.summary))
+            .map(|d| {
+                assert_eq!(d.severity, zdd_tfplugin::Severity::Error);
+                let path = d.attribute.map(|p| p.to_string()).unwrap_or_default();
+                assert_eq!(d.summary, format!("Invalid {path}"));
+                (path, d.detail)
+            })
             .collect()
     }
 
@@ -377,16 +238,24 @@ mod tests {
         errors(model).into_iter().map(|(path, _)| path).collect()
     }
 
+    /// Exactly these errors, in this order: `(path, a fragment of the detail)`.
+    #[track_caller]
+    fn assert_errors(model: &RolloutModel, expected: &[(&str, &str)]) {
+        let actual = errors(model);
+        let matches = actual.len() == expected.len()
+            && actual
+                .iter()
+                .zip(expected)
+                .all(|((path, detail), (want_path, fragment))| {
+                    path == want_path && detail.contains(fragment)
+                });
+        assert!(matches, "expected {expected:#?}\ngot {actual:#?}");
+    }
+
     #[test]
     fn a_valid_config_has_no_diagnostics() {
         assert_eq!(errors(&valid()), vec![]);
-        let canary_model = RolloutModel {
-            strategy: Some("canary".into()),
-            target_group_arns: None,
-            canary: Some(canary()),
-            ..valid()
-        };
-        assert_eq!(errors(&canary_model), vec![]);
+        assert_eq!(errors(&canary_model(canary())), vec![]);
     }
 
     #[test]
@@ -396,15 +265,16 @@ mod tests {
                 launch_template_version: version.into(),
                 ..valid()
             };
-            assert_eq!(
-                errors(&model),
-                vec![(
-                    "launch_template_version".into(),
-                    "Launch template version must be pinned".into()
-                )]
+            assert_errors(
+                &model,
+                &[(
+                    "launch_template_version",
+                    "pin a version number (e.g. \"7\") so that a rollback has a fixed target",
+                )],
             );
+            assert!(errors(&model)[0].1.contains("latest_version"));
         }
-        for version in ["", "v7", "0", "1.5"] {
+        for version in ["", "v7", "0", "1.5", " 7", "+7"] {
             let model = RolloutModel {
                 launch_template_version: version.into(),
                 ..valid()
@@ -424,19 +294,19 @@ mod tests {
                 desired_capacity: desired,
                 ..valid()
             };
-            assert_eq!(
-                errors(&model),
-                vec![(
-                    "desired_capacity".into(),
-                    "desired_capacity outside min_size..max_size".into()
-                )]
+            assert_errors(
+                &model,
+                &[("desired_capacity", "is outside min_size..max_size (2..6)")],
             );
         }
         let model = RolloutModel {
             min_size: 7,
             ..valid()
         };
-        assert_eq!(paths(&model), vec!["min_size"]);
+        assert_errors(
+            &model,
+            &[("max_size", "max_size 6 is smaller than min_size 7")],
+        );
     }
 
     #[test]
@@ -445,73 +315,46 @@ mod tests {
             strategy: Some("big_bang".into()),
             ..valid()
         };
-        assert_eq!(
-            errors(&model),
-            vec![("strategy".into(), "Unknown strategy".into())]
-        );
+        assert_errors(&model, &[("strategy", "unknown strategy \"big_bang\"")]);
     }
 
     #[test]
     fn canary_without_listener() {
         let model = RolloutModel {
             strategy: Some("canary".into()),
+            target_group_arns: None,
             ..valid()
         };
-        assert_eq!(
-            errors(&model),
-            vec![("canary".into(), "Canary without listener".into())]
-        );
-        let model = RolloutModel {
-            strategy: Some("canary".into()),
-            canary: Some(CanaryConfig {
-                listener_arn: String::new(),
-                ..canary()
-            }),
-            ..valid()
-        };
-        assert_eq!(
-            errors(&model),
-            vec![(
-                "canary.listener_arn".into(),
-                "Canary without listener".into()
-            )]
-        );
+        assert_errors(&model, &[("canary", "needs a canary block (listener_arn")]);
+        let model = canary_model(CanaryConfig {
+            listener_arn: String::new(),
+            ..canary()
+        });
+        assert_errors(&model, &[("canary.listener_arn", "is required")]);
     }
 
     #[test]
     fn canary_weights_must_increase_and_end_at_100() {
-        let with_steps = |steps| RolloutModel {
-            strategy: Some("canary".into()),
-            canary: Some(CanaryConfig {
+        let with_steps = |steps| {
+            canary_model(CanaryConfig {
                 steps: Some(steps),
                 ..canary()
-            }),
-            ..valid()
+            })
         };
-        assert_eq!(
-            errors(&with_steps(vec![
-                step(10, "1m"),
-                step(5, "1m"),
-                step(100, "0s")
-            ])),
-            vec![(
-                "canary.steps[1].weight".into(),
-                "Canary weights not increasing".into()
-            )]
+        assert_errors(
+            &with_steps(vec![step(10, "1m"), step(5, "1m"), step(100, "0s")]),
+            &[("canary.steps[1].weight", "weights must strictly increase")],
         );
-        assert_eq!(
-            errors(&with_steps(vec![step(10, "1m"), step(50, "1m")])),
-            vec![(
-                "canary.steps[1].weight".into(),
-                "Canary steps must end at 100".into()
-            )]
+        assert_errors(
+            &with_steps(vec![step(10, "1m"), step(50, "1m")]),
+            &[(
+                "canary.steps[1].weight",
+                "the last step must send 100 % to the new generation, not 50",
+            )],
         );
-        assert_eq!(
-            errors(&with_steps(vec![step(0, "1m"), step(100, "0s")])),
-            vec![(
-                "canary.steps[0].weight".into(),
-                "Canary weight out of range".into()
-            )]
+        assert_errors(
+            &with_steps(vec![step(0, "1m"), step(100, "0s")]),
+            &[("canary.steps[0].weight", "must be between 1 and 100")],
         );
         assert_eq!(paths(&with_steps(vec![])), vec!["canary.steps"]);
     }
@@ -523,20 +366,22 @@ mod tests {
                 target_group_arns: target_groups,
                 ..valid()
             };
-            assert_eq!(
-                errors(&model),
-                vec![("target_group_arns".into(), "Missing target groups".into())]
+            assert_errors(
+                &model,
+                &[("target_group_arns", "needs at least one target group")],
             );
         }
-        let model = RolloutModel {
-            strategy: Some("canary".into()),
-            canary: Some(CanaryConfig {
-                canary_target_group_arn: "arn:blue".into(),
-                ..canary()
-            }),
-            ..valid()
-        };
-        assert_eq!(paths(&model), vec!["canary.canary_target_group_arn"]);
+        let model = canary_model(CanaryConfig {
+            canary_target_group_arn: "arn:blue".into(),
+            ..canary()
+        });
+        assert_errors(
+            &model,
+            &[(
+                "canary.canary_target_group_arn",
+                "must differ from stable_target_group_arn",
+            )],
+        );
     }
 
     #[test]
@@ -548,20 +393,18 @@ mod tests {
                 update: Some("1 fortnight".into()),
                 delete: None,
             }),
-            strategy: Some("canary".into()),
-            canary: Some(CanaryConfig {
-                steps: Some(vec![step(50, "5mins"), step(100, "forever")]),
+            ..canary_model(CanaryConfig {
+                steps: Some(vec![step(50, "5m"), step(100, "forever")]),
                 ..canary()
-            }),
-            ..valid()
+            })
         };
-        assert_eq!(
-            errors(&model),
-            vec![
-                ("canary.steps[1].soak".into(), "Invalid duration".into()),
-                ("health_timeout".into(), "Invalid duration".into()),
-                ("timeouts.update".into(), "Invalid duration".into()),
-            ]
+        assert_errors(
+            &model,
+            &[
+                ("health_timeout", "cannot parse duration \"ten minutes\""),
+                ("canary.steps[1].soak", "cannot parse duration \"forever\""),
+                ("timeouts.update", "expected a duration such as"),
+            ],
         );
     }
 
@@ -586,11 +429,27 @@ mod tests {
                 "name",
                 "launch_template_version",
                 "desired_capacity",
-                "strategy",
                 "min_healthy_percent",
-                "batch_size",
                 "tags[\"zdd:generation\"]",
+                "strategy",
+                "batch_size",
             ]
+        );
+    }
+
+    #[test]
+    fn reserved_tags_point_at_their_key() {
+        let model = RolloutModel {
+            tags: Some(BTreeMap::from([
+                ("team".to_string(), "web".to_string()),
+                ("zdd:rollout".to_string(), "x".to_string()),
+                ("zdd:rollback".to_string(), "y".to_string()),
+            ])),
+            ..valid()
+        };
+        assert_eq!(
+            paths(&model),
+            vec!["tags[\"zdd:rollback\"]", "tags[\"zdd:rollout\"]"]
         );
     }
 
@@ -601,12 +460,33 @@ mod tests {
             max_size: 3,
             ..valid()
         };
-        assert_eq!(paths(&model), vec!["max_size"]);
+        assert_errors(&model, &[("max_size", "needs max_size > desired_capacity")]);
         let model = RolloutModel {
             min_healthy_percent: Some(66),
             ..model
         };
         assert_eq!(paths(&model), Vec::<String>::new());
+    }
+
+    #[test]
+    fn batch_size_is_judged_whatever_the_strategy() {
+        for strategy in ["blue_green", "rolling"] {
+            let model = RolloutModel {
+                strategy: Some(strategy.into()),
+                batch_size: Some(0),
+                ..valid()
+            };
+            assert_errors(&model, &[("batch_size", "0 must be at least 1")]);
+        }
+    }
+
+    #[test]
+    fn engine_rules_the_provider_never_had_are_reported() {
+        let model = canary_model(CanaryConfig {
+            alarm_names: Some(vec![String::new()]),
+            ..canary()
+        });
+        assert_errors(&model, &[("canary.alarm_names[0]", "must not be empty")]);
     }
 
     #[test]
@@ -616,10 +496,29 @@ mod tests {
             launch_template_version: String::new(),
             ..valid()
         };
-        let unknown = BTreeSet::from([
-            "target_group_arns".to_string(),
-            "launch_template_version".to_string(),
-        ]);
-        assert_eq!(validate(&model, &unknown), vec![]);
+        assert_eq!(
+            diagnose(&model, &["target_group_arns", "launch_template_version"]),
+            vec![]
+        );
+        // Unknown sizes: no verdict on any of them, but the rest is still judged.
+        let model = RolloutModel {
+            max_size: 0,
+            name: String::new(),
+            ..valid()
+        };
+        let diagnostics = diagnose(&model, &["max_size"]);
+        let paths: Vec<String> = diagnostics
+            .iter()
+            .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
+            .collect();
+        assert_eq!(paths, vec!["name"]);
+        // An unknown strategy: no verdict on what it decides.
+        let model = RolloutModel {
+            strategy: None,
+            target_group_arns: None,
+            canary: Some(canary()),
+            ..valid()
+        };
+        assert_eq!(diagnose(&model, &["strategy"]), vec![]);
     }
 }

@@ -4,12 +4,12 @@
 use std::time::{Duration, SystemTime};
 
 use zdd_rollout::{
-    Checkpoint, Event, Outcome as EngineOutcome, RawCanary, RawCanaryStep, RawSpec, Rollout,
-    RolloutSpec, SpecErrors, Strategy as EngineStrategy,
+    Checkpoint, Event, Outcome as EngineOutcome, Rollout, RolloutSpec, SpecErrors,
+    Strategy as EngineStrategy,
 };
 use zdd_tfplugin::{
-    AttributePath, Ctx, Diagnostic, Failure, OrDiag, Outcome, PlanChange, Resource, Schema, Val,
-    Value, from_value,
+    AttributePath, Ctx, Diagnostic, Diagnostics, Failure, OrDiag, Outcome, PlanChange, Resource,
+    Schema, Val, Value, from_value,
 };
 
 use super::SharedAws;
@@ -18,12 +18,12 @@ use super::state::RolloutState;
 use crate::aws::types::AlarmState;
 use crate::driver::timeline::rfc3339;
 use crate::driver::{self, Observer, RunResult, Stopped, convert};
-use crate::model::diagnostics::{AttrPath, PathStep};
 use crate::model::duration::parse_duration;
 use crate::model::plan::{Change, classify_change};
 use crate::model::refresh::{Finding, refresh};
 use crate::model::rollout::defaults;
-use crate::model::{LastRollout, RolloutModel, TimelineStep, validate};
+use crate::model::validate::{spec_error_diagnostic, validate};
+use crate::model::{LastRollout, RolloutModel, TimelineStep, raw_spec};
 
 /// Computed attributes: null in configuration, never "unknown because of the user".
 const COMPUTED: [&str; 5] = [
@@ -204,8 +204,8 @@ impl Resource for RolloutResource {
 
     async fn delete(&self, ctx: &mut Ctx, prior: RolloutState) -> Outcome<()> {
         let model = prior.to_model();
-        let spec =
-            RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
+        let spec = RolloutSpec::validate(&raw_spec(&model))
+            .map_err(|errors| spec_failure(&errors, &model))?;
         let aws = self.aws.get()?;
         let mut observer = Observer::default();
         let observation = driver::first_observation(&aws, &spec, &mut observer, ctx.cancellation())
@@ -264,8 +264,8 @@ impl RolloutResource {
         operation: Operation,
     ) -> Outcome<RolloutState> {
         let model = planned.to_model();
-        let spec =
-            RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
+        let spec = RolloutSpec::validate(&raw_spec(&model))
+            .map_err(|errors| spec_failure(&errors, &model))?;
         let aws = self.aws.get()?;
         preflight_alarms(&aws, &spec).await?;
         let mut observer = Observer::default();
@@ -527,111 +527,26 @@ fn keep_computed(planned: &mut RolloutState, prior: &RolloutState) {
     planned.last_rollout = prior.last_rollout.clone();
 }
 
-/// Every problem of a configuration, on its attribute path: our checks (with summaries a
-/// person can act on), then the engine's own validation for anything they missed.
+/// Every problem of a configuration, on its attribute path (the engine's rules, see
+/// [`validate`]). Computed attributes are null in configuration, so their being unknown says
+/// nothing about the user's values.
 pub fn config_diagnostics(state: &RolloutState) -> Vec<Diagnostic> {
     let unknown: std::collections::BTreeSet<String> = state
         .unknown_attributes()
         .into_iter()
         .filter(|name| !COMPUTED.contains(&name.as_str()))
         .collect();
-    let model = state.to_model();
-    let ours = validate::validate(&model, &unknown);
-    let mut diagnostics: Vec<Diagnostic> = ours
-        .iter()
-        .map(|d| {
-            let diagnostic = Diagnostic::error(d.summary.clone(), d.detail.clone());
-            match &d.path {
-                Some(path) => diagnostic.at(tf_path(path)),
-                None => diagnostic,
-            }
-        })
-        .collect();
-    if unknown.is_empty()
-        && ours.is_empty()
-        && let Err(errors) = RolloutSpec::validate(&raw_spec(&model))
-    {
-        diagnostics.extend(errors.0.iter().map(|error| {
-            Diagnostic::error("Invalid zdd_rollout configuration", error.message.clone())
-                .at(engine_path(&error.path))
-        }));
-    }
-    diagnostics
+    validate(&state.to_model(), &unknown)
 }
 
-fn tf_path(path: &AttrPath) -> AttributePath {
-    let mut steps = path.0.iter();
-    let mut out = match steps.next() {
-        Some(PathStep::Attribute(name) | PathStep::Key(name)) => AttributePath::root(name.clone()),
-        Some(PathStep::Index(_)) | None => AttributePath::root(""),
-    };
-    for step in steps {
-        out = match step {
-            PathStep::Attribute(name) => out.attribute(name.clone()),
-            PathStep::Key(key) => out.key(key.clone()),
-            PathStep::Index(index) => out.index(i64::try_from(*index).unwrap_or(i64::MAX)),
-        };
-    }
-    out
-}
-
-fn engine_path(path: &zdd_rollout::AttributePath) -> AttributePath {
-    let converted = AttrPath(
-        path.0
+/// The engine refused a spec at apply time (plan-time validation normally catches it first):
+/// one error per problem, each on its attribute.
+fn spec_failure(errors: &SpecErrors, model: &RolloutModel) -> Failure {
+    Failure::from(
+        errors
+            .0
             .iter()
-            .map(|step| match step {
-                zdd_rollout::PathStep::Attribute(name) => PathStep::Attribute(name.clone()),
-                zdd_rollout::PathStep::Index(index) => PathStep::Index(*index),
-            })
-            .collect(),
-    );
-    tf_path(&converted)
-}
-
-fn spec_failure(errors: &SpecErrors) -> Failure {
-    let mut failure = Failure::error(
-        "Invalid zdd_rollout configuration",
-        errors.messages().join("\n"),
-    );
-    if let Some(first) = errors.0.first() {
-        failure = failure.at(engine_path(&first.path));
-    }
-    failure
-}
-
-/// The engine's raw input from the model.
-pub fn raw_spec(model: &RolloutModel) -> RawSpec {
-    RawSpec {
-        name: model.name.clone(),
-        launch_template_id: model.launch_template_id.clone(),
-        launch_template_version: model.launch_template_version.clone(),
-        subnet_ids: model.subnet_ids.clone(),
-        target_group_arns: model.target_group_arns.clone().unwrap_or_default(),
-        min_size: model.min_size,
-        max_size: model.max_size,
-        desired_capacity: model.desired_capacity,
-        strategy: model.strategy.clone(),
-        min_healthy_percent: model.min_healthy_percent,
-        batch_size: model.batch_size,
-        canary: model.canary.as_ref().map(|canary| RawCanary {
-            listener_arn: Some(canary.listener_arn.clone()),
-            stable_target_group_arn: Some(canary.stable_target_group_arn.clone()),
-            canary_target_group_arn: Some(canary.canary_target_group_arn.clone()),
-            steps: canary.steps.as_ref().map(|steps| {
-                steps
-                    .iter()
-                    .map(|step| RawCanaryStep {
-                        weight: step.weight,
-                        soak: step.soak.clone(),
-                    })
-                    .collect()
-            }),
-            alarm_names: canary.alarm_names.clone().unwrap_or_default(),
-            max_5xx_ratio: canary.max_5xx_ratio,
-        }),
-        health_timeout: model.health_timeout.clone(),
-        drain_margin: None,
-        rollback_on_failure: model.rollback_on_failure,
-        tags: model.tags.clone().unwrap_or_default(),
-    }
+            .map(|error| spec_error_diagnostic(error, model))
+            .collect::<Diagnostics>(),
+    )
 }
