@@ -42,7 +42,7 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
 pub fn spec_error_diagnostic(error: &SpecError, model: &RolloutModel) -> Diagnostic {
     let mut detail = error.message.clone();
     if let Some(hint) = root_attribute(&error.path).and_then(terraform_hint) {
-        detail = format!("{detail}. {hint}");
+        detail = format!("{}. {hint}", detail.trim_end_matches('.'));
     }
     invalid(terraform_path(error, model), &detail)
 }
@@ -90,24 +90,26 @@ fn root_attribute(path: &EnginePath) -> Option<&str> {
 }
 
 /// The top-level attributes an engine verdict on `attribute` depends on: its own value and the
-/// ones its rules read besides (the sizes are judged together and with the rolling strategy's
-/// room; the strategy decides which target groups, block and batch size are needed). `None`:
+/// ones its rules read besides (the sizes are judged together; max_size also carries the rolling
+/// strategy's room, which reads min_healthy_percent; the strategy decides which target groups,
+/// block and batch size are needed). `None`:
 /// not listed, so it is taken to depend on everything and a new engine rule is never judged on
 /// a placeholder. This lives here because only Terraform has unknown values.
 fn inputs_of(attribute: &str) -> Option<&'static [&'static str]> {
-    const SIZES: &[&str] = &[
-        "min_size",
-        "max_size",
-        "desired_capacity",
-        "strategy",
-        "min_healthy_percent",
-    ];
+    const SIZES: &[&str] = &["min_size", "max_size", "desired_capacity"];
     Some(match attribute {
         "name" => &["name"],
         "launch_template_id" => &["launch_template_id"],
         "launch_template_version" => &["launch_template_version"],
         "subnet_ids" => &["subnet_ids"],
-        "min_size" | "max_size" | "desired_capacity" => SIZES,
+        "min_size" | "desired_capacity" => SIZES,
+        "max_size" => &[
+            "min_size",
+            "max_size",
+            "desired_capacity",
+            "strategy",
+            "min_healthy_percent",
+        ],
         "min_healthy_percent" => &["min_healthy_percent"],
         "health_timeout" => &["health_timeout"],
         "tags" => &["tags"],
@@ -218,6 +220,13 @@ mod tests {
     fn diagnose(model: &RolloutModel, unknown: &[&str]) -> Vec<Diagnostic> {
         let unknown = unknown.iter().map(ToString::to_string).collect();
         validate(model, &unknown)
+    }
+
+    fn attribute_paths(diagnostics: &[Diagnostic]) -> Vec<String> {
+        diagnostics
+            .iter()
+            .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
+            .collect()
     }
 
     /// `(path, detail)` of every diagnostic; every one is an error pointing at its path and
@@ -506,19 +515,26 @@ mod tests {
             name: String::new(),
             ..valid()
         };
-        let diagnostics = diagnose(&model, &["max_size"]);
-        let paths: Vec<String> = diagnostics
-            .iter()
-            .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
-            .collect();
-        assert_eq!(paths, vec!["name"]);
-        // An unknown strategy: no verdict on what it decides.
+        assert_eq!(
+            attribute_paths(&diagnose(&model, &["max_size"])),
+            vec!["name"]
+        );
+        // An unknown strategy: no verdict on what it decides, but the sizes are still judged.
         let model = RolloutModel {
             strategy: None,
             target_group_arns: None,
             canary: Some(canary()),
+            max_size: 3,
             ..valid()
         };
         assert_eq!(diagnose(&model, &["strategy"]), vec![]);
+        let model = RolloutModel {
+            desired_capacity: 9,
+            ..model
+        };
+        assert_eq!(
+            attribute_paths(&diagnose(&model, &["strategy"])),
+            vec!["desired_capacity"]
+        );
     }
 }
