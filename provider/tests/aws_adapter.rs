@@ -206,34 +206,34 @@ async fn targets_register_turn_healthy_and_drain_before_delete() {
 }
 
 #[tokio::test]
-async fn terminate_and_deregister_are_idempotent() {
-    let (_, aws, fixture) = setup("adterm").await;
-    let blue = fixture.target_group_arns[0].clone();
+async fn tag_asg_overwrites_and_keeps_other_tags() {
+    let (_, aws, fixture) = setup("adtag").await;
     let group = aws
-        .create_asg(&new_asg("adterm", 1, &fixture, 2))
+        .create_asg(&new_asg("adtag", 1, &fixture, 2))
         .await
         .unwrap();
-    let victim = group.instances[0].instance_id.clone();
-    aws.deregister_targets(&blue, std::slice::from_ref(&victim))
+    aws.tag_asg(&group.name, "zdd:rollback", "first")
         .await
         .unwrap();
-    aws.deregister_targets(&blue, std::slice::from_ref(&victim))
+    aws.tag_asg(&group.name, "zdd:rollback", "second")
         .await
         .unwrap();
-    aws.tag_asg(&group.name, "zdd:rollback", "test")
-        .await
-        .unwrap();
-    aws.terminate_instances(&group.name, std::slice::from_ref(&victim))
-        .await
-        .unwrap();
-    aws.terminate_instances(&group.name, std::slice::from_ref(&victim))
+    aws.tag_asg(&group.name, "zdd:rolled-back", "true")
         .await
         .unwrap();
     let after = aws.describe_asg(&group.name).await.unwrap().unwrap();
-    assert_eq!(after.desired_capacity, 1, "decremented once, not twice");
     assert_eq!(
         after.tags.get("zdd:rollback").map(String::as_str),
-        Some("test")
+        Some("second")
+    );
+    assert_eq!(
+        after.tags.get("zdd:rolled-back").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        after.tags.get("zdd:generation").map(String::as_str),
+        Some("1"),
+        "the adapter's own tags survive"
     );
 }
 

@@ -2,10 +2,16 @@
 //!
 //! For fleets of 3, 20 and 200 instances and each strategy, a simulated rollout (default
 //! timings, no faults) against
-//! - the physical floor: slowest boot + app start + interval × healthy threshold +
-//!   deregistration delay (+ canary soaks; rolling: per batch),
+//! - the physical floor: the slowest instance's boot, then the load balancer's health checks
+//!   (they run every interval from registration; the first one that finds the application up
+//!   starts the healthy-threshold count), then the deregistration delay + drain margin
+//!   (+ canary soaks; rolling: per batch, since a batch cannot launch before the one it
+//!   replaces has drained within max_size),
 //! - the extra instance-minutes paid above `desired` for the rollout's duration,
 //! - API calls made against a minimum (one observation per transition plus the commands),
+//! - whether the goals hold: duration ≤ floor + one observation interval (the health
+//!   check interval), API calls ≤ 2 × the minimum, zero dropped requests, and (rolling) never
+//!   more than max_size instances running,
 //! - a model of AWS Instance Refresh at its defaults (min healthy 90 %, max healthy 100 %,
 //!   instance warmup = the 300 s health check grace period) on the same fleet and timings.
 //!
@@ -23,6 +29,8 @@ use zdd_rollout::{Rollout, Strategy, Timestamp};
 /// AWS Instance Refresh's default instance warmup falls back to the health check grace
 /// period; 300 s is the console default.
 const REFRESH_WARMUP: Duration = Duration::from_secs(300);
+/// Seeds of the robustness sweep.
+const SWEEP_SEEDS: u64 = 50;
 /// A typical poll of DescribeInstanceRefreshes by a tool waiting for a refresh.
 const REFRESH_POLL: Duration = Duration::from_secs(15);
 
@@ -32,28 +40,36 @@ fn secs(d: Duration) -> f64 {
 
 fn main() {
     let timings = Timings::default();
-    let health = timings.health_check_interval * timings.healthy_threshold;
-    let slowest_instance = timings.boot_max + timings.app_start_max + health;
+    let interval = timings.health_check_interval;
+    let health = interval * timings.healthy_threshold;
+    // The first check that finds the slowest application up, then threshold - 1 more.
+    let first_passing_check = (timings.app_start_max.as_secs_f64() / interval.as_secs_f64())
+        .ceil()
+        .max(1.0) as u32;
+    let slowest_instance =
+        timings.boot_max + interval * (first_passing_check + timings.healthy_threshold - 1);
     let drain = timings.deregistration_delay + Duration::from_secs(5); // + drain margin
     println!(
-        "timings: boot {}-{}s, app start <= {}s, health {}s x {} = {}s, deregistration delay {}s (+5s margin), canary soak 3 x 300s",
+        "timings: boot {}-{}s, app start <= {}s, health {}s x {} = {}s (slowest instance healthy after {}s), deregistration delay {}s (+5s margin), canary soak 3 x 300s",
         timings.boot_min.as_secs(),
         timings.boot_max.as_secs(),
         timings.app_start_max.as_secs(),
         timings.health_check_interval.as_secs(),
         timings.healthy_threshold,
         health.as_secs(),
+        slowest_instance.as_secs(),
         timings.deregistration_delay.as_secs()
     );
     println!();
     println!(
-        "{:<11} {:>5} | {:>8} {:>8} {:>6} | {:>9} | {:>6} {:>6} {:>5} | {:>7} {:>9} {:>6} {:>7} | {:>7}",
+        "{:<11} {:>5} | {:>8} {:>8} {:>6} | {:>9} {:>8} | {:>6} {:>6} {:>5} | {:>7} {:>9} {:>6} {:>7} | {:>7} | {:>5}",
         "strategy",
         "fleet",
         "sim (s)",
         "floor(s)",
         "ratio",
         "extra i-m",
+        "peak/max",
         "api",
         "min",
         "ratio",
@@ -61,9 +77,12 @@ fn main() {
         "IR floor%",
         "IR api",
         "IR i-m",
-        "dropped"
+        "dropped",
+        "goals"
     );
-    println!("{}", "-".repeat(128));
+    println!("{}", "-".repeat(149));
+    let mut missed = Vec::new();
+    let mut sweep_lines = Vec::new();
     for desired in [3u32, 20, 200] {
         for kind in StrategyKind::ALL {
             let batch = desired.div_ceil(10).max(1);
@@ -103,8 +122,10 @@ fn main() {
             let (min_commands, transitions) = match kind {
                 // create, detach, delete | created, healthy, detached, drained, deleted
                 StrategyKind::BlueGreen => (3, 5),
-                // create, old min 0, per batch grow+deregister+terminate, detach, delete, final size
-                StrategyKind::Rolling => (2 + 3 * batches + 3, 2 + 3 * batches + 3),
+                // create (with the first batch), per batch grow (but the first) + retire
+                // (scale-in), detach, delete, final size | per batch healthy + retired,
+                // detached, drained, deleted at final size
+                StrategyKind::Rolling => (2 * batches + 3, 2 * batches + 3),
                 // create, 4 weight steps, detach, delete | created, healthy, 4 weights, detached, drained, deleted
                 StrategyKind::Canary => (7, 9),
             };
@@ -127,14 +148,96 @@ fn main() {
                 * f64::from(refresh_batches))
                 / 60.0;
 
+            let mut goals = Vec::new();
+            if report.duration > floor + interval {
+                goals.push(format!(
+                    "{} {desired}: {:.0} s > floor {:.0} s + one interval",
+                    kind.name(),
+                    secs(report.duration),
+                    secs(floor)
+                ));
+            }
+            if report.api_calls > 2 * min_api {
+                goals.push(format!(
+                    "{} {desired}: {} API calls > 2 x {min_api}",
+                    kind.name(),
+                    report.api_calls
+                ));
+            }
+            if report.dropped > 0 {
+                goals.push(format!(
+                    "{} {desired}: {} dropped",
+                    kind.name(),
+                    report.dropped
+                ));
+            }
+            let max = u64::from(spec.capacity.max);
+            if kind == StrategyKind::Rolling && report.peak_instances > max {
+                goals.push(format!(
+                    "{} {desired}: {} instances > max_size {max}",
+                    kind.name(),
+                    report.peak_instances
+                ));
+            }
+            let verdict = if goals.is_empty() { "met" } else { "MISSED" };
+            missed.extend(goals);
+            // The same rollout over many seeds (other boot and app start times): the goals must
+            // not hold by the luck of one seed.
+            let mut worst_over_floor = f64::MIN;
+            let mut worst_api_ratio = 0.0f64;
+            let mut dropped = 0u64;
+            let mut peak = 0u64;
+            for seed in 1..=SWEEP_SEEDS {
+                let scenario = update(
+                    "sweep",
+                    seed,
+                    spec.clone(),
+                    timings.clone(),
+                    Faults::default(),
+                );
+                let r = run(&scenario, &Kill::default());
+                worst_over_floor = worst_over_floor.max(secs(r.duration) - secs(floor));
+                worst_api_ratio = worst_api_ratio.max(r.api_calls as f64 / min_api as f64);
+                dropped += r.dropped;
+                peak = peak.max(r.peak_instances);
+            }
+            let sweep_ok = worst_over_floor <= secs(interval)
+                && worst_api_ratio <= 2.0
+                && dropped == 0
+                && (kind != StrategyKind::Rolling || peak <= max);
+            if !sweep_ok {
+                missed.push(format!(
+                    "{} {desired} over {SWEEP_SEEDS} seeds: worst {worst_over_floor:+.0} s vs floor, API ratio {worst_api_ratio:.2}, {dropped} dropped, peak {peak}",
+                    kind.name()
+                ));
+            }
+            sweep_lines.push(format!(
+                "{:<11} {:>5} | {:>+14.0} | {:>15.2} | {:>7} | {:>9} | {:>5}",
+                kind.name(),
+                desired,
+                worst_over_floor,
+                worst_api_ratio,
+                dropped,
+                if kind == StrategyKind::Rolling {
+                    format!("{peak}/{max}")
+                } else {
+                    format!("{peak}")
+                },
+                if sweep_ok { "met" } else { "MISSED" }
+            ));
             println!(
-                "{:<11} {:>5} | {:>8.0} {:>8.0} {:>6.2} | {:>9.1} | {:>6} {:>6} {:>5.2} | {:>7.0} {:>8.0}% {:>6} {:>7.1} | {:>7}",
+                "{:<11} {:>5} | {:>8.0} {:>8.0} {:>6.2} | {:>9.1} {:>8} | {:>6} {:>6} {:>5.2} | {:>7.0} {:>8.0}% {:>6} {:>7.1} | {:>7} | {:>5}",
                 kind.name(),
                 desired,
                 secs(report.duration),
                 secs(floor),
                 secs(report.duration) / secs(floor),
                 extra_instance_minutes,
+                if kind == StrategyKind::Rolling {
+                    format!("{}/{max}", report.peak_instances)
+                } else {
+                    format!("{}", report.peak_instances)
+                },
                 report.api_calls,
                 min_api,
                 report.api_calls as f64 / min_api as f64,
@@ -142,13 +245,20 @@ fn main() {
                 refresh_floor_percent,
                 refresh_api,
                 refresh_extra,
-                report.dropped
+                report.dropped,
+                verdict
             );
         }
     }
     println!();
     println!(
-        "sim = simulated rollout; floor = slowest boot + app start + interval x threshold + drain (+ soaks; rolling: x batches)"
+        "sim = simulated rollout; floor = slowest boot + health checks until healthy + drain (+ soaks; rolling: x batches)"
+    );
+    println!(
+        "peak/max = most instances running at once (draining ones included) / max_size (rolling; blue/green and canary run a whole second fleet)"
+    );
+    println!(
+        "goals = duration <= floor + one health check interval, API calls <= 2 x min, 0 dropped, rolling peak <= max_size"
     );
     println!(
         "extra i-m = instance-minutes paid above desired during the rollout; api/min = calls made / minimum model"
@@ -156,6 +266,25 @@ fn main() {
     println!(
         "IR = AWS Instance Refresh model (90 % min healthy: capacity floor shown; negative i-m = capacity missing)"
     );
+    println!();
+    println!("over {SWEEP_SEEDS} seeds (other boot and app start times; floor and min as above):");
+    println!(
+        "{:<11} {:>5} | {:>14} | {:>15} | {:>7} | {:>9} | {:>5}",
+        "strategy", "fleet", "worst vs floor", "worst API ratio", "dropped", "peak", "goals"
+    );
+    println!("{}", "-".repeat(80));
+    for line in &sweep_lines {
+        println!("{line}");
+    }
+    println!();
+    if missed.is_empty() {
+        println!("every goal met");
+    } else {
+        println!("goals missed:");
+        for line in &missed {
+            println!("  {line}");
+        }
+    }
     println!();
     step_cost();
 }

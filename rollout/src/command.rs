@@ -38,8 +38,9 @@ pub enum Command {
         tags: BTreeMap<String, String>,
     },
     /// `UpdateAutoScalingGroup` with absolute sizes. A lower desired capacity makes AWS
-    /// deregister, drain and then terminate instances of its choice; the engine only lowers it
-    /// together with [`Command::TerminateInstances`] of instances it drained itself.
+    /// deregister instances of its choice from the group's target groups, wait out the
+    /// deregistration delay and only then terminate them (rolling retires old batches this
+    /// way); the engine lowers it only while the targets left keep the capacity floor.
     SetCapacity {
         asg: String,
         min_size: u32,
@@ -57,19 +58,6 @@ pub enum Command {
     DetachTargetGroups {
         asg: String,
         target_group_arns: Vec<String>,
-    },
-    /// `DeregisterTargets` of specific instances from a target group (rolling: one batch of old
-    /// instances leaves while its ASG stays attached). Deregistering an absent target is a no-op.
-    DeregisterTargets {
-        target_group_arn: String,
-        instance_ids: Vec<String>,
-    },
-    /// `TerminateInstanceInAutoScalingGroup` with `ShouldDecrementDesiredCapacity = true`, one
-    /// call per instance. Issued only after the instance's drain ended. An instance that is
-    /// already gone is success.
-    TerminateInstances {
-        asg: String,
-        instance_ids: Vec<String>,
     },
     /// `ModifyListener` (default forward action) with these absolute weights.
     SetListenerWeights {
@@ -108,13 +96,6 @@ impl Command {
                 asg,
                 target_group_arns,
             } => format!("detach:{asg}:{}", target_group_arns.join(",")),
-            Command::DeregisterTargets {
-                target_group_arn,
-                instance_ids,
-            } => format!("deregister:{target_group_arn}:{}", instance_ids.join(",")),
-            Command::TerminateInstances { asg, instance_ids } => {
-                format!("terminate:{asg}:{}", instance_ids.join(","))
-            }
             Command::SetListenerWeights {
                 listener_arn,
                 weights,
@@ -127,14 +108,9 @@ impl Command {
         }
     }
 
-    /// Number of AWS API calls the command costs.
+    /// Number of AWS API calls the command costs (each is one call).
     pub fn api_calls(&self) -> u32 {
-        match self {
-            Command::TerminateInstances { instance_ids, .. } => {
-                u32::try_from(instance_ids.len()).unwrap_or(u32::MAX)
-            }
-            _ => 1,
-        }
+        1
     }
 
     /// A one-line description for the timeline.
@@ -166,16 +142,6 @@ impl Command {
                 asg,
                 target_group_arns,
             } => format!("detach {asg} from {}", target_group_arns.join(", ")),
-            Command::DeregisterTargets {
-                target_group_arn,
-                instance_ids,
-            } => format!(
-                "deregister {} from {target_group_arn}",
-                instance_ids.join(", ")
-            ),
-            Command::TerminateInstances { asg, instance_ids } => {
-                format!("terminate {} in {asg}", instance_ids.join(", "))
-            }
             Command::SetListenerWeights { weights, .. } => {
                 let w: Vec<String> = weights.iter().map(|(g, w)| format!("{g}={w}")).collect();
                 format!("set listener weights {}", w.join(" "))

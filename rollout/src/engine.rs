@@ -17,13 +17,24 @@ use crate::observation::{
     TargetState,
 };
 use crate::phase::{Event, Outcome, Phase};
-use crate::spec::{RolloutSpec, Strategy, TAG_GENERATION, TAG_ROLLBACK, TAG_ROLLOUT, human};
+use crate::spec::{
+    RolloutSpec, Strategy, TAG_GENERATION, TAG_ROLLBACK, TAG_ROLLED_BACK, TAG_ROLLOUT, human,
+};
 use crate::time::Timestamp;
 
 /// A command whose effect is not observed after this long is issued again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// After issuing commands, look again this soon to see them take effect.
-pub const CONFIRM_AFTER: Duration = Duration::from_secs(3);
+pub const CONFIRM_AFTER: Duration = Duration::from_secs(1);
+/// An effect not observed yet is looked for again this long after the command (eventual
+/// consistency usually settles within a second or two, sometimes much later), and then at
+/// [`RETRY_AFTER`], when the command is issued again.
+const CONFIRM_BACKOFF: [Duration; 4] = [
+    CONFIRM_AFTER,
+    Duration::from_secs(3),
+    Duration::from_secs(7),
+    Duration::from_secs(15),
+];
 /// The longest pause between two reads of the canary gates during a soak: the standard
 /// CloudWatch alarm period (a standard alarm cannot change state faster).
 pub const GATE_POLL: Duration = Duration::from_secs(60);
@@ -80,10 +91,14 @@ pub struct Checkpoint {
     pub canary_started_at: Option<Timestamp>,
     /// ASG name → when it was first observed detached from every target group.
     pub detached_seen: BTreeMap<String, Timestamp>,
-    /// Rolling: old instance → when it was first observed deregistered (draining or gone).
-    pub leaving: BTreeMap<String, Option<Timestamp>>,
     /// Rolling: desired capacity set on the new ASG.
     pub rolling_target: u32,
+    /// Rolling: when the batch now launching was launched.
+    #[serde(default)]
+    pub batch_launched_at: Option<Timestamp>,
+    /// Rolling: the shortest time an earlier batch took from launch to every target healthy.
+    #[serde(default)]
+    pub fastest_batch: Option<Duration>,
     /// Target (`group|instance`) → when it was first observed `initial` (to wake on time).
     pub first_seen_initial: BTreeMap<String, Timestamp>,
     /// Target (`group|instance`) → the last time its instance was observed live but not yet
@@ -151,6 +166,19 @@ impl Out {
     fn wake_at(&mut self, at: Timestamp) {
         self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
     }
+}
+
+/// The old generation during a rolling rollout.
+#[derive(Default)]
+struct OldFleet {
+    /// Instances neither terminating nor terminated.
+    live: u32,
+    /// Live instances healthy in every target group.
+    healthy: u32,
+    /// Instances a scale-in retired that still run (draining, terminating).
+    leaving: u32,
+    /// The group's desired capacity is below its live instances: a scale-in is under way.
+    scaling_in: bool,
 }
 
 /// Health of one generation as the load balancer reports it.
@@ -239,8 +267,9 @@ impl Rollout {
                 step_applied_at: None,
                 canary_started_at: None,
                 detached_seen: BTreeMap::new(),
-                leaving: BTreeMap::new(),
                 rolling_target: 0,
+                batch_launched_at: None,
+                fastest_batch: None,
                 first_seen_initial: BTreeMap::new(),
                 last_seen_unregistered: BTreeMap::new(),
                 pending: BTreeMap::new(),
@@ -529,11 +558,26 @@ impl Rollout {
         self.cp.phase_started_at = now;
     }
 
-    /// Issues a command unless the same one was issued less than [`RETRY_AFTER`] ago.
+    /// Issues a command unless the same one was issued less than [`RETRY_AFTER`] ago, and
+    /// looks again [`CONFIRM_AFTER`] later to see it take effect.
     fn issue(&mut self, command: Command, now: Timestamp, out: &mut Out) {
+        self.issue_expecting(command, now, now + CONFIRM_AFTER, out);
+    }
+
+    /// Like [`Rollout::issue`], for a command whose effect the rollout has no use for before
+    /// `look_at` (instances it launches cannot be healthy sooner): one observation instead of
+    /// a confirmation and then a wait.
+    fn issue_expecting(
+        &mut self,
+        command: Command,
+        now: Timestamp,
+        look_at: Timestamp,
+        out: &mut Out,
+    ) {
         let key = command.key();
         if let Some(&issued) = self.cp.pending.get(&key) {
             if now < issued + RETRY_AFTER {
+                self.look_again_for(&command, now, out);
                 out.wake_at(issued + RETRY_AFTER);
                 return;
             }
@@ -542,8 +586,32 @@ impl Rollout {
             self.log(now, action_name(&command), command.describe());
         }
         self.cp.pending.insert(key, now);
-        out.wake_at(now + CONFIRM_AFTER);
+        out.wake_at(look_at.max(now + CONFIRM_AFTER));
         out.commands.push(command);
+    }
+
+    /// A command's effect is under way (e.g. "Delete in progress"): look again on the
+    /// confirmation schedule of when it was issued.
+    fn look_again_for(&self, command: &Command, now: Timestamp, out: &mut Out) {
+        if let Some(&issued) = self.cp.pending.get(&command.key())
+            && let Some(at) = CONFIRM_BACKOFF
+                .iter()
+                .map(|after| issued + *after)
+                .find(|at| *at > now)
+        {
+            out.wake_at(at);
+        }
+    }
+
+    /// The shortest interval × healthy threshold among `groups`: no target registered now can
+    /// be healthy sooner.
+    fn time_to_healthy(&self, obs: &Observation, groups: &[String]) -> Duration {
+        groups
+            .iter()
+            .filter_map(|arn| obs.target_group(arn))
+            .map(TargetGroupObservation::time_to_healthy)
+            .min()
+            .unwrap_or(CONFIRM_AFTER)
     }
 
     fn fail(&mut self, reason: String, now: Timestamp) {
@@ -591,13 +659,12 @@ impl Rollout {
         asg: &AsgObservation,
         groups: &[String],
         expected: u32,
-        exclude: &BTreeMap<String, Option<Timestamp>>,
         now: Timestamp,
     ) -> GenHealth {
         let live: Vec<&str> = asg
             .instances
             .iter()
-            .filter(|i| is_live(i.lifecycle) && !exclude.contains_key(&i.id))
+            .filter(|i| is_live(i.lifecycle))
             .map(|i| i.id.as_str())
             .collect();
         let mut healthy = 0u32;
@@ -683,7 +750,7 @@ impl Rollout {
         let in_service = asg
             .instances
             .iter()
-            .filter(|i| i.lifecycle == LifecycleState::InService && !exclude.contains_key(&i.id))
+            .filter(|i| i.lifecycle == LifecycleState::InService)
             .count();
         if launched < expected || (in_service as u32) < expected {
             per_group.push(format!(
@@ -845,19 +912,38 @@ impl Rollout {
                 );
                 return;
             }
-            let rolling_from_old = self.is_rolling() && self.cp.from.is_some();
-            let command = if rolling_from_old {
-                self.create_command(0, 0)
-            } else {
-                self.create_command(self.spec.capacity.desired, self.spec.capacity.min)
+            let command = match self.first_rolling_batch(obs) {
+                Some(first) => {
+                    self.cp.rolling_target = first;
+                    self.cp.batch_launched_at.get_or_insert(now);
+                    self.create_command(first, 0)
+                }
+                None => self.create_command(self.spec.capacity.desired, self.spec.capacity.min),
             };
-            self.issue(command, now, out);
+            // Its instances cannot be healthy sooner: no point confirming the creation first.
+            let look_at = now + self.time_to_healthy(obs, &self.new_groups());
+            self.issue_expecting(command, now, look_at, out);
             return;
         }
-        // The health timeout counts from the moment the group exists.
-        self.cp.health_clock = now;
+        // The health timeout counts from the creation (this look may come up to interval ×
+        // threshold after it), or from now for a group found already there.
+        let created = self
+            .cp
+            .pending
+            .get(&self.create_command(0, 0).key())
+            .copied()
+            .unwrap_or(now);
+        self.cp.health_clock = created.min(now);
         if self.is_rolling() && self.cp.from.is_some() {
-            self.goto(Phase::Rolling { batch: 0 }, now, String::new());
+            // Created with the first batch already (see `first_rolling_batch`).
+            let first = self.cp.rolling_target;
+            let batch = u32::from(first > 0);
+            let detail = if first > 0 {
+                format!("{first} of {} new instances", self.spec.capacity.desired)
+            } else {
+                String::new()
+            };
+            self.goto(Phase::Rolling { batch }, now, detail);
         } else {
             self.goto(
                 Phase::WaitingForHealthy,
@@ -868,6 +954,26 @@ impl Rollout {
                 ),
             );
         }
+    }
+
+    /// Rolling from an old generation: the new group starts with the first batch, as far as
+    /// the surge budget allows next to the old instances. `None` when not rolling.
+    fn first_rolling_batch(&self, obs: &Observation) -> Option<u32> {
+        let Strategy::Rolling { batch_size, .. } = self.spec.strategy else {
+            return None;
+        };
+        self.cp.from?;
+        let old_instances = self.old_name().and_then(|n| obs.asg(&n)).map_or(0, |old| {
+            old.instances
+                .iter()
+                .filter(|i| i.lifecycle != LifecycleState::Terminated)
+                .count()
+        });
+        let cap = self.spec.capacity;
+        let headroom = cap
+            .max
+            .saturating_sub(u32::try_from(old_instances).unwrap_or(u32::MAX));
+        Some(batch_size.min(cap.desired).min(headroom))
     }
 
     fn on_waiting_for_healthy(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
@@ -884,7 +990,7 @@ impl Rollout {
         self.ensure_attached(&asg, &groups, now, out);
         let cap = self.spec.capacity;
         self.ensure_capacity(&asg, cap.min, cap.max, cap.desired, now, out);
-        let health = self.gen_health(obs, &asg, &groups, cap.desired, &BTreeMap::new(), now);
+        let health = self.gen_health(obs, &asg, &groups, cap.desired, now);
         if health.ready() {
             match &self.spec.strategy {
                 Strategy::Canary(canary) => {
@@ -995,14 +1101,7 @@ impl Rollout {
             }
         }
         let asg = obs.asg(&self.new_name())?.clone();
-        let health = self.gen_health(
-            obs,
-            &asg,
-            &[new_group],
-            self.spec.capacity.desired,
-            &BTreeMap::new(),
-            now,
-        );
+        let health = self.gen_health(obs, &asg, &[new_group], self.spec.capacity.desired, now);
         if !health.ready() {
             return Some(format!("{} during {at_step}", health.problem));
         }
@@ -1077,6 +1176,11 @@ impl Rollout {
         }
     }
 
+    /// Rolling: the new generation grows by a batch whenever the surge budget allows; once
+    /// every new target is healthy, the old group's desired capacity drops by as many instances
+    /// as the capacity floor allows. AWS's own scale-in then deregisters the instances it picks,
+    /// waits out the deregistration delay and only then terminates them (invariant 3, the path
+    /// DESIGN.md documents), so one `UpdateAutoScalingGroup` retires a whole batch.
     fn on_rolling(&mut self, obs: &Observation, now: Timestamp, batch: u32, out: &mut Out) {
         let Strategy::Rolling { batch_size, .. } = self.spec.strategy else {
             self.goto(Phase::WaitingForHealthy, now, String::new());
@@ -1093,13 +1197,6 @@ impl Rollout {
         let groups = self.all_groups();
         self.ensure_attached(&new, &groups, now, out);
         let old = self.old_name().and_then(|n| obs.asg(&n).cloned());
-        if let Some(old) = &old {
-            if old.min_size > 0 {
-                // Terminating with "decrement desired" needs room below the old group's minimum.
-                self.ensure_capacity(old, 0, old.max_size, old.desired_capacity, now, out);
-            }
-            self.reap_leaving(obs, old, true, now, out);
-        }
         let cap = self.spec.capacity;
         self.cp.rolling_target = self
             .cp
@@ -1108,7 +1205,7 @@ impl Rollout {
             .min(cap.desired);
         let target = self.cp.rolling_target;
         self.ensure_capacity(&new, 0, cap.max, target, now, out);
-        let health = self.gen_health(obs, &new, &groups, target, &BTreeMap::new(), now);
+        let health = self.gen_health(obs, &new, &groups, target, now);
         if !health.ready() {
             if self.timed_out(now) {
                 self.fail(
@@ -1120,41 +1217,47 @@ impl Rollout {
                     now,
                 );
             } else if let Some(at) = health.wake {
-                out.wake_at(at);
+                let timeout_at = self.cp.health_clock + self.spec.health_timeout;
+                out.wake_at(at.max(self.expected_batch_ready(obs)).min(timeout_at));
             }
             return;
         }
+        if let Some(launched) = self.cp.batch_launched_at.take() {
+            let took = now.since(launched);
+            self.cp.fastest_batch = Some(self.cp.fastest_batch.map_or(took, |f| f.min(took)));
+        }
         // Every new target is healthy: the old generation may shrink, the new one may grow.
-        let (old_healthy, old_other, old_total) = match &old {
-            Some(old) => self.classify_old(obs, old),
-            None => (Vec::new(), Vec::new(), 0),
-        };
-        if old_healthy.is_empty() && old_other.is_empty() && target >= cap.desired {
-            if self.cp.leaving.is_empty() {
+        let fleet = old
+            .as_ref()
+            .map(|old| self.old_fleet(obs, old, &new))
+            .unwrap_or_default();
+        let poll = self.poll_interval(obs);
+        if fleet.live == 0 && target >= cap.desired {
+            if fleet.leaving == 0 {
                 self.goto(
                     Phase::DetachingOld,
                     now,
                     format!("all {target} new targets healthy, no old instance left"),
                 );
+            } else {
+                // AWS is still draining the last retired instances: deleting the group now
+                // (ForceDelete) would cut their drain short.
+                out.wake_at(now + poll);
             }
             return;
         }
-        let floor = self.spec.capacity_floor();
-        let serving = u32::try_from(old_healthy.len()).unwrap_or(u32::MAX) + health.healthy;
-        let headroom = cap.max.saturating_sub(old_total + target);
+        if fleet.scaling_in {
+            // A lower desired capacity is accepted but not carried out yet: a second one
+            // computed from these instance counts would retire the batch twice.
+            out.wake_at(now + poll);
+            return;
+        }
+        let headroom = cap.max.saturating_sub(fleet.live + fleet.leaving + target);
         let add = batch_size.min(cap.desired - target).min(headroom);
-        // Old instances that serve nothing can leave at once; healthy ones down to the floor.
-        let mut remove: Vec<String> = old_other
-            .iter()
-            .take(batch_size as usize)
-            .cloned()
-            .collect();
-        let room = (batch_size as usize).saturating_sub(remove.len());
-        let healthy_removable = room.min(serving.saturating_sub(floor) as usize);
-        remove.extend(old_healthy.iter().take(healthy_removable).cloned());
         if add > 0 {
             self.cp.rolling_target = target + add;
             self.cp.health_clock = now;
+            self.cp.batch_launched_at = Some(now);
             let next_batch = batch + 1;
             self.cp.phase = Phase::Rolling { batch: next_batch };
             self.log(
@@ -1166,165 +1269,123 @@ impl Rollout {
                     cap.desired
                 ),
             );
-            if let Some(new_asg) = obs.asg(&self.new_name()).cloned() {
-                self.ensure_capacity(&new_asg, 0, cap.max, target + add, now, out);
-            }
-        }
-        // Old targets leave only in a step that launches nothing: a deregistration landing late
-        // must never meet new targets that are still `initial` (invariant 2).
-        if add == 0
-            && !remove.is_empty()
-            && let Some(old) = &old
-        {
-            for id in &remove {
-                self.cp.leaving.insert(id.clone(), None);
-            }
-            self.log(
+            // Nothing launched can be healthy before interval × threshold.
+            let look_at =
+                (now + self.time_to_healthy(obs, &groups)).max(self.expected_batch_ready(obs));
+            self.issue_expecting(
+                Command::SetCapacity {
+                    asg: new.name.clone(),
+                    min_size: 0,
+                    max_size: cap.max,
+                    desired_capacity: target + add,
+                },
                 now,
-                "drain",
-                format!(
-                    "{} old instance(s) of {} leave: {}",
-                    remove.len(),
-                    old.name,
-                    remove.join(", ")
-                ),
+                look_at,
+                out,
             );
-            self.deregister(obs, &remove, now, out);
+            // Old targets leave only in a step that launches nothing: a scale-in landing late
+            // must never meet new targets that are still `initial` (invariant 2).
+            return;
+        }
+        let Some(old) = &old else {
+            return;
+        };
+        // AWS picks the instances a scale-in retires: assume the healthy ones go first.
+        let spare = (fleet.healthy + health.healthy).saturating_sub(self.spec.capacity_floor());
+        let retire = if fleet.healthy <= spare {
+            batch_size.min(fleet.live)
+        } else {
+            batch_size.min(spare)
+        };
+        if retire == 0 {
+            if fleet.leaving > 0 {
+                out.wake_at(now + poll);
+            }
+            return;
+        }
+        let drain = self.max_drain(obs);
+        self.log(
+            now,
+            "drain",
+            format!(
+                "{retire} old instance(s) of {} leave by scale-in: AWS deregisters them and terminates them after the deregistration delay",
+                old.name
+            ),
+        );
+        // Terminating with a lower desired capacity needs room below the old group's minimum.
+        self.issue_expecting(
+            Command::SetCapacity {
+                asg: old.name.clone(),
+                min_size: 0,
+                max_size: old.max_size,
+                desired_capacity: fleet.live - retire,
+            },
+            now,
+            now + drain,
+            out,
+        );
+    }
+
+    /// Rolling: one health-check interval before the batch now launching can be expected
+    /// healthy, judging by the fastest earlier batch (same launch template, same boot). A
+    /// look before then could only see a failure, and failures are judged against the health
+    /// timeout anyway: skipping those looks saves most of the observations of a batch, at the
+    /// price of noticing an unusually fast batch up to one interval late.
+    fn expected_batch_ready(&self, obs: &Observation) -> Timestamp {
+        match (self.cp.batch_launched_at, self.cp.fastest_batch) {
+            (Some(launched), Some(fastest)) => {
+                launched + fastest.saturating_sub(self.poll_interval(obs))
+            }
+            _ => Timestamp(0),
         }
     }
 
-    /// Old instances not leaving, split into healthy-everywhere and the rest, and the number of
-    /// live old instances (leaving included: they still count towards `max_size`).
-    fn classify_old(
-        &self,
-        obs: &Observation,
-        old: &AsgObservation,
-    ) -> (Vec<String>, Vec<String>, u32) {
+    /// The old generation's instances as rolling counts them.
+    fn old_fleet(&self, obs: &Observation, old: &AsgObservation, new: &AsgObservation) -> OldFleet {
         let groups = self.all_groups();
-        let mut healthy = Vec::new();
-        let mut other = Vec::new();
-        let mut total = 0u32;
+        let mut fleet = OldFleet::default();
+        let mut leaving: BTreeSet<&str> = BTreeSet::new();
         for instance in &old.instances {
             if !is_live(instance.lifecycle) {
+                if instance.lifecycle == LifecycleState::Terminating {
+                    leaving.insert(&instance.id);
+                }
                 continue;
             }
-            total += 1;
-            if self.cp.leaving.contains_key(&instance.id) {
-                continue;
-            }
+            fleet.live += 1;
             let all_healthy = groups.iter().all(|arn| {
                 obs.target_group(arn)
                     .and_then(|g| g.lookup(&instance.id))
                     .is_some_and(|t| t.state == TargetState::Healthy)
             });
             if all_healthy {
-                healthy.push(instance.id.clone());
-            } else {
-                other.push(instance.id.clone());
+                fleet.healthy += 1;
             }
         }
-        healthy.sort();
-        other.sort();
-        (healthy, other, total)
-    }
-
-    fn deregister(&mut self, obs: &Observation, ids: &[String], now: Timestamp, out: &mut Out) {
-        for arn in self.all_groups() {
-            let registered: Vec<String> = ids
-                .iter()
-                .filter(|id| {
-                    obs.target_group(&arn)
-                        .and_then(|g| g.lookup(id))
-                        .is_some_and(|t| t.state.is_registered())
-                })
-                .cloned()
-                .collect();
-            if !registered.is_empty() {
-                self.issue(
-                    Command::DeregisterTargets {
-                        target_group_arn: arn,
-                        instance_ids: registered,
-                    },
-                    now,
-                    out,
-                );
-            }
-        }
-    }
-
-    /// Rolling: follows the drain of leaving old instances and terminates those whose drain
-    /// ended (invariant 3).
-    fn reap_leaving(
-        &mut self,
-        obs: &Observation,
-        old: &AsgObservation,
-        may_deregister: bool,
-        now: Timestamp,
-        out: &mut Out,
-    ) {
-        if self.cp.leaving.is_empty() {
-            return;
-        }
-        let groups = self.all_groups();
-        let drain = self.max_drain(obs);
-        let poll = self.poll_interval(obs);
-        let mut still_registered = Vec::new();
-        let mut drained = Vec::new();
-        let mut gone = Vec::new();
-        let leaving: Vec<String> = self.cp.leaving.keys().cloned().collect();
-        for id in leaving {
-            let instance = old.instances.iter().find(|i| i.id == id);
-            let Some(instance) = instance.filter(|i| is_live(i.lifecycle)) else {
-                gone.push(id);
+        // An instance AWS retired may already be gone from the group's list while its target
+        // still drains: it still runs, and counts towards `max_size` until it is terminated.
+        for arn in &groups {
+            let Some(group) = obs.target_group(arn) else {
                 continue;
             };
-            let states: Vec<TargetState> = groups
+            for target in group
+                .targets
                 .iter()
-                .filter_map(|arn| obs.target_group(arn).and_then(|g| g.lookup(&instance.id)))
-                .map(|t| t.state)
-                .collect();
-            if states.iter().any(|s| s.is_registered()) {
-                still_registered.push(id);
-                continue;
-            }
-            let seen = *self
-                .cp
-                .leaving
-                .entry(id.clone())
-                .or_insert(None)
-                .get_or_insert(now);
-            let drain_end = seen + drain;
-            if states.contains(&TargetState::Draining) {
-                out.wake_at(drain_end.max(now + poll));
-            } else if now < drain_end {
-                out.wake_at(drain_end);
-            } else {
-                drained.push(id);
+                .filter(|t| t.state == TargetState::Draining)
+            {
+                let ours = new.instances.iter().any(|i| i.id == target.id);
+                let live_old = old
+                    .instances
+                    .iter()
+                    .any(|i| i.id == target.id && is_live(i.lifecycle));
+                if !ours && !live_old {
+                    leaving.insert(&target.id);
+                }
             }
         }
-        for id in gone {
-            self.cp.leaving.remove(&id);
-        }
-        if may_deregister {
-            if !still_registered.is_empty() {
-                self.deregister(obs, &still_registered, now, out);
-            }
-        } else {
-            // Rolling back: an old instance whose deregistration never landed stays and serves.
-            for id in still_registered {
-                self.cp.leaving.remove(&id);
-            }
-        }
-        if !drained.is_empty() {
-            self.issue(
-                Command::TerminateInstances {
-                    asg: old.name.clone(),
-                    instance_ids: drained,
-                },
-                now,
-                out,
-            );
-        }
+        fleet.leaving = u32::try_from(leaving.len()).unwrap_or(u32::MAX);
+        fleet.scaling_in = old.desired_capacity < fleet.live;
+        fleet
     }
 
     fn on_detaching_old(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
@@ -1339,14 +1400,7 @@ impl Rollout {
                 return;
             };
             let groups = self.new_groups();
-            let health = self.gen_health(
-                obs,
-                &new,
-                &groups,
-                self.spec.capacity.desired,
-                &BTreeMap::new(),
-                now,
-            );
+            let health = self.gen_health(obs, &new, &groups, self.spec.capacity.desired, now);
             if !health.ready() {
                 let back = if self.is_rolling() && self.cp.from.is_some() {
                     Phase::Rolling { batch: 0 }
@@ -1379,7 +1433,7 @@ impl Rollout {
             let Some(asg) = obs.asg(&name).cloned() else {
                 continue;
             };
-            if asg.target_group_arns.is_empty() {
+            if !needs_detach(&asg) {
                 self.cp.detached_seen.entry(name).or_insert(now);
             } else {
                 all_detached = false;
@@ -1394,14 +1448,24 @@ impl Rollout {
             }
         }
         if all_detached {
-            self.goto(
-                Phase::DrainingOld,
-                now,
-                format!(
-                    "waiting out the deregistration delay ({})",
-                    human(self.max_drain(obs))
-                ),
-            );
+            let detail = self.drain_detail(obs, &self.retiring());
+            self.goto(Phase::DrainingOld, now, detail);
+        }
+    }
+
+    /// What the drain phase waits for, for the timeline.
+    fn drain_detail(&self, obs: &Observation, names: &[String]) -> String {
+        let with_instances = names
+            .iter()
+            .filter_map(|n| obs.asg(n))
+            .any(|a| a.instances.iter().any(|i| is_live(i.lifecycle)));
+        if with_instances {
+            format!(
+                "waiting out the deregistration delay ({})",
+                human(self.max_drain(obs))
+            )
+        } else {
+            "no instance left to drain".to_string()
         }
     }
 
@@ -1412,6 +1476,9 @@ impl Rollout {
         } else {
             self.retiring()
         };
+        if new {
+            self.ensure_rollback_tag(obs, now, out);
+        }
         let drain = self.max_drain(obs);
         let poll = self.poll_interval(obs);
         let mut done = true;
@@ -1419,7 +1486,7 @@ impl Rollout {
             let Some(asg) = obs.asg(&name).cloned() else {
                 continue;
             };
-            if !asg.target_group_arns.is_empty() {
+            if needs_detach(&asg) {
                 // Attached again (or the detach was never seen): back to detaching.
                 let phase = if new {
                     Phase::DetachingNew
@@ -1454,13 +1521,21 @@ impl Rollout {
     }
 
     fn on_deleting_old(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
+        // The new generation's final sizes (rolling ran it from min 0) go out with the delete.
+        let cap = self.spec.capacity;
+        if self.cp.mode == Mode::Rollout
+            && let Some(new) = obs.asg(&self.new_name()).cloned()
+            && new.desired_capacity == cap.desired
+        {
+            self.ensure_capacity(&new, cap.min, cap.max, cap.desired, now, out);
+        }
         let mut remaining = false;
         for name in self.retiring() {
             let Some(asg) = obs.asg(&name).cloned() else {
                 continue;
             };
             remaining = true;
-            if !asg.target_group_arns.is_empty() || self.still_in_load_balancer(obs, &asg) {
+            if needs_detach(&asg) || self.still_in_load_balancer(obs, &asg) {
                 self.goto(
                     Phase::DetachingOld,
                     now,
@@ -1468,8 +1543,11 @@ impl Rollout {
                 );
                 return;
             }
-            if !asg.is_deleting() {
-                self.issue(Command::DeleteAsg { asg: name }, now, out);
+            let delete = Command::DeleteAsg { asg: name };
+            if asg.is_deleting() {
+                self.look_again_for(&delete, now, out);
+            } else {
+                self.issue(delete, now, out);
             }
         }
         if remaining {
@@ -1487,7 +1565,6 @@ impl Rollout {
             );
             return;
         };
-        let cap = self.spec.capacity;
         if (new.min_size, new.max_size, new.desired_capacity) != (cap.min, cap.max, cap.desired) {
             self.ensure_capacity(&new, cap.min, cap.max, cap.desired, now, out);
             return;
@@ -1516,25 +1593,17 @@ impl Rollout {
             );
             return;
         }
-        if let Some(new) = obs.asg(&self.new_name())
-            && new.rollback_reason().is_none()
-        {
-            self.issue(
-                Command::TagAsg {
-                    asg: new.name.clone(),
-                    key: TAG_ROLLBACK.to_string(),
-                    value: truncate_tag(&reason),
-                },
-                now,
-                out,
-            );
-        }
+        // The tag must be seen before the new generation leaves the load balancer: a killed
+        // apply that left it untagged and detached would be resumed as a rollout.
+        let tagged = self.ensure_rollback_tag(obs, now, out);
         let Some(old_name) = self.old_name() else {
-            self.goto(
-                Phase::DetachingNew,
-                now,
-                "no previous generation to restore".into(),
-            );
+            if tagged {
+                self.goto(
+                    Phase::DetachingNew,
+                    now,
+                    "no previous generation to restore".into(),
+                );
+            }
             return;
         };
         let Some(old) = obs.asg(&old_name).cloned() else {
@@ -1554,31 +1623,14 @@ impl Rollout {
                 .pending
                 .keys()
                 .any(|k| k.starts_with(&detach_prefix));
-        let attached = groups.iter().all(|g| old.target_group_arns.contains(g));
-        if !attached {
-            // Detached (an abort past `detaching_old`): the re-attach registers every
-            // InService instance again, so none of them is leaving, and one missing from the
-            // load balancer is no sign of a drain: never terminate on that basis.
-            self.cp.leaving.clear();
-        } else if !old_detach_in_flight {
-            self.reap_leaving(obs, &old, false, now, out);
-            if self.is_rolling() {
-                // A deregistration issued before the failure may have landed since.
-                self.adopt_leaving(obs, &old_name, now);
-            }
-        }
+        // Rolling: instances a scale-in retired keep draining and go; AWS launches their
+        // replacements once the desired capacity is back. (A scale-in issued before the failure
+        // may still land: the settle time below re-checks.)
         let desired = self.spec.capacity.desired;
-        let live_staying = old
-            .instances
-            .iter()
-            .filter(|i| is_live(i.lifecycle) && !self.cp.leaving.contains_key(&i.id))
-            .count() as u32;
-        if live_staying < desired {
-            let want = old.desired_capacity + (desired - live_staying);
-            self.ensure_capacity(&old, 0, old.max_size.max(want), want, now, out);
+        if old.desired_capacity < desired {
+            self.ensure_capacity(&old, 0, old.max_size.max(desired), desired, now, out);
         }
-        let leaving = self.cp.leaving.clone();
-        let health = self.gen_health(obs, &old, &groups, desired, &leaving, now);
+        let health = self.gen_health(obs, &old, &groups, desired, now);
         // All traffic back to the stable group at once, as soon as the old generation can take
         // it: after an abort past `detaching_old` it is re-attached and must turn healthy
         // first, and a detach of it still in flight could land after the weights moved.
@@ -1587,6 +1639,9 @@ impl Rollout {
         if health.ready() && !settled {
             out.wake_at(self.cp.settle_until.unwrap_or(now));
         } else if health.ready() && weights_ok {
+            if !tagged {
+                return; // the tag's confirmation wakes the rollout
+            }
             self.goto(
                 Phase::DetachingNew,
                 now,
@@ -1609,6 +1664,29 @@ impl Rollout {
         } else if let Some(at) = health.wake {
             out.wake_at(at);
         }
+    }
+
+    /// Every rollback phase keeps the failed generation tagged `zdd:rollback` (a tag that
+    /// failed or has not landed yet is issued again), so that a resumed apply continues the
+    /// rollback rather than the rollout. True once the tag is observed (or there is no group).
+    fn ensure_rollback_tag(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) -> bool {
+        let Some(new) = obs.asg(&self.new_name()) else {
+            return true;
+        };
+        if new.rollback_reason().is_some() {
+            return true;
+        }
+        let reason = self.cp.failure.clone().unwrap_or_default();
+        self.issue(
+            Command::TagAsg {
+                asg: new.name.clone(),
+                key: TAG_ROLLBACK.to_string(),
+                value: truncate_tag(&reason),
+            },
+            now,
+            out,
+        );
+        false
     }
 
     /// Canary rollback: every phase re-checks that the stable group has all the weight (a
@@ -1646,13 +1724,14 @@ impl Rollout {
     }
 
     fn on_detaching_new(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
+        self.ensure_rollback_tag(obs, now, out);
         self.ensure_rollback_weights(obs, now, out);
         let mut all_detached = true;
         for name in self.rollback_retiring() {
             let Some(asg) = obs.asg(&name).cloned() else {
                 continue;
             };
-            if asg.target_group_arns.is_empty() {
+            if !needs_detach(&asg) {
                 self.cp.detached_seen.entry(name).or_insert(now);
             } else {
                 all_detached = false;
@@ -1667,19 +1746,14 @@ impl Rollout {
             }
         }
         if all_detached {
-            self.goto(
-                Phase::DrainingNew,
-                now,
-                format!(
-                    "waiting out the deregistration delay ({})",
-                    human(self.max_drain(obs))
-                ),
-            );
+            let detail = self.drain_detail(obs, &self.rollback_retiring());
+            self.goto(Phase::DrainingNew, now, detail);
         }
     }
 
     fn on_deleting_new(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
-        if !self.ensure_rollback_weights(obs, now, out) {
+        let tagged = self.ensure_rollback_tag(obs, now, out);
+        if !self.ensure_rollback_weights(obs, now, out) || !tagged {
             return;
         }
         let new_name = self.new_name();
@@ -1688,7 +1762,7 @@ impl Rollout {
             let Some(asg) = obs.asg(&name).cloned() else {
                 continue;
             };
-            if !asg.target_group_arns.is_empty() || self.still_in_load_balancer(obs, &asg) {
+            if needs_detach(&asg) || self.still_in_load_balancer(obs, &asg) {
                 self.goto(
                     Phase::DetachingNew,
                     now,
@@ -1697,22 +1771,35 @@ impl Rollout {
                 return;
             }
             if name == new_name && !self.spec.rollback_on_failure {
-                continue; // kept, detached, for inspection
+                // Kept, detached, for inspection; marked so that the next apply knows the
+                // rollback finished (rather than continuing it).
+                if !asg.is_kept_after_rollback() {
+                    remaining = true;
+                    self.issue(
+                        Command::TagAsg {
+                            asg: name,
+                            key: TAG_ROLLED_BACK.to_string(),
+                            value: "true".to_string(),
+                        },
+                        now,
+                        out,
+                    );
+                }
+                continue;
             }
             remaining = true;
-            if !asg.is_deleting() {
-                self.issue(Command::DeleteAsg { asg: name }, now, out);
+            let delete = Command::DeleteAsg { asg: name };
+            if asg.is_deleting() {
+                self.look_again_for(&delete, now, out);
+            } else {
+                self.issue(delete, now, out);
             }
         }
         if remaining {
             return;
         }
-        // Old generation back to its configured sizes once its leaving instances are gone.
+        // Old generation back to its configured sizes.
         if let Some(old) = self.old_name().and_then(|n| obs.asg(&n).cloned()) {
-            self.reap_leaving(obs, &old, false, now, out);
-            if !self.cp.leaving.is_empty() {
-                return;
-            }
             let cap = self.spec.capacity;
             if (old.min_size, old.max_size, old.desired_capacity) != (cap.min, cap.max, cap.desired)
             {
@@ -1733,14 +1820,11 @@ impl Rollout {
         now: Timestamp,
     ) {
         let max_generation = generations.iter().map(|(g, _)| *g).max().unwrap_or(0);
-        // A failed generation kept after a finished rollback (rollback_on_failure = false:
-        // tagged, detached, drained) is only cleaned up; any other tagged one is mid-rollback.
-        let (abandoned, live): (Vec<_>, Vec<_>) = generations.iter().partition(|(_, a)| {
-            !self.spec.rollback_on_failure
-                && a.rollback_reason().is_some()
-                && a.target_group_arns.is_empty()
-                && !self.still_in_load_balancer(obs, a)
-        });
+        // A failed generation kept after a finished rollback (`zdd:rolled-back`) is only
+        // cleaned up; any other one tagged `zdd:rollback` is mid-rollback.
+        let (abandoned, live): (Vec<_>, Vec<_>) = generations
+            .iter()
+            .partition(|(_, a)| a.is_kept_after_rollback());
         let leftovers_of = |skip: &[u64]| -> Vec<u64> {
             generations
                 .iter()
@@ -1768,9 +1852,6 @@ impl Rollout {
                 self.cp.failure = top_asg.rollback_reason().map(str::to_string);
                 self.cp.phase = Phase::RestoringOld;
                 self.set_stable_group(obs);
-                if let Some(from) = from {
-                    self.adopt_leaving(obs, &self.spec.asg_name(from), now);
-                }
                 self.log(
                     now,
                     "resume",
@@ -1824,10 +1905,7 @@ impl Rollout {
                 } else {
                     match &self.spec.strategy {
                         Strategy::BlueGreen { .. } => Phase::WaitingForHealthy,
-                        Strategy::Rolling { .. } => {
-                            self.adopt_leaving(obs, &old_name, now);
-                            Phase::Rolling { batch: 0 }
-                        }
+                        Strategy::Rolling { .. } => Phase::Rolling { batch: 0 },
                         Strategy::Canary(canary) => {
                             let new_group =
                                 self.new_groups().into_iter().next().unwrap_or_default();
@@ -1895,27 +1973,6 @@ impl Rollout {
                 .unwrap_or_else(|| both[0].clone()),
         );
     }
-
-    /// Rolling resume: old instances no longer registered anywhere are mid-drain.
-    fn adopt_leaving(&mut self, obs: &Observation, old_name: &str, now: Timestamp) {
-        let Some(old) = obs.asg(old_name) else {
-            return;
-        };
-        let groups = self.all_groups();
-        for instance in old.instances.iter().filter(|i| is_live(i.lifecycle)) {
-            let registered = groups.iter().any(|arn| {
-                obs.target_group(arn)
-                    .and_then(|g| g.lookup(&instance.id))
-                    .is_some_and(|t| t.state.is_registered())
-            });
-            if !registered && instance.lifecycle == LifecycleState::InService {
-                self.cp
-                    .leaving
-                    .entry(instance.id.clone())
-                    .or_insert(Some(now));
-            }
-        }
-    }
 }
 
 /// A copy of the observation with every group's targets sorted by id, for [`Lookup`].
@@ -1940,6 +1997,17 @@ impl Lookup for TargetGroupObservation {
             .ok()
             .and_then(|i| self.targets.get(i))
     }
+}
+
+/// Attached to a target group and with instances: it must be detached (and drained) before
+/// it is deleted. A group without instances (rolling scaled it to zero, each instance drained
+/// by AWS's scale-in) is deleted as it is.
+fn needs_detach(asg: &AsgObservation) -> bool {
+    !asg.target_group_arns.is_empty()
+        && asg
+            .instances
+            .iter()
+            .any(|i| i.lifecycle != LifecycleState::Terminated)
 }
 
 fn observed_generations<'a>(
@@ -1996,8 +2064,6 @@ fn action_name(command: &Command) -> &'static str {
         Command::SetCapacity { .. } => "set_capacity",
         Command::AttachTargetGroups { .. } => "attach_target_groups",
         Command::DetachTargetGroups { .. } => "detach_target_groups",
-        Command::DeregisterTargets { .. } => "deregister_targets",
-        Command::TerminateInstances { .. } => "terminate_instances",
         Command::SetListenerWeights { .. } => "set_listener_weights",
         Command::TagAsg { .. } => "tag_asg",
         Command::DeleteAsg { .. } => "delete_asg",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{LaunchTemplateRef, TAG_GENERATION, TAG_ROLLBACK};
+use crate::spec::{LaunchTemplateRef, TAG_GENERATION, TAG_ROLLBACK, TAG_ROLLED_BACK};
 use crate::time::Timestamp;
 
 /// Everything the engine looks at in one step.
@@ -56,6 +56,11 @@ impl AsgObservation {
     /// The reason recorded by the `zdd:rollback` tag, if this generation is being rolled back.
     pub fn rollback_reason(&self) -> Option<&str> {
         self.tags.get(TAG_ROLLBACK).map(String::as_str)
+    }
+
+    /// A failed generation kept after its finished rollback (`zdd:rolled-back`).
+    pub fn is_kept_after_rollback(&self) -> bool {
+        self.tags.contains_key(TAG_ROLLED_BACK)
     }
 
     /// Whether AWS is deleting the group.

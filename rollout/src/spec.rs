@@ -19,6 +19,11 @@ pub const TAG_GENERATION: &str = "zdd:generation";
 /// Present on a generation the engine has decided to roll back (so a resumed apply continues the
 /// rollback instead of retrying the failed generation). The value is the reason.
 pub const TAG_ROLLBACK: &str = "zdd:rollback";
+/// Present on a failed generation kept after its rollback finished (`rollback_on_failure =
+/// false`): the next apply leaves it alone (and deletes it once a later rollout succeeds)
+/// instead of continuing a rollback. Without it, a kept generation and one whose rollback was
+/// interrupted half-way would look the same.
+pub const TAG_ROLLED_BACK: &str = "zdd:rolled-back";
 
 /// Default canary steps: 5 %, 25 %, 50 % with a 5-minute soak each, then 100 %.
 pub const DEFAULT_CANARY_STEPS: [(u8, u64); 4] = [(5, 300), (25, 300), (50, 300), (100, 0)];

@@ -166,7 +166,7 @@ fn kill_and_resume() {
     // Killed twice, each time with only part of a step's commands sent, resumed from what AWS
     // shows alone (a killed apply saves no private state).
     let kill = Kill {
-        after_steps: vec![1, 9],
+        after_steps: vec![1, 7],
         keep_checkpoint: false,
         restart_after: Duration::from_secs(45),
         ..Kill::default()

@@ -245,49 +245,6 @@ impl AwsClients {
         }
     }
 
-    /// Terminates instances of a group one by one, lowering its desired capacity with each
-    /// (`TerminateInstanceInAutoScalingGroup`, `ShouldDecrementDesiredCapacity = true`), so
-    /// the group does not replace them. Call only for instances whose drain has ended.
-    ///
-    /// # Idempotency
-    /// Instances no longer in the group are skipped (an instance already terminating is not
-    /// terminated twice, so the desired capacity is not decremented twice).
-    pub async fn terminate_instances(
-        &self,
-        name: &str,
-        instance_ids: &[String],
-    ) -> Result<(), AwsError> {
-        let Some(group) = self.describe_asg(name).await? else {
-            return Ok(());
-        };
-        for instance_id in instance_ids {
-            let still_member = group.instances.iter().any(|instance| {
-                &instance.instance_id == instance_id
-                    && !instance.lifecycle_state.starts_with("Terminat")
-            });
-            if !still_member {
-                continue;
-            }
-            match self
-                .autoscaling
-                .terminate_instance_in_auto_scaling_group()
-                .instance_id(instance_id)
-                .should_decrement_desired_capacity(true)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(err) => {
-                    let err = api_error("TerminateInstanceInAutoScalingGroup", err);
-                    if !is_not_found(&err) {
-                        return Err(err);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Sets one tag on a group (not propagated to instances), e.g. a rollback decision a
     /// resumed apply must see.
     ///

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, Listener, TargetDescription, TargetGroupTuple,
+    Action, ActionTypeEnum, ForwardActionConfig, Listener, TargetGroupTuple,
 };
 
 use super::config::AwsClients;
@@ -104,32 +104,6 @@ impl AwsClients {
                 .unwrap_or(5),
             load_balancer_arns: group.load_balancer_arns().to_vec(),
         })
-    }
-
-    /// Deregisters instances from a target group; they drain for its deregistration delay.
-    ///
-    /// # Idempotency
-    /// Deregistering a target that is not registered (or already draining) is a no-op in AWS.
-    pub async fn deregister_targets(
-        &self,
-        target_group_arn: &str,
-        instance_ids: &[String],
-    ) -> Result<(), AwsError> {
-        if instance_ids.is_empty() {
-            return Ok(());
-        }
-        let targets = instance_ids
-            .iter()
-            .map(|id| TargetDescription::builder().id(id).build())
-            .collect::<Vec<_>>();
-        self.elbv2
-            .deregister_targets()
-            .target_group_arn(target_group_arn)
-            .set_targets(Some(targets))
-            .send()
-            .await
-            .map_err(|err| api_error("DeregisterTargets", err))?;
-        Ok(())
     }
 
     /// The target groups and weights of a listener's forward default action. A plain

@@ -64,13 +64,6 @@ pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError
             asg,
             target_group_arns,
         } => aws.detach_target_groups(asg, target_group_arns).await,
-        Command::DeregisterTargets {
-            target_group_arn,
-            instance_ids,
-        } => aws.deregister_targets(target_group_arn, instance_ids).await,
-        Command::TerminateInstances { asg, instance_ids } => {
-            aws.terminate_instances(asg, instance_ids).await
-        }
         Command::SetListenerWeights {
             listener_arn,
             weights,

@@ -88,6 +88,12 @@ pub struct Report {
     pub abort: Option<Abort>,
     /// Instance-seconds paid during the rollout.
     pub instance_seconds: u64,
+    /// The most instances running at once (draining and terminating ones included).
+    pub peak_instances: u64,
+    /// A rollback finished (its `zdd:rolled-back` mark reached AWS). Ending in `Succeeded`
+    /// anyway means the process was killed before it could report the rollback, and the next
+    /// apply rightly started a fresh rollout.
+    pub rollback_finished: bool,
     /// The timeline, times relative to the start.
     pub trace: Vec<String>,
 }
@@ -246,6 +252,8 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
         kills,
         abort: aborted,
         instance_seconds: world.instance_ms / 1000,
+        peak_instances: world.peak_instances,
+        rollback_finished: world.rolled_back_mark_landed,
         trace,
     }
 }

@@ -11,7 +11,9 @@ use crate::observation::{
     TargetObservation, TargetState,
 };
 use crate::sim::rng::SplitMix64;
-use crate::spec::{LaunchTemplateRef, RolloutSpec, Strategy, TAG_GENERATION, TAG_ROLLOUT};
+use crate::spec::{
+    LaunchTemplateRef, RolloutSpec, Strategy, TAG_GENERATION, TAG_ROLLED_BACK, TAG_ROLLOUT,
+};
 use crate::time::Timestamp;
 
 /// Virtual time the simulation starts at (instances of the serving generation registered at 0
@@ -187,6 +189,11 @@ pub struct World {
     pub violations: Vec<String>,
     /// Sum of the lifetimes of all instances (ms), from the start.
     pub instance_ms: u64,
+    /// The most instances running at once (draining and terminating ones included).
+    pub peak_instances: u64,
+    /// A `zdd:rolled-back` mark (the end of a rollback that keeps the failed generation)
+    /// reached AWS.
+    pub rolled_back_mark_landed: bool,
     pub api_calls: u64,
     pub observations: u64,
     pub commands: u64,
@@ -243,6 +250,8 @@ impl World {
             routed: 0,
             violations: Vec::new(),
             instance_ms: 0,
+            peak_instances: 0,
+            rolled_back_mark_landed: false,
             api_calls: 0,
             observations: 0,
             commands: 0,
@@ -348,14 +357,20 @@ impl World {
 
     // ----- health model ------------------------------------------------------------------
 
+    /// Health checks run every interval from registration on (the first one interval after
+    /// it); a check passes once the application answers. The target turns healthy at the
+    /// `healthy_threshold`-th consecutive passing check: interval × threshold after
+    /// registration when the application is up at once.
     fn healthy_at(&self, instance: &SimInstance, registration: &Registration) -> u64 {
         let interval = duration_ms(self.timings.health_check_interval).max(1);
-        let checks_before_ready = instance
+        let first_passing_check = instance
             .app_ready_at
             .saturating_sub(registration.registered_at)
-            .div_ceil(interval);
+            .div_ceil(interval)
+            .max(1);
         registration.registered_at
-            + interval * (checks_before_ready + u64::from(self.timings.healthy_threshold))
+            + interval
+                * (first_passing_check + u64::from(self.timings.healthy_threshold.max(1)) - 1)
     }
 
     /// Target state and reason at the current time; `None` once a drain has finished.
@@ -448,12 +463,22 @@ impl World {
                     self.check_healthy_before_detach(arn, &leaving);
                 }
             }
-            Command::DeregisterTargets {
-                target_group_arn,
-                instance_ids,
+            Command::SetCapacity {
+                asg,
+                desired_capacity,
+                ..
             } => {
-                let leaving = self.registered_among(target_group_arn, instance_ids);
-                self.check_healthy_before_detach(target_group_arn, &leaving);
+                // A scale-in deregisters the instances AWS picks: judged like a detach.
+                let victims = self.scale_in_victims(asg, *desired_capacity);
+                let arns = self
+                    .asgs
+                    .get(asg)
+                    .map(|a| a.groups.clone())
+                    .unwrap_or_default();
+                for arn in arns {
+                    let leaving = self.registered_among(&arn, &victims);
+                    self.check_healthy_before_detach(&arn, &leaving);
+                }
             }
             _ => {}
         }
@@ -565,27 +590,6 @@ impl World {
                     self.deregister(arn, &instances);
                 }
             }
-            Command::DeregisterTargets {
-                target_group_arn,
-                instance_ids,
-            } => self.deregister(target_group_arn, instance_ids),
-            Command::TerminateInstances { asg, instance_ids } => {
-                for id in instance_ids {
-                    let belongs = self.asgs.get(asg).is_some_and(|a| a.instances.contains(id));
-                    let live = self
-                        .instances
-                        .get(id)
-                        .is_some_and(|i| !i.terminated && i.terminate_after.is_none());
-                    if !belongs || !live {
-                        continue;
-                    }
-                    self.check_drained(id, "terminated");
-                    if let Some(a) = self.asgs.get_mut(asg) {
-                        a.desired = a.desired.saturating_sub(1);
-                    }
-                    self.terminate_safely(id);
-                }
-            }
             Command::SetListenerWeights {
                 listener_arn,
                 weights,
@@ -599,6 +603,9 @@ impl World {
             Command::TagAsg { asg, key, value } => {
                 if let Some(a) = self.live_asg_mut(asg) {
                     a.tags.insert(key.clone(), value.clone());
+                    if key == TAG_ROLLED_BACK {
+                        self.rolled_back_mark_landed = true;
+                    }
                 }
             }
             Command::DeleteAsg { asg } => {
@@ -958,6 +965,33 @@ impl World {
         self.route_traffic();
         let live = self.instances.values().filter(|i| !i.terminated).count() as u64;
         self.instance_ms += live * TICK_MS;
+        self.peak_instances = self.peak_instances.max(live);
+    }
+
+    /// Instances of `asg` neither terminated nor draining towards termination.
+    fn live_instances(&self, asg: &SimAsg) -> Vec<String> {
+        asg.instances
+            .iter()
+            .filter(|id| {
+                self.instances
+                    .get(*id)
+                    .is_some_and(|i| !i.terminated && i.terminate_after.is_none())
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The instances a desired capacity of `desired` would make AWS retire now (AWS picks by
+    /// its termination policy; here: the newest first).
+    fn scale_in_victims(&self, asg: &str, desired: u32) -> Vec<String> {
+        let Some(a) = self.asgs.get(asg).filter(|a| a.deleted_at.is_none()) else {
+            return Vec::new();
+        };
+        let mut order = self.live_instances(a);
+        order.sort();
+        order.reverse();
+        let excess = order.len().saturating_sub(desired as usize);
+        order.into_iter().take(excess).collect()
     }
 
     /// Launches or removes instances so the group matches its desired capacity.
@@ -966,39 +1000,19 @@ impl World {
             return;
         };
         let generation = asg.generation;
-        let live_count = asg
-            .instances
-            .iter()
-            .filter(|id| {
-                self.instances
-                    .get(*id)
-                    .is_some_and(|i| !i.terminated && i.terminate_after.is_none())
-            })
-            .count();
-        if live_count == asg.desired as usize {
+        let live = self.live_instances(asg);
+        if live.len() == asg.desired as usize {
             return;
         }
-        let live: Vec<String> = asg
-            .instances
-            .iter()
-            .filter(|id| {
-                self.instances
-                    .get(*id)
-                    .is_some_and(|i| !i.terminated && i.terminate_after.is_none())
-            })
-            .cloned()
-            .collect();
         let desired = asg.desired as usize;
         if live.len() < desired {
             for _ in live.len()..desired {
                 self.launch(name, generation);
             }
         } else if live.len() > desired {
-            // AWS scale-in: it picks (here: the newest), deregisters, drains, terminates.
-            let mut victims = live.clone();
-            victims.sort();
-            for id in victims.iter().rev().take(live.len() - desired) {
-                self.terminate_safely(id);
+            // AWS scale-in: it picks, deregisters, drains, terminates.
+            for id in self.scale_in_victims(name, asg.desired) {
+                self.terminate_safely(&id);
             }
         }
     }
