@@ -128,9 +128,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (lost_tx, mut lost_rx) = watch::channel(None);
     let heartbeat = held.spawn_heartbeat(stop_rx, lost_tx);
-    // Terraform removes its lock shortly before it exits; only a longer absence is a force-unlock.
-    let lock_grace = (args.watch_interval * 3).max(Duration::from_secs(3));
-    let mut watcher = Watcher::new(remote.clone(), Some(held.clone()), lock_grace);
+    let mut watcher = Watcher::new(remote.clone(), Some(held.clone()));
 
     let result = guarded(
         args,
@@ -150,7 +148,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let _ = heartbeat.await;
     // One last look (writes between the last tick and terraform's exit) while the lease goes.
     let (last_look, lease_kept) = tokio::join!(
-        watcher.tick(&reporter, false),
+        watcher.tick(&reporter, None),
         release(&held, &remote, args.lease_ttl, &reporter)
     );
     if let Err(error) = last_look {

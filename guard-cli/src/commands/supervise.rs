@@ -15,7 +15,7 @@ use crate::aws::ObjectHead;
 use crate::core::lockinfo::LockInfo;
 use crate::core::render::render_state_diff;
 use crate::core::snapshot::{Assessment, Snapshot, assess};
-use crate::core::watch::LockWatch;
+use crate::core::watch::{LockEvent, LockFinding, LockWatch};
 use crate::exit::{LockingError, Outcome};
 use crate::output::{Level, Reporter};
 use crate::runner::{Signal, send_signal};
@@ -102,16 +102,12 @@ pub struct Watcher {
     dynamodb_lock: LockWatch,
     lockfile: LockWatch,
     lease_reported: bool,
-    started: std::time::Instant,
-    lock_grace: Duration,
     pub interference: bool,
 }
 
 impl Watcher {
     /// Watches without a baseline until [`Watcher::first_look`] reads it.
-    /// `lock_grace`: how long this run's Terraform lock may be missing while terraform still runs
-    /// before it counts as force-unlocked.
-    pub fn new(remote: Remote, held: Option<Held>, lock_grace: Duration) -> Watcher {
+    pub fn new(remote: Remote, held: Option<Held>) -> Watcher {
         Watcher {
             remote,
             held,
@@ -120,11 +116,9 @@ impl Watcher {
             last_snapshot: None,
             looked: false,
             adopt_next_state: false,
-            dynamodb_lock: LockWatch::new(lock_grace),
-            lockfile: LockWatch::new(lock_grace),
+            dynamodb_lock: LockWatch::new(),
+            lockfile: LockWatch::new(),
             lease_reported: false,
-            started: std::time::Instant::now(),
-            lock_grace,
             interference: false,
         }
     }
@@ -192,18 +186,28 @@ impl Watcher {
 
     /// Starts watching a new terraform process's lock (each process takes its own).
     pub fn new_process(&mut self) {
-        self.dynamodb_lock = LockWatch::new(self.lock_grace);
-        self.lockfile = LockWatch::new(self.lock_grace);
+        self.dynamodb_lock = LockWatch::new();
+        self.lockfile = LockWatch::new();
     }
 
-    /// One observation of everything, read concurrently; `locks` is false once terraform has
-    /// exited (its lock is gone by then, and the lease is checked by its release).
-    pub async fn tick(&mut self, reporter: &Reporter, locks: bool) -> anyhow::Result<()> {
-        let observation = self.observe(locks).await?;
+    /// One observation of everything, read concurrently. `terraform` is the running process
+    /// whose locks are watched; `None` once it has exited (its lock is gone by then, and the
+    /// lease is checked by its release). Lock reads that finish after terraform exited say
+    /// nothing about its lock and are dropped (its exit code is judged by
+    /// [`Watcher::terraform_exited`]).
+    pub async fn tick(
+        &mut self,
+        reporter: &Reporter,
+        terraform: Option<&mut Child>,
+    ) -> anyhow::Result<()> {
+        let observation = self.observe(terraform.is_some()).await?;
         if let Some((head, bytes)) = observation.state {
             self.check_state(reporter, head, bytes);
         }
-        self.check_locks(reporter, observation.dynamodb_lock, observation.lockfile);
+        let still_running = terraform.is_some_and(|child| matches!(child.try_wait(), Ok(None)));
+        if still_running {
+            self.check_locks(reporter, observation.dynamodb_lock, observation.lockfile);
+        }
         if observation.lease_ours == Some(false) && !self.lease_reported {
             self.lease_reported = true;
             let location = self
@@ -322,24 +326,68 @@ impl Watcher {
         self.last_snapshot = Some(snapshot);
     }
 
+    /// The DynamoDB lock item's name, as messages show it (`None` without a lock table).
+    fn dynamodb_lock_name(&self) -> Option<String> {
+        let locks = self.remote.dynamodb.as_ref()?;
+        let lock_id = self.remote.backend.lock_id(&self.remote.state_key);
+        Some(format!("dynamodb:{}/{lock_id}", locks.table()))
+    }
+
+    fn lockfile_name(&self) -> String {
+        format!("{}.tflock", self.remote.state_location())
+    }
+
     fn check_locks(
         &mut self,
         reporter: &Reporter,
         dynamodb_lock: Option<Option<LockInfo>>,
         lockfile: Option<Option<LockInfo>>,
     ) {
-        let elapsed = self.started.elapsed();
-        if let (Some(current), Some(locks)) = (dynamodb_lock, &self.remote.dynamodb)
-            && let Some(finding) = self.dynamodb_lock.observe(current, elapsed)
+        if let (Some(current), Some(name)) = (dynamodb_lock, self.dynamodb_lock_name())
+            && let Some(event) = self.dynamodb_lock.observe(current)
         {
-            let lock_id = self.remote.backend.lock_id(&self.remote.state_key);
-            let message = finding.describe(&format!("dynamodb:{}/{lock_id}", locks.table()));
-            self.report_interference(reporter, "terraform_lock_lost", &message, json!(null));
+            self.report_lock_event(reporter, &name, event);
         }
         if let Some(current) = lockfile
-            && let Some(finding) = self.lockfile.observe(current, elapsed)
+            && let Some(event) = self.lockfile.observe(current)
         {
-            let message = finding.describe(&format!("{}.tflock", self.remote.state_location()));
+            let name = self.lockfile_name();
+            self.report_lock_event(reporter, &name, event);
+        }
+    }
+
+    fn report_lock_event(&mut self, reporter: &Reporter, lock_name: &str, event: LockEvent) {
+        let message = event.describe(lock_name);
+        match event {
+            LockEvent::Seen(_) | LockEvent::Back(_) => reporter.info("terraform_lock", &message),
+            LockEvent::Missing(_) => reporter.warn("terraform_lock_missing", &message),
+            LockEvent::Interference(_) => {
+                self.report_interference(reporter, "terraform_lock_lost", &message, json!(null));
+            }
+        }
+    }
+
+    /// Terraform was asked to stop (a forwarded signal): it releases its locks as it stops.
+    fn terraform_stopping(&mut self) {
+        self.dynamodb_lock.terraform_stopping();
+        self.lockfile.terraform_stopping();
+    }
+
+    /// The verdict on a lock that went missing while terraform ran, now that it exited with
+    /// `exit_code`: a force-unlock made terraform's own release fail.
+    fn terraform_exited(&mut self, reporter: &Reporter, exit_code: Option<i32>) {
+        let findings: Vec<(String, LockFinding)> = [
+            self.dynamodb_lock_name()
+                .zip(self.dynamodb_lock.terraform_exited(exit_code)),
+            self.lockfile
+                .terraform_exited(exit_code)
+                .map(|finding| (self.lockfile_name(), finding)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for (name, finding) in findings {
+            let message = finding.describe(&name);
             self.report_interference(reporter, "terraform_lock_lost", &message, json!(null));
         }
     }
@@ -377,12 +425,17 @@ pub async fn supervise(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let forwarded = tokio::select! {
+            // An exit that is ready is judged before another look.
+            biased;
             status = child.wait() => {
-                let status = status?;
-                return Ok(status.code());
+                let code = status?.code();
+                if let Some(w) = watcher.as_deref_mut() {
+                    w.terraform_exited(reporter, code);
+                }
+                return Ok(code);
             }
             _ = ticker.tick() => {
-                if let Some(w) = watcher.as_deref_mut() && let Err(error) = w.tick(reporter, true).await {
+                if let Some(w) = watcher.as_deref_mut() && let Err(error) = w.tick(reporter, Some(&mut child)).await {
                     reporter.warn("watch_error", &format!("watch failed this tick: {error:#}"));
                 }
                 None
@@ -398,6 +451,9 @@ pub async fn supervise(
         };
         if let (Some(signal), Some(pid)) = (forwarded, pid) {
             signals.received += 1;
+            if let Some(w) = watcher.as_deref_mut() {
+                w.terraform_stopping();
+            }
             let sent = if signals.received >= 3 {
                 Signal::Kill
             } else {
