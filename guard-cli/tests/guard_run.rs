@@ -7,10 +7,13 @@ mod guard_support;
 
 use std::time::Duration;
 
-use guard_support::{Bed, Locking, held_open, text};
+use guard_support::{Bed, Locking, StderrLines, held_open, text, text_with};
 use zdd_test_support::{send_signal, terraform_bin, wait_with_timeout};
 
 const FAST: &[&str] = &["--watch-interval", "200ms", "--lease-ttl", "5s"];
+
+/// How long a test waits for the guard to report what its watcher saw (a look every 200 ms).
+const SEEN_LIMIT: Duration = Duration::from_secs(30);
 
 fn run_args<'a>(extra: &[&'a str], tf: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["run"];
@@ -147,8 +150,13 @@ async fn force_unlock_mid_apply_is_reported() {
         .spawn()
         .unwrap();
     bed.wait_until_held_open(&mut child);
-    // Let the watcher see the lock first, then do what `terraform force-unlock` does.
-    std::thread::sleep(Duration::from_millis(600));
+    let mut stderr = StderrLines::take(&mut child);
+    // The watcher must know the apply's lock before it goes, then do what
+    // `terraform force-unlock` does.
+    stderr.wait_for(
+        &["watching terraform's lock", "OperationTypeApply"],
+        SEEN_LIMIT,
+    );
     let lock = bed
         .dynamo_item(&bed.lock_id())
         .await
@@ -160,24 +168,22 @@ async fn force_unlock_mid_apply_is_reported() {
         .run(&["force-unlock", "-force", id["ID"].as_str().unwrap()])
         .unwrap();
     assert_eq!(unlock.code, 0, "{}", unlock.stderr);
-    // Longer than the guard's grace for a missing lock (3 s at this watch interval).
-    std::thread::sleep(Duration::from_millis(4500));
+    // Only a warning while terraform runs; the verdict comes when its own release fails.
+    stderr.wait_for(&["is gone while terraform still runs"], SEEN_LIMIT);
     bed.release();
     let output = wait_with_timeout(child, Duration::from_secs(120)).unwrap();
-    let all = text(&output);
+    let all = text_with(&output, stderr);
     assert_eq!(output.status.code(), Some(4), "{all}");
-    assert!(all.contains("force-unlock"), "{all}");
+    assert!(all.contains("Error releasing the state lock"), "{all}");
+    assert!(all.contains("force-unlock?"), "{all}");
 }
 
 /// Terraform deletes its own lock a moment before it exits; on a loaded machine that moment can
-/// outlast the guard's grace for a missing lock (3 s at this watch interval). A terraform that
-/// is slow to exit after its own unlock must not be reported as force-unlocked (exit 4): a
-/// real force-unlock makes terraform's own release fail ("Error releasing the state lock").
-/// A wrapper holds terraform's process open 4 s after terraform is done, as a starved process
-/// would be.
+/// last seconds. A terraform that is slow to exit after its own unlock must not be reported as
+/// force-unlocked (exit 4): a real force-unlock makes terraform's own release fail ("Error
+/// releasing the state lock"). A wrapper holds terraform's process open 4 s after terraform is
+/// done, as a starved process would be.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "fails until guard-cli/src counts terraform's own unlock as force-unlock no more \
-            (Watcher::check_locks judges a missing lock by wall time alone)"]
 async fn terraform_slow_to_exit_after_its_own_unlock_is_not_a_force_unlock() {
     let bed = Bed::new("slow-exit", Locking::DynamoDb, &held_open()).await;
     let wrapper = bed.tf.path().join("../slow-exit-terraform");
@@ -200,12 +206,17 @@ async fn terraform_slow_to_exit_after_its_own_unlock_is_not_a_force_unlock() {
         .spawn()
         .unwrap();
     bed.wait_until_held_open(&mut child);
-    // Not a wait for anything: the scenario needs the watcher (a look every 200 ms) to have
-    // seen the lock before terraform releases it; if it has not, this test proves nothing.
-    std::thread::sleep(Duration::from_secs(1));
+    let mut stderr = StderrLines::take(&mut child);
+    // The scenario needs the watcher to know the apply's lock before terraform releases it.
+    stderr.wait_for(
+        &["watching terraform's lock", "OperationTypeApply"],
+        SEEN_LIMIT,
+    );
     bed.release();
+    // The watcher (a look every 200 ms) sees the lock gone during the wrapper's 4 s.
+    stderr.wait_for(&["is gone while terraform still runs"], SEEN_LIMIT);
     let output = wait_with_timeout(child, Duration::from_secs(120)).unwrap();
-    let all = text(&output);
+    let all = text_with(&output, stderr);
     assert_eq!(output.status.code(), Some(0), "{all}");
     assert!(!all.contains("force-unlock"), "{all}");
     bed.assert_nothing_held().await;

@@ -6,9 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use zdd_test_support::{
@@ -206,4 +208,64 @@ impl Bed {
             .is_some()
             || self.object_exists(&format!("{STATE_KEY}.zdd-lease")).await
     }
+}
+
+/// A running guard's stderr (its human lines), read as it comes so that a test can wait for
+/// what the guard has seen instead of sleeping.
+pub struct StderrLines {
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl StderrLines {
+    /// Takes over `child`'s piped stderr.
+    pub fn take(child: &mut Child) -> StderrLines {
+        let stderr = child.stderr.take().expect("the guard's stderr is piped");
+        let (sender, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        StderrLines {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until a line containing every one of `needles` has appeared; panics with the
+    /// lines so far after `limit` or when the stream ends first.
+    pub fn wait_for(&mut self, needles: &[&str], limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let found = |line: &String| needles.iter().all(|n| line.contains(n));
+        while !self.seen.iter().any(found) {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "no stderr line with {needles:?} within {limit:?}:\n{}",
+                    self.seen.join("\n")
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "stderr ended without a line with {needles:?}:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Everything the guard wrote to stderr, once it has exited.
+    pub fn all(mut self) -> String {
+        self.seen.extend(self.lines.iter());
+        self.seen.join("\n")
+    }
+}
+
+/// A finished guard's stdout (from `output`) and its stderr read by `stderr`, for assertions.
+pub fn text_with(output: &Output, stderr: StderrLines) -> String {
+    format!("{}\n{}", text(output), stderr.all())
 }
