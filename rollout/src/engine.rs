@@ -93,6 +93,10 @@ pub struct Checkpoint {
     pub detached_seen: BTreeMap<String, Timestamp>,
     /// Rolling: desired capacity set on the new ASG.
     pub rolling_target: u32,
+    /// Rolling: the lowest desired capacity set on the old group. Never raised again by the
+    /// forward path: a lagging read showing an older, larger group must not undo a scale-in.
+    #[serde(default)]
+    pub old_retired_to: Option<u32>,
     /// Rolling: when the batch now launching was launched.
     #[serde(default)]
     pub batch_launched_at: Option<Timestamp>,
@@ -106,6 +110,13 @@ pub struct Checkpoint {
     /// interval × threshold (the lower bound `next_wake` waits for).
     #[serde(default)]
     pub last_seen_unregistered: BTreeMap<String, Timestamp>,
+    /// Targets (`group|instance`) seen `healthy` (a later read showing one `initial` lags).
+    #[serde(default)]
+    pub seen_healthy: BTreeSet<String>,
+    /// ASGs this rollout detached from or attached to a target group: their targets may
+    /// really be registered afresh, so `initial` after `healthy` is no lagging read there.
+    #[serde(default)]
+    pub reregistered: BTreeSet<String>,
     /// Command key → when it was last issued (retry pacing).
     pub pending: BTreeMap<String, Timestamp>,
     /// Rollback: forward commands issued before the failure may still land until then; the
@@ -113,6 +124,10 @@ pub struct Checkpoint {
     /// restored.
     #[serde(default)]
     pub settle_until: Option<Timestamp>,
+    /// The delete of the retiring generation was issued: past the point of no return, even if
+    /// a later look sends the rollout back a phase (it can only finish forward, or fail).
+    #[serde(default)]
+    pub old_delete_issued: bool,
     /// The generation being "rolled out" already served when the rollout started (only its
     /// size or health is being brought in line): there is nothing older to roll back to.
     #[serde(default)]
@@ -268,12 +283,16 @@ impl Rollout {
                 canary_started_at: None,
                 detached_seen: BTreeMap::new(),
                 rolling_target: 0,
+                old_retired_to: None,
                 batch_launched_at: None,
                 fastest_batch: None,
                 first_seen_initial: BTreeMap::new(),
                 last_seen_unregistered: BTreeMap::new(),
+                seen_healthy: BTreeSet::new(),
+                reregistered: BTreeSet::new(),
                 pending: BTreeMap::new(),
                 settle_until: None,
+                old_delete_issued: false,
                 in_place: false,
                 timeline: Vec::new(),
             },
@@ -399,7 +418,7 @@ impl Rollout {
             Abort::AlreadyRollingBack
         } else if self.cp.mode == Mode::Teardown || self.cp.in_place {
             Abort::NothingToRollBack { phase }
-        } else if phase == Phase::DeletingOld {
+        } else if phase == Phase::DeletingOld || self.cp.old_delete_issued {
             Abort::PastPointOfNoReturn { phase }
         } else {
             Abort::RollingBack { from_phase: phase }
@@ -585,6 +604,11 @@ impl Rollout {
         } else {
             self.log(now, action_name(&command), command.describe());
         }
+        if let Command::AttachTargetGroups { asg, .. } | Command::DetachTargetGroups { asg, .. } =
+            &command
+        {
+            self.cp.reregistered.insert(asg.clone());
+        }
         self.cp.pending.insert(key, now);
         out.wake_at(look_at.max(now + CONFIRM_AFTER));
         out.commands.push(command);
@@ -615,6 +639,15 @@ impl Rollout {
     }
 
     fn fail(&mut self, reason: String, now: Timestamp) {
+        if self.cp.old_delete_issued {
+            // Nothing left to roll back to: the previous generation is being deleted.
+            self.log(now, "failure", reason.clone());
+            self.cp.failure = Some(format!(
+                "{reason} (after the previous generation's delete was issued: nothing to roll back to)"
+            ));
+            self.goto(Phase::Failed, now, "past the point of no return".into());
+            return;
+        }
         self.enter_rollback("failure", reason, now);
     }
 
@@ -683,7 +716,14 @@ impl Rollout {
                     continue;
                 };
                 let key = format!("{arn}|{id}");
-                match group.lookup(id) {
+                let observed = group.lookup(id);
+                if observed.is_some_and(|t| t.state == TargetState::Healthy) {
+                    self.cp.seen_healthy.insert(key.clone());
+                }
+                if self.is_lagging_read(&asg.name, &key, observed) {
+                    continue;
+                }
+                match observed {
                     Some(t) if t.state == TargetState::Healthy => {}
                     Some(t) => {
                         all_healthy = false;
@@ -768,7 +808,11 @@ impl Rollout {
             let mut states: BTreeMap<&'static str, u32> = BTreeMap::new();
             let mut reasons: BTreeSet<String> = BTreeSet::new();
             for id in &live {
-                match group.lookup(id) {
+                let observed = group.lookup(id);
+                if self.is_lagging_read(&asg.name, &format!("{arn}|{id}"), observed) {
+                    continue;
+                }
+                match observed {
                     Some(t) if t.state == TargetState::Healthy => {}
                     Some(t) => {
                         not_healthy += 1;
@@ -815,6 +859,23 @@ impl Rollout {
             problem: per_group.join("; "),
             wake,
         }
+    }
+
+    /// A target seen `healthy` before, now read as `initial` or not registered, in a group
+    /// this rollout never detached: a registered target never returns to `initial`, so this is
+    /// a read served by a replica lagging behind an earlier one, and the earlier verdict
+    /// stands. (After a detach the target really may be registered afresh.)
+    fn is_lagging_read(
+        &self,
+        asg_name: &str,
+        key: &str,
+        observed: Option<&TargetObservation>,
+    ) -> bool {
+        let earlier_state = observed.is_none_or(|t| t.state == TargetState::Initial);
+        earlier_state
+            && self.cp.seen_healthy.contains(key)
+            && !self.cp.reregistered.contains(asg_name)
+            && !self.cp.detached_seen.contains_key(asg_name)
     }
 
     fn ensure_attached(
@@ -1049,6 +1110,14 @@ impl Rollout {
         ))
     }
 
+    /// Canary: the share of traffic (0..=100) the listener sends to the new generation's group.
+    fn new_generation_percent(&self, obs: &Observation) -> u32 {
+        let new_group = self.new_groups().into_iter().next().unwrap_or_default();
+        obs.listener
+            .as_ref()
+            .map_or(0, |l| l.percent_of(&new_group))
+    }
+
     fn weights_in_place(obs: &Observation, weights: &[(String, u32)]) -> bool {
         obs.listener
             .as_ref()
@@ -1130,6 +1199,31 @@ impl Rollout {
         let Some((listener_arn, weights)) = self.canary_weights(weight) else {
             return;
         };
+        // Weights only move forward: a listener already sending more to the new generation
+        // got there through this rollout's own earlier steps (their soaks passed), and setting
+        // this step's smaller weight would send traffic back to a stable group that may already
+        // be detached (a resumed apply reads weights and attachments at different moments).
+        let observed = self.new_generation_percent(obs);
+        if self.cp.from.is_some()
+            && observed > u32::from(weight)
+            && let Some((later, step)) = canary
+                .steps
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(i, s)| *i > index && u32::from(s.weight) <= observed)
+        {
+            self.cp.step_applied_at = None;
+            self.goto(
+                Phase::CanaryStep {
+                    index: later,
+                    weight: step.weight,
+                },
+                now,
+                format!("the listener already sends {observed} % to the new generation"),
+            );
+            return;
+        }
         if !Self::weights_in_place(obs, &weights) {
             self.cp.step_applied_at = None;
             self.issue(
@@ -1246,9 +1340,28 @@ impl Rollout {
             }
             return;
         }
-        if fleet.scaling_in {
-            // A lower desired capacity is accepted but not carried out yet: a second one
-            // computed from these instance counts would retire the batch twice.
+        let retiring_behind = self.cp.old_retired_to.is_some_and(|t| fleet.live > t);
+        if fleet.scaling_in || retiring_behind {
+            // A lower desired capacity is accepted but not carried out yet (or not visible in
+            // this read): a second one computed from these instance counts would retire the
+            // batch twice, or undo the first. The one already decided is re-issued if it
+            // failed or has not landed.
+            if let (Some(old), Some(retired_to)) = (&old, self.cp.old_retired_to)
+                && old.desired_capacity > retired_to
+            {
+                let drain = self.max_drain(obs);
+                self.issue_expecting(
+                    Command::SetCapacity {
+                        asg: old.name.clone(),
+                        min_size: 0,
+                        max_size: old.max_size,
+                        desired_capacity: retired_to,
+                    },
+                    now,
+                    now + drain,
+                    out,
+                );
+            }
             out.wake_at(now + poll);
             return;
         }
@@ -1304,26 +1417,26 @@ impl Rollout {
             return;
         }
         let drain = self.max_drain(obs);
-        self.log(
-            now,
-            "drain",
-            format!(
-                "{retire} old instance(s) of {} leave by scale-in: AWS deregisters them and terminates them after the deregistration delay",
-                old.name
-            ),
-        );
+        let desired = (fleet.live - retire).min(self.cp.old_retired_to.unwrap_or(u32::MAX));
+        self.cp.old_retired_to = Some(desired);
         // Terminating with a lower desired capacity needs room below the old group's minimum.
-        self.issue_expecting(
-            Command::SetCapacity {
-                asg: old.name.clone(),
-                min_size: 0,
-                max_size: old.max_size,
-                desired_capacity: fleet.live - retire,
-            },
-            now,
-            now + drain,
-            out,
-        );
+        let scale_in = Command::SetCapacity {
+            asg: old.name.clone(),
+            min_size: 0,
+            max_size: old.max_size,
+            desired_capacity: desired,
+        };
+        if !self.cp.pending.contains_key(&scale_in.key()) {
+            self.log(
+                now,
+                "drain",
+                format!(
+                    "{retire} old instance(s) of {} leave by scale-in: AWS deregisters them and terminates them after the deregistration delay",
+                    old.name
+                ),
+            );
+        }
+        self.issue_expecting(scale_in, now, now + drain, out);
     }
 
     /// Rolling: one health-check interval before the batch now launching can be expected
@@ -1535,7 +1648,10 @@ impl Rollout {
                 continue;
             };
             remaining = true;
-            if needs_detach(&asg) || self.still_in_load_balancer(obs, &asg) {
+            // Once a delete is out, detaching again cannot help: it is re-issued until done.
+            if !self.cp.old_delete_issued
+                && (needs_detach(&asg) || self.still_in_load_balancer(obs, &asg))
+            {
                 self.goto(
                     Phase::DetachingOld,
                     now,
@@ -1547,6 +1663,7 @@ impl Rollout {
             if asg.is_deleting() {
                 self.look_again_for(&delete, now, out);
             } else {
+                self.cp.old_delete_issued = true;
                 self.issue(delete, now, out);
             }
         }
@@ -1907,12 +2024,7 @@ impl Rollout {
                         Strategy::BlueGreen { .. } => Phase::WaitingForHealthy,
                         Strategy::Rolling { .. } => Phase::Rolling { batch: 0 },
                         Strategy::Canary(canary) => {
-                            let new_group =
-                                self.new_groups().into_iter().next().unwrap_or_default();
-                            let observed = obs
-                                .listener
-                                .as_ref()
-                                .map_or(0, |l| l.percent_of(&new_group));
+                            let observed = self.new_generation_percent(obs);
                             match canary
                                 .steps
                                 .iter()

@@ -48,6 +48,7 @@ fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
             prop_oneof![Just(5u64), Just(60), Just(300)], // deregistration delay
             prop_oneof![Just(0.0), Just(0.1), Just(0.3)], // API failures
             prop_oneof![Just(0u64), Just(3), Just(15)],   // eventual consistency
+            prop_oneof![Just(0u64), Just(10)],            // stale reads
         ),
         0.0f64..1.0,
         prop_oneof![3 => Just(None), 1 => (1usize..8).prop_map(Some)],
@@ -61,7 +62,7 @@ fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
                 percent,
                 soak,
                 rollback,
-                (boot, spread, interval, threshold, delay, api, consistency),
+                (boot, spread, interval, threshold, delay, api, consistency, stale),
                 at,
                 kill_after_abort,
             )| {
@@ -90,6 +91,7 @@ fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
                 let faults = Faults {
                     api_failure: api,
                     consistency_delay_max: Duration::from_secs(consistency),
+                    stale_read_max: Duration::from_secs(stale),
                     ..Faults::default()
                 };
                 Case {

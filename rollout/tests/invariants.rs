@@ -60,19 +60,23 @@ fn faults(kind: StrategyKind) -> impl Strategy<Value = Faults> {
         prop::bool::weighted(0.1),                    // bad release
         prop_oneof![4 => Just(0.0), 1 => Just(0.2)],  // flap
         prop_oneof![2 => Just(0.0), 1 => Just(0.1), 1 => Just(0.3)], // API failures
-        prop_oneof![Just(0u64), Just(3), Just(15)],   // eventual consistency
+        prop_oneof![Just(0u64), Just(3), Just(15)],   // eventual consistency: late writes
+        prop_oneof![2 => Just(0u64), 1 => Just(5), 1 => Just(20)], // ... and stale reads
         (prop::bool::weighted(0.2), 0u64..1800),      // alarm (canary only)
         prop_oneof![5 => Just(0.0), 1 => Just(if canary { 0.05 } else { 0.0 })], // 5xx ratio
     )
-        .prop_map(move |(never, bad, flap, api, delay, alarm, ratio)| Faults {
-            never_healthy: never,
-            bad_release: bad,
-            flap,
-            api_failure: api,
-            consistency_delay_max: Duration::from_secs(delay),
-            alarm_at: (canary && alarm.0).then_some(Duration::from_secs(alarm.1)),
-            new_5xx_ratio: ratio,
-        })
+        .prop_map(
+            move |(never, bad, flap, api, delay, stale, alarm, ratio)| Faults {
+                never_healthy: never,
+                bad_release: bad,
+                flap,
+                api_failure: api,
+                consistency_delay_max: Duration::from_secs(delay),
+                stale_read_max: Duration::from_secs(stale),
+                alarm_at: (canary && alarm.0).then_some(Duration::from_secs(alarm.1)),
+                new_5xx_ratio: ratio,
+            },
+        )
 }
 
 fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
@@ -205,6 +209,58 @@ fn check(case: &Case, report: &Report) -> Result<(), TestCaseError> {
         other => prop_assert!(false, "unexpected outcome {:?}: {}", other, summary()),
     }
     Ok(())
+}
+
+/// Cases proptest found, replayed as they were (seed included) so they stay fixed.
+#[test]
+fn found_by_proptest_resume_reads_weights_behind_the_listener() {
+    // Killed twice; the resumed apply read the listener 20 s behind (50 %) after the detach
+    // of the stable group had landed and set 50 % again: half the traffic went to a group
+    // with no registered target. Weights now only move forward.
+    let shape = FleetShape {
+        desired: 5,
+        surge: 1,
+        batch_size: 1,
+        soak: Duration::from_secs(30),
+        rollback_on_failure: false,
+        ..FleetShape::default()
+    };
+    let spec = spec(StrategyKind::Canary, &shape, 7).expect("valid fixture");
+    let timings = Timings {
+        boot_min: Duration::from_secs(16),
+        boot_max: Duration::from_secs(62),
+        app_start_max: Duration::from_secs(1),
+        health_check_interval: Duration::from_secs(30),
+        healthy_threshold: 3,
+        unhealthy_threshold: 2,
+        deregistration_delay: Duration::from_secs(5),
+        request_duration: Duration::from_secs(1),
+        requests_per_second: 1,
+    };
+    let faults = Faults {
+        api_failure: 0.1,
+        stale_read_max: Duration::from_secs(20),
+        ..Faults::default()
+    };
+    let case = Case {
+        scenario: update(
+            "canary regression",
+            10144281125879722387,
+            spec,
+            timings,
+            faults,
+        ),
+        kill: Kill {
+            after_steps: vec![13, 26],
+            keep_checkpoint: false,
+            restart_after: Duration::from_secs(1),
+            ..Kill::default()
+        },
+    };
+    let report = run(&case.scenario, &case.kill);
+    if let Err(failure) = check(&case, &report) {
+        panic!("{failure}");
+    }
 }
 
 fn run_property(kind: StrategyKind) {

@@ -203,6 +203,35 @@ fn throttled_and_late_commands_still_converge() {
 }
 
 #[test]
+fn lagging_reads_do_not_fail_a_canary_or_undo_a_scale_in() {
+    // Every read may come from a replica 20 s behind: a target seen healthy reads `initial`
+    // again, an old group reads larger than the scale-in left it. Neither is a verdict.
+    let faults = Faults {
+        stale_read_max: Duration::from_secs(20),
+        ..Faults::default()
+    };
+    for kind in [StrategyKind::Canary, StrategyKind::Rolling] {
+        let shape = FleetShape {
+            desired: 6,
+            surge: 2,
+            batch_size: 2,
+            soak: Duration::from_secs(60),
+            ..FleetShape::default()
+        };
+        let report = scenario_report(kind, shape.clone(), faults.clone(), Kill::default());
+        assert_succeeded(&report);
+        let max = u64::from(shape.desired + shape.surge);
+        if kind == StrategyKind::Rolling {
+            assert!(
+                report.peak_instances <= max,
+                "{} instances at once, max {max}",
+                report.peak_instances
+            );
+        }
+    }
+}
+
+#[test]
 fn teardown_drains_then_deletes() {
     let spec = spec(StrategyKind::BlueGreen, &FleetShape::default(), 7).expect("valid fixture");
     let mut scenario = update("teardown", 7, spec, Timings::default(), Faults::default());

@@ -71,6 +71,10 @@ pub struct Faults {
     pub api_failure: f64,
     /// A successful command takes effect after a random delay up to this.
     pub consistency_delay_max: Duration,
+    /// Reads may be served by a replica that lags up to this long: each part of an
+    /// observation (the Auto Scaling view, each target group's health, the listener) is
+    /// independently the state an earlier read within this window returned. Zero: fresh.
+    pub stale_read_max: Duration,
     /// Every canary alarm goes into ALARM this long after the start.
     pub alarm_at: Option<Duration>,
     /// Share of the new generation's responses that are 5xx.
@@ -170,6 +174,8 @@ pub struct World {
     groups: BTreeMap<String, SimGroup>,
     listener: Option<(String, Vec<(String, u32)>)>,
     delayed: Vec<(u64, u64, Command)>,
+    /// Earlier reads (time, observation) a lagging replica may serve again.
+    read_history: VecDeque<(u64, Observation)>,
     sequence: u64,
     next_instance: u64,
     previous_generation: Option<u64>,
@@ -238,6 +244,7 @@ impl World {
             groups,
             listener,
             delayed: Vec::new(),
+            read_history: VecDeque::new(),
             sequence: 0,
             next_instance: 0,
             previous_generation: None,
@@ -1191,8 +1198,40 @@ impl World {
 
     // ----- observation -------------------------------------------------------------------
 
-    /// What the provider would read from AWS now. Counts the API calls it costs.
+    /// What the provider would read from AWS now (parts of it stale under
+    /// [`Faults::stale_read_max`]). Counts the API calls it costs.
     pub fn observe(&mut self, metrics_since: Option<Timestamp>) -> Observation {
+        let fresh = self.fresh_observation(metrics_since);
+        let window = duration_ms(self.faults.stale_read_max);
+        if window == 0 {
+            return fresh;
+        }
+        let now = self.now;
+        self.read_history
+            .retain(|(at, _)| at.saturating_add(window) >= now);
+        self.read_history.push_back((now, fresh.clone()));
+        let pick = |rng: &mut SplitMix64, history: &VecDeque<(u64, Observation)>| {
+            let index = rng.range(0, history.len() as u64) as usize;
+            history.get(index).map(|(_, o)| o.clone())
+        };
+        let mut served = fresh;
+        if let Some(old) = pick(&mut self.rng, &self.read_history) {
+            served.asgs = old.asgs;
+        }
+        for group in &mut served.target_groups {
+            if let Some(old) = pick(&mut self.rng, &self.read_history)
+                && let Some(lagging) = old.target_groups.into_iter().find(|g| g.arn == group.arn)
+            {
+                *group = lagging;
+            }
+        }
+        if let Some(old) = pick(&mut self.rng, &self.read_history) {
+            served.listener = old.listener;
+        }
+        served
+    }
+
+    fn fresh_observation(&mut self, metrics_since: Option<Timestamp>) -> Observation {
         self.observations += 1;
         let mut calls = 1 + self.groups.len() as u64; // DescribeAutoScalingGroups + DescribeTargetHealth each
         let asgs = self
