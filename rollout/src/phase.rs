@@ -36,10 +36,12 @@ pub enum Phase {
     /// healthy). Success: soak elapsed → next step, after the last (100 %) → `DetachingOld`.
     /// Gate failure → rollback (all weight back to the stable group at once).
     CanaryStep { index: usize, weight: u8 },
-    /// Rolling: grow the new ASG by up to `batch_size` (within `max_size` instances in total),
-    /// wait until healthy, deregister as many old targets as the capacity floor allows, wait out
-    /// their drain, terminate them. `batch` counts new batches launched. Success: no old
-    /// instance left → `DetachingOld`. Timeout: a batch not healthy within `health_timeout`.
+    /// Rolling: grow the new ASG by up to `batch_size` (within `max_size` instances in total,
+    /// draining ones included), wait until healthy, then lower the old group's desired capacity
+    /// by as many instances as the capacity floor allows: AWS deregisters them, waits out the
+    /// deregistration delay and terminates them. `batch` counts new batches launched. Success:
+    /// no old instance left (none draining either) → `DetachingOld`. Timeout: a batch not
+    /// healthy within `health_timeout`.
     Rolling { batch: u32 },
     /// Detach the old generation from its target groups (only while every new target is
     /// healthy: invariant 2). Success: the old ASG is observed detached → `DrainingOld`.
