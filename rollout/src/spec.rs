@@ -221,27 +221,7 @@ impl RolloutSpec {
                 ),
             );
         }
-        let version = match raw.launch_template_version.trim() {
-            v @ ("$Latest" | "$Default") => {
-                err(
-                    attr("launch_template_version"),
-                    format!(
-                        "{v} is refused: pin a version number (e.g. \"7\") so that a rollback has a fixed target"
-                    ),
-                );
-                None
-            }
-            v => match v.parse::<u64>() {
-                Ok(n) if n >= 1 => Some(n),
-                _ => {
-                    err(
-                        attr("launch_template_version"),
-                        format!("{v:?} is not a launch template version number (e.g. \"7\")"),
-                    );
-                    None
-                }
-            },
-        };
+        let version = launch_template_version(&raw.launch_template_version, &mut err);
         if raw.subnet_ids.is_empty() {
             err(attr("subnet_ids"), "needs at least one subnet".into());
         }
@@ -301,6 +281,23 @@ impl RolloutSpec {
             }
         };
 
+        // Judged whatever the strategy: a batch of less than one instance is wrong even where
+        // batches are not used, and is refused before a later change of strategy would use it.
+        let batch_size = match raw.batch_size {
+            None => Some(1),
+            Some(b) if b < 1 => {
+                err(attr("batch_size"), format!("{b} must be at least 1"));
+                None
+            }
+            Some(b) => u32::try_from(b).ok().or_else(|| {
+                err(
+                    attr("batch_size"),
+                    format!("{b} must be at most {}", u32::MAX),
+                );
+                None
+            }),
+        };
+
         let health_timeout = duration_attr(
             raw.health_timeout.as_deref(),
             DEFAULT_HEALTH_TIMEOUT,
@@ -319,7 +316,7 @@ impl RolloutSpec {
         for key in raw.tags.keys() {
             if key.starts_with("zdd:") {
                 err(
-                    attr("tags"),
+                    attr("tags").key(key),
                     format!(
                         "tag key {key:?} is reserved: keys starting with \"zdd:\" are written by zdd"
                     ),
@@ -371,14 +368,6 @@ impl RolloutSpec {
                 if strategy_name == "blue_green" {
                     groups.map(|target_group_arns| Strategy::BlueGreen { target_group_arns })
                 } else {
-                    let batch_size = match raw.batch_size {
-                        None => Some(1),
-                        Some(b) if b >= 1 => u32::try_from(b).ok(),
-                        Some(b) => {
-                            err(attr("batch_size"), format!("{b} must be at least 1"));
-                            None
-                        }
-                    };
                     if let (Some(cap), Some(percent)) = (capacity, min_healthy_percent) {
                         let floor = (cap.desired * percent).div_ceil(100);
                         let headroom = (cap.max - cap.desired) + (cap.desired - floor);
@@ -463,6 +452,51 @@ impl RolloutSpec {
                 tags: raw.tags.clone(),
             }),
             _ => Err(SpecErrors(errors)),
+        }
+    }
+}
+
+/// A launch template version as AWS reports it: a positive number in plain digits. Any other
+/// spelling of the same number (`" 7"`, `"+7"`, `"07"`) would be accepted by AWS but differ from
+/// the `"7"` a refresh reads back, so every plan would show it as drift.
+fn launch_template_version(text: &str, err: &mut dyn FnMut(AttributePath, String)) -> Option<u64> {
+    let path = attr("launch_template_version");
+    let trimmed = text.trim();
+    if matches!(trimmed, "$Latest" | "$Default") {
+        err(
+            path,
+            format!(
+                "{trimmed} is refused: pin a version number (e.g. \"7\") so that a rollback has a fixed target"
+            ),
+        );
+        return None;
+    }
+    let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    let number = digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| digits.parse::<u64>().ok())
+        .flatten()
+        .filter(|&n| n >= 1);
+    match number {
+        Some(n) if n.to_string() == text => Some(n),
+        Some(n) => {
+            err(
+                path,
+                format!(
+                    "{text:?} must be written as plain digits, \"{n}\", the way AWS reports the version (any other spelling shows as drift on every plan)"
+                ),
+            );
+            None
+        }
+        None => {
+            err(
+                path,
+                format!(
+                    "{text:?} is not a launch template version number: versions are counted from 1 (e.g. \"7\")"
+                ),
+            );
+            None
         }
     }
 }
@@ -636,6 +670,8 @@ pub enum PathStep {
     Attribute(String),
     /// An element of a list.
     Index(usize),
+    /// An element of a map, by its key (`tags["zdd:rollout"]`).
+    Key(String),
 }
 
 fn attr(name: &str) -> AttributePath {
@@ -647,6 +683,13 @@ impl AttributePath {
     pub fn attr(&self, name: &str) -> AttributePath {
         let mut steps = self.0.clone();
         steps.push(PathStep::Attribute(name.to_string()));
+        AttributePath(steps)
+    }
+
+    /// This path followed by a map key.
+    pub fn key(&self, key: &str) -> AttributePath {
+        let mut steps = self.0.clone();
+        steps.push(PathStep::Key(key.to_string()));
         AttributePath(steps)
     }
 
@@ -665,6 +708,7 @@ impl fmt::Display for AttributePath {
                 PathStep::Attribute(name) if i == 0 => write!(f, "{name}")?,
                 PathStep::Attribute(name) => write!(f, ".{name}")?,
                 PathStep::Index(index) => write!(f, "[{index}]")?,
+                PathStep::Key(key) => write!(f, "[{key:?}]")?,
             }
         }
         Ok(())

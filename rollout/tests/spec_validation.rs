@@ -1,6 +1,8 @@
 //! Table-driven checks of `RolloutSpec::validate`: each bad input names its attribute path.
 
-use zdd_rollout::{RawCanary, RawCanaryStep, RawSpec, RolloutSpec, Strategy};
+use zdd_rollout::{
+    AttributePath, PathStep, RawCanary, RawCanaryStep, RawSpec, RolloutSpec, Strategy,
+};
 
 fn base() -> RawSpec {
     RawSpec {
@@ -94,15 +96,60 @@ fn pinned_versions_only() {
             "pin a version number",
         );
     }
-    for v in ["latest", "0", "-1", "7.1", ""] {
+    for v in [
+        "latest",
+        "0",
+        "00",
+        "-1",
+        "7.1",
+        "",
+        " ",
+        "v7",
+        "7a",
+        "99999999999999999999999",
+    ] {
         assert_rejected(
             RawSpec {
                 launch_template_version: v.into(),
                 ..base()
             },
             "launch_template_version",
-            "version number",
+            "is not a launch template version number",
         );
+    }
+}
+
+/// Refresh compares the written version with the one AWS reports ("7"): any other spelling of
+/// the same number would show as drift on every plan, so it is refused with the plain spelling.
+#[test]
+fn versions_are_written_as_aws_reports_them() {
+    for v in [" 7", "7 ", "+7", "07", "007", "\t7"] {
+        let errors = RolloutSpec::validate(&RawSpec {
+            launch_template_version: v.into(),
+            ..base()
+        })
+        .unwrap_err();
+        assert_eq!(errors.0.len(), 1, "{v:?}: {errors}");
+        assert_eq!(errors.0[0].path.to_string(), "launch_template_version");
+        assert!(
+            errors.0[0]
+                .message
+                .contains("must be written as plain digits, \"7\""),
+            "{v:?}: {errors}"
+        );
+    }
+    for (v, n) in [
+        ("7", 7),
+        ("10", 10),
+        ("1", 1),
+        ("18446744073709551615", u64::MAX),
+    ] {
+        let spec = RolloutSpec::validate(&RawSpec {
+            launch_template_version: v.into(),
+            ..base()
+        })
+        .unwrap();
+        assert_eq!(spec.launch_template.version, n);
     }
 }
 
@@ -172,6 +219,47 @@ fn rolling_needs_batch_and_room() {
     })
     .unwrap();
     assert_eq!(spec.capacity_floor(), 2);
+}
+
+#[test]
+fn batch_size_is_judged_whatever_the_strategy() {
+    for (strategy, raw) in [
+        (None, base()),
+        (Some("blue_green"), base()),
+        (Some("rolling"), base()),
+        (Some("canary"), canary_base()),
+    ] {
+        for batch in [0, -3] {
+            let errors = RolloutSpec::validate(&RawSpec {
+                strategy: strategy.map(Into::into),
+                batch_size: Some(batch),
+                ..raw.clone()
+            })
+            .unwrap_err();
+            let found: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+            assert_eq!(
+                found,
+                vec![format!("batch_size: {batch} must be at least 1")],
+                "{strategy:?}"
+            );
+        }
+        // A valid batch size is accepted whatever the strategy (it is used only by rolling).
+        RolloutSpec::validate(&RawSpec {
+            strategy: strategy.map(Into::into),
+            batch_size: Some(2),
+            ..raw.clone()
+        })
+        .unwrap();
+    }
+    assert_rejected(
+        RawSpec {
+            strategy: Some("rolling".into()),
+            batch_size: Some(i64::from(u32::MAX) + 1),
+            ..base()
+        },
+        "batch_size",
+        "must be at most 4294967295",
+    );
 }
 
 #[test]
@@ -252,9 +340,35 @@ fn durations_and_tags() {
         "health_timeout",
         "cannot parse duration",
     );
+}
+
+/// A reserved tag is reported at its own key, so Terraform points at that line of the map.
+#[test]
+fn reserved_tags_are_reported_at_their_key() {
     let mut raw = base();
+    raw.tags.insert("team".into(), "web".into());
     raw.tags.insert("zdd:generation".into(), "9".into());
-    assert_rejected(raw, "tags", "reserved");
+    raw.tags.insert("zdd:rollout".into(), "x".into());
+    let errors = RolloutSpec::validate(&raw).unwrap_err();
+    let paths: Vec<&AttributePath> = errors.0.iter().map(|e| &e.path).collect();
+    assert_eq!(
+        paths,
+        vec![
+            &AttributePath(vec![
+                PathStep::Attribute("tags".into()),
+                PathStep::Key("zdd:generation".into()),
+            ]),
+            &AttributePath(vec![
+                PathStep::Attribute("tags".into()),
+                PathStep::Key("zdd:rollout".into()),
+            ]),
+        ]
+    );
+    assert_rejected(
+        raw,
+        "tags[\"zdd:generation\"]",
+        "\"zdd:generation\" is reserved",
+    );
 }
 
 #[test]

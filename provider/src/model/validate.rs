@@ -1,8 +1,9 @@
 //! Plan-time validation of `zdd_rollout`. The engine's `RolloutSpec::validate` is the one source
 //! of the rules: this module turns each of its errors into a Terraform diagnostic on the same
-//! attribute path, leaves out the verdicts that depend on values Terraform does not know yet, and
-//! adds the few checks that belong to the provider rather than the engine. Every problem is
-//! reported at once (a user fixes a config in one round, not one error per plan).
+//! attribute path (map keys included: a reserved tag is reported at `tags["zdd:…"]`), leaves out
+//! the verdicts that depend on values Terraform does not know yet, and adds the `timeouts` block,
+//! which only Terraform has. Every problem is reported at once (a user fixes a config in one
+//! round, not one error per plan).
 
 use std::collections::BTreeSet;
 
@@ -26,25 +27,28 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
     let mut diagnostics: Vec<Diagnostic> = engine_errors
         .iter()
         .filter(|error| !judges_unknown(&error.path, unknown))
-        .map(|error| spec_error_diagnostic(error, model))
+        .map(engine_error_diagnostic)
         .collect();
-    for extra in provider_checks(model, unknown) {
-        if !diagnostics.iter().any(|d| d.attribute == extra.attribute) {
-            diagnostics.push(extra);
-        }
-    }
+    diagnostics.extend(timeouts_diagnostics(model, unknown));
     diagnostics
 }
 
 /// One engine error as a Terraform diagnostic: the summary names the attribute (Terraform shows
 /// the source line, which for a list element is only the list's first line), the detail is the
 /// engine's message.
-pub fn spec_error_diagnostic(error: &SpecError, model: &RolloutModel) -> Diagnostic {
+///
+/// The model is not read (the engine's paths now carry map keys); the parameter stays until the
+/// caller in `resource/` drops it.
+pub fn spec_error_diagnostic(error: &SpecError, _model: &RolloutModel) -> Diagnostic {
+    engine_error_diagnostic(error)
+}
+
+fn engine_error_diagnostic(error: &SpecError) -> Diagnostic {
     let mut detail = error.message.clone();
     if let Some(hint) = root_attribute(&error.path).and_then(terraform_hint) {
         detail = format!("{}. {hint}", detail.trim_end_matches('.'));
     }
-    invalid(terraform_path(error, model), &detail)
+    invalid(terraform_path(&error.path), &detail)
 }
 
 fn invalid(path: AttributePath, message: &str) -> Diagnostic {
@@ -61,25 +65,14 @@ fn terraform_hint(attribute: &str) -> Option<&'static str> {
     }
 }
 
-fn terraform_path(error: &SpecError, model: &RolloutModel) -> AttributePath {
-    let path = error
-        .path
-        .0
+fn terraform_path(path: &EnginePath) -> AttributePath {
+    path.0
         .iter()
         .fold(AttributePath::default(), |path, step| match step {
             EngineStep::Attribute(name) => path.attribute(name.clone()),
             EngineStep::Index(index) => path.index(i64::try_from(*index).unwrap_or(i64::MAX)),
-        });
-    // The engine's paths have no map-key step: it reports a reserved tag key at `tags` and
-    // quotes the key in its message. Point at the key itself.
-    if error.path.0 == [EngineStep::Attribute("tags".into())]
-        && let Some(key) = model.tags.iter().flatten().find_map(|(key, _)| {
-            (key.starts_with("zdd:") && error.message.contains(&format!("{key:?}"))).then_some(key)
+            EngineStep::Key(key) => path.key(key.clone()),
         })
-    {
-        return path.key(key.clone());
-    }
-    path
 }
 
 fn root_attribute(path: &EnginePath) -> Option<&str> {
@@ -91,8 +84,8 @@ fn root_attribute(path: &EnginePath) -> Option<&str> {
 
 /// The top-level attributes an engine verdict on `attribute` depends on: its own value and the
 /// ones its rules read besides (the sizes are judged together; max_size also carries the rolling
-/// strategy's room, which reads min_healthy_percent; the strategy decides which target groups,
-/// block and batch size are needed). `None`:
+/// strategy's room, which reads min_healthy_percent; the strategy decides which target groups
+/// and block are needed). `None`:
 /// not listed, so it is taken to depend on everything and a new engine rule is never judged on
 /// a placeholder. This lives here because only Terraform has unknown values.
 fn inputs_of(attribute: &str) -> Option<&'static [&'static str]> {
@@ -114,7 +107,7 @@ fn inputs_of(attribute: &str) -> Option<&'static [&'static str]> {
         "health_timeout" => &["health_timeout"],
         "tags" => &["tags"],
         "strategy" => &["strategy"],
-        "batch_size" => &["batch_size", "strategy"],
+        "batch_size" => &["batch_size"],
         "target_group_arns" => &["target_group_arns", "strategy"],
         "canary" => &["canary", "strategy"],
         _ => return None,
@@ -131,53 +124,30 @@ fn judges_unknown(path: &EnginePath, unknown: &BTreeSet<String>) -> bool {
     }
 }
 
-/// Checks the engine does not make, each with the reason it lives here. They are reported only
-/// where the engine has not already reported the same attribute.
-fn provider_checks(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnostic> {
-    let known = |attribute: &str| !unknown.contains(attribute);
-    let mut diagnostics = Vec::new();
-
-    // The `timeouts` block bounds Terraform's operations; the engine never sees it. Parsed with
-    // the same parser the resource uses to read the timeouts.
-    if let Some(timeouts) = model.timeouts.as_ref().filter(|_| known("timeouts")) {
-        for (name, value) in [
-            ("create", &timeouts.create),
-            ("update", &timeouts.update),
-            ("delete", &timeouts.delete),
-        ] {
-            if let Some(Err(message)) = value.as_deref().map(parse_duration) {
-                diagnostics.push(invalid(
-                    AttributePath::root("timeouts").attribute(name),
-                    &message,
-                ));
-            }
-        }
-    }
-
-    // Not (yet) an engine rule: the engine judges batch_size only for strategy "rolling", but a
-    // batch of less than one instance is wrong whatever the strategy.
-    if let Some(batch) = model.batch_size.filter(|_| known("batch_size"))
-        && batch < 1
-    {
-        diagnostics.push(invalid(
-            AttributePath::root("batch_size"),
-            &format!("{batch} must be at least 1"),
-        ));
-    }
-
-    // Not (yet) an engine rule: the engine trims the version and reads "+7" as 7, but refresh
-    // compares the written text with the version AWS reports ("7"), so any other spelling would
-    // show as drift on every plan.
-    let version = &model.launch_template_version;
-    if known("launch_template_version") && !version.chars().all(|c| c.is_ascii_digit()) {
-        diagnostics.push(invalid(
-            AttributePath::root("launch_template_version"),
-            &format!(
-                "{version:?} must be written as digits only, e.g. \"7\", the way AWS reports the version"
-            ),
-        ));
-    }
-    diagnostics
+/// The `timeouts` block bounds Terraform's operations; the engine never sees it. Parsed with the
+/// same parser the resource uses to read the timeouts.
+fn timeouts_diagnostics(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let Some(timeouts) = model
+        .timeouts
+        .as_ref()
+        .filter(|_| !unknown.contains("timeouts"))
+    else {
+        return Vec::new();
+    };
+    [
+        ("create", &timeouts.create),
+        ("update", &timeouts.update),
+        ("delete", &timeouts.delete),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| match value.as_deref().map(parse_duration) {
+        Some(Err(message)) => Some(invalid(
+            AttributePath::root("timeouts").attribute(name),
+            &message,
+        )),
+        _ => None,
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -283,15 +253,31 @@ mod tests {
             );
             assert!(errors(&model)[0].1.contains("latest_version"));
         }
-        for version in ["", "v7", "0", "1.5", " 7", "+7"] {
+        for version in ["", "v7", "0", "1.5"] {
             let model = RolloutModel {
                 launch_template_version: version.into(),
                 ..valid()
             };
-            assert_eq!(
-                paths(&model),
-                vec!["launch_template_version"],
-                "{version:?}"
+            assert_errors(
+                &model,
+                &[(
+                    "launch_template_version",
+                    "is not a launch template version number",
+                )],
+            );
+        }
+        // Refresh reads back "7": any other spelling would be drift on every plan.
+        for version in [" 7", "+7", "07"] {
+            let model = RolloutModel {
+                launch_template_version: version.into(),
+                ..valid()
+            };
+            assert_errors(
+                &model,
+                &[(
+                    "launch_template_version",
+                    "must be written as plain digits, \"7\"",
+                )],
             );
         }
     }
@@ -439,9 +425,9 @@ mod tests {
                 "launch_template_version",
                 "desired_capacity",
                 "min_healthy_percent",
+                "batch_size",
                 "tags[\"zdd:generation\"]",
                 "strategy",
-                "batch_size",
             ]
         );
     }
@@ -456,9 +442,12 @@ mod tests {
             ])),
             ..valid()
         };
-        assert_eq!(
-            paths(&model),
-            vec!["tags[\"zdd:rollback\"]", "tags[\"zdd:rollout\"]"]
+        assert_errors(
+            &model,
+            &[
+                ("tags[\"zdd:rollback\"]", "\"zdd:rollback\" is reserved"),
+                ("tags[\"zdd:rollout\"]", "\"zdd:rollout\" is reserved"),
+            ],
         );
     }
 
@@ -487,6 +476,22 @@ mod tests {
             };
             assert_errors(&model, &[("batch_size", "0 must be at least 1")]);
         }
+        let model = RolloutModel {
+            batch_size: Some(-1),
+            ..canary_model(canary())
+        };
+        assert_errors(&model, &[("batch_size", "-1 must be at least 1")]);
+        // Judged even while the strategy is unknown: the rule does not read it.
+        let model = RolloutModel {
+            strategy: None,
+            batch_size: Some(0),
+            ..valid()
+        };
+        assert_eq!(
+            attribute_paths(&diagnose(&model, &["strategy"])),
+            vec!["batch_size"]
+        );
+        assert_eq!(diagnose(&model, &["batch_size"]), vec![]);
     }
 
     #[test]
