@@ -7,53 +7,27 @@
 // Test helpers outside #[test] fns are test code too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
 use md5::{Digest, Md5};
 use serde_json::Value;
-use zdd_test_support::{LocalAws, TerraformDir, local_aws, s3_client};
+use zdd_test_support::{
+    HOLD_OPEN_COMMAND, LocalAws, StateLocking, TerraformDir, create_lock_table,
+    create_state_bucket, local_aws, lock_table_item, object_bytes, output_text, release_held_open,
+    s3_backend_block, s3_client, wait_until_held_open, wait_with_timeout,
+};
 
 const STATE_KEY: &str = "env/app.tfstate";
 
-enum Locking {
-    DynamoDb { table: String },
-    S3Lockfile,
-}
+/// How long an apply may take to reach its provisioner, and then to finish.
+const APPLY_LIMIT: Duration = Duration::from_secs(120);
 
-fn backend_config(aws: &LocalAws, bucket: &str, locking: &Locking) -> String {
-    let endpoint = aws.endpoint();
-    let lock_line = match locking {
-        Locking::DynamoDb { table } => format!("dynamodb_table = \"{table}\""),
-        Locking::S3Lockfile => "use_lockfile = true".to_string(),
-    };
+/// The backend block and two resources, one held open by its provisioner.
+fn configuration(aws: &LocalAws, bucket: &str, locking: &StateLocking) -> String {
+    let backend = s3_backend_block(aws.endpoint(), bucket, STATE_KEY, locking);
     format!(
-        r#"terraform {{
-  backend "s3" {{
-    bucket         = "{bucket}"
-    key            = "{STATE_KEY}"
-    region         = "us-east-1"
-    {lock_line}
-    endpoints = {{
-      s3       = "{endpoint}"
-      dynamodb = "{endpoint}"
-    }}
-    use_path_style              = true
-    access_key                  = "test"
-    secret_key                  = "test"
-    skip_credentials_validation = true
-    skip_region_validation      = true
-    skip_requesting_account_id  = true
-    skip_metadata_api_check     = true
-    skip_s3_checksum            = true
-  }}
-}}
-
+        r#"{backend}
 variable "generation" {{
   type = number
 }}
@@ -62,7 +36,7 @@ resource "terraform_data" "held_open" {{
   input = var.generation
 
   provisioner "local-exec" {{
-    command = "touch started; while [ ! -f release ]; do sleep 0.05; done"
+    command = "{HOLD_OPEN_COMMAND}"
   }}
 }}
 
@@ -73,68 +47,17 @@ resource "terraform_data" "plain" {{
     )
 }
 
-async fn create_bucket(cfg: &aws_config::SdkConfig, bucket: &str) {
-    s3_client(cfg)
-        .create_bucket()
-        .bucket(bucket)
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn create_lock_table(cfg: &aws_config::SdkConfig, table: &str) {
-    aws_sdk_dynamodb::Client::new(cfg)
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("LockID")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("LockID")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-}
-
+/// The `Info` and `Digest` attributes of the lock table's item `lock_id`, if there is one.
 async fn lock_item(cfg: &aws_config::SdkConfig, table: &str, lock_id: &str) -> Option<Value> {
-    let item = aws_sdk_dynamodb::Client::new(cfg)
-        .get_item()
-        .table_name(table)
-        .key("LockID", AttributeValue::S(lock_id.to_string()))
-        .consistent_read(true)
-        .send()
+    let item = lock_table_item(&aws_sdk_dynamodb::Client::new(cfg), table, lock_id)
         .await
-        .unwrap()
-        .item?;
+        .unwrap()?;
     let attribute = |name: &str| item.get(name).map(|v| v.as_s().unwrap().clone());
     Some(serde_json::json!({ "Info": attribute("Info"), "Digest": attribute("Digest") }))
 }
 
 async fn object(cfg: &aws_config::SdkConfig, bucket: &str, key: &str) -> Option<Vec<u8>> {
-    match s3_client(cfg)
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-    {
-        Ok(output) => Some(output.body.collect().await.unwrap().into_bytes().to_vec()),
-        Err(error) => {
-            let service_error = error.into_service_error();
-            assert!(service_error.is_no_such_key(), "{service_error:?}");
-            None
-        }
-    }
+    object_bytes(&s3_client(cfg), bucket, key).await.unwrap()
 }
 
 fn init(tf: &TerraformDir) {
@@ -145,7 +68,7 @@ fn init(tf: &TerraformDir) {
 /// Starts `terraform apply` and waits until its provisioner holds it open.
 fn start_held_apply(tf: &TerraformDir, generation: u32) -> Child {
     let var = format!("generation={generation}");
-    let child = tf
+    let mut child = tf
         .command(&[
             "apply",
             "-auto-approve",
@@ -160,31 +83,18 @@ fn start_held_apply(tf: &TerraformDir, generation: u32) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_file(&tf.path().join("started"));
+    wait_until_held_open(tf.path(), &mut child, APPLY_LIMIT).unwrap();
     child
 }
 
 fn release_and_finish(tf: &TerraformDir, child: Child) {
-    std::fs::write(tf.path().join("release"), "").unwrap();
-    let output = child.wait_with_output().unwrap();
+    release_held_open(tf.path()).unwrap();
+    let output = wait_with_timeout(child, APPLY_LIMIT).unwrap();
     assert!(
         output.status.success(),
-        "apply failed\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        "apply failed\n{}",
+        output_text(&output)
     );
-}
-
-fn wait_for_file(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -192,20 +102,14 @@ async fn dynamodb_lock_exists_during_apply_and_the_digest_matches_the_state_afte
     let aws = local_aws();
     let cfg = aws.sdk_config().await;
     let (bucket, table) = ("tfstate-dynamodb-lock", "tf-locks");
-    create_bucket(&cfg, bucket).await;
-    create_lock_table(&cfg, table).await;
+    create_state_bucket(&cfg, bucket, false).await.unwrap();
+    create_lock_table(&cfg, table).await.unwrap();
     let tf = TerraformDir::new(aws).unwrap();
-    tf.write(
-        "main.tf",
-        &backend_config(
-            aws,
-            bucket,
-            &Locking::DynamoDb {
-                table: table.to_string(),
-            },
-        ),
-    )
-    .unwrap();
+    let locking = StateLocking::DynamoDb {
+        table: table.to_string(),
+    };
+    tf.write("main.tf", &configuration(aws, bucket, &locking))
+        .unwrap();
     init(&tf);
     let lock_id = format!("{bucket}/{STATE_KEY}");
 
@@ -267,11 +171,11 @@ async fn s3_lockfile_exists_during_apply_and_is_gone_after() {
     let aws = local_aws();
     let cfg = aws.sdk_config().await;
     let bucket = "tfstate-s3-lockfile";
-    create_bucket(&cfg, bucket).await;
+    create_state_bucket(&cfg, bucket, false).await.unwrap();
     let tf = TerraformDir::new(aws).unwrap();
     tf.write(
         "main.tf",
-        &backend_config(aws, bucket, &Locking::S3Lockfile),
+        &configuration(aws, bucket, &StateLocking::Lockfile),
     )
     .unwrap();
     init(&tf);
