@@ -234,20 +234,23 @@ pub fn rollout_schema() -> SchemaDoc {
             name,
             attr("launch_template_id", Kind::String, Required, "The EC2 launch template the instances are launched from."),
             attr("launch_template_version", Kind::String, Required,
-                "A pinned version number, e.g. `aws_launch_template.web.latest_version`. `$Latest` and `$Default` are refused: a rollback needs a fixed target."),
+                "A pinned version number in plain digits as AWS reports it (`\"7\"`, not `\"07\"`), e.g. `aws_launch_template.web.latest_version`. `$Latest` and `$Default` are refused: a rollback needs a fixed target."),
             attr("subnet_ids", ListOfString, Required, "Subnets for the Auto Scaling groups (`VPCZoneIdentifier`)."),
             attr("target_group_arns", ListOfString, Optional,
                 "Target groups every generation is attached to (`blue_green` and `rolling`; required for them). A `canary` uses the groups in its `canary` block instead."),
             attr("min_size", Int, Required, "Minimum size of the active Auto Scaling group."),
-            attr("max_size", Int, Required, "Maximum size of each Auto Scaling group; a `rolling` update surges up to it."),
+            attr("max_size", Int, Required,
+                "Maximum size of each Auto Scaling group. A `rolling` update runs at most `max_size` instances in total, old ones still draining included; a rollback restores the old group's full size before the failed instances go, so it may briefly run above it."),
             attr("desired_capacity", Int, Required, "Number of instances serving; between `min_size` and `max_size`. A change of this alone scales in place."),
             attr("strategy", Kind::String, OptionalComputed, format!(
-                "How traffic moves to a new generation: `blue_green` (default: a full new fleet, then switch), `rolling` (batches of `batch_size`, never below `min_healthy_percent`) or `canary` (listener weights step through `canary.steps` with gates). Default `{}`.",
+                "How traffic moves to a new generation: `blue_green` (a full new group; once it is healthy the old group is detached, drained for the target groups' deregistration delay plus 5 s, and deleted), `rolling` (the new group grows by `batch_size` within `max_size` while the old group's desired capacity is lowered, never below `min_healthy_percent`: AWS deregisters those instances, waits out the deregistration delay, then terminates them) or `canary` (listener weights step through `canary.steps` with gates, then the old group leaves as in `blue_green`). Default `{}`.",
                 defaults::STRATEGY)),
             attr("min_healthy_percent", Int, OptionalComputed, format!(
                 "Floor of healthy, routed targets during a rollout, as a percent of `desired_capacity` (rounded up). Default `{}`.",
                 defaults::MIN_HEALTHY_PERCENT)),
-            attr("batch_size", Int, OptionalComputed, format!("Instances replaced per batch by a `rolling` update. Default `{}`.", defaults::BATCH_SIZE)),
+            attr("batch_size", Int, OptionalComputed, format!(
+                "Instances a `rolling` update adds to the new group, and retires from the old one, at a time. At least 1 whatever the strategy. Default `{}`.",
+                defaults::BATCH_SIZE)),
             attr("canary", Object(canary_attributes), Optional, "Canary settings; required when `strategy = \"canary\"`."),
             attr("health_timeout", Kind::String, OptionalComputed, format!(
                 "How long new targets may take to become `healthy` in the load balancer before the rollout fails and rolls back. Default `\"{}\"`.",
