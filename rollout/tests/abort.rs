@@ -3,24 +3,19 @@
 //! (invariant 5), or, past the point of no return, finishes forward; and a process killed
 //! after the abort leaves AWS in a state the next apply converges (invariant 6).
 //!
-//! Case count per strategy: `PROPTEST_CASES` (default below).
+//! Case count per strategy: `PROPTEST_CASES` (default below); the scenarios are the same on
+//! every run unless `ZDD_PROPTEST_SEED` says otherwise (see `support/mod.rs`).
+
+mod support;
 
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use zdd_rollout::sim::fixtures::{FleetShape, StrategyKind, spec, update};
 use zdd_rollout::sim::{Faults, Kill, Report, Scenario, Timings, run};
 use zdd_rollout::{Abort, Outcome, Phase};
 
 const DEFAULT_CASES: u32 = 300;
-
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_CASES)
-}
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -191,11 +186,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
 }
 
 fn run_property(kind: StrategyKind) {
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = support::runner(kind.name(), DEFAULT_CASES);
     if let Err(error) = runner.run(&case(kind), |case| check(&case)) {
         panic!("{}: {error}", kind.name());
     }
