@@ -6,7 +6,7 @@ export CHECKPOINT_DISABLE := 1
 # The tests and the demo find the terraform shim, python and moto here.
 export ZDD_VENV := $(VENV)
 
-.PHONY: setup build test test-python test-rust demo fmt lint bench clean-venv
+.PHONY: setup build test test-python test-rust explore demo fmt lint bench clean-venv
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,12 @@ test-python: setup
 test-rust: setup
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
+
+# The simulator's property tests on new random scenarios (`make test` replays fixed ones):
+# `make explore CASES=20000`. A failure prints the scenario; replay it with its seed.
+CASES ?= 5000
+explore:
+	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(CASES) $(CARGO) test --release -p zdd-rollout --test invariants --test abort
 
 # A real run against the embedded local AWS (see README.md).
 demo: setup
