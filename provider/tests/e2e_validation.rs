@@ -28,7 +28,7 @@ fn cases(bed: &common::Bed) -> Vec<Case> {
             "$Latest",
             with(&|c| c.version = "$Latest".into()),
             [
-                "Error: Invalid launch_template_version",
+                "Error: Unpinned launch_template_version",
                 "$Latest is refused",
             ],
             "launch_template_version",
@@ -37,7 +37,7 @@ fn cases(bed: &common::Bed) -> Vec<Case> {
             "$Default",
             with(&|c| c.version = "$Default".into()),
             [
-                "Error: Invalid launch_template_version",
+                "Error: Unpinned launch_template_version",
                 "$Default is refused",
             ],
             "launch_template_version",

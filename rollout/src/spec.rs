@@ -192,12 +192,20 @@ impl RolloutSpec {
     /// Validates raw configuration. Reports every problem found, not only the first.
     pub fn validate(raw: &RawSpec) -> Result<RolloutSpec, SpecErrors> {
         let mut errors = Vec::new();
-        let mut err = |path: AttributePath, message: String| {
-            errors.push(SpecError { path, message });
+        let mut err = |kind: SpecErrorKind, path: AttributePath, message: String| {
+            errors.push(SpecError {
+                kind,
+                path,
+                message,
+            });
         };
 
         if raw.name.is_empty() {
-            err(attr("name"), "must not be empty".into());
+            err(
+                SpecErrorKind::Missing,
+                attr("name"),
+                "must not be empty".into(),
+            );
         } else if raw.name.len() > 200
             || !raw
                 .name
@@ -205,6 +213,7 @@ impl RolloutSpec {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             err(
+                SpecErrorKind::Malformed,
                 attr("name"),
                 format!(
                     "{:?} must be at most 200 letters, digits, '-' or '_' (it becomes the ASG name prefix)",
@@ -214,6 +223,7 @@ impl RolloutSpec {
         }
         if !raw.launch_template_id.starts_with("lt-") {
             err(
+                SpecErrorKind::Malformed,
                 attr("launch_template_id"),
                 format!(
                     "{:?} is not a launch template id (they look like \"lt-0abc123\")",
@@ -223,17 +233,26 @@ impl RolloutSpec {
         }
         let version = launch_template_version(&raw.launch_template_version, &mut err);
         if raw.subnet_ids.is_empty() {
-            err(attr("subnet_ids"), "needs at least one subnet".into());
+            err(
+                SpecErrorKind::Missing,
+                attr("subnet_ids"),
+                "needs at least one subnet".into(),
+            );
         }
         for (i, subnet) in raw.subnet_ids.iter().enumerate() {
             if subnet.trim().is_empty() {
-                err(attr("subnet_ids").index(i), "must not be empty".into());
+                err(
+                    SpecErrorKind::Missing,
+                    attr("subnet_ids").index(i),
+                    "must not be empty".into(),
+                );
             }
         }
 
-        let size = |value: i64, name: &str, err: &mut dyn FnMut(AttributePath, String)| {
+        let size = |value: i64, name: &str, err: &mut Report<'_>| {
             u32::try_from(value).ok().or_else(|| {
                 err(
+                    SpecErrorKind::OutOfRange,
                     attr(name),
                     format!("{value} must be between 0 and {}", u32::MAX),
                 );
@@ -247,13 +266,19 @@ impl RolloutSpec {
         if let (Some(min), Some(max), Some(desired)) = (min, max, desired) {
             if max < min {
                 err(
+                    SpecErrorKind::Conflict,
                     attr("max_size"),
                     format!("max_size {max} is smaller than min_size {min}"),
                 );
             } else if max == 0 {
-                err(attr("max_size"), "must be at least 1".into());
+                err(
+                    SpecErrorKind::OutOfRange,
+                    attr("max_size"),
+                    "must be at least 1".into(),
+                );
             } else if desired < min || desired > max {
                 err(
+                    SpecErrorKind::Conflict,
                     attr("desired_capacity"),
                     format!(
                         "desired_capacity {desired} is outside min_size..max_size ({min}..{max})"
@@ -261,6 +286,7 @@ impl RolloutSpec {
                 );
             } else if desired == 0 {
                 err(
+                    SpecErrorKind::OutOfRange,
                     attr("desired_capacity"),
                     "must be at least 1: a fleet of zero instances cannot be rolled out".into(),
                 );
@@ -274,6 +300,7 @@ impl RolloutSpec {
             Some(p) if (0..=100).contains(&p) => u32::try_from(p).ok(),
             Some(p) => {
                 err(
+                    SpecErrorKind::OutOfRange,
                     attr("min_healthy_percent"),
                     format!("{p} must be between 0 and 100"),
                 );
@@ -286,11 +313,16 @@ impl RolloutSpec {
         let batch_size = match raw.batch_size {
             None => Some(1),
             Some(b) if b < 1 => {
-                err(attr("batch_size"), format!("{b} must be at least 1"));
+                err(
+                    SpecErrorKind::OutOfRange,
+                    attr("batch_size"),
+                    format!("{b} must be at least 1"),
+                );
                 None
             }
             Some(b) => u32::try_from(b).ok().or_else(|| {
                 err(
+                    SpecErrorKind::OutOfRange,
                     attr("batch_size"),
                     format!("{b} must be at most {}", u32::MAX),
                 );
@@ -316,6 +348,7 @@ impl RolloutSpec {
         for key in raw.tags.keys() {
             if key.starts_with("zdd:") {
                 err(
+                    SpecErrorKind::ReservedTag,
                     attr("tags").key(key),
                     format!(
                         "tag key {key:?} is reserved: keys starting with \"zdd:\" are written by zdd"
@@ -325,39 +358,42 @@ impl RolloutSpec {
         }
 
         let strategy_name = raw.strategy.as_deref().unwrap_or("blue_green");
-        let check_target_groups =
-            |err: &mut dyn FnMut(AttributePath, String)| -> Option<Vec<String>> {
-                if raw.target_group_arns.is_empty() {
+        let check_target_groups = |err: &mut Report<'_>| -> Option<Vec<String>> {
+            if raw.target_group_arns.is_empty() {
+                err(
+                    SpecErrorKind::Missing,
+                    attr("target_group_arns"),
+                    format!(
+                        "strategy {strategy_name:?} needs at least one target group: without a load balancer nothing proves the new instances healthy"
+                    ),
+                );
+                return None;
+            }
+            let mut ok = true;
+            for (i, arn) in raw.target_group_arns.iter().enumerate() {
+                if arn.trim().is_empty() {
                     err(
-                        attr("target_group_arns"),
-                        format!(
-                            "strategy {strategy_name:?} needs at least one target group: without a load balancer nothing proves the new instances healthy"
-                        ),
+                        SpecErrorKind::Missing,
+                        attr("target_group_arns").index(i),
+                        "must not be empty".into(),
                     );
-                    return None;
+                    ok = false;
+                } else if raw.target_group_arns[..i].contains(arn) {
+                    err(
+                        SpecErrorKind::Conflict,
+                        attr("target_group_arns").index(i),
+                        format!("{arn:?} is listed twice"),
+                    );
+                    ok = false;
                 }
-                let mut ok = true;
-                for (i, arn) in raw.target_group_arns.iter().enumerate() {
-                    if arn.trim().is_empty() {
-                        err(
-                            attr("target_group_arns").index(i),
-                            "must not be empty".into(),
-                        );
-                        ok = false;
-                    } else if raw.target_group_arns[..i].contains(arn) {
-                        err(
-                            attr("target_group_arns").index(i),
-                            format!("{arn:?} is listed twice"),
-                        );
-                        ok = false;
-                    }
-                }
-                ok.then(|| raw.target_group_arns.clone())
-            };
+            }
+            ok.then(|| raw.target_group_arns.clone())
+        };
         let strategy = match strategy_name {
             "blue_green" | "rolling" => {
                 if raw.canary.is_some() {
                     err(
+                        SpecErrorKind::Conflict,
                         attr("canary"),
                         format!(
                             "the canary block applies only to strategy = \"canary\", not {strategy_name:?}"
@@ -373,6 +409,7 @@ impl RolloutSpec {
                         let headroom = (cap.max - cap.desired) + (cap.desired - floor);
                         if headroom == 0 {
                             err(
+                                SpecErrorKind::NoRoomToRoll,
                                 attr("max_size"),
                                 format!(
                                     "rolling with min_healthy_percent = {percent} needs max_size > desired_capacity ({}) to launch new instances before old ones leave",
@@ -393,6 +430,7 @@ impl RolloutSpec {
             "canary" => {
                 if !raw.target_group_arns.is_empty() {
                     err(
+                        SpecErrorKind::Conflict,
                         attr("target_group_arns"),
                         "strategy \"canary\" uses canary.stable_target_group_arn and canary.canary_target_group_arn instead".into(),
                     );
@@ -400,6 +438,7 @@ impl RolloutSpec {
                 match &raw.canary {
                     None => {
                         err(
+                            SpecErrorKind::Missing,
                             attr("canary"),
                             "strategy \"canary\" needs a canary block (listener_arn, stable_target_group_arn, canary_target_group_arn)".into(),
                         );
@@ -410,6 +449,7 @@ impl RolloutSpec {
             }
             other => {
                 err(
+                    SpecErrorKind::UnknownStrategy,
                     attr("strategy"),
                     format!(
                         "unknown strategy {other:?}: expected \"blue_green\", \"rolling\" or \"canary\""
@@ -456,14 +496,18 @@ impl RolloutSpec {
     }
 }
 
+/// Where the checks report each problem they find.
+type Report<'a> = dyn FnMut(SpecErrorKind, AttributePath, String) + 'a;
+
 /// A launch template version as AWS reports it: a positive number in plain digits. Any other
 /// spelling of the same number (`" 7"`, `"+7"`, `"07"`) would be accepted by AWS but differ from
 /// the `"7"` a refresh reads back, so every plan would show it as drift.
-fn launch_template_version(text: &str, err: &mut dyn FnMut(AttributePath, String)) -> Option<u64> {
+fn launch_template_version(text: &str, err: &mut Report<'_>) -> Option<u64> {
     let path = attr("launch_template_version");
     let trimmed = text.trim();
     if matches!(trimmed, "$Latest" | "$Default") {
         err(
+            SpecErrorKind::FloatingVersion,
             path,
             format!(
                 "{trimmed} is refused: pin a version number (e.g. \"7\") so that a rollback has a fixed target"
@@ -482,6 +526,7 @@ fn launch_template_version(text: &str, err: &mut dyn FnMut(AttributePath, String
         Some(n) if n.to_string() == text => Some(n),
         Some(n) => {
             err(
+                SpecErrorKind::VersionSpelling,
                 path,
                 format!(
                     "{text:?} must be written as plain digits, \"{n}\", the way AWS reports the version (any other spelling shows as drift on every plan)"
@@ -491,6 +536,7 @@ fn launch_template_version(text: &str, err: &mut dyn FnMut(AttributePath, String
         }
         None => {
             err(
+                SpecErrorKind::Malformed,
                 path,
                 format!(
                     "{text:?} is not a launch template version number: versions are counted from 1 (e.g. \"7\")"
@@ -506,41 +552,42 @@ fn duration_attr(
     default: Duration,
     path: AttributePath,
     must_be_positive: bool,
-    err: &mut dyn FnMut(AttributePath, String),
+    err: &mut Report<'_>,
 ) -> Option<Duration> {
     let Some(text) = text else {
         return Some(default);
     };
     match parse_duration(text) {
         Ok(d) if must_be_positive && d.is_zero() => {
-            err(path, format!("{text:?} must be longer than zero"));
+            err(
+                SpecErrorKind::OutOfRange,
+                path,
+                format!("{text:?} must be longer than zero"),
+            );
             None
         }
         Ok(d) => Some(d),
         Err(message) => {
-            err(path, message);
+            err(SpecErrorKind::Malformed, path, message);
             None
         }
     }
 }
 
-fn validate_canary(
-    raw: &RawCanary,
-    err: &mut dyn FnMut(AttributePath, String),
-) -> Option<CanarySpec> {
+fn validate_canary(raw: &RawCanary, err: &mut Report<'_>) -> Option<CanarySpec> {
     let path = attr("canary");
-    let required = |value: &Option<String>,
-                    name: &str,
-                    err: &mut dyn FnMut(AttributePath, String)| {
-        match value.as_deref().map(str::trim) {
-            Some(v) if !v.is_empty() => Some(v.to_string()),
-            _ => {
-                err(
-                    path.attr(name),
-                    format!("is required: the canary strategy shifts traffic with {name}"),
-                );
-                None
-            }
+    let required = |value: &Option<String>, name: &str, err: &mut Report<'_>| match value
+        .as_deref()
+        .map(str::trim)
+    {
+        Some(v) if !v.is_empty() => Some(v.to_string()),
+        _ => {
+            err(
+                SpecErrorKind::Missing,
+                path.attr(name),
+                format!("is required: the canary strategy shifts traffic with {name}"),
+            );
+            None
         }
     };
     let listener_arn = required(&raw.listener_arn, "listener_arn", err);
@@ -550,6 +597,7 @@ fn validate_canary(
         && stable == canary
     {
         err(
+            SpecErrorKind::Conflict,
             path.attr("canary_target_group_arn"),
             "must differ from stable_target_group_arn: the canary needs two target groups".into(),
         );
@@ -567,6 +615,7 @@ fn validate_canary(
         ),
         Some(steps) if steps.is_empty() => {
             err(
+                SpecErrorKind::Missing,
                 path.attr("steps"),
                 "needs at least one step; the last one must have weight 100".into(),
             );
@@ -580,12 +629,14 @@ fn validate_canary(
                 let step_path = path.attr("steps").index(i);
                 if !(1..=100).contains(&step.weight) {
                     err(
+                        SpecErrorKind::OutOfRange,
                         step_path.attr("weight"),
                         format!("{} must be between 1 and 100", step.weight),
                     );
                     ok = false;
                 } else if step.weight <= previous {
                     err(
+                        SpecErrorKind::Conflict,
                         step_path.attr("weight"),
                         format!(
                             "{} must be greater than the previous step's weight {previous}: weights must strictly increase",
@@ -598,7 +649,7 @@ fn validate_canary(
                 let soak = match parse_duration(&step.soak) {
                     Ok(soak) => soak,
                     Err(message) => {
-                        err(step_path.attr("soak"), message);
+                        err(SpecErrorKind::Malformed, step_path.attr("soak"), message);
                         ok = false;
                         Duration::ZERO
                     }
@@ -612,6 +663,7 @@ fn validate_canary(
                 && last.weight != 100
             {
                 err(
+                    SpecErrorKind::Conflict,
                     path.attr("steps").index(steps.len() - 1).attr("weight"),
                     format!(
                         "the last step must send 100 % to the new generation, not {}",
@@ -628,6 +680,7 @@ fn validate_canary(
     for (i, name) in raw.alarm_names.iter().enumerate() {
         if name.trim().is_empty() {
             err(
+                SpecErrorKind::Missing,
                 path.attr("alarm_names").index(i),
                 "must not be empty".into(),
             );
@@ -637,6 +690,7 @@ fn validate_canary(
     let max_5xx_ratio = match raw.max_5xx_ratio {
         Some(r) if !(r.is_finite() && (0.0..=1.0).contains(&r)) => {
             err(
+                SpecErrorKind::OutOfRange,
                 path.attr("max_5xx_ratio"),
                 format!("{r} must be a ratio between 0 and 1 (0.01 means 1 %)"),
             );
@@ -719,8 +773,36 @@ impl fmt::Display for AttributePath {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("{path}: {message}")]
 pub struct SpecError {
+    /// Which kind of rule was broken, for callers that word or route errors by rule rather than
+    /// by message text.
+    pub kind: SpecErrorKind,
     pub path: AttributePath,
     pub message: String,
+}
+
+/// The kind of rule a [`SpecError`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecErrorKind {
+    /// A required value is missing or empty.
+    Missing,
+    /// Text that is not of the expected form: a name, an id, a duration, a version number.
+    Malformed,
+    /// A number outside its allowed range.
+    OutOfRange,
+    /// Values that contradict each other: sizes, canary weights, an attribute of another
+    /// strategy, an ARN listed twice.
+    Conflict,
+    /// `$Latest` or `$Default` instead of a pinned version (invariant 7).
+    FloatingVersion,
+    /// A valid version number spelt otherwise than AWS reports it (`"07"` for `"7"`).
+    VersionSpelling,
+    /// A tag key starting with `zdd:`, which only zdd writes.
+    ReservedTag,
+    /// A `strategy` that is none of the known names.
+    UnknownStrategy,
+    /// `rolling` with no room to launch new instances before old ones leave.
+    NoRoomToRoll,
 }
 
 /// Every problem found in a configuration.

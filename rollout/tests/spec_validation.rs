@@ -1,5 +1,6 @@
 //! Table-driven checks of `RolloutSpec::validate`: each bad input names its attribute path.
 
+use zdd_rollout::spec::SpecErrorKind;
 use zdd_rollout::{
     AttributePath, PathStep, RawCanary, RawCanaryStep, RawSpec, RolloutSpec, Strategy,
 };
@@ -384,5 +385,67 @@ fn every_error_is_reported_at_once() {
     assert_eq!(
         paths,
         vec!["launch_template_version", "desired_capacity", "strategy"]
+    );
+}
+
+/// Callers tell rules apart by kind, not by message text.
+#[test]
+fn each_error_names_its_kind_of_rule() {
+    let mut raw = RawSpec {
+        name: String::new(),
+        launch_template_id: "ami-1".into(),
+        launch_template_version: "$Default".into(),
+        desired_capacity: 9,
+        batch_size: Some(0),
+        strategy: Some("rolling".into()),
+        max_size: 3,
+        min_size: 3,
+        health_timeout: Some("soon".into()),
+        ..base()
+    };
+    raw.tags.insert("zdd:rollout".into(), "x".into());
+    let kinds: Vec<(String, SpecErrorKind)> = RolloutSpec::validate(&raw)
+        .unwrap_err()
+        .0
+        .into_iter()
+        .map(|e| (e.path.to_string(), e.kind))
+        .collect();
+    let expected = [
+        ("name", SpecErrorKind::Missing),
+        ("launch_template_id", SpecErrorKind::Malformed),
+        ("launch_template_version", SpecErrorKind::FloatingVersion),
+        ("desired_capacity", SpecErrorKind::Conflict),
+        ("batch_size", SpecErrorKind::OutOfRange),
+        ("health_timeout", SpecErrorKind::Malformed),
+        ("tags[\"zdd:rollout\"]", SpecErrorKind::ReservedTag),
+    ];
+    let expected: Vec<(String, SpecErrorKind)> = expected
+        .iter()
+        .map(|(path, kind)| ((*path).to_string(), *kind))
+        .collect();
+    assert_eq!(kinds, expected);
+
+    let kind_of = |raw: RawSpec| RolloutSpec::validate(&raw).unwrap_err().0[0].kind;
+    assert_eq!(
+        kind_of(RawSpec {
+            launch_template_version: "07".into(),
+            ..base()
+        }),
+        SpecErrorKind::VersionSpelling
+    );
+    assert_eq!(
+        kind_of(RawSpec {
+            strategy: Some("big_bang".into()),
+            ..base()
+        }),
+        SpecErrorKind::UnknownStrategy
+    );
+    assert_eq!(
+        kind_of(RawSpec {
+            strategy: Some("rolling".into()),
+            max_size: 3,
+            ..base()
+        }),
+        SpecErrorKind::NoRoomToRoll
     );
 }

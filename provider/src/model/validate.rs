@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use zdd_rollout::spec::SpecErrorKind;
 use zdd_rollout::{AttributePath as EnginePath, PathStep as EngineStep, RolloutSpec, SpecError};
 use zdd_tfplugin::{AttributePath, Diagnostic};
 
@@ -48,7 +49,18 @@ fn engine_error_diagnostic(error: &SpecError) -> Diagnostic {
     if let Some(hint) = root_attribute(&error.path).and_then(terraform_hint) {
         detail = format!("{}. {hint}", detail.trim_end_matches('.'));
     }
-    invalid(terraform_path(&error.path), &detail)
+    let path = terraform_path(&error.path);
+    Diagnostic::error(summary(error.kind, &path), detail).at(path)
+}
+
+/// The diagnostic's one-line summary: it names the attribute, and says the rule where "Invalid"
+/// would hide what to do.
+fn summary(kind: SpecErrorKind, path: &AttributePath) -> String {
+    match kind {
+        SpecErrorKind::FloatingVersion => format!("Unpinned {path}"),
+        SpecErrorKind::ReservedTag => format!("Reserved tag key at {path}"),
+        _ => format!("Invalid {path}"),
+    }
 }
 
 fn invalid(path: AttributePath, message: &str) -> Diagnostic {
@@ -200,14 +212,21 @@ mod tests {
     }
 
     /// `(path, detail)` of every diagnostic; every one is an error pointing at its path and
-    /// naming it in its summary.
+    /// naming it in its summary ("Invalid", or the rule where it has a summary of its own).
     fn errors(model: &RolloutModel) -> Vec<(String, String)> {
         diagnose(model, &[])
             .into_iter()
             .map(|d| {
                 assert_eq!(d.severity, zdd_tfplugin::Severity::Error);
                 let path = d.attribute.map(|p| p.to_string()).unwrap_or_default();
-                assert_eq!(d.summary, format!("Invalid {path}"));
+                let rule = if path.starts_with("tags[") {
+                    "Reserved tag key at"
+                } else if d.detail.contains(" is refused: pin a version number") {
+                    "Unpinned"
+                } else {
+                    "Invalid"
+                };
+                assert_eq!(d.summary, format!("{rule} {path}"));
                 (path, d.detail)
             })
             .collect()
@@ -252,6 +271,10 @@ mod tests {
                 )],
             );
             assert!(errors(&model)[0].1.contains("latest_version"));
+            assert_eq!(
+                diagnose(&model, &[])[0].summary,
+                "Unpinned launch_template_version"
+            );
         }
         for version in ["", "v7", "0", "1.5"] {
             let model = RolloutModel {
@@ -448,6 +471,10 @@ mod tests {
                 ("tags[\"zdd:rollback\"]", "\"zdd:rollback\" is reserved"),
                 ("tags[\"zdd:rollout\"]", "\"zdd:rollout\" is reserved"),
             ],
+        );
+        assert_eq!(
+            diagnose(&model, &[])[0].summary,
+            "Reserved tag key at tags[\"zdd:rollback\"]"
         );
     }
 
