@@ -276,32 +276,25 @@ mod tests {
                 "Unpinned launch_template_version"
             );
         }
-        for version in ["", "v7", "0", "1.5"] {
-            let model = RolloutModel {
-                launch_template_version: version.into(),
-                ..valid()
-            };
-            assert_errors(
-                &model,
-                &[(
-                    "launch_template_version",
-                    "is not a launch template version number",
-                )],
-            );
-        }
         // Refresh reads back "7": any other spelling would be drift on every plan.
-        for version in [" 7", "+7", "07"] {
-            let model = RolloutModel {
-                launch_template_version: version.into(),
-                ..valid()
-            };
-            assert_errors(
-                &model,
-                &[(
-                    "launch_template_version",
-                    "must be written as plain digits, \"7\"",
-                )],
-            );
+        let refused: [(&[&str], &str); 2] = [
+            (
+                &["", "v7", "0", "1.5"],
+                "is not a launch template version number",
+            ),
+            (
+                &[" 7", "+7", "07"],
+                "must be written as plain digits, \"7\"",
+            ),
+        ];
+        for (versions, fragment) in refused {
+            for version in versions {
+                let model = RolloutModel {
+                    launch_template_version: (*version).into(),
+                    ..valid()
+                };
+                assert_errors(&model, &[("launch_template_version", fragment)]);
+            }
         }
     }
 
