@@ -206,6 +206,25 @@ async fn targets_register_turn_healthy_and_drain_before_delete() {
 }
 
 #[tokio::test]
+async fn an_empty_group_is_deleted_while_attached() {
+    // Rolling scales the old group to zero (AWS drains each instance) and then deletes it
+    // without a detach: nothing is routed to a group without instances.
+    let (_, aws, fixture) = setup("adempty").await;
+    let group = aws
+        .create_asg(&new_asg("adempty", 1, &fixture, 0))
+        .await
+        .unwrap();
+    assert!(!group.target_group_arns.is_empty());
+    assert!(group.instances.is_empty());
+    aws.delete_asg(&group.name).await.unwrap();
+    let after = aws.describe_asg(&group.name).await.unwrap();
+    assert!(
+        after.is_none_or(|g| g.deleting),
+        "the empty group is gone or being deleted"
+    );
+}
+
+#[tokio::test]
 async fn tag_asg_overwrites_and_keeps_other_tags() {
     let (_, aws, fixture) = setup("adtag").await;
     let group = aws

@@ -37,6 +37,6 @@ pub use observation::{
 pub use phase::{Event, Outcome, Phase};
 pub use spec::{
     AttributePath, CanarySpec, CanaryStep, Capacity, LaunchTemplateRef, PathStep, RawCanary,
-    RawCanaryStep, RawSpec, RolloutSpec, SpecError, SpecErrors, Strategy,
+    RawCanaryStep, RawSpec, RolloutSpec, SpecError, SpecErrorKind, SpecErrors, Strategy,
 };
 pub use time::{HumanDuration, Timestamp, parse_duration};

@@ -203,9 +203,11 @@ impl AwsClients {
 
     /// Deletes a group that no target group routes to any more.
     ///
-    /// The group must have no attached target groups left (detach first, then wait out the
-    /// deregistration delay); otherwise this returns [`AwsError::NotDrained`] without calling
-    /// AWS. `ForceDelete` is used only when instances remain in a detached group: AWS refuses
+    /// A group with instances must have no attached target groups left (detach first, then
+    /// wait out the deregistration delay); otherwise this returns [`AwsError::NotDrained`]
+    /// without calling AWS. A group without instances (a rolling update scaled it to zero,
+    /// each instance drained by AWS's scale-in) routes nothing, attached or not.
+    /// `ForceDelete` is used only when instances remain in a detached group: AWS refuses
     /// to delete a populated group without it, and it terminates without draining, which is
     /// safe only because the caller (the engine) has observed that none of these instances is
     /// registered or draining in any target group.
@@ -219,7 +221,7 @@ impl AwsClients {
         if group.deleting {
             return Ok(());
         }
-        if !group.target_group_arns.is_empty() {
+        if !group.target_group_arns.is_empty() && !group.instances.is_empty() {
             return Err(AwsError::NotDrained {
                 name: name.to_string(),
                 detail: format!(

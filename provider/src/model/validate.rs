@@ -40,7 +40,7 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
 ///
 /// The model is not read (the engine's paths now carry map keys); the parameter stays until the
 /// caller in `resource/` drops it.
-pub fn spec_error_diagnostic(error: &SpecError, _model: &RolloutModel) -> Diagnostic {
+pub fn spec_error_diagnostic(error: &SpecError) -> Diagnostic {
     engine_error_diagnostic(error)
 }
 

@@ -204,8 +204,8 @@ impl Resource for RolloutResource {
 
     async fn delete(&self, ctx: &mut Ctx, prior: RolloutState) -> Outcome<()> {
         let model = prior.to_model();
-        let spec = RolloutSpec::validate(&raw_spec(&model))
-            .map_err(|errors| spec_failure(&errors, &model))?;
+        let spec =
+            RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
         let aws = self.aws.get()?;
         let mut observer = Observer::default();
         let observation = driver::first_observation(&aws, &spec, &mut observer, ctx.cancellation())
@@ -264,8 +264,8 @@ impl RolloutResource {
         operation: Operation,
     ) -> Outcome<RolloutState> {
         let model = planned.to_model();
-        let spec = RolloutSpec::validate(&raw_spec(&model))
-            .map_err(|errors| spec_failure(&errors, &model))?;
+        let spec =
+            RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
         let aws = self.aws.get()?;
         preflight_alarms(&aws, &spec).await?;
         let mut observer = Observer::default();
@@ -541,12 +541,12 @@ pub fn config_diagnostics(state: &RolloutState) -> Vec<Diagnostic> {
 
 /// The engine refused a spec at apply time (plan-time validation normally catches it first):
 /// one error per problem, each on its attribute.
-fn spec_failure(errors: &SpecErrors, model: &RolloutModel) -> Failure {
+fn spec_failure(errors: &SpecErrors) -> Failure {
     Failure::from(
         errors
             .0
             .iter()
-            .map(|error| spec_error_diagnostic(error, model))
+            .map(spec_error_diagnostic)
             .collect::<Diagnostics>(),
     )
 }
