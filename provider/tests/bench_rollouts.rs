@@ -139,7 +139,15 @@ async fn scenario(strategy: &'static str, instances: i64) -> Row {
     } else {
         1
     };
-    let floor = (healthy + drain) * batches + soaks;
+    // Blue/green and canary: the engine waits out the drain of the detached old group on its
+    // own clock, as AWS reports the delay. Rolling: each old batch leaves by AWS's scale-in,
+    // which drains on the local AWS's (scaled) clock, and the empty old group is then deleted
+    // without a detach.
+    let floor = if strategy == "rolling" {
+        (healthy + timing.deregistration_delay.mul_f64(scale)) * batches
+    } else {
+        healthy + drain + soaks
+    };
     Row {
         strategy,
         instances,
