@@ -5,7 +5,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::bed;
+use common::{bed, hcl_list};
 
 fn example(relative: &str) -> PathBuf {
     zdd_test_support::workspace_root()
@@ -15,17 +15,6 @@ fn example(relative: &str) -> PathBuf {
 
 fn var(name: &str, value: &str) -> String {
     format!("-var={name}={value}")
-}
-
-fn list(items: &[String]) -> String {
-    format!(
-        "[{}]",
-        items
-            .iter()
-            .map(|s| format!("{s:?}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    )
 }
 
 #[test]
@@ -59,7 +48,7 @@ fn rolling_example_applies_and_rolls() {
             var("name", &bed.name),
             var("launch_template_id", &bed.fixture.launch_template_id),
             var("launch_template_version", version),
-            var("subnet_ids", &list(&bed.fixture.subnet_ids)),
+            var("subnet_ids", &hcl_list(&bed.fixture.subnet_ids)),
             var("target_group_arn", bed.blue()),
             var("desired_capacity", "2"),
         ]
@@ -106,7 +95,7 @@ fn canary_example_applies() {
             var("name", &bed.name),
             var("launch_template_id", &bed.fixture.launch_template_id),
             var("launch_template_version", version),
-            var("subnet_ids", &list(&bed.fixture.subnet_ids)),
+            var("subnet_ids", &hcl_list(&bed.fixture.subnet_ids)),
             var("listener_arn", &bed.fixture.listener_arn),
             var("blue_target_group_arn", bed.blue()),
             var("green_target_group_arn", bed.green()),
@@ -156,7 +145,7 @@ output "generation" {{
         source = example("modules/service").display().to_string(),
         name = bed.name,
         lt = bed.fixture.launch_template_id,
-        subnets = list(&bed.fixture.subnet_ids),
+        subnets = hcl_list(&bed.fixture.subnet_ids),
         tg = bed.blue(),
     );
     bed.tf.write("main.tf", &root).unwrap();

@@ -720,7 +720,7 @@ impl Rollout {
                 if observed.is_some_and(|t| t.state == TargetState::Healthy) {
                     self.cp.seen_healthy.insert(key.clone());
                 }
-                if self.is_lagging_read(&asg.name, &key, observed) {
+                if self.is_lagging_read(&asg.name, arn, id, observed) {
                     continue;
                 }
                 match observed {
@@ -809,7 +809,7 @@ impl Rollout {
             let mut reasons: BTreeSet<String> = BTreeSet::new();
             for id in &live {
                 let observed = group.lookup(id);
-                if self.is_lagging_read(&asg.name, &format!("{arn}|{id}"), observed) {
+                if self.is_lagging_read(&asg.name, arn, id, observed) {
                     continue;
                 }
                 match observed {
@@ -868,12 +868,16 @@ impl Rollout {
     fn is_lagging_read(
         &self,
         asg_name: &str,
-        key: &str,
+        group_arn: &str,
+        instance_id: &str,
         observed: Option<&TargetObservation>,
     ) -> bool {
         let earlier_state = observed.is_none_or(|t| t.state == TargetState::Initial);
         earlier_state
-            && self.cp.seen_healthy.contains(key)
+            && self
+                .cp
+                .seen_healthy
+                .contains(&format!("{group_arn}|{instance_id}"))
             && !self.cp.reregistered.contains(asg_name)
             && !self.cp.detached_seen.contains_key(asg_name)
     }
@@ -1350,17 +1354,7 @@ impl Rollout {
                 && old.desired_capacity > retired_to
             {
                 let drain = self.max_drain(obs);
-                self.issue_expecting(
-                    Command::SetCapacity {
-                        asg: old.name.clone(),
-                        min_size: 0,
-                        max_size: old.max_size,
-                        desired_capacity: retired_to,
-                    },
-                    now,
-                    now + drain,
-                    out,
-                );
+                self.issue_expecting(scale_in_command(old, retired_to), now, now + drain, out);
             }
             out.wake_at(now + poll);
             return;
@@ -1419,13 +1413,7 @@ impl Rollout {
         let drain = self.max_drain(obs);
         let desired = (fleet.live - retire).min(self.cp.old_retired_to.unwrap_or(u32::MAX));
         self.cp.old_retired_to = Some(desired);
-        // Terminating with a lower desired capacity needs room below the old group's minimum.
-        let scale_in = Command::SetCapacity {
-            asg: old.name.clone(),
-            min_size: 0,
-            max_size: old.max_size,
-            desired_capacity: desired,
-        };
+        let scale_in = scale_in_command(old, desired);
         if !self.cp.pending.contains_key(&scale_in.key()) {
             self.log(
                 now,
@@ -2108,6 +2096,17 @@ impl Lookup for TargetGroupObservation {
             .binary_search_by(|t| t.id.as_str().cmp(instance_id))
             .ok()
             .and_then(|i| self.targets.get(i))
+    }
+}
+
+/// Rolling: the old group scaled in to `desired`. Its minimum goes to 0, since a desired
+/// capacity below the minimum is refused.
+fn scale_in_command(old: &AsgObservation, desired: u32) -> Command {
+    Command::SetCapacity {
+        asg: old.name.clone(),
+        min_size: 0,
+        max_size: old.max_size,
+        desired_capacity: desired,
     }
 }
 

@@ -19,6 +19,12 @@ use zdd_test_support::{Fixture, TerraformDir, TfOutput, local_aws, provider_bina
 /// Poll the engine at least this often: the local AWS runs its health model 20× faster.
 pub const MAX_POLL: &str = "250ms";
 
+/// An HCL list of strings (`["a", "b"]`), also valid as a `-var` value.
+pub fn hcl_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
 pub struct Bed {
     pub runtime: tokio::runtime::Runtime,
     pub sdk: aws_config::SdkConfig,
@@ -209,27 +215,17 @@ impl Config {
     }
 
     pub fn render(&self) -> String {
-        let list = |items: &[String]| {
-            format!(
-                "[{}]",
-                items
-                    .iter()
-                    .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
         let mut lines = vec![
             format!("  name                    = {:?}", self.name),
             format!("  launch_template_id      = {:?}", self.launch_template_id),
             format!("  launch_template_version = {:?}", self.version),
-            format!("  subnet_ids              = {}", list(&self.subnet_ids)),
+            format!("  subnet_ids              = {}", hcl_list(&self.subnet_ids)),
             format!("  min_size                = {}", self.min),
             format!("  max_size                = {}", self.max),
             format!("  desired_capacity        = {}", self.desired),
         ];
         if let Some(arns) = &self.target_group_arns {
-            lines.push(format!("  target_group_arns       = {}", list(arns)));
+            lines.push(format!("  target_group_arns       = {}", hcl_list(arns)));
         }
         lines.extend(self.extra.iter().map(|line| format!("  {line}")));
         format!(
