@@ -31,6 +31,10 @@ pub const DEFAULT_CANARY_STEPS: [(u8, u64); 4] = [(5, 300), (25, 300), (50, 300)
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default extra wait after a target group's deregistration delay before terminating.
 pub const DEFAULT_DRAIN_MARGIN: Duration = Duration::from_secs(5);
+/// The canary's 5xx gate when a `canary` block omits `max_5xx_ratio`: more than 1 % of the
+/// canary group's requests answered 5xx during a soak (judged from
+/// [`crate::engine::MIN_REQUESTS_FOR_RATIO`] requests on) rolls back. `1.0` turns it off.
+pub const DEFAULT_MAX_5XX_RATIO: f64 = 0.01;
 
 /// The `zdd_rollout` arguments as the user wrote them (attribute names match the resource).
 /// Optional attributes are `None` when not set; the provider fills this from the Terraform config.
@@ -696,7 +700,9 @@ fn validate_canary(raw: &RawCanary, err: &mut Report<'_>) -> Option<CanarySpec> 
             );
             return None;
         }
-        other => other,
+        Some(r) => Some(r),
+        // The documented default: a canary is gated on 5xx unless the user says otherwise.
+        None => Some(DEFAULT_MAX_5XX_RATIO),
     };
 
     Some(CanarySpec {
