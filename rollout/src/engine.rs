@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::abort::{Abort, AbortReason};
 use crate::command::Command;
 use crate::observation::{
-    AsgObservation, LifecycleState, Observation, TargetGroupObservation, TargetObservation,
-    TargetState,
+    AsgObservation, LifecycleState, Observation, TAG_OWNER, TargetGroupObservation,
+    TargetObservation, TargetState,
 };
 use crate::phase::{Event, Outcome, Phase};
 use crate::spec::{
@@ -132,6 +132,11 @@ pub struct Checkpoint {
     /// size or health is being brought in line): there is nothing older to roll back to.
     #[serde(default)]
     pub in_place: bool,
+    /// The rollback under way undoes an interrupted rollout to a generation the configuration
+    /// no longer asks for (it changed between the applies): once it is rolled back, the
+    /// rollout starts again towards the configuration being applied.
+    #[serde(default)]
+    pub superseded: bool,
     /// The readable timeline (`last_rollout.steps`).
     pub timeline: Vec<Event>,
 }
@@ -241,18 +246,20 @@ impl Rollout {
     /// - a newest generation matching the spec: continue forward from the phase the
     ///   attachments and weights show;
     /// - a newest generation not matching the spec (the configuration changed while a rollout
-    ///   was interrupted): roll it back; the provider then starts again.
+    ///   was interrupted): roll it back, then start again towards the spec (a checkpoint
+    ///   whose forward rollout targets such a generation is not continued either).
     pub fn resume(
         spec: RolloutSpec,
         checkpoint: Option<Checkpoint>,
         observation: &Observation,
         now: Timestamp,
     ) -> Rollout {
-        let sorted = sorted_targets(observation);
+        let sorted = sorted_targets(&spec, observation);
         let observation = &sorted;
         let generations = observed_generations(&spec, observation);
         if let Some(cp) = checkpoint
             && checkpoint_fits(&cp, &generations)
+            && !checkpoint_superseded(&cp, &generations, &spec)
         {
             let reported = cp.timeline.len();
             let mut rollout = Rollout { spec, cp, reported };
@@ -294,6 +301,7 @@ impl Rollout {
                 settle_until: None,
                 old_delete_issued: false,
                 in_place: false,
+                superseded: false,
                 timeline: Vec::new(),
             },
             spec,
@@ -423,6 +431,8 @@ impl Rollout {
         } else {
             Abort::RollingBack { from_phase: phase }
         };
+        // Stopped from outside: a rollback under way ends there, it does not start again.
+        self.cp.superseded = false;
         let cause = format!("rollout {reason} in phase {}", self.cp.phase);
         match &answer {
             Abort::RollingBack { .. } => self.enter_rollback("abort", cause, now),
@@ -434,7 +444,7 @@ impl Rollout {
 
     /// Advances the rollout by one observation.
     pub fn step(&mut self, observation: &Observation, now: Timestamp) -> Decision {
-        let sorted = sorted_targets(observation);
+        let sorted = sorted_targets(&self.spec, observation);
         let obs = &sorted;
         let mut out = Out::default();
         self.cp
@@ -458,6 +468,9 @@ impl Rollout {
                 Phase::DrainingNew => self.on_draining(obs, now, true, &mut out),
                 Phase::DeletingNew => self.on_deleting_new(obs, now, &mut out),
                 Phase::Complete | Phase::RolledBack | Phase::Failed => {}
+            }
+            if self.cp.phase == Phase::RolledBack && self.cp.superseded {
+                self.restart_towards_spec(obs, now);
             }
             let changed = std::mem::discriminant(&self.cp.phase) != before
                 || matches!(self.cp.phase, Phase::CanaryStep { .. })
@@ -945,6 +958,9 @@ impl Rollout {
         let mut tags = self.spec.tags.clone();
         tags.insert(TAG_ROLLOUT.to_string(), self.spec.name.clone());
         tags.insert(TAG_GENERATION.to_string(), self.cp.to.to_string());
+        if let Some(owner) = &self.spec.owner.id {
+            tags.insert(TAG_OWNER.to_string(), owner.clone());
+        }
         Command::CreateAsg {
             name: self.new_name(),
             generation: self.cp.to,
@@ -1993,6 +2009,7 @@ impl Rollout {
                 self.cp.leftovers = leftovers_of(&[*top, *prev]);
                 self.set_stable_group(obs);
                 if !matches_spec(top_asg, &self.spec) {
+                    self.cp.superseded = true;
                     self.cp.failure = Some(format!(
                         "an interrupted rollout to generation {top} does not match the configuration ({}): rolling it back before starting again",
                         self.spec.launch_template
@@ -2044,6 +2061,32 @@ impl Rollout {
         }
     }
 
+    /// The interrupted rollout the configuration no longer asks for is rolled back: start
+    /// again, from what AWS shows now, towards the configuration being applied (one apply
+    /// converges to it), keeping the timeline.
+    fn restart_towards_spec(&mut self, obs: &Observation, now: Timestamp) {
+        let superseded = self.cp.to;
+        let mut fresh = Rollout::resume(self.spec.clone(), None, obs, now);
+        if !fresh.cp.in_place && fresh.cp.to <= superseded {
+            // A lagging read may still show the deleted group: never reuse its name.
+            fresh.cp.to = superseded + 1;
+        }
+        let mut timeline = std::mem::take(&mut self.cp.timeline);
+        timeline.push(Event {
+            at: now,
+            action: "resume".into(),
+            detail: format!(
+                "generation {superseded} rolled back; rolling out the configuration being applied ({})",
+                self.spec.launch_template
+            ),
+        });
+        timeline.append(&mut fresh.cp.timeline);
+        fresh.cp.timeline = timeline;
+        fresh.cp.started_at = self.cp.started_at;
+        fresh.reported = self.reported;
+        *self = fresh;
+    }
+
     /// Canary: the old generation serves from the group it is attached to (or, failing that,
     /// the one with the larger listener weight).
     fn set_stable_group(&mut self, obs: &Observation) {
@@ -2076,8 +2119,12 @@ impl Rollout {
 }
 
 /// A copy of the observation with every group's targets sorted by id, for [`Lookup`].
-fn sorted_targets(observation: &Observation) -> Observation {
+///
+/// Groups of another owner are dropped: the engine never looks at, changes or deletes them
+/// (the provider refuses to roll out beside them; a teardown leaves them alone).
+fn sorted_targets(spec: &RolloutSpec, observation: &Observation) -> Observation {
     let mut sorted = observation.clone();
+    sorted.asgs.retain(|asg| spec.owner.owns(asg));
     for group in &mut sorted.target_groups {
         group.targets.sort_by(|a, b| a.id.cmp(&b.id));
     }
@@ -2129,6 +2176,7 @@ fn observed_generations<'a>(
         .asgs
         .iter()
         .filter(|a| a.tags.get(TAG_ROLLOUT).is_some_and(|n| *n == spec.name))
+        .filter(|a| spec.owner.owns(a))
         .filter_map(|a| a.generation().map(|g| (g, a)))
         .collect();
     generations.sort_by_key(|(g, _)| *g);
@@ -2148,6 +2196,20 @@ fn checkpoint_fits(cp: &Checkpoint, generations: &[(u64, &AsgObservation)]) -> b
     let all_known = generations.iter().all(|(g, _)| known.contains(g));
     let to_seen = generations.iter().any(|(g, _)| *g == cp.to);
     all_known && (to_seen || matches!(cp.phase, Phase::Launching) || cp.phase.is_rollback())
+}
+
+/// A checkpoint of a forward rollout (or a scale in place) whose generation runs another
+/// configuration than the one being applied: it is not continued (the configuration changed
+/// between an interrupted apply and this one); resume decides from AWS instead.
+fn checkpoint_superseded(
+    cp: &Checkpoint,
+    generations: &[(u64, &AsgObservation)],
+    spec: &RolloutSpec,
+) -> bool {
+    !cp.phase.is_rollback()
+        && generations
+            .iter()
+            .any(|(g, asg)| *g == cp.to && !matches_spec(asg, spec))
 }
 
 fn matches_spec(asg: &AsgObservation, spec: &RolloutSpec) -> bool {

@@ -216,3 +216,134 @@ impl Observation {
         self.target_groups.iter().find(|g| g.arn == arn)
     }
 }
+
+/// Tag key holding the owner id of a fleet's groups: fixed when the `zdd_rollout` is created,
+/// so a second fleet (another state, workspace or team) that uses the same `name` never
+/// adopts, re-targets or deletes this fleet's groups.
+pub const TAG_OWNER: &str = "zdd:owner";
+
+/// Which of the groups tagged `zdd:rollout = <name>` belong to this fleet.
+///
+/// A group carrying no `zdd:owner` tag was created before fleets had owners: it belongs to a
+/// fleet that has no owner id either, or to one adopting such groups (`adopt_unowned`: the
+/// first apply after an upgrade, or after an import of untagged groups).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// The fleet's owner id, `None` for a fleet from before owner ids.
+    pub id: Option<String>,
+    /// Also claim groups without an owner tag.
+    pub adopt_unowned: bool,
+}
+
+impl Owner {
+    /// An owner with an id that claims only its own tagged groups.
+    pub fn new(id: impl Into<String>) -> Owner {
+        Owner {
+            id: Some(id.into()),
+            adopt_unowned: false,
+        }
+    }
+
+    /// Whether a group whose `zdd:owner` tag is `tag` belongs to this fleet.
+    pub fn owns_tag(&self, tag: Option<&str>) -> bool {
+        match (tag, self.id.as_deref()) {
+            (None, None) => true,
+            (None, Some(_)) => self.adopt_unowned,
+            (Some(tag), Some(id)) => tag == id,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Whether `asg` belongs to this fleet (by its `zdd:owner` tag alone: the caller has
+    /// already selected the groups tagged with the fleet's name).
+    pub fn owns(&self, asg: &AsgObservation) -> bool {
+        self.owns_tag(asg.owner())
+    }
+
+    /// Groups of the fleet that must still be tagged with its owner id (adopted ones).
+    pub fn to_tag<'a>(&self, asgs: &'a [AsgObservation]) -> Vec<&'a AsgObservation> {
+        match &self.id {
+            Some(_) => asgs
+                .iter()
+                .filter(|asg| asg.owner().is_none() && self.owns(asg) && !asg.is_deleting())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Groups tagged with the fleet's name that belong to someone else.
+    pub fn foreign<'a>(&self, asgs: &'a [AsgObservation]) -> Vec<&'a AsgObservation> {
+        asgs.iter().filter(|asg| !self.owns(asg)).collect()
+    }
+}
+
+impl AsgObservation {
+    /// The owner id from the `zdd:owner` tag (`None` for a group from before owner ids).
+    pub fn owner(&self) -> Option<&str> {
+        self.tags.get(TAG_OWNER).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod owner_tests {
+    use super::*;
+
+    fn asg(name: &str, owner: Option<&str>) -> AsgObservation {
+        let mut tags = BTreeMap::from([("zdd:rollout".to_string(), "web".to_string())]);
+        if let Some(owner) = owner {
+            tags.insert(TAG_OWNER.to_string(), owner.to_string());
+        }
+        AsgObservation {
+            name: name.into(),
+            tags,
+            launch_template: None,
+            subnet_ids: Vec::new(),
+            min_size: 0,
+            max_size: 0,
+            desired_capacity: 0,
+            target_group_arns: Vec::new(),
+            instances: Vec::new(),
+            status: None,
+        }
+    }
+
+    #[test]
+    fn a_fleet_owns_only_groups_tagged_with_its_id() {
+        let owner = Owner::new("o-1");
+        assert!(owner.owns(&asg("web-g1", Some("o-1"))));
+        assert!(!owner.owns(&asg("web-g1", Some("o-2"))));
+        assert!(
+            !owner.owns(&asg("web-g1", None)),
+            "untagged groups belong to a fleet from before owner ids"
+        );
+    }
+
+    #[test]
+    fn a_fleet_from_before_owner_ids_owns_untagged_groups_only() {
+        let legacy = Owner::default();
+        assert!(legacy.owns(&asg("web-g1", None)));
+        assert!(!legacy.owns(&asg("web-g1", Some("o-2"))));
+    }
+
+    #[test]
+    fn adopting_claims_untagged_groups_and_tags_them() {
+        let adopting = Owner {
+            id: Some("o-1".into()),
+            adopt_unowned: true,
+        };
+        let groups = [
+            asg("web-g1", None),
+            asg("web-g2", Some("o-1")),
+            asg("web-g3", Some("o-2")),
+        ];
+        let names = |list: Vec<&AsgObservation>| -> Vec<String> {
+            list.iter().map(|asg| asg.name.clone()).collect()
+        };
+        assert_eq!(names(adopting.to_tag(&groups)), vec!["web-g1".to_string()]);
+        assert_eq!(names(adopting.foreign(&groups)), vec!["web-g3".to_string()]);
+        assert_eq!(
+            names(Owner::new("o-1").foreign(&groups)),
+            vec!["web-g1".to_string(), "web-g3".to_string()]
+        );
+    }
+}

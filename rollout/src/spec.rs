@@ -118,6 +118,11 @@ pub struct RolloutSpec {
     pub rollback_on_failure: bool,
     /// User tags, copied onto every ASG (never starting with `zdd:`).
     pub tags: BTreeMap<String, String>,
+    /// Whose groups these are (`zdd:owner`): the engine sees, changes and deletes only the
+    /// fleet's own groups and tags every group it creates. Not configuration: the provider
+    /// sets it from state ([`RolloutSpec::with_owner`]).
+    #[serde(default)]
+    pub owner: crate::observation::Owner,
 }
 
 /// How traffic moves from the old generation to the new one.
@@ -159,6 +164,13 @@ pub struct CanaryStep {
 }
 
 impl RolloutSpec {
+    /// The same spec for the fleet of `owner`.
+    #[must_use]
+    pub fn with_owner(mut self, owner: crate::observation::Owner) -> RolloutSpec {
+        self.owner = owner;
+        self
+    }
+
     /// The ASG name of a generation: `<name>-g<generation>`.
     pub fn asg_name(&self, generation: u64) -> String {
         format!("{}-g{generation}", self.name)
@@ -494,6 +506,7 @@ impl RolloutSpec {
                 drain_margin,
                 rollback_on_failure: raw.rollback_on_failure.unwrap_or(true),
                 tags: raw.tags.clone(),
+                owner: crate::observation::Owner::default(),
             }),
             _ => Err(SpecErrors(errors)),
         }

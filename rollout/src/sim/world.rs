@@ -272,6 +272,12 @@ impl World {
         world
     }
 
+    /// The configuration changed between two applies: from now on `spec` is the one the
+    /// oracle holds created groups to (invariant 7).
+    pub fn reconfigure(&mut self, spec: RolloutSpec) {
+        self.spec = spec;
+    }
+
     /// Now, as the engine sees it.
     pub fn now(&self) -> Timestamp {
         Timestamp(self.now)
