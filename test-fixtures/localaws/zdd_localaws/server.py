@@ -4,19 +4,23 @@ not thread-safe, and the ticker thread terminates drained instances in the backg
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from .faults import FaultError, FaultSet, identify, render
 from .model import HealthModel
 from .patches import run_due_terminations
 
 _HEALTH_PATH = re.compile(r"^/zdd/instances/(?P<instance_id>[^/]+)/health$")
+_FAULT_PATH = re.compile(r"^/zdd/faults/(?P<fault_id>[^/]+)$")
 StartResponse = Callable[..., Any]
 
 
@@ -29,6 +33,7 @@ class ZddApp:
         # Reported by GET /zdd/status, so a test can check what it is running against.
         self.settings = {"time_scale": model.time_scale, **(settings or {})}
         self.backend_lock = threading.RLock()
+        self.faults = FaultSet()
 
     def tick(self) -> None:
         with self.backend_lock:
@@ -41,6 +46,9 @@ class ZddApp:
             with self.backend_lock:
                 run_due_terminations(self.model)
                 return self._control(method, path, environ, start_response)
+        injected = self._injected_fault(environ, start_response)
+        if injected is not None:
+            return injected
         with self.backend_lock:
             run_due_terminations(self.model)
             if path == "/moto-api/reset" and method == "POST":
@@ -57,7 +65,23 @@ class ZddApp:
         if path == "/zdd/reset" and method == "POST":
             self._reset_moto()
             self.model.reset()
+            self.faults.clear()
             return _json(start_response, 200, {"reset": True})
+        if path == "/zdd/faults":
+            if method == "POST":
+                try:
+                    fault = self.faults.add(json.loads(_read_body(environ) or b"null"))
+                except (ValueError, FaultError) as error:
+                    return _json(start_response, 400, {"error": str(error)})
+                return _json(start_response, 200, fault.to_json())
+            if method == "GET":
+                return _json(start_response, 200, {"faults": self.faults.list()})
+            if method == "DELETE":
+                return _json(start_response, 200, {"cleared": self.faults.clear()})
+        fault_match = _FAULT_PATH.match(path)
+        if fault_match and method == "DELETE":
+            cleared = self.faults.clear(fault_match["fault_id"])
+            return _json(start_response, 200 if cleared else 404, {"cleared": cleared})
         if path == "/zdd/status" and method == "GET":
             return _json(start_response, 200, self.settings)
         match = _HEALTH_PATH.match(path)
@@ -70,6 +94,27 @@ class ZddApp:
                 return _json(start_response, 400, {"error": str(error)})
             return _json(start_response, 200, {"instance_id": match["instance_id"], "state": state})
         return _json(start_response, 404, {"error": f"no control endpoint {method} {path}"})
+
+    def _injected_fault(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes] | None:
+        """The injected error answering this call, or None (then moto answers). The body is
+        read only while a rule is active, and handed on to moto unchanged."""
+        if not self.faults.active():
+            return None
+        body = _read_body(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        headers["content-type"] = environ.get("CONTENT_TYPE", "")
+        service, action, protocol, text = identify(
+            headers, environ.get("REQUEST_METHOD", "GET"), environ.get("QUERY_STRING", ""), body
+        )
+        fault = self.faults.match(service, action, text)
+        if fault is None:
+            return None
+        status, response_headers, payload = render(fault, protocol, action)
+        start_response(f"{status} {HTTPStatus(status).phrase}", response_headers)
+        return [payload]
 
     @staticmethod
     def _reset_moto() -> None:
@@ -92,7 +137,7 @@ def _query_int(environ: dict[str, Any], name: str, default: int) -> int:
 
 def _json(start_response: StartResponse, status: int, body: Any) -> list[bytes]:
     payload = json.dumps(body).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
+    reason = HTTPStatus(status).phrase
     start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
     return [payload]
 
