@@ -315,3 +315,31 @@ mod tests {
         assert!(error.to_string().contains("time_scale"), "{error}");
     }
 }
+
+/// Injected AWS faults (`/zdd/faults`, see `test-fixtures/localaws/README.md`).
+impl LocalAws {
+    /// Adds a fault rule, e.g. `{"service": "autoscaling", "action": "SetDesiredCapacity",
+    /// "match": "web-g1", "error_code": "AccessDenied", "http_status": 403}`; answers the rule
+    /// with its `id`. Scope a rule with `match` on the shared server: tests run in parallel.
+    pub fn add_fault(&self, rule: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        request_json(&self.endpoint, "POST", "/zdd/faults", Some(rule))
+    }
+
+    /// The active rules with their `hits` and `remaining` counts.
+    pub fn faults(&self) -> anyhow::Result<serde_json::Value> {
+        let mut answer = request_json(&self.endpoint, "GET", "/zdd/faults", None)?;
+        Ok(answer["faults"].take())
+    }
+
+    /// Clears one rule (`Some(id)`) or every rule; answers how many were cleared.
+    pub fn clear_faults(&self, id: Option<&str>) -> anyhow::Result<u64> {
+        let path = id.map_or_else(
+            || "/zdd/faults".to_string(),
+            |id| format!("/zdd/faults/{id}"),
+        );
+        let answer = request_json(&self.endpoint, "DELETE", &path, None)?;
+        answer["cleared"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("DELETE {path} answered {answer}"))
+    }
+}
