@@ -27,17 +27,97 @@ pub struct Endpoints {
     pub cloudwatch: Option<String>,
 }
 
-/// Loads the shared SDK configuration (credentials, region, retries) for the settings.
+/// Bounds on every AWS call the provider makes, so that no call can hang an apply for ever
+/// (a black-holed endpoint, a proxy that accepts and never answers, a stalled TLS handshake).
 ///
-/// Every call is bounded: a hung endpoint fails the call after `OPERATION_TIMEOUT` instead of
-/// stalling an apply; the SDK's standard retry policy (3 attempts, backoff) applies first.
-pub async fn load_sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
-    const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+/// - `connect`: establishing the TCP/TLS connection;
+/// - `attempt`: one HTTP attempt, from sending the request to the end of the response;
+/// - `operation`: the whole call, the SDK's retries (standard mode: 3 attempts with backoff)
+///   included.
+///
+/// A call that runs out fails with the transient error code `Timeout`: the rollout driver
+/// looks again on its next turn, as after throttling. Defaults: [`CallTimeouts::DEFAULT`];
+/// each can be overridden with an environment variable of the provider's process
+/// (`ZDD_AWS_CONNECT_TIMEOUT`, `ZDD_AWS_ATTEMPT_TIMEOUT`, `ZDD_AWS_OPERATION_TIMEOUT`, a
+/// duration such as `"30s"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallTimeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+}
+
+/// Environment variables overriding [`CallTimeouts::DEFAULT`], field by field.
+pub const CONNECT_TIMEOUT_ENV: &str = "ZDD_AWS_CONNECT_TIMEOUT";
+pub const ATTEMPT_TIMEOUT_ENV: &str = "ZDD_AWS_ATTEMPT_TIMEOUT";
+pub const OPERATION_TIMEOUT_ENV: &str = "ZDD_AWS_OPERATION_TIMEOUT";
+
+impl CallTimeouts {
+    /// 5 s to connect (an AWS endpoint answers a SYN in milliseconds), 20 s per attempt (the
+    /// slowest call the adapter makes, a large DescribeAutoScalingGroups page, takes about a
+    /// second), 60 s per call with its retries: three attempts fit.
+    pub const DEFAULT: CallTimeouts = CallTimeouts {
+        connect: Duration::from_secs(5),
+        attempt: Duration::from_secs(20),
+        operation: Duration::from_secs(60),
+    };
+
+    /// [`CallTimeouts::DEFAULT`] with the overrides `lookup` finds (pure: pass
+    /// `std::env::var` or a map in tests). An unreadable or zero value is ignored with a
+    /// warning: a timeout can be changed, never switched off.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> CallTimeouts {
+        let read = |name: &str, default: Duration| -> Duration {
+            let Some(text) = lookup(name) else {
+                return default;
+            };
+            match crate::model::duration::parse_duration(&text) {
+                Ok(value) if !value.is_zero() => value,
+                Ok(_) => {
+                    tracing::warn!("{name}={text:?}: a timeout cannot be zero; using {default:?}");
+                    default
+                }
+                Err(error) => {
+                    tracing::warn!("{name}={text:?}: {error}; using {default:?}");
+                    default
+                }
+            }
+        };
+        let defaults = CallTimeouts::DEFAULT;
+        CallTimeouts {
+            connect: read(CONNECT_TIMEOUT_ENV, defaults.connect),
+            attempt: read(ATTEMPT_TIMEOUT_ENV, defaults.attempt),
+            operation: read(OPERATION_TIMEOUT_ENV, defaults.operation),
+        }
+    }
+
+    /// The defaults with the process environment's overrides.
+    pub fn from_env() -> CallTimeouts {
+        CallTimeouts::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    fn sdk(self) -> TimeoutConfig {
         TimeoutConfig::builder()
-            .operation_timeout(OPERATION_TIMEOUT)
-            .build(),
-    );
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+
+    fn of(config: Option<&TimeoutConfig>) -> Option<CallTimeouts> {
+        let config = config?;
+        Some(CallTimeouts {
+            connect: config.connect_timeout()?,
+            attempt: config.operation_attempt_timeout()?,
+            operation: config.operation_timeout()?,
+        })
+    }
+}
+
+/// Loads the shared SDK configuration (credentials, region, retries) for the settings, with
+/// [`CallTimeouts::from_env`] on every call.
+pub async fn load_sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(CallTimeouts::from_env().sdk());
     if let Some(region) = &settings.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
@@ -56,16 +136,30 @@ pub struct AwsClients {
 }
 
 impl AwsClients {
+    /// The clients for `sdk`, each bounded by [`CallTimeouts::from_env`] whatever `sdk`
+    /// says (a configuration built elsewhere may carry no timeouts at all).
     pub fn new(sdk: &aws_config::SdkConfig, endpoints: &Endpoints) -> AwsClients {
-        let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(sdk);
+        AwsClients::with_timeouts(sdk, endpoints, CallTimeouts::from_env())
+    }
+
+    /// The clients for `sdk`, every one bounded by `timeouts`.
+    pub fn with_timeouts(
+        sdk: &aws_config::SdkConfig,
+        endpoints: &Endpoints,
+        timeouts: CallTimeouts,
+    ) -> AwsClients {
+        let mut autoscaling =
+            aws_sdk_autoscaling::config::Builder::from(sdk).timeout_config(timeouts.sdk());
         if let Some(url) = &endpoints.autoscaling {
             autoscaling = autoscaling.endpoint_url(url);
         }
-        let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk);
+        let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
+            .timeout_config(timeouts.sdk());
         if let Some(url) = &endpoints.elbv2 {
             elbv2 = elbv2.endpoint_url(url);
         }
-        let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(sdk);
+        let mut cloudwatch =
+            aws_sdk_cloudwatch::config::Builder::from(sdk).timeout_config(timeouts.sdk());
         if let Some(url) = &endpoints.cloudwatch {
             cloudwatch = cloudwatch.endpoint_url(url);
         }
@@ -76,9 +170,68 @@ impl AwsClients {
         }
     }
 
+    /// The timeouts each client enforces, by service (`None`: one of the three is unset).
+    pub fn timeouts(&self) -> [(&'static str, Option<CallTimeouts>); 3] {
+        [
+            (
+                "autoscaling",
+                CallTimeouts::of(self.autoscaling.config().timeout_config()),
+            ),
+            (
+                "elbv2",
+                CallTimeouts::of(self.elbv2.config().timeout_config()),
+            ),
+            (
+                "cloudwatch",
+                CallTimeouts::of(self.cloudwatch.config().timeout_config()),
+            ),
+        ]
+    }
+
     /// Loads the SDK configuration for `settings` and builds the clients.
     pub async fn from_settings(settings: &AwsSettings) -> AwsClients {
         let sdk = load_sdk_config(settings).await;
         AwsClients::new(&sdk, &settings.endpoints)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn without_overrides_every_bound_is_the_documented_default() {
+        assert_eq!(
+            CallTimeouts::from_lookup(lookup(&[])),
+            CallTimeouts::DEFAULT
+        );
+        let defaults = CallTimeouts::DEFAULT;
+        assert!(defaults.connect <= defaults.attempt);
+        assert!(
+            defaults.attempt * 3 <= defaults.operation,
+            "three attempts fit in one operation"
+        );
+    }
+
+    #[test]
+    fn overrides_apply_field_by_field_and_never_switch_a_bound_off() {
+        let timeouts = CallTimeouts::from_lookup(lookup(&[
+            (ATTEMPT_TIMEOUT_ENV, "2s"),
+            (OPERATION_TIMEOUT_ENV, "0s"),
+            (CONNECT_TIMEOUT_ENV, "soon"),
+        ]));
+        assert_eq!(timeouts.attempt, Duration::from_secs(2));
+        assert_eq!(timeouts.operation, CallTimeouts::DEFAULT.operation);
+        assert_eq!(timeouts.connect, CallTimeouts::DEFAULT.connect);
     }
 }

@@ -38,6 +38,30 @@ pub enum AwsError {
     },
 }
 
+/// What an error means for a rollout that keeps going (see [`AwsError::class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Throttling, a 5xx, a timeout, a dropped connection: the same call later may succeed.
+    Transient,
+    /// AWS refuses the caller: credentials expired or invalid, a permission missing
+    /// (`AccessDenied`, `ExpiredToken`, `UnauthorizedOperation`, ...). Retrying does not help
+    /// until a person (or a credential refresh) changes something.
+    Refused,
+    /// Any other error AWS or the adapter will answer again the same way (`ValidationError`,
+    /// `LimitExceeded`, a name taken by a group that is not ours, an unusable answer).
+    Persistent,
+    /// The adapter's own refusals that the level-triggered engine resolves as AWS catches up:
+    /// a group not drained yet, a resource not visible yet.
+    Settling,
+}
+
+impl ErrorClass {
+    /// Counts towards giving up (`driver::give_up`): the error will not go away by itself.
+    pub fn is_persistent(self) -> bool {
+        matches!(self, ErrorClass::Refused | ErrorClass::Persistent)
+    }
+}
+
 impl AwsError {
     /// Worth retrying on the next observation rather than failing the rollout.
     pub fn is_transient(&self) -> bool {
@@ -56,6 +80,56 @@ impl AwsError {
             _ => None,
         }
     }
+
+    /// The error's [`ErrorClass`]: transient as flagged when it was made, refusals by their
+    /// code ([`classify_code`]).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            AwsError::Api {
+                transient: true, ..
+            } => ErrorClass::Transient,
+            AwsError::Api { code, .. } => classify_code(code),
+            AwsError::Conflict { .. } | AwsError::Unexpected { .. } => ErrorClass::Persistent,
+            AwsError::NotDrained { .. } | AwsError::NotFound { .. } => ErrorClass::Settling,
+        }
+    }
+}
+
+/// Codes AWS answers when it refuses the caller rather than the request: expired or invalid
+/// credentials, missing permissions, an account not opted in. Across services the same
+/// refusal has several spellings (query protocol `AccessDenied`, JSON protocol
+/// `AccessDeniedException`, EC2 `UnauthorizedOperation`).
+const REFUSED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+    "AuthFailure",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "InvalidAccessKeyId",
+    "InvalidSignatureException",
+    "MissingAuthenticationToken",
+    "NotAuthorized",
+    "OptInRequired",
+];
+
+/// The class of a non-transient AWS error code (pure): [`ErrorClass::Transient`] for the
+/// throttling and server-side codes, [`ErrorClass::Refused`] for credential and permission
+/// refusals, [`ErrorClass::Persistent`] for the rest.
+pub fn classify_code(code: &str) -> ErrorClass {
+    if is_transient_code(code) {
+        ErrorClass::Transient
+    } else if REFUSED_CODES.contains(&code) {
+        ErrorClass::Refused
+    } else {
+        ErrorClass::Persistent
+    }
 }
 
 const TRANSIENT_CODES: &[&str] = &[
@@ -70,6 +144,10 @@ const TRANSIENT_CODES: &[&str] = &[
     "InternalError",
 ];
 
+fn is_transient_code(code: &str) -> bool {
+    TRANSIENT_CODES.iter().any(|known| code.starts_with(known))
+}
+
 /// Flattens any SDK error into [`AwsError::Api`].
 pub(crate) fn api_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
 where
@@ -83,7 +161,7 @@ where
         SdkError::ConstructionFailure(_) => ("ConstructionFailure".to_string(), false),
         _ => {
             let code = err.code().unwrap_or("Unknown").to_string();
-            let transient = TRANSIENT_CODES.iter().any(|known| code.starts_with(known));
+            let transient = is_transient_code(&code);
             (code, transient)
         }
     };
@@ -96,5 +174,75 @@ where
         code,
         message,
         transient,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: &str, transient: bool) -> AwsError {
+        AwsError::Api {
+            operation: "SetDesiredCapacity",
+            code: code.into(),
+            message: String::new(),
+            transient,
+        }
+    }
+
+    #[test]
+    fn credential_and_permission_refusals_are_refused_in_every_spelling() {
+        for code in [
+            "AccessDenied",
+            "AccessDeniedException",
+            "UnauthorizedOperation",
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+            "SignatureDoesNotMatch",
+        ] {
+            assert_eq!(classify_code(code), ErrorClass::Refused, "{code}");
+            assert_eq!(api(code, false).class(), ErrorClass::Refused, "{code}");
+            assert!(ErrorClass::Refused.is_persistent());
+        }
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_transient() {
+        for code in [
+            "Throttling",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "ServiceUnavailable",
+            "InternalFailure",
+        ] {
+            assert_eq!(classify_code(code), ErrorClass::Transient, "{code}");
+        }
+        // Timeouts and dispatch failures are flagged transient where they are made.
+        assert_eq!(api("Timeout", true).class(), ErrorClass::Transient);
+        assert!(!ErrorClass::Transient.is_persistent());
+    }
+
+    #[test]
+    fn other_codes_persist_and_the_adapters_waits_settle() {
+        assert_eq!(classify_code("ValidationError"), ErrorClass::Persistent);
+        assert_eq!(classify_code("LimitExceeded"), ErrorClass::Persistent);
+        let conflict = AwsError::Conflict {
+            what: "web-g2".into(),
+            rollout: "web".into(),
+            detail: String::new(),
+        };
+        assert_eq!(conflict.class(), ErrorClass::Persistent);
+        let not_drained = AwsError::NotDrained {
+            name: "web-g1".into(),
+            detail: String::new(),
+        };
+        assert_eq!(not_drained.class(), ErrorClass::Settling);
+        assert!(!ErrorClass::Settling.is_persistent());
+        let missing = AwsError::NotFound {
+            what: "web-g1".into(),
+        };
+        assert_eq!(missing.class(), ErrorClass::Settling);
     }
 }

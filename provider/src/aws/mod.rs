@@ -11,5 +11,8 @@ mod elbv2;
 mod error;
 pub mod types;
 
-pub use config::{AwsClients, AwsSettings, Endpoints, load_sdk_config};
-pub use error::AwsError;
+pub use config::{
+    ATTEMPT_TIMEOUT_ENV, AwsClients, AwsSettings, CONNECT_TIMEOUT_ENV, CallTimeouts, Endpoints,
+    OPERATION_TIMEOUT_ENV, load_sdk_config,
+};
+pub use error::{AwsError, ErrorClass, classify_code};
