@@ -74,13 +74,16 @@ async fn lock_break_if_stale_refuses_a_live_lease_and_status_shows_the_holder() 
     bed.assert_nothing_held().await;
 }
 
+/// The expired lease recorded the lock as its terraform's (ID, Who, Created): both go.
 #[tokio::test(flavor = "multi_thread")]
 async fn lock_break_if_stale_removes_an_expired_lease_and_its_lock() {
     let bed = Bed::new("break-stale", Locking::DynamoDb, QUICK).await;
     let table = bed.table.clone().unwrap();
     let expired = r#"{"lease_id":"old","owner":{"user":"gone","host":"ci-1","pid":7,"command":"terraform apply"},
         "created":"2020-01-01T00:00:00.000Z","heartbeat":"2020-01-01T00:00:00.000Z",
-        "expires_at":"2020-01-01T00:02:00.000Z","ttl_ms":120000}"#;
+        "expires_at":"2020-01-01T00:02:00.000Z","ttl_ms":120000,
+        "terraform_locks":[{"store":"dynamodb","id":"dead-beef","who":"gone@ci-1",
+            "created":"2020-01-01T00:00:00Z","operation":"OperationTypeApply"}]}"#;
     let lock_info = r#"{"ID":"dead-beef","Operation":"OperationTypeApply","Info":"","Who":"gone@ci-1","Version":"1.15.5","Created":"2020-01-01T00:00:00Z","Path":"x"}"#;
     for (id, attribute, value) in [
         (format!("{}.zdd-lease", bed.lock_id()), "Lease", expired),
@@ -118,7 +121,7 @@ async fn malformed_lock_item_is_a_clear_error() {
         .unwrap();
     let output = bed.guard_output(&["lock", "status"]);
     let all = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert_eq!(output.status.code(), Some(6), "{all}");
     assert!(
         all.contains("Terraform lock at dynamodb:locks-bad-lock/") && all.contains("is malformed"),
         "{all}"
@@ -139,7 +142,7 @@ async fn malformed_lockfile_is_a_clear_error() {
         .unwrap();
     let output = bed.guard_output(&["lock", "status", "--json"]);
     let all = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert_eq!(output.status.code(), Some(6), "{all}");
     assert!(all.contains(".tflock is malformed"), "{all}");
     assert_no_panic(&all);
 }
@@ -170,12 +173,12 @@ async fn state_diff_compares_versions_and_rejects_malformed_state() {
         .await;
     let output = bed.guard_output(&["state", "diff"]);
     let all = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert_eq!(output.status.code(), Some(6), "{all}");
     assert!(all.contains("is not a Terraform state"), "{all}");
     assert_no_panic(&all);
 }
 
-/// Exit 0 and an empty JSON summary when nothing drifted. (Drift with attribute diffs and exit 2
+/// Exit 0 and an empty JSON summary when nothing drifted. (Drift with attribute diffs and exit 5
 /// is in `guard_drift.rs`, on a `zdd_rollout` whose Read reconstructs the fleet from AWS.)
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_without_changes_exits_0_with_an_empty_json_summary() {
@@ -208,7 +211,7 @@ async fn malformed_backend_block_is_a_clear_error() {
         .unwrap();
     let output = bed.guard_output(&["run", "--", "plan"]);
     let all = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert_eq!(output.status.code(), Some(6), "{all}");
     assert!(
         all.contains("backend \"s3\" is malformed: `bucket` is required"),
         "{all}"
@@ -219,7 +222,7 @@ async fn malformed_backend_block_is_a_clear_error() {
         .unwrap();
     let output = bed.guard_output(&["run", "--", "plan"]);
     let all = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert_eq!(output.status.code(), Some(6), "{all}");
     assert!(all.contains("not valid HCL"), "{all}");
 
     std::fs::create_dir_all(bed.tf.path().join(".terraform")).unwrap();
@@ -230,7 +233,7 @@ async fn malformed_backend_block_is_a_clear_error() {
     .unwrap();
     let output = bed.guard_output(&["run", "--", "plan"]);
     let all = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert_eq!(output.status.code(), Some(6), "{all}");
     assert!(all.contains("terraform.tfstate: not valid JSON"), "{all}");
     assert_no_panic(&all);
 }

@@ -221,3 +221,103 @@ async fn tf_workspace_uses_env_prefixed_keys() {
 async fn tf_workspace_uses_the_workspace_key_prefix() {
     workspace_run_uses_the_workspace_keys("ws-custom-prefix", Some("teams")).await;
 }
+
+/// How the test takes the lease away from a running guard.
+#[derive(Clone, Copy, Debug)]
+enum LeaseLoss {
+    /// Someone deletes the lease record: the next renewal's conditional write fails.
+    Deleted,
+    /// The lock table disappears: every renewal fails with an error until the lease could be
+    /// taken over.
+    StoreGone,
+}
+
+/// A guard that loses its lease mid-apply stops terraform as on Ctrl-C (terraform shuts down
+/// gracefully, the held-open apply is never released by the test) and exits 4.
+async fn lost_lease_stops_terraform_and_exits_4(name: &str, locking: Locking, loss: LeaseLoss) {
+    let bed = Bed::new(name, locking, &held_open()).await;
+    let mut child = bed
+        .guard(&[
+            "run",
+            "--watch-interval",
+            "200ms",
+            "--lease-ttl",
+            "3s",
+            "--",
+            "apply",
+            "-auto-approve",
+            "-no-color",
+        ])
+        .spawn()
+        .unwrap();
+    bed.wait_until_held_open(&mut child);
+    match (loss, &bed.table) {
+        (LeaseLoss::Deleted, Some(table)) => {
+            bed.dynamodb
+                .delete_item()
+                .table_name(table)
+                .key(
+                    "LockID",
+                    AttributeValue::S(format!("{}.zdd-lease", bed.lock_id())),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        (LeaseLoss::Deleted, None) => {
+            bed.s3
+                .delete_object()
+                .bucket(&bed.bucket)
+                .key(format!("{STATE_KEY}.zdd-lease"))
+                .send()
+                .await
+                .unwrap();
+        }
+        (LeaseLoss::StoreGone, Some(table)) => {
+            bed.dynamodb
+                .delete_table()
+                .table_name(table)
+                .send()
+                .await
+                .unwrap();
+        }
+        (LeaseLoss::StoreGone, None) => panic!("the S3 bed has no table to remove"),
+    }
+    // The test never releases the apply: only the guard's own stop can end it.
+    let output = wait_with_timeout(child, Duration::from_secs(90)).unwrap();
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(4), "{all}");
+    assert!(all.contains("stopping terraform"), "{all}");
+    assert!(all.contains("forwarding Interrupt to terraform"), "{all}");
+    assert!(
+        all.contains("Interrupt received") || all.contains("Gracefully shutting down"),
+        "{all}"
+    );
+    if let LeaseLoss::StoreGone = loss {
+        assert!(
+            all.contains("could not renew the lease"),
+            "errors are reported: {all}"
+        );
+    } else {
+        assert!(
+            bed.lock_text().await.is_none(),
+            "terraform released its lock as it stopped: {all}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lease_deleted_mid_apply_stops_terraform_and_exits_4_dynamodb() {
+    lost_lease_stops_terraform_and_exits_4("lost-ddb", Locking::DynamoDb, LeaseLoss::Deleted).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lease_deleted_mid_apply_stops_terraform_and_exits_4_s3() {
+    lost_lease_stops_terraform_and_exits_4("lost-s3", Locking::Lockfile, LeaseLoss::Deleted).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lease_that_cannot_be_renewed_stops_terraform_and_exits_4() {
+    lost_lease_stops_terraform_and_exits_4("lost-store", Locking::DynamoDb, LeaseLoss::StoreGone)
+        .await;
+}

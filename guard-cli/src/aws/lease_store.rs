@@ -53,18 +53,31 @@ impl LeaseStore {
 
     /// Writes `lease` if none is stored (`expected` None) or the stored one still has `expected`.
     /// Returns the new token.
+    ///
+    /// The SDK retries a request whose response was lost (a timeout, a reset connection), and a
+    /// conditional write that had succeeded then fails its own condition on the retry
+    /// (`ConditionalCheckFailed`, HTTP 412). So a conflict is checked by reading the record back:
+    /// when it is exactly what we wrote (our lease id and this write's heartbeat), the write was
+    /// ours and its token is returned.
     pub async fn write(
         &self,
         lease: &Lease,
         expected: Option<&str>,
     ) -> anyhow::Result<Result<String, WriteConflict>> {
         let body = lease.to_json();
-        match self {
-            LeaseStore::Dynamo { locks, id } => Ok(locks
+        let written = match self {
+            LeaseStore::Dynamo { locks, id } => locks
                 .put_conditional(id, LEASE_ATTRIBUTE, &body, expected)
                 .await?
-                .map(|()| body)),
-            LeaseStore::S3 { state, key } => state.put_conditional(key, &body, expected).await,
+                .map(|()| body),
+            LeaseStore::S3 { state, key } => state.put_conditional(key, &body, expected).await?,
+        };
+        match written {
+            Ok(token) => Ok(Ok(token)),
+            Err(WriteConflict) => match self.read().await? {
+                Some(stored) if lease.is_same_write(&stored.lease) => Ok(Ok(stored.token)),
+                _ => Ok(Err(WriteConflict)),
+            },
         }
     }
 

@@ -3,18 +3,24 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Mutex, watch};
+use serde_json::json;
+use tokio::sync::{Mutex, Notify, watch};
 
 use crate::aws::{LeaseStore, StoredLease};
-use crate::core::lease::{self, AcquireDecision, Lease, Owner};
+use crate::core::lease::{self, AcquireDecision, Beat, Lease, Owner, RecordedLock};
 use crate::exit::LockingError;
-use crate::output::Reporter;
+use crate::output::{Level, Reporter};
 
-/// Our lease while we hold it: the current record and the token our next write must present.
+/// Our lease while we hold it: the current record and the token our next write must present,
+/// and the Terraform locks our terraform took, for the heartbeat to record in it.
 #[derive(Debug, Clone)]
 pub struct Held {
     pub store: LeaseStore,
     pub current: Arc<Mutex<StoredLease>>,
+    host: String,
+    locks: Arc<std::sync::Mutex<Vec<RecordedLock>>>,
+    renew_now: Arc<Notify>,
+    reporter: Reporter,
 }
 
 /// A fresh random-enough lease id: pid, time and address of a stack value.
@@ -120,22 +126,52 @@ fn acquired(
     ttl: Duration,
     reporter: &Reporter,
 ) -> Held {
-    reporter.info(
+    reporter.emit(
+        Level::Info,
         "lease_acquired",
         &format!(
-            "lease {} acquired (ttl {})",
+            "lease {} acquired (id {}, ttl {}); if this job is cancelled, \
+             `zdd-guard lock release --lease-id {}` releases what it holds",
             store.location(),
-            lease::human(ttl)
+            lease.lease_id,
+            lease::human(ttl),
+            lease.lease_id
         ),
+        json!({"location": store.location(), "lease_id": lease.lease_id, "ttl_ms": lease.ttl_ms}),
     );
     Held {
         store: store.clone(),
+        host: lease.owner.host.clone(),
         current: Arc::new(Mutex::new(StoredLease { lease, token })),
+        locks: Arc::new(std::sync::Mutex::new(Vec::new())),
+        renew_now: Arc::new(Notify::new()),
+        reporter: reporter.clone(),
     }
 }
 
 impl Held {
-    /// Renews the lease every `ttl / 3` until `stop` flips; reports a lost lease on `lost`.
+    /// Records a Terraform lock that this run's terraform took; the heartbeat writes it into
+    /// the lease at once (and with every renewal after), conditionally as always.
+    pub fn record_lock(&self, lock: RecordedLock) {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.retain(|l| l.store != lock.store);
+        locks.push(lock);
+        self.renew_now.notify_one();
+    }
+
+    fn recorded_locks(&self) -> Vec<RecordedLock> {
+        self.locks.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The host this lease's owner runs on (terraform's `Who` names the same host).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Renews the lease every third of its TTL (and at once when a lock is recorded) until
+    /// `stop` flips. Every failed renewal is reported and retried soon; a renewal refused
+    /// because the record changed, or none succeeding before the lease could be taken over
+    /// (its expiry minus the clock-skew allowance), reports the lease lost on `lost`.
     pub fn spawn_heartbeat(
         &self,
         mut stop: watch::Receiver<bool>,
@@ -143,34 +179,94 @@ impl Held {
     ) -> tokio::task::JoinHandle<()> {
         let held = self.clone();
         tokio::spawn(async move {
+            let location = held.store.location();
+            let mut retrying = false;
             loop {
-                let ttl = { Duration::from_millis(held.current.lock().await.lease.ttl_ms) };
-                let period = (ttl / 3).max(Duration::from_millis(100));
-                tokio::select! {
-                    _ = tokio::time::sleep(period) => {}
-                    _ = stop.changed() => return,
-                }
-                if *stop.borrow() {
-                    return;
-                }
-                let mut current = held.current.lock().await;
-                let renewed = current.lease.renewed(SystemTime::now());
-                match held.store.write(&renewed, Some(&current.token)).await {
-                    Ok(Ok(token)) => {
-                        *current = StoredLease {
-                            lease: renewed,
-                            token,
-                        }
-                    }
-                    Ok(Err(_conflict)) => {
+                let last = held.current.lock().await.clone();
+                let now = SystemTime::now();
+                let (at, lost_at) = match lease::next_beat(&last.lease, now, retrying) {
+                    Beat::RenewAt { at, lost_at } => (at, lost_at),
+                    Beat::Lost => {
                         let _ = lost.send(Some(format!(
-                            "the lease {} was taken or removed by someone else",
-                            held.store.location()
+                            "could not renew the lease {location} before {} (its expiry minus \
+                             the {} clock-skew allowance), after which another run may take it \
+                             over: the lease is lost",
+                            humantime::format_rfc3339_millis(last.lease.lost_at()),
+                            lease::human(last.lease.skew_allowance())
                         )));
                         return;
                     }
-                    // A transient error: the next beat retries before the TTL runs out.
-                    Err(_) => {}
+                };
+                let pause = at.duration_since(now).unwrap_or_default();
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = held.renew_now.notified() => {}
+                    changed = stop.changed() => if changed.is_err() || *stop.borrow() {
+                        return;
+                    },
+                }
+                let now = SystemTime::now();
+                let Ok(budget) = lost_at.duration_since(now) else {
+                    continue;
+                };
+                let renewed = Lease {
+                    terraform_locks: held.recorded_locks(),
+                    ..last.lease.renewed(now)
+                };
+                let write =
+                    tokio::time::timeout(budget, held.store.write(&renewed, Some(&last.token)));
+                let result = tokio::select! {
+                    result = write => result,
+                    // A renewal cut short may still land; `release` finds it by the lease id.
+                    changed = stop.changed() => if changed.is_err() || *stop.borrow() {
+                        return;
+                    } else {
+                        continue;
+                    },
+                };
+                match result {
+                    Ok(Ok(Ok(token))) => {
+                        if retrying {
+                            held.reporter.info(
+                                "lease_renewed",
+                                &format!("renewed the lease {location} again"),
+                            );
+                        }
+                        retrying = false;
+                        *held.current.lock().await = StoredLease {
+                            lease: renewed,
+                            token,
+                        };
+                    }
+                    Ok(Ok(Err(_conflict))) => {
+                        let _ = lost.send(Some(format!(
+                            "the lease {location} was taken or removed by someone else: the \
+                             lease is lost"
+                        )));
+                        return;
+                    }
+                    Ok(Err(error)) => {
+                        retrying = true;
+                        held.reporter.warn(
+                            "lease_heartbeat",
+                            &format!(
+                                "could not renew the lease {location} ({error:#}); retrying until \
+                                 {}, when it counts as lost",
+                                humantime::format_rfc3339_millis(lost_at)
+                            ),
+                        );
+                    }
+                    Err(_elapsed) => {
+                        retrying = true;
+                        held.reporter.warn(
+                            "lease_heartbeat",
+                            &format!(
+                                "could not renew the lease {location}: the write did not finish \
+                                 by {}",
+                                humantime::format_rfc3339_millis(lost_at)
+                            ),
+                        );
+                    }
                 }
             }
         })
@@ -179,13 +275,22 @@ impl Held {
     /// Whether the stored lease is still ours (for the watcher).
     pub async fn still_ours(&self) -> anyhow::Result<bool> {
         let stored = self.store.read().await?;
-        let current = self.current.lock().await;
-        Ok(stored.is_some_and(|s| s.lease.lease_id == current.lease.lease_id))
+        let lease_id = self.current.lock().await.lease.lease_id.clone();
+        Ok(stored.is_some_and(|s| s.lease.lease_id == lease_id))
     }
 
-    /// Deletes the lease if it is still ours.
+    /// Deletes the lease if it is still ours. A renewal cut short by the end of the run may have
+    /// landed with a token we never saw: the record read back with our lease id is still ours.
     pub async fn release(&self) -> anyhow::Result<bool> {
-        let current = self.current.lock().await;
-        Ok(self.store.delete(&current.token).await?.is_ok())
+        let current = self.current.lock().await.clone();
+        if self.store.delete(&current.token).await?.is_ok() {
+            return Ok(true);
+        }
+        match self.store.read().await? {
+            Some(stored) if stored.lease.lease_id == current.lease.lease_id => {
+                Ok(self.store.delete(&stored.token).await?.is_ok())
+            }
+            _ => Ok(false),
+        }
     }
 }

@@ -7,6 +7,9 @@ use serde_json::json;
 use super::CommonArgs;
 use super::context::Remote;
 use super::lease::this_owner;
+use crate::aws::WriteConflict;
+use crate::core::lease::{self, LockStore};
+use crate::core::lockinfo::LockInfo;
 use crate::exit::{LockingError, Outcome};
 use crate::output::{Level, Reporter};
 
@@ -22,9 +25,23 @@ pub struct LockArgs {
 pub enum LockAction {
     /// Show Terraform's lock(s) and the zdd-guard lease: holder, operation, age, heartbeat.
     Status,
-    /// Release the lease (and Terraform locks) held by this user on this host / CI job.
-    Release,
-    /// Remove Terraform's lock(s) and the lease, only when the lease's heartbeat has expired.
+    /// Release what this job's own zdd-guard lease holds: the Terraform locks that lease
+    /// recorded (its terraform took them) and the lease itself. A lock the lease never
+    /// recorded is someone else's and is left alone (exit 3).
+    ///
+    /// "Own" lease: the one `--lease-id` names (printed by `run` when it takes the lease, and
+    /// in its `lease_acquired` JSON event); without it, inside CI the lease taken by the same
+    /// CI job (GitHub Actions run and attempt, `CI_JOB_URL`, `CI_JOB_ID` or `BUILD_URL`),
+    /// outside CI the lease of this user on this host.
+    Release {
+        /// The lease to release (as `run` printed it); also `$ZDD_GUARD_LEASE_ID`.
+        #[arg(long, env = "ZDD_GUARD_LEASE_ID")]
+        lease_id: Option<String>,
+    },
+    /// Remove Terraform's lock(s) and the lease of a run that is gone: only once the lease has
+    /// expired (plus the clock-skew allowance), and only the locks that lease recorded as its
+    /// terraform's. A lock it never recorded (say a plain `terraform apply`) is refused with
+    /// exit 3, naming its holder and age.
     Break {
         /// Required: only break a lock whose holder's lease heartbeat has expired.
         #[arg(long)]
@@ -37,7 +54,7 @@ pub async fn run(args: &LockArgs) -> anyhow::Result<Outcome> {
     let remote = Remote::for_dir(&args.common.chdir).await?;
     match &args.action {
         LockAction::Status => status(&remote, &reporter).await,
-        LockAction::Release => release(&remote, &reporter).await,
+        LockAction::Release { lease_id } => release(&remote, lease_id.as_deref(), &reporter).await,
         LockAction::Break { if_stale } => {
             if !if_stale {
                 anyhow::bail!(
@@ -97,70 +114,153 @@ async fn status(remote: &Remote, reporter: &Reporter) -> anyhow::Result<Outcome>
     Ok(Outcome::Ok)
 }
 
-async fn release(remote: &Remote, reporter: &Reporter) -> anyhow::Result<Outcome> {
-    let me = this_owner(String::new());
-    let mut released = 0;
-    if let Some(stored) = remote.lease.read().await? {
-        let owner = &stored.lease.owner;
-        let ours = owner.user == me.user && owner.host == me.host && owner.ci_job == me.ci_job;
-        if !ours {
-            return Err(LockingError::NotObtained(format!(
-                "the lease {} belongs to {}, not to {}; refusing (see `lock break --if-stale`)",
-                remote.lease.location(),
-                owner.describe(),
-                me.describe()
-            ))
-            .into());
-        }
-        if remote.lease.delete(&stored.token).await?.is_ok() {
-            released += 1;
-            reporter.info(
-                "lease_released",
-                &format!("released lease {}", remote.lease.location()),
-            );
-        }
-    }
-    let who = format!("{}@{}", me.user, me.host);
-    if let Some(locks) = &remote.dynamodb {
+/// Terraform's locks on the state as they are now: each with its store, the raw record a
+/// conditional delete must present (the DynamoDB `Info` text, the lockfile's ETag), and its name.
+struct CurrentLock {
+    store: LockStore,
+    token: String,
+    info: LockInfo,
+    name: String,
+}
+
+async fn current_locks(remote: &Remote) -> anyhow::Result<Vec<CurrentLock>> {
+    let mut locks = Vec::new();
+    if let Some(table) = &remote.dynamodb {
         let lock_id = remote.backend.lock_id(&remote.state_key);
-        if let Some((raw, info)) = locks.lock(&lock_id).await?
-            && info.who == who
-            && locks
-                .delete_conditional(&lock_id, "Info", &raw)
-                .await?
-                .is_ok()
-        {
-            released += 1;
-            reporter.info(
-                "lock_released",
-                &format!("released Terraform lock {}", info.describe()),
-            );
+        if let Some((raw, info)) = table.lock(&lock_id).await? {
+            locks.push(CurrentLock {
+                store: LockStore::Dynamodb,
+                token: raw,
+                info,
+                name: lock_name(remote, LockStore::Dynamodb),
+            });
         }
     }
     if remote.backend.use_lockfile
         && let Some((head, info)) = remote.s3.lockfile(&remote.state_key).await?
     {
-        let key = format!("{}.tflock", remote.state_key);
-        if info.who == who
-            && remote
-                .s3
-                .delete_conditional(&key, &head.etag)
-                .await?
-                .is_ok()
-        {
-            released += 1;
-            reporter.info(
-                "lock_released",
-                &format!("released Terraform lockfile {}", info.describe()),
-            );
+        locks.push(CurrentLock {
+            store: LockStore::Lockfile,
+            token: head.etag,
+            info,
+            name: lock_name(remote, LockStore::Lockfile),
+        });
+    }
+    Ok(locks)
+}
+
+fn lock_name(remote: &Remote, store: LockStore) -> String {
+    match (store, &remote.dynamodb) {
+        (LockStore::Dynamodb, Some(table)) => format!(
+            "dynamodb:{}/{}",
+            table.table(),
+            remote.backend.lock_id(&remote.state_key)
+        ),
+        _ => format!("{}.tflock", remote.state_location()),
+    }
+}
+
+/// Deletes `lock` only while it is unchanged.
+async fn delete_lock(
+    remote: &Remote,
+    lock: &CurrentLock,
+) -> anyhow::Result<Result<(), WriteConflict>> {
+    match (lock.store, &remote.dynamodb) {
+        (LockStore::Dynamodb, Some(table)) => {
+            let lock_id = remote.backend.lock_id(&remote.state_key);
+            table
+                .delete_conditional(&lock_id, "Info", &lock.token)
+                .await
+        }
+        _ => {
+            let key = format!("{}.tflock", remote.state_key);
+            remote.s3.delete_conditional(&key, &lock.token).await
         }
     }
+}
+
+/// Releases what this job's own lease holds: the Terraform locks that lease recorded (its
+/// terraform took them), then the lease. A lock the lease never recorded is someone else's and
+/// is left alone (exit 3).
+async fn release(
+    remote: &Remote,
+    lease_id: Option<&str>,
+    reporter: &Reporter,
+) -> anyhow::Result<Outcome> {
+    let me = this_owner(String::new());
+    let now = SystemTime::now();
+    let stored = remote.lease.read().await?;
+    if let Some(stored) = &stored
+        && !lease::owns(&stored.lease, &me, lease_id)
+    {
+        let whose = match lease_id {
+            Some(id) => format!("lease id {id}"),
+            None => me.describe(),
+        };
+        return Err(LockingError::NotObtained(format!(
+            "the lease {} belongs to {} (lease id {}), not to {whose}; refusing \
+             (`lock release --lease-id` names a lease; see `lock break --if-stale`)",
+            remote.lease.location(),
+            stored.lease.owner.describe(),
+            stored.lease.lease_id,
+        ))
+        .into());
+    }
+    let mut released = 0;
+    let mut refused = Vec::new();
+    for lock in current_locks(remote).await? {
+        let ours = stored
+            .as_ref()
+            .is_some_and(|s| s.lease.recorded(lock.store, &lock.info));
+        if !ours {
+            refused.push(format!(
+                "the Terraform lock {} is not one this job's lease recorded: {}; left it alone \
+                 (`terraform force-unlock {}` once you know its holder is gone)",
+                lock.name,
+                lock.info.describe_age(now),
+                lock.info.id
+            ));
+            continue;
+        }
+        match delete_lock(remote, &lock).await? {
+            Ok(()) => {
+                released += 1;
+                reporter.info(
+                    "lock_released",
+                    &format!(
+                        "released Terraform lock {}: {}",
+                        lock.name,
+                        lock.info.describe()
+                    ),
+                );
+            }
+            Err(_) => refused.push(format!(
+                "the Terraform lock {} changed while releasing it; left it alone",
+                lock.name
+            )),
+        }
+    }
+    if let Some(stored) = &stored
+        && remote.lease.delete(&stored.token).await?.is_ok()
+    {
+        released += 1;
+        reporter.info(
+            "lease_released",
+            &format!("released lease {}", remote.lease.location()),
+        );
+    }
+    if !refused.is_empty() {
+        return Err(LockingError::NotObtained(refused.join("\n")).into());
+    }
     if released == 0 {
-        reporter.info("nothing_released", "nothing held by this user on this host");
+        reporter.info("nothing_released", "nothing held by this job's lease");
     }
     Ok(Outcome::Ok)
 }
 
+/// Breaks the Terraform locks and the lease of a run that is gone: only once its lease can be
+/// taken over (expiry plus the clock-skew allowance), and only locks that lease recorded as its
+/// terraform's. Anything else refuses the whole break (exit 3), naming the holder.
 async fn break_if_stale(remote: &Remote, reporter: &Reporter) -> anyhow::Result<Outcome> {
     let now = SystemTime::now();
     let Some(stored) = remote.lease.read().await? else {
@@ -171,44 +271,31 @@ async fn break_if_stale(remote: &Remote, reporter: &Reporter) -> anyhow::Result<
         ))
         .into());
     };
-    if !stored.lease.is_expired(now) {
+    let locks = current_locks(remote).await?;
+    let judged: Vec<(LockStore, &LockInfo)> = locks.iter().map(|l| (l.store, &l.info)).collect();
+    if let Err(refusal) = lease::judge_break(&stored.lease, &judged, now) {
         return Err(LockingError::NotObtained(format!(
-            "refusing to break: the lease {} is live, {}",
-            remote.lease.location(),
-            stored.lease.describe(now)
+            "{} (lease {})",
+            refusal.describe(now, |store| lock_name(remote, store)),
+            remote.lease.location()
         ))
         .into());
     }
-    if let Some(locks) = &remote.dynamodb {
-        let lock_id = remote.backend.lock_id(&remote.state_key);
-        if let Some((raw, info)) = locks.lock(&lock_id).await? {
-            match locks.delete_conditional(&lock_id, "Info", &raw).await? {
-                Ok(()) => reporter.warn(
-                    "lock_broken",
-                    &format!("broke stale Terraform lock {}", info.describe()),
-                ),
-                Err(_) => {
-                    return Err(LockingError::NotObtained(
-                        "the Terraform lock changed while breaking it; left it alone".into(),
-                    )
-                    .into());
-                }
-            }
-        }
-    }
-    if remote.backend.use_lockfile
-        && let Some((head, info)) = remote.s3.lockfile(&remote.state_key).await?
-    {
-        let key = format!("{}.tflock", remote.state_key);
-        match remote.s3.delete_conditional(&key, &head.etag).await? {
+    for lock in &locks {
+        match delete_lock(remote, lock).await? {
             Ok(()) => reporter.warn(
                 "lock_broken",
-                &format!("broke stale Terraform lockfile {}", info.describe()),
+                &format!(
+                    "broke stale Terraform lock {}: {}",
+                    lock.name,
+                    lock.info.describe()
+                ),
             ),
             Err(_) => {
-                return Err(LockingError::NotObtained(
-                    "the Terraform lockfile changed while breaking it; left it alone".into(),
-                )
+                return Err(LockingError::NotObtained(format!(
+                    "the Terraform lock {} changed while breaking it; left it alone",
+                    lock.name
+                ))
                 .into());
             }
         }

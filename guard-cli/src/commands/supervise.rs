@@ -1,8 +1,14 @@
 //! Running terraform under watch: forward signals, watch the state object, Terraform's locks and
 //! the lease every interval, and report interference at once.
+//!
+//! Signals, terraform's exit and a lost lease are each their own branch of the supervise loop;
+//! a watch tick's reads run as one more branch beside them, bounded by a timeout, so an AWS read
+//! that hangs never delays forwarding a Ctrl-C (or stopping terraform when the lease is lost).
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 use tokio::process::Child;
@@ -12,6 +18,7 @@ use tokio::sync::watch;
 use super::context::Remote;
 use super::lease::Held;
 use crate::aws::ObjectHead;
+use crate::core::lease::{self, LockStore, RecordedLock};
 use crate::core::lockinfo::LockInfo;
 use crate::core::render::render_state_diff;
 use crate::core::snapshot::{Assessment, Snapshot, assess};
@@ -88,6 +95,68 @@ struct Observation {
     lease_ours: Option<bool>,
 }
 
+/// A watch tick's reads in flight: owns what it reads with, so that it can run as its own
+/// branch of the supervise loop.
+type PendingObservation = Pin<Box<dyn Future<Output = anyhow::Result<Observation>> + Send>>;
+
+/// How long one watch tick's reads may take before the tick is given up (and reported).
+pub const WATCH_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads the state (its bytes only when its identity changed since `last_head`), Terraform's
+/// locks (when `locks`) and whether the lease is still `held`, concurrently.
+async fn observe(
+    remote: Remote,
+    held: Option<Held>,
+    last_head: Option<ObjectHead>,
+    locks: bool,
+) -> anyhow::Result<Observation> {
+    let state = async {
+        let key = &remote.state_key;
+        let Some(head) = remote.s3.head(key).await? else {
+            return Ok::<_, anyhow::Error>(None);
+        };
+        if last_head.as_ref() == Some(&head) {
+            return Ok(Some((head, None)));
+        }
+        Ok(remote
+            .s3
+            .get(key, head.version_id.as_deref())
+            .await?
+            .map(|(head, bytes)| (head, Some(bytes))))
+    };
+    let dynamodb_lock = async {
+        match (&remote.dynamodb, locks) {
+            (Some(table), true) => {
+                let lock_id = remote.backend.lock_id(&remote.state_key);
+                Ok::<_, anyhow::Error>(Some(table.lock(&lock_id).await?.map(|(_, i)| i)))
+            }
+            _ => Ok(None),
+        }
+    };
+    let lockfile = async {
+        if locks && remote.backend.use_lockfile {
+            let current = remote.s3.lockfile(&remote.state_key).await?;
+            Ok::<_, anyhow::Error>(Some(current.map(|(_, i)| i)))
+        } else {
+            Ok(None)
+        }
+    };
+    let lease_ours = async {
+        match &held {
+            Some(held) => Ok::<_, anyhow::Error>(Some(held.still_ours().await?)),
+            None => Ok(None),
+        }
+    };
+    let (state, dynamodb_lock, lockfile, lease_ours) =
+        tokio::try_join!(state, dynamodb_lock, lockfile, lease_ours)?;
+    Ok(Observation {
+        state,
+        dynamodb_lock,
+        lockfile,
+        lease_ours,
+    })
+}
+
 /// Watches one state object, Terraform's locks on it, and our lease.
 pub struct Watcher {
     remote: Remote,
@@ -102,6 +171,14 @@ pub struct Watcher {
     dynamodb_lock: LockWatch,
     lockfile: LockWatch,
     lease_reported: bool,
+    /// The lease was seen lost and terraform has not been told to stop for it yet.
+    stop_for_lease: bool,
+    /// A lower bound of when the watched terraform process started (its own lock is taken
+    /// after that; a lock taken earlier is someone else's and is never recorded in the lease).
+    process_started: SystemTime,
+    /// Processes watched so far.
+    processes: u32,
+    read_timeout: Duration,
     pub interference: bool,
 }
 
@@ -119,8 +196,23 @@ impl Watcher {
             dynamodb_lock: LockWatch::new(),
             lockfile: LockWatch::new(),
             lease_reported: false,
+            stop_for_lease: false,
+            // The first terraform is started after the watcher is made.
+            process_started: SystemTime::now(),
+            processes: 0,
+            read_timeout: WATCH_READ_TIMEOUT,
             interference: false,
         }
+    }
+
+    /// How long one tick's reads may take (default [`WATCH_READ_TIMEOUT`]).
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.read_timeout = timeout;
+    }
+
+    /// Whether the lease was seen lost (taken over or removed) by a watch tick.
+    pub fn lease_lost(&self) -> bool {
+        self.lease_reported
     }
 
     /// The first look, once per run, while terraform is already starting (so it costs terraform
@@ -184,10 +276,16 @@ impl Watcher {
         self.last_snapshot.as_ref()
     }
 
-    /// Starts watching a new terraform process's lock (each process takes its own).
+    /// Starts watching a new terraform process's lock (each process takes its own), right
+    /// after it was spawned. The first process was spawned after the watcher was made; a later
+    /// one a moment ago, too short for terraform to have taken a lock yet.
     pub fn new_process(&mut self) {
         self.dynamodb_lock = LockWatch::new();
         self.lockfile = LockWatch::new();
+        if self.processes > 0 {
+            self.process_started = SystemTime::now();
+        }
+        self.processes += 1;
     }
 
     /// One observation of everything, read concurrently. `terraform` is the running process
@@ -200,7 +298,37 @@ impl Watcher {
         reporter: &Reporter,
         terraform: Option<&mut Child>,
     ) -> anyhow::Result<()> {
-        let observation = self.observe(terraform.is_some()).await?;
+        let observation = self.start_observation(terraform.is_some()).await?;
+        self.apply_observation(reporter, observation, terraform);
+        Ok(())
+    }
+
+    /// Starts one tick's reads (Terraform's locks and the lease too when `locks`), bounded by
+    /// the read timeout; [`Watcher::apply_observation`] judges what they found.
+    fn start_observation(&self, locks: bool) -> PendingObservation {
+        let remote = self.remote.clone();
+        let held = self.held.clone().filter(|_| locks && !self.lease_reported);
+        let last_head = self.last_head.clone();
+        let limit = self.read_timeout;
+        Box::pin(async move {
+            tokio::time::timeout(limit, observe(remote, held, last_head, locks))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(anyhow::anyhow!(
+                        "the watch's reads did not finish within {}",
+                        lease::human(limit)
+                    ))
+                })
+        })
+    }
+
+    /// Judges one tick's reads; `terraform` as for [`Watcher::tick`].
+    fn apply_observation(
+        &mut self,
+        reporter: &Reporter,
+        observation: Observation,
+        terraform: Option<&mut Child>,
+    ) {
         if let Some((head, bytes)) = observation.state {
             self.check_state(reporter, head, bytes);
         }
@@ -210,6 +338,7 @@ impl Watcher {
         }
         if observation.lease_ours == Some(false) && !self.lease_reported {
             self.lease_reported = true;
+            self.stop_for_lease = still_running;
             let location = self
                 .held
                 .as_ref()
@@ -222,58 +351,6 @@ impl Watcher {
                 json!(null),
             );
         }
-        Ok(())
-    }
-
-    async fn observe(&self, locks: bool) -> anyhow::Result<Observation> {
-        let state = async {
-            let key = &self.remote.state_key;
-            let Some(head) = self.remote.s3.head(key).await? else {
-                return Ok::<_, anyhow::Error>(None);
-            };
-            if self.last_head.as_ref() == Some(&head) {
-                return Ok(Some((head, None)));
-            }
-            Ok(self
-                .remote
-                .s3
-                .get(key, head.version_id.as_deref())
-                .await?
-                .map(|(head, bytes)| (head, Some(bytes))))
-        };
-        let dynamodb_lock = async {
-            match (&self.remote.dynamodb, locks) {
-                (Some(table), true) => {
-                    let lock_id = self.remote.backend.lock_id(&self.remote.state_key);
-                    Ok::<_, anyhow::Error>(Some(table.lock(&lock_id).await?.map(|(_, i)| i)))
-                }
-                _ => Ok(None),
-            }
-        };
-        let lockfile = async {
-            if locks && self.remote.backend.use_lockfile {
-                let current = self.remote.s3.lockfile(&self.remote.state_key).await?;
-                Ok::<_, anyhow::Error>(Some(current.map(|(_, i)| i)))
-            } else {
-                Ok(None)
-            }
-        };
-        let lease_ours = async {
-            match &self.held {
-                Some(held) if locks && !self.lease_reported => {
-                    Ok::<_, anyhow::Error>(Some(held.still_ours().await?))
-                }
-                _ => Ok(None),
-            }
-        };
-        let (state, dynamodb_lock, lockfile, lease_ours) =
-            tokio::try_join!(state, dynamodb_lock, lockfile, lease_ours)?;
-        Ok(Observation {
-            state,
-            dynamodb_lock,
-            lockfile,
-            lease_ours,
-        })
     }
 
     fn check_state(&mut self, reporter: &Reporter, head: ObjectHead, bytes: Option<Vec<u8>>) {
@@ -346,20 +423,51 @@ impl Watcher {
         if let (Some(current), Some(name)) = (dynamodb_lock, self.dynamodb_lock_name())
             && let Some(event) = self.dynamodb_lock.observe(current)
         {
-            self.report_lock_event(reporter, &name, event);
+            self.report_lock_event(reporter, LockStore::Dynamodb, &name, event);
         }
         if let Some(current) = lockfile
             && let Some(event) = self.lockfile.observe(current)
         {
             let name = self.lockfile_name();
-            self.report_lock_event(reporter, &name, event);
+            self.report_lock_event(reporter, LockStore::Lockfile, &name, event);
         }
     }
 
-    fn report_lock_event(&mut self, reporter: &Reporter, lock_name: &str, event: LockEvent) {
+    /// Records this process's lock in the lease (so `lock break --if-stale` and `lock release`
+    /// can tell it from anyone else's), unless it cannot be our terraform's.
+    fn record_lock(&self, reporter: &Reporter, store: LockStore, lock_name: &str, info: &LockInfo) {
+        let Some(held) = &self.held else {
+            return;
+        };
+        if lease::taken_by_our_terraform(info, self.process_started, held.host()) {
+            held.record_lock(RecordedLock::new(store, info));
+        } else {
+            reporter.warn(
+                "terraform_lock",
+                &format!(
+                    "not recording the Terraform lock {lock_name} in the lease: it was taken \
+                     before this run's terraform started or on another host ({}), so it is not \
+                     this run's",
+                    info.describe()
+                ),
+            );
+        }
+    }
+
+    fn report_lock_event(
+        &mut self,
+        reporter: &Reporter,
+        store: LockStore,
+        lock_name: &str,
+        event: LockEvent,
+    ) {
         let message = event.describe(lock_name);
         match event {
-            LockEvent::Seen(_) | LockEvent::Back(_) => reporter.info("terraform_lock", &message),
+            LockEvent::Seen(info) => {
+                reporter.info("terraform_lock", &message);
+                self.record_lock(reporter, store, lock_name, &info);
+            }
+            LockEvent::Back(_) => reporter.info("terraform_lock", &message),
             LockEvent::Missing(_) => reporter.warn("terraform_lock_missing", &message),
             LockEvent::Interference(_) => {
                 self.report_interference(reporter, "terraform_lock_lost", &message, json!(null));
@@ -404,8 +512,19 @@ impl Watcher {
     }
 }
 
+/// What woke the supervise loop.
+enum Wake {
+    Signal(Signal),
+    LeaseLost(String),
+    Observed(Box<anyhow::Result<Observation>>),
+    Tick,
+    Nothing,
+}
+
 /// Waits for terraform while watching; forwards SIGINT/SIGTERM (the second forwarded as well,
-/// which Terraform treats as "stop now"; a third kills it). Returns terraform's exit code.
+/// which Terraform treats as "stop now"; a third kills it). A lost lease (the heartbeat could not
+/// renew it in time, or a tick saw it taken) stops terraform the same way as a Ctrl-C. Returns
+/// terraform's exit code.
 pub async fn supervise(
     mut child: Child,
     watcher: Option<&mut Watcher>,
@@ -423,8 +542,35 @@ pub async fn supervise(
     // own start-up should not compete with the watch for the backend.
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pending: Option<PendingObservation> = None;
+    let mut lease_channel_open = true;
+    // A lease lost before this process started (between two terraform runs) stops it at once.
+    let lost_before = lease_lost.borrow().clone().or_else(|| {
+        watcher
+            .as_deref()
+            .filter(|w| w.lease_lost())
+            .map(|_| "the lease was lost earlier in this run".to_string())
+    });
+    let mut stop_for_lease = lost_before;
+    let mut stopped_for_lease = false;
     loop {
-        let forwarded = tokio::select! {
+        if let Some(message) = stop_for_lease.take()
+            && !std::mem::replace(&mut stopped_for_lease, true)
+        {
+            if let Some(w) = watcher.as_deref_mut() {
+                w.report_interference(reporter, "lease_lost", &message, json!(null));
+            }
+            forward(
+                signals,
+                watcher.as_deref_mut(),
+                pid,
+                Signal::Interrupt,
+                "the lease is lost: stopping terraform as on Ctrl-C",
+                reporter,
+            );
+        }
+        let watching = watcher.is_some();
+        let wake = tokio::select! {
             // An exit that is ready is judged before another look.
             biased;
             status = child.wait() => {
@@ -434,46 +580,102 @@ pub async fn supervise(
                 }
                 return Ok(code);
             }
-            _ = ticker.tick() => {
-                if let Some(w) = watcher.as_deref_mut() && let Err(error) = w.tick(reporter, Some(&mut child)).await {
-                    reporter.warn("watch_error", &format!("watch failed this tick: {error:#}"));
-                }
-                None
-            }
-            Some(()) = signals.interrupt.recv() => Some(Signal::Interrupt),
-            Some(()) = signals.terminate.recv() => Some(Signal::Terminate),
-            changed = lease_lost.changed(), if lease_lost.borrow().is_none() => {
-                if changed.is_ok() && let Some(message) = lease_lost.borrow().clone() && let Some(w) = watcher.as_deref_mut() {
-                    w.report_interference(reporter, "lease_lost", &message, json!(null));
-                }
-                None
-            }
-        };
-        if let (Some(signal), Some(pid)) = (forwarded, pid) {
-            signals.received += 1;
-            if let Some(w) = watcher.as_deref_mut() {
-                w.terraform_stopping();
-            }
-            let sent = if signals.received >= 3 {
-                Signal::Kill
-            } else {
-                signal
-            };
-            reporter.warn(
-                "signal",
-                &format!(
-                    "received {signal:?} ({}), forwarding {sent:?} to terraform (pid {pid}); {}",
-                    signals.received,
-                    if signals.received == 1 {
-                        "terraform stops gracefully and releases its lock"
-                    } else {
-                        "escalating"
+            Some(()) = signals.interrupt.recv() => Wake::Signal(Signal::Interrupt),
+            Some(()) = signals.terminate.recv() => Wake::Signal(Signal::Terminate),
+            changed = lease_lost.changed(), if lease_channel_open && lease_lost.borrow().is_none() => {
+                match changed {
+                    Ok(()) => lease_lost.borrow().clone().map_or(Wake::Nothing, Wake::LeaseLost),
+                    // The heartbeat ended (the run is ending): nothing more to hear from it.
+                    Err(_) => {
+                        lease_channel_open = false;
+                        Wake::Nothing
                     }
-                ),
-            );
-            if let Err(error) = send_signal(pid, sent) {
-                reporter.warn("signal", &format!("{error:#}"));
+                }
             }
+            observed = async {
+                match pending.as_mut() {
+                    Some(reads) => reads.await,
+                    None => std::future::pending().await,
+                }
+            }, if pending.is_some() => {
+                Wake::Observed(Box::new(observed))
+            }
+            _ = ticker.tick(), if watching && pending.is_none() => Wake::Tick,
+        };
+        match wake {
+            Wake::Signal(signal) => {
+                let why = format!("received {signal:?} ({})", signals.received + 1);
+                forward(signals, watcher.as_deref_mut(), pid, signal, &why, reporter);
+            }
+            Wake::LeaseLost(message) => stop_for_lease = Some(message),
+            Wake::Observed(observed) => {
+                pending = None;
+                if let Some(w) = watcher.as_deref_mut() {
+                    match *observed {
+                        Ok(observation) => {
+                            w.apply_observation(reporter, observation, Some(&mut child));
+                            if std::mem::take(&mut w.stop_for_lease) && !stopped_for_lease {
+                                // Reported by the tick already: only the stop is left to do.
+                                stopped_for_lease = true;
+                                forward(
+                                    signals,
+                                    Some(w),
+                                    pid,
+                                    Signal::Interrupt,
+                                    "the lease is lost: stopping terraform as on Ctrl-C",
+                                    reporter,
+                                );
+                            }
+                        }
+                        Err(error) => reporter
+                            .warn("watch_error", &format!("watch failed this tick: {error:#}")),
+                    }
+                }
+            }
+            Wake::Tick => {
+                if let Some(w) = watcher.as_deref() {
+                    pending = Some(w.start_observation(true));
+                }
+            }
+            Wake::Nothing => {}
         }
+    }
+}
+
+/// Forwards `signal` to terraform (a third stop request is sent as SIGKILL), as a Ctrl-C does;
+/// `why` says what asked for it.
+fn forward(
+    signals: &mut Signals,
+    watcher: Option<&mut Watcher>,
+    pid: Option<u32>,
+    signal: Signal,
+    why: &str,
+    reporter: &Reporter,
+) {
+    let Some(pid) = pid else {
+        return;
+    };
+    signals.received += 1;
+    if let Some(w) = watcher {
+        w.terraform_stopping();
+    }
+    let sent = if signals.received >= 3 {
+        Signal::Kill
+    } else {
+        signal
+    };
+    reporter.warn(
+        "signal",
+        &format!(
+            "{why}, forwarding {sent:?} to terraform (pid {pid}); {}",
+            if signals.received == 1 {
+                "terraform stops gracefully and releases its lock"
+            } else {
+                "escalating"
+            }
+        ),
+    );
+    if let Err(error) = send_signal(pid, sent) {
+        reporter.warn("signal", &format!("{error:#}"));
     }
 }

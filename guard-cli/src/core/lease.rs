@@ -1,12 +1,66 @@
-//! The deploy-long lease: who holds a state, since when, and until when.
+//! The deploy-long lease: who holds a state, since when, until when, and which Terraform lock
+//! its terraform took.
 //!
 //! Terraform's own lock has no TTL, so a cancelled CI job leaves it forever. The lease lives beside
-//! it with an expiry renewed by a heartbeat; once the heartbeat has stopped for a TTL, another run
-//! may take it over (with a conditional write done by the adapter). Pure: `now` is a parameter.
+//! it with an expiry renewed by a heartbeat; once the heartbeat has stopped for a TTL (plus the
+//! clock-skew allowance: expiry is written by the holder's clock and read by another machine's),
+//! another run may take it over (with a conditional write done by the adapter). The holder renews
+//! every third of the TTL and gives the lease up as lost when it could not renew before
+//! `expires_at` minus the allowance. While its terraform holds Terraform's lock, the lease records
+//! that lock (ID, Who, Created), so `lock break --if-stale` and `lock release` touch only a lock
+//! the guard's own run took. Pure: `now` is a parameter.
 
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
+
+use super::lockinfo::LockInfo;
+
+/// How far two machines' clocks may disagree before a lease decision could go wrong: a reader
+/// takes over only this long after the holder's `expires_at`, and the holder counts its lease as
+/// lost this long before it. Capped at a quarter of the lease's TTL (see
+/// [`Lease::skew_allowance`]), so that short test TTLs still leave room to renew.
+pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::from_secs(30);
+
+/// Where Terraform keeps a lock: the DynamoDB lock item or the S3 `<key>.tflock` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockStore {
+    Dynamodb,
+    Lockfile,
+}
+
+/// A Terraform lock that the lease holder's terraform took, as the lease records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedLock {
+    pub store: LockStore,
+    pub id: String,
+    pub who: String,
+    pub created: String,
+    #[serde(default)]
+    pub operation: String,
+}
+
+impl RecordedLock {
+    pub fn new(store: LockStore, info: &LockInfo) -> RecordedLock {
+        RecordedLock {
+            store,
+            id: info.id.clone(),
+            who: info.who.clone(),
+            created: info.created.clone(),
+            operation: info.operation.clone(),
+        }
+    }
+
+    /// The same lock: same store, ID, holder and creation time (an ID alone could be forged
+    /// or reused by hand; all three together are what Terraform wrote).
+    pub fn matches(&self, store: LockStore, info: &LockInfo) -> bool {
+        self.store == store
+            && self.id == info.id
+            && self.who == info.who
+            && self.created == info.created
+    }
+}
 
 /// Who runs zdd-guard: enough for a human to find the job that holds a lease.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +138,10 @@ pub struct Lease {
     pub expires_at: SystemTime,
     /// The TTL each heartbeat extends `expires_at` by, in milliseconds.
     pub ttl_ms: u64,
+    /// Terraform's locks that the holder's terraform took (newest per store), written at the
+    /// heartbeat after the watcher first sees each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terraform_locks: Vec<RecordedLock>,
 }
 
 /// What to do about the lease currently stored (if any).
@@ -116,7 +174,71 @@ impl Lease {
             heartbeat: now,
             expires_at: now + ttl,
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+            terraform_locks: Vec::new(),
         }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        Duration::from_millis(self.ttl_ms)
+    }
+
+    /// [`CLOCK_SKEW_ALLOWANCE`], or a quarter of the TTL when that is shorter. Derived from the
+    /// record itself, so the holder and every reader agree on it without configuration.
+    pub fn skew_allowance(&self) -> Duration {
+        CLOCK_SKEW_ALLOWANCE.min(self.ttl() / 4)
+    }
+
+    /// From when (reader's clock) another run may take the lease over: expiry plus the
+    /// allowance, so a reader whose clock runs ahead by up to the allowance never takes over a
+    /// lease its holder still believes live.
+    pub fn takeover_at(&self) -> SystemTime {
+        self.expires_at + self.skew_allowance()
+    }
+
+    pub fn can_be_taken_over(&self, now: SystemTime) -> bool {
+        now >= self.takeover_at()
+    }
+
+    /// The holder's deadline (its own clock): a lease not renewed by then counts as lost, as a
+    /// reader whose clock runs behind ours by up to the allowance may take it over at expiry.
+    pub fn lost_at(&self) -> SystemTime {
+        self.expires_at
+            .checked_sub(self.skew_allowance())
+            .unwrap_or(self.expires_at)
+    }
+
+    /// When the holder renews next: a third of the TTL after the last heartbeat, well before
+    /// [`Lease::lost_at`] (three quarters of the TTL at the latest).
+    pub fn renew_at(&self) -> SystemTime {
+        self.heartbeat + self.ttl() / 3
+    }
+
+    /// The same lease recording `lock` (replacing an earlier lock of the same store).
+    pub fn with_lock(&self, lock: RecordedLock) -> Lease {
+        let mut locks: Vec<RecordedLock> = self
+            .terraform_locks
+            .iter()
+            .filter(|l| l.store != lock.store)
+            .cloned()
+            .collect();
+        locks.push(lock);
+        Lease {
+            terraform_locks: locks,
+            ..self.clone()
+        }
+    }
+
+    /// Whether this lease recorded `info` as its terraform's lock in `store`.
+    pub fn recorded(&self, store: LockStore, info: &LockInfo) -> bool {
+        self.terraform_locks.iter().any(|l| l.matches(store, info))
+    }
+
+    /// Whether `stored` (read back after a conditional write reported a conflict) is exactly
+    /// what we wrote: then the write succeeded and the conflict came from the SDK retrying it
+    /// (the record holds our lease id and this write's heartbeat, so no one else wrote it).
+    /// Compared as stored text: the record keeps times to the millisecond.
+    pub fn is_same_write(&self, stored: &Lease) -> bool {
+        self.to_json() == stored.to_json()
     }
 
     /// The same lease with a fresh heartbeat at `now`.
@@ -128,6 +250,8 @@ impl Lease {
         }
     }
 
+    /// Past `expires_at` (by the reader's clock); see [`Lease::can_be_taken_over`] for when
+    /// that may be acted on.
     pub fn is_expired(&self, now: SystemTime) -> bool {
         now >= self.expires_at
     }
@@ -164,13 +288,141 @@ impl Lease {
 pub fn decide(existing: Option<&Lease>, now: SystemTime) -> AcquireDecision {
     match existing {
         None => AcquireDecision::Create,
-        Some(lease) if lease.is_expired(now) => AcquireDecision::TakeOver {
+        Some(lease) if lease.can_be_taken_over(now) => AcquireDecision::TakeOver {
             expired: Box::new(lease.clone()),
         },
         Some(lease) => AcquireDecision::Held {
             holder: Box::new(lease.clone()),
         },
     }
+}
+
+/// What the holder's heartbeat does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beat {
+    /// Renew at `at`; give up the attempt (and the lease) at `lost_at`.
+    RenewAt { at: SystemTime, lost_at: SystemTime },
+    /// The lease could not be renewed before it could be taken over: it is lost.
+    Lost,
+}
+
+/// The holder's next step for `held` (the last lease it wrote successfully) at `now`; `retrying`
+/// after a failed renewal, which is retried soon (a twelfth of the TTL, between 100 ms and 5 s)
+/// instead of at the regular third.
+pub fn next_beat(held: &Lease, now: SystemTime, retrying: bool) -> Beat {
+    let lost_at = held.lost_at();
+    if now >= lost_at {
+        return Beat::Lost;
+    }
+    let at = if retrying {
+        now + (held.ttl() / 12).clamp(Duration::from_millis(100), Duration::from_secs(5))
+    } else {
+        held.renew_at()
+    };
+    Beat::RenewAt {
+        at: at.min(lost_at),
+        lost_at,
+    }
+}
+
+/// Why `lock break --if-stale` leaves things alone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BreakRefusal {
+    /// The lease can still be renewed by its holder (not past expiry plus the allowance).
+    Live { lease: Box<Lease> },
+    /// A Terraform lock the expired lease never recorded: someone else's (a terraform run
+    /// outside the guard, or a run that took the lock after the lease expired).
+    NotRecorded {
+        store: LockStore,
+        lock: Box<LockInfo>,
+        lease: Box<Lease>,
+    },
+}
+
+impl BreakRefusal {
+    /// `lock_name` names a store's lock for messages (`dynamodb:table/id`, `s3://b/k.tflock`).
+    pub fn describe(&self, now: SystemTime, lock_name: impl Fn(LockStore) -> String) -> String {
+        match self {
+            BreakRefusal::Live { lease } => {
+                let margin = if lease.is_expired(now) {
+                    format!(
+                        "; it may be taken over {} after expiry (clock-skew allowance)",
+                        human(lease.skew_allowance())
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "refusing to break: the lease is live, {}{margin}",
+                    lease.describe(now)
+                )
+            }
+            BreakRefusal::NotRecorded { store, lock, lease } => format!(
+                "refusing to break the Terraform lock {}: {}; the expired lease ({}) never \
+                 recorded it as its terraform's lock, so it belongs to someone else (a terraform \
+                 run without zdd-guard?). Left it alone; `terraform force-unlock {}` removes it \
+                 once you know its holder is gone",
+                lock_name(*store),
+                lock.describe_age(now),
+                lease.owner.describe(),
+                lock.id
+            ),
+        }
+    }
+}
+
+/// Whether `lock break --if-stale` may remove `locks` (each with its store) and the lease:
+/// only once the lease can be taken over, and only locks it recorded. Anything else is refused
+/// whole (nothing is broken).
+pub fn judge_break(
+    lease: &Lease,
+    locks: &[(LockStore, &LockInfo)],
+    now: SystemTime,
+) -> Result<(), BreakRefusal> {
+    if !lease.can_be_taken_over(now) {
+        return Err(BreakRefusal::Live {
+            lease: Box::new(lease.clone()),
+        });
+    }
+    match locks
+        .iter()
+        .find(|(store, info)| !lease.recorded(*store, info))
+    {
+        Some((store, info)) => Err(BreakRefusal::NotRecorded {
+            store: *store,
+            lock: Box::new((*info).clone()),
+            lease: Box::new(lease.clone()),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether the stored lease is the caller's own for `lock release`: the one named by
+/// `--lease-id` when given; else, inside a CI job, the lease of the same job (user and host
+/// differ between a job's containers and are not what identifies it); else the lease of this
+/// user on this host outside CI.
+pub fn owns(lease: &Lease, me: &Owner, lease_id: Option<&str>) -> bool {
+    match (lease_id, &me.ci_job) {
+        (Some(id), _) => lease.lease_id == id,
+        (None, Some(job)) => lease.owner.ci_job.as_deref() == Some(job.as_str()),
+        (None, None) => {
+            lease.owner.ci_job.is_none()
+                && lease.owner.user == me.user
+                && lease.owner.host == me.host
+        }
+    }
+}
+
+/// Whether a lock the watcher saw can be this process's terraform's: taken (by its own
+/// `Created`) no earlier than terraform was started, by a terraform on this host. A lock that
+/// was already there (a plain `terraform apply` our terraform waits for) is never recorded as
+/// ours. Same host, same clock: no skew allowance applies.
+pub fn taken_by_our_terraform(info: &LockInfo, started: SystemTime, host: &str) -> bool {
+    let on_this_host = info
+        .who
+        .rsplit_once('@')
+        .is_some_and(|(_, who_host)| who_host == host);
+    on_this_host && info.created_at().is_some_and(|created| created >= started)
 }
 
 /// How long after `since` it is at `now` (zero if the clock went back).
@@ -224,16 +476,277 @@ mod tests {
     }
 
     #[test]
-    fn live_lease_is_held_and_expired_one_taken_over() {
+    fn live_lease_is_held_and_expired_one_taken_over_after_the_skew_allowance() {
         let lease = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120));
         assert!(matches!(
             decide(Some(&lease), at(119)),
             AcquireDecision::Held { .. }
         ));
+        // Expired by the reader's clock, but that clock may run up to 30 s ahead of the holder's.
+        assert!(lease.is_expired(at(120)));
         assert!(matches!(
-            decide(Some(&lease), at(120)),
+            decide(Some(&lease), at(149)),
+            AcquireDecision::Held { .. }
+        ));
+        assert!(matches!(
+            decide(Some(&lease), at(150)),
             AcquireDecision::TakeOver { .. }
         ));
+    }
+
+    #[test]
+    fn skew_allowance_is_30s_or_a_quarter_of_a_short_ttl() {
+        let long = Lease::new("a".into(), owner(), at(0), Duration::from_secs(600));
+        assert_eq!(long.skew_allowance(), CLOCK_SKEW_ALLOWANCE);
+        let short = Lease::new("a".into(), owner(), at(0), Duration::from_secs(8));
+        assert_eq!(short.skew_allowance(), Duration::from_secs(2));
+        assert_eq!(short.takeover_at(), at(10));
+        assert_eq!(short.lost_at(), at(6));
+    }
+
+    #[test]
+    fn holder_renews_every_third_of_the_ttl_and_retries_soon_after_an_error() {
+        let lease = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120));
+        assert_eq!(
+            next_beat(&lease, at(1), false),
+            Beat::RenewAt {
+                at: at(40),
+                lost_at: at(90)
+            }
+        );
+        assert_eq!(
+            next_beat(&lease, at(41), true),
+            Beat::RenewAt {
+                at: at(46),
+                lost_at: at(90)
+            },
+            "a failed renewal is retried after a twelfth of the TTL, at most 5 s"
+        );
+        assert_eq!(
+            next_beat(&lease, at(88), true),
+            Beat::RenewAt {
+                at: at(90),
+                lost_at: at(90)
+            },
+            "never later than the deadline"
+        );
+        assert_eq!(next_beat(&lease, at(90), true), Beat::Lost);
+        assert_eq!(next_beat(&lease, at(90), false), Beat::Lost);
+        let renewed = lease.renewed(at(40));
+        assert_eq!(
+            next_beat(&renewed, at(41), false),
+            Beat::RenewAt {
+                at: at(80),
+                lost_at: at(130)
+            }
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the TTL, and however far the clocks disagree within the allowance: the
+        /// holder renews before its deadline, and no reader may take the lease over before the
+        /// holder has given it up (both instants on the holder's clock).
+        #[test]
+        fn no_takeover_before_the_holder_gives_up(
+            ttl_ms in 300u64..3_600_000,
+            skew_permille in -1000i64..=1000,
+        ) {
+            let lease = Lease::new("a".into(), owner(), at(0), Duration::from_millis(ttl_ms));
+            let allowance = lease.skew_allowance().as_millis() as i64;
+            let skew_ms = allowance * skew_permille / 1000;
+            // The reader's clock reads `skew_ms` more than the holder's.
+            let takeover_on_holder_clock = if skew_ms >= 0 {
+                lease.takeover_at() - Duration::from_millis(skew_ms as u64)
+            } else {
+                lease.takeover_at() + Duration::from_millis((-skew_ms) as u64)
+            };
+            proptest::prop_assert!(lease.lost_at() <= takeover_on_holder_clock);
+            proptest::prop_assert!(lease.renew_at() < lease.lost_at());
+        }
+    }
+
+    #[test]
+    fn a_retried_write_is_recognised_by_its_record() {
+        let lease = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120))
+            .renewed(SystemTime::UNIX_EPOCH + Duration::from_nanos(1_800_000_040_123_456_789));
+        let stored = Lease::from_json("x", &lease.to_json()).unwrap();
+        assert!(
+            lease.is_same_write(&stored),
+            "sub-millisecond precision is not stored"
+        );
+        assert!(
+            !lease.renewed(at(41)).is_same_write(&stored),
+            "a later heartbeat"
+        );
+        let other = Lease {
+            lease_id: "b".into(),
+            ..lease.clone()
+        };
+        assert!(!other.is_same_write(&stored), "another run's lease");
+    }
+
+    fn lock(id: &str, who: &str, created: &str) -> LockInfo {
+        LockInfo {
+            id: id.into(),
+            operation: "OperationTypeApply".into(),
+            info: String::new(),
+            who: who.into(),
+            version: "1.15.5".into(),
+            created: created.into(),
+            path: "b/k".into(),
+        }
+    }
+
+    fn name(store: LockStore) -> String {
+        format!("{store:?}")
+    }
+
+    #[test]
+    fn break_removes_only_locks_the_expired_lease_recorded() {
+        let ours = lock("l1", "runner@ci-7", "2027-01-15T08:00:01.5Z");
+        let lease = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120))
+            .with_lock(RecordedLock::new(LockStore::Dynamodb, &ours));
+        assert_eq!(
+            judge_break(&lease, &[(LockStore::Dynamodb, &ours)], at(150)),
+            Ok(())
+        );
+        assert_eq!(judge_break(&lease, &[], at(150)), Ok(()), "no lock left");
+
+        // A plain `terraform apply` holds the lock now: never broken, named with its age.
+        let plain = lock("p9", "bob@laptop", "2027-01-15T08:02:00Z");
+        let refusal = judge_break(&lease, &[(LockStore::Dynamodb, &plain)], at(150)).unwrap_err();
+        assert!(matches!(refusal, BreakRefusal::NotRecorded { .. }));
+        let text = refusal.describe(at(150), name);
+        assert!(
+            text.contains("held by bob@laptop (OperationTypeApply), taken 30s ago (lock p9)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Dynamodb") && text.contains("alice@ci-7"),
+            "{text}"
+        );
+
+        // The same ID with another holder or time, or in the other store, is not ours either.
+        for (store, info) in [
+            (
+                LockStore::Dynamodb,
+                lock("l1", "bob@laptop", "2027-01-15T08:00:01.5Z"),
+            ),
+            (
+                LockStore::Dynamodb,
+                lock("l1", "runner@ci-7", "2027-01-15T08:09:00Z"),
+            ),
+            (LockStore::Lockfile, ours.clone()),
+        ] {
+            assert!(
+                judge_break(&lease, &[(store, &info)], at(150)).is_err(),
+                "{store:?} {info:?}"
+            );
+        }
+        // One foreign lock refuses the whole break, even beside our own.
+        assert!(
+            judge_break(
+                &lease,
+                &[(LockStore::Dynamodb, &ours), (LockStore::Lockfile, &plain)],
+                at(150)
+            )
+            .is_err()
+        );
+        // A lease that never recorded a lock breaks none.
+        let bare = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120));
+        assert!(judge_break(&bare, &[(LockStore::Dynamodb, &ours)], at(150)).is_err());
+    }
+
+    #[test]
+    fn break_waits_for_expiry_plus_the_skew_allowance() {
+        let ours = lock("l1", "runner@ci-7", "2027-01-15T08:00:01Z");
+        let lease = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120))
+            .with_lock(RecordedLock::new(LockStore::Lockfile, &ours));
+        let live = judge_break(&lease, &[(LockStore::Lockfile, &ours)], at(100)).unwrap_err();
+        assert!(live.describe(at(100), name).contains("is live"));
+        let within = judge_break(&lease, &[(LockStore::Lockfile, &ours)], at(140)).unwrap_err();
+        let text = within.describe(at(140), name);
+        assert!(
+            text.contains("is live") && text.contains("clock-skew"),
+            "{text}"
+        );
+        assert_eq!(
+            judge_break(&lease, &[(LockStore::Lockfile, &ours)], at(150)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn with_lock_keeps_the_newest_lock_per_store_and_survives_renewal_and_json() {
+        let first = lock("l1", "runner@ci-7", "2027-01-15T08:00:01Z");
+        let second = lock("l2", "runner@ci-7", "2027-01-15T08:00:09Z");
+        let lease = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120))
+            .with_lock(RecordedLock::new(LockStore::Dynamodb, &first))
+            .with_lock(RecordedLock::new(LockStore::Lockfile, &first))
+            .with_lock(RecordedLock::new(LockStore::Dynamodb, &second))
+            .renewed(at(40));
+        assert!(lease.recorded(LockStore::Dynamodb, &second));
+        assert!(!lease.recorded(LockStore::Dynamodb, &first));
+        assert!(lease.recorded(LockStore::Lockfile, &first));
+        assert_eq!(Lease::from_json("x", &lease.to_json()).unwrap(), lease);
+        // Older records (no `terraform_locks`) still read; a lease without locks omits it.
+        let bare = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120));
+        assert!(!bare.to_json().contains("terraform_locks"));
+    }
+
+    #[test]
+    fn release_owns_the_lease_by_id_by_ci_job_or_by_user_and_host() {
+        let in_job = |job: Option<&str>, user: &str| Owner {
+            ci_job: job.map(str::to_string),
+            user: user.into(),
+            host: "ci-7".into(),
+            pid: 1,
+            command: String::new(),
+        };
+        let lease = Lease::new(
+            "lease-1".into(),
+            in_job(Some("job 101"), "deployer"),
+            at(0),
+            Duration::from_secs(120),
+        );
+        // Another step of the same CI job, under another user name or in another container.
+        let same_job = Owner {
+            host: "other".into(),
+            ..in_job(Some("job 101"), "runner")
+        };
+        assert!(owns(&lease, &same_job, None));
+        assert!(!owns(&lease, &in_job(Some("job 202"), "deployer"), None));
+        assert!(owns(&lease, &in_job(Some("job 202"), "x"), Some("lease-1")));
+        assert!(
+            !owns(&lease, &same_job, Some("lease-2")),
+            "the id decides when given"
+        );
+        assert!(!owns(&lease, &in_job(None, "deployer"), None), "outside CI");
+
+        let local = Lease::new(
+            "l".into(),
+            in_job(None, "alice"),
+            at(0),
+            Duration::from_secs(9),
+        );
+        assert!(owns(&local, &in_job(None, "alice"), None));
+        assert!(!owns(&local, &in_job(None, "bob"), None));
+        assert!(!owns(&local, &in_job(Some("job 1"), "alice"), None));
+    }
+
+    #[test]
+    fn only_a_lock_taken_after_our_terraform_started_on_this_host_is_ours() {
+        let started = humantime::parse_rfc3339("2027-01-15T08:00:00.5Z").unwrap();
+        let ours = lock("l", "root@vm", "2027-01-15T08:00:00.734512345Z");
+        assert!(taken_by_our_terraform(&ours, started, "vm"));
+        let earlier = lock("l", "root@vm", "2027-01-15T08:00:00.4Z");
+        assert!(
+            !taken_by_our_terraform(&earlier, started, "vm"),
+            "was there before"
+        );
+        assert!(!taken_by_our_terraform(&ours, started, "other-host"));
+        let odd = lock("l", "root@vm", "");
+        assert!(!taken_by_our_terraform(&odd, started, "vm"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Terraform's lock record (`statemgr.LockInfo`), as stored in the DynamoDB lock item's `Info`
 //! attribute and in the S3 `<key>.tflock` object.
 
+use std::time::SystemTime;
+
 use serde::{Deserialize, Serialize};
 
 /// Terraform's lock info JSON: `{ID, Operation, Info, Who, Version, Created, Path}`.
@@ -49,6 +51,33 @@ impl LockInfo {
         Ok(info)
     }
 
+    /// When the lock was taken, from `Created` (RFC 3339 in UTC, as Terraform writes it with
+    /// nanoseconds); `None` when it is not such a time.
+    pub fn created_at(&self) -> Option<SystemTime> {
+        humantime::parse_rfc3339(&self.created).ok()
+    }
+
+    /// `held by alice@host (OperationTypeApply), taken 2m 3s ago (lock 1f2e...)`: the holder,
+    /// its operation and the lock's age at `now`, for refusals.
+    pub fn describe_age(&self, now: SystemTime) -> String {
+        let operation = if self.operation.is_empty() {
+            "?"
+        } else {
+            &self.operation
+        };
+        let age = match self.created_at() {
+            Some(created) => format!(
+                "taken {} ago",
+                super::lease::human(super::lease::age(created, now))
+            ),
+            None => format!("taken at {:?}", self.created),
+        };
+        format!(
+            "held by {} ({operation}), {age} (lock {})",
+            self.who, self.id
+        )
+    }
+
     /// `apply by alice@host since 2026-... (lock 1f2e...)`.
     pub fn describe(&self) -> String {
         let operation = if self.operation.is_empty() {
@@ -75,6 +104,29 @@ mod tests {
         assert_eq!(info.id, "0b6f");
         assert_eq!(info.who, "alice@ci");
         assert!(info.describe().contains("OperationTypeApply by alice@ci"));
+    }
+
+    #[test]
+    fn created_is_read_with_nanoseconds_and_the_age_is_described() {
+        let json = r#"{"ID":"0b6f","Operation":"OperationTypeApply","Who":"alice@ci",
+            "Created":"2026-11-26T12:00:00.123456789Z"}"#;
+        let info = LockInfo::parse("x", json).unwrap();
+        let created = info.created_at().unwrap();
+        assert_eq!(
+            humantime::format_rfc3339_nanos(created).to_string(),
+            "2026-11-26T12:00:00.123456789Z"
+        );
+        let text = info.describe_age(created + std::time::Duration::from_secs(125));
+        assert_eq!(
+            text,
+            "held by alice@ci (OperationTypeApply), taken 2m 5s ago (lock 0b6f)"
+        );
+        let odd = LockInfo {
+            created: "yesterday".into(),
+            ..info
+        };
+        assert_eq!(odd.created_at(), None);
+        assert!(odd.describe_age(created).contains("taken at \"yesterday\""));
     }
 
     #[test]

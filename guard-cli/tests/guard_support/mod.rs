@@ -269,3 +269,135 @@ impl StderrLines {
 pub fn text_with(output: &Output, stderr: StderrLines) -> String {
     format!("{}\n{}", text(output), stderr.all())
 }
+
+/// Lease and lock records as raw text, for the lock-safety tests: the DynamoDB items when the
+/// bed has a lock table, else the S3 objects beside the state.
+impl Bed {
+    /// The stored lease record (JSON), if any.
+    pub async fn lease_text(&self) -> Option<String> {
+        match &self.table {
+            Some(_) => self
+                .dynamo_item(&format!("{}.zdd-lease", self.lock_id()))
+                .await
+                .map(|item| item["Lease"].as_s().unwrap().clone()),
+            None => object_bytes(&self.s3, &self.bucket, &format!("{STATE_KEY}.zdd-lease"))
+                .await
+                .unwrap()
+                .map(|bytes| String::from_utf8(bytes).unwrap()),
+        }
+    }
+
+    /// Terraform's lock (the DynamoDB item's `Info`, or the `.tflock` object), if any.
+    pub async fn lock_text(&self) -> Option<String> {
+        match &self.table {
+            Some(_) => self
+                .dynamo_item(&self.lock_id())
+                .await
+                .map(|item| item["Info"].as_s().unwrap().clone()),
+            None => object_bytes(&self.s3, &self.bucket, &format!("{STATE_KEY}.tflock"))
+                .await
+                .unwrap()
+                .map(|bytes| String::from_utf8(bytes).unwrap()),
+        }
+    }
+
+    /// Writes a lease record unconditionally (what another, older run left behind).
+    pub async fn put_lease(&self, json: &str) {
+        match &self.table {
+            Some(table) => {
+                self.dynamodb
+                    .put_item()
+                    .table_name(table)
+                    .item(
+                        "LockID",
+                        AttributeValue::S(format!("{}.zdd-lease", self.lock_id())),
+                    )
+                    .item("Lease", AttributeValue::S(json.to_string()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            None => {
+                self.s3
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(format!("{STATE_KEY}.zdd-lease"))
+                    .body(json.as_bytes().to_vec().into())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Waits until terraform holds its lock and the guard's lease records that lock's ID;
+    /// returns the lease and the lock as stored.
+    pub async fn wait_until_lease_records_lock(&self, limit: Duration) -> (String, String) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let lock = self.lock_text().await;
+            let lease = self.lease_text().await;
+            if let (Some(lock), Some(lease)) = (&lock, &lease) {
+                let info: serde_json::Value = serde_json::from_str(lock).unwrap();
+                if lease.contains(info["ID"].as_str().unwrap()) {
+                    return (lease.clone(), lock.clone());
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the lease never recorded terraform's lock within {limit:?}: lease {lease:?}, lock {lock:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A lease record (JSON) that expired in 2020, held by `user` of CI job `job`, recording
+/// `locks` (a JSON array, e.g. `[]`).
+pub fn expired_lease(lease_id: &str, user: &str, job: &str, locks: &str) -> String {
+    format!(
+        r#"{{"lease_id":"{lease_id}","owner":{{"ci_job":"{job}","user":"{user}","host":"ci-1","pid":7,"command":"terraform apply"}},
+        "created":"2020-01-01T00:00:00.000Z","heartbeat":"2020-01-01T00:00:00.000Z",
+        "expires_at":"2020-01-01T00:02:00.000Z","ttl_ms":120000,"terraform_locks":{locks}}}"#
+    )
+}
+
+/// The direct children of process `pid` (from `/proc/<pid>/task/*/children`).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return children;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            children.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    children
+}
+
+/// SIGKILLs a guard and the terraform it runs (terraform's whole process group: it runs in
+/// its own), as a CI runner that dies does: the lease and terraform's lock stay behind.
+pub fn kill_guard_and_its_terraform(child: &mut Child) {
+    let terraform = children_of(child.id());
+    assert!(!terraform.is_empty(), "the guard runs no terraform");
+    zdd_test_support::send_signal(child.id(), "KILL").unwrap();
+    let _ = child.wait();
+    for pid in terraform {
+        let status = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{pid}")])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -s KILL -- -{pid}");
+    }
+}
+
+impl StderrLines {
+    /// The lines read so far (by [`StderrLines::wait_for`]).
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+}
