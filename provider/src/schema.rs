@@ -218,7 +218,7 @@ pub fn rollout_schema() -> SchemaDoc {
         "name",
         Kind::String,
         Required,
-        "Name of the fleet. Each generation's Auto Scaling group is named `<name>-g<generation>` and tagged `zdd:rollout = <name>`, `zdd:generation = <n>`. Changing it destroys and recreates the fleet.",
+        "Name of the fleet. Each generation's Auto Scaling group is named `<name>-g<generation>` and tagged `zdd:rollout = <name>`, `zdd:generation = <n>` and `zdd:owner = <owner_id>`. Changing it destroys and recreates the fleet. A name whose groups belong to another fleet (another state, workspace or team) is refused: see `owner_id`.",
     );
     name.forces_replacement = true;
     SchemaDoc {
@@ -259,9 +259,11 @@ pub fn rollout_schema() -> SchemaDoc {
                 "Roll back to the previous generation when a rollout fails. When `false`, the failed generation is left in place (detached) for inspection. Default `{}`.",
                 defaults::ROLLBACK_ON_FAILURE)),
             attr("tags", MapOfString, Optional, "Tags for the Auto Scaling groups, propagated to instances. Keys starting with `zdd:` are reserved."),
-            attr("generation", Int, Computed, "The generation serving traffic: 1 after create, one more per rollout."),
+            attr("generation", Int, Computed, "The generation serving traffic: 1 after create, one more per successful rollout. A plan that rolls out shows it (like `active_asg_name` and `active_launch_template_version`) as known after apply: only the outcome decides it, and a rollout that rolls back leaves the old generation serving and these attributes (and outputs built from them) at their old values."),
             attr("active_asg_name", Kind::String, Computed, "Name of the Auto Scaling group serving traffic; null when it was deleted outside Terraform (the next apply recreates it)."),
             attr("active_launch_template_version", Kind::String, Computed, "The launch template version the active group runs, as AWS reports it."),
+            attr("owner_id", Kind::String, Computed,
+                "The fleet's owner identity: chosen at random when the resource is created, never changed, and tagged `zdd:owner` on every generation's Auto Scaling group. Read, rollouts and destroy look at, change and delete only groups with this owner, so a second state (another workspace, stack or team) using the same `name` cannot adopt, re-target or delete this fleet's groups: its create fails, naming the groups it found. `terraform import` takes over the owner the found groups carry. A state written before owner ids (no `owner_id`) adopts its groups, those without a `zdd:owner` tag, on its next apply, tagging them with an id derived from `name` (that plan shows `owner_id` as known after apply)."),
             attr("last_rollout", Object(last_rollout), Computed, "The timeline of the last rollout (also logged at `INFO` with `TF_LOG`)."),
         ],
         blocks: vec![Block {

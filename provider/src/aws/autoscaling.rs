@@ -7,7 +7,7 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, LaunchTemplateSpecifi
 
 use super::config::AwsClients;
 use super::error::{AwsError, api_error};
-use super::types::{AsgInfo, AsgInstance, NewAsg, TAG_GENERATION, TAG_ROLLOUT};
+use super::types::{AsgInfo, AsgInstance, NewAsg, TAG_GENERATION, TAG_OWNER, TAG_ROLLOUT};
 
 impl AwsClients {
     /// Creates the Auto Scaling group for one generation, named `<rollout>-g<generation>` and
@@ -291,12 +291,13 @@ fn is_not_found(err: &AwsError) -> bool {
     }
 }
 
-/// The tags a generation carries: the user's, then ours (ours win on a clash).
+/// The tags a generation carries: the user's, then ours (ours win on a clash). The owner
+/// (`zdd:owner`) comes from the engine with the other tags and is kept.
 fn tags_for(spec: &NewAsg) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = spec
         .tags
         .iter()
-        .filter(|(key, _)| !key.starts_with("zdd:"))
+        .filter(|(key, _)| !key.starts_with("zdd:") || key.as_str() == TAG_OWNER)
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     tags.insert(TAG_ROLLOUT.to_string(), spec.rollout.clone());
@@ -304,9 +305,14 @@ fn tags_for(spec: &NewAsg) -> BTreeMap<String, String> {
     tags
 }
 
+/// A group of the same name is ours only when its name, generation and owner tags say so:
+/// another fleet's group of the same name (a second state using the same `name`) is never
+/// adopted.
 fn adopt_existing(spec: &NewAsg, existing: AsgInfo) -> Result<AsgInfo, AwsError> {
+    let owner = spec.tags.get(TAG_OWNER).map(String::as_str);
     if existing.rollout.as_deref() == Some(spec.rollout.as_str())
         && existing.generation == Some(spec.generation)
+        && existing.owner() == owner
     {
         Ok(existing)
     } else {
@@ -314,8 +320,10 @@ fn adopt_existing(spec: &NewAsg, existing: AsgInfo) -> Result<AsgInfo, AwsError>
             what: format!("Auto Scaling group {}", existing.name),
             rollout: spec.rollout.clone(),
             detail: format!(
-                "its tags say rollout {:?}, generation {:?}",
-                existing.rollout, existing.generation
+                "its tags say rollout {:?}, generation {:?}, owner {:?}",
+                existing.rollout,
+                existing.generation,
+                existing.owner()
             ),
         })
     }

@@ -8,6 +8,9 @@ use std::time::Duration;
 pub const TAG_ROLLOUT: &str = "zdd:rollout";
 /// Tag key holding the generation number of an ASG (a decimal integer).
 pub const TAG_GENERATION: &str = "zdd:generation";
+/// Tag key holding the owner id of the fleet an ASG belongs to (the engine's
+/// `zdd_rollout::observation::TAG_OWNER`).
+pub const TAG_OWNER: &str = "zdd:owner";
 
 /// The name of generation `generation` of rollout `rollout`: `<name>-g<generation>`.
 /// Every generation gets its own name because AWS refuses (and moto silently replaces) a
@@ -38,6 +41,13 @@ pub struct NewAsg {
 impl NewAsg {
     pub fn name(&self) -> String {
         asg_name(&self.rollout, self.generation)
+    }
+}
+
+impl AsgInfo {
+    /// Value of the `zdd:owner` tag (`None` for a group from before owner ids).
+    pub fn owner(&self) -> Option<&str> {
+        self.tags.get(TAG_OWNER).map(String::as_str)
     }
 }
 

@@ -1,6 +1,6 @@
 //! What an apply will do, decided from the prior state (as Read refreshed it from AWS) and
 //! the proposed configuration. Pure: the resource layer turns the answer into a planned
-//! state (generation + 1, last_rollout unknown) and `requires_replace` paths.
+//! state (the attributes the outcome decides unknown) and `requires_replace` paths.
 
 use super::rollout::RolloutModel;
 
@@ -90,11 +90,25 @@ fn differs(prior: &RolloutModel, proposed: &RolloutModel, attribute: &str) -> bo
     }
 }
 
-/// The generation an apply of `change` will leave active.
-pub fn planned_generation(prior_generation: i64, change: &Change) -> i64 {
+/// Computed attributes whose value only the apply's outcome decides: a plan must show them as
+/// unknown ("known after apply"). Terraform writes a root output's planned value during the
+/// apply and keeps it when the apply then fails, so a promised new generation or version
+/// would outlive a rollback that left the old one serving.
+///
+/// `owner_id` is not here: it is fixed at create (the resource layer plans it unknown only
+/// while the state has none).
+pub fn outcome_dependent(change: &Change) -> &'static [&'static str] {
     match change {
-        Change::Rollout { .. } => prior_generation + 1,
-        Change::None | Change::Scale | Change::Replace => prior_generation,
+        Change::None => &[],
+        // In place: the active group, its generation and version stay whatever happens.
+        Change::Scale => &["last_rollout"],
+        // A new generation serves only if the rollout succeeds; a failed create serves none.
+        Change::Rollout { .. } | Change::Replace => &[
+            "generation",
+            "active_asg_name",
+            "active_launch_template_version",
+            "last_rollout",
+        ],
     }
 }
 
@@ -149,7 +163,7 @@ mod tests {
                 ]
             }
         );
-        assert_eq!(planned_generation(4, &change), 5);
+        assert!(outcome_dependent(&change).contains(&"active_launch_template_version"));
     }
 
     #[test]
@@ -192,5 +206,30 @@ mod tests {
                 reasons: vec!["an interrupted rollout must be finished or rolled back".into()]
             }
         );
+    }
+
+    #[test]
+    fn a_rollout_promises_nothing_its_outcome_decides() {
+        // A rollout may roll back: the old generation, its group and version keep serving.
+        let proposed = RolloutModel {
+            launch_template_version: "8".into(),
+            ..applied()
+        };
+        let change = classify_change(&applied(), &proposed);
+        for attribute in [
+            "generation",
+            "active_asg_name",
+            "active_launch_template_version",
+            "last_rollout",
+        ] {
+            assert!(
+                outcome_dependent(&change).contains(&attribute),
+                "{attribute} must be planned unknown for {change:?}"
+            );
+            assert!(outcome_dependent(&Change::Replace).contains(&attribute));
+        }
+        // A scale in place keeps the generation; nothing changes without a change.
+        assert_eq!(outcome_dependent(&Change::Scale), &["last_rollout"]);
+        assert!(outcome_dependent(&Change::None).is_empty());
     }
 }

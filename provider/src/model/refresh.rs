@@ -1,6 +1,8 @@
 //! Read: reconstruct a `zdd_rollout`'s state from what AWS shows (groups tagged
 //! `zdd:rollout = <name>`), so drift and half-finished rollouts surface in the next plan.
 
+use zdd_rollout::observation::Owner;
+
 use crate::aws::types::AsgInfo;
 
 use super::rollout::{LastRollout, RolloutModel, Strategy};
@@ -17,6 +19,43 @@ pub enum Finding {
     Interrupted { generations: Vec<u64> },
     /// The active group's capacity or launch template differ from the state.
     Drifted { attributes: Vec<String> },
+}
+
+/// The groups tagged with a fleet's name, split into the fleet's own and other owners'.
+/// Read, rollout and delete look at the first list only.
+pub fn split_by_owner(owner: &Owner, groups: Vec<AsgInfo>) -> (Vec<AsgInfo>, Vec<AsgInfo>) {
+    groups
+        .into_iter()
+        .partition(|group| owner.owns_tag(group.owner()))
+}
+
+/// The owner id an import takes over: the one every found group carries; `None` when none
+/// carries one (groups from before owner ids: the next apply adopts and tags them). Groups of
+/// several owners (or tagged and untagged ones mixed) are refused, naming each group.
+pub fn import_owner(groups: &[AsgInfo]) -> Result<Option<String>, String> {
+    let mut owners: Vec<Option<&str>> = groups.iter().map(AsgInfo::owner).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    match owners.as_slice() {
+        [] => Ok(None),
+        [only] => Ok(only.map(str::to_string)),
+        _ => Err(format!(
+            "the groups belong to different owners: {}",
+            describe_owners(groups)
+        )),
+    }
+}
+
+/// `web-g1 (zdd:owner = o-1), web-g2 (no zdd:owner tag)`, for diagnostics.
+pub fn describe_owners(groups: &[AsgInfo]) -> String {
+    groups
+        .iter()
+        .map(|group| match group.owner() {
+            Some(owner) => format!("{} (zdd:owner = {owner})", group.name),
+            None => format!("{} (no zdd:owner tag)", group.name),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Refreshes `prior` from the groups AWS reports for its name (ordered by generation).
@@ -213,5 +252,69 @@ mod tests {
         assert_eq!(model.launch_template_version, "5");
         assert_eq!(model.desired_capacity, 3);
         assert_eq!(model.target_group_arns, Some(vec!["arn:tg".into()]));
+    }
+
+    fn owned_by(generation: u64, owner: Option<&str>) -> AsgInfo {
+        let mut group = group(generation, "7", 3);
+        if let Some(owner) = owner {
+            group
+                .tags
+                .insert(crate::aws::types::TAG_OWNER.into(), owner.into());
+        }
+        group
+    }
+
+    #[test]
+    fn the_owner_tag_is_the_engines() {
+        assert_eq!(
+            crate::aws::types::TAG_OWNER,
+            zdd_rollout::observation::TAG_OWNER
+        );
+    }
+
+    #[test]
+    fn read_sees_only_the_fleets_own_groups() {
+        let groups = vec![owned_by(1, Some("o-other")), owned_by(4, Some("o-mine"))];
+        let (mine, foreign) = split_by_owner(&Owner::new("o-mine"), groups);
+        assert_eq!(
+            mine.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+            ["web-g4"]
+        );
+        assert_eq!(
+            foreign.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+            ["web-g1"]
+        );
+        let (model, finding) = refresh(&state(), &mine);
+        assert_eq!(
+            finding,
+            Finding::InSync,
+            "another owner's group is no interrupted rollout"
+        );
+        assert_eq!(model.active_asg_name.as_deref(), Some("web-g4"));
+    }
+
+    #[test]
+    fn a_state_from_before_owner_ids_sees_untagged_groups_not_other_owners() {
+        let legacy = state().owner();
+        let (mine, foreign) = split_by_owner(
+            &legacy,
+            vec![owned_by(1, Some("o-other")), owned_by(4, None)],
+        );
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].name, "web-g4");
+        assert_eq!(foreign[0].name, "web-g1");
+    }
+
+    #[test]
+    fn import_takes_over_the_owner_the_groups_carry() {
+        assert_eq!(
+            import_owner(&[owned_by(2, Some("o-1"))]),
+            Ok(Some("o-1".into()))
+        );
+        assert_eq!(import_owner(&[owned_by(2, None)]), Ok(None));
+        let mixed =
+            import_owner(&[owned_by(2, Some("o-1")), owned_by(3, Some("o-2"))]).unwrap_err();
+        assert!(mixed.contains("web-g2 (zdd:owner = o-1)"), "{mixed}");
+        assert!(mixed.contains("web-g3 (zdd:owner = o-2)"), "{mixed}");
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use zdd_rollout::observation::Owner;
 
 /// Configuration plus computed attributes: the resource's state. Optional attributes are
 /// `Option`; the resource layer fills `None` for null (and treats unknown as not yet known).
@@ -39,6 +40,10 @@ pub struct RolloutModel {
     pub active_launch_template_version: Option<String>,
     /// Computed: the timeline of the last rollout.
     pub last_rollout: Option<LastRollout>,
+    /// Computed: the fleet's owner id, fixed at create and tagged `zdd:owner` on every
+    /// generation's group; `None` in a state from before owner ids (adopted on the next apply).
+    #[serde(default)]
+    pub owner_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -82,6 +87,17 @@ pub struct TimelineStep {
     /// A short verb: `create_asg`, `attach`, `wait_healthy`, `set_weights`, `detach`, ...
     pub action: String,
     pub detail: String,
+}
+
+/// The owner id a fleet from before owner ids (or imported from untagged groups) adopts its
+/// groups under. Derived from the name, not random, so an apply killed after it tagged the
+/// groups but before Terraform saved the state finds them again as its own.
+pub fn adopted_owner_id(name: &str) -> String {
+    // FNV-1a: stable across builds and platforms (std's hashers are not).
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("adopted-{hash:016x}")
 }
 
 /// Default attribute values, in one place (schema descriptions quote them).
@@ -137,6 +153,18 @@ impl FromStr for Strategy {
 }
 
 impl RolloutModel {
+    /// Whose groups this fleet's are: its owner id, or for a state from before owner ids the
+    /// id it adopts its groups under (groups without an owner tag are claimed too).
+    pub fn owner(&self) -> Owner {
+        match &self.owner_id {
+            Some(id) => Owner::new(id.clone()),
+            None => Owner {
+                id: Some(adopted_owner_id(&self.name)),
+                adopt_unowned: true,
+            },
+        }
+    }
+
     pub fn strategy_or_default(&self) -> Result<Strategy, String> {
         self.strategy
             .as_deref()
@@ -186,6 +214,24 @@ pub(crate) fn sample_applied() -> RolloutModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_without_owner_adopts_untagged_groups_under_a_stable_id() {
+        let legacy = RolloutModel {
+            name: "web".into(),
+            ..RolloutModel::default()
+        };
+        let owner = legacy.owner();
+        assert!(owner.adopt_unowned);
+        assert_eq!(owner.id, Some(adopted_owner_id("web")));
+        assert_eq!(adopted_owner_id("web"), adopted_owner_id("web"));
+        assert_ne!(adopted_owner_id("web"), adopted_owner_id("api"));
+        let owned = RolloutModel {
+            owner_id: Some("o-1".into()),
+            ..legacy
+        };
+        assert_eq!(owned.owner(), Owner::new("o-1"));
+    }
 
     #[test]
     fn strategies_parse_and_print() {
@@ -239,6 +285,7 @@ mod tests {
             "active_asg_name",
             "active_launch_template_version",
             "last_rollout",
+            "owner_id",
         ] {
             assert!(json.get(attribute).is_some(), "missing {attribute}");
         }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use zdd_rollout::observation::Owner;
 use zdd_rollout::{
     Checkpoint, Event, Outcome as EngineOutcome, Rollout, RolloutSpec, SpecErrors,
     Strategy as EngineStrategy,
@@ -16,22 +17,24 @@ use super::SharedAws;
 use super::schema::rollout_schema;
 use super::state::RolloutState;
 use crate::aws::types::AlarmState;
+use crate::aws::types::TAG_OWNER;
 use crate::driver::timeline::rfc3339;
 use crate::driver::{self, Observer, RunResult, Stopped, convert};
 use crate::model::duration::parse_duration;
-use crate::model::plan::{Change, classify_change};
-use crate::model::refresh::{Finding, refresh};
+use crate::model::plan::{Change, classify_change, outcome_dependent};
+use crate::model::refresh::{Finding, describe_owners, import_owner, refresh, split_by_owner};
 use crate::model::rollout::defaults;
 use crate::model::validate::{spec_error_diagnostic, validate};
 use crate::model::{LastRollout, RolloutModel, TimelineStep, raw_spec};
 
 /// Computed attributes: null in configuration, never "unknown because of the user".
-const COMPUTED: [&str; 5] = [
+const COMPUTED: [&str; 6] = [
     "id",
     "generation",
     "active_asg_name",
     "active_launch_template_version",
     "last_rollout",
+    "owner_id",
 ];
 /// Attributes whose unknown value means a rollout may be needed.
 const ROLLOUT_INPUTS: [&str; 7] = [
@@ -107,46 +110,22 @@ impl Resource for RolloutResource {
         };
         let prior = change.prior.as_ref();
         match (&kind, prior) {
-            (Change::None, Some(prior)) => keep_computed(planned, prior),
-            (Change::Scale, Some(prior)) => {
-                keep_computed(planned, prior);
-                planned.last_rollout = Val::Unknown;
-            }
+            (Change::None | Change::Scale, Some(prior)) => keep_computed(planned, prior),
             (Change::Rollout { reasons }, Some(prior)) => {
                 tracing::info!(rollout = %model.name, reasons = %reasons.join(", "), "plan: rollout to a new generation");
-                // The engine picks the generation from what AWS shows: promise "+1" only when
-                // the state's active group exists and no rollout was left half-done.
-                let interrupted = prior.last_rollout.known().is_some_and(|last| {
-                    last.status == "interrupted" || last.status == "in_progress"
-                }) || prior.active_asg_name.is_null();
-                match prior.generation.known() {
-                    Some(generation) if !interrupted => {
-                        let next = generation + 1;
-                        planned.generation = Val::Known(next);
-                        planned.active_asg_name = planned
-                            .name
-                            .known()
-                            .map_or(Val::Unknown, |name| Val::Known(format!("{name}-g{next}")));
-                    }
-                    _ => {
-                        planned.generation = Val::Unknown;
-                        planned.active_asg_name = Val::Unknown;
-                    }
-                }
-                planned.active_launch_template_version = planned.launch_template_version.clone();
-                planned.last_rollout = Val::Unknown;
+                keep_computed(planned, prior);
             }
-            // Create (or replace: Terraform destroys, then creates generation 1).
-            _ => {
-                planned.generation = Val::Known(1);
-                planned.active_asg_name = planned
-                    .name
-                    .known()
-                    .map_or(Val::Unknown, |name| Val::Known(format!("{name}-g1")));
-                planned.active_launch_template_version = planned.launch_template_version.clone();
-                planned.last_rollout = Val::Unknown;
-            }
+            // Create (or replace: Terraform destroys, then creates).
+            _ => {}
         }
+        // Only the outcome decides these: a rollout that rolls back leaves the old values.
+        plan_unknown(planned, outcome_dependent(&kind));
+        // The owner is fixed at create; a state from before owner ids gets one on this apply.
+        planned.owner_id = match (&kind, prior) {
+            (Change::Replace, _) | (_, None) => Val::Unknown,
+            (_, Some(prior)) if prior.owner_id.known().is_some() => prior.owner_id.clone(),
+            (_, Some(_)) => Val::Unknown,
+        };
         Ok(())
     }
 
@@ -162,9 +141,14 @@ impl Resource for RolloutResource {
     ) -> Outcome<RolloutState> {
         let change = classify_change(&prior.to_model(), &planned.to_model());
         if change == Change::None {
-            // Settings only (strategy, timeouts, ...): nothing to do in AWS.
+            // Settings only (strategy, timeouts, ...): nothing to do in AWS, except adopting
+            // the groups of a state from before owner ids.
             let mut next = planned;
             keep_computed(&mut next, &prior);
+            if prior.owner_id.known().is_none() {
+                let owner = self.adopt(&prior.to_model()).await?;
+                next.owner_id = owner.id.into();
+            }
             return Ok(next);
         }
         self.roll_out(ctx, Some(prior), planned, Operation::Update)
@@ -178,6 +162,10 @@ impl Resource for RolloutResource {
             .describe_rollout_asgs(&model.name)
             .await
             .or_diag("Reading the fleet's Auto Scaling groups")?;
+        let (groups, foreign) = split_by_owner(&model.owner(), groups);
+        if !foreign.is_empty() {
+            tracing::warn!(rollout = %model.name, groups = %describe_owners(&foreign), "groups of another fleet use this name; they are left alone");
+        }
         if groups.is_empty() && model.generation.is_none() {
             // Import of a name no group carries: nothing to import.
             return Ok(None);
@@ -204,8 +192,10 @@ impl Resource for RolloutResource {
 
     async fn delete(&self, ctx: &mut Ctx, prior: RolloutState) -> Outcome<()> {
         let model = prior.to_model();
-        let spec =
-            RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
+        // Only the fleet's own groups: another fleet's of the same name are left alone.
+        let spec = RolloutSpec::validate(&raw_spec(&model))
+            .map_err(|errors| spec_failure(&errors))?
+            .with_owner(model.owner());
         let aws = self.aws.get()?;
         let mut observer = Observer::default();
         let observation = driver::first_observation(&aws, &spec, &mut observer, ctx.cancellation())
@@ -240,8 +230,22 @@ impl Resource for RolloutResource {
         }
     }
 
+    /// Import is the explicit way to take a fleet over: the state adopts the owner id its
+    /// groups carry (none for groups from before owner ids: the next apply tags them).
     async fn import(&self, _ctx: &mut Ctx, id: &str) -> Outcome<RolloutState> {
+        let aws = self.aws.get()?;
+        let groups = aws
+            .describe_rollout_asgs(id)
+            .await
+            .or_diag("Reading the fleet's Auto Scaling groups")?;
+        let owner_id = import_owner(&groups).map_err(|problem| {
+            Failure::error(
+                format!("Cannot import zdd_rollout {id:?}"),
+                format!("{problem}. Import takes over one fleet: delete or re-tag the groups that are not part of it."),
+            )
+        })?;
         Ok(RolloutState {
+            owner_id: owner_id.into(),
             id: Val::Known(id.to_string()),
             name: Val::Known(id.to_string()),
             launch_template_id: Val::Known(String::new()),
@@ -264,14 +268,24 @@ impl RolloutResource {
         operation: Operation,
     ) -> Outcome<RolloutState> {
         let model = planned.to_model();
-        let spec =
-            RolloutSpec::validate(&raw_spec(&model)).map_err(|errors| spec_failure(&errors))?;
+        let owner = match (planned.owner_id.known(), operation) {
+            (Some(id), _) => Owner::new(id.clone()),
+            (None, Operation::Create) => Owner::new(new_owner_id()),
+            // A state from before owner ids: adopt its untagged groups.
+            (None, Operation::Update) => model.owner(),
+        };
+        let owner_id = owner.id.clone().unwrap_or_default();
+        let spec = RolloutSpec::validate(&raw_spec(&model))
+            .map_err(|errors| spec_failure(&errors))?
+            .with_owner(owner.clone());
         let aws = self.aws.get()?;
         preflight_alarms(&aws, &spec).await?;
         let mut observer = Observer::default();
         let observation = driver::first_observation(&aws, &spec, &mut observer, ctx.cancellation())
             .await
             .or_diag("Observing the fleet before the rollout")?;
+        refuse_foreign(&spec, &owner, &observation)?;
+        tag_adopted(&aws, &owner, &observation).await?;
         let checkpoint: Option<Checkpoint> = serde_json::from_slice(ctx.private_state()).ok();
         let rollout = Rollout::resume(
             spec.clone(),
@@ -301,8 +315,97 @@ impl RolloutResource {
             elapsed_ms = u64::try_from(result.finished_at.duration_since(result.started_at).unwrap_or_default().as_millis()).unwrap_or(u64::MAX),
             "rollout finished"
         );
-        finish(ctx, &spec, prior, model, result)
+        finish(ctx, &spec, prior, model, &owner_id, result)
     }
+
+    /// A state from before owner ids, with nothing to roll out: tags its groups with the
+    /// owner id it adopts them under.
+    async fn adopt(&self, model: &RolloutModel) -> Outcome<Owner> {
+        let owner = model.owner();
+        let aws = self.aws.get()?;
+        let groups = aws
+            .describe_rollout_asgs(&model.name)
+            .await
+            .or_diag("Reading the fleet's Auto Scaling groups")?;
+        let observation = zdd_rollout::Observation {
+            asgs: groups.iter().map(convert::asg).collect(),
+            ..zdd_rollout::Observation::default()
+        };
+        let spec = RolloutSpec::validate(&raw_spec(model))
+            .map_err(|errors| spec_failure(&errors))?
+            .with_owner(owner.clone());
+        refuse_foreign(&spec, &owner, &observation)?;
+        tag_adopted(&aws, &owner, &observation).await?;
+        Ok(owner)
+    }
+}
+
+/// Groups of the fleet's name that belong to another owner: another state uses this name.
+/// Nothing is created, changed or adopted beside them.
+fn refuse_foreign(
+    spec: &RolloutSpec,
+    owner: &Owner,
+    observation: &zdd_rollout::Observation,
+) -> Outcome<()> {
+    let foreign = owner.foreign(&observation.asgs);
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    let groups: Vec<String> = foreign
+        .iter()
+        .map(|asg| match asg.owner() {
+            Some(other) => format!("  {} (zdd:owner = {other})", asg.name),
+            None => format!(
+                "  {} (no zdd:owner tag: a fleet from before owner ids)",
+                asg.name
+            ),
+        })
+        .collect();
+    Err(Failure::error(
+        format!("zdd_rollout name {:?} is taken by another fleet", spec.name),
+        format!(
+            "Auto Scaling groups tagged zdd:rollout = {} belong to another owner (another state, workspace or team), so this resource may not adopt, change or delete them:\n{}\n\nNothing was changed. Choose another name, or take the fleet over explicitly with `terraform import` (and remove it from the other state).",
+            spec.name,
+            groups.join("\n")
+        ),
+    )
+    .at(AttributePath::root("name")))
+}
+
+/// Tags the groups a fleet adopts (from before owner ids) with its owner id. Idempotent.
+async fn tag_adopted(
+    aws: &crate::aws::AwsClients,
+    owner: &Owner,
+    observation: &zdd_rollout::Observation,
+) -> Outcome<()> {
+    let Some(id) = &owner.id else {
+        return Ok(());
+    };
+    for asg in owner.to_tag(&observation.asgs) {
+        tracing::info!(asg = %asg.name, owner = %id, "adopting a group from before owner ids");
+        aws.tag_asg(&asg.name, TAG_OWNER, id)
+            .await
+            .or_diag("Tagging the fleet's groups with its owner")?;
+    }
+    Ok(())
+}
+
+/// A fresh owner id: 128 bits from std's randomly seeded hasher (its keys come from the OS),
+/// mixed with the time and the process id. Unique enough to tell fleets apart; not a secret.
+fn new_owner_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    let mut halves = [0_u64; 2];
+    for (index, half) in halves.iter_mut().enumerate() {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(nanos);
+        hasher.write_u32(std::process::id());
+        hasher.write_usize(index);
+        *half = hasher.finish();
+    }
+    format!("{:016x}{:016x}", halves[0], halves[1])
 }
 
 /// Turns a run's end into the new state or a failure carrying the state to keep.
@@ -311,6 +414,7 @@ fn finish(
     spec: &RolloutSpec,
     prior: Option<RolloutState>,
     planned: RolloutModel,
+    owner_id: &str,
     result: RunResult,
 ) -> Outcome<RolloutState> {
     let status = match &result.outcome {
@@ -332,6 +436,7 @@ fn finish(
             .as_ref()
             .map_or_else(|| planned.clone(), RolloutState::to_model);
         model.id = Some(planned.name.clone());
+        model.owner_id = Some(owner_id.to_string());
         if let Some(generation) = serving {
             model.generation = i64::try_from(generation).ok();
             model.active_asg_name = Some(spec.asg_name(generation));
@@ -344,6 +449,7 @@ fn finish(
             ctx.set_private_state(Vec::new());
             let mut model = planned.clone();
             model.id = Some(planned.name.clone());
+            model.owner_id = Some(owner_id.to_string());
             model.generation = i64::try_from(*generation).ok();
             model.active_asg_name = Some(spec.asg_name(*generation));
             model.active_launch_template_version = Some(planned.launch_template_version.clone());
@@ -516,6 +622,24 @@ fn fill_null_defaults(state: &mut RolloutState) {
     }
     if state.rollback_on_failure.is_null() {
         state.rollback_on_failure = Val::Known(defaults::ROLLBACK_ON_FAILURE);
+    }
+}
+
+/// Plans the attributes only the apply's outcome decides as unknown.
+fn plan_unknown(planned: &mut RolloutState, attributes: &[&str]) {
+    for attribute in attributes {
+        match *attribute {
+            "generation" => planned.generation = Val::Unknown,
+            "active_asg_name" => planned.active_asg_name = Val::Unknown,
+            "active_launch_template_version" => {
+                planned.active_launch_template_version = Val::Unknown;
+            }
+            "last_rollout" => planned.last_rollout = Val::Unknown,
+            other => tracing::error!(
+                attribute = other,
+                "plan_unknown: no such computed attribute"
+            ),
+        }
     }
 }
 

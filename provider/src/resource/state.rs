@@ -32,6 +32,9 @@ pub struct RolloutState {
     pub active_asg_name: Val<String>,
     pub active_launch_template_version: Val<String>,
     pub last_rollout: Val<LastRollout>,
+    /// Absent in states written before owner ids.
+    #[serde(default)]
+    pub owner_id: Val<String>,
     #[serde(default)]
     pub timeouts: Option<Timeouts>,
 }
@@ -45,7 +48,7 @@ impl RolloutState {
                     .known()
                     .is_some_and(|values| values.iter().any(Val::is_unknown))
         };
-        let checks: [(&str, bool); 20] = [
+        let checks: [(&str, bool); 21] = [
             ("id", self.id.is_unknown()),
             ("name", self.name.is_unknown()),
             ("launch_template_id", self.launch_template_id.is_unknown()),
@@ -86,6 +89,7 @@ impl RolloutState {
                 self.active_launch_template_version.is_unknown(),
             ),
             ("last_rollout", self.last_rollout.is_unknown()),
+            ("owner_id", self.owner_id.is_unknown()),
         ];
         checks
             .into_iter()
@@ -128,6 +132,7 @@ impl RolloutState {
             active_asg_name: self.active_asg_name.known().cloned(),
             active_launch_template_version: self.active_launch_template_version.known().cloned(),
             last_rollout: self.last_rollout.known().cloned(),
+            owner_id: self.owner_id.known().cloned(),
         }
     }
 
@@ -162,6 +167,7 @@ impl RolloutState {
             active_asg_name: model.active_asg_name.clone().into(),
             active_launch_template_version: model.active_launch_template_version.clone().into(),
             last_rollout: model.last_rollout.clone().into(),
+            owner_id: model.owner_id.clone().into(),
             timeouts: model.timeouts.as_ref().map(|timeouts| Timeouts {
                 create: timeouts.create.clone(),
                 read: None,

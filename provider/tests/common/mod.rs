@@ -454,3 +454,170 @@ pub fn interrupt(child: &std::process::Child) {
         .unwrap();
     assert!(status.success());
 }
+
+// ----- helpers of the ownership, outcome and resume tests (issue 11) ------------------------
+
+impl Bed {
+    /// A second working directory (its own state) on the same local AWS.
+    pub fn other_dir(&self) -> TerraformDir {
+        TerraformDir::new(local_aws()).unwrap()
+    }
+
+    /// `terraform <args>` in another working directory, with the test poll interval.
+    pub fn terraform_in(&self, dir: &TerraformDir, args: &[&str]) -> TfOutput {
+        let output: Output = dir
+            .command(args)
+            .unwrap()
+            .env("ZDD_MAX_POLL_INTERVAL", MAX_POLL)
+            .output()
+            .unwrap();
+        TfOutput {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `terraform output -raw <name>` in this bed's directory.
+    pub fn output(&self, name: &str) -> String {
+        let output = self.terraform(&["output", "-no-color", "-raw", name]);
+        assert!(output.success(), "{}\n{}", output.stdout, output.stderr);
+        output.stdout.trim().to_string()
+    }
+
+    /// Everything of the fleet another stack must not touch, as comparable text: every group
+    /// tagged with the fleet's name (sizes, attachments, tags, instances), the targets of
+    /// both target groups with their health, and the listener's default actions.
+    pub fn fleet_snapshot(&self) -> String {
+        let autoscaling = aws_sdk_autoscaling::Client::new(&self.sdk);
+        let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        let name = self.name.clone();
+        let target_groups = self.fixture.target_group_arns.clone();
+        let listener = self.fixture.listener_arn.clone();
+        self.runtime.block_on(async move {
+            let mut lines = Vec::new();
+            for group_name in asg_names(&autoscaling, &name).await {
+                let groups = autoscaling
+                    .describe_auto_scaling_groups()
+                    .auto_scaling_group_names(&group_name)
+                    .send()
+                    .await
+                    .unwrap();
+                for group in groups.auto_scaling_groups() {
+                    let mut tags: Vec<String> = group
+                        .tags()
+                        .iter()
+                        .map(|tag| {
+                            format!("{}={}", tag.key().unwrap_or(""), tag.value().unwrap_or(""))
+                        })
+                        .collect();
+                    tags.sort();
+                    let mut instances: Vec<String> = group
+                        .instances()
+                        .iter()
+                        .map(|i| {
+                            format!(
+                                "{}:{}",
+                                i.instance_id().unwrap_or(""),
+                                i.lifecycle_state().map(|s| s.as_str()).unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    instances.sort();
+                    let mut attached = group.target_group_arns().to_vec();
+                    attached.sort();
+                    lines.push(format!(
+                        "group {group_name} min={:?} max={:?} desired={:?} status={:?} lt={:?} tgs={attached:?} tags={tags:?} instances={instances:?}",
+                        group.min_size(),
+                        group.max_size(),
+                        group.desired_capacity(),
+                        group.status(),
+                        group.launch_template().and_then(|t| t.version()),
+                    ));
+                }
+            }
+            for arn in &target_groups {
+                let health = elbv2
+                    .describe_target_health()
+                    .target_group_arn(arn)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut targets: Vec<String> = health
+                    .target_health_descriptions()
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{}:{}",
+                            d.target().and_then(|t| t.id()).unwrap_or(""),
+                            d.target_health()
+                                .and_then(|h| h.state())
+                                .map(|s| s.as_str())
+                                .unwrap_or("")
+                        )
+                    })
+                    .collect();
+                targets.sort();
+                lines.push(format!("target group {arn}: {targets:?}"));
+            }
+            let listeners = elbv2
+                .describe_listeners()
+                .listener_arns(&listener)
+                .send()
+                .await
+                .unwrap();
+            lines.push(format!(
+                "listener: {:?}",
+                listeners
+                    .listeners()
+                    .iter()
+                    .map(|l| format!("{:?}", l.default_actions()))
+                    .collect::<Vec<_>>()
+            ));
+            lines.join("\n")
+        })
+    }
+
+    /// Starts `terraform apply` in a process group of its own, so the test can kill
+    /// terraform and the provider it started at once, as a CI runner killing a job would.
+    pub fn spawn_apply_killable(&self) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        self.tf
+            .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+            .unwrap()
+            .env("ZDD_MAX_POLL_INTERVAL", MAX_POLL)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// SIGKILLs the process group a [`Bed::spawn_apply_killable`] child leads (terraform and its
+/// provider: nothing gets to save state) and waits until every member is gone.
+pub fn kill_group(child: std::process::Child) -> TfOutput {
+    let group = format!("-{}", child.id());
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = finish(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // `kill -0` succeeds while any member of the group is alive.
+    while std::process::Command::new("kill")
+        .args(["-0", "--", &group])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "process group {group} outlived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    output
+}

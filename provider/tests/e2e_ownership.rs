@@ -1,0 +1,117 @@
+//! Fleet ownership through real Terraform (issue 11, item 9): a second state that uses the
+//! same `name` never adopts, re-targets or deletes the first fleet's groups.
+
+mod common;
+
+use common::{Config, bed};
+
+#[test]
+fn a_second_state_with_the_same_name_fails_and_leaves_the_first_fleet_untouched() {
+    let bed = bed("e2eown");
+    let mut config = Config::new(&bed);
+    bed.write_config(&config);
+    bed.apply_ok();
+    let state = bed.state();
+    let owner = state["owner_id"].as_str().unwrap_or_default().to_string();
+    assert!(owner.len() >= 16, "a random owner id: {state}");
+    let first_group = format!("{}-g1", bed.name);
+    let before = bed.fleet_snapshot();
+    assert!(
+        before.contains(&format!("zdd:owner={owner}")),
+        "the group carries its owner\n{before}"
+    );
+
+    // Another working directory, its own state, the same name.
+    let other = bed.other_dir();
+    other.write("main.tf", &config.render()).unwrap();
+    let second = bed.terraform_in(
+        &other,
+        &["apply", "-auto-approve", "-no-color", "-input=false"],
+    );
+    assert!(
+        !second.success(),
+        "the second fleet must not adopt the first's groups\n{}\n{}",
+        second.stdout,
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("is taken by another fleet"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second
+            .stderr
+            .contains(&format!("{first_group} (zdd:owner = {owner})")),
+        "the diagnostic names the groups it found\n{}",
+        second.stderr
+    );
+    assert_eq!(bed.fleet_snapshot(), before, "the first fleet is untouched");
+    let show = bed.terraform_in(&other, &["show", "-json", "-no-color"]);
+    assert!(show.success(), "{}", show.stderr);
+    assert!(
+        !show.stdout.contains("zdd_rollout.this"),
+        "the failed create left nothing in the second state\n{}",
+        show.stdout
+    );
+
+    // Destroying the second stack touches nothing of the first.
+    let destroy = bed.terraform_in(
+        &other,
+        &["destroy", "-auto-approve", "-no-color", "-input=false"],
+    );
+    assert!(destroy.success(), "{}\n{}", destroy.stdout, destroy.stderr);
+    assert_eq!(bed.fleet_snapshot(), before, "the first fleet is untouched");
+
+    // The first fleet still plans clean, rolls out and is destroyed normally.
+    let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    config.version = "2".into();
+    bed.write_config(&config);
+    bed.apply_ok();
+    let state = bed.state();
+    assert_eq!(state["generation"], 2);
+    assert_eq!(state["owner_id"], owner.as_str(), "the owner never changes");
+    assert_eq!(bed.asg_names(), vec![format!("{}-g2", bed.name)]);
+    let destroy = bed.terraform(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(destroy.success(), "{}\n{}", destroy.stdout, destroy.stderr);
+    assert!(bed.asg_names().is_empty());
+    assert!(bed.violations().is_empty(), "{:#?}", bed.violations());
+}
+
+#[test]
+fn import_takes_over_the_owner_of_the_groups_it_finds() {
+    let bed = bed("e2eownimp");
+    let config = Config::new(&bed);
+    bed.write_config(&config);
+    bed.apply_ok();
+    let owner = bed.state()["owner_id"].clone();
+    assert!(owner.is_string(), "{owner}");
+
+    let other = bed.other_dir();
+    other.write("main.tf", &config.render()).unwrap();
+    let import = bed.terraform_in(
+        &other,
+        &[
+            "import",
+            "-no-color",
+            "-input=false",
+            "zdd_rollout.this",
+            &bed.name,
+        ],
+    );
+    assert!(import.success(), "{}\n{}", import.stdout, import.stderr);
+    let show = bed.terraform_in(&other, &["show", "-json", "-no-color"]);
+    let show: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    let imported = &show["values"]["root_module"]["resources"][0]["values"];
+    assert_eq!(
+        imported["owner_id"], owner,
+        "import adopts the groups' owner"
+    );
+    assert_eq!(imported["active_asg_name"], format!("{}-g1", bed.name));
+    let plan = bed.terraform_in(
+        &other,
+        &["plan", "-no-color", "-input=false", "-detailed-exitcode"],
+    );
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+}
