@@ -102,7 +102,12 @@ async fn status(remote: &Remote, reporter: &Reporter) -> anyhow::Result<Outcome>
                 remote.lease.location(),
                 stored.lease.describe(now)
             ),
-            json!({"lease": stored.lease, "expired": stored.lease.is_expired(now)}),
+            json!({
+                "lease": stored.lease,
+                "expired": stored.lease.is_expired(now),
+                "can_be_taken_over": stored.lease.can_be_taken_over(now),
+                "takeover_at": humantime::format_rfc3339_millis(stored.lease.takeover_at()).to_string(),
+            }),
         );
     }
     if !any {
