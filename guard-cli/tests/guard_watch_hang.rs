@@ -17,6 +17,7 @@ use zdd_guard::aws::Clients;
 use zdd_guard::commands::context::Remote;
 use zdd_guard::commands::supervise::{Signals, Watcher, supervise};
 use zdd_guard::core::backend::{Backend, from_tf_files};
+use zdd_guard::exit::Outcome;
 use zdd_guard::output::Reporter;
 use zdd_test_support::send_signal;
 
@@ -161,4 +162,16 @@ async fn a_hung_watch_read_never_delays_signal_forwarding_and_times_out() {
     watcher.set_read_timeout(Duration::from_millis(200));
     let (code, _) = interrupted_during_hung_reads(&mut signals, &mut watcher, accepted, 2).await;
     assert_eq!(code, Some(7));
+
+    // The first look (state baseline, versioning), read while terraform starts, is bounded too:
+    // an unreadable baseline only warns.
+    let mut watcher = Watcher::new(hanging_remote(&url).await, None);
+    watcher.set_read_timeout(Duration::from_millis(200));
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(60),
+        watcher.first_look(&Reporter::new(false)),
+    )
+    .await
+    .expect("the first look hung");
+    assert_eq!(outcome, Outcome::Ok);
 }

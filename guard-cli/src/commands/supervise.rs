@@ -157,6 +157,20 @@ async fn observe(
     })
 }
 
+/// `read`, or an error naming `what` once `limit` has passed.
+async fn bounded<T>(
+    limit: Duration,
+    what: &str,
+    read: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
+        Err(anyhow::anyhow!(
+            "{what} did not finish within {}",
+            lease::human(limit)
+        ))
+    })
+}
+
 /// Watches one state object, Terraform's locks on it, and our lease.
 pub struct Watcher {
     remote: Remote,
@@ -223,10 +237,16 @@ impl Watcher {
         if std::mem::replace(&mut self.looked, true) {
             return Outcome::Ok;
         }
+        // Terraform is running meanwhile and its signals wait for this: every read is bounded.
+        let limit = self.read_timeout;
         let (baseline, versioning, table) = tokio::join!(
-            Baseline::read(&self.remote),
-            self.remote.s3.versioning_enabled(),
-            check_lock_table(&self.remote),
+            bounded(limit, "reading the state", Baseline::read(&self.remote)),
+            bounded(
+                limit,
+                "reading the bucket's versioning",
+                self.remote.s3.versioning_enabled()
+            ),
+            tokio::time::timeout(limit, check_lock_table(&self.remote)),
         );
         match baseline {
             Ok(baseline) => {
@@ -254,10 +274,21 @@ impl Watcher {
             Err(error) => reporter.warn("backend", &format!("{error:#}")),
         }
         match table {
-            Ok(()) => Outcome::Ok,
-            Err(error) => {
+            Ok(Ok(())) => Outcome::Ok,
+            Ok(Err(error)) => {
                 reporter.error("backend", &format!("{error:#}"));
                 Outcome::LockNotObtained
+            }
+            // Unknown, not refused: terraform itself fails on a table it cannot lock with.
+            Err(_elapsed) => {
+                reporter.warn(
+                    "backend",
+                    &format!(
+                        "checking the lock table did not finish within {}",
+                        lease::human(limit)
+                    ),
+                );
+                Outcome::Ok
             }
         }
     }
@@ -311,14 +342,12 @@ impl Watcher {
         let last_head = self.last_head.clone();
         let limit = self.read_timeout;
         Box::pin(async move {
-            tokio::time::timeout(limit, observe(remote, held, last_head, locks))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(anyhow::anyhow!(
-                        "the watch's reads did not finish within {}",
-                        lease::human(limit)
-                    ))
-                })
+            bounded(
+                limit,
+                "the watch's reads",
+                observe(remote, held, last_head, locks),
+            )
+            .await
         })
     }
 
