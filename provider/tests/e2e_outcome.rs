@@ -24,9 +24,7 @@ output "group" {
 "#;
 
 fn write(bed: &common::Bed, config: &Config) {
-    bed.tf
-        .write("main.tf", &format!("{}{OUTPUTS}", config.render()))
-        .unwrap();
+    bed.write_config_with(config, OUTPUTS);
 }
 
 #[test]

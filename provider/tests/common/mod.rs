@@ -621,3 +621,28 @@ pub fn kill_group(child: std::process::Child) -> TfOutput {
     }
     output
 }
+
+impl Bed {
+    /// [`Bed::spawn_apply`] with extra environment (e.g. the provider's own
+    /// `AWS_ACCESS_KEY_ID`, so that a fault rule can refuse its calls alone).
+    pub fn spawn_apply_with_env(&self, env: &[(&str, &str)]) -> std::process::Child {
+        self.tf
+            .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+            .unwrap()
+            .env("ZDD_MAX_POLL_INTERVAL", MAX_POLL)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+impl Bed {
+    /// Writes `config` followed by more HCL (outputs, other resources).
+    pub fn write_config_with(&self, config: &Config, more: &str) {
+        self.tf
+            .write("main.tf", &format!("{}{more}", config.render()))
+            .unwrap();
+    }
+}
