@@ -30,7 +30,7 @@ enum Command {
     /// Inspect, release or break Terraform's lock and the zdd-guard lease.
     #[command(after_help = EXIT_CODES_HELP)]
     Lock(lock::LockArgs),
-    /// Refresh-only plan summarised per resource; exit 2 when the infrastructure drifted.
+    /// Refresh-only plan summarised per resource; exit 5 when the infrastructure drifted.
     #[command(after_help = EXIT_CODES_HELP)]
     Drift(drift::DriftArgs),
     /// Compare versions of the state object.
@@ -47,7 +47,19 @@ enum StateCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // `--help` and `--version` are not errors; a usage error is zdd-guard's own (6),
+            // never clap's default 2, which is terraform's "changes present".
+            let _ = error.print();
+            return if error.use_stderr() {
+                Outcome::Error.into()
+            } else {
+                Outcome::Ok.into()
+            };
+        }
+    };
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => async_command(|| run::run(&args)),

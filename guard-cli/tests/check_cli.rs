@@ -28,11 +28,11 @@ fn stdout(output: &Output) -> String {
 }
 
 #[test]
-fn exit_codes_are_0_clean_2_findings_1_parse_error() {
+fn exit_codes_are_0_clean_5_findings_6_parse_error() {
     assert_eq!(check(&[&fixture("ZDD010/good")]).status.code(), Some(0));
-    assert_eq!(check(&[&fixture("ZDD010/bad")]).status.code(), Some(2));
+    assert_eq!(check(&[&fixture("ZDD010/bad")]).status.code(), Some(5));
     let parse_error = check(&[&fixture("cases/parse_error")]);
-    assert_eq!(parse_error.status.code(), Some(1));
+    assert_eq!(parse_error.status.code(), Some(6));
     let stderr = String::from_utf8_lossy(&parse_error.stderr);
     assert!(
         stderr.contains("cases/parse_error/main.tf:9:10: invalid HCL"),
@@ -43,7 +43,7 @@ fn exit_codes_are_0_clean_2_findings_1_parse_error() {
 #[test]
 fn min_severity_error_ignores_warnings() {
     let warnings_only = fixture("ZDD013/bad");
-    assert_eq!(check(&[&warnings_only]).status.code(), Some(2));
+    assert_eq!(check(&[&warnings_only]).status.code(), Some(5));
     let output = check(&[&warnings_only, "--min-severity", "error"]);
     assert_eq!(output.status.code(), Some(0));
     assert!(
@@ -55,7 +55,7 @@ fn min_severity_error_ignores_warnings() {
         check(&[&fixture("ZDD010/bad"), "--min-severity", "error"])
             .status
             .code(),
-        Some(2)
+        Some(5)
     );
 }
 
@@ -71,7 +71,7 @@ fn text_output_names_location_rule_severity_message_and_fix() {
 #[test]
 fn suppression_needs_a_reason_and_the_line_before_a_block() {
     let output = check(&[&fixture("cases/suppression"), "--format", "json"]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(5));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let rules_and_lines: Vec<(String, u64)> = json["findings"]
         .as_array()
@@ -104,7 +104,7 @@ fn suppression_needs_a_reason_and_the_line_before_a_block() {
 #[test]
 fn local_modules_are_followed_once_and_registry_modules_skipped() {
     let output = check(&[&fixture("cases/modules/root"), "--format", "json"]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(5));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(json["summary"]["files"], 2, "{json}");
     assert_eq!(json["summary"]["modules"], 2, "{json}");
@@ -121,7 +121,7 @@ fn local_modules_are_followed_once_and_registry_modules_skipped() {
 #[test]
 fn a_missing_local_module_is_a_located_error() {
     let output = check(&[&fixture("cases/missing_module"), "--format", "json"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(6));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(json["error"]["kind"], "module_not_found");
     assert_eq!(json["error"]["line"], 2);
@@ -132,7 +132,7 @@ fn a_missing_local_module_is_a_located_error() {
 fn a_directory_without_tf_files_is_an_error() {
     let empty = tempfile::tempdir().expect("tempdir");
     let output = check(&[&empty.path().to_string_lossy()]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no .tf files"));
 }
 
@@ -163,4 +163,34 @@ fn json_has_a_stable_shape() {
     }
     assert_eq!(json["summary"]["errors"], 1);
     assert_eq!(json["summary"]["warnings"], 1);
+}
+
+/// ZDD031's message must say what the engine does (issue #11, item 13): with
+/// `rollback_on_failure = false` the last good generation serves again and the failed group
+/// is only kept, detached (rollout/tests/invariants.rs checks the engine's side).
+#[test]
+fn zdd031_says_the_last_good_generation_serves() {
+    let output = check(&[&fixture("ZDD031/bad"), "--format", "json"]);
+    assert_eq!(output.status.code(), Some(5));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let finding = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "ZDD031")
+        .unwrap_or_else(|| panic!("no ZDD031 finding: {json}"));
+    let message = finding["message"].as_str().expect("message");
+    assert!(
+        message.contains("returns traffic to the last good generation")
+            && message.contains("detached")
+            && message.contains("zdd:rolled-back"),
+        "{message}"
+    );
+    assert!(!message.contains("broken generation serving"), "{message}");
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/rules/ZDD031.md"),
+    )
+    .expect("docs/rules/ZDD031.md");
+    assert!(!docs.contains("keeps serving"), "{docs}");
+    assert!(docs.contains("zdd:rolled-back"), "{docs}");
 }

@@ -112,7 +112,7 @@ fn json_event(stdout: &[u8], event: &str) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_rollout_scaled_by_hand_is_drift_exit_2_and_a_guarded_apply_converges_it() {
+async fn a_rollout_scaled_by_hand_is_drift_exit_5_and_a_guarded_apply_converges_it() {
     let rb = rollout_bed("gdrift-scale").await;
     let applied = rb.guard(&[
         "run",
@@ -134,13 +134,13 @@ async fn a_rollout_scaled_by_hand_is_drift_exit_2_and_a_guarded_apply_converges_
 
     let drifted = rb.guard(&["drift"]);
     let all = text(&drifted);
-    assert_eq!(drifted.status.code(), Some(2), "{all}");
+    assert_eq!(drifted.status.code(), Some(5), "{all}");
     assert!(all.contains("1 resource(s) drifted"), "{all}");
     assert!(all.contains(&format!("~ {ADDRESS}")), "{all}");
     assert!(all.contains("desired_capacity"), "{all}");
 
     let as_json = rb.guard(&["drift", "--json"]);
-    assert_eq!(as_json.status.code(), Some(2), "{}", text(&as_json));
+    assert_eq!(as_json.status.code(), Some(5), "{}", text(&as_json));
     let line = json_event(&as_json.stdout, "drift");
     assert_eq!(line["level"], "warning", "{line}");
     let drift = line["data"]["drift"].as_array().unwrap();
@@ -156,7 +156,7 @@ async fn a_rollout_scaled_by_hand_is_drift_exit_2_and_a_guarded_apply_converges_
     assert_eq!(desired["before"], 2, "{line}");
     assert_eq!(desired["after"], 3, "{line}");
 
-    // An apply that does not refresh leaves the drift in place: --verify-drift finds it (exit 2)
+    // An apply that does not refresh leaves the drift in place: --verify-drift finds it (exit 5)
     // after terraform itself succeeded, and nothing is left held.
     let unrefreshed = rb.guard(&[
         "run",
@@ -168,7 +168,7 @@ async fn a_rollout_scaled_by_hand_is_drift_exit_2_and_a_guarded_apply_converges_
         "-no-color",
     ]);
     let all = text(&unrefreshed);
-    assert_eq!(unrefreshed.status.code(), Some(2), "{all}");
+    assert_eq!(unrefreshed.status.code(), Some(5), "{all}");
     assert!(
         all.contains("plan -refresh-only found drift right after apply"),
         "{all}"
@@ -199,7 +199,7 @@ async fn a_rollout_scaled_by_hand_is_drift_exit_2_and_a_guarded_apply_converges_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_rollout_whose_group_was_deleted_is_drift_exit_2() {
+async fn a_rollout_whose_group_was_deleted_is_drift_exit_5() {
     let rb = rollout_bed("gdrift-gone").await;
     let applied = rb.guard(&["run", "--", "apply", "-auto-approve", "-no-color"]);
     assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
@@ -214,7 +214,7 @@ async fn a_rollout_whose_group_was_deleted_is_drift_exit_2() {
 
     let drifted = rb.guard(&["drift", "--json"]);
     let all = text(&drifted);
-    assert_eq!(drifted.status.code(), Some(2), "{all}");
+    assert_eq!(drifted.status.code(), Some(5), "{all}");
     let line = json_event(&drifted.stdout, "drift");
     let drift = line["data"]["drift"].as_array().unwrap();
     assert_eq!(drift.len(), 1, "{line}");

@@ -11,9 +11,19 @@ pub use dynamodb::DynamoLocks;
 pub use lease_store::{LeaseStore, StoredLease, WriteConflict};
 pub use s3::{ObjectHead, ObjectVersion, S3State};
 
+use anyhow::Context as _;
+use aws_config::profile::ProfileFileCredentialsProvider;
+// The new names live in aws-runtime, which is not a direct dependency; these aliases are what
+// aws-config itself exports.
+#[allow(deprecated)]
+use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
 
 use crate::core::backend::S3Backend;
+use crate::core::limits::AwsTimeouts;
 
 /// SDK clients configured for one S3 backend.
 #[derive(Clone, Debug)]
@@ -22,23 +32,146 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
+/// The SDK's form of [`AwsTimeouts`]: connect, per attempt, and per call with its retries.
+pub fn timeout_config(timeouts: &AwsTimeouts) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(timeouts.connect)
+        .operation_attempt_timeout(timeouts.attempt)
+        .operation_timeout(timeouts.operation)
+        .build()
+}
+
 impl Clients {
-    pub async fn for_backend(backend: &S3Backend) -> Clients {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    /// Clients that reach the state as Terraform does: the backend's region, endpoints,
+    /// static keys or `profile` (a named profile wins over environment credentials, as in
+    /// Terraform), shared config files, and `assume_role` through STS at the backend's STS
+    /// endpoint. Credentials that come from the backend's own settings are resolved here, once,
+    /// so that a missing profile or a refused role fails before anything is taken.
+    pub async fn for_backend(
+        backend: &S3Backend,
+        timeouts: &AwsTimeouts,
+    ) -> anyhow::Result<Clients> {
+        let credentials = &backend.credentials;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeout_config(timeouts))
+            .use_fips(backend.use_fips_endpoint)
+            .use_dual_stack(backend.use_dualstack_endpoint);
         if let Some(region) = &backend.region {
             loader = loader.region(Region::new(region.clone()));
         }
-        Clients::from_shared(&loader.load().await, backend)
+        let files = profile_files(backend);
+        if let Some(files) = &files {
+            loader = loader.profile_files(files.clone());
+        }
+        if let Some(profile) = &credentials.profile {
+            loader = loader.profile_name(profile);
+        }
+        let mut what = "the default AWS credentials".to_string();
+        let mut resolve_now = false;
+        if let (Some(access_key), Some(secret_key)) =
+            (&credentials.access_key, &credentials.secret_key)
+        {
+            loader = loader.credentials_provider(Credentials::new(
+                access_key.0.clone(),
+                secret_key.0.clone(),
+                credentials.token.as_ref().map(|t| t.0.clone()),
+                None,
+                "backend-config",
+            ));
+            what = "the backend's `access_key`".to_string();
+        } else if let Some(profile) = &credentials.profile {
+            let mut provider = ProfileFileCredentialsProvider::builder().profile_name(profile);
+            if let Some(files) = &files {
+                provider = provider.profile_files(files.clone());
+            }
+            loader = loader.credentials_provider(provider.build());
+            what = format!("the credentials of profile `{profile}` (the backend's `profile`)");
+            resolve_now = true;
+        }
+        let mut shared = loader.load().await;
+        if let Some(role) = &backend.assume_role {
+            let base = shared
+                .credentials_provider()
+                .context("no AWS credentials to assume the backend's `assume_role` with")?;
+            // The backend's STS endpoint is set through a loader of its own: only there does
+            // it outrank `AWS_ENDPOINT_URL` (the SDK lets the environment win over an endpoint
+            // set on an already loaded config), as the backend's setting does in Terraform.
+            let sts = match &backend.sts_endpoint {
+                Some(endpoint) => {
+                    let mut sts = aws_config::defaults(BehaviorVersion::latest())
+                        .timeout_config(timeout_config(timeouts))
+                        .endpoint_url(endpoint)
+                        .credentials_provider(base.clone());
+                    if let Some(region) = shared.region() {
+                        sts = sts.region(region.clone());
+                    }
+                    sts.load().await
+                }
+                None => shared.clone(),
+            };
+            let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
+                .configure(&sts)
+                .policy_arns(role.policy_arns.clone())
+                .tags(role.tags.clone());
+            if let Some(name) = &role.session_name {
+                builder = builder.session_name(name);
+            }
+            if let Some(id) = &role.external_id {
+                builder = builder.external_id(id);
+            }
+            if let Some(policy) = &role.policy {
+                builder = builder.policy(policy);
+            }
+            if let Some(duration) = role.duration {
+                builder = builder.session_length(duration);
+            }
+            let provider = builder.build_from_provider(base).await;
+            shared = shared
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .build();
+            what = format!(
+                "role {} (the backend's `assume_role`) through STS{}",
+                role.role_arn,
+                backend
+                    .sts_endpoint
+                    .as_deref()
+                    .map(|e| format!(" at {e}"))
+                    .unwrap_or_default()
+            );
+            resolve_now = true;
+        }
+        if resolve_now && let Some(provider) = shared.credentials_provider() {
+            provider
+                .provide_credentials()
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(e)))
+                .with_context(|| format!("cannot get AWS credentials: {what}"))?;
+        }
+        Ok(Clients::with_timeouts(&shared, backend, timeouts))
     }
 
-    /// Clients from an already loaded shared config, with the backend's endpoint overrides.
+    /// Clients from an already loaded shared config, with the backend's endpoint overrides and
+    /// the default timeouts.
     pub fn from_shared(shared: &aws_config::SdkConfig, backend: &S3Backend) -> Clients {
-        let mut s3 =
-            aws_sdk_s3::config::Builder::from(shared).force_path_style(backend.use_path_style);
+        Clients::with_timeouts(shared, backend, &AwsTimeouts::DEFAULT)
+    }
+
+    /// Clients from a loaded shared config with `timeouts` on every client, whatever the
+    /// shared config says: no guard call may hang for ever.
+    pub fn with_timeouts(
+        shared: &aws_config::SdkConfig,
+        backend: &S3Backend,
+        timeouts: &AwsTimeouts,
+    ) -> Clients {
+        let timeouts = timeout_config(timeouts);
+        let mut s3 = aws_sdk_s3::config::Builder::from(shared)
+            .force_path_style(backend.use_path_style)
+            .timeout_config(timeouts.clone());
         if let Some(endpoint) = &backend.s3_endpoint {
             s3 = s3.endpoint_url(endpoint);
         }
-        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(shared);
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(shared).timeout_config(timeouts);
         if let Some(endpoint) = &backend.dynamodb_endpoint {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
@@ -47,6 +180,31 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
         }
     }
+}
+
+/// The backend's `shared_config_files` / `shared_credentials_files`, replacing the default
+/// files as in Terraform; `None` when it names none.
+#[allow(deprecated)] // see the `use` above
+fn profile_files(backend: &S3Backend) -> Option<ProfileFiles> {
+    let credentials = &backend.credentials;
+    if credentials.shared_config_files.is_empty() && credentials.shared_credentials_files.is_empty()
+    {
+        return None;
+    }
+    let mut files = ProfileFiles::builder();
+    if credentials.shared_config_files.is_empty() {
+        files = files.include_default_config_file(true);
+    }
+    if credentials.shared_credentials_files.is_empty() {
+        files = files.include_default_credentials_file(true);
+    }
+    for file in &credentials.shared_config_files {
+        files = files.with_file(ProfileFileKind::Config, file);
+    }
+    for file in &credentials.shared_credentials_files {
+        files = files.with_file(ProfileFileKind::Credentials, file);
+    }
+    Some(files.build())
 }
 
 /// An SDK error with its service code and message, for humans.

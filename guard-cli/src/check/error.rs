@@ -1,4 +1,4 @@
-//! Why `check` could not analyse a configuration (exit code 1).
+//! Why `check` could not analyse a configuration (exit code 6).
 
 use std::path::PathBuf;
 

@@ -4,8 +4,8 @@
 //! Layout: [`loader`] reads and parses files (the only I/O besides printing in [`run`]),
 //! [`model`] gives the rules a view of one module, [`rules`] holds the rule table and one module
 //! per rule family, [`suppress`] handles `# zdd:ignore`, [`report`] ties them together and
-//! [`render`] prints text, JSON or SARIF. Exit codes: 0 clean, 2 findings at or above
-//! `--min-severity`, 1 the configuration could not be read or parsed.
+//! [`render`] prints text, JSON or SARIF. Exit codes: 0 clean, 5 findings at or above
+//! `--min-severity`, 6 the configuration could not be read or parsed.
 
 pub mod duration;
 pub mod error;
@@ -27,12 +27,14 @@ pub use error::CheckError;
 pub use finding::{Finding, Severity};
 pub use report::Report;
 
+use crate::exit::Outcome;
+
 /// Exit code when no finding reaches the threshold.
-pub const EXIT_CLEAN: u8 = 0;
-/// Exit code when the configuration cannot be read or parsed.
-pub const EXIT_PARSE_ERROR: u8 = 1;
-/// Exit code when at least one finding reaches the threshold.
-pub const EXIT_FINDINGS: u8 = 2;
+pub const EXIT_CLEAN: u8 = Outcome::Ok.code();
+/// Exit code when the configuration cannot be read or parsed (zdd-guard's own error).
+pub const EXIT_PARSE_ERROR: u8 = Outcome::Error.code();
+/// Exit code when at least one finding reaches the threshold (the contract's "drift" row).
+pub const EXIT_FINDINGS: u8 = Outcome::Drift.code();
 
 /// Output format of `zdd-guard check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -49,7 +51,7 @@ pub enum Format {
 /// Arguments of `zdd-guard check`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 clean, 2 findings at or above --min-severity, 1 parse error.\n\
+    after_help = "Exit codes: 0 clean, 5 findings at or above --min-severity, 6 parse error.\n\
 Silence one rule for one block with `# zdd:ignore ZDDxxx <reason>` on the line before it."
 )]
 pub struct CheckArgs {
@@ -108,7 +110,7 @@ fn to_json(value: &serde_json::Value) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// Runs `check` and returns the process exit code (0 clean, 2 findings, 1 parse error).
+/// Runs `check` and returns the process exit code (0 clean, 5 findings, 6 parse error).
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     match check_dir(&args.dir) {

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 
 use crate::aws::{Clients, DynamoLocks, LeaseStore, S3State};
 use crate::core::backend::{self, Backend, S3Backend};
+use crate::core::limits::AwsTimeouts;
 
 /// Reads `.terraform/terraform.tfstate`, else the `*.tf` files of `dir`.
 pub fn resolve_backend(dir: &Path) -> anyhow::Result<Backend> {
@@ -56,9 +57,16 @@ pub struct Remote {
 }
 
 impl Remote {
-    pub async fn connect(backend: S3Backend, workspace: &str) -> Remote {
-        let clients = Clients::for_backend(&backend).await;
-        Remote::with_clients(&clients, backend, workspace)
+    /// Connects as Terraform would (see [`Clients::for_backend`]), with `timeouts` on every
+    /// client; refuses a backend whose settings the guard cannot honour.
+    pub async fn connect(
+        backend: S3Backend,
+        workspace: &str,
+        timeouts: &AwsTimeouts,
+    ) -> anyhow::Result<Remote> {
+        backend::refuse_unsupported(&backend, |name| std::env::var(name).ok())?;
+        let clients = Clients::for_backend(&backend, timeouts).await?;
+        Ok(Remote::with_clients(&clients, backend, workspace))
     }
 
     pub fn with_clients(clients: &Clients, backend: S3Backend, workspace: &str) -> Remote {
@@ -93,8 +101,9 @@ impl Remote {
 
     /// Connects to the S3 backend of `dir`, or explains why there is none.
     pub async fn for_dir(dir: &Path) -> anyhow::Result<Remote> {
+        let timeouts = AwsTimeouts::from_env(|name| std::env::var(name).ok())?;
         match resolve_backend(dir)? {
-            Backend::S3(s3) => Ok(Remote::connect(s3, &workspace(dir)).await),
+            Backend::S3(s3) => Remote::connect(s3, &workspace(dir), &timeouts).await,
             other => anyhow::bail!(
                 "{} does not use the S3 backend ({other:?}); zdd-guard reads locks and state from S3",
                 dir.display()

@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::CommonArgs;
+use super::private_dir::PrivateDir;
 use crate::core::plan;
 use crate::core::render::render_state_diff;
 use crate::core::snapshot::{ResourceChange, StateDiff};
@@ -21,7 +22,10 @@ pub struct DriftArgs {
 pub async fn run(args: &DriftArgs) -> anyhow::Result<Outcome> {
     let reporter = Reporter::new(args.common.json);
     let terraform = Terraform::new(args.common.terraform.as_deref(), &args.common.chdir);
-    let file = std::env::temp_dir().join(format!("zdd-guard-drift-{}.tfplan", std::process::id()));
+    // The saved plan holds every variable's value: a private directory, deleted below (and
+    // on every early way out, when `private` is dropped).
+    let private = PrivateDir::create()?;
+    let file = private.path().join("zdd-guard-drift.tfplan");
     let out = format!("-out={}", file.display());
     let planned = terraform
         .capture(&[
@@ -34,7 +38,7 @@ pub async fn run(args: &DriftArgs) -> anyhow::Result<Outcome> {
         ])
         .await?;
     if !matches!(planned.code, Some(0 | 2)) {
-        let _ = std::fs::remove_file(&file);
+        private.remove()?;
         reporter.error(
             "drift",
             &format!("terraform plan -refresh-only failed:\n{}", planned.stderr),
@@ -44,7 +48,7 @@ pub async fn run(args: &DriftArgs) -> anyhow::Result<Outcome> {
     let shown = terraform
         .capture(&["show", "-json", &file.display().to_string()])
         .await;
-    let _ = std::fs::remove_file(&file);
+    private.remove()?;
     let shown = shown?;
     anyhow::ensure!(
         shown.code == Some(0),

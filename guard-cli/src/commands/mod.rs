@@ -4,6 +4,7 @@ pub mod context;
 pub mod drift;
 pub mod lease;
 pub mod lock;
+pub mod private_dir;
 pub mod run;
 pub mod state_diff;
 pub mod supervise;

@@ -9,8 +9,11 @@ use tokio::sync::watch;
 use super::CommonArgs;
 use super::context::{Remote, resolve_backend, workspace};
 use super::lease::{Held, acquire, this_owner};
+use super::private_dir::PrivateDir;
 use super::supervise::{Signals, Watcher, check_lock_table, supervise};
+use crate::core::argv::redacted_command;
 use crate::core::backend::{self, Backend, Locking};
+use crate::core::limits::{AwsTimeouts, RunLimits};
 use crate::core::plan;
 use crate::exit::{LockingError, Outcome};
 use crate::output::Reporter;
@@ -32,7 +35,7 @@ pub struct RunArgs {
     /// Run even when the backend has no state locking (no lease, no watch).
     #[arg(long)]
     pub allow_unlocked: bool,
-    /// After a successful apply, `plan -refresh-only -detailed-exitcode` must find nothing (else 2).
+    /// After a successful apply, `plan -refresh-only -detailed-exitcode` must find nothing (else 5).
     #[arg(long)]
     pub verify_drift: bool,
     /// The terraform command line, after `--`.
@@ -52,6 +55,14 @@ const APPLY_PLANFILE_OPTIONS: &[&str] = &[
 ];
 
 pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
+    // Every value is checked before anything is taken or started (exit 6).
+    RunLimits {
+        lease_ttl: args.lease_ttl,
+        wait: args.wait,
+        watch_interval: args.watch_interval,
+    }
+    .validate()?;
+    let timeouts = AwsTimeouts::from_env(|name| std::env::var(name).ok())?;
     let reporter = Reporter::new(args.common.json);
     let (chdir, subcommand_index) = chdir_and_subcommand(&args.terraform_args);
     let dir = chdir.map_or_else(|| args.common.chdir.clone(), |d| args.common.chdir.join(d));
@@ -101,8 +112,9 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     for warning in backend::warnings(s3) {
         reporter.warn("backend", &warning);
     }
-    let remote = Remote::connect(s3.clone(), &workspace(&dir)).await;
-    let owner = this_owner(format!("terraform {}", args.terraform_args.join(" ")));
+    let remote = Remote::connect(s3.clone(), &workspace(&dir), &timeouts).await?;
+    // The lease record is stored in AWS and shown by `lock status`: option names, no values.
+    let owner = this_owner(redacted_command(&args.terraform_args));
     let poll = args.watch_interval.min(Duration::from_secs(1));
     // Only the lease stands between the guard and terraform's start: the lease write into the
     // lock table also proves the table is usable (a put fails unless its key is a string
@@ -218,6 +230,8 @@ async fn guarded(
     let is_apply = matches!(subcommand, "apply" | "destroy");
     let mut outcome = Outcome::Ok;
     let mut expect_changes = false;
+    // The saved plan holds every variable's value: a private directory, deleted at the end.
+    let mut plan_dir: Option<PrivateDir> = None;
 
     let final_args: Vec<String> = if is_apply {
         let sub_at = tf_args.iter().position(|a| a == subcommand).unwrap_or(0);
@@ -228,10 +242,8 @@ async fn guarded(
         let plan_file = match given_plan {
             Some(file) => file,
             None => {
-                let file = terraform
-                    .dir()
-                    .join(".terraform")
-                    .join(format!("zdd-guard-{}.tfplan", std::process::id()));
+                let private = plan_dir.insert(PrivateDir::create()?);
+                let file = private.path().join("zdd-guard.tfplan");
                 let mut plan_args: Vec<String> = before[..sub_at].to_vec();
                 plan_args.push("plan".into());
                 plan_args.push(format!("-out={}", file.display()));
@@ -247,7 +259,11 @@ async fn guarded(
                 );
                 reporter.info(
                     "plan",
-                    "planning to a saved plan first, so this run knows what it may change",
+                    &format!(
+                        "planning to a saved plan first, so this run knows what it may change \
+                         (saved plan in {}, deleted at exit)",
+                        private.path().display()
+                    ),
                 );
                 let child = terraform.spawn(&plan_args, stdout_to)?;
                 // Terraform is starting meanwhile; it reads the state only after taking its lock.
@@ -321,6 +337,13 @@ async fn guarded(
     )
     .await?;
     outcome = outcome.combine(Outcome::from_terraform(code));
+    // Terraform is done with the saved plan (whatever its exit): delete it now. Every earlier
+    // way out of this function deletes it when `plan_dir` is dropped.
+    if let Some(private) = plan_dir.take()
+        && let Err(error) = private.remove()
+    {
+        reporter.warn("plan", &format!("{error:#}"));
+    }
 
     if is_apply && code == Some(0) {
         outcome = outcome

@@ -4,6 +4,9 @@
 //! `-backend-config` values), else the `terraform { backend "..." {} }` block of the `*.tf` files.
 //! Pure: callers read the files and pass their contents in.
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
 /// A parse or resolution failure, with enough context to fix the input.
@@ -27,9 +30,18 @@ pub enum BackendError {
     },
     #[error("more than one backend block ({first} and {second}); Terraform allows one")]
     Duplicate { first: String, second: String },
+    /// A setting that changes how Terraform reads or writes the state, which the guard cannot
+    /// do the same way: refused, so that the guard never reads or locks another state.
+    #[error(
+        "the S3 backend uses {setting}, which zdd-guard cannot honour: {why}; zdd-guard refuses \
+         to run rather than read or lock the state differently from Terraform"
+    )]
+    Unsupported { setting: String, why: String },
 }
 
 /// The backend in use.
+// One value per command, moved once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Backend {
     /// No backend block, or `backend "local"`: state in a local file, no shared locking.
@@ -53,8 +65,77 @@ pub struct S3Backend {
     pub workspace_key_prefix: Option<String>,
     pub s3_endpoint: Option<String>,
     pub dynamodb_endpoint: Option<String>,
+    pub sts_endpoint: Option<String>,
     pub use_path_style: bool,
+    pub use_fips_endpoint: bool,
+    pub use_dualstack_endpoint: bool,
+    /// The backend's credentials, as Terraform uses them (see [`Credentials`]).
+    pub credentials: Credentials,
+    /// `assume_role { role_arn ... }` (or the older top-level `role_arn`).
+    pub assume_role: Option<AssumeRole>,
+    /// Settings the guard cannot honour, as Terraform names them with why: refused by
+    /// [`refuse_unsupported`].
+    pub unsupported: Vec<(String, String)>,
 }
+
+/// A credential from the backend block: never printed (`Debug` shows `(sensitive)`).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
+/// Where the backend's base credentials come from, in Terraform's order: static keys in the
+/// block, else the named `profile` (which wins over environment credentials, as in Terraform),
+/// else the default chain (environment, shared files, web identity, container, instance).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Credentials {
+    pub access_key: Option<Secret>,
+    pub secret_key: Option<Secret>,
+    pub token: Option<Secret>,
+    pub profile: Option<String>,
+    pub shared_config_files: Vec<String>,
+    pub shared_credentials_files: Vec<String>,
+}
+
+/// The role the backend assumes with its base credentials (STS AssumeRole).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub session_name: Option<String>,
+    pub external_id: Option<String>,
+    pub duration: Option<Duration>,
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Refuses a backend whose settings the guard cannot honour, and SSE-C given to Terraform
+/// through the environment (`AWS_SSE_CUSTOMER_KEY`). `env` looks up environment variables.
+pub fn refuse_unsupported(
+    backend: &S3Backend,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(), BackendError> {
+    if let Some((setting, why)) = backend.unsupported.first() {
+        return Err(BackendError::Unsupported {
+            setting: format!("`{setting}`"),
+            why: why.clone(),
+        });
+    }
+    if env("AWS_SSE_CUSTOMER_KEY").is_some_and(|key| !key.is_empty()) {
+        return Err(BackendError::Unsupported {
+            setting: "SSE-C through the environment variable AWS_SSE_CUSTOMER_KEY".to_string(),
+            why: SSE_C_WHY.to_string(),
+        });
+    }
+    Ok(())
+}
+
+const SSE_C_WHY: &str = "with SSE-C (a customer-provided key) every read of the state needs the \
+     key, which the guard does not pass; use SSE-KMS (`kms_key_id`) or SSE-S3 (`encrypt = true`)";
 
 impl S3Backend {
     /// The S3 key of the state for `workspace`, as Terraform's S3 backend computes it.
@@ -255,6 +336,37 @@ fn backend_from_config(
                     .and_then(Value::as_str)
                     .map(str::to_string)
             };
+            let secret = |name: &str| Ok::<_, BackendError>(text(name)?.map(Secret));
+            let credentials = Credentials {
+                access_key: secret("access_key")?,
+                secret_key: secret("secret_key")?,
+                token: secret("token")?,
+                profile: text("profile")?,
+                shared_config_files: string_list(config, "shared_config_files")
+                    .map_err(&malformed)?,
+                shared_credentials_files: string_list(config, "shared_credentials_files")
+                    .map_err(&malformed)?,
+            };
+            let mut unsupported = Vec::new();
+            if text("sse_customer_key")?.is_some() {
+                unsupported.push(("sse_customer_key".to_string(), SSE_C_WHY.to_string()));
+            }
+            if present(config.get("assume_role_with_web_identity")) {
+                unsupported.push((
+                    "assume_role_with_web_identity".to_string(),
+                    "the guard assumes roles with AssumeRole only; set AWS_ROLE_ARN and \
+                     AWS_WEB_IDENTITY_TOKEN_FILE in the environment instead (both Terraform and \
+                     the guard read them)"
+                        .to_string(),
+                ));
+            }
+            if text("custom_ca_bundle")?.is_some() {
+                unsupported.push((
+                    "custom_ca_bundle".to_string(),
+                    "set AWS_CA_BUNDLE in the environment instead".to_string(),
+                ));
+            }
+            let assume_role = assume_role(config, &mut unsupported).map_err(&malformed)?;
             Ok(Backend::S3(S3Backend {
                 bucket: required("bucket")?,
                 key: required("key")?,
@@ -265,13 +377,115 @@ fn backend_from_config(
                 workspace_key_prefix: text("workspace_key_prefix")?,
                 s3_endpoint: endpoint("s3").or(text("endpoint")?),
                 dynamodb_endpoint: endpoint("dynamodb").or(text("dynamodb_endpoint")?),
+                sts_endpoint: endpoint("sts").or(text("sts_endpoint")?),
                 use_path_style: flag("use_path_style")? || flag("force_path_style")?,
+                use_fips_endpoint: flag("use_fips_endpoint")?,
+                use_dualstack_endpoint: flag("use_dualstack_endpoint")?,
+                credentials,
+                assume_role,
+                unsupported,
             }))
         }
         other => Ok(Backend::Other {
             kind: other.to_string(),
         }),
     }
+}
+
+/// Whether a setting is given at all (init state records unset ones as `null`).
+fn present(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(items)) => !items.is_empty(),
+        Some(Value::Object(map)) => !map.is_empty(),
+        Some(_) => true,
+    }
+}
+
+fn string_list(config: &Map<String, Value>, name: &str) -> Result<Vec<String>, String> {
+    match config.get(name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("`{name}` must be a list of strings, got {item}"))
+            })
+            .collect(),
+        Some(other) => Err(format!("`{name}` must be a list of strings, got {other}")),
+    }
+}
+
+/// `assume_role = { role_arn = ..., ... }` (also written as a block), or the older top-level
+/// `role_arn`, `session_name`, `external_id`. Parts the guard cannot pass on are added to
+/// `unsupported`.
+fn assume_role(
+    config: &Map<String, Value>,
+    unsupported: &mut Vec<(String, String)>,
+) -> Result<Option<AssumeRole>, String> {
+    let nested = match config.get("assume_role") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(
+            first_object(value)
+                .ok_or_else(|| "`assume_role` must be an object".to_string())?
+                .clone(),
+        ),
+    };
+    let (source, prefix) = match &nested {
+        Some(map) => (map, "assume_role."),
+        None => (config, ""),
+    };
+    let text = |name: &str| -> Result<Option<String>, String> {
+        match source.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!("`{prefix}{name}` must be a string, got {other}")),
+        }
+    };
+    let Some(role_arn) = text("role_arn")? else {
+        if nested.is_some() {
+            return Err("`assume_role.role_arn` is required".to_string());
+        }
+        return Ok(None);
+    };
+    let duration = match text("duration")? {
+        None => None,
+        Some(duration) => Some(
+            humantime::parse_duration(&duration)
+                .map_err(|e| format!("`{prefix}duration` {duration:?} is not a duration ({e})"))?,
+        ),
+    };
+    let tags = match source.get("tags") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::Object(tags)) => tags
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(v) => Ok((k.clone(), v.clone())),
+                other => Err(format!("`{prefix}tags.{k}` must be a string, got {other}")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("`{prefix}tags` must be a map, got {other}")),
+    };
+    for name in ["source_identity", "transitive_tag_keys"] {
+        if present(source.get(name)) {
+            unsupported.push((
+                format!("{prefix}{name}"),
+                "the guard's AssumeRole does not pass it on".to_string(),
+            ));
+        }
+    }
+    Ok(Some(AssumeRole {
+        role_arn,
+        session_name: text("session_name")?,
+        external_id: text("external_id")?,
+        duration,
+        policy: text("policy")?,
+        policy_arns: string_list(source, "policy_arns")?,
+        tags,
+    }))
 }
 
 /// hcl-rs turns repeated blocks into arrays; a single block is an object.
@@ -423,6 +637,130 @@ mod tests {
             from_tf_files(&files),
             Err(BackendError::Duplicate { .. })
         ));
+    }
+
+    fn s3(contents: &str) -> S3Backend {
+        match from_tf_files(&tf(contents)).unwrap() {
+            Backend::S3(s3) => s3,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn credentials_profile_and_assume_role_are_read() {
+        let backend = s3(r#"
+            terraform {
+              backend "s3" {
+                bucket = "b"
+                key = "k"
+                profile = "deploy"
+                shared_config_files = ["/etc/aws/config"]
+                access_key = "AKIAEXAMPLE"
+                secret_key = "s3cr3t-key"
+                assume_role = {
+                  role_arn = "arn:aws:iam::123456789012:role/deployer"
+                  session_name = "ci"
+                  external_id = "ext"
+                  duration = "1h"
+                  policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+                  tags = { team = "web" }
+                }
+                endpoints = { sts = "http://127.0.0.1:1" }
+              }
+            }"#);
+        assert_eq!(backend.credentials.profile.as_deref(), Some("deploy"));
+        assert_eq!(backend.credentials.shared_config_files, ["/etc/aws/config"]);
+        assert_eq!(
+            backend.credentials.secret_key,
+            Some(Secret("s3cr3t-key".into()))
+        );
+        let role = backend.assume_role.clone().unwrap();
+        assert_eq!(role.role_arn, "arn:aws:iam::123456789012:role/deployer");
+        assert_eq!(role.session_name.as_deref(), Some("ci"));
+        assert_eq!(role.external_id.as_deref(), Some("ext"));
+        assert_eq!(role.duration, Some(Duration::from_secs(3600)));
+        assert_eq!(role.policy_arns.len(), 1);
+        assert_eq!(role.tags["team"], "web");
+        assert_eq!(backend.sts_endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        assert!(refuse_unsupported(&backend, |_| None).is_ok());
+        // Credentials never reach a log through Debug.
+        let debug = format!("{backend:?}");
+        assert!(
+            !debug.contains("s3cr3t-key") && debug.contains("(sensitive)"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn init_state_with_legacy_role_arn_and_nulls() {
+        let json = r#"{"version":3,"backend":{"type":"s3","config":{
+            "bucket":"b","key":"k","role_arn":"arn:aws:iam::1:role/r","session_name":null,
+            "assume_role":null,"sse_customer_key":null,"profile":null,
+            "shared_config_files":null,"assume_role_with_web_identity":null}}}"#;
+        let Some(Backend::S3(backend)) = from_init_state("x", json).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            backend.assume_role.map(|r| r.role_arn).as_deref(),
+            Some("arn:aws:iam::1:role/r")
+        );
+        assert!(backend.unsupported.is_empty());
+    }
+
+    #[test]
+    fn settings_the_guard_cannot_honour_are_refused_by_name() {
+        let cases = [
+            (r#"sse_customer_key = "a2V5""#, "`sse_customer_key`"),
+            (
+                r#"assume_role = { role_arn = "arn:r", source_identity = "me" }"#,
+                "`assume_role.source_identity`",
+            ),
+            (
+                r#"assume_role_with_web_identity = { role_arn = "arn:r" }"#,
+                "`assume_role_with_web_identity`",
+            ),
+            (r#"custom_ca_bundle = "/ca.pem""#, "`custom_ca_bundle`"),
+        ];
+        for (line, named) in cases {
+            let backend = s3(&format!(
+                "terraform {{\n backend \"s3\" {{\n bucket = \"b\"\n key = \"k\"\n {line}\n }}\n}}"
+            ));
+            let error = refuse_unsupported(&backend, |_| None)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(named), "{line}: {error}");
+            assert!(!error.contains("a2V5"), "{error}");
+        }
+        let plain = s3("terraform {\n backend \"s3\" {\n bucket = \"b\"\n key = \"k\"\n }\n}");
+        let error = refuse_unsupported(&plain, |name| {
+            (name == "AWS_SSE_CUSTOMER_KEY").then(|| "a2V5".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("AWS_SSE_CUSTOMER_KEY"), "{error}");
+        assert!(refuse_unsupported(&plain, |_| Some(String::new())).is_ok());
+    }
+
+    #[test]
+    fn malformed_assume_role_is_a_clear_error() {
+        for (line, message) in [
+            (
+                r#"assume_role = { session_name = "x" }"#,
+                "assume_role.role_arn",
+            ),
+            (
+                r#"assume_role = { role_arn = "r", duration = "soon" }"#,
+                "duration",
+            ),
+            (r#"shared_config_files = "one""#, "shared_config_files"),
+        ] {
+            let error = from_tf_files(&tf(&format!(
+                "terraform {{\n backend \"s3\" {{\n bucket = \"b\"\n key = \"k\"\n {line}\n }}\n}}"
+            )))
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains(message), "{line}: {error}");
+        }
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Pure core of zdd-guard: no I/O, no clock reads (time is a parameter), no SDK types.
 
+pub mod argv;
 pub mod backend;
 pub mod lease;
+pub mod limits;
 pub mod lockinfo;
 pub mod plan;
 pub mod render;
+pub mod sensitive;
 pub mod snapshot;
 pub mod watch;

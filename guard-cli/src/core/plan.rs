@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::snapshot::AttributeChange;
+use super::sensitive::mask_attributes_by_marks;
+use super::snapshot::{AttributeChange, attribute_changes};
 
 #[derive(Debug, thiserror::Error)]
 #[error("terraform's plan JSON is malformed: {0}")]
@@ -33,6 +34,11 @@ struct RawChangeBody {
     before: Option<Value>,
     #[serde(default)]
     after: Option<Value>,
+    /// `true`, or the value's structure with `true` at the sensitive parts.
+    #[serde(default)]
+    before_sensitive: Option<Value>,
+    #[serde(default)]
+    after_sensitive: Option<Value>,
 }
 
 /// What a saved plan will do, as far as the watcher cares.
@@ -75,36 +81,32 @@ pub fn summarize(json: &[u8]) -> Result<PlanSummary, PlanJsonError> {
     Ok(PlanSummary { changes, drifted })
 }
 
-/// The `resource_drift` entries with attribute-level differences.
+/// The `resource_drift` entries with attribute-level differences. Values Terraform marks
+/// sensitive (`before_sensitive` / `after_sensitive`, on either side) are masked.
 pub fn drift(json: &[u8]) -> Result<Vec<Drift>, PlanJsonError> {
     let plan: RawPlan = serde_json::from_slice(json).map_err(|e| PlanJsonError(e.to_string()))?;
     Ok(plan
         .resource_drift
         .into_iter()
         .map(|c| {
-            let empty = Map::new();
-            let before = c
-                .change
-                .before
-                .as_ref()
-                .and_then(Value::as_object)
-                .unwrap_or(&empty);
-            let after = c
-                .change
-                .after
-                .as_ref()
-                .and_then(Value::as_object)
-                .unwrap_or(&empty);
-            let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-            let attributes = names
-                .into_iter()
-                .filter(|n| before.get(*n) != after.get(*n))
-                .map(|n| AttributeChange {
-                    name: n.clone(),
-                    before: before.get(n).cloned(),
-                    after: after.get(n).cloned(),
-                })
-                .collect();
+            let object = |value: &Option<Value>| -> Map<String, Value> {
+                value
+                    .as_ref()
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let (before, after) = (object(&c.change.before), object(&c.change.after));
+            let marks = (
+                c.change.before_sensitive.as_ref(),
+                c.change.after_sensitive.as_ref(),
+            );
+            let attributes = attribute_changes(
+                &before,
+                &after,
+                &mask_attributes_by_marks(&before, marks.0, marks.1),
+                &mask_attributes_by_marks(&after, marks.0, marks.1),
+            );
             Drift {
                 address: c.address,
                 action: c.change.actions.join(","),
@@ -117,6 +119,7 @@ pub fn drift(json: &[u8]) -> Result<Vec<Drift>, PlanJsonError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::sensitive::SENSITIVE;
 
     const PLAN: &str = r#"{"format_version":"1.2","resource_changes":[
         {"address":"terraform_data.a","change":{"actions":["create"],"before":null,"after":{}}},
@@ -141,6 +144,36 @@ mod tests {
         assert_eq!(drift.len(), 1);
         assert_eq!(drift[0].attributes.len(), 1);
         assert_eq!(drift[0].attributes[0].name, "input");
+    }
+
+    /// Terraform 1.15's plan JSON for a drifted resource with a sensitive nested value and a
+    /// wholly sensitive one: no secret survives, the rest is shown.
+    #[test]
+    fn drift_masks_what_terraform_marks_sensitive() {
+        let plan = r#"{"resource_drift":[{"address":"t.x","change":{"actions":["update"],
+            "before":{"id":"1","login":{"user":"app","password":"hunter1"},"token":"tok1","size":1},
+            "after":{"id":"1","login":{"user":"app","password":"hunter2"},"token":"tok2","size":2},
+            "before_sensitive":{"login":{"password":true},"token":true},
+            "after_sensitive":{"login":{"password":true}}}},
+          {"address":"t.y","change":{"actions":["update"],"before":{"a":"s1"},"after":{"a":"s2"},
+            "before_sensitive":true,"after_sensitive":true}}]}"#;
+        let drift = drift(plan.as_bytes()).unwrap();
+        let text = serde_json::to_string(&drift).unwrap();
+        for secret in ["hunter1", "hunter2", "tok1", "tok2", "s1", "s2"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let names: Vec<&str> = drift[0]
+            .attributes
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(names, ["login", "size", "token"]);
+        assert_eq!(
+            drift[0].attributes[0].after,
+            Some(serde_json::json!({"user": "app", "password": SENSITIVE}))
+        );
+        assert_eq!(drift[0].attributes[1].after, Some(serde_json::json!(2)));
+        assert_eq!(drift[1].attributes[0].before, Some(SENSITIVE.into()));
     }
 
     #[test]

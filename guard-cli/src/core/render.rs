@@ -57,6 +57,11 @@ fn render_attribute(
     change: &AttributeChange,
     paint: &dyn Fn(&str, &str) -> String,
 ) {
+    if change.before.is_some() && change.before == change.after {
+        // Only differences are rendered: equal sides mean the mask hid what changed.
+        out.push_str(&format!("    {}: (sensitive value changed)\n", change.name));
+        return;
+    }
     let before = pretty(change.before.as_ref());
     let after = pretty(change.after.as_ref());
     if !before.contains('\n') && !after.contains('\n') {
@@ -100,7 +105,7 @@ fn pretty(value: Option<&Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::snapshot::{ResourceChange, StateDiff};
+    use crate::core::snapshot::{ResourceChange, SENSITIVE, StateDiff};
 
     fn sample() -> StateDiff {
         StateDiff {
@@ -135,6 +140,35 @@ mod tests {
             text,
             "serial: 3 -> 4\n+ terraform_data.new (added)\n~ terraform_data.x\n    input: \"a\" -> \"b\"\n    tags:\n        {\n          \"env\": \"prod\",\n      -   \"team\": \"a\"\n      +   \"team\": \"b\"\n        }\n"
         );
+    }
+
+    #[test]
+    fn a_masked_change_says_so_without_values() {
+        let diff = StateDiff {
+            changed: vec![ResourceChange {
+                address: "t.x".into(),
+                attributes: vec![
+                    AttributeChange {
+                        name: "password".into(),
+                        before: Some(SENSITIVE.into()),
+                        after: Some(SENSITIVE.into()),
+                    },
+                    AttributeChange {
+                        name: "login".into(),
+                        before: Some(serde_json::json!({"user": "a", "password": SENSITIVE})),
+                        after: Some(serde_json::json!({"user": "b", "password": SENSITIVE})),
+                    },
+                ],
+            }],
+            ..sample()
+        };
+        let text = render_state_diff(&diff, false);
+        assert!(
+            text.contains("    password: (sensitive value changed)\n"),
+            "{text}"
+        );
+        assert!(text.contains("-   \"user\": \"a\""), "{text}");
+        assert!(text.contains("\"password\": \"(sensitive)\""), "{text}");
     }
 
     #[test]

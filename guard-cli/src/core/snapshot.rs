@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// Shown instead of a sensitive attribute's value, so diffs never print secrets into CI logs.
-pub const SENSITIVE: &str = "(sensitive)";
+pub use super::sensitive::SENSITIVE;
+use super::sensitive::mask_state_paths;
 
 /// A parsed state: identity, plus where each resource instance's attributes are in the text.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,15 +184,23 @@ impl Snapshot {
 
     /// `parse` checked that the attributes are a JSON object and the paths valid JSON, so these
     /// conversions cannot fail; a failure would mean an empty map, never a panic.
-    fn parse_instance(&self, instance: &InstanceText) -> Map<String, Value> {
-        let mut attributes: Map<String, Value> =
+    fn raw_instance(&self, instance: &InstanceText) -> (Map<String, Value>, Option<Value>) {
+        let attributes: Map<String, Value> =
             serde_json::from_str(self.slice(&instance.attributes)).unwrap_or_default();
-        let paths: Option<Value> = serde_json::from_str(self.slice(&instance.sensitive)).ok();
-        for name in sensitive_top_level_names(paths.as_ref()) {
-            if let Some(value) = attributes.get_mut(&name) {
-                *value = Value::String(SENSITIVE.to_string());
-            }
-        }
+        let text = self.slice(&instance.sensitive);
+        // Paths present but unreadable: `mask_state_paths` then masks every attribute.
+        let paths = if text.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_str(text).unwrap_or(Value::Bool(true)))
+        };
+        (attributes, paths)
+    }
+
+    /// The attributes with every path of `sensitive_attributes` masked.
+    fn parse_instance(&self, instance: &InstanceText) -> Map<String, Value> {
+        let (mut attributes, paths) = self.raw_instance(instance);
+        mask_state_paths(&mut attributes, paths.as_ref());
         attributes
     }
 
@@ -203,28 +211,9 @@ impl Snapshot {
     }
 }
 
-/// `sensitive_attributes` is a list of paths; each path's first step names the attribute.
-fn sensitive_top_level_names(paths: Option<&Value>) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let Some(Value::Array(paths)) = paths else {
-        return names;
-    };
-    for path in paths {
-        let first = match path {
-            Value::Array(steps) => steps.first(),
-            other => Some(other),
-        };
-        if let Some(name) = first
-            .and_then(|step| step.get("value"))
-            .and_then(Value::as_str)
-        {
-            names.insert(name.to_string());
-        }
-    }
-    names
-}
-
-/// One attribute that differs; `None` means absent on that side.
+/// One attribute that differs; `None` means absent on that side. Values Terraform marks
+/// sensitive (on either side) are [`SENSITIVE`]: a changed secret shows as a change whose two
+/// sides may read the same.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttributeChange {
     pub name: String,
@@ -296,11 +285,20 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> StateDiff {
             None => removed.push(address.clone()),
             Some(new) if before.same_text(old, after, new) => {}
             Some(new) => {
-                let (old, new) = (before.parse_instance(old), after.parse_instance(new));
+                // Compared unmasked (someone changing only a secret is still a change), shown
+                // masked with both sides' sensitive paths.
+                let (old, old_paths) = before.raw_instance(old);
+                let (new, new_paths) = after.raw_instance(new);
                 if old != new {
+                    let masked = |attributes: &Map<String, Value>| {
+                        let mut attributes = attributes.clone();
+                        mask_state_paths(&mut attributes, old_paths.as_ref());
+                        mask_state_paths(&mut attributes, new_paths.as_ref());
+                        attributes
+                    };
                     changed.push(ResourceChange {
                         address: address.clone(),
-                        attributes: attribute_changes(&old, &new),
+                        attributes: attribute_changes(&old, &new, &masked(&old), &masked(&new)),
                     });
                 }
             }
@@ -322,15 +320,21 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> StateDiff {
     }
 }
 
-fn attribute_changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<AttributeChange> {
+/// The attributes whose raw values differ, with their masked values.
+pub(crate) fn attribute_changes(
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+    old_masked: &Map<String, Value>,
+    new_masked: &Map<String, Value>,
+) -> Vec<AttributeChange> {
     let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     names
         .into_iter()
         .filter(|name| old.get(*name) != new.get(*name))
         .map(|name| AttributeChange {
             name: name.clone(),
-            before: old.get(name).cloned(),
-            after: new.get(name).cloned(),
+            before: old_masked.get(name).cloned(),
+            after: new_masked.get(name).cloned(),
         })
         .collect()
 }
@@ -482,11 +486,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn reformatted_or_sensitive_only_changes_are_not_changes() {
+    fn reformatting_is_not_a_change() {
         let compact = r#"{"mode":"managed","type":"t","name":"n","instances":[{"attributes":
             {"a":1,"secret":"old"},"sensitive_attributes":[[{"type":"get_attr","value":"secret"}]]}]}"#;
         let spaced = r#"{"mode":"managed","type":"t","name":"n","instances":[{"attributes":
-            { "secret" : "new", "a" : 1 },
+            { "secret" : "old", "a" : 1 },
             "sensitive_attributes":[[{"type":"get_attr","value":"secret"}]],"private":"eA=="}]}"#;
         let a = Snapshot::parse("a", state(1, "L", compact)).unwrap();
         let b = Snapshot::parse("b", state(2, "L", spaced)).unwrap();
@@ -497,6 +501,36 @@ pub(crate) mod tests {
             (a.len(), a.is_empty(), Snapshot::empty("L").is_empty()),
             (1, false, true)
         );
+    }
+
+    /// A change of a secret alone is a change (someone else's write must not hide behind a
+    /// mask), shown masked on both sides, nested paths exactly, and by either side's paths.
+    #[test]
+    fn a_sensitive_change_is_a_change_shown_masked() {
+        let version = |serial: u64, password: &str, paths: &str| {
+            let resource = format!(
+                r#"{{"mode":"managed","type":"t","name":"n","instances":[{{"attributes":
+                {{"a":1,"login":{{"user":"app","password":"{password}"}}}},
+                "sensitive_attributes":{paths}}}]}}"#
+            );
+            Snapshot::parse("x", state(serial, "L", &resource)).unwrap()
+        };
+        let nested =
+            r#"[[{"type":"get_attr","value":"login"},{"type":"get_attr","value":"password"}]]"#;
+        let before = version(1, "hunter1", nested);
+        let after = version(2, "hunter2", nested);
+        let d = diff(&before, &after);
+        assert_eq!(d.changed.len(), 1, "{d:?}");
+        let change = &d.changed[0].attributes[0];
+        assert_eq!(change.name, "login");
+        let masked = serde_json::json!({"user": "app", "password": SENSITIVE});
+        assert_eq!(change.before, Some(masked.clone()));
+        assert_eq!(change.after, Some(masked));
+        // Marked on one side only: masked on both.
+        let unmarked = version(3, "hunter3", "[]");
+        let d = diff(&before, &unmarked);
+        let text = serde_json::to_string(&d).unwrap();
+        assert!(!text.contains("hunter"), "{text}");
     }
 
     #[test]

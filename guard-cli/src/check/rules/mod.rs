@@ -125,8 +125,8 @@ pub const RULES: &[Rule] = &[
         id: "ZDD031",
         severity: Severity::Warning,
         title: "Rollback on failure disabled",
-        why: "A failed rollout leaves the broken generation serving instead of returning to the last good one.",
-        fix: "Remove `rollback_on_failure = false` (the default is true).",
+        why: "A failed rollout still returns all traffic to the last good generation, but the failed generation's Auto Scaling group and instances are kept (detached from the load balancer, tagged `zdd:rolled-back`) and keep running, at full size and cost, until the next successful apply deletes them.",
+        fix: "Remove `rollback_on_failure = false` (the default is true); to inspect failed instances, keep logs or snapshots instead.",
     },
 ];
 

@@ -58,7 +58,7 @@ fn check_rollback(module: &ModuleView<'_>, rollout: &Resource<'_>, out: &mut Vec
             attribute_span(body, "rollback_on_failure", rollout.block.span()),
             rollout.address(),
             format!(
-                "{} sets `rollback_on_failure = false`: a failed rollout leaves the broken generation serving",
+                "{} sets `rollback_on_failure = false`: a failed rollout still returns traffic to the last good generation, but keeps the failed Auto Scaling group and its instances running (detached, tagged `zdd:rolled-back`) until the next successful apply deletes it",
                 rollout.address()
             ),
         ));
