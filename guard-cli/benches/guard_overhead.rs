@@ -108,6 +108,7 @@ async fn lease_latency() {
             s3_endpoint: Some(bed.aws.endpoint().to_string()),
             dynamodb_endpoint: Some(bed.aws.endpoint().to_string()),
             use_path_style: true,
+            ..S3Backend::default()
         };
         let shared = bed.aws.sdk_config().await;
         let remote =
