@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use guard_support::{Bed, Locking, expired_lease, held_open, kill_guard_and_its_terraform, text};
 use zdd_test_support::wait_with_timeout;
 
-/// Fast leases: a 2 s TTL (clock-skew allowance: a quarter of it, 0.5 s).
-const FAST: &[&str] = &["--watch-interval", "200ms", "--lease-ttl", "2s"];
+/// Short leases: a 4 s TTL (clock-skew allowance: a quarter of it, 1 s), long enough that a
+/// loaded machine still renews in time (the guard stops terraform when it cannot).
+const FAST: &[&str] = &["--watch-interval", "200ms", "--lease-ttl", "4s"];
 const RECORD_LIMIT: Duration = Duration::from_secs(30);
 
 /// Environment variables `Owner::from_env` reads: removed so the test decides the identity.
@@ -131,7 +132,7 @@ async fn break_removes_the_lock_the_expired_lease_recorded(name: &str, locking: 
     let bed = Bed::new(name, locking, &held_open()).await;
     let (lease, lock) = killed_run(&bed, "101", "deployer").await;
     assert!(lease.contains("terraform_locks"), "{lease}");
-    // The lease lives 2 s after its last heartbeat plus the skew allowance: until then the
+    // The lease lives 4 s after its last heartbeat plus the skew allowance: until then the
     // break is refused as live.
     let deadline = Instant::now() + Duration::from_secs(30);
     let all = loop {
