@@ -1,4 +1,5 @@
-//! Aborting a rollout from outside (Terraform's StopProvider, the operation's timeout):
+//! Aborting a rollout from outside (Terraform's StopProvider, the operation's timeout, AWS
+//! refusing the rollout's calls):
 //! the reason given and what the engine did with it.
 //!
 //! See [`crate::Rollout::abort`]: before the point of no return the rollout moves into the
@@ -21,6 +22,9 @@ pub enum AbortReason {
     Interrupted,
     /// The operation's timeout (`timeouts { create/update }`) passed.
     TimedOut { after: Duration },
+    /// AWS kept refusing the rollout's calls (expired credentials, a missing permission): the
+    /// caller gave up on going forward. `detail` says what was refused.
+    AwsRefused { detail: String },
 }
 
 impl fmt::Display for AbortReason {
@@ -29,6 +33,9 @@ impl fmt::Display for AbortReason {
             AbortReason::Interrupted => f.write_str("interrupted"),
             AbortReason::TimedOut { after } => {
                 write!(f, "timed out after {}", HumanDuration(*after))
+            }
+            AbortReason::AwsRefused { detail } => {
+                write!(f, "given up after AWS refused its calls ({detail})")
             }
         }
     }

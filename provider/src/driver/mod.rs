@@ -5,9 +5,16 @@
 //! A stop (StopProvider or the timeout) is handed to the engine as `Rollout::abort`: before
 //! the point of no return the engine rolls back and the loop drives the rollback to its end
 //! (invariant 5); past it the loop finishes the rollout; with nothing to undo it stops.
+//!
+//! AWS errors that do not go away (expired credentials, a missing permission) are judged by
+//! the pure policy in [`give_up`]: after [`give_up::GIVE_UP_AFTER`] refused turns in a row
+//! over at least [`give_up::GIVE_UP_WINDOW`], the rollout is aborted the same way (its rollback
+//! needs other calls, which may still be allowed); if those are refused too, the run stops
+//! with each group's state as last observed, and the next apply resumes.
 
 pub mod convert;
 mod execute;
+pub mod give_up;
 mod observe;
 pub mod stats;
 pub mod timeline;
@@ -15,10 +22,11 @@ pub mod timeline;
 use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
-use zdd_rollout::{AbortReason, Checkpoint, Event, Outcome, Rollout, RolloutSpec};
+use zdd_rollout::{AbortReason, Checkpoint, Event, Observation, Outcome, Rollout, RolloutSpec};
 
-use crate::aws::{AwsClients, AwsError};
+use crate::aws::{AwsClients, AwsError, ErrorClass};
 
+use give_up::{GiveUp, Turn, Verdict};
 pub use observe::Observer;
 pub use stats::RunStats;
 
@@ -29,8 +37,10 @@ pub const MAX_POLL_ENV: &str = "ZDD_MAX_POLL_INTERVAL";
 const DEFAULT_MAX_POLL: Duration = Duration::from_secs(2);
 /// Pause after an observation failed before trying again.
 const OBSERVE_BACKOFF: Duration = Duration::from_secs(1);
-/// Consecutive non-transient observation failures that end the run.
+/// Transient failures [`first_observation`] retries before it reports the error.
 const MAX_OBSERVE_FAILURES: u32 = 5;
+/// Timeline action of the driver's own entries: giving up on AWS refusals.
+pub const GIVE_UP_ACTION: &str = "give_up";
 
 /// How long to sleep at most between observations.
 pub fn max_poll_interval() -> Duration {
@@ -48,7 +58,9 @@ pub enum Stopped {
     Cancelled,
     /// The operation's timeout passed.
     TimedOut(Duration),
-    /// AWS kept refusing to be observed.
+    /// AWS kept refusing the rollout's calls, observations or commands, and then those of its
+    /// rollback (see [`give_up`]); the text says what was refused. The run's timeline ends
+    /// with a `give_up` entry naming each group's state as last observed.
     ObserveFailed(String),
 }
 
@@ -102,13 +114,13 @@ pub async fn run_with_poll(
     let mut cancel = cancel;
     let mut aborted = false;
     let mut metrics_since = None;
-    let mut observe_failures = 0;
     let mut busy = Duration::ZERO;
     let mut stats = RunStats::default();
     let calls_before = observer.api_calls;
     let aws_time_before = observer.aws_time;
-    let mut logged = rollout.timeline().len();
-    log_events(rollout.spec(), &rollout.timeline()[..logged]);
+    log_events(rollout.spec(), rollout.timeline());
+    let mut give_up = GiveUp::default();
+    let mut refusals = Refusals::default();
 
     let outcome = loop {
         let turn = tokio::time::Instant::now();
@@ -125,17 +137,25 @@ pub async fn run_with_poll(
             }
         };
         let observation = match observation {
-            Ok(observation) => {
-                observe_failures = 0;
-                observation
-            }
+            Ok(observation) => observation,
             Err(err) => {
                 tracing::warn!(rollout = %rollout.spec().name, error = %err, "observation failed");
-                if !err.is_transient() {
-                    observe_failures += 1;
-                    if observe_failures >= MAX_OBSERVE_FAILURES {
-                        break Err(Stopped::ObserveFailed(err.to_string()));
+                let seen = if err.is_transient() {
+                    Turn::Transient
+                } else {
+                    Turn::Refused {
+                        error: err.to_string(),
                     }
+                };
+                match refusals.judge(&mut give_up, &mut rollout, &seen, started.elapsed()) {
+                    Judged::KeepGoing => {}
+                    Judged::RollingBack => {
+                        aborted = true;
+                        cancel = &unstoppable;
+                        deadline = tokio::time::Instant::now() + timeout;
+                        continue;
+                    }
+                    Judged::Stop(stopped) => break Err(stopped),
                 }
                 busy += turn.elapsed();
                 if let Err(stopped) = stats::timed(
@@ -155,27 +175,46 @@ pub async fn run_with_poll(
             }
         };
         let decision = rollout.step(&observation, convert::timestamp(now));
+        refusals.last_seen = Some(observation);
         stats.steps += 1;
         log_events(rollout.spec(), &decision.events);
-        logged = rollout.timeline().len();
         if let Some(outcome) = decision.outcome {
             busy += turn.elapsed();
             break Ok(outcome);
         }
         metrics_since = decision.metrics_since;
+        let mut seen = Turn::Clean;
         for command in &decision.commands {
             if cancel.is_cancelled() {
                 break;
             }
             tracing::debug!(rollout = %rollout.spec().name, command = %command.describe(), "executing");
             observer.api_calls += u64::from(command.api_calls());
-            if let Err(err) = stats::timed(&mut stats.aws, execute::execute(aws, command)).await {
-                tracing::warn!(rollout = %rollout.spec().name, command = %command.describe(), error = %err, "command failed");
-                rollout.command_failed(
-                    command,
-                    convert::timestamp(SystemTime::now()),
-                    &err.to_string(),
-                );
+            match stats::timed(&mut stats.aws, execute::execute(aws, command)).await {
+                Ok(()) => refusals.command_succeeded(&give_up),
+                Err(err) => {
+                    tracing::warn!(rollout = %rollout.spec().name, command = %command.describe(), error = %err, "command failed");
+                    rollout.command_failed(
+                        command,
+                        convert::timestamp(SystemTime::now()),
+                        &err.to_string(),
+                    );
+                    seen = worse(seen, &err);
+                }
+            }
+        }
+        match refusals.judge(&mut give_up, &mut rollout, &seen, started.elapsed()) {
+            Judged::KeepGoing => {}
+            Judged::RollingBack => {
+                aborted = true;
+                cancel = &unstoppable;
+                deadline = tokio::time::Instant::now() + timeout;
+                busy += turn.elapsed();
+                continue;
+            }
+            Judged::Stop(stopped) => {
+                busy += turn.elapsed();
+                break Err(stopped);
             }
         }
         busy += turn.elapsed();
@@ -202,21 +241,154 @@ pub async fn run_with_poll(
             break Err(stopped);
         }
     };
-    let _ = logged;
     stats.wall = started.elapsed();
     stats.aws += observer.aws_time.saturating_sub(aws_time_before);
     stats.aws_calls = observer.api_calls.saturating_sub(calls_before);
     stats.log(&rollout.spec().name);
+    let timeline = merge_timeline(rollout.timeline(), &refusals.events);
+    let checkpoint = refusals.checkpoint_to_keep(&outcome, rollout.checkpoint());
     RunResult {
         outcome,
-        checkpoint: rollout.checkpoint().clone(),
-        timeline: rollout.timeline().to_vec(),
+        checkpoint,
+        timeline,
         started_at,
         finished_at: SystemTime::now(),
         api_calls: observer.api_calls,
         busy,
         stats,
     }
+}
+
+/// The worse of a turn so far and a failed command's error.
+fn worse(seen: Turn, err: &AwsError) -> Turn {
+    match (seen, err.class()) {
+        (refused @ Turn::Refused { .. }, _) => refused,
+        (_, class) if class.is_persistent() => Turn::Refused {
+            error: err.to_string(),
+        },
+        (_, ErrorClass::Transient) => Turn::Transient,
+        (seen, _) => seen,
+    }
+}
+
+/// What the loop does after the give-up policy judged a turn.
+enum Judged {
+    KeepGoing,
+    /// The rollout was aborted into its rollback: keep stepping, without cancellation.
+    RollingBack,
+    Stop(Stopped),
+}
+
+/// The driver's side of giving up: the last observation, its own timeline entries, and what
+/// to hand back as the checkpoint.
+#[derive(Default)]
+struct Refusals {
+    /// The last observation that succeeded, for the diagnostic.
+    last_seen: Option<Observation>,
+    /// Timeline entries of the driver (`give_up`).
+    events: Vec<Event>,
+    /// The checkpoint from just before the give-up abort.
+    before_give_up: Option<Checkpoint>,
+    /// A command succeeded after the give-up abort (the rollback changed something in AWS).
+    rollback_moved: bool,
+}
+
+impl Refusals {
+    fn command_succeeded(&mut self, give_up: &GiveUp) {
+        if give_up.gave_up() {
+            self.rollback_moved = true;
+        }
+    }
+
+    fn judge(
+        &mut self,
+        policy: &mut GiveUp,
+        rollout: &mut Rollout,
+        seen: &Turn,
+        at: Duration,
+    ) -> Judged {
+        let now = SystemTime::now();
+        match policy.record(seen, at) {
+            Verdict::KeepGoing => Judged::KeepGoing,
+            Verdict::RollBack { reason } => {
+                self.before_give_up = Some(rollout.checkpoint().clone());
+                let answer = rollout.abort(
+                    &AbortReason::AwsRefused {
+                        detail: reason.clone(),
+                    },
+                    convert::timestamp(now),
+                );
+                self.log(
+                    rollout.spec(),
+                    now,
+                    format!("{reason}: giving up on the rollout: {answer}"),
+                );
+                if answer.keep_stepping() {
+                    Judged::RollingBack
+                } else {
+                    Judged::Stop(self.stop(rollout.spec(), now, &reason))
+                }
+            }
+            Verdict::Stop { reason } => Judged::Stop(self.stop(rollout.spec(), now, &reason)),
+        }
+    }
+
+    fn stop(&mut self, spec: &RolloutSpec, now: SystemTime, reason: &str) -> Stopped {
+        let groups = match &self.last_seen {
+            Some(observation) => {
+                let lines = give_up::describe_groups(observation);
+                if lines.is_empty() {
+                    "no Auto Scaling group of the fleet".to_string()
+                } else {
+                    lines.join("; ")
+                }
+            }
+            None => "none observed during this run".to_string(),
+        };
+        self.log(
+            spec,
+            now,
+            format!(
+                "{reason}: stopping. Auto Scaling groups as last observed: {groups}. \
+                 Every step is idempotent and tagged in AWS: the next apply resumes from here."
+            ),
+        );
+        Stopped::ObserveFailed(format!(
+            "AWS refused the rollout and its rollback: {reason}"
+        ))
+    }
+
+    fn log(&mut self, spec: &RolloutSpec, at: SystemTime, detail: String) {
+        let event = Event {
+            at: convert::timestamp(at),
+            action: GIVE_UP_ACTION.to_string(),
+            detail,
+        };
+        log_events(spec, std::slice::from_ref(&event));
+        self.events.push(event);
+    }
+
+    /// The checkpoint to save: from before the give-up abort when the rollback it started
+    /// changed nothing in AWS and the run stopped (the next apply then resumes the rollout
+    /// itself rather than a rollback no call of which went through).
+    fn checkpoint_to_keep(
+        &self,
+        outcome: &Result<Outcome, Stopped>,
+        current: &Checkpoint,
+    ) -> Checkpoint {
+        match (&self.before_give_up, outcome) {
+            (Some(before), Err(_)) if !self.rollback_moved => before.clone(),
+            _ => current.clone(),
+        }
+    }
+}
+
+/// The engine's timeline with the driver's entries, in time order (stable: entries of the
+/// same instant keep their order, the engine's first).
+fn merge_timeline(engine: &[Event], driver: &[Event]) -> Vec<Event> {
+    let mut timeline: Vec<Event> = engine.iter().chain(driver).cloned().collect();
+    timeline.sort_by_key(|event| event.at);
+    timeline
 }
 
 /// Hands a stop to the engine once. True when the loop must keep stepping (a rollback, or

@@ -41,6 +41,18 @@ def test_wildcards_and_any_of_several_match_strings() -> None:
     assert faults.match("autoscaling", "SetDesiredCapacity", "web-g1") is None
 
 
+def test_a_rule_can_let_calls_through_first_and_match_one_principal_only() -> None:
+    faults = FaultSet()
+    faults.add(rule(skip=2, access_key_id="AKIDPROVIDER"))
+    call = ("autoscaling", "SetDesiredCapacity", "web-g1")
+    assert faults.match(*call, "AKIDSAMPLER") is None
+    assert faults.match(*call, "AKIDPROVIDER") is None
+    assert faults.match(*call, "AKIDPROVIDER") is None
+    assert faults.match(*call, "AKIDPROVIDER") is not None
+    assert faults.match(*call, "AKIDSAMPLER") is None
+    assert [(f["skipped"], f["hits"]) for f in faults.list()] == [(2, 1)]
+
+
 @pytest.mark.parametrize("body, complaint", [
     ({"kind": "latency", "error_code": "X"}, "not supported"),
     (rule(http_status=200), "http_status"),
@@ -48,6 +60,8 @@ def test_wildcards_and_any_of_several_match_strings() -> None:
     (rule(match=[""]), "match"),
     ({"service": "autoscaling"}, "error_code"),
     (rule(colour="red"), "unknown field"),
+    (rule(skip=-1), "skip"),
+    (rule(access_key_id=""), "access_key_id"),
 ])
 def test_malformed_rules_are_refused(body: dict[str, object], complaint: str) -> None:
     with pytest.raises(FaultError, match=complaint):
@@ -56,11 +70,11 @@ def test_malformed_rules_are_refused(body: dict[str, object], complaint: str) ->
 
 def test_requests_are_identified_by_signing_name_and_action() -> None:
     auth = "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/autoscaling/aws4_request, SignedHeaders=host"
-    service, action, protocol, text = identify(
+    service, action, protocol, text, key = identify(
         {"authorization": auth, "content-type": "application/x-www-form-urlencoded"}, "POST", "",
         b"Action=SetDesiredCapacity&AutoScalingGroupName=web%2Dg1",
     )
-    assert (service, action, protocol) == ("autoscaling", "SetDesiredCapacity", "query")
+    assert (service, action, protocol, key) == ("autoscaling", "SetDesiredCapacity", "query", "test")
     assert "web-g1" in text
     auth = auth.replace("autoscaling", "dynamodb")
     assert identify({"authorization": auth, "content-type": "application/x-amz-json-1.0",

@@ -15,6 +15,9 @@ A fault rule (the JSON body of `POST /zdd/faults`):
      "match": "web-g1",          # optional: a string, or a list of which any one must occur in
                                  # the (URL-decoded) query string or body; scopes a rule to one
                                  # test's resources when tests share a server
+     "access_key_id": "AKID...", # optional: only calls signed with this access key (one
+                                 # principal's calls: what expired credentials look like)
+     "skip": 2,                  # optional: let this many matching calls through first
      "error_code": "AccessDenied",
      "http_status": 403,
      "message": "...",           # optional
@@ -64,14 +67,19 @@ class Fault:
     http_status: int
     message: str | None
     remaining: int | None
+    access_key_id: str | None = None
+    skip: int = 0
     hits: int = 0
+    skipped: int = 0
 
-    def applies_to(self, service: str, action: str, text: str) -> bool:
+    def applies_to(self, service: str, action: str, text: str, access_key_id: str = "") -> bool:
         if self.remaining is not None and self.remaining <= 0:
             return False
         if self.service not in ("*", service):
             return False
         if self.action not in ("*", action):
+            return False
+        if self.access_key_id is not None and self.access_key_id != access_key_id:
             return False
         return not self.matches or any(needle in text for needle in self.matches)
 
@@ -85,8 +93,11 @@ class Fault:
             "error_code": self.error_code,
             "http_status": self.http_status,
             "message": self.message,
+            "access_key_id": self.access_key_id,
+            "skip": self.skip,
             "remaining": self.remaining,
             "hits": self.hits,
+            "skipped": self.skipped,
         }
 
 
@@ -96,7 +107,9 @@ def parse_rule(body: Any, ids: itertools.count[int]) -> Fault:
     kind = body.get("kind", "error")
     if kind not in KINDS:
         raise FaultError(f"kind {kind!r} is not supported (supported: {', '.join(KINDS)})")
-    unknown = set(body) - {"kind", "service", "action", "match", "error_code", "http_status", "message", "count"}
+    fields = {"kind", "service", "action", "match", "access_key_id", "skip", "error_code", "http_status", "message",
+              "count"}
+    unknown = set(body) - fields
     if unknown:
         raise FaultError(f"unknown field(s): {', '.join(sorted(unknown))}")
     service = body.get("service", "*")
@@ -121,9 +134,16 @@ def parse_rule(body: Any, ids: itertools.count[int]) -> Fault:
     message = body.get("message")
     if message is not None and not isinstance(message, str):
         raise FaultError("message is a string")
+    access_key_id = body.get("access_key_id")
+    if access_key_id is not None and (not isinstance(access_key_id, str) or not access_key_id):
+        raise FaultError("access_key_id is a non-empty string")
+    skip = body.get("skip", 0)
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise FaultError("skip is a non-negative integer")
     return Fault(
         id=f"fault-{next(ids)}", kind=kind, service=service, action=action, matches=matches,
         error_code=error_code, http_status=status, message=message, remaining=count,
+        access_key_id=access_key_id, skip=skip,
     )
 
 
@@ -155,11 +175,14 @@ class FaultSet:
         with self.lock:
             return bool(self.faults)
 
-    def match(self, service: str, action: str, text: str) -> Fault | None:
+    def match(self, service: str, action: str, text: str, access_key_id: str = "") -> Fault | None:
         """The rule answering this call, its count used up by one; None: let moto answer."""
         with self.lock:
             for fault in self.faults:
-                if fault.applies_to(service, action, text):
+                if fault.applies_to(service, action, text, access_key_id):
+                    if fault.skipped < fault.skip:
+                        fault.skipped += 1
+                        return None
                     fault.hits += 1
                     if fault.remaining is not None:
                         fault.remaining -= 1
@@ -167,8 +190,8 @@ class FaultSet:
         return None
 
 
-def identify(headers: dict[str, str], method: str, query: str, body: bytes) -> tuple[str, str, str, str]:
-    """(service, action, protocol, searchable text) of a request.
+def identify(headers: dict[str, str], method: str, query: str, body: bytes) -> tuple[str, str, str, str, str]:
+    """(service, action, protocol, searchable text, access key id) of a request.
 
     The service is the SigV4 signing name in the Authorization header's credential scope
     (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`); the action is the query protocol's
@@ -177,8 +200,10 @@ def identify(headers: dict[str, str], method: str, query: str, body: bytes) -> t
     """
     authorization = headers.get("authorization", "")
     service = ""
+    access_key_id = ""
     if "Credential=" in authorization:
         scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+        access_key_id = scope[0]
         if len(scope) >= 5:
             service = scope[3]
     content_type = headers.get("content-type", "")
@@ -197,7 +222,7 @@ def identify(headers: dict[str, str], method: str, query: str, body: bytes) -> t
             params.update(parse_qs(text_body))
         action = (params.get("Action") or [""])[0]
     text = unquote_plus(query) + "\n" + unquote_plus(text_body)
-    return service, action, protocol, text
+    return service, action, protocol, text, access_key_id
 
 
 def render(fault: Fault, protocol: str, action: str) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -106,10 +106,10 @@ class ZddApp:
             key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
         }
         headers["content-type"] = environ.get("CONTENT_TYPE", "")
-        service, action, protocol, text = identify(
+        service, action, protocol, text, access_key_id = identify(
             headers, environ.get("REQUEST_METHOD", "GET"), environ.get("QUERY_STRING", ""), body
         )
-        fault = self.faults.match(service, action, text)
+        fault = self.faults.match(service, action, text, access_key_id)
         if fault is None:
             return None
         status, response_headers, payload = render(fault, protocol, action)
