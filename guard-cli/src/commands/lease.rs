@@ -192,7 +192,7 @@ impl Held {
                              the {} clock-skew allowance), after which another run may take it \
                              over: the lease is lost",
                             humantime::format_rfc3339_millis(last.lease.lost_at()),
-                            lease::human(last.lease.skew_allowance())
+                            lease::human_ms(last.lease.skew_allowance())
                         )));
                         return;
                     }

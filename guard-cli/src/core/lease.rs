@@ -347,7 +347,7 @@ impl BreakRefusal {
                 let margin = if lease.is_expired(now) {
                     format!(
                         "; it may be taken over {} after expiry (clock-skew allowance)",
-                        human(lease.skew_allowance())
+                        human_ms(lease.skew_allowance())
                     )
                 } else {
                     String::new()
@@ -430,6 +430,13 @@ pub fn age(since: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(since).unwrap_or_default()
 }
 
+/// Milliseconds, humantime style, for short durations such as a short lease's skew
+/// allowance: `750ms`, `1m 30s`.
+pub fn human_ms(duration: Duration) -> String {
+    let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    humantime::format_duration(Duration::from_millis(millis)).to_string()
+}
+
 /// Whole seconds, humantime style: `1m 57s`.
 pub fn human(duration: Duration) -> String {
     humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
@@ -492,6 +499,13 @@ mod tests {
             decide(Some(&lease), at(150)),
             AcquireDecision::TakeOver { .. }
         ));
+    }
+
+    #[test]
+    fn short_allowances_are_shown_in_milliseconds() {
+        let lease = Lease::new("a".into(), owner(), at(0), Duration::from_secs(3));
+        assert_eq!(human_ms(lease.skew_allowance()), "750ms");
+        assert_eq!(human_ms(CLOCK_SKEW_ALLOWANCE), "30s");
     }
 
     #[test]
