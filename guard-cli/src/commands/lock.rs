@@ -30,9 +30,9 @@ pub enum LockAction {
     /// recorded is someone else's and is left alone (exit 3).
     ///
     /// "Own" lease: the one `--lease-id` names (printed by `run` when it takes the lease, and
-    /// in its `lease_acquired` JSON event); without it, inside CI the lease taken by the same
-    /// CI job (GitHub Actions run and attempt, `CI_JOB_URL`, `CI_JOB_ID` or `BUILD_URL`),
-    /// outside CI the lease of this user on this host.
+    /// in its `lease_acquired` JSON event), so a cleanup job can release what a cancelled job
+    /// left; without it, the lease this user took on this host in this CI job (GitHub Actions
+    /// run and attempt, `CI_JOB_URL`, `CI_JOB_ID` or `BUILD_URL`; or outside CI).
     Release {
         /// The lease to release (as `run` printed it); also `$ZDD_GUARD_LEASE_ID`.
         #[arg(long, env = "ZDD_GUARD_LEASE_ID")]

@@ -398,15 +398,15 @@ pub fn judge_break(
 }
 
 /// Whether the stored lease is the caller's own for `lock release`: the one named by
-/// `--lease-id` when given; else, inside a CI job, the lease of the same job (user and host
-/// differ between a job's containers and are not what identifies it); else the lease of this
-/// user on this host outside CI.
+/// `--lease-id` when given; else the lease taken by this user on this host in this CI job (or
+/// outside CI). The CI job alone is not enough: a GitHub Actions run id is shared by every job
+/// of the run, and a sibling job's live lease must not be released; another job names the lease
+/// with `--lease-id`.
 pub fn owns(lease: &Lease, me: &Owner, lease_id: Option<&str>) -> bool {
-    match (lease_id, &me.ci_job) {
-        (Some(id), _) => lease.lease_id == id,
-        (None, Some(job)) => lease.owner.ci_job.as_deref() == Some(job.as_str()),
-        (None, None) => {
-            lease.owner.ci_job.is_none()
+    match lease_id {
+        Some(id) => lease.lease_id == id,
+        None => {
+            lease.owner.ci_job == me.ci_job
                 && lease.owner.user == me.user
                 && lease.owner.host == me.host
         }
@@ -709,43 +709,58 @@ mod tests {
     }
 
     #[test]
-    fn release_owns_the_lease_by_id_by_ci_job_or_by_user_and_host() {
-        let in_job = |job: Option<&str>, user: &str| Owner {
+    fn release_owns_the_lease_by_id_or_by_user_host_and_ci_job() {
+        let me = |job: Option<&str>, user: &str, host: &str| Owner {
             ci_job: job.map(str::to_string),
             user: user.into(),
-            host: "ci-7".into(),
+            host: host.into(),
             pid: 1,
             command: String::new(),
         };
         let lease = Lease::new(
             "lease-1".into(),
-            in_job(Some("job 101"), "deployer"),
+            me(Some("job 101"), "deployer", "ci-7"),
             at(0),
             Duration::from_secs(120),
         );
-        // Another step of the same CI job, under another user name or in another container.
-        let same_job = Owner {
-            host: "other".into(),
-            ..in_job(Some("job 101"), "runner")
-        };
-        assert!(owns(&lease, &same_job, None));
-        assert!(!owns(&lease, &in_job(Some("job 202"), "deployer"), None));
-        assert!(owns(&lease, &in_job(Some("job 202"), "x"), Some("lease-1")));
+        // A later step of the same CI job (another pid).
+        assert!(owns(&lease, &me(Some("job 101"), "deployer", "ci-7"), None));
+        // Another job, even of the same run (the same run id), on another runner.
+        assert!(!owns(
+            &lease,
+            &me(Some("job 101"), "deployer", "ci-8"),
+            None
+        ));
+        assert!(!owns(
+            &lease,
+            &me(Some("job 202"), "deployer", "ci-7"),
+            None
+        ));
         assert!(
-            !owns(&lease, &same_job, Some("lease-2")),
-            "the id decides when given"
+            !owns(&lease, &me(None, "deployer", "ci-7"), None),
+            "outside CI"
         );
-        assert!(!owns(&lease, &in_job(None, "deployer"), None), "outside CI");
+        // `--lease-id` decides when given, from anywhere.
+        assert!(owns(
+            &lease,
+            &me(Some("job 202"), "x", "y"),
+            Some("lease-1")
+        ));
+        assert!(!owns(
+            &lease,
+            &me(Some("job 101"), "deployer", "ci-7"),
+            Some("lease-2")
+        ));
 
         let local = Lease::new(
             "l".into(),
-            in_job(None, "alice"),
+            me(None, "alice", "laptop"),
             at(0),
             Duration::from_secs(9),
         );
-        assert!(owns(&local, &in_job(None, "alice"), None));
-        assert!(!owns(&local, &in_job(None, "bob"), None));
-        assert!(!owns(&local, &in_job(Some("job 1"), "alice"), None));
+        assert!(owns(&local, &me(None, "alice", "laptop"), None));
+        assert!(!owns(&local, &me(None, "bob", "laptop"), None));
+        assert!(!owns(&local, &me(Some("job 1"), "alice", "laptop"), None));
     }
 
     #[test]
