@@ -163,8 +163,9 @@ pub fn rollout_schema() -> SchemaDoc {
             Float,
             Optional,
             format!(
-                "Maximum ratio of `HTTPCode_Target_5XX_Count` to `RequestCount` of the canary target group during a soak (default `{}`, i.e. 1 %).",
-                defaults::MAX_5XX_RATIO
+                "Maximum ratio of `HTTPCode_Target_5XX_Count` to `RequestCount` of the canary target group during a soak; the gate judges once the window holds at least {} requests. Default `{}` (1 %), applied when omitted: set `1` to turn the gate off.",
+                zdd_rollout::engine::MIN_REQUESTS_FOR_RATIO,
+                zdd_rollout::spec::DEFAULT_MAX_5XX_RATIO
             ),
         ),
     ];
@@ -179,7 +180,10 @@ pub fn rollout_schema() -> SchemaDoc {
             "action",
             Kind::String,
             Computed,
-            "What was done, e.g. `create_asg`, `attach`, `healthy`, `set_weights`, `detach`, `drained`, `delete_asg`, `rollback`.",
+            format!(
+                "What happened, one of: {}.",
+                crate::driver::timeline::describe_values(crate::driver::timeline::ACTIONS)
+            ),
         ),
         attr(
             "detail",
@@ -193,7 +197,10 @@ pub fn rollout_schema() -> SchemaDoc {
             "status",
             Kind::String,
             Computed,
-            "`succeeded`, `rolled_back`, `failed`, `interrupted` or `in_progress`.",
+            format!(
+                "How the last rollout ended, one of: {}. Terraform saves state when an apply ends, so no status describes a rollout still running.",
+                crate::driver::timeline::describe_values(crate::driver::timeline::STATUSES)
+            ),
         ),
         attr(
             "started_at",
@@ -205,7 +212,7 @@ pub fn rollout_schema() -> SchemaDoc {
             "finished_at",
             Kind::String,
             Computed,
-            "End of the rollout (RFC 3339, UTC); null while it runs.",
+            "End of the run that wrote the status (RFC 3339, UTC); null when a refresh found an interrupted rollout that no run of this state recorded (e.g. after an import).",
         ),
         attr(
             "steps",

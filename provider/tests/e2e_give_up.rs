@@ -95,6 +95,7 @@ fn a_refused_forward_command_rolls_back_and_the_old_generation_keeps_serving() {
         "given up after AWS refused its calls",
         "DetachLoadBalancerTargetGroups failed: AccessDenied",
         "Generation 1 keeps serving",
+        "give_up: ",
     ] {
         assert!(
             text.contains(expected),
@@ -166,6 +167,7 @@ fn when_everything_is_refused_the_diagnostic_names_each_group_and_the_next_apply
         &format!("{old_group} (generation 1, launch template version 1): desired 2"),
         &format!("{new_group} (generation 2, launch template version 2): desired 2"),
         "2 instance(s)",
+        "give_up: ",
         "the next apply resumes",
     ] {
         assert!(

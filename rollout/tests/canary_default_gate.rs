@@ -15,13 +15,15 @@ fn canary_spec_without_gates() -> RolloutSpec {
         ..FleetShape::default()
     };
     let mut raw = raw_spec(StrategyKind::Canary, &shape, 7);
-    let canary = raw
-        .canary
-        .as_mut()
-        .expect("a canary fixture has a canary block");
+    let Some(canary) = raw.canary.as_mut() else {
+        panic!("a canary fixture has a canary block");
+    };
     canary.max_5xx_ratio = None;
     canary.alarm_names.clear();
-    RolloutSpec::validate(&raw).expect("the fixture is valid")
+    match RolloutSpec::validate(&raw) {
+        Ok(spec) => spec,
+        Err(errors) => panic!("the fixture is valid: {errors}"),
+    }
 }
 
 #[test]

@@ -3,7 +3,109 @@
 
 use std::time::SystemTime;
 
+use zdd_rollout::Outcome;
+
 use crate::model::TimelineStep;
+
+use super::Stopped;
+
+/// Every `last_rollout.status` the provider writes, with its meaning (the schema's
+/// description is made from this table, so the docs list exactly these).
+pub const STATUSES: &[(&str, &str)] = &[
+    ("succeeded", "the new generation serves 100 %"),
+    (
+        "rolled_back",
+        "the rollout failed and was undone: the previous generation serves, and the state keeps the previous configuration, so the next plan proposes the rollout again",
+    ),
+    (
+        "failed",
+        "even the rollback could not finish: a person must look at the groups tagged `zdd:rollout`",
+    ),
+    (
+        "interrupted",
+        "the run stopped before an outcome, interrupted with nothing to undo, timed out, or refused by AWS both forward and back, or a refresh found several generations of the fleet: the next apply resumes or rolls back",
+    ),
+];
+
+/// The status of a run's end. A refresh that finds several live generations also writes
+/// `interrupted`.
+pub fn status(outcome: &Result<Outcome, Stopped>) -> &'static str {
+    match outcome {
+        Ok(Outcome::Succeeded { .. }) => "succeeded",
+        Ok(Outcome::RolledBack { .. }) => "rolled_back",
+        Ok(Outcome::Failed { .. }) => "failed",
+        Err(_) => "interrupted",
+    }
+}
+
+/// Every `last_rollout.steps[].action`, with its meaning. The engine writes all but
+/// `give_up`, which the driver adds ([`super::GIVE_UP_ACTION`]); `rollout/tests/
+/// timeline_actions.rs` checks this list against what the engine emits, through the docs.
+pub const ACTIONS: &[(&str, &str)] = &[
+    (
+        "phase",
+        "the rollout entered a phase, named in the detail with why",
+    ),
+    (
+        "resume",
+        "an apply picked up a rollout an earlier one left unfinished",
+    ),
+    (
+        "create_asg",
+        "asked AWS to create the new generation's Auto Scaling group",
+    ),
+    (
+        "set_capacity",
+        "asked AWS to set a group's min, max and desired capacity",
+    ),
+    (
+        "attach_target_groups",
+        "asked AWS to attach a group to target groups",
+    ),
+    (
+        "detach_target_groups",
+        "asked AWS to detach a group from target groups",
+    ),
+    (
+        "set_listener_weights",
+        "asked AWS to set the canary listener's weights",
+    ),
+    (
+        "tag_asg",
+        "asked AWS to tag a group with a mark of the rollback",
+    ),
+    ("delete_asg", "asked AWS to delete a group"),
+    (
+        "drain",
+        "rolling: old instances leave by scale-in, and AWS drains them before it terminates them",
+    ),
+    (
+        "retry",
+        "a command whose effect was not seen in time was issued again",
+    ),
+    ("command_failed", "AWS answered a command with an error"),
+    (
+        "failure",
+        "a gate or a timeout failed the rollout, as the detail says",
+    ),
+    (
+        "abort",
+        "the rollout was stopped from outside by an interrupt, a timeout or AWS refusals",
+    ),
+    (
+        "give_up",
+        "AWS kept refusing the rollout's calls: the driver rolled back, or stopped and named each group's state",
+    ),
+];
+
+/// `` `a` (meaning), `b` (meaning) `` for a schema description.
+pub fn describe_values(values: &[(&str, &str)]) -> String {
+    let parts: Vec<String> = values
+        .iter()
+        .map(|(value, meaning)| format!("`{value}` ({meaning})"))
+        .collect();
+    parts.join(", ")
+}
 
 /// Wall-clock timestamps in RFC 3339 (UTC, seconds).
 pub fn rfc3339(at: SystemTime) -> String {
@@ -45,5 +147,54 @@ impl Timeline {
 
     pub fn into_steps(self) -> Vec<TimelineStep> {
         self.steps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_documented_statuses_are_exactly_those_a_run_or_a_refresh_writes() {
+        let ends = [
+            Ok(Outcome::Succeeded { generation: 2 }),
+            Ok(Outcome::RolledBack {
+                serving: Some(1),
+                failed_generation: 2,
+                reason: String::new(),
+            }),
+            Ok(Outcome::Failed {
+                reason: String::new(),
+            }),
+            Err(Stopped::Cancelled),
+            Err(Stopped::TimedOut(Duration::from_secs(60))),
+            Err(Stopped::ObserveFailed(String::new())),
+        ];
+        let mut written: BTreeSet<&str> = ends.iter().map(status).collect();
+        // model/refresh.rs: several live generations read as an interrupted rollout.
+        written.insert("interrupted");
+        let documented: BTreeSet<&str> = STATUSES.iter().map(|(status, _)| *status).collect();
+        assert_eq!(written, documented);
+    }
+
+    #[test]
+    fn the_drivers_own_action_is_documented() {
+        assert!(
+            ACTIONS
+                .iter()
+                .any(|(action, _)| *action == super::super::GIVE_UP_ACTION)
+        );
+    }
+
+    #[test]
+    fn action_meanings_carry_no_backquotes_that_would_read_as_actions() {
+        // rollout/tests/timeline_actions.rs reads the actions back from the docs as the
+        // backquoted words of the description.
+        for (action, meaning) in ACTIONS {
+            assert!(!meaning.contains('`'), "{action}: {meaning}");
+        }
     }
 }
