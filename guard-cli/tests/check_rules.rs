@@ -75,7 +75,7 @@ fn bad_fixtures_trigger_exactly_their_rule() {
             assert!(finding.region.start.line >= 1 && finding.region.start.column >= 1);
             assert!(finding.file.ends_with("bad/main.tf"), "{:?}", finding.file);
         }
-        assert_eq!(exit_code(&report, Severity::Warning), 2, "{rule_id}/bad");
+        assert_eq!(exit_code(&report, Severity::Warning), 5, "{rule_id}/bad");
     }
 }
 
@@ -145,5 +145,5 @@ fn zdd014_is_an_error_on_zdd_rollout_and_a_warning_on_groups() {
             ("zdd_rollout.web".to_owned(), Severity::Error)
         ]
     );
-    assert_eq!(exit_code(&report, Severity::Error), 2);
+    assert_eq!(exit_code(&report, Severity::Error), 5);
 }
