@@ -43,6 +43,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum StateCommand {
     /// Two versions of the state compared by resource address and attribute.
+    #[command(after_help = EXIT_CODES_HELP)]
     Diff(state_diff::StateDiffArgs),
 }
 
