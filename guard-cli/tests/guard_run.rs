@@ -169,7 +169,11 @@ async fn force_unlock_mid_apply_is_reported() {
         .unwrap();
     assert_eq!(unlock.code, 0, "{}", unlock.stderr);
     // Only a warning while terraform runs; the verdict comes when its own release fails.
-    stderr.wait_for(&["is gone while terraform still runs"], SEEN_LIMIT);
+    // The apply's lock (the plan before it may have been seen going too).
+    stderr.wait_for(
+        &["is gone while terraform still runs", "OperationTypeApply"],
+        SEEN_LIMIT,
+    );
     bed.release();
     let output = wait_with_timeout(child, Duration::from_secs(120)).unwrap();
     let all = text_with(&output, stderr);
@@ -214,7 +218,10 @@ async fn terraform_slow_to_exit_after_its_own_unlock_is_not_a_force_unlock() {
     );
     bed.release();
     // The watcher (a look every 200 ms) sees the lock gone during the wrapper's 4 s.
-    stderr.wait_for(&["is gone while terraform still runs"], SEEN_LIMIT);
+    stderr.wait_for(
+        &["is gone while terraform still runs", "OperationTypeApply"],
+        SEEN_LIMIT,
+    );
     let output = wait_with_timeout(child, Duration::from_secs(120)).unwrap();
     let all = text_with(&output, stderr);
     assert_eq!(output.status.code(), Some(0), "{all}");
