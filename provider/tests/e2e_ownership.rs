@@ -13,13 +13,8 @@ fn a_second_state_with_the_same_name_fails_and_leaves_the_first_fleet_untouched(
     bed.apply_ok();
     let state = bed.state();
     let owner = state["owner_id"].as_str().unwrap_or_default().to_string();
-    assert!(owner.len() >= 16, "a random owner id: {state}");
     let first_group = format!("{}-g1", bed.name);
     let before = bed.fleet_snapshot();
-    assert!(
-        before.contains(&format!("zdd:owner={owner}")),
-        "the group carries its owner\n{before}"
-    );
 
     // Another working directory, its own state, the same name.
     let other = bed.other_dir();
@@ -33,6 +28,11 @@ fn a_second_state_with_the_same_name_fails_and_leaves_the_first_fleet_untouched(
         "the second fleet must not adopt the first's groups\n{}\n{}",
         second.stdout,
         second.stderr
+    );
+    assert!(owner.len() >= 16, "a random owner id: {state}");
+    assert!(
+        before.contains(&format!("zdd:owner={owner}")),
+        "the group carries its owner\n{before}"
     );
     assert!(
         second.stderr.contains("is taken by another fleet"),
