@@ -115,3 +115,87 @@ fn import_takes_over_the_owner_of_the_groups_it_finds() {
     );
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
 }
+
+#[test]
+fn a_fleet_from_before_owner_ids_adopts_its_groups_on_the_next_apply() {
+    let bed = bed("e2eownup");
+    let config = Config::new(&bed);
+    bed.write_config(&config);
+    bed.apply_ok();
+    let group = format!("{}-g1", bed.name);
+
+    // Make it look like state and groups written before owner ids: no owner tag, no owner_id.
+    let autoscaling = aws_sdk_autoscaling::Client::new(&bed.sdk);
+    bed.runtime
+        .block_on(
+            autoscaling
+                .delete_tags()
+                .tags(
+                    aws_sdk_autoscaling::types::Tag::builder()
+                        .resource_id(&group)
+                        .resource_type("auto-scaling-group")
+                        .key("zdd:owner")
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    let state_path = bed.tf.path().join("terraform.tfstate");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    let attributes = &mut state["resources"][0]["instances"][0]["attributes"];
+    assert!(
+        attributes
+            .as_object_mut()
+            .unwrap()
+            .remove("owner_id")
+            .is_some()
+    );
+    std::fs::write(&state_path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let before = bed.fleet_snapshot();
+    assert!(!before.contains("zdd:owner"), "{before}");
+
+    // Read still finds the untagged group; the plan adopts it.
+    let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("+ owner_id") && plan.stdout.contains("(known after apply)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("generation"),
+        "no rollout: {}",
+        plan.stdout
+    );
+    bed.apply_ok();
+    let state = bed.state();
+    let owner = state["owner_id"].as_str().unwrap().to_string();
+    assert!(owner.starts_with("adopted-"), "{owner}");
+    assert_eq!(state["generation"], 1, "adopted in place");
+    let after = bed.fleet_snapshot();
+    assert!(after.contains(&format!("zdd:owner={owner}")), "{after}");
+    assert_eq!(
+        after.replace(&format!("\"zdd:owner={owner}\", "), ""),
+        before,
+        "nothing but the owner tag changed"
+    );
+    let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+
+    // From now on the fleet is owned: another state with the same name is refused.
+    let other = bed.other_dir();
+    other.write("main.tf", &config.render()).unwrap();
+    let second = bed.terraform_in(
+        &other,
+        &["apply", "-auto-approve", "-no-color", "-input=false"],
+    );
+    assert!(!second.success(), "{}", second.stdout);
+    assert!(
+        second
+            .stderr
+            .contains(&format!("{group} (zdd:owner = {owner})")),
+        "{}",
+        second.stderr
+    );
+}
