@@ -57,6 +57,35 @@ fn plain_apply(bed: &Bed) -> Child {
     child
 }
 
+async fn delete_lease(bed: &Bed) {
+    match &bed.table {
+        Some(table) => {
+            bed.dynamodb
+                .delete_item()
+                .table_name(table)
+                .key(
+                    "LockID",
+                    aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                        "{}.zdd-lease",
+                        bed.lock_id()
+                    )),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        None => {
+            bed.s3
+                .delete_object()
+                .bucket(&bed.bucket)
+                .key(format!("{}.zdd-lease", guard_support::STATE_KEY))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
 fn lock_field(lock: &str, field: &str) -> String {
     let info: serde_json::Value = serde_json::from_str(lock).unwrap();
     info[field].as_str().unwrap().to_string()
@@ -99,14 +128,23 @@ async fn plain_terraform_lock_survives_break_under_an_expired_lease(name: &str, 
         "says its age: {all}"
     );
     assert_eq!(
-        bed.lock_text().await,
-        Some(lock),
+        bed.lock_text().await.as_ref(),
+        Some(&lock),
         "the live lock must survive"
     );
     assert!(
         bed.lease_exists().await,
         "nothing is broken when anything is refused"
     );
+
+    // Without any lease the break is refused too, naming the holder.
+    delete_lease(&bed).await;
+    let refused = bed.guard_output(&["lock", "break", "--if-stale"]);
+    let all = text(&refused);
+    assert_eq!(refused.status.code(), Some(3), "{all}");
+    assert!(all.contains("no zdd-guard lease"), "{all}");
+    assert!(all.contains(&lock_field(&lock, "Who")), "{all}");
+    assert_eq!(bed.lock_text().await.as_ref(), Some(&lock));
 
     bed.release();
     let output = wait_with_timeout(terraform, Duration::from_secs(120)).unwrap();

@@ -94,13 +94,20 @@ async fn status(remote: &Remote, reporter: &Reporter) -> anyhow::Result<Outcome>
     }
     if let Some(stored) = remote.lease.read().await? {
         any = true;
+        let recorded: Vec<String> = stored
+            .lease
+            .terraform_locks
+            .iter()
+            .map(|l| format!("; its terraform took lock {} ({:?})", l.id, l.store))
+            .collect();
         reporter.emit(
             Level::Info,
             "lease",
             &format!(
-                "lease {} {}",
+                "lease {} {}{}",
                 remote.lease.location(),
-                stored.lease.describe(now)
+                stored.lease.describe(now),
+                recorded.concat()
             ),
             json!({
                 "lease": stored.lease,
@@ -268,15 +275,20 @@ async fn release(
 /// terraform's. Anything else refuses the whole break (exit 3), naming the holder.
 async fn break_if_stale(remote: &Remote, reporter: &Reporter) -> anyhow::Result<Outcome> {
     let now = SystemTime::now();
-    let Some(stored) = remote.lease.read().await? else {
+    let (stored, locks) = tokio::try_join!(remote.lease.read(), current_locks(remote))?;
+    let Some(stored) = stored else {
+        let holders: Vec<String> = locks
+            .iter()
+            .map(|l| format!("; {}: {}", l.name, l.info.describe_age(now)))
+            .collect();
         return Err(LockingError::NotObtained(format!(
             "no zdd-guard lease for {}: cannot tell whether its lock is stale; refusing \
-             (use `terraform force-unlock` if you know the holder is gone)",
-            remote.state_location()
+             (use `terraform force-unlock` if you know the holder is gone){}",
+            remote.state_location(),
+            holders.concat()
         ))
         .into());
     };
-    let locks = current_locks(remote).await?;
     let judged: Vec<(LockStore, &LockInfo)> = locks.iter().map(|l| (l.store, &l.info)).collect();
     if let Err(refusal) = lease::judge_break(&stored.lease, &judged, now) {
         return Err(LockingError::NotObtained(format!(
