@@ -238,13 +238,32 @@ impl Held {
                             token,
                         };
                     }
-                    Ok(Ok(Err(_conflict))) => {
-                        let _ = lost.send(Some(format!(
-                            "the lease {location} was taken or removed by someone else: the \
-                             lease is lost"
-                        )));
-                        return;
-                    }
+                    Ok(Ok(Err(_conflict))) => match held.store.read().await {
+                        // An earlier renewal that timed out on our side landed after all: the
+                        // record still carries our lease id (no one else writes it), so it is
+                        // ours; renew from it.
+                        Ok(Some(stored)) if stored.lease.lease_id == last.lease.lease_id => {
+                            *held.current.lock().await = stored;
+                        }
+                        Ok(_) => {
+                            let _ = lost.send(Some(format!(
+                                "the lease {location} was taken or removed by someone else: \
+                                 the lease is lost"
+                            )));
+                            return;
+                        }
+                        Err(error) => {
+                            retrying = true;
+                            held.reporter.warn(
+                                "lease_heartbeat",
+                                &format!(
+                                    "could not renew the lease {location} (a conflict, then \
+                                     {error:#}); retrying until {}, when it counts as lost",
+                                    humantime::format_rfc3339_millis(lost_at)
+                                ),
+                            );
+                        }
+                    },
                     Ok(Err(error)) => {
                         retrying = true;
                         held.reporter.warn(
