@@ -197,7 +197,9 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// Watches without a baseline until [`Watcher::first_look`] reads it.
+    /// Watches without a baseline until [`Watcher::first_look`] reads it. Make it before the
+    /// first terraform starts: a Terraform lock taken before it was made is never recorded in
+    /// the lease as this run's (so `lock break`/`lock release` would leave it alone).
     pub fn new(remote: Remote, held: Option<Held>) -> Watcher {
         Watcher {
             remote,
