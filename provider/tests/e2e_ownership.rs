@@ -10,18 +10,30 @@ fn a_second_state_with_the_same_name_fails_and_leaves_the_first_fleet_untouched(
     let bed = bed("e2eown");
     let mut config = Config::new(&bed);
     bed.write_config(&config);
+    // Another working directory, its own state, the same name: it plans its create while the
+    // name is still free (so only the apply can notice).
+    let other = bed.other_dir();
+    other.write("main.tf", &config.render()).unwrap();
+    let saved = bed.terraform_in(
+        &other,
+        &["plan", "-no-color", "-input=false", "-out=create.tfplan"],
+    );
+    assert!(saved.success(), "{}\n{}", saved.stdout, saved.stderr);
     bed.apply_ok();
     let state = bed.state();
     let owner = state["owner_id"].as_str().unwrap_or_default().to_string();
     let first_group = format!("{}-g1", bed.name);
     let before = bed.fleet_snapshot();
 
-    // Another working directory, its own state, the same name.
-    let other = bed.other_dir();
-    other.write("main.tf", &config.render()).unwrap();
     let second = bed.terraform_in(
         &other,
-        &["apply", "-auto-approve", "-no-color", "-input=false"],
+        &[
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-input=false",
+            "create.tfplan",
+        ],
     );
     assert!(
         !second.success(),
@@ -45,6 +57,25 @@ fn a_second_state_with_the_same_name_fails_and_leaves_the_first_fleet_untouched(
             .contains(&format!("{first_group} (zdd:owner = {owner})")),
         "the diagnostic names the groups it found\n{}",
         second.stderr
+    );
+    assert_eq!(bed.fleet_snapshot(), before, "the first fleet is untouched");
+    // Planned afresh, the plan warns and the apply is refused again.
+    let again = bed.terraform_in(
+        &other,
+        &["apply", "-auto-approve", "-no-color", "-input=false"],
+    );
+    assert!(!again.success(), "{}", again.stdout);
+    let text = format!("{}{}", again.stdout, again.stderr);
+    assert!(
+        text.contains("Warning: zdd_rollout name") && text.contains("Error: zdd_rollout name"),
+        "{text}"
+    );
+    assert!(
+        again
+            .stderr
+            .contains(&format!("{first_group} (zdd:owner = {owner})")),
+        "{}",
+        again.stderr
     );
     assert_eq!(bed.fleet_snapshot(), before, "the first fleet is untouched");
     let show = bed.terraform_in(&other, &["show", "-json", "-no-color"]);

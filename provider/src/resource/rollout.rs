@@ -84,7 +84,7 @@ impl Resource for RolloutResource {
         }
     }
 
-    async fn plan(&self, _ctx: &mut Ctx, change: &mut PlanChange<RolloutState>) -> Outcome<()> {
+    async fn plan(&self, ctx: &mut Ctx, change: &mut PlanChange<RolloutState>) -> Outcome<()> {
         let config = &change.config;
         let planned = &mut change.planned;
         fill_defaults(planned, config);
@@ -117,6 +117,13 @@ impl Resource for RolloutResource {
             }
             // Create (or replace: Terraform destroys, then creates).
             _ => {}
+        }
+        if prior.is_none()
+            && let Some(name) = planned.name.known()
+        {
+            if let Some(warning) = self.taken_name_warning(name).await {
+                ctx.diagnostics.push(warning);
+            }
         }
         // Only the outcome decides these: a rollout that rolls back leaves the old values.
         plan_unknown(planned, outcome_dependent(&kind));
@@ -318,6 +325,37 @@ impl RolloutResource {
         finish(ctx, &spec, prior, model, &owner_id, result)
     }
 
+    /// At plan time, a create whose name another fleet's groups carry gets a warning (the
+    /// apply refuses it: a saved plan can be old). Not an error: Terraform also plans the
+    /// configuration before a `destroy`, which must work for a stack whose create failed.
+    /// Cheap: one read, and only when planning a create. AWS errors are logged only.
+    async fn taken_name_warning(&self, name: &str) -> Option<Diagnostic> {
+        let aws = self.aws.get().ok()?;
+        match aws.describe_rollout_asgs(name).await {
+            Ok(groups) if groups.is_empty() => None,
+            Ok(groups) => {
+                let (summary, detail) = name_taken(
+                    name,
+                    groups
+                        .iter()
+                        .map(|group| (group.name.as_str(), group.owner()))
+                        .collect(),
+                );
+                Some(
+                    Diagnostic::warning(
+                        summary,
+                        format!("{detail}\n\nApplying this create fails."),
+                    )
+                    .at(AttributePath::root("name")),
+                )
+            }
+            Err(err) => {
+                tracing::warn!(rollout = %name, error = %err, "could not check at plan time whether another fleet uses this name; the apply checks");
+                None
+            }
+        }
+    }
+
     /// A state from before owner ids, with nothing to roll out: tags its groups with the
     /// owner id it adopts them under.
     async fn adopt(&self, model: &RolloutModel) -> Outcome<Owner> {
@@ -351,25 +389,32 @@ fn refuse_foreign(
     if foreign.is_empty() {
         return Ok(());
     }
-    let groups: Vec<String> = foreign
-        .iter()
-        .map(|asg| match asg.owner() {
-            Some(other) => format!("  {} (zdd:owner = {other})", asg.name),
-            None => format!(
-                "  {} (no zdd:owner tag: a fleet from before owner ids)",
-                asg.name
-            ),
+    let (summary, detail) = name_taken(
+        &spec.name,
+        foreign
+            .iter()
+            .map(|asg| (asg.name.as_str(), asg.owner()))
+            .collect(),
+    );
+    Err(Failure::error(summary, detail).at(AttributePath::root("name")))
+}
+
+/// Summary and detail of a name another fleet's groups (`(group, zdd:owner)`) carry.
+fn name_taken(name: &str, groups: Vec<(&str, Option<&str>)>) -> (String, String) {
+    let lines: Vec<String> = groups
+        .into_iter()
+        .map(|(group, owner)| match owner {
+            Some(other) => format!("  {group} (zdd:owner = {other})"),
+            None => format!("  {group} (no zdd:owner tag: a fleet from before owner ids)"),
         })
         .collect();
-    Err(Failure::error(
-        format!("zdd_rollout name {:?} is taken by another fleet", spec.name),
+    (
+        format!("zdd_rollout name {name:?} is taken by another fleet"),
         format!(
-            "Auto Scaling groups tagged zdd:rollout = {} belong to another owner (another state, workspace or team), so this resource may not adopt, change or delete them:\n{}\n\nNothing was changed. Choose another name, or take the fleet over explicitly with `terraform import` (and remove it from the other state).",
-            spec.name,
-            groups.join("\n")
+            "Auto Scaling groups tagged zdd:rollout = {name} belong to another owner (another state, workspace or team), so this resource may not adopt, change or delete them:\n{}\n\nNothing was changed. Choose another name, or take the fleet over explicitly with `terraform import` (and remove it from the other state).",
+            lines.join("\n")
         ),
     )
-    .at(AttributePath::root("name")))
 }
 
 /// Tags the groups a fleet adopts (from before owner ids) with its owner id. Idempotent.
