@@ -120,10 +120,9 @@ impl Resource for RolloutResource {
         }
         if prior.is_none()
             && let Some(name) = planned.name.known()
+            && let Some(warning) = self.taken_name_warning(name).await
         {
-            if let Some(warning) = self.taken_name_warning(name).await {
-                ctx.diagnostics.push(warning);
-            }
+            ctx.diagnostics.push(warning);
         }
         // Only the outcome decides these: a rollout that rolls back leaves the old values.
         plan_unknown(planned, outcome_dependent(&kind));
