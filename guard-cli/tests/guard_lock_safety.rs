@@ -7,6 +7,7 @@
 
 mod guard_support;
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,19 +43,45 @@ fn in_job(bed: &Bed, args: &[&str], job: &str, user: &str) -> Command {
     command
 }
 
-/// A plain `terraform apply` (no guard), held open by its provisioner.
-fn plain_apply(bed: &Bed) -> Child {
-    let mut child = bed
-        .tf
-        .command(&["apply", "-auto-approve", "-no-color"])
-        .unwrap()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    bed.wait_until_held_open(&mut child);
-    child
+/// A plain `terraform apply` (no guard), held open by its provisioner, in its own process
+/// group: a failing test kills the group (terraform and its provisioner), leaving nothing behind.
+struct PlainApply(Option<Child>);
+
+impl PlainApply {
+    fn start(bed: &Bed) -> PlainApply {
+        let mut child = bed
+            .tf
+            .command(&["apply", "-auto-approve", "-no-color"])
+            .unwrap()
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut apply = PlainApply(None);
+        let held = bed.tf.path().join(zdd_test_support::STARTED_FILE);
+        let waited = zdd_test_support::wait_for_path(&held, &mut child, Duration::from_secs(60));
+        apply.0 = Some(child);
+        waited.unwrap();
+        apply
+    }
+
+    /// Lets the apply finish (the caller released it) and returns its output.
+    fn finish(mut self) -> std::process::Output {
+        let child = self.0.take().unwrap();
+        wait_with_timeout(child, Duration::from_secs(120)).unwrap()
+    }
+}
+
+impl Drop for PlainApply {
+    fn drop(&mut self) {
+        if let Some(child) = &self.0 {
+            let _ = Command::new("kill")
+                .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+                .status();
+        }
+    }
 }
 
 async fn delete_lease(bed: &Bed) {
@@ -91,16 +118,33 @@ fn lock_field(lock: &str, field: &str) -> String {
     info[field].as_str().unwrap().to_string()
 }
 
+/// A guard run that a failing test kills, with its terraform's process group.
+struct KilledOnDrop(Option<Child>);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            for pid in guard_support::children_of(child.id()) {
+                let _ = Command::new("kill")
+                    .args(["-s", "KILL", "--", &format!("-{pid}")])
+                    .status();
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A guarded apply in CI job `job`, killed (with its terraform) once its lease recorded the lock:
 /// what a cancelled CI job leaves behind. Returns the lease and the lock as stored.
 async fn killed_run(bed: &Bed, job: &str, user: &str) -> (String, String) {
     let mut args = vec!["run"];
     args.extend_from_slice(FAST);
     args.extend_from_slice(&["--", "apply", "-auto-approve", "-no-color"]);
-    let mut child = in_job(bed, &args, job, user).spawn().unwrap();
-    bed.wait_until_held_open(&mut child);
+    let mut run = KilledOnDrop(Some(in_job(bed, &args, job, user).spawn().unwrap()));
+    bed.wait_until_held_open(run.0.as_mut().unwrap());
     let (lease, lock) = bed.wait_until_lease_records_lock(RECORD_LIMIT).await;
-    kill_guard_and_its_terraform(&mut child);
+    kill_guard_and_its_terraform(&mut run.0.take().unwrap());
     assert_eq!(bed.lock_text().await.as_deref(), Some(lock.as_str()));
     (lease, lock)
 }
@@ -109,7 +153,7 @@ async fn plain_terraform_lock_survives_break_under_an_expired_lease(name: &str, 
     let bed = Bed::new(name, locking, &held_open()).await;
     bed.put_lease(&expired_lease("old", "gone", "job 1", "[]"))
         .await;
-    let terraform = plain_apply(&bed);
+    let terraform = PlainApply::start(&bed);
     let lock = bed.lock_text().await.expect("terraform holds its lock");
 
     let refused = bed.guard_output(&["lock", "break", "--if-stale"]);
@@ -147,7 +191,7 @@ async fn plain_terraform_lock_survives_break_under_an_expired_lease(name: &str, 
     assert_eq!(bed.lock_text().await.as_ref(), Some(&lock));
 
     bed.release();
-    let output = wait_with_timeout(terraform, Duration::from_secs(120)).unwrap();
+    let output = terraform.finish();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 }
 
@@ -256,7 +300,7 @@ async fn release_from_another_ci_job_needs_the_lease_id() {
 #[tokio::test(flavor = "multi_thread")]
 async fn release_refuses_a_lock_its_lease_never_recorded() {
     let bed = Bed::new("release-foreign", Locking::DynamoDb, &held_open()).await;
-    let terraform = plain_apply(&bed);
+    let terraform = PlainApply::start(&bed);
     let lock = bed.lock_text().await.expect("terraform holds its lock");
     let who = lock_field(&lock, "Who");
     let (user, host) = who.split_once('@').unwrap();
@@ -288,6 +332,6 @@ async fn release_refuses_a_lock_its_lease_never_recorded() {
     );
 
     bed.release();
-    let output = wait_with_timeout(terraform, Duration::from_secs(120)).unwrap();
+    let output = terraform.finish();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 }
