@@ -76,7 +76,35 @@ pub fn render_index() -> String {
     out.push_str(PROVIDER_EXAMPLE);
     out.push_str("```\n\n");
     render_schema(&mut out, &schema);
+    render_aws_calls(&mut out);
     out
+}
+
+/// The bounds on AWS calls and the give-up rule, from the constants the provider uses.
+fn render_aws_calls(out: &mut String) {
+    use crate::aws::{
+        ATTEMPT_TIMEOUT_ENV, CONNECT_TIMEOUT_ENV, CallTimeouts, OPERATION_TIMEOUT_ENV,
+    };
+    use crate::driver::give_up::{GIVE_UP_AFTER, GIVE_UP_WINDOW};
+    use crate::model::duration::format_duration;
+    let timeouts = CallTimeouts::DEFAULT;
+    out.push_str(
+        "## AWS calls
+
+",
+    );
+    let _ = writeln!(
+        out,
+        "No AWS call waits for ever: each has a connect timeout ({}), a timeout per HTTP attempt ({}) and one for the whole call with the SDK's retries ({}). A call that runs out is retried on the rollout's next look, as after throttling. The environment variables `{CONNECT_TIMEOUT_ENV}`, `{ATTEMPT_TIMEOUT_ENV}` and `{OPERATION_TIMEOUT_ENV}` of the Terraform process change them (a duration such as `\"30s\"`; zero is ignored).\n",
+        format_duration(timeouts.connect),
+        format_duration(timeouts.attempt),
+        format_duration(timeouts.operation),
+    );
+    let _ = writeln!(
+        out,
+        "Errors that do not go away by themselves (expired credentials, `AccessDenied`, `UnauthorizedOperation`, a request AWS always refuses) end a rollout instead of stalling it: after {GIVE_UP_AFTER} refused attempts in a row spanning at least {}, the rollout is rolled back (its rollback needs other calls, which may still be allowed). If those are refused the same way, the apply fails with a diagnostic naming each Auto Scaling group of the fleet and its state as last observed (generation, launch template version, sizes, instances, attached target groups and their health); everything is tagged in AWS, and the next apply resumes. Throttling, timeouts and server errors never count towards this.\n",
+        format_duration(GIVE_UP_WINDOW),
+    );
 }
 
 pub fn render_rollout() -> String {

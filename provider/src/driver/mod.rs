@@ -453,3 +453,53 @@ pub async fn first_observation(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: &str, transient: bool) -> AwsError {
+        AwsError::Api {
+            operation: "DetachLoadBalancerTargetGroups",
+            code: code.into(),
+            message: "no".into(),
+            transient,
+        }
+    }
+
+    #[test]
+    fn a_turn_is_as_bad_as_its_worst_command() {
+        assert!(matches!(
+            worse(Turn::Clean, &api("AccessDenied", false)),
+            Turn::Refused { error } if error.contains("AccessDenied")
+        ));
+        assert_eq!(
+            worse(Turn::Clean, &api("Throttling", true)),
+            Turn::Transient
+        );
+        // A refusal is not forgiven by a later throttled command of the same turn.
+        let refused = worse(Turn::Clean, &api("ExpiredToken", false));
+        assert_eq!(worse(refused.clone(), &api("Throttling", true)), refused);
+        // Waiting on AWS to settle is neither a refusal nor a transient failure.
+        let settling = AwsError::NotDrained {
+            name: "web-g1".into(),
+            detail: "2 instances".into(),
+        };
+        assert_eq!(worse(Turn::Clean, &settling), Turn::Clean);
+    }
+
+    #[test]
+    fn driver_entries_merge_into_the_engines_timeline_by_time() {
+        let event = |ms: u64, action: &str| Event {
+            at: zdd_rollout::Timestamp::from_millis(ms),
+            action: action.into(),
+            detail: String::new(),
+        };
+        let merged = merge_timeline(
+            &[event(1, "phase"), event(5, "abort"), event(9, "phase")],
+            &[event(5, GIVE_UP_ACTION), event(7, GIVE_UP_ACTION)],
+        );
+        let actions: Vec<&str> = merged.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["phase", "abort", "give_up", "give_up", "phase"]);
+    }
+}
