@@ -401,10 +401,3 @@ impl StderrLines {
         &self.seen
     }
 }
-
-impl StderrLines {
-    /// The lines read so far (by [`StderrLines::wait_for`]).
-    pub fn seen(&self) -> &[String] {
-        &self.seen
-    }
-}
