@@ -75,8 +75,14 @@ fn a_silent_s3_endpoint_fails_with_a_timeout_and_exit_6() {
 #[test]
 fn a_silent_dynamodb_endpoint_fails_with_a_timeout_and_exit_6() {
     let url = silent_endpoint();
-    let output = guard_against(&url, "dynamodb_table = \"locks\"", &["lock", "status"]);
-    let all = output_text(&output);
-    assert_eq!(output.status.code(), Some(6), "{all}");
-    assert!(all.contains("timeout"), "{all}");
+    // `run` too: a lock table that cannot be read is not a lock table that is missing (3).
+    for args in [
+        &["lock", "status"][..],
+        &["run", "--", "apply", "-auto-approve"],
+    ] {
+        let output = guard_against(&url, "dynamodb_table = \"locks\"", args);
+        let all = output_text(&output);
+        assert_eq!(output.status.code(), Some(6), "{args:?}: {all}");
+        assert!(all.contains("timeout"), "{args:?}: {all}");
+    }
 }

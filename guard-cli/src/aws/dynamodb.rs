@@ -7,6 +7,15 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeyType, ScalarAttributeType};
 use super::lease_store::WriteConflict;
 use crate::core::lockinfo::LockInfo;
 
+/// Why the lock table cannot be used.
+#[derive(Debug)]
+pub enum TableCheck {
+    /// Locking is not set up: no such table, or a key Terraform cannot lock with.
+    NotConfigured(String),
+    /// The table could not be read at all (timeout, access denied, endpoint down).
+    Unreadable(anyhow::Error),
+}
+
 #[derive(Clone, Debug)]
 pub struct DynamoLocks {
     client: aws_sdk_dynamodb::Client,
@@ -45,20 +54,34 @@ impl DynamoLocks {
     }
 
     /// The table exists and its hash key is the string attribute `LockID`, as Terraform needs.
-    pub async fn check_table(&self) -> anyhow::Result<()> {
-        let out = self
+    ///
+    /// A missing table or a wrong key is [`TableCheck::NotConfigured`] (locking is not set up);
+    /// any other failure (a timeout, access denied, an unreachable endpoint) is
+    /// [`TableCheck::Unreadable`]: the guard could not ask, which says nothing about the table.
+    pub async fn check_table(&self) -> Result<(), TableCheck> {
+        let out = match self
             .client
             .describe_table()
             .table_name(&self.table)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "lock table {} cannot be read ({}); create it with a string hash key `LockID`",
+        {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                return Err(TableCheck::NotConfigured(format!(
+                    "lock table {} does not exist ({})",
                     self.table,
                     describe(&e)
-                )
-            })?;
+                )));
+            }
+            Err(e) => {
+                return Err(TableCheck::Unreadable(anyhow::anyhow!(
+                    "lock table {} cannot be read: {}",
+                    self.table,
+                    describe(&e)
+                )));
+            }
+        };
         let table = out.table();
         let hash_key = table
             .map(|t| t.key_schema())
@@ -73,13 +96,11 @@ impl DynamoLocks {
             .find(|d| Some(d.attribute_name()) == hash_key.as_deref())
             .map(|d| d.attribute_type().clone());
         if hash_key.as_deref() != Some("LockID") || key_type != Some(ScalarAttributeType::S) {
-            anyhow::bail!(
+            return Err(TableCheck::NotConfigured(format!(
                 "lock table {} must have the string hash key `LockID` (found {:?} of type {:?}); \
                  Terraform cannot lock with it",
-                self.table,
-                hash_key,
-                key_type
-            );
+                self.table, hash_key, key_type
+            )));
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ mod dynamodb;
 mod lease_store;
 mod s3;
 
-pub use dynamodb::DynamoLocks;
+pub use dynamodb::{DynamoLocks, TableCheck};
 pub use lease_store::{LeaseStore, StoredLease, WriteConflict};
 pub use s3::{ObjectHead, ObjectVersion, S3State};
 

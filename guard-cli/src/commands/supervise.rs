@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use super::context::Remote;
 use super::lease::Held;
 use crate::aws::ObjectHead;
+use crate::aws::TableCheck;
 use crate::core::lease::{self, LockStore, RecordedLock};
 use crate::core::lockinfo::LockInfo;
 use crate::core::render::render_state_diff;
@@ -77,13 +78,17 @@ pub async fn check_lock_table(remote: &Remote) -> anyhow::Result<()> {
     let Some(locks) = &remote.dynamodb else {
         return Ok(());
     };
-    locks.check_table().await.map_err(|e| {
-        LockingError::NotConfigured {
-            reason: format!("{e:#}"),
+    match locks.check_table().await {
+        Ok(()) => Ok(()),
+        // Exit 3: locking is not set up as the backend says.
+        Err(TableCheck::NotConfigured(reason)) => Err(LockingError::NotConfigured {
+            reason,
             fix: "create the table with a string hash key `LockID`, or fix `dynamodb_table`".into(),
         }
-        .into()
-    })
+        .into()),
+        // Exit 6: the guard could not ask (a timeout is not a missing table).
+        Err(TableCheck::Unreadable(error)) => Err(error),
+    }
 }
 
 /// What one watch tick read, all at once.
@@ -277,9 +282,16 @@ impl Watcher {
         }
         match table {
             Ok(Ok(())) => Outcome::Ok,
-            Ok(Err(error)) => {
+            Ok(Err(error)) if error.downcast_ref::<LockingError>().is_some() => {
                 reporter.error("backend", &format!("{error:#}"));
                 Outcome::LockNotObtained
+            }
+            Ok(Err(error)) => {
+                reporter.warn(
+                    "backend",
+                    &format!("could not check the lock table: {error:#}"),
+                );
+                Outcome::Ok
             }
             // Unknown, not refused: terraform itself fails on a table it cannot lock with.
             Err(_elapsed) => {
