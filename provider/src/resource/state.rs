@@ -318,6 +318,7 @@ mod tests {
             }),
             tags: Some(BTreeMap::from([("team".to_string(), "web".to_string())])),
             generation: Some(2),
+            owner_id: Some("0123456789abcdef0123456789abcdef".into()),
             ..RolloutModel::default()
         };
         assert_eq!(RolloutState::from_model(&model).to_model(), model);
