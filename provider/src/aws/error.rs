@@ -119,14 +119,22 @@ const REFUSED_CODES: &[&str] = &[
     "OptInRequired",
 ];
 
+/// Codes that say "not yet" rather than "no": AWS refuses to delete an Auto Scaling group
+/// while instances or scaling activities are still winding down, which the level-triggered
+/// engine waits out.
+const SETTLING_CODES: &[&str] = &["ResourceInUse", "ResourceInUseFault"];
+
 /// The class of a non-transient AWS error code (pure): [`ErrorClass::Transient`] for the
 /// throttling and server-side codes, [`ErrorClass::Refused`] for credential and permission
-/// refusals, [`ErrorClass::Persistent`] for the rest.
+/// refusals, [`ErrorClass::Settling`] for "not yet" (`ResourceInUse`),
+/// [`ErrorClass::Persistent`] for the rest.
 pub fn classify_code(code: &str) -> ErrorClass {
     if is_transient_code(code) {
         ErrorClass::Transient
     } else if REFUSED_CODES.contains(&code) {
         ErrorClass::Refused
+    } else if SETTLING_CODES.contains(&code) {
+        ErrorClass::Settling
     } else {
         ErrorClass::Persistent
     }
@@ -228,6 +236,7 @@ mod tests {
     fn other_codes_persist_and_the_adapters_waits_settle() {
         assert_eq!(classify_code("ValidationError"), ErrorClass::Persistent);
         assert_eq!(classify_code("LimitExceeded"), ErrorClass::Persistent);
+        assert_eq!(classify_code("ResourceInUse"), ErrorClass::Settling);
         let conflict = AwsError::Conflict {
             what: "web-g2".into(),
             rollout: "web".into(),
