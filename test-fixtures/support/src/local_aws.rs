@@ -295,27 +295,6 @@ fn stop_child(child: &mut Child) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_the_ready_line() {
-        assert_eq!(
-            parse_ready_line("ZDD_LOCALAWS_READY http://127.0.0.1:4321\n").unwrap(),
-            "http://127.0.0.1:4321"
-        );
-        assert!(parse_ready_line("Traceback (most recent call last):").is_err());
-        assert!(parse_ready_line("ZDD_LOCALAWS_READY http://0.0.0.0:1").is_err());
-    }
-
-    #[test]
-    fn refuses_a_non_positive_time_scale() {
-        let error = LocalAws::start(LocalAwsOptions { time_scale: 0.0 }).unwrap_err();
-        assert!(error.to_string().contains("time_scale"), "{error}");
-    }
-}
-
 /// Injected AWS faults (`/zdd/faults`, see `test-fixtures/localaws/README.md`).
 impl LocalAws {
     /// Adds a fault rule, e.g. `{"service": "autoscaling", "action": "SetDesiredCapacity",
@@ -341,5 +320,26 @@ impl LocalAws {
         answer["cleared"]
             .as_u64()
             .ok_or_else(|| anyhow!("DELETE {path} answered {answer}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_ready_line() {
+        assert_eq!(
+            parse_ready_line("ZDD_LOCALAWS_READY http://127.0.0.1:4321\n").unwrap(),
+            "http://127.0.0.1:4321"
+        );
+        assert!(parse_ready_line("Traceback (most recent call last):").is_err());
+        assert!(parse_ready_line("ZDD_LOCALAWS_READY http://0.0.0.0:1").is_err());
+    }
+
+    #[test]
+    fn refuses_a_non_positive_time_scale() {
+        let error = LocalAws::start(LocalAwsOptions { time_scale: 0.0 }).unwrap_err();
+        assert!(error.to_string().contains("time_scale"), "{error}");
     }
 }
