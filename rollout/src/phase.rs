@@ -129,7 +129,8 @@ impl fmt::Display for Phase {
 pub struct Event {
     pub at: Timestamp,
     /// What happened: `phase`, a command name (`create_asg`, `detach_target_groups`, ...),
-    /// `retry`, `gate`, `failure`, `resume`.
+    /// `retry`, `failure`, `resume`; the provider's `driver::timeline::ACTIONS` lists every one
+    /// (a test compares that list with what simulated rollouts write).
     pub action: String,
     /// Readable detail, e.g. `2 of 3 new targets unhealthy in target group app-blue after 10m
     /// (Target.ResponseCodeMismatch)`.

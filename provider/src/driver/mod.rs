@@ -61,7 +61,7 @@ pub enum Stopped {
     /// AWS kept refusing the rollout's calls, observations or commands, and then those of its
     /// rollback (see [`give_up`]); the text says what was refused. The run's timeline ends
     /// with a `give_up` entry naming each group's state as last observed.
-    ObserveFailed(String),
+    GaveUp(String),
 }
 
 /// The end of a run: an outcome, or why it stopped early; the checkpoint to save either way.
@@ -353,7 +353,7 @@ impl Refusals {
                  Every step is idempotent and tagged in AWS: the next apply resumes from here."
             ),
         );
-        Stopped::ObserveFailed(format!(
+        Stopped::GaveUp(format!(
             "AWS refused the rollout and its rollback: {reason}"
         ))
     }
@@ -397,7 +397,7 @@ fn abort(rollout: &mut Rollout, stopped: &Stopped, aborted: &mut bool) -> bool {
     let reason = match stopped {
         Stopped::Cancelled => AbortReason::Interrupted,
         Stopped::TimedOut(after) => AbortReason::TimedOut { after: *after },
-        Stopped::ObserveFailed(_) => return false,
+        Stopped::GaveUp(_) => return false,
     };
     if *aborted {
         return false;

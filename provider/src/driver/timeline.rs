@@ -171,7 +171,7 @@ mod tests {
             }),
             Err(Stopped::Cancelled),
             Err(Stopped::TimedOut(Duration::from_secs(60))),
-            Err(Stopped::ObserveFailed(String::new())),
+            Err(Stopped::GaveUp(String::new())),
         ];
         let mut written: BTreeSet<&str> = ends.iter().map(status).collect();
         // model/refresh.rs: several live generations read as an interrupted rollout.

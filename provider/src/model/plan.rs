@@ -57,7 +57,7 @@ pub fn classify_change(prior: &RolloutModel, proposed: &RolloutModel) -> Change 
     if prior
         .last_rollout
         .as_ref()
-        .is_some_and(|last| last.status == "interrupted" || last.status == "in_progress")
+        .is_some_and(|last| last.status == "interrupted")
     {
         reasons.push("an interrupted rollout must be finished or rolled back".into());
     }

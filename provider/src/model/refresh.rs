@@ -132,9 +132,7 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
     if live.len() > 1 {
         let generations = live.iter().filter_map(|group| group.generation).collect();
         let last = model.last_rollout.get_or_insert_with(LastRollout::default);
-        if last.status != "in_progress" {
-            last.status = "interrupted".into();
-        }
+        last.status = "interrupted".into();
         return (model, Finding::Interrupted { generations });
     }
     if drifted.is_empty() {

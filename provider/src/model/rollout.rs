@@ -72,7 +72,7 @@ pub struct TimeoutsConfig {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastRollout {
-    /// `succeeded`, `rolled_back`, `failed`, `interrupted` or `in_progress`.
+    /// one of `driver::timeline::STATUSES` (`succeeded`, `rolled_back`, `failed`, `interrupted`).
     pub status: String,
     /// RFC 3339 UTC.
     pub started_at: String,
@@ -109,7 +109,6 @@ pub mod defaults {
     pub const ROLLBACK_ON_FAILURE: bool = true;
     pub const CANARY_SOAK: &str = "5m";
     pub const CANARY_WEIGHTS: [i64; 4] = [5, 25, 50, 100];
-    pub const MAX_5XX_RATIO: f64 = 0.01;
     pub const CREATE_TIMEOUT: &str = "30m";
     pub const UPDATE_TIMEOUT: &str = "60m";
     pub const DELETE_TIMEOUT: &str = "20m";
