@@ -829,7 +829,7 @@ impl Rollout {
                     Some(t) if t.state == TargetState::Healthy => {}
                     Some(t) => {
                         not_healthy += 1;
-                        *states.entry(state_name(t.state)).or_default() += 1;
+                        *states.entry(t.state.as_str()).or_default() += 1;
                         if let Some(reason) = &t.reason {
                             reasons.insert(reason.clone());
                         }
@@ -2218,17 +2218,6 @@ fn matches_spec(asg: &AsgObservation, spec: &RolloutSpec) -> bool {
     let mut wanted = spec.subnet_ids.clone();
     wanted.sort();
     asg.launch_template.as_ref() == Some(&spec.launch_template) && observed == wanted
-}
-
-fn state_name(state: TargetState) -> &'static str {
-    match state {
-        TargetState::Initial => "initial",
-        TargetState::Healthy => "healthy",
-        TargetState::Unhealthy => "unhealthy",
-        TargetState::Draining => "draining",
-        TargetState::Unused => "unused",
-        TargetState::Unavailable => "unavailable",
-    }
 }
 
 fn action_name(command: &Command) -> &'static str {

@@ -138,6 +138,18 @@ pub enum TargetState {
 }
 
 impl TargetState {
+    /// The name AWS gives the state (`TargetHealth.State`), as messages show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Initial => "initial",
+            TargetState::Healthy => "healthy",
+            TargetState::Unhealthy => "unhealthy",
+            TargetState::Draining => "draining",
+            TargetState::Unused => "unused",
+            TargetState::Unavailable => "unavailable",
+        }
+    }
+
     /// Registered and not leaving: the load balancer routes (or will route) to it.
     pub fn is_registered(self) -> bool {
         matches!(

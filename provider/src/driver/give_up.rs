@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use zdd_rollout::observation::{AsgObservation, LifecycleState, Observation, TargetState};
+use zdd_rollout::observation::{AsgObservation, LifecycleState, Observation};
 
 /// Refused turns in a row before giving up (on the rollout, then on its rollback).
 pub const GIVE_UP_AFTER: u32 = 5;
@@ -164,7 +164,7 @@ fn attached_group(observation: &Observation, asg: &AsgObservation, arn: &str) ->
     for instance in &asg.instances {
         let state = group
             .health_of(&instance.id)
-            .map_or("not registered", |target| target_state_name(target.state));
+            .map_or("not registered", |target| target.state.as_str());
         match states.iter_mut().find(|(known, _)| *known == state) {
             Some((_, count)) => *count += 1,
             None => states.push((state, 1)),
@@ -190,23 +190,12 @@ fn lifecycle_name(state: LifecycleState) -> &'static str {
     }
 }
 
-fn target_state_name(state: TargetState) -> &'static str {
-    match state {
-        TargetState::Initial => "initial",
-        TargetState::Healthy => "healthy",
-        TargetState::Unhealthy => "unhealthy",
-        TargetState::Draining => "draining",
-        TargetState::Unused => "unused",
-        TargetState::Unavailable => "unavailable",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use zdd_rollout::observation::{
-        InstanceObservation, TargetGroupObservation, TargetObservation,
+        InstanceObservation, TargetGroupObservation, TargetObservation, TargetState,
     };
     use zdd_rollout::spec::LaunchTemplateRef;
 
