@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Config, bed};
+use std::time::Duration;
+
+use common::{Config, bed, kill_group};
 
 #[test]
 fn a_second_state_with_the_same_name_fails_and_leaves_the_first_fleet_untouched() {
@@ -229,4 +231,57 @@ fn a_fleet_from_before_owner_ids_adopts_its_groups_on_the_next_apply() {
         "{}",
         second.stderr
     );
+}
+
+/// The price of ownership: a create killed with SIGKILL saves no state, so its owner id is
+/// lost and the next apply cannot tell its groups from another stack's. It refuses (never
+/// adopts a fleet it cannot prove is its own), says how to recover, and `terraform import`
+/// followed by an apply finishes the rollout.
+#[test]
+fn a_killed_create_is_refused_until_imported_then_finishes() {
+    let bed = bed("e2eownkill");
+    let config = Config::new(&bed);
+    bed.write_config(&config);
+    let group = format!("{}-g1", bed.name);
+    let child = bed.spawn_apply_killable();
+    bed.wait_for("the first generation", Duration::from_secs(60), || {
+        !bed.instances_of(&group).is_empty()
+    });
+    kill_group(child);
+    let list = bed.terraform(&["state", "list"]);
+    assert!(
+        !list.stdout.contains("zdd_rollout.this"),
+        "a SIGKILLed create saves nothing\n{}",
+        list.stdout
+    );
+
+    let refused = bed.apply();
+    assert!(!refused.success(), "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("is taken by another fleet")
+            && refused.stderr.contains(&group)
+            && refused.stderr.contains("interrupted create")
+            && refused.stderr.contains("terraform import"),
+        "the refusal names the groups and the way back\n{}",
+        refused.stderr
+    );
+    assert_eq!(
+        bed.asg_names(),
+        vec![group.clone()],
+        "nothing was created beside it"
+    );
+
+    let import = bed.terraform(&[
+        "import",
+        "-no-color",
+        "-input=false",
+        "zdd_rollout.this",
+        &bed.name,
+    ]);
+    assert!(import.success(), "{}\n{}", import.stdout, import.stderr);
+    let apply = bed.apply();
+    assert!(apply.success(), "{}\n{}", apply.stdout, apply.stderr);
+    let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(bed.violations().is_empty(), "{:#?}", bed.violations());
 }

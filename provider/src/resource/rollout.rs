@@ -410,7 +410,7 @@ fn name_taken(name: &str, groups: Vec<(&str, Option<&str>)>) -> (String, String)
     (
         format!("zdd_rollout name {name:?} is taken by another fleet"),
         format!(
-            "Auto Scaling groups tagged zdd:rollout = {name} belong to another owner (another state, workspace or team), so this resource may not adopt, change or delete them:\n{}\n\nNothing was changed. Choose another name, or take the fleet over explicitly with `terraform import` (and remove it from the other state).",
+            "Auto Scaling groups tagged zdd:rollout = {name} belong to another owner (another state, workspace or team), so this resource may not adopt, change or delete them:\n{}\n\nNothing was changed. Choose another name, or take the fleet over explicitly with `terraform import` (and remove it from the other state). If they are left by an interrupted create of this very resource (terraform killed before it saved the state), `terraform import <address> {name}` takes them over and the next apply finishes the rollout.",
             lines.join("\n")
         ),
     )
