@@ -115,22 +115,11 @@ fn describe_group(observation: &Observation, asg: &AsgObservation) -> String {
     let version = asg.launch_template.as_ref().map_or(String::new(), |lt| {
         format!(", launch template version {}", lt.version)
     });
-    let mut lifecycles: Vec<(String, usize)> = Vec::new();
-    for instance in &asg.instances {
-        let name = lifecycle_name(instance.lifecycle).to_string();
-        match lifecycles.iter_mut().find(|(known, _)| *known == name) {
-            Some((_, count)) => *count += 1,
-            None => lifecycles.push((name, 1)),
-        }
-    }
-    let instances = if lifecycles.is_empty() {
+    let instances = if asg.instances.is_empty() {
         "no instances".to_string()
     } else {
-        let parts: Vec<String> = lifecycles
-            .iter()
-            .map(|(name, count)| format!("{count} {name}"))
-            .collect();
-        format!("{} instance(s): {}", asg.instances.len(), parts.join(", "))
+        let lifecycles = tally(asg.instances.iter().map(|i| lifecycle_name(i.lifecycle)));
+        format!("{} instance(s): {lifecycles}", asg.instances.len())
     };
     let attached = if asg.target_group_arns.is_empty() {
         "attached to no target group".to_string()
@@ -160,24 +149,31 @@ fn attached_group(observation: &Observation, asg: &AsgObservation, arn: &str) ->
     let Some(group) = observation.target_groups.iter().find(|g| g.arn == arn) else {
         return arn.to_string();
     };
-    let mut states: Vec<(&'static str, usize)> = Vec::new();
-    for instance in &asg.instances {
-        let state = group
-            .health_of(&instance.id)
-            .map_or("not registered", |target| target.state.as_str());
-        match states.iter_mut().find(|(known, _)| *known == state) {
-            Some((_, count)) => *count += 1,
-            None => states.push((state, 1)),
-        }
-    }
-    if states.is_empty() {
+    if asg.instances.is_empty() {
         return group.name.clone();
     }
-    let parts: Vec<String> = states
+    let states = tally(asg.instances.iter().map(|instance| {
+        group
+            .health_of(&instance.id)
+            .map_or("not registered", |target| target.state.as_str())
+    }));
+    format!("{} ({states})", group.name)
+}
+
+/// `2 InService, 1 Pending`: how often each name occurs, in order of first occurrence.
+fn tally(names: impl Iterator<Item = &'static str>) -> String {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for name in names {
+        match counts.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    counts
         .iter()
-        .map(|(state, count)| format!("{count} {state}"))
-        .collect();
-    format!("{} ({})", group.name, parts.join(", "))
+        .map(|(name, count)| format!("{count} {name}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn lifecycle_name(state: LifecycleState) -> &'static str {
