@@ -154,12 +154,19 @@ fn mask_at(node: &mut Value, steps: &[&Value]) {
         *node = masked();
         return;
     };
-    if !child_exists(node, &next) {
-        if is_dynamic_wrapper(node)
-            && let Some(inner) = node.get_mut("value")
-        {
-            return mask_at(inner, steps);
+    let own_child = child_exists(node, &next);
+    if is_dynamic_wrapper(node) {
+        // The path may mean the wrapped value (its steps name parts of `value`) or, if this is
+        // an ordinary object with keys `value` and `type`, the object itself: mask both, so a
+        // step that happens to match the wrapper's own `type` or `value` never spares the
+        // secret inside.
+        if let Some(inner) = node.get_mut("value") {
+            mask_at(inner, steps);
         }
+        if !own_child {
+            return;
+        }
+    } else if !own_child {
         // A path that does not fit the value: mask all of it rather than guess.
         *node = masked();
         return;
@@ -233,6 +240,7 @@ mod tests {
             "tags": {"owner": "me", "token": "t0k"},
             "rules": [{"port": 1, "key": "k1"}, {"port": 2, "key": "k2"}],
             "triggers_replace": {"value": {"user": "app", "password": "pw"}, "type": ["object", {}]},
+            "input": {"value": {"type": "s3cr3t", "kind": "k"}, "type": ["object", {"type": "string", "kind": "string"}]},
             "absent": null
         }) else {
             panic!()
@@ -252,6 +260,8 @@ mod tests {
             [get_attr("tags"), {"type": "index", "value": {"value": "token", "type": "string"}}],
             [get_attr("rules"), {"type": "index", "value": {"value": 1, "type": "number"}}, get_attr("key")],
             [get_attr("triggers_replace"), get_attr("password")],
+            // The wrapper's own `type` key matches the step; the secret is `value.type`.
+            [get_attr("input"), get_attr("type")],
             [get_attr("absent")],
             [get_attr("not_there")]
         ]);
@@ -264,6 +274,7 @@ mod tests {
                 "tags": {"owner": "me", "token": SENSITIVE},
                 "rules": [{"port": 1, "key": "k1"}, {"port": 2, "key": SENSITIVE}],
                 "triggers_replace": {"value": {"user": "app", "password": SENSITIVE}, "type": ["object", {}]},
+                "input": {"value": {"type": SENSITIVE, "kind": "k"}, "type": SENSITIVE},
                 "absent": null
             })
         );
