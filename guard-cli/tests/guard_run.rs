@@ -338,3 +338,42 @@ resource "terraform_data" "serial" {
     assert!(waited.contains("waiting: lease"), "{waited}");
     bed.assert_nothing_held().await;
 }
+
+/// A run that finds the lease held exits 3 naming the holder, even where it may not describe
+/// the lock table (a CI role without `dynamodb:DescribeTable`): a table it cannot read says
+/// nothing about why the lease was not obtained, so that error must not replace the answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_lease_is_exit_3_even_when_the_lock_table_cannot_be_described() {
+    let bed = Bed::new("held-nodescribe", Locking::DynamoDb, &held_open()).await;
+    let mut child = bed
+        .guard(&run_args(&[], &["apply", "-auto-approve", "-no-color"]))
+        .spawn()
+        .unwrap();
+    bed.wait_until_held_open(&mut child);
+    let table = bed.table.clone().unwrap();
+    let fault = bed
+        .aws
+        .add_fault(&serde_json::json!({
+            "service": "dynamodb",
+            "action": "DescribeTable",
+            "match": table,
+            "error_code": "AccessDeniedException",
+            "http_status": 400,
+        }))
+        .unwrap();
+    let refused = bed.guard_output(&run_args(&[], &["plan", "-no-color"]));
+    let hits = bed.aws.faults().unwrap();
+    bed.aws.clear_faults(fault["id"].as_str()).unwrap();
+    bed.release();
+    let first = wait_with_timeout(child, Duration::from_secs(120)).unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+
+    let all = text(&refused);
+    assert!(
+        hits.to_string().contains("\"hits\":1") || hits.to_string().contains("\"hits\": 1"),
+        "the second run asked for the table and was refused: {hits}"
+    );
+    assert_eq!(refused.status.code(), Some(3), "{all}");
+    assert!(all.contains("held by"), "{all}");
+    bed.assert_nothing_held().await;
+}

@@ -67,7 +67,10 @@ impl DynamoLocks {
             .await
         {
             Ok(out) => out,
-            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
                 return Err(TableCheck::NotConfigured(format!(
                     "lock table {} does not exist ({})",
                     self.table,

@@ -132,9 +132,13 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let held = match acquired {
         Ok(held) => held,
         Err(error) => {
-            // A table Terraform cannot lock with explains a failed write better (exit 3).
-            check_lock_table(&remote).await?;
-            return Err(error);
+            // A table Terraform cannot lock with explains a failed write better (exit 3); a
+            // table that cannot be read (no DescribeTable permission, say) explains nothing:
+            // the acquire's own error stands.
+            return match check_lock_table(&remote).await {
+                Err(table) if table.downcast_ref::<LockingError>().is_some() => Err(table),
+                _ => Err(error),
+            };
         }
     };
     let (stop_tx, stop_rx) = watch::channel(false);
