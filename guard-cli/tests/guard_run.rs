@@ -377,3 +377,24 @@ async fn a_held_lease_is_exit_3_even_when_the_lock_table_cannot_be_described() {
     assert!(all.contains("held by"), "{all}");
     bed.assert_nothing_held().await;
 }
+
+/// A lock table that does not exist is locking not configured (exit 3), told apart from a
+/// table that cannot be read (exit 6, `guard_aws_timeouts.rs`) by the SDK's typed error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_lock_table_is_exit_3_and_terraform_never_runs() {
+    let bed = Bed::new("no-table", Locking::DynamoDb, QUICK).await;
+    bed.dynamodb
+        .delete_table()
+        .table_name(bed.table.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let output = bed.guard_output(&run_args(&[], &["apply", "-auto-approve", "-no-color"]));
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(3), "{all}");
+    assert!(all.contains("does not exist"), "{all}");
+    assert!(
+        bed.state_bytes().await.is_none(),
+        "terraform never ran: no state was written\n{all}"
+    );
+}
