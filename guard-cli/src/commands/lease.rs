@@ -154,8 +154,8 @@ impl Held {
     /// the lease at once (and with every renewal after), conditionally as always.
     pub fn record_lock(&self, lock: RecordedLock) {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        locks.retain(|l| l.store != lock.store);
-        locks.push(lock);
+        lease::record_lock(&mut locks, lock);
+        drop(locks);
         self.renew_now.notify_one();
     }
 

@@ -144,6 +144,13 @@ pub struct Lease {
     pub terraform_locks: Vec<RecordedLock>,
 }
 
+/// Records `lock` in `locks`, replacing an earlier lock of the same store: a lease keeps the
+/// newest lock per store (a later terraform process of the same run takes a new one).
+pub fn record_lock(locks: &mut Vec<RecordedLock>, lock: RecordedLock) {
+    locks.retain(|l| l.store != lock.store);
+    locks.push(lock);
+}
+
 /// What to do about the lease currently stored (if any).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcquireDecision {
@@ -215,17 +222,9 @@ impl Lease {
 
     /// The same lease recording `lock` (replacing an earlier lock of the same store).
     pub fn with_lock(&self, lock: RecordedLock) -> Lease {
-        let mut locks: Vec<RecordedLock> = self
-            .terraform_locks
-            .iter()
-            .filter(|l| l.store != lock.store)
-            .cloned()
-            .collect();
-        locks.push(lock);
-        Lease {
-            terraform_locks: locks,
-            ..self.clone()
-        }
+        let mut lease = self.clone();
+        record_lock(&mut lease.terraform_locks, lock);
+        lease
     }
 
     /// Whether this lease recorded `info` as its terraform's lock in `store`.
