@@ -2,16 +2,19 @@
 //! (The streaming `plan -json` messages name drifted resources but carry no attributes, so the
 //! plan is saved and read back with `show -json`.)
 
+use anyhow::Context as _;
 use serde_json::json;
+use tokio::process::Child;
 
 use super::CommonArgs;
 use super::private_dir::PrivateDir;
+use super::supervise::Signals;
 use crate::core::plan;
 use crate::core::render::render_state_diff;
 use crate::core::snapshot::{ResourceChange, StateDiff};
 use crate::exit::Outcome;
 use crate::output::{Level, Reporter};
-use crate::runner::Terraform;
+use crate::runner::{Signal, StdoutTo, Terraform, send_signal};
 
 #[derive(Debug, clap::Args)]
 pub struct DriftArgs {
@@ -22,33 +25,74 @@ pub struct DriftArgs {
 pub async fn run(args: &DriftArgs) -> anyhow::Result<Outcome> {
     let reporter = Reporter::new(args.common.json);
     let terraform = Terraform::new(args.common.terraform.as_deref(), &args.common.chdir);
+    // Installed before the plan exists: a CI cancel (SIGINT/SIGTERM) must not kill the guard
+    // before it deletes the saved plan (a signal's default action skips every `Drop`).
+    let mut signals = Signals::install()?;
     // The saved plan holds every variable's value: a private directory, deleted below (and
     // on every early way out, when `private` is dropped).
     let private = PrivateDir::create()?;
     let file = private.path().join("zdd-guard-drift.tfplan");
-    let out = format!("-out={}", file.display());
-    let planned = terraform
-        .capture(&[
-            "plan",
-            "-refresh-only",
-            "-input=false",
-            "-no-color",
-            "-detailed-exitcode",
-            &out,
-        ])
-        .await?;
-    if !matches!(planned.code, Some(0 | 2)) {
-        private.remove()?;
+    let plan_args: Vec<String> = [
+        "plan",
+        "-refresh-only",
+        "-input=false",
+        "-no-color",
+        "-detailed-exitcode",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([format!("-out={}", file.display())])
+    .collect();
+    // Spawned (not captured) so that a signal can be forwarded to it: terraform runs in its own
+    // process group, so the CI's Ctrl-C reaches the guard only. Its output goes to stderr.
+    let mut child = terraform.spawn(&plan_args, StdoutTo::Stderr)?;
+    let waited = tokio::select! {
+        status = child.wait() => Ok(status),
+        signal = signals.next() => Err(signal),
+    };
+    let status = match waited {
+        Ok(status) => status.context("cannot wait for terraform plan")?,
+        Err(signal) => {
+            stop(&mut child, signal, &mut signals, &reporter).await;
+            remove(private, &reporter);
+            reporter.error(
+                "drift",
+                &format!("interrupted by {signal:?}: terraform stopped, the saved plan deleted"),
+            );
+            return Ok(Outcome::Terraform(1));
+        }
+    };
+    if !matches!(status.code(), Some(0 | 2)) {
         reporter.error(
             "drift",
-            &format!("terraform plan -refresh-only failed:\n{}", planned.stderr),
+            &format!(
+                "terraform plan -refresh-only failed ({status}); its output is above on stderr"
+            ),
         );
-        return Ok(Outcome::from_terraform(planned.code).combine(Outcome::Error));
+        remove(private, &reporter);
+        return Ok(Outcome::from_terraform(status.code()).combine(Outcome::Error));
     }
-    let shown = terraform
-        .capture(&["show", "-json", &file.display().to_string()])
-        .await;
-    private.remove()?;
+    let show_arg = file.display().to_string();
+    let show_args = ["show", "-json", &show_arg];
+    let show = terraform.capture(&show_args);
+    tokio::pin!(show);
+    let waited = tokio::select! {
+        shown = &mut show => Ok(shown),
+        signal = signals.next() => Err(signal),
+    };
+    let (shown, signal) = match waited {
+        Ok(shown) => (shown, None),
+        // `show` only reads the local plan file and ends quickly: let it, then clean up.
+        Err(signal) => (show.await, Some(signal)),
+    };
+    remove(private, &reporter);
+    if let Some(signal) = signal {
+        reporter.error(
+            "drift",
+            &format!("interrupted by {signal:?}: the saved plan deleted"),
+        );
+        return Ok(Outcome::Terraform(1));
+    }
     let shown = shown?;
     anyhow::ensure!(
         shown.code == Some(0),
@@ -92,4 +136,33 @@ pub async fn run(args: &DriftArgs) -> anyhow::Result<Outcome> {
         json!({"drift": drift}),
     );
     Ok(Outcome::Drift)
+}
+
+/// Forwards `signal` to terraform and waits for it to exit; a further signal kills it.
+async fn stop(child: &mut Child, signal: Signal, signals: &mut Signals, reporter: &Reporter) {
+    let mut next = signal;
+    loop {
+        if let Some(pid) = child.id()
+            && let Err(error) = send_signal(pid, next)
+        {
+            reporter.warn("drift", &format!("cannot signal terraform: {error:#}"));
+        }
+        tokio::select! {
+            status = child.wait() => {
+                if let Err(error) = status {
+                    reporter.warn("drift", &format!("cannot wait for terraform: {error}"));
+                }
+                return;
+            }
+            _ = signals.next() => next = Signal::Kill,
+        }
+    }
+}
+
+/// Deletes the private directory; a failure is a warning (it never hides terraform's outcome),
+/// and `Drop` tries once more.
+fn remove(private: PrivateDir, reporter: &Reporter) {
+    if let Err(error) = private.remove() {
+        reporter.warn("drift", &format!("{error:#}"));
+    }
 }

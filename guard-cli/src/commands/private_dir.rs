@@ -2,8 +2,9 @@
 //! value, sensitive ones included, so it lives outside the working directory (which CI may
 //! cache or upload), readable by this user only (mode 0700), and is deleted on every way out:
 //! [`PrivateDir::remove`] on the normal paths (success, terraform's failure, a forwarded signal,
-//! an error), `Drop` on the rest (an early `?`, a panic). Only a SIGKILL leaves it, in the
-//! system's temporary directory.
+//! an error), `Drop` on the rest (an early `?`, a panic) and as a retry when `remove` failed.
+//! The commands that make one install SIGINT/SIGTERM handlers first (a signal's default action
+//! would skip `Drop`); only a SIGKILL leaves it, in the system's temporary directory.
 
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
@@ -39,11 +40,12 @@ impl PrivateDir {
         &self.path
     }
 
-    /// Deletes the directory and everything in it.
+    /// Deletes the directory and everything in it; on failure, `Drop` tries once more.
     pub fn remove(mut self) -> anyhow::Result<()> {
-        self.removed = true;
         std::fs::remove_dir_all(&self.path)
-            .with_context(|| format!("cannot delete {}", self.path.display()))
+            .with_context(|| format!("cannot delete {}", self.path.display()))?;
+        self.removed = true;
+        Ok(())
     }
 }
 
