@@ -22,7 +22,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
 
-use crate::core::backend::S3Backend;
+use crate::core::backend::{CredentialSource, S3Backend};
 use crate::core::limits::AwsTimeouts;
 
 /// SDK clients configured for one S3 backend.
@@ -68,25 +68,31 @@ impl Clients {
         }
         let mut what = "the default AWS credentials".to_string();
         let mut resolve_now = false;
-        if let (Some(access_key), Some(secret_key)) =
-            (&credentials.access_key, &credentials.secret_key)
-        {
-            loader = loader.credentials_provider(Credentials::new(
-                access_key.0.clone(),
-                secret_key.0.clone(),
-                credentials.token.as_ref().map(|t| t.0.clone()),
-                None,
-                "backend-config",
-            ));
-            what = "the backend's `access_key`".to_string();
-        } else if let Some(profile) = &credentials.profile {
-            let mut provider = ProfileFileCredentialsProvider::builder().profile_name(profile);
-            if let Some(files) = &files {
-                provider = provider.profile_files(files.clone());
+        match credentials.source().map_err(anyhow::Error::msg)? {
+            CredentialSource::Static {
+                access_key,
+                secret_key,
+                token,
+            } => {
+                loader = loader.credentials_provider(Credentials::new(
+                    access_key.0.clone(),
+                    secret_key.0.clone(),
+                    token.map(|t| t.0.clone()),
+                    None,
+                    "backend-config",
+                ));
+                what = "the backend's `access_key`".to_string();
             }
-            loader = loader.credentials_provider(provider.build());
-            what = format!("the credentials of profile `{profile}` (the backend's `profile`)");
-            resolve_now = true;
+            CredentialSource::Profile(profile) => {
+                let mut provider = ProfileFileCredentialsProvider::builder().profile_name(profile);
+                if let Some(files) = &files {
+                    provider = provider.profile_files(files.clone());
+                }
+                loader = loader.credentials_provider(provider.build());
+                what = format!("the credentials of profile `{profile}` (the backend's `profile`)");
+                resolve_now = true;
+            }
+            CredentialSource::DefaultChain => {}
         }
         let mut shared = loader.load().await;
         if let Some(role) = &backend.assume_role {
@@ -96,18 +102,24 @@ impl Clients {
             // The backend's STS endpoint is set through a loader of its own: only there does
             // it outrank `AWS_ENDPOINT_URL` (the SDK lets the environment win over an endpoint
             // set on an already loaded config), as the backend's setting does in Terraform.
-            let sts = match &backend.sts_endpoint {
-                Some(endpoint) => {
-                    let mut sts = aws_config::defaults(BehaviorVersion::latest())
-                        .timeout_config(timeout_config(timeouts))
-                        .endpoint_url(endpoint)
-                        .credentials_provider(base.clone());
-                    if let Some(region) = shared.region() {
-                        sts = sts.region(region.clone());
-                    }
-                    sts.load().await
+            // `sts_region` likewise.
+            let sts = if backend.sts_endpoint.is_some() || backend.sts_region.is_some() {
+                let mut sts = aws_config::defaults(BehaviorVersion::latest())
+                    .timeout_config(timeout_config(timeouts))
+                    .use_fips(backend.use_fips_endpoint)
+                    .use_dual_stack(backend.use_dualstack_endpoint)
+                    .credentials_provider(base.clone());
+                if let Some(endpoint) = &backend.sts_endpoint {
+                    sts = sts.endpoint_url(endpoint);
                 }
-                None => shared.clone(),
+                if let Some(region) = &backend.sts_region {
+                    sts = sts.region(Region::new(region.clone()));
+                } else if let Some(region) = shared.region() {
+                    sts = sts.region(region.clone());
+                }
+                sts.load().await
+            } else {
+                shared.clone()
             };
             let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
                 .configure(&sts)
@@ -168,6 +180,12 @@ impl Clients {
         let mut s3 = aws_sdk_s3::config::Builder::from(shared)
             .force_path_style(backend.use_path_style)
             .timeout_config(timeouts.clone());
+        if backend.skip_s3_checksum {
+            // As Terraform's `skip_s3_checksum`: no checksums unless an operation requires one.
+            s3 = s3.request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            );
+        }
         if let Some(endpoint) = &backend.s3_endpoint {
             s3 = s3.endpoint_url(endpoint);
         }

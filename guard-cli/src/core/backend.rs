@@ -66,9 +66,13 @@ pub struct S3Backend {
     pub s3_endpoint: Option<String>,
     pub dynamodb_endpoint: Option<String>,
     pub sts_endpoint: Option<String>,
+    /// `sts_region`: the region of STS calls (AssumeRole), else the backend's region.
+    pub sts_region: Option<String>,
     pub use_path_style: bool,
     pub use_fips_endpoint: bool,
     pub use_dualstack_endpoint: bool,
+    /// `skip_s3_checksum`: send no checksums with S3 writes (S3-compatible stores without them).
+    pub skip_s3_checksum: bool,
     /// The backend's credentials, as Terraform uses them (see [`Credentials`]).
     pub credentials: Credentials,
     /// `assume_role { role_arn ... }` (or the older top-level `role_arn`).
@@ -100,6 +104,51 @@ pub struct Credentials {
     pub shared_config_files: Vec<String>,
     pub shared_credentials_files: Vec<String>,
 }
+
+/// Where the base credentials come from, resolved from [`Credentials`] (see
+/// [`Credentials::source`]); the AWS layer follows it and decides nothing itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialSource<'a> {
+    /// `access_key` and `secret_key` (and `token`, if given) from the backend block.
+    Static {
+        access_key: &'a Secret,
+        secret_key: &'a Secret,
+        token: Option<&'a Secret>,
+    },
+    /// The backend's `profile`, from the shared files.
+    Profile(&'a str),
+    /// The SDK's default chain.
+    DefaultChain,
+}
+
+impl Credentials {
+    /// The source Terraform uses: static keys, else `profile`, else the default chain. Only
+    /// one of `access_key` / `secret_key` is refused rather than silently falling through to
+    /// other credentials than Terraform's.
+    pub fn source(&self) -> Result<CredentialSource<'_>, String> {
+        match (&self.access_key, &self.secret_key) {
+            (Some(access_key), Some(secret_key)) => Ok(CredentialSource::Static {
+                access_key,
+                secret_key,
+                token: self.token.as_ref(),
+            }),
+            (Some(_), None) => Err(HALF_KEYS
+                .replace("{given}", "access_key")
+                .replace("{missing}", "secret_key")),
+            (None, Some(_)) => Err(HALF_KEYS
+                .replace("{given}", "secret_key")
+                .replace("{missing}", "access_key")),
+            (None, None) => Ok(match &self.profile {
+                Some(profile) => CredentialSource::Profile(profile),
+                None => CredentialSource::DefaultChain,
+            }),
+        }
+    }
+}
+
+const HALF_KEYS: &str = "`{given}` is set without `{missing}`: set both (static credentials) or \
+     neither (profile or default credentials); zdd-guard does not guess which credentials \
+     Terraform uses";
 
 /// The role the backend assumes with its base credentials (STS AssumeRole).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -347,6 +396,7 @@ fn backend_from_config(
                 shared_credentials_files: string_list(config, "shared_credentials_files")
                     .map_err(&malformed)?,
             };
+            credentials.source().map_err(&malformed)?;
             let mut unsupported = Vec::new();
             if text("sse_customer_key")?.is_some() {
                 unsupported.push(("sse_customer_key".to_string(), SSE_C_WHY.to_string()));
@@ -366,6 +416,22 @@ fn backend_from_config(
                     "set AWS_CA_BUNDLE in the environment instead".to_string(),
                 ));
             }
+            for name in ["http_proxy", "https_proxy"] {
+                if text(name)?.is_some() {
+                    unsupported.push((
+                        name.to_string(),
+                        "the guard's AWS calls do not go through a proxy".to_string(),
+                    ));
+                }
+            }
+            if flag("insecure")? {
+                unsupported.push((
+                    "insecure".to_string(),
+                    "the guard always verifies TLS certificates; set AWS_CA_BUNDLE in the \
+                     environment to trust the endpoint's certificate instead"
+                        .to_string(),
+                ));
+            }
             let assume_role = assume_role(config, &mut unsupported).map_err(&malformed)?;
             Ok(Backend::S3(S3Backend {
                 bucket: required("bucket")?,
@@ -378,9 +444,11 @@ fn backend_from_config(
                 s3_endpoint: endpoint("s3").or(text("endpoint")?),
                 dynamodb_endpoint: endpoint("dynamodb").or(text("dynamodb_endpoint")?),
                 sts_endpoint: endpoint("sts").or(text("sts_endpoint")?),
+                sts_region: text("sts_region")?,
                 use_path_style: flag("use_path_style")? || flag("force_path_style")?,
                 use_fips_endpoint: flag("use_fips_endpoint")?,
                 use_dualstack_endpoint: flag("use_dualstack_endpoint")?,
+                skip_s3_checksum: flag("skip_s3_checksum")?,
                 credentials,
                 assume_role,
                 unsupported,
@@ -418,9 +486,10 @@ fn string_list(config: &Map<String, Value>, name: &str) -> Result<Vec<String>, S
     }
 }
 
-/// `assume_role = { role_arn = ..., ... }` (also written as a block), or the older top-level
-/// `role_arn`, `session_name`, `external_id`. Parts the guard cannot pass on are added to
-/// `unsupported`.
+/// `assume_role = { role_arn = ..., ... }` (also written as a block), or the older (before
+/// Terraform 1.6) top-level `role_arn`, `session_name`, `external_id`,
+/// `assume_role_duration_seconds`, `assume_role_policy`, `assume_role_policy_arns`,
+/// `assume_role_tags`. Parts the guard cannot pass on are added to `unsupported`.
 fn assume_role(
     config: &Map<String, Value>,
     unsupported: &mut Vec<(String, String)>,
@@ -433,16 +502,36 @@ fn assume_role(
                 .clone(),
         ),
     };
-    let (source, prefix) = match &nested {
-        Some(map) => (map, "assume_role."),
-        None => (config, ""),
+    // A setting's key in `source` and its name for messages; `None` when the older form has
+    // no such setting.
+    let key = |nested_name: &str| -> Option<(String, String)> {
+        if nested.is_some() {
+            return Some((
+                nested_name.to_string(),
+                format!("assume_role.{nested_name}"),
+            ));
+        }
+        let legacy = match nested_name {
+            "role_arn" | "session_name" | "external_id" => nested_name,
+            "duration" => "assume_role_duration_seconds",
+            "policy" => "assume_role_policy",
+            "policy_arns" => "assume_role_policy_arns",
+            "tags" => "assume_role_tags",
+            "transitive_tag_keys" => "assume_role_transitive_tag_keys",
+            _ => return None,
+        };
+        Some((legacy.to_string(), legacy.to_string()))
     };
-    let text = |name: &str| -> Result<Option<String>, String> {
-        match source.get(name) {
+    let source = nested.as_ref().unwrap_or(config);
+    let text = |nested_name: &str| -> Result<Option<String>, String> {
+        let Some((key, full)) = key(nested_name) else {
+            return Ok(None);
+        };
+        match source.get(&key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!("`{prefix}{name}` must be a string, got {other}")),
+            Some(other) => Err(format!("`{full}` must be a string, got {other}")),
         }
     };
     let Some(role_arn) = text("role_arn")? else {
@@ -451,39 +540,63 @@ fn assume_role(
         }
         return Ok(None);
     };
-    let duration = match text("duration")? {
-        None => None,
-        Some(duration) => Some(
-            humantime::parse_duration(&duration)
-                .map_err(|e| format!("`{prefix}duration` {duration:?} is not a duration ({e})"))?,
-        ),
+    let duration = if nested.is_some() {
+        match text("duration")? {
+            None => None,
+            Some(duration) => Some(humantime::parse_duration(&duration).map_err(|e| {
+                format!("`assume_role.duration` {duration:?} is not a duration ({e})")
+            })?),
+        }
+    } else {
+        let key = "assume_role_duration_seconds";
+        let seconds = match config.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) if s.is_empty() => None,
+            Some(Value::String(s)) => s.parse::<u64>().ok(),
+            Some(_) => None,
+        };
+        match (seconds, present(config.get(key))) {
+            (Some(0), _) | (None, false) => None,
+            (Some(seconds), _) => Some(Duration::from_secs(seconds)),
+            (None, true) => {
+                return Err(format!(
+                    "`{key}` must be a whole number of seconds, got {}",
+                    config[key]
+                ));
+            }
+        }
     };
-    let tags = match source.get("tags") {
+    let (tags_key, tags_name) = key("tags").unwrap_or_default();
+    let tags = match source.get(&tags_key) {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(tags)) => tags
             .iter()
             .map(|(k, v)| match v {
                 Value::String(v) => Ok((k.clone(), v.clone())),
-                other => Err(format!("`{prefix}tags.{k}` must be a string, got {other}")),
+                other => Err(format!("`{tags_name}.{k}` must be a string, got {other}")),
             })
             .collect::<Result<_, _>>()?,
-        Some(other) => return Err(format!("`{prefix}tags` must be a map, got {other}")),
+        Some(other) => return Err(format!("`{tags_name}` must be a map, got {other}")),
     };
-    for name in ["source_identity", "transitive_tag_keys"] {
-        if present(source.get(name)) {
+    for nested_name in ["source_identity", "transitive_tag_keys"] {
+        if let Some((key, full)) = key(nested_name)
+            && present(source.get(&key))
+        {
             unsupported.push((
-                format!("{prefix}{name}"),
+                full,
                 "the guard's AssumeRole does not pass it on".to_string(),
             ));
         }
     }
+    let (policy_arns_key, _) = key("policy_arns").unwrap_or_default();
     Ok(Some(AssumeRole {
         role_arn,
         session_name: text("session_name")?,
         external_id: text("external_id")?,
         duration,
         policy: text("policy")?,
-        policy_arns: string_list(source, "policy_arns")?,
+        policy_arns: string_list(source, &policy_arns_key)?,
         tags,
     }))
 }
@@ -739,6 +852,103 @@ mod tests {
         .to_string();
         assert!(error.contains("AWS_SSE_CUSTOMER_KEY"), "{error}");
         assert!(refuse_unsupported(&plain, |_| Some(String::new())).is_ok());
+    }
+
+    fn with_lines(lines: &str) -> String {
+        format!(
+            "terraform {{\n backend \"s3\" {{\n bucket = \"b\"\n key = \"k\"\n {lines}\n }}\n}}"
+        )
+    }
+
+    #[test]
+    fn legacy_top_level_assume_role_settings_are_read() {
+        let backend = s3(&with_lines(
+            r#"role_arn = "arn:aws:iam::1:role/r"
+            assume_role_duration_seconds = 900
+            assume_role_policy = "{}"
+            assume_role_policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+            assume_role_tags = { team = "web" }"#,
+        ));
+        let role = backend.assume_role.clone().unwrap();
+        assert_eq!(role.duration, Some(Duration::from_secs(900)));
+        assert_eq!(role.policy.as_deref(), Some("{}"));
+        assert_eq!(role.policy_arns.len(), 1);
+        assert_eq!(role.tags["team"], "web");
+        assert!(refuse_unsupported(&backend, |_| None).is_ok());
+        // As recorded by `terraform init` (numbers may come back as strings).
+        let json = r#"{"backend":{"type":"s3","config":{"bucket":"b","key":"k",
+            "role_arn":"arn:r","assume_role_duration_seconds":"60","assume_role_tags":null}}}"#;
+        let Some(Backend::S3(backend)) = from_init_state("x", json).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            backend.assume_role.unwrap().duration,
+            Some(Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn more_settings_the_guard_cannot_honour_are_refused_by_name() {
+        for (line, named) in [
+            (
+                r#"role_arn = "arn:r"
+                assume_role_transitive_tag_keys = ["team"]"#,
+                "`assume_role_transitive_tag_keys`",
+            ),
+            (r#"http_proxy = "http://proxy:3128""#, "`http_proxy`"),
+            (r#"https_proxy = "http://proxy:3128""#, "`https_proxy`"),
+            ("insecure = true", "`insecure`"),
+        ] {
+            let backend = s3(&with_lines(line));
+            let error = refuse_unsupported(&backend, |_| None)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(named), "{line}: {error}");
+        }
+        // Harmless for what the guard does: accepted.
+        for line in [
+            "insecure = false",
+            r#"no_proxy = "localhost""#,
+            "skip_s3_checksum = true",
+            "skip_credentials_validation = true",
+            r#"sts_region = "eu-west-1""#,
+        ] {
+            let backend = s3(&with_lines(line));
+            assert!(refuse_unsupported(&backend, |_| None).is_ok(), "{line}");
+        }
+    }
+
+    #[test]
+    fn half_given_static_keys_are_refused() {
+        for (line, named) in [
+            (r#"access_key = "AKIAEXAMPLE""#, "`secret_key`"),
+            (r#"secret_key = "s3cr3t-key""#, "`access_key`"),
+        ] {
+            let error = from_tf_files(&tf(&with_lines(line)))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(named), "{line}: {error}");
+            assert!(!error.contains("s3cr3t-key"), "{error}");
+        }
+        let keys = s3(&with_lines(
+            r#"access_key = "AKIAEXAMPLE"
+            secret_key = "s3cr3t-key"
+            profile = "deploy""#,
+        ));
+        assert!(matches!(
+            keys.credentials.source(),
+            Ok(CredentialSource::Static { token: None, .. })
+        ));
+        let profile = s3(&with_lines(r#"profile = "deploy""#));
+        assert_eq!(
+            profile.credentials.source(),
+            Ok(CredentialSource::Profile("deploy"))
+        );
+        let plain = s3(&with_lines(""));
+        assert_eq!(
+            plain.credentials.source(),
+            Ok(CredentialSource::DefaultChain)
+        );
     }
 
     #[test]
