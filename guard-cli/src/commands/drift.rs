@@ -2,19 +2,22 @@
 //! (The streaming `plan -json` messages name drifted resources but carry no attributes, so the
 //! plan is saved and read back with `show -json`.)
 
-use anyhow::Context as _;
 use serde_json::json;
-use tokio::process::Child;
+use tokio::sync::watch;
 
 use super::CommonArgs;
 use super::private_dir::PrivateDir;
-use super::supervise::Signals;
+use super::supervise::{Signals, supervise};
 use crate::core::plan;
 use crate::core::render::render_state_diff;
 use crate::core::snapshot::{ResourceChange, StateDiff};
 use crate::exit::Outcome;
 use crate::output::{Level, Reporter};
-use crate::runner::{Signal, StdoutTo, Terraform, send_signal};
+use crate::runner::{StdoutTo, Terraform};
+
+/// How often `supervise` looks around while terraform plans: nothing is watched here, so this
+/// only paces its loop.
+const UNWATCHED_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, clap::Args)]
 pub struct DriftArgs {
@@ -43,34 +46,37 @@ pub async fn run(args: &DriftArgs) -> anyhow::Result<Outcome> {
     .map(String::from)
     .chain([format!("-out={}", file.display())])
     .collect();
-    // Spawned (not captured) so that a signal can be forwarded to it: terraform runs in its own
-    // process group, so the CI's Ctrl-C reaches the guard only. Its output goes to stderr.
-    let mut child = terraform.spawn(&plan_args, StdoutTo::Stderr)?;
-    let waited = tokio::select! {
-        status = child.wait() => Ok(status),
-        signal = signals.next() => Err(signal),
-    };
-    let status = match waited {
-        Ok(status) => status.context("cannot wait for terraform plan")?,
-        Err(signal) => {
-            stop(&mut child, signal, &mut signals, &reporter).await;
-            remove(private, &reporter);
-            reporter.error(
-                "drift",
-                &format!("interrupted by {signal:?}: terraform stopped, the saved plan deleted"),
-            );
-            return Ok(Outcome::Terraform(1));
-        }
-    };
-    if !matches!(status.code(), Some(0 | 2)) {
+    // Supervised (not captured) so that a signal is forwarded to it as in `run`: terraform
+    // runs in its own process group, so the CI's Ctrl-C reaches the guard only. Its output goes
+    // to stderr. No lease here: nothing can be lost.
+    let child = terraform.spawn(&plan_args, StdoutTo::Stderr)?;
+    let (_no_lease, mut no_lease_lost) = watch::channel(None);
+    let code = supervise(
+        child,
+        None,
+        UNWATCHED_TICK,
+        &mut signals,
+        &mut no_lease_lost,
+        &reporter,
+    )
+    .await?;
+    if signals.received > 0 {
+        remove(private, &reporter);
+        reporter.error(
+            "drift",
+            "interrupted: terraform stopped, the saved plan deleted",
+        );
+        return Ok(Outcome::Terraform(1));
+    }
+    if !matches!(code, Some(0 | 2)) {
         reporter.error(
             "drift",
             &format!(
-                "terraform plan -refresh-only failed ({status}); its output is above on stderr"
+                "terraform plan -refresh-only failed (exit {code:?}); its output is above on stderr"
             ),
         );
         remove(private, &reporter);
-        return Ok(Outcome::from_terraform(status.code()).combine(Outcome::Error));
+        return Ok(Outcome::from_terraform(code).combine(Outcome::Error));
     }
     let show_arg = file.display().to_string();
     let show_args = ["show", "-json", &show_arg];
@@ -136,27 +142,6 @@ pub async fn run(args: &DriftArgs) -> anyhow::Result<Outcome> {
         json!({"drift": drift}),
     );
     Ok(Outcome::Drift)
-}
-
-/// Forwards `signal` to terraform and waits for it to exit; a further signal kills it.
-async fn stop(child: &mut Child, signal: Signal, signals: &mut Signals, reporter: &Reporter) {
-    let mut next = signal;
-    loop {
-        if let Some(pid) = child.id()
-            && let Err(error) = send_signal(pid, next)
-        {
-            reporter.warn("drift", &format!("cannot signal terraform: {error:#}"));
-        }
-        tokio::select! {
-            status = child.wait() => {
-                if let Err(error) = status {
-                    reporter.warn("drift", &format!("cannot wait for terraform: {error}"));
-                }
-                return;
-            }
-            _ = signals.next() => next = Signal::Kill,
-        }
-    }
 }
 
 /// Deletes the private directory; a failure is a warning (it never hides terraform's outcome),
