@@ -1,0 +1,22 @@
+//! Every default value of the engine, in one place: what an omitted attribute means.
+
+use std::time::Duration;
+
+/// `strategy` when omitted.
+pub const DEFAULT_STRATEGY: &str = "blue_green";
+/// `min_healthy_percent` when omitted: the whole fleet stays healthy and routed throughout.
+pub const DEFAULT_MIN_HEALTHY_PERCENT: u32 = 100;
+/// `batch_size` when omitted: one instance at a time.
+pub const DEFAULT_BATCH_SIZE: u32 = 1;
+/// `rollback_on_failure` when omitted: a failed generation is deleted after its rollback.
+pub const DEFAULT_ROLLBACK_ON_FAILURE: bool = true;
+/// Default canary steps: 5 %, 25 %, 50 % with a 5-minute soak each, then 100 %.
+pub const DEFAULT_CANARY_STEPS: [(u8, u64); 4] = [(5, 300), (25, 300), (50, 300), (100, 0)];
+/// Default time new targets get to become healthy.
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(600);
+/// Default extra wait after a target group's deregistration delay before terminating.
+pub const DEFAULT_DRAIN_MARGIN: Duration = Duration::from_secs(5);
+/// The canary's 5xx gate when a `canary` block omits `max_5xx_ratio`: more than 1 % of the
+/// canary group's requests answered 5xx during a soak (judged from
+/// [`crate::engine::MIN_REQUESTS_FOR_RATIO`] requests on) rolls back. `1.0` turns it off.
+pub const DEFAULT_MAX_5XX_RATIO: f64 = 0.01;

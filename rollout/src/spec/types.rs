@@ -1,0 +1,134 @@
+//! The validated specification: types that cannot hold an invalid configuration.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A launch template pinned to a numbered version (invariant 7: `$Latest`/`$Default` are refused,
+/// because a rollback needs a fixed target).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LaunchTemplateRef {
+    pub id: String,
+    pub version: u64,
+}
+
+impl fmt::Display for LaunchTemplateRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} version {}", self.id, self.version)
+    }
+}
+
+/// Sizes of the fleet, already checked: `min <= desired <= max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+}
+
+/// A validated rollout specification. Construct it with [`RolloutSpec::validate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutSpec {
+    /// Fleet name; ASGs are named `<name>-g<generation>`.
+    pub name: String,
+    pub launch_template: LaunchTemplateRef,
+    pub subnet_ids: Vec<String>,
+    pub capacity: Capacity,
+    /// Percentage of `desired` that must stay healthy and routed at every instant (invariant 1).
+    pub min_healthy_percent: u32,
+    pub strategy: Strategy,
+    pub health_timeout: Duration,
+    pub drain_margin: Duration,
+    /// When false a failed generation is taken out of traffic but not deleted (for inspection).
+    pub rollback_on_failure: bool,
+    /// User tags, copied onto every ASG (never starting with `zdd:`).
+    pub tags: BTreeMap<String, String>,
+    /// Whose groups these are (`zdd:owner`): the engine sees, changes and deletes only the
+    /// fleet's own groups and tags every group it creates. Not configuration: the provider
+    /// sets it from state ([`RolloutSpec::with_owner`]).
+    #[serde(default)]
+    pub owner: crate::observation::Owner,
+}
+
+/// How traffic moves from the old generation to the new one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Strategy {
+    /// New ASG at full capacity attached to every target group; old detached once every new
+    /// target is healthy; old deleted after the deregistration delay.
+    BlueGreen { target_group_arns: Vec<String> },
+    /// New ASG grows in batches while the old shrinks, never below the capacity floor, surging
+    /// up to `max_size` instances in total.
+    Rolling {
+        target_group_arns: Vec<String>,
+        batch_size: u32,
+    },
+    /// Two target groups behind one listener; listener weights step towards the new generation.
+    Canary(CanarySpec),
+}
+
+/// A validated canary configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanarySpec {
+    pub listener_arn: String,
+    /// The group that serves at the start of the first rollout. Later rollouts find the serving
+    /// group from the listener weights: the roles swap after each successful rollout.
+    pub stable_target_group_arn: String,
+    pub canary_target_group_arn: String,
+    /// Weights strictly increasing, the last one 100.
+    pub steps: Vec<CanaryStep>,
+    pub alarm_names: Vec<String>,
+    pub max_5xx_ratio: Option<f64>,
+}
+
+/// One canary step: send `weight` % to the new generation, then watch the gates for `soak`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanaryStep {
+    pub weight: u8,
+    pub soak: Duration,
+}
+
+impl RolloutSpec {
+    /// The same spec for the fleet of `owner`.
+    #[must_use]
+    pub fn with_owner(mut self, owner: crate::observation::Owner) -> RolloutSpec {
+        self.owner = owner;
+        self
+    }
+
+    /// The ASG name of a generation: `<name>-g<generation>`.
+    pub fn asg_name(&self, generation: u64) -> String {
+        format!("{}-g{generation}", self.name)
+    }
+
+    /// Every target group this fleet is registered in.
+    pub fn target_group_arns(&self) -> Vec<String> {
+        match &self.strategy {
+            Strategy::BlueGreen { target_group_arns } => target_group_arns.clone(),
+            Strategy::Rolling {
+                target_group_arns, ..
+            } => target_group_arns.clone(),
+            Strategy::Canary(canary) => vec![
+                canary.stable_target_group_arn.clone(),
+                canary.canary_target_group_arn.clone(),
+            ],
+        }
+    }
+
+    /// Number of healthy, routed targets that must exist at every instant (invariant 1):
+    /// `ceil(desired * min_healthy_percent / 100)`.
+    pub fn capacity_floor(&self) -> u32 {
+        (self.capacity.desired * self.min_healthy_percent).div_ceil(100)
+    }
+
+    /// Short strategy name as written in the configuration.
+    pub fn strategy_name(&self) -> &'static str {
+        match self.strategy {
+            Strategy::BlueGreen { .. } => "blue_green",
+            Strategy::Rolling { .. } => "rolling",
+            Strategy::Canary(_) => "canary",
+        }
+    }
+}
