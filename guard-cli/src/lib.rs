@@ -2,9 +2,9 @@
 //!
 //! `core` is pure (tested without AWS or terraform); `aws` holds the only SDK calls; `runner`
 //! is the only place that builds a `Command` for terraform; `commands` wires them together.
+//! `zdd-guard check` is the zdd-check crate (no AWS), called from `main.rs`.
 
 pub mod aws;
-pub mod check;
 pub mod commands;
 pub mod core;
 pub mod exit;

@@ -3,9 +3,13 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use zdd_guard::check;
 use zdd_guard::commands::{drift, lock, run, state_diff};
 use zdd_guard::exit::{EXIT_CODES_HELP, Outcome, outcome_for_error};
+
+// `check` lives in its own crate with its own exit codes; they must stay the contract's rows.
+const _: () = assert!(zdd_check::EXIT_CLEAN == Outcome::Ok.code());
+const _: () = assert!(zdd_check::EXIT_FINDINGS == Outcome::Drift.code());
+const _: () = assert!(zdd_check::EXIT_PARSE_ERROR == Outcome::Error.code());
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,7 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Report downtime-causing Terraform configuration before it is applied.
-    Check(check::CheckArgs),
+    Check(zdd_check::CheckArgs),
     /// Run terraform with enforced locking, a deploy-long lease and a watch on the state:
     /// `zdd-guard run -- apply -auto-approve`.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -62,7 +66,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Check(args) => check::run(&args),
+        Command::Check(args) => zdd_check::run(&args).map_err(anyhow::Error::from),
         Command::Run(args) => async_command(|| run::run(&args)),
         Command::Lock(args) => async_command(|| lock::run(&args)),
         Command::Drift(args) => async_command(|| drift::run(&args)),

@@ -1,4 +1,4 @@
-//! Why `check` could not analyse a configuration (exit code 6).
+//! Why `check` could not analyse a configuration (exit code 6), or could not print its result.
 
 use std::path::PathBuf;
 
@@ -53,4 +53,13 @@ impl CheckError {
             CheckError::NoConfiguration { .. } => "no_configuration",
         }
     }
+}
+
+/// The output of `check` could not be produced or written (e.g. a closed stdout).
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(transparent)]
+    Write(#[from] std::io::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
 }

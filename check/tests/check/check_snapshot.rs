@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use zdd_guard::check::{Format, Severity, check_sources, render};
+use zdd_check::{Format, Severity, check_sources, render};
 
-fn report() -> zdd_guard::check::Report {
+fn report() -> zdd_check::Report {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-fixtures/check/ZDD030/bad");
     let bytes = std::fs::read(dir.join("main.tf")).expect("fixture");
     check_sources(Path::new("."), &[(PathBuf::from("main.tf"), bytes)]).expect("parses")

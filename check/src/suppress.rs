@@ -231,7 +231,7 @@ resource "aws_lb_target_group" "web" {
             std::path::PathBuf::from("main.tf"),
             text.as_bytes().to_vec(),
         )];
-        let report = crate::check::check_sources(std::path::Path::new("."), &files).unwrap();
+        let report = crate::check_sources(std::path::Path::new("."), &files).unwrap();
         let active: Vec<&str> = report.findings.iter().map(|f| f.rule_id).collect();
         let suppressed: Vec<&str> = report
             .suppressed

@@ -7,8 +7,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use zdd_guard::check::rules::{INVALID_SUPPRESSION, RULES};
-use zdd_guard::check::{Severity, check_dir, exit_code};
+use zdd_check::rules::{INVALID_SUPPRESSION, RULES};
+use zdd_check::{Severity, check_dir, exit_code};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-fixtures/check")

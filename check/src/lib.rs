@@ -1,11 +1,13 @@
 //! `zdd-guard check`: static analysis of Terraform configuration for settings that cause
-//! downtime during deploys, before they are applied.
+//! downtime during deploys, before they are applied. A library with no AWS dependency: the
+//! guard's `check` subcommand calls [`run`].
 //!
 //! Layout: [`loader`] reads and parses files (the only I/O besides printing in [`run`]),
 //! [`model`] gives the rules a view of one module, [`rules`] holds the rule table and one module
 //! per rule family, [`suppress`] handles `# zdd:ignore`, [`report`] ties them together and
 //! [`render`] prints text, JSON or SARIF. Exit codes: 0 clean, 5 findings at or above
-//! `--min-severity`, 6 the configuration could not be read or parsed.
+//! `--min-severity`, 6 the configuration could not be read or parsed: the numbers of zdd-guard's
+//! exit-code contract (its "drift" and "error" rows), which a guard test ties to these constants.
 
 pub mod duration;
 pub mod error;
@@ -23,18 +25,16 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub use error::CheckError;
+pub use error::{CheckError, OutputError};
 pub use finding::{Finding, Severity};
 pub use report::Report;
 
-use crate::exit::Outcome;
-
 /// Exit code when no finding reaches the threshold.
-pub const EXIT_CLEAN: u8 = Outcome::Ok.code();
-/// Exit code when the configuration cannot be read or parsed (zdd-guard's own error).
-pub const EXIT_PARSE_ERROR: u8 = Outcome::Error.code();
+pub const EXIT_CLEAN: u8 = 0;
 /// Exit code when at least one finding reaches the threshold (the contract's "drift" row).
-pub const EXIT_FINDINGS: u8 = Outcome::Drift.code();
+pub const EXIT_FINDINGS: u8 = 5;
+/// Exit code when the configuration cannot be read or parsed (zdd-guard's own error).
+pub const EXIT_PARSE_ERROR: u8 = 6;
 
 /// Output format of `zdd-guard check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -96,7 +96,7 @@ pub fn exit_code(report: &Report, threshold: Severity) -> u8 {
 }
 
 /// The rendered output of a finished analysis.
-pub fn render(report: &Report, format: Format, threshold: Severity) -> anyhow::Result<String> {
+pub fn render(report: &Report, format: Format, threshold: Severity) -> Result<String, OutputError> {
     Ok(match format {
         Format::Text => render::text::render(report, threshold),
         Format::Json => to_json(&render::json::render(report, threshold))?,
@@ -104,14 +104,15 @@ pub fn render(report: &Report, format: Format, threshold: Severity) -> anyhow::R
     })
 }
 
-fn to_json(value: &serde_json::Value) -> anyhow::Result<String> {
+fn to_json(value: &serde_json::Value) -> Result<String, OutputError> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     Ok(text)
 }
 
-/// Runs `check` and returns the process exit code (0 clean, 5 findings, 6 parse error).
-pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+/// Runs `check` and returns the process exit code (0 clean, 5 findings, 6 parse error); an
+/// error only when the output cannot be written.
+pub fn run(args: &CheckArgs) -> Result<ExitCode, OutputError> {
     let mut stdout = std::io::stdout().lock();
     match check_dir(&args.dir) {
         Ok(report) => {

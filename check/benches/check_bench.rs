@@ -1,13 +1,13 @@
-//! Benchmark of `zdd-guard check` over a generated tree of 1,000 `.tf` files: a root module with
-//! 100 files calling 9 local modules of 100 files each. Prints figures; asserts nothing about
-//! time (goal: under one second). Run with `cargo bench -p zdd-guard --bench check_bench`.
+//! Benchmark of `zdd-guard check` (the zdd-check crate) over a generated tree of 1,000 `.tf`
+//! files: a root module with 100 files calling 9 local modules of 100 files each. Prints figures; asserts nothing about
+//! time (goal: under one second). Run with `cargo bench -p zdd-check --bench check_bench`.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use zdd_guard::check::{check_dir, loader, report};
+use zdd_check::{check_dir, loader, report};
 
 const MODULES: usize = 9;
 const FILES_PER_MODULE: usize = 100;

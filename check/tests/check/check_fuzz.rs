@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use zdd_guard::check::{CheckError, Format, Severity, check_sources, render};
+use zdd_check::{CheckError, Format, Severity, check_sources, render};
 
 fn corpus() -> &'static Vec<Vec<u8>> {
     static CORPUS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();

@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use zdd_guard::check::render::sarif;
-use zdd_guard::check::{CheckError, Severity, check_dir};
+use zdd_check::render::sarif;
+use zdd_check::{CheckError, Severity, check_dir};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-fixtures/check")

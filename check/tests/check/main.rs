@@ -1,0 +1,7 @@
+//! The zdd-check integration tests, one test binary (one link) for the crate: each module is
+//! one former test file, named as it was.
+
+mod check_fuzz;
+mod check_rules;
+mod check_sarif;
+mod check_snapshot;
