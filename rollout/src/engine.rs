@@ -12,14 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::abort::{Abort, AbortReason};
 use crate::command::Command;
+use crate::fleet::{
+    self, FleetReading, FleetState, TAG_GENERATION, TAG_OWNER, TAG_ROLLBACK, TAG_ROLLED_BACK,
+    TAG_ROLLOUT,
+};
 use crate::observation::{
-    AsgObservation, LifecycleState, Observation, TAG_OWNER, TargetGroupObservation,
-    TargetObservation, TargetState,
+    AsgObservation, LifecycleState, Observation, TargetGroupObservation, TargetObservation,
+    TargetState,
 };
 use crate::phase::{Event, Outcome, Phase};
-use crate::spec::{
-    RolloutSpec, Strategy, TAG_GENERATION, TAG_ROLLBACK, TAG_ROLLED_BACK, TAG_ROLLOUT, human,
-};
+use crate::spec::{RolloutSpec, Strategy, human};
 use crate::time::Timestamp;
 
 /// A command whose effect is not observed after this long is issued again.
@@ -1940,12 +1942,8 @@ impl Rollout {
         generations: &[(u64, &AsgObservation)],
         now: Timestamp,
     ) {
-        let max_generation = generations.iter().map(|(g, _)| *g).max().unwrap_or(0);
-        // A failed generation kept after a finished rollback (`zdd:rolled-back`) is only
-        // cleaned up; any other one tagged `zdd:rollback` is mid-rollback.
-        let (abandoned, live): (Vec<_>, Vec<_>) = generations
-            .iter()
-            .partition(|(_, a)| a.is_kept_after_rollback());
+        let reading = FleetReading::of(generations);
+        let max_generation = reading.newest();
         let leftovers_of = |skip: &[u64]| -> Vec<u64> {
             generations
                 .iter()
@@ -1953,9 +1951,14 @@ impl Rollout {
                 .filter(|g| !skip.contains(g))
                 .collect()
         };
-        let _ = abandoned;
-        match live.as_slice() {
-            [] => {
+        let asg_of = |generation: u64| {
+            generations
+                .iter()
+                .find(|(g, _)| *g == generation)
+                .map(|(_, asg)| *asg)
+        };
+        match reading.state {
+            FleetState::Empty => {
                 self.cp.to = max_generation + 1;
                 self.cp.leftovers = leftovers_of(&[]);
                 self.log(
@@ -1964,13 +1967,16 @@ impl Rollout {
                     format!("launching: first deployment of generation {}", self.cp.to),
                 );
             }
-            [.., (top, top_asg)] if top_asg.rollback_reason().is_some() => {
-                let from = live.iter().rev().nth(1).map(|(g, _)| *g);
-                self.cp.to = *top;
+            FleetState::RollingBack {
+                failed: top,
+                restoring: from,
+                reason,
+            } => {
+                self.cp.to = top;
                 self.cp.from = from;
                 self.cp.leftovers =
-                    leftovers_of(&[Some(*top), from].into_iter().flatten().collect::<Vec<_>>());
-                self.cp.failure = top_asg.rollback_reason().map(str::to_string);
+                    leftovers_of(&[Some(top), from].into_iter().flatten().collect::<Vec<_>>());
+                self.cp.failure = Some(reason);
                 self.cp.phase = Phase::RestoringOld;
                 self.set_stable_group(obs);
                 self.log(
@@ -1979,16 +1985,16 @@ impl Rollout {
                     format!("generation {top} is tagged zdd:rollback: continuing the rollback"),
                 );
             }
-            [(only, only_asg)] => {
-                if matches_spec(only_asg, &self.spec) {
-                    self.cp.to = *only;
+            FleetState::Settled { serving: only } => {
+                if asg_of(only).is_some_and(|asg| matches_spec(asg, &self.spec)) {
+                    self.cp.to = only;
                     self.cp.in_place = true;
-                    self.cp.leftovers = leftovers_of(&[*only]);
+                    self.cp.leftovers = leftovers_of(&[only]);
                     self.log(now, "phase", format!("launching: generation {only} already runs {}: checking size and health", self.spec.launch_template));
                 } else {
-                    self.cp.from = Some(*only);
+                    self.cp.from = Some(only);
                     self.cp.to = max_generation + 1;
-                    self.cp.leftovers = leftovers_of(&[*only]);
+                    self.cp.leftovers = leftovers_of(&[only]);
                     self.set_stable_group(obs);
                     self.log(
                         now,
@@ -2003,12 +2009,15 @@ impl Rollout {
                     );
                 }
             }
-            [.., (prev, _), (top, top_asg)] => {
-                self.cp.to = *top;
-                self.cp.from = Some(*prev);
-                self.cp.leftovers = leftovers_of(&[*top, *prev]);
+            FleetState::Interrupted {
+                from: prev,
+                to: top,
+            } => {
+                self.cp.to = top;
+                self.cp.from = Some(prev);
+                self.cp.leftovers = leftovers_of(&[top, prev]);
                 self.set_stable_group(obs);
-                if !matches_spec(top_asg, &self.spec) {
+                if !asg_of(top).is_some_and(|asg| matches_spec(asg, &self.spec)) {
                     self.cp.superseded = true;
                     self.cp.failure = Some(format!(
                         "an interrupted rollout to generation {top} does not match the configuration ({}): rolling it back before starting again",
@@ -2018,7 +2027,7 @@ impl Rollout {
                     self.log(now, "resume", self.cp.failure.clone().unwrap_or_default());
                     return;
                 }
-                let old_name = self.spec.asg_name(*prev);
+                let old_name = self.spec.asg_name(prev);
                 let old_detached = obs
                     .asg(&old_name)
                     .is_some_and(|a| a.target_group_arns.is_empty());
@@ -2172,15 +2181,7 @@ fn observed_generations<'a>(
     spec: &RolloutSpec,
     obs: &'a Observation,
 ) -> Vec<(u64, &'a AsgObservation)> {
-    let mut generations: Vec<(u64, &AsgObservation)> = obs
-        .asgs
-        .iter()
-        .filter(|a| a.tags.get(TAG_ROLLOUT).is_some_and(|n| *n == spec.name))
-        .filter(|a| spec.owner.owns(a))
-        .filter_map(|a| a.generation().map(|g| (g, a)))
-        .collect();
-    generations.sort_by_key(|(g, _)| *g);
-    generations
+    fleet::generations(&spec.name, &spec.owner, &obs.asgs)
 }
 
 fn checkpoint_fits(cp: &Checkpoint, generations: &[(u64, &AsgObservation)]) -> bool {

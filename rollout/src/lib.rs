@@ -18,6 +18,7 @@
 pub mod abort;
 pub mod command;
 pub mod engine;
+pub mod fleet;
 pub mod observation;
 pub mod phase;
 pub mod spec;

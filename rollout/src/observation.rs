@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{LaunchTemplateRef, TAG_GENERATION, TAG_ROLLBACK, TAG_ROLLED_BACK};
+use crate::fleet::{TAG_GENERATION, TAG_ROLLBACK, TAG_ROLLED_BACK};
+use crate::spec::LaunchTemplateRef;
 use crate::time::Timestamp;
 
 /// Everything the engine looks at in one step.
@@ -229,10 +230,8 @@ impl Observation {
     }
 }
 
-/// Tag key holding the owner id of a fleet's groups: fixed when the `zdd_rollout` is created,
-/// so a second fleet (another state, workspace or team) that uses the same `name` never
-/// adopts, re-targets or deletes this fleet's groups.
-pub const TAG_OWNER: &str = "zdd:owner";
+/// The owner tag key, re-exported from where it is defined ([`crate::fleet`]).
+pub use crate::fleet::TAG_OWNER;
 
 /// Which of the groups tagged `zdd:rollout = <name>` belong to this fleet.
 ///

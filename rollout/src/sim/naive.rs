@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use crate::command::Command;
 use crate::engine::{Checkpoint, Decision};
+use crate::fleet::{TAG_GENERATION, TAG_ROLLOUT};
 use crate::observation::{LifecycleState, Observation};
 use crate::phase::{Outcome, Phase};
 use crate::sim::driver::Controller;
-use crate::spec::{RolloutSpec, TAG_GENERATION, TAG_ROLLOUT};
+use crate::spec::RolloutSpec;
 use crate::time::Timestamp;
 
 /// Replaces generation `from` with `from + 1` the naive way.

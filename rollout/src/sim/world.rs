@@ -5,15 +5,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use crate::command::Command;
+use crate::fleet::{TAG_GENERATION, TAG_ROLLED_BACK, TAG_ROLLOUT};
 use crate::observation::{
     AlarmObservation, AlarmState, AsgObservation, InstanceObservation, LifecycleState,
     ListenerObservation, Observation, TargetGroupMetrics, TargetGroupObservation,
     TargetObservation, TargetState,
 };
 use crate::sim::rng::SplitMix64;
-use crate::spec::{
-    LaunchTemplateRef, RolloutSpec, Strategy, TAG_GENERATION, TAG_ROLLED_BACK, TAG_ROLLOUT,
-};
+use crate::spec::{LaunchTemplateRef, RolloutSpec, Strategy};
 use crate::time::Timestamp;
 
 /// Virtual time the simulation starts at (instances of the serving generation registered at 0

@@ -25,18 +25,8 @@ pub use types::{CanarySpec, CanaryStep, Capacity, LaunchTemplateRef, RolloutSpec
 
 use crate::time::HumanDuration;
 
-/// Tag keys the engine writes on every ASG it creates; users may not set them.
-pub const TAG_ROLLOUT: &str = "zdd:rollout";
-/// Generation number of an ASG (`1`, `2`, ...), the source of truth on resume.
-pub const TAG_GENERATION: &str = "zdd:generation";
-/// Present on a generation the engine has decided to roll back (so a resumed apply continues the
-/// rollback instead of retrying the failed generation). The value is the reason.
-pub const TAG_ROLLBACK: &str = "zdd:rollback";
-/// Present on a failed generation kept after its rollback finished (`rollback_on_failure =
-/// false`): the next apply leaves it alone (and deletes it once a later rollout succeeds)
-/// instead of continuing a rollback. Without it, a kept generation and one whose rollback was
-/// interrupted half-way would look the same.
-pub const TAG_ROLLED_BACK: &str = "zdd:rolled-back";
+/// The tag keys, re-exported from where they are defined ([`crate::fleet`]).
+pub use crate::fleet::{TAG_GENERATION, TAG_ROLLBACK, TAG_ROLLED_BACK, TAG_ROLLOUT};
 
 /// Human form of a duration for messages.
 pub(crate) fn human(duration: Duration) -> HumanDuration {

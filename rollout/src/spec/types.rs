@@ -100,7 +100,7 @@ impl RolloutSpec {
 
     /// The ASG name of a generation: `<name>-g<generation>`.
     pub fn asg_name(&self, generation: u64) -> String {
-        format!("{}-g{generation}", self.name)
+        crate::fleet::asg_name(&self.name, generation)
     }
 
     /// Every target group this fleet is registered in.

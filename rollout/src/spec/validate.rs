@@ -170,7 +170,7 @@ impl RolloutSpec {
         );
 
         for key in raw.tags.keys() {
-            if key.starts_with("zdd:") {
+            if crate::fleet::is_reserved_tag(key) {
                 err(
                     SpecErrorKind::ReservedTag,
                     attr("tags").key(key),
