@@ -1942,7 +1942,7 @@ impl Rollout {
         generations: &[(u64, &AsgObservation)],
         now: Timestamp,
     ) {
-        let reading = FleetReading::of(generations);
+        let reading = FleetReading::of(generations.iter().map(|(g, asg)| (*g, &asg.tags)));
         let max_generation = reading.newest();
         let leftovers_of = |skip: &[u64]| -> Vec<u64> {
             generations

@@ -2,6 +2,8 @@
 //! serves and whether a rollout was interrupted. The engine resumes from this reading and the
 //! provider's Read reports it, so the two cannot disagree.
 
+use std::collections::BTreeMap;
+
 use crate::observation::{AsgObservation, Owner};
 
 /// Tag key naming the `zdd_rollout` a group belongs to. Keys starting with
@@ -24,6 +26,16 @@ pub const TAG_ROLLED_BACK: &str = "zdd:rolled-back";
 /// Tag keys starting with this are zdd's: users may not set them, and Read does not report them
 /// as the user's tags.
 pub const RESERVED_TAG_PREFIX: &str = "zdd:";
+
+/// The reason a group's `zdd:rollback` tag records, if its generation is being rolled back.
+pub fn rollback_reason(tags: &BTreeMap<String, String>) -> Option<&str> {
+    tags.get(TAG_ROLLBACK).map(String::as_str)
+}
+
+/// Whether a group's tags mark a failed generation kept after its finished rollback.
+pub fn is_kept_after_rollback(tags: &BTreeMap<String, String>) -> bool {
+    tags.contains_key(TAG_ROLLED_BACK)
+}
 
 /// Whether a tag key is one only zdd writes.
 pub fn is_reserved_tag(key: &str) -> bool {
@@ -86,18 +98,22 @@ pub enum FleetState {
 }
 
 impl FleetReading {
-    /// Reads the fleet from its generations, oldest first ([`generations`]).
-    pub fn of(generations: &[(u64, &AsgObservation)]) -> FleetReading {
+    /// Reads the fleet from its generations, oldest first ([`generations`]), each with its
+    /// group's tags: the reading depends on nothing else.
+    pub fn of<'a>(
+        generations: impl IntoIterator<Item = (u64, &'a BTreeMap<String, String>)>,
+    ) -> FleetReading {
+        let generations: Vec<_> = generations.into_iter().collect();
         let (kept, live): (Vec<_>, Vec<_>) = generations
             .iter()
-            .partition(|(_, asg)| asg.is_kept_after_rollback());
+            .partition(|(_, tags)| is_kept_after_rollback(tags));
         let state = match live.as_slice() {
             [] => FleetState::Empty,
-            [.., (top, top_asg)] if top_asg.rollback_reason().is_some() => {
+            [.., (top, top_tags)] if rollback_reason(top_tags).is_some() => {
                 FleetState::RollingBack {
                     failed: *top,
                     restoring: live.iter().rev().nth(1).map(|(g, _)| *g),
-                    reason: top_asg.rollback_reason().unwrap_or_default().to_string(),
+                    reason: rollback_reason(top_tags).unwrap_or_default().to_string(),
                 }
             }
             [(only, _)] => FleetState::Settled { serving: *only },
@@ -149,7 +165,11 @@ impl FleetReading {
 
 /// Reads the fleet `name` of `owner` from the groups AWS shows.
 pub fn read(name: &str, owner: &Owner, asgs: &[AsgObservation]) -> FleetReading {
-    FleetReading::of(&generations(name, owner, asgs))
+    FleetReading::of(
+        generations(name, owner, asgs)
+            .into_iter()
+            .map(|(generation, asg)| (generation, &asg.tags)),
+    )
 }
 
 #[cfg(test)]

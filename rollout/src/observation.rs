@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fleet::{TAG_GENERATION, TAG_ROLLBACK, TAG_ROLLED_BACK};
+use crate::fleet::{self, TAG_GENERATION};
 use crate::spec::LaunchTemplateRef;
 use crate::time::Timestamp;
 
@@ -56,12 +56,12 @@ impl AsgObservation {
 
     /// The reason recorded by the `zdd:rollback` tag, if this generation is being rolled back.
     pub fn rollback_reason(&self) -> Option<&str> {
-        self.tags.get(TAG_ROLLBACK).map(String::as_str)
+        fleet::rollback_reason(&self.tags)
     }
 
     /// A failed generation kept after its finished rollback (`zdd:rolled-back`).
     pub fn is_kept_after_rollback(&self) -> bool {
-        self.tags.contains_key(TAG_ROLLED_BACK)
+        fleet::is_kept_after_rollback(&self.tags)
     }
 
     /// Whether AWS is deleting the group.

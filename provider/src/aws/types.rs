@@ -4,20 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Tag key naming the `zdd_rollout` resource an ASG belongs to.
-pub const TAG_ROLLOUT: &str = "zdd:rollout";
-/// Tag key holding the generation number of an ASG (a decimal integer).
-pub const TAG_GENERATION: &str = "zdd:generation";
-/// Tag key holding the owner id of the fleet an ASG belongs to (the engine's
-/// `zdd_rollout::observation::TAG_OWNER`).
-pub const TAG_OWNER: &str = "zdd:owner";
-
-/// The name of generation `generation` of rollout `rollout`: `<name>-g<generation>`.
-/// Every generation gets its own name because AWS refuses (and moto silently replaces) a
-/// second group with an existing name.
-pub fn asg_name(rollout: &str, generation: u64) -> String {
-    format!("{rollout}-g{generation}")
-}
+/// The tag keys and the group naming are the engine's (`zdd_rollout::fleet`), defined once.
+pub use zdd_rollout::fleet::{TAG_GENERATION, TAG_OWNER, TAG_ROLLOUT, asg_name};
 
 /// Everything needed to create one generation's Auto Scaling group.
 #[derive(Debug, Clone, PartialEq, Eq)]

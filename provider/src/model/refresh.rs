@@ -1,6 +1,7 @@
 //! Read: reconstruct a `zdd_rollout`'s state from what AWS shows (groups tagged
 //! `zdd:rollout = <name>`), so drift and half-finished rollouts surface in the next plan.
 
+use zdd_rollout::fleet::{FleetReading, is_reserved_tag};
 use zdd_rollout::observation::Owner;
 
 use crate::aws::types::AsgInfo;
@@ -59,16 +60,42 @@ pub fn describe_owners(groups: &[AsgInfo]) -> String {
 }
 
 /// Refreshes `prior` from the groups AWS reports for its name (ordered by generation).
+///
+/// Which generation serves and whether a rollout is interrupted is the engine's reading
+/// ([`FleetReading`]), the one a resumed apply acts on. Groups AWS is deleting are left out:
+/// they serve nothing.
 pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Finding) {
     let mut model = prior.clone();
     let live: Vec<&AsgInfo> = groups.iter().filter(|group| !group.deleting).collect();
+    let mut generations: Vec<(u64, &AsgInfo)> = live
+        .iter()
+        .filter_map(|group| group.generation.map(|generation| (generation, *group)))
+        .collect();
+    generations.sort_by_key(|(generation, _)| *generation);
+    let reading = FleetReading::of(
+        generations
+            .iter()
+            .map(|(generation, group)| (*generation, &group.tags)),
+    );
     let expected = prior.active_asg_name.clone().unwrap_or_default();
+    let serving = reading.serving().and_then(|serving| {
+        generations
+            .iter()
+            .find(|(generation, _)| *generation == serving)
+            .map(|(_, group)| *group)
+    });
     let active = live
         .iter()
         .find(|group| Some(group.name.as_str()) == prior.active_asg_name.as_deref())
-        .or_else(|| live.iter().rev().find(|group| !group.instances.is_empty()))
-        .or_else(|| live.last())
-        .copied();
+        .copied()
+        .or(serving)
+        .or_else(|| {
+            live.iter()
+                .rev()
+                .find(|group| !group.instances.is_empty())
+                .copied()
+        })
+        .or_else(|| live.last().copied());
     let Some(active) = active else {
         model.active_asg_name = None;
         model.active_launch_template_version = None;
@@ -108,7 +135,7 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
     let user_tags: std::collections::BTreeMap<String, String> = active
         .tags
         .iter()
-        .filter(|(key, _)| !key.starts_with("zdd:"))
+        .filter(|(key, _)| !is_reserved_tag(key))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     if model.tags.clone().unwrap_or_default() != user_tags {
@@ -129,8 +156,8 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
         }
     }
 
-    if live.len() > 1 {
-        let generations = live.iter().filter_map(|group| group.generation).collect();
+    if reading.is_interrupted() {
+        let generations = reading.in_flight();
         let last = model.last_rollout.get_or_insert_with(LastRollout::default);
         last.status = "interrupted".into();
         return (model, Finding::Interrupted { generations });
@@ -230,6 +257,50 @@ mod tests {
         );
     }
 
+    /// A rollout to generation 5 failed with `rollback_on_failure = false`: the rollback
+    /// finished, generation 4 serves again, and the failed group is kept detached and tagged
+    /// `zdd:rolled-back`, as AWS then shows it.
+    #[test]
+    fn a_failed_generation_kept_after_its_rollback_is_no_interrupted_rollout() {
+        let mut kept = group(5, "8", 3);
+        kept.target_group_arns.clear();
+        kept.tags
+            .insert("zdd:rolled-back".into(), "new targets unhealthy".into());
+        let mut prior = state();
+        prior.last_rollout = Some(LastRollout {
+            status: "rolled_back".into(),
+            ..LastRollout::default()
+        });
+        let (model, finding) = refresh(&prior, &[group(4, "7", 3), kept]);
+        assert_eq!(finding, Finding::InSync);
+        assert_eq!(model.active_asg_name.as_deref(), Some("web-g4"));
+        assert_eq!(
+            model.last_rollout.map(|last| last.status),
+            Some("rolled_back".into())
+        );
+    }
+
+    /// Killed while rolling back its first generation: the only group carries `zdd:rollback`
+    /// and the next apply continues the rollback.
+    #[test]
+    fn a_generation_tagged_for_rollback_is_an_interrupted_rollout() {
+        let mut failing = group(4, "7", 3);
+        failing
+            .tags
+            .insert("zdd:rollback".into(), "new targets unhealthy".into());
+        let (model, finding) = refresh(&state(), &[failing]);
+        assert_eq!(
+            finding,
+            Finding::Interrupted {
+                generations: vec![4]
+            }
+        );
+        assert_eq!(
+            model.last_rollout.map(|last| last.status),
+            Some("interrupted".into())
+        );
+    }
+
     #[test]
     fn import_adopts_the_newest_populated_generation() {
         let imported = RolloutModel {
@@ -260,14 +331,6 @@ mod tests {
                 .insert(crate::aws::types::TAG_OWNER.into(), owner.into());
         }
         group
-    }
-
-    #[test]
-    fn the_owner_tag_is_the_engines() {
-        assert_eq!(
-            crate::aws::types::TAG_OWNER,
-            zdd_rollout::observation::TAG_OWNER
-        );
     }
 
     #[test]
