@@ -2,12 +2,10 @@
 //! plan, apply, update, replace, drift, import, state upgrade, destroy,
 //! panics and a Ctrl-C during a long create.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::Workspace;
 use base64::Engine;
-use common::Workspace;
 
 const THING_V1: &str = r#"
 resource "zddtest_noop" "n" {

@@ -40,15 +40,15 @@ fn identity_from(cert_pem: &str, key_pem: &str) -> ClientIdentity {
 
 fn client_identity() -> ClientIdentity {
     identity_from(
-        include_str!("fixtures/client_p521_cert.pem"),
-        include_str!("fixtures/client_p521_key.pem"),
+        include_str!("../fixtures/client_p521_cert.pem"),
+        include_str!("../fixtures/client_p521_key.pem"),
     )
 }
 
 fn stranger_identity() -> ClientIdentity {
     identity_from(
-        include_str!("fixtures/stranger_p521_cert.pem"),
-        include_str!("fixtures/stranger_p521_key.pem"),
+        include_str!("../fixtures/stranger_p521_cert.pem"),
+        include_str!("../fixtures/stranger_p521_key.pem"),
     )
 }
 
