@@ -42,11 +42,11 @@ fn raw(name: &str, fixture: &Fixture, strategy: &str, instances: i64, version: &
         launch_template_id: fixture.launch_template_id.clone(),
         launch_template_version: version.to_string(),
         subnet_ids: fixture.subnet_ids.clone(),
-        target_group_arns: if canary {
+        target_group_arns: Some(if canary {
             Vec::new()
         } else {
             vec![fixture.target_group_arns[0].clone()]
-        },
+        }),
         min_size: 1,
         max_size: instances + ((instances + 3) / 4),
         desired_capacity: instances,
@@ -65,7 +65,7 @@ fn raw(name: &str, fixture: &Fixture, strategy: &str, instances: i64, version: &
                     })
                     .collect(),
             ),
-            alarm_names: Vec::new(),
+            alarm_names: Some(Vec::new()),
             max_5xx_ratio: Some(0.01),
         }),
         ..RawSpec::default()

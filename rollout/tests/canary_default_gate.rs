@@ -19,7 +19,7 @@ fn canary_spec_without_gates() -> RolloutSpec {
         panic!("a canary fixture has a canary block");
     };
     canary.max_5xx_ratio = None;
-    canary.alarm_names.clear();
+    canary.alarm_names = None;
     match RolloutSpec::validate(&raw) {
         Ok(spec) => spec,
         Err(errors) => panic!("the fixture is valid: {errors}"),

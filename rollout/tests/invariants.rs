@@ -341,7 +341,7 @@ proptest! {
             launch_template_id: "lt-0abc".into(),
             launch_template_version: version.clone(),
             subnet_ids: vec!["subnet-a".into()],
-            target_group_arns: vec!["arn:tg/app".into()],
+            target_group_arns: Some(vec!["arn:tg/app".into()]),
             min_size: 1,
             max_size: 2,
             desired_capacity: 1,

@@ -11,7 +11,7 @@ fn base() -> RawSpec {
         launch_template_id: "lt-0abc".into(),
         launch_template_version: "7".into(),
         subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
-        target_group_arns: vec!["arn:tg/app".into()],
+        target_group_arns: Some(vec!["arn:tg/app".into()]),
         min_size: 2,
         max_size: 6,
         desired_capacity: 3,
@@ -22,13 +22,13 @@ fn base() -> RawSpec {
 fn canary_base() -> RawSpec {
     RawSpec {
         strategy: Some("canary".into()),
-        target_group_arns: vec![],
+        target_group_arns: Some(vec![]),
         canary: Some(RawCanary {
             listener_arn: Some("arn:listener/web".into()),
             stable_target_group_arn: Some("arn:tg/blue".into()),
             canary_target_group_arn: Some("arn:tg/green".into()),
             steps: None,
-            alarm_names: vec!["web-5xx".into()],
+            alarm_names: Some(vec!["web-5xx".into()]),
             max_5xx_ratio: Some(0.01),
         }),
         ..base()
@@ -275,7 +275,7 @@ fn unknown_strategy_and_missing_groups() {
     );
     assert_rejected(
         RawSpec {
-            target_group_arns: vec![],
+            target_group_arns: Some(vec![]),
             ..base()
         },
         "target_group_arns",
@@ -347,9 +347,15 @@ fn durations_and_tags() {
 #[test]
 fn reserved_tags_are_reported_at_their_key() {
     let mut raw = base();
-    raw.tags.insert("team".into(), "web".into());
-    raw.tags.insert("zdd:generation".into(), "9".into());
-    raw.tags.insert("zdd:rollout".into(), "x".into());
+    raw.tags
+        .get_or_insert_default()
+        .insert("team".into(), "web".into());
+    raw.tags
+        .get_or_insert_default()
+        .insert("zdd:generation".into(), "9".into());
+    raw.tags
+        .get_or_insert_default()
+        .insert("zdd:rollout".into(), "x".into());
     let errors = RolloutSpec::validate(&raw).unwrap_err();
     let paths: Vec<&AttributePath> = errors.0.iter().map(|e| &e.path).collect();
     assert_eq!(
@@ -403,7 +409,9 @@ fn each_error_names_its_kind_of_rule() {
         health_timeout: Some("soon".into()),
         ..base()
     };
-    raw.tags.insert("zdd:rollout".into(), "x".into());
+    raw.tags
+        .get_or_insert_default()
+        .insert("zdd:rollout".into(), "x".into());
     let kinds: Vec<(String, SpecErrorKind)> = RolloutSpec::validate(&raw)
         .unwrap_err()
         .0

@@ -12,7 +12,7 @@ pub fn raw_spec(model: &RolloutModel) -> RawSpec {
         launch_template_id: model.launch_template_id.clone(),
         launch_template_version: model.launch_template_version.clone(),
         subnet_ids: model.subnet_ids.clone(),
-        target_group_arns: model.target_group_arns.clone().unwrap_or_default(),
+        target_group_arns: model.target_group_arns.clone(),
         min_size: model.min_size,
         max_size: model.max_size,
         desired_capacity: model.desired_capacity,
@@ -32,12 +32,12 @@ pub fn raw_spec(model: &RolloutModel) -> RawSpec {
                     })
                     .collect()
             }),
-            alarm_names: canary.alarm_names.clone().unwrap_or_default(),
+            alarm_names: canary.alarm_names.clone(),
             max_5xx_ratio: canary.max_5xx_ratio,
         }),
         health_timeout: model.health_timeout.clone(),
         drain_margin: None,
         rollback_on_failure: model.rollback_on_failure,
-        tags: model.tags.clone().unwrap_or_default(),
+        tags: model.tags.clone(),
     }
 }

@@ -74,11 +74,11 @@ pub fn raw_spec(kind: StrategyKind, shape: &FleetShape, version: u64) -> RawSpec
         launch_template_id: "lt-0abc".into(),
         launch_template_version: version.to_string(),
         subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
-        target_group_arns: if kind == StrategyKind::Canary {
+        target_group_arns: Some(if kind == StrategyKind::Canary {
             Vec::new()
         } else {
             target_group_arns
-        },
+        }),
         min_size: 1,
         max_size: i64::from(
             shape.desired
@@ -108,13 +108,13 @@ pub fn raw_spec(kind: StrategyKind, shape: &FleetShape, version: u64) -> RawSpec
                 })
                 .collect(),
             ),
-            alarm_names: vec!["web-5xx".into()],
+            alarm_names: Some(vec!["web-5xx".into()]),
             max_5xx_ratio: Some(0.01),
         }),
         health_timeout: Some(format!("{}s", shape.health_timeout.as_secs())),
         drain_margin: Some("5s".into()),
         rollback_on_failure: Some(shape.rollback_on_failure),
-        tags: BTreeMap::from([("team".to_string(), "web".to_string())]),
+        tags: Some(BTreeMap::from([("team".to_string(), "web".to_string())])),
     }
 }
 

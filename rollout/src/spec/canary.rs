@@ -112,7 +112,7 @@ pub(super) fn validate_canary(raw: &RawCanary, err: &mut Report<'_>) -> Option<C
     };
 
     let mut alarms_ok = true;
-    for (i, name) in raw.alarm_names.iter().enumerate() {
+    for (i, name) in raw.alarm_names.iter().flatten().enumerate() {
         if name.trim().is_empty() {
             err(
                 SpecErrorKind::Missing,
@@ -142,7 +142,7 @@ pub(super) fn validate_canary(raw: &RawCanary, err: &mut Report<'_>) -> Option<C
         canary_target_group_arn: canary?,
         steps: steps?,
         alarm_names: if alarms_ok {
-            raw.alarm_names.clone()
+            raw.alarm_names.clone().unwrap_or_default()
         } else {
             return None;
         },

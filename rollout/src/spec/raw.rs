@@ -1,18 +1,23 @@
-//! The `zdd_rollout` arguments as the user wrote them, before validation.
+//! The `zdd_rollout` arguments as the user wrote them, before validation. The serde shape is the
+//! Terraform attributes' (the provider's typed model flattens this struct): an optional
+//! collection is an `Option`, because Terraform refuses a state that turns a configured null
+//! into `[]`, or `[]` into null.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 /// The `zdd_rollout` arguments as the user wrote them (attribute names match the resource).
-/// Optional attributes are `None` when not set; the provider fills this from the Terraform config.
+/// Optional attributes are `None` when not set; a field missing from the serde input is its
+/// default (Terraform leaves an attribute out of a value it does not know yet).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RawSpec {
     pub name: String,
     pub launch_template_id: String,
     pub launch_template_version: String,
     pub subnet_ids: Vec<String>,
-    pub target_group_arns: Vec<String>,
+    pub target_group_arns: Option<Vec<String>>,
     pub min_size: i64,
     pub max_size: i64,
     pub desired_capacity: i64,
@@ -24,24 +29,28 @@ pub struct RawSpec {
     /// Duration such as `"10m"`.
     pub health_timeout: Option<String>,
     /// Extra wait after the deregistration delay before an instance is terminated (`"5s"`).
+    /// The engine's own setting (the simulator's), not a Terraform attribute.
+    #[serde(skip)]
     pub drain_margin: Option<String>,
     pub rollback_on_failure: Option<bool>,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 /// The `canary` block as written.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RawCanary {
     pub listener_arn: Option<String>,
     pub stable_target_group_arn: Option<String>,
     pub canary_target_group_arn: Option<String>,
     pub steps: Option<Vec<RawCanaryStep>>,
-    pub alarm_names: Vec<String>,
+    pub alarm_names: Option<Vec<String>>,
     pub max_5xx_ratio: Option<f64>,
 }
 
 /// One `canary.steps` element as written.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RawCanaryStep {
     pub weight: i64,
     pub soak: String,

@@ -17,8 +17,9 @@ pub(super) fn validate_strategy(
     err: &mut Report<'_>,
 ) -> Option<Strategy> {
     let strategy_name = raw.strategy.as_deref().unwrap_or(DEFAULT_STRATEGY);
+    let target_group_arns = raw.target_group_arns.as_deref().unwrap_or_default();
     let check_target_groups = |err: &mut Report<'_>| -> Option<Vec<String>> {
-        if raw.target_group_arns.is_empty() {
+        if target_group_arns.is_empty() {
             err(
                 SpecErrorKind::Missing,
                 attr("target_group_arns"),
@@ -29,7 +30,7 @@ pub(super) fn validate_strategy(
             return None;
         }
         let mut ok = true;
-        for (i, arn) in raw.target_group_arns.iter().enumerate() {
+        for (i, arn) in target_group_arns.iter().enumerate() {
             if arn.trim().is_empty() {
                 err(
                     SpecErrorKind::Missing,
@@ -37,7 +38,7 @@ pub(super) fn validate_strategy(
                     "must not be empty".into(),
                 );
                 ok = false;
-            } else if raw.target_group_arns[..i].contains(arn) {
+            } else if target_group_arns[..i].contains(arn) {
                 err(
                     SpecErrorKind::Conflict,
                     attr("target_group_arns").index(i),
@@ -46,7 +47,7 @@ pub(super) fn validate_strategy(
                 ok = false;
             }
         }
-        ok.then(|| raw.target_group_arns.clone())
+        ok.then(|| target_group_arns.to_vec())
     };
     match strategy_name {
         "blue_green" | "rolling" => {
@@ -87,7 +88,7 @@ pub(super) fn validate_strategy(
             }
         }
         "canary" => {
-            if !raw.target_group_arns.is_empty() {
+            if !target_group_arns.is_empty() {
                 err(
                         SpecErrorKind::Conflict,
                         attr("target_group_arns"),

@@ -1,5 +1,6 @@
 //! Validation of the whole spec: raw configuration in, [`RolloutSpec`] or every problem out.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::defaults::{
@@ -169,7 +170,7 @@ impl RolloutSpec {
             &mut err,
         );
 
-        for key in raw.tags.keys() {
+        for key in raw.tags.iter().flat_map(BTreeMap::keys) {
             if crate::fleet::is_reserved_tag(key) {
                 err(
                     SpecErrorKind::ReservedTag,
@@ -215,7 +216,7 @@ impl RolloutSpec {
                 rollback_on_failure: raw
                     .rollback_on_failure
                     .unwrap_or(DEFAULT_ROLLBACK_ON_FAILURE),
-                tags: raw.tags.clone(),
+                tags: raw.tags.clone().unwrap_or_default(),
                 owner: crate::observation::Owner::default(),
             }),
             _ => Err(SpecErrors(errors)),
