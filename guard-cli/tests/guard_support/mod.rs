@@ -5,11 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -71,6 +72,17 @@ resource "terraform_data" "plain" {{
     )
 }
 
+/// Fails a test whose bed name another test of this binary already took: every test shares one
+/// local AWS, so two beds with one name would share a bucket and a lock table.
+fn claim_name(name: &str) {
+    static TAKEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut taken = TAKEN.lock().unwrap_or_else(PoisonError::into_inner);
+    assert!(
+        taken.insert(name.to_string()),
+        "two tests use the bed name {name:?}: they would share a bucket and a lock table"
+    );
+}
+
 pub struct Bed {
     pub aws: &'static LocalAws,
     pub tf: TerraformDir,
@@ -81,7 +93,9 @@ pub struct Bed {
 }
 
 impl Bed {
+    /// A bed whose bucket and table are named after `name`, unique among the binary's tests.
     pub async fn new(name: &str, locking: Locking, resources: &str) -> Bed {
+        claim_name(name);
         let aws = local_aws();
         let cfg = aws.sdk_config().await;
         let bucket = format!("guard-{name}").replace('_', "-");

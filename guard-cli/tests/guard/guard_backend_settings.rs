@@ -6,12 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod guard_support;
-
 use std::path::Path;
 use std::process::Output;
 
-use guard_support::{Bed, Locking, STATE_KEY, text};
+use crate::guard_support::{Bed, Locking, STATE_KEY, text};
 
 const QUICK: &str = r#"
 resource "terraform_data" "a" {

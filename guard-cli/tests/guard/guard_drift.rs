@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod guard_support;
-
-use guard_support::{Bed, Locking, text};
+use crate::guard_support::{Bed, Locking, text};
 use zdd_test_support::{Fixture, local_aws, provider_binary};
 
 const ADDRESS: &str = "zdd_rollout.this";

@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod guard_support;
-
-use guard_support::{Bed, Locking, text};
+use crate::guard_support::{Bed, Locking, text};
 
 const QUICK: &str = r#"
 resource "terraform_data" "a" {

@@ -4,12 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod guard_support;
-
 use std::time::Duration;
 
+use crate::guard_support::{Bed, Locking, STATE_KEY, held_open, text};
 use aws_sdk_dynamodb::types::AttributeValue;
-use guard_support::{Bed, Locking, STATE_KEY, held_open, text};
 use zdd_test_support::wait_with_timeout;
 
 const FAST: &[&str] = &["--watch-interval", "200ms", "--lease-ttl", "6s"];

@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod guard_support;
-
-use guard_support::{Bed, Locking, text};
+use crate::guard_support::{Bed, Locking, text};
 use zdd_test_support::terraform_bin;
 
 const QUICK: &str = r#"
@@ -44,12 +42,12 @@ async fn bad_durations_exit_6_before_a_lease_a_lock_or_terraform() {
             (&["--watch-interval", "0s"][..], "--watch-interval"),
             (&["--lease-ttl", "0s"], "--lease-ttl"),
             (&["--lease-ttl", "10ms"], "--lease-ttl"),
-            (&["--lease-ttl", "400days"], "--lease-ttl"),
+            (&["--lease-ttl", "9600h"], "--lease-ttl"),
             (
                 &["--lease-ttl", "5s", "--watch-interval", "10s"],
                 "--watch-interval",
             ),
-            (&["--wait", "400days"], "--wait"),
+            (&["--wait", "9600h"], "--wait"),
         ] {
             let mut args = vec!["run"];
             args.extend_from_slice(flags);

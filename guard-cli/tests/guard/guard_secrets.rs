@@ -6,12 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod guard_support;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use guard_support::{Bed, Locking, StderrLines, text, text_with};
+use crate::guard_support::{Bed, Locking, StderrLines, text, text_with};
 use zdd_test_support::{HOLD_OPEN_COMMAND, send_signal, wait_with_timeout};
 
 const PASSWORD: &str = "pw-5ecret-AAAA";

@@ -5,13 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod guard_support;
-
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use guard_support::{Bed, Locking, expired_lease, held_open, kill_guard_and_its_terraform, text};
+use crate::guard_support::{
+    Bed, Locking, expired_lease, held_open, kill_guard_and_its_terraform, text,
+};
 use zdd_test_support::wait_with_timeout;
 
 /// Short leases: a 4 s TTL (clock-skew allowance: a quarter of it, 1 s), long enough that a
@@ -105,7 +105,7 @@ async fn delete_lease(bed: &Bed) {
             bed.s3
                 .delete_object()
                 .bucket(&bed.bucket)
-                .key(format!("{}.zdd-lease", guard_support::STATE_KEY))
+                .key(format!("{}.zdd-lease", crate::guard_support::STATE_KEY))
                 .send()
                 .await
                 .unwrap();
@@ -124,7 +124,7 @@ struct KilledOnDrop(Option<Child>);
 impl Drop for KilledOnDrop {
     fn drop(&mut self) {
         if let Some(child) = &mut self.0 {
-            for pid in guard_support::children_of(child.id()) {
+            for pid in crate::guard_support::children_of(child.id()) {
                 let _ = Command::new("kill")
                     .args(["-s", "KILL", "--", &format!("-{pid}")])
                     .status();

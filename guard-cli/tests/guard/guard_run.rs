@@ -3,11 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod guard_support;
-
 use std::time::Duration;
 
-use guard_support::{Bed, Locking, StderrLines, held_open, text, text_with};
+use crate::guard_support::{Bed, Locking, StderrLines, held_open, text, text_with};
 use zdd_test_support::{send_signal, terraform_bin, wait_with_timeout};
 
 const FAST: &[&str] = &["--watch-interval", "200ms", "--lease-ttl", "5s"];
