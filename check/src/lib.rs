@@ -9,7 +9,6 @@
 //! `--min-severity`, 6 the configuration could not be read or parsed: the numbers of zdd-guard's
 //! exit-code contract (its "drift" and "error" rows), which a guard test ties to these constants.
 
-pub mod duration;
 pub mod error;
 pub mod finding;
 pub mod loader;

@@ -118,7 +118,7 @@ pub const RULES: &[Rule] = &[
         id: "ZDD030",
         severity: Severity::Error,
         title: "Canary steps that cannot succeed safely",
-        why: "Steps that do not increase, do not end at 100 %, or soak shorter than two health-check intervals shift traffic before a failure can be seen.",
+        why: "Steps that do not increase or do not end at 100 % are refused by the provider at plan; a soak shorter than two health-check intervals shifts more traffic before a failing canary can be seen.",
         fix: "Use strictly increasing weights ending at 100 and a soak of at least two health-check intervals per step.",
     },
     Rule {

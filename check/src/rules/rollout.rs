@@ -6,7 +6,6 @@ use hcl::edit::Span;
 use hcl::edit::expr::{Expression, ObjectKey};
 use hcl::edit::structure::Body;
 
-use super::super::duration;
 use super::super::finding::Finding;
 use super::super::model::{ModuleView, Resource, attribute_span};
 use super::super::value::{Value, resource_reference};
@@ -131,7 +130,9 @@ fn check_canary_steps(
     let Some((last, last_span)) = steps.last() else {
         report(
             canary.span(),
-            format!("{address} has an empty list of canary steps: traffic never reaches 100 %"),
+            format!(
+                "{address} has an empty list of canary steps: the provider refuses it at plan (at least one step, the last with weight 100)"
+            ),
         );
         return;
     };
@@ -154,7 +155,7 @@ fn check_canary_steps(
         report(
             last_span.clone(),
             format!(
-                "{address} canary steps end at weight {final_weight}, not 100: the rollout never finishes shifting traffic"
+                "{address} canary steps end at weight {final_weight}, not 100: the provider refuses them at plan (the last step must send 100 % to the new generation)"
             ),
         );
     }
@@ -168,7 +169,8 @@ fn check_canary_steps(
         let Some(soak) = step
             .get("soak")
             .and_then(Value::as_str)
-            .and_then(duration::parse_seconds)
+            .and_then(|text| zdd_duration::parse(text).ok())
+            .map(|soak| soak.as_secs_f64())
         else {
             continue;
         };

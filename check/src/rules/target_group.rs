@@ -3,7 +3,6 @@
 use hcl::edit::Span;
 use hcl::edit::structure::Block;
 
-use super::super::duration;
 use super::super::finding::Finding;
 use super::super::model::{ModuleView, Resource, attribute_span, nested_block};
 use super::super::value::{Value, resource_reference};
@@ -165,7 +164,11 @@ fn check_health_check_time(
         }
         let timeout = match module.value(group.body(), "wait_for_capacity_timeout") {
             None => DEFAULT_CAPACITY_WAIT_SECONDS,
-            Some(value) => match value.as_str().and_then(duration::parse_seconds) {
+            Some(value) => match value
+                .as_str()
+                .and_then(|text| zdd_duration::parse(text).ok())
+                .map(|timeout| timeout.as_secs_f64())
+            {
                 Some(seconds) if seconds > 0.0 => seconds,
                 _ => continue, // "0" disables the wait; anything else is not static
             },

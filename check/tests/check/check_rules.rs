@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use zdd_check::rules::{INVALID_SUPPRESSION, RULES};
-use zdd_check::{Severity, check_dir, exit_code};
+use zdd_check::{Severity, check_dir, check_sources, exit_code};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-fixtures/check")
@@ -146,4 +146,89 @@ fn zdd014_is_an_error_on_zdd_rollout_and_a_warning_on_groups() {
         ]
     );
     assert_eq!(exit_code(&report, Severity::Error), 5);
+}
+
+/// A `zdd_rollout` using the canary strategy with the given `steps` expression; the canary
+/// target group checks every 30 s.
+fn canary_rollout(steps: &str) -> Vec<u8> {
+    format!(
+        r#"
+resource "aws_lb_target_group" "green" {{
+  name     = "green"
+  port     = 80
+  protocol = "HTTP"
+  health_check {{
+    path     = "/healthz"
+    matcher  = "200"
+    interval = 30
+  }}
+}}
+
+resource "zdd_rollout" "web" {{
+  name                    = "web"
+  launch_template_version = "7"
+  strategy                = "canary"
+  canary = {{
+    canary_target_group_arn = aws_lb_target_group.green.arn
+    steps                   = {steps}
+  }}
+}}
+"#
+    )
+    .into_bytes()
+}
+
+fn zdd030_messages(steps: &str) -> Vec<String> {
+    let report = check_sources(
+        Path::new("."),
+        &[(PathBuf::from("main.tf"), canary_rollout(steps))],
+    )
+    .expect("parses");
+    report
+        .findings
+        .iter()
+        .filter(|finding| finding.rule_id == "ZDD030")
+        .map(|finding| finding.message.clone())
+        .collect()
+}
+
+/// The engine refuses steps that do not end at weight 100, and an empty list, when it validates
+/// the configuration at plan (`rollout/src/spec/canary.rs`): no rollout starts, so none is left
+/// "never finishing" with traffic split. The message says what really happens.
+#[test]
+fn zdd030_says_the_provider_refuses_steps_that_do_not_end_at_100() {
+    let messages =
+        zdd030_messages(r#"[{ weight = 25, soak = "5m" }, { weight = 90, soak = "5m" }]"#);
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0].contains("end at weight 90, not 100")
+            && messages[0].contains("the provider refuses them at plan"),
+        "{messages:#?}"
+    );
+    assert!(!messages[0].contains("never finishes"), "{messages:#?}");
+
+    let messages = zdd030_messages("[]");
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0].contains("the provider refuses it at plan"),
+        "{messages:#?}"
+    );
+    assert!(!messages[0].contains("never reaches"), "{messages:#?}");
+}
+
+/// Soaks are read in Terraform's duration grammar, as the engine reads them: `1.5h` is 90
+/// minutes (no finding), `0.01h` is 36 s (shorter than two 30 s intervals), and a soak the
+/// engine refuses (`5 m`) is not judged here: the plan refuses it.
+#[test]
+fn zdd030_reads_soaks_as_the_engine_does() {
+    let soak = |text: &str| {
+        zdd030_messages(&format!(
+            r#"[{{ weight = 50, soak = "{text}" }}, {{ weight = 100, soak = "0s" }}]"#
+        ))
+    };
+    assert_eq!(soak("1.5h"), Vec::<String>::new());
+    let short = soak("0.01h");
+    assert_eq!(short.len(), 1, "{short:#?}");
+    assert!(short[0].contains("soaks 36s"), "{short:#?}");
+    assert_eq!(soak("5 m"), Vec::<String>::new());
 }
