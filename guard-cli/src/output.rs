@@ -1,9 +1,14 @@
 //! How the guard talks: human lines on stderr (colour only on a terminal), `--json` lines on
 //! stdout, and GitHub Actions workflow commands when `GITHUB_ACTIONS=true`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
+use anstream::ColorChoice;
+use anstyle::{AnsiColor, Style};
 use serde_json::{Value, json};
+
+const WARNING: Style = AnsiColor::Yellow.on_default();
+const ERROR: Style = AnsiColor::Red.on_default();
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -20,9 +25,11 @@ pub struct Reporter {
 }
 
 impl Reporter {
+    /// Colour as clap decides it for its own messages on stderr: on a terminal that supports
+    /// it, never with `NO_COLOR`, always with `CLICOLOR_FORCE`; never with `--json`.
     pub fn new(json: bool) -> Reporter {
         let colour =
-            !json && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            !json && anstream::AutoStream::choice(&std::io::stderr()) != ColorChoice::Never;
         let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
         Reporter {
             json,
@@ -69,8 +76,8 @@ impl Reporter {
                 (Level::Info, _) => "zdd-guard: ".to_string(),
                 (Level::Warning, false) => "zdd-guard: warning: ".to_string(),
                 (Level::Error, false) => "zdd-guard: error: ".to_string(),
-                (Level::Warning, true) => "zdd-guard: \x1b[33mwarning\x1b[0m: ".to_string(),
-                (Level::Error, true) => "zdd-guard: \x1b[31merror\x1b[0m: ".to_string(),
+                (Level::Warning, true) => format!("zdd-guard: {WARNING}warning{WARNING:#}: "),
+                (Level::Error, true) => format!("zdd-guard: {ERROR}error{ERROR:#}: "),
             };
             eprintln!("{prefix}{message}");
         }
@@ -97,6 +104,55 @@ pub fn annotation(command: &str, message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Run by [`colour_follows_the_terminal_and_the_environment`] in a child process whose
+    /// environment and stderr that test chooses.
+    #[test]
+    #[ignore = "helper: run in a child process by colour_follows_the_terminal_and_the_environment"]
+    fn print_the_colour_decision() {
+        let json = std::env::var_os("ZDD_TEST_JSON").is_some();
+        println!("colour={}", Reporter::new(json).colour());
+    }
+
+    #[test]
+    fn colour_follows_the_terminal_and_the_environment() {
+        for (env, json, expected) in [
+            // stderr is a pipe, not a terminal
+            (&[][..], false, false),
+            (&[("CLICOLOR_FORCE", "1")], false, true),
+            (&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], false, false),
+            (
+                &[("CLICOLOR_FORCE", "1"), ("ZDD_TEST_JSON", "1")],
+                true,
+                false,
+            ),
+        ] {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "output::tests::print_the_colour_decision"])
+                .args(["--ignored", "--nocapture", "--test-threads=1"])
+                .env_remove("NO_COLOR")
+                .env_remove("CLICOLOR")
+                .env_remove("CLICOLOR_FORCE")
+                .envs(env.iter().copied())
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                stdout.contains(&format!("colour={expected}\n")),
+                "{env:?} json={json}: {stdout}"
+            );
+        }
+    }
+
+    #[test]
+    fn warnings_and_errors_are_yellow_and_red() {
+        assert_eq!(
+            format!("{WARNING}warning{WARNING:#}"),
+            "\x1b[33mwarning\x1b[0m"
+        );
+        assert_eq!(format!("{ERROR}error{ERROR:#}"), "\x1b[31merror\x1b[0m");
+    }
 
     #[test]
     fn annotations_escape_newlines() {

@@ -104,23 +104,20 @@ pub enum Signal {
     Kill,
 }
 
-/// Sends `signal` to process `pid` with the system `kill` command (keeps `unsafe` out of the crate).
+/// Sends `signal` to process `pid` (the kill(2) call, through rustix: no fork, no `unsafe`).
 pub fn send_signal(pid: u32, signal: Signal) -> anyhow::Result<()> {
-    let name = match signal {
-        Signal::Interrupt => "INT",
-        Signal::Terminate => "TERM",
-        Signal::Kill => "KILL",
+    use rustix::process::{Pid, Signal as Sys, kill_process};
+    let sys = match signal {
+        Signal::Interrupt => Sys::INT,
+        Signal::Terminate => Sys::TERM,
+        Signal::Kill => Sys::KILL,
     };
-    let status = std::process::Command::new("kill")
-        .args(["-s", name, &pid.to_string()])
-        .stderr(Stdio::null())
-        .status()
-        .context("cannot run `kill` to signal terraform")?;
-    anyhow::ensure!(
-        status.success(),
-        "kill -s {name} {pid} failed (terraform already gone?)"
-    );
-    Ok(())
+    let target = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .with_context(|| format!("{pid} is not a process id"))?;
+    kill_process(target, sys)
+        .with_context(|| format!("cannot send {signal:?} to {pid} (terraform already gone?)"))
 }
 
 /// Splits terraform args into the subcommand position: `(-chdir=DIR, subcommand index)`.
@@ -174,6 +171,24 @@ pub fn join_option_values(args: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signals_reach_the_process_and_a_gone_one_is_an_error() {
+        use std::os::unix::process::ExitStatusExt;
+        for (signal, number) in [
+            (Signal::Interrupt, 2),
+            (Signal::Terminate, 15),
+            (Signal::Kill, 9),
+        ] {
+            let mut child = std::process::Command::new("sleep")
+                .arg("30")
+                .spawn()
+                .unwrap();
+            send_signal(child.id(), signal).unwrap();
+            assert_eq!(child.wait().unwrap().signal(), Some(number), "{signal:?}");
+            assert!(send_signal(child.id(), signal).is_err(), "{signal:?}");
+        }
+    }
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()

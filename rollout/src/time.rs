@@ -60,86 +60,21 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// Formats a duration the way Terraform users write them: `1h2m3s`, `10m`, `0s`, `250ms`.
+/// Formats a duration the way Terraform users write them: `1h2m3s`, `10m`, `0s`, `250ms`
+/// ([`zdd_duration::format`], which [`parse_duration`] reads back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
 
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let millis = self.0.as_millis();
-        if millis == 0 {
-            return f.write_str("0s");
-        }
-        let (hours, rest) = (millis / 3_600_000, millis % 3_600_000);
-        let (minutes, rest) = (rest / 60_000, rest % 60_000);
-        let (seconds, millis) = (rest / 1000, rest % 1000);
-        if hours > 0 {
-            write!(f, "{hours}h")?;
-        }
-        if minutes > 0 {
-            write!(f, "{minutes}m")?;
-        }
-        if seconds > 0 {
-            write!(f, "{seconds}s")?;
-        }
-        if millis > 0 {
-            write!(f, "{millis}ms")?;
-        }
-        Ok(())
+        f.write_str(&zdd_duration::format(self.0))
     }
 }
 
-/// Parses a Go/Terraform-style duration: a sequence of `<integer><unit>` with units `h`, `m`,
-/// `s`, `ms` (`"1h30m"`, `"90s"`, `"0s"`); a bare `"0"` is zero.
+/// Reads a duration in Terraform's grammar (`"1h30m"`, `"1.5h"`, `"90s"`, `"0"`); the error
+/// is the message a spec error carries.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    if trimmed == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if trimmed.is_empty() {
-        return Err("empty duration: write it like \"5m\", \"90s\" or \"1h30m\"".to_string());
-    }
-    let mut total_millis: u64 = 0;
-    let mut rest = trimmed;
-    while !rest.is_empty() {
-        let digits_end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits_end == 0 {
-            return Err(format!(
-                "cannot parse duration {text:?}: expected a number at {rest:?} (write it like \"5m\", \"90s\" or \"1h30m\")"
-            ));
-        }
-        let number: u64 = rest[..digits_end]
-            .parse()
-            .map_err(|_| format!("cannot parse duration {text:?}: number too large"))?;
-        rest = &rest[digits_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit_millis: u64 = match &rest[..unit_end] {
-            "h" => 3_600_000,
-            "m" => 60_000,
-            "s" => 1000,
-            "ms" => 1,
-            "" => {
-                return Err(format!(
-                    "cannot parse duration {text:?}: missing unit after {number} (use h, m, s or ms)"
-                ));
-            }
-            other => {
-                return Err(format!(
-                    "cannot parse duration {text:?}: unknown unit {other:?} (use h, m, s or ms)"
-                ));
-            }
-        };
-        rest = &rest[unit_end..];
-        total_millis = number
-            .checked_mul(unit_millis)
-            .and_then(|m| total_millis.checked_add(m))
-            .ok_or_else(|| format!("cannot parse duration {text:?}: too large"))?;
-    }
-    Ok(Duration::from_millis(total_millis))
+    zdd_duration::parse(text).map_err(|error| error.to_string())
 }
 
 #[cfg(test)]
@@ -157,6 +92,14 @@ mod tests {
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("m5").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    /// The disagreement issue #12 names: `check` and tfplugin read `1.5h`, the engine refused it.
+    #[test]
+    fn reads_fractions_like_terraform() {
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2h45m"), Ok(Duration::from_secs(9900)));
+        assert_eq!(parse_duration("500us"), Ok(Duration::from_micros(500)));
     }
 
     #[test]

@@ -100,9 +100,10 @@ pub use schema::{Attribute, AttributeKind, Block, NestedBlock, Nesting, Schema};
 pub use server::{
     MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, ServeError, ServeOptions, serve, serve_with,
 };
-pub use timeouts::{InvalidDuration, Timeouts, parse_duration};
+pub use timeouts::Timeouts;
 /// The cancellation token type [`Ctx::cancellation`] returns.
 pub use tokio_util::sync::CancellationToken;
 pub use types::Type;
 pub use val::{Val, from_value, to_value};
 pub use value::{Number, Value, ValueError};
+pub use zdd_duration::{DurationError, parse as parse_duration};

@@ -40,18 +40,15 @@ pub trait Resource: Send + Sync + 'static {
     fn schema(&self) -> Schema;
 
     /// Checks a configuration (which may contain unknowns). Add errors to `ctx.diagnostics`.
-    fn validate(&self, ctx: &mut Ctx, config: &Value) {
-        let _ = (ctx, config);
-    }
+    fn validate(&self, _ctx: &mut Ctx, _config: &Value) {}
 
     /// Adjusts a plan: set computed values known in advance, mark
     /// replacements. The default keeps the plan as the crate computed it.
     fn plan(
         &self,
-        ctx: &mut Ctx,
-        change: &mut PlanChange<Self::State>,
+        _ctx: &mut Ctx,
+        _change: &mut PlanChange<Self::State>,
     ) -> impl Future<Output = Outcome<()>> + Send {
-        let _ = (ctx, change);
         async { Ok(()) }
     }
 
@@ -85,8 +82,11 @@ pub trait Resource: Send + Sync + 'static {
 
     /// `terraform import`: the state for an existing object with this id
     /// (Terraform calls `read` afterwards). Unsupported by default.
-    fn import(&self, ctx: &mut Ctx, id: &str) -> impl Future<Output = Outcome<Self::State>> + Send {
-        let _ = (ctx, id);
+    fn import(
+        &self,
+        _ctx: &mut Ctx,
+        _id: &str,
+    ) -> impl Future<Output = Outcome<Self::State>> + Send {
         async {
             Err(crate::Failure::error(
                 "Import is not supported",
@@ -100,11 +100,10 @@ pub trait Resource: Send + Sync + 'static {
     /// dropping attributes the current schema no longer has.
     fn upgrade_state(
         &self,
-        ctx: &mut Ctx,
-        version: i64,
+        _ctx: &mut Ctx,
+        _version: i64,
         state: serde_json::Value,
     ) -> Outcome<serde_json::Value> {
-        let _ = (ctx, version);
         Ok(state)
     }
 }
@@ -118,9 +117,7 @@ pub trait DataSource: Send + Sync + 'static {
     fn schema(&self) -> Schema;
 
     /// Checks a configuration (which may contain unknowns).
-    fn validate(&self, ctx: &mut Ctx, config: &Value) {
-        let _ = (ctx, config);
-    }
+    fn validate(&self, _ctx: &mut Ctx, _config: &Value) {}
 
     /// Reads the data from its configuration.
     fn read(

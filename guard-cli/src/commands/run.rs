@@ -24,13 +24,13 @@ pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// How long a lease lives without a heartbeat before another run may take it over.
-    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "2m", value_parser = zdd_duration::parse)]
     pub lease_ttl: Duration,
     /// How long to wait for a lease held by someone else before giving up (exit 3).
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = zdd_duration::parse)]
     pub wait: Duration,
     /// How often to check the state object, Terraform's lock and the lease while terraform runs.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = zdd_duration::parse)]
     pub watch_interval: Duration,
     /// Run even when the backend has no state locking (no lease, no watch).
     #[arg(long)]
@@ -210,7 +210,7 @@ async fn release(held: &Held, remote: &Remote, ttl: Duration, reporter: &Reporte
                 "lease_released",
                 &format!(
                     "could not release the lease ({error:#}); it expires after {}",
-                    humantime::format_duration(ttl)
+                    zdd_duration::format(ttl)
                 ),
             );
             true

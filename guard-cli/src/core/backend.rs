@@ -543,7 +543,8 @@ fn assume_role(
     let duration = if nested.is_some() {
         match text("duration")? {
             None => None,
-            Some(duration) => Some(humantime::parse_duration(&duration).map_err(|e| {
+            // Terraform reads it with Go's time.ParseDuration: so does zdd_duration.
+            Some(duration) => Some(zdd_duration::parse(&duration).map_err(|e| {
                 format!("`assume_role.duration` {duration:?} is not a duration ({e})")
             })?),
         }
@@ -952,6 +953,20 @@ mod tests {
     }
 
     #[test]
+    fn assume_role_duration_is_read_as_terraform_reads_it() {
+        let backend = s3(r#"
+            terraform {
+              backend "s3" {
+                bucket = "b"
+                key = "k"
+                assume_role = { role_arn = "r", duration = "1.5h" }
+              }
+            }"#);
+        let role = backend.assume_role.unwrap();
+        assert_eq!(role.duration, Some(Duration::from_secs(5400)));
+    }
+
+    #[test]
     fn malformed_assume_role_is_a_clear_error() {
         for (line, message) in [
             (
@@ -961,6 +976,11 @@ mod tests {
             (
                 r#"assume_role = { role_arn = "r", duration = "soon" }"#,
                 "duration",
+            ),
+            // Go's grammar, as Terraform reads it: humantime's `1day` is not a duration there.
+            (
+                r#"assume_role = { role_arn = "r", duration = "1day" }"#,
+                "units: ns, us, ms, s, m, h",
             ),
             (r#"shared_config_files = "one""#, "shared_config_files"),
         ] {

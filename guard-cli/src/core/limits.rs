@@ -34,8 +34,9 @@ pub struct RunLimits {
     pub watch_interval: Duration,
 }
 
+/// Written the way the flags are read (Terraform's grammar), so a message's bound can be typed.
 fn human(duration: Duration) -> String {
-    humantime::format_duration(duration).to_string()
+    zdd_duration::format(duration)
 }
 
 impl RunLimits {
@@ -99,7 +100,8 @@ pub struct AwsTimeouts {
     pub operation: Duration,
 }
 
-/// Environment variables that override [`AwsTimeouts::DEFAULT`] (humantime durations).
+/// Environment variables that override [`AwsTimeouts::DEFAULT`] (durations in Terraform's
+/// grammar, as the flags: `30s`, `1.5m`).
 pub const CONNECT_TIMEOUT_VAR: &str = "ZDD_GUARD_AWS_CONNECT_TIMEOUT";
 pub const ATTEMPT_TIMEOUT_VAR: &str = "ZDD_GUARD_AWS_ATTEMPT_TIMEOUT";
 pub const OPERATION_TIMEOUT_VAR: &str = "ZDD_GUARD_AWS_OPERATION_TIMEOUT";
@@ -125,8 +127,9 @@ impl AwsTimeouts {
                 value: value.clone(),
                 reason,
             };
-            let parsed = humantime::parse_duration(value.trim())
-                .map_err(|e| refuse(format!("not a duration ({e}); write e.g. 30s")))?;
+            // Surrounding spaces are forgiven here: shells and CI files add them, HCL does not.
+            let parsed = zdd_duration::parse(value.trim())
+                .map_err(|e| refuse(format!("not a duration ({e})")))?;
             if parsed.is_zero() || parsed > Duration::from_secs(3600) {
                 return Err(refuse("must be more than 0 and at most 1h".to_string()));
             }
@@ -225,6 +228,40 @@ mod tests {
         );
         let defaults = AwsTimeouts::DEFAULT;
         assert!(defaults.connect < defaults.attempt && defaults.attempt < defaults.operation);
+    }
+
+    /// Flags, variables and Terraform settings share one grammar (issue #12).
+    #[test]
+    fn aws_timeouts_read_terraform_durations() {
+        for (value, expected) in [
+            ("1.5m", 90 * SECOND),
+            ("2m30s", 150 * SECOND),
+            (" 45s ", 45 * SECOND),
+        ] {
+            let env = |name: &str| (name == OPERATION_TIMEOUT_VAR).then(|| value.to_string());
+            assert_eq!(
+                AwsTimeouts::from_env(env).unwrap().operation,
+                expected,
+                "{value:?}"
+            );
+        }
+        for value in ["1 minute", "5min", "1d", "-1s"] {
+            let env = |name: &str| (name == OPERATION_TIMEOUT_VAR).then(|| value.to_string());
+            let error = AwsTimeouts::from_env(env).unwrap_err();
+            assert!(
+                error.reason.contains("units: ns, us, ms, s, m, h"),
+                "{value:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bound_in_a_message_reads_back_as_a_flag() {
+        let error = limits(MAX_LEASE_TTL + SECOND, Duration::ZERO, SECOND)
+            .validate()
+            .unwrap_err();
+        assert!(error.to_string().contains("and 24h (a lease"), "{error}");
+        assert_eq!(error.value, "24h1s");
     }
 
     #[test]

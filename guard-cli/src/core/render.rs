@@ -1,21 +1,21 @@
 //! Human rendering of state differences: by resource address, then attribute, with `similar`
 //! line diffs of the pretty-printed values. Colour is the caller's decision (only on a TTY).
 
+use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use super::snapshot::{AttributeChange, StateDiff};
 
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const RESET: &str = "\x1b[0m";
+const RED: Style = AnsiColor::Red.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
 
 /// Renders `diff` as lines of text.
 pub fn render_state_diff(diff: &StateDiff, colour: bool) -> String {
-    let paint = |code: &str, text: &str| {
+    let paint = |style: Style, text: &str| {
         if colour {
-            format!("{code}{text}{RESET}")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
@@ -55,7 +55,7 @@ pub fn render_state_diff(diff: &StateDiff, colour: bool) -> String {
 fn render_attribute(
     out: &mut String,
     change: &AttributeChange,
-    paint: &dyn Fn(&str, &str) -> String,
+    paint: &dyn Fn(Style, &str) -> String,
 ) {
     if change.before.is_some() && change.before == change.after {
         // Only differences are rendered: equal sides mean the mask hid what changed.
@@ -174,6 +174,6 @@ mod tests {
     #[test]
     fn colour_only_when_asked() {
         assert!(!render_state_diff(&sample(), false).contains('\x1b'));
-        assert!(render_state_diff(&sample(), true).contains(GREEN));
+        assert!(render_state_diff(&sample(), true).contains("\x1b[32m+ "));
     }
 }

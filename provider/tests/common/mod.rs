@@ -448,11 +448,7 @@ pub fn finish(child: std::process::Child) -> TfOutput {
 
 /// Sends SIGINT to a process, as a terminal's Ctrl-C would.
 pub fn interrupt(child: &std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    zdd_test_support::signal(child.id(), zdd_test_support::Signal::INT).unwrap();
 }
 
 // ----- helpers of the ownership, outcome and resume tests (issue 11) ------------------------
@@ -597,25 +593,14 @@ impl Bed {
 /// SIGKILLs the process group a [`Bed::spawn_apply_killable`] child leads (terraform and its
 /// provider: nothing gets to save state) and waits until every member is gone.
 pub fn kill_group(child: std::process::Child) -> TfOutput {
-    let group = format!("-{}", child.id());
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", "--", &group])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let leader = child.id();
+    zdd_test_support::signal_group(leader, zdd_test_support::Signal::KILL).unwrap();
     let output = finish(child);
     let deadline = Instant::now() + Duration::from_secs(30);
-    // `kill -0` succeeds while any member of the group is alive.
-    while std::process::Command::new("kill")
-        .args(["-0", "--", &group])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success()
-    {
+    while zdd_test_support::group_alive(leader) {
         assert!(
             Instant::now() < deadline,
-            "process group {group} outlived SIGKILL"
+            "process group {leader} outlived SIGKILL"
         );
         std::thread::sleep(Duration::from_millis(40));
     }

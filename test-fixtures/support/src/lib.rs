@@ -36,7 +36,10 @@ pub use paths::{
     INSTALL_HINT, TestBedMissing, provider_binary, provider_dir, terraform_bin, venv_dir,
     venv_dir_at, workspace_root,
 };
-pub use process::{output_text, send_signal, wait_for_path, wait_with_timeout};
+pub use process::{
+    Signal, group_alive, output_text, send_signal, signal, signal_group, wait_for_path,
+    wait_with_timeout,
+};
 pub use s3_backend::{
     StateLocking, create_lock_table, create_state_bucket, lock_table_item, object_bytes,
     object_exists, s3_backend_block,

@@ -6,10 +6,12 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Output};
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+pub use rustix::process::Signal;
+use rustix::process::{Pid, kill_process, kill_process_group, test_kill_process_group};
 
 /// How often [`wait_for_path`] looks.
 const POLL: Duration = Duration::from_millis(20);
@@ -46,7 +48,7 @@ pub fn wait_with_timeout(child: Child, limit: Duration) -> anyhow::Result<Output
     match receiver.recv_timeout(limit) {
         Ok(output) => Ok(output?),
         Err(_) => {
-            let killed = send_signal(pid, "KILL");
+            let killed = signal(pid, Signal::KILL);
             Err(anyhow!(
                 "process {pid} did not finish within {limit:?} (SIGKILL sent: {killed:?})"
             ))
@@ -63,16 +65,46 @@ pub fn output_text(output: &Output) -> String {
     )
 }
 
-/// Sends the signal `name` (`TERM`, `INT`, `KILL`, ...) to `pid` with kill(1).
+fn pid_of(pid: u32) -> anyhow::Result<Pid> {
+    i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .with_context(|| format!("{pid} is not a process id"))
+}
+
+/// Sends `signal` to `pid` (the kill(2) call, through rustix: no fork, no `unsafe`).
+pub fn signal(pid: u32, signal: Signal) -> anyhow::Result<()> {
+    kill_process(pid_of(pid)?, signal).with_context(|| format!("sending {signal:?} to {pid}"))
+}
+
+/// Sends `signal` to every process of the group `leader` leads (spawned with
+/// `process_group(0)`).
+pub fn signal_group(leader: u32, signal: Signal) -> anyhow::Result<()> {
+    kill_process_group(pid_of(leader)?, signal)
+        .with_context(|| format!("sending {signal:?} to process group {leader}"))
+}
+
+/// Whether any process of the group `leader` led is still alive (zombies count until reaped).
+pub fn group_alive(leader: u32) -> bool {
+    pid_of(leader).is_ok_and(|pid| test_kill_process_group(pid).is_ok())
+}
+
+/// [`signal`] by name (`TERM`, `INT`, `KILL`, with or without `SIG`), for tests that take the
+/// signal as a parameter.
 pub fn send_signal(pid: u32, name: &str) -> anyhow::Result<()> {
-    let status = Command::new("kill")
-        .args(["-s", name, &pid.to_string()])
-        .status()
-        .context("running kill")?;
-    if !status.success() {
-        bail!("kill -s {name} {pid} failed ({status})");
-    }
-    Ok(())
+    let by_name = match name.strip_prefix("SIG").unwrap_or(name) {
+        "INT" => Signal::INT,
+        "TERM" => Signal::TERM,
+        "KILL" => Signal::KILL,
+        "HUP" => Signal::HUP,
+        "QUIT" => Signal::QUIT,
+        "USR1" => Signal::USR1,
+        "USR2" => Signal::USR2,
+        "STOP" => Signal::STOP,
+        "CONT" => Signal::CONT,
+        other => bail!("unknown signal name {other:?}"),
+    };
+    signal(pid, by_name)
 }
 
 /// Whatever the (exited) child wrote to its piped stdout and stderr.
@@ -89,7 +121,8 @@ fn read_rest(child: &mut Child) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::process::Stdio;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::{Command, Stdio};
 
     use super::*;
 
@@ -108,9 +141,44 @@ mod tests {
         let file = dir.path().join("started");
         let mut child = shell(&format!("sleep 0.1; touch {}; sleep 5", file.display()));
         wait_for_path(&file, &mut child, Duration::from_secs(30)).unwrap();
-        send_signal(child.id(), "KILL").unwrap();
+        signal(child.id(), Signal::KILL).unwrap();
         let output = wait_with_timeout(child, Duration::from_secs(30)).unwrap();
         assert!(!output.status.success());
+    }
+
+    #[test]
+    fn signals_by_name_reach_the_process() {
+        for (name, number) in [("TERM", 15), ("SIGINT", 2), ("KILL", 9)] {
+            // Not through `sh -c`: the signal must reach the process that holds the pipes.
+            let child = Command::new("sleep").arg("30").spawn().unwrap();
+            let pid = child.id();
+            send_signal(pid, name).unwrap();
+            let output = wait_with_timeout(child, Duration::from_secs(30)).unwrap();
+            assert_eq!(output.status.signal(), Some(number), "{name}");
+            assert!(
+                signal(pid, Signal::TERM).is_err(),
+                "{name}: the process is gone"
+            );
+        }
+        assert!(send_signal(std::process::id(), "NOPE").is_err());
+    }
+
+    #[test]
+    fn a_process_group_is_signalled_whole() {
+        let child = Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let leader = child.id();
+        assert!(group_alive(leader));
+        signal_group(leader, Signal::KILL).unwrap();
+        wait_with_timeout(child, Duration::from_secs(30)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while group_alive(leader) {
+            assert!(Instant::now() < deadline, "the group outlived SIGKILL");
+            std::thread::sleep(POLL);
+        }
     }
 
     #[test]

@@ -60,13 +60,9 @@ pub(crate) fn parse_pem_certificate(pem: &str) -> Result<CertificateDer<'static>
 }
 
 fn crypto_provider() -> Arc<CryptoProvider> {
-    // ring for key exchange, ciphers and our signatures (fast to set up);
-    // aws-lc-rs only to verify the client's handshake signature: Terraform's
-    // AutoMTLS key is ECDSA P-521, which ring cannot verify.
-    let mut provider = rustls::crypto::ring::default_provider();
-    provider.signature_verification_algorithms =
-        rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
-    Arc::new(provider)
+    // aws-lc-rs, not ring: Terraform's AutoMTLS key is ECDSA P-521, which ring cannot verify
+    // (and the AWS SDK's https client uses aws-lc-rs already: one provider in the binary).
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 /// The TLS configuration: our identity, the expected client certificate
