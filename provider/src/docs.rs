@@ -1,10 +1,12 @@
 //! Terraform registry documentation (`docs/index.md`, `docs/resources/rollout.md`) rendered
-//! from the schema table. `tests/docs.rs` fails when the committed files are stale;
+//! from the attribute tables (`model::attributes`). `tests/docs.rs` fails when the committed files are stale;
 //! `ZDD_UPDATE_DOCS=1 cargo test -p terraform-provider-zdd --test docs` rewrites them.
 
 use std::fmt::Write;
 
-use crate::schema::{Attribute, Kind, Requirement, SchemaDoc, provider_schema, rollout_schema};
+use crate::model::attributes::{
+    Attribute, Kind, OnChange, Role, SchemaDoc, provider_schema, rollout,
+};
 
 const PROVIDER_EXAMPLE: &str = r#"terraform {
   required_providers {
@@ -108,7 +110,7 @@ fn render_aws_calls(out: &mut String) {
 }
 
 pub fn render_rollout() -> String {
-    let schema = rollout_schema();
+    let schema = rollout();
     let mut out = String::new();
     out.push_str("---\npage_title: \"zdd_rollout Resource - terraform-provider-zdd\"\nsubcategory: \"\"\ndescription: |-\n  A fleet replaced without dropping a request.\n---\n\n");
     out.push_str("# zdd_rollout (Resource)\n\n");
@@ -118,13 +120,15 @@ pub fn render_rollout() -> String {
     out.push_str("```\n\n### Canary\n\n```terraform\n");
     out.push_str(CANARY_EXAMPLE);
     out.push_str("```\n\n");
-    render_schema(&mut out, &schema);
+    render_schema(&mut out, schema);
     out.push_str("## Import\n\nImport an existing fleet by name (the `zdd:rollout` tag of its Auto Scaling groups):\n\n```shell\nterraform import zdd_rollout.web web\n```\n");
     out
 }
 
 fn render_schema(out: &mut String, schema: &SchemaDoc) {
-    out.push_str("<!-- generated from provider/src/schema.rs: do not edit -->\n## Schema\n\n");
+    out.push_str(
+        "<!-- generated from provider/src/model/attributes/: do not edit -->\n## Schema\n\n",
+    );
     let mut nested: Vec<(String, &Attribute)> = Vec::new();
     render_attribute_sections(out, &schema.attributes, "", &mut nested);
     for block in &schema.blocks {
@@ -155,18 +159,10 @@ fn render_attribute_sections<'a>(
     parent_anchor: &str,
     nested: &mut Vec<(String, &'a Attribute)>,
 ) {
-    let sections: [(&str, &[Requirement]); 3] = [
-        ("Required", &[Requirement::Required]),
-        (
-            "Optional",
-            &[Requirement::Optional, Requirement::OptionalComputed],
-        ),
-        ("Read-Only", &[Requirement::Computed]),
-    ];
-    for (title, requirements) in sections {
+    for title in ["Required", "Optional", "Read-Only"] {
         let members: Vec<&Attribute> = attributes
             .iter()
-            .filter(|attribute| requirements.contains(&attribute.requirement))
+            .filter(|attribute| section(&attribute.role) == title)
             .collect();
         if members.is_empty() {
             continue;
@@ -187,6 +183,15 @@ fn render_attribute_sections<'a>(
     }
 }
 
+/// The docs section an attribute is listed in.
+fn section(role: &Role) -> &'static str {
+    match role {
+        Role::Required => "Required",
+        Role::Optional | Role::Default(_) => "Optional",
+        Role::Computed(_) => "Read-Only",
+    }
+}
+
 fn render_line(out: &mut String, attribute: &Attribute, anchor: &str) {
     let kind = match &attribute.kind {
         Kind::String => "String".to_string(),
@@ -199,7 +204,7 @@ fn render_line(out: &mut String, attribute: &Attribute, anchor: &str) {
             format!("Attributes List, see [below for nested schema](#{anchor})")
         }
     };
-    let replacement = if attribute.forces_replacement {
+    let replacement = if attribute.on_change == Some(OnChange::Replace) {
         " Forces replacement."
     } else {
         ""

@@ -9,4 +9,3 @@ pub mod docs;
 pub mod driver;
 pub mod model;
 pub mod resource;
-pub mod schema;

@@ -1,8 +1,12 @@
-//! What an apply will do, decided from the prior state (as Read refreshed it from AWS) and
-//! the proposed configuration. Pure: the resource layer turns the answer into a planned
-//! state (the attributes the outcome decides unknown) and `requires_replace` paths.
+//! What an apply will do, decided from the prior state (as Read refreshed it from AWS) and the
+//! proposed configuration, and the planned state that says so (the attributes the outcome
+//! decides unknown). Pure; what each attribute's change does is the attribute table's.
 
+use serde_json::Value as Json;
+
+use super::attributes::OnChange;
 use super::rollout::RolloutModel;
+use super::state::{State, changing, decided_by};
 
 /// The kind of change a plan proposes for one `zdd_rollout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,36 +22,33 @@ pub enum Change {
     Replace,
 }
 
-/// Attributes whose change needs new instances.
-const ROLLOUT_ATTRIBUTES: [&str; 7] = [
-    "launch_template_id",
-    "launch_template_version",
-    "subnet_ids",
-    "min_size",
-    "max_size",
-    "target_group_arns",
-    "tags",
-];
-
 pub fn classify_change(prior: &RolloutModel, proposed: &RolloutModel) -> Change {
-    if prior.name != proposed.name {
+    let (before, after) = (State::from_model(prior), State::from_model(proposed));
+    let differs = |name: &str| !same(before.get(name), after.get(name));
+    if changing(|on_change| on_change == OnChange::Replace)
+        .into_iter()
+        .any(differs)
+    {
         return Change::Replace;
     }
     // A canary attaches its generations to the groups of its `canary` block.
-    let canary = proposed.strategy.as_deref() == Some("canary");
-    let mut reasons: Vec<String> = ROLLOUT_ATTRIBUTES
-        .into_iter()
-        .filter(|attribute| !(canary && *attribute == "target_group_arns"))
-        .filter(|attribute| differs(prior, proposed, attribute))
-        .map(str::to_string)
-        .collect();
+    let canary = proposed.spec.strategy.as_deref() == Some("canary");
+    let mut reasons: Vec<String> = changing(|on_change| match on_change {
+        OnChange::RollOut => true,
+        OnChange::RollOutUnlessCanary => !canary,
+        _ => false,
+    })
+    .into_iter()
+    .filter(|name| differs(name))
+    .map(str::to_string)
+    .collect();
     // Drift Read found in AWS: the apply converges it.
     if prior.active_asg_name.is_none() {
         reasons.push("the active Auto Scaling group no longer exists".into());
     } else if prior
         .active_launch_template_version
         .as_deref()
-        .is_some_and(|active| active != proposed.launch_template_version)
+        .is_some_and(|active| active != proposed.spec.launch_template_version)
         && !reasons
             .iter()
             .any(|reason| reason == "launch_template_version")
@@ -64,30 +65,24 @@ pub fn classify_change(prior: &RolloutModel, proposed: &RolloutModel) -> Change 
     if !reasons.is_empty() {
         return Change::Rollout { reasons };
     }
-    if prior.desired_capacity != proposed.desired_capacity {
+    if changing(|on_change| on_change == OnChange::ScaleInPlace)
+        .into_iter()
+        .any(differs)
+    {
         return Change::Scale;
     }
     Change::None
 }
 
-fn differs(prior: &RolloutModel, proposed: &RolloutModel, attribute: &str) -> bool {
-    match attribute {
-        "launch_template_id" => prior.launch_template_id != proposed.launch_template_id,
-        "launch_template_version" => {
-            prior.launch_template_version != proposed.launch_template_version
-        }
-        "subnet_ids" => prior.subnet_ids != proposed.subnet_ids,
-        "min_size" => prior.min_size != proposed.min_size,
-        "max_size" => prior.max_size != proposed.max_size,
-        "target_group_arns" => {
-            prior.target_group_arns.clone().unwrap_or_default()
-                != proposed.target_group_arns.clone().unwrap_or_default()
-        }
-        "tags" => {
-            prior.tags.clone().unwrap_or_default() != proposed.tags.clone().unwrap_or_default()
-        }
-        _ => false,
-    }
+/// Null and an empty list or map mean the same: no target groups, no tags.
+fn same(before: Option<&Json>, after: Option<&Json>) -> bool {
+    let empty = |value: Option<&Json>| match value {
+        None | Some(Json::Null) => true,
+        Some(Json::Array(items)) => items.is_empty(),
+        Some(Json::Object(entries)) => entries.is_empty(),
+        Some(_) => false,
+    };
+    before == after || (empty(before) && empty(after))
 }
 
 /// Computed attributes whose value only the apply's outcome decides: a plan must show them as
@@ -95,26 +90,70 @@ fn differs(prior: &RolloutModel, proposed: &RolloutModel, attribute: &str) -> bo
 /// apply and keeps it when the apply then fails, so a promised new generation or version
 /// would outlive a rollback that left the old one serving.
 ///
-/// `owner_id` is not here: it is fixed at create (the resource layer plans it unknown only
-/// while the state has none).
-pub fn outcome_dependent(change: &Change) -> &'static [&'static str] {
+/// `owner_id` is not here: it is fixed at create ([`plan`] plans it unknown only while the
+/// state has none).
+pub fn outcome_dependent(change: &Change) -> Vec<&'static str> {
     match change {
-        Change::None => &[],
+        Change::None => Vec::new(),
         // In place: the active group, its generation and version stay whatever happens.
-        Change::Scale => &["last_rollout"],
+        Change::Scale => decided_by(false),
         // A new generation serves only if the rollout succeeds; a failed create serves none.
-        Change::Rollout { .. } | Change::Replace => &[
-            "generation",
-            "active_asg_name",
-            "active_launch_template_version",
-            "last_rollout",
-        ],
+        Change::Rollout { .. } | Change::Replace => decided_by(true),
     }
+}
+
+/// Decides the planned state from the prior state (as Read refreshed it), the configuration
+/// and the plan Terraform proposes, and returns what the apply will do.
+pub fn plan(
+    prior: Option<&State>,
+    planned: &mut State,
+    config: &State,
+) -> Result<Change, serde_json::Error> {
+    planned.fill_defaults(config);
+    if let Some(name) = planned.known_str("name").map(str::to_string) {
+        planned.set("id", Json::String(name));
+    }
+    let unknown = planned.unknown_attributes();
+    let change = match prior {
+        None => Change::Replace,
+        // An input known only after apply may change: a rollout may be needed.
+        Some(_)
+            if changing(|on_change| {
+                matches!(on_change, OnChange::RollOut | OnChange::RollOutUnlessCanary)
+            })
+            .iter()
+            .any(|name| unknown.contains(*name)) =>
+        {
+            Change::Rollout {
+                reasons: vec!["inputs known only after apply".into()],
+            }
+        }
+        Some(prior) => classify_change(&prior.to_model()?, &planned.to_model()?),
+    };
+    if let Some(prior) = prior
+        && change != Change::Replace
+    {
+        planned.keep_computed(prior);
+    }
+    // Only the outcome decides these: a rollout that rolls back leaves the old values.
+    planned.plan_unknown(&outcome_dependent(&change));
+    // The owner is fixed at create; a state from before owner ids gets one on this apply.
+    let owner = match (&change, prior) {
+        (Change::Replace, _) | (_, None) => None,
+        (_, Some(prior)) => prior.known_str("owner_id").map(str::to_string),
+    };
+    match owner {
+        Some(owner) => planned.set("owner_id", Json::String(owner)),
+        None => planned.plan_unknown(&["owner_id"]),
+    }
+    Ok(change)
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+
+    use zdd_rollout::RawSpec;
 
     use super::*;
     use crate::model::rollout::LastRollout;
@@ -127,8 +166,11 @@ mod tests {
     fn unchanged_config_is_a_no_op() {
         assert_eq!(classify_change(&applied(), &applied()), Change::None);
         let settings_only = RolloutModel {
-            strategy: Some("rolling".into()),
-            health_timeout: Some("1m".into()),
+            spec: RawSpec {
+                strategy: Some("rolling".into()),
+                health_timeout: Some("1m".into()),
+                ..applied().spec
+            },
             ..applied()
         };
         assert_eq!(classify_change(&applied(), &settings_only), Change::None);
@@ -137,7 +179,10 @@ mod tests {
     #[test]
     fn desired_capacity_alone_scales_in_place() {
         let proposed = RolloutModel {
-            desired_capacity: 5,
+            spec: RawSpec {
+                desired_capacity: 5,
+                ..applied().spec
+            },
             ..applied()
         };
         assert_eq!(classify_change(&applied(), &proposed), Change::Scale);
@@ -146,10 +191,13 @@ mod tests {
     #[test]
     fn version_subnets_sizes_and_tags_roll_out() {
         let proposed = RolloutModel {
-            launch_template_version: "8".into(),
-            max_size: 8,
-            desired_capacity: 4,
-            tags: Some(BTreeMap::from([("team".to_string(), "web".to_string())])),
+            spec: RawSpec {
+                launch_template_version: "8".into(),
+                max_size: 8,
+                desired_capacity: 4,
+                tags: Some(BTreeMap::from([("team".to_string(), "web".to_string())])),
+                ..applied().spec
+            },
             ..applied()
         };
         let change = classify_change(&applied(), &proposed);
@@ -169,7 +217,10 @@ mod tests {
     #[test]
     fn name_forces_replacement() {
         let proposed = RolloutModel {
-            name: "api".into(),
+            spec: RawSpec {
+                name: "api".into(),
+                ..applied().spec
+            },
             ..applied()
         };
         assert_eq!(classify_change(&applied(), &proposed), Change::Replace);
@@ -212,7 +263,10 @@ mod tests {
     fn a_rollout_promises_nothing_its_outcome_decides() {
         // A rollout may roll back: the old generation, its group and version keep serving.
         let proposed = RolloutModel {
-            launch_template_version: "8".into(),
+            spec: RawSpec {
+                launch_template_version: "8".into(),
+                ..applied().spec
+            },
             ..applied()
         };
         let change = classify_change(&applied(), &proposed);
@@ -229,7 +283,7 @@ mod tests {
             assert!(outcome_dependent(&Change::Replace).contains(&attribute));
         }
         // A scale in place keeps the generation; nothing changes without a change.
-        assert_eq!(outcome_dependent(&Change::Scale), &["last_rollout"]);
+        assert_eq!(outcome_dependent(&Change::Scale), vec!["last_rollout"]);
         assert!(outcome_dependent(&Change::None).is_empty());
     }
 }

@@ -113,46 +113,52 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
             drifted.push(attribute.to_string());
         }
     };
-    observe("min_size", model.min_size != i64::from(active.min_size));
-    observe("max_size", model.max_size != i64::from(active.max_size));
+    observe(
+        "min_size",
+        model.spec.min_size != i64::from(active.min_size),
+    );
+    observe(
+        "max_size",
+        model.spec.max_size != i64::from(active.max_size),
+    );
     observe(
         "desired_capacity",
-        model.desired_capacity != i64::from(active.desired_capacity),
+        model.spec.desired_capacity != i64::from(active.desired_capacity),
     );
     if let Some(version) = &active.launch_template_version {
         observe(
             "launch_template_version",
-            &model.launch_template_version != version,
+            &model.spec.launch_template_version != version,
         );
-        model.launch_template_version = version.clone();
+        model.spec.launch_template_version = version.clone();
     }
     if let Some(id) = &active.launch_template_id {
-        observe("launch_template_id", &model.launch_template_id != id);
-        model.launch_template_id = id.clone();
+        observe("launch_template_id", &model.spec.launch_template_id != id);
+        model.spec.launch_template_id = id.clone();
     }
-    observe("subnet_ids", model.subnet_ids != active.subnet_ids);
-    model.subnet_ids = active.subnet_ids.clone();
+    observe("subnet_ids", model.spec.subnet_ids != active.subnet_ids);
+    model.spec.subnet_ids = active.subnet_ids.clone();
     let user_tags: std::collections::BTreeMap<String, String> = active
         .tags
         .iter()
         .filter(|(key, _)| !is_reserved_tag(key))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
-    if model.tags.clone().unwrap_or_default() != user_tags {
+    if model.spec.tags.clone().unwrap_or_default() != user_tags {
         observe("tags", true);
-        model.tags = Some(user_tags);
+        model.spec.tags = Some(user_tags);
     }
-    model.min_size = i64::from(active.min_size);
-    model.max_size = i64::from(active.max_size);
-    model.desired_capacity = i64::from(active.desired_capacity);
+    model.spec.min_size = i64::from(active.min_size);
+    model.spec.max_size = i64::from(active.max_size);
+    model.spec.desired_capacity = i64::from(active.desired_capacity);
     if model.strategy_or_default().ok() != Some(Strategy::Canary) {
         let mut attached = active.target_group_arns.clone();
-        let mut recorded = model.target_group_arns.clone().unwrap_or_default();
+        let mut recorded = model.spec.target_group_arns.clone().unwrap_or_default();
         attached.sort();
         recorded.sort();
         if attached != recorded {
             drifted.push("target_group_arns".into());
-            model.target_group_arns = Some(active.target_group_arns.clone());
+            model.spec.target_group_arns = Some(active.target_group_arns.clone());
         }
     }
 
@@ -177,6 +183,8 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+
+    use zdd_rollout::RawSpec;
 
     use super::*;
     use crate::aws::types::AsgInstance;
@@ -238,7 +246,7 @@ mod tests {
                 attributes: vec!["desired_capacity".into()]
             }
         );
-        assert_eq!(model.desired_capacity, 5);
+        assert_eq!(model.spec.desired_capacity, 5);
     }
 
     #[test]
@@ -304,23 +312,26 @@ mod tests {
     #[test]
     fn import_adopts_the_newest_populated_generation() {
         let imported = RolloutModel {
-            name: "web".into(),
+            spec: RawSpec {
+                name: "web".into(),
+                ..RawSpec::default()
+            },
             ..RolloutModel::default()
         };
         let mut aws_group = group(2, "5", 3);
         aws_group.tags.insert("team".into(), "web".into());
         aws_group.tags.insert("zdd:rollout".into(), "web".into());
         let (model, _) = refresh(&imported, &[aws_group]);
-        assert_eq!(model.subnet_ids, vec!["subnet-a".to_string()]);
+        assert_eq!(model.spec.subnet_ids, vec!["subnet-a".to_string()]);
         assert_eq!(
-            model.tags,
+            model.spec.tags,
             Some(BTreeMap::from([("team".to_string(), "web".to_string())]))
         );
         assert_eq!(model.active_asg_name.as_deref(), Some("web-g2"));
         assert_eq!(model.generation, Some(2));
-        assert_eq!(model.launch_template_version, "5");
-        assert_eq!(model.desired_capacity, 3);
-        assert_eq!(model.target_group_arns, Some(vec!["arn:tg".into()]));
+        assert_eq!(model.spec.launch_template_version, "5");
+        assert_eq!(model.spec.desired_capacity, 3);
+        assert_eq!(model.spec.target_group_arns, Some(vec!["arn:tg".into()]));
     }
 
     fn owned_by(generation: u64, owner: Option<&str>) -> AsgInfo {

@@ -1,37 +1,26 @@
 //! The `zdd_rollout` resource's configuration and state. Field names are the Terraform
 //! attribute names; users and their modules depend on them.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use zdd_rollout::RawSpec;
 use zdd_rollout::observation::Owner;
+use zdd_rollout::spec::defaults::{DEFAULT_ROLLBACK_ON_FAILURE, DEFAULT_STRATEGY};
 
-/// Configuration plus computed attributes: the resource's state. Optional attributes are
-/// `Option`; the resource layer fills `None` for null (and treats unknown as not yet known).
+/// The resource's state, typed: the engine's raw input (the configuration attributes, one
+/// `RawSpec` field each) plus what only Terraform has (`timeouts`) and the computed attributes.
+/// What each attribute is and does is the attribute table's (`model::attributes`); a test keeps
+/// the two in step.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RolloutModel {
+    #[serde(flatten)]
+    pub spec: RawSpec,
+    pub timeouts: Option<TimeoutsConfig>,
     /// Computed: equal to `name`.
     pub id: Option<String>,
-    pub name: String,
-    pub launch_template_id: String,
-    pub launch_template_version: String,
-    pub subnet_ids: Vec<String>,
-    pub target_group_arns: Option<Vec<String>>,
-    pub min_size: i64,
-    pub max_size: i64,
-    pub desired_capacity: i64,
-    /// `blue_green` (default), `rolling` or `canary`.
-    pub strategy: Option<String>,
-    pub min_healthy_percent: Option<i64>,
-    pub batch_size: Option<i64>,
-    pub canary: Option<CanaryConfig>,
-    pub health_timeout: Option<String>,
-    pub rollback_on_failure: Option<bool>,
-    pub tags: Option<BTreeMap<String, String>>,
-    pub timeouts: Option<TimeoutsConfig>,
-
     /// Computed: the generation serving traffic (1 after create, +1 per rollout).
     pub generation: Option<i64>,
     /// Computed: `<name>-g<generation>`, or null when Read finds it gone (drift).
@@ -42,25 +31,7 @@ pub struct RolloutModel {
     pub last_rollout: Option<LastRollout>,
     /// Computed: the fleet's owner id, fixed at create and tagged `zdd:owner` on every
     /// generation's group; `None` in a state from before owner ids (adopted on the next apply).
-    #[serde(default)]
     pub owner_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CanaryConfig {
-    pub listener_arn: String,
-    pub stable_target_group_arn: String,
-    pub canary_target_group_arn: String,
-    /// Default: 5, 25, 50, 100 % with a 5 minute soak each (none after 100).
-    pub steps: Option<Vec<CanaryStepConfig>>,
-    pub alarm_names: Option<Vec<String>>,
-    pub max_5xx_ratio: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CanaryStepConfig {
-    pub weight: i64,
-    pub soak: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,20 +69,6 @@ pub fn adopted_owner_id(name: &str) -> String {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     });
     format!("adopted-{hash:016x}")
-}
-
-/// Default attribute values, in one place (schema descriptions quote them).
-pub mod defaults {
-    pub const STRATEGY: &str = "blue_green";
-    pub const MIN_HEALTHY_PERCENT: i64 = 100;
-    pub const BATCH_SIZE: i64 = 1;
-    pub const HEALTH_TIMEOUT: &str = "10m";
-    pub const ROLLBACK_ON_FAILURE: bool = true;
-    pub const CANARY_SOAK: &str = "5m";
-    pub const CANARY_WEIGHTS: [i64; 4] = [5, 25, 50, 100];
-    pub const CREATE_TIMEOUT: &str = "30m";
-    pub const UPDATE_TIMEOUT: &str = "60m";
-    pub const DELETE_TIMEOUT: &str = "20m";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,34 +115,25 @@ impl RolloutModel {
         match &self.owner_id {
             Some(id) => Owner::new(id.clone()),
             None => Owner {
-                id: Some(adopted_owner_id(&self.name)),
+                id: Some(adopted_owner_id(&self.spec.name)),
                 adopt_unowned: true,
             },
         }
     }
 
     pub fn strategy_or_default(&self) -> Result<Strategy, String> {
-        self.strategy
+        self.spec
+            .strategy
             .as_deref()
-            .unwrap_or(defaults::STRATEGY)
+            .unwrap_or(DEFAULT_STRATEGY)
             .parse()
     }
 
-    /// The canary steps the user wrote, or the defaults.
-    pub fn canary_steps_or_default(canary: &CanaryConfig) -> Vec<CanaryStepConfig> {
-        canary.steps.clone().unwrap_or_else(|| {
-            defaults::CANARY_WEIGHTS
-                .iter()
-                .map(|weight| CanaryStepConfig {
-                    weight: *weight,
-                    soak: if *weight == 100 {
-                        "0s".into()
-                    } else {
-                        defaults::CANARY_SOAK.into()
-                    },
-                })
-                .collect()
-        })
+    /// `rollback_on_failure` as the engine applies it.
+    pub fn rollback_on_failure_or_default(&self) -> bool {
+        self.spec
+            .rollback_on_failure
+            .unwrap_or(DEFAULT_ROLLBACK_ON_FAILURE)
     }
 }
 
@@ -194,15 +142,18 @@ impl RolloutModel {
 #[cfg(test)]
 pub(crate) fn sample_applied() -> RolloutModel {
     RolloutModel {
+        spec: RawSpec {
+            name: "web".into(),
+            launch_template_id: "lt-0abc".into(),
+            launch_template_version: "7".into(),
+            subnet_ids: vec!["subnet-a".into()],
+            target_group_arns: Some(vec!["arn:tg".into()]),
+            min_size: 2,
+            max_size: 6,
+            desired_capacity: 3,
+            ..RawSpec::default()
+        },
         id: Some("web".into()),
-        name: "web".into(),
-        launch_template_id: "lt-0abc".into(),
-        launch_template_version: "7".into(),
-        subnet_ids: vec!["subnet-a".into()],
-        target_group_arns: Some(vec!["arn:tg".into()]),
-        min_size: 2,
-        max_size: 6,
-        desired_capacity: 3,
         generation: Some(4),
         active_asg_name: Some("web-g4".into()),
         active_launch_template_version: Some("7".into()),
@@ -217,7 +168,10 @@ mod tests {
     #[test]
     fn a_state_without_owner_adopts_untagged_groups_under_a_stable_id() {
         let legacy = RolloutModel {
-            name: "web".into(),
+            spec: RawSpec {
+                name: "web".into(),
+                ..RawSpec::default()
+            },
             ..RolloutModel::default()
         };
         let owner = legacy.owner();
@@ -243,50 +197,5 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown strategy")
         );
-    }
-
-    #[test]
-    fn default_canary_ends_at_full_weight_without_soak() {
-        let steps = RolloutModel::canary_steps_or_default(&CanaryConfig::default());
-        assert_eq!(
-            steps.iter().map(|step| step.weight).collect::<Vec<_>>(),
-            vec![5, 25, 50, 100]
-        );
-        assert_eq!(steps.last().map(|step| step.soak.as_str()), Some("0s"));
-    }
-
-    #[test]
-    fn state_serializes_with_the_attribute_names() {
-        let model = RolloutModel {
-            name: "web".into(),
-            ..RolloutModel::default()
-        };
-        let json = serde_json::to_value(&model).unwrap();
-        for attribute in [
-            "id",
-            "name",
-            "launch_template_id",
-            "launch_template_version",
-            "subnet_ids",
-            "target_group_arns",
-            "min_size",
-            "max_size",
-            "desired_capacity",
-            "strategy",
-            "min_healthy_percent",
-            "batch_size",
-            "canary",
-            "health_timeout",
-            "rollback_on_failure",
-            "tags",
-            "timeouts",
-            "generation",
-            "active_asg_name",
-            "active_launch_template_version",
-            "last_rollout",
-            "owner_id",
-        ] {
-            assert!(json.get(attribute).is_some(), "missing {attribute}");
-        }
     }
 }

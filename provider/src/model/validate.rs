@@ -11,9 +11,9 @@ use zdd_rollout::spec::SpecErrorKind;
 use zdd_rollout::{AttributePath as EnginePath, PathStep as EngineStep, RolloutSpec, SpecError};
 use zdd_tfplugin::{AttributePath, Diagnostic};
 
+use super::attributes::{self, Attribute};
 use super::duration::parse_duration;
 use super::rollout::RolloutModel;
-use super::spec::raw_spec;
 
 /// Every problem of a configuration, each on its attribute path.
 ///
@@ -21,7 +21,7 @@ use super::spec::raw_spec;
 /// of a resource not created yet; the model holds placeholders for them). Verdicts that depend on
 /// them are left out; Terraform validates again once they are known.
 pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnostic> {
-    let engine_errors = match RolloutSpec::validate(&raw_spec(model)) {
+    let engine_errors = match RolloutSpec::validate(&model.spec) {
         Ok(_) => Vec::new(),
         Err(errors) => errors.0,
     };
@@ -37,14 +37,7 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
 /// One engine error as a Terraform diagnostic: the summary names the attribute (Terraform shows
 /// the source line, which for a list element is only the list's first line), the detail is the
 /// engine's message.
-///
-/// The model is not read (the engine's paths now carry map keys); the parameter stays until the
-/// caller in `resource/` drops it.
-pub fn spec_error_diagnostic(error: &SpecError) -> Diagnostic {
-    engine_error_diagnostic(error)
-}
-
-fn engine_error_diagnostic(error: &SpecError) -> Diagnostic {
+pub fn engine_error_diagnostic(error: &SpecError) -> Diagnostic {
     let mut detail = error.message.clone();
     if let Some(hint) = root_attribute(&error.path).and_then(terraform_hint) {
         detail = format!("{}. {hint}", detail.trim_end_matches('.'));
@@ -94,43 +87,18 @@ fn root_attribute(path: &EnginePath) -> Option<&str> {
     }
 }
 
-/// The top-level attributes an engine verdict on `attribute` depends on: its own value and the
-/// ones its rules read besides (the sizes are judged together; max_size also carries the rolling
-/// strategy's room, which reads min_healthy_percent; the strategy decides which target groups
-/// and block are needed). `None`:
-/// not listed, so it is taken to depend on everything and a new engine rule is never judged on
-/// a placeholder. This lives here because only Terraform has unknown values.
-fn inputs_of(attribute: &str) -> Option<&'static [&'static str]> {
-    const SIZES: &[&str] = &["min_size", "max_size", "desired_capacity"];
-    Some(match attribute {
-        "name" => &["name"],
-        "launch_template_id" => &["launch_template_id"],
-        "launch_template_version" => &["launch_template_version"],
-        "subnet_ids" => &["subnet_ids"],
-        "min_size" | "desired_capacity" => SIZES,
-        "max_size" => &[
-            "min_size",
-            "max_size",
-            "desired_capacity",
-            "strategy",
-            "min_healthy_percent",
-        ],
-        "min_healthy_percent" => &["min_healthy_percent"],
-        "health_timeout" => &["health_timeout"],
-        "tags" => &["tags"],
-        "strategy" => &["strategy"],
-        "batch_size" => &["batch_size"],
-        "target_group_arns" => &["target_group_arns", "strategy"],
-        "canary" => &["canary", "strategy"],
-        _ => return None,
-    })
-}
-
 fn judges_unknown(path: &EnginePath, unknown: &BTreeSet<String>) -> bool {
     if unknown.is_empty() {
         return false;
     }
-    match root_attribute(path).and_then(inputs_of) {
+    // The table says which attributes an engine verdict on an attribute reads. Only Terraform
+    // has unknown values, so the engine need not know. An attribute the table does not list, or
+    // lists without its inputs, is taken to depend on everything: a new engine rule is never
+    // judged on a placeholder.
+    match root_attribute(path)
+        .and_then(|name| attributes::rollout().attribute(name))
+        .and_then(Attribute::verdict_inputs)
+    {
         Some(inputs) => inputs.iter().any(|input| unknown.contains(*input)),
         None => true,
     }
@@ -167,33 +135,38 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::rollout::{CanaryConfig, CanaryStepConfig, TimeoutsConfig, sample_applied};
+    use zdd_rollout::{RawCanary, RawCanaryStep, RawSpec};
+
+    use crate::model::rollout::{TimeoutsConfig, sample_applied};
 
     /// Validation reads no computed attribute, so the applied sample is a valid configuration.
     fn valid() -> RolloutModel {
         sample_applied()
     }
 
-    fn canary() -> CanaryConfig {
-        CanaryConfig {
-            listener_arn: "arn:listener".into(),
-            stable_target_group_arn: "arn:blue".into(),
-            canary_target_group_arn: "arn:green".into(),
-            ..CanaryConfig::default()
+    fn canary() -> RawCanary {
+        RawCanary {
+            listener_arn: Some("arn:listener".into()),
+            stable_target_group_arn: Some("arn:blue".into()),
+            canary_target_group_arn: Some("arn:green".into()),
+            ..RawCanary::default()
         }
     }
 
-    fn canary_model(canary: CanaryConfig) -> RolloutModel {
+    fn canary_model(canary: RawCanary) -> RolloutModel {
         RolloutModel {
-            strategy: Some("canary".into()),
-            target_group_arns: None,
-            canary: Some(canary),
+            spec: RawSpec {
+                strategy: Some("canary".into()),
+                target_group_arns: None,
+                canary: Some(canary),
+                ..valid().spec
+            },
             ..valid()
         }
     }
 
-    fn step(weight: i64, soak: &str) -> CanaryStepConfig {
-        CanaryStepConfig {
+    fn step(weight: i64, soak: &str) -> RawCanaryStep {
+        RawCanaryStep {
             weight,
             soak: soak.into(),
         }
@@ -260,7 +233,10 @@ mod tests {
     fn floating_versions_are_refused() {
         for version in ["$Latest", "$Default"] {
             let model = RolloutModel {
-                launch_template_version: version.into(),
+                spec: RawSpec {
+                    launch_template_version: version.into(),
+                    ..valid().spec
+                },
                 ..valid()
             };
             assert_errors(
@@ -290,7 +266,10 @@ mod tests {
         for (versions, fragment) in refused {
             for version in versions {
                 let model = RolloutModel {
-                    launch_template_version: (*version).into(),
+                    spec: RawSpec {
+                        launch_template_version: (*version).into(),
+                        ..valid().spec
+                    },
                     ..valid()
                 };
                 assert_errors(&model, &[("launch_template_version", fragment)]);
@@ -302,7 +281,10 @@ mod tests {
     fn desired_outside_min_max() {
         for desired in [1, 7] {
             let model = RolloutModel {
-                desired_capacity: desired,
+                spec: RawSpec {
+                    desired_capacity: desired,
+                    ..valid().spec
+                },
                 ..valid()
             };
             assert_errors(
@@ -311,7 +293,10 @@ mod tests {
             );
         }
         let model = RolloutModel {
-            min_size: 7,
+            spec: RawSpec {
+                min_size: 7,
+                ..valid().spec
+            },
             ..valid()
         };
         assert_errors(
@@ -323,7 +308,10 @@ mod tests {
     #[test]
     fn unknown_strategy() {
         let model = RolloutModel {
-            strategy: Some("big_bang".into()),
+            spec: RawSpec {
+                strategy: Some("big_bang".into()),
+                ..valid().spec
+            },
             ..valid()
         };
         assert_errors(&model, &[("strategy", "unknown strategy \"big_bang\"")]);
@@ -332,13 +320,16 @@ mod tests {
     #[test]
     fn canary_without_listener() {
         let model = RolloutModel {
-            strategy: Some("canary".into()),
-            target_group_arns: None,
+            spec: RawSpec {
+                strategy: Some("canary".into()),
+                target_group_arns: None,
+                ..valid().spec
+            },
             ..valid()
         };
         assert_errors(&model, &[("canary", "needs a canary block (listener_arn")]);
-        let model = canary_model(CanaryConfig {
-            listener_arn: String::new(),
+        let model = canary_model(RawCanary {
+            listener_arn: Some(String::new()),
             ..canary()
         });
         assert_errors(&model, &[("canary.listener_arn", "is required")]);
@@ -347,7 +338,7 @@ mod tests {
     #[test]
     fn canary_weights_must_increase_and_end_at_100() {
         let with_steps = |steps| {
-            canary_model(CanaryConfig {
+            canary_model(RawCanary {
                 steps: Some(steps),
                 ..canary()
             })
@@ -374,7 +365,10 @@ mod tests {
     fn missing_target_groups() {
         for target_groups in [None, Some(vec![])] {
             let model = RolloutModel {
-                target_group_arns: target_groups,
+                spec: RawSpec {
+                    target_group_arns: target_groups,
+                    ..valid().spec
+                },
                 ..valid()
             };
             assert_errors(
@@ -382,8 +376,8 @@ mod tests {
                 &[("target_group_arns", "needs at least one target group")],
             );
         }
-        let model = canary_model(CanaryConfig {
-            canary_target_group_arn: "arn:blue".into(),
+        let model = canary_model(RawCanary {
+            canary_target_group_arn: Some("arn:blue".into()),
             ..canary()
         });
         assert_errors(
@@ -398,13 +392,20 @@ mod tests {
     #[test]
     fn unparsable_durations() {
         let model = RolloutModel {
-            health_timeout: Some("ten minutes".into()),
+            spec: RawSpec {
+                health_timeout: Some("ten minutes".into()),
+                ..canary_model(RawCanary {
+                    steps: Some(vec![step(50, "5m"), step(100, "forever")]),
+                    ..canary()
+                })
+                .spec
+            },
             timeouts: Some(TimeoutsConfig {
                 create: Some("30m".into()),
                 update: Some("1 fortnight".into()),
                 delete: None,
             }),
-            ..canary_model(CanaryConfig {
+            ..canary_model(RawCanary {
                 steps: Some(vec![step(50, "5m"), step(100, "forever")]),
                 ..canary()
             })
@@ -422,16 +423,19 @@ mod tests {
     #[test]
     fn all_errors_are_reported_at_once() {
         let model = RolloutModel {
-            name: "web app".into(),
-            launch_template_version: "$Latest".into(),
-            desired_capacity: 9,
-            strategy: Some("yolo".into()),
-            min_healthy_percent: Some(150),
-            batch_size: Some(0),
-            tags: Some(BTreeMap::from([(
-                "zdd:generation".to_string(),
-                "1".to_string(),
-            )])),
+            spec: RawSpec {
+                name: "web app".into(),
+                launch_template_version: "$Latest".into(),
+                desired_capacity: 9,
+                strategy: Some("yolo".into()),
+                min_healthy_percent: Some(150),
+                batch_size: Some(0),
+                tags: Some(BTreeMap::from([(
+                    "zdd:generation".to_string(),
+                    "1".to_string(),
+                )])),
+                ..valid().spec
+            },
             ..valid()
         };
         assert_eq!(
@@ -451,11 +455,14 @@ mod tests {
     #[test]
     fn reserved_tags_point_at_their_key() {
         let model = RolloutModel {
-            tags: Some(BTreeMap::from([
-                ("team".to_string(), "web".to_string()),
-                ("zdd:rollout".to_string(), "x".to_string()),
-                ("zdd:rollback".to_string(), "y".to_string()),
-            ])),
+            spec: RawSpec {
+                tags: Some(BTreeMap::from([
+                    ("team".to_string(), "web".to_string()),
+                    ("zdd:rollout".to_string(), "x".to_string()),
+                    ("zdd:rollback".to_string(), "y".to_string()),
+                ])),
+                ..valid().spec
+            },
             ..valid()
         };
         assert_errors(
@@ -474,13 +481,19 @@ mod tests {
     #[test]
     fn rolling_needs_room_to_move() {
         let model = RolloutModel {
-            strategy: Some("rolling".into()),
-            max_size: 3,
+            spec: RawSpec {
+                strategy: Some("rolling".into()),
+                max_size: 3,
+                ..valid().spec
+            },
             ..valid()
         };
         assert_errors(&model, &[("max_size", "needs max_size > desired_capacity")]);
         let model = RolloutModel {
-            min_healthy_percent: Some(66),
+            spec: RawSpec {
+                min_healthy_percent: Some(66),
+                ..model.spec
+            },
             ..model
         };
         assert_eq!(paths(&model), Vec::<String>::new());
@@ -490,21 +503,30 @@ mod tests {
     fn batch_size_is_judged_whatever_the_strategy() {
         for strategy in ["blue_green", "rolling"] {
             let model = RolloutModel {
-                strategy: Some(strategy.into()),
-                batch_size: Some(0),
+                spec: RawSpec {
+                    strategy: Some(strategy.into()),
+                    batch_size: Some(0),
+                    ..valid().spec
+                },
                 ..valid()
             };
             assert_errors(&model, &[("batch_size", "0 must be at least 1")]);
         }
         let model = RolloutModel {
-            batch_size: Some(-1),
+            spec: RawSpec {
+                batch_size: Some(-1),
+                ..canary_model(canary()).spec
+            },
             ..canary_model(canary())
         };
         assert_errors(&model, &[("batch_size", "-1 must be at least 1")]);
         // Judged even while the strategy is unknown: the rule does not read it.
         let model = RolloutModel {
-            strategy: None,
-            batch_size: Some(0),
+            spec: RawSpec {
+                strategy: None,
+                batch_size: Some(0),
+                ..valid().spec
+            },
             ..valid()
         };
         assert_eq!(
@@ -516,7 +538,7 @@ mod tests {
 
     #[test]
     fn engine_rules_the_provider_never_had_are_reported() {
-        let model = canary_model(CanaryConfig {
+        let model = canary_model(RawCanary {
             alarm_names: Some(vec![String::new()]),
             ..canary()
         });
@@ -526,8 +548,11 @@ mod tests {
     #[test]
     fn unknown_values_are_not_judged() {
         let model = RolloutModel {
-            target_group_arns: None,
-            launch_template_version: String::new(),
+            spec: RawSpec {
+                target_group_arns: None,
+                launch_template_version: String::new(),
+                ..valid().spec
+            },
             ..valid()
         };
         assert_eq!(
@@ -536,8 +561,11 @@ mod tests {
         );
         // Unknown sizes: no verdict on any of them, but the rest is still judged.
         let model = RolloutModel {
-            max_size: 0,
-            name: String::new(),
+            spec: RawSpec {
+                max_size: 0,
+                name: String::new(),
+                ..valid().spec
+            },
             ..valid()
         };
         assert_eq!(
@@ -546,15 +574,21 @@ mod tests {
         );
         // An unknown strategy: no verdict on what it decides, but the sizes are still judged.
         let model = RolloutModel {
-            strategy: None,
-            target_group_arns: None,
-            canary: Some(canary()),
-            max_size: 3,
+            spec: RawSpec {
+                strategy: None,
+                target_group_arns: None,
+                canary: Some(canary()),
+                max_size: 3,
+                ..valid().spec
+            },
             ..valid()
         };
         assert_eq!(diagnose(&model, &["strategy"]), vec![]);
         let model = RolloutModel {
-            desired_capacity: 9,
+            spec: RawSpec {
+                desired_capacity: 9,
+                ..model.spec
+            },
             ..model
         };
         assert_eq!(

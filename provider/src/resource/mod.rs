@@ -4,7 +4,6 @@
 
 mod rollout;
 pub mod schema;
-pub mod state;
 
 use std::sync::{Arc, RwLock};
 

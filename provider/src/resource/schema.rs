@@ -1,9 +1,9 @@
-//! The protocol schemas, built from the attribute table in [`crate::schema`] (the same table
-//! the registry docs are generated from).
+//! The protocol schemas, built from the attribute tables in [`crate::model::attributes`] (the
+//! same tables the registry docs are generated from).
 
 use zdd_tfplugin::{Attribute, Nesting, Schema, Type};
 
-use crate::schema::{self as table, Kind, Requirement};
+use crate::model::attributes::{self as table, Kind, OnChange, Role};
 
 /// Bump with a state upgrade when the state layout changes.
 pub const ROLLOUT_SCHEMA_VERSION: i64 = 0;
@@ -17,7 +17,7 @@ pub fn provider_schema() -> Schema {
 }
 
 pub fn rollout_schema() -> Schema {
-    let doc = table::rollout_schema();
+    let doc = table::rollout();
     let mut schema = Schema::new(ROLLOUT_SCHEMA_VERSION).description(doc.description.clone());
     for attribute in &doc.attributes {
         let mut converted = convert(attribute);
@@ -46,14 +46,14 @@ fn convert(attribute: &table::Attribute) -> Attribute {
             Attribute::nested(name, Nesting::List, children.iter().map(convert).collect())
         }
     };
-    let base = match attribute.requirement {
-        Requirement::Required => base.required(),
-        Requirement::Optional => base.optional(),
-        Requirement::Computed => base.computed(),
-        Requirement::OptionalComputed => base.optional().computed(),
+    let base = match attribute.role {
+        Role::Required => base.required(),
+        Role::Optional => base.optional(),
+        Role::Computed(_) => base.computed(),
+        Role::Default(_) => base.optional().computed(),
     };
     let base = base.description(attribute.description.clone());
-    let base = if attribute.forces_replacement {
+    let base = if attribute.on_change == Some(OnChange::Replace) {
         base.requires_replace()
     } else {
         base

@@ -1,0 +1,219 @@
+//! The `zdd_rollout` attribute table. A new configuration attribute is one entry here and one
+//! field of the engine's `RawSpec` (the typed model flattens it).
+
+use std::time::Duration;
+
+use zdd_rollout::spec::defaults::{
+    DEFAULT_BATCH_SIZE, DEFAULT_CANARY_STEPS, DEFAULT_HEALTH_TIMEOUT, DEFAULT_MAX_5XX_RATIO,
+    DEFAULT_MIN_HEALTHY_PERCENT, DEFAULT_ROLLBACK_ON_FAILURE, DEFAULT_STRATEGY,
+};
+
+use super::Kind::{Bool, Float, Int, ListOfObject, ListOfString, MapOfString, Object};
+use super::{Attribute, Block, Decided, Kind, OnChange, SchemaDoc};
+use crate::driver::timeline::{ACTIONS, STATUSES, describe_values};
+use crate::model::duration::format_duration;
+
+/// `timeouts.create` when omitted. Terraform's own: the engine never sees the timeouts.
+pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// `timeouts.update` when omitted.
+pub const DEFAULT_UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// `timeouts.delete` when omitted.
+pub const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// The sizes are judged together.
+const SIZES_BUT_MIN: &[&str] = &["max_size", "desired_capacity"];
+const SIZES_BUT_DESIRED: &[&str] = &["min_size", "max_size"];
+/// max_size also carries the rolling strategy's room, which reads min_healthy_percent.
+const ROOM_TO_ROLL: &[&str] = &[
+    "min_size",
+    "desired_capacity",
+    "strategy",
+    "min_healthy_percent",
+];
+/// The strategy decides which target groups and block are needed.
+const STRATEGY: &[&str] = &["strategy"];
+
+pub fn rollout_schema() -> SchemaDoc {
+    use Attribute as A;
+    SchemaDoc {
+        description: "A fleet of EC2 instances in an Auto Scaling group behind load balancer target groups, \
+            replaced without dropping a request whenever its launch template version, subnets, sizes, target \
+            groups or tags change. Each change creates a new generation (a new Auto Scaling group), shifts \
+            traffic to it by the chosen `strategy` once the load balancer reports it healthy, drains the old \
+            generation and deletes it. A failure, timeout or interrupt rolls back: the old generation keeps \
+            serving. A change of `desired_capacity` alone scales the active group in place."
+            .into(),
+        attributes: vec![
+            A::computed("id", Kind::String, Decided::Fixed, "Equal to `name`."),
+            A::required("name", Kind::String,
+                "Name of the fleet. Each generation's Auto Scaling group is named `<name>-g<generation>` and tagged `zdd:rollout = <name>`, `zdd:generation = <n>` and `zdd:owner = <owner_id>`. Changing it destroys and recreates the fleet. A name whose groups belong to another fleet (another state, workspace or team) is refused: see `owner_id`.")
+                .on_change(OnChange::Replace).judged_with(&[]),
+            A::required("launch_template_id", Kind::String, "The EC2 launch template the instances are launched from.")
+                .on_change(OnChange::RollOut).judged_with(&[]),
+            A::required("launch_template_version", Kind::String,
+                "A pinned version number in plain digits as AWS reports it (`\"7\"`, not `\"07\"`), e.g. `aws_launch_template.web.latest_version`. `$Latest` and `$Default` are refused: a rollback needs a fixed target.")
+                .on_change(OnChange::RollOut).judged_with(&[]),
+            A::required("subnet_ids", ListOfString, "Subnets for the Auto Scaling groups (`VPCZoneIdentifier`).")
+                .on_change(OnChange::RollOut).judged_with(&[]),
+            A::optional("target_group_arns", ListOfString,
+                "Target groups every generation is attached to (`blue_green` and `rolling`; required for them). A `canary` uses the groups in its `canary` block instead.")
+                .on_change(OnChange::RollOutUnlessCanary).judged_with(STRATEGY),
+            A::required("min_size", Int, "Minimum size of the active Auto Scaling group.")
+                .on_change(OnChange::RollOut).judged_with(SIZES_BUT_MIN),
+            A::required("max_size", Int,
+                "Maximum size of each Auto Scaling group. A `rolling` update runs at most `max_size` instances in total, old ones still draining included; a rollback restores the old group's full size before the failed instances go, so it may briefly run above it.")
+                .on_change(OnChange::RollOut).judged_with(ROOM_TO_ROLL),
+            A::required("desired_capacity", Int, "Number of instances serving; between `min_size` and `max_size`. A change of this alone scales in place.")
+                .on_change(OnChange::ScaleInPlace).judged_with(SIZES_BUT_DESIRED),
+            A::defaulted("strategy", Kind::String, DEFAULT_STRATEGY, format!(
+                "How traffic moves to a new generation: `blue_green` (a full new group; once it is healthy the old group is detached, drained for the target groups' deregistration delay plus 5 s, and deleted), `rolling` (the new group grows by `batch_size` within `max_size` while the old group's desired capacity is lowered, never below `min_healthy_percent`: AWS deregisters those instances, waits out the deregistration delay, then terminates them) or `canary` (listener weights step through `canary.steps` with gates, then the old group leaves as in `blue_green`). Default `{DEFAULT_STRATEGY}`."))
+                .on_change(OnChange::SettingOnly).judged_with(&[]),
+            A::defaulted("min_healthy_percent", Int, DEFAULT_MIN_HEALTHY_PERCENT, format!(
+                "Floor of healthy, routed targets during a rollout, as a percent of `desired_capacity` (rounded up). Default `{DEFAULT_MIN_HEALTHY_PERCENT}`."))
+                .on_change(OnChange::SettingOnly).judged_with(&[]),
+            A::defaulted("batch_size", Int, DEFAULT_BATCH_SIZE, format!(
+                "Instances a `rolling` update adds to the new group, and retires from the old one, at a time. At least 1 whatever the strategy. Default `{DEFAULT_BATCH_SIZE}`."))
+                .on_change(OnChange::SettingOnly).judged_with(&[]),
+            A::optional("canary", Object(canary()), "Canary settings; required when `strategy = \"canary\"`.")
+                .on_change(OnChange::SettingOnly).judged_with(STRATEGY),
+            A::defaulted("health_timeout", Kind::String, format_duration(DEFAULT_HEALTH_TIMEOUT), format!(
+                "How long new targets may take to become `healthy` in the load balancer before the rollout fails and rolls back. Default `\"{}\"`.",
+                format_duration(DEFAULT_HEALTH_TIMEOUT)))
+                .on_change(OnChange::SettingOnly).judged_with(&[]),
+            A::defaulted("rollback_on_failure", Bool, DEFAULT_ROLLBACK_ON_FAILURE, format!(
+                "Roll back to the previous generation when a rollout fails. When `false`, the failed generation is left in place (detached) for inspection. Default `{DEFAULT_ROLLBACK_ON_FAILURE}`."))
+                .on_change(OnChange::SettingOnly),
+            A::optional("tags", MapOfString, "Tags for the Auto Scaling groups, propagated to instances. Keys starting with `zdd:` are reserved.")
+                .on_change(OnChange::RollOut).judged_with(&[]),
+            A::computed("generation", Int, Decided::ByRollout, "The generation serving traffic: 1 after create, one more per successful rollout. A plan that rolls out shows it (like `active_asg_name` and `active_launch_template_version`) as known after apply: only the outcome decides it, and a rollout that rolls back leaves the old generation serving and these attributes (and outputs built from them) at their old values."),
+            A::computed("active_asg_name", Kind::String, Decided::ByRollout, "Name of the Auto Scaling group serving traffic; null when it was deleted outside Terraform (the next apply recreates it)."),
+            A::computed("active_launch_template_version", Kind::String, Decided::ByRollout, "The launch template version the active group runs, as AWS reports it."),
+            A::computed("owner_id", Kind::String, Decided::Fixed,
+                "The fleet's owner identity: chosen at random when the resource is created, never changed, and tagged `zdd:owner` on every generation's Auto Scaling group. Read, rollouts and destroy look at, change and delete only groups with this owner, so a second state (another workspace, stack or team) using the same `name` cannot adopt, re-target or delete this fleet's groups: its create fails, naming the groups it found. `terraform import` takes over the owner the found groups carry. A state written before owner ids (no `owner_id`) adopts its groups, those without a `zdd:owner` tag, on its next apply, tagging them with an id derived from `name` (that plan shows `owner_id` as known after apply)."),
+            A::computed("last_rollout", Object(last_rollout()), Decided::ByAnyRun, "The timeline of the last rollout (also logged at `INFO` with `TF_LOG`)."),
+        ],
+        blocks: vec![Block {
+            name: "timeouts",
+            description: "Upper bounds for each operation; an operation that runs out rolls back and fails.".into(),
+            attributes: [
+                ("create", DEFAULT_CREATE_TIMEOUT),
+                ("update", DEFAULT_UPDATE_TIMEOUT),
+                ("delete", DEFAULT_DELETE_TIMEOUT),
+            ]
+            .into_iter()
+            .map(|(name, default)| {
+                A::optional(name, Kind::String, format!("Default `\"{}\"`.", format_duration(default)))
+            })
+            .collect(),
+        }],
+    }
+}
+
+fn canary() -> Vec<Attribute> {
+    use Attribute as A;
+    let steps = vec![
+        A::required(
+            "weight",
+            Int,
+            "Percent of the listener's traffic sent to the new generation (1-100), strictly increasing from step to step; the last step must be `100`.",
+        ),
+        A::required(
+            "soak",
+            Kind::String,
+            "How long to hold this weight while the gates are checked, e.g. `\"5m\"`; `\"0s\"` for none.",
+        ),
+    ];
+    let default_weights: Vec<u8> = DEFAULT_CANARY_STEPS
+        .iter()
+        .map(|(weight, _)| *weight)
+        .collect();
+    let default_soak = format_duration(Duration::from_secs(DEFAULT_CANARY_STEPS[0].1));
+    vec![
+        A::required(
+            "listener_arn",
+            Kind::String,
+            "The listener whose forward default action is weighted between the two target groups. Its default action must be a single `forward`.",
+        ),
+        A::required(
+            "stable_target_group_arn",
+            Kind::String,
+            "The target group serving the current generation. After a successful rollout the two groups swap roles.",
+        ),
+        A::required(
+            "canary_target_group_arn",
+            Kind::String,
+            "The idle target group the new generation is attached to.",
+        ),
+        A::optional(
+            "steps",
+            ListOfObject(steps),
+            format!(
+                "The weight schedule. Default: {default_weights:?} percent with a `{default_soak}` soak each (none after 100)."
+            ),
+        ),
+        A::optional(
+            "alarm_names",
+            ListOfString,
+            "CloudWatch alarms that fail the canary gate when in `ALARM` (or missing) during a soak.",
+        ),
+        A::optional(
+            "max_5xx_ratio",
+            Float,
+            format!(
+                "Maximum ratio of `HTTPCode_Target_5XX_Count` to `RequestCount` of the canary target group during a soak; the gate judges once the window holds at least {} requests. Default `{}` (1 %), applied when omitted: set `1` to turn the gate off.",
+                zdd_rollout::engine::MIN_REQUESTS_FOR_RATIO,
+                DEFAULT_MAX_5XX_RATIO
+            ),
+        ),
+    ]
+}
+
+fn last_rollout() -> Vec<Attribute> {
+    use Attribute as A;
+    let computed =
+        |name, kind, description: String| A::computed(name, kind, Decided::ByAnyRun, description);
+    let step = vec![
+        computed(
+            "at",
+            Kind::String,
+            "When the step happened (RFC 3339, UTC).".into(),
+        ),
+        computed(
+            "action",
+            Kind::String,
+            format!("What happened, one of: {}.", describe_values(ACTIONS)),
+        ),
+        computed(
+            "detail",
+            Kind::String,
+            "A readable detail: names, counts, weights, reasons.".into(),
+        ),
+    ];
+    vec![
+        computed("status", Kind::String, format!(
+            "How the last rollout ended, one of: {}. Terraform saves state when an apply ends, so no status describes a rollout still running.",
+            describe_values(STATUSES)
+        )),
+        computed("started_at", Kind::String, "Start of the rollout (RFC 3339, UTC).".into()),
+        computed("finished_at", Kind::String,
+            "End of the run that wrote the status (RFC 3339, UTC); null when a refresh found an interrupted rollout that no run of this state recorded (e.g. after an import).".into()),
+        computed("steps", ListOfObject(step), "The timeline, one entry per step, oldest first.".into()),
+    ]
+}
+
+/// The default canary schedule is the engine's: the docs above quote it.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_canary_soak_is_the_engines_for_every_step_but_the_last() {
+        let (last, others) = DEFAULT_CANARY_STEPS.split_last().unwrap();
+        assert!(
+            others
+                .iter()
+                .all(|(_, soak)| *soak == DEFAULT_CANARY_STEPS[0].1)
+        );
+        assert_eq!(*last, (100, 0));
+    }
+}
