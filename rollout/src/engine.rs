@@ -23,6 +23,7 @@ use crate::observation::{
 use crate::phase::{Event, Outcome, Phase};
 use crate::spec::{RolloutSpec, Strategy, human};
 use crate::time::Timestamp;
+use crate::transitions::{self, ForbiddenTransition, PhaseKind, Transition};
 
 /// A command whose effect is not observed after this long is issued again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -161,6 +162,10 @@ pub struct Decision {
     pub metrics_since: Option<Timestamp>,
     /// `Some` once the phase is terminal.
     pub outcome: Option<Outcome>,
+    /// The phase changes this step made (a resumed rollout's first step also shows the phase
+    /// it resumed in), each checked against [`crate::transitions::TRANSITIONS`].
+    #[serde(default)]
+    pub transitions: Vec<Transition>,
 }
 
 /// A rollout in progress: a validated spec plus the checkpoint.
@@ -170,6 +175,8 @@ pub struct Rollout {
     cp: Checkpoint,
     /// Timeline entries already handed out in a [`Decision`].
     reported: usize,
+    /// Phase changes not yet handed out in a [`Decision`].
+    transitions: Vec<Transition>,
 }
 
 /// Advances `rollout` by one observation. Same as [`Rollout::step`].
@@ -264,7 +271,12 @@ impl Rollout {
             && !checkpoint_superseded(&cp, &generations, &spec)
         {
             let reported = cp.timeline.len();
-            let mut rollout = Rollout { spec, cp, reported };
+            let mut rollout = Rollout {
+                spec,
+                cp,
+                reported,
+                transitions: Vec::new(),
+            };
             rollout.cp.pending.clear();
             // A resumed apply gets a fresh health window.
             rollout.cp.health_clock = now;
@@ -308,6 +320,7 @@ impl Rollout {
             },
             spec,
             reported: 0,
+            transitions: Vec::new(),
         };
         rollout.derive_from_observation(observation, &generations, now);
         rollout
@@ -322,8 +335,10 @@ impl Rollout {
         cp.from = None;
         cp.to = 0;
         cp.leftovers = generations.iter().map(|(g, _)| *g).collect();
-        cp.phase = Phase::DetachingOld;
         cp.timeline.clear();
+        // The rollout `start` derived is replaced, not continued.
+        rollout.transitions.clear();
+        rollout.enter_phase(Phase::DetachingOld, now);
         rollout.log(
             now,
             "phase",
@@ -342,6 +357,7 @@ impl Rollout {
             spec,
             cp: checkpoint,
             reported,
+            transitions: Vec::new(),
         }
     }
 
@@ -502,6 +518,7 @@ impl Rollout {
             events,
             metrics_since: out.metrics_since,
             outcome: self.outcome(),
+            transitions: std::mem::take(&mut self.transitions),
         }
     }
 
@@ -581,14 +598,52 @@ impl Rollout {
         });
     }
 
+    /// Moves to `phase`, writing it into the timeline with `detail`.
     fn goto(&mut self, phase: Phase, now: Timestamp, detail: String) {
         let text = if detail.is_empty() {
             phase.to_string()
         } else {
             format!("{phase}: {detail}")
         };
+        let from = self.cp.phase.kind();
+        if let Err(forbidden) = self.checked(Some(from), &phase) {
+            self.stop_on(forbidden, now);
+            return;
+        }
         self.log(now, "phase", text);
         self.cp.phase = phase;
+        self.cp.phase_started_at = now;
+    }
+
+    /// Begins or resumes the rollout in `phase` (an entry of the table: the caller logs why).
+    fn enter_phase(&mut self, phase: Phase, now: Timestamp) {
+        if let Err(forbidden) = self.checked(None, &phase) {
+            self.stop_on(forbidden, now);
+            return;
+        }
+        self.cp.phase = phase;
+    }
+
+    /// Records the transition (for [`Decision::transitions`]) and checks it against the table.
+    fn checked(&mut self, from: Option<PhaseKind>, to: &Phase) -> Result<(), ForbiddenTransition> {
+        let transition = Transition {
+            from,
+            to: to.kind(),
+        };
+        self.transitions.push(transition);
+        transitions::check(transition)
+    }
+
+    /// A transition the table forbids is a bug in the engine. Panicking would kill the plugin
+    /// mid-apply, and carrying on would run a path nobody designed (or tested); rolling back is
+    /// itself a transition that may be what is forbidden. So the rollout stops in `Failed`:
+    /// terminal, no further command, the reason in the diagnostic, and the next apply resumes
+    /// from what AWS shows. The simulator's property test keeps this path unreached.
+    fn stop_on(&mut self, forbidden: ForbiddenTransition, now: Timestamp) {
+        let reason = forbidden.to_string();
+        self.log(now, "failure", reason.clone());
+        self.cp.failure = Some(reason);
+        self.cp.phase = Phase::Failed;
         self.cp.phase_started_at = now;
     }
 
@@ -1296,7 +1351,7 @@ impl Rollout {
     /// every new target is healthy, the old group's desired capacity drops by as many instances
     /// as the capacity floor allows. AWS's own scale-in then deregisters the instances it picks,
     /// waits out the deregistration delay and only then terminates them (invariant 3, the path
-    /// DESIGN.md documents), so one `UpdateAutoScalingGroup` retires a whole batch.
+    /// ARCHITECTURE.md documents), so one `UpdateAutoScalingGroup` retires a whole batch.
     fn on_rolling(&mut self, obs: &Observation, now: Timestamp, batch: u32, out: &mut Out) {
         let Strategy::Rolling { batch_size, .. } = self.spec.strategy else {
             self.goto(Phase::WaitingForHealthy, now, String::new());
@@ -1384,15 +1439,10 @@ impl Rollout {
             self.cp.health_clock = now;
             self.cp.batch_launched_at = Some(now);
             let next_batch = batch + 1;
-            self.cp.phase = Phase::Rolling { batch: next_batch };
-            self.log(
+            self.goto(
+                Phase::Rolling { batch: next_batch },
                 now,
-                "phase",
-                format!(
-                    "rolling batch {next_batch}: {} of {} new instances",
-                    target + add,
-                    cap.desired
-                ),
+                format!("{} of {} new instances", target + add, cap.desired),
             );
             // Nothing launched can be healthy before interval × threshold.
             let look_at =
@@ -1959,6 +2009,7 @@ impl Rollout {
         };
         match reading.state {
             FleetState::Empty => {
+                self.enter_phase(Phase::Launching, now);
                 self.cp.to = max_generation + 1;
                 self.cp.leftovers = leftovers_of(&[]);
                 self.log(
@@ -1977,7 +2028,7 @@ impl Rollout {
                 self.cp.leftovers =
                     leftovers_of(&[Some(top), from].into_iter().flatten().collect::<Vec<_>>());
                 self.cp.failure = Some(reason);
-                self.cp.phase = Phase::RestoringOld;
+                self.enter_phase(Phase::RestoringOld, now);
                 self.set_stable_group(obs);
                 self.log(
                     now,
@@ -1986,6 +2037,7 @@ impl Rollout {
                 );
             }
             FleetState::Settled { serving: only } => {
+                self.enter_phase(Phase::Launching, now);
                 if asg_of(only).is_some_and(|asg| matches_spec(asg, &self.spec)) {
                     self.cp.to = only;
                     self.cp.in_place = true;
@@ -2023,7 +2075,7 @@ impl Rollout {
                         "an interrupted rollout to generation {top} does not match the configuration ({}): rolling it back before starting again",
                         self.spec.launch_template
                     ));
-                    self.cp.phase = Phase::RestoringOld;
+                    self.enter_phase(Phase::RestoringOld, now);
                     self.log(now, "resume", self.cp.failure.clone().unwrap_or_default());
                     return;
                 }
@@ -2031,7 +2083,7 @@ impl Rollout {
                 let old_detached = obs
                     .asg(&old_name)
                     .is_some_and(|a| a.target_group_arns.is_empty());
-                self.cp.phase = if old_detached {
+                let phase = if old_detached {
                     Phase::DrainingOld
                 } else {
                     match &self.spec.strategy {
@@ -2058,6 +2110,7 @@ impl Rollout {
                         }
                     }
                 };
+                self.enter_phase(phase, now);
                 self.log(
                     now,
                     "resume",
@@ -2093,6 +2146,9 @@ impl Rollout {
         fresh.cp.timeline = timeline;
         fresh.cp.started_at = self.cp.started_at;
         fresh.reported = self.reported;
+        let mut transitions = std::mem::take(&mut self.transitions);
+        transitions.append(&mut fresh.transitions);
+        fresh.transitions = transitions;
         *self = fresh;
     }
 

@@ -23,6 +23,7 @@ pub mod observation;
 pub mod phase;
 pub mod spec;
 pub mod time;
+pub mod transitions;
 
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -41,3 +42,4 @@ pub use spec::{
     RawCanaryStep, RawSpec, RolloutSpec, SpecError, SpecErrorKind, SpecErrors, Strategy,
 };
 pub use time::{HumanDuration, Timestamp, parse_duration};
+pub use transitions::{PhaseKind, Transition};

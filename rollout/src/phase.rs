@@ -10,6 +10,9 @@
 //! backward: (any forward phase before DeletingOld fails) → RestoringOld → DetachingNew
 //!             → DrainingNew → DeletingNew → RolledBack        (or Failed if even that is stuck)
 //! ```
+//!
+//! Every allowed edge, the steps back included, is listed once in
+//! [`crate::transitions::TRANSITIONS`]; the engine changes phase only through it.
 
 use std::fmt;
 

@@ -1,6 +1,7 @@
 //! Property tests: thousands of random scenarios per strategy through the simulator. At every
-//! tick and every command the seven invariants of DESIGN.md hold, no request is dropped, and
-//! every run ends with exactly one generation serving 100 %.
+//! tick and every command the seven invariants of ARCHITECTURE.md hold, no request is dropped,
+//! every phase change is one the transition table allows, and every run ends with exactly one
+//! generation serving 100 %.
 //!
 //! Case count per strategy: `PROPTEST_CASES` (default below); the scenarios are the same on
 //! every run unless `ZDD_PROPTEST_SEED` says otherwise (see `support/mod.rs`).
@@ -160,6 +161,15 @@ fn check(case: &Case, report: &Report) -> Result<(), TestCaseError> {
         )
     };
     prop_assert!(report.violations.is_empty(), "{}", summary());
+    prop_assert!(!report.transitions.is_empty(), "{}", summary());
+    for transition in &report.transitions {
+        prop_assert!(
+            zdd_rollout::transitions::check(*transition).is_ok(),
+            "{:?} is not in the transition table: {}",
+            transition,
+            summary()
+        );
+    }
     if case.scenario.spec.capacity_floor() > 0 {
         // min_healthy_percent = 0 allows an empty fleet: requests may then be dropped.
         prop_assert_eq!(report.dropped, 0, "{}", summary());

@@ -12,6 +12,7 @@ use crate::phase::Outcome;
 use crate::sim::rng::SplitMix64;
 use crate::sim::world::{START_MS, Scenario, World};
 use crate::time::{HumanDuration, Timestamp};
+use crate::transitions::Transition;
 
 /// Anything that decides like the engine (the engine itself, or the naive ordering).
 pub trait Controller {
@@ -96,6 +97,8 @@ pub struct Report {
     pub rollback_finished: bool,
     /// The timeline, times relative to the start.
     pub trace: Vec<String>,
+    /// Every phase change the controller reported, in order (across kills and resumes).
+    pub transitions: Vec<Transition>,
 }
 
 /// Runs the engine through a scenario.
@@ -126,6 +129,7 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
     let mut controller = make(&first, start, None);
     let mut metrics_since = None;
     let mut trace = Vec::new();
+    let mut transitions = Vec::new();
     let mut steps = 0usize;
     let mut kills = 0usize;
     let mut outcome = None;
@@ -152,6 +156,7 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
                 event.detail
             ));
         }
+        transitions.extend_from_slice(&decision.transitions);
         metrics_since = decision.metrics_since;
         if let Some(done) = decision.outcome.clone() {
             outcome = Some(done);
@@ -255,6 +260,7 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
         peak_instances: world.peak_instances,
         rollback_finished: world.rolled_back_mark_landed,
         trace,
+        transitions,
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! Virtual time, seeded randomness: a scenario replays bit for bit. Requests routed to a
 //! terminated or unregistered target, or to a group with no healthy target, are dropped and
-//! counted; the invariants of DESIGN.md are checked at every tick and at every command.
+//! counted; the invariants of ARCHITECTURE.md are checked at every tick and at every command.
 
 mod driver;
 pub mod fixtures;

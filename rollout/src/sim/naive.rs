@@ -75,6 +75,7 @@ impl Controller for NaiveController {
             phase,
             events: Vec::new(),
             metrics_since: None,
+            transitions: Vec::new(),
         }
     }
 
