@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use hyper_util::rt::TokioIo;
+use rustix::process::{Pid, Signal, kill_process};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -63,6 +64,10 @@ impl Drop for Plugin {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn pid_of(child_id: u32) -> Pid {
+    Pid::from_raw(i32::try_from(child_id).unwrap()).unwrap()
 }
 
 fn free_port() -> u16 {
@@ -306,9 +311,7 @@ async fn refuses_clients_without_the_announced_certificate() {
 async fn survives_sigint_and_exits_on_controller_shutdown() {
     let client = client_identity();
     let mut plugin = start_plugin(&client, free_port());
-    let pid = plugin.child.id().to_string();
-    let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-    assert!(status.success());
+    kill_process(pid_of(plugin.child.id()), Signal::INT).unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         plugin.child.try_wait().unwrap().is_none(),
@@ -398,11 +401,7 @@ async fn debug_mode_prints_a_reattach_line_and_serves_plaintext() {
     );
 
     // In debug mode Ctrl-C stops the provider.
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    kill_process(pid_of(child.id()), Signal::INT).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while child.try_wait().unwrap().is_none() {
         assert!(

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::Workspace;
 use base64::Engine;
+use rustix::process::{Pid, Signal, kill_process_group};
 
 const THING_V1: &str = r#"
 resource "zddtest_noop" "n" {
@@ -163,14 +164,8 @@ resource "zddtest_thing" "slow" {
     }
     std::thread::sleep(Duration::from_millis(300));
     // A terminal Ctrl-C: SIGINT to terraform's whole process group (the provider too).
-    let group = format!("-{}", terraform.id());
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", "--", &group])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let group = Pid::from_raw(i32::try_from(terraform.id()).unwrap()).unwrap();
+    kill_process_group(group, Signal::INT).unwrap();
     let output = terraform.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
