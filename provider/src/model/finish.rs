@@ -150,3 +150,109 @@ pub fn timeline_text(events: &[Event]) -> String {
         .collect();
     format!("Timeline:\n{}", lines.join("\n"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use zdd_rollout::{Observation, Rollout, Timestamp};
+
+    use super::*;
+    use crate::driver::RunStats;
+    use crate::model::rollout::sample_applied;
+
+    /// The applied sample at generation 4, and the plan rolling it out to version 8.
+    fn prior_and_planned() -> (RolloutModel, RolloutModel) {
+        let prior = sample_applied();
+        let mut planned = prior.clone();
+        planned.spec.launch_template_version = "8".into();
+        (prior, planned)
+    }
+
+    fn run(outcome: Result<EngineOutcome, Stopped>) -> (RolloutSpec, RunResult) {
+        let (_, planned) = prior_and_planned();
+        let spec = RolloutSpec::validate(&planned.spec).unwrap();
+        let rollout = Rollout::start(spec.clone(), &Observation::default(), Timestamp(0));
+        let started_at = SystemTime::UNIX_EPOCH;
+        let result = RunResult {
+            outcome,
+            checkpoint: rollout.checkpoint().clone(),
+            timeline: Vec::new(),
+            started_at,
+            finished_at: started_at + Duration::from_secs(60),
+            api_calls: 0,
+            busy: Duration::ZERO,
+            stats: RunStats::default(),
+        };
+        (spec, result)
+    }
+
+    fn finished(outcome: Result<EngineOutcome, Stopped>, planned: RolloutModel) -> Finished {
+        let (spec, result) = run(outcome);
+        finish(&spec, Some(prior_and_planned().0), planned, "o-1", &result)
+    }
+
+    #[test]
+    fn a_success_records_the_planned_configuration_at_its_new_generation() {
+        let (_, planned) = prior_and_planned();
+        let done = finished(Ok(EngineOutcome::Succeeded { generation: 5 }), planned);
+        assert!(done.private_state.is_empty());
+        let model = done.result.unwrap();
+        assert_eq!(model.spec.launch_template_version, "8");
+        assert_eq!(model.generation, Some(5));
+        assert_eq!(model.active_asg_name.as_deref(), Some("web-g5"));
+        assert_eq!(model.active_launch_template_version.as_deref(), Some("8"));
+        assert_eq!(model.owner_id.as_deref(), Some("o-1"));
+        assert_eq!(model.last_rollout.unwrap().status, "succeeded");
+    }
+
+    #[test]
+    fn a_rollback_keeps_the_prior_configuration_serving() {
+        let (_, planned) = prior_and_planned();
+        let rolled_back = EngineOutcome::RolledBack {
+            serving: Some(4),
+            failed_generation: 5,
+            reason: "new targets unhealthy".into(),
+        };
+        let done = finished(Ok(rolled_back), planned.clone());
+        assert!(done.private_state.is_empty());
+        let failure = done.result.unwrap_err();
+        assert!(
+            failure
+                .summary
+                .contains("to generation 5 failed and was rolled back")
+        );
+        assert!(failure.detail.contains("Generation 4 keeps serving."));
+        let kept = failure.partial_state.unwrap();
+        assert_eq!(kept.spec.launch_template_version, "7");
+        assert_eq!(kept.generation, Some(4));
+        assert_eq!(kept.last_rollout.unwrap().status, "rolled_back");
+
+        // A first rollout rolled back serves nothing: nothing is kept, unless the failed
+        // group is (rollback_on_failure = false).
+        let nothing_serves = || EngineOutcome::RolledBack {
+            serving: None,
+            failed_generation: 1,
+            reason: "new targets unhealthy".into(),
+        };
+        let done = finished(Ok(nothing_serves()), planned.clone());
+        assert_eq!(done.result.unwrap_err().partial_state, None);
+        let mut keeps_failed = planned;
+        keeps_failed.spec.rollback_on_failure = Some(false);
+        let done = finished(Ok(nothing_serves()), keeps_failed);
+        assert!(done.result.unwrap_err().partial_state.is_some());
+    }
+
+    #[test]
+    fn an_interrupted_run_keeps_its_checkpoint_for_the_next_apply() {
+        let (_, planned) = prior_and_planned();
+        let done = finished(Err(Stopped::Cancelled), planned);
+        assert!(!done.private_state.is_empty());
+        let failure = done.result.unwrap_err();
+        assert_eq!(failure.summary, "Rollout of web interrupted");
+        assert_eq!(
+            failure.partial_state.unwrap().spec.launch_template_version,
+            "7"
+        );
+    }
+}

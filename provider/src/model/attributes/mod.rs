@@ -266,6 +266,53 @@ mod tests {
                 attribute.name
             );
         }
+        // The configuration attributes are exactly the engine's raw input; the computed ones
+        // and the blocks are the provider's own.
+        let raw = serde_json::to_value(zdd_rollout::RawSpec::default()).unwrap();
+        let mut raw_names: Vec<&str> = raw
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut configuration: Vec<&str> = rollout()
+            .attributes
+            .iter()
+            .filter(|attribute| !attribute.is_computed())
+            .map(|attribute| attribute.name)
+            .collect();
+        raw_names.sort_unstable();
+        configuration.sort_unstable();
+        assert_eq!(raw_names, configuration);
+    }
+
+    /// The default a plan (and Read) fills in is the one the engine applies to a null: the
+    /// spec the engine validates is the same either way, whatever the strategy.
+    #[test]
+    fn the_defaults_a_plan_shows_are_the_ones_the_engine_applies() {
+        use crate::model::state::State;
+        for strategy in ["blue_green", "rolling"] {
+            let mut sample = State::from_model(&crate::model::rollout::sample_applied());
+            sample.set("strategy", serde_json::json!(strategy));
+            sample.set("max_size", serde_json::json!(6));
+            for attribute in &rollout().attributes {
+                let Some(default) = attribute.default_value() else {
+                    continue;
+                };
+                let spec = |value: serde_json::Value| {
+                    let mut state = sample.clone();
+                    state.set(attribute.name, value);
+                    let model = state.to_model().unwrap();
+                    zdd_rollout::RolloutSpec::validate(&model.spec).unwrap()
+                };
+                assert_eq!(
+                    spec(serde_json::Value::Null),
+                    spec(default.clone()),
+                    "{} under {strategy}",
+                    attribute.name
+                );
+            }
+        }
     }
 
     /// A verdict can only read attributes that exist.
