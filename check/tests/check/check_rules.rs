@@ -47,7 +47,7 @@ fn every_rule_has_bad_and_good_fixtures_and_a_docs_page() {
             rule.id
         );
         if rule.id == INVALID_SUPPRESSION {
-            continue; // covered by check_cli.rs over cases/suppression
+            continue; // covered by guard-cli/tests/guard/check_cli.rs over cases/suppression
         }
         assert!(
             dirs.contains(&rule.id.to_owned()),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rustix::process::Pid;
 use zdd_test_support::{send_signal, wait_with_timeout};
 
 /// `plan ... -out=PATH` writes PATH, then `$MARKER` (its pid and PATH), then sleeps as itself.
@@ -30,13 +31,10 @@ esac
 exit 0
 "#;
 
+/// Whether process `pid` exists (kill(2) with signal 0; a zombie counts until reaped).
 fn alive(pid: &str) -> bool {
-    Command::new("kill")
-        .args(["-0", pid])
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success()
+    let pid = Pid::from_raw(pid.parse().unwrap()).unwrap();
+    rustix::process::test_kill_process(pid).is_ok()
 }
 
 fn leftovers(dir: &Path) -> Vec<PathBuf> {

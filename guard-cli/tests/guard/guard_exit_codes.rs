@@ -1,6 +1,7 @@
 //! The exit-code contract end to end (README "zdd-guard", `--help`): terraform's own 1 and 2 pass
 //! through unchanged, zdd-guard's own errors are 6 (clap's usage errors included), lock trouble
-//! 3, drift 5 (`tests/guard_drift.rs` and `tests/check_cli.rs` cover 5 for `drift` and `check`).
+//! 3, drift 5 (`guard_drift.rs` and `check_cli.rs` beside this file cover 5 for `drift` and
+//! `check`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::guard_support::{
     Bed, Locking, expired_lease, held_open, kill_guard_and_its_terraform, text,
 };
-use zdd_test_support::wait_with_timeout;
+use zdd_test_support::{Signal, signal_group, wait_with_timeout};
 
 /// Short leases: a 4 s TTL (clock-skew allowance: a quarter of it, 1 s), long enough that a
 /// loaded machine still renews in time (the guard stops terraform when it cannot).
@@ -77,9 +77,8 @@ impl PlainApply {
 impl Drop for PlainApply {
     fn drop(&mut self) {
         if let Some(child) = &self.0 {
-            let _ = Command::new("kill")
-                .args(["-s", "KILL", "--", &format!("-{}", child.id())])
-                .status();
+            // Best effort: the group may be gone already.
+            let _ = signal_group(child.id(), Signal::KILL);
         }
     }
 }
@@ -125,9 +124,7 @@ impl Drop for KilledOnDrop {
     fn drop(&mut self) {
         if let Some(child) = &mut self.0 {
             for pid in crate::guard_support::children_of(child.id()) {
-                let _ = Command::new("kill")
-                    .args(["-s", "KILL", "--", &format!("-{pid}")])
-                    .status();
+                let _ = signal_group(pid, Signal::KILL);
             }
             let _ = child.kill();
             let _ = child.wait();

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use zdd_test_support::{
-    HOLD_OPEN_COMMAND, LocalAws, StateLocking, TerraformDir, create_lock_table,
+    HOLD_OPEN_COMMAND, LocalAws, Signal, StateLocking, TerraformDir, create_lock_table,
     create_state_bucket, local_aws, lock_table_item, object_bytes, object_exists,
-    release_held_open, s3_backend_block, s3_client, terraform_bin, wait_until_held_open,
+    release_held_open, s3_backend_block, s3_client, signal, signal_group, terraform_bin,
+    wait_until_held_open,
 };
 
 /// Both streams of a finished guard run, for assertion messages.
@@ -398,14 +399,10 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 pub fn kill_guard_and_its_terraform(child: &mut Child) {
     let terraform = children_of(child.id());
     assert!(!terraform.is_empty(), "the guard runs no terraform");
-    zdd_test_support::send_signal(child.id(), "KILL").unwrap();
+    signal(child.id(), Signal::KILL).unwrap();
     let _ = child.wait();
     for pid in terraform {
-        let status = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{pid}")])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -s KILL -- -{pid}");
+        signal_group(pid, Signal::KILL).unwrap();
     }
 }
 
