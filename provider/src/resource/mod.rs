@@ -2,6 +2,7 @@
 //! knows protocol types. It converts between them and the plain model, the engine and the
 //! adapter.
 
+mod ownership;
 mod rollout;
 pub mod schema;
 
