@@ -1,0 +1,191 @@
+//! Canary: listener weights step towards the new generation, each step soaked and gated.
+
+use std::time::Duration;
+
+use crate::command::Command;
+use crate::observation::Observation;
+use crate::phase::Phase;
+use crate::spec::{Strategy, human};
+use crate::time::Timestamp;
+
+use super::commands::Out;
+use super::{MIN_REQUESTS_FOR_RATIO, Rollout, gate_poll};
+
+impl Rollout {
+    pub(super) fn canary_weights(&self, new_weight: u8) -> Option<(String, Vec<(String, u32)>)> {
+        let Strategy::Canary(canary) = &self.spec.strategy else {
+            return None;
+        };
+        let new_group = self.new_groups().into_iter().next()?;
+        let other = if new_group == canary.stable_target_group_arn {
+            canary.canary_target_group_arn.clone()
+        } else {
+            canary.stable_target_group_arn.clone()
+        };
+        let w = u32::from(new_weight);
+        Some((
+            canary.listener_arn.clone(),
+            vec![(new_group, w), (other, 100 - w)],
+        ))
+    }
+
+    /// Canary: the share of traffic (0..=100) the listener sends to the new generation's group.
+    pub(super) fn new_generation_percent(&self, obs: &Observation) -> u32 {
+        let new_group = self.new_groups().into_iter().next().unwrap_or_default();
+        obs.listener
+            .as_ref()
+            .map_or(0, |l| l.percent_of(&new_group))
+    }
+
+    pub(super) fn weights_in_place(obs: &Observation, weights: &[(String, u32)]) -> bool {
+        obs.listener
+            .as_ref()
+            .is_some_and(|l| weights.iter().all(|(group, w)| l.weight_of(group) == *w))
+    }
+
+    /// Canary gates: `Some(reason)` when one fails.
+    pub(super) fn canary_gate_failure(
+        &mut self,
+        obs: &Observation,
+        now: Timestamp,
+        index: usize,
+        weight: u8,
+        out: &mut Out,
+    ) -> Option<String> {
+        let Strategy::Canary(canary) = self.spec.strategy.clone() else {
+            return None;
+        };
+        let at_step = format!("canary step {} ({weight} %)", index + 1);
+        for alarm in &obs.alarms {
+            if canary.alarm_names.contains(&alarm.name)
+                && alarm.state == crate::observation::AlarmState::Alarm
+            {
+                return Some(format!(
+                    "alarm {} went into ALARM during {at_step}",
+                    alarm.name
+                ));
+            }
+        }
+        let new_group = self.new_groups().into_iter().next()?;
+        if let Some(since) = self.cp.canary_started_at {
+            out.metrics_since = Some(since);
+            if let Some(max) = canary.max_5xx_ratio
+                && let Some(m) = obs.metrics.iter().find(|m| m.target_group_arn == new_group)
+                && m.requests >= MIN_REQUESTS_FOR_RATIO
+            {
+                let ratio = m.http_5xx as f64 / m.requests as f64;
+                if ratio > max {
+                    let name = obs
+                        .target_group(&new_group)
+                        .map_or(new_group.clone(), |g| g.name.clone());
+                    return Some(format!(
+                        "5xx ratio {:.2} % ({} of {} requests) in target group {name} exceeds max_5xx_ratio {:.2} % during {at_step}",
+                        ratio * 100.0,
+                        m.http_5xx,
+                        m.requests,
+                        max * 100.0
+                    ));
+                }
+            }
+        }
+        let asg = obs.asg(&self.new_name())?.clone();
+        let health = self.gen_health(obs, &asg, &[new_group], self.spec.capacity.desired, now);
+        if !health.ready() {
+            return Some(format!("{} during {at_step}", health.problem));
+        }
+        let _ = now;
+        None
+    }
+
+    pub(super) fn on_canary_step(
+        &mut self,
+        obs: &Observation,
+        now: Timestamp,
+        index: usize,
+        weight: u8,
+        out: &mut Out,
+    ) {
+        let Strategy::Canary(canary) = self.spec.strategy.clone() else {
+            self.goto(Phase::DetachingOld, now, String::new());
+            return;
+        };
+        if self.cp.from.is_some()
+            && let Some(reason) = self.canary_gate_failure(obs, now, index, weight, out)
+        {
+            self.fail(reason, now);
+            return;
+        }
+        let Some((listener_arn, weights)) = self.canary_weights(weight) else {
+            return;
+        };
+        // Weights only move forward: a listener already sending more to the new generation
+        // got there through this rollout's own earlier steps (their soaks passed), and setting
+        // this step's smaller weight would send traffic back to a stable group that may already
+        // be detached (a resumed apply reads weights and attachments at different moments).
+        let observed = self.new_generation_percent(obs);
+        if self.cp.from.is_some()
+            && observed > u32::from(weight)
+            && let Some((later, step)) = canary
+                .steps
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(i, s)| *i > index && u32::from(s.weight) <= observed)
+        {
+            self.cp.step_applied_at = None;
+            self.goto(
+                Phase::CanaryStep {
+                    index: later,
+                    weight: step.weight,
+                },
+                now,
+                format!("the listener already sends {observed} % to the new generation"),
+            );
+            return;
+        }
+        if !Self::weights_in_place(obs, &weights) {
+            self.cp.step_applied_at = None;
+            self.issue(
+                Command::SetListenerWeights {
+                    listener_arn,
+                    weights,
+                },
+                now,
+                out,
+            );
+            return;
+        }
+        let applied = *self.cp.step_applied_at.get_or_insert(now);
+        let soak = if self.cp.from.is_some() {
+            canary.steps.get(index).map_or(Duration::ZERO, |s| s.soak)
+        } else {
+            Duration::ZERO
+        };
+        let soak_end = applied + soak;
+        if now < soak_end {
+            let gated = !canary.alarm_names.is_empty() || canary.max_5xx_ratio.is_some();
+            out.wake_at(if gated {
+                soak_end.min(now + gate_poll(soak))
+            } else {
+                soak_end
+            });
+            return;
+        }
+        self.cp.step_applied_at = None;
+        match canary.steps.get(index + 1) {
+            Some(next) if self.cp.from.is_some() => self.goto(
+                Phase::CanaryStep {
+                    index: index + 1,
+                    weight: next.weight,
+                },
+                now,
+                format!("step {} passed its gates after {}", index + 1, human(soak)),
+            ),
+            _ => self.goto(
+                Phase::DetachingOld,
+                now,
+                "the new generation receives 100 %".into(),
+            ),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Changing phase: the one way the engine moves, checked against
+//! [`crate::transitions::TRANSITIONS`], and the timeline it writes on the way.
+
+use crate::phase::{Event, Phase};
+use crate::time::Timestamp;
+use crate::transitions::{self, ForbiddenTransition, PhaseKind, Transition};
+
+use super::{RETRY_AFTER, Rollout};
+
+impl Rollout {
+    pub(super) fn log(&mut self, at: Timestamp, action: &str, detail: String) {
+        self.cp.timeline.push(Event {
+            at,
+            action: action.to_string(),
+            detail,
+        });
+    }
+
+    /// Moves to `phase`, writing it into the timeline with `detail`.
+    pub(super) fn goto(&mut self, phase: Phase, now: Timestamp, detail: String) {
+        let text = if detail.is_empty() {
+            phase.to_string()
+        } else {
+            format!("{phase}: {detail}")
+        };
+        let from = self.cp.phase.kind();
+        if let Err(forbidden) = self.checked(Some(from), &phase) {
+            self.stop_on(forbidden, now);
+            return;
+        }
+        self.log(now, "phase", text);
+        self.cp.phase = phase;
+        self.cp.phase_started_at = now;
+    }
+
+    /// Begins or resumes the rollout in `phase` (an entry of the table: the caller logs why).
+    pub(super) fn enter_phase(&mut self, phase: Phase, now: Timestamp) {
+        if let Err(forbidden) = self.checked(None, &phase) {
+            self.stop_on(forbidden, now);
+            return;
+        }
+        self.cp.phase = phase;
+    }
+
+    /// Records the transition (for [`Decision::transitions`]) and checks it against the table.
+    pub(super) fn checked(
+        &mut self,
+        from: Option<PhaseKind>,
+        to: &Phase,
+    ) -> Result<(), ForbiddenTransition> {
+        let transition = Transition {
+            from,
+            to: to.kind(),
+        };
+        self.transitions.push(transition);
+        transitions::check(transition)
+    }
+
+    /// A transition the table forbids is a bug in the engine. Panicking would kill the plugin
+    /// mid-apply, and carrying on would run a path nobody designed (or tested); rolling back is
+    /// itself a transition that may be what is forbidden. So the rollout stops in `Failed`:
+    /// terminal, no further command, the reason in the diagnostic, and the next apply resumes
+    /// from what AWS shows. The simulator's property test keeps this path unreached.
+    pub(super) fn stop_on(&mut self, forbidden: ForbiddenTransition, now: Timestamp) {
+        let reason = forbidden.to_string();
+        self.log(now, "failure", reason.clone());
+        self.cp.failure = Some(reason);
+        self.cp.phase = Phase::Failed;
+        self.cp.phase_started_at = now;
+    }
+
+    pub(super) fn fail(&mut self, reason: String, now: Timestamp) {
+        if self.cp.old_delete_issued {
+            // Nothing left to roll back to: the previous generation is being deleted.
+            self.log(now, "failure", reason.clone());
+            self.cp.failure = Some(format!(
+                "{reason} (after the previous generation's delete was issued: nothing to roll back to)"
+            ));
+            self.goto(Phase::Failed, now, "past the point of no return".into());
+            return;
+        }
+        self.enter_rollback("failure", reason, now);
+    }
+
+    /// Into `RestoringOld`, recording why (`action` is the timeline entry: failure, abort).
+    pub(super) fn enter_rollback(&mut self, action: &str, reason: String, now: Timestamp) {
+        self.cp.settle_until = self.cp.pending.values().max().map(|t| *t + RETRY_AFTER);
+        self.log(now, action, reason.clone());
+        self.cp.failure = Some(reason);
+        self.cp.health_clock = now;
+        self.goto(Phase::RestoringOld, now, String::new());
+    }
+
+    pub(super) fn timed_out(&self, now: Timestamp) -> bool {
+        now >= self.cp.health_clock + self.spec.health_timeout
+    }
+}
