@@ -3,11 +3,15 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use zdd_rollout::RawSpec;
 use zdd_rollout::observation::Owner;
 use zdd_rollout::spec::defaults::{DEFAULT_ROLLBACK_ON_FAILURE, DEFAULT_STRATEGY};
+
+use super::attributes::{DEFAULT_CREATE_TIMEOUT, DEFAULT_DELETE_TIMEOUT, DEFAULT_UPDATE_TIMEOUT};
+use super::duration::parse_duration;
 
 /// The resource's state, typed: the engine's raw input (the configuration attributes, one
 /// `RawSpec` field each) plus what only Terraform has (`timeouts`) and the computed attributes.
@@ -71,6 +75,14 @@ pub fn adopted_owner_id(name: &str) -> String {
     format!("adopted-{hash:016x}")
 }
 
+/// The Terraform operation a run serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     BlueGreen,
@@ -127,6 +139,28 @@ impl RolloutModel {
             .as_deref()
             .unwrap_or(DEFAULT_STRATEGY)
             .parse()
+    }
+
+    /// How long `operation` may run: the `timeouts` block's value, or the table's default
+    /// (an unreadable value never gets this far: validation refuses it).
+    pub fn timeout(&self, operation: Operation) -> Duration {
+        let (configured, default) = match operation {
+            Operation::Create => (
+                self.timeouts.as_ref().and_then(|t| t.create.as_deref()),
+                DEFAULT_CREATE_TIMEOUT,
+            ),
+            Operation::Update => (
+                self.timeouts.as_ref().and_then(|t| t.update.as_deref()),
+                DEFAULT_UPDATE_TIMEOUT,
+            ),
+            Operation::Delete => (
+                self.timeouts.as_ref().and_then(|t| t.delete.as_deref()),
+                DEFAULT_DELETE_TIMEOUT,
+            ),
+        };
+        configured
+            .and_then(|text| parse_duration(text).ok())
+            .unwrap_or(default)
     }
 
     /// `rollback_on_failure` as the engine applies it.
@@ -197,5 +231,22 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown strategy")
         );
+    }
+
+    #[test]
+    fn each_operation_runs_for_its_configured_timeout_or_the_documented_default() {
+        let mut model = sample_applied();
+        assert_eq!(model.timeout(Operation::Create), DEFAULT_CREATE_TIMEOUT);
+        assert_eq!(model.timeout(Operation::Update), DEFAULT_UPDATE_TIMEOUT);
+        assert_eq!(model.timeout(Operation::Delete), DEFAULT_DELETE_TIMEOUT);
+        model.timeouts = Some(TimeoutsConfig {
+            update: Some("90m".into()),
+            ..TimeoutsConfig::default()
+        });
+        assert_eq!(
+            model.timeout(Operation::Update),
+            Duration::from_secs(90 * 60)
+        );
+        assert_eq!(model.timeout(Operation::Create), DEFAULT_CREATE_TIMEOUT);
     }
 }

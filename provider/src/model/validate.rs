@@ -14,6 +14,7 @@ use zdd_tfplugin::{AttributePath, Diagnostic};
 use super::attributes::{self, Attribute};
 use super::duration::parse_duration;
 use super::rollout::RolloutModel;
+use super::state::{State, computed};
 
 /// Every problem of a configuration, each on its attribute path.
 ///
@@ -32,6 +33,19 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
         .collect();
     diagnostics.extend(timeouts_diagnostics(model, unknown));
     diagnostics
+}
+
+/// Every problem of a configuration, on its attribute path (the engine's rules, see
+/// [`validate`]). Computed attributes are null in configuration, so their being unknown says
+/// nothing about the user's values.
+pub fn config_diagnostics(state: &State) -> Result<Vec<Diagnostic>, serde_json::Error> {
+    let computed = computed();
+    let unknown: std::collections::BTreeSet<String> = state
+        .unknown_attributes()
+        .into_iter()
+        .filter(|name| !computed.contains(&name.as_str()))
+        .collect();
+    Ok(validate(&state.to_model()?, &unknown))
 }
 
 /// One engine error as a Terraform diagnostic: the summary names the attribute (Terraform shows

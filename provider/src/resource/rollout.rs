@@ -1,7 +1,7 @@
 //! `zdd_rollout`: validate, plan, create/update (a rollout), read (refresh from AWS tags),
 //! delete (teardown), import by name.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use zdd_rollout::observation::Owner;
 use zdd_rollout::{
@@ -19,15 +19,12 @@ use super::schema::rollout_schema;
 use crate::aws::types::AlarmState;
 use crate::driver::{self, Observer, convert};
 use crate::model::RolloutModel;
-use crate::model::attributes::{
-    DEFAULT_CREATE_TIMEOUT, DEFAULT_DELETE_TIMEOUT, DEFAULT_UPDATE_TIMEOUT,
-};
-use crate::model::duration::parse_duration;
 use crate::model::finish::{Finished, finish, stopped_text, timeline_text};
 use crate::model::plan::{Change, classify_change, plan};
 use crate::model::refresh::{Finding, describe_owners, import_owner, refresh, split_by_owner};
-use crate::model::state::{State, computed};
-use crate::model::validate::{engine_error_diagnostic, validate};
+use crate::model::rollout::Operation;
+use crate::model::state::State;
+use crate::model::validate::{config_diagnostics, engine_error_diagnostic};
 
 pub struct RolloutResource {
     aws: SharedAws,
@@ -37,12 +34,6 @@ impl RolloutResource {
     pub fn new(aws: SharedAws) -> RolloutResource {
         RolloutResource { aws }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Operation {
-    Create,
-    Update,
 }
 
 impl Resource for RolloutResource {
@@ -156,11 +147,7 @@ impl Resource for RolloutResource {
             .await
             .or_diag("Observing the fleet before deleting it")?;
         let rollout = Rollout::teardown(spec, &observation, convert::timestamp(SystemTime::now()));
-        let timeout = operation_timeout(
-            &model,
-            |timeouts| timeouts.delete.as_deref(),
-            DEFAULT_DELETE_TIMEOUT,
-        );
+        let timeout = model.timeout(Operation::Delete);
         let result = driver::run(&aws, rollout, &mut observer, timeout, ctx.cancellation()).await;
         match &result.outcome {
             Ok(EngineOutcome::Succeeded { .. }) => Ok(()),
@@ -225,7 +212,8 @@ impl RolloutResource {
             (Some(id), _) => Owner::new(id),
             (None, Operation::Create) => Owner::new(new_owner_id()),
             // A state from before owner ids: adopt its untagged groups.
-            (None, Operation::Update) => model.owner(),
+            // A state from before owner ids: adopt its untagged groups.
+            (None, _) => model.owner(),
         };
         let owner_id = owner.id.clone().unwrap_or_default();
         let spec = RolloutSpec::validate(&model.spec)
@@ -246,18 +234,7 @@ impl RolloutResource {
             &observation,
             convert::timestamp(SystemTime::now()),
         );
-        let timeout = match operation {
-            Operation::Create => operation_timeout(
-                &model,
-                |timeouts| timeouts.create.as_deref(),
-                DEFAULT_CREATE_TIMEOUT,
-            ),
-            Operation::Update => operation_timeout(
-                &model,
-                |timeouts| timeouts.update.as_deref(),
-                DEFAULT_UPDATE_TIMEOUT,
-            ),
-        };
+        let timeout = model.timeout(operation);
         // An interrupt or timeout is an abort inside the driver: rolled back before the point
         // of no return (invariant 5).
         let result = driver::run(&aws, rollout, &mut observer, timeout, ctx.cancellation()).await;
@@ -337,19 +314,6 @@ impl RolloutResource {
     }
 }
 
-fn operation_timeout(
-    model: &RolloutModel,
-    pick: impl Fn(&crate::model::TimeoutsConfig) -> Option<&str>,
-    default: Duration,
-) -> Duration {
-    model
-        .timeouts
-        .as_ref()
-        .and_then(pick)
-        .and_then(|text| parse_duration(text).ok())
-        .unwrap_or(default)
-}
-
 /// A typo in `alarm_names` would make the gate blind: refuse before anything is created.
 async fn preflight_alarms(aws: &crate::aws::AwsClients, spec: &RolloutSpec) -> Outcome<()> {
     let EngineStrategy::Canary(canary) = &spec.strategy else {
@@ -376,19 +340,6 @@ async fn preflight_alarms(aws: &crate::aws::AwsClients, spec: &RolloutSpec) -> O
         )
         .at(AttributePath::root("canary").attribute("alarm_names")))
     }
-}
-
-/// Every problem of a configuration, on its attribute path (the engine's rules, see
-/// [`validate`]). Computed attributes are null in configuration, so their being unknown says
-/// nothing about the user's values.
-pub fn config_diagnostics(state: &State) -> Result<Vec<Diagnostic>, serde_json::Error> {
-    let computed = computed();
-    let unknown: std::collections::BTreeSet<String> = state
-        .unknown_attributes()
-        .into_iter()
-        .filter(|name| !computed.contains(&name.as_str()))
-        .collect();
-    Ok(validate(&state.to_model()?, &unknown))
 }
 
 /// The typed model of a state, or the diagnostic of a value of the wrong type.
