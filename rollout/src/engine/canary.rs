@@ -93,7 +93,6 @@ impl Rollout {
         if !health.ready() {
             return Some(format!("{} during {at_step}", health.problem));
         }
-        let _ = now;
         None
     }
 

@@ -1,0 +1,170 @@
+//! What the engine sees: an observation of the simulated cloud, possibly served by a lagging
+//! replica.
+
+use std::collections::VecDeque;
+
+use crate::observation::{
+    AlarmObservation, AlarmState, AsgObservation, InstanceObservation, LifecycleState,
+    ListenerObservation, Observation, TargetGroupMetrics, TargetGroupObservation,
+    TargetObservation,
+};
+use crate::sim::rng::SplitMix64;
+use crate::spec::Strategy;
+use crate::time::Timestamp;
+
+use super::{START_MS, TICK_MS, World, duration_ms};
+
+impl World {
+    /// What the provider would read from AWS now (parts of it stale under
+    /// [`Faults::stale_read_max`]). Counts the API calls it costs.
+    pub fn observe(&mut self, metrics_since: Option<Timestamp>) -> Observation {
+        let fresh = self.fresh_observation(metrics_since);
+        let window = duration_ms(self.faults.stale_read_max);
+        if window == 0 {
+            return fresh;
+        }
+        let now = self.now;
+        self.read_history
+            .retain(|(at, _)| at.saturating_add(window) >= now);
+        self.read_history.push_back((now, fresh.clone()));
+        let pick = |rng: &mut SplitMix64, history: &VecDeque<(u64, Observation)>| {
+            let index = rng.range(0, history.len() as u64) as usize;
+            history.get(index).map(|(_, o)| o.clone())
+        };
+        let mut served = fresh;
+        if let Some(old) = pick(&mut self.rng, &self.read_history) {
+            served.asgs = old.asgs;
+        }
+        for group in &mut served.target_groups {
+            if let Some(old) = pick(&mut self.rng, &self.read_history)
+                && let Some(lagging) = old.target_groups.into_iter().find(|g| g.arn == group.arn)
+            {
+                *group = lagging;
+            }
+        }
+        if let Some(old) = pick(&mut self.rng, &self.read_history) {
+            served.listener = old.listener;
+        }
+        served
+    }
+
+    pub(super) fn fresh_observation(&mut self, metrics_since: Option<Timestamp>) -> Observation {
+        self.observations += 1;
+        let mut calls = 1 + self.groups.len() as u64; // DescribeAutoScalingGroups + DescribeTargetHealth each
+        let asgs = self
+            .asgs
+            .iter()
+            .map(|(name, a)| AsgObservation {
+                name: name.clone(),
+                tags: a.tags.clone(),
+                launch_template: Some(a.launch_template.clone()),
+                subnet_ids: a.subnets.clone(),
+                min_size: a.min,
+                max_size: a.max,
+                desired_capacity: a.desired,
+                target_group_arns: if a.deleted_at.is_some() {
+                    Vec::new()
+                } else {
+                    a.groups.clone()
+                },
+                instances: a
+                    .instances
+                    .iter()
+                    .filter_map(|id| self.instances.get(id).map(|i| (id, i)))
+                    .map(|(id, i)| InstanceObservation {
+                        id: id.clone(),
+                        lifecycle: if i.terminated {
+                            LifecycleState::Terminated
+                        } else if i.terminate_after.is_some() {
+                            LifecycleState::Terminating
+                        } else if i.in_service_at <= self.now {
+                            LifecycleState::InService
+                        } else {
+                            LifecycleState::Pending
+                        },
+                    })
+                    .collect(),
+                status: a.deleted_at.map(|_| "Delete in progress".to_string()),
+            })
+            .collect();
+        let target_groups = self
+            .groups
+            .iter()
+            .map(|(arn, g)| TargetGroupObservation {
+                arn: arn.clone(),
+                name: g.name.clone(),
+                deregistration_delay: self.timings.deregistration_delay,
+                health_check_interval: self.timings.health_check_interval,
+                healthy_threshold: self.timings.healthy_threshold,
+                targets: g
+                    .targets
+                    .iter()
+                    .filter_map(|(id, r)| {
+                        self.target_state(id, r)
+                            .map(|(state, reason)| TargetObservation {
+                                id: id.clone(),
+                                state,
+                                reason: reason.map(str::to_string),
+                            })
+                    })
+                    .collect(),
+            })
+            .collect();
+        let listener = self.listener.as_ref().map(|(arn, weights)| {
+            calls += 1;
+            ListenerObservation {
+                arn: arn.clone(),
+                weights: weights.clone(),
+            }
+        });
+        let mut alarms = Vec::new();
+        let mut metrics = Vec::new();
+        if let Strategy::Canary(canary) = &self.spec.strategy {
+            if !canary.alarm_names.is_empty() {
+                calls += 1;
+                let firing = self
+                    .faults
+                    .alarm_at
+                    .is_some_and(|at| self.now >= START_MS + duration_ms(at));
+                alarms = canary
+                    .alarm_names
+                    .iter()
+                    .map(|name| AlarmObservation {
+                        name: name.clone(),
+                        state: if firing {
+                            AlarmState::Alarm
+                        } else {
+                            AlarmState::Ok
+                        },
+                    })
+                    .collect();
+            }
+            if let Some(since) = metrics_since {
+                calls += 2 * self.groups.len() as u64;
+                let from_tick = (since.0.saturating_sub(START_MS) / TICK_MS) as usize;
+                for (arn, g) in &self.groups {
+                    let end = g.metrics.last().copied().unwrap_or((0, 0));
+                    let start = if from_tick == 0 {
+                        (0, 0)
+                    } else {
+                        g.metrics.get(from_tick - 1).copied().unwrap_or(end)
+                    };
+                    metrics.push(TargetGroupMetrics {
+                        target_group_arn: arn.clone(),
+                        since,
+                        http_5xx: end.1 - start.1,
+                        requests: end.0 - start.0,
+                    });
+                }
+            }
+        }
+        self.api_calls += calls;
+        Observation {
+            asgs,
+            target_groups,
+            listener,
+            alarms,
+            metrics,
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! What a simulation runs: the fleet's timings, the faults injected, the scenario.
+
+use std::time::Duration;
+
+use crate::spec::{LaunchTemplateRef, RolloutSpec};
+
+/// How long things take in the simulated cloud.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timings {
+    /// Launch → `InService` (registration), uniformly random in `boot_min..=boot_max`.
+    pub boot_min: Duration,
+    pub boot_max: Duration,
+    /// `InService` → the application answers health checks, uniformly random up to this.
+    pub app_start_max: Duration,
+    pub health_check_interval: Duration,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    pub deregistration_delay: Duration,
+    /// How long one request stays in flight.
+    pub request_duration: Duration,
+    /// Requests per virtual second per listener (each blue/green or rolling target group has
+    /// its own listener; canary has one).
+    pub requests_per_second: u32,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            boot_min: Duration::from_secs(20),
+            boot_max: Duration::from_secs(60),
+            app_start_max: Duration::from_secs(15),
+            health_check_interval: Duration::from_secs(10),
+            healthy_threshold: 3,
+            unhealthy_threshold: 2,
+            deregistration_delay: Duration::from_secs(60),
+            request_duration: Duration::from_secs(2),
+            requests_per_second: 50,
+        }
+    }
+}
+
+/// What goes wrong.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Probability that a new-generation instance never becomes healthy.
+    pub never_healthy: f64,
+    /// Every new-generation instance fails its health checks (a bad release).
+    pub bad_release: bool,
+    /// Probability that a new instance flaps unhealthy once, shortly after becoming healthy.
+    pub flap: f64,
+    /// Probability that a command fails (throttling / 5xx) and has no effect.
+    pub api_failure: f64,
+    /// A successful command takes effect after a random delay up to this.
+    pub consistency_delay_max: Duration,
+    /// Reads may be served by a replica that lags up to this long: each part of an
+    /// observation (the Auto Scaling view, each target group's health, the listener) is
+    /// independently the state an earlier read within this window returned. Zero: fresh.
+    pub stale_read_max: Duration,
+    /// Every canary alarm goes into ALARM this long after the start.
+    pub alarm_at: Option<Duration>,
+    /// Share of the new generation's responses that are 5xx.
+    pub new_5xx_ratio: f64,
+}
+
+impl Faults {
+    /// No fault that should make a rollout fail (API errors and delays are allowed: the
+    /// engine must absorb them).
+    pub fn is_benign(&self) -> bool {
+        self.never_healthy == 0.0
+            && !self.bad_release
+            && self.flap == 0.0
+            && self.alarm_at.is_none()
+            && self.new_5xx_ratio == 0.0
+    }
+}
+
+/// One simulated situation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    /// The configuration being applied.
+    pub spec: RolloutSpec,
+    /// `Some`: generation 1 serves this launch template at the start (an update);
+    /// `None`: nothing exists yet (a create).
+    pub previous: Option<LaunchTemplateRef>,
+    pub timings: Timings,
+    pub faults: Faults,
+    /// Give up (and report a violation) after this much virtual time.
+    pub max_duration: Duration,
+    /// Destroy instead of roll out.
+    pub teardown: bool,
+    /// Desired capacity generation 1 runs at the start (`None`: the spec's). With `previous`
+    /// equal to the spec's launch template this is a scale in place.
+    pub previous_desired: Option<u32>,
+}
