@@ -95,3 +95,37 @@ impl Rollout {
         now >= self.cp.health_clock + self.spec.health_timeout
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::observation::Observation;
+    use crate::phase::{Outcome, Phase};
+    use crate::sim::fixtures::{FleetShape, StrategyKind, spec};
+    use crate::time::Timestamp;
+    use crate::transitions::{PhaseKind, Transition};
+
+    use super::Rollout;
+
+    #[test]
+    fn a_transition_the_table_forbids_stops_in_failed_without_panicking() {
+        let spec = spec(StrategyKind::BlueGreen, &FleetShape::default(), 7).unwrap();
+        let now = Timestamp(1_000);
+        let mut rollout = Rollout::start(spec, &Observation::default(), now);
+        assert_eq!(rollout.phase(), &Phase::Launching);
+
+        rollout.goto(Phase::Complete, now, "skipping every check".into());
+
+        assert_eq!(rollout.phase(), &Phase::Failed);
+        let Some(Outcome::Failed { reason }) = rollout.outcome() else {
+            panic!("expected a failed outcome, got {:?}", rollout.outcome());
+        };
+        assert!(reason.contains("Launching to Complete"), "{reason}");
+        assert!(
+            rollout.transitions.contains(&Transition {
+                from: Some(PhaseKind::Launching),
+                to: PhaseKind::Complete
+            }),
+            "the attempted transition is reported, for the property tests to see"
+        );
+    }
+}
