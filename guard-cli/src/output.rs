@@ -105,34 +105,29 @@ pub fn annotation(command: &str, message: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Run by [`colour_follows_the_terminal_and_the_environment`] in a child process whose
-    /// environment and stderr that test chooses.
-    #[test]
-    #[ignore = "helper: run in a child process by colour_follows_the_terminal_and_the_environment"]
-    fn print_the_colour_decision() {
-        let json = std::env::var_os("ZDD_TEST_JSON").is_some();
-        println!("colour={}", Reporter::new(json).colour());
-    }
-
+    /// Starts this test binary again, running only this test with the environment of each case
+    /// and stderr a pipe; that child reports the decision on stdout.
     #[test]
     fn colour_follows_the_terminal_and_the_environment() {
-        for (env, json, expected) in [
+        const CHILD: &str = "ZDD_TEST_COLOUR_CHILD";
+        const NAME: &str = "output::tests::colour_follows_the_terminal_and_the_environment";
+        if let Some(mode) = std::env::var_os(CHILD) {
+            println!("colour={}", Reporter::new(mode == "json").colour());
+            return;
+        }
+        for (env, mode, expected) in [
             // stderr is a pipe, not a terminal
-            (&[][..], false, false),
-            (&[("CLICOLOR_FORCE", "1")], false, true),
-            (&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], false, false),
-            (
-                &[("CLICOLOR_FORCE", "1"), ("ZDD_TEST_JSON", "1")],
-                true,
-                false,
-            ),
+            (&[][..], "text", false),
+            (&[("CLICOLOR_FORCE", "1")], "text", true),
+            (&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], "text", false),
+            (&[("CLICOLOR_FORCE", "1")], "json", false),
         ] {
             let output = std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "output::tests::print_the_colour_decision"])
-                .args(["--ignored", "--nocapture", "--test-threads=1"])
+                .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
                 .env_remove("NO_COLOR")
                 .env_remove("CLICOLOR")
                 .env_remove("CLICOLOR_FORCE")
+                .env(CHILD, mode)
                 .envs(env.iter().copied())
                 .stderr(std::process::Stdio::piped())
                 .output()
@@ -140,7 +135,7 @@ mod tests {
             let stdout = String::from_utf8_lossy(&output.stdout);
             assert!(
                 stdout.contains(&format!("colour={expected}\n")),
-                "{env:?} json={json}: {stdout}"
+                "{env:?} {mode}: {stdout}"
             );
         }
     }
