@@ -106,3 +106,68 @@ fn an_interrupt_rolls_back_and_the_next_apply_rolls_out_again() {
     assert_eq!(bed.asg_names(), vec![new_group]);
     assert!(bed.violations().is_empty(), "{:#?}", bed.violations());
 }
+
+/// With `rollback_on_failure = false` the failed generation is kept, detached and tagged
+/// `zdd:rolled-back`, after the rollback finished: Read must not call that an interrupted
+/// rollout (it did, counting every group as in flight).
+#[test]
+fn a_generation_kept_after_its_rollback_reads_as_rolled_back_not_interrupted() {
+    let bed = bed("e2ekept");
+    let mut config = Config::new(&bed);
+    config.extra = vec![
+        "health_timeout = \"3s\"".into(),
+        "rollback_on_failure = false".into(),
+    ];
+    bed.write_config(&config);
+    bed.apply_ok();
+
+    config.version = "2".into();
+    bed.write_config(&config);
+    let child = bed.spawn_apply();
+    let new_group = format!("{}-g2", bed.name);
+    let mut marked = std::collections::BTreeSet::new();
+    bed.wait_for(
+        "the new generation's instances",
+        Duration::from_secs(60),
+        || {
+            for instance in bed.instances_of(&new_group) {
+                if marked.insert(instance.clone()) {
+                    local_aws()
+                        .set_instance_health(
+                            &instance,
+                            "unhealthy",
+                            Some("Target.ResponseCodeMismatch"),
+                        )
+                        .unwrap();
+                }
+            }
+            marked.len() >= 2
+        },
+    );
+    let apply = finish(child);
+    assert!(!apply.success(), "{}", apply.stdout);
+    assert!(apply.stderr.contains("rolled back"), "{}", apply.stderr);
+    assert_eq!(
+        bed.asg_names(),
+        vec![format!("{}-g1", bed.name), new_group.clone()],
+        "the failed generation is kept"
+    );
+    assert_eq!(bed.state()["last_rollout"]["status"], "rolled_back");
+
+    let refresh = bed.terraform(&[
+        "apply",
+        "-refresh-only",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+    ]);
+    assert_eq!(refresh.code, 0, "{}\n{}", refresh.stdout, refresh.stderr);
+    let state = bed.state();
+    assert_eq!(
+        state["last_rollout"]["status"], "rolled_back",
+        "Read reports the finished rollback, not an interrupted rollout"
+    );
+    assert_eq!(state["generation"], 1);
+    assert_eq!(state["active_asg_name"], format!("{}-g1", bed.name));
+    assert!(bed.violations().is_empty(), "{:#?}", bed.violations());
+}
