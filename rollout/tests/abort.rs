@@ -139,6 +139,14 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     let text = || format!("abort at step {abort_step}: {}", summary(&report));
     // Includes invariant 5 as checked at the end: exactly the expected generation serves 100 %.
     prop_assert!(report.violations.is_empty(), "{}", text());
+    for transition in &report.transitions {
+        prop_assert!(
+            zdd_rollout::transitions::check(*transition).is_ok(),
+            "{:?} is not in the transition table: {}",
+            transition,
+            text()
+        );
+    }
     prop_assert_eq!(report.dropped, 0, "{}", text());
     let killed = report.kills > 0;
     match (&report.abort, &report.outcome) {

@@ -1,7 +1,7 @@
 //! Read: reconstruct a `zdd_rollout`'s state from what AWS shows (groups tagged
 //! `zdd:rollout = <name>`), so drift and half-finished rollouts surface in the next plan.
 
-use zdd_rollout::fleet::{FleetReading, is_reserved_tag};
+use zdd_rollout::fleet::{FleetReading, TAG_OWNER, is_reserved_tag};
 use zdd_rollout::observation::Owner;
 
 use crate::aws::types::AsgInfo;
@@ -52,8 +52,8 @@ pub fn describe_owners(groups: &[AsgInfo]) -> String {
     groups
         .iter()
         .map(|group| match group.owner() {
-            Some(owner) => format!("{} (zdd:owner = {owner})", group.name),
-            None => format!("{} (no zdd:owner tag)", group.name),
+            Some(owner) => format!("{} ({TAG_OWNER} = {owner})", group.name),
+            None => format!("{} (no {TAG_OWNER} tag)", group.name),
         })
         .collect::<Vec<_>>()
         .join(", ")
