@@ -87,6 +87,42 @@ pub struct Checkpoint {
     pub timeline: Vec<Event>,
 }
 
+impl Checkpoint {
+    /// A rollout to generation 1 that has done nothing yet: resume derives the rest from what
+    /// AWS shows.
+    pub(super) fn fresh(now: Timestamp) -> Checkpoint {
+        Checkpoint {
+            mode: Mode::Rollout,
+            from: None,
+            to: 1,
+            leftovers: Vec::new(),
+            phase: Phase::Launching,
+            started_at: now,
+            phase_started_at: now,
+            health_clock: now,
+            failure: None,
+            stable_target_group: None,
+            step_applied_at: None,
+            canary_started_at: None,
+            detached_seen: BTreeMap::new(),
+            rolling_target: 0,
+            old_retired_to: None,
+            batch_launched_at: None,
+            fastest_batch: None,
+            first_seen_initial: BTreeMap::new(),
+            last_seen_unregistered: BTreeMap::new(),
+            seen_healthy: BTreeSet::new(),
+            reregistered: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            settle_until: None,
+            old_delete_issued: false,
+            in_place: false,
+            superseded: false,
+            timeline: Vec::new(),
+        }
+    }
+}
+
 /// One target of one target group (a checkpoint remembers when each was first seen `initial`,
 /// last seen unregistered, seen `healthy`). Saved as `"<group arn>|<instance id>"`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -130,7 +166,10 @@ mod tests {
         let key = TargetKey::new("arn:aws:elasticloadbalancing:tg/app-blue", "i-0abc");
         let seen = BTreeMap::from([(key, 7u64)]);
         let json = serde_json::to_string(&seen).unwrap();
-        assert_eq!(json, r#"{"arn:aws:elasticloadbalancing:tg/app-blue|i-0abc":7}"#);
+        assert_eq!(
+            json,
+            r#"{"arn:aws:elasticloadbalancing:tg/app-blue|i-0abc":7}"#
+        );
         let read: BTreeMap<TargetKey, u64> = serde_json::from_str(&json).unwrap();
         assert_eq!(read, seen);
     }

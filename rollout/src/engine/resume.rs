@@ -1,8 +1,6 @@
 //! Starting, resuming and tearing down: a rollout rebuilt from what AWS shows (read with
 //! [`crate::fleet`]) and an optional checkpoint.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use crate::fleet::{self, FleetReading, FleetState};
 use crate::observation::{AsgObservation, Observation};
 use crate::phase::{Event, Phase};
@@ -119,35 +117,7 @@ impl Rollout {
             return rollout;
         }
         let mut rollout = Rollout {
-            cp: Checkpoint {
-                mode: Mode::Rollout,
-                from: None,
-                to: 1,
-                leftovers: Vec::new(),
-                phase: Phase::Launching,
-                started_at: now,
-                phase_started_at: now,
-                health_clock: now,
-                failure: None,
-                stable_target_group: None,
-                step_applied_at: None,
-                canary_started_at: None,
-                detached_seen: BTreeMap::new(),
-                rolling_target: 0,
-                old_retired_to: None,
-                batch_launched_at: None,
-                fastest_batch: None,
-                first_seen_initial: BTreeMap::new(),
-                last_seen_unregistered: BTreeMap::new(),
-                seen_healthy: BTreeSet::new(),
-                reregistered: BTreeSet::new(),
-                pending: BTreeMap::new(),
-                settle_until: None,
-                old_delete_issued: false,
-                in_place: false,
-                superseded: false,
-                timeline: Vec::new(),
-            },
+            cp: Checkpoint::fresh(now),
             spec,
             reported: 0,
             transitions: Vec::new(),
