@@ -23,7 +23,7 @@ pub const STATUSES: &[(&str, &str)] = &[
     ),
     (
         "interrupted",
-        "the run stopped before an outcome, interrupted with nothing to undo, timed out, or refused by AWS both forward and back, or a refresh found several generations of the fleet: the next apply resumes or rolls back",
+        "the run stopped before an outcome, interrupted with nothing to undo, timed out, or refused by AWS both forward and back, or a refresh found a rollout or rollback under way (several generations of the fleet, or one tagged `zdd:rollback`; a failed generation kept after its rollback does not count): the next apply resumes or rolls back",
     ),
 ];
 
@@ -174,7 +174,7 @@ mod tests {
             Err(Stopped::GaveUp(String::new())),
         ];
         let mut written: BTreeSet<&str> = ends.iter().map(status).collect();
-        // model/refresh.rs: several live generations read as an interrupted rollout.
+        // model/refresh.rs: a rollout or rollback under way reads as an interrupted rollout.
         written.insert("interrupted");
         let documented: BTreeSet<&str> = STATUSES.iter().map(|(status, _)| *status).collect();
         assert_eq!(written, documented);
