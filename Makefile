@@ -29,7 +29,7 @@ test-rust: setup
 # `make explore CASES=20000`. A failure prints the scenario; replay it with its seed.
 CASES ?= 5000
 explore:
-	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(CASES) $(CARGO) test --release -p zdd-rollout --test invariants --test abort
+	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(CASES) $(CARGO) test --release -p zdd-rollout --test rollout -- invariants:: abort::
 
 # A real run against the embedded local AWS (see README.md).
 demo: setup
@@ -47,7 +47,7 @@ lint:
 bench: setup
 	$(CARGO) bench --workspace
 	$(CARGO) build --release -p terraform-provider-zdd
-	$(CARGO) test -p terraform-provider-zdd --test bench_rollouts -- --ignored --nocapture
+	$(CARGO) test -p terraform-provider-zdd --test provider -- bench_rollouts:: --ignored --nocapture
 
 clean-venv:
 	rm -rf $(VENV)

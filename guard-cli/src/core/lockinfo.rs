@@ -57,7 +57,7 @@ impl LockInfo {
         humantime::parse_rfc3339(&self.created).ok()
     }
 
-    /// `held by alice@host (OperationTypeApply), taken 2m 3s ago (lock 1f2e...)`: the holder,
+    /// `held by alice@host (OperationTypeApply), taken 2m3s ago (lock 1f2e...)`: the holder,
     /// its operation and the lock's age at `now`, for refusals.
     pub fn describe_age(&self, now: SystemTime) -> String {
         let operation = if self.operation.is_empty() {
@@ -119,7 +119,7 @@ mod tests {
         let text = info.describe_age(created + std::time::Duration::from_secs(125));
         assert_eq!(
             text,
-            "held by alice@ci (OperationTypeApply), taken 2m 5s ago (lock 0b6f)"
+            "held by alice@ci (OperationTypeApply), taken 2m5s ago (lock 0b6f)"
         );
         let odd = LockInfo {
             created: "yesterday".into(),

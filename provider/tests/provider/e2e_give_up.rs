@@ -6,12 +6,10 @@
 //! (b) Everything is refused once the rollout started: the diagnostic names each group and its
 //!     state and says the next apply resumes; with the faults cleared, the next apply converges.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Config, Sampler, bed, finish};
+use crate::common::{Config, Sampler, bed, finish};
 use serde_json::json;
 use zdd_test_support::local_aws;
 

@@ -1,8 +1,6 @@
 //! Rolling and canary updates through real Terraform, watched from outside.
 
-mod common;
-
-use common::{Config, Sampler, bed};
+use crate::common::{Config, Sampler, bed};
 
 #[test]
 fn rolling_update_keeps_the_floor() {

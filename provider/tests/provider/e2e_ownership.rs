@@ -1,11 +1,9 @@
 //! Fleet ownership through real Terraform (issue 11, item 9): a second state that uses the
 //! same `name` never adopts, re-targets or deletes the first fleet's groups.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Config, bed, kill_group};
+use crate::common::{Config, bed, kill_group};
 
 #[test]
 fn a_second_state_with_the_same_name_fails_and_leaves_the_first_fleet_untouched() {

@@ -6,8 +6,6 @@
 //! Case count per strategy: `PROPTEST_CASES` (default below); the scenarios are the same on
 //! every run unless `ZDD_PROPTEST_SEED` says otherwise (see `support/mod.rs`).
 
-mod support;
-
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -194,7 +192,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
 }
 
 fn run_property(kind: StrategyKind) {
-    let mut runner = support::runner(kind.name(), DEFAULT_CASES);
+    let mut runner = crate::support::runner(kind.name(), DEFAULT_CASES);
     if let Err(error) = runner.run(&case(kind), |case| check(&case)) {
         panic!("{}: {error}", kind.name());
     }

@@ -1,9 +1,7 @@
 //! Real Terraform + the provider binary + the local AWS: create, blue/green update, scale in
 //! place, destroy; the sampler checks the invariants from outside throughout.
 
-mod common;
-
-use common::{Config, Sampler, bed};
+use crate::common::{Config, Sampler, bed};
 
 #[test]
 fn create_update_scale_destroy() {

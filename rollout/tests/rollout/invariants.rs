@@ -6,8 +6,6 @@
 //! Case count per strategy: `PROPTEST_CASES` (default below); the scenarios are the same on
 //! every run unless `ZDD_PROPTEST_SEED` says otherwise (see `support/mod.rs`).
 
-mod support;
-
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -277,7 +275,7 @@ fn found_by_proptest_resume_reads_weights_behind_the_listener() {
 }
 
 fn run_property(kind: StrategyKind) {
-    let mut runner = support::runner(kind.name(), DEFAULT_CASES);
+    let mut runner = crate::support::runner(kind.name(), DEFAULT_CASES);
     let result = runner.run(&case(kind), |case| {
         let report = run(&case.scenario, &case.kill);
         check(&case, &report)
@@ -306,7 +304,7 @@ fn canary_holds_every_invariant() {
 /// InService drops requests, in every random scenario with traffic.
 #[test]
 fn naive_ordering_drops_requests() {
-    let mut runner = support::runner("naive ordering", 300);
+    let mut runner = crate::support::runner("naive ordering", 300);
     let result = runner.run(&case(StrategyKind::BlueGreen), |mut case| {
         case.scenario.faults = Faults::default();
         // At least a few requests per second per instance, so in-flight requests exist.

@@ -1,8 +1,6 @@
 //! Import by name, and drift found by Read and converged by the next apply.
 
-mod common;
-
-use common::{Config, bed};
+use crate::common::{Config, bed};
 use zdd_test_support::TerraformDir;
 
 #[test]
@@ -13,9 +11,9 @@ fn import_by_name_then_no_changes() {
     bed.apply_ok();
 
     // A second working directory that never created the fleet imports it.
-    let other = common::Bed {
+    let other = crate::common::Bed {
         tf: TerraformDir::new(zdd_test_support::local_aws()).unwrap(),
-        ..common::bed("e2eimp2")
+        ..crate::common::bed("e2eimp2")
     };
     other.tf.write("main.tf", &config.render()).unwrap();
     let import = other.terraform(&[

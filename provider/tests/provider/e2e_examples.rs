@@ -1,11 +1,9 @@
 //! The examples users copy: formatted, and applied (with a version bump) against the local
 //! AWS. They need nothing but the zdd provider, so all of them run offline.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{bed, hcl_list};
+use crate::common::{bed, hcl_list};
 
 fn example(relative: &str) -> PathBuf {
     zdd_test_support::workspace_root()

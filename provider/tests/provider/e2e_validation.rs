@@ -1,14 +1,12 @@
 //! Each bad input gets an error on its attribute at plan time, through real Terraform.
 
-mod common;
-
-use common::{Config, bed};
+use crate::common::{Config, bed};
 
 /// `(what, attribute lines replacing defaults, expected texts (the summary naming the attribute,
 /// then a piece of the detail naming the rule), expected source line)`.
 type Case = (&'static str, Config, [&'static str; 2], &'static str);
 
-fn cases(bed: &common::Bed) -> Vec<Case> {
+fn cases(bed: &crate::common::Bed) -> Vec<Case> {
     let base = Config::new(bed);
     let with = |edit: &dyn Fn(&mut Config)| {
         let mut config = base.clone();

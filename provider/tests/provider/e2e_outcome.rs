@@ -1,11 +1,9 @@
 //! What the plan promises and what state records when a rollout does not go as planned
 //! (issue 11, items 10 and 11), through real Terraform.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Config, Sampler, bed, finish, kill_group};
+use crate::common::{Config, Sampler, bed, finish, kill_group};
 use zdd_test_support::local_aws;
 
 /// Outputs wired to the attributes only the rollout's outcome decides.
@@ -23,7 +21,7 @@ output "group" {
 }
 "#;
 
-fn write(bed: &common::Bed, config: &Config) {
+fn write(bed: &crate::common::Bed, config: &Config) {
     bed.write_config_with(config, OUTPUTS);
 }
 

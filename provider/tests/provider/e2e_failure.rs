@@ -1,11 +1,9 @@
 //! Failures through real Terraform: new targets that never turn healthy roll back; an
 //! interrupted apply rolls back, and the next apply rolls out again.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Config, Sampler, bed, finish, interrupt};
+use crate::common::{Config, Sampler, bed, finish, interrupt};
 use zdd_test_support::local_aws;
 
 #[test]

@@ -1,0 +1,21 @@
+//! The provider's integration tests, one test binary (each binary links the AWS SDK once):
+//! the AWS adapter against the local AWS, the generated docs, and real Terraform applying
+//! `zdd_rollout` against the local AWS (`e2e_*`). The tests share one local AWS; each test's
+//! fleet, VPC and target groups carry a unique name, and injected faults are scoped to them.
+//! Run one family with a filter: `cargo test -p terraform-provider-zdd --test provider -- e2e_failure::`.
+
+mod common;
+
+mod aws_adapter;
+mod aws_timeouts;
+mod bench_rollouts;
+mod docs;
+mod e2e_blue_green;
+mod e2e_examples;
+mod e2e_failure;
+mod e2e_give_up;
+mod e2e_lifecycle;
+mod e2e_outcome;
+mod e2e_ownership;
+mod e2e_strategies;
+mod e2e_validation;
