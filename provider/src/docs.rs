@@ -1,6 +1,6 @@
 //! Terraform registry documentation (`docs/index.md`, `docs/resources/rollout.md`) rendered
 //! from the attribute tables (`model::attributes`). `tests/docs.rs` fails when the committed files are stale;
-//! `ZDD_UPDATE_DOCS=1 cargo test -p terraform-provider-zdd --test docs` rewrites them.
+//! `ZDD_UPDATE_DOCS=1 cargo test -p terraform-provider-zdd --test provider -- docs::` rewrites them.
 
 use std::fmt::Write;
 

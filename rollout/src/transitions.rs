@@ -1,7 +1,8 @@
 //! The state machine's edges as data: which phase may follow which.
 //!
-//! Every phase change of the engine goes through [`check`] (see `Rollout::set_phase`), and
-//! the simulator's property test `every_transition_taken_is_in_the_table` runs thousands of
+//! Every phase change of the engine goes through [`check`] (`goto` and `enter_phase` in
+//! `engine/transition.rs` are the only code that sets a phase), and the simulator's property
+//! tests (`tests/invariants.rs`, `tests/abort.rs`) check every transition of thousands of
 //! rollouts, rollbacks, kills and resumes against this table.
 
 use serde::{Deserialize, Serialize};

@@ -297,7 +297,7 @@ fn tags_for(spec: &NewAsg) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = spec
         .tags
         .iter()
-        .filter(|(key, _)| !key.starts_with("zdd:") || key.as_str() == TAG_OWNER)
+        .filter(|(key, _)| !zdd_rollout::fleet::is_reserved_tag(key) || key.as_str() == TAG_OWNER)
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     tags.insert(TAG_ROLLOUT.to_string(), spec.rollout.clone());
