@@ -39,7 +39,8 @@ demo: setup
 fmt:
 	$(CARGO) fmt --all
 
-lint:
+# After setup: clippy builds tfplugin, whose build script needs protoc (a fresh CI machine has none).
+lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
