@@ -180,10 +180,25 @@ mod tests {
             (Signal::Terminate, 15),
             (Signal::Kill, 9),
         ] {
-            let mut child = std::process::Command::new("sleep")
-                .arg("30")
+            // Not `sleep`: a job a non-interactive shell starts in the background (a CI
+            // runner, `nohup make test &`) inherits SIGINT ignored, and `sleep` keeps it so.
+            // The child resets it, as terraform does (Go's signal.Notify).
+            let mut child = std::process::Command::new("python3")
+                .args([
+                    "-c",
+                    "import signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); print('ready', flush=True); time.sleep(30)",
+                ])
+                .stdout(std::process::Stdio::piped())
                 .spawn()
                 .unwrap();
+            // Signalled only once the reset is done: a SIGINT before it would be ignored.
+            let mut ready = String::new();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+                &mut ready,
+            )
+            .unwrap();
+            assert_eq!(ready.trim(), "ready");
             send_signal(child.id(), signal).unwrap();
             assert_eq!(child.wait().unwrap().signal(), Some(number), "{signal:?}");
             assert!(send_signal(child.id(), signal).is_err(), "{signal:?}");

@@ -149,8 +149,26 @@ mod tests {
     #[test]
     fn signals_by_name_reach_the_process() {
         for (name, number) in [("TERM", 15), ("SIGINT", 2), ("KILL", 9)] {
-            // Not through `sh -c`: the signal must reach the process that holds the pipes.
-            let child = Command::new("sleep").arg("30").spawn().unwrap();
+            // Not through `sh -c`: the signal must reach the process that holds the pipes. Not
+            // `sleep`: a job a non-interactive shell starts in the background (a CI runner,
+            // `nohup make test &`) inherits SIGINT ignored, and `sleep` keeps it so; the child
+            // resets it, as terraform does (Go's signal.Notify), and says when it has.
+            let mut child = Command::new("python3")
+                .args([
+                    "-c",
+                    "import signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); print('ready', flush=True); time.sleep(30)",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Signalled only once the reset is done: a SIGINT before it would be ignored.
+            let mut ready = String::new();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+                &mut ready,
+            )
+            .unwrap();
+            assert_eq!(ready.trim(), "ready");
             let pid = child.id();
             send_signal(pid, name).unwrap();
             let output = wait_with_timeout(child, Duration::from_secs(30)).unwrap();
