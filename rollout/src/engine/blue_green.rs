@@ -175,14 +175,28 @@ impl Rollout {
                 return;
             }
         }
+        if self.detach_all(self.retiring(), obs, now, out) {
+            let detail = self.drain_detail(obs, &self.retiring());
+            self.goto(Phase::DrainingOld, now, detail);
+        }
+    }
+
+    /// What the drain phase waits for, for the timeline.
+    /// Detaches each of `names` from its target groups; true once none is attached any more
+    /// (the old generation going forward, the new one in a rollback: the same step).
+    pub(super) fn detach_all(
+        &mut self,
+        names: Vec<String>,
+        obs: &Observation,
+        now: Timestamp,
+        out: &mut Out,
+    ) -> bool {
         let mut all_detached = true;
-        for name in self.retiring() {
-            let Some(asg) = obs.asg(&name).cloned() else {
+        for name in names {
+            let Some(asg) = obs.asg(&name) else {
                 continue;
             };
-            if !needs_detach(&asg) {
-                self.cp.detached_seen.entry(name).or_insert(now);
-            } else {
+            if needs_detach(asg) {
                 all_detached = false;
                 self.issue(
                     Command::DetachTargetGroups {
@@ -192,15 +206,13 @@ impl Rollout {
                     now,
                     out,
                 );
+            } else {
+                self.cp.detached_seen.entry(name).or_insert(now);
             }
         }
-        if all_detached {
-            let detail = self.drain_detail(obs, &self.retiring());
-            self.goto(Phase::DrainingOld, now, detail);
-        }
+        all_detached
     }
 
-    /// What the drain phase waits for, for the timeline.
     pub(super) fn drain_detail(&self, obs: &Observation, names: &[String]) -> String {
         let with_instances = names
             .iter()

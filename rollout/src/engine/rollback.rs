@@ -203,26 +203,7 @@ impl Rollout {
     pub(super) fn on_detaching_new(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
         self.ensure_rollback_tag(obs, now, out);
         self.ensure_rollback_weights(obs, now, out);
-        let mut all_detached = true;
-        for name in self.rollback_retiring() {
-            let Some(asg) = obs.asg(&name).cloned() else {
-                continue;
-            };
-            if !needs_detach(&asg) {
-                self.cp.detached_seen.entry(name).or_insert(now);
-            } else {
-                all_detached = false;
-                self.issue(
-                    Command::DetachTargetGroups {
-                        asg: name,
-                        target_group_arns: asg.target_group_arns.clone(),
-                    },
-                    now,
-                    out,
-                );
-            }
-        }
-        if all_detached {
+        if self.detach_all(self.rollback_retiring(), obs, now, out) {
             let detail = self.drain_detail(obs, &self.rollback_retiring());
             self.goto(Phase::DrainingNew, now, detail);
         }
