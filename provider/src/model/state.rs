@@ -85,13 +85,8 @@ impl State {
     /// Fills the table's default into each defaulted attribute that is null (an imported
     /// state has no settings yet: Read shows the defaults a plan would fill).
     pub fn fill_null_defaults(&mut self) {
-        for attribute in &attributes::rollout().attributes {
-            if let Some(default) = attribute.default_value()
-                && self.is_null(attribute.name)
-            {
-                self.set(attribute.name, default.clone());
-            }
-        }
+        let current = self.clone();
+        self.fill_defaults(&current);
     }
 
     /// Every computed attribute as the prior state has it.
