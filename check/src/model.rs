@@ -50,6 +50,8 @@ pub struct ModuleView<'a> {
     pub resources: Vec<Resource<'a>>,
     /// `terraform { ... }` blocks with the file holding each.
     pub terraform_blocks: Vec<(&'a SourceFile, &'a Block)>,
+    /// `variable "NAME" { ... }` blocks by name.
+    pub variables: HashMap<&'a str, &'a Block>,
 }
 
 impl<'a> ModuleView<'a> {
@@ -57,6 +59,7 @@ impl<'a> ModuleView<'a> {
         let mut locals = HashMap::new();
         let mut resources = Vec::new();
         let mut terraform_blocks = Vec::new();
+        let mut variables = HashMap::new();
         for file in &module.files {
             for block in file.body.blocks() {
                 match block.ident.as_str() {
@@ -66,6 +69,11 @@ impl<'a> ModuleView<'a> {
                         }
                     }
                     "terraform" => terraform_blocks.push((file, block)),
+                    "variable" => {
+                        if let [name] = block.labels.as_slice() {
+                            variables.insert(name.as_str(), block);
+                        }
+                    }
                     "resource" => {
                         if let [resource_type, name] = block.labels.as_slice() {
                             resources.push(Resource {
@@ -85,6 +93,7 @@ impl<'a> ModuleView<'a> {
             scope: Scope::new(locals),
             resources,
             terraform_blocks,
+            variables,
         }
     }
 

@@ -94,6 +94,20 @@ pub const RULES: &[Rule] = &[
         fix: "Pin a version number, e.g. `aws_launch_template.web.latest_version`.",
     },
     Rule {
+        id: "ZDD015",
+        severity: Severity::Error,
+        title: "Scaled group whose desired capacity Terraform resets",
+        why: "Scaling policies move the group's capacity, but Terraform still manages `desired_capacity`: every apply sets it back to the configured value, scaling a fleet in at peak.",
+        fix: "Add `lifecycle { ignore_changes = [desired_capacity] }` to the group (or remove `desired_capacity`).",
+    },
+    Rule {
+        id: "ZDD016",
+        severity: Severity::Warning,
+        title: "Group behind a load balancer without ELB health checks",
+        why: "With `health_check_type = \"EC2\"` (AWS's default) Auto Scaling ignores the load balancer's health checks: instances it marks unhealthy keep their place in the group and are never replaced.",
+        fix: "Set `health_check_type = \"ELB\"` (and a `health_check_grace_period` longer than the instances' boot time).",
+    },
+    Rule {
         id: "ZDD020",
         severity: Severity::Warning,
         title: "Target group health check that lies",

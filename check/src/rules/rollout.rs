@@ -1,4 +1,4 @@
-//! ZDD014 (error), ZDD030, ZDD031 for the `zdd_rollout` resource.
+//! ZDD014 (error), ZDD016, ZDD030, ZDD031 for the `zdd_rollout` resource.
 
 use std::ops::Range;
 
@@ -9,6 +9,7 @@ use hcl::edit::structure::Body;
 use super::super::finding::Finding;
 use super::super::model::{ModuleView, Resource, attribute_span};
 use super::super::value::{Value, resource_reference};
+use super::autoscaling::health_check::includes_elb;
 use super::target_group::{TARGET_GROUPS, interval_seconds};
 
 const ROLLOUT: &str = "zdd_rollout";
@@ -19,6 +20,7 @@ pub fn check(module: &ModuleView<'_>, out: &mut Vec<Finding>) {
     for rollout in module.resources_of(&[ROLLOUT]) {
         check_floating_version(module, rollout, out);
         check_rollback(module, rollout, out);
+        check_health_check_type(module, rollout, out);
         if let Some(canary) = Canary::of(rollout.body()) {
             check_canary_steps(module, rollout, &canary, out);
         }
@@ -62,6 +64,32 @@ fn check_rollback(module: &ModuleView<'_>, rollout: &Resource<'_>, out: &mut Vec
             ),
         ));
     }
+}
+
+/// A rollout always serves through target groups; its own default is "ELB", so only an explicit
+/// type without ELB is reported.
+fn check_health_check_type(
+    module: &ModuleView<'_>,
+    rollout: &Resource<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let body = rollout.body();
+    let Some(Value::String(kind)) = module.value(body, "health_check_type") else {
+        return; // the default ("ELB"), or not static
+    };
+    if includes_elb(&kind) {
+        return;
+    }
+    out.push(module.finding(
+        "ZDD016",
+        rollout.file,
+        attribute_span(body, "health_check_type", rollout.block.span()),
+        rollout.address(),
+        format!(
+            "{} sets `health_check_type = \"{kind}\"` (the default is \"ELB\"): between deploys its groups ignore the load balancer's health checks and keep instances it marks unhealthy, so they hold capacity and are never replaced; remove it or set \"ELB\"",
+            rollout.address()
+        ),
+    ));
 }
 
 /// The `canary` setting, written as an attribute (`canary = { ... }`) or a block.

@@ -100,6 +100,18 @@ fn findings_point_at_the_offending_line() {
                 "launch_template_version = \"$Latest\"",
             ],
         ),
+        (
+            "ZDD015",
+            &["desired_capacity      = 3", "desired_capacity    = 4"],
+        ),
+        (
+            "ZDD016",
+            &[
+                "health_check_type     = \"EC2\"",
+                "target_group_arns     = [aws_lb_target_group.api.arn]",
+                "health_check_type       = \"EC2\"",
+            ],
+        ),
         ("ZDD021", &["deregistration_delay = 0"]),
         (
             "ZDD030",

@@ -1,6 +1,7 @@
 //! The zdd-check integration tests, one test binary (one link) for the crate: each module is
 //! one former test file, named as it was.
 
+mod check_autoscaling;
 mod check_fuzz;
 mod check_rules;
 mod check_sarif;

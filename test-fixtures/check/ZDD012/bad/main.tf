@@ -29,6 +29,7 @@ resource "aws_autoscaling_group" "web" {
   max_size            = 6
   desired_capacity    = 3
   vpc_zone_identifier = var.subnet_ids
+  health_check_type   = "ELB"
 
   launch_template {
     id      = aws_launch_template.web.id

@@ -30,6 +30,7 @@ resource "aws_autoscaling_group" "web" {
   desired_capacity    = 3
   vpc_zone_identifier = var.subnet_ids
   target_group_arns   = [aws_lb_target_group.web.arn]
+  health_check_type   = "ELB"
   wait_for_elb_capacity = 3
   wait_for_capacity_timeout = "15m"
 

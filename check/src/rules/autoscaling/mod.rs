@@ -1,7 +1,14 @@
-//! ZDD010-ZDD014 for `aws_autoscaling_group` (and ZDD012 for `aws_autoscaling_attachment`).
+//! ZDD010-ZDD016 for `aws_autoscaling_group` (and ZDD012 for `aws_autoscaling_attachment`):
+//! replacement and launch settings here, ZDD015 (scaling policies against a managed capacity) in
+//! [`capacity`], ZDD016 (health check type behind a load balancer) in [`health_check`].
+
+mod capacity;
+pub mod health_check;
 
 use hcl::edit::Span;
+use hcl::edit::expr::Expression;
 use hcl::edit::structure::Body;
+use hcl::edit::template::Element;
 
 use super::super::finding::{Finding, Severity};
 use super::super::model::{ModuleView, Resource, attribute_span, nested_block};
@@ -22,6 +29,54 @@ pub fn check(module: &ModuleView<'_>, out: &mut Vec<Finding>) {
     for attachment in module.resources_of(ATTACHMENTS) {
         check_separate_attachment(module, attachment, out);
     }
+    capacity::check(module, out);
+    health_check::check(module, out);
+}
+
+/// The group of this module that `expr` (an `autoscaling_group_name`) names: a reference
+/// (`aws_autoscaling_group.web.name`, `.id`, indexed, or alone inside `"${...}"`), or a static
+/// name equal to a group's static `name`. `None` when it names no group declared here or cannot
+/// be resolved statically (`var.*`, `module.*`, `data.*`): rules stay silent rather than guess,
+/// and a literal name is never matched with a group of another module, which may live in another
+/// account or region.
+fn group_named_by<'m, 'a>(
+    module: &'m ModuleView<'a>,
+    expr: &Expression,
+) -> Option<&'m Resource<'a>> {
+    if let Some((resource_type, name)) = reference_in(expr) {
+        return if resource_type == GROUP {
+            module.resource(GROUP, name)
+        } else {
+            None
+        };
+    }
+    let Value::String(wanted) = module.scope.eval(expr) else {
+        return None;
+    };
+    module.resources_of(&[GROUP]).find(|group| {
+        module
+            .value(group.body(), "name")
+            .is_some_and(|name| name.as_str() == Some(wanted.as_str()))
+    })
+}
+
+/// A plain resource reference, also when written as the only part of a string template (the
+/// Terraform 0.11 style `"${aws_autoscaling_group.web.name}"`).
+fn reference_in(expr: &Expression) -> Option<(&str, &str)> {
+    if let Expression::StringTemplate(template) = expr {
+        let mut elements = template.iter();
+        if let (Some(Element::Interpolation(interpolation)), None) =
+            (elements.next(), elements.next())
+        {
+            return resource_reference(&interpolation.expr);
+        }
+    }
+    resource_reference(expr)
+}
+
+/// Whether `a` and `b` are the same resource block.
+fn same_resource(a: &Resource<'_>, b: &Resource<'_>) -> bool {
+    std::ptr::eq(a.block, b.block)
 }
 
 /// A group with a launch template, launch configuration or mixed instances policy: changing
