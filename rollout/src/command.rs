@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::LaunchTemplateRef;
+use crate::observation::ScalingProcess;
+use crate::spec::{GroupHealthCheck, LaunchTemplateRef, LifecycleHook, TargetTracking};
 
 /// One effectful operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +37,13 @@ pub enum Command {
         desired_capacity: u32,
         target_group_arns: Vec<String>,
         tags: BTreeMap<String, String>,
+        /// `HealthCheckType`, `HealthCheckGracePeriod`, `DefaultInstanceWarmup`.
+        #[serde(default)]
+        health_check: GroupHealthCheck,
+        /// `LifecycleHookSpecificationList`: the hooks exist before the first instance
+        /// launches, so none escapes a launch or termination hook.
+        #[serde(default)]
+        lifecycle_hooks: Vec<LifecycleHook>,
     },
     /// `UpdateAutoScalingGroup` with absolute sizes. A lower desired capacity makes AWS
     /// deregister instances of its choice from the group's target groups, wait out the
@@ -71,10 +79,46 @@ pub enum Command {
         key: String,
         value: String,
     },
-    /// `DeleteAutoScalingGroup` with `ForceDelete = true`: AWS terminates the instances without
-    /// draining, so the engine issues it only when no instance of the group is registered or
-    /// draining in any target group and the drain time has passed. A missing group is success.
-    DeleteAsg { asg: String },
+    /// `DeleteAutoScalingGroup`. With `force` (`ForceDelete = true`) AWS terminates the
+    /// instances without draining and abandons their lifecycle actions, so the engine forces it
+    /// only when no instance of the group is registered or draining in any target group, the
+    /// drain time has passed and the fleet has no termination hook. Without `force` AWS refuses
+    /// (`ResourceInUse`) while the group has instances: a group with a termination hook is
+    /// scaled to zero first and deleted empty. A missing group is success.
+    DeleteAsg {
+        asg: String,
+        #[serde(default = "force_by_default")]
+        force: bool,
+    },
+    /// `PutScalingPolicy` (target tracking) on a group: creates or replaces the policy of that
+    /// name, so a re-run is the same policy. `target_group_arn` is the target group an
+    /// `ALBRequestCountPerTarget` policy counts requests in (its `ResourceLabel`).
+    PutScalingPolicy {
+        asg: String,
+        policy: TargetTracking,
+        target_group_arn: Option<String>,
+    },
+    /// `DeletePolicy`: a missing policy is success.
+    DeleteScalingPolicy { asg: String, policy_name: String },
+    /// `SuspendProcesses`: suspending a suspended process is a no-op.
+    SuspendProcesses {
+        asg: String,
+        processes: Vec<ScalingProcess>,
+    },
+    /// `ResumeProcesses`: resuming a running process is a no-op.
+    ResumeProcesses {
+        asg: String,
+        processes: Vec<ScalingProcess>,
+    },
+}
+
+fn force_by_default() -> bool {
+    true
+}
+
+fn process_names(processes: &[ScalingProcess]) -> String {
+    let names: Vec<&str> = processes.iter().map(|p| p.as_aws_str()).collect();
+    names.join(",")
 }
 
 impl Command {
@@ -104,7 +148,19 @@ impl Command {
                 format!("weights:{listener_arn}:{}", w.join(","))
             }
             Command::TagAsg { asg, key, .. } => format!("tag:{asg}:{key}"),
-            Command::DeleteAsg { asg } => format!("delete:{asg}"),
+            Command::DeleteAsg { asg, force } => format!("delete:{asg}:{force}"),
+            Command::PutScalingPolicy { asg, policy, .. } => {
+                format!("policy:{asg}:{}", policy.name)
+            }
+            Command::DeleteScalingPolicy { asg, policy_name } => {
+                format!("delete-policy:{asg}:{policy_name}")
+            }
+            Command::SuspendProcesses { asg, processes } => {
+                format!("suspend:{asg}:{}", process_names(processes))
+            }
+            Command::ResumeProcesses { asg, processes } => {
+                format!("resume:{asg}:{}", process_names(processes))
+            }
         }
     }
 
@@ -147,7 +203,20 @@ impl Command {
                 format!("set listener weights {}", w.join(" "))
             }
             Command::TagAsg { asg, key, value } => format!("tag {asg} {key}={value}"),
-            Command::DeleteAsg { asg } => format!("delete {asg}"),
+            Command::DeleteAsg { asg, force: true } => format!("delete {asg}"),
+            Command::DeleteAsg { asg, force: false } => format!("delete {asg} (empty, no force)"),
+            Command::PutScalingPolicy { asg, policy, .. } => {
+                format!("put scaling policy {policy} on {asg}")
+            }
+            Command::DeleteScalingPolicy { asg, policy_name } => {
+                format!("delete scaling policy {policy_name} of {asg}")
+            }
+            Command::SuspendProcesses { asg, processes } => {
+                format!("suspend {} on {asg}", process_names(processes))
+            }
+            Command::ResumeProcesses { asg, processes } => {
+                format!("resume {} on {asg}", process_names(processes))
+            }
         }
     }
 }

@@ -197,6 +197,10 @@ mod tests {
             target_group_arns: Vec::new(),
             instances: Vec::new(),
             status: None,
+            suspended_processes: Vec::new(),
+            scaling_policies: Vec::new(),
+            health_check: None,
+            lifecycle_hooks: None,
         }
     }
 

@@ -46,6 +46,20 @@ pub struct AsgObservation {
     pub instances: Vec<InstanceObservation>,
     /// `Some("Delete in progress")` while a deletion runs.
     pub status: Option<String>,
+    /// `SuspendedProcesses` (processes AWS names that the engine does not know are left out).
+    #[serde(default)]
+    pub suspended_processes: Vec<ScalingProcess>,
+    /// Names of the group's scaling policies (`DescribePolicies`).
+    #[serde(default)]
+    pub scaling_policies: Vec<String>,
+    /// The group's health check settings (`HealthCheckType`, `HealthCheckGracePeriod`,
+    /// `DefaultInstanceWarmup`); `None` when not read.
+    #[serde(default)]
+    pub health_check: Option<crate::spec::GroupHealthCheck>,
+    /// The group's lifecycle hooks (`DescribeLifecycleHooks`); `None` when not read (then
+    /// nothing is concluded from them).
+    #[serde(default)]
+    pub lifecycle_hooks: Option<Vec<crate::spec::LifecycleHook>>,
 }
 
 impl AsgObservation {
@@ -75,6 +89,71 @@ impl AsgObservation {
 pub struct InstanceObservation {
     pub id: String,
     pub lifecycle: LifecycleState,
+    /// `Pending:Wait` or `Terminating:Wait`: a lifecycle hook holds the instance (it is
+    /// `Pending` or `Terminating` in `lifecycle`).
+    #[serde(default)]
+    pub hook_wait: bool,
+}
+
+/// An Auto Scaling process that `SuspendProcesses` can stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ScalingProcess {
+    Launch,
+    Terminate,
+    AddToLoadBalancer,
+    AlarmNotification,
+    #[serde(rename = "AZRebalance")]
+    AzRebalance,
+    HealthCheck,
+    InstanceRefresh,
+    ReplaceUnhealthy,
+    ScheduledActions,
+}
+
+impl ScalingProcess {
+    pub const ALL: [ScalingProcess; 9] = [
+        ScalingProcess::Launch,
+        ScalingProcess::Terminate,
+        ScalingProcess::AddToLoadBalancer,
+        ScalingProcess::AlarmNotification,
+        ScalingProcess::AzRebalance,
+        ScalingProcess::HealthCheck,
+        ScalingProcess::InstanceRefresh,
+        ScalingProcess::ReplaceUnhealthy,
+        ScalingProcess::ScheduledActions,
+    ];
+
+    /// The processes through which a group changes its own capacity: scaling policies
+    /// (alarms), scheduled actions and rebalancing. Suspending them stops the group scaling
+    /// itself while leaving launches, terminations and health replacement to work (a rolling
+    /// update and a scale to zero lower the desired capacity and need `Terminate`).
+    pub const SELF_SCALING: [ScalingProcess; 3] = [
+        ScalingProcess::AlarmNotification,
+        ScalingProcess::ScheduledActions,
+        ScalingProcess::AzRebalance,
+    ];
+
+    /// `ProcessName` as AWS spells it.
+    pub fn as_aws_str(self) -> &'static str {
+        match self {
+            ScalingProcess::Launch => "Launch",
+            ScalingProcess::Terminate => "Terminate",
+            ScalingProcess::AddToLoadBalancer => "AddToLoadBalancer",
+            ScalingProcess::AlarmNotification => "AlarmNotification",
+            ScalingProcess::AzRebalance => "AZRebalance",
+            ScalingProcess::HealthCheck => "HealthCheck",
+            ScalingProcess::InstanceRefresh => "InstanceRefresh",
+            ScalingProcess::ReplaceUnhealthy => "ReplaceUnhealthy",
+            ScalingProcess::ScheduledActions => "ScheduledActions",
+        }
+    }
+
+    /// The process AWS names `name`, if the engine knows it.
+    pub fn from_aws_str(name: &str) -> Option<ScalingProcess> {
+        ScalingProcess::ALL
+            .into_iter()
+            .find(|process| process.as_aws_str() == name)
+    }
 }
 
 /// ASG lifecycle states the engine distinguishes (`Pending:Wait` etc. map to their prefix).
@@ -315,6 +394,10 @@ mod owner_tests {
             target_group_arns: Vec::new(),
             instances: Vec::new(),
             status: None,
+            suspended_processes: Vec::new(),
+            scaling_policies: Vec::new(),
+            health_check: None,
+            lifecycle_hooks: None,
         }
     }
 

@@ -47,7 +47,8 @@ fn sarif_of_every_fixture_is_valid() {
     }
     dirs.push(fixtures().join("cases/suppression"));
     dirs.push(fixtures().join("cases/modules/root"));
-    assert!(dirs.len() >= 26);
+    dirs.push(fixtures().join("cases/autoscaling_modules/root"));
+    assert!(dirs.len() >= 30);
     let mut results = 0;
     for dir in dirs {
         let report = check_dir(&dir).expect("parses");
@@ -59,6 +60,36 @@ fn sarif_of_every_fixture_is_valid() {
         results > 20,
         "only {results} results: the fixtures should produce many"
     );
+}
+
+/// Each rule's bad fixture yields results of that rule, and every result's `ruleIndex` points at
+/// the driver's entry for its `ruleId` (GitHub shows the rule's help from that entry).
+#[test]
+fn sarif_results_point_at_their_rule_in_the_driver() {
+    for entry in std::fs::read_dir(fixtures()).expect("fixtures") {
+        let dir = entry.expect("entry").path();
+        let Some(rule_id) = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.starts_with("ZDD"))
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let report = check_dir(&dir.join("bad")).expect("parses");
+        let log = sarif::render(&report, Severity::Warning);
+        let run = &log["runs"][0];
+        let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
+        let results = run["results"].as_array().expect("results");
+        assert!(!results.is_empty(), "{rule_id}: no results");
+        for result in results {
+            assert_eq!(result["ruleId"], rule_id.as_str(), "{rule_id}: {result}");
+            let index = result["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+            assert_eq!(rules[index]["id"], rule_id.as_str(), "{rule_id}: {result}");
+            let level = result["level"].as_str().expect("level");
+            assert!(level == "error" || level == "warning", "{result}");
+        }
+    }
 }
 
 #[test]

@@ -50,9 +50,14 @@ pub fn asg(info: &AsgInfo) -> AsgObservation {
             .map(|instance| InstanceObservation {
                 id: instance.instance_id.clone(),
                 lifecycle: lifecycle(&instance.lifecycle_state),
+                hook_wait: instance.lifecycle_state.ends_with(":Wait"),
             })
             .collect(),
         status: info.deleting.then(|| "Delete in progress".to_string()),
+        suspended_processes: Vec::new(),
+        scaling_policies: Vec::new(),
+        health_check: None,
+        lifecycle_hooks: None,
     }
 }
 

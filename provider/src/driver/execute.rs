@@ -20,6 +20,7 @@ pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError
             desired_capacity,
             target_group_arns,
             tags,
+            ..
         } => {
             let rollout = tags.get(TAG_ROLLOUT).cloned().unwrap_or_default();
             let spec = NewAsg {
@@ -69,7 +70,15 @@ pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError
             weights,
         } => aws.set_listener_weights(listener_arn, weights).await,
         Command::TagAsg { asg, key, value } => aws.tag_asg(asg, key, value).await,
-        Command::DeleteAsg { asg } => aws.delete_asg(asg).await,
+        Command::DeleteAsg { asg, .. } => aws.delete_asg(asg).await,
+        // TODO(#13, provider helper): the adapter calls.
+        Command::PutScalingPolicy { .. }
+        | Command::DeleteScalingPolicy { .. }
+        | Command::SuspendProcesses { .. }
+        | Command::ResumeProcesses { .. } => Err(AwsError::Unexpected {
+            operation: "PutScalingPolicy",
+            detail: "not built yet".into(),
+        }),
     }
 }
 

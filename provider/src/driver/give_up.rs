@@ -309,9 +309,14 @@ mod tests {
                 .map(|(id, lifecycle)| InstanceObservation {
                     id: (*id).to_string(),
                     lifecycle: *lifecycle,
+                    hook_wait: false,
                 })
                 .collect(),
             status: None,
+            suspended_processes: Vec::new(),
+            scaling_policies: Vec::new(),
+            health_check: None,
+            lifecycle_hooks: None,
         }
     }
 

@@ -311,7 +311,10 @@ impl Rollout {
                 );
                 return;
             }
-            let delete = Command::DeleteAsg { asg: name };
+            let delete = Command::DeleteAsg {
+                asg: name,
+                force: true,
+            };
             if asg.is_deleting() {
                 self.look_again_for(&delete, now, out);
             } else {

@@ -40,6 +40,10 @@ pub(super) fn action_name(command: &Command) -> &'static str {
         Command::SetListenerWeights { .. } => "set_listener_weights",
         Command::TagAsg { .. } => "tag_asg",
         Command::DeleteAsg { .. } => "delete_asg",
+        Command::PutScalingPolicy { .. } => "put_scaling_policy",
+        Command::DeleteScalingPolicy { .. } => "delete_scaling_policy",
+        Command::SuspendProcesses { .. } => "suspend_processes",
+        Command::ResumeProcesses { .. } => "resume_processes",
     }
 }
 
@@ -163,6 +167,8 @@ impl Rollout {
             desired_capacity: desired,
             target_group_arns: self.new_groups(),
             tags,
+            health_check: self.spec.health_check,
+            lifecycle_hooks: self.spec.lifecycle_hooks.clone(),
         }
     }
 }

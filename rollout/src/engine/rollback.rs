@@ -246,7 +246,10 @@ impl Rollout {
                 continue;
             }
             remaining = true;
-            let delete = Command::DeleteAsg { asg: name };
+            let delete = Command::DeleteAsg {
+                asg: name,
+                force: true,
+            };
             if asg.is_deleting() {
                 self.look_again_for(&delete, now, out);
             } else {

@@ -48,6 +48,8 @@ impl Controller for NaiveController {
                     desired_capacity: self.spec.capacity.desired,
                     target_group_arns: self.spec.target_group_arns(),
                     tags,
+                    health_check: self.spec.health_check,
+                    lifecycle_hooks: self.spec.lifecycle_hooks.clone(),
                 });
             }
             Some(asg) => {
@@ -58,7 +60,10 @@ impl Controller for NaiveController {
                     .count() as u32;
                 if in_service >= self.spec.capacity.desired {
                     if observation.asg(&old).is_some() {
-                        commands.push(Command::DeleteAsg { asg: old });
+                        commands.push(Command::DeleteAsg {
+                            asg: old,
+                            force: true,
+                        });
                         phase = Phase::DeletingOld;
                     } else {
                         phase = Phase::Complete;

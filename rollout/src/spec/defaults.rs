@@ -1,6 +1,9 @@
 //! Every default value of the engine, in one place: what an omitted attribute means.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
+
+use super::autoscaling::{HealthCheckType, HookResult};
 
 /// `strategy` when omitted.
 pub const DEFAULT_STRATEGY: &str = "blue_green";
@@ -20,3 +23,14 @@ pub const DEFAULT_DRAIN_MARGIN: Duration = Duration::from_secs(5);
 /// canary group's requests answered 5xx during a soak (judged from
 /// [`crate::engine::MIN_REQUESTS_FOR_RATIO`] requests on) rolls back. `1.0` turns it off.
 pub const DEFAULT_MAX_5XX_RATIO: f64 = 0.01;
+/// `health_check_type` when omitted: the group acts on the load balancer's view of health.
+pub const DEFAULT_HEALTH_CHECK_TYPE: HealthCheckType = HealthCheckType::Elb;
+/// `health_check_grace_period` when omitted (the AWS console's default).
+pub const DEFAULT_HEALTH_CHECK_GRACE_PERIOD: Duration = Duration::from_secs(300);
+/// A lifecycle hook's `heartbeat_timeout` when omitted (AWS's default).
+pub const DEFAULT_HOOK_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The `heartbeat_timeout` AWS accepts.
+pub const HOOK_HEARTBEAT_TIMEOUT_RANGE: RangeInclusive<Duration> =
+    Duration::from_secs(30)..=Duration::from_secs(7200);
+/// A lifecycle hook's `default_result` when omitted (AWS's default).
+pub const DEFAULT_HOOK_DEFAULT_RESULT: HookResult = HookResult::Abandon;

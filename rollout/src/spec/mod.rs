@@ -4,6 +4,7 @@
 //! carries the attribute path of the `zdd_rollout` resource it is about (`canary.steps[2].weight`),
 //! so the provider can attach it to the right place in the plan.
 
+mod autoscaling;
 mod canary;
 pub mod defaults;
 mod error;
@@ -14,13 +15,17 @@ mod validate;
 
 use std::time::Duration;
 
+pub use autoscaling::{
+    GroupHealthCheck, HealthCheckType, HookResult, HookTransition, LifecycleHook, PredefinedMetric,
+    TargetTracking,
+};
 pub use defaults::{
     DEFAULT_BATCH_SIZE, DEFAULT_CANARY_STEPS, DEFAULT_DRAIN_MARGIN, DEFAULT_HEALTH_TIMEOUT,
     DEFAULT_MAX_5XX_RATIO, DEFAULT_MIN_HEALTHY_PERCENT, DEFAULT_ROLLBACK_ON_FAILURE,
     DEFAULT_STRATEGY,
 };
 pub use error::{AttributePath, PathStep, SpecError, SpecErrorKind, SpecErrors};
-pub use raw::{RawCanary, RawCanaryStep, RawSpec};
+pub use raw::{RawCanary, RawCanaryStep, RawLifecycleHook, RawSpec, RawTargetTracking};
 pub use types::{CanarySpec, CanaryStep, Capacity, LaunchTemplateRef, RolloutSpec, Strategy};
 
 use crate::time::HumanDuration;

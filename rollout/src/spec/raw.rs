@@ -34,6 +34,39 @@ pub struct RawSpec {
     pub drain_margin: Option<String>,
     pub rollback_on_failure: Option<bool>,
     pub tags: Option<BTreeMap<String, String>>,
+    /// `"ELB"` (default) or `"EC2"`.
+    pub health_check_type: Option<String>,
+    /// Duration in whole seconds such as `"2m"`.
+    pub health_check_grace_period: Option<String>,
+    /// Duration in whole seconds such as `"60s"`; no default (AWS's own behaviour).
+    pub default_instance_warmup: Option<String>,
+    pub target_tracking: Option<Vec<RawTargetTracking>>,
+    pub lifecycle_hooks: Option<Vec<RawLifecycleHook>>,
+}
+
+/// One `target_tracking` element as written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawTargetTracking {
+    pub name: String,
+    /// `ASGAverageCPUUtilization`, `ASGAverageNetworkIn`, `ASGAverageNetworkOut` or
+    /// `ALBRequestCountPerTarget`.
+    pub predefined_metric: String,
+    pub target_value: f64,
+    pub disable_scale_in: Option<bool>,
+}
+
+/// One `lifecycle_hooks` element as written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawLifecycleHook {
+    pub name: String,
+    /// `"launching"` or `"terminating"`.
+    pub transition: String,
+    /// Duration in whole seconds, 30 s to 7200 s.
+    pub heartbeat_timeout: Option<String>,
+    /// `"CONTINUE"` or `"ABANDON"` (default, as AWS).
+    pub default_result: Option<String>,
 }
 
 /// The `canary` block as written.

@@ -50,6 +50,17 @@ pub struct RolloutSpec {
     /// sets it from state ([`RolloutSpec::with_owner`]).
     #[serde(default)]
     pub owner: crate::observation::Owner,
+    /// Each generation's group health check (`health_check_type`, grace period, warm-up).
+    #[serde(default)]
+    pub health_check: super::GroupHealthCheck,
+    /// Target-tracking policies: put on the serving generation only. With any, the fleet's
+    /// capacity is the scaling policies' to decide: `capacity.desired` is only the first
+    /// generation's, and a rollout starts from the serving group's current capacity.
+    #[serde(default)]
+    pub target_tracking: Vec<super::TargetTracking>,
+    /// Lifecycle hooks, created with each generation's group.
+    #[serde(default)]
+    pub lifecycle_hooks: Vec<super::LifecycleHook>,
 }
 
 /// How traffic moves from the old generation to the new one.
@@ -121,6 +132,38 @@ impl RolloutSpec {
     /// `ceil(desired * min_healthy_percent / 100)`.
     pub fn capacity_floor(&self) -> u32 {
         (self.capacity.desired * self.min_healthy_percent).div_ceil(100)
+    }
+
+    /// Whether scaling policies own the fleet's capacity (`target_tracking` is set).
+    pub fn is_autoscaled(&self) -> bool {
+        !self.target_tracking.is_empty()
+    }
+
+    /// Whether a retiring group's instances must pass a termination hook: then the group is
+    /// scaled to zero and deleted empty, never force-deleted past the hook.
+    pub fn has_termination_hook(&self) -> bool {
+        self.lifecycle_hooks
+            .iter()
+            .any(|hook| hook.transition == super::HookTransition::Terminating)
+    }
+
+    /// The longest a termination hook may hold an instance (its heartbeat timeout), zero
+    /// without one: the time a retiring generation may need beyond its drain.
+    pub fn termination_hook_time(&self) -> std::time::Duration {
+        self.lifecycle_hooks
+            .iter()
+            .filter(|hook| hook.transition == super::HookTransition::Terminating)
+            .map(|hook| hook.heartbeat_timeout)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The target group an `ALBRequestCountPerTarget` policy of a generation serving in
+    /// `serving_target_group` counts requests in.
+    pub fn request_count_target_group(&self, serving_target_group: Option<&str>) -> Option<String> {
+        serving_target_group
+            .map(str::to_string)
+            .or_else(|| self.target_group_arns().into_iter().next())
     }
 
     /// Short strategy name as written in the configuration.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::autoscaling::validate_autoscaling;
 use super::defaults::{
     DEFAULT_BATCH_SIZE, DEFAULT_DRAIN_MARGIN, DEFAULT_HEALTH_TIMEOUT, DEFAULT_MIN_HEALTHY_PERCENT,
     DEFAULT_ROLLBACK_ON_FAILURE,
@@ -183,6 +184,14 @@ impl RolloutSpec {
         }
 
         let strategy = validate_strategy(raw, capacity, min_healthy_percent, batch_size, &mut err);
+        let has_target_group = match raw.strategy.as_deref() {
+            Some("canary") => true,
+            _ => raw
+                .target_group_arns
+                .as_ref()
+                .is_some_and(|arns| !arns.is_empty()),
+        };
+        let autoscaling = validate_autoscaling(raw, has_target_group, &mut err);
 
         match (
             errors.is_empty(),
@@ -192,6 +201,7 @@ impl RolloutSpec {
             strategy,
             health_timeout,
             drain_margin,
+            autoscaling,
         ) {
             (
                 true,
@@ -201,6 +211,7 @@ impl RolloutSpec {
                 Some(strategy),
                 Some(health_timeout),
                 Some(drain_margin),
+                Some(autoscaling),
             ) => Ok(RolloutSpec {
                 name: raw.name.clone(),
                 launch_template: LaunchTemplateRef {
@@ -218,6 +229,9 @@ impl RolloutSpec {
                     .unwrap_or(DEFAULT_ROLLBACK_ON_FAILURE),
                 tags: raw.tags.clone().unwrap_or_default(),
                 owner: crate::observation::Owner::default(),
+                health_check: autoscaling.health_check,
+                target_tracking: autoscaling.target_tracking,
+                lifecycle_hooks: autoscaling.lifecycle_hooks,
             }),
             _ => Err(SpecErrors(errors)),
         }

@@ -22,6 +22,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .lifecycle import LifecycleActions
+
 INITIAL = "initial"
 HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"
@@ -95,6 +97,8 @@ class HealthModel:
         self.clock = clock
         self.time_scale = time_scale
         self._lock = threading.RLock()
+        # Instances held by lifecycle hooks: same clock, same time scale, same event log.
+        self.lifecycle = LifecycleActions(self)
         self.reset()
 
     # ---- bookkeeping -------------------------------------------------------------------------
@@ -106,6 +110,7 @@ class HealthModel:
             self._unhealthy_marks: dict[str, str] = {}
             self._pending_terminations: dict[str, PendingTermination] = {}
             self._events: list[dict[str, Any]] = []
+            self.lifecycle.clear()
 
     def scaled(self, aws_seconds: float) -> float:
         return aws_seconds * self.time_scale
@@ -125,6 +130,13 @@ class HealthModel:
         }
         event.update(fields)
         self._events.append(event)
+
+    def record(self, kind: str, at: float | None = None, **fields: Any) -> None:
+        """Appends an event that is not a target's state change (lifecycle actions, violations
+        found outside the model). `at` is a model-clock instant (default: now)."""
+        with self._lock:
+            now = self.settle()
+            self._emit(now if at is None else at, kind, **fields)
 
     def _set_state(
         self, target: _Target, at: float, state: str, reason: str | None, due: float | None, kind: str, **extra: Any

@@ -11,19 +11,13 @@ tests/test_moto_patches.py fail loudly if an upgrade renames or reshapes any of 
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from moto.autoscaling import exceptions as autoscaling_exceptions
-from moto.autoscaling import models as autoscaling_models
-from moto.autoscaling import responses as autoscaling_responses
 from moto.ec2.models import instances as ec2_instances
 from moto.elbv2 import models as elbv2_models
 
+from . import context, patches_asg
 from .model import DRAINING, HealthModel, TargetGroupTimings
 
 # (class, attribute) pairs replaced below; checked before patching so a moto upgrade that
@@ -35,64 +29,15 @@ PATCHED = [
     (elbv2_models.ELBv2Backend, "describe_target_health"),
     (elbv2_models.ELBv2Backend, "delete_target_group"),
     (ec2_instances.InstanceBackend, "terminate_instances"),
-    (autoscaling_models.FakeAutoScalingGroup, "set_desired_capacity"),
-    (autoscaling_models.AutoScalingBackend, "delete_auto_scaling_group"),
-    (autoscaling_models.AutoScalingBackend, "terminate_instance"),
-    (autoscaling_models.AutoScalingBackend, "detach_instances"),
-    (autoscaling_models.AutoScalingBackend, "detach_load_balancer_target_groups"),
-    (autoscaling_responses.AutoScalingResponse, "delete_auto_scaling_group"),
+    *patches_asg.PATCHED,
 ]
 _MARK = "_zdd_localaws_original"
 
 
-@dataclass(frozen=True)
-class _AsgRemoval:
-    """An Auto Scaling operation that removes instances from a group with target groups."""
-
-    group: Any  # FakeAutoScalingGroup
-    cause: str
-    force: bool
-
-
-class _Context(threading.local):
-    """What the current request is doing, for the patched methods deep inside moto's call chains."""
-
-    def __init__(self) -> None:
-        self.asg_removal: _AsgRemoval | None = None
-        self.deregister_cause: str | None = None
-        self.terminate_cause: str | None = None
-        self.force_delete: bool = False
-
-
-_context = _Context()
-
-
-@dataclass(frozen=True)
-class _DeferredTermination:
-    """What run_due_terminations needs to terminate an instance after its drain."""
-
-    ec2_backend: Any
-    group_name: str
-
-
-class ResourceInUseFault(autoscaling_exceptions.AutoscalingClientError):
-    code = "ResourceInUse"
-    message = (
-        "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance "
-        "request(s) still in the group."
-    )
-
-
-@contextlib.contextmanager
-def _set(**values: Any) -> Iterator[None]:
-    saved = {name: getattr(_context, name) for name in values}
-    for name, value in values.items():
-        setattr(_context, name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(_context, name, value)
+_context = context.current
+_set = context.using
+_AsgRemoval = context.AsgRemoval
+_DeferredTermination = context.DeferredTermination
 
 
 def timings_of(target_group: Any) -> TargetGroupTimings:
@@ -121,9 +66,9 @@ def check_patch_points() -> None:
 def install(model: HealthModel, strict_asg_delete: bool = False) -> None:
     """Apply the patches (idempotent: a second call re-targets them at `model`).
 
-    `strict_asg_delete`: refuse DeleteAutoScalingGroup without ForceDelete while the group has
-    instances (or instances still draining towards termination) with ResourceInUse, as AWS does.
-    Off, a non-force delete drains the group's targets and terminates the instances afterwards.
+    DeleteAutoScalingGroup without ForceDelete is refused with ResourceInUse while the group
+    lists instances, as on AWS. `strict_asg_delete`: also while instances it scaled in are still
+    draining towards termination (AWS lists those as Terminating; stock moto drops them at once).
     """
     check_patch_points()
     for cls, name in PATCHED:
@@ -131,7 +76,7 @@ def install(model: HealthModel, strict_asg_delete: bool = False) -> None:
             setattr(cls, _MARK + "_" + name, getattr(cls, name))
     _install_elbv2(model)
     _install_ec2(model)
-    _install_autoscaling(model, strict_asg_delete)
+    patches_asg.install(model, strict_asg_delete, _original)
 
 
 # ---- ELBv2 ------------------------------------------------------------------------------------
@@ -226,6 +171,8 @@ def _install_ec2(model: HealthModel) -> None:
         if not now_ids:
             return []
         terminated = orig_terminate_instances(self, now_ids)
+        for instance, _previous_state in terminated:
+            model.lifecycle.forget(instance.id)
         cause = _context.terminate_cause or (removal.cause if removal else "terminate_instances")
         elbv2_backend = elbv2_models.elbv2_backends[self.account_id][self.region_name]
         for instance, _previous_state in terminated:
@@ -256,88 +203,20 @@ def _drain_before_terminating(model: HealthModel, ec2_backend: Any, removal: _As
     return True
 
 
+def run_due(model: HealthModel) -> None:
+    """Apply what is due: lifecycle hooks that timed out, then the terminations whose drain has
+    ended (called by the server's ticker and before every request, under the backend lock)."""
+    patches_asg.run_due_lifecycle_timeouts(model)
+    run_due_terminations(model)
+
+
 def run_due_terminations(model: HealthModel) -> None:
-    """Carry out the terminations whose drain has ended (called by the server's ticker and
-    before every request, under the server's backend lock)."""
     for pending in model.due_terminations():
         deferred: _DeferredTermination = pending.payload
         try:
             with _set(terminate_cause=f"{pending.cause}_after_drain", asg_removal=None):
                 deferred.ec2_backend.terminate_instances([pending.instance_id])
+            if deferred.leaves_group:
+                patches_asg.remove_from_group(deferred.ec2_backend, deferred.group_name, pending.instance_id)
         except Exception as error:  # noqa: BLE001 - the instance may be gone after a reset
             print(f"zdd_localaws: deferred termination of {pending.instance_id} failed: {error!r}", file=sys.stderr)
-
-
-# ---- Auto Scaling -----------------------------------------------------------------------------
-
-
-def _install_autoscaling(model: HealthModel, strict_asg_delete: bool) -> None:
-    group_cls = autoscaling_models.FakeAutoScalingGroup
-    backend_cls = autoscaling_models.AutoScalingBackend
-    response_cls = autoscaling_responses.AutoScalingResponse
-    orig_set_desired_capacity = _original(group_cls, "set_desired_capacity")
-    orig_delete_group = _original(backend_cls, "delete_auto_scaling_group")
-    orig_terminate_instance = _original(backend_cls, "terminate_instance")
-    orig_detach_instances = _original(backend_cls, "detach_instances")
-    orig_detach_target_groups = _original(backend_cls, "detach_load_balancer_target_groups")
-    orig_delete_group_response = _original(response_cls, "delete_auto_scaling_group")
-
-    def set_desired_capacity(self: Any, new_capacity: int | None) -> None:
-        if _context.asg_removal is not None:  # inside a delete or terminate: keep its cause
-            return orig_set_desired_capacity(self, new_capacity)
-        with _set(asg_removal=_AsgRemoval(self, "asg_scale_in", force=False)):
-            return orig_set_desired_capacity(self, new_capacity)
-
-    def delete_auto_scaling_group(self: Any, group_name: str) -> None:
-        group = self.autoscaling_groups.get(group_name)
-        if group is None:
-            return orig_delete_group(self, group_name)
-        force = _context.force_delete
-        if strict_asg_delete and not force:
-            draining = [p for p in model.pending_terminations() if p.payload.group_name == group_name]
-            if group.instance_states or draining:
-                raise ResourceInUseFault()
-        cause = "asg_force_delete" if force else "asg_delete"
-        with _set(asg_removal=_AsgRemoval(group, cause, force=force)):
-            return orig_delete_group(self, group_name)
-
-    def terminate_instance(self: Any, instance_id: str, should_decrement: bool) -> Any:
-        group = next(
-            (g for g in self.autoscaling_groups.values() if any(s.instance.id == instance_id for s in g.instance_states)),
-            None,
-        )
-        if group is None:
-            return orig_terminate_instance(self, instance_id, should_decrement)
-        with _set(asg_removal=_AsgRemoval(group, "asg_terminate_instance", force=False)):
-            return orig_terminate_instance(self, instance_id, should_decrement)
-
-    def detach_instances(self: Any, group_name: str, instance_ids: list[str], should_decrement: bool) -> Any:
-        # AWS deregisters detached instances from the group's target groups (they drain);
-        # stock moto leaves them registered.
-        group = self.autoscaling_groups[group_name]
-        removal = _context.asg_removal
-        cause = removal.cause if removal is not None else "asg_detach_instances"
-        with _set(deregister_cause=cause):
-            for arn in group.target_group_arns:
-                target_group = self.elbv2_backend.target_groups.get(arn)
-                if target_group is None:
-                    continue
-                registered = [{"Id": i} for i in instance_ids if i in target_group.targets]
-                if registered:
-                    target_group.deregister(registered)
-        return orig_detach_instances(self, group_name, instance_ids, should_decrement)
-
-    def detach_load_balancer_target_groups(self: Any, group_name: str, target_group_arns: list[str]) -> None:
-        with _set(deregister_cause="asg_detach_target_group"):
-            return orig_detach_target_groups(self, group_name, target_group_arns)
-
-    def delete_auto_scaling_group_response(self: Any) -> Any:
-        with _set(force_delete=bool(self._get_bool_param("ForceDelete", False))):
-            return orig_delete_group_response(self)
-
-    group_cls.set_desired_capacity = set_desired_capacity
-    backend_cls.delete_auto_scaling_group = delete_auto_scaling_group
-    backend_cls.terminate_instance = terminate_instance
-    backend_cls.detach_instances = detach_instances
-    backend_cls.detach_load_balancer_target_groups = detach_load_balancer_target_groups
-    response_cls.delete_auto_scaling_group = delete_auto_scaling_group_response

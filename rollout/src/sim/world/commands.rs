@@ -75,6 +75,7 @@ impl World {
                 desired_capacity,
                 target_group_arns,
                 tags,
+                ..
             } => {
                 if launch_template != &self.spec.launch_template {
                     self.violation(format!(
@@ -172,7 +173,13 @@ impl World {
                     }
                 }
             }
-            Command::DeleteAsg { asg } => {
+            // TODO(#13, engine helper): the simulator's Auto Scaling model of policies,
+            // processes and hooks.
+            Command::PutScalingPolicy { .. }
+            | Command::DeleteScalingPolicy { .. }
+            | Command::SuspendProcesses { .. }
+            | Command::ResumeProcesses { .. } => {}
+            Command::DeleteAsg { asg, .. } => {
                 let Some(a) = self.asgs.get(asg).filter(|a| a.deleted_at.is_none()) else {
                     return;
                 };

@@ -82,9 +82,14 @@ impl World {
                         } else {
                             LifecycleState::Pending
                         },
+                        hook_wait: false,
                     })
                     .collect(),
                 status: a.deleted_at.map(|_| "Delete in progress".to_string()),
+                suspended_processes: Vec::new(),
+                scaling_policies: Vec::new(),
+                health_check: None,
+                lifecycle_hooks: None,
             })
             .collect();
         let target_groups = self
