@@ -457,3 +457,264 @@ fn each_error_names_its_kind_of_rule() {
         SpecErrorKind::NoRoomToRoll
     );
 }
+
+// ---- Auto Scaling settings (issue #13) ----
+
+use zdd_rollout::spec::{
+    HealthCheckType, HookResult, HookTransition, PredefinedMetric, RawLifecycleHook,
+    RawTargetTracking,
+};
+
+fn policy(name: &str, metric: &str) -> RawTargetTracking {
+    RawTargetTracking {
+        name: name.into(),
+        predefined_metric: metric.into(),
+        target_value: 50.0,
+        disable_scale_in: None,
+    }
+}
+
+fn hook(name: &str, transition: &str, heartbeat: Option<&str>) -> RawLifecycleHook {
+    RawLifecycleHook {
+        name: name.into(),
+        transition: transition.into(),
+        heartbeat_timeout: heartbeat.map(str::to_string),
+        default_result: None,
+    }
+}
+
+#[test]
+fn autoscaling_defaults_are_elb_health_and_aws_hook_defaults() {
+    let spec = RolloutSpec::validate(&RawSpec {
+        target_tracking: Some(vec![policy("cpu-50", "ASGAverageCPUUtilization")]),
+        lifecycle_hooks: Some(vec![hook("drain", "terminating", None)]),
+        ..base()
+    })
+    .unwrap();
+    assert_eq!(spec.health_check.kind, HealthCheckType::Elb);
+    assert_eq!(spec.health_check.grace_period.as_secs(), 300);
+    assert_eq!(spec.health_check.instance_warmup, None);
+    assert!(spec.is_autoscaled());
+    assert_eq!(
+        spec.target_tracking[0].metric,
+        PredefinedMetric::AsgAverageCpuUtilization
+    );
+    assert!(!spec.target_tracking[0].disable_scale_in);
+    let drain = &spec.lifecycle_hooks[0];
+    assert_eq!(drain.transition, HookTransition::Terminating);
+    assert_eq!(drain.heartbeat_timeout.as_secs(), 3600);
+    assert_eq!(drain.default_result, HookResult::Abandon);
+    assert!(spec.has_termination_hook());
+    assert_eq!(spec.termination_hook_time().as_secs(), 3600);
+
+    let plain = RolloutSpec::validate(&base()).unwrap();
+    assert!(!plain.is_autoscaled());
+    assert!(!plain.has_termination_hook());
+    assert_eq!(plain.termination_hook_time().as_secs(), 0);
+}
+
+#[test]
+fn health_check_settings_are_read_in_whole_seconds() {
+    let spec = RolloutSpec::validate(&RawSpec {
+        health_check_type: Some("EC2".into()),
+        health_check_grace_period: Some("2m".into()),
+        default_instance_warmup: Some("60s".into()),
+        ..base()
+    })
+    .unwrap();
+    assert_eq!(spec.health_check.kind, HealthCheckType::Ec2);
+    assert_eq!(spec.health_check.grace_period.as_secs(), 120);
+    assert_eq!(
+        spec.health_check.instance_warmup.map(|d| d.as_secs()),
+        Some(60)
+    );
+
+    assert_rejected(
+        RawSpec {
+            health_check_type: Some("elb".into()),
+            ..base()
+        },
+        "health_check_type",
+        "is not a health check type",
+    );
+    assert_rejected(
+        RawSpec {
+            health_check_grace_period: Some("1.5s".into()),
+            ..base()
+        },
+        "health_check_grace_period",
+        "whole seconds",
+    );
+    assert_rejected(
+        RawSpec {
+            default_instance_warmup: Some("soon".into()),
+            ..base()
+        },
+        "default_instance_warmup",
+        "",
+    );
+}
+
+#[test]
+fn target_tracking_rules_name_their_element() {
+    assert_rejected(
+        RawSpec {
+            target_tracking: Some(vec![
+                policy("cpu", "ASGAverageCPUUtilization"),
+                policy("net", "ASGAverageNetworkInn"),
+            ]),
+            ..base()
+        },
+        "target_tracking[1].predefined_metric",
+        "is not a predefined metric",
+    );
+    assert_rejected(
+        RawSpec {
+            target_tracking: Some(vec![
+                policy("cpu", "ASGAverageCPUUtilization"),
+                policy("cpu", "ASGAverageNetworkOut"),
+            ]),
+            ..base()
+        },
+        "target_tracking[1].name",
+        "used twice",
+    );
+    let mut zero = policy("cpu", "ASGAverageCPUUtilization");
+    zero.target_value = 0.0;
+    assert_rejected(
+        RawSpec {
+            target_tracking: Some(vec![zero]),
+            ..base()
+        },
+        "target_tracking[0].target_value",
+        "above zero",
+    );
+    assert_rejected(
+        RawSpec {
+            target_tracking: Some(vec![policy("", "ASGAverageCPUUtilization")]),
+            ..base()
+        },
+        "target_tracking[0].name",
+        "1 to 255 characters",
+    );
+}
+
+#[test]
+fn request_count_needs_a_target_group() {
+    // No target group at all: the rule names the metric (the missing groups are reported too).
+    assert_rejected(
+        RawSpec {
+            target_group_arns: Some(vec![]),
+            target_tracking: Some(vec![policy("rps", "ALBRequestCountPerTarget")]),
+            ..base()
+        },
+        "target_tracking[0].predefined_metric",
+        "needs a target group",
+    );
+    // With one (and for a canary, whose groups are in the canary block) it is accepted.
+    let spec = RolloutSpec::validate(&RawSpec {
+        target_tracking: Some(vec![policy("rps", "ALBRequestCountPerTarget")]),
+        ..base()
+    })
+    .unwrap();
+    assert_eq!(
+        spec.request_count_target_group(None).as_deref(),
+        Some("arn:tg/app")
+    );
+    let canary = RolloutSpec::validate(&RawSpec {
+        target_tracking: Some(vec![policy("rps", "ALBRequestCountPerTarget")]),
+        ..canary_base()
+    })
+    .unwrap();
+    assert_eq!(
+        canary
+            .request_count_target_group(Some("arn:tg/green"))
+            .as_deref(),
+        Some("arn:tg/green"),
+        "a canary generation counts requests in the group it serves in"
+    );
+}
+
+#[test]
+fn lifecycle_hook_rules_name_their_element() {
+    assert_rejected(
+        RawSpec {
+            lifecycle_hooks: Some(vec![
+                hook("warm", "launching", Some("1m")),
+                hook("drain", "terminating", Some("10s")),
+            ]),
+            ..base()
+        },
+        "lifecycle_hooks[1].heartbeat_timeout",
+        "outside what AWS accepts",
+    );
+    assert_rejected(
+        RawSpec {
+            lifecycle_hooks: Some(vec![hook("drain", "terminating", Some("2h1s"))]),
+            ..base()
+        },
+        "lifecycle_hooks[0].heartbeat_timeout",
+        "outside what AWS accepts",
+    );
+    assert_rejected(
+        RawSpec {
+            lifecycle_hooks: Some(vec![hook("drain", "terminating", Some("90.5s"))]),
+            ..base()
+        },
+        "lifecycle_hooks[0].heartbeat_timeout",
+        "whole seconds",
+    );
+    assert_rejected(
+        RawSpec {
+            lifecycle_hooks: Some(vec![
+                hook("drain", "terminating", None),
+                hook("drain", "launching", None),
+            ]),
+            ..base()
+        },
+        "lifecycle_hooks[1].name",
+        "used twice",
+    );
+    assert_rejected(
+        RawSpec {
+            lifecycle_hooks: Some(vec![hook("drain", "stopping", None)]),
+            ..base()
+        },
+        "lifecycle_hooks[0].transition",
+        "is not a transition",
+    );
+    let mut bad_result = hook("drain", "terminating", None);
+    bad_result.default_result = Some("continue".into());
+    assert_rejected(
+        RawSpec {
+            lifecycle_hooks: Some(vec![bad_result]),
+            ..base()
+        },
+        "lifecycle_hooks[0].default_result",
+        "is not a result",
+    );
+    // The bounds themselves are accepted.
+    let spec = RolloutSpec::validate(&RawSpec {
+        lifecycle_hooks: Some(vec![
+            hook("warm", "launching", Some("30s")),
+            hook("drain", "terminating", Some("2h")),
+        ]),
+        ..base()
+    })
+    .unwrap();
+    assert_eq!(spec.lifecycle_hooks[0].heartbeat_timeout.as_secs(), 30);
+    assert_eq!(spec.termination_hook_time().as_secs(), 7200);
+}
+
+#[test]
+fn desired_capacity_outside_the_sizes_is_refused_with_target_tracking() {
+    assert_rejected(
+        RawSpec {
+            desired_capacity: 7,
+            target_tracking: Some(vec![policy("cpu", "ASGAverageCPUUtilization")]),
+            ..base()
+        },
+        "desired_capacity",
+        "outside min_size..max_size",
+    );
+}
