@@ -3,12 +3,14 @@
 //! guard's `check` subcommand calls [`run`].
 //!
 //! Layout: [`loader`] reads and parses files (the only I/O besides printing in [`run`]),
-//! [`model`] gives the rules a view of one module, [`rules`] holds the rule table and one module
+//! [`model`] gives the rules a view of one module, [`calls`] links the modules that call each
+//! other (for rules that follow a value through `var.*` or `module.*`), [`rules`] holds the rule table and one module
 //! per rule family, [`suppress`] handles `# zdd:ignore`, [`report`] ties them together and
 //! [`render`] prints text, JSON or SARIF. Exit codes: 0 clean, 5 findings at or above
 //! `--min-severity`, 6 the configuration could not be read or parsed: the numbers of zdd-guard's
 //! exit-code contract (its "drift" and "error" rows), which a guard test ties to these constants.
 
+pub mod calls;
 pub mod error;
 pub mod finding;
 pub mod loader;

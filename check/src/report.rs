@@ -33,10 +33,8 @@ impl Report {
 
 /// Analyses parsed modules.
 pub fn analyze(modules: &[Module]) -> Report {
-    let mut findings = Vec::new();
-    for module in modules {
-        findings.extend(rules::check_module(&ModuleView::new(module)));
-    }
+    let views: Vec<ModuleView<'_>> = modules.iter().map(ModuleView::new).collect();
+    let findings = rules::check_modules(&views);
     let files: Vec<_> = modules.iter().flat_map(|module| &module.files).collect();
     let (mut findings, mut suppressed) = suppress::apply(&files, findings);
     let order = |finding: &Finding| {

@@ -9,6 +9,7 @@ mod backend;
 mod rollout;
 mod target_group;
 
+use super::calls::{self, Call};
 use super::finding::{Finding, Severity};
 use super::model::ModuleView;
 
@@ -152,6 +153,10 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 /// A rule family: looks at one module and appends its findings.
 type Family = fn(&ModuleView<'_>, &mut Vec<Finding>);
 
+/// A rule family that follows references between modules: looks at every loaded module and the
+/// calls between them at once.
+type LinkedFamily = for<'v, 'a> fn(&'v [ModuleView<'a>], &'v [Call<'a>], &mut Vec<Finding>);
+
 /// Every family, run in this order over every module.
 const FAMILIES: &[Family] = &[
     backend::check,
@@ -160,11 +165,20 @@ const FAMILIES: &[Family] = &[
     rollout::check,
 ];
 
-/// Runs every rule family over one module.
-pub fn check_module(module: &ModuleView<'_>) -> Vec<Finding> {
+/// Every linked family, run in this order after [`FAMILIES`].
+const LINKED_FAMILIES: &[LinkedFamily] = &[autoscaling::check_linked];
+
+/// Runs every rule family over every module, then the linked families over all of them.
+pub fn check_modules(views: &[ModuleView<'_>]) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for family in FAMILIES {
-        family(module, &mut findings);
+    for view in views {
+        for family in FAMILIES {
+            family(view, &mut findings);
+        }
+    }
+    let calls = calls::resolve(views);
+    for family in LINKED_FAMILIES {
+        family(views, &calls, &mut findings);
     }
     findings
 }

@@ -311,32 +311,73 @@ fn zdd015_can_be_suppressed_on_the_group() {
     assert_eq!(suppressed, vec!["ZDD015"]);
 }
 
-/// Each module is analysed on its own: a policy in one module with the literal name of a group
-/// in another is not matched (the modules may deploy to different accounts or regions, and a
-/// name passed through a variable is unknown), while a module that holds both is reported.
+/// A group's name followed through module calls: into a child (`var.X` set by the call) and out
+/// of one (`module.CALL.OUTPUT`). A literal name is matched only within one module: a policy in a
+/// child naming "batch" is not the caller's group "batch" (the two may deploy to different
+/// accounts or regions), and a name the caller itself takes from a variable stays unknown.
 #[test]
-fn zdd015_does_not_match_a_literal_name_across_modules() {
+fn zdd015_and_zdd016_follow_names_through_module_calls_but_never_literals() {
     let report = check_dir(&fixtures().join("cases/autoscaling_modules/root")).expect("parses");
-    let found: Vec<(String, String)> = report
+    assert_eq!(report.modules_checked, 4);
+    let found: Vec<(&str, String, String, &str)> = report
         .findings
         .iter()
-        .filter(|finding| finding.rule_id == "ZDD015")
         .map(|finding| {
+            let file = finding.file.to_string_lossy().replace('\\', "/");
+            let module = file
+                .rsplit('/')
+                .nth(1)
+                .expect("file in a module directory")
+                .to_owned();
             (
+                finding.rule_id,
+                module,
                 finding.subject.clone(),
-                finding.file.to_string_lossy().replace('\\', "/"),
+                finding.message.as_str(),
             )
         })
         .collect();
-    assert_eq!(found.len(), 1, "{found:#?}");
-    assert_eq!(found[0].0, "aws_autoscaling_group.this");
-    assert!(
-        found[0]
-            .1
-            .ends_with("cases/autoscaling_modules/modules/scaled/main.tf"),
+    let summary: Vec<(&str, &str, &str)> = found
+        .iter()
+        .map(|(rule, module, subject, _)| (*rule, module.as_str(), subject.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("ZDD016", "fleet", "aws_autoscaling_group.this"),
+            ("ZDD015", "fleet", "aws_autoscaling_group.this"),
+            ("ZDD015", "scaled", "aws_autoscaling_group.this"),
+            ("ZDD015", "root", "aws_autoscaling_group.web"),
+        ],
         "{found:#?}"
     );
-    assert_eq!(report.modules_checked, 3);
+    let message = |index: usize| found[index].3;
+    assert!(
+        message(0).contains("(aws_autoscaling_attachment.fleet in ")
+            && message(0).contains("root/main.tf)")
+            && message(0).contains("\"EC2\""),
+        "{}",
+        message(0)
+    );
+    assert!(
+        message(1).contains("aws_autoscaling_policy.fleet_cpu in ")
+            && message(1).contains("root/main.tf:"),
+        "{}",
+        message(1)
+    );
+    assert!(
+        message(3).contains("aws_autoscaling_policy.passed_in in ")
+            && message(3).contains("policies/main.tf:")
+            && !message(3).contains("literal")
+            && !message(3).contains("unknown"),
+        "{}",
+        message(3)
+    );
+    assert!(
+        message(2).contains("aws_autoscaling_policy.cpu:"),
+        "{}",
+        message(2)
+    );
 }
 
 // ---------------------------------------------------------------- ZDD016
@@ -562,5 +603,115 @@ resource "aws_autoscaling_group" "web" {
             .map(|entry| entry.finding.rule_id)
             .collect::<Vec<_>>(),
         vec!["ZDD016"]
+    );
+}
+
+/// Writes `files` (relative path, text) under a fresh directory and checks its `root/`.
+fn check_tree(files: &[(&str, &str)]) -> zdd_check::Report {
+    let temp = tempfile::tempdir().expect("tempdir");
+    for (path, text) in files {
+        let path = temp.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    check_dir(&temp.path().join("root")).expect("parses")
+}
+
+/// One module called twice, for two groups: each call is followed on its own, so only the group
+/// that does not ignore `desired_capacity` is reported.
+#[test]
+fn zdd015_follows_each_call_of_a_module_called_twice() {
+    let root = r#"
+resource "aws_autoscaling_group" "ignoring" {
+  name_prefix      = "ignoring-"
+  min_size         = 1
+  max_size         = 9
+  desired_capacity = 2
+
+  lifecycle {
+    ignore_changes = [desired_capacity]
+  }
+}
+
+resource "aws_autoscaling_group" "resetting" {
+  name_prefix      = "resetting-"
+  min_size         = 1
+  max_size         = 9
+  desired_capacity = 2
+}
+
+module "scale_ignoring" {
+  source     = "../scaling"
+  group_name = aws_autoscaling_group.ignoring.name
+}
+
+module "scale_resetting" {
+  source     = "../scaling"
+  group_name = aws_autoscaling_group.resetting.name
+}
+"#;
+    let scaling = r#"
+variable "group_name" {
+  type = string
+}
+
+resource "aws_autoscaling_policy" "cpu" {
+  name                   = "cpu"
+  autoscaling_group_name = var.group_name
+  policy_type            = "TargetTrackingScaling"
+}
+"#;
+    let report = check_tree(&[("root/main.tf", root), ("scaling/main.tf", scaling)]);
+    let subjects: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.rule_id == "ZDD015")
+        .map(|finding| finding.subject.as_str())
+        .collect();
+    assert_eq!(subjects, vec!["aws_autoscaling_group.resetting"]);
+}
+
+/// Modules that call each other in a cycle, passing the name around without ever naming a
+/// group: the search ends, and nothing is reported.
+#[test]
+fn zdd015_ends_on_a_cycle_of_module_calls() {
+    let root = r#"
+resource "aws_autoscaling_group" "web" {
+  name_prefix      = "web-"
+  min_size         = 1
+  max_size         = 9
+  desired_capacity = 2
+}
+
+variable "group_name" {
+  type = string
+}
+
+module "child" {
+  source     = "../child"
+  group_name = var.group_name
+}
+"#;
+    let child = r#"
+variable "group_name" {
+  type = string
+}
+
+module "back" {
+  source     = "../root"
+  group_name = var.group_name
+}
+
+resource "aws_autoscaling_policy" "cpu" {
+  name                   = "cpu"
+  autoscaling_group_name = var.group_name
+}
+"#;
+    let report = check_tree(&[("root/main.tf", root), ("child/main.tf", child)]);
+    assert_eq!(report.modules_checked, 2);
+    assert!(
+        report.findings.iter().all(|f| f.rule_id != "ZDD015"),
+        "{:#?}",
+        report.findings
     );
 }

@@ -7,34 +7,46 @@ use hcl::edit::Span;
 use hcl::edit::expr::{Expression, TraversalOperator};
 use hcl::edit::structure::Body;
 
+use super::super::super::calls::Call;
 use super::super::super::finding::Finding;
 use super::super::super::model::{ModuleView, Resource, attribute_span, nested_block};
 use super::super::super::value::Value;
-use super::{GROUP, group_named_by, same_resource};
+use super::{GROUP, groups_named_by, named_from, same_resource};
 
 const POLICIES: &[&str] = &["aws_autoscaling_policy"];
 const CAPACITY: &str = "desired_capacity";
 
-pub fn check(module: &ModuleView<'_>, out: &mut Vec<Finding>) {
-    let scaling: Vec<(&Resource<'_>, &Resource<'_>)> = module
-        .resources_of(POLICIES)
-        .filter(|policy| is_enabled(module, policy))
-        .filter_map(|policy| {
-            let group_name = policy.body().get_attribute("autoscaling_group_name")?;
-            Some((policy, group_named_by(module, &group_name.value)?))
-        })
-        .collect();
+pub fn check<'v, 'a>(views: &'v [ModuleView<'a>], calls: &'v [Call<'a>], out: &mut Vec<Finding>) {
+    // (module of the group, group, how the finding names the policy)
+    let mut scaling: Vec<(usize, &Resource<'_>, String)> = Vec::new();
+    for (at, view) in views.iter().enumerate() {
+        for policy in view.resources_of(POLICIES) {
+            let Some(group_name) = policy.body().get_attribute("autoscaling_group_name") else {
+                continue;
+            };
+            if !is_enabled(view, policy) {
+                continue;
+            }
+            for (group_at, group) in groups_named_by(views, calls, at, &group_name.value) {
+                scaling.push((group_at, group, named_from(policy, at, group_at)));
+            }
+        }
+    }
     if scaling.is_empty() {
         return;
     }
-    for group in module.resources_of(&[GROUP]) {
-        let policies: Vec<String> = scaling
-            .iter()
-            .filter(|(_, scaled)| same_resource(scaled, group))
-            .map(|(policy, _)| policy.address())
-            .collect();
-        if !policies.is_empty() {
-            check_group(module, group, &policies, out);
+    for (at, view) in views.iter().enumerate() {
+        for group in view.resources_of(&[GROUP]) {
+            let mut policies: Vec<&str> = scaling
+                .iter()
+                .filter(|(group_at, scaled, _)| *group_at == at && same_resource(scaled, group))
+                .map(|(_, _, policy)| policy.as_str())
+                .collect();
+            policies.sort_unstable();
+            policies.dedup();
+            if !policies.is_empty() {
+                check_group(view, group, &policies, out);
+            }
         }
     }
 }
@@ -57,7 +69,7 @@ enum ManagedCapacity {
 fn check_group(
     module: &ModuleView<'_>,
     group: &Resource<'_>,
-    policies: &[String],
+    policies: &[&str],
     out: &mut Vec<Finding>,
 ) {
     let body = group.body();

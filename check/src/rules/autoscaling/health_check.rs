@@ -8,11 +8,12 @@ use std::ops::Range;
 use hcl::edit::Span;
 use hcl::edit::structure::Body;
 
+use super::super::super::calls::Call;
 use super::super::super::finding::Finding;
 use super::super::super::model::{ModuleView, Resource, attribute_span};
 use super::super::super::value::{Value, resource_reference};
 use super::super::target_group::TARGET_GROUPS;
-use super::{ATTACHMENTS, GROUP, group_named_by, same_resource};
+use super::{ATTACHMENTS, GROUP, groups_named_by, named_from, same_resource};
 
 /// Attachment attributes that put a group behind a target group or a classic load balancer.
 const ATTACHMENT_TARGETS: &[&str] = &["lb_target_group_arn", "alb_target_group_arn", "elb"];
@@ -27,22 +28,32 @@ pub fn includes_elb(health_check_type: &str) -> bool {
         .any(|kind| kind.trim().eq_ignore_ascii_case("ELB"))
 }
 
-pub fn check(module: &ModuleView<'_>, out: &mut Vec<Finding>) {
-    let attachments: Vec<(&Resource<'_>, &Resource<'_>)> = module
-        .resources_of(ATTACHMENTS)
-        .filter(|attachment| attaches_a_load_balancer(module, attachment.body()))
-        .filter_map(|attachment| {
-            let group_name = attachment.body().get_attribute("autoscaling_group_name")?;
-            Some((attachment, group_named_by(module, &group_name.value)?))
-        })
-        .collect();
-    for group in module.resources_of(&[GROUP]) {
-        let attachment = attachments
-            .iter()
-            .find(|(_, attached)| same_resource(attached, group))
-            .map(|(attachment, _)| *attachment);
-        if let Some(load_balancer) = load_balancer_of(module, group, attachment) {
-            check_group(module, group, &load_balancer, out);
+pub fn check<'v, 'a>(views: &'v [ModuleView<'a>], calls: &'v [Call<'a>], out: &mut Vec<Finding>) {
+    // (module of the group, group, how the finding names the attachment)
+    let mut attached: Vec<(usize, &Resource<'_>, String)> = Vec::new();
+    for (at, view) in views.iter().enumerate() {
+        for attachment in view.resources_of(ATTACHMENTS) {
+            let Some(group_name) = attachment.body().get_attribute("autoscaling_group_name") else {
+                continue;
+            };
+            if !attaches_a_load_balancer(view, attachment.body()) {
+                continue;
+            }
+            for (group_at, group) in groups_named_by(views, calls, at, &group_name.value) {
+                attached.push((group_at, group, named_from(attachment, at, group_at)));
+            }
+        }
+    }
+    for (at, view) in views.iter().enumerate() {
+        for group in view.resources_of(&[GROUP]) {
+            let attachment = attached
+                .iter()
+                .filter(|(group_at, target, _)| *group_at == at && same_resource(target, group))
+                .map(|(_, _, attachment)| attachment.as_str())
+                .min();
+            if let Some(load_balancer) = load_balancer_of(view, group, attachment) {
+                check_group(view, group, &load_balancer, out);
+            }
         }
     }
 }
@@ -57,7 +68,7 @@ struct LoadBalancer {
 fn load_balancer_of(
     module: &ModuleView<'_>,
     group: &Resource<'_>,
-    attachment: Option<&Resource<'_>>,
+    attachment: Option<&str>,
 ) -> Option<LoadBalancer> {
     let body = group.body();
     for key in ["target_group_arns", "load_balancers"] {
@@ -81,7 +92,7 @@ fn load_balancer_of(
         });
     }
     attachment.map(|attachment| LoadBalancer {
-        how: attachment.address(),
+        how: attachment.to_owned(),
         span: group.block.span(),
     })
 }

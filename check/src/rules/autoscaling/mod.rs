@@ -10,6 +10,7 @@ use hcl::edit::expr::Expression;
 use hcl::edit::structure::Body;
 use hcl::edit::template::Element;
 
+use super::super::calls::{Call, module_output, output_value, variable_name};
 use super::super::finding::{Finding, Severity};
 use super::super::model::{ModuleView, Resource, attribute_span, nested_block};
 use super::super::value::{Value, resource_reference};
@@ -29,8 +30,94 @@ pub fn check(module: &ModuleView<'_>, out: &mut Vec<Finding>) {
     for attachment in module.resources_of(ATTACHMENTS) {
         check_separate_attachment(module, attachment, out);
     }
-    capacity::check(module, out);
-    health_check::check(module, out);
+}
+
+/// ZDD015 and ZDD016 for groups of every module: their policies and attachments may be declared
+/// in another module that receives the group's name through a variable or an output.
+pub fn check_linked<'v, 'a>(
+    views: &'v [ModuleView<'a>],
+    calls: &'v [Call<'a>],
+    out: &mut Vec<Finding>,
+) {
+    capacity::check(views, calls, out);
+    health_check::check(views, calls, out);
+}
+
+/// Most expressions looked at while following one `autoscaling_group_name` through module calls:
+/// bounds the work on call cycles and on modules called many times.
+const MAX_RESOLUTION_STEPS: usize = 64;
+
+/// A group and the index of the module declaring it.
+type Located<'v, 'a> = (usize, &'v Resource<'a>);
+
+/// The groups that `expr`, written in module `at`, names: one of that module (see
+/// [`group_named_by`]); through `var.X`, what each call of the module passes as `X` (a module
+/// called twice may name two groups); through `module.CALL.OUT`, what that child's output
+/// returns. Anything else names nothing.
+fn groups_named_by<'v, 'a>(
+    views: &'v [ModuleView<'a>],
+    calls: &'v [Call<'a>],
+    at: usize,
+    expr: &Expression,
+) -> Vec<Located<'v, 'a>> {
+    let mut found = Vec::new();
+    let mut steps_left = MAX_RESOLUTION_STEPS;
+    follow(views, calls, at, expr, &mut steps_left, &mut found);
+    found
+}
+
+fn follow<'v, 'a>(
+    views: &'v [ModuleView<'a>],
+    calls: &'v [Call<'a>],
+    at: usize,
+    expr: &Expression,
+    steps_left: &mut usize,
+    found: &mut Vec<Located<'v, 'a>>,
+) {
+    let Some(view) = views.get(at) else {
+        return;
+    };
+    if *steps_left == 0 {
+        return;
+    }
+    *steps_left -= 1;
+    if let Some(group) = group_named_by(view, expr) {
+        found.push((at, group));
+    } else if let Some(variable) = variable_name(expr) {
+        for call in calls.iter().filter(|call| call.child == at) {
+            if let Some(argument) = call.block.body.get_attribute(variable) {
+                follow(
+                    views,
+                    calls,
+                    call.caller,
+                    &argument.value,
+                    steps_left,
+                    found,
+                );
+            }
+        }
+    } else if let Some((name, output)) = module_output(expr) {
+        for call in calls
+            .iter()
+            .filter(|call| call.caller == at && call.name == name)
+        {
+            if let Some(value) = views
+                .get(call.child)
+                .and_then(|child| output_value(child, output))
+            {
+                follow(views, calls, call.child, value, steps_left, found);
+            }
+        }
+    }
+}
+
+/// How a finding names a resource that may be declared in another module than the group.
+fn named_from(resource: &Resource<'_>, declared_in: usize, group_in: usize) -> String {
+    if declared_in == group_in {
+        resource.address()
+    } else {
+        format!("{} in {}", resource.address(), resource.file.path.display())
+    }
 }
 
 /// The group of this module that `expr` (an `autoscaling_group_name`) names: a reference

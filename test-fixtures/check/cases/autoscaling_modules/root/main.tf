@@ -8,7 +8,11 @@ terraform {
   }
 }
 
-# Fixed-size here: no policy in this module scales it.
+variable "external_group_name" {
+  type = string
+}
+
+# Scaled by a policy of module.policies, which receives this group's name: reported.
 resource "aws_autoscaling_group" "web" {
   name             = "web"
   min_size         = 2
@@ -16,17 +20,38 @@ resource "aws_autoscaling_group" "web" {
   desired_capacity = 3
 }
 
-variable "external_group_name" {
-  type = string
+# module.policies has a policy for a group literally called "batch", which may live in another
+# account or region: a literal name is only matched within one module. Not reported.
+resource "aws_autoscaling_group" "batch" {
+  name             = "batch"
+  min_size         = 1
+  max_size         = 4
+  desired_capacity = 1
 }
 
-# Policies for a group called "web" in another account: the literal name is not this group.
 module "policies" {
-  source     = "../modules/policies"
-  group_name = var.external_group_name
+  source           = "../modules/policies"
+  group_name       = aws_autoscaling_group.web.name
+  other_group_name = var.external_group_name
 }
 
-# A module that holds both a group and its policy.
+# A module that holds both a group and its policy: reported there.
 module "scaled" {
   source = "../modules/scaled"
+}
+
+# A module whose group is scaled and attached from here, through its output.
+module "fleet" {
+  source = "../modules/fleet"
+}
+
+resource "aws_autoscaling_policy" "fleet_cpu" {
+  name                   = "fleet-cpu"
+  autoscaling_group_name = module.fleet.group_name
+  policy_type            = "TargetTrackingScaling"
+}
+
+resource "aws_autoscaling_attachment" "fleet" {
+  autoscaling_group_name = module.fleet.group_name
+  lb_target_group_arn    = var.fleet_target_group_arn
 }
