@@ -9,7 +9,7 @@ import zdd_localaws
 from zdd_localaws import PINNED_MOTO_VERSION, check_moto_version
 from zdd_localaws.clock import ManualClock
 from zdd_localaws.model import HealthModel
-from zdd_localaws import patches
+from zdd_localaws import patches, patches_asg
 
 
 def test_installed_moto_is_the_pinned_version() -> None:
@@ -32,7 +32,9 @@ def test_every_patch_point_exists_and_is_replaced_by_install() -> None:
     for (cls, name), original in originals.items():
         replaced = getattr(cls, name)
         assert replaced is not getattr(cls, f"_zdd_localaws_original_{name}"), f"{cls.__name__}.{name} not patched"
-        assert replaced.__module__ == "zdd_localaws.patches" or original.__module__ == "zdd_localaws.patches"
+    for name in ("complete_lifecycle_action", "record_lifecycle_action_heartbeat"):  # moto lacks them
+        assert hasattr(patches_asg._response_cls, name)
+        assert replaced.__module__.startswith("zdd_localaws.") or original.__module__.startswith("zdd_localaws.")
 
 
 def test_a_missing_patch_point_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,9 +27,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="do not exit on stdin EOF (for running it by hand in the background)")
     parser.add_argument("--strict-asg-delete", action="store_true",
                         default=os.environ.get("ZDD_LOCALAWS_STRICT_ASG_DELETE") == "1",
-                        help="refuse DeleteAutoScalingGroup without ForceDelete while the group has instances, "
-                             "as AWS does (ResourceInUse); default: drain, then terminate "
-                             "(also on with ZDD_LOCALAWS_STRICT_ASG_DELETE=1)")
+                        help="a DeleteAutoScalingGroup without ForceDelete is always refused (ResourceInUse) while the "
+                             "group lists instances, as on AWS; strict: also while instances it scaled in still drain "
+                             "(AWS lists them as Terminating, moto drops them) (also on with ZDD_LOCALAWS_STRICT_ASG_DELETE=1)")
     parser.add_argument("--verbose", action="store_true", help="log every request on stderr")
     args = parser.parse_args(argv)
     if not args.time_scale > 0:

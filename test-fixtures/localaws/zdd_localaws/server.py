@@ -17,10 +17,12 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .faults import FaultError, FaultSet, identify, render
 from .model import HealthModel
-from .patches import run_due_terminations
+from .patches import run_due
+from .patches_asg import scale_as_policy
 
 _HEALTH_PATH = re.compile(r"^/zdd/instances/(?P<instance_id>[^/]+)/health$")
 _FAULT_PATH = re.compile(r"^/zdd/faults/(?P<fault_id>[^/]+)$")
+_SCALE_PATH = re.compile(r"^/zdd/autoscaling/(?P<group>[^/]+)/scale$")
 StartResponse = Callable[..., Any]
 
 
@@ -37,20 +39,20 @@ class ZddApp:
 
     def tick(self) -> None:
         with self.backend_lock:
-            run_due_terminations(self.model)
+            run_due(self.model)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path.startswith("/zdd/"):
             with self.backend_lock:
-                run_due_terminations(self.model)
+                run_due(self.model)
                 return self._control(method, path, environ, start_response)
         injected = self._injected_fault(environ, start_response)
         if injected is not None:
             return injected
         with self.backend_lock:
-            run_due_terminations(self.model)
+            run_due(self.model)
             if path == "/moto-api/reset" and method == "POST":
                 self.model.reset()
             # Materialise the body inside the lock: moto builds responses lazily for some services.
@@ -84,6 +86,14 @@ class ZddApp:
             return _json(start_response, 200 if cleared else 404, {"cleared": cleared})
         if path == "/zdd/status" and method == "GET":
             return _json(start_response, 200, self.settings)
+        scale_match = _SCALE_PATH.match(path)
+        if scale_match and method == "POST":
+            try:
+                body = json.loads(_read_body(environ) or b"null")
+            except ValueError as error:
+                return _json(start_response, 400, {"error": f"desired_capacity: the body is not JSON ({error})"})
+            status, answer = scale_as_policy(scale_match["group"], body)
+            return _json(start_response, status, answer)
         match = _HEALTH_PATH.match(path)
         if match and method == "POST":
             try:
