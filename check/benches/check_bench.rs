@@ -47,12 +47,19 @@ resource "aws_autoscaling_group" "{name}" {{
   desired_capacity      = 3
   vpc_zone_identifier   = var.subnet_ids
   target_group_arns     = [aws_lb_target_group.{name}.arn]
+  health_check_type     = "{health_check_type}"
 
   launch_template {{
     id      = aws_launch_template.{name}.id
     version = {version}
   }}
 {lifecycle}}}
+
+resource "aws_autoscaling_policy" "{name}" {{
+  name                   = "{name}-cpu"
+  autoscaling_group_name = aws_autoscaling_group.{name}.name
+  policy_type            = "TargetTrackingScaling"
+}}
 
 resource "zdd_rollout" "{name}" {{
   name                    = "{name}"
@@ -87,9 +94,10 @@ resource "zdd_rollout" "{name}" {{
         lifecycle = if flawed {
             ""
         } else {
-            "\n  lifecycle {\n    create_before_destroy = true\n  }\n"
+            "\n  lifecycle {\n    create_before_destroy = true\n    ignore_changes        = [desired_capacity]\n  }\n"
         },
         rollback = if flawed { "false" } else { "true" },
+        health_check_type = if flawed { "EC2" } else { "ELB" },
     );
     text
 }
