@@ -17,6 +17,21 @@ pub(crate) fn request_json(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> anyhow::Result<serde_json::Value> {
+    let (status, answer) = request_json_with_status(endpoint, method, path, body)?;
+    if !(200..300).contains(&status) {
+        bail!("{method} {endpoint}{path} answered HTTP {status}: {answer}");
+    }
+    Ok(answer)
+}
+
+/// As [`request_json`], for endpoints whose non-2xx answers carry a JSON body the caller reads
+/// (e.g. 409 for a refused scaling action): the status and the parsed body, whatever the status.
+pub(crate) fn request_json_with_status(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<(u16, serde_json::Value)> {
     let authority = endpoint
         .strip_prefix("http://")
         .ok_or_else(|| anyhow!("control endpoint {endpoint} is not http://"))?
@@ -37,10 +52,9 @@ pub(crate) fn request_json(
         .read_to_end(&mut response)
         .with_context(|| format!("reading the answer to {method} {path}"))?;
     let (status, body) = split_response(&response)?;
-    if !(200..300).contains(&status) {
-        bail!("{method} {endpoint}{path} answered HTTP {status}: {body}");
-    }
-    serde_json::from_str(body).with_context(|| format!("{method} {path} answered non-JSON: {body}"))
+    let answer = serde_json::from_str(body)
+        .with_context(|| format!("{method} {path} answered HTTP {status}, not JSON: {body}"))?;
+    Ok((status, answer))
 }
 
 fn split_response(response: &[u8]) -> anyhow::Result<(u16, &str)> {

@@ -10,14 +10,17 @@
 //!   lock table, reads of the lock items and objects Terraform writes).
 //! - [`wait_until_held_open`]: an apply held open by a provisioner until the test releases it;
 //!   [`wait_with_timeout`] and the other child-process helpers.
+//! - [`LocalAws::scale_as_policy`] / [`LocalAws::lifecycle_events`]: a scaling policy's action
+//!   and the lifecycle-hook events of the local AWS.
 //!
 //! A missing test bed is an error carrying the hint "run `make setup`", never a skip.
 //!
 //! Environment: `ZDD_VENV` (the venv; default `<root>/.venv`), `ZDD_LOCALAWS_TIME_SCALE` (the
 //! shared server's time scale, default [`DEFAULT_TEST_TIME_SCALE`]),
-//! `ZDD_LOCALAWS_STRICT_ASG_DELETE=1` (a non-forced DeleteAutoScalingGroup of a group with
-//! instances fails with `ResourceInUse`, as on AWS; see `test-fixtures/localaws/README.md`).
+//! `ZDD_LOCALAWS_STRICT_ASG_DELETE=1` (a non-forced DeleteAutoScalingGroup also fails with
+//! `ResourceInUse` while scaled-in instances still drain; see `test-fixtures/localaws/README.md`).
 
+mod autoscaling_control;
 mod control;
 mod fixture;
 mod held_open;
@@ -27,6 +30,9 @@ mod process;
 mod s3_backend;
 mod terraform;
 
+pub use autoscaling_control::{
+    LifecycleEvent, LifecycleEventKind, LifecycleResult, LifecycleTransition, ScaleOutcome,
+};
 pub use fixture::{FIXTURE_AMI_ID, Fixture, s3_client};
 pub use held_open::{
     HOLD_OPEN_COMMAND, RELEASE_FILE, STARTED_FILE, release_held_open, wait_until_held_open,

@@ -261,13 +261,24 @@ async fn detaching_the_target_group_drains_for_the_deregistration_delay() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn deleting_the_asg_drains_its_targets_before_terminating_them() {
+async fn deleting_the_asg_scaled_to_zero_drains_its_targets_before_terminating_them() {
     let fleet = Fleet::create("delete", 2).await;
     fleet
         .wait_until_all_blue(TargetHealthStateEnum::Healthy)
         .await;
+    let autoscaling = aws_sdk_autoscaling::Client::new(&fleet.cfg);
+    // As on AWS, a group that still lists instances is deleted only with ForceDelete
+    // (autoscaling_control.rs): a clean delete scales it to zero first.
+    autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(&fleet.asg_name)
+        .min_size(0)
+        .desired_capacity(0)
+        .send()
+        .await
+        .unwrap();
 
-    aws_sdk_autoscaling::Client::new(&fleet.cfg)
+    autoscaling
         .delete_auto_scaling_group()
         .auto_scaling_group_name(&fleet.asg_name)
         .send()

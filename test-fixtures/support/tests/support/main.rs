@@ -2,6 +2,7 @@
 //! crate: each module is one former test file, named as it was. `health_model` starts a local
 //! AWS of its own (a slower clock); the others share the crate's.
 
+mod autoscaling_control;
 mod examples;
 mod health_model;
 mod missing_test_bed;
