@@ -77,6 +77,9 @@ pub struct RunResult {
     pub busy: Duration,
     /// Where the run's wall time went: AWS calls, sleep, the provider's own work.
     pub stats: RunStats,
+    /// The last observation the engine stepped on (the groups as the outcome saw them): the
+    /// serving group's capacity for `current_capacity`.
+    pub last_observation: Option<Observation>,
 }
 
 /// Drives `rollout` to an outcome.
@@ -256,6 +259,7 @@ pub async fn run_with_poll(
         api_calls: observer.api_calls,
         busy,
         stats,
+        last_observation: refusals.last_seen,
     }
 }
 

@@ -50,6 +50,13 @@ pub fn finish(
             model.generation = i64::try_from(generation).ok();
             model.active_asg_name = Some(spec.asg_name(generation));
         }
+        if let Some(capacity) = model
+            .active_asg_name
+            .as_deref()
+            .and_then(|name| observed_capacity(result, name))
+        {
+            model.current_capacity = Some(capacity);
+        }
         model.last_rollout = Some(last.clone());
         model
     };
@@ -121,6 +128,17 @@ pub fn finish(
     }
 }
 
+/// A group's desired capacity as the run last observed it.
+fn observed_capacity(result: &RunResult, asg: &str) -> Option<i64> {
+    result
+        .last_observation
+        .as_ref()?
+        .asgs
+        .iter()
+        .find(|group| group.name == asg)
+        .map(|group| i64::from(group.desired_capacity))
+}
+
 /// Why a run stopped early, as the end of a sentence.
 pub fn stopped_text(stopped: &Stopped) -> String {
     match stopped {
@@ -183,6 +201,30 @@ mod tests {
             api_calls: 0,
             busy: Duration::ZERO,
             stats: RunStats::default(),
+            last_observation: Some(Observation {
+                asgs: [(4, 5), (5, 4)]
+                    .into_iter()
+                    .map(
+                        |(generation, desired_capacity)| zdd_rollout::AsgObservation {
+                            name: format!("web-g{generation}"),
+                            tags: std::collections::BTreeMap::new(),
+                            launch_template: None,
+                            subnet_ids: Vec::new(),
+                            min_size: 2,
+                            max_size: 6,
+                            desired_capacity,
+                            target_group_arns: Vec::new(),
+                            instances: Vec::new(),
+                            status: None,
+                            suspended_processes: Vec::new(),
+                            scaling_policies: Vec::new(),
+                            health_check: None,
+                            lifecycle_hooks: None,
+                        },
+                    )
+                    .collect(),
+                ..Observation::default()
+            }),
         };
         (spec, result)
     }
@@ -204,6 +246,8 @@ mod tests {
         assert_eq!(model.active_launch_template_version.as_deref(), Some("8"));
         assert_eq!(model.owner_id.as_deref(), Some("o-1"));
         assert_eq!(model.last_rollout.unwrap().status, "succeeded");
+        // What AWS reported for the new serving group, not what the plan configured.
+        assert_eq!(model.current_capacity, Some(4));
     }
 
     #[test]
@@ -226,6 +270,7 @@ mod tests {
         let kept = failure.partial_state.unwrap();
         assert_eq!(kept.spec.launch_template_version, "7");
         assert_eq!(kept.generation, Some(4));
+        assert_eq!(kept.current_capacity, Some(5));
         assert_eq!(kept.last_rollout.unwrap().status, "rolled_back");
 
         // A first rollout rolled back serves nothing: nothing is kept, unless the failed

@@ -13,7 +13,8 @@ use super::state::{State, changing, decided_by};
 pub enum Change {
     /// Nothing to do in AWS (settings such as strategy or timeouts may still change in state).
     None,
-    /// Only `desired_capacity` changed: scale the active group in place.
+    /// Only attributes applied in place changed (`desired_capacity`, `target_tracking`): the
+    /// serving group is scaled and its scaling policies reconciled, no new generation.
     Scale,
     /// A new generation replaces the active one by the configured strategy. `reasons` name
     /// the attributes (or the drift) that make it necessary, for the plan's log line.
@@ -65,8 +66,16 @@ pub fn classify_change(prior: &RolloutModel, proposed: &RolloutModel) -> Change 
     if !reasons.is_empty() {
         return Change::Rollout { reasons };
     }
-    if changing(|on_change| on_change == OnChange::ScaleInPlace)
+    // With scaling policies the capacity is theirs: `desired_capacity` is only the first
+    // generation's, and a change of it alone does nothing in AWS.
+    let autoscaled = proposed
+        .spec
+        .target_tracking
+        .as_ref()
+        .is_some_and(|policies| !policies.is_empty());
+    if changing(|on_change| on_change == OnChange::InPlace)
         .into_iter()
+        .filter(|name| !(autoscaled && *name == "desired_capacity"))
         .any(differs)
     {
         return Change::Scale;
@@ -154,6 +163,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use zdd_rollout::RawSpec;
+    use zdd_rollout::spec::{RawLifecycleHook, RawTargetTracking};
 
     use super::*;
     use crate::model::rollout::LastRollout;
@@ -186,6 +196,81 @@ mod tests {
             ..applied()
         };
         assert_eq!(classify_change(&applied(), &proposed), Change::Scale);
+    }
+
+    fn autoscaled() -> RolloutModel {
+        RolloutModel {
+            spec: RawSpec {
+                target_tracking: Some(vec![RawTargetTracking {
+                    name: "cpu-50".into(),
+                    predefined_metric: "ASGAverageCPUUtilization".into(),
+                    target_value: 50.0,
+                    disable_scale_in: Some(false),
+                }]),
+                ..applied().spec
+            },
+            ..applied()
+        }
+    }
+
+    /// With scaling policies, `desired_capacity` is only the first generation's: changing it
+    /// does nothing in AWS (the state records it).
+    #[test]
+    fn desired_capacity_alone_does_nothing_to_an_autoscaled_fleet() {
+        let proposed = RolloutModel {
+            spec: RawSpec {
+                desired_capacity: 5,
+                ..autoscaled().spec
+            },
+            ..autoscaled()
+        };
+        assert_eq!(classify_change(&autoscaled(), &proposed), Change::None);
+    }
+
+    /// Policies are reconciled on the serving group in place: added, changed or removed.
+    #[test]
+    fn target_tracking_alone_applies_in_place() {
+        assert_eq!(classify_change(&applied(), &autoscaled()), Change::Scale);
+        assert_eq!(classify_change(&autoscaled(), &applied()), Change::Scale);
+        let mut retargeted = autoscaled();
+        retargeted.spec.target_tracking.as_mut().unwrap()[0].target_value = 60.0;
+        assert_eq!(classify_change(&autoscaled(), &retargeted), Change::Scale);
+        // Without policies any more, the configured capacity is applied with them.
+        let mut removed = applied();
+        removed.spec.desired_capacity = 5;
+        assert_eq!(classify_change(&autoscaled(), &removed), Change::Scale);
+    }
+
+    /// What each generation's group is created with rolls out: a group's health check and
+    /// hooks are set at its creation.
+    #[test]
+    fn health_check_settings_and_hooks_roll_out() {
+        let hooked = RolloutModel {
+            spec: RawSpec {
+                lifecycle_hooks: Some(vec![RawLifecycleHook {
+                    name: "drain".into(),
+                    transition: "terminating".into(),
+                    heartbeat_timeout: Some("5m".into()),
+                    default_result: Some("CONTINUE".into()),
+                }]),
+                health_check_type: Some("EC2".into()),
+                health_check_grace_period: Some("2m".into()),
+                default_instance_warmup: Some("60s".into()),
+                ..applied().spec
+            },
+            ..applied()
+        };
+        assert_eq!(
+            classify_change(&applied(), &hooked),
+            Change::Rollout {
+                reasons: vec![
+                    "health_check_type".into(),
+                    "health_check_grace_period".into(),
+                    "default_instance_warmup".into(),
+                    "lifecycle_hooks".into(),
+                ]
+            }
+        );
     }
 
     #[test]
@@ -283,7 +368,10 @@ mod tests {
             assert!(outcome_dependent(&Change::Replace).contains(&attribute));
         }
         // A scale in place keeps the generation; nothing changes without a change.
-        assert_eq!(outcome_dependent(&Change::Scale), vec!["last_rollout"]);
+        assert_eq!(
+            outcome_dependent(&Change::Scale),
+            vec!["current_capacity", "last_rollout"]
+        );
         assert!(outcome_dependent(&Change::None).is_empty());
     }
 }

@@ -18,7 +18,8 @@ pub enum Finding {
     /// More than one generation exists: a rollout was interrupted (or is still running in
     /// another process); the next apply finishes or rolls it back.
     Interrupted { generations: Vec<u64> },
-    /// The active group's capacity or launch template differ from the state.
+    /// The active group's capacity or launch template differ from the state (an autoscaled
+    /// fleet's capacity is the policies' and never drift: it is `current_capacity`).
     Drifted { attributes: Vec<String> },
 }
 
@@ -99,8 +100,17 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
     let Some(active) = active else {
         model.active_asg_name = None;
         model.active_launch_template_version = None;
+        model.current_capacity = None;
         return (model, Finding::ActiveGroupGone { expected });
     };
+    model.current_capacity = Some(i64::from(active.desired_capacity));
+    // With scaling policies the capacity is theirs: the configured value is only the first
+    // generation's, so what the policies made of it is no drift.
+    let autoscaled = prior
+        .spec
+        .target_tracking
+        .as_ref()
+        .is_some_and(|policies| !policies.is_empty());
 
     model.active_asg_name = Some(active.name.clone());
     if let Some(generation) = active.generation {
@@ -121,10 +131,13 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
         "max_size",
         model.spec.max_size != i64::from(active.max_size),
     );
-    observe(
-        "desired_capacity",
-        model.spec.desired_capacity != i64::from(active.desired_capacity),
-    );
+    if !autoscaled {
+        observe(
+            "desired_capacity",
+            model.spec.desired_capacity != i64::from(active.desired_capacity),
+        );
+        model.spec.desired_capacity = i64::from(active.desired_capacity);
+    }
     if let Some(version) = &active.launch_template_version {
         observe(
             "launch_template_version",
@@ -150,7 +163,6 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
     }
     model.spec.min_size = i64::from(active.min_size);
     model.spec.max_size = i64::from(active.max_size);
-    model.spec.desired_capacity = i64::from(active.desired_capacity);
     if model.strategy_or_default().ok() != Some(Strategy::Canary) {
         let mut attached = active.target_group_arns.clone();
         let mut recorded = model.spec.target_group_arns.clone().unwrap_or_default();
@@ -247,6 +259,39 @@ mod tests {
             }
         );
         assert_eq!(model.spec.desired_capacity, 5);
+    }
+
+    /// The serving group's capacity is reported as `current_capacity`, whatever decided it.
+    #[test]
+    fn read_reports_the_serving_groups_capacity() {
+        let (model, _) = refresh(&state(), &[group(4, "7", 5)]);
+        assert_eq!(model.current_capacity, Some(5));
+        let (model, _) = refresh(&state(), &[]);
+        assert_eq!(model.current_capacity, None);
+    }
+
+    /// A fleet whose policy scaled it from 2 to 4: Read reports 4 as `current_capacity`, keeps
+    /// the configured `desired_capacity`, finds no drift, and the next plan changes nothing
+    /// (it used to scale the fleet back to 2).
+    #[test]
+    fn an_autoscaled_capacity_is_no_drift() {
+        let mut prior = state();
+        prior.spec.desired_capacity = 2;
+        prior.current_capacity = Some(2);
+        prior.spec.target_tracking = Some(vec![zdd_rollout::spec::RawTargetTracking {
+            name: "cpu-50".into(),
+            predefined_metric: "ASGAverageCPUUtilization".into(),
+            target_value: 50.0,
+            disable_scale_in: Some(false),
+        }]);
+        let (model, finding) = refresh(&prior, &[group(4, "7", 4)]);
+        assert_eq!(finding, Finding::InSync);
+        assert_eq!(model.spec.desired_capacity, 2);
+        assert_eq!(model.current_capacity, Some(4));
+        assert_eq!(
+            crate::model::plan::classify_change(&model, &prior),
+            crate::model::plan::Change::None
+        );
     }
 
     #[test]

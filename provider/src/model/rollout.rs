@@ -8,7 +8,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use zdd_rollout::RawSpec;
 use zdd_rollout::observation::Owner;
-use zdd_rollout::spec::defaults::{DEFAULT_ROLLBACK_ON_FAILURE, DEFAULT_STRATEGY};
+use zdd_rollout::spec::defaults::{
+    DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOOK_HEARTBEAT_TIMEOUT, DEFAULT_ROLLBACK_ON_FAILURE,
+    DEFAULT_STRATEGY,
+};
 
 use super::attributes::{DEFAULT_CREATE_TIMEOUT, DEFAULT_DELETE_TIMEOUT, DEFAULT_UPDATE_TIMEOUT};
 use super::duration::parse_duration;
@@ -31,6 +34,8 @@ pub struct RolloutModel {
     pub active_asg_name: Option<String>,
     /// Computed: the launch template version the active generation runs, as AWS reports it.
     pub active_launch_template_version: Option<String>,
+    /// Computed: the serving group's desired capacity as AWS reports it.
+    pub current_capacity: Option<i64>,
     /// Computed: the timeline of the last rollout.
     pub last_rollout: Option<LastRollout>,
     /// Computed: the fleet's owner id, fixed at create and tagged `zdd:owner` on every
@@ -141,26 +146,69 @@ impl RolloutModel {
             .parse()
     }
 
-    /// How long `operation` may run: the `timeouts` block's value, or the table's default
-    /// (an unreadable value never gets this far: validation refuses it).
+    /// How long `operation` may run: the `timeouts` block's value, or the table's default plus
+    /// the time a termination hook may hold a retiring instance (an unreadable value never
+    /// gets this far: validation refuses it).
     pub fn timeout(&self, operation: Operation) -> Duration {
-        let (configured, default) = match operation {
-            Operation::Create => (
-                self.timeouts.as_ref().and_then(|t| t.create.as_deref()),
-                DEFAULT_CREATE_TIMEOUT,
-            ),
-            Operation::Update => (
-                self.timeouts.as_ref().and_then(|t| t.update.as_deref()),
-                DEFAULT_UPDATE_TIMEOUT,
-            ),
-            Operation::Delete => (
-                self.timeouts.as_ref().and_then(|t| t.delete.as_deref()),
-                DEFAULT_DELETE_TIMEOUT,
-            ),
+        match self.configured_timeout(operation) {
+            Some(configured) => configured,
+            None => default_timeout(operation) + self.termination_hook_time(),
+        }
+    }
+
+    /// The `timeouts` block's value for `operation`, when set and readable.
+    pub fn configured_timeout(&self, operation: Operation) -> Option<Duration> {
+        let timeouts = self.timeouts.as_ref()?;
+        let configured = match operation {
+            Operation::Create => &timeouts.create,
+            Operation::Update => &timeouts.update,
+            Operation::Delete => &timeouts.delete,
         };
         configured
+            .as_deref()
             .and_then(|text| parse_duration(text).ok())
-            .unwrap_or(default)
+    }
+
+    /// The longest a `terminating` lifecycle hook may hold an instance (its heartbeat
+    /// timeout); zero without one. A retiring generation needs it on top of its drain. Read
+    /// from the configuration as written (with the engine's defaults) so that a plan can
+    /// judge it before the whole spec is valid.
+    pub fn termination_hook_time(&self) -> Duration {
+        self.spec
+            .lifecycle_hooks
+            .iter()
+            .flatten()
+            .filter(|hook| hook.transition == "terminating")
+            .map(|hook| match hook.heartbeat_timeout.as_deref() {
+                None => DEFAULT_HOOK_HEARTBEAT_TIMEOUT,
+                Some(text) => parse_duration(text).unwrap_or_default(),
+            })
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// `health_timeout` as the engine applies it.
+    pub fn health_timeout_or_default(&self) -> Duration {
+        self.spec
+            .health_timeout
+            .as_deref()
+            .and_then(|text| parse_duration(text).ok())
+            .unwrap_or(DEFAULT_HEALTH_TIMEOUT)
+    }
+
+    /// The least time `operation` needs for what the hooks may hold it up: a rollout (and a
+    /// create's rollback) waits up to `health_timeout` for the new generation and then up to
+    /// the termination hook time for the retiring one; a delete waits for the hooks of every
+    /// group. `None` without a termination hook: the defaults cover the rest.
+    pub fn hook_bound_minimum(&self, operation: Operation) -> Option<Duration> {
+        let hooks = self.termination_hook_time();
+        if hooks.is_zero() {
+            return None;
+        }
+        Some(match operation {
+            Operation::Create | Operation::Update => self.health_timeout_or_default() + hooks,
+            Operation::Delete => hooks,
+        })
     }
 
     /// `rollback_on_failure` as the engine applies it.
@@ -168,6 +216,15 @@ impl RolloutModel {
         self.spec
             .rollback_on_failure
             .unwrap_or(DEFAULT_ROLLBACK_ON_FAILURE)
+    }
+}
+
+/// `timeouts.<operation>` when omitted, before hook time is added.
+pub fn default_timeout(operation: Operation) -> Duration {
+    match operation {
+        Operation::Create => DEFAULT_CREATE_TIMEOUT,
+        Operation::Update => DEFAULT_UPDATE_TIMEOUT,
+        Operation::Delete => DEFAULT_DELETE_TIMEOUT,
     }
 }
 
@@ -191,6 +248,7 @@ pub(crate) fn sample_applied() -> RolloutModel {
         generation: Some(4),
         active_asg_name: Some("web-g4".into()),
         active_launch_template_version: Some("7".into()),
+        current_capacity: Some(3),
         ..RolloutModel::default()
     }
 }
@@ -248,5 +306,57 @@ mod tests {
             Duration::from_secs(90 * 60)
         );
         assert_eq!(model.timeout(Operation::Create), DEFAULT_CREATE_TIMEOUT);
+    }
+
+    /// A retiring instance may wait in `Terminating:Wait` for the hook's heartbeat timeout:
+    /// the defaults grow by it (a launching hook only uses up `health_timeout`).
+    #[test]
+    fn omitted_timeouts_grow_by_the_longest_termination_hook() {
+        let hook = |name: &str, transition: &str, heartbeat: Option<&str>| {
+            zdd_rollout::spec::RawLifecycleHook {
+                name: name.into(),
+                transition: transition.into(),
+                heartbeat_timeout: heartbeat.map(str::to_string),
+                default_result: None,
+            }
+        };
+        let mut model = sample_applied();
+        model.spec.lifecycle_hooks = Some(vec![
+            hook("drain", "terminating", Some("5m")),
+            hook("flush", "terminating", Some("10m")),
+            hook("warm", "launching", Some("2h")),
+        ]);
+        let ten_minutes = Duration::from_secs(600);
+        assert_eq!(model.termination_hook_time(), ten_minutes);
+        assert_eq!(
+            model.timeout(Operation::Update),
+            DEFAULT_UPDATE_TIMEOUT + ten_minutes
+        );
+        assert_eq!(
+            model.timeout(Operation::Delete),
+            DEFAULT_DELETE_TIMEOUT + ten_minutes
+        );
+        assert_eq!(
+            model.hook_bound_minimum(Operation::Update),
+            Some(DEFAULT_HEALTH_TIMEOUT + ten_minutes)
+        );
+        assert_eq!(
+            model.hook_bound_minimum(Operation::Delete),
+            Some(ten_minutes)
+        );
+        // The engine's default heartbeat (an hour) when omitted.
+        model.spec.lifecycle_hooks = Some(vec![hook("drain", "terminating", None)]);
+        assert_eq!(
+            model.termination_hook_time(),
+            DEFAULT_HOOK_HEARTBEAT_TIMEOUT
+        );
+        // A configured timeout is the user's, whatever the hooks.
+        model.timeouts = Some(TimeoutsConfig {
+            delete: Some("15m".into()),
+            ..TimeoutsConfig::default()
+        });
+        assert_eq!(model.timeout(Operation::Delete), Duration::from_secs(900));
+        model.spec.lifecycle_hooks = None;
+        assert_eq!(model.hook_bound_minimum(Operation::Update), None);
     }
 }

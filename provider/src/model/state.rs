@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use zdd_tfplugin::codec::json::{is_unknown_marker, unknown_marker};
 
-use super::attributes::{self, Decided, OnChange, Role};
+use super::attributes::{self, Attribute, Decided, Kind, OnChange, Role};
 use super::rollout::RolloutModel;
 
 /// The resource's state (or configuration, or plan): attribute name to value.
@@ -71,15 +71,10 @@ impl State {
     }
 
     /// Fills the table's default into each defaulted attribute the configuration leaves null,
-    /// so the plan shows what the engine applies.
+    /// at any depth (inside a nested object and each element of a list of objects), so the
+    /// plan shows what the engine applies.
     pub fn fill_defaults(&mut self, config: &State) {
-        for attribute in &attributes::rollout().attributes {
-            if let Some(default) = attribute.default_value()
-                && config.is_null(attribute.name)
-            {
-                self.set(attribute.name, default.clone());
-            }
-        }
+        fill_object(&attributes::rollout().attributes, &mut self.0, &config.0);
     }
 
     /// Fills the table's default into each defaulted attribute that is null (an imported
@@ -141,6 +136,52 @@ pub fn computed() -> Vec<&'static str> {
         .filter(|attribute| attribute.is_computed())
         .map(|attribute| attribute.name)
         .collect()
+}
+
+/// The defaults of `attributes` into `planned` where `config` leaves them null. Nested values
+/// are filled element by element: a planned list of objects has the configuration's elements
+/// in its order. A value not known yet is left alone (nothing inside it is known either).
+fn fill_object(
+    attributes: &[Attribute],
+    planned: &mut Map<String, Json>,
+    config: &Map<String, Json>,
+) {
+    for attribute in attributes {
+        let configured = config.get(attribute.name);
+        match (attribute.default_value(), configured) {
+            (Some(default), None | Some(Json::Null)) => {
+                planned.insert(attribute.name.to_string(), default.clone());
+            }
+            (_, Some(configured)) => {
+                if let Some(planned) = planned.get_mut(attribute.name) {
+                    fill_nested(&attribute.kind, planned, configured);
+                }
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+fn fill_nested(kind: &Kind, planned: &mut Json, config: &Json) {
+    if is_unknown_marker(planned) || is_unknown_marker(config) {
+        return;
+    }
+    match (kind, planned, config) {
+        (Kind::Object(children), Json::Object(planned), Json::Object(config)) => {
+            fill_object(children, planned, config);
+        }
+        (Kind::ListOfObject(children), Json::Array(planned), Json::Array(config)) => {
+            for (planned, config) in planned.iter_mut().zip(config) {
+                if is_unknown_marker(planned) || is_unknown_marker(config) {
+                    continue;
+                }
+                if let (Json::Object(planned), Json::Object(config)) = (planned, config) {
+                    fill_object(children, planned, config);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn holds_unknown(value: &Json) -> bool {
@@ -236,6 +277,64 @@ mod tests {
         assert_eq!(read.get("batch_size"), Some(&json!(1)));
     }
 
+    /// A list element's defaulted attributes are filled where its configuration leaves them
+    /// null, element by element; a value the configuration sets, an unknown element and an
+    /// unknown list stay as they are.
+    #[test]
+    fn nested_defaults_fill_each_list_element() {
+        let config = state(json!({
+            "lifecycle_hooks": [
+                {"name": "drain", "transition": "terminating", "heartbeat_timeout": null, "default_result": null},
+                {"name": "warm", "transition": "launching", "heartbeat_timeout": "5m", "default_result": "CONTINUE"},
+                unknown_marker(),
+            ],
+            "target_tracking": unknown_marker(),
+        }));
+        // Terraform proposes computed nested values it does not know as unknown.
+        let mut planned = state(json!({
+            "lifecycle_hooks": [
+                {"name": "drain", "transition": "terminating", "heartbeat_timeout": unknown_marker(), "default_result": unknown_marker()},
+                {"name": "warm", "transition": "launching", "heartbeat_timeout": "5m", "default_result": "CONTINUE"},
+                unknown_marker(),
+            ],
+            "target_tracking": unknown_marker(),
+        }));
+        planned.fill_defaults(&config);
+        assert_eq!(
+            planned.get("lifecycle_hooks"),
+            Some(&json!([
+                {"name": "drain", "transition": "terminating", "heartbeat_timeout": "1h", "default_result": "ABANDON"},
+                {"name": "warm", "transition": "launching", "heartbeat_timeout": "5m", "default_result": "CONTINUE"},
+                unknown_marker(),
+            ]))
+        );
+        assert_eq!(planned.get("target_tracking"), Some(&unknown_marker()));
+
+        let config = state(json!({"target_tracking": [
+            {"name": "cpu", "predefined_metric": "ASGAverageCPUUtilization", "target_value": 50, "disable_scale_in": null},
+        ]}));
+        let mut planned = config.clone();
+        planned.fill_defaults(&config);
+        assert_eq!(
+            planned.get("target_tracking").unwrap()[0]["disable_scale_in"],
+            json!(false)
+        );
+        // An imported state's hooks get theirs too.
+        let mut read =
+            state(json!({"lifecycle_hooks": [{"name": "drain", "transition": "terminating"}]}));
+        read.fill_null_defaults();
+        assert_eq!(
+            read.get("lifecycle_hooks").unwrap()[0]["heartbeat_timeout"],
+            json!("1h")
+        );
+        // The canary block's optional settings have no default to fill: the engine applies
+        // `max_5xx_ratio`'s when it is null.
+        let config = state(json!({"canary": {"listener_arn": "arn:l", "max_5xx_ratio": null}}));
+        let mut planned = config.clone();
+        planned.fill_defaults(&config);
+        assert_eq!(planned.get("canary").unwrap()["max_5xx_ratio"], Json::Null);
+    }
+
     #[test]
     fn computed_attributes_are_kept_and_planned_unknown_from_the_table() {
         let prior = State::from_model(&sample_applied());
@@ -244,20 +343,21 @@ mod tests {
         for name in computed() {
             assert_eq!(planned.get(name), prior.get(name), "{name}");
         }
-        assert_eq!(decided_by(false), vec!["last_rollout"]);
+        assert_eq!(decided_by(false), vec!["current_capacity", "last_rollout"]);
         assert_eq!(
             decided_by(true),
             vec![
                 "generation",
                 "active_asg_name",
                 "active_launch_template_version",
+                "current_capacity",
                 "last_rollout"
             ]
         );
         planned.plan_unknown(&decided_by(false));
         assert_eq!(
             planned.unknown_attributes(),
-            BTreeSet::from(["last_rollout".to_string()])
+            BTreeSet::from(["current_capacity".to_string(), "last_rollout".to_string()])
         );
     }
 }

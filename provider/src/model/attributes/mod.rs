@@ -65,8 +65,9 @@ pub enum OnChange {
     /// groups of its `canary` block instead (an unknown value still rolls out: the strategy
     /// may be unknown too).
     RollOutUnlessCanary,
-    /// The active group is scaled in place.
-    ScaleInPlace,
+    /// Applied to the serving group in place: scaled to `desired_capacity` (unless scaling
+    /// policies own the capacity), its scaling policies reconciled.
+    InPlace,
     /// Only the state changes; the next rollout uses it.
     SettingOnly,
 }
@@ -313,6 +314,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The same for the defaults inside list elements: a plan that fills them validates to the
+    /// spec the engine builds from the nulls.
+    #[test]
+    fn the_nested_defaults_a_plan_shows_are_the_ones_the_engine_applies() {
+        use crate::model::state::State;
+        let mut config = State::from_model(&crate::model::rollout::sample_applied());
+        config.set(
+            "target_tracking",
+            serde_json::json!([{"name": "cpu", "predefined_metric": "ASGAverageCPUUtilization", "target_value": 50, "disable_scale_in": null}]),
+        );
+        config.set(
+            "lifecycle_hooks",
+            serde_json::json!([{"name": "drain", "transition": "terminating", "heartbeat_timeout": null, "default_result": null}]),
+        );
+        let mut planned = config.clone();
+        planned.fill_defaults(&config);
+        assert_ne!(planned, config, "the plan shows the nested defaults");
+        let spec = |state: &State| {
+            zdd_rollout::RolloutSpec::validate(&state.to_model().unwrap().spec).unwrap()
+        };
+        assert_eq!(spec(&planned), spec(&config));
     }
 
     /// A verdict can only read attributes that exist.

@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
+use zdd_rollout::spec::PredefinedMetric;
 use zdd_rollout::spec::defaults::{
-    DEFAULT_BATCH_SIZE, DEFAULT_CANARY_STEPS, DEFAULT_HEALTH_TIMEOUT, DEFAULT_MAX_5XX_RATIO,
-    DEFAULT_MIN_HEALTHY_PERCENT, DEFAULT_ROLLBACK_ON_FAILURE, DEFAULT_STRATEGY,
+    DEFAULT_BATCH_SIZE, DEFAULT_CANARY_STEPS, DEFAULT_HEALTH_CHECK_GRACE_PERIOD,
+    DEFAULT_HEALTH_CHECK_TYPE, DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOOK_DEFAULT_RESULT,
+    DEFAULT_HOOK_HEARTBEAT_TIMEOUT, DEFAULT_MAX_5XX_RATIO, DEFAULT_MIN_HEALTHY_PERCENT,
+    DEFAULT_ROLLBACK_ON_FAILURE, DEFAULT_STRATEGY, HOOK_HEARTBEAT_TIMEOUT_RANGE,
 };
 
 use super::Kind::{Bool, Float, Int, ListOfObject, ListOfString, MapOfString, Object};
@@ -32,6 +35,8 @@ const ROOM_TO_ROLL: &[&str] = &[
 ];
 /// The strategy decides which target groups and block are needed.
 const STRATEGY: &[&str] = &["strategy"];
+/// `ALBRequestCountPerTarget` needs a target group, which the strategy's attributes give.
+const TARGET_GROUPS: &[&str] = &["strategy", "target_group_arns", "canary"];
 
 pub fn rollout_schema() -> SchemaDoc {
     use Attribute as A;
@@ -63,8 +68,8 @@ pub fn rollout_schema() -> SchemaDoc {
             A::required("max_size", Int,
                 "Maximum size of each Auto Scaling group. A `rolling` update runs at most `max_size` instances in total, old ones still draining included; a rollback restores the old group's full size before the failed instances go, so it may briefly run above it.")
                 .on_change(OnChange::RollOut).judged_with(ROOM_TO_ROLL),
-            A::required("desired_capacity", Int, "Number of instances serving; between `min_size` and `max_size`. A change of this alone scales in place.")
-                .on_change(OnChange::ScaleInPlace).judged_with(SIZES_BUT_DESIRED),
+            A::required("desired_capacity", Int, "Number of instances serving; between `min_size` and `max_size`. A change of this alone scales in place. With `target_tracking`, the scaling policies own the capacity: this is only the first generation's capacity, a change of it alone does nothing in AWS, and a rollout starts the new generation at the serving group's capacity (`current_capacity`, clamped to `min_size`..`max_size`).")
+                .on_change(OnChange::InPlace).judged_with(SIZES_BUT_DESIRED),
             A::defaulted("strategy", Kind::String, DEFAULT_STRATEGY, format!(
                 "How traffic moves to a new generation: `blue_green` (a full new group; once it is healthy the old group is detached, drained for the target groups' deregistration delay plus 5 s, and deleted), `rolling` (the new group grows by `batch_size` within `max_size` while the old group's desired capacity is lowered, never below `min_healthy_percent`: AWS deregisters those instances, waits out the deregistration delay, then terminates them) or `canary` (listener weights step through `canary.steps` with gates, then the old group leaves as in `blue_green`). Default `{DEFAULT_STRATEGY}`."))
                 .on_change(OnChange::SettingOnly).judged_with(&[]),
@@ -85,16 +90,35 @@ pub fn rollout_schema() -> SchemaDoc {
                 .on_change(OnChange::SettingOnly),
             A::optional("tags", MapOfString, "Tags for the Auto Scaling groups, propagated to instances. Keys starting with `zdd:` are reserved.")
                 .on_change(OnChange::RollOut).judged_with(&[]),
+            A::defaulted("health_check_type", Kind::String, DEFAULT_HEALTH_CHECK_TYPE.as_aws_str(), format!(
+                "The health each group acts on between deploys: `ELB` (the load balancer's view as well as EC2's: an instance its target groups report unhealthy is replaced by the group) or `EC2` (EC2 status checks only). Default `\"{}\"`.",
+                DEFAULT_HEALTH_CHECK_TYPE.as_aws_str()))
+                .on_change(OnChange::RollOut).judged_with(&[]),
+            A::defaulted("health_check_grace_period", Kind::String, format_duration(DEFAULT_HEALTH_CHECK_GRACE_PERIOD), format!(
+                "How long after an instance launches its group ignores failed health checks (`HealthCheckGracePeriod`), in whole seconds, e.g. `\"2m\"`. Default `\"{}\"`.",
+                format_duration(DEFAULT_HEALTH_CHECK_GRACE_PERIOD)))
+                .on_change(OnChange::RollOut).judged_with(&[]),
+            A::optional("default_instance_warmup", Kind::String,
+                "How long a new instance's metrics are left out of the scaling policies' view (`DefaultInstanceWarmup`), in whole seconds, e.g. `\"60s\"`. Unset: AWS's own behaviour.")
+                .on_change(OnChange::RollOut).judged_with(&[]),
+            A::optional("target_tracking", ListOfObject(target_tracking()),
+                "Target-tracking scaling policies, put on the serving generation's group only. With any, the fleet autoscales: `desired_capacity` is only the first generation's capacity, Read reports the serving group's capacity as `current_capacity` (never as drift), and a rollout starts the new generation at that capacity. During a rollout the new group's policies are held back until it serves, and the old group stops scaling itself (`AlarmNotification`, `ScheduledActions`, `AZRebalance` suspended) from the start of the shift until it is deleted (resumed on rollback); if the old group scaled out meanwhile, the new one follows before it takes more traffic. A change of this alone is applied in place, to the serving group.")
+                .on_change(OnChange::InPlace).judged_with(TARGET_GROUPS),
+            A::optional("lifecycle_hooks", ListOfObject(lifecycle_hooks()),
+                "Lifecycle hooks, created with each generation's group before its first instance launches (`LifecycleHookSpecificationList`). A `launching` hook holds new instances in `Pending:Wait`: they count as not yet serving. With a `terminating` hook, a retiring generation is scaled to zero, so each instance passes through `Terminating:Wait` (up to its `heartbeat_timeout`, or until `CompleteLifecycleAction`), and the empty group is deleted only then: never force-deleted past a hook. The default `timeouts` grow by the longest `terminating` hook's heartbeat timeout; a plan warns about a configured timeout shorter than the hooks may need (see `timeouts`).")
+                .on_change(OnChange::RollOut).judged_with(&[]),
             A::computed("generation", Int, Decided::ByRollout, "The generation serving traffic: 1 after create, one more per successful rollout. A plan that rolls out shows it (like `active_asg_name` and `active_launch_template_version`) as known after apply: only the outcome decides it, and a rollout that rolls back leaves the old generation serving and these attributes (and outputs built from them) at their old values."),
             A::computed("active_asg_name", Kind::String, Decided::ByRollout, "Name of the Auto Scaling group serving traffic; null when it was deleted outside Terraform (the next apply recreates it)."),
             A::computed("active_launch_template_version", Kind::String, Decided::ByRollout, "The launch template version the active group runs, as AWS reports it."),
+            A::computed("current_capacity", Int, Decided::ByAnyRun,
+                "The serving group's desired capacity as AWS reports it (with `target_tracking`, what the scaling policies made of it). Known after apply in a plan that changes anything in AWS."),
             A::computed("owner_id", Kind::String, Decided::Fixed,
                 "The fleet's owner identity: chosen at random when the resource is created, never changed, and tagged `zdd:owner` on every generation's Auto Scaling group. Read, rollouts and destroy look at, change and delete only groups with this owner, so a second state (another workspace, stack or team) using the same `name` cannot adopt, re-target or delete this fleet's groups: its create fails, naming the groups it found. `terraform import` takes over the owner the found groups carry. A state written before owner ids (no `owner_id`) adopts its groups, those without a `zdd:owner` tag, on its next apply, tagging them with an id derived from `name` (that plan shows `owner_id` as known after apply)."),
             A::computed("last_rollout", Object(last_rollout()), Decided::ByAnyRun, "The timeline of the last rollout (also logged at `INFO` with `TF_LOG`)."),
         ],
         blocks: vec![Block {
             name: "timeouts",
-            description: "Upper bounds for each operation; an operation that runs out rolls back and fails.".into(),
+            description: "Upper bounds for each operation; an operation that runs out rolls back and fails. With a `terminating` lifecycle hook, a retiring generation's instances may each wait up to the hook's `heartbeat_timeout` before the group can go: an omitted timeout grows by the longest one, and a plan warns about a configured `create` or `update` shorter than `health_timeout` plus it, or a `delete` shorter than it.".into(),
             attributes: [
                 ("create", DEFAULT_CREATE_TIMEOUT),
                 ("update", DEFAULT_UPDATE_TIMEOUT),
@@ -163,6 +187,76 @@ fn canary() -> Vec<Attribute> {
                 "Maximum ratio of `HTTPCode_Target_5XX_Count` to `RequestCount` of the canary target group during a soak; the gate judges once the window holds at least {} requests. Default `{}` (1 %), applied when omitted: set `1` to turn the gate off.",
                 zdd_rollout::engine::MIN_REQUESTS_FOR_RATIO,
                 DEFAULT_MAX_5XX_RATIO
+            ),
+        ),
+    ]
+}
+
+fn target_tracking() -> Vec<Attribute> {
+    use Attribute as A;
+    let metrics: Vec<String> = PredefinedMetric::ALL
+        .iter()
+        .map(|metric| format!("`{}`", metric.as_aws_str()))
+        .collect();
+    vec![
+        A::required(
+            "name",
+            Kind::String,
+            "The policy's name, unique within the fleet (letters, digits, `-`, `_`, `/`).",
+        ),
+        A::required(
+            "predefined_metric",
+            Kind::String,
+            format!(
+                "The metric held at `target_value`, one of: {}. `ALBRequestCountPerTarget` counts the requests per instance of the target group the serving generation is attached to, so it needs one (its load balancer too).",
+                metrics.join(", ")
+            ),
+        ),
+        A::required(
+            "target_value",
+            Float,
+            "The value the policy holds the metric at (above zero), e.g. `50` (percent CPU).",
+        ),
+        A::defaulted(
+            "disable_scale_in",
+            Bool,
+            false,
+            "When `true` the policy only scales out. Default `false`.",
+        ),
+    ]
+}
+
+fn lifecycle_hooks() -> Vec<Attribute> {
+    use Attribute as A;
+    vec![
+        A::required(
+            "name",
+            Kind::String,
+            "The hook's name, unique within the fleet (letters, digits, `-`, `_`, `/`).",
+        ),
+        A::required(
+            "transition",
+            Kind::String,
+            "`launching` (instances wait in `Pending:Wait` before they enter service) or `terminating` (they wait in `Terminating:Wait` before they are terminated).",
+        ),
+        A::defaulted(
+            "heartbeat_timeout",
+            Kind::String,
+            format_duration(DEFAULT_HOOK_HEARTBEAT_TIMEOUT),
+            format!(
+                "How long an instance may wait before `default_result` applies, in whole seconds from {} to {} (what AWS accepts). Default `\"{}\"`.",
+                format_duration(*HOOK_HEARTBEAT_TIMEOUT_RANGE.start()),
+                format_duration(*HOOK_HEARTBEAT_TIMEOUT_RANGE.end()),
+                format_duration(DEFAULT_HOOK_HEARTBEAT_TIMEOUT)
+            ),
+        ),
+        A::defaulted(
+            "default_result",
+            Kind::String,
+            DEFAULT_HOOK_DEFAULT_RESULT.as_aws_str(),
+            format!(
+                "What happens when the heartbeat times out: `CONTINUE` or `ABANDON` (a launching instance is then terminated). Default `\"{}\"`.",
+                DEFAULT_HOOK_DEFAULT_RESULT.as_aws_str()
             ),
         ),
     ]

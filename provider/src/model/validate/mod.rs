@@ -12,8 +12,8 @@ use zdd_rollout::{AttributePath as EnginePath, PathStep as EngineStep, RolloutSp
 use zdd_tfplugin::{AttributePath, Diagnostic};
 
 use super::attributes::{self, Attribute};
-use super::duration::parse_duration;
-use super::rollout::RolloutModel;
+use super::duration::{format_duration, parse_duration};
+use super::rollout::{Operation, RolloutModel};
 use super::state::{State, computed};
 
 /// Every problem of a configuration, each on its attribute path.
@@ -141,8 +141,60 @@ fn timeouts_diagnostics(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec
         )),
         _ => None,
     })
+    .chain(hook_time_warnings(model, unknown))
+    .collect()
+}
+
+/// A configured timeout shorter than what a termination hook may hold the operation up: a
+/// warning, not an error (the hook's instances may well complete early, and only the user
+/// knows how early). An update that runs out rolls back, which waits for the same hooks.
+fn hook_time_warnings(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnostic> {
+    if ["timeouts", "lifecycle_hooks", "health_timeout"]
+        .iter()
+        .any(|name| unknown.contains(*name))
+    {
+        return Vec::new();
+    }
+    let hooks = format_duration(model.termination_hook_time());
+    [
+        ("create", Operation::Create),
+        ("update", Operation::Update),
+        ("delete", Operation::Delete),
+    ]
+    .into_iter()
+    .filter_map(|(name, operation)| {
+        let configured = model.configured_timeout(operation)?;
+        let minimum = model.hook_bound_minimum(operation)?;
+        if configured >= minimum {
+            return None;
+        }
+        let needs = match operation {
+            Operation::Delete => format!(
+                "each retiring instance may wait in Terminating:Wait for up to {hooks} (the longest terminating hook's heartbeat_timeout) before its group can be deleted"
+            ),
+            Operation::Create | Operation::Update => format!(
+                "a rollout may wait up to health_timeout ({}) for the new generation and then up to {hooks} for the retiring one's instances in Terminating:Wait (the longest terminating hook's heartbeat_timeout)",
+                format_duration(model.health_timeout_or_default())
+            ),
+        };
+        let path = AttributePath::root("timeouts").attribute(name);
+        Some(
+            Diagnostic::warning(
+                format!("{path} may be too short for the lifecycle hooks"),
+                format!(
+                    "{} is shorter than {}: {needs}. An operation that runs out of time is rolled back or stopped; complete the lifecycle actions sooner or raise the timeout.",
+                    format_duration(configured),
+                    format_duration(minimum)
+                ),
+            )
+            .at(path),
+        )
+    })
     .collect()
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod autoscaling_tests;
