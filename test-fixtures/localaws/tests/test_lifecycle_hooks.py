@@ -314,3 +314,27 @@ def test_put_and_delete_lifecycle_hook_still_work_and_apply_to_later_launches(aw
     autoscaling.delete_lifecycle_hook(AutoScalingGroupName="web-g1", LifecycleHookName="warm")
     autoscaling.set_desired_capacity(AutoScalingGroupName="web-g1", DesiredCapacity=2)
     assert sorted(lifecycle_states(aws, "web-g1").values()) == ["InService", "Pending:Wait"]
+
+
+def test_deleting_a_hook_completes_its_outstanding_actions_as_aws_does(aws: LocalAws) -> None:
+    # AWS: "If there are any outstanding lifecycle actions, they are completed first (ABANDON for
+    # launching instances, CONTINUE for terminating instances)."
+    fleet = make_fleet(aws, delay=0)
+    create_group(aws, fleet, "web-g1", 2, [hook_spec("warm", LAUNCHING, timeout=7200),
+                                           hook_spec("drain", TERMINATING, timeout=7200)])
+    first, second = sorted(lifecycle_states(aws, "web-g1"))
+    complete(aws, "web-g1", "warm", first)
+    autoscaling = aws.client("autoscaling")
+    autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=first, ShouldDecrementDesiredCapacity=True)
+    assert lifecycle_states(aws, "web-g1") == {first: "Terminating:Wait", second: "Pending:Wait"}
+
+    autoscaling.delete_lifecycle_hook(AutoScalingGroupName="web-g1", LifecycleHookName="drain")
+    autoscaling.delete_lifecycle_hook(AutoScalingGroupName="web-g1", LifecycleHookName="warm")
+
+    wait_for(lambda: first not in lifecycle_states(aws, "web-g1"), 10, "the terminating instance gone")
+    [drain_completed] = lifecycle_events(aws, instance_id=first, hook="drain", phase="completed")
+    [warm_completed] = lifecycle_events(aws, instance_id=second, hook="warm", phase="completed")
+    assert (drain_completed["result"], warm_completed["result"]) == ("CONTINUE", "ABANDON")
+    assert instance_state(aws, second) == "terminated"
+    [replacement] = lifecycle_states(aws, "web-g1").values()
+    assert replacement == "InService"  # no launch hook any more

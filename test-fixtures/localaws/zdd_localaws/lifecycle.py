@@ -186,6 +186,10 @@ class LifecycleActions:
         with self._lock:
             return [a for a in self._actions.values() if a.instance_id == instance_id]
 
+    def waiting_on(self, group_name: str, hook_name: str) -> list[LifecycleAction]:
+        with self._lock:
+            return [a for a in self._actions.values() if (a.hook.group_name, a.hook.name) == (group_name, hook_name)]
+
     # ---- internals -----------------------------------------------------------------------------
 
     def _end(self, action: LifecycleAction, result: str, phase: str, at: float | None) -> Outcome | None:

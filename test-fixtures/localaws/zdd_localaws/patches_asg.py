@@ -25,7 +25,7 @@ from moto.core.responses import ActionResult, EmptyResult
 
 from .context import AsgRemoval, DeferredTermination, current, using
 from .lifecycle import (
-    CONTINUE, LAUNCHING, PENDING_PROCEED, PENDING_WAIT, RESULTS, TERMINATING, TERMINATING_PROCEED,
+    ABANDON, CONTINUE, LAUNCHING, PENDING_PROCEED, PENDING_WAIT, RESULTS, TERMINATING, TERMINATING_PROCEED,
     TERMINATING_WAIT, Hook, NoActiveAction, Outcome,
 )
 from .model import HealthModel
@@ -45,6 +45,7 @@ PATCHED = [
     (_backend_cls, "update_attached_target_groups"),
     (_backend_cls, "resume_processes"),
     (_backend_cls, "put_scaling_policy"),
+    (_backend_cls, "delete_lifecycle_hook"),
     (_response_cls, "create_auto_scaling_group"),
     (_response_cls, "delete_auto_scaling_group"),
     (_response_cls, "put_scaling_policy"),
@@ -254,7 +255,7 @@ def scale_as_policy(group_name: str, body: Any) -> tuple[int, dict[str, Any]]:
 def install(model: HealthModel, strict_asg_delete: bool, original: Callable[[type, str], Any]) -> None:
     _install_capacity(model, original)
     _install_group_lifetime(model, strict_asg_delete, original)
-    _install_lifecycle_calls(model)
+    _install_lifecycle_calls(model, original)
     _install_policies(original)
 
 
@@ -414,8 +415,19 @@ def _install_group_lifetime(model: HealthModel, strict_asg_delete: bool, origina
     _response_cls.delete_auto_scaling_group = delete_auto_scaling_group_response
 
 
-def _install_lifecycle_calls(model: HealthModel) -> None:
-    """CompleteLifecycleAction and RecordLifecycleActionHeartbeat, which moto lacks."""
+def _install_lifecycle_calls(model: HealthModel, original: Callable[[type, str], Any]) -> None:
+    """CompleteLifecycleAction and RecordLifecycleActionHeartbeat, which moto lacks, and
+    DeleteLifecycleHook's completion of the hook's outstanding actions."""
+    orig_delete_hook = original(_backend_cls, "delete_lifecycle_hook")
+
+    def delete_lifecycle_hook(self: Any, as_name: str, name: str) -> None:
+        # AWS completes outstanding actions first: ABANDON a launch, CONTINUE a termination.
+        orig_delete_hook(self, as_name, name)
+        for action in model.lifecycle.waiting_on(as_name, name):
+            result = ABANDON if action.hook.transition == LAUNCHING else CONTINUE
+            outcome = model.lifecycle.complete(as_name, name, result, token=action.token)
+            if outcome is not None:
+                _proceed(model, outcome)
 
     def _target(response: Any) -> dict[str, Any]:
         return {
@@ -446,6 +458,7 @@ def _install_lifecycle_calls(model: HealthModel) -> None:
             raise autoscaling_exceptions.ValidationError(str(error)) from error
         return EmptyResult()
 
+    _backend_cls.delete_lifecycle_hook = delete_lifecycle_hook
     _response_cls.complete_lifecycle_action = complete_lifecycle_action
     _response_cls.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat
 
