@@ -23,6 +23,17 @@ pub const TAG_ROLLBACK: &str = "zdd:rollback";
 /// instead of continuing a rollback. Without it, a kept generation and one whose rollback was
 /// interrupted half-way would look the same.
 pub const TAG_ROLLED_BACK: &str = "zdd:rolled-back";
+/// The Auto Scaling processes zdd suspended on a group (comma-separated AWS names, empty when
+/// none): written before the `SuspendProcesses` it records, so that whoever finishes or undoes
+/// the rollout (a resumed apply after a kill, a rollback) resumes exactly those and never one a
+/// person suspended.
+pub const TAG_SUSPENDED: &str = "zdd:suspended";
+/// The capacity the serving generation ran at when a rollout to this group started (its
+/// desired capacity, raised as it scaled out meanwhile): a resumed apply computes the capacity
+/// floor and this group's goal from it, since rolling lowers the old group's own desired
+/// capacity as it goes. Written only when it differs from `desired_capacity` or the fleet is
+/// autoscaled.
+pub const TAG_CAPACITY: &str = "zdd:capacity";
 /// Tag keys starting with this are zdd's: users may not set them, and Read does not report them
 /// as the user's tags.
 pub const RESERVED_TAG_PREFIX: &str = "zdd:";
@@ -35,6 +46,19 @@ pub fn rollback_reason(tags: &BTreeMap<String, String>) -> Option<&str> {
 /// Whether a group's tags mark a failed generation kept after its finished rollback.
 pub fn is_kept_after_rollback(tags: &BTreeMap<String, String>) -> bool {
     tags.contains_key(TAG_ROLLED_BACK)
+}
+
+/// The processes a group's `zdd:suspended` tag records (unknown names are ignored).
+pub fn suspended_by_zdd(
+    tags: &BTreeMap<String, String>,
+) -> std::collections::BTreeSet<crate::observation::ScalingProcess> {
+    tags.get(TAG_SUSPENDED)
+        .map(|text| {
+            text.split(',')
+                .filter_map(|name| crate::observation::ScalingProcess::from_aws_str(name.trim()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Whether a tag key is one only zdd writes.
@@ -266,6 +290,8 @@ mod tests {
             TAG_OWNER,
             TAG_ROLLBACK,
             TAG_ROLLED_BACK,
+            TAG_SUSPENDED,
+            TAG_CAPACITY,
         ] {
             assert!(is_reserved_tag(key), "{key}");
         }

@@ -18,4 +18,4 @@ mod world;
 pub use driver::{Controller, ControllerFactory, Kill, Report, run, run_with};
 pub use naive::NaiveController;
 pub use rng::SplitMix64;
-pub use world::{Faults, Scenario, Timings, World};
+pub use world::{Faults, ScalingEvent, ScalingGroup, Scenario, Timings, World};

@@ -51,6 +51,7 @@ fn timings() -> impl Strategy<Value = Timings> {
                 deregistration_delay: Duration::from_secs(delay.max(request)),
                 request_duration: Duration::from_secs(request),
                 requests_per_second: rps,
+                ..Timings::default()
             },
         )
 }
@@ -247,6 +248,7 @@ fn found_by_proptest_resume_reads_weights_behind_the_listener() {
         deregistration_delay: Duration::from_secs(5),
         request_duration: Duration::from_secs(1),
         requests_per_second: 1,
+        ..Timings::default()
     };
     let faults = Faults {
         api_failure: 0.1,

@@ -45,6 +45,16 @@ impl World {
                 }
             })
             .collect();
+        let abandoned: Vec<String> = self
+            .instances
+            .iter()
+            .filter(|(_, i)| !i.terminated && i.abandon_at.is_some_and(|t| t <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in abandoned {
+            self.terminate_now(&id);
+        }
+        self.apply_due_scaling();
         for (id, terminate) in due {
             if terminate {
                 self.terminate_now(&id);
@@ -77,6 +87,7 @@ impl World {
                 .targets
                 .retain(|_, r| r.deregistered_at.is_none_or(|d| now < d + delay));
         }
+        self.track_served();
         self.check_tick_invariants();
         self.route_traffic();
         let live = self.instances.values().filter(|i| !i.terminated).count() as u64;
@@ -148,15 +159,21 @@ impl World {
         } else {
             None
         };
-        // Instances enter service on a tick boundary.
-        let in_service_at = (self.now + boot).div_ceil(TICK_MS) * TICK_MS;
+        // Instances enter service on a tick boundary, after any launch hook let them go.
+        let booted_at = (self.now + boot).div_ceil(TICK_MS) * TICK_MS;
+        let hold = self.launch_hold(asg);
+        let in_service_at = if hold.abandoned {
+            u64::MAX
+        } else {
+            (booted_at + hold.wait).div_ceil(TICK_MS) * TICK_MS
+        };
         self.instances.insert(
             id.clone(),
             SimInstance {
                 asg: asg.to_string(),
                 generation,
                 in_service_at,
-                app_ready_at: in_service_at + app,
+                app_ready_at: in_service_at.saturating_add(app),
                 terminate_after: None,
                 terminated: false,
                 never_healthy,
@@ -168,6 +185,9 @@ impl World {
                 },
                 error_carry: 0.0,
                 inflight: VecDeque::new(),
+                pending_wait_from: (hold.wait > 0 || hold.abandoned).then_some(booted_at),
+                abandon_at: hold.abandoned.then_some(booted_at + hold.wait),
+                terminating_wait_from: None,
             },
         );
         if let Some(a) = self.asgs.get_mut(asg) {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::observation::TargetState;
+use crate::observation::{ScalingProcess, TargetState};
 
 use super::World;
 
@@ -149,7 +149,15 @@ impl World {
 
     /// Invariant 1's floor. A scale up in place cannot serve the new size before it exists:
     /// the floor is then that of the smaller, starting size.
+    ///
+    /// While traffic shifts (and whenever policies own the capacity) the floor is computed
+    /// from the capacity the serving group actually serves ([`World::served_capacity`]).
     pub(super) fn capacity_floor(&self) -> u64 {
+        if (self.is_shifting() || self.spec.is_autoscaled())
+            && let Some(served) = self.served_capacity()
+        {
+            return u64::from((served * self.spec.min_healthy_percent).div_ceil(100));
+        }
         match self.previous_desired {
             Some(previous) if previous < self.spec.capacity.desired => {
                 u64::from((previous * self.spec.min_healthy_percent).div_ceil(100))
@@ -247,7 +255,14 @@ impl World {
                         problems.push(format!("{arn} still routes to generations {others:?}"));
                     }
                     let healthy = by_generation.get(&s).copied().unwrap_or(0);
-                    if healthy != desired {
+                    if self.spec.is_autoscaled() {
+                        // Policies own the size: at least the floor, within max_size.
+                        let (floor, max) =
+                            (self.capacity_floor(), u64::from(self.spec.capacity.max));
+                        if healthy < floor || healthy > max {
+                            problems.push(format!("{arn} has {healthy} healthy targets of generation {s}, floor {floor}, max {max}"));
+                        }
+                    } else if healthy != desired {
                         problems.push(format!("{arn} has {healthy} healthy targets of generation {s}, desired {desired}"));
                     }
                 }
@@ -260,6 +275,7 @@ impl World {
                 }
             }
         }
+        problems.extend(self.policy_problems(serving));
         if let (Some((_, weights)), Some(s)) = (&self.listener, serving) {
             let total: u32 = weights.iter().map(|(_, w)| *w).sum();
             let serving_weight: u32 = weights
@@ -275,6 +291,40 @@ impl World {
                 problems.push(format!(
                     "listener weights {weights:?} do not send 100 % to generation {s}"
                 ));
+            }
+        }
+        problems
+    }
+}
+
+impl World {
+    /// At the end, scaling policies exist on the serving generation only: the spec's, with
+    /// its self-scaling running again; no other group keeps a policy.
+    fn policy_problems(&self, serving: Option<u64>) -> Vec<String> {
+        let mut problems = Vec::new();
+        let wanted: Vec<&str> = self
+            .spec
+            .target_tracking
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        for (name, asg) in self.asgs.iter().filter(|(_, a)| a.deleted_at.is_none()) {
+            let names: Vec<&str> = asg.policies.keys().map(String::as_str).collect();
+            if Some(asg.generation) != serving {
+                if !names.is_empty() {
+                    problems.push(format!("{name} (not serving) keeps policies {names:?}"));
+                }
+                continue;
+            }
+            let mut sorted = wanted.clone();
+            sorted.sort_unstable();
+            if names != sorted {
+                problems.push(format!(
+                    "{name} serves with policies {names:?}, configured {sorted:?}"
+                ));
+            }
+            if !wanted.is_empty() && asg.suspended.contains(&ScalingProcess::AlarmNotification) {
+                problems.push(format!("{name} serves with its scaling policies suspended"));
             }
         }
         problems

@@ -46,6 +46,15 @@ impl World {
             }
             _ => {}
         }
+        self.check_shift_command(command);
+        if let Command::DeleteAsg { asg, force: false } = command
+            && self.has_instances(asg)
+        {
+            self.failed_commands += 1;
+            return Err(format!(
+                "ResourceInUse: You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group ({asg}, simulated)"
+            ));
+        }
         if self.rng.chance(self.faults.api_failure) {
             self.failed_commands += 1;
             return Err("Throttling: Rate exceeded (simulated)".into());
@@ -75,7 +84,8 @@ impl World {
                 desired_capacity,
                 target_group_arns,
                 tags,
-                ..
+                lifecycle_hooks,
+                health_check,
             } => {
                 if launch_template != &self.spec.launch_template {
                     self.violation(format!(
@@ -99,6 +109,10 @@ impl World {
                         groups: target_group_arns.clone(),
                         instances: Vec::new(),
                         deleted_at: None,
+                        suspended: Default::default(),
+                        policies: Default::default(),
+                        hooks: lifecycle_hooks.clone(),
+                        health_check: *health_check,
                     },
                 );
                 self.newest_generation = self.newest_generation.max(*generation);
@@ -173,20 +187,24 @@ impl World {
                     }
                 }
             }
-            // TODO(#13, engine helper): the simulator's Auto Scaling model of policies,
-            // processes and hooks.
             Command::PutScalingPolicy { .. }
             | Command::DeleteScalingPolicy { .. }
             | Command::SuspendProcesses { .. }
-            | Command::ResumeProcesses { .. } => {}
-            Command::DeleteAsg { asg, .. } => {
+            | Command::ResumeProcesses { .. } => self.apply_scaling_command(command),
+            Command::DeleteAsg { asg, force } => {
                 let Some(a) = self.asgs.get(asg).filter(|a| a.deleted_at.is_none()) else {
                     return;
                 };
                 let generation = a.generation;
                 let instances = a.instances.clone();
+                if !force && self.has_instances(asg) {
+                    return; // ResourceInUse: the group keeps its instances.
+                }
                 if Some(generation) == self.previous_generation && !self.teardown {
                     self.check_replacement_serves(asg);
+                }
+                if *force {
+                    self.check_no_hook_skipped(asg);
                 }
                 for id in &instances {
                     self.check_drained(id, &format!("force-deleted with {asg}"));
@@ -279,11 +297,17 @@ impl World {
             draining_until.unwrap_or(self.now)
         } else {
             self.now + duration_ms(self.timings.deregistration_delay)
-        };
-        if until <= self.now {
+        }
+        .max(self.now);
+        // A termination hook holds it in Terminating:Wait once the drain is over.
+        let hold = self.termination_hold(id);
+        if hold == 0 && until <= self.now {
             self.terminate_now(id);
         } else if let Some(instance) = self.instances.get_mut(id) {
-            instance.terminate_after = Some(until);
+            instance.terminate_after = Some(until + hold);
+            if hold > 0 {
+                instance.terminating_wait_from = Some(until);
+            }
         }
     }
 

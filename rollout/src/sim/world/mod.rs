@@ -5,21 +5,23 @@ mod autoscaling;
 mod checks;
 mod commands;
 mod health;
+mod hooks;
 mod observe;
+mod scaling;
 mod scenario;
 mod traffic;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use crate::command::Command;
 use crate::fleet::{TAG_GENERATION, TAG_ROLLOUT};
-use crate::observation::Observation;
+use crate::observation::{Observation, ScalingProcess};
 use crate::sim::rng::SplitMix64;
-use crate::spec::{LaunchTemplateRef, RolloutSpec, Strategy};
+use crate::spec::{GroupHealthCheck, LaunchTemplateRef, LifecycleHook, RolloutSpec, Strategy};
 use crate::time::Timestamp;
 
-pub use scenario::{Faults, Scenario, Timings};
+pub use scenario::{Faults, ScalingEvent, ScalingGroup, Scenario, Timings};
 
 /// Virtual time the simulation starts at (instances of the serving generation registered at 0
 /// are long healthy by then).
@@ -46,6 +48,12 @@ struct SimInstance {
     error_carry: f64,
     /// (second, requests) received recently.
     inflight: VecDeque<(u64, u64)>,
+    /// A launch hook holds it in `Pending:Wait` from then until `in_service_at`.
+    pending_wait_from: Option<u64>,
+    /// A launch hook timed out with `ABANDON`: terminated then, never in service.
+    abandon_at: Option<u64>,
+    /// A termination hook holds it in `Terminating:Wait` from then until `terminate_after`.
+    terminating_wait_from: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +68,11 @@ struct SimAsg {
     groups: Vec<String>,
     instances: Vec<String>,
     deleted_at: Option<u64>,
+    suspended: BTreeSet<ScalingProcess>,
+    /// Scaling policy name → the target group an `ALBRequestCountPerTarget` policy counts in.
+    policies: BTreeMap<String, Option<String>>,
+    hooks: Vec<LifecycleHook>,
+    health_check: GroupHealthCheck,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +134,19 @@ pub struct World {
     pub commands: u64,
     pub failed_commands: u64,
     floor_violation_reported: bool,
+    /// Scaling events not yet due (time in ms, group, desired).
+    scaling: Vec<(u64, scenario::ScalingGroup, u32)>,
+    /// The capacity the serving group actually serves: its desired capacity at the start,
+    /// lowered at once when it scales itself in, raised once a scale-out is healthy.
+    served: Option<u32>,
+    /// A scale-out of the serving group not yet healthy.
+    served_raise: Option<u32>,
+    /// The engine started moving traffic off the group that served at the start.
+    shift_started: bool,
+    /// Each group scaling event that landed (time, group, desired) and each one lost.
+    pub scaling_log: Vec<String>,
+    /// Every instance observed in `Pending:Wait` or `Terminating:Wait` (id, which).
+    pub hook_waits: BTreeSet<(String, &'static str)>,
 }
 
 fn duration_ms(d: Duration) -> u64 {
@@ -184,6 +210,16 @@ impl World {
             commands: 0,
             failed_commands: 0,
             floor_violation_reported: false,
+            scaling: scenario
+                .scaling
+                .iter()
+                .map(|e| (START_MS + duration_ms(e.at), e.group, e.desired))
+                .collect(),
+            served: None,
+            served_raise: None,
+            shift_started: false,
+            scaling_log: Vec::new(),
+            hook_waits: BTreeSet::new(),
             spec,
         };
         if let Some(previous) = &scenario.previous {
@@ -236,8 +272,19 @@ impl World {
                 groups: groups.clone(),
                 instances: Vec::new(),
                 deleted_at: None,
+                suspended: BTreeSet::new(),
+                // The serving generation was created from the same configuration.
+                policies: self
+                    .spec
+                    .target_tracking
+                    .iter()
+                    .map(|p| (p.name.clone(), None))
+                    .collect(),
+                hooks: self.spec.lifecycle_hooks.clone(),
+                health_check: self.spec.health_check,
             },
         );
+        self.served = Some(cap.desired);
         for _ in 0..cap.desired {
             let id = self.new_instance_id(generation);
             self.instances.insert(
@@ -254,6 +301,9 @@ impl World {
                     error_ratio: 0.0,
                     error_carry: 0.0,
                     inflight: VecDeque::new(),
+                    pending_wait_from: None,
+                    abandon_at: None,
+                    terminating_wait_from: None,
                 },
             );
             if let Some(asg) = self.asgs.get_mut(&name) {

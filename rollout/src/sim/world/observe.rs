@@ -82,16 +82,22 @@ impl World {
                         } else {
                             LifecycleState::Pending
                         },
-                        hook_wait: false,
+                        hook_wait: self.hook_wait_of(id).is_some(),
                     })
                     .collect(),
                 status: a.deleted_at.map(|_| "Delete in progress".to_string()),
-                suspended_processes: Vec::new(),
-                scaling_policies: Vec::new(),
-                health_check: None,
-                lifecycle_hooks: None,
+                suspended_processes: a.suspended.iter().copied().collect(),
+                scaling_policies: a.policies.keys().cloned().collect(),
+                health_check: Some(a.health_check),
+                lifecycle_hooks: Some(a.hooks.clone()),
             })
             .collect();
+        let waits: Vec<(String, &'static str)> = self
+            .instances
+            .keys()
+            .filter_map(|id| self.hook_wait_of(id).map(|w| (id.clone(), w)))
+            .collect();
+        self.hook_waits.extend(waits);
         let target_groups = self
             .groups
             .iter()

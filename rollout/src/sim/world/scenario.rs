@@ -21,6 +21,10 @@ pub struct Timings {
     /// Requests per virtual second per listener (each blue/green or rolling target group has
     /// its own listener; canary has one).
     pub requests_per_second: u32,
+    /// A lifecycle hook's action completes (CompleteLifecycleAction) after a random time up
+    /// to this; one that would complete after its heartbeat timeout times out with its
+    /// default result instead.
+    pub hook_completion_max: Duration,
 }
 
 impl Default for Timings {
@@ -35,6 +39,7 @@ impl Default for Timings {
             deregistration_delay: Duration::from_secs(60),
             request_duration: Duration::from_secs(2),
             requests_per_second: 50,
+            hook_completion_max: Duration::from_secs(60),
         }
     }
 }
@@ -93,4 +98,28 @@ pub struct Scenario {
     /// Desired capacity generation 1 runs at the start (`None`: the spec's). With `previous`
     /// equal to the spec's launch template this is a scale in place.
     pub previous_desired: Option<u32>,
+    /// Groups scaling themselves, as their target-tracking policies would.
+    pub scaling: Vec<ScalingEvent>,
+}
+
+/// Which group a [`ScalingEvent`] acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalingGroup {
+    /// The group that served at the start (generation 1), while it exists.
+    Serving,
+    /// The newest generation while it is not the one that served at the start (its own
+    /// policy, e.g. scaling an idle group in to `min_size` before it takes traffic).
+    New,
+}
+
+/// "Group X scales itself to `desired` at `at`": what an alarm of a target-tracking policy
+/// does. It lands only while the group has a scaling policy and its `AlarmNotification`
+/// process runs, clamped to the group's sizes; otherwise it is lost (as an alarm action on a
+/// suspended process is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScalingEvent {
+    /// From the start of the scenario.
+    pub at: Duration,
+    pub group: ScalingGroup,
+    pub desired: u32,
 }
