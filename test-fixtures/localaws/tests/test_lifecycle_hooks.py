@@ -309,11 +309,13 @@ def test_put_and_delete_lifecycle_hook_still_work_and_apply_to_later_launches(aw
                                    LifecycleTransition=LAUNCHING, HeartbeatTimeout=7200)
 
     autoscaling.set_desired_capacity(AutoScalingGroupName="web-g1", DesiredCapacity=1)
-    assert list(lifecycle_states(aws, "web-g1").values()) == ["Pending:Wait"]
+    [held] = lifecycle_states(aws, "web-g1")
+    assert lifecycle_states(aws, "web-g1") == {held: "Pending:Wait"}
+    complete(aws, "web-g1", "warm", held)
 
     autoscaling.delete_lifecycle_hook(AutoScalingGroupName="web-g1", LifecycleHookName="warm")
     autoscaling.set_desired_capacity(AutoScalingGroupName="web-g1", DesiredCapacity=2)
-    assert sorted(lifecycle_states(aws, "web-g1").values()) == ["InService", "Pending:Wait"]
+    assert sorted(lifecycle_states(aws, "web-g1").values()) == ["InService", "InService"]
 
 
 def test_deleting_a_hook_completes_its_outstanding_actions_as_aws_does(aws: LocalAws) -> None:
