@@ -110,7 +110,8 @@ class HealthModel:
             self._unhealthy_marks: dict[str, str] = {}
             self._pending_terminations: dict[str, PendingTermination] = {}
             self._events: list[dict[str, Any]] = []
-            self.lifecycle.clear()
+        # Outside the model's lock: the lifecycle actions take theirs, then the model's.
+        self.lifecycle.clear()
 
     def scaled(self, aws_seconds: float) -> float:
         return aws_seconds * self.time_scale
