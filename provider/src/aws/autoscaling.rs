@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, LaunchTemplateSpecification, Tag};
+use aws_sdk_autoscaling::types::{
+    AutoScalingGroup, Filter, LaunchTemplateSpecification, LifecycleHookSpecification, Tag,
+};
 
 use super::config::AwsClients;
 use super::error::{AwsError, api_error};
@@ -11,7 +13,10 @@ use super::types::{AsgInfo, AsgInstance, NewAsg, TAG_GENERATION, TAG_OWNER, TAG_
 
 impl AwsClients {
     /// Creates the Auto Scaling group for one generation, named `<rollout>-g<generation>` and
-    /// tagged `zdd:rollout` / `zdd:generation` (plus the user's tags, propagated at launch).
+    /// tagged `zdd:rollout` / `zdd:generation` (plus the user's tags, propagated at launch),
+    /// with its health check settings and its lifecycle hooks: AWS creates the hooks with the
+    /// group (`LifecycleHookSpecificationList`), so no instance launches or terminates before
+    /// them.
     ///
     /// # Idempotency
     /// Safe to re-run after a crash or cancel: if a group of that name already exists and
@@ -39,7 +44,20 @@ impl AwsClients {
             .desired_capacity(spec.desired_capacity)
             .set_target_group_arns(
                 (!spec.target_group_arns.is_empty()).then(|| spec.target_group_arns.clone()),
+            )
+            .health_check_type(&spec.health_check_type)
+            .health_check_grace_period(spec.health_check_grace_period)
+            .set_default_instance_warmup(spec.default_instance_warmup);
+        for hook in &spec.lifecycle_hooks {
+            request = request.lifecycle_hook_specification_list(
+                LifecycleHookSpecification::builder()
+                    .lifecycle_hook_name(&hook.name)
+                    .lifecycle_transition(&hook.transition)
+                    .heartbeat_timeout(hook.heartbeat_timeout)
+                    .default_result(&hook.default_result)
+                    .build(),
             );
+        }
         for (key, value) in tags_for(spec) {
             request = request.tags(
                 Tag::builder()
@@ -207,14 +225,19 @@ impl AwsClients {
     /// wait out the deregistration delay); otherwise this returns [`AwsError::NotDrained`]
     /// without calling AWS. A group without instances (a rolling update scaled it to zero,
     /// each instance drained by AWS's scale-in) routes nothing, attached or not.
-    /// `ForceDelete` is used only when instances remain in a detached group: AWS refuses
-    /// to delete a populated group without it, and it terminates without draining, which is
-    /// safe only because the caller (the engine) has observed that none of these instances is
-    /// registered or draining in any target group.
+    ///
+    /// With `force`, `ForceDelete` is used when instances remain in a detached group: AWS
+    /// refuses to delete a populated group without it, and it terminates without draining and
+    /// abandons outstanding lifecycle actions, which is safe only because the caller (the
+    /// engine) has observed that none of these instances is registered or draining in any
+    /// target group and that the fleet has no termination hook. Without `force` the group must
+    /// be empty: while it lists any instance (one waiting in `Terminating:Wait` included) this
+    /// returns [`AwsError::NotDrained`] without calling AWS, and AWS's own `ResourceInUse` (an
+    /// instance it lists that the description missed) is answered the same way.
     ///
     /// # Idempotency
     /// A group that no longer exists (or is already being deleted) counts as deleted.
-    pub async fn delete_asg(&self, name: &str) -> Result<(), AwsError> {
+    pub async fn delete_asg(&self, name: &str, force: bool) -> Result<(), AwsError> {
         let Some(group) = self.describe_asg(name).await? else {
             return Ok(());
         };
@@ -231,18 +254,27 @@ impl AwsClients {
                 ),
             });
         }
+        if !force && !group.instances.is_empty() {
+            return Err(not_empty(name, &group));
+        }
         match self
             .autoscaling
             .delete_auto_scaling_group()
             .auto_scaling_group_name(name)
-            .force_delete(!group.instances.is_empty())
+            .force_delete(force && !group.instances.is_empty())
             .send()
             .await
         {
             Ok(_) => Ok(()),
             Err(err) => {
                 let err = api_error("DeleteAutoScalingGroup", err);
-                if is_not_found(&err) { Ok(()) } else { Err(err) }
+                if is_not_found(&err) {
+                    Ok(())
+                } else if err.code() == Some("ResourceInUse") && !force {
+                    Err(not_empty(name, &group))
+                } else {
+                    Err(err)
+                }
             }
         }
     }
@@ -280,9 +312,25 @@ impl AwsClients {
     }
 }
 
+/// A group that must empty before it is deleted without force (its termination hooks pass).
+fn not_empty(name: &str, group: &AsgInfo) -> AwsError {
+    let waiting = group
+        .instances
+        .iter()
+        .filter(|instance| instance.lifecycle_state.ends_with(":Wait"))
+        .count();
+    AwsError::NotDrained {
+        name: name.to_string(),
+        detail: format!(
+            "{} instance(s) left ({waiting} held by a lifecycle hook); deleted once empty",
+            group.instances.len()
+        ),
+    }
+}
+
 /// AWS answers a missing group or instance with a `ValidationError` whose message says
 /// "not found" (or, for instances, "Instance Id not found").
-fn is_not_found(err: &AwsError) -> bool {
+pub(super) fn is_not_found(err: &AwsError) -> bool {
     match err {
         AwsError::Api { code, message, .. } => {
             code == "ValidationError" && message.to_ascii_lowercase().contains("not found")
@@ -381,5 +429,15 @@ fn asg_info(group: &AutoScalingGroup) -> AsgInfo {
         deleting: group
             .status()
             .is_some_and(|status| status.to_ascii_lowercase().contains("delete")),
+        suspended_processes: group
+            .suspended_processes()
+            .iter()
+            .filter_map(|process| process.process_name().map(str::to_string))
+            .collect(),
+        health_check_type: group.health_check_type().map(str::to_string),
+        health_check_grace_period: group.health_check_grace_period(),
+        default_instance_warmup: group
+            .default_instance_warmup()
+            .filter(|seconds| *seconds >= 0),
     }
 }

@@ -9,6 +9,7 @@ mod cloudwatch;
 mod config;
 mod elbv2;
 mod error;
+mod scaling;
 pub mod types;
 
 pub use config::{

@@ -24,6 +24,59 @@ pub struct NewAsg {
     pub target_group_arns: Vec<String>,
     /// User tags, propagated to instances. `zdd:*` keys are reserved and overwritten.
     pub tags: BTreeMap<String, String>,
+    /// `HealthCheckType` (`ELB` or `EC2`).
+    pub health_check_type: String,
+    /// `HealthCheckGracePeriod`, seconds.
+    pub health_check_grace_period: i32,
+    /// `DefaultInstanceWarmup`, seconds; `None` leaves AWS's behaviour.
+    pub default_instance_warmup: Option<i32>,
+    /// `LifecycleHookSpecificationList`: created with the group, before its first instance.
+    pub lifecycle_hooks: Vec<LifecycleHookInfo>,
+}
+
+/// A lifecycle hook as AWS spells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleHookInfo {
+    pub name: String,
+    /// `autoscaling:EC2_INSTANCE_LAUNCHING` or `autoscaling:EC2_INSTANCE_TERMINATING`.
+    pub transition: String,
+    /// Seconds.
+    pub heartbeat_timeout: i32,
+    /// `CONTINUE` or `ABANDON`.
+    pub default_result: String,
+}
+
+/// A target-tracking scaling policy to put on a group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetTrackingPolicy {
+    pub name: String,
+    /// `PredefinedMetricType` as AWS spells it (`ASGAverageCPUUtilization`, ...).
+    pub metric: String,
+    pub target_value: f64,
+    pub disable_scale_in: bool,
+    /// `ResourceLabel` (`ALBRequestCountPerTarget` only): see
+    /// [`request_count_resource_label`].
+    pub resource_label: Option<String>,
+}
+
+/// A scaling policy of a group as `DescribePolicies` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalingPolicyInfo {
+    pub asg: String,
+    pub name: String,
+}
+
+/// The `ResourceLabel` of an `ALBRequestCountPerTarget` policy:
+/// `app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>`, from the ARNs of the load balancer
+/// and the target group.
+pub fn request_count_resource_label(
+    load_balancer_arn: &str,
+    target_group_arn: &str,
+) -> Option<String> {
+    let load_balancer = cloudwatch_dimension_of(load_balancer_arn)?;
+    let target_group = cloudwatch_dimension_of(target_group_arn)?;
+    (load_balancer.starts_with("app/") && target_group.starts_with("targetgroup/"))
+        .then(|| format!("{load_balancer}/{target_group}"))
 }
 
 impl NewAsg {
@@ -59,6 +112,14 @@ pub struct AsgInfo {
     pub tags: BTreeMap<String, String>,
     /// AWS reports `Status = "Delete in progress"` while a deletion runs.
     pub deleting: bool,
+    /// `SuspendedProcesses`, by `ProcessName`.
+    pub suspended_processes: Vec<String>,
+    /// `HealthCheckType`, when AWS reports one.
+    pub health_check_type: Option<String>,
+    /// `HealthCheckGracePeriod`, seconds.
+    pub health_check_grace_period: Option<i32>,
+    /// `DefaultInstanceWarmup`, seconds (AWS reports `-1` or nothing when unset).
+    pub default_instance_warmup: Option<i32>,
 }
 
 /// One instance of an Auto Scaling group.
@@ -219,6 +280,26 @@ mod tests {
             Some("app/web/50dc6c495c0c9188")
         );
         assert_eq!(cloudwatch_dimension_of("not-an-arn"), None);
+    }
+
+    #[test]
+    fn a_request_count_label_names_the_load_balancer_and_the_target_group() {
+        assert_eq!(
+            request_count_resource_label(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188",
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/943f017f100becff"
+            ),
+            Some("app/web/50dc6c495c0c9188/targetgroup/web-blue/943f017f100becff".into())
+        );
+        // A network load balancer has no request count; garbage is no label.
+        assert_eq!(
+            request_count_resource_label(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/web/50dc",
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/943f"
+            ),
+            None
+        );
+        assert_eq!(request_count_resource_label("lb", "tg"), None);
     }
 
     #[test]

@@ -5,14 +5,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use zdd_rollout::observation::{
     AlarmState as EngineAlarmState, AsgObservation, InstanceObservation, LifecycleState,
-    ListenerObservation, TargetGroupObservation, TargetObservation,
+    ListenerObservation, ScalingProcess, TargetGroupObservation, TargetObservation,
     TargetState as EngineTargetState,
 };
-use zdd_rollout::spec::LaunchTemplateRef;
+use zdd_rollout::spec::{
+    GroupHealthCheck, HealthCheckType, HookResult, HookTransition, LaunchTemplateRef, LifecycleHook,
+};
 use zdd_rollout::time::Timestamp;
 
 use crate::aws::types::{
-    AlarmState, AsgInfo, ListenerWeights, TargetGroupTiming, TargetHealth, TargetState,
+    AlarmState, AsgInfo, LifecycleHookInfo, ListenerWeights, ScalingPolicyInfo, TargetGroupTiming,
+    TargetHealth, TargetState,
 };
 
 pub fn timestamp(at: SystemTime) -> Timestamp {
@@ -54,11 +57,73 @@ pub fn asg(info: &AsgInfo) -> AsgObservation {
             })
             .collect(),
         status: info.deleting.then(|| "Delete in progress".to_string()),
-        suspended_processes: Vec::new(),
+        suspended_processes: info
+            .suspended_processes
+            .iter()
+            .filter_map(|name| ScalingProcess::from_aws_str(name))
+            .collect(),
+        // Read separately (`Observer`): `DescribePolicies` and `DescribeLifecycleHooks`.
         scaling_policies: Vec::new(),
-        health_check: None,
+        health_check: health_check(info),
         lifecycle_hooks: None,
     }
+}
+
+/// The group's health check settings; `None` when AWS reports a type the engine does not
+/// know (nothing is concluded from it).
+fn health_check(info: &AsgInfo) -> Option<GroupHealthCheck> {
+    let kind = HealthCheckType::from_aws_str(info.health_check_type.as_deref()?)?;
+    let seconds = |value: i32| Duration::from_secs(u64::try_from(value).unwrap_or(0));
+    Some(GroupHealthCheck {
+        kind,
+        grace_period: seconds(info.health_check_grace_period.unwrap_or(0)),
+        instance_warmup: info.default_instance_warmup.map(seconds),
+    })
+}
+
+/// The names of each group's scaling policies, into the groups' observations.
+pub fn add_policies(asgs: &mut [AsgObservation], policies: &[ScalingPolicyInfo]) {
+    for asg in asgs {
+        asg.scaling_policies = policies
+            .iter()
+            .filter(|policy| policy.asg == asg.name)
+            .map(|policy| policy.name.clone())
+            .collect();
+        asg.scaling_policies.sort();
+    }
+}
+
+/// A group's hooks as the engine knows them; a hook with a transition or result the engine
+/// does not know is left out.
+pub fn lifecycle_hooks(hooks: &[LifecycleHookInfo]) -> Vec<LifecycleHook> {
+    hooks
+        .iter()
+        .filter_map(|hook| {
+            Some(LifecycleHook {
+                name: hook.name.clone(),
+                transition: HookTransition::from_aws_str(&hook.transition)?,
+                heartbeat_timeout: Duration::from_secs(
+                    u64::try_from(hook.heartbeat_timeout).unwrap_or(0),
+                ),
+                default_result: HookResult::from_aws_str(&hook.default_result)?,
+            })
+        })
+        .collect()
+}
+
+/// A hook of the engine's as `CreateAutoScalingGroup` takes it.
+pub fn new_hook(hook: &LifecycleHook) -> LifecycleHookInfo {
+    LifecycleHookInfo {
+        name: hook.name.clone(),
+        transition: hook.transition.as_aws_str().to_string(),
+        heartbeat_timeout: seconds(hook.heartbeat_timeout),
+        default_result: hook.default_result.as_aws_str().to_string(),
+    }
+}
+
+/// Whole seconds as AWS takes them (validated to fit).
+pub fn seconds(duration: Duration) -> i32 {
+    i32::try_from(duration.as_secs()).unwrap_or(i32::MAX)
 }
 
 fn lifecycle(state: &str) -> LifecycleState {
@@ -144,6 +209,85 @@ mod tests {
             LifecycleState::Terminating
         );
         assert_eq!(lifecycle("Standby"), LifecycleState::Other);
+    }
+
+    fn group() -> AsgInfo {
+        AsgInfo {
+            name: "web-g2".into(),
+            rollout: Some("web".into()),
+            generation: Some(2),
+            launch_template_id: Some("lt-1".into()),
+            launch_template_version: Some("3".into()),
+            subnet_ids: Vec::new(),
+            min_size: 1,
+            max_size: 4,
+            desired_capacity: 2,
+            target_group_arns: Vec::new(),
+            instances: vec![crate::aws::types::AsgInstance {
+                instance_id: "i-1".into(),
+                lifecycle_state: "Terminating:Wait".into(),
+                health_status: "Healthy".into(),
+            }],
+            tags: std::collections::BTreeMap::new(),
+            deleting: false,
+            suspended_processes: vec!["AlarmNotification".into(), "SomethingNew".into()],
+            health_check_type: Some("ELB".into()),
+            health_check_grace_period: Some(120),
+            default_instance_warmup: None,
+        }
+    }
+
+    #[test]
+    fn a_group_maps_its_processes_health_check_and_hook_waits() {
+        let observed = asg(&group());
+        assert_eq!(
+            observed.suspended_processes,
+            [ScalingProcess::AlarmNotification]
+        );
+        assert_eq!(
+            observed.health_check,
+            Some(GroupHealthCheck {
+                kind: HealthCheckType::Elb,
+                grace_period: Duration::from_secs(120),
+                instance_warmup: None,
+            })
+        );
+        assert!(observed.instances[0].hook_wait);
+        assert_eq!(observed.instances[0].lifecycle, LifecycleState::Terminating);
+        // Not read with the group: nothing to conclude from.
+        assert_eq!(observed.lifecycle_hooks, None);
+        let mut unknown_type = group();
+        unknown_type.health_check_type = Some("VPC_LATTICE".into());
+        assert_eq!(asg(&unknown_type).health_check, None);
+    }
+
+    #[test]
+    fn policies_go_to_their_group_and_hooks_round_trip() {
+        let mut asgs = vec![asg(&group())];
+        add_policies(
+            &mut asgs,
+            &[
+                ScalingPolicyInfo {
+                    asg: "web-g1".into(),
+                    name: "cpu".into(),
+                },
+                ScalingPolicyInfo {
+                    asg: "web-g2".into(),
+                    name: "rps".into(),
+                },
+            ],
+        );
+        assert_eq!(asgs[0].scaling_policies, ["rps"]);
+        let hook = LifecycleHook {
+            name: "drain".into(),
+            transition: HookTransition::Terminating,
+            heartbeat_timeout: Duration::from_secs(300),
+            default_result: HookResult::Continue,
+        };
+        let aws = new_hook(&hook);
+        assert_eq!(aws.transition, "autoscaling:EC2_INSTANCE_TERMINATING");
+        assert_eq!(aws.heartbeat_timeout, 300);
+        assert_eq!(lifecycle_hooks(&[aws]), [hook]);
     }
 
     #[test]

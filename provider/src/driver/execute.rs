@@ -4,9 +4,13 @@
 use std::collections::BTreeMap;
 
 use zdd_rollout::Command;
+use zdd_rollout::observation::ScalingProcess;
+use zdd_rollout::spec::{PredefinedMetric, TargetTracking};
 
-use crate::aws::types::{NewAsg, TAG_GENERATION, TAG_ROLLOUT};
+use crate::aws::types::{NewAsg, TAG_GENERATION, TAG_ROLLOUT, TargetTrackingPolicy};
 use crate::aws::{AwsClients, AwsError};
+
+use super::convert;
 
 pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError> {
     match command {
@@ -20,7 +24,8 @@ pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError
             desired_capacity,
             target_group_arns,
             tags,
-            ..
+            health_check,
+            lifecycle_hooks,
         } => {
             let rollout = tags.get(TAG_ROLLOUT).cloned().unwrap_or_default();
             let spec = NewAsg {
@@ -34,6 +39,10 @@ pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError
                 desired_capacity: to_i32(*desired_capacity),
                 target_group_arns: target_group_arns.clone(),
                 tags: user_tags(tags),
+                health_check_type: health_check.kind.as_aws_str().to_string(),
+                health_check_grace_period: convert::seconds(health_check.grace_period),
+                default_instance_warmup: health_check.instance_warmup.map(convert::seconds),
+                lifecycle_hooks: lifecycle_hooks.iter().map(convert::new_hook).collect(),
             };
             if &spec.name() != name {
                 return Err(AwsError::Unexpected {
@@ -70,16 +79,62 @@ pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError
             weights,
         } => aws.set_listener_weights(listener_arn, weights).await,
         Command::TagAsg { asg, key, value } => aws.tag_asg(asg, key, value).await,
-        Command::DeleteAsg { asg, .. } => aws.delete_asg(asg).await,
-        // TODO(#13, provider helper): the adapter calls.
-        Command::PutScalingPolicy { .. }
-        | Command::DeleteScalingPolicy { .. }
-        | Command::SuspendProcesses { .. }
-        | Command::ResumeProcesses { .. } => Err(AwsError::Unexpected {
-            operation: "PutScalingPolicy",
-            detail: "not built yet".into(),
-        }),
+        Command::DeleteAsg { asg, force } => aws.delete_asg(asg, *force).await,
+        Command::PutScalingPolicy {
+            asg,
+            policy,
+            target_group_arn,
+        } => put_scaling_policy(aws, asg, policy, target_group_arn.as_deref()).await,
+        Command::DeleteScalingPolicy { asg, policy_name } => {
+            aws.delete_scaling_policy(asg, policy_name).await
+        }
+        Command::SuspendProcesses { asg, processes } => {
+            aws.suspend_processes(asg, &process_names(processes)).await
+        }
+        Command::ResumeProcesses { asg, processes } => {
+            aws.resume_processes(asg, &process_names(processes)).await
+        }
     }
+}
+
+/// `PutScalingPolicy`; an `ALBRequestCountPerTarget` policy first reads its target group's
+/// load balancer for the `ResourceLabel` (one `DescribeTargetGroups`).
+async fn put_scaling_policy(
+    aws: &AwsClients,
+    asg: &str,
+    policy: &TargetTracking,
+    target_group_arn: Option<&str>,
+) -> Result<(), AwsError> {
+    let resource_label = match (policy.metric, target_group_arn) {
+        (PredefinedMetric::AlbRequestCountPerTarget, Some(arn)) => {
+            Some(aws.request_count_label(arn).await?)
+        }
+        (PredefinedMetric::AlbRequestCountPerTarget, None) => {
+            return Err(AwsError::Unexpected {
+                operation: "PutScalingPolicy",
+                detail: format!(
+                    "policy {} counts requests per target, but {asg} serves in no target group",
+                    policy.name
+                ),
+            });
+        }
+        _ => None,
+    };
+    let policy = TargetTrackingPolicy {
+        name: policy.name.clone(),
+        metric: policy.metric.as_aws_str().to_string(),
+        target_value: policy.target_value,
+        disable_scale_in: policy.disable_scale_in,
+        resource_label,
+    };
+    aws.put_scaling_policy(asg, &policy).await
+}
+
+fn process_names(processes: &[ScalingProcess]) -> Vec<String> {
+    processes
+        .iter()
+        .map(|process| process.as_aws_str().to_string())
+        .collect()
 }
 
 fn to_i32(value: u32) -> i32 {

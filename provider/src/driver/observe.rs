@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use zdd_rollout::spec::LifecycleHook;
 use zdd_rollout::{
     AlarmObservation, Observation, RolloutSpec, Strategy, TargetGroupMetrics, Timestamp,
 };
@@ -14,9 +15,23 @@ use super::convert;
 use super::stats::timed;
 
 /// Target group settings do not change during a rollout: read them once per apply.
+///
+/// Scaling policies: one `DescribePolicies` per observation for all the fleet's groups while
+/// the fleet is autoscaled or a group had a policy when last read; otherwise only on a run's
+/// first observation (a fleet whose policies were removed from the configuration finds them
+/// there), so a fleet without policies pays one call per run.
+///
+/// Lifecycle hooks: AWS creates them with the group (`LifecycleHookSpecificationList`) and
+/// nothing in a rollout changes them, so each group's are read once per run, by
+/// `DescribeLifecycleHooks` (one call per group; it takes one group name).
 #[derive(Debug, Default)]
 pub struct Observer {
     timings: BTreeMap<String, TargetGroupTiming>,
+    /// Each group's hooks as first read in this run.
+    hooks: BTreeMap<String, Vec<LifecycleHook>>,
+    /// Whether the policies were read in this run, and whether a group had any.
+    policies_read: bool,
+    policies_seen: bool,
     /// AWS API calls made so far (for the benchmark's "API calls per rollout").
     pub api_calls: u64,
     /// Time spent inside those calls (for the benchmark's "own overhead").
@@ -53,6 +68,7 @@ impl Observer {
             target_groups,
             ..Observation::default()
         };
+        self.observe_scaling(aws, spec, &mut observation).await?;
         if let Strategy::Canary(canary) = &spec.strategy {
             let weights = timed(
                 &mut self.aws_time,
@@ -106,6 +122,45 @@ impl Observer {
             }
         }
         Ok(observation)
+    }
+}
+
+impl Observer {
+    /// The groups' scaling policies and lifecycle hooks (see [`Observer`] for when each is
+    /// read).
+    async fn observe_scaling(
+        &mut self,
+        aws: &AwsClients,
+        spec: &RolloutSpec,
+        observation: &mut Observation,
+    ) -> Result<(), AwsError> {
+        let names: Vec<String> = observation
+            .asgs
+            .iter()
+            .filter(|group| group.status.is_none())
+            .map(|group| group.name.clone())
+            .collect();
+        if !names.is_empty() && (spec.is_autoscaled() || self.policies_seen || !self.policies_read)
+        {
+            let policies = timed(&mut self.aws_time, aws.scaling_policies(&names)).await?;
+            self.api_calls += 1;
+            self.policies_read = true;
+            self.policies_seen = !policies.is_empty();
+            convert::add_policies(&mut observation.asgs, &policies);
+        }
+        for group in &mut observation.asgs {
+            if group.status.is_some() {
+                continue;
+            }
+            if !self.hooks.contains_key(&group.name) {
+                let hooks = timed(&mut self.aws_time, aws.lifecycle_hooks(&group.name)).await?;
+                self.api_calls += 1;
+                self.hooks
+                    .insert(group.name.clone(), convert::lifecycle_hooks(&hooks));
+            }
+            group.lifecycle_hooks = self.hooks.get(&group.name).cloned();
+        }
+        Ok(())
     }
 }
 

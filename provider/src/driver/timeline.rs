@@ -74,7 +74,26 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "tag_asg",
         "asked AWS to tag a group with a mark of the rollback",
     ),
-    ("delete_asg", "asked AWS to delete a group"),
+    (
+        "delete_asg",
+        "asked AWS to delete a group (an emptied one without force when the fleet has a termination hook)",
+    ),
+    (
+        "put_scaling_policy",
+        "asked AWS to put a target-tracking policy on a group",
+    ),
+    (
+        "delete_scaling_policy",
+        "asked AWS to delete a scaling policy of a group",
+    ),
+    (
+        "suspend_processes",
+        "asked AWS to stop a group scaling itself (its policies, scheduled actions and rebalancing)",
+    ),
+    (
+        "resume_processes",
+        "asked AWS to let a group scale itself again",
+    ),
     (
         "drain",
         "rolling: old instances leave by scale-in, and AWS drains them before it terminates them",

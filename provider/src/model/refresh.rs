@@ -222,6 +222,10 @@ mod tests {
                 .collect(),
             tags: BTreeMap::new(),
             deleting: false,
+            suspended_processes: Vec::new(),
+            health_check_type: Some("ELB".into()),
+            health_check_grace_period: Some(300),
+            default_instance_warmup: None,
         }
     }
 

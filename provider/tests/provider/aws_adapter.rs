@@ -7,7 +7,7 @@ use terraform_provider_zdd::aws::types::{AlarmState, NewAsg, TargetState, asg_na
 use terraform_provider_zdd::aws::{AwsClients, AwsError, Endpoints};
 use zdd_test_support::{Fixture, local_aws};
 
-async fn setup(prefix: &str) -> (aws_config::SdkConfig, AwsClients, Fixture) {
+pub(crate) async fn setup(prefix: &str) -> (aws_config::SdkConfig, AwsClients, Fixture) {
     let sdk = local_aws().sdk_config().await;
     let fixture = match Fixture::create(&sdk, prefix).await {
         Ok(fixture) => fixture,
@@ -17,7 +17,7 @@ async fn setup(prefix: &str) -> (aws_config::SdkConfig, AwsClients, Fixture) {
     (sdk, clients, fixture)
 }
 
-fn new_asg(rollout: &str, generation: u64, fixture: &Fixture, desired: i32) -> NewAsg {
+pub(crate) fn new_asg(rollout: &str, generation: u64, fixture: &Fixture, desired: i32) -> NewAsg {
     NewAsg {
         rollout: rollout.into(),
         generation,
@@ -29,11 +29,15 @@ fn new_asg(rollout: &str, generation: u64, fixture: &Fixture, desired: i32) -> N
         desired_capacity: desired,
         target_group_arns: vec![fixture.target_group_arns[0].clone()],
         tags: BTreeMap::from([("team".to_string(), "web".to_string())]),
+        health_check_type: "ELB".into(),
+        health_check_grace_period: 300,
+        default_instance_warmup: None,
+        lifecycle_hooks: Vec::new(),
     }
 }
 
 /// Polls `check` until it returns `Some`, for at most `limit` (scaled health-model time).
-async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -159,7 +163,7 @@ async fn targets_register_turn_healthy_and_drain_before_delete() {
     assert_eq!(instance_ids, target_ids);
 
     // Refused while attached: deleting now would cut live targets.
-    let err = aws.delete_asg(&group.name).await.unwrap_err();
+    let err = aws.delete_asg(&group.name, true).await.unwrap_err();
     assert!(matches!(err, AwsError::NotDrained { .. }), "{err}");
 
     aws.detach_target_groups(&group.name, std::slice::from_ref(&blue))
@@ -183,8 +187,12 @@ async fn targets_register_turn_healthy_and_drain_before_delete() {
     .await;
     // Drained and detached: deleting the populated group terminates instances no load
     // balancer routes to any more.
-    aws.delete_asg(&group.name).await.unwrap();
-    aws.delete_asg(&group.name).await.unwrap(); // idempotent
+    // Without force a populated group is refused before AWS is asked (AWS would answer
+    // ResourceInUse): the caller empties it first.
+    let err = aws.delete_asg(&group.name, false).await.unwrap_err();
+    assert!(matches!(err, AwsError::NotDrained { .. }), "{err}");
+    aws.delete_asg(&group.name, true).await.unwrap();
+    aws.delete_asg(&group.name, true).await.unwrap(); // idempotent
     eventually(patience, || async {
         aws.describe_asg("adhealth-g1")
             .await
@@ -216,7 +224,7 @@ async fn an_empty_group_is_deleted_while_attached() {
         .unwrap();
     assert!(!group.target_group_arns.is_empty());
     assert!(group.instances.is_empty());
-    aws.delete_asg(&group.name).await.unwrap();
+    aws.delete_asg(&group.name, false).await.unwrap();
     let after = aws.describe_asg(&group.name).await.unwrap();
     assert!(
         after.is_none_or(|g| g.deleting),

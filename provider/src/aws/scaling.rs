@@ -1,0 +1,242 @@
+//! Auto Scaling's own scaling: target-tracking policies on a generation's group, the
+//! processes through which a group scales itself, and the lifecycle hooks it was created with.
+
+use aws_sdk_autoscaling::types::{
+    MetricType, PredefinedMetricSpecification, TargetTrackingConfiguration,
+};
+
+use super::autoscaling::is_not_found;
+use super::config::AwsClients;
+use super::error::{AwsError, api_error};
+use super::types::{
+    LifecycleHookInfo, ScalingPolicyInfo, TargetTrackingPolicy, request_count_resource_label,
+};
+
+/// `DescribePolicies` page size (AWS's maximum).
+const POLICIES_PER_PAGE: i32 = 100;
+
+impl AwsClients {
+    /// Puts a target-tracking policy on a group.
+    ///
+    /// # Idempotency
+    /// `PutScalingPolicy` creates the policy of that name or replaces its configuration:
+    /// re-running puts the same policy again.
+    pub async fn put_scaling_policy(
+        &self,
+        asg: &str,
+        policy: &TargetTrackingPolicy,
+    ) -> Result<(), AwsError> {
+        let metric = PredefinedMetricSpecification::builder()
+            .predefined_metric_type(MetricType::from(policy.metric.as_str()))
+            .set_resource_label(policy.resource_label.clone())
+            .build();
+        let configuration = TargetTrackingConfiguration::builder()
+            .predefined_metric_specification(metric)
+            .target_value(policy.target_value)
+            .disable_scale_in(policy.disable_scale_in)
+            .build();
+        self.autoscaling
+            .put_scaling_policy()
+            .auto_scaling_group_name(asg)
+            .policy_name(&policy.name)
+            .policy_type("TargetTrackingScaling")
+            .target_tracking_configuration(configuration)
+            .send()
+            .await
+            .map_err(|err| api_error("PutScalingPolicy", err))?;
+        Ok(())
+    }
+
+    /// The `ResourceLabel` an `ALBRequestCountPerTarget` policy counts requests with:
+    /// `app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>`, from the target group and the
+    /// (first) load balancer that routes to it.
+    ///
+    /// A target group no Application Load Balancer routes to has no request count per target:
+    /// that is an [`AwsError::Unexpected`] naming the target group (it will not go away by
+    /// itself, so the rollout gives up on it rather than wait).
+    ///
+    /// # Idempotency
+    /// Read-only.
+    pub async fn request_count_label(&self, target_group_arn: &str) -> Result<String, AwsError> {
+        let timing = self.target_group_timing(target_group_arn).await?;
+        let Some(load_balancer) = timing.load_balancer_arns.first() else {
+            return Err(AwsError::Unexpected {
+                operation: "DescribeTargetGroups",
+                detail: format!(
+                    "target group {target_group_arn} is not behind a load balancer: an ALBRequestCountPerTarget policy counts the requests a load balancer sends it; attach it to a listener first"
+                ),
+            });
+        };
+        request_count_resource_label(load_balancer, target_group_arn).ok_or_else(|| {
+            AwsError::Unexpected {
+                operation: "DescribeTargetGroups",
+                detail: format!(
+                    "load balancer {load_balancer} of target group {target_group_arn} is not an Application Load Balancer: ALBRequestCountPerTarget needs one"
+                ),
+            }
+        })
+    }
+
+    /// Deletes a group's scaling policy.
+    ///
+    /// # Idempotency
+    /// A policy (or group) that no longer exists counts as deleted.
+    pub async fn delete_scaling_policy(&self, asg: &str, policy: &str) -> Result<(), AwsError> {
+        match self
+            .autoscaling
+            .delete_policy()
+            .auto_scaling_group_name(asg)
+            .policy_name(policy)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let err = api_error("DeletePolicy", err);
+                if is_not_found(&err) || is_missing(&err) {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Suspends processes of a group (by AWS's `ProcessName`).
+    ///
+    /// # Idempotency
+    /// Suspending a suspended process changes nothing; a group that no longer exists has
+    /// nothing left to suspend and counts as done.
+    pub async fn suspend_processes(&self, asg: &str, processes: &[String]) -> Result<(), AwsError> {
+        match self
+            .autoscaling
+            .suspend_processes()
+            .auto_scaling_group_name(asg)
+            .set_scaling_processes(Some(processes.to_vec()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => gone_is_done(api_error("SuspendProcesses", err)),
+        }
+    }
+
+    /// Resumes processes of a group (by AWS's `ProcessName`).
+    ///
+    /// # Idempotency
+    /// Resuming a running process changes nothing; a group that no longer exists counts as
+    /// done.
+    pub async fn resume_processes(&self, asg: &str, processes: &[String]) -> Result<(), AwsError> {
+        match self
+            .autoscaling
+            .resume_processes()
+            .auto_scaling_group_name(asg)
+            .set_scaling_processes(Some(processes.to_vec()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => gone_is_done(api_error("ResumeProcesses", err)),
+        }
+    }
+
+    /// The scaling policies of `groups`, in one `DescribePolicies` (all pages): filtered by
+    /// group name when there is one group, otherwise the region's policies filtered here
+    /// (`DescribePolicies` takes one group name at most).
+    ///
+    /// # Idempotency
+    /// Read-only.
+    pub async fn scaling_policies(
+        &self,
+        groups: &[String],
+    ) -> Result<Vec<ScalingPolicyInfo>, AwsError> {
+        let mut policies = Vec::new();
+        if groups.is_empty() {
+            return Ok(policies);
+        }
+        let only = match groups {
+            [only] => Some(only.clone()),
+            _ => None,
+        };
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = self
+                .autoscaling
+                .describe_policies()
+                .set_auto_scaling_group_name(only.clone())
+                .max_records(POLICIES_PER_PAGE)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|err| api_error("DescribePolicies", err))?;
+            policies.extend(output.scaling_policies().iter().filter_map(|policy| {
+                let asg = policy.auto_scaling_group_name()?;
+                groups
+                    .iter()
+                    .any(|group| group == asg)
+                    .then(|| ScalingPolicyInfo {
+                        asg: asg.to_string(),
+                        name: policy.policy_name().unwrap_or_default().to_string(),
+                    })
+            }));
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+                _ => break,
+            }
+        }
+        Ok(policies)
+    }
+
+    /// The lifecycle hooks of a group; a group that no longer exists has none.
+    ///
+    /// # Idempotency
+    /// Read-only.
+    pub async fn lifecycle_hooks(&self, asg: &str) -> Result<Vec<LifecycleHookInfo>, AwsError> {
+        let output = match self
+            .autoscaling
+            .describe_lifecycle_hooks()
+            .auto_scaling_group_name(asg)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(err) => {
+                let err = api_error("DescribeLifecycleHooks", err);
+                return if is_not_found(&err) {
+                    Ok(Vec::new())
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        Ok(output
+            .lifecycle_hooks()
+            .iter()
+            .map(|hook| LifecycleHookInfo {
+                name: hook.lifecycle_hook_name().unwrap_or_default().to_string(),
+                transition: hook.lifecycle_transition().unwrap_or_default().to_string(),
+                heartbeat_timeout: hook.heartbeat_timeout().unwrap_or_default(),
+                default_result: hook.default_result().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+}
+
+/// AWS answers `DeletePolicy` of a missing policy with a `ValidationError` that says the
+/// policy does not exist (rather than "not found").
+fn is_missing(err: &AwsError) -> bool {
+    match err {
+        AwsError::Api { code, message, .. } => {
+            code == "ValidationError" && message.to_ascii_lowercase().contains("does not exist")
+        }
+        _ => false,
+    }
+}
+
+fn gone_is_done(err: AwsError) -> Result<(), AwsError> {
+    if is_not_found(&err) || is_missing(&err) {
+        Ok(())
+    } else {
+        Err(err)
+    }
+}
