@@ -72,7 +72,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ),
     (
         "tag_asg",
-        "asked AWS to tag a group with a mark of the rollback",
+        "asked AWS to tag a group with a mark a later apply must see: a rollback, the processes zdd suspended, the capacity served",
     ),
     (
         "delete_asg",
@@ -93,6 +93,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     (
         "resume_processes",
         "asked AWS to let a group scale itself again",
+    ),
+    (
+        "lifecycle_hook",
+        "instances are held in Pending:Wait or Terminating:Wait by a lifecycle hook",
     ),
     (
         "drain",
