@@ -147,7 +147,9 @@ impl Command {
                 let w: Vec<String> = weights.iter().map(|(g, w)| format!("{g}={w}")).collect();
                 format!("weights:{listener_arn}:{}", w.join(","))
             }
-            Command::TagAsg { asg, key, .. } => format!("tag:{asg}:{key}"),
+            // The value is part of it: a later value (a capacity raised, a record cleared) is
+            // a different command, not a retry of the earlier one.
+            Command::TagAsg { asg, key, value } => format!("tag:{asg}:{key}={value}"),
             Command::DeleteAsg { asg, force } => format!("delete:{asg}:{force}"),
             Command::PutScalingPolicy { asg, policy, .. } => {
                 format!("policy:{asg}:{}", policy.name)

@@ -30,13 +30,20 @@ impl Rollout {
                 );
                 return;
             }
-            let command = match self.first_rolling_batch(obs) {
+            let first = self.first_rolling_batch(obs);
+            if first == Some(0)
+                && let Some(reason) = self.rolling_without_room(obs)
+            {
+                self.fail(reason, now);
+                return;
+            }
+            let command = match first {
                 Some(first) => {
                     self.cp.rolling_target = first;
                     self.cp.batch_launched_at.get_or_insert(now);
                     self.create_command(first, 0)
                 }
-                None => self.create_command(self.spec.capacity.desired, self.spec.capacity.min),
+                None => self.create_command(self.capacity_goal(), self.spec.capacity.min),
             };
             // Its instances cannot be healthy sooner: no point confirming the creation first.
             let look_at = now + self.time_to_healthy(obs, &self.new_groups());
@@ -57,7 +64,7 @@ impl Rollout {
             let first = self.cp.rolling_target;
             let batch = u32::from(first > 0);
             let detail = if first > 0 {
-                format!("{first} of {} new instances", self.spec.capacity.desired)
+                format!("{first} of {} new instances", self.capacity_goal())
             } else {
                 String::new()
             };
@@ -68,7 +75,7 @@ impl Rollout {
                 now,
                 format!(
                     "waiting for the load balancer to report {} new targets healthy",
-                    self.spec.capacity.desired
+                    self.capacity_goal()
                 ),
             );
         }
@@ -91,10 +98,13 @@ impl Rollout {
         }
         let groups = self.new_groups();
         self.ensure_attached(&asg, &groups, now, out);
-        let cap = self.spec.capacity;
-        self.ensure_capacity(&asg, cap.min, cap.max, cap.desired, now, out);
-        let health = self.gen_health(obs, &asg, &groups, cap.desired, now);
-        if health.ready() {
+        self.prepare_new_group(&asg, now, out);
+        let recorded = self.follow_serving(&asg, self.spec.capacity.min, now, out);
+        let expected = self.new_desired(&asg);
+        let health = self.gen_health(obs, &asg, &groups, expected, now);
+        if health.ready() && !recorded {
+            // The record's confirmation wakes the rollout.
+        } else if health.ready() {
             match &self.spec.strategy {
                 Strategy::Canary(canary) => {
                     let index = if self.cp.from.is_some() {
@@ -147,7 +157,8 @@ impl Rollout {
                 return;
             };
             let groups = self.new_groups();
-            let health = self.gen_health(obs, &new, &groups, self.spec.capacity.desired, now);
+            let expected = self.new_desired(&new);
+            let health = self.gen_health(obs, &new, &groups, expected, now);
             if !health.ready() {
                 let back = if self.is_rolling() && self.cp.from.is_some() {
                     Phase::Rolling { batch: 0 }
@@ -193,11 +204,15 @@ impl Rollout {
     ) -> bool {
         let mut all_detached = true;
         for name in names {
-            let Some(asg) = obs.asg(&name) else {
+            let Some(asg) = obs.asg(&name).cloned() else {
                 continue;
             };
-            if needs_detach(asg) {
+            if needs_detach(&asg) {
                 all_detached = false;
+                // No scaling fight: a group losing its traffic stops scaling itself first.
+                if self.scales_itself(&asg) && !self.suspend_self_scaling(&asg, now, out) {
+                    continue;
+                }
                 self.issue(
                     Command::DetachTargetGroups {
                         asg: name,
@@ -243,6 +258,11 @@ impl Rollout {
         };
         if new {
             self.ensure_rollback_tag(obs, now, out);
+        } else if self.cp.mode == Mode::Rollout
+            && let Some(serving) = obs.asg(&self.new_name()).cloned()
+        {
+            // It serves everything now: its policies act again.
+            self.serving_scales(&serving, now, out);
         }
         let drain = self.max_drain(obs);
         let poll = self.poll_interval(obs);
@@ -290,9 +310,9 @@ impl Rollout {
         let cap = self.spec.capacity;
         if self.cp.mode == Mode::Rollout
             && let Some(new) = obs.asg(&self.new_name()).cloned()
-            && new.desired_capacity == cap.desired
+            && new.desired_capacity == self.final_desired(&new)
         {
-            self.ensure_capacity(&new, cap.min, cap.max, cap.desired, now, out);
+            self.ensure_capacity(&new, cap.min, cap.max, new.desired_capacity, now, out);
         }
         let mut remaining = false;
         for name in self.retiring() {
@@ -311,16 +331,10 @@ impl Rollout {
                 );
                 return;
             }
-            let delete = Command::DeleteAsg {
-                asg: name,
-                force: true,
-            };
-            if asg.is_deleting() {
-                self.look_again_for(&delete, now, out);
-            } else {
+            if !asg.is_deleting() {
                 self.cp.old_delete_issued = true;
-                self.issue(delete, now, out);
             }
+            self.delete_retiring(obs, &asg, now, out);
         }
         if remaining {
             return;
@@ -337,8 +351,14 @@ impl Rollout {
             );
             return;
         };
-        if (new.min_size, new.max_size, new.desired_capacity) != (cap.min, cap.max, cap.desired) {
-            self.ensure_capacity(&new, cap.min, cap.max, cap.desired, now, out);
+        let desired = self.final_desired(&new);
+        if (new.min_size, new.max_size, new.desired_capacity) != (cap.min, cap.max, desired) {
+            // Without target_tracking a requested scale-in happens here, in place, after the
+            // shift (AWS drains the instances it retires).
+            self.ensure_capacity(&new, cap.min, cap.max, desired, now, out);
+            return;
+        }
+        if !self.serving_scales(&new, now, out) {
             return;
         }
         self.goto(

@@ -89,7 +89,12 @@ impl Rollout {
             }
         }
         let asg = obs.asg(&self.new_name())?.clone();
-        let health = self.gen_health(obs, &asg, &[new_group], self.spec.capacity.desired, now);
+        if self.cp.following {
+            // Growing to follow the serving group: judged by `follow_in_canary`.
+            return None;
+        }
+        let expected = self.new_desired(&asg);
+        let health = self.gen_health(obs, &asg, &[new_group], expected, now);
         if !health.ready() {
             return Some(format!("{} during {at_step}", health.problem));
         }
@@ -108,6 +113,9 @@ impl Rollout {
             self.goto(Phase::DetachingOld, now, String::new());
             return;
         };
+        if self.cp.from.is_some() && !self.follow_in_canary(obs, now, out) {
+            return;
+        }
         if self.cp.from.is_some()
             && let Some(reason) = self.canary_gate_failure(obs, now, index, weight, out)
         {
@@ -143,6 +151,15 @@ impl Rollout {
             return;
         }
         if !Self::weights_in_place(obs, &weights) {
+            // No scaling fight: the old group keeps scaling while it serves most traffic, and
+            // stops before the last move takes all of it away.
+            if weight == 100
+                && let Some(old) = self.old_name().and_then(|n| obs.asg(&n).cloned())
+                && self.scales_itself(&old)
+                && !self.suspend_self_scaling(&old, now, out)
+            {
+                return;
+            }
             self.cp.step_applied_at = None;
             self.issue(
                 Command::SetListenerWeights {
@@ -170,6 +187,11 @@ impl Rollout {
             });
             return;
         }
+        if self.cp.following {
+            // The next weight waits until the new generation has followed the serving group.
+            out.wake_at(now + self.poll_interval(obs));
+            return;
+        }
         self.cp.step_applied_at = None;
         match canary.steps.get(index + 1) {
             Some(next) if self.cp.from.is_some() => self.goto(
@@ -186,5 +208,52 @@ impl Rollout {
                 "the new generation receives 100 %".into(),
             ),
         }
+    }
+}
+
+impl Rollout {
+    /// Canary: the new generation follows a scale-out of the serving group (its desired
+    /// capacity raised, its own health window) before the next weight. Alarms and the 5xx
+    /// gate keep being judged meanwhile; a follow not healthy in time fails the step. False
+    /// when the step ended (failed).
+    fn follow_in_canary(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) -> bool {
+        let Some(new) = obs.asg(&self.new_name()).cloned() else {
+            return true;
+        };
+        self.prepare_new_group(&new, now, out);
+        let want = self.new_desired(&new);
+        if new.desired_capacity < want {
+            self.cp.following = true;
+        }
+        let recorded = self.follow_serving(&new, self.spec.capacity.min, now, out);
+        if !self.cp.following {
+            return true;
+        }
+        let groups = self.new_groups();
+        let health = self.gen_health(obs, &new, &groups, want, now);
+        if health.ready() && recorded {
+            self.cp.following = false;
+            self.log(
+                now,
+                "phase",
+                format!(
+                    "{} follows the serving group: {} healthy targets",
+                    new.name, health.healthy
+                ),
+            );
+        } else if self.timed_out(now) {
+            self.fail(
+                format!(
+                    "{} after {} (following the serving group's scale-out)",
+                    health.problem,
+                    human(self.spec.health_timeout)
+                ),
+                now,
+            );
+            return false;
+        } else if let Some(at) = health.wake {
+            out.wake_at(at);
+        }
+        true
     }
 }

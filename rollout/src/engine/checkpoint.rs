@@ -83,6 +83,20 @@ pub struct Checkpoint {
     /// rollout starts again towards the configuration being applied.
     #[serde(default)]
     pub superseded: bool,
+    /// The most capacity the serving group was seen serving during this rollout (its desired
+    /// capacity; in place, the group's current one): the capacity goal and floor follow it.
+    #[serde(default)]
+    pub served: Option<u32>,
+    /// `<group>:<policy>` put during this rollout (each is put once, then confirmed by name).
+    #[serde(default)]
+    pub policies_put: BTreeSet<String>,
+    /// Canary: the new generation grows to follow a scale-out of the serving group; the next
+    /// weight waits until it is healthy at its new size.
+    #[serde(default)]
+    pub following: bool,
+    /// `<group>:<wait state>` already written into the timeline as held by a lifecycle hook.
+    #[serde(default)]
+    pub hook_logged: BTreeSet<String>,
     /// The readable timeline (`last_rollout.steps`).
     pub timeline: Vec<Event>,
 }
@@ -118,6 +132,10 @@ impl Checkpoint {
             old_delete_issued: false,
             in_place: false,
             superseded: false,
+            served: None,
+            policies_put: BTreeSet::new(),
+            following: false,
+            hook_logged: BTreeSet::new(),
             timeline: Vec::new(),
         }
     }

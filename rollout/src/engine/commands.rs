@@ -1,7 +1,7 @@
 //! Issuing commands: retry pacing, confirmation looks, and the commands several phases share.
 
 use crate::command::Command;
-use crate::fleet::{TAG_GENERATION, TAG_OWNER, TAG_ROLLOUT};
+use crate::fleet::{TAG_CAPACITY, TAG_GENERATION, TAG_OWNER, TAG_ROLLOUT};
 use crate::observation::AsgObservation;
 use crate::time::Timestamp;
 
@@ -156,6 +156,9 @@ impl Rollout {
         tags.insert(TAG_GENERATION.to_string(), self.cp.to.to_string());
         if let Some(owner) = &self.spec.owner.id {
             tags.insert(TAG_OWNER.to_string(), owner.clone());
+        }
+        if let Some(served) = self.records_capacity() {
+            tags.insert(TAG_CAPACITY.to_string(), served.to_string());
         }
         Command::CreateAsg {
             name: self.new_name(),

@@ -98,6 +98,7 @@ impl Rollout {
             .map(|i| i.id.as_str())
             .collect();
         let tally = self.tally(obs, asg, &live, groups, now);
+        self.log_hook_wait(asg, now);
         let launched = u32::try_from(live.len()).unwrap_or(u32::MAX);
         let mut all_healthy_at = tally.all_healthy_at;
         if launched < expected {
@@ -200,7 +201,7 @@ impl Rollout {
             .min()
             .unwrap_or(DEFAULT_POLL)
             .max(Duration::from_secs(1));
-        let timeout_at = self.cp.health_clock + self.spec.health_timeout;
+        let timeout_at = self.health_deadline();
         let at = all_healthy_at.max(now + check_interval);
         if timeout_at > now {
             at.min(timeout_at)
@@ -227,8 +228,18 @@ impl Rollout {
             .filter(|i| i.lifecycle == LifecycleState::InService)
             .count();
         if launched < expected || (in_service as u32) < expected {
+            let held = asg
+                .instances
+                .iter()
+                .filter(|i| i.hook_wait && i.lifecycle == LifecycleState::Pending)
+                .count();
+            let held = if held > 0 {
+                format!(" ({held} held in Pending:Wait by a launch hook)")
+            } else {
+                String::new()
+            };
             problems.push(format!(
-                "{} of {expected} new instances of {} not InService",
+                "{} of {expected} new instances of {} not InService{held}",
                 expected.saturating_sub(in_service as u32),
                 asg.name
             ));

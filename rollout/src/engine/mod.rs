@@ -11,9 +11,11 @@ mod checkpoint;
 mod commands;
 mod groups;
 mod health;
+mod hooks;
 mod resume;
 mod rollback;
 mod rolling;
+mod scaling;
 mod transition;
 
 use std::collections::BTreeSet;
@@ -194,6 +196,7 @@ impl Rollout {
         self.cp
             .pending
             .retain(|_, issued| now < *issued + RETRY_AFTER + RETRY_AFTER);
+        self.observe_served(obs);
         for _ in 0..MAX_TRANSITIONS_PER_STEP {
             let before = std::mem::discriminant(&self.cp.phase);
             let before_phase = self.cp.phase.clone();

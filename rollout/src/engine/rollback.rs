@@ -98,7 +98,11 @@ impl Rollout {
         // Rolling: instances a scale-in retired keep draining and go; AWS launches their
         // replacements once the desired capacity is back. (A scale-in issued before the failure
         // may still land: the settle time below re-checks.)
-        let desired = self.spec.capacity.desired;
+        if tagged {
+            // Its policies act again: what zdd suspended on it is resumed.
+            self.resume_self_scaling(&old, now, out);
+        }
+        let desired = self.restore_goal();
         if old.desired_capacity < desired {
             self.ensure_capacity(&old, 0, old.max_size.max(desired), desired, now, out);
         }
@@ -229,8 +233,13 @@ impl Rollout {
                 return;
             }
             if name == new_name && !self.spec.rollback_on_failure {
-                // Kept, detached, for inspection; marked so that the next apply knows the
-                // rollback finished (rather than continuing it).
+                // Kept, detached, for inspection, without policies (they belong to the
+                // serving generation only); marked so that the next apply knows the rollback
+                // finished (rather than continuing it).
+                if !self.remove_policies(&name, asg.scaling_policies.clone(), now, out) {
+                    remaining = true;
+                    continue;
+                }
                 if !asg.is_kept_after_rollback() {
                     remaining = true;
                     self.issue(
@@ -246,15 +255,7 @@ impl Rollout {
                 continue;
             }
             remaining = true;
-            let delete = Command::DeleteAsg {
-                asg: name,
-                force: true,
-            };
-            if asg.is_deleting() {
-                self.look_again_for(&delete, now, out);
-            } else {
-                self.issue(delete, now, out);
-            }
+            self.delete_retiring(obs, &asg, now, out);
         }
         if remaining {
             return;
@@ -262,9 +263,12 @@ impl Rollout {
         // Old generation back to its configured sizes.
         if let Some(old) = self.old_name().and_then(|n| obs.asg(&n).cloned()) {
             let cap = self.spec.capacity;
-            if (old.min_size, old.max_size, old.desired_capacity) != (cap.min, cap.max, cap.desired)
-            {
-                self.ensure_capacity(&old, cap.min, cap.max, cap.desired, now, out);
+            let desired = self.final_desired(&old);
+            if (old.min_size, old.max_size, old.desired_capacity) != (cap.min, cap.max, desired) {
+                self.ensure_capacity(&old, cap.min, cap.max, desired, now, out);
+                return;
+            }
+            if !self.resume_self_scaling(&old, now, out) {
                 return;
             }
         }

@@ -44,7 +44,30 @@ impl Rollout {
         let headroom = cap
             .max
             .saturating_sub(u32::try_from(old_instances).unwrap_or(u32::MAX));
-        Some(batch_size.min(cap.desired).min(headroom))
+        Some(batch_size.min(self.capacity_goal()).min(headroom))
+    }
+
+    /// Rolling with no room: the serving group runs `max_size` instances, so nothing can
+    /// launch beside them, and the capacity floor lets none leave first. The rollout fails
+    /// before it creates anything, saying why (a fleet that scaled itself to its maximum).
+    pub(super) fn rolling_without_room(&self, obs: &Observation) -> Option<String> {
+        let old = obs.asg(&self.old_name()?)?;
+        let live = old
+            .instances
+            .iter()
+            .filter(|i| i.lifecycle != LifecycleState::Terminated)
+            .count();
+        let live = u32::try_from(live).unwrap_or(u32::MAX);
+        let floor = self.capacity_floor();
+        (floor >= live).then(|| {
+            format!(
+                "rolling has no room: {} runs {live} instance(s) at max_size {}, so no new instance can launch beside them, and min_healthy_percent {} % of {} lets none leave first (raise max_size or lower min_healthy_percent)",
+                old.name,
+                self.spec.capacity.max,
+                self.spec.min_healthy_percent,
+                self.capacity_goal()
+            )
+        })
     }
 
     /// Rolling: the new generation grows by a batch whenever the surge budget allows; once
@@ -73,13 +96,12 @@ impl Rollout {
         };
         let groups = self.all_groups();
         self.ensure_attached(&new, &groups, now, out);
+        self.prepare_new_group(&new, now, out);
+        let recorded = self.record_capacity(&new, now, out);
         let old = self.old_name().and_then(|n| obs.asg(&n).cloned());
         let cap = self.spec.capacity;
-        self.cp.rolling_target = self
-            .cp
-            .rolling_target
-            .max(new.desired_capacity)
-            .min(cap.desired);
+        let goal = self.capacity_goal();
+        self.cp.rolling_target = self.cp.rolling_target.max(new.desired_capacity).min(goal);
         let target = self.cp.rolling_target;
         self.ensure_capacity(&new, 0, cap.max, target, now, out);
         let health = self.gen_health(obs, &new, &groups, target, now);
@@ -94,7 +116,7 @@ impl Rollout {
                     now,
                 );
             } else if let Some(at) = health.wake {
-                let timeout_at = self.cp.health_clock + self.spec.health_timeout;
+                let timeout_at = self.health_deadline();
                 out.wake_at(at.max(self.expected_batch_ready(obs)).min(timeout_at));
             }
             return;
@@ -109,7 +131,7 @@ impl Rollout {
             .map(|old| self.old_fleet(obs, old, &new))
             .unwrap_or_default();
         let poll = self.poll_interval(obs);
-        if fleet.live == 0 && target >= cap.desired {
+        if fleet.live == 0 && target >= goal {
             if fleet.leaving == 0 {
                 self.goto(
                     Phase::DetachingOld,
@@ -139,7 +161,7 @@ impl Rollout {
             return;
         }
         let headroom = cap.max.saturating_sub(fleet.live + fleet.leaving + target);
-        let add = batch_size.min(cap.desired - target).min(headroom);
+        let add = batch_size.min(goal - target).min(headroom);
         if add > 0 {
             self.cp.rolling_target = target + add;
             self.cp.health_clock = now;
@@ -148,7 +170,7 @@ impl Rollout {
             self.goto(
                 Phase::Rolling { batch: next_batch },
                 now,
-                format!("{} of {} new instances", target + add, cap.desired),
+                format!("{} of {} new instances", target + add, goal),
             );
             // Nothing launched can be healthy before interval × threshold.
             let look_at =
@@ -171,8 +193,13 @@ impl Rollout {
         let Some(old) = &old else {
             return;
         };
+        // No scaling fight: the old group stops scaling itself before its first scale-in (and
+        // the capacity served is on record, for a resumed apply).
+        if !recorded || (self.scales_itself(old) && !self.suspend_self_scaling(old, now, out)) {
+            return;
+        }
         // AWS picks the instances a scale-in retires: assume the healthy ones go first.
-        let spare = (fleet.healthy + health.healthy).saturating_sub(self.spec.capacity_floor());
+        let spare = (fleet.healthy + health.healthy).saturating_sub(self.capacity_floor());
         let retire = if fleet.healthy <= spare {
             batch_size.min(fleet.live)
         } else {

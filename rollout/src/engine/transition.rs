@@ -92,7 +92,7 @@ impl Rollout {
     }
 
     pub(super) fn timed_out(&self, now: Timestamp) -> bool {
-        now >= self.cp.health_clock + self.spec.health_timeout
+        now >= self.health_deadline()
     }
 }
 

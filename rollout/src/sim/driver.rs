@@ -99,6 +99,11 @@ pub struct Report {
     pub trace: Vec<String>,
     /// Every phase change the controller reported, in order (across kills and resumes).
     pub transitions: Vec<Transition>,
+    /// The scenario's scaling events: each one a group carried out, and each one lost.
+    pub scaling_log: Vec<String>,
+    /// Every instance observed held by a lifecycle hook: `"<id> Pending:Wait"`,
+    /// `"<id> Terminating:Wait"`.
+    pub hook_waits: Vec<String>,
 }
 
 /// Runs the engine through a scenario.
@@ -261,6 +266,12 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
         rollback_finished: world.rolled_back_mark_landed,
         trace,
         transitions,
+        scaling_log: world.scaling_log.clone(),
+        hook_waits: world
+            .hook_waits
+            .iter()
+            .map(|(id, wait)| format!("{id} {wait}"))
+            .collect(),
     }
 }
 

@@ -39,6 +39,9 @@ pub struct RolloutSpec {
     /// Percentage of `desired` that must stay healthy and routed at every instant (invariant 1).
     pub min_healthy_percent: u32,
     pub strategy: Strategy,
+    /// How long new instances get to become healthy. A launch hook's `Pending:Wait` comes on
+    /// top: the wait allows `health_timeout` plus the longest launch hook's heartbeat
+    /// timeout ([`RolloutSpec::launch_hook_time`]).
     pub health_timeout: Duration,
     pub drain_margin: Duration,
     /// When false a failed generation is taken out of traffic but not deleted (for inspection).
@@ -153,6 +156,17 @@ impl RolloutSpec {
         self.lifecycle_hooks
             .iter()
             .filter(|hook| hook.transition == super::HookTransition::Terminating)
+            .map(|hook| hook.heartbeat_timeout)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The longest a launch hook may hold an instance in `Pending:Wait` (its heartbeat
+    /// timeout), zero without one: the wait for health allows `health_timeout` plus this.
+    pub fn launch_hook_time(&self) -> std::time::Duration {
+        self.lifecycle_hooks
+            .iter()
+            .filter(|hook| hook.transition == super::HookTransition::Launching)
             .map(|hook| hook.heartbeat_timeout)
             .max()
             .unwrap_or_default()

@@ -6,6 +6,7 @@
 mod support;
 
 mod abort;
+mod autoscaling;
 mod canary_default_gate;
 mod checkpoint;
 mod invariants;

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use zdd_rollout::sim::fixtures::{FleetShape, StrategyKind, spec, update};
+use zdd_rollout::RolloutSpec;
+use zdd_rollout::sim::fixtures::{FleetShape, StrategyKind, raw_spec, spec, update};
 use zdd_rollout::sim::{Faults, Kill, Report, Scenario, Timings, run};
 
 /// Actions written outside the engine: by the provider's driver.
@@ -113,6 +114,36 @@ fn scenarios() -> Vec<(Scenario, Kill)> {
         let mut teardown = plain;
         teardown.teardown = true;
         out.push((teardown, Kill::default()));
+        // A fleet that scales itself, with both kinds of lifecycle hook: policies put,
+        // processes suspended and resumed, instances held by hooks; a kept failed generation
+        // loses its policies.
+        let mut raw = raw_spec(kind, &shape, 7);
+        raw.target_tracking = Some(vec![crate::autoscaling::cpu_policy()]);
+        raw.lifecycle_hooks = Some(vec![
+            crate::autoscaling::hook("launching", "60s", "CONTINUE"),
+            crate::autoscaling::hook("terminating", "60s", "CONTINUE"),
+        ]);
+        raw.rollback_on_failure = Some(false);
+        let autoscaled = match RolloutSpec::validate(&raw) {
+            Ok(spec) => spec,
+            Err(error) => panic!("the autoscaled {} fixture: {error}", kind.name()),
+        };
+        let bad = Faults {
+            bad_release: true,
+            ..Faults::default()
+        };
+        for faults in [Faults::default(), bad] {
+            out.push((
+                update(
+                    "autoscaled",
+                    seed,
+                    autoscaled.clone(),
+                    Timings::default(),
+                    faults,
+                ),
+                Kill::default(),
+            ));
+        }
     }
     out
 }
