@@ -213,12 +213,16 @@ def test_scale_of_an_unknown_group_is_404(aws: LocalAws) -> None:
     assert status == 404 and "nope" in body["error"]
 
 
-@pytest.mark.parametrize("body", [{}, {"desired_capacity": -1}, {"desired_capacity": "3"}, [], {"desired_capacity": True}])
-def test_scale_with_a_bad_body_is_400(aws: LocalAws, body: Any) -> None:
+@pytest.mark.parametrize(("body", "complaint"), [
+    ({}, "desired_capacity"), ({"desired_capacity": -1}, "desired_capacity"), ({"desired_capacity": "3"}, "desired_capacity"),
+    ([], "desired_capacity"), ({"desired_capacity": True}, "desired_capacity"),
+    ({"desired_capacity": 1, "region": "mars-1"}, "region"), ({"desired_capacity": 1, "region": ["us-east-1"]}, "region"),
+])
+def test_scale_with_a_bad_body_is_400(aws: LocalAws, body: Any, complaint: str) -> None:
     fleet = make_fleet(aws)
     create_group(aws, fleet, "web-g1", 1)
     status, answer = scale(aws, "web-g1", body)
-    assert status == 400 and "desired_capacity" in answer["error"]
+    assert status == 400 and complaint in answer["error"]
 
 
 # ---- scaling policies -----------------------------------------------------------------------

@@ -238,7 +238,10 @@ def scale_as_policy(group_name: str, body: Any) -> tuple[int, dict[str, Any]]:
     if type(desired) is not int or desired < 0:
         return 400, {"error": f"desired_capacity must be a non-negative integer, got {desired!r}"}
     region = body.get("region", DEFAULT_REGION)
-    backend = autoscaling_models.autoscaling_backends[DEFAULT_ACCOUNT_ID][region]
+    backends = autoscaling_models.autoscaling_backends[DEFAULT_ACCOUNT_ID]
+    if not isinstance(region, str) or region not in backends.regions:
+        return 400, {"error": f"region must be an AWS region, got {region!r}"}
+    backend = backends[region]
     group = backend.autoscaling_groups.get(group_name)
     if group is None:
         return 404, {"error": f"no Auto Scaling group {group_name} in {region}"}

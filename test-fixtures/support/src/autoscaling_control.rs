@@ -68,7 +68,7 @@ impl LocalAws {
     /// min..max, with the launches, hooks and drains of a SetDesiredCapacity; refused while the
     /// group's AlarmNotification process is suspended. An unknown group (in us-east-1) is an error.
     pub fn scale_as_policy(&self, group: &str, desired: u32) -> anyhow::Result<ScaleOutcome> {
-        let path = format!("/zdd/autoscaling/{group}/scale");
+        let path = format!("/zdd/autoscaling/{}/scale", percent_encoded(group));
         let body = serde_json::json!({ "desired_capacity": desired });
         let (status, answer) =
             request_json_with_status(self.endpoint(), "POST", &path, Some(&body))?;
@@ -144,6 +144,19 @@ fn parse_lifecycle_event(event: &Value) -> anyhow::Result<LifecycleEvent> {
     })
 }
 
+/// Group names may hold characters a path segment cannot (space, `/`, `%`, ...).
+fn percent_encoded(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
 fn text(object: &Value, field: &str) -> anyhow::Result<String> {
     object[field]
         .as_str()
@@ -173,6 +186,12 @@ mod tests {
         let missing = serde_json::json!({"error": "no Auto Scaling group web in us-east-1"});
         let error = parse_scale_answer(404, &missing).unwrap_err().to_string();
         assert!(error.contains("404") && error.contains("web"), "{error}");
+    }
+
+    #[test]
+    fn encodes_a_group_name_as_one_path_segment() {
+        assert_eq!(percent_encoded("web-g1_a.b~"), "web-g1_a.b~");
+        assert_eq!(percent_encoded("a b/c%"), "a%20b%2Fc%25");
     }
 
     #[test]

@@ -305,10 +305,12 @@ async fn the_policy_action_is_refused_while_alarm_notification_is_suspended_and_
         ScaleOutcome::Applied { desired: 4 }
     );
     assert_eq!(group.instances().await.len(), 4);
-    let unknown = local_aws()
-        .scale_as_policy("no-such-group-anywhere", 1)
-        .unwrap_err();
-    assert!(format!("{unknown:#}").contains("HTTP 404"), "{unknown:#}");
+    let unknown = local_aws().scale_as_policy("no such group", 1).unwrap_err();
+    let unknown = format!("{unknown:#}");
+    assert!(
+        unknown.contains("HTTP 404") && unknown.contains("no Auto Scaling group no such group"),
+        "{unknown}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
