@@ -68,6 +68,35 @@ const CANARY_EXAMPLE: &str = r#"resource "zdd_rollout" "api" {
 }
 "#;
 
+const AUTOSCALING_EXAMPLE: &str = r#"resource "zdd_rollout" "workers" {
+  name                    = "workers"
+  launch_template_id      = aws_launch_template.workers.id
+  launch_template_version = aws_launch_template.workers.latest_version
+  subnet_ids              = aws_subnet.private[*].id
+  target_group_arns       = [aws_lb_target_group.workers.arn]
+  min_size                = 2
+  max_size                = 12
+  desired_capacity        = 3 # the first generation's only: the policy owns the capacity
+
+  health_check_type         = "ELB"
+  health_check_grace_period = "2m"
+  default_instance_warmup   = "60s"
+
+  target_tracking = [{
+    name              = "requests"
+    predefined_metric = "ALBRequestCountPerTarget"
+    target_value      = 200
+  }]
+
+  lifecycle_hooks = [{
+    name              = "drain-workers"
+    transition        = "terminating"
+    heartbeat_timeout = "5m"
+    default_result    = "CONTINUE"
+  }]
+}
+"#;
+
 pub fn render_index() -> String {
     let schema = provider_schema();
     let mut out = String::new();
@@ -78,8 +107,20 @@ pub fn render_index() -> String {
     out.push_str(PROVIDER_EXAMPLE);
     out.push_str("```\n\n");
     render_schema(&mut out, &schema);
+    render_autoscaling(&mut out);
     render_aws_calls(&mut out);
     out
+}
+
+/// What an autoscaled fleet and its hooks do across rollouts.
+fn render_autoscaling(out: &mut String) {
+    out.push_str("## Autoscaling fleets and lifecycle hooks\n\n");
+    out.push_str(
+        "With `target_tracking`, the scaling policies own a fleet's capacity: `desired_capacity` is only the first generation's, Read reports the serving group's capacity as `current_capacity` (never as drift, so no `ignore_changes` is needed), and a change of `desired_capacity` alone does nothing in AWS. A rollout starts the new generation at the capacity being served, clamped to `min_size`..`max_size`, and computes the capacity floor from it. The new group's policies are held back until it serves; the old group stops scaling itself (`AlarmNotification`, `ScheduledActions` and `AZRebalance` suspended) from the start of the shift until it is deleted, and resumes on rollback. After the rollout the policies exist on the serving generation only.\n\n",
+    );
+    out.push_str(
+        "`lifecycle_hooks` are created with each generation's group, before its first instance launches. Instances a `launching` hook holds in `Pending:Wait` count as not serving yet. A retiring generation with a `terminating` hook is scaled to zero, so each instance passes through `Terminating:Wait` until `CompleteLifecycleAction` or its heartbeat timeout, and only the empty group is deleted: never force-deleted past a hook. Omitted `timeouts` grow by the longest terminating hook's heartbeat timeout, and a plan warns about a configured one shorter than the hooks may need.\n\n",
+    );
 }
 
 /// The bounds on AWS calls and the give-up rule, from the constants the provider uses.
@@ -119,6 +160,8 @@ pub fn render_rollout() -> String {
     out.push_str(ROLLOUT_EXAMPLE);
     out.push_str("```\n\n### Canary\n\n```terraform\n");
     out.push_str(CANARY_EXAMPLE);
+    out.push_str("```\n\n### Autoscaling, with a lifecycle hook\n\n```terraform\n");
+    out.push_str(AUTOSCALING_EXAMPLE);
     out.push_str("```\n\n");
     render_schema(&mut out, schema);
     out.push_str("## Import\n\nImport an existing fleet by name (the `zdd:rollout` tag of its Auto Scaling groups):\n\n```shell\nterraform import zdd_rollout.web web\n```\n");

@@ -18,7 +18,7 @@ fn var(name: &str, value: &str) -> String {
 #[test]
 fn examples_are_formatted() {
     let bed = bed("e2efmt");
-    for dir in ["rolling", "canary", "modules/service"] {
+    for dir in ["rolling", "canary", "autoscaling", "modules/service"] {
         let path = example(dir);
         let fmt = bed.terraform(&[
             "fmt",
@@ -76,6 +76,48 @@ fn rolling_example_applies_and_rolls() {
     args.extend(vars("2"));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     assert!(bed.terraform(&refs).success());
+    assert!(bed.violations().is_empty(), "{:#?}", bed.violations());
+}
+
+/// The autoscaling example: created, rolled to a new version (its retiring instances pass the
+/// terminating hook), reported at the capacity the serving group has, destroyed.
+#[test]
+fn autoscaling_example_applies_and_rolls() {
+    let bed = bed("e2exauto");
+    let main = std::fs::read_to_string(example("autoscaling/main.tf")).unwrap();
+    bed.tf.write("main.tf", &main).unwrap();
+    let vars = |version: &str| {
+        vec![
+            var("name", &bed.name),
+            var("launch_template_id", &bed.fixture.launch_template_id),
+            var("launch_template_version", version),
+            var("subnet_ids", &hcl_list(&bed.fixture.subnet_ids)),
+            var("target_group_arn", bed.blue()),
+            var("drain_time", "30s"),
+        ]
+    };
+    let run = |command: &[&str], version: &str| {
+        let mut args: Vec<String> = command.iter().map(ToString::to_string).collect();
+        args.extend([
+            "-auto-approve".into(),
+            "-no-color".into(),
+            "-input=false".into(),
+        ]);
+        args.extend(vars(version));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = bed.terraform(&refs);
+        assert!(output.success(), "{}\n{}", output.stdout, output.stderr);
+    };
+    run(&["apply"], "1");
+    run(&["apply"], "2");
+    let outputs = bed.terraform(&["output", "-json"]);
+    let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+    assert_eq!(outputs["generation"]["value"], 2);
+    assert_eq!(outputs["current_capacity"]["value"], 3);
+    assert_eq!(outputs["last_rollout_status"]["value"], "succeeded");
+    assert_eq!(bed.asg_names(), vec![format!("{}-g2", bed.name)]);
+    run(&["destroy"], "2");
+    assert!(bed.asg_names().is_empty());
     assert!(bed.violations().is_empty(), "{:#?}", bed.violations());
 }
 

@@ -43,10 +43,11 @@ pub fn rollout_schema() -> SchemaDoc {
     SchemaDoc {
         description: "A fleet of EC2 instances in an Auto Scaling group behind load balancer target groups, \
             replaced without dropping a request whenever its launch template version, subnets, sizes, target \
-            groups or tags change. Each change creates a new generation (a new Auto Scaling group), shifts \
+            groups, tags, health check settings or lifecycle hooks change. Each change creates a new generation (a new Auto Scaling group), shifts \
             traffic to it by the chosen `strategy` once the load balancer reports it healthy, drains the old \
             generation and deletes it. A failure, timeout or interrupt rolls back: the old generation keeps \
-            serving. A change of `desired_capacity` alone scales the active group in place."
+            serving. A change of `desired_capacity` alone scales the active group in place (unless `target_tracking` \
+            owns the capacity), and one of `target_tracking` alone is applied to it in place."
             .into(),
         attributes: vec![
             A::computed("id", Kind::String, Decided::Fixed, "Equal to `name`."),
