@@ -7,6 +7,7 @@ mod support;
 
 mod abort;
 mod autoscaling;
+mod autoscaling_in_place;
 mod canary_default_gate;
 mod checkpoint;
 mod invariants;

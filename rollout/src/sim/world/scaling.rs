@@ -12,6 +12,27 @@ use super::scenario::ScalingGroup;
 use super::{START_MS, World};
 
 impl World {
+    /// A scaling policy someone put on `asg` by hand (not in the configuration).
+    pub fn put_policy_by_hand(&mut self, asg: &str, policy_name: &str) {
+        if let Some(a) = self.live_asg_mut(asg) {
+            a.policies.insert(policy_name.to_string(), None);
+        }
+    }
+
+    /// The names of `asg`'s scaling policies and the processes suspended on it, as AWS
+    /// holds them (`None` when the group does not exist).
+    pub fn scaling_of(&self, asg: &str) -> Option<(Vec<String>, Vec<ScalingProcess>)> {
+        self.asgs
+            .get(asg)
+            .filter(|a| a.deleted_at.is_none())
+            .map(|a| {
+                (
+                    a.policies.keys().cloned().collect(),
+                    a.suspended.iter().copied().collect(),
+                )
+            })
+    }
+
     pub(super) fn apply_scaling_command(&mut self, command: &Command) {
         match command {
             Command::PutScalingPolicy {
