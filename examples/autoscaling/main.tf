@@ -87,8 +87,8 @@ resource "zdd_rollout" "web" {
     example = "autoscaling"
   }
 
-  # Omitted timeouts grow by the longest terminating hook's heartbeat_timeout; a configured
-  # one shorter than health_timeout plus that gets a warning at plan time.
+  # Omitted timeouts grow by the hooks' heartbeat_timeout; a configured one shorter than
+  # the hooks may need gets a warning at plan time.
 }
 
 output "active_asg_name" {

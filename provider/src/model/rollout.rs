@@ -147,12 +147,12 @@ impl RolloutModel {
     }
 
     /// How long `operation` may run: the `timeouts` block's value, or the table's default plus
-    /// the time a termination hook may hold a retiring instance (an unreadable value never
-    /// gets this far: validation refuses it).
+    /// the time lifecycle hooks may hold it up ([`RolloutModel::hook_time`]; an unreadable
+    /// value never gets this far: validation refuses it).
     pub fn timeout(&self, operation: Operation) -> Duration {
         match self.configured_timeout(operation) {
             Some(configured) => configured,
-            None => default_timeout(operation) + self.termination_hook_time(),
+            None => default_timeout(operation) + self.hook_time(operation),
         }
     }
 
@@ -169,22 +169,34 @@ impl RolloutModel {
             .and_then(|text| parse_duration(text).ok())
     }
 
-    /// The longest a `terminating` lifecycle hook may hold an instance (its heartbeat
-    /// timeout); zero without one. A retiring generation needs it on top of its drain. Read
-    /// from the configuration as written (with the engine's defaults) so that a plan can
-    /// judge it before the whole spec is valid.
-    pub fn termination_hook_time(&self) -> Duration {
+    /// The longest a hook of `transition` (`"launching"` or `"terminating"`) may hold an
+    /// instance (its heartbeat timeout); zero without one. Read from the configuration as
+    /// written (with the engine's defaults) so that a plan can judge it before the whole spec
+    /// is valid.
+    fn longest_hook(&self, transition: &str) -> Duration {
         self.spec
             .lifecycle_hooks
             .iter()
             .flatten()
-            .filter(|hook| hook.transition == "terminating")
+            .filter(|hook| hook.transition == transition)
             .map(|hook| match hook.heartbeat_timeout.as_deref() {
                 None => DEFAULT_HOOK_HEARTBEAT_TIMEOUT,
                 Some(text) => parse_duration(text).unwrap_or_default(),
             })
             .max()
             .unwrap_or_default()
+    }
+
+    /// What lifecycle hooks may add to `operation`: a rollout (and a create, whose failure
+    /// rolls back through the same hooks) waits for health up to `health_timeout` plus the
+    /// longest launching hook (the engine's health window), and for its retiring generation
+    /// up to the longest terminating hook; a delete only for the latter.
+    pub fn hook_time(&self, operation: Operation) -> Duration {
+        let terminating = self.longest_hook("terminating");
+        match operation {
+            Operation::Create | Operation::Update => self.longest_hook("launching") + terminating,
+            Operation::Delete => terminating,
+        }
     }
 
     /// `health_timeout` as the engine applies it.
@@ -196,12 +208,11 @@ impl RolloutModel {
             .unwrap_or(DEFAULT_HEALTH_TIMEOUT)
     }
 
-    /// The least time `operation` needs for what the hooks may hold it up: a rollout (and a
-    /// create's rollback) waits up to `health_timeout` for the new generation and then up to
-    /// the termination hook time for the retiring one; a delete waits for the hooks of every
-    /// group. `None` without a termination hook: the defaults cover the rest.
+    /// The least time `operation` needs when hooks may hold it up: `health_timeout` plus the
+    /// hook time for a create or update, the hook time for a delete. `None` without a hook
+    /// that applies: the defaults cover the rest.
     pub fn hook_bound_minimum(&self, operation: Operation) -> Option<Duration> {
-        let hooks = self.termination_hook_time();
+        let hooks = self.hook_time(operation);
         if hooks.is_zero() {
             return None;
         }
@@ -308,10 +319,10 @@ mod tests {
         assert_eq!(model.timeout(Operation::Create), DEFAULT_CREATE_TIMEOUT);
     }
 
-    /// A retiring instance may wait in `Terminating:Wait` for the hook's heartbeat timeout:
-    /// the defaults grow by it (a launching hook only uses up `health_timeout`).
+    /// Instances may wait in `Pending:Wait` (the engine's health window grows by it) and in
+    /// `Terminating:Wait` for their hooks' heartbeat timeouts: the defaults grow by both.
     #[test]
-    fn omitted_timeouts_grow_by_the_longest_termination_hook() {
+    fn omitted_timeouts_grow_by_the_hooks_time() {
         let hook = |name: &str, transition: &str, heartbeat: Option<&str>| {
             zdd_rollout::spec::RawLifecycleHook {
                 name: name.into(),
@@ -320,34 +331,39 @@ mod tests {
                 default_result: None,
             }
         };
+        let minutes = |m: u64| Duration::from_secs(m * 60);
         let mut model = sample_applied();
         model.spec.lifecycle_hooks = Some(vec![
             hook("drain", "terminating", Some("5m")),
             hook("flush", "terminating", Some("10m")),
-            hook("warm", "launching", Some("2h")),
+            hook("warm", "launching", Some("20m")),
         ]);
-        let ten_minutes = Duration::from_secs(600);
-        assert_eq!(model.termination_hook_time(), ten_minutes);
+        assert_eq!(model.hook_time(Operation::Update), minutes(30));
+        assert_eq!(model.hook_time(Operation::Delete), minutes(10));
         assert_eq!(
             model.timeout(Operation::Update),
-            DEFAULT_UPDATE_TIMEOUT + ten_minutes
+            DEFAULT_UPDATE_TIMEOUT + minutes(30)
+        );
+        assert_eq!(
+            model.timeout(Operation::Create),
+            DEFAULT_CREATE_TIMEOUT + minutes(30)
         );
         assert_eq!(
             model.timeout(Operation::Delete),
-            DEFAULT_DELETE_TIMEOUT + ten_minutes
+            DEFAULT_DELETE_TIMEOUT + minutes(10)
         );
         assert_eq!(
             model.hook_bound_minimum(Operation::Update),
-            Some(DEFAULT_HEALTH_TIMEOUT + ten_minutes)
+            Some(DEFAULT_HEALTH_TIMEOUT + minutes(30))
         );
         assert_eq!(
             model.hook_bound_minimum(Operation::Delete),
-            Some(ten_minutes)
+            Some(minutes(10))
         );
         // The engine's default heartbeat (an hour) when omitted.
         model.spec.lifecycle_hooks = Some(vec![hook("drain", "terminating", None)]);
         assert_eq!(
-            model.termination_hook_time(),
+            model.hook_time(Operation::Delete),
             DEFAULT_HOOK_HEARTBEAT_TIMEOUT
         );
         // A configured timeout is the user's, whatever the hooks.
@@ -355,7 +371,10 @@ mod tests {
             delete: Some("15m".into()),
             ..TimeoutsConfig::default()
         });
-        assert_eq!(model.timeout(Operation::Delete), Duration::from_secs(900));
+        assert_eq!(model.timeout(Operation::Delete), minutes(15));
+        // A launching hook alone holds up no delete.
+        model.spec.lifecycle_hooks = Some(vec![hook("warm", "launching", None)]);
+        assert_eq!(model.hook_bound_minimum(Operation::Delete), None);
         model.spec.lifecycle_hooks = None;
         assert_eq!(model.hook_bound_minimum(Operation::Update), None);
     }

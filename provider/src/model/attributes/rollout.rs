@@ -83,7 +83,7 @@ pub fn rollout_schema() -> SchemaDoc {
             A::optional("canary", Object(canary()), "Canary settings; required when `strategy = \"canary\"`.")
                 .on_change(OnChange::SettingOnly).judged_with(STRATEGY),
             A::defaulted("health_timeout", Kind::String, format_duration(DEFAULT_HEALTH_TIMEOUT), format!(
-                "How long new targets may take to become `healthy` in the load balancer before the rollout fails and rolls back. Default `\"{}\"`.",
+                "How long new targets may take to become `healthy` in the load balancer before the rollout fails and rolls back; with a `launching` lifecycle hook, its `heartbeat_timeout` (the longest one) comes on top, for the time instances may spend in `Pending:Wait`. Default `\"{}\"`.",
                 format_duration(DEFAULT_HEALTH_TIMEOUT)))
                 .on_change(OnChange::SettingOnly).judged_with(&[]),
             A::defaulted("rollback_on_failure", Bool, DEFAULT_ROLLBACK_ON_FAILURE, format!(
@@ -106,7 +106,7 @@ pub fn rollout_schema() -> SchemaDoc {
                 "Target-tracking scaling policies, put on the serving generation's group only. With any, the fleet autoscales: `desired_capacity` is only the first generation's capacity, Read reports the serving group's capacity as `current_capacity` (never as drift), and a rollout starts the new generation at that capacity. During a rollout the new group's policies are held back until it serves, and the old group stops scaling itself (`AlarmNotification`, `ScheduledActions`, `AZRebalance` suspended) from the start of the shift until it is deleted (resumed on rollback); if the old group scaled out meanwhile, the new one follows before it takes more traffic. A change of this alone is applied in place, to the serving group.")
                 .on_change(OnChange::InPlace).judged_with(TARGET_GROUPS),
             A::optional("lifecycle_hooks", ListOfObject(lifecycle_hooks()),
-                "Lifecycle hooks, created with each generation's group before its first instance launches (`LifecycleHookSpecificationList`). A `launching` hook holds new instances in `Pending:Wait`: they count as not yet serving. With a `terminating` hook, a retiring generation is scaled to zero, so each instance passes through `Terminating:Wait` (up to its `heartbeat_timeout`, or until `CompleteLifecycleAction`), and the empty group is deleted only then: never force-deleted past a hook. The default `timeouts` grow by the longest `terminating` hook's heartbeat timeout; a plan warns about a configured timeout shorter than the hooks may need (see `timeouts`).")
+                "Lifecycle hooks, created with each generation's group before its first instance launches (`LifecycleHookSpecificationList`). A `launching` hook holds new instances in `Pending:Wait`: they count as not yet serving. With a `terminating` hook, a retiring generation is scaled to zero, so each instance passes through `Terminating:Wait` (up to its `heartbeat_timeout`, or until `CompleteLifecycleAction`), and the empty group is deleted only then: never force-deleted past a hook. The default `timeouts` grow by the hooks' heartbeat timeouts, and a plan warns about a configured timeout shorter than the hooks may need (see `timeouts`).")
                 .on_change(OnChange::RollOut).judged_with(&[]),
             A::computed("generation", Int, Decided::ByRollout, "The generation serving traffic: 1 after create, one more per successful rollout. A plan that rolls out shows it (like `active_asg_name` and `active_launch_template_version`) as known after apply: only the outcome decides it, and a rollout that rolls back leaves the old generation serving and these attributes (and outputs built from them) at their old values."),
             A::computed("active_asg_name", Kind::String, Decided::ByRollout, "Name of the Auto Scaling group serving traffic; null when it was deleted outside Terraform (the next apply recreates it)."),
@@ -119,7 +119,7 @@ pub fn rollout_schema() -> SchemaDoc {
         ],
         blocks: vec![Block {
             name: "timeouts",
-            description: "Upper bounds for each operation; an operation that runs out rolls back and fails. With a `terminating` lifecycle hook, a retiring generation's instances may each wait up to the hook's `heartbeat_timeout` before the group can go: an omitted timeout grows by the longest one, and a plan warns about a configured `create` or `update` shorter than `health_timeout` plus it, or a `delete` shorter than it.".into(),
+            description: "Upper bounds for each operation; an operation that runs out rolls back and fails. Lifecycle hooks may hold a rollout up: new instances in `Pending:Wait` for up to the longest `launching` hook's `heartbeat_timeout`, retiring ones in `Terminating:Wait` for up to the longest `terminating` hook's before their group can go. An omitted `create` or `update` grows by both, an omitted `delete` by the latter; a plan warns about a configured `create` or `update` shorter than `health_timeout` plus both, or a `delete` shorter than the latter.".into(),
             attributes: [
                 ("create", DEFAULT_CREATE_TIMEOUT),
                 ("update", DEFAULT_UPDATE_TIMEOUT),

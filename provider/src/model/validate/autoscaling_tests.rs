@@ -201,8 +201,8 @@ fn unknown_policies_and_hooks_are_not_judged() {
 fn timeouts_shorter_than_the_hooks_may_need_are_warned_about() {
     let state = config(json!({
         "health_timeout": "10m",
-        "lifecycle_hooks": [hook("drain", "terminating", Some("30m")), hook("warm", "launching", Some("2h"))],
-        "timeouts": {"create": "45m", "update": "39m", "delete": "20m"},
+        "lifecycle_hooks": [hook("drain", "terminating", Some("30m")), hook("warm", "launching", Some("5m"))],
+        "timeouts": {"create": "45m", "update": "44m", "delete": "20m"},
     }));
     let found = diagnostics(&state);
     let paths: Vec<(Severity, &str)> = found
@@ -217,7 +217,7 @@ fn timeouts_shorter_than_the_hooks_may_need_are_warned_about() {
         ]
     );
     assert!(
-        found[0].2.contains("39m is shorter than 40m"),
+        found[0].2.contains("44m is shorter than 45m"),
         "{}",
         found[0].2
     );
@@ -226,10 +226,10 @@ fn timeouts_shorter_than_the_hooks_may_need_are_warned_about() {
         "{}",
         found[1].2
     );
-    // No terminating hook: nothing to warn about; unknown hooks: no verdict.
+    // A launching hook alone holds up no delete; unknown hooks: no verdict.
     let state = config(json!({
-        "lifecycle_hooks": [hook("warm", "launching", Some("2h"))],
-        "timeouts": {"create": null, "update": "1m", "delete": "1m"},
+        "lifecycle_hooks": [hook("warm", "launching", Some("5m"))],
+        "timeouts": {"create": null, "update": "15m", "delete": "1m"},
     }));
     assert_eq!(diagnostics(&state), vec![]);
     let state = config(json!({

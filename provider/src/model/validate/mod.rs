@@ -145,9 +145,9 @@ fn timeouts_diagnostics(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec
     .collect()
 }
 
-/// A configured timeout shorter than what a termination hook may hold the operation up: a
-/// warning, not an error (the hook's instances may well complete early, and only the user
-/// knows how early). An update that runs out rolls back, which waits for the same hooks.
+/// A configured timeout shorter than what lifecycle hooks may hold the operation up: a
+/// warning, not an error (instances may well be released early, and only the user knows how
+/// early). An update that runs out rolls back, which waits for the same hooks.
 fn hook_time_warnings(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnostic> {
     if ["timeouts", "lifecycle_hooks", "health_timeout"]
         .iter()
@@ -155,7 +155,6 @@ fn hook_time_warnings(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<D
     {
         return Vec::new();
     }
-    let hooks = format_duration(model.termination_hook_time());
     [
         ("create", Operation::Create),
         ("update", Operation::Update),
@@ -168,12 +167,13 @@ fn hook_time_warnings(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<D
         if configured >= minimum {
             return None;
         }
+        let hooks = format_duration(model.hook_time(operation));
         let needs = match operation {
             Operation::Delete => format!(
                 "each retiring instance may wait in Terminating:Wait for up to {hooks} (the longest terminating hook's heartbeat_timeout) before its group can be deleted"
             ),
             Operation::Create | Operation::Update => format!(
-                "a rollout may wait up to health_timeout ({}) for the new generation and then up to {hooks} for the retiring one's instances in Terminating:Wait (the longest terminating hook's heartbeat_timeout)",
+                "a rollout may wait up to health_timeout ({}) plus {hooks} of lifecycle hooks (the longest launching hook's heartbeat_timeout, which instances may spend in Pending:Wait, plus the longest terminating hook's, which retiring instances may spend in Terminating:Wait)",
                 format_duration(model.health_timeout_or_default())
             ),
         };
