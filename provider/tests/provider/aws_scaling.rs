@@ -178,6 +178,14 @@ async fn processes_are_suspended_and_resumed_idempotently() {
         .suspended_processes;
     suspended.sort();
     assert_eq!(suspended, ["AZRebalance", "AlarmNotification"]);
+    // The rollout's observation (groups listed by their zdd:rollout tag) reports them too,
+    // also after the group is tagged (the engine records what it suspended in a tag).
+    aws.tag_asg(&group.name, "zdd:suspended", "").await.unwrap();
+    aws.put_scaling_policy(&group.name, &cpu_policy("cpu-50"))
+        .await
+        .unwrap();
+    let listed = aws.describe_rollout_asgs("scprocess").await.unwrap();
+    assert_eq!(listed[0].suspended_processes.len(), 2, "{listed:?}");
     aws.resume_processes(&group.name, &processes[..1])
         .await
         .unwrap();

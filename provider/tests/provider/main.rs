@@ -15,6 +15,7 @@ mod e2e_blue_green;
 mod e2e_examples;
 mod e2e_failure;
 mod e2e_give_up;
+mod e2e_hooks;
 mod e2e_lifecycle;
 mod e2e_outcome;
 mod e2e_ownership;
