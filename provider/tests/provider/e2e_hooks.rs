@@ -149,7 +149,7 @@ fn a_rollout_waits_for_instances_a_launch_hook_holds() {
     let report = sampler.finish();
     assert!(output.success(), "{}\n{}", output.stdout, output.stderr);
     assert!(report.breaches.is_empty(), "{:#?}", report.breaches);
-    assert_eq!(bed.asg_names(), [second.clone()]);
+    assert_eq!(bed.asg_names(), std::slice::from_ref(&second));
     assert_eq!(bed.state()["generation"], 2);
     assert!(
         timeline_actions(&bed)
