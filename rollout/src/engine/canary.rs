@@ -150,6 +150,11 @@ impl Rollout {
             );
             return;
         }
+        if !Self::weights_in_place(obs, &weights) && self.cp.following {
+            // More traffic only once the new generation has followed the serving group.
+            out.wake_at(now + self.poll_interval(obs));
+            return;
+        }
         if !Self::weights_in_place(obs, &weights) {
             // No scaling fight: the old group keeps scaling while it serves most traffic, and
             // stops before the last move takes all of it away.

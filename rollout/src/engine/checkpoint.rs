@@ -94,6 +94,10 @@ pub struct Checkpoint {
     /// weight waits until it is healthy at its new size.
     #[serde(default)]
     pub following: bool,
+    /// The new generation served alone (the old one detached): its self-scaling was resumed
+    /// and is never suspended again by this rollout.
+    #[serde(default)]
+    pub serves_alone: bool,
     /// `<group>:<wait state>` already written into the timeline as held by a lifecycle hook.
     #[serde(default)]
     pub hook_logged: BTreeSet<String>,
@@ -135,6 +139,7 @@ impl Checkpoint {
             served: None,
             policies_put: BTreeSet::new(),
             following: false,
+            serves_alone: false,
             hook_logged: BTreeSet::new(),
             timeline: Vec::new(),
         }

@@ -310,6 +310,10 @@ impl Rollout {
                             {
                                 Some((index, s)) => {
                                     self.cp.canary_started_at = Some(now);
+                                    // It may have been growing to follow the serving group
+                                    // when the apply stopped: health at its size is waited
+                                    // for (within a health window) before the next weight.
+                                    self.cp.following = self.spec.is_autoscaled();
                                     Phase::CanaryStep {
                                         index,
                                         weight: s.weight,

@@ -98,15 +98,16 @@ impl Rollout {
         // Rolling: instances a scale-in retired keep draining and go; AWS launches their
         // replacements once the desired capacity is back. (A scale-in issued before the failure
         // may still land: the settle time below re-checks.)
-        if tagged {
-            // Its policies act again: what zdd suspended on it is resumed.
-            self.resume_self_scaling(&old, now, out);
-        }
         let desired = self.restore_goal();
         if old.desired_capacity < desired {
             self.ensure_capacity(&old, 0, old.max_size.max(desired), desired, now, out);
         }
         let health = self.gen_health(obs, &old, &groups, desired, now);
+        if tagged && health.ready() {
+            // Restored to what it served: its policies act again (what zdd suspended on it is
+            // resumed; before, its own scale-in would fight the restore).
+            self.resume_self_scaling(&old, now, out);
+        }
         // All traffic back to the stable group at once, as soon as the old generation can take
         // it: after an abort past `detaching_old` it is re-attached and must turn healthy
         // first, and a detach of it still in flight could land after the weights moved.

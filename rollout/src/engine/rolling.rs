@@ -58,16 +58,17 @@ impl Rollout {
             .filter(|i| i.lifecycle != LifecycleState::Terminated)
             .count();
         let live = u32::try_from(live).unwrap_or(u32::MAX);
-        let floor = self.capacity_floor();
-        (floor >= live).then(|| {
-            format!(
-                "rolling has no room: {} runs {live} instance(s) at max_size {}, so no new instance can launch beside them, and min_healthy_percent {} % of {} lets none leave first (raise max_size or lower min_healthy_percent)",
-                old.name,
-                self.spec.capacity.max,
-                self.spec.min_healthy_percent,
-                self.capacity_goal()
-            )
-        })
+        (self.capacity_floor() >= live).then(|| self.no_room(&old.name, live))
+    }
+
+    /// Why a rolling update cannot go on: no instance may launch, none may leave.
+    fn no_room(&self, old_name: &str, live: u32) -> String {
+        format!(
+            "rolling has no room: {old_name} runs {live} instance(s) beside the new generation within max_size {}, so no new instance can launch, and min_healthy_percent {} % of {} lets none leave first (raise max_size or lower min_healthy_percent)",
+            self.spec.capacity.max,
+            self.spec.min_healthy_percent,
+            self.capacity_goal()
+        )
     }
 
     /// Rolling: the new generation grows by a batch whenever the surge budget allows; once
@@ -208,6 +209,11 @@ impl Rollout {
         if retire == 0 {
             if fleet.leaving > 0 {
                 out.wake_at(now + poll);
+            } else if target < goal && fleet.healthy == fleet.live && headroom == 0 {
+                // Everything healthy, nothing leaving, and still no batch fits: the serving
+                // group scaled itself to max_size before it stopped scaling. Waiting changes
+                // nothing; the rollback restores it at the capacity it served.
+                self.fail(self.no_room(&old.name, fleet.live), now);
             }
             return;
         }

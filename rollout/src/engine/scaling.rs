@@ -240,6 +240,17 @@ impl Rollout {
             .copied()
             .filter(|p| recorded.contains(p))
             .collect();
+        let suspend_in_flight = self
+            .cp
+            .pending
+            .keys()
+            .any(|key| key.starts_with(&format!("suspend:{}:", asg.name)));
+        if still.is_empty() && suspend_in_flight {
+            // A suspension this rollout issued may still land: clearing the record now would
+            // leave it suspended with nothing saying zdd did it.
+            out.wake_at(now + super::CONFIRM_AFTER);
+            return false;
+        }
         let command = if still.is_empty() {
             Command::TagAsg {
                 asg: asg.name.clone(),
@@ -340,7 +351,9 @@ impl Rollout {
         now: Timestamp,
         out: &mut Out,
     ) {
-        if !self.spec.is_autoscaled() || self.cp.in_place {
+        // Once it has served alone its policies act: a lagging read that sends the rollout
+        // back a phase must not suspend them again.
+        if !self.spec.is_autoscaled() || self.cp.in_place || self.cp.serves_alone {
             return;
         }
         if self.suspend_self_scaling(new, now, out) {
@@ -356,6 +369,7 @@ impl Rollout {
         now: Timestamp,
         out: &mut Out,
     ) -> bool {
+        self.cp.serves_alone = true;
         let policies = self.ensure_policies(new, now, out);
         let resumed = self.resume_self_scaling(new, now, out);
         policies && resumed

@@ -124,13 +124,17 @@ impl World {
         }
     }
 
-    /// The group that serves: the one that served at the start while it exists, then the
-    /// newest.
+    /// The group that serves: the one that served at the start while it is attached to the
+    /// load balancer, then the newest (whose own policy then rightly decides its size).
     fn is_serving_group(&self, name: &str) -> bool {
         let previous_live = self
             .previous_generation
             .map(|g| self.spec.asg_name(g))
-            .is_some_and(|n| self.asgs.get(&n).is_some_and(|a| a.deleted_at.is_none()));
+            .is_some_and(|n| {
+                self.asgs
+                    .get(&n)
+                    .is_some_and(|a| a.deleted_at.is_none() && !a.groups.is_empty())
+            });
         if previous_live {
             self.previous_generation
                 .is_some_and(|g| self.spec.asg_name(g) == name)
@@ -197,7 +201,16 @@ impl World {
                 .values()
                 .any(|a| a.generation == g && a.deleted_at.is_none())
         };
-        self.newest_generation != previous && live(previous) && live(self.newest_generation)
+        // A failed generation taken out of the load balancer by its rollback shifts nothing.
+        let newest_retired = self.asgs.values().any(|a| {
+            a.generation == self.newest_generation
+                && a.tags.contains_key(TAG_ROLLBACK)
+                && a.groups.is_empty()
+        });
+        self.newest_generation != previous
+            && live(previous)
+            && live(self.newest_generation)
+            && !newest_retired
     }
 
     /// No scaling fight: before traffic leaves the group that served at the start (detach,
