@@ -290,3 +290,27 @@ def test_deleting_a_group_deletes_its_policies(aws: LocalAws) -> None:
     autoscaling.delete_auto_scaling_group(AutoScalingGroupName="web-g1")
 
     assert [p["AutoScalingGroupName"] for p in autoscaling.describe_policies()["ScalingPolicies"]] == ["web-g2"]
+
+
+# ---- DefaultInstanceWarmup (moto 5.2.1 drops it) -------------------------------------------
+
+
+def test_default_instance_warmup_is_kept_at_create_and_update_and_reported(aws: LocalAws) -> None:
+    fleet = make_fleet(aws)
+    autoscaling = aws.client("autoscaling")
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="warm-g1", MinSize=0, MaxSize=2, DesiredCapacity=0,
+        LaunchTemplate={"LaunchTemplateId": fleet.launch_template_id, "Version": "1"},
+        VPCZoneIdentifier=",".join(fleet.subnet_ids), DefaultInstanceWarmup=60,
+    )
+    assert group(aws, "warm-g1").get("DefaultInstanceWarmup") == 60
+
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="warm-g1", DefaultInstanceWarmup=90)
+    assert group(aws, "warm-g1").get("DefaultInstanceWarmup") == 90
+
+    # An update that does not name it leaves it as it was, as on AWS.
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="warm-g1", MaxSize=3)
+    assert group(aws, "warm-g1").get("DefaultInstanceWarmup") == 90
+
+    create_group(aws, fleet, "cold-g1", 0)
+    assert "DefaultInstanceWarmup" not in group(aws, "cold-g1")

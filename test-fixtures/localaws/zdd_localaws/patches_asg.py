@@ -48,6 +48,7 @@ PATCHED = [
     (_backend_cls, "delete_lifecycle_hook"),
     (_response_cls, "create_auto_scaling_group"),
     (_response_cls, "delete_auto_scaling_group"),
+    (_response_cls, "update_auto_scaling_group"),
     (_response_cls, "put_scaling_policy"),
     (_response_cls, "delete_policy"),
     (_response_cls, "execute_policy"),
@@ -358,11 +359,24 @@ def _install_capacity(model: HealthModel, original: Callable[[type, str], Any]) 
     _backend_cls.detach_load_balancer_target_groups = detach_load_balancer_target_groups
 
 
+def _keep_instance_warmup(response: Any) -> None:
+    """moto 5.2.1 drops `DefaultInstanceWarmup`; AWS keeps it and reports it. Its serialiser
+    reports the group's `default_instance_warmup` attribute when set, so the patch stores it
+    there (a request that does not name it leaves it as it was)."""
+    warmup = response._get_int_param("DefaultInstanceWarmup")
+    if warmup is None:
+        return
+    group = response.autoscaling_backend.autoscaling_groups.get(response._get_param("AutoScalingGroupName"))
+    if group is not None:
+        group.default_instance_warmup = warmup
+
+
 def _install_group_lifetime(model: HealthModel, strict_asg_delete: bool, original: Callable[[type, str], Any]) -> None:
     orig_create = original(_backend_cls, "create_auto_scaling_group")
     orig_delete = original(_backend_cls, "delete_auto_scaling_group")
     orig_create_response = original(_response_cls, "create_auto_scaling_group")
     orig_delete_response = original(_response_cls, "delete_auto_scaling_group")
+    orig_update_response = original(_response_cls, "update_auto_scaling_group")
 
     def create_auto_scaling_group(self: Any, *args: Any, **kwargs: Any) -> Any:
         # AWS creates the request's hooks with the group, before its first instance launches.
@@ -406,7 +420,14 @@ def _install_group_lifetime(model: HealthModel, strict_asg_delete: bool, origina
 
     def create_auto_scaling_group_response(self: Any) -> Any:
         with using(hook_specifications=list(self._get_param("LifecycleHookSpecificationList", []) or [])):
-            return orig_create_response(self)
+            response = orig_create_response(self)
+        _keep_instance_warmup(self)
+        return response
+
+    def update_auto_scaling_group_response(self: Any) -> Any:
+        response = orig_update_response(self)
+        _keep_instance_warmup(self)
+        return response
 
     def delete_auto_scaling_group_response(self: Any) -> Any:
         with using(force_delete=bool(self._get_bool_param("ForceDelete", False))):
@@ -415,6 +436,7 @@ def _install_group_lifetime(model: HealthModel, strict_asg_delete: bool, origina
     _backend_cls.create_auto_scaling_group = create_auto_scaling_group
     _backend_cls.delete_auto_scaling_group = delete_auto_scaling_group
     _response_cls.create_auto_scaling_group = create_auto_scaling_group_response
+    _response_cls.update_auto_scaling_group = update_auto_scaling_group_response
     _response_cls.delete_auto_scaling_group = delete_auto_scaling_group_response
 
 
