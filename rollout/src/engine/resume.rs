@@ -290,9 +290,11 @@ impl Rollout {
                     return;
                 }
                 let old_name = self.spec.asg_name(prev);
-                let old_detached = obs
-                    .asg(&old_name)
-                    .is_some_and(|a| a.target_group_arns.is_empty());
+                // Sized to 0/0/0: retired past its termination hook, on the way to its delete.
+                let old_detached = obs.asg(&old_name).is_some_and(|a| {
+                    a.target_group_arns.is_empty()
+                        || (a.min_size, a.max_size, a.desired_capacity) == (0, 0, 0)
+                });
                 let phase = if old_detached {
                     Phase::DrainingOld
                 } else {

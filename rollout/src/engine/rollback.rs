@@ -98,7 +98,7 @@ impl Rollout {
         // Rolling: instances a scale-in retired keep draining and go; AWS launches their
         // replacements once the desired capacity is back. (A scale-in issued before the failure
         // may still land: the settle time below re-checks.)
-        let desired = self.restore_goal();
+        let desired = self.restore_goal(&old);
         if old.desired_capacity < desired {
             self.ensure_capacity(&old, 0, old.max_size.max(desired), desired, now, out);
         }

@@ -161,10 +161,14 @@ impl Rollout {
     }
 
     /// The capacity a rollback brings the previous generation back to: what it served (never
-    /// less than the configured capacity without `target_tracking`, as before).
-    pub(super) fn restore_goal(&self) -> u32 {
+    /// less than the configured capacity without `target_tracking`, as before). A group zdd
+    /// never stopped scaling itself keeps the size its policies chose: raising it would fight
+    /// them.
+    pub(super) fn restore_goal(&self, old: &AsgObservation) -> u32 {
         let configured = self.spec.capacity.desired;
+        let scaling_itself = self.scales_itself(old) && suspended_by_zdd(&old.tags).is_empty();
         match self.cp.served {
+            Some(_) if self.spec.is_autoscaled() && scaling_itself => old.desired_capacity,
             Some(served) if self.spec.is_autoscaled() => served,
             Some(served) => served.max(configured),
             None => configured,

@@ -131,6 +131,7 @@ impl World {
                     a.desired = *desired_capacity;
                     self.reconcile_asg(asg);
                 }
+                self.scaled_in_place(asg, *desired_capacity);
             }
             Command::AttachTargetGroups {
                 asg,

@@ -125,15 +125,16 @@ impl World {
     }
 
     /// The group that serves: the one that served at the start while it is attached to the
-    /// load balancer, then the newest (whose own policy then rightly decides its size).
+    /// load balancer with instances, then the newest (whose own policy then rightly decides
+    /// its size).
     fn is_serving_group(&self, name: &str) -> bool {
         let previous_live = self
             .previous_generation
             .map(|g| self.spec.asg_name(g))
             .is_some_and(|n| {
-                self.asgs
-                    .get(&n)
-                    .is_some_and(|a| a.deleted_at.is_none() && !a.groups.is_empty())
+                self.asgs.get(&n).is_some_and(|a| {
+                    a.deleted_at.is_none() && !a.groups.is_empty() && self.has_instances(&n)
+                })
             });
         if previous_live {
             self.previous_generation
@@ -151,6 +152,18 @@ impl World {
             }
             Some(served) if desired > served => self.served_raise = Some(desired),
             _ => self.served_raise = None,
+        }
+    }
+
+    /// A requested scale-in of the serving group while no traffic shifts (in place, after a
+    /// rollout or a rollback) lowers what it serves: AWS drains the instances it retires.
+    pub(super) fn scaled_in_place(&mut self, asg: &str, desired: u32) {
+        if !self.is_shifting()
+            && self.is_serving_group(asg)
+            && self.served.is_some_and(|served| desired < served)
+        {
+            self.served = Some(desired);
+            self.served_raise = None;
         }
     }
 
