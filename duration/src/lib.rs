@@ -13,6 +13,8 @@
 
 mod error;
 mod format;
+#[cfg(test)]
+mod fuzz;
 mod parse;
 
 pub use error::{DurationError, Reason};
