@@ -11,6 +11,7 @@ mod aws_scaling;
 mod aws_timeouts;
 mod bench_rollouts;
 mod docs;
+mod e2e_autoscaling;
 mod e2e_blue_green;
 mod e2e_examples;
 mod e2e_failure;
