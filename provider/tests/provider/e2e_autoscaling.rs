@@ -72,7 +72,7 @@ fn an_autoscaled_capacity_is_kept_by_read_plan_and_the_next_rollout() {
     assert!(report.breaches.is_empty(), "{:#?}", report.breaches);
     assert!(report.min_healthy >= Some(4), "{report:?}");
     let second = format!("{}-g2", bed.name);
-    assert_eq!(bed.asg_names(), [second.clone()]);
+    assert_eq!(bed.asg_names(), std::slice::from_ref(&second));
     assert_eq!(bed.instances_of(&second).len(), 4);
     // The policy is on the serving generation only, and it scales itself again.
     assert_eq!(policies_of(&bed, &second), ["cpu-50"]);
