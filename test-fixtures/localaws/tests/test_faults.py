@@ -54,7 +54,7 @@ def test_a_rule_can_let_calls_through_first_and_match_one_principal_only() -> No
 
 
 @pytest.mark.parametrize("body, complaint", [
-    ({"kind": "latency", "error_code": "X"}, "not supported"),
+    ({"kind": "teleport", "error_code": "X"}, "not supported"),
     (rule(http_status=200), "http_status"),
     (rule(count=0), "count"),
     (rule(match=[""]), "match"),
@@ -128,7 +128,7 @@ def test_boto3_sees_an_expired_token_from_a_json_service_until_cleared(aws: Loca
 
 def test_a_malformed_rule_is_answered_400(aws: LocalAws) -> None:
     with pytest.raises(urllib.error.HTTPError) as answer:
-        aws.control("POST", "/zdd/faults", {"kind": "latency", "error_code": "X"})
+        aws.control("POST", "/zdd/faults", {"kind": "teleport", "error_code": "X"})
     assert answer.value.code == 400
 
 

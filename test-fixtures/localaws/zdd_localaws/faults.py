@@ -1,54 +1,58 @@
 """Injected AWS faults: a test asks the local AWS to answer matching calls with an error in the
-shape the real service uses (query-protocol XML, JSON-protocol JSON, S3's REST XML), so the code
-under test parses it exactly as it would parse AWS's own answer.
+shape the real service uses, to throttle, to fail with a 5xx, to answer late, to drop the
+connection, or to serve reads stale, so the code under test meets what AWS does on a bad day.
 
-Pure: no moto, no HTTP server. `FaultSet.match` takes the parts of a request that identify it;
-`render` builds the response. `server.py` wires both into the WSGI app.
+Pure: no moto, no HTTP server. `FaultSet.decide` takes the parts of a request that identify it
+and answers what to do with it; `fault_shapes.render_error` builds an error response;
+`consistency.py` serves stale reads. `server.py` wires them into the WSGI app.
 
-A fault rule (the JSON body of `POST /zdd/faults`):
+A fault rule (the JSON body of `POST /zdd/faults`; README.md has the reference):
 
-    {"kind": "error",            # the only kind so far; later kinds (throttle, latency, ...)
-                                 # reuse the same matching fields
-     "service": "autoscaling",   # the SigV4 signing name ("autoscaling", "elasticloadbalancing",
-                                 # "monitoring", "dynamodb", "s3", ...) or "*"
+    {"kind": "throttle",         # error | throttle | server_error | latency | drop | stale_read
+     "service": "autoscaling",   # the SigV4 signing name, or "*"
      "action": "SetDesiredCapacity",   # the API action, or "*"
      "match": "web-g1",          # optional: a string, or a list of which any one must occur in
-                                 # the (URL-decoded) query string or body; scopes a rule to one
-                                 # test's resources when tests share a server
-     "access_key_id": "AKID...", # optional: only calls signed with this access key (one
-                                 # principal's calls: what expired credentials look like)
+                                 # the (URL-decoded) query string or body
+     "access_key_id": "AKID...", # optional: only calls signed with this access key
      "skip": 2,                  # optional: let this many matching calls through first
-     "error_code": "AccessDenied",
-     "http_status": 403,
-     "message": "...",           # optional
-     "count": 3}                 # optional: answer this many matching calls, then retire;
-                                 # absent or null: until cleared
+     "probability": 0.2,         # optional (default 1): the share of matching calls it hits
+     "seed": 7,                  # optional (default 0): seeds the rule's own RNG
+     "error_code": "AccessDenied", "http_status": 403, "message": "...",   # error kinds
+     "latency_ms": 200, "jitter_ms": 50,                                    # latency
+     "stale_read_max": 10,                                                  # stale_read
+     "count": 3}                 # optional: hit this many calls, then retire (null: until cleared)
 
-Rules are tried oldest first; the first that matches answers the call (and uses up one of its
-`count`). Calls nobody matches go to moto unchanged.
+Replay: each rule owns one `random.Random(seed)`, advanced by one draw per call it sees (after
+`skip`), plus one more for a latency hit's jitter. The same rules and the same sequence of
+matching calls give the same faults; a different order of calls (threads racing) gives a
+different assignment of the same draws.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
+import random
 import threading
-import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote_plus
-from xml.sax.saxutils import escape
 
-KINDS = ("error",)
+from .fault_shapes import default_shape, identify, render_error
 
-# AWS's own messages for the two faults tests use most: a missing permission and an expired
-# session token (what a CI job sees when its assumed role's session outlives its credentials).
-DEFAULT_MESSAGES = {
-    "AccessDenied": "User: arn:aws:sts::123456789012:assumed-role/ci/zdd is not authorized to perform: {action}",
-    "AccessDeniedException": "User: arn:aws:sts::123456789012:assumed-role/ci/zdd is not authorized to perform: {action}",
-    "UnauthorizedOperation": "You are not authorized to perform this operation.",
-    "ExpiredToken": "The security token included in the request is expired",
-    "ExpiredTokenException": "The security token included in the request is expired",
+__all__ = ["Decision", "Fault", "FaultError", "FaultSet", "FaultStats", "KINDS", "identify", "parse_rule",
+           "render", "preset_rules"]
+
+# Kinds that answer the call themselves (the first such rule hit answers it).
+ANSWERING_KINDS = ("error", "throttle", "server_error", "drop")
+KINDS = (*ANSWERING_KINDS, "latency", "stale_read")
+_COMMON_FIELDS = {"kind", "service", "action", "match", "access_key_id", "skip", "count", "probability", "seed"}
+_KIND_FIELDS = {
+    "error": {"error_code", "http_status", "message"},
+    "throttle": {"error_code", "http_status", "message"},
+    "server_error": {"error_code", "http_status", "message"},
+    "drop": set(),
+    "latency": {"latency_ms", "jitter_ms"},
+    "stale_read": {"stale_read_max"},
 }
 
 
@@ -63,14 +67,21 @@ class Fault:
     service: str
     action: str
     matches: list[str]
-    error_code: str
-    http_status: int
+    error_code: str | None
+    http_status: int | None
     message: str | None
     remaining: int | None
     access_key_id: str | None = None
     skip: int = 0
+    probability: float = 1.0
+    seed: int = 0
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    stale_read_max: float = 0.0
     hits: int = 0
     skipped: int = 0
+    misses: int = 0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def applies_to(self, service: str, action: str, text: str, access_key_id: str = "") -> bool:
         if self.remaining is not None and self.remaining <= 0:
@@ -79,26 +90,62 @@ class Fault:
             return False
         if self.action not in ("*", action):
             return False
+        return self.scope_matches(text, access_key_id)
+
+    def scope_matches(self, text: str, access_key_id: str) -> bool:
         if self.access_key_id is not None and self.access_key_id != access_key_id:
             return False
         return not self.matches or any(needle in text for needle in self.matches)
 
+    def draw(self) -> bool:
+        """Whether this call is hit: one draw of the rule's RNG per call it sees, so a seed
+        replays. A certain rule (probability 1) draws nothing: its behaviour predates seeds."""
+        if self.skipped < self.skip:
+            self.skipped += 1
+            return False
+        if self.probability < 1.0 and self.rng.random() >= self.probability:
+            self.misses += 1
+            return False
+        self.hits += 1
+        if self.remaining is not None:
+            self.remaining -= 1
+        return True
+
+    def delay_seconds(self) -> float:
+        jitter = self.rng.uniform(0.0, self.jitter_ms) if self.jitter_ms > 0 else 0.0
+        return (self.latency_ms + jitter) / 1000.0
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
             "service": self.service,
             "action": self.action,
             "match": self.matches,
-            "error_code": self.error_code,
-            "http_status": self.http_status,
-            "message": self.message,
             "access_key_id": self.access_key_id,
             "skip": self.skip,
+            "probability": self.probability,
+            "seed": self.seed,
             "remaining": self.remaining,
             "hits": self.hits,
+            "misses": self.misses,
             "skipped": self.skipped,
         }
+        if self.kind in ("error", "throttle", "server_error"):
+            answer.update(error_code=self.error_code, http_status=self.http_status, message=self.message)
+        elif self.kind == "latency":
+            answer.update(latency_ms=self.latency_ms, jitter_ms=self.jitter_ms)
+        elif self.kind == "stale_read":
+            answer.update(stale_read_max=self.stale_read_max)
+        return answer
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def parse_rule(body: Any, ids: itertools.count[int]) -> Fault:
@@ -107,11 +154,9 @@ def parse_rule(body: Any, ids: itertools.count[int]) -> Fault:
     kind = body.get("kind", "error")
     if kind not in KINDS:
         raise FaultError(f"kind {kind!r} is not supported (supported: {', '.join(KINDS)})")
-    fields = {"kind", "service", "action", "match", "access_key_id", "skip", "error_code", "http_status", "message",
-              "count"}
-    unknown = set(body) - fields
+    unknown = set(body) - _COMMON_FIELDS - _KIND_FIELDS[kind]
     if unknown:
-        raise FaultError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise FaultError(f"unknown field(s) for kind {kind}: {', '.join(sorted(unknown))}")
     service = body.get("service", "*")
     action = body.get("action", "*")
     if not isinstance(service, str) or not service or not isinstance(action, str) or not action:
@@ -122,29 +167,75 @@ def parse_rule(body: Any, ids: itertools.count[int]) -> Fault:
         matches = []
     if not isinstance(matches, list) or not all(isinstance(m, str) and m for m in matches):
         raise FaultError("match is a non-empty string or a list of them")
-    error_code = body.get("error_code")
-    if not isinstance(error_code, str) or not error_code:
-        raise FaultError("error_code is required, e.g. \"AccessDenied\"")
-    status = body.get("http_status", 400)
-    if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
-        raise FaultError("http_status is an integer from 400 to 599")
     count = body.get("count")
-    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+    if count is not None and (not _is_int(count) or count < 1):
         raise FaultError("count is a positive integer (or null: until cleared)")
-    message = body.get("message")
-    if message is not None and not isinstance(message, str):
-        raise FaultError("message is a string")
     access_key_id = body.get("access_key_id")
     if access_key_id is not None and (not isinstance(access_key_id, str) or not access_key_id):
         raise FaultError("access_key_id is a non-empty string")
     skip = body.get("skip", 0)
-    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+    if not _is_int(skip) or skip < 0:
         raise FaultError("skip is a non-negative integer")
-    return Fault(
+    probability = body.get("probability", 1.0)
+    if not _is_number(probability) or not 0.0 <= probability <= 1.0:
+        raise FaultError("probability is a number from 0 to 1")
+    seed = body.get("seed", 0)
+    if not _is_int(seed):
+        raise FaultError("seed is an integer")
+    fault = Fault(
         id=f"fault-{next(ids)}", kind=kind, service=service, action=action, matches=matches,
-        error_code=error_code, http_status=status, message=message, remaining=count,
-        access_key_id=access_key_id, skip=skip,
+        error_code=None, http_status=None, message=None, remaining=count,
+        access_key_id=access_key_id, skip=skip, probability=float(probability), seed=seed,
+        rng=random.Random(seed),
     )
+    if kind in ("error", "throttle", "server_error"):
+        _parse_error_fields(fault, body)
+    elif kind == "latency":
+        latency_ms, jitter_ms = body.get("latency_ms"), body.get("jitter_ms", 0)
+        if not _is_number(latency_ms) or latency_ms < 0 or not _is_number(jitter_ms) or jitter_ms < 0:
+            raise FaultError("latency_ms (required) and jitter_ms are non-negative numbers of milliseconds")
+        fault.latency_ms, fault.jitter_ms = float(latency_ms), float(jitter_ms)
+    elif kind == "stale_read":
+        stale_read_max = body.get("stale_read_max")
+        if not _is_number(stale_read_max) or stale_read_max <= 0:
+            raise FaultError("stale_read_max is a positive number of (AWS) seconds")
+        fault.stale_read_max = float(stale_read_max)
+    return fault
+
+
+def _parse_error_fields(fault: Fault, body: dict[str, Any]) -> None:
+    error_code = body.get("error_code")
+    if fault.kind == "error" and error_code is None:
+        raise FaultError("error_code is required, e.g. \"AccessDenied\"")
+    if error_code is not None and (not isinstance(error_code, str) or not error_code):
+        raise FaultError("error_code is a non-empty string")
+    status = body.get("http_status", 400 if fault.kind == "error" else None)
+    lowest = 500 if fault.kind == "server_error" else 400
+    if status is not None and (not _is_int(status) or not lowest <= status <= 599):
+        raise FaultError(f"http_status is an integer from {lowest} to 599")
+    message = body.get("message")
+    if message is not None and not isinstance(message, str):
+        raise FaultError("message is a string")
+    fault.error_code, fault.http_status, fault.message = error_code, status, message
+
+
+def render(fault: Fault, protocol: str, action: str, service: str = "") -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, headers, body) of the error `fault` answers, in the service's own shape."""
+    code, status = fault.error_code, fault.http_status
+    if fault.kind in ("throttle", "server_error"):
+        default_code, default_status = default_shape(fault.kind, protocol)
+        code, status = code or default_code, status or default_status
+    return render_error(code or "InternalFailure", status or 500, fault.message, protocol, action, service)
+
+
+@dataclass
+class Decision:
+    """What the injected faults do to one call: wait `delay_seconds` first, then let `answer`
+    answer it (None: moto does). `latency` is how many latency rules hit it."""
+
+    delay_seconds: float = 0.0
+    answer: Fault | None = None
+    latency: int = 0
 
 
 @dataclass
@@ -175,81 +266,119 @@ class FaultSet:
         with self.lock:
             return bool(self.faults)
 
-    def match(self, service: str, action: str, text: str, access_key_id: str = "") -> Fault | None:
-        """The rule answering this call, its count used up by one; None: let moto answer."""
+    def has_stale_reads(self) -> bool:
+        with self.lock:
+            return any(f.kind == "stale_read" for f in self.faults)
+
+    def decide(self, service: str, action: str, text: str, access_key_id: str = "") -> Decision:
+        """Rules are tried oldest first: every latency rule that hits adds its delay; the first
+        answering rule that hits answers (later answering rules do not see the call)."""
+        decision = Decision()
         with self.lock:
             for fault in self.faults:
-                if fault.applies_to(service, action, text, access_key_id):
-                    if fault.skipped < fault.skip:
-                        fault.skipped += 1
-                        return None
-                    fault.hits += 1
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
+                if fault.kind == "stale_read" or not fault.applies_to(service, action, text, access_key_id):
+                    continue
+                if fault.kind == "latency":
+                    if fault.draw():
+                        decision.delay_seconds += fault.delay_seconds()
+                        decision.latency += 1
+                elif decision.answer is None and fault.draw():
+                    decision.answer = fault
+        return decision
+
+    def match(self, service: str, action: str, text: str, access_key_id: str = "") -> Fault | None:
+        """The rule answering this call, its count used up by one; None: let moto answer."""
+        return self.decide(service, action, text, access_key_id).answer
+
+    def stale_rules_for_write(self, service: str, text: str, access_key_id: str) -> list[Fault]:
+        """The stale-read rules a write opens a window for (service and scope; any action)."""
+        with self.lock:
+            return [f for f in self.faults if f.kind == "stale_read" and f.service in ("*", service)
+                    and (f.remaining is None or f.remaining > 0) and f.scope_matches(text, access_key_id)]
+
+    def stale_read_hit(self, rules: list[Fault], action: str) -> Fault | None:
+        """The first of `rules` (open windows) that serves this read stale, drawing for each."""
+        with self.lock:
+            for fault in rules:
+                if fault.action in ("*", action) and (fault.remaining is None or fault.remaining > 0) and fault.draw():
                     return fault
         return None
 
 
-def identify(headers: dict[str, str], method: str, query: str, body: bytes) -> tuple[str, str, str, str, str]:
-    """(service, action, protocol, searchable text, access key id) of a request.
+@dataclass
+class FaultStats:
+    """Per service and action: requests seen and faults injected by kind (`GET /zdd/faults/stats`)."""
 
-    The service is the SigV4 signing name in the Authorization header's credential scope
-    (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`); the action is the query protocol's
-    `Action` parameter or the JSON protocol's `X-Amz-Target` suffix. Protocol: `json` (an
-    `application/x-amz-json-*` body), `s3` (REST XML) or `query`.
-    """
-    authorization = headers.get("authorization", "")
-    service = ""
-    access_key_id = ""
-    if "Credential=" in authorization:
-        scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
-        access_key_id = scope[0]
-        if len(scope) >= 5:
-            service = scope[3]
-    content_type = headers.get("content-type", "")
-    text_body = body.decode("utf-8", errors="replace")
-    target = headers.get("x-amz-target", "")
-    if "amz-json" in content_type or target:
-        protocol = "json"
-        action = target.rsplit(".", 1)[-1] if target else ""
-    elif service == "s3":
-        protocol = "s3"
-        action = ""
-    else:
-        protocol = "query"
-        params = parse_qs(query)
-        if "x-www-form-urlencoded" in content_type or not content_type:
-            params.update(parse_qs(text_body))
-        action = (params.get("Action") or [""])[0]
-    text = unquote_plus(query) + "\n" + unquote_plus(text_body)
-    return service, action, protocol, text, access_key_id
+    requests: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    injected: dict[tuple[str, str], dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def seen(self, service: str, action: str) -> None:
+        with self.lock:
+            self.requests[(service, action)] += 1
+
+    def fault(self, service: str, action: str, kind: str, times: int = 1) -> None:
+        with self.lock:
+            self.injected[(service, action)][kind] += times
+
+    def clear(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.injected.clear()
+
+    def to_json(self) -> dict[str, Any]:
+        with self.lock:
+            services: dict[str, dict[str, Any]] = {}
+            total_faults: dict[str, int] = defaultdict(int)
+            for key in sorted(set(self.requests) | set(self.injected)):
+                service, action = key
+                faults = dict(sorted(self.injected.get(key, {}).items()))
+                for kind, times in faults.items():
+                    total_faults[kind] += times
+                services.setdefault(service, {})[action] = {"requests": self.requests.get(key, 0), "faults": faults}
+            return {"services": services,
+                    "totals": {"requests": sum(self.requests.values()), "faults": dict(sorted(total_faults.items()))}}
 
 
-def render(fault: Fault, protocol: str, action: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    """(status, headers, body) of the error as the service would send it."""
-    request_id = str(uuid.uuid4())
-    message = fault.message or DEFAULT_MESSAGES.get(fault.error_code, "injected by zdd_localaws").format(
-        action=action or "this action"
-    )
-    if protocol == "json":
-        payload = json.dumps({"__type": fault.error_code, "message": message}).encode()
-        headers = [
-            ("Content-Type", "application/x-amz-json-1.1"),
-            ("x-amzn-ErrorType", fault.error_code),
-            ("x-amzn-RequestId", request_id),
-        ]
-    elif protocol == "s3":
-        payload = (
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(fault.error_code)}</Code>'
-            f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>"
-        ).encode()
-        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
-    else:
-        sender = "Sender" if fault.http_status < 500 else "Receiver"
-        payload = (
-            f"<ErrorResponse><Error><Type>{sender}</Type><Code>{escape(fault.error_code)}</Code>"
-            f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-        ).encode()
-        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
-    headers.append(("Content-Length", str(len(payload))))
-    return fault.http_status, headers, payload
+# The standard hostile mix (issue 15, suite 1): 20 % throttling, 2 % 5xx, 200 ms added latency,
+# 10 s stale reads. Overridable per field in the preset request.
+HOSTILE_DEFAULTS = {"throttle": 0.2, "server_error": 0.02, "latency_ms": 200.0, "jitter_ms": 0.0,
+                    "stale_read_max": 10.0}
+PRESET_SERVICES = ("autoscaling", "elasticloadbalancing", "ec2", "monitoring", "s3", "dynamodb")
+
+
+def preset_rules(body: Any) -> list[dict[str, Any]]:
+    """The rules of `POST /zdd/faults/preset` (`{"name": "hostile", "seed": 7, "services": [...],
+    "match": ...}` and optional overrides of HOSTILE_DEFAULTS). Each rule gets its own seed
+    derived from the preset's, so the rules' draws are independent yet replayable."""
+    if not isinstance(body, dict):
+        raise FaultError("a preset is a JSON object")
+    unknown = set(body) - {"name", "seed", "services", "match", "access_key_id"} - set(HOSTILE_DEFAULTS)
+    if unknown:
+        raise FaultError(f"unknown preset field(s): {', '.join(sorted(unknown))}")
+    if body.get("name") != "hostile":
+        raise FaultError("name: the only preset is \"hostile\"")
+    seed = body.get("seed", 0)
+    if not _is_int(seed):
+        raise FaultError("seed is an integer")
+    services = body.get("services", list(PRESET_SERVICES))
+    if not isinstance(services, list) or not services or not all(isinstance(s, str) and s for s in services):
+        raise FaultError("services is a non-empty list of signing names")
+    settings = {**HOSTILE_DEFAULTS, **{k: body[k] for k in HOSTILE_DEFAULTS if k in body}}
+    scope = {k: body[k] for k in ("match", "access_key_id") if k in body}
+    rules: list[dict[str, Any]] = []
+    for index, service in enumerate(services):
+        base = seed * 1000 + index * 10
+        if settings["latency_ms"] or settings["jitter_ms"]:
+            rules.append({"kind": "latency", "service": service, "latency_ms": settings["latency_ms"],
+                          "jitter_ms": settings["jitter_ms"], "seed": base + 1, **scope})
+        if settings["throttle"]:
+            rules.append({"kind": "throttle", "service": service, "probability": settings["throttle"],
+                          "seed": base + 2, **scope})
+        if settings["server_error"]:
+            rules.append({"kind": "server_error", "service": service, "probability": settings["server_error"],
+                          "seed": base + 3, **scope})
+        if settings["stale_read_max"]:
+            rules.append({"kind": "stale_read", "service": service, "stale_read_max": settings["stale_read_max"],
+                          "seed": base + 4, **scope})
+    return rules

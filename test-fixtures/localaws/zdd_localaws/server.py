@@ -7,15 +7,18 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .faults import FaultError, FaultSet, identify, render
+from .consistency import CachedResponse, StaleReads, is_read, read_key, without_groups
+from .faults import Decision, FaultError, FaultSet, FaultStats, identify, preset_rules, render
 from .model import HealthModel
 from .patches import run_due
 from .patches_asg import scale_as_policy
@@ -36,6 +39,8 @@ class ZddApp:
         self.settings = {"time_scale": model.time_scale, **(settings or {})}
         self.backend_lock = threading.RLock()
         self.faults = FaultSet()
+        self.fault_stats = FaultStats()
+        self.stale_reads = StaleReads(time.monotonic)
 
     def tick(self) -> None:
         with self.backend_lock:
@@ -48,12 +53,21 @@ class ZddApp:
             with self.backend_lock:
                 run_due(self.model)
                 return self._control(method, path, environ, start_response)
-        injected = self._injected_fault(environ, start_response)
+        request = _AwsRequest(environ)
+        if request.service:
+            self.fault_stats.seen(request.service, request.action)
+        injected = self._injected_fault(request, environ, start_response)
         if injected is not None:
             return injected
+        if request.service and self.faults.has_stale_reads():
+            return self._eventually_consistent(request, environ, start_response)
+        return self._moto(environ, start_response)
+
+    def _moto(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
         with self.backend_lock:
             run_due(self.model)
-            if path == "/moto-api/reset" and method == "POST":
+            if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
                 self.model.reset()
             # Materialise the body inside the lock: moto builds responses lazily for some services.
             return [b"".join(self.moto_app(environ, start_response))]
@@ -68,7 +82,17 @@ class ZddApp:
             self._reset_moto()
             self.model.reset()
             self.faults.clear()
+            self.fault_stats.clear()
+            self.stale_reads.clear()
             return _json(start_response, 200, {"reset": True})
+        if path == "/zdd/faults/stats":
+            if method == "GET":
+                return _json(start_response, 200, self.fault_stats.to_json())
+            if method == "DELETE":
+                self.fault_stats.clear()
+                return _json(start_response, 200, {"cleared": True})
+        if path == "/zdd/faults/preset" and method == "POST":
+            return self._install_preset(environ, start_response)
         if path == "/zdd/faults":
             if method == "POST":
                 try:
@@ -105,26 +129,81 @@ class ZddApp:
             return _json(start_response, 200, {"instance_id": match["instance_id"], "state": state})
         return _json(start_response, 404, {"error": f"no control endpoint {method} {path}"})
 
-    def _injected_fault(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes] | None:
-        """The injected error answering this call, or None (then moto answers). The body is
-        read only while a rule is active, and handed on to moto unchanged."""
+    def _install_preset(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            rules = preset_rules(json.loads(_read_body(environ) or b"null"))
+            added = [self.faults.add(rule).to_json() for rule in rules]
+        except (ValueError, FaultError) as error:
+            return _json(start_response, 400, {"error": str(error)})
+        return _json(start_response, 200, {"faults": added})
+
+    def _injected_fault(
+        self, request: _AwsRequest, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes] | None:
+        """The injected answer to this call (an error, or a dropped connection), or None (then
+        moto answers), after any injected latency."""
         if not self.faults.active():
             return None
-        body = _read_body(environ)
-        environ["wsgi.input"] = io.BytesIO(body)
-        headers = {
-            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
-        }
-        headers["content-type"] = environ.get("CONTENT_TYPE", "")
-        service, action, protocol, text, access_key_id = identify(
-            headers, environ.get("REQUEST_METHOD", "GET"), environ.get("QUERY_STRING", ""), body
-        )
-        fault = self.faults.match(service, action, text, access_key_id)
+        decision: Decision = self.faults.decide(request.service, request.action, request.text, request.access_key_id)
+        if decision.latency:
+            self.fault_stats.fault(request.service, request.action, "latency", decision.latency)
+            # Outside the backend lock: a slow answer to one caller does not slow the others.
+            time.sleep(decision.delay_seconds)
+        fault = decision.answer
         if fault is None:
             return None
-        status, response_headers, payload = render(fault, protocol, action)
+        self.fault_stats.fault(request.service, request.action, fault.kind)
+        if fault.kind == "drop":
+            _drop_connection(environ)
+        status, response_headers, payload = render(fault, request.protocol, request.action, request.service)
         start_response(f"{status} {HTTPStatus(status).phrase}", response_headers)
         return [payload]
+
+    def _eventually_consistent(
+        self, request: _AwsRequest, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Serves a read from a previous view while a write's stale window is open (consistency.py)."""
+        stale = self.stale_reads
+        now = stale.now()
+        if not is_read(request.protocol, request.action, request.method):
+            rules = self.faults.stale_rules_for_write(request.service, request.text, request.access_key_id)
+            captured = _Captured(start_response)
+            answer = self._moto(environ, captured)
+            if rules and captured.succeeded():
+                stale.write_succeeded([rule.id for rule in rules], now, request.action, request.text)
+            return answer
+        key = read_key(request.service, request.action, request.protocol, request.method, request.path,
+                       request.query, request.body)
+        open_windows: dict[str, tuple[float, float]] = {}
+        candidates = []
+        for rule in self.faults.stale_rules_for_write(request.service, request.text, request.access_key_id):
+            window_seconds = rule.stale_read_max * self.model.time_scale
+            start = stale.window_start(rule.id, window_seconds, now)
+            if start is not None:
+                open_windows[rule.id] = (start, window_seconds)
+                candidates.append(rule)
+        hit = self.faults.stale_read_hit(candidates, request.action) if candidates else None
+        if hit is not None:
+            window_start, window_seconds = open_windows[hit.id]
+            previous = stale.previous_view(key, window_start)
+            if previous is not None:
+                self.fault_stats.fault(request.service, request.action, "stale_read")
+                start_response(previous.status, previous.headers)
+                return [previous.body]
+        captured = _Captured(start_response, defer=True)
+        body = b"".join(self._moto(environ, captured))
+        if hit is not None and request.action == "DescribeAutoScalingGroups" and captured.succeeded():
+            hidden = stale.hidden_groups(open_windows[hit.id][1], now)
+            filtered = without_groups(body, hidden)
+            if filtered != body:
+                self.fault_stats.fault(request.service, request.action, "stale_read")
+                captured.replace_length(len(filtered))
+                captured.send()
+                return [filtered]
+        if captured.succeeded():
+            stale.remember(key, CachedResponse(captured.status, list(captured.headers), body, now))
+        captured.send()
+        return [body]
 
     @staticmethod
     def _reset_moto() -> None:
@@ -135,7 +214,69 @@ class ZddApp:
 
 def _read_body(environ: dict[str, Any]) -> bytes:
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    return environ["wsgi.input"].read(length) if length > 0 else b""
+    if length > 0:
+        return environ["wsgi.input"].read(length)
+    # A chunked upload has no length; werkzeug then de-chunks the input and says so.
+    return environ["wsgi.input"].read() if environ.get("wsgi.input_terminated") else b""
+
+
+class _AwsRequest:
+    """What identifies an AWS call; reading it re-wraps the body for moto."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.body = _read_body(environ)
+        environ["wsgi.input"] = io.BytesIO(self.body)
+        if not environ.get("CONTENT_LENGTH") and self.body:
+            environ["CONTENT_LENGTH"] = str(len(self.body))
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        headers["content-type"] = environ.get("CONTENT_TYPE", "")
+        self.method = environ.get("REQUEST_METHOD", "GET")
+        self.path = environ.get("PATH_INFO", "")
+        self.query = environ.get("QUERY_STRING", "")
+        self.service, self.action, self.protocol, self.text, self.access_key_id = identify(
+            headers, self.method, self.query, self.body
+        )
+
+
+class _Captured:
+    """A start_response that records the status and headers (and with `defer`, sends them
+    only on `send`, so the body may still change)."""
+
+    def __init__(self, start_response: StartResponse, defer: bool = False) -> None:
+        self.start_response = start_response
+        self.defer = defer
+        self.status = ""
+        self.headers: list[tuple[str, str]] = []
+
+    def __call__(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        self.status, self.headers = status, list(headers)
+        if not self.defer:
+            return self.start_response(status, headers, exc_info)
+        return lambda data: None
+
+    def succeeded(self) -> bool:
+        return self.status.startswith("2")
+
+    def replace_length(self, length: int) -> None:
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != "content-length"]
+        self.headers.append(("Content-Length", str(length)))
+
+    def send(self) -> None:
+        self.start_response(self.status, self.headers)
+
+
+def _drop_connection(environ: dict[str, Any]) -> None:
+    """Closes the client's socket with no response; werkzeug treats the ConnectionError as a
+    client that went away (no 500, no log), so the SDK sees the connection end mid-exchange."""
+    connection = environ.get("werkzeug.socket")
+    if connection is not None:
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionAbortedError("zdd_localaws: connection dropped by a fault rule")
 
 
 def _query_int(environ: dict[str, Any], name: str, default: int) -> int:

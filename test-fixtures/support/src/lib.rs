@@ -12,6 +12,8 @@
 //!   [`wait_with_timeout`] and the other child-process helpers.
 //! - [`LocalAws::scale_as_policy`] / [`LocalAws::lifecycle_events`]: a scaling policy's action
 //!   and the lifecycle-hook events of the local AWS.
+//! - [`FaultRule`], [`LocalAws::hostile`], [`LocalAws::fault_stats`]: a hostile local AWS
+//!   (throttling, 5xx, latency, dropped connections, stale reads; seeded) and its call counts.
 //!
 //! A missing test bed is an error carrying the hint "run `make setup`", never a skip.
 //!
@@ -22,6 +24,7 @@
 
 mod autoscaling_control;
 mod control;
+mod faults;
 mod fixture;
 mod held_open;
 mod local_aws;
@@ -33,6 +36,7 @@ mod terraform;
 pub use autoscaling_control::{
     LifecycleEvent, LifecycleEventKind, LifecycleResult, LifecycleTransition, ScaleOutcome,
 };
+pub use faults::{CallStats, FaultRule, FaultStats, HOSTILE_SERVICES};
 pub use fixture::{FIXTURE_AMI_ID, Fixture, s3_client};
 pub use held_open::{
     HOLD_OPEN_COMMAND, RELEASE_FILE, STARTED_FILE, release_held_open, wait_until_held_open,

@@ -4,6 +4,7 @@
 
 mod autoscaling_control;
 mod examples;
+mod faults;
 mod health_model;
 mod missing_test_bed;
 mod terraform_s3_backend;
