@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from conftest import LocalAws, make_fleet, wait_for
-from zdd_localaws.consistency import is_read, read_key, without_groups
+from zdd_localaws.consistency import CachedResponse, StaleReads, is_read, read_key, without_groups
 
 # AWS seconds: 5 s here at the test time scale, long enough for a few calls on a loaded box.
 STALE_READ_MAX = 200
@@ -38,6 +38,25 @@ def test_a_new_group_is_cut_from_a_listing_with_its_nested_lists_intact() -> Non
         b"<R><AutoScalingGroups><member><Tags><member><Key>k</Key></member></Tags>"
         b"<AutoScalingGroupName>old</AutoScalingGroupName></member></AutoScalingGroups></R>")
     assert without_groups(body, set()) == body
+
+
+def test_a_window_serves_only_views_from_before_its_write_and_closes() -> None:
+    now = [100.0]
+    stale = StaleReads(lambda: now[0])
+    stale.remember("k", CachedResponse("200 OK", [], b"before", served_at=99.0))
+    assert stale.window_start("rule-1", 5.0, now[0]) is None
+    stale.write_succeeded(["rule-1"], 100.0, "CreateAutoScalingGroup",
+                          "Action=CreateAutoScalingGroup&AutoScalingGroupName=web-g2")
+    start = stale.window_start("rule-1", 5.0, 104.9)
+    assert start == 100.0
+    previous = stale.previous_view("k", start)
+    assert previous is not None and previous.body == b"before"
+    assert stale.hidden_groups("rule-1", 5.0, 104.9) == {"web-g2"}
+    assert stale.hidden_groups("rule-2", 5.0, 104.9) == set()
+    stale.remember("k", CachedResponse("200 OK", [], b"after", served_at=101.0))
+    assert stale.previous_view("k", start) is None
+    assert stale.window_start("rule-1", 5.0, 105.0) is None
+    assert stale.hidden_groups("rule-1", 5.0, 105.0) == set()
 
 
 def stale(aws: LocalAws, service: str, **fields: Any) -> str:

@@ -68,8 +68,8 @@ class StaleReads:
     cache: dict[str, CachedResponse] = field(default_factory=dict)
     # rule id -> when the latest write matching it was received
     last_write: dict[str, float] = field(default_factory=dict)
-    # group name -> when CreateAutoScalingGroup for it was received
-    created_groups: dict[str, float] = field(default_factory=dict)
+    # rule id -> group name -> when a CreateAutoScalingGroup in the rule's scope was received
+    created_groups: dict[str, dict[str, float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> float:
@@ -77,12 +77,11 @@ class StaleReads:
 
     def write_succeeded(self, rule_ids: list[str], received_at: float, action: str, text: str) -> None:
         with self.lock:
+            name = _query_param(text, "AutoScalingGroupName") if action == "CreateAutoScalingGroup" else None
             for rule_id in rule_ids:
                 self.last_write[rule_id] = received_at
-            if action == "CreateAutoScalingGroup":
-                name = _query_param(text, "AutoScalingGroupName")
                 if name:
-                    self.created_groups[name] = received_at
+                    self.created_groups.setdefault(rule_id, {})[name] = received_at
 
     def window_start(self, rule_id: str, window_seconds: float, now: float) -> float | None:
         """When the open window of this rule began (its latest write), or None: closed."""
@@ -102,9 +101,11 @@ class StaleReads:
             while len(self.cache) > _MAX_CACHED:
                 self.cache.pop(next(iter(self.cache)))
 
-    def hidden_groups(self, window_seconds: float, now: float) -> set[str]:
+    def hidden_groups(self, rule_id: str, window_seconds: float, now: float) -> set[str]:
+        """The groups created in this rule's scope within its window: not listed yet."""
         with self.lock:
-            return {name for name, at in self.created_groups.items() if now - at < window_seconds}
+            created = self.created_groups.get(rule_id, {})
+            return {name for name, at in created.items() if now - at < window_seconds}
 
     def clear(self) -> None:
         with self.lock:

@@ -290,8 +290,9 @@ class FaultSet:
         """The rule answering this call, its count used up by one; None: let moto answer."""
         return self.decide(service, action, text, access_key_id).answer
 
-    def stale_rules_for_write(self, service: str, text: str, access_key_id: str) -> list[Fault]:
-        """The stale-read rules a write opens a window for (service and scope; any action)."""
+    def stale_rules_in_scope(self, service: str, text: str, access_key_id: str) -> list[Fault]:
+        """The stale-read rules whose service and scope (`match`, `access_key_id`) a call is in:
+        a write opens their windows whatever its action; a read may be served stale by them."""
         with self.lock:
             return [f for f in self.faults if f.kind == "stale_read" and f.service in ("*", service)
                     and (f.remaining is None or f.remaining > 0) and f.scope_matches(text, access_key_id)]

@@ -166,7 +166,7 @@ class ZddApp:
         stale = self.stale_reads
         now = stale.now()
         if not is_read(request.protocol, request.action, request.method):
-            rules = self.faults.stale_rules_for_write(request.service, request.text, request.access_key_id)
+            rules = self.faults.stale_rules_in_scope(request.service, request.text, request.access_key_id)
             captured = _Captured(start_response)
             answer = self._moto(environ, captured)
             if rules and captured.succeeded():
@@ -176,7 +176,7 @@ class ZddApp:
                        request.query, request.body)
         open_windows: dict[str, tuple[float, float]] = {}
         candidates = []
-        for rule in self.faults.stale_rules_for_write(request.service, request.text, request.access_key_id):
+        for rule in self.faults.stale_rules_in_scope(request.service, request.text, request.access_key_id):
             window_seconds = rule.stale_read_max * self.model.time_scale
             start = stale.window_start(rule.id, window_seconds, now)
             if start is not None:
@@ -193,7 +193,7 @@ class ZddApp:
         captured = _Captured(start_response, defer=True)
         body = b"".join(self._moto(environ, captured))
         if hit is not None and request.action == "DescribeAutoScalingGroups" and captured.succeeded():
-            hidden = stale.hidden_groups(open_windows[hit.id][1], now)
+            hidden = stale.hidden_groups(hit.id, open_windows[hit.id][1], now)
             filtered = without_groups(body, hidden)
             if filtered != body:
                 self.fault_stats.fault(request.service, request.action, "stale_read")

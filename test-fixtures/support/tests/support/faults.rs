@@ -1,7 +1,8 @@
 //! The hostile local AWS through the Rust AWS SDK as the binaries use it: each service's
 //! throttling error is retried by the standard retry mode, a dropped connection is a dispatch
-//! failure (and retried), a new group is not listed within its stale-read window, and a seed
-//! replays the same faults. Own server: the call counts of `fault_stats` are per server.
+//! failure (and retried), a new group is not listed within its stale-read window, a seed
+//! replays the same faults, and the hostile preset's failures are absorbed by retries.
+//! Own server: the call counts of `fault_stats` are per server.
 
 // Test helpers outside #[test] fns are test code too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,6 +13,9 @@ use std::time::{Duration, Instant};
 use aws_config::retry::{ErrorKind, RetryConfig};
 use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
 use zdd_test_support::{FaultRule, Fixture, LocalAws, LocalAwsOptions, s3_client};
 
 fn aws() -> &'static LocalAws {
@@ -213,4 +217,54 @@ async fn the_same_seed_replays_the_same_faults() {
     assert!(first.contains('x') && first.contains('.'), "{first}");
     assert_eq!(throttled_pattern(7).await, first);
     assert_ne!(throttled_pattern(8).await, first);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hostile_preset_slows_every_call_and_fails_some_which_retries_absorb() {
+    let table = "zdd-hostile-table";
+    let rules = aws().hostile_for(7, &["dynamodb"], Some(table)).unwrap();
+    let kinds: Vec<_> = rules.iter().map(|rule| rule["kind"].clone()).collect();
+    assert_eq!(kinds, ["latency", "throttle", "server_error", "stale_read"]);
+    // Enough attempts that 22 % failures never exhaust them (0.22^8 per call).
+    let retry = standard().with_max_attempts(8);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config(retry).await);
+    dynamodb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap();
+    }
+    let stats = aws().fault_stats().unwrap();
+    let requests = stats.requests("dynamodb", "DescribeTable");
+    let failed = stats.faults("dynamodb", "DescribeTable", "throttle")
+        + stats.faults("dynamodb", "DescribeTable", "server_error");
+    assert_eq!(requests, 10 + failed, "every failed attempt was retried");
+    assert!(failed > 0, "seed 7 throttles some of {requests} calls");
+    assert_eq!(
+        stats.faults("dynamodb", "DescribeTable", "latency"),
+        requests
+    );
 }
