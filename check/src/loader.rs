@@ -9,7 +9,7 @@ use hcl::edit::Span;
 
 use super::error::CheckError;
 use super::model::Module;
-use super::source::{LineIndex, SourceFile};
+use super::source::{LineIndex, Position, SourceFile};
 
 /// Loads the root module at `root` and every local module it calls, transitively.
 pub fn load(root: &Path) -> Result<Vec<Module>, CheckError> {
@@ -45,6 +45,16 @@ pub fn load(root: &Path) -> Result<Vec<Module>, CheckError> {
                     reason: error.to_string(),
                 }
             })?;
+            if !canonical_child.is_dir() {
+                let at = location();
+                return Err(CheckError::ModuleNotFound {
+                    file: file.path.clone(),
+                    line: at.line,
+                    column: at.column,
+                    source_path: source_path.clone(),
+                    reason: "it is not a directory".to_owned(),
+                });
+            }
             if seen.insert(canonical_child) {
                 queue.push_back((child, false));
             }
@@ -77,12 +87,30 @@ pub fn parse_file(path: PathBuf, bytes: &[u8]) -> Result<SourceFile, CheckError>
     };
     match hcl::edit::parser::parse_body(&text) {
         Ok(body) => Ok(SourceFile::new(path, text, body)),
-        Err(error) => Err(CheckError::Parse {
-            file: path,
-            line: error.location().line(),
-            column: error.location().column(),
-            message: error.message().to_owned(),
-        }),
+        Err(error) => {
+            let at = error_position(&text, error.location());
+            Err(CheckError::Parse {
+                file: path,
+                line: at.line,
+                column: at.column,
+                message: error.message().to_owned(),
+            })
+        }
+    }
+}
+
+/// Where a parse error is, counted as findings are. hcl-edit clamps an error at the end of the
+/// input to the last byte and adds the difference to that line's column, so a truncated file
+/// was reported past the end of its last line (`3:30` for a 28-character line ending in a
+/// newline) instead of at the end of the file.
+fn error_position(text: &str, location: &hcl::edit::parser::Location) -> Position {
+    let lines = LineIndex::new(text);
+    let at = lines.position(text, location.offset());
+    let clamped_at_end = location.offset() + 1 >= text.len() && location.column() > at.column;
+    if clamped_at_end {
+        lines.position(text, text.len())
+    } else {
+        at
     }
 }
 
@@ -176,6 +204,23 @@ mod tests {
         );
         assert_eq!(normalize(Path::new(".")), PathBuf::from("."));
         assert_eq!(normalize(Path::new("/a/b/../c")), PathBuf::from("/a/c"));
+    }
+
+    /// Found by fuzzing: a file cut short was located past the end of its last line.
+    #[test]
+    fn a_truncated_file_is_located_at_its_end() {
+        for (text, line, column) in [
+            ("terraform {\n", 2, 1),
+            ("terraform {", 1, 12),
+            ("a = [\n  1,\n", 3, 1),
+        ] {
+            let error = parse_file(PathBuf::from("x.tf"), text.as_bytes()).unwrap_err();
+            assert_eq!(
+                error.location().map(|(_, l, c)| (l, c)),
+                Some((line, column)),
+                "{text:?}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! literals, and `local.*` references to such values. Everything else is [`Value::Unknown`]: rules
 //! leave unknown values alone instead of guessing what Terraform would compute.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use hcl::edit::expr::{Expression, TraversalOperator};
@@ -68,6 +69,15 @@ impl Value {
 /// Deepest chain of `local.a -> local.b -> ...` followed; a cycle is an error Terraform reports.
 const MAX_LOCAL_DEPTH: usize = 16;
 
+/// Expressions one evaluation may visit. Locals are expanded, not memoised, so a local that
+/// names the one below it several times per level would cost exponentially many visits (three
+/// per level over 16 levels: 43 million); past the budget the value is unknown, and rules stay
+/// silent on unknown values.
+const MAX_EVALUATION_STEPS: usize = 10_000;
+
+/// Longest string an evaluation builds; longer is unknown (a name or version is far shorter).
+const MAX_STRING_BYTES: usize = 64 * 1024;
+
 /// The `locals` of one module, by name.
 #[derive(Debug, Default)]
 pub struct Scope<'a> {
@@ -80,10 +90,21 @@ impl<'a> Scope<'a> {
     }
 
     pub fn eval(&self, expr: &Expression) -> Value {
-        self.eval_at_depth(expr, 0)
+        let steps = Cell::new(Some(MAX_EVALUATION_STEPS));
+        let value = self.eval_at_depth(expr, 0, &steps);
+        // A value cut short is not the value: a list with its tail unknown would mislead a rule.
+        if steps.get().is_none() {
+            return Value::Unknown;
+        }
+        value
     }
 
-    fn eval_at_depth(&self, expr: &Expression, depth: usize) -> Value {
+    fn eval_at_depth(&self, expr: &Expression, depth: usize, steps: &Cell<Option<usize>>) -> Value {
+        let left = steps.get().and_then(|left| left.checked_sub(1));
+        steps.set(left);
+        if left.is_none() {
+            return Value::Unknown;
+        }
         match expr {
             Expression::Null(_) => Value::Null,
             Expression::Bool(flag) => Value::Bool(*flag.value()),
@@ -92,7 +113,7 @@ impl<'a> Scope<'a> {
             Expression::Array(array) => Value::List(
                 array
                     .iter()
-                    .map(|item| self.eval_at_depth(item, depth))
+                    .map(|item| self.eval_at_depth(item, depth, steps))
                     .collect(),
             ),
             Expression::Object(object) => {
@@ -101,19 +122,21 @@ impl<'a> Scope<'a> {
                     let key = match key {
                         hcl::edit::expr::ObjectKey::Ident(ident) => ident.as_str().to_owned(),
                         hcl::edit::expr::ObjectKey::Expression(key) => {
-                            match self.eval_at_depth(key, depth) {
+                            match self.eval_at_depth(key, depth, steps) {
                                 Value::String(text) => text,
                                 _ => return Value::Unknown,
                             }
                         }
                     };
-                    entries.push((key, self.eval_at_depth(value.expr(), depth)));
+                    entries.push((key, self.eval_at_depth(value.expr(), depth, steps)));
                 }
                 Value::Object(entries)
             }
-            Expression::StringTemplate(template) => self.eval_template(template.iter(), depth),
-            Expression::Parenthesis(inner) => self.eval_at_depth(inner.inner(), depth),
-            Expression::Traversal(traversal) => self.eval_local(traversal, depth),
+            Expression::StringTemplate(template) => {
+                self.eval_template(template.iter(), depth, steps)
+            }
+            Expression::Parenthesis(inner) => self.eval_at_depth(inner.inner(), depth, steps),
+            Expression::Traversal(traversal) => self.eval_local(traversal, depth, steps),
             _ => Value::Unknown,
         }
     }
@@ -122,13 +145,14 @@ impl<'a> Scope<'a> {
         &self,
         elements: impl Iterator<Item = &'e Element>,
         depth: usize,
+        steps: &Cell<Option<usize>>,
     ) -> Value {
         let mut text = String::new();
         for element in elements {
             match element {
                 Element::Literal(literal) => text.push_str(literal.value()),
                 Element::Interpolation(interpolation) => {
-                    match self.eval_at_depth(&interpolation.expr, depth) {
+                    match self.eval_at_depth(&interpolation.expr, depth, steps) {
                         Value::String(part) => text.push_str(&part),
                         Value::Number(number) => text.push_str(&format_number(number)),
                         Value::Bool(flag) => text.push_str(if flag { "true" } else { "false" }),
@@ -137,11 +161,19 @@ impl<'a> Scope<'a> {
                 }
                 Element::Directive(_) => return Value::Unknown,
             }
+            if text.len() > MAX_STRING_BYTES {
+                return Value::Unknown;
+            }
         }
         Value::String(text)
     }
 
-    fn eval_local(&self, traversal: &hcl::edit::expr::Traversal, depth: usize) -> Value {
+    fn eval_local(
+        &self,
+        traversal: &hcl::edit::expr::Traversal,
+        depth: usize,
+        steps: &Cell<Option<usize>>,
+    ) -> Value {
         let Some(root) = traversal.expr.as_variable() else {
             return Value::Unknown;
         };
@@ -155,14 +187,14 @@ impl<'a> Scope<'a> {
         let Some(definition) = self.locals.get(name.as_str()) else {
             return Value::Unknown;
         };
-        let mut value = self.eval_at_depth(definition, depth + 1);
+        let mut value = self.eval_at_depth(definition, depth + 1, steps);
         for operator in operators {
             value = match (operator.value(), &value) {
                 (TraversalOperator::GetAttr(key), Value::Object(_)) => {
                     value.get(key.as_str()).cloned().unwrap_or(Value::Unknown)
                 }
                 (TraversalOperator::Index(index), Value::List(items)) => {
-                    match self.eval_at_depth(index, depth + 1).as_number() {
+                    match self.eval_at_depth(index, depth + 1, steps).as_number() {
                         Some(position) if position >= 0.0 && position.fract() == 0.0 => items
                             .get(position as usize)
                             .cloned()

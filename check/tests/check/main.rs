@@ -2,7 +2,7 @@
 //! one former test file, named as it was.
 
 mod check_autoscaling;
-mod check_fuzz;
 mod check_rules;
 mod check_sarif;
 mod check_snapshot;
+mod fuzz;
