@@ -439,5 +439,6 @@ fn asg_info(group: &AutoScalingGroup) -> AsgInfo {
         default_instance_warmup: group
             .default_instance_warmup()
             .filter(|seconds| *seconds >= 0),
+        lifecycle_hooks: None,
     }
 }

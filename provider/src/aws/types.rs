@@ -120,6 +120,8 @@ pub struct AsgInfo {
     pub health_check_grace_period: Option<i32>,
     /// `DefaultInstanceWarmup`, seconds (AWS reports `-1` or nothing when unset).
     pub default_instance_warmup: Option<i32>,
+    /// `DescribeLifecycleHooks`, a call of its own: `None` when not read.
+    pub lifecycle_hooks: Option<Vec<LifecycleHookInfo>>,
 }
 
 /// One instance of an Auto Scaling group.

@@ -234,6 +234,7 @@ mod tests {
             health_check_type: Some("ELB".into()),
             health_check_grace_period: Some(120),
             default_instance_warmup: None,
+            lifecycle_hooks: None,
         }
     }
 

@@ -10,6 +10,7 @@
 pub mod attributes;
 pub mod duration;
 pub mod finish;
+mod group_settings;
 pub mod plan;
 pub mod provider_config;
 pub mod refresh;

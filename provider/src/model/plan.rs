@@ -13,8 +13,9 @@ use super::state::{State, changing, decided_by};
 pub enum Change {
     /// Nothing to do in AWS (settings such as strategy or timeouts may still change in state).
     None,
-    /// Only attributes applied in place changed (`desired_capacity`, `target_tracking`): the
-    /// serving group is scaled and its scaling policies reconciled, no new generation.
+    /// Only attributes applied in place changed (`desired_capacity`, `target_tracking`, the
+    /// health check settings, `lifecycle_hooks`): the serving group is scaled and its settings,
+    /// policies and hooks reconciled, no new generation.
     Scale,
     /// A new generation replaces the active one by the configured strategy. `reasons` name
     /// the attributes (or the drift) that make it necessary, for the plan's log line.
@@ -241,10 +242,10 @@ mod tests {
         assert_eq!(classify_change(&autoscaled(), &removed), Change::Scale);
     }
 
-    /// What each generation's group is created with rolls out: a group's health check and
-    /// hooks are set at its creation.
+    /// The health check settings and the hooks are applied to the serving group in place (new
+    /// generations are created with them): no rollout for them.
     #[test]
-    fn health_check_settings_and_hooks_roll_out() {
+    fn health_check_settings_and_hooks_apply_in_place() {
         let hooked = RolloutModel {
             spec: RawSpec {
                 lifecycle_hooks: Some(vec![RawLifecycleHook {
@@ -260,15 +261,15 @@ mod tests {
             },
             ..applied()
         };
+        assert_eq!(classify_change(&applied(), &hooked), Change::Scale);
+        assert_eq!(classify_change(&hooked, &applied()), Change::Scale);
+        // With a new version they come with the new generation.
+        let mut rolled = hooked.clone();
+        rolled.spec.launch_template_version = "8".into();
         assert_eq!(
-            classify_change(&applied(), &hooked),
+            classify_change(&applied(), &rolled),
             Change::Rollout {
-                reasons: vec![
-                    "health_check_type".into(),
-                    "health_check_grace_period".into(),
-                    "default_instance_warmup".into(),
-                    "lifecycle_hooks".into(),
-                ]
+                reasons: vec!["launch_template_version".into()]
             }
         );
     }

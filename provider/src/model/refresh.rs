@@ -6,6 +6,7 @@ use zdd_rollout::observation::Owner;
 
 use crate::aws::types::AsgInfo;
 
+use super::group_settings::read_group_settings;
 use super::rollout::{LastRollout, RolloutModel, Strategy};
 
 /// What Read found, beyond the refreshed model.
@@ -161,6 +162,11 @@ pub fn refresh(prior: &RolloutModel, groups: &[AsgInfo]) -> (RolloutModel, Findi
         observe("tags", true);
         model.spec.tags = Some(user_tags);
     }
+    drifted.extend(
+        read_group_settings(&mut model.spec, active)
+            .into_iter()
+            .map(str::to_string),
+    );
     model.spec.min_size = i64::from(active.min_size);
     model.spec.max_size = i64::from(active.max_size);
     if model.strategy_or_default().ok() != Some(Strategy::Canary) {
@@ -198,8 +204,10 @@ mod tests {
 
     use zdd_rollout::RawSpec;
 
+    use zdd_rollout::spec::RawLifecycleHook;
+
     use super::*;
-    use crate::aws::types::AsgInstance;
+    use crate::aws::types::{AsgInstance, LifecycleHookInfo};
 
     fn group(generation: u64, version: &str, desired: i32) -> AsgInfo {
         AsgInfo {
@@ -226,6 +234,7 @@ mod tests {
             health_check_type: Some("ELB".into()),
             health_check_grace_period: Some(300),
             default_instance_warmup: None,
+            lifecycle_hooks: None,
         }
     }
 
@@ -296,6 +305,92 @@ mod tests {
             crate::model::plan::classify_change(&model, &prior),
             crate::model::plan::Change::None
         );
+    }
+
+    fn hook(name: &str, transition: &str, heartbeat_timeout: i32) -> LifecycleHookInfo {
+        LifecycleHookInfo {
+            name: name.into(),
+            transition: format!("autoscaling:EC2_INSTANCE_{transition}"),
+            heartbeat_timeout,
+            default_result: "CONTINUE".into(),
+        }
+    }
+
+    fn raw_hook(name: &str, transition: &str, heartbeat: Option<&str>) -> RawLifecycleHook {
+        RawLifecycleHook {
+            name: name.into(),
+            transition: transition.into(),
+            heartbeat_timeout: heartbeat.map(str::to_string),
+            default_result: Some("CONTINUE".into()),
+        }
+    }
+
+    /// A fleet from before health check settings were configurable: its group reports EC2
+    /// and no grace period. Read shows what AWS has, so the plan proposes the in-place change.
+    #[test]
+    fn the_serving_groups_health_check_settings_are_read() {
+        let mut old = group(4, "7", 3);
+        old.health_check_type = Some("EC2".into());
+        old.health_check_grace_period = Some(0);
+        old.default_instance_warmup = Some(60);
+        let (model, finding) = refresh(&state(), &[old]);
+        assert_eq!(
+            finding,
+            Finding::Drifted {
+                attributes: vec![
+                    "health_check_type".into(),
+                    "health_check_grace_period".into(),
+                    "default_instance_warmup".into()
+                ]
+            }
+        );
+        assert_eq!(model.spec.health_check_type.as_deref(), Some("EC2"));
+        assert_eq!(model.spec.health_check_grace_period.as_deref(), Some("0s"));
+        assert_eq!(model.spec.default_instance_warmup.as_deref(), Some("1m"));
+        // The same settings written another way are no drift: the state keeps its text.
+        let mut prior = state();
+        prior.spec.health_check_grace_period = Some("300s".into());
+        prior.spec.health_check_type = Some("ELB".into());
+        let (model, finding) = refresh(&prior, &[group(4, "7", 3)]);
+        assert_eq!(finding, Finding::InSync);
+        assert_eq!(model, prior);
+    }
+
+    #[test]
+    fn the_serving_groups_lifecycle_hooks_are_read() {
+        let mut prior = state();
+        prior.spec.lifecycle_hooks = Some(vec![
+            raw_hook("warm", "launching", Some("300s")),
+            raw_hook("drain", "terminating", None),
+        ]);
+        let mut serving = group(4, "7", 3);
+        // Not read: nothing is concluded.
+        let (model, finding) = refresh(&prior, std::slice::from_ref(&serving));
+        assert_eq!((model, finding), (prior.clone(), Finding::InSync));
+        // The same hooks in another order and spelling: no drift, the state keeps its text.
+        serving.lifecycle_hooks = Some(vec![
+            hook("drain", "TERMINATING", 3600),
+            hook("warm", "LAUNCHING", 300),
+        ]);
+        let (model, finding) = refresh(&prior, std::slice::from_ref(&serving));
+        assert_eq!((model, finding), (prior.clone(), Finding::InSync));
+        // One hook changed and one gone: AWS's hooks, in the state's order.
+        serving.lifecycle_hooks = Some(vec![hook("warm", "LAUNCHING", 600)]);
+        let (model, finding) = refresh(&prior, std::slice::from_ref(&serving));
+        assert_eq!(
+            finding,
+            Finding::Drifted {
+                attributes: vec!["lifecycle_hooks".into()]
+            }
+        );
+        assert_eq!(
+            model.spec.lifecycle_hooks,
+            Some(vec![raw_hook("warm", "launching", Some("10m"))])
+        );
+        // None configured and none in AWS: still none.
+        serving.lifecycle_hooks = Some(Vec::new());
+        let (model, finding) = refresh(&state(), &[serving]);
+        assert_eq!((model, finding), (state(), Finding::InSync));
     }
 
     #[test]

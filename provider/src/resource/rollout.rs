@@ -104,13 +104,21 @@ impl Resource for RolloutResource {
             .describe_rollout_asgs(&model.spec.name)
             .await
             .or_diag("Reading the fleet's Auto Scaling groups")?;
-        let (groups, foreign) = split_by_owner(&model.owner(), groups);
+        let (mut groups, foreign) = split_by_owner(&model.owner(), groups);
         if !foreign.is_empty() {
             tracing::warn!(rollout = %model.spec.name, groups = %describe_owners(&foreign), "groups of another fleet use this name; they are left alone");
         }
         if groups.is_empty() && model.generation.is_none() {
             // Import of a name no group carries: nothing to import.
             return Ok(None);
+        }
+        // Hooks are applied in place: Read reports them (one call per live group, usually one).
+        for group in groups.iter_mut().filter(|group| !group.deleting) {
+            group.lifecycle_hooks = Some(
+                aws.lifecycle_hooks(&group.name)
+                    .await
+                    .or_diag("Reading the fleet's lifecycle hooks")?,
+            );
         }
         let (refreshed, finding) = refresh(&model, &groups);
         match &finding {

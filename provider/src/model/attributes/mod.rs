@@ -66,7 +66,8 @@ pub enum OnChange {
     /// may be unknown too).
     RollOutUnlessCanary,
     /// Applied to the serving group in place: scaled to `desired_capacity` (unless scaling
-    /// policies own the capacity), its scaling policies reconciled.
+    /// policies own the capacity), its health check settings, scaling policies and lifecycle
+    /// hooks reconciled. New generations are created with them.
     InPlace,
     /// Only the state changes; the next rollout uses it.
     SettingOnly,

@@ -43,11 +43,12 @@ pub fn rollout_schema() -> SchemaDoc {
     SchemaDoc {
         description: "A fleet of EC2 instances in an Auto Scaling group behind load balancer target groups, \
             replaced without dropping a request whenever its launch template version, subnets, sizes, target \
-            groups, tags, health check settings or lifecycle hooks change. Each change creates a new generation (a new Auto Scaling group), shifts \
+            groups or tags change. Each change creates a new generation (a new Auto Scaling group), shifts \
             traffic to it by the chosen `strategy` once the load balancer reports it healthy, drains the old \
             generation and deletes it. A failure, timeout or interrupt rolls back: the old generation keeps \
             serving. A change of `desired_capacity` alone scales the active group in place (unless `target_tracking` \
-            owns the capacity), and one of `target_tracking` alone is applied to it in place."
+            owns the capacity); the health check settings, `target_tracking` and `lifecycle_hooks` are applied \
+            to it in place too, and every new generation is created with them."
             .into(),
         attributes: vec![
             A::computed("id", Kind::String, Decided::Fixed, "Equal to `name`."),
@@ -92,22 +93,22 @@ pub fn rollout_schema() -> SchemaDoc {
             A::optional("tags", MapOfString, "Tags for the Auto Scaling groups, propagated to instances. Keys starting with `zdd:` are reserved.")
                 .on_change(OnChange::RollOut).judged_with(&[]),
             A::defaulted("health_check_type", Kind::String, DEFAULT_HEALTH_CHECK_TYPE.as_aws_str(), format!(
-                "The health each group acts on between deploys: `ELB` (the load balancer's view as well as EC2's: an instance its target groups report unhealthy is replaced by the group) or `EC2` (EC2 status checks only). Default `\"{}\"`.",
+                "The health each group acts on between deploys: `ELB` (the load balancer's view as well as EC2's: an instance its target groups report unhealthy is replaced by the group) or `EC2` (EC2 status checks only). Applied in place to the serving group; new generations are created with it. Default `\"{}\"`.",
                 DEFAULT_HEALTH_CHECK_TYPE.as_aws_str()))
-                .on_change(OnChange::RollOut).judged_with(&[]),
+                .on_change(OnChange::InPlace).judged_with(&[]),
             A::defaulted("health_check_grace_period", Kind::String, format_duration(DEFAULT_HEALTH_CHECK_GRACE_PERIOD), format!(
-                "How long after an instance launches its group ignores failed health checks (`HealthCheckGracePeriod`), in whole seconds, e.g. `\"2m\"`. Default `\"{}\"`.",
+                "How long after an instance launches its group ignores failed health checks (`HealthCheckGracePeriod`), in whole seconds, e.g. `\"2m\"`. Applied in place to the serving group; new generations are created with it. Default `\"{}\"`.",
                 format_duration(DEFAULT_HEALTH_CHECK_GRACE_PERIOD)))
-                .on_change(OnChange::RollOut).judged_with(&[]),
+                .on_change(OnChange::InPlace).judged_with(&[]),
             A::optional("default_instance_warmup", Kind::String,
-                "How long a new instance's metrics are left out of the scaling policies' view (`DefaultInstanceWarmup`), in whole seconds, e.g. `\"60s\"`. Unset: AWS's own behaviour.")
-                .on_change(OnChange::RollOut).judged_with(&[]),
+                "How long a new instance's metrics are left out of the scaling policies' view (`DefaultInstanceWarmup`), in whole seconds, e.g. `\"60s\"`. Unset: AWS's own behaviour. Applied in place to the serving group; new generations are created with it.")
+                .on_change(OnChange::InPlace).judged_with(&[]),
             A::optional("target_tracking", ListOfObject(target_tracking()),
                 "Target-tracking scaling policies, put on the serving generation's group only. With any, the fleet autoscales: `desired_capacity` is only the first generation's capacity, Read reports the serving group's capacity as `current_capacity` (never as drift), and a rollout starts the new generation at that capacity. During a rollout the new group's policies are held back until it serves, and the old group stops scaling itself (`AlarmNotification`, `ScheduledActions`, `AZRebalance` suspended) from the start of the shift until it is deleted (resumed on rollback); if the old group scaled out meanwhile, the new one follows before it takes more traffic. A change of this alone is applied in place, to the serving group.")
                 .on_change(OnChange::InPlace).judged_with(TARGET_GROUPS),
             A::optional("lifecycle_hooks", ListOfObject(lifecycle_hooks()),
-                "Lifecycle hooks, created with each generation's group before its first instance launches (`LifecycleHookSpecificationList`). A `launching` hook holds new instances in `Pending:Wait`: they count as not yet serving. With a `terminating` hook, a retiring generation is scaled to zero, so each instance passes through `Terminating:Wait` (up to its `heartbeat_timeout`, or until `CompleteLifecycleAction`), and the empty group is deleted only then: never force-deleted past a hook. The default `timeouts` grow by the hooks' heartbeat timeouts, and a plan warns about a configured timeout shorter than the hooks may need (see `timeouts`).")
-                .on_change(OnChange::RollOut).judged_with(&[]),
+                "Lifecycle hooks, created with each generation's group before its first instance launches (`LifecycleHookSpecificationList`); a change is applied in place to the serving group (`PutLifecycleHook`, `DeleteLifecycleHook`). A `launching` hook holds new instances in `Pending:Wait`: they count as not yet serving. With a `terminating` hook, a retiring generation is scaled to zero, so each instance passes through `Terminating:Wait` (up to its `heartbeat_timeout`, or until `CompleteLifecycleAction`), and the empty group is deleted only then: never force-deleted past a hook. The default `timeouts` grow by the hooks' heartbeat timeouts, and a plan warns about a configured timeout shorter than the hooks may need (see `timeouts`).")
+                .on_change(OnChange::InPlace).judged_with(&[]),
             A::computed("generation", Int, Decided::ByRollout, "The generation serving traffic: 1 after create, one more per successful rollout. A plan that rolls out shows it (like `active_asg_name` and `active_launch_template_version`) as known after apply: only the outcome decides it, and a rollout that rolls back leaves the old generation serving and these attributes (and outputs built from them) at their old values."),
             A::computed("active_asg_name", Kind::String, Decided::ByRollout, "Name of the Auto Scaling group serving traffic; null when it was deleted outside Terraform (the next apply recreates it)."),
             A::computed("active_launch_template_version", Kind::String, Decided::ByRollout, "The launch template version the active group runs, as AWS reports it."),
