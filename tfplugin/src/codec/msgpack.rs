@@ -16,11 +16,19 @@ const UNKNOWN_EXT: i8 = 0;
 /// cty's extension code for an unknown value with refinements.
 const REFINED_UNKNOWN_EXT: i8 = 12;
 
+/// How deep msgpack may nest (each array or map level counts twice in rmpv's reckoning): 128
+/// levels, serde_json's limit for the same values as JSON. rmpv's own limit (1024) lets a debug
+/// build's recursive reader overflow a 2 MiB tokio worker stack at about 600 levels, and a
+/// stack overflow aborts the plugin mid-apply; no schema nests anywhere near this deep.
+const MAX_DEPTH: usize = 256;
+
 /// Decodes msgpack bytes as a value of type `ty`.
 pub fn decode(bytes: &[u8], ty: &Type) -> Result<Value, ValueError> {
     let mut reader = bytes;
-    let raw =
-        rmpv::decode::read_value(&mut reader).map_err(|e| ValueError::Msgpack(e.to_string()))?;
+    let raw = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH).map_err(|e| {
+        let at = bytes.len() - reader.len();
+        ValueError::Msgpack(format!("{e} (at byte {at} of {})", bytes.len()))
+    })?;
     from_msgpack(&raw, ty, "")
 }
 

@@ -16,7 +16,7 @@ fn primitive_type() -> impl Strategy<Value = Type> {
     ]
 }
 
-fn any_type() -> impl Strategy<Value = Type> {
+pub(crate) fn any_type() -> impl Strategy<Value = Type> {
     primitive_type().prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             inner.clone().prop_map(Type::list),
@@ -88,7 +88,7 @@ fn value_of(ty: &Type, big_numbers: bool) -> BoxedStrategy<Value> {
     prop_oneof![1 => Just(Value::Null), 1 => Just(Value::Unknown), 6 => known].boxed()
 }
 
-fn typed_value(big_numbers: bool) -> impl Strategy<Value = (Type, Value)> {
+pub(crate) fn typed_value(big_numbers: bool) -> impl Strategy<Value = (Type, Value)> {
     any_type().prop_flat_map(move |ty| {
         let values = value_of(&ty, big_numbers);
         (Just(ty), values)

@@ -5,5 +5,6 @@
 mod common;
 
 mod codec;
+mod fuzz;
 mod handshake;
 mod terraform;
