@@ -112,9 +112,9 @@ def test_the_first_answering_rule_hit_answers_and_later_ones_do_not_draw() -> No
     faults = FaultSet()
     first = faults.add({"kind": "drop", "service": "s3", "count": 1})
     second = faults.add({"kind": "throttle", "service": "s3", "probability": 0.5, "seed": 1})
-    assert faults.match("s3", "", "") is first
+    assert faults.match("s3", "GET", "") is first
     assert second.hits + second.misses == 0
-    faults.match("s3", "", "")
+    faults.match("s3", "GET", "")
     assert second.hits + second.misses == 1
 
 
@@ -156,11 +156,11 @@ def test_stats_count_requests_and_faults_per_service_and_action() -> None:
         stats.seen("autoscaling", "DescribeAutoScalingGroups")
     stats.fault("autoscaling", "DescribeAutoScalingGroups", "throttle")
     stats.fault("autoscaling", "DescribeAutoScalingGroups", "latency", 2)
-    stats.seen("s3", "")
+    stats.seen("s3", "PUT")
     assert stats.to_json() == {
         "services": {
             "autoscaling": {"DescribeAutoScalingGroups": {"requests": 3, "faults": {"latency": 2, "throttle": 1}}},
-            "s3": {"": {"requests": 1, "faults": {}}},
+            "s3": {"PUT": {"requests": 1, "faults": {}}},
         },
         "totals": {"requests": 4, "faults": {"latency": 2, "throttle": 1}},
     }

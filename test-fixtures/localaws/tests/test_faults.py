@@ -80,6 +80,8 @@ def test_requests_are_identified_by_signing_name_and_action() -> None:
     assert identify({"authorization": auth, "content-type": "application/x-amz-json-1.0",
                      "x-amz-target": "DynamoDB_20120810.PutItem"}, "POST", "", b"{}")[:3] == (
         "dynamodb", "PutItem", "json")
+    auth = auth.replace("dynamodb", "s3")
+    assert identify({"authorization": auth}, "PUT", "", b"state")[:3] == ("s3", "PUT", "s3")
 
 
 def test_errors_have_the_services_own_shapes() -> None:

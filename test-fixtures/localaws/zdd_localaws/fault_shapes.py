@@ -60,7 +60,8 @@ def identify(headers: dict[str, str], method: str, query: str, body: bytes) -> t
 
     The service is the SigV4 signing name in the Authorization header's credential scope
     (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`); the action is the query protocol's
-    `Action` parameter or the JSON protocol's `X-Amz-Target` suffix (S3: the HTTP method).
+    `Action` parameter or the JSON protocol's `X-Amz-Target` suffix (S3: the HTTP method, e.g.
+    `GET`, `PUT`).
     """
     authorization = headers.get("authorization", "")
     service = ""
@@ -77,8 +78,9 @@ def identify(headers: dict[str, str], method: str, query: str, body: bytes) -> t
         protocol = "json"
         action = target.rsplit(".", 1)[-1] if target else ""
     elif service == "s3":
+        # S3's REST calls name no action; the method tells a read (GET, HEAD) from a write.
         protocol = "s3"
-        action = ""
+        action = method
     else:
         protocol = "ec2" if service == "ec2" else "query"
         params = parse_qs(query)

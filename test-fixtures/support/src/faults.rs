@@ -181,7 +181,7 @@ impl FaultStats {
         Ok(FaultStats { calls })
     }
 
-    /// Requests seen for one action (`""`: S3, whose calls have no action name).
+    /// Requests seen for one action (S3: the HTTP method, e.g. `GET`).
     pub fn requests(&self, service: &str, action: &str) -> u64 {
         self.call(service, action).map_or(0, |call| call.requests)
     }
@@ -282,13 +282,13 @@ mod tests {
     #[test]
     fn reads_the_stats() {
         let stats = FaultStats::from_json(&json!({
-            "services": {"s3": {"": {"requests": 3, "faults": {"throttle": 2}}}},
+            "services": {"s3": {"GET": {"requests": 3, "faults": {"throttle": 2}}}},
             "totals": {"requests": 3, "faults": {"throttle": 2}}
         }))
         .unwrap();
-        assert_eq!(stats.requests("s3", ""), 3);
-        assert_eq!(stats.faults("s3", "", "throttle"), 2);
-        assert_eq!(stats.faults("s3", "", "drop"), 0);
+        assert_eq!(stats.requests("s3", "GET"), 3);
+        assert_eq!(stats.faults("s3", "GET", "throttle"), 2);
+        assert_eq!(stats.faults("s3", "GET", "drop"), 0);
         assert_eq!(stats.requests("ec2", "DescribeVpcs"), 0);
     }
 }

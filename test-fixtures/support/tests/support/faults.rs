@@ -47,7 +47,7 @@ async fn each_services_throttling_is_retried_by_the_standard_retry_mode() {
         ("autoscaling", "DescribeAutoScalingInstances"),
         ("elasticloadbalancing", "DescribeLoadBalancers"),
         ("ec2", "DescribeRegions"),
-        ("s3", ""),
+        ("s3", "GET"),
         ("dynamodb", "ListTables"),
     ];
     for (service, action) in throttled {
