@@ -222,6 +222,74 @@ impl AwsClients {
     }
 }
 
+impl AwsClients {
+    /// Sets a group's health check settings (`UpdateAutoScalingGroup`). A warm-up of `None`
+    /// removes one set before: AWS takes `-1` for that.
+    ///
+    /// # Idempotency
+    /// Absolute values: re-running sets the same settings again.
+    pub async fn set_health_check(
+        &self,
+        asg: &str,
+        health_check_type: &str,
+        grace_period: i32,
+        instance_warmup: Option<i32>,
+    ) -> Result<(), AwsError> {
+        self.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(asg)
+            .health_check_type(health_check_type)
+            .health_check_grace_period(grace_period)
+            .default_instance_warmup(instance_warmup.unwrap_or(-1))
+            .send()
+            .await
+            .map_err(|err| api_error("UpdateAutoScalingGroup", err))?;
+        Ok(())
+    }
+
+    /// Puts a lifecycle hook on a live group (instances already waiting keep their action).
+    ///
+    /// # Idempotency
+    /// `PutLifecycleHook` creates the hook of that name or replaces its settings: re-running
+    /// puts the same hook again.
+    pub async fn put_lifecycle_hook(
+        &self,
+        asg: &str,
+        hook: &LifecycleHookInfo,
+    ) -> Result<(), AwsError> {
+        self.autoscaling
+            .put_lifecycle_hook()
+            .auto_scaling_group_name(asg)
+            .lifecycle_hook_name(&hook.name)
+            .lifecycle_transition(&hook.transition)
+            .heartbeat_timeout(hook.heartbeat_timeout)
+            .default_result(&hook.default_result)
+            .send()
+            .await
+            .map_err(|err| api_error("PutLifecycleHook", err))?;
+        Ok(())
+    }
+
+    /// Deletes a group's lifecycle hook; AWS completes the actions it holds first (a launch is
+    /// abandoned, a termination continues).
+    ///
+    /// # Idempotency
+    /// A hook (or group) that no longer exists counts as deleted.
+    pub async fn delete_lifecycle_hook(&self, asg: &str, hook: &str) -> Result<(), AwsError> {
+        match self
+            .autoscaling
+            .delete_lifecycle_hook()
+            .auto_scaling_group_name(asg)
+            .lifecycle_hook_name(hook)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => gone_is_done(api_error("DeleteLifecycleHook", err)),
+        }
+    }
+}
+
 /// AWS answers `DeletePolicy` of a missing policy with a `ValidationError` that says the
 /// policy does not exist (rather than "not found").
 fn is_missing(err: &AwsError) -> bool {

@@ -264,3 +264,54 @@ async fn a_hooked_group_is_deleted_only_once_empty() {
         .collect();
     assert!(skipped.is_empty(), "{skipped:?}");
 }
+
+/// Settings applied in place to a live group: health check (a warm-up removed again) and a
+/// hook put, replaced and deleted, each idempotent.
+#[tokio::test]
+async fn health_check_and_hooks_change_on_a_live_group() {
+    let (_, aws, fixture) = setup("sclive").await;
+    let group = aws
+        .create_asg(&new_asg("sclive", 1, &fixture, 0))
+        .await
+        .unwrap();
+    aws.set_health_check(&group.name, "EC2", 60, Some(30))
+        .await
+        .unwrap();
+    let live = aws.describe_asg(&group.name).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            live.health_check_type.as_deref(),
+            live.health_check_grace_period,
+            live.default_instance_warmup
+        ),
+        (Some("EC2"), Some(60), Some(30))
+    );
+    aws.set_health_check(&group.name, "ELB", 300, None)
+        .await
+        .unwrap();
+    let live = aws.describe_asg(&group.name).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            live.health_check_type.as_deref(),
+            live.health_check_grace_period,
+            live.default_instance_warmup
+        ),
+        (Some("ELB"), Some(300), None)
+    );
+
+    let mut hook = termination_hook(300);
+    aws.put_lifecycle_hook(&group.name, &hook).await.unwrap();
+    hook.heartbeat_timeout = 600;
+    aws.put_lifecycle_hook(&group.name, &hook).await.unwrap();
+    assert_eq!(
+        aws.lifecycle_hooks(&group.name).await.unwrap(),
+        [hook.clone()]
+    );
+    aws.delete_lifecycle_hook(&group.name, &hook.name)
+        .await
+        .unwrap();
+    aws.delete_lifecycle_hook(&group.name, &hook.name)
+        .await
+        .unwrap(); // a missing hook is success
+    assert_eq!(aws.lifecycle_hooks(&group.name).await.unwrap(), []);
+}
