@@ -182,11 +182,16 @@ impl Snapshot {
             .unwrap_or("")
     }
 
-    /// `parse` checked that the attributes are a JSON object and the paths valid JSON, so these
-    /// conversions cannot fail; a failure would mean an empty map, never a panic.
-    fn raw_instance(&self, instance: &InstanceText) -> (Map<String, Value>, Option<Value>) {
-        let attributes: Map<String, Value> =
-            serde_json::from_str(self.slice(&instance.attributes)).unwrap_or_default();
+    /// The instance's attributes and sensitive paths as values. `parse` checked that the
+    /// attributes are a JSON object and the paths valid JSON, but not how deep they nest: a
+    /// value nested deeper than serde_json's recursion limit (128) is `None`, never a panic.
+    fn raw_instance(&self, instance: &InstanceText) -> Option<(Map<String, Value>, Option<Value>)> {
+        let text = self.slice(&instance.attributes);
+        let attributes: Map<String, Value> = if text.is_empty() {
+            Map::new()
+        } else {
+            serde_json::from_str(text).ok()?
+        };
         let text = self.slice(&instance.sensitive);
         // Paths present but unreadable: `mask_state_paths` then masks every attribute.
         let paths = if text.is_empty() {
@@ -194,12 +199,14 @@ impl Snapshot {
         } else {
             Some(serde_json::from_str(text).unwrap_or(Value::Bool(true)))
         };
-        (attributes, paths)
+        Some((attributes, paths))
     }
 
     /// The attributes with every path of `sensitive_attributes` masked.
     fn parse_instance(&self, instance: &InstanceText) -> Map<String, Value> {
-        let (mut attributes, paths) = self.raw_instance(instance);
+        let Some((mut attributes, paths)) = self.raw_instance(instance) else {
+            return Map::new();
+        };
         mask_state_paths(&mut attributes, paths.as_ref());
         attributes
     }
@@ -285,10 +292,19 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> StateDiff {
             None => removed.push(address.clone()),
             Some(new) if before.same_text(old, after, new) => {}
             Some(new) => {
+                // Texts differ but a side is too deep to read as values: a change all the same
+                // (reading both as empty once hid a foreign write), without attribute details.
+                let (Some((old, old_paths)), Some((new, new_paths))) =
+                    (before.raw_instance(old), after.raw_instance(new))
+                else {
+                    changed.push(ResourceChange {
+                        address: address.clone(),
+                        attributes: Vec::new(),
+                    });
+                    continue;
+                };
                 // Compared unmasked (someone changing only a secret is still a change), shown
                 // masked with both sides' sensitive paths.
-                let (old, old_paths) = before.raw_instance(old);
-                let (new, new_paths) = after.raw_instance(new);
                 if old != new {
                     let masked = |attributes: &Map<String, Value>| {
                         let mut attributes = attributes.clone();

@@ -10,6 +10,7 @@
 mod guard_support;
 
 mod check_cli;
+mod fuzz;
 mod guard_args;
 mod guard_aws_timeouts;
 mod guard_backend_settings;
