@@ -145,7 +145,10 @@ def test_the_hostile_preset_is_the_suites_mix_per_service_with_derived_seeds() -
     quiet = preset_rules({"name": "hostile", "services": ["s3"], "latency_ms": 0, "stale_read_max": 0,
                           "match": "web-"})
     assert [(r["kind"], r["match"]) for r in quiet] == [("throttle", "web-"), ("server_error", "web-")]
-    for body in ({"name": "calm"}, {"name": "hostile", "services": []}, {"name": "hostile", "colour": 1}):
+    sim = preset_rules({"name": "hostile", "services": ["ec2"], "api_failure": 0.11})
+    assert [round(r["probability"], 6) for r in sim if "probability" in r] == [0.1, 0.01]
+    for body in ({"name": "calm"}, {"name": "hostile", "services": []}, {"name": "hostile", "colour": 1},
+                 {"name": "hostile", "api_failure": 0.1, "throttle": 0.1}, {"name": "hostile", "throttle": 2}):
         with pytest.raises(FaultError):
             preset_rules(body)
 

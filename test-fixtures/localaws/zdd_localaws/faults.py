@@ -311,7 +311,8 @@ class FaultStats:
     """Per service and action: requests seen and faults injected by kind (`GET /zdd/faults/stats`)."""
 
     requests: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
-    injected: dict[tuple[str, str], dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    injected: dict[tuple[str, str], dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def seen(self, service: str, action: str) -> None:
@@ -354,9 +355,10 @@ def preset_rules(body: Any) -> list[dict[str, Any]]:
     derived from the preset's, so the rules' draws are independent yet replayable."""
     if not isinstance(body, dict):
         raise FaultError("a preset is a JSON object")
-    unknown = set(body) - {"name", "seed", "services", "match", "access_key_id"} - set(HOSTILE_DEFAULTS)
+    unknown = set(body) - {"name", "seed", "services", "match", "access_key_id", "api_failure"} - set(HOSTILE_DEFAULTS)
     if unknown:
         raise FaultError(f"unknown preset field(s): {', '.join(sorted(unknown))}")
+    body = _split_api_failure(body)
     if body.get("name") != "hostile":
         raise FaultError("name: the only preset is \"hostile\"")
     seed = body.get("seed", 0)
@@ -366,6 +368,9 @@ def preset_rules(body: Any) -> list[dict[str, Any]]:
     if not isinstance(services, list) or not services or not all(isinstance(s, str) and s for s in services):
         raise FaultError("services is a non-empty list of signing names")
     settings = {**HOSTILE_DEFAULTS, **{k: body[k] for k in HOSTILE_DEFAULTS if k in body}}
+    for name in ("throttle", "server_error"):
+        if not _is_number(settings[name]) or not 0.0 <= settings[name] <= 1.0:
+            raise FaultError(f"{name} is a probability from 0 to 1")
     scope = {k: body[k] for k in ("match", "access_key_id") if k in body}
     rules: list[dict[str, Any]] = []
     for index, service in enumerate(services):
@@ -383,3 +388,18 @@ def preset_rules(body: Any) -> list[dict[str, Any]]:
             rules.append({"kind": "stale_read", "service": service, "stale_read_max": settings["stale_read_max"],
                           "seed": base + 4, **scope})
     return rules
+
+
+def _split_api_failure(body: dict[str, Any]) -> dict[str, Any]:
+    """The simulator's `api_failure` (a call fails: throttling or 5xx) as the two rules'
+    probabilities, in the standard mix's ratio (20 : 2)."""
+    if "api_failure" not in body:
+        return body
+    if "throttle" in body or "server_error" in body:
+        raise FaultError("api_failure replaces throttle and server_error: give one or the others")
+    api_failure = body["api_failure"]
+    if not _is_number(api_failure) or not 0.0 <= api_failure <= 1.0:
+        raise FaultError("api_failure is a probability from 0 to 1")
+    share = HOSTILE_DEFAULTS["throttle"] / (HOSTILE_DEFAULTS["throttle"] + HOSTILE_DEFAULTS["server_error"])
+    rest = {k: v for k, v in body.items() if k != "api_failure"}
+    return {**rest, "throttle": api_failure * share, "server_error": api_failure * (1 - share)}
