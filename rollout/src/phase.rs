@@ -31,8 +31,10 @@ pub enum Phase {
     /// Wait until the load balancer itself reports every new target `healthy` in every target
     /// group of the new generation (not merely `InService` in the ASG). Wakes at registration +
     /// interval × healthy threshold. Success: blue/green → `DetachingOld`, canary → first
-    /// `CanaryStep`, first deployment → `Complete`. Timeout: `health_timeout` → rollback with the
-    /// failing targets and reason codes.
+    /// `CanaryStep`, first deployment → `Complete`. Timeout: `health_timeout` (plus the longest
+    /// launch hook's heartbeat timeout: instances held in `Pending:Wait` are not serving yet)
+    /// → rollback with the failing targets and reason codes. The new generation's size follows
+    /// the serving group's (it scaled out meanwhile: the new one grows before the detach).
     WaitingForHealthy,
     /// Canary step `index`: the listener sends `weight` % to the new generation's group; then
     /// soak, checking the gates (alarms not in ALARM, 5xx ratio ≤ `max_5xx_ratio`, new targets
@@ -43,8 +45,10 @@ pub enum Phase {
     /// draining ones included), wait until healthy, then lower the old group's desired capacity
     /// by as many instances as the capacity floor allows: AWS deregisters them, waits out the
     /// deregistration delay and terminates them. `batch` counts new batches launched. Success:
-    /// no old instance left (none draining either) → `DetachingOld`. Timeout: a batch not
-    /// healthy within `health_timeout`.
+    /// no old instance left (none draining or in `Terminating:Wait` either) → `DetachingOld`.
+    /// Timeout: a batch not healthy within `health_timeout`. No room (the serving group runs
+    /// `max_size` instances and the floor lets none leave first): refused before the new group
+    /// is created, or rolled back when the serving group scaled itself there mid-update.
     Rolling { batch: u32 },
     /// Detach the old generation from its target groups (only while every new target is
     /// healthy: invariant 2). Success: the old ASG is observed detached → `DrainingOld`.
@@ -53,12 +57,17 @@ pub enum Phase {
     /// Success: the load balancer lists none of them and the time has passed → `DeletingOld`.
     DrainingOld,
     /// Delete the old ASG (past the point of no return: failures are retried, not rolled back).
-    /// Success: the group is gone and the new one has its final sizes → `Complete`.
+    /// With a termination hook it is sized to 0/0/0 first, each instance passes
+    /// `Terminating:Wait`, and the empty group is deleted without ForceDelete. Success: the
+    /// group is gone, the new one has its final sizes (the configured ones; with
+    /// `target_tracking` the desired capacity its policies chose) and its policies act again
+    /// → `Complete`.
     DeletingOld,
     /// Terminal: the new generation serves 100 %.
     Complete,
     /// Rollback starts here: tag the new ASG `zdd:rollback`, send all listener weight back to the
-    /// stable group, bring the old generation back to the desired number of healthy targets.
+    /// stable group, bring the old generation back to the capacity it served (healthy targets),
+    /// then resume the scaling processes zdd suspended on it.
     /// Success: old generation healthy at full size → `DetachingNew`. Timeout: `health_timeout`
     /// → `Failed`.
     RestoringOld,
@@ -66,7 +75,9 @@ pub enum Phase {
     DetachingNew,
     /// Wait out the deregistration delay of the new targets. Success: drained.
     DrainingNew,
-    /// Delete the new ASG (kept, detached, when `rollback_on_failure = false`). Success: gone.
+    /// Delete the new ASG (kept, detached and without its scaling policies, when
+    /// `rollback_on_failure = false`), past its termination hook as `DeletingOld` does.
+    /// Success: gone.
     DeletingNew,
     /// Terminal: the last good generation serves 100 %; the new one is gone.
     RolledBack,

@@ -3,7 +3,7 @@
 
 use crate::abort::{Abort, AbortReason};
 use crate::command::Command;
-use crate::fleet::{TAG_ROLLBACK, TAG_ROLLED_BACK};
+use crate::fleet::{TAG_ROLLBACK, TAG_ROLLED_BACK, suspended_by_zdd};
 use crate::observation::Observation;
 use crate::phase::Phase;
 use crate::spec::human;
@@ -99,15 +99,21 @@ impl Rollout {
         // replacements once the desired capacity is back. (A scale-in issued before the failure
         // may still land: the settle time below re-checks.)
         let desired = self.restore_goal(&old);
-        if old.desired_capacity < desired {
+        if self.spec.is_autoscaled() {
+            // Its configured sizes now, while zdd still holds its self-scaling: once resumed,
+            // an absolute desired capacity computed from a read could undo its policy's choice.
+            let cap = self.spec.capacity;
+            let desired = desired.max(old.desired_capacity);
+            let (min, max) = (cap.min.min(desired), cap.max.max(desired));
+            if (old.min_size, old.max_size, old.desired_capacity) != (min, max, desired)
+                && !suspended_by_zdd(&old.tags).is_empty()
+            {
+                self.ensure_capacity(&old, min, max, desired, now, out);
+            }
+        } else if old.desired_capacity < desired {
             self.ensure_capacity(&old, 0, old.max_size.max(desired), desired, now, out);
         }
         let health = self.gen_health(obs, &old, &groups, desired, now);
-        if tagged && health.ready() {
-            // Restored to what it served: its policies act again (what zdd suspended on it is
-            // resumed; before, its own scale-in would fight the restore).
-            self.resume_self_scaling(&old, now, out);
-        }
         // All traffic back to the stable group at once, as soon as the old generation can take
         // it: after an abort past `detaching_old` it is re-attached and must turn healthy
         // first, and a detach of it still in flight could land after the weights moved.
@@ -119,6 +125,9 @@ impl Rollout {
             if !tagged {
                 return; // the tag's confirmation wakes the rollout
             }
+            // Restored and serving again: its policies act again (what zdd suspended on it is
+            // resumed). Before its traffic is back, an idle group's policy would scale it in.
+            self.resume_self_scaling(&old, now, out);
             self.goto(
                 Phase::DetachingNew,
                 now,
@@ -265,7 +274,17 @@ impl Rollout {
         if let Some(old) = self.old_name().and_then(|n| obs.asg(&n).cloned()) {
             let cap = self.spec.capacity;
             let desired = self.final_desired(&old);
-            if (old.min_size, old.max_size, old.desired_capacity) != (cap.min, cap.max, desired) {
+            // A group scaling itself again keeps what its policies chose: its sizes were set
+            // while it was still held (restoring), and only a configured range that excludes
+            // its capacity moves it.
+            let own_choice = self.spec.is_autoscaled()
+                && old.desired_capacity == desired
+                && suspended_by_zdd(&old.tags).is_empty()
+                && old.min_size <= desired
+                && desired <= old.max_size;
+            if !own_choice
+                && (old.min_size, old.max_size, old.desired_capacity) != (cap.min, cap.max, desired)
+            {
                 self.ensure_capacity(&old, cap.min, cap.max, desired, now, out);
                 return;
             }

@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use zdd_rollout::sim::fixtures::{FleetShape, StrategyKind, spec, update};
-use zdd_rollout::sim::{Faults, Kill, Report, Scenario, Timings, run};
-use zdd_rollout::{Abort, Outcome, Phase};
+use zdd_rollout::sim::fixtures::{FleetShape, StrategyKind, raw_spec, update};
+use zdd_rollout::sim::{Faults, Kill, Report, ScalingEvent, ScalingGroup, Scenario, Timings, run};
+use zdd_rollout::{Abort, Outcome, Phase, RolloutSpec};
 
 const DEFAULT_CASES: u32 = 300;
 
@@ -24,9 +24,17 @@ struct Case {
     kill_after_abort: Option<usize>,
 }
 
-fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
+/// `autoscaled`: the fleet has a scaling policy and a termination hook, and the serving group
+/// scales itself out by one at a random moment (issue #13).
+fn case(kind: StrategyKind, autoscaled: bool) -> impl Strategy<Value = Case> {
+    // `Just` draws nothing: the plain cases stay the scenarios they always were.
+    let scale_out_at: BoxedStrategy<u64> = if autoscaled {
+        (5u64..600).boxed()
+    } else {
+        Just(0).boxed()
+    };
     (
-        any::<u64>(),
+        (any::<u64>(), scale_out_at),
         1u32..=6,                                                // desired
         0u32..=3,                                                // surge
         1u32..=3,                                                // batch size
@@ -48,7 +56,7 @@ fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
     )
         .prop_map(
             move |(
-                seed,
+                (seed, scale_out_at),
                 desired,
                 surge,
                 batch,
@@ -69,10 +77,32 @@ fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
                     rollback_on_failure: rollback,
                     two_target_groups: false,
                 };
-                let spec = spec(kind, &shape, 7).unwrap_or_else(|_| {
+                let validate = |shape: &FleetShape| {
+                    let mut raw = raw_spec(kind, shape, 7);
+                    if autoscaled {
+                        raw.max_size += 2;
+                        raw.target_tracking = Some(vec![crate::autoscaling::cpu_policy()]);
+                        raw.lifecycle_hooks = Some(vec![crate::autoscaling::hook(
+                            "terminating",
+                            "30s",
+                            "CONTINUE",
+                        )]);
+                    }
+                    RolloutSpec::validate(&raw).map_err(|e| e.to_string())
+                };
+                let spec = validate(&shape).unwrap_or_else(|_| {
                     shape.surge = shape.surge.max(1);
-                    spec(kind, &shape, 7).unwrap_or_else(|e| panic!("invalid with surge: {e}"))
+                    validate(&shape).unwrap_or_else(|e| panic!("invalid with surge: {e}"))
                 });
+                let scaling = if autoscaled {
+                    vec![ScalingEvent {
+                        at: Duration::from_secs(scale_out_at),
+                        group: ScalingGroup::Serving,
+                        desired: desired + 1,
+                    }]
+                } else {
+                    Vec::new()
+                };
                 let timings = Timings {
                     boot_min: Duration::from_secs(boot),
                     boot_max: Duration::from_secs(boot + spread),
@@ -87,14 +117,16 @@ fn case(kind: StrategyKind) -> impl Strategy<Value = Case> {
                     stale_read_max: Duration::from_secs(stale),
                     ..Faults::default()
                 };
+                let mut scenario = update(
+                    &format!("{} abort", kind.name()),
+                    seed,
+                    spec,
+                    timings,
+                    faults,
+                );
+                scenario.scaling = scaling;
                 Case {
-                    scenario: update(
-                        &format!("{} abort", kind.name()),
-                        seed,
-                        spec,
-                        timings,
-                        faults,
-                    ),
+                    scenario,
                     at,
                     kill_after_abort,
                 }
@@ -193,9 +225,35 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
 
 fn run_property(kind: StrategyKind) {
     let mut runner = crate::support::runner(kind.name(), DEFAULT_CASES);
-    if let Err(error) = runner.run(&case(kind), |case| check(&case)) {
+    if let Err(error) = runner.run(&case(kind, false), |case| check(&case)) {
         panic!("{}: {error}", kind.name());
     }
+}
+
+fn run_autoscaled_property(kind: StrategyKind) {
+    let name = format!("{} autoscaled abort", kind.name());
+    let mut runner = crate::support::runner(&name, DEFAULT_CASES);
+    if let Err(error) = runner.run(&case(kind, true), |case| check(&case)) {
+        panic!("{name}: {error}");
+    }
+}
+
+/// A fleet that scales itself and has a termination hook: an abort anywhere resumes what zdd
+/// suspended on the restored group, deletes the failed one past its hook, and leaves the
+/// policies on the serving generation only (checked by the simulator at the end).
+#[test]
+fn blue_green_abort_of_an_autoscaled_fleet_converges() {
+    run_autoscaled_property(StrategyKind::BlueGreen);
+}
+
+#[test]
+fn rolling_abort_of_an_autoscaled_fleet_converges() {
+    run_autoscaled_property(StrategyKind::Rolling);
+}
+
+#[test]
+fn canary_abort_of_an_autoscaled_fleet_converges() {
+    run_autoscaled_property(StrategyKind::Canary);
 }
 
 #[test]

@@ -133,7 +133,7 @@ impl World {
             .map(|g| self.spec.asg_name(g))
             .is_some_and(|n| {
                 self.asgs.get(&n).is_some_and(|a| {
-                    a.deleted_at.is_none() && !a.groups.is_empty() && self.has_instances(&n)
+                    a.deleted_at.is_none() && self.has_instances(&n) && self.receives_traffic(a)
                 })
             });
         if previous_live {
@@ -141,6 +141,17 @@ impl World {
                 .is_some_and(|g| self.spec.asg_name(g) == name)
         } else {
             self.spec.asg_name(self.newest_generation) == name
+        }
+    }
+
+    /// Attached to a target group that the listener (canary) sends traffic to.
+    fn receives_traffic(&self, asg: &super::SimAsg) -> bool {
+        match &self.listener {
+            Some((_, weights)) => asg
+                .groups
+                .iter()
+                .any(|g| weights.iter().any(|(w_group, w)| w_group == g && *w > 0)),
+            None => !asg.groups.is_empty(),
         }
     }
 
