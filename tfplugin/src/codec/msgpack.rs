@@ -86,7 +86,15 @@ fn from_msgpack(raw: &Mp, ty: &Type, path: &str) -> Result<Value, ValueError> {
                 Mp::String(s) => s.as_bytes(),
                 _ => return Err(mismatch(path, ty, raw)),
             };
-            let concrete = Type::from_json(&serde_json::from_slice(type_bytes)?)?;
+            // Said with the path: the bare JSON error would not tell which attribute it is.
+            let concrete = serde_json::from_slice(type_bytes)
+                .map_err(ValueError::from)
+                .and_then(|type_json| Type::from_json(&type_json))
+                .map_err(|error| ValueError::Mismatch {
+                    path: path.to_string(),
+                    expected: "a dynamic value's type in JSON type notation".to_string(),
+                    found: error.to_string(),
+                })?;
             from_msgpack(inner, &concrete, path)
         }
         Type::List(element) | Type::Set(element) => {

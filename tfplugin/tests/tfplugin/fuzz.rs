@@ -80,6 +80,10 @@ fn check_msgpack(bytes: &[u8], ty: &Type) -> Result<(), TestCaseError> {
 fn check_error(error: &ValueError) -> Result<(), TestCaseError> {
     let message = error.to_string();
     prop_assert!(!message.is_empty());
+    prop_assert!(
+        !matches!(error, ValueError::InvalidType(_)),
+        "a type error without its path: {message}"
+    );
     if let ValueError::Mismatch { path, .. } | ValueError::UnexpectedAttribute { path, .. } = error
     {
         prop_assert!(message.starts_with(&format!("{path}: ")), "{message}");
@@ -195,4 +199,22 @@ fn six_hundred_nested_msgpack_arrays_are_an_error() {
         error.contains("depth") && error.contains("at byte"),
         "{error}"
     );
+}
+
+/// Found with the located-error property above: a `dynamic` attribute whose type notation was not a type failed
+/// with "invalid JSON: expected value at line 1 column 1" or "invalid type notation", naming no
+/// attribute; the error names it now.
+#[test]
+fn a_dynamic_value_with_a_bad_type_names_its_attribute() {
+    let ty = Type::object([("input", Type::Dynamic)]);
+    for type_json in [&b"\"strin\""[..], &b"{"[..]] {
+        // {"input": [<type JSON as binary>, nil]}
+        let mut bytes = vec![0x81, 0xa5];
+        bytes.extend_from_slice(b"input");
+        bytes.extend_from_slice(&[0x92, 0xc4, type_json.len() as u8]);
+        bytes.extend_from_slice(type_json);
+        bytes.push(0xc0);
+        let error = msgpack::decode(&bytes, &ty).unwrap_err().to_string();
+        assert!(error.starts_with("input: "), "{error}");
+    }
 }
