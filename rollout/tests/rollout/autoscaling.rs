@@ -407,3 +407,114 @@ fn a_generation_kept_after_its_rollback_loses_its_policies() {
         render(&report)
     );
 }
+
+/// The simulated Auto Scaling refuses and flags what AWS would: a delete without force while
+/// instances remain (`ResourceInUse`), and a ForceDelete that abandons a termination hook.
+#[test]
+fn the_simulator_refuses_a_delete_without_force_and_flags_a_skipped_hook() {
+    use zdd_rollout::Command;
+    use zdd_rollout::sim::World;
+
+    let mut raw = autoscaled(StrategyKind::BlueGreen, 2, 4);
+    raw.lifecycle_hooks = Some(vec![hook("terminating", "60s", "CONTINUE")]);
+    let scenario = scenario(&raw, None, vec![]);
+
+    let mut world = World::new(&scenario);
+    let refused = world.submit(&Command::DeleteAsg {
+        asg: "web-g1".into(),
+        force: false,
+    });
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("ResourceInUse")),
+        "{refused:?}"
+    );
+    assert!(world.live_generations().contains(&1));
+
+    let mut world = World::new(&scenario);
+    world
+        .submit(&Command::DeleteAsg {
+            asg: "web-g1".into(),
+            force: true,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        world.violations.iter().any(|v| v.contains("hook skipped")),
+        "{:#?}",
+        world.violations
+    );
+}
+
+/// A scaling event lands only while the group has a policy and its alarms act.
+#[test]
+fn a_suspended_group_does_not_scale_itself() {
+    use zdd_rollout::Command;
+    use zdd_rollout::observation::ScalingProcess;
+    use zdd_rollout::sim::World;
+
+    let raw = autoscaled(StrategyKind::BlueGreen, 2, 6);
+    let scenario = scenario(
+        &raw,
+        None,
+        vec![
+            at(10, ScalingGroup::Serving, 5),
+            at(20, ScalingGroup::Serving, 4),
+        ],
+    );
+    let mut world = World::new(&scenario);
+    world.advance_to(world.now() + Duration::from_secs(15));
+    let desired = |world: &mut World| {
+        world
+            .observe(None)
+            .asg("web-g1")
+            .map(|a| a.desired_capacity)
+    };
+    assert_eq!(desired(&mut world), Some(5), "{:?}", world.scaling_log);
+    world
+        .submit(&Command::SuspendProcesses {
+            asg: "web-g1".into(),
+            processes: ScalingProcess::SELF_SCALING.to_vec(),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    world.advance_to(world.now() + Duration::from_secs(15));
+    assert_eq!(desired(&mut world), Some(5), "{:?}", world.scaling_log);
+    assert!(
+        world.scaling_log.iter().any(|l| l.contains("lost")),
+        "{:?}",
+        world.scaling_log
+    );
+}
+
+/// Killed right after an abort that follows the old group's suspension: the next apply reads
+/// the rollback from the `zdd:rollback` tag and what zdd suspended from `zdd:suspended`, and
+/// resumes exactly that.
+#[test]
+fn a_killed_rollback_resumes_what_the_tag_says_zdd_suspended() {
+    let raw = autoscaled(StrategyKind::BlueGreen, 3, 6);
+    let scenario = scenario(&raw, None, vec![]);
+    let report = (1..80)
+        .map(|step| {
+            run(
+                &scenario,
+                &Kill {
+                    abort_after_step: Some(step),
+                    after_steps: vec![step + 1],
+                    restart_after: Duration::from_secs(20),
+                    ..Kill::default()
+                },
+            )
+        })
+        .find(|r| {
+            let suspended = r
+                .trace
+                .iter()
+                .position(|l| l.contains(&format!("suspend {SUSPEND} on web-g1")));
+            let killed = r.trace.iter().position(|l| l.contains("killed:"));
+            matches!((suspended, killed), (Some(s), Some(k)) if s < k)
+                && matches!(r.outcome, Some(Outcome::RolledBack { .. }))
+        })
+        .expect("a kill after the abort that follows the old group's suspension");
+    assert!(report.violations.is_empty(), "{}", render(&report));
+    let killed = line_of(&report, "killed:");
+    let resumed = line_of(&report, &format!("resume {SUSPEND} on web-g1"));
+    assert!(killed < resumed, "{}", render(&report));
+}
