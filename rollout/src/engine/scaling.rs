@@ -141,6 +141,12 @@ impl Rollout {
 
     /// The desired capacity the new group is brought to while traffic shifts.
     pub(super) fn new_desired(&self, new: &AsgObservation) -> u32 {
+        if self.spec.is_autoscaled() && self.cp.serves_alone {
+            // Its own policies decide now (a lagging read may send the rollout back a phase).
+            return new
+                .desired_capacity
+                .clamp(self.spec.capacity.min, self.spec.capacity.max);
+        }
         let goal = self.capacity_goal();
         if self.spec.is_autoscaled() && !self.cp.in_place {
             goal.max(new.desired_capacity).min(self.spec.capacity.max)
