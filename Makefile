@@ -6,7 +6,7 @@ export CHECKPOINT_DISABLE := 1
 # The tests and the demo find the terraform shim, python and moto here.
 export ZDD_VENV := $(VENV)
 
-.PHONY: setup build test test-python test-rust explore demo fmt lint bench clean-venv
+.PHONY: setup build test test-python test-rust explore fuzz demo fmt lint bench clean-venv
 
 setup:
 	@bash scripts/setup.sh
@@ -30,6 +30,15 @@ test-rust: setup
 CASES ?= 5000
 explore:
 	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(CASES) $(CARGO) test --release -p zdd-rollout --test rollout -- invariants:: abort::
+
+# The fuzz tests (`make test` replays a fixed few hundred cases each) on new random inputs:
+# `make fuzz FUZZ_CASES=200000`. A failure prints the input; ZDD_PROPTEST_SEED=<number> replays.
+FUZZ_CASES ?= 20000
+fuzz:
+	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p zdd-duration --lib -- fuzz::
+	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p zdd-check --test check -- fuzz::
+	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p zdd-tfplugin --test tfplugin -- fuzz::
+	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p zdd-guard --test guard -- fuzz::
 
 # A real run against the embedded local AWS (see README.md).
 demo: setup

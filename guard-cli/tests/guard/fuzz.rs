@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use zdd_guard::core::lockinfo::LockInfo;
 use zdd_guard::core::plan;
 use zdd_guard::core::render::render_state_diff;
-use zdd_guard::core::sensitive::{SENSITIVE, mask_by_marks, mask_state_paths};
+use zdd_guard::core::sensitive::{mask_by_marks, mask_state_paths};
 use zdd_guard::core::snapshot::{Snapshot, assess, diff};
 
 const STATE_BEFORE: &str = include_str!("fuzz_samples/state_before.json");

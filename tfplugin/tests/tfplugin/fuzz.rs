@@ -7,6 +7,9 @@
 //! `make test` replays the same cases on every run (a fixed seed per test); `make fuzz` raises
 //! `PROPTEST_CASES` and sets `ZDD_PROPTEST_SEED=random` (a number replays a run).
 
+// Helpers shared by the tests abort on a broken harness: clippy.toml only exempts #[test] fns.
+#![allow(clippy::unwrap_used)]
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use zdd_tfplugin::codec::{json, msgpack};
@@ -217,4 +220,133 @@ fn a_dynamic_value_with_a_bad_type_names_its_attribute() {
         let error = msgpack::decode(&bytes, &ty).unwrap_err().to_string();
         assert!(error.starts_with("input: "), "{error}");
     }
+}
+
+/// `value` (of type `ty`) with its `target`-th known primitive leaf replaced by one of another
+/// kind, the type that encodes it, and the leaf's path as the codec writes paths (`a.0.b`).
+fn corrupt(
+    ty: &Type,
+    value: &Value,
+    target: &mut usize,
+    path: &str,
+) -> Option<(Type, Value, String)> {
+    let child = |step: &str| {
+        if path.is_empty() {
+            step.to_string()
+        } else {
+            format!("{path}.{step}")
+        }
+    };
+    match (ty, value) {
+        (
+            Type::Bool | Type::Number | Type::String,
+            Value::Bool(_) | Value::Number(_) | Value::String(_),
+        ) => {
+            if *target > 0 {
+                *target -= 1;
+                return None;
+            }
+            let (other_ty, other) = match ty {
+                Type::String => (Type::Bool, Value::Bool(true)),
+                _ => (Type::String, Value::String("not a bool or number".into())),
+            };
+            Some((other_ty, other, path.to_string()))
+        }
+        (Type::List(element) | Type::Set(element), Value::List(items) | Value::Set(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Some((item_ty, item, at)) =
+                    corrupt(element, item, target, &child(&i.to_string()))
+                {
+                    let mut types: Vec<Type> = items.iter().map(|_| (**element).clone()).collect();
+                    types[i] = item_ty;
+                    let mut values = items.clone();
+                    values[i] = item;
+                    return Some((Type::Tuple(types), Value::List(values), at));
+                }
+            }
+            None
+        }
+        (Type::Tuple(elements), Value::List(items)) => {
+            for (i, (ety, item)) in elements.iter().zip(items).enumerate() {
+                if let Some((item_ty, item, at)) =
+                    corrupt(ety, item, target, &child(&i.to_string()))
+                {
+                    let mut types = elements.clone();
+                    types[i] = item_ty;
+                    let mut values = items.clone();
+                    values[i] = item;
+                    return Some((Type::Tuple(types), Value::List(values), at));
+                }
+            }
+            None
+        }
+        (Type::Map(element), Value::Map(items)) | (Type::Map(element), Value::Object(items)) => {
+            for (key, item) in items {
+                if let Some((item_ty, item, at)) = corrupt(element, item, target, &child(key)) {
+                    let types = items
+                        .keys()
+                        .map(|k| {
+                            (
+                                k.clone(),
+                                if k == key {
+                                    item_ty.clone()
+                                } else {
+                                    (**element).clone()
+                                },
+                            )
+                        })
+                        .collect();
+                    let mut values = items.clone();
+                    values.insert(key.clone(), item);
+                    return Some((Type::Object(types), Value::Object(values), at));
+                }
+            }
+            None
+        }
+        (Type::Object(attributes), Value::Object(items)) => {
+            for (name, aty) in attributes {
+                let Some(item) = items.get(name) else {
+                    continue;
+                };
+                if let Some((item_ty, item, at)) = corrupt(aty, item, target, &child(name)) {
+                    let mut types = attributes.clone();
+                    types.insert(name.clone(), item_ty);
+                    let mut values = items.clone();
+                    values.insert(name.clone(), item);
+                    return Some((Type::Object(types), Value::Object(values), at));
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn a_value_of_the_wrong_kind_is_reported_at_its_attribute_path() {
+    let case = (typed_value(false), any::<prop::sample::Index>());
+    runner("tfplugin::attribute_paths", 512)
+        .run(&case, |((ty, value), choice)| {
+            let mut target = choice.index(64);
+            let Some((wrong_ty, wrong, path)) = corrupt(&ty, &value, &mut target, "") else {
+                return Ok(());
+            };
+            let bytes = msgpack::encode(&wrong, &wrong_ty);
+            prop_assert!(bytes.is_ok(), "{bytes:?}");
+            match msgpack::decode(&bytes.unwrap_or_default(), &ty) {
+                Err(ValueError::Mismatch { path: found, .. }) => prop_assert_eq!(&found, &path),
+                other => return Err(TestCaseError::fail(format!("at {path}: {other:?}"))),
+            }
+            // JSON state reads a bool where a string is expected, as Terraform does: only a
+            // refusal is checked, and it must name the same path.
+            let json = json::to_json(&wrong);
+            if let Err(error) = json::from_json(&json, &ty, json::Attributes::Strict) {
+                match error {
+                    ValueError::Mismatch { path: found, .. } => prop_assert_eq!(&found, &path),
+                    other => return Err(TestCaseError::fail(format!("JSON at {path}: {other}"))),
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
 }
