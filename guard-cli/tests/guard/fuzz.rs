@@ -29,10 +29,15 @@ const LOCK_INFO: &str = r#"{"ID":"0b6f1c2e-5b1a-4c8e-9d7f-3a2b1c0d9e8f","Operati
 /// A runner of `cases` cases (`PROPTEST_CASES` overrides) seeded from `ZDD_PROPTEST_SEED`, or
 /// from `name` when unset, so `make test` only fails because the code changed.
 fn runner(name: &str, cases: u32) -> TestRunner {
+    runner_sharing(name, cases, 1)
+}
+
+/// [`runner`] for a test whose cases are costly: it runs one `share`-th of `PROPTEST_CASES`.
+fn runner_sharing(name: &str, cases: u32, share: u32) -> TestRunner {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
+        .and_then(|v| v.parse::<u32>().ok())
+        .map_or(cases, |raised| (raised / share).max(cases));
     let config = Config {
         cases,
         failure_persistence: None,
@@ -286,4 +291,46 @@ fn deep_nesting_is_refused_or_diffed_never_lost() {
             }
         }
     }
+}
+
+const CHECK_SEEDS: &[&str] = &[
+    include_str!("../../../test-fixtures/check/cases/parse_error/main.tf"),
+    include_str!("../../../test-fixtures/check/ZDD010/bad/main.tf"),
+];
+
+/// `zdd-guard check` as CI runs it, on a real fixture mutated byte by byte: it exits 0, 5 or 6
+/// (a panic would be 101), and a 6 says on stderr which file and line:column, in every format.
+#[test]
+fn check_on_mutated_configuration_exits_0_5_or_located_6() {
+    let formats = prop::sample::select(vec!["text", "json", "sarif"]);
+    let case = (mutated(CHECK_SEEDS), formats);
+    // A process per case: in `make fuzz`, a 50th of the others' cases.
+    runner_sharing("guard::check_binary", 24, 50)
+        .run(&case, |(bytes, format)| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("main.tf"), &bytes).unwrap();
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_zdd-guard"))
+                .args(["check", "--format", format])
+                .arg(dir.path())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            match output.status.code() {
+                Some(0 | 5) => {}
+                Some(6) => {
+                    let file = dir.path().join("main.tf");
+                    let prefix = format!("{}:", file.display());
+                    prop_assert!(stderr.contains(&prefix), "{stderr}");
+                    let after = stderr.split(&prefix).nth(1).unwrap_or_default();
+                    let mut numbers = after.split(':').take(2).map(str::parse::<usize>);
+                    prop_assert!(
+                        matches!((numbers.next(), numbers.next()), (Some(Ok(_)), Some(Ok(_)))),
+                        "no line:column: {stderr}"
+                    );
+                }
+                other => return Err(TestCaseError::fail(format!("exit {other:?}: {stderr}"))),
+            }
+            Ok(())
+        })
+        .unwrap();
 }
