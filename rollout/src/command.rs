@@ -100,6 +100,20 @@ pub enum Command {
     },
     /// `DeletePolicy`: a missing policy is success.
     DeleteScalingPolicy { asg: String, policy_name: String },
+    /// `UpdateAutoScalingGroup` with the health check settings only (`HealthCheckType`,
+    /// `HealthCheckGracePeriod`, `DefaultInstanceWarmup`; no warm-up removes one): AWS applies
+    /// them to a live group, so a change of them needs no new generation. Absolute, so a
+    /// re-run is the same update.
+    SetHealthCheck {
+        asg: String,
+        health_check: GroupHealthCheck,
+    },
+    /// `PutLifecycleHook`: creates the hook or replaces the one of that name on a live group
+    /// (a new generation gets its hooks at creation instead).
+    PutLifecycleHook { asg: String, hook: LifecycleHook },
+    /// `DeleteLifecycleHook`: AWS first completes the hook's outstanding actions (ABANDON for a
+    /// launch, CONTINUE for a termination). A missing hook is success.
+    DeleteLifecycleHook { asg: String, hook_name: String },
     /// `SuspendProcesses`: suspending a suspended process is a no-op.
     SuspendProcesses {
         asg: String,
@@ -157,6 +171,22 @@ impl Command {
             Command::DeleteScalingPolicy { asg, policy_name } => {
                 format!("delete-policy:{asg}:{policy_name}")
             }
+            Command::SetHealthCheck { asg, health_check } => format!(
+                "health-check:{asg}:{}:{}:{:?}",
+                health_check.kind.as_aws_str(),
+                health_check.grace_period.as_secs(),
+                health_check.instance_warmup.map(|w| w.as_secs())
+            ),
+            Command::PutLifecycleHook { asg, hook } => format!(
+                "hook:{asg}:{}:{}:{}:{}",
+                hook.name,
+                hook.transition.as_aws_str(),
+                hook.heartbeat_timeout.as_secs(),
+                hook.default_result.as_aws_str()
+            ),
+            Command::DeleteLifecycleHook { asg, hook_name } => {
+                format!("delete-hook:{asg}:{hook_name}")
+            }
             Command::SuspendProcesses { asg, processes } => {
                 format!("suspend:{asg}:{}", process_names(processes))
             }
@@ -212,6 +242,26 @@ impl Command {
             }
             Command::DeleteScalingPolicy { asg, policy_name } => {
                 format!("delete scaling policy {policy_name} of {asg}")
+            }
+            Command::SetHealthCheck { asg, health_check } => {
+                let warmup = health_check
+                    .instance_warmup
+                    .map_or_else(|| "none".to_string(), |w| format!("{}s", w.as_secs()));
+                format!(
+                    "set {asg} health check {} grace {}s warm-up {warmup}",
+                    health_check.kind.as_aws_str(),
+                    health_check.grace_period.as_secs()
+                )
+            }
+            Command::PutLifecycleHook { asg, hook } => format!(
+                "put lifecycle hook {} on {asg} ({}, heartbeat {}s, default {})",
+                hook.name,
+                hook.transition.as_aws_str(),
+                hook.heartbeat_timeout.as_secs(),
+                hook.default_result.as_aws_str()
+            ),
+            Command::DeleteLifecycleHook { asg, hook_name } => {
+                format!("delete lifecycle hook {hook_name} of {asg}")
             }
             Command::SuspendProcesses { asg, processes } => {
                 format!("suspend {} on {asg}", process_names(processes))

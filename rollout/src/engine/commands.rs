@@ -42,6 +42,9 @@ pub(super) fn action_name(command: &Command) -> &'static str {
         Command::DeleteAsg { .. } => "delete_asg",
         Command::PutScalingPolicy { .. } => "put_scaling_policy",
         Command::DeleteScalingPolicy { .. } => "delete_scaling_policy",
+        Command::SetHealthCheck { .. } => "set_health_check",
+        Command::PutLifecycleHook { .. } => "put_lifecycle_hook",
+        Command::DeleteLifecycleHook { .. } => "delete_lifecycle_hook",
         Command::SuspendProcesses { .. } => "suspend_processes",
         Command::ResumeProcesses { .. } => "resume_processes",
     }

@@ -9,6 +9,7 @@ mod blue_green;
 mod canary;
 mod checkpoint;
 mod commands;
+mod group_settings;
 mod groups;
 mod health;
 mod hooks;

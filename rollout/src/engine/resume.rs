@@ -64,23 +64,10 @@ pub(super) fn matches_spec(asg: &AsgObservation, spec: &RolloutSpec) -> bool {
     observed.sort();
     let mut wanted = spec.subnet_ids.clone();
     wanted.sort();
-    // Settings AWS reports only when the adapter reads them (`None`: nothing concluded). A
-    // changed hook needs a new group: AWS creates a generation's hooks with it, so none of its
-    // instances escapes them.
-    let health_check_same = asg
-        .health_check
-        .is_none_or(|observed| observed == spec.health_check);
-    let hooks_same = asg.lifecycle_hooks.as_ref().is_none_or(|observed| {
-        let mut observed = observed.clone();
-        observed.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut wanted = spec.lifecycle_hooks.clone();
-        wanted.sort_by(|a, b| a.name.cmp(&b.name));
-        observed == wanted
-    });
-    asg.launch_template.as_ref() == Some(&spec.launch_template)
-        && observed == wanted
-        && health_check_same
-        && hooks_same
+    // The health check settings and lifecycle hooks are not compared: AWS applies them to a
+    // live group, so the in-place run sets them on the serving group (`ensure_group_settings`)
+    // and a change of them alone needs no new generation.
+    asg.launch_template.as_ref() == Some(&spec.launch_template) && observed == wanted
 }
 
 impl Rollout {

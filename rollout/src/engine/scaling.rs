@@ -372,7 +372,8 @@ impl Rollout {
     }
 
     /// The serving generation scales itself again: the configured policies on it, what zdd
-    /// suspended resumed. True once observed so.
+    /// suspended resumed; and it has the configured health check and hooks. True once
+    /// observed so.
     pub(super) fn serving_scales(
         &mut self,
         new: &AsgObservation,
@@ -382,6 +383,7 @@ impl Rollout {
         self.cp.serves_alone = true;
         let policies = self.ensure_policies(new, now, out);
         let resumed = self.resume_self_scaling(new, now, out);
-        policies && resumed
+        let settings = self.ensure_group_settings(new, now, out);
+        policies && resumed && settings
     }
 }

@@ -149,6 +149,7 @@ pub fn update(
         max_duration: Duration::from_secs(6 * 3600),
         teardown: false,
         previous_desired: None,
+        previous_settings: None,
         scaling: Vec::new(),
     }
 }

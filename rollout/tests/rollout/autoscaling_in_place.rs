@@ -1,6 +1,7 @@
 //! The generation that serves, rolled out again with the same launch template (issue #13):
 //! its policies are reconciled in place and an autoscaled capacity is kept; a changed health
-//! check or lifecycle hook rolls out a new generation (AWS creates hooks with the group).
+//! check or lifecycle hook is applied to the serving group in place (AWS applies both to a live
+//! group), so no new generation rolls out for them.
 
 use std::time::Duration;
 
@@ -93,45 +94,81 @@ fn in_place_an_autoscaled_capacity_outside_the_new_sizes_is_brought_within_them(
 }
 
 #[test]
-fn a_changed_health_check_or_lifecycle_hook_rolls_out_a_new_generation() {
+fn a_changed_health_check_or_lifecycle_hook_applies_in_place_to_the_serving_group() {
+    // A fleet created before these settings existed: AWS's EC2 health check, no grace
+    // period, no hook. The configuration wants ELB and a termination hook.
     let spec = autoscaled_spec();
-    let scenario = scale_in_place("in place", 3, spec.clone(), 3);
-    let mut world = World::new(&scenario);
-    let observed = world.observe(None);
-    assert_eq!(
-        Rollout::start(spec.clone(), &observed, world.now()).target_generation(),
-        1,
-        "the same settings: in place"
-    );
-
-    let mut ec2 = observed.clone();
-    ec2.asgs[0].health_check = Some(GroupHealthCheck {
-        kind: HealthCheckType::Ec2,
-        ..spec.health_check
-    });
-    assert_eq!(
-        Rollout::start(spec.clone(), &ec2, world.now()).target_generation(),
-        2
-    );
-
-    let mut hooked = observed.clone();
-    hooked.asgs[0].lifecycle_hooks = Some(vec![zdd_rollout::spec::LifecycleHook {
+    let mut wanted = spec.clone();
+    wanted.lifecycle_hooks = vec![zdd_rollout::spec::LifecycleHook {
         name: "drain".into(),
         transition: zdd_rollout::spec::HookTransition::Terminating,
         heartbeat_timeout: Duration::from_secs(300),
         default_result: zdd_rollout::spec::HookResult::Continue,
-    }]);
-    assert_eq!(
-        Rollout::start(spec.clone(), &hooked, world.now()).target_generation(),
-        2
-    );
+    }];
+    let ec2 = GroupHealthCheck {
+        kind: HealthCheckType::Ec2,
+        grace_period: Duration::ZERO,
+        instance_warmup: None,
+    };
+    let stale_hook = zdd_rollout::spec::LifecycleHook {
+        name: "old-hook".into(),
+        transition: zdd_rollout::spec::HookTransition::Launching,
+        heartbeat_timeout: Duration::from_secs(60),
+        default_result: zdd_rollout::spec::HookResult::Abandon,
+    };
+    let mut scenario = scale_in_place("in place", 3, wanted.clone(), 3);
+    scenario.previous_settings = Some((ec2, vec![stale_hook]));
+    let mut world = World::new(&scenario);
+    let mut rollout = Rollout::start(wanted.clone(), &world.observe(None), world.now());
+    assert_eq!(rollout.target_generation(), 1, "no new generation");
 
-    // Not read (an adapter that does not report them): nothing is concluded.
-    let mut unread = observed;
+    let (outcome, issued) = drive(&mut rollout, &mut world);
+    assert_eq!(outcome, Outcome::Succeeded { generation: 1 });
+    assert!(
+        !issued
+            .iter()
+            .any(|c| matches!(c, Command::CreateAsg { .. })),
+        "{issued:#?}"
+    );
+    for expected in [
+        "set_health_check",
+        "put_lifecycle_hook",
+        "delete_lifecycle_hook",
+    ] {
+        assert!(
+            issued.iter().any(|c| c.key().starts_with(match expected {
+                "set_health_check" => "health-check:",
+                "put_lifecycle_hook" => "hook:",
+                _ => "delete-hook:",
+            })),
+            "{expected} missing: {issued:#?}"
+        );
+    }
+    let serving = world.observe(None);
+    let group = &serving.asgs[0];
+    assert_eq!(group.health_check, Some(wanted.health_check));
+    assert_eq!(group.lifecycle_hooks, Some(wanted.lifecycle_hooks.clone()));
+
+    // Not read (an adapter that does not report them): nothing is concluded, nothing issued.
+    let spec_world = scale_in_place("in place", 3, spec.clone(), 3);
+    let mut world = World::new(&spec_world);
+    let mut unread = world.observe(None);
     unread.asgs[0].health_check = None;
     unread.asgs[0].lifecycle_hooks = None;
     assert_eq!(
-        Rollout::start(spec, &unread, world.now()).target_generation(),
+        Rollout::start(spec.clone(), &unread, world.now()).target_generation(),
         1
+    );
+    let mut rollout = Rollout::start(spec, &unread, world.now());
+    let (outcome, issued) = drive(&mut rollout, &mut world);
+    assert_eq!(outcome, Outcome::Succeeded { generation: 1 });
+    assert!(
+        !issued.iter().any(|c| matches!(
+            c,
+            Command::SetHealthCheck { .. }
+                | Command::PutLifecycleHook { .. }
+                | Command::DeleteLifecycleHook { .. }
+        )),
+        "{issued:#?}"
     );
 }

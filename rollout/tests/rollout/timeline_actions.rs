@@ -10,7 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use zdd_rollout::RolloutSpec;
-use zdd_rollout::sim::fixtures::{FleetShape, StrategyKind, raw_spec, spec, update};
+use zdd_rollout::sim::fixtures::{
+    FleetShape, StrategyKind, raw_spec, scale_in_place, spec, update,
+};
 use zdd_rollout::sim::{Faults, Kill, Report, Scenario, Timings, run};
 
 /// Actions written outside the engine: by the provider's driver.
@@ -114,6 +116,29 @@ fn scenarios() -> Vec<(Scenario, Kill)> {
         let mut teardown = plain;
         teardown.teardown = true;
         out.push((teardown, Kill::default()));
+        // A fleet created before its health check and hooks were configured: they are set on
+        // the serving group in place.
+        let mut settled = scale_in_place(kind.name(), seed, spec.clone(), spec.capacity.desired);
+        settled.spec.lifecycle_hooks = vec![zdd_rollout::spec::LifecycleHook {
+            name: "drain".into(),
+            transition: zdd_rollout::spec::HookTransition::Terminating,
+            heartbeat_timeout: Duration::from_secs(60),
+            default_result: zdd_rollout::spec::HookResult::Continue,
+        }];
+        settled.previous_settings = Some((
+            zdd_rollout::spec::GroupHealthCheck {
+                kind: zdd_rollout::spec::HealthCheckType::Ec2,
+                grace_period: Duration::ZERO,
+                instance_warmup: None,
+            },
+            vec![zdd_rollout::spec::LifecycleHook {
+                name: "stale".into(),
+                transition: zdd_rollout::spec::HookTransition::Launching,
+                heartbeat_timeout: Duration::from_secs(60),
+                default_result: zdd_rollout::spec::HookResult::Abandon,
+            }],
+        ));
+        out.push((settled, Kill::default()));
         // A fleet that scales itself, with both kinds of lifecycle hook: policies put,
         // processes suspended and resumed, instances held by hooks; a kept failed generation
         // loses its policies.

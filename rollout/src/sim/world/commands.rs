@@ -192,6 +192,24 @@ impl World {
             | Command::DeleteScalingPolicy { .. }
             | Command::SuspendProcesses { .. }
             | Command::ResumeProcesses { .. } => self.apply_scaling_command(command),
+            // Settings of a live group apply to what happens next: an instance already held
+            // by a hook keeps the hold it got (AWS would complete a deleted hook's actions).
+            Command::SetHealthCheck { asg, health_check } => {
+                if let Some(a) = self.live_asg_mut(asg) {
+                    a.health_check = *health_check;
+                }
+            }
+            Command::PutLifecycleHook { asg, hook } => {
+                if let Some(a) = self.live_asg_mut(asg) {
+                    a.hooks.retain(|h| h.name != hook.name);
+                    a.hooks.push(hook.clone());
+                }
+            }
+            Command::DeleteLifecycleHook { asg, hook_name } => {
+                if let Some(a) = self.live_asg_mut(asg) {
+                    a.hooks.retain(|h| &h.name != hook_name);
+                }
+            }
             Command::DeleteAsg { asg, force } => {
                 let Some(a) = self.asgs.get(asg).filter(|a| a.deleted_at.is_none()) else {
                     return;

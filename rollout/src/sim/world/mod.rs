@@ -111,6 +111,7 @@ pub struct World {
     newest_generation: u64,
     ever_had_asg: bool,
     previous_desired: Option<u32>,
+    previous_settings: Option<(GroupHealthCheck, Vec<LifecycleHook>)>,
     /// Requests dropped because no healthy target existed in the group they were sent to.
     pub dropped_no_target: u64,
     /// Requests in flight on an instance when it was terminated.
@@ -197,6 +198,7 @@ impl World {
             newest_generation: 0,
             ever_had_asg: false,
             previous_desired: scenario.previous_desired,
+            previous_settings: scenario.previous_settings.clone(),
             dropped_no_target: 0,
             dropped_in_flight: 0,
             dropped_by_fault: 0,
@@ -280,8 +282,14 @@ impl World {
                     .iter()
                     .map(|p| (p.name.clone(), None))
                     .collect(),
-                hooks: self.spec.lifecycle_hooks.clone(),
-                health_check: self.spec.health_check,
+                hooks: self
+                    .previous_settings
+                    .as_ref()
+                    .map_or_else(|| self.spec.lifecycle_hooks.clone(), |(_, h)| h.clone()),
+                health_check: self
+                    .previous_settings
+                    .as_ref()
+                    .map_or(self.spec.health_check, |(h, _)| *h),
             },
         );
         self.served = Some(cap.desired);

@@ -98,6 +98,12 @@ pub struct Scenario {
     /// Desired capacity generation 1 runs at the start (`None`: the spec's). With `previous`
     /// equal to the spec's launch template this is a scale in place.
     pub previous_desired: Option<u32>,
+    /// Health check and lifecycle hooks generation 1 has at the start (`None`: the spec's),
+    /// e.g. a fleet created before they were configured.
+    pub previous_settings: Option<(
+        crate::spec::GroupHealthCheck,
+        Vec<crate::spec::LifecycleHook>,
+    )>,
     /// Groups scaling themselves, as their target-tracking policies would.
     pub scaling: Vec<ScalingEvent>,
 }
