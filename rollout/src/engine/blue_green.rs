@@ -185,6 +185,15 @@ impl Rollout {
                 }
                 return;
             }
+            // The stable group leaves only once a read made long enough after the last weight
+            // write shows 100 %: an earlier one may predate a step's write still landing.
+            if self.canary_weights(100).is_some()
+                && self.any_attached(&self.retiring(), obs)
+                && let Some(at) = self.listener_settles_at(now)
+            {
+                out.wake_at(at);
+                return;
+            }
         }
         if self.detach_all(self.retiring(), obs, now, out) {
             let detail = self.drain_detail(obs, &self.retiring());
@@ -192,7 +201,14 @@ impl Rollout {
         }
     }
 
-    /// What the drain phase waits for, for the timeline.
+    /// Whether any of `names` is still attached to a target group (its detach still to come).
+    pub(super) fn any_attached(&self, names: &[String], obs: &Observation) -> bool {
+        names
+            .iter()
+            .filter_map(|name| obs.asg(name))
+            .any(needs_detach)
+    }
+
     /// Detaches each of `names` from its target groups; true once none is attached any more
     /// (the old generation going forward, the new one in a rollback: the same step).
     pub(super) fn detach_all(
@@ -228,6 +244,7 @@ impl Rollout {
         all_detached
     }
 
+    /// What the drain phase waits for, for the timeline.
     pub(super) fn drain_detail(&self, obs: &Observation, names: &[String]) -> String {
         let with_instances = names
             .iter()

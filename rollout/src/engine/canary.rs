@@ -9,7 +9,7 @@ use crate::spec::{Strategy, human};
 use crate::time::Timestamp;
 
 use super::commands::Out;
-use super::{MIN_REQUESTS_FOR_RATIO, Rollout, gate_poll};
+use super::{LISTENER_SETTLE, MIN_REQUESTS_FOR_RATIO, Rollout, gate_poll};
 
 impl Rollout {
     pub(super) fn canary_weights(&self, new_weight: u8) -> Option<(String, Vec<(String, u32)>)> {
@@ -41,6 +41,23 @@ impl Rollout {
         obs.listener
             .as_ref()
             .is_some_and(|l| weights.iter().all(|(group, w)| l.weight_of(group) == *w))
+    }
+
+    /// A resumed canary rollout does not know what its killed predecessor wrote, nor when:
+    /// it takes a weight write to have been issued now.
+    pub(super) fn assume_weights_written(&mut self, now: Timestamp) {
+        if let Strategy::Canary(_) = self.spec.strategy {
+            self.cp.weights_written_at = Some(now);
+        }
+    }
+
+    /// Canary: `Some(when)` while a read may still predate the last weight write (see
+    /// [`LISTENER_SETTLE`]): weights it shows in place are not taken as done before `when`.
+    pub(super) fn listener_settles_at(&self, now: Timestamp) -> Option<Timestamp> {
+        self.cp
+            .weights_written_at
+            .map(|at| at + LISTENER_SETTLE)
+            .filter(|at| now < *at)
     }
 
     /// Canary gates: `Some(reason)` when one fails.

@@ -33,6 +33,11 @@ pub struct Checkpoint {
     pub stable_target_group: Option<String>,
     /// Canary: when the current step's weights were first observed in place.
     pub step_applied_at: Option<Timestamp>,
+    /// Canary: when the listener's weights were last written by this rollout, or when it
+    /// resumed (a killed predecessor's write may still land): reads before
+    /// [`super::LISTENER_SETTLE`] after it may predate the write.
+    #[serde(default)]
+    pub weights_written_at: Option<Timestamp>,
     /// Canary: start of the metrics window of the 5xx gate.
     pub canary_started_at: Option<Timestamp>,
     /// ASG name → when it was first observed detached from every target group.
@@ -121,6 +126,7 @@ impl Checkpoint {
             failure: None,
             stable_target_group: None,
             step_applied_at: None,
+            weights_written_at: None,
             canary_started_at: None,
             detached_seen: BTreeMap::new(),
             rolling_target: 0,

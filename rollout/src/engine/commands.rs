@@ -88,6 +88,9 @@ impl Rollout {
         {
             self.cp.reregistered.insert(asg.clone());
         }
+        if let Command::SetListenerWeights { .. } = &command {
+            self.cp.weights_written_at = Some(now);
+        }
         self.cp.pending.insert(key, now);
         out.wake_at(look_at.max(now + CONFIRM_AFTER));
         out.commands.push(command);

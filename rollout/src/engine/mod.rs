@@ -52,6 +52,22 @@ const CONFIRM_BACKOFF: [Duration; 4] = [
     Duration::from_secs(15),
 ];
 
+/// Canary: a read of the listener shows the engine's own weight writes only when it was made
+/// this long after the last of them (and after the rollout resumed, since a killed
+/// predecessor's write may still be landing); until then a group is not detached on what the
+/// read shows. A write lands late (AWS's APIs are eventually consistent: the simulator draws
+/// up to 15 s) and a read of DescribeRules/DescribeListeners may come from a replica that lags
+/// behind (the simulator: up to 20 s), so an earlier read can show the weights from before the
+/// write: after a rollback those are the weights from before the rollout, the very ones the
+/// rollback writes, and after the last canary step an earlier step's write still landing can
+/// undo the 100 % the read shows. The load balancer's nodes, too, route by the new weights
+/// only some seconds after the API took them (tools that shift ALB traffic wait 30 s before
+/// scaling the side that lost it down). 45 s covers both lags with margin and is paid once
+/// per canary rollout and once per canary rollback, before the detach; the canary steps in
+/// between start their soak on the first read showing their weight (a weight the listener
+/// never had before this step cannot come from a lagging read).
+pub const LISTENER_SETTLE: Duration = Duration::from_secs(45);
+
 /// The longest pause between two reads of the canary gates during a soak: the standard
 /// CloudWatch alarm period (a standard alarm cannot change state faster).
 pub const GATE_POLL: Duration = Duration::from_secs(60);

@@ -117,6 +117,7 @@ impl Rollout {
                 format!("resumed from checkpoint in phase {}", rollout.cp.phase),
             );
             rollout.apply_observed_rollback(observation, now);
+            rollout.assume_weights_written(now);
             return rollout;
         }
         let mut rollout = Rollout {
@@ -126,6 +127,7 @@ impl Rollout {
             transitions: Vec::new(),
         };
         rollout.derive_from_observation(observation, &generations, now);
+        rollout.assume_weights_written(now);
         rollout
     }
 

@@ -136,6 +136,12 @@ impl Rollout {
                     health.healthy
                 ),
             );
+        } else if health.ready()
+            && self.rollback_weights_seen(obs)
+            && let Some(at) = self.listener_settles_at(now)
+        {
+            // Only waiting for a read that cannot predate the weight write: not stuck.
+            out.wake_at(at);
         } else if self.timed_out(now) {
             self.cp.failure = Some(format!(
                 "{reason}; rollback stuck: {} after {}",
@@ -181,7 +187,9 @@ impl Rollout {
     }
 
     /// Canary rollback: every phase re-checks that the stable group has all the weight (a
-    /// forward weight change may land late). True when in place (or not a canary).
+    /// forward weight change may land late). True when in place on a read that cannot
+    /// predate the last weight write (or not a canary): these are the weights from before the
+    /// rollout, so a lagging read shows them while the canary group still gets traffic.
     pub(super) fn ensure_rollback_weights(
         &mut self,
         obs: &Observation,
@@ -193,6 +201,8 @@ impl Rollout {
         }
         match self.canary_weights(0) {
             Some((listener_arn, weights)) if !Self::weights_in_place(obs, &weights) => {
+                // Written at once whatever the read's age: all traffic to the stable group is
+                // where a rollback goes.
                 self.issue(
                     Command::SetListenerWeights {
                         listener_arn,
@@ -203,8 +213,21 @@ impl Rollout {
                 );
                 false
             }
-            _ => true,
+            Some(_) => match self.listener_settles_at(now) {
+                Some(at) => {
+                    out.wake_at(at);
+                    false
+                }
+                None => true,
+            },
+            None => true,
         }
+    }
+
+    /// Canary rollback: a read shows all traffic going to the stable group (it may lag).
+    fn rollback_weights_seen(&self, obs: &Observation) -> bool {
+        self.canary_weights(0)
+            .is_some_and(|(_, weights)| Self::weights_in_place(obs, &weights))
     }
 
     /// Names of the ASGs a rollback removes: the failed generation and any leftovers.
@@ -216,7 +239,12 @@ impl Rollout {
 
     pub(super) fn on_detaching_new(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
         self.ensure_rollback_tag(obs, now, out);
-        self.ensure_rollback_weights(obs, now, out);
+        // Resumed here, or a forward write landed after `restoring_old` saw the weights: the
+        // canary group leaves only once the stable one has all the traffic.
+        let weights_ok = self.ensure_rollback_weights(obs, now, out);
+        if !weights_ok && self.any_attached(&self.rollback_retiring(), obs) {
+            return;
+        }
         if self.detach_all(self.rollback_retiring(), obs, now, out) {
             let detail = self.drain_detail(obs, &self.rollback_retiring());
             self.goto(Phase::DrainingNew, now, detail);

@@ -11,6 +11,7 @@ mod autoscaling_in_place;
 mod canary_default_gate;
 mod checkpoint;
 mod invariants;
+mod listener_lag;
 mod resume_changed_config;
 mod scale_in_place;
 mod spec_validation;
