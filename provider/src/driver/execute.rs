@@ -88,6 +88,21 @@ pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError
         Command::DeleteScalingPolicy { asg, policy_name } => {
             aws.delete_scaling_policy(asg, policy_name).await
         }
+        Command::SetHealthCheck { asg, health_check } => {
+            aws.set_health_check(
+                asg,
+                health_check.kind.as_aws_str(),
+                convert::seconds(health_check.grace_period),
+                health_check.instance_warmup.map(convert::seconds),
+            )
+            .await
+        }
+        Command::PutLifecycleHook { asg, hook } => {
+            aws.put_lifecycle_hook(asg, &convert::new_hook(hook)).await
+        }
+        Command::DeleteLifecycleHook { asg, hook_name } => {
+            aws.delete_lifecycle_hook(asg, hook_name).await
+        }
         Command::SuspendProcesses { asg, processes } => {
             aws.suspend_processes(asg, &process_names(processes)).await
         }

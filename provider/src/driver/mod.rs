@@ -22,7 +22,9 @@ pub mod timeline;
 use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
-use zdd_rollout::{AbortReason, Checkpoint, Event, Observation, Outcome, Rollout, RolloutSpec};
+use zdd_rollout::{
+    AbortReason, Checkpoint, Command, Event, Observation, Outcome, Rollout, RolloutSpec,
+};
 
 use crate::aws::{AwsClients, AwsError, ErrorClass};
 
@@ -193,6 +195,12 @@ pub async fn run_with_poll(
             }
             tracing::debug!(rollout = %rollout.spec().name, command = %command.describe(), "executing");
             observer.api_calls += u64::from(command.api_calls());
+            if let Command::PutLifecycleHook { asg, .. }
+            | Command::DeleteLifecycleHook { asg, .. } = command
+            {
+                // Even a failed call may have changed them.
+                observer.hooks_changed(asg);
+            }
             match stats::timed(&mut stats.aws, execute::execute(aws, command)).await {
                 Ok(()) => refusals.command_succeeded(&give_up),
                 Err(err) => {

@@ -22,7 +22,8 @@ use super::stats::timed;
 /// there), so a fleet without policies pays one call per run.
 ///
 /// Lifecycle hooks: AWS creates them with the group (`LifecycleHookSpecificationList`) and
-/// nothing in a rollout changes them, so each group's are read once per run, by
+/// only the run's own `PutLifecycleHook` / `DeleteLifecycleHook` change them, so each group's
+/// are read once per run and again after such a command ([`Observer::hooks_changed`]), by
 /// `DescribeLifecycleHooks` (one call per group; it takes one group name).
 #[derive(Debug, Default)]
 pub struct Observer {
@@ -126,6 +127,11 @@ impl Observer {
 }
 
 impl Observer {
+    /// The run changed `asg`'s hooks: the next observation reads them again.
+    pub fn hooks_changed(&mut self, asg: &str) {
+        self.hooks.remove(asg);
+    }
+
     /// The groups' scaling policies and lifecycle hooks (see [`Observer`] for when each is
     /// read).
     async fn observe_scaling(

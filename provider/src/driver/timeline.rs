@@ -95,6 +95,18 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "asked AWS to let a group scale itself again",
     ),
     (
+        "set_health_check",
+        "asked AWS to set a live group's health check type, grace period and warm-up",
+    ),
+    (
+        "put_lifecycle_hook",
+        "asked AWS to put a lifecycle hook on a live group",
+    ),
+    (
+        "delete_lifecycle_hook",
+        "asked AWS to delete a lifecycle hook of a live group",
+    ),
+    (
         "lifecycle_hook",
         "instances are held in Pending:Wait or Terminating:Wait by a lifecycle hook",
     ),

@@ -84,6 +84,16 @@ fn an_autoscaled_capacity_is_kept_by_read_plan_and_the_next_rollout() {
     let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
 
+    // desired_capacity alone changes nothing in AWS: the policies own the capacity.
+    config.desired = 3;
+    bed.write_config(&config);
+    bed.apply_ok();
+    let state = bed.state();
+    assert_eq!(state["desired_capacity"], 3);
+    assert_eq!(state["current_capacity"], 4);
+    assert_eq!(state["generation"], 2);
+    assert_eq!(bed.instances_of(&second).len(), 4);
+
     let destroy = bed.terraform(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
     assert!(destroy.success(), "{}\n{}", destroy.stdout, destroy.stderr);
     assert!(bed.asg_names().is_empty());

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use zdd_test_support::{LifecycleEvent, LifecycleEventKind, LifecycleTransition, local_aws};
 
-use crate::common::autoscaling::{complete_lifecycle_action, hook_events, registered_targets};
+use crate::common::autoscaling::{
+    complete_lifecycle_action, group_hooks, hook_events, registered_targets,
+};
 use crate::common::{Config, Sampler, bed, finish};
 
 #[test]
@@ -180,4 +182,64 @@ fn timeline_actions(bed: &crate::common::Bed) -> Vec<String> {
         .iter()
         .filter_map(|step| step["action"].as_str().map(str::to_string))
         .collect()
+}
+
+/// A fleet whose groups check EC2 health with no grace period (as groups made before these
+/// settings were configurable do) is brought to the defaults and given a hook in place: the
+/// plan shows an update of the settings, the apply keeps the generation, AWS then reports the
+/// new settings and hook, and the next plan is clean.
+#[test]
+fn health_check_settings_and_hooks_change_in_place() {
+    let bed = bed("e2ehooki");
+    let mut config = Config::new(&bed);
+    config.extra = vec![
+        r#"health_check_type = "EC2""#.into(),
+        r#"health_check_grace_period = "0s""#.into(),
+    ];
+    bed.write_config(&config);
+    bed.apply_ok();
+    let first = format!("{}-g1", bed.name);
+
+    config.extra = vec![
+        r#"lifecycle_hooks = [{
+    name              = "drain-workers"
+    transition        = "terminating"
+    heartbeat_timeout = "30s"
+  }]"#
+        .into(),
+    ];
+    bed.write_config(&config);
+    let plan = bed.terraform(&["plan", "-no-color", "-input=false"]);
+    assert!(plan.success(), "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("health_check_type") && !plan.stdout.contains("~ generation"),
+        "{}",
+        plan.stdout
+    );
+    let sampler = Sampler::start(&bed, vec![bed.blue().to_string()], 2, None);
+    let apply = bed.apply();
+    let report = sampler.finish();
+    assert!(apply.success(), "{}\n{}", apply.stdout, apply.stderr);
+    assert!(report.breaches.is_empty(), "{:#?}", report.breaches);
+    assert_eq!(bed.asg_names(), std::slice::from_ref(&first));
+    let state = bed.state();
+    assert_eq!(state["generation"], 1);
+    assert_eq!(state["health_check_type"], "ELB");
+    assert_eq!(state["health_check_grace_period"], "5m");
+    assert_eq!(
+        group_hooks(&bed, &first),
+        [("drain-workers".to_string(), 30)]
+    );
+    let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+
+    // Removed again in place: the hook goes from the serving group.
+    config.extra.clear();
+    bed.write_config(&config);
+    bed.apply_ok();
+    assert_eq!(bed.state()["generation"], 1);
+    assert_eq!(group_hooks(&bed, &first), []);
+    let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(bed.violations().is_empty(), "{:#?}", bed.violations());
 }

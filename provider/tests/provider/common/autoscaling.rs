@@ -102,3 +102,25 @@ pub fn complete_lifecycle_action(bed: &Bed, group: &str, hook: &str, instance: &
             .unwrap();
     });
 }
+
+/// `(name, heartbeat seconds)` of a group's hooks as AWS reports them.
+pub fn group_hooks(bed: &Bed, group: &str) -> Vec<(String, i32)> {
+    let autoscaling = aws_sdk_autoscaling::Client::new(&bed.sdk);
+    bed.runtime.block_on(async {
+        autoscaling
+            .describe_lifecycle_hooks()
+            .auto_scaling_group_name(group)
+            .send()
+            .await
+            .unwrap()
+            .lifecycle_hooks()
+            .iter()
+            .map(|hook| {
+                (
+                    hook.lifecycle_hook_name().unwrap_or_default().to_string(),
+                    hook.heartbeat_timeout().unwrap_or_default(),
+                )
+            })
+            .collect()
+    })
+}
