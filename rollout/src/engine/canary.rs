@@ -43,11 +43,12 @@ impl Rollout {
             .is_some_and(|l| weights.iter().all(|(group, w)| l.weight_of(group) == *w))
     }
 
-    /// A resumed canary rollout does not know what its killed predecessor wrote, nor when:
-    /// it takes a weight write to have been issued now.
+    /// A resumed canary rollout does not know what its killed predecessor issued, nor when:
+    /// it takes a weight write (and a detach) to have been issued now.
     pub(super) fn assume_weights_written(&mut self, now: Timestamp) {
         if let Strategy::Canary(_) = self.spec.strategy {
             self.cp.weights_written_at = Some(now);
+            self.cp.canary_resumed_at = Some(now);
         }
     }
 

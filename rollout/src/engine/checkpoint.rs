@@ -38,6 +38,11 @@ pub struct Checkpoint {
     /// [`super::LISTENER_SETTLE`] after it may predate the write.
     #[serde(default)]
     pub weights_written_at: Option<Timestamp>,
+    /// Canary: when this rollout resumed (an apply's start included). What a killed
+    /// predecessor issued, a detach of the stable group among it, may land until
+    /// [`super::LISTENER_SETTLE`] after it.
+    #[serde(default)]
+    pub canary_resumed_at: Option<Timestamp>,
     /// Canary: start of the metrics window of the 5xx gate.
     pub canary_started_at: Option<Timestamp>,
     /// ASG name → when it was first observed detached from every target group.
@@ -127,6 +132,7 @@ impl Checkpoint {
             stable_target_group: None,
             step_applied_at: None,
             weights_written_at: None,
+            canary_resumed_at: None,
             canary_started_at: None,
             detached_seen: BTreeMap::new(),
             rolling_target: 0,

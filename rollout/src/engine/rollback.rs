@@ -11,7 +11,7 @@ use crate::time::Timestamp;
 
 use super::commands::{Out, truncate_tag};
 use super::groups::needs_detach;
-use super::{Mode, Rollout};
+use super::{LISTENER_SETTLE, Mode, Rollout};
 
 impl Rollout {
     /// Aborts a forward rollout from outside (an interrupt, the operation's timeout).
@@ -87,14 +87,23 @@ impl Rollout {
         };
         let groups = self.old_groups();
         self.ensure_attached(&old, &groups, now, out);
-        let settled = self.cp.settle_until.is_none_or(|t| now >= t);
+        // Canary, resumed: a detach of the stable group a killed predecessor issued may still
+        // land (a read showing it attached may predate it); the weights wait for it.
+        let predecessor_may_land = self
+            .cp
+            .canary_resumed_at
+            .map(|at| at + LISTENER_SETTLE)
+            .filter(|at| now < *at);
+        let settle_at = self.cp.settle_until.max(predecessor_may_land);
+        let settled = settle_at.is_none_or(|t| now >= t);
         let detach_prefix = format!("detach:{old_name}:");
-        let old_detach_in_flight = !settled
-            && self
-                .cp
-                .pending
-                .keys()
-                .any(|k| k.starts_with(&detach_prefix));
+        let old_detach_in_flight = predecessor_may_land.is_some()
+            || (!settled
+                && self
+                    .cp
+                    .pending
+                    .keys()
+                    .any(|k| k.starts_with(&detach_prefix)));
         // Rolling: instances a scale-in retired keep draining and go; AWS launches their
         // replacements once the desired capacity is back. (A scale-in issued before the failure
         // may still land: the settle time below re-checks.)
@@ -120,7 +129,7 @@ impl Rollout {
         let weights_ok =
             health.ready() && !old_detach_in_flight && self.ensure_rollback_weights(obs, now, out);
         if health.ready() && !settled {
-            out.wake_at(self.cp.settle_until.unwrap_or(now));
+            out.wake_at(settle_at.unwrap_or(now));
         } else if health.ready() && weights_ok {
             if !tagged {
                 return; // the tag's confirmation wakes the rollout

@@ -95,6 +95,75 @@ fn found_by_exploration_a_resumed_canary_rollback_reading_the_original_weights()
     );
 }
 
+/// Found by `canary_rollbacks_under_a_lagging_listener_drop_nothing`: killed 1 s after the
+/// stable group's detach was sent (it lands up to 15 s later), the resumed apply read the
+/// stable group still attached, saw the alarm, and sent it all the traffic at once: the
+/// detach landed and 6000 requests found no target. The resumed rollback now waits until a
+/// read can show what its predecessor issued, re-attaches the group, and moves the weights
+/// once it is healthy again.
+#[test]
+fn found_by_exploration_a_resumed_canary_rollback_waits_for_a_detach_its_predecessor_sent() {
+    let shape = FleetShape {
+        desired: 2,
+        soak: Duration::from_secs(30),
+        ..FleetShape::default()
+    };
+    let spec = spec(StrategyKind::Canary, &shape, 7).unwrap_or_else(|e| panic!("{e}"));
+    let timings = Timings {
+        boot_min: Duration::from_secs(20),
+        boot_max: Duration::from_secs(38),
+        health_check_interval: Duration::from_secs(15),
+        deregistration_delay: Duration::from_secs(5),
+        requests_per_second: 100,
+        ..Timings::default()
+    };
+    let faults = Faults {
+        api_failure: 0.1,
+        consistency_delay_max: Duration::from_secs(15),
+        stale_read_max: STALE,
+        alarm_at: Some(Duration::from_secs(293)),
+        ..Faults::default()
+    };
+    let scenario = update(
+        "canary lagging listener",
+        3020871018089330055,
+        spec,
+        timings,
+        faults,
+    );
+    let kill = Kill {
+        after_steps: vec![33],
+        restart_after: Duration::from_secs(1),
+        ..Kill::default()
+    };
+
+    let report = run(&scenario, &kill);
+
+    let trace = report.trace.join("\n");
+    assert_eq!(report.kills, 1, "{trace}");
+    assert!(
+        trace.contains("killed") && trace.contains("restoring_old"),
+        "no longer the scenario it was: {trace}"
+    );
+    assert!(
+        matches!(
+            report.outcome,
+            Some(Outcome::RolledBack {
+                serving: Some(1),
+                ..
+            })
+        ),
+        "{:?}\n{trace}",
+        report.outcome
+    );
+    assert_eq!(report.dropped, 0, "{trace}");
+    assert!(
+        report.violations.is_empty(),
+        "{:?}\n{trace}",
+        report.violations
+    );
+}
+
 /// How far behind a read of the listener may be (the simulator's property tests draw up to
 /// this much).
 const STALE: Duration = Duration::from_secs(20);
@@ -323,4 +392,73 @@ fn a_canary_detaches_the_stable_group_only_once_no_earlier_weight_write_can_land
         "{:?}",
         cloud.world.violations
     );
+}
+
+/// Canary rollouts that roll back (an alarm fires at a random moment) under the listener's
+/// worst lags the simulator draws, killed once at a random step: no request is dropped and
+/// every invariant holds. (Case count: `PROPTEST_CASES`; see `support/mod.rs`.)
+#[test]
+fn canary_rollbacks_under_a_lagging_listener_drop_nothing() {
+    use proptest::prelude::*;
+
+    let case = (
+        any::<u64>(),
+        1u32..=6,                                    // desired
+        prop_oneof![Just(30u64), Just(60)],          // soak
+        (20u64..=40, 0u64..=30),                     // boot min, spread
+        prop_oneof![Just(5u64), Just(15), Just(30)], // health check interval
+        prop_oneof![Just(5u64), Just(60)],           // deregistration delay
+        60u64..400,                                  // alarm
+        (1usize..40, 1u64..=30, any::<bool>()),      // kill: step, restart, checkpoint
+    )
+        .prop_map(
+            |(seed, desired, soak, (boot, spread), interval, delay, alarm, kill)| {
+                let shape = FleetShape {
+                    desired,
+                    soak: Duration::from_secs(soak),
+                    ..FleetShape::default()
+                };
+                let spec = spec(StrategyKind::Canary, &shape, 7)
+                    .unwrap_or_else(|e| panic!("fixture: {e}"));
+                let timings = Timings {
+                    boot_min: Duration::from_secs(boot),
+                    boot_max: Duration::from_secs(boot + spread),
+                    health_check_interval: Duration::from_secs(interval),
+                    deregistration_delay: Duration::from_secs(delay),
+                    requests_per_second: 100,
+                    ..Timings::default()
+                };
+                let faults = Faults {
+                    api_failure: 0.1,
+                    consistency_delay_max: Duration::from_secs(15),
+                    stale_read_max: STALE,
+                    alarm_at: Some(Duration::from_secs(alarm)),
+                    ..Faults::default()
+                };
+                let scenario = update("canary lagging listener", seed, spec, timings, faults);
+                let kill = Kill {
+                    after_steps: vec![kill.0],
+                    restart_after: Duration::from_secs(kill.1),
+                    keep_checkpoint: kill.2,
+                    ..Kill::default()
+                };
+                (scenario, kill)
+            },
+        );
+    let mut runner = crate::support::runner("canary lagging listener", 300);
+    let result = runner.run(&case, |(scenario, kill)| {
+        let report = run(&scenario, &kill);
+        let trace = || report.trace.join("\n");
+        prop_assert_eq!(report.dropped, 0, "{}", trace());
+        prop_assert!(
+            report.violations.is_empty(),
+            "{:?}\n{}",
+            report.violations,
+            trace()
+        );
+        Ok(())
+    });
+    if let Err(error) = result {
+        panic!("{error}");
+    }
 }
