@@ -29,7 +29,7 @@ test-rust: setup
 # `make explore CASES=20000`. A failure prints the scenario; replay it with its seed.
 CASES ?= 5000
 explore:
-	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(CASES) $(CARGO) test --release -p zdd-rollout --test rollout -- invariants:: abort::
+	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(CASES) $(CARGO) test --release -p zdd-rollout --test rollout -- invariants:: abort:: listener_lag::
 
 # The fuzz tests (`make test` replays a fixed few hundred cases each) on new random inputs:
 # `make fuzz FUZZ_CASES=200000`. A failure prints the input; ZDD_PROPTEST_SEED=<number> replays.
