@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::common::{Config, Sampler, bed, finish, interrupt};
-use zdd_test_support::local_aws;
 
 #[test]
 fn unhealthy_new_generation_rolls_back_and_the_next_plan_proposes_it_again() {
@@ -19,26 +18,8 @@ fn unhealthy_new_generation_rolls_back_and_the_next_plan_proposes_it_again() {
     let sampler = Sampler::start(&bed, vec![bed.blue().to_string()], 2, None);
     let child = bed.spawn_apply();
     let new_group = format!("{}-g2", bed.name);
-    let mut marked = std::collections::BTreeSet::new();
     // Mark every instance of the new generation unhealthy as soon as it exists.
-    bed.wait_for(
-        "the new generation's instances",
-        Duration::from_secs(60),
-        || {
-            for instance in bed.instances_of(&new_group) {
-                if marked.insert(instance.clone()) {
-                    local_aws()
-                        .set_instance_health(
-                            &instance,
-                            "unhealthy",
-                            Some("Target.ResponseCodeMismatch"),
-                        )
-                        .unwrap();
-                }
-            }
-            marked.len() >= 2
-        },
-    );
+    bed.fail_health_of(&new_group, 2);
     let apply = finish(child);
     let report = sampler.finish();
     assert!(!apply.success(), "{}", apply.stdout);
@@ -123,25 +104,7 @@ fn a_generation_kept_after_its_rollback_reads_as_rolled_back_not_interrupted() {
     bed.write_config(&config);
     let child = bed.spawn_apply();
     let new_group = format!("{}-g2", bed.name);
-    let mut marked = std::collections::BTreeSet::new();
-    bed.wait_for(
-        "the new generation's instances",
-        Duration::from_secs(60),
-        || {
-            for instance in bed.instances_of(&new_group) {
-                if marked.insert(instance.clone()) {
-                    local_aws()
-                        .set_instance_health(
-                            &instance,
-                            "unhealthy",
-                            Some("Target.ResponseCodeMismatch"),
-                        )
-                        .unwrap();
-                }
-            }
-            marked.len() >= 2
-        },
-    );
+    bed.fail_health_of(&new_group, 2);
     let apply = finish(child);
     assert!(!apply.success(), "{}", apply.stdout);
     assert!(apply.stderr.contains("rolled back"), "{}", apply.stderr);

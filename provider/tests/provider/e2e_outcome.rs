@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::common::{Config, Sampler, bed, finish, kill_group};
-use zdd_test_support::local_aws;
 
 /// Outputs wired to the attributes only the rollout's outcome decides.
 const OUTPUTS: &str = r#"
@@ -40,26 +39,8 @@ fn a_rolled_back_apply_leaves_outputs_at_what_serves() {
     assert!(plan.success(), "{}\n{}", plan.stdout, plan.stderr);
     let child = bed.spawn_apply();
     let new_group = format!("{}-g2", bed.name);
-    let mut marked = std::collections::BTreeSet::new();
     // The new generation never turns healthy: the rollout rolls back.
-    bed.wait_for(
-        "the new generation's instances",
-        Duration::from_secs(60),
-        || {
-            for instance in bed.instances_of(&new_group) {
-                if marked.insert(instance.clone()) {
-                    local_aws()
-                        .set_instance_health(
-                            &instance,
-                            "unhealthy",
-                            Some("Target.ResponseCodeMismatch"),
-                        )
-                        .unwrap();
-                }
-            }
-            marked.len() >= 2
-        },
-    );
+    bed.fail_health_of(&new_group, 2);
     let apply = finish(child);
     assert!(!apply.success(), "{}", apply.stdout);
     assert!(apply.stderr.contains("rolled back"), "{}", apply.stderr);

@@ -428,6 +428,31 @@ impl Bed {
         })
     }
 
+    /// Marks every instance of `asg` unhealthy in the load balancer (a health check that
+    /// answers the wrong code) as soon as it exists, until `count` have been marked: a new
+    /// generation that never turns healthy.
+    pub fn fail_health_of(&self, asg: &str, count: usize) {
+        let mut marked = std::collections::BTreeSet::new();
+        self.wait_for(
+            &format!("{count} instances of {asg}"),
+            Duration::from_secs(60),
+            || {
+                for instance in self.instances_of(asg) {
+                    if marked.insert(instance.clone()) {
+                        local_aws()
+                            .set_instance_health(
+                                &instance,
+                                "unhealthy",
+                                Some("Target.ResponseCodeMismatch"),
+                            )
+                            .unwrap();
+                    }
+                }
+                marked.len() >= count
+            },
+        );
+    }
+
     /// Polls until `check` holds or `limit` passes; panics with `what` on timeout.
     pub fn wait_for(&self, what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
         let deadline = Instant::now() + limit;
