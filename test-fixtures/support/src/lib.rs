@@ -14,6 +14,8 @@
 //!   and the lifecycle-hook events of the local AWS.
 //! - [`FaultRule`], [`LocalAws::hostile`], [`LocalAws::fault_stats`]: a hostile local AWS
 //!   (throttling, 5xx, latency, dropped connections, stale reads; seeded) and its call counts.
+//! - [`Record`]: what a hostile suite ran and saw, published to `ZDD_RELIABILITY_DIR` for
+//!   `RELIABILITY.md` (`make reliability`).
 //!
 //! A missing test bed is an error carrying the hint "run `make setup`", never a skip.
 //!
@@ -30,6 +32,7 @@ mod held_open;
 mod local_aws;
 mod paths;
 mod process;
+mod reliability;
 mod s3_backend;
 mod terraform;
 
@@ -50,6 +53,7 @@ pub use process::{
     Signal, group_alive, output_text, send_signal, signal, signal_group, wait_for_path,
     wait_with_timeout,
 };
+pub use reliability::{RELIABILITY_DIR_ENV, Record, STRESS_TRIALS_ENV, stress_trials};
 pub use s3_backend::{
     StateLocking, create_lock_table, create_state_bucket, lock_table_item, object_bytes,
     object_exists, s3_backend_block,
