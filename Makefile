@@ -6,7 +6,7 @@ export CHECKPOINT_DISABLE := 1
 # The tests and the demo find the terraform shim, python and moto here.
 export ZDD_VENV := $(VENV)
 
-.PHONY: setup build test test-python test-rust explore fuzz demo fmt lint bench clean-venv
+.PHONY: setup build test test-python test-rust explore fuzz reliability stress demo fmt lint bench clean-venv
 
 setup:
 	@bash scripts/setup.sh
@@ -39,6 +39,16 @@ fuzz:
 	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p zdd-check --test check -- fuzz::
 	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p zdd-tfplugin --test tfplugin -- fuzz::
 	ZDD_PROPTEST_SEED=random PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p zdd-guard --test guard -- fuzz::
+
+# RELIABILITY.md regenerated: the hostile suites (faults, kill -9 at every phase, guard
+# contention, kill -9 of the guard) at their `make test` size, with the figures they publish.
+reliability: setup
+	bash scripts/reliability.sh
+
+# The long runs of the same suites (guard contention: 100 trials), then RELIABILITY.md.
+STRESS_TRIALS ?= 100
+stress: setup
+	ZDD_STRESS_TRIALS=$(STRESS_TRIALS) RELIABILITY_COMMAND="make stress" bash scripts/reliability.sh
 
 # A real run against the embedded local AWS (see README.md).
 demo: setup

@@ -53,7 +53,10 @@ pub use process::{
     Signal, group_alive, output_text, send_signal, signal, signal_group, wait_for_path,
     wait_with_timeout,
 };
-pub use reliability::{RELIABILITY_DIR_ENV, Record, STRESS_TRIALS_ENV, stress_trials};
+pub use reliability::{
+    RELIABILITY_DIR_ENV, Record, RunContext, STRESS_TRIALS_ENV, SuiteTime, render_markdown,
+    stress_trials,
+};
 pub use s3_backend::{
     StateLocking, create_lock_table, create_state_bucket, lock_table_item, object_bytes,
     object_exists, s3_backend_block,
