@@ -125,6 +125,7 @@ def test_the_first_answering_rule_hit_answers_and_later_ones_do_not_draw() -> No
     ({"kind": "latency", "latency_ms": 10, "jitter_ms": -1}, "jitter_ms"),
     ({"kind": "stale_read", "stale_read_max": 0}, "stale_read_max"),
     ({"kind": "drop", "error_code": "X"}, "unknown field"),
+    ({"kind": "lost_response", "latency_ms": 5}, "unknown field"),
     ({"kind": "latency", "latency_ms": 5, "stale_read_max": 1}, "unknown field"),
 ])
 def test_malformed_hostile_rules_are_refused(body: dict[str, Any], complaint: str) -> None:
@@ -169,9 +170,20 @@ def test_stats_count_requests_and_faults_per_service_and_action() -> None:
     }
 
 
-def single_attempt(aws: LocalAws, service: str) -> Any:
+def test_stats_of_one_access_key_count_only_the_calls_it_signed() -> None:
+    stats = FaultStats()
+    stats.seen("autoscaling", "CreateAutoScalingGroup", "AKIDMINE")
+    stats.fault("autoscaling", "CreateAutoScalingGroup", "lost_response", access_key_id="AKIDMINE")
+    stats.seen("autoscaling", "CreateAutoScalingGroup", "AKIDOTHER")
+    stats.fault("autoscaling", "CreateAutoScalingGroup", "throttle", access_key_id="AKIDOTHER")
+    assert stats.to_json("AKIDMINE")["totals"] == {"requests": 1, "faults": {"lost_response": 1}}
+    assert stats.to_json()["totals"] == {"requests": 2, "faults": {"lost_response": 1, "throttle": 1}}
+    assert stats.to_json("AKIDNOBODY") == {"services": {}, "totals": {"requests": 0, "faults": {}}}
+
+
+def single_attempt(aws: LocalAws, service: str, access_key_id: str = "test") -> Any:
     return boto3.client(
-        service, endpoint_url=aws.endpoint, region_name="us-east-1", aws_access_key_id="test",
+        service, endpoint_url=aws.endpoint, region_name="us-east-1", aws_access_key_id=access_key_id,
         aws_secret_access_key="test", config=Config(retries={"mode": "standard", "total_max_attempts": 1},
                                                     s3={"addressing_style": "path"}),
     )
@@ -207,6 +219,50 @@ def test_a_dropped_connection_is_a_connection_error_not_a_response(aws: LocalAws
         client.describe_auto_scaling_groups()
     assert client.describe_auto_scaling_groups()["AutoScalingGroups"] == []
     assert aws.control("GET", "/zdd/faults/stats")["totals"]["faults"] == {"drop": 1}
+
+
+def test_a_lost_response_is_a_connection_error_after_the_write_took_effect(aws: LocalAws) -> None:
+    aws.control("POST", "/zdd/faults", {"kind": "lost_response", "service": "dynamodb", "action": "CreateTable",
+                                        "count": 1})
+    client = single_attempt(aws, "dynamodb")
+    table = {"TableName": "locks", "KeySchema": [{"AttributeName": "LockID", "KeyType": "HASH"}],
+             "AttributeDefinitions": [{"AttributeName": "LockID", "AttributeType": "S"}],
+             "BillingMode": "PAY_PER_REQUEST"}
+    with pytest.raises(ConnectionClosedError):
+        client.create_table(**table)
+    # The caller saw no answer, yet AWS made the table: re-issuing the write meets it.
+    assert client.list_tables()["TableNames"] == ["locks"]
+    with pytest.raises(ClientError) as again:
+        client.create_table(**table)
+    assert again.value.response["Error"]["Code"] == "ResourceInUseException"
+    assert aws.control("GET", "/zdd/faults/stats")["totals"]["faults"] == {"lost_response": 1}
+
+
+def test_a_lost_write_opens_its_stale_read_window(aws: LocalAws) -> None:
+    client = single_attempt(aws, "dynamodb")
+    assert client.list_tables()["TableNames"] == []
+    aws.control("POST", "/zdd/faults", {"kind": "stale_read", "service": "dynamodb", "stale_read_max": 400})
+    aws.control("POST", "/zdd/faults", {"kind": "lost_response", "service": "dynamodb", "action": "CreateTable",
+                                        "count": 1})
+    assert client.list_tables()["TableNames"] == []  # remembered before the write
+    with pytest.raises(ConnectionClosedError):
+        client.create_table(TableName="late", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                            BillingMode="PAY_PER_REQUEST")
+    assert client.list_tables()["TableNames"] == [], "the write's window serves the earlier view"
+    assert aws.control("GET", "/zdd/faults/stats")["totals"]["faults"] == {"lost_response": 1, "stale_read": 1}
+
+
+def test_stats_can_be_read_for_one_access_key(aws: LocalAws) -> None:
+    aws.control("POST", "/zdd/faults", {"kind": "throttle", "service": "dynamodb", "access_key_id": "AKIDMINE"})
+    mine, other = single_attempt(aws, "dynamodb", "AKIDMINE"), single_attempt(aws, "dynamodb", "AKIDOTHER")
+    with pytest.raises(ClientError):
+        mine.list_tables()
+    other.list_tables()
+    other.list_tables()
+    answer = aws.control("GET", "/zdd/faults/stats?access_key_id=AKIDMINE")
+    assert answer["totals"] == {"requests": 1, "faults": {"throttle": 1}}
+    assert aws.control("GET", "/zdd/faults/stats")["totals"] == {"requests": 3, "faults": {"throttle": 1}}
 
 
 def test_latency_and_server_errors_through_the_server(aws: LocalAws) -> None:

@@ -1,6 +1,7 @@
 """Injected AWS faults: a test asks the local AWS to answer matching calls with an error in the
 shape the real service uses, to throttle, to fail with a 5xx, to answer late, to drop the
-connection, or to serve reads stale, so the code under test meets what AWS does on a bad day.
+connection, to lose the response of a call it served, or to serve reads stale, so the code under
+test meets what AWS does on a bad day.
 
 Pure: no moto, no HTTP server. `FaultSet.decide` takes the parts of a request that identify it
 and answers what to do with it; `fault_shapes.render_error` builds an error response;
@@ -8,7 +9,8 @@ and answers what to do with it; `fault_shapes.render_error` builds an error resp
 
 A fault rule (the JSON body of `POST /zdd/faults`; README.md has the reference):
 
-    {"kind": "throttle",         # error | throttle | server_error | latency | drop | stale_read
+    {"kind": "throttle",         # error | throttle | server_error | latency | drop | lost_response
+                                 # | stale_read
      "service": "autoscaling",   # the SigV4 signing name, or "*"
      "action": "SetDesiredCapacity",   # the API action, or "*"
      "match": "web-g1",          # optional: a string, or a list of which any one must occur in
@@ -42,8 +44,10 @@ from .fault_shapes import default_shape, identify, render_error
 __all__ = ["Decision", "Fault", "FaultError", "FaultSet", "FaultStats", "KINDS", "identify", "parse_rule",
            "render", "preset_rules"]
 
-# Kinds that answer the call themselves (the first such rule hit answers it).
-ANSWERING_KINDS = ("error", "throttle", "server_error", "drop")
+# Kinds that decide the call's answer (the first such rule hit does). `lost_response` lets
+# moto serve the call (a write takes effect) and then closes the connection unanswered: the
+# caller cannot tell it from `drop`, which closes it before anything is served.
+ANSWERING_KINDS = ("error", "throttle", "server_error", "drop", "lost_response")
 KINDS = (*ANSWERING_KINDS, "latency", "stale_read")
 _COMMON_FIELDS = {"kind", "service", "action", "match", "access_key_id", "skip", "count", "probability", "seed"}
 _KIND_FIELDS = {
@@ -51,6 +55,7 @@ _KIND_FIELDS = {
     "throttle": {"error_code", "http_status", "message"},
     "server_error": {"error_code", "http_status", "message"},
     "drop": set(),
+    "lost_response": set(),
     "latency": {"latency_ms", "jitter_ms"},
     "stale_read": {"stale_read_max"},
 }
@@ -308,38 +313,50 @@ class FaultSet:
 
 @dataclass
 class FaultStats:
-    """Per service and action: requests seen and faults injected by kind (`GET /zdd/faults/stats`)."""
+    """Per service and action: requests seen and faults injected by kind (`GET /zdd/faults/stats`),
+    also per access key, so a test on the shared server can count its own process's calls alone
+    (`?access_key_id=`)."""
 
-    requests: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
-    injected: dict[tuple[str, str], dict[str, int]] = field(
+    requests: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    injected: dict[tuple[str, str, str], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def seen(self, service: str, action: str) -> None:
+    def seen(self, service: str, action: str, access_key_id: str = "") -> None:
         with self.lock:
-            self.requests[(service, action)] += 1
+            self.requests[(access_key_id, service, action)] += 1
 
-    def fault(self, service: str, action: str, kind: str, times: int = 1) -> None:
+    def fault(self, service: str, action: str, kind: str, times: int = 1, access_key_id: str = "") -> None:
         with self.lock:
-            self.injected[(service, action)][kind] += times
+            self.injected[(access_key_id, service, action)][kind] += times
 
     def clear(self) -> None:
         with self.lock:
             self.requests.clear()
             self.injected.clear()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, access_key_id: str | None = None) -> dict[str, Any]:
+        """Every caller's calls, or (`access_key_id`) only those signed with that key."""
         with self.lock:
-            services: dict[str, dict[str, Any]] = {}
-            total_faults: dict[str, int] = defaultdict(int)
-            for key in sorted(set(self.requests) | set(self.injected)):
-                service, action = key
-                faults = dict(sorted(self.injected.get(key, {}).items()))
-                for kind, times in faults.items():
-                    total_faults[kind] += times
-                services.setdefault(service, {})[action] = {"requests": self.requests.get(key, 0), "faults": faults}
-            return {"services": services,
-                    "totals": {"requests": sum(self.requests.values()), "faults": dict(sorted(total_faults.items()))}}
+            requests: dict[tuple[str, str], int] = defaultdict(int)
+            injected: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+            for (key, service, action), times in self.requests.items():
+                if access_key_id is None or key == access_key_id:
+                    requests[(service, action)] += times
+            for (key, service, action), faults in self.injected.items():
+                if access_key_id is None or key == access_key_id:
+                    for kind, times in faults.items():
+                        injected[(service, action)][kind] += times
+        services: dict[str, dict[str, Any]] = {}
+        total_faults: dict[str, int] = defaultdict(int)
+        for service, action in sorted(set(requests) | set(injected)):
+            faults = dict(sorted(injected.get((service, action), {}).items()))
+            for kind, times in faults.items():
+                total_faults[kind] += times
+            services.setdefault(service, {})[action] = {"requests": requests.get((service, action), 0),
+                                                        "faults": faults}
+        return {"services": services,
+                "totals": {"requests": sum(requests.values()), "faults": dict(sorted(total_faults.items()))}}
 
 
 # The standard hostile mix (issue 15, suite 1): 20 % throttling, 2 % 5xx, 200 ms added latency,

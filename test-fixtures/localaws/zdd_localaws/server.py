@@ -55,7 +55,7 @@ class ZddApp:
                 return self._control(method, path, environ, start_response)
         request = _AwsRequest(environ)
         if request.service:
-            self.fault_stats.seen(request.service, request.action)
+            self.fault_stats.seen(request.service, request.action, request.access_key_id)
         injected = self._injected_fault(request, environ, start_response)
         if injected is not None:
             return injected
@@ -87,7 +87,8 @@ class ZddApp:
             return _json(start_response, 200, {"reset": True})
         if path == "/zdd/faults/stats":
             if method == "GET":
-                return _json(start_response, 200, self.fault_stats.to_json())
+                access_key_id = _query_text(environ, "access_key_id")
+                return _json(start_response, 200, self.fault_stats.to_json(access_key_id))
             if method == "DELETE":
                 self.fault_stats.clear()
                 return _json(start_response, 200, {"cleared": True})
@@ -146,18 +147,32 @@ class ZddApp:
             return None
         decision: Decision = self.faults.decide(request.service, request.action, request.text, request.access_key_id)
         if decision.latency:
-            self.fault_stats.fault(request.service, request.action, "latency", decision.latency)
+            self.fault_stats.fault(request.service, request.action, "latency", decision.latency,
+                                   request.access_key_id)
             # Outside the backend lock: a slow answer to one caller does not slow the others.
             time.sleep(decision.delay_seconds)
         fault = decision.answer
         if fault is None:
             return None
-        self.fault_stats.fault(request.service, request.action, fault.kind)
+        self.fault_stats.fault(request.service, request.action, fault.kind, access_key_id=request.access_key_id)
         if fault.kind == "drop":
             _drop_connection(environ)
+        if fault.kind == "lost_response":
+            self._serve_then_lose(request, environ, start_response)
         status, response_headers, payload = render(fault, request.protocol, request.action, request.service)
         start_response(f"{status} {HTTPStatus(status).phrase}", response_headers)
         return [payload]
+
+    def _serve_then_lose(self, request: _AwsRequest, environ: dict[str, Any], start_response: StartResponse) -> None:
+        """Serves the call as usual (a write takes effect and opens its stale-read windows),
+        then closes the connection before a byte of the answer is sent: the caller sees a
+        dispatch failure and cannot know that its call succeeded."""
+        unsent = _Captured(start_response, defer=True)
+        if request.service and self.faults.has_stale_reads():
+            b"".join(self._eventually_consistent(request, environ, unsent))
+        else:
+            self._moto(environ, unsent)
+        _drop_connection(environ)
 
     def _eventually_consistent(
         self, request: _AwsRequest, environ: dict[str, Any], start_response: StartResponse
@@ -187,7 +202,8 @@ class ZddApp:
             window_start, window_seconds = open_windows[hit.id]
             previous = stale.previous_view(key, window_start)
             if previous is not None:
-                self.fault_stats.fault(request.service, request.action, "stale_read")
+                self.fault_stats.fault(request.service, request.action, "stale_read",
+                                       access_key_id=request.access_key_id)
                 start_response(previous.status, previous.headers)
                 return [previous.body]
         captured = _Captured(start_response, defer=True)
@@ -196,7 +212,8 @@ class ZddApp:
             hidden = stale.hidden_groups(hit.id, open_windows[hit.id][1], now)
             filtered = without_groups(body, hidden)
             if filtered != body:
-                self.fault_stats.fault(request.service, request.action, "stale_read")
+                self.fault_stats.fault(request.service, request.action, "stale_read",
+                                       access_key_id=request.access_key_id)
                 captured.replace_length(len(filtered))
                 captured.send()
                 return [filtered]
@@ -284,6 +301,13 @@ def _query_int(environ: dict[str, Any], name: str, default: int) -> int:
 
     values = parse_qs(environ.get("QUERY_STRING", "")).get(name)
     return int(values[0]) if values else default
+
+
+def _query_text(environ: dict[str, Any], name: str) -> str | None:
+    from urllib.parse import parse_qs
+
+    values = parse_qs(environ.get("QUERY_STRING", "")).get(name)
+    return values[0] if values else None
 
 
 def _json(start_response: StartResponse, status: int, body: Any) -> list[bytes]:

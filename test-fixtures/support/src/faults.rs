@@ -1,7 +1,7 @@
 //! Typed fault rules for the local AWS (`/zdd/faults`; the reference is the "Faults" section of
-//! `test-fixtures/localaws/README.md`): throttling, 5xx, latency, dropped connections and stale
-//! reads, each with a probability and a seed so a failing run replays, plus the hostile preset
-//! and the per-call statistics the suites publish.
+//! `test-fixtures/localaws/README.md`): throttling, 5xx, latency, dropped connections, lost
+//! responses and stale reads, each with a probability and a seed so a failing run replays, plus
+//! the hostile preset and the per-call statistics the suites publish.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -63,6 +63,13 @@ impl FaultRule {
     /// Closes the connection without answering: the SDK sees a dispatch (I/O) failure.
     pub fn drop_connection(service: &str) -> FaultRule {
         FaultRule::of_kind("drop", service)
+    }
+
+    /// Serves the call (a write takes effect), then closes the connection before answering:
+    /// the caller sees the same dispatch failure as [`FaultRule::drop_connection`] and
+    /// cannot know that its write was applied.
+    pub fn lost_response(service: &str) -> FaultRule {
+        FaultRule::of_kind("lost_response", service)
     }
 
     /// After a write, the service's reads serve the previous view for `stale_read_max` of AWS
@@ -137,7 +144,7 @@ fn millis(duration: Duration) -> f64 {
 }
 
 /// `GET /zdd/faults/stats`: per (service, action), requests seen and faults injected by kind
-/// (`throttle`, `server_error`, `error`, `latency`, `drop`, `stale_read`).
+/// (`throttle`, `server_error`, `error`, `latency`, `drop`, `lost_response`, `stale_read`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FaultStats {
     pub calls: BTreeMap<(String, String), CallStats>,
@@ -186,6 +193,39 @@ impl FaultStats {
         self.call(service, action).map_or(0, |call| call.requests)
     }
 
+    /// Requests seen, all services and actions.
+    pub fn total_requests(&self) -> u64 {
+        self.calls.values().map(|call| call.requests).sum()
+    }
+
+    /// Faults of one kind injected, all services and actions.
+    pub fn total_faults(&self, kind: &str) -> u64 {
+        self.calls
+            .values()
+            .filter_map(|call| call.faults.get(kind))
+            .sum()
+    }
+
+    /// Faults of every kind injected, all services and actions, by kind.
+    pub fn faults_by_kind(&self) -> BTreeMap<String, u64> {
+        let mut kinds = BTreeMap::new();
+        for call in self.calls.values() {
+            for (kind, times) in &call.faults {
+                *kinds.entry(kind.clone()).or_insert(0) += times;
+            }
+        }
+        kinds
+    }
+
+    /// Requests seen by one service, all its actions.
+    pub fn service_requests(&self, service: &str) -> u64 {
+        self.calls
+            .iter()
+            .filter(|((name, _), _)| name == service)
+            .map(|(_, call)| call.requests)
+            .sum()
+    }
+
     /// Faults of one kind injected into one action.
     pub fn faults(&self, service: &str, action: &str, kind: &str) -> u64 {
         self.call(service, action)
@@ -227,11 +267,27 @@ impl LocalAws {
         if let Some(needle) = matching {
             body["match"] = needle.into();
         }
-        let mut answer = request_json(self.endpoint(), "POST", "/zdd/faults/preset", Some(&body))?;
+        self.install_preset(&body)
+    }
+
+    /// Installs `POST /zdd/faults/preset` as given (`{"name": "hostile", "seed": .., ...}`,
+    /// with any of the preset's overrides and scopes); answers the rules installed.
+    pub fn install_preset(&self, preset: &Value) -> anyhow::Result<Vec<Value>> {
+        let mut answer = request_json(self.endpoint(), "POST", "/zdd/faults/preset", Some(preset))?;
         match answer["faults"].take() {
             Value::Array(rules) => Ok(rules),
             other => Err(anyhow!("POST /zdd/faults/preset answered {other}")),
         }
+    }
+
+    /// The calls signed with this access key only (a process under test given its own key).
+    pub fn fault_stats_for(&self, access_key_id: &str) -> anyhow::Result<FaultStats> {
+        FaultStats::from_json(&request_json(
+            self.endpoint(),
+            "GET",
+            &format!("/zdd/faults/stats?access_key_id={access_key_id}"),
+            None,
+        )?)
     }
 
     pub fn fault_stats(&self) -> anyhow::Result<FaultStats> {
@@ -290,5 +346,36 @@ mod tests {
         assert_eq!(stats.faults("s3", "GET", "throttle"), 2);
         assert_eq!(stats.faults("s3", "GET", "drop"), 0);
         assert_eq!(stats.requests("ec2", "DescribeVpcs"), 0);
+    }
+
+    #[test]
+    fn sums_the_stats_over_calls() {
+        let stats = FaultStats::from_json(&json!({
+            "services": {
+                "autoscaling": {
+                    "DescribeAutoScalingGroups": {"requests": 5, "faults": {"throttle": 2, "latency": 5}},
+                    "CreateAutoScalingGroup": {"requests": 1, "faults": {"lost_response": 1, "latency": 1}}
+                },
+                "elasticloadbalancing": {"DescribeTargetHealth": {"requests": 4, "faults": {"stale_read": 1}}}
+            },
+            "totals": {}
+        }))
+        .unwrap();
+        assert_eq!(stats.total_requests(), 10);
+        assert_eq!(stats.service_requests("autoscaling"), 6);
+        assert_eq!(stats.total_faults("latency"), 6);
+        assert_eq!(
+            stats.faults_by_kind(),
+            BTreeMap::from([
+                ("latency".to_string(), 6),
+                ("lost_response".to_string(), 1),
+                ("stale_read".to_string(), 1),
+                ("throttle".to_string(), 2),
+            ])
+        );
+        assert_eq!(
+            FaultRule::lost_response("autoscaling").to_json(),
+            json!({"kind": "lost_response", "service": "autoscaling"})
+        );
     }
 }
