@@ -10,6 +10,7 @@ mod autoscaling;
 mod autoscaling_in_place;
 mod canary_default_gate;
 mod checkpoint;
+mod hostile;
 mod invariants;
 mod listener_lag;
 mod resume_changed_config;

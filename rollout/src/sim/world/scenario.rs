@@ -68,6 +68,29 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// Throttling in the hostile mix: the share of calls AWS refuses with its throttling error.
+    pub const HOSTILE_THROTTLING: f64 = 0.2;
+    /// 5xx in the hostile mix: the share of calls failing with an internal error.
+    pub const HOSTILE_SERVER_ERRORS: f64 = 0.02;
+    /// Stale reads in the hostile mix: how far a read may lag behind the writes.
+    pub const HOSTILE_STALE_READ_MAX: Duration = Duration::from_secs(10);
+    /// Network latency in the hostile mix, added to every call by the local AWS. The
+    /// simulator's calls take no time, so it has no field for it: only the local AWS applies it.
+    pub const HOSTILE_LATENCY: Duration = Duration::from_millis(200);
+
+    /// The hostile mix of issue 15 ("rollouts under faults"), written once for both worlds: a
+    /// call fails 22 % of the time (20 % throttling + 2 % 5xx, which the simulator does not tell
+    /// apart: a failed command has no effect) and reads lag up to 10 s. The end-to-end suite
+    /// turns it into the local AWS's `hostile` preset by the same names (`api_failure`,
+    /// `stale_read_max`), plus [`Faults::HOSTILE_LATENCY`].
+    pub fn hostile() -> Faults {
+        Faults {
+            api_failure: Faults::HOSTILE_THROTTLING + Faults::HOSTILE_SERVER_ERRORS,
+            stale_read_max: Faults::HOSTILE_STALE_READ_MAX,
+            ..Faults::default()
+        }
+    }
+
     /// No fault that should make a rollout fail (API errors and delays are allowed: the
     /// engine must absorb them).
     pub fn is_benign(&self) -> bool {
