@@ -10,6 +10,7 @@
 mod guard_support;
 
 mod check_cli;
+mod contention;
 mod fuzz;
 mod guard_args;
 mod guard_aws_timeouts;
