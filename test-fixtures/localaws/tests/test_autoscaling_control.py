@@ -69,6 +69,26 @@ def test_a_non_force_delete_of_a_group_with_instances_is_refused_with_resource_i
     assert aws.events(kind="deregistered") == []
 
 
+def test_creating_a_group_whose_name_is_taken_is_refused_with_already_exists(aws: LocalAws) -> None:
+    # moto replaces the group (its instances left running, unlisted); AWS refuses. A create
+    # retried after its response was lost meets the refusal, and the group it made is kept.
+    fleet = make_fleet(aws)
+    create_group(aws, fleet, "web-g1", 2)
+    instances = {i["InstanceId"] for i in group(aws, "web-g1")["Instances"]}
+
+    with pytest.raises(ClientError) as refused:
+        create_group(aws, fleet, "web-g1", 1)
+
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "AlreadyExists"
+    assert error["Error"]["Message"] == (
+        "AutoScalingGroup by this name already exists - A group with the name web-g1 already exists"
+    )
+    assert {i["InstanceId"] for i in group(aws, "web-g1")["Instances"]} == instances
+    assert group(aws, "web-g1")["DesiredCapacity"] == 2
+
+
 def test_a_non_force_delete_of_an_empty_group_deletes_it(aws: LocalAws) -> None:
     fleet = make_fleet(aws)
     create_group(aws, fleet, "web-g1", 0)

@@ -69,6 +69,19 @@ class ResourceInUseFault(autoscaling_exceptions.AutoscalingClientError):
     )
 
 
+class AlreadyExistsFault(autoscaling_exceptions.AutoscalingClientError):
+    """AWS refuses a second group of the same name; moto would silently replace the first one
+    (its instances left running, unlisted): a write retried after its response was lost must
+    meet what it meets on AWS."""
+
+    code = "AlreadyExists"
+
+    def __init__(self, group_name: str) -> None:
+        super().__init__(
+            f"AutoScalingGroup by this name already exists - A group with the name {group_name} already exists"
+        )
+
+
 @dataclass(frozen=True)
 class _ActionPayload:
     backend: Any  # AutoScalingBackend
@@ -382,6 +395,8 @@ def _install_group_lifetime(model: HealthModel, strict_asg_delete: bool, origina
         # AWS creates the request's hooks with the group, before its first instance launches.
         name = kwargs["name"] if "name" in kwargs else args[0]
         specifications, current.hook_specifications = current.hook_specifications, []
+        if name in self.autoscaling_groups:
+            raise AlreadyExistsFault(name)
         for spec in specifications:
             self.create_lifecycle_hook(
                 name=spec["LifecycleHookName"], as_name=name, transition=spec["LifecycleTransition"],
