@@ -7,8 +7,8 @@ use aws_sdk_autoscaling::types::{
     AutoScalingGroup, Filter, LaunchTemplateSpecification, LifecycleHookSpecification, Tag,
 };
 
-use super::config::AwsClients;
-use super::error::{AwsError, api_error};
+use super::clients::AwsClients;
+use super::error::AwsError;
 use super::types::{AsgInfo, AsgInstance, NewAsg, TAG_GENERATION, TAG_OWNER, TAG_ROLLOUT};
 
 impl AwsClients {
@@ -25,59 +25,64 @@ impl AwsClients {
     /// [`AwsError::Conflict`], never silently replaced. AWS's `AlreadyExists` (a racing
     /// creator) is resolved the same way.
     pub async fn create_asg(&self, spec: &NewAsg) -> Result<AsgInfo, AwsError> {
+        let aws = self.for_command();
         let name = spec.name();
-        if let Some(existing) = self.describe_asg(&name).await? {
+        if let Some(existing) = aws.describe_asg(&name).await? {
             return adopt_existing(spec, existing);
         }
         let launch_template = LaunchTemplateSpecification::builder()
             .launch_template_id(&spec.launch_template_id)
             .version(&spec.launch_template_version)
             .build();
-        let mut request = self
-            .autoscaling
-            .create_auto_scaling_group()
-            .auto_scaling_group_name(&name)
-            .launch_template(launch_template)
-            .vpc_zone_identifier(spec.subnet_ids.join(","))
-            .min_size(spec.min_size)
-            .max_size(spec.max_size)
-            .desired_capacity(spec.desired_capacity)
-            .set_target_group_arns(
-                (!spec.target_group_arns.is_empty()).then(|| spec.target_group_arns.clone()),
-            )
-            .health_check_type(&spec.health_check_type)
-            .health_check_grace_period(spec.health_check_grace_period)
-            .set_default_instance_warmup(spec.default_instance_warmup);
-        for hook in &spec.lifecycle_hooks {
-            request = request.lifecycle_hook_specification_list(
-                LifecycleHookSpecification::builder()
-                    .lifecycle_hook_name(&hook.name)
-                    .lifecycle_transition(&hook.transition)
-                    .heartbeat_timeout(hook.heartbeat_timeout)
-                    .default_result(&hook.default_result)
-                    .build(),
-            );
-        }
-        for (key, value) in tags_for(spec) {
-            request = request.tags(
-                Tag::builder()
-                    .resource_id(&name)
-                    .resource_type("auto-scaling-group")
-                    .key(key)
-                    .value(value)
-                    .propagate_at_launch(true)
-                    .build(),
-            );
-        }
-        match request.send().await {
+        let tags = tags_for(spec);
+        let created = aws
+            .autoscaling("CreateAutoScalingGroup", |client| {
+                let mut request = client
+                    .create_auto_scaling_group()
+                    .auto_scaling_group_name(&name)
+                    .launch_template(launch_template)
+                    .vpc_zone_identifier(spec.subnet_ids.join(","))
+                    .min_size(spec.min_size)
+                    .max_size(spec.max_size)
+                    .desired_capacity(spec.desired_capacity)
+                    .set_target_group_arns(
+                        (!spec.target_group_arns.is_empty())
+                            .then(|| spec.target_group_arns.clone()),
+                    )
+                    .health_check_type(&spec.health_check_type)
+                    .health_check_grace_period(spec.health_check_grace_period)
+                    .set_default_instance_warmup(spec.default_instance_warmup);
+                for hook in &spec.lifecycle_hooks {
+                    request = request.lifecycle_hook_specification_list(
+                        LifecycleHookSpecification::builder()
+                            .lifecycle_hook_name(&hook.name)
+                            .lifecycle_transition(&hook.transition)
+                            .heartbeat_timeout(hook.heartbeat_timeout)
+                            .default_result(&hook.default_result)
+                            .build(),
+                    );
+                }
+                for (key, value) in &tags {
+                    request = request.tags(
+                        Tag::builder()
+                            .resource_id(&name)
+                            .resource_type("auto-scaling-group")
+                            .key(key)
+                            .value(value)
+                            .propagate_at_launch(true)
+                            .build(),
+                    );
+                }
+                request.send()
+            })
+            .await;
+        match created {
+            // A racing creator: resolved below like a group found at the start.
             Ok(_) => {}
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_already_exists_fault()) => {}
-            Err(err) => return Err(api_error("CreateAutoScalingGroup", err)),
+            Err(err) if err.code() == Some("AlreadyExists") => {}
+            Err(err) => return Err(err),
         }
-        match self.describe_asg(&name).await? {
+        match aws.describe_asg(&name).await? {
             Some(created) => adopt_existing(spec, created),
             None => Err(AwsError::Unexpected {
                 operation: "CreateAutoScalingGroup",
@@ -97,15 +102,16 @@ impl AwsClients {
         max_size: i32,
         desired_capacity: i32,
     ) -> Result<(), AwsError> {
-        self.autoscaling
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(name)
-            .min_size(min_size)
-            .max_size(max_size)
-            .desired_capacity(desired_capacity)
-            .send()
-            .await
-            .map_err(|err| api_error("UpdateAutoScalingGroup", err))?;
+        self.autoscaling("UpdateAutoScalingGroup", |client| {
+            client
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(name)
+                .min_size(min_size)
+                .max_size(max_size)
+                .desired_capacity(desired_capacity)
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
@@ -114,7 +120,8 @@ impl AwsClients {
     /// # Idempotency
     /// Groups already attached are skipped (no call at all when every one is attached).
     pub async fn attach_target_groups(&self, name: &str, arns: &[String]) -> Result<(), AwsError> {
-        let attached = self.attached_target_groups(name).await?;
+        let aws = self.for_command();
+        let attached = aws.attached_target_groups(name).await?;
         let missing: Vec<String> = arns
             .iter()
             .filter(|arn| !attached.contains(arn))
@@ -123,13 +130,14 @@ impl AwsClients {
         if missing.is_empty() {
             return Ok(());
         }
-        self.autoscaling
-            .attach_load_balancer_target_groups()
-            .auto_scaling_group_name(name)
-            .set_target_group_arns(Some(missing))
-            .send()
-            .await
-            .map_err(|err| api_error("AttachLoadBalancerTargetGroups", err))?;
+        aws.autoscaling("AttachLoadBalancerTargetGroups", |client| {
+            client
+                .attach_load_balancer_target_groups()
+                .auto_scaling_group_name(name)
+                .set_target_group_arns(Some(missing))
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
@@ -139,7 +147,8 @@ impl AwsClients {
     /// # Idempotency
     /// Groups not attached are skipped; detaching from a group that no longer exists is done.
     pub async fn detach_target_groups(&self, name: &str, arns: &[String]) -> Result<(), AwsError> {
-        let attached = match self.describe_asg(name).await? {
+        let aws = self.for_command();
+        let attached = match aws.describe_asg(name).await? {
             Some(group) => group.target_group_arns,
             None => return Ok(()),
         };
@@ -151,13 +160,14 @@ impl AwsClients {
         if present.is_empty() {
             return Ok(());
         }
-        self.autoscaling
-            .detach_load_balancer_target_groups()
-            .auto_scaling_group_name(name)
-            .set_target_group_arns(Some(present))
-            .send()
-            .await
-            .map_err(|err| api_error("DetachLoadBalancerTargetGroups", err))?;
+        aws.autoscaling("DetachLoadBalancerTargetGroups", |client| {
+            client
+                .detach_load_balancer_target_groups()
+                .auto_scaling_group_name(name)
+                .set_target_group_arns(Some(present))
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
@@ -167,12 +177,13 @@ impl AwsClients {
     /// Read-only.
     pub async fn describe_asg(&self, name: &str) -> Result<Option<AsgInfo>, AwsError> {
         let output = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(name)
-            .send()
-            .await
-            .map_err(|err| api_error("DescribeAutoScalingGroups", err))?;
+            .autoscaling("DescribeAutoScalingGroups", |client| {
+                client
+                    .describe_auto_scaling_groups()
+                    .auto_scaling_group_names(name)
+                    .send()
+            })
+            .await?;
         Ok(output
             .auto_scaling_groups()
             .iter()
@@ -189,19 +200,21 @@ impl AwsClients {
         let mut groups = Vec::new();
         let mut next_token: Option<String> = None;
         loop {
+            let token = next_token.take();
             let output = self
-                .autoscaling
-                .describe_auto_scaling_groups()
-                .filters(
-                    Filter::builder()
-                        .name(format!("tag:{TAG_ROLLOUT}"))
-                        .values(rollout)
-                        .build(),
-                )
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|err| api_error("DescribeAutoScalingGroups", err))?;
+                .autoscaling("DescribeAutoScalingGroups", |client| {
+                    client
+                        .describe_auto_scaling_groups()
+                        .filters(
+                            Filter::builder()
+                                .name(format!("tag:{TAG_ROLLOUT}"))
+                                .values(rollout)
+                                .build(),
+                        )
+                        .set_next_token(token)
+                        .send()
+                })
+                .await?;
             groups.extend(
                 output
                     .auto_scaling_groups()
@@ -238,7 +251,8 @@ impl AwsClients {
     /// # Idempotency
     /// A group that no longer exists (or is already being deleted) counts as deleted.
     pub async fn delete_asg(&self, name: &str, force: bool) -> Result<(), AwsError> {
-        let Some(group) = self.describe_asg(name).await? else {
+        let aws = self.for_command();
+        let Some(group) = aws.describe_asg(name).await? else {
             return Ok(());
         };
         if group.deleting {
@@ -257,17 +271,19 @@ impl AwsClients {
         if !force && !group.instances.is_empty() {
             return Err(not_empty(name, &group));
         }
-        match self
-            .autoscaling
-            .delete_auto_scaling_group()
-            .auto_scaling_group_name(name)
-            .force_delete(force && !group.instances.is_empty())
-            .send()
+        let force_delete = force && !group.instances.is_empty();
+        match aws
+            .autoscaling("DeleteAutoScalingGroup", |client| {
+                client
+                    .delete_auto_scaling_group()
+                    .auto_scaling_group_name(name)
+                    .force_delete(force_delete)
+                    .send()
+            })
             .await
         {
             Ok(_) => Ok(()),
             Err(err) => {
-                let err = api_error("DeleteAutoScalingGroup", err);
                 if is_not_found(&err) {
                     Ok(())
                 } else if err.code() == Some("ResourceInUse") && !force {
@@ -285,20 +301,21 @@ impl AwsClients {
     /// # Idempotency
     /// `CreateOrUpdateTags` overwrites: re-running sets the same value.
     pub async fn tag_asg(&self, name: &str, key: &str, value: &str) -> Result<(), AwsError> {
-        self.autoscaling
-            .create_or_update_tags()
-            .tags(
-                Tag::builder()
-                    .resource_id(name)
-                    .resource_type("auto-scaling-group")
-                    .key(key)
-                    .value(value)
-                    .propagate_at_launch(false)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|err| api_error("CreateOrUpdateTags", err))?;
+        self.autoscaling("CreateOrUpdateTags", |client| {
+            client
+                .create_or_update_tags()
+                .tags(
+                    Tag::builder()
+                        .resource_id(name)
+                        .resource_type("auto-scaling-group")
+                        .key(key)
+                        .value(value)
+                        .propagate_at_launch(false)
+                        .build(),
+                )
+                .send()
+        })
+        .await?;
         Ok(())
     }
 

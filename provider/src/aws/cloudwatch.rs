@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, StateValue, Statistic};
 
-use super::config::AwsClients;
-use super::error::{AwsError, api_error};
+use super::clients::AwsClients;
+use super::error::AwsError;
 use super::types::{AlarmState, MetricSums, cloudwatch_dimension_of};
 
 const NAMESPACE: &str = "AWS/ApplicationELB";
@@ -33,14 +33,16 @@ impl AwsClients {
         for chunk in names.chunks(100) {
             let mut next_token: Option<String> = None;
             loop {
+                let token = next_token.take();
                 let output = self
-                    .cloudwatch
-                    .describe_alarms()
-                    .set_alarm_names(Some(chunk.to_vec()))
-                    .set_next_token(next_token.take())
-                    .send()
-                    .await
-                    .map_err(|err| api_error("DescribeAlarms", err))?;
+                    .cloudwatch("DescribeAlarms", |client| {
+                        client
+                            .describe_alarms()
+                            .set_alarm_names(Some(chunk.to_vec()))
+                            .set_next_token(token)
+                            .send()
+                    })
+                    .await?;
                 let metric = output
                     .metric_alarms()
                     .iter()
@@ -109,18 +111,19 @@ impl AwsClients {
         end: SystemTime,
     ) -> Result<f64, AwsError> {
         let output = self
-            .cloudwatch
-            .get_metric_statistics()
-            .namespace(NAMESPACE)
-            .metric_name(metric)
-            .set_dimensions(Some(dimensions.to_vec()))
-            .start_time(DateTime::from(start))
-            .end_time(DateTime::from(end))
-            .period(i32::try_from(PERIOD.as_secs()).unwrap_or(60))
-            .statistics(Statistic::Sum)
-            .send()
-            .await
-            .map_err(|err| api_error("GetMetricStatistics", err))?;
+            .cloudwatch("GetMetricStatistics", |client| {
+                client
+                    .get_metric_statistics()
+                    .namespace(NAMESPACE)
+                    .metric_name(metric)
+                    .set_dimensions(Some(dimensions.to_vec()))
+                    .start_time(DateTime::from(start))
+                    .end_time(DateTime::from(end))
+                    .period(i32::try_from(PERIOD.as_secs()).unwrap_or(60))
+                    .statistics(Statistic::Sum)
+                    .send()
+            })
+            .await?;
         Ok(output
             .datapoints()
             .iter()

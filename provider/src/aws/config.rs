@@ -32,14 +32,16 @@ pub struct Endpoints {
 ///
 /// - `connect`: establishing the TCP/TLS connection;
 /// - `attempt`: one HTTP attempt, from sending the request to the end of the response;
-/// - `operation`: the whole call, the SDK's retries (standard mode: 3 attempts with backoff)
-///   included.
+/// - `operation`: the whole call, the SDK's retries ([`super::Retries`]: adaptive mode, 10
+///   attempts with backoff) included.
 ///
 /// A call that runs out fails with the transient error code `Timeout`: the rollout driver
-/// looks again on its next turn, as after throttling. Defaults: [`CallTimeouts::DEFAULT`];
-/// each can be overridden with an environment variable of the provider's process
-/// (`ZDD_AWS_CONNECT_TIMEOUT`, `ZDD_AWS_ATTEMPT_TIMEOUT`, `ZDD_AWS_OPERATION_TIMEOUT`, a
-/// duration such as `"30s"`).
+/// looks again on its next turn, as after throttling. The wait for the rate budget
+/// ([`super::budget`]) comes before the call and is not part of these bounds. Defaults:
+/// [`CallTimeouts::DEFAULT`]; each can be overridden with an environment variable of the
+/// provider's process (`ZDD_AWS_CONNECT_TIMEOUT`, `ZDD_AWS_ATTEMPT_TIMEOUT`,
+/// `ZDD_AWS_OPERATION_TIMEOUT`, a duration such as `"30s"`); an operation bound shorter than
+/// the retries need cuts them short (a warning says so).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallTimeouts {
     pub connect: Duration,
@@ -55,12 +57,23 @@ pub const OPERATION_TIMEOUT_ENV: &str = "ZDD_AWS_OPERATION_TIMEOUT";
 impl CallTimeouts {
     /// 5 s to connect (an AWS endpoint answers a SYN in milliseconds), 20 s per attempt (the
     /// slowest call the adapter makes, a large DescribeAutoScalingGroups page, takes about a
-    /// second), 60 s per call with its retries: three attempts fit.
+    /// second), 6 min per call with its retries: every attempt of [`super::Retries::DEFAULT`]
+    /// at the attempt bound (200 s) plus every backoff at its cap (111 s) fit, with room for
+    /// the adaptive limiter's own waits.
     pub const DEFAULT: CallTimeouts = CallTimeouts {
         connect: Duration::from_secs(5),
         attempt: Duration::from_secs(20),
-        operation: Duration::from_secs(60),
+        operation: Duration::from_secs(360),
     };
+
+    /// Whether every attempt of `retries`, each at the attempt bound, and every backoff at its
+    /// cap fit in the operation bound.
+    pub fn fit(&self, retries: &super::Retries) -> bool {
+        self.attempt
+            .checked_mul(retries.max_attempts)
+            .and_then(|attempts| attempts.checked_add(retries.worst_case_backoff()))
+            .is_some_and(|needed| needed <= self.operation)
+    }
 
     /// [`CallTimeouts::DEFAULT`] with the overrides `lookup` finds (pure: pass
     /// `std::env::var` or a map in tests). An unreadable or zero value is ignored with a
@@ -83,11 +96,20 @@ impl CallTimeouts {
             }
         };
         let defaults = CallTimeouts::DEFAULT;
-        CallTimeouts {
+        let timeouts = CallTimeouts {
             connect: read(CONNECT_TIMEOUT_ENV, defaults.connect),
             attempt: read(ATTEMPT_TIMEOUT_ENV, defaults.attempt),
             operation: read(OPERATION_TIMEOUT_ENV, defaults.operation),
+        };
+        if !timeouts.fit(&super::Retries::DEFAULT) {
+            tracing::warn!(
+                "{OPERATION_TIMEOUT_ENV} ({:?}) leaves no room for {} attempts of {:?} and their backoff: a call may give up before its last retry",
+                timeouts.operation,
+                super::Retries::DEFAULT.max_attempts,
+                timeouts.attempt,
+            );
         }
+        timeouts
     }
 
     /// The defaults with the process environment's overrides.
@@ -95,7 +117,7 @@ impl CallTimeouts {
         CallTimeouts::from_lookup(|name| std::env::var(name).ok())
     }
 
-    fn sdk(self) -> TimeoutConfig {
+    pub(super) fn sdk(self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(self.connect)
             .operation_attempt_timeout(self.attempt)
@@ -103,7 +125,7 @@ impl CallTimeouts {
             .build()
     }
 
-    fn of(config: Option<&TimeoutConfig>) -> Option<CallTimeouts> {
+    pub(super) fn of(config: Option<&TimeoutConfig>) -> Option<CallTimeouts> {
         let config = config?;
         Some(CallTimeouts {
             connect: config.connect_timeout()?,
@@ -114,10 +136,11 @@ impl CallTimeouts {
 }
 
 /// Loads the shared SDK configuration (credentials, region, retries) for the settings, with
-/// [`CallTimeouts::from_env`] on every call.
+/// [`CallTimeouts::from_env`] and [`super::Retries::DEFAULT`] on every call.
 pub async fn load_sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(CallTimeouts::from_env().sdk());
+        .timeout_config(CallTimeouts::from_env().sdk())
+        .retry_config(super::Retries::DEFAULT.sdk());
     if let Some(region) = &settings.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
@@ -125,74 +148,6 @@ pub async fn load_sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
         loader = loader.profile_name(profile);
     }
     loader.load().await
-}
-
-/// The three service clients the adapter uses, built from one shared configuration.
-#[derive(Debug, Clone)]
-pub struct AwsClients {
-    pub(crate) autoscaling: aws_sdk_autoscaling::Client,
-    pub(crate) elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    pub(crate) cloudwatch: aws_sdk_cloudwatch::Client,
-}
-
-impl AwsClients {
-    /// The clients for `sdk`, each bounded by [`CallTimeouts::from_env`] whatever `sdk`
-    /// says (a configuration built elsewhere may carry no timeouts at all).
-    pub fn new(sdk: &aws_config::SdkConfig, endpoints: &Endpoints) -> AwsClients {
-        AwsClients::with_timeouts(sdk, endpoints, CallTimeouts::from_env())
-    }
-
-    /// The clients for `sdk`, every one bounded by `timeouts`.
-    pub fn with_timeouts(
-        sdk: &aws_config::SdkConfig,
-        endpoints: &Endpoints,
-        timeouts: CallTimeouts,
-    ) -> AwsClients {
-        let mut autoscaling =
-            aws_sdk_autoscaling::config::Builder::from(sdk).timeout_config(timeouts.sdk());
-        if let Some(url) = &endpoints.autoscaling {
-            autoscaling = autoscaling.endpoint_url(url);
-        }
-        let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
-            .timeout_config(timeouts.sdk());
-        if let Some(url) = &endpoints.elbv2 {
-            elbv2 = elbv2.endpoint_url(url);
-        }
-        let mut cloudwatch =
-            aws_sdk_cloudwatch::config::Builder::from(sdk).timeout_config(timeouts.sdk());
-        if let Some(url) = &endpoints.cloudwatch {
-            cloudwatch = cloudwatch.endpoint_url(url);
-        }
-        AwsClients {
-            autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elbv2.build()),
-            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
-        }
-    }
-
-    /// The timeouts each client enforces, by service (`None`: one of the three is unset).
-    pub fn timeouts(&self) -> [(&'static str, Option<CallTimeouts>); 3] {
-        [
-            (
-                "autoscaling",
-                CallTimeouts::of(self.autoscaling.config().timeout_config()),
-            ),
-            (
-                "elbv2",
-                CallTimeouts::of(self.elbv2.config().timeout_config()),
-            ),
-            (
-                "cloudwatch",
-                CallTimeouts::of(self.cloudwatch.config().timeout_config()),
-            ),
-        ]
-    }
-
-    /// Loads the SDK configuration for `settings` and builds the clients.
-    pub async fn from_settings(settings: &AwsSettings) -> AwsClients {
-        let sdk = load_sdk_config(settings).await;
-        AwsClients::new(&sdk, &settings.endpoints)
-    }
 }
 
 #[cfg(test)]
@@ -218,9 +173,14 @@ mod tests {
         let defaults = CallTimeouts::DEFAULT;
         assert!(defaults.connect <= defaults.attempt);
         assert!(
-            defaults.attempt * 3 <= defaults.operation,
-            "three attempts fit in one operation"
+            defaults.fit(&super::super::Retries::DEFAULT),
+            "every attempt and every backoff fit in one operation"
         );
+        let three_attempts_only = CallTimeouts {
+            operation: Duration::from_secs(60),
+            ..defaults
+        };
+        assert!(!three_attempts_only.fit(&super::super::Retries::DEFAULT));
     }
 
     #[test]

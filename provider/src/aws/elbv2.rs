@@ -7,8 +7,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, Listener, TargetGroupTuple,
 };
 
-use super::config::AwsClients;
-use super::error::{AwsError, api_error};
+use super::clients::AwsClients;
+use super::error::AwsError;
 use super::types::{ListenerWeights, TargetGroupTiming, TargetHealth, TargetState};
 
 /// AWS's default when the attribute is absent.
@@ -25,12 +25,13 @@ impl AwsClients {
         target_group_arn: &str,
     ) -> Result<Vec<TargetHealth>, AwsError> {
         let output = self
-            .elbv2
-            .describe_target_health()
-            .target_group_arn(target_group_arn)
-            .send()
-            .await
-            .map_err(|err| api_error("DescribeTargetHealth", err))?;
+            .elbv2("DescribeTargetHealth", |client| {
+                client
+                    .describe_target_health()
+                    .target_group_arn(target_group_arn)
+                    .send()
+            })
+            .await?;
         Ok(output
             .target_health_descriptions()
             .iter()
@@ -66,12 +67,13 @@ impl AwsClients {
         target_group_arn: &str,
     ) -> Result<TargetGroupTiming, AwsError> {
         let groups = self
-            .elbv2
-            .describe_target_groups()
-            .target_group_arns(target_group_arn)
-            .send()
-            .await
-            .map_err(|err| api_error("DescribeTargetGroups", err))?;
+            .elbv2("DescribeTargetGroups", |client| {
+                client
+                    .describe_target_groups()
+                    .target_group_arns(target_group_arn)
+                    .send()
+            })
+            .await?;
         let group = groups
             .target_groups()
             .iter()
@@ -80,12 +82,13 @@ impl AwsClients {
                 what: format!("target group {target_group_arn}"),
             })?;
         let attributes = self
-            .elbv2
-            .describe_target_group_attributes()
-            .target_group_arn(target_group_arn)
-            .send()
-            .await
-            .map_err(|err| api_error("DescribeTargetGroupAttributes", err))?;
+            .elbv2("DescribeTargetGroupAttributes", |client| {
+                client
+                    .describe_target_group_attributes()
+                    .target_group_arn(target_group_arn)
+                    .send()
+            })
+            .await?;
         let deregistration_delay = attributes
             .attributes()
             .iter()
@@ -145,7 +148,8 @@ impl AwsClients {
         listener_arn: &str,
         weights: &[(String, u32)],
     ) -> Result<(), AwsError> {
-        let listener = self.describe_listener(listener_arn).await?;
+        let aws = self.for_command();
+        let listener = aws.describe_listener(listener_arn).await?;
         let current = forward_action(&listener, listener_arn)?;
         let stickiness = current
             .forward_config()
@@ -166,24 +170,26 @@ impl AwsClients {
             .set_order(current.order())
             .forward_config(forward.build())
             .build();
-        self.elbv2
-            .modify_listener()
-            .listener_arn(listener_arn)
-            .default_actions(action)
-            .send()
-            .await
-            .map_err(|err| api_error("ModifyListener", err))?;
+        aws.elbv2("ModifyListener", |client| {
+            client
+                .modify_listener()
+                .listener_arn(listener_arn)
+                .default_actions(action)
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
     async fn describe_listener(&self, listener_arn: &str) -> Result<Listener, AwsError> {
         let output = self
-            .elbv2
-            .describe_listeners()
-            .listener_arns(listener_arn)
-            .send()
-            .await
-            .map_err(|err| api_error("DescribeListeners", err))?;
+            .elbv2("DescribeListeners", |client| {
+                client
+                    .describe_listeners()
+                    .listener_arns(listener_arn)
+                    .send()
+            })
+            .await?;
         output
             .listeners()
             .iter()

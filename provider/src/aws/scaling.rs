@@ -6,8 +6,8 @@ use aws_sdk_autoscaling::types::{
 };
 
 use super::autoscaling::is_not_found;
-use super::config::AwsClients;
-use super::error::{AwsError, api_error};
+use super::clients::AwsClients;
+use super::error::AwsError;
 use super::types::{
     LifecycleHookInfo, ScalingPolicyInfo, TargetTrackingPolicy, request_count_resource_label,
 };
@@ -35,15 +35,16 @@ impl AwsClients {
             .target_value(policy.target_value)
             .disable_scale_in(policy.disable_scale_in)
             .build();
-        self.autoscaling
-            .put_scaling_policy()
-            .auto_scaling_group_name(asg)
-            .policy_name(&policy.name)
-            .policy_type("TargetTrackingScaling")
-            .target_tracking_configuration(configuration)
-            .send()
-            .await
-            .map_err(|err| api_error("PutScalingPolicy", err))?;
+        self.autoscaling("PutScalingPolicy", |client| {
+            client
+                .put_scaling_policy()
+                .auto_scaling_group_name(asg)
+                .policy_name(&policy.name)
+                .policy_type("TargetTrackingScaling")
+                .target_tracking_configuration(configuration)
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
@@ -58,7 +59,11 @@ impl AwsClients {
     /// # Idempotency
     /// Read-only.
     pub async fn request_count_label(&self, target_group_arn: &str) -> Result<String, AwsError> {
-        let timing = self.target_group_timing(target_group_arn).await?;
+        // Only a command (PutScalingPolicy) needs the label: its reads go with its priority.
+        let timing = self
+            .for_command()
+            .target_group_timing(target_group_arn)
+            .await?;
         let Some(load_balancer) = timing.load_balancer_arns.first() else {
             return Err(AwsError::Unexpected {
                 operation: "DescribeTargetGroups",
@@ -83,16 +88,17 @@ impl AwsClients {
     /// A policy (or group) that no longer exists counts as deleted.
     pub async fn delete_scaling_policy(&self, asg: &str, policy: &str) -> Result<(), AwsError> {
         match self
-            .autoscaling
-            .delete_policy()
-            .auto_scaling_group_name(asg)
-            .policy_name(policy)
-            .send()
+            .autoscaling("DeletePolicy", |client| {
+                client
+                    .delete_policy()
+                    .auto_scaling_group_name(asg)
+                    .policy_name(policy)
+                    .send()
+            })
             .await
         {
             Ok(_) => Ok(()),
             Err(err) => {
-                let err = api_error("DeletePolicy", err);
                 if is_not_found(&err) || is_missing(&err) {
                     Ok(())
                 } else {
@@ -109,15 +115,17 @@ impl AwsClients {
     /// nothing left to suspend and counts as done.
     pub async fn suspend_processes(&self, asg: &str, processes: &[String]) -> Result<(), AwsError> {
         match self
-            .autoscaling
-            .suspend_processes()
-            .auto_scaling_group_name(asg)
-            .set_scaling_processes(Some(processes.to_vec()))
-            .send()
+            .autoscaling("SuspendProcesses", |client| {
+                client
+                    .suspend_processes()
+                    .auto_scaling_group_name(asg)
+                    .set_scaling_processes(Some(processes.to_vec()))
+                    .send()
+            })
             .await
         {
             Ok(_) => Ok(()),
-            Err(err) => gone_is_done(api_error("SuspendProcesses", err)),
+            Err(err) => gone_is_done(err),
         }
     }
 
@@ -128,15 +136,17 @@ impl AwsClients {
     /// done.
     pub async fn resume_processes(&self, asg: &str, processes: &[String]) -> Result<(), AwsError> {
         match self
-            .autoscaling
-            .resume_processes()
-            .auto_scaling_group_name(asg)
-            .set_scaling_processes(Some(processes.to_vec()))
-            .send()
+            .autoscaling("ResumeProcesses", |client| {
+                client
+                    .resume_processes()
+                    .auto_scaling_group_name(asg)
+                    .set_scaling_processes(Some(processes.to_vec()))
+                    .send()
+            })
             .await
         {
             Ok(_) => Ok(()),
-            Err(err) => gone_is_done(api_error("ResumeProcesses", err)),
+            Err(err) => gone_is_done(err),
         }
     }
 
@@ -160,15 +170,17 @@ impl AwsClients {
         };
         let mut next_token: Option<String> = None;
         loop {
+            let token = next_token.take();
             let output = self
-                .autoscaling
-                .describe_policies()
-                .set_auto_scaling_group_name(only.clone())
-                .max_records(POLICIES_PER_PAGE)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|err| api_error("DescribePolicies", err))?;
+                .autoscaling("DescribePolicies", |client| {
+                    client
+                        .describe_policies()
+                        .set_auto_scaling_group_name(only.clone())
+                        .max_records(POLICIES_PER_PAGE)
+                        .set_next_token(token)
+                        .send()
+                })
+                .await?;
             policies.extend(output.scaling_policies().iter().filter_map(|policy| {
                 let asg = policy.auto_scaling_group_name()?;
                 groups
@@ -193,15 +205,16 @@ impl AwsClients {
     /// Read-only.
     pub async fn lifecycle_hooks(&self, asg: &str) -> Result<Vec<LifecycleHookInfo>, AwsError> {
         let output = match self
-            .autoscaling
-            .describe_lifecycle_hooks()
-            .auto_scaling_group_name(asg)
-            .send()
+            .autoscaling("DescribeLifecycleHooks", |client| {
+                client
+                    .describe_lifecycle_hooks()
+                    .auto_scaling_group_name(asg)
+                    .send()
+            })
             .await
         {
             Ok(output) => output,
             Err(err) => {
-                let err = api_error("DescribeLifecycleHooks", err);
                 return if is_not_found(&err) {
                     Ok(Vec::new())
                 } else {
@@ -235,15 +248,16 @@ impl AwsClients {
         grace_period: i32,
         instance_warmup: Option<i32>,
     ) -> Result<(), AwsError> {
-        self.autoscaling
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(asg)
-            .health_check_type(health_check_type)
-            .health_check_grace_period(grace_period)
-            .default_instance_warmup(instance_warmup.unwrap_or(-1))
-            .send()
-            .await
-            .map_err(|err| api_error("UpdateAutoScalingGroup", err))?;
+        self.autoscaling("UpdateAutoScalingGroup", |client| {
+            client
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(asg)
+                .health_check_type(health_check_type)
+                .health_check_grace_period(grace_period)
+                .default_instance_warmup(instance_warmup.unwrap_or(-1))
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
@@ -257,16 +271,17 @@ impl AwsClients {
         asg: &str,
         hook: &LifecycleHookInfo,
     ) -> Result<(), AwsError> {
-        self.autoscaling
-            .put_lifecycle_hook()
-            .auto_scaling_group_name(asg)
-            .lifecycle_hook_name(&hook.name)
-            .lifecycle_transition(&hook.transition)
-            .heartbeat_timeout(hook.heartbeat_timeout)
-            .default_result(&hook.default_result)
-            .send()
-            .await
-            .map_err(|err| api_error("PutLifecycleHook", err))?;
+        self.autoscaling("PutLifecycleHook", |client| {
+            client
+                .put_lifecycle_hook()
+                .auto_scaling_group_name(asg)
+                .lifecycle_hook_name(&hook.name)
+                .lifecycle_transition(&hook.transition)
+                .heartbeat_timeout(hook.heartbeat_timeout)
+                .default_result(&hook.default_result)
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
@@ -277,15 +292,17 @@ impl AwsClients {
     /// A hook (or group) that no longer exists counts as deleted.
     pub async fn delete_lifecycle_hook(&self, asg: &str, hook: &str) -> Result<(), AwsError> {
         match self
-            .autoscaling
-            .delete_lifecycle_hook()
-            .auto_scaling_group_name(asg)
-            .lifecycle_hook_name(hook)
-            .send()
+            .autoscaling("DeleteLifecycleHook", |client| {
+                client
+                    .delete_lifecycle_hook()
+                    .auto_scaling_group_name(asg)
+                    .lifecycle_hook_name(hook)
+                    .send()
+            })
             .await
         {
             Ok(_) => Ok(()),
-            Err(err) => gone_is_done(api_error("DeleteLifecycleHook", err)),
+            Err(err) => gone_is_done(err),
         }
     }
 }

@@ -1,0 +1,429 @@
+//! How fast the provider calls each AWS API: the defaults, where they come from, and the
+//! `ZDD_AWS_RATE_LIMITS` override.
+
+use std::fmt;
+
+/// An AWS API action, named as in IAM policies: `autoscaling:DescribeAutoScalingGroups`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Api {
+    pub service: &'static str,
+    pub action: &'static str,
+}
+
+/// The services the provider calls, by their IAM prefixes.
+pub const AUTOSCALING: &str = "autoscaling";
+pub const ELBV2: &str = "elasticloadbalancing";
+pub const CLOUDWATCH: &str = "cloudwatch";
+
+impl Api {
+    pub const fn new(service: &'static str, action: &'static str) -> Api {
+        Api { service, action }
+    }
+
+    /// A read (`Describe*`, `Get*`, `List*`): it observes and changes nothing. Everything else
+    /// is a write, served first when the budget is short.
+    pub fn is_read(&self) -> bool {
+        ["Describe", "Get", "List"]
+            .iter()
+            .any(|verb| self.action.starts_with(verb))
+    }
+}
+
+impl fmt::Display for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.service, self.action)
+    }
+}
+
+/// A token bucket's shape: `burst` calls at once, then a sustained rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    millicalls_per_second: u64,
+    burst: u32,
+}
+
+impl RateLimit {
+    /// `per_second` calls per second, `burst` at once (each at least 1: a budget slows calls
+    /// down, it never switches an API off).
+    pub const fn new(per_second: u32, burst: u32) -> RateLimit {
+        RateLimit::per_mille(per_second as u64 * 1000, burst)
+    }
+
+    /// A rate in thousandths of a call per second (`500` is one call every 2 s).
+    pub const fn per_mille(millicalls_per_second: u64, burst: u32) -> RateLimit {
+        RateLimit {
+            millicalls_per_second: if millicalls_per_second == 0 {
+                1
+            } else {
+                millicalls_per_second
+            },
+            burst: if burst == 0 { 1 } else { burst },
+        }
+    }
+
+    pub fn millicalls_per_second(&self) -> u64 {
+        self.millicalls_per_second
+    }
+
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// Calls per second, for display and for bounds in tests.
+    pub fn per_second(&self) -> f64 {
+        // Rates are far below 2^52 millicalls: the conversion is exact.
+        #[allow(clippy::cast_precision_loss)]
+        let rate = self.millicalls_per_second as f64 / 1000.0;
+        rate
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s burst {}", self.per_second(), self.burst)
+    }
+}
+
+/// The environment variable of the provider's process that overrides [`DEFAULT_LIMITS`]:
+/// comma-separated `API=RATE/s` entries, each optionally followed by `burst N`, where API is
+/// `service:Action`, `service:*` or `*` (the most specific entry wins), e.g.
+/// `ZDD_AWS_RATE_LIMITS="autoscaling:DescribeAutoScalingGroups=2/s burst 4, elasticloadbalancing:*=0.5/s"`.
+/// An entry without `burst` keeps the default burst. An unreadable entry is ignored with a
+/// warning.
+pub const RATE_LIMITS_ENV: &str = "ZDD_AWS_RATE_LIMITS";
+
+/// Every API the adapter calls, with its default budget: kept below what AWS publishes, and
+/// conservative where AWS publishes nothing, because the account's limits are shared with
+/// every other tool (other applies, CI jobs, the console, Auto Scaling itself).
+///
+/// - **Auto Scaling** publishes no figures; every EC2 Auto Scaling call of an account and
+///   region draws on one shared bucket (AWS Knowledge Center, "autoscaling-api-calls-
+///   throttled"). `DescribeAutoScalingGroups`, which every fleet makes on every look, gets
+///   5/s (burst 10); the other reads and each write 2/s (burst 5).
+/// - **Elastic Load Balancing v2**: `Describe*` actions share a bucket of 40 tokens refilled
+///   at 10 per second per account and region (ELB user guide, "Request throttling for the
+///   ELB API"). Our four describes together stay under that refill: `DescribeTargetHealth`
+///   4/s (burst 10), `DescribeListeners` 2/s, `DescribeTargetGroups` and
+///   `DescribeTargetGroupAttributes` 1/s (burst 5 each, 25 in all). The figures for mutating
+///   actions were not found: `ModifyListener` gets 1/s (burst 3).
+/// - **CloudWatch** publishes a quota per API (CloudWatch service quotas): `DescribeAlarms` 9
+///   TPS, `GetMetricStatistics` 400 TPS. We take 3/s (burst 5) and 10/s (burst 20).
+/// - **EC2**: the provider makes no EC2 call. (EC2 publishes a bucket per API, e.g.
+///   `DescribeHosts` 100 tokens refilled at 20 per second.)
+pub const DEFAULT_LIMITS: &[(Api, RateLimit)] = &[
+    (
+        Api::new(AUTOSCALING, "DescribeAutoScalingGroups"),
+        RateLimit::new(5, 10),
+    ),
+    (Api::new(AUTOSCALING, "DescribePolicies"), AUTOSCALING_OTHER),
+    (
+        Api::new(AUTOSCALING, "DescribeLifecycleHooks"),
+        AUTOSCALING_OTHER,
+    ),
+    (
+        Api::new(AUTOSCALING, "CreateAutoScalingGroup"),
+        AUTOSCALING_OTHER,
+    ),
+    (
+        Api::new(AUTOSCALING, "UpdateAutoScalingGroup"),
+        AUTOSCALING_OTHER,
+    ),
+    (
+        Api::new(AUTOSCALING, "DeleteAutoScalingGroup"),
+        AUTOSCALING_OTHER,
+    ),
+    (
+        Api::new(AUTOSCALING, "AttachLoadBalancerTargetGroups"),
+        AUTOSCALING_OTHER,
+    ),
+    (
+        Api::new(AUTOSCALING, "DetachLoadBalancerTargetGroups"),
+        AUTOSCALING_OTHER,
+    ),
+    (
+        Api::new(AUTOSCALING, "CreateOrUpdateTags"),
+        AUTOSCALING_OTHER,
+    ),
+    (Api::new(AUTOSCALING, "PutScalingPolicy"), AUTOSCALING_OTHER),
+    (Api::new(AUTOSCALING, "DeletePolicy"), AUTOSCALING_OTHER),
+    (Api::new(AUTOSCALING, "SuspendProcesses"), AUTOSCALING_OTHER),
+    (Api::new(AUTOSCALING, "ResumeProcesses"), AUTOSCALING_OTHER),
+    (Api::new(AUTOSCALING, "PutLifecycleHook"), AUTOSCALING_OTHER),
+    (
+        Api::new(AUTOSCALING, "DeleteLifecycleHook"),
+        AUTOSCALING_OTHER,
+    ),
+    (
+        Api::new(ELBV2, "DescribeTargetHealth"),
+        RateLimit::new(4, 10),
+    ),
+    (Api::new(ELBV2, "DescribeListeners"), RateLimit::new(2, 5)),
+    (
+        Api::new(ELBV2, "DescribeTargetGroups"),
+        RateLimit::new(1, 5),
+    ),
+    (
+        Api::new(ELBV2, "DescribeTargetGroupAttributes"),
+        RateLimit::new(1, 5),
+    ),
+    (Api::new(ELBV2, "ModifyListener"), RateLimit::new(1, 3)),
+    (Api::new(CLOUDWATCH, "DescribeAlarms"), RateLimit::new(3, 5)),
+    (
+        Api::new(CLOUDWATCH, "GetMetricStatistics"),
+        RateLimit::new(10, 20),
+    ),
+];
+
+const AUTOSCALING_OTHER: RateLimit = RateLimit::new(2, 5);
+
+/// An action missing from [`DEFAULT_LIMITS`] (none today: a unit test lists every action the
+/// adapter calls) gets the most conservative budget.
+pub const FALLBACK_LIMIT: RateLimit = RateLimit::new(1, 3);
+
+/// The budget of every API: [`DEFAULT_LIMITS`] with overrides.
+///
+/// Issue #16 seam: limits set in the provider block would be one more source of overrides
+/// here, applied after the environment's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    overrides: Vec<Override>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Override {
+    /// `service:Action`, `service:*` or `*`.
+    pattern: String,
+    millicalls_per_second: u64,
+    burst: Option<u32>,
+}
+
+impl Override {
+    /// How well the pattern matches `api`: `None` when it does not, higher is more specific.
+    fn specificity(&self, api: Api) -> Option<u8> {
+        if self.pattern == "*" {
+            return Some(0);
+        }
+        let (service, action) = self.pattern.split_once(':')?;
+        if service != api.service {
+            return None;
+        }
+        match action {
+            "*" => Some(1),
+            action if action == api.action => Some(2),
+            _ => None,
+        }
+    }
+}
+
+impl RateLimits {
+    /// The defaults with the overrides `lookup` finds in [`RATE_LIMITS_ENV`] (pure: pass
+    /// `std::env::var` or a map in tests); each unreadable entry is ignored with a warning.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> RateLimits {
+        let Some(text) = lookup(RATE_LIMITS_ENV) else {
+            return RateLimits::default();
+        };
+        let (limits, problems) = RateLimits::parse(&text);
+        for problem in problems {
+            tracing::warn!("{RATE_LIMITS_ENV}: {problem}; entry ignored");
+        }
+        limits
+    }
+
+    pub fn from_env() -> RateLimits {
+        RateLimits::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the [`RATE_LIMITS_ENV`] grammar; answers the entries it read and a description of
+    /// each it could not.
+    pub fn parse(text: &str) -> (RateLimits, Vec<String>) {
+        let mut overrides = Vec::new();
+        let mut problems = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            match parse_entry(entry) {
+                Ok(entry) => overrides.push(entry),
+                Err(problem) => problems.push(format!("{entry:?}: {problem}")),
+            }
+        }
+        (RateLimits { overrides }, problems)
+    }
+
+    /// The budget of `api`: the most specific override (the last one among equals) on top of
+    /// its default.
+    pub fn limit(&self, api: Api) -> RateLimit {
+        let default = DEFAULT_LIMITS
+            .iter()
+            .find(|(known, _)| *known == api)
+            .map_or(FALLBACK_LIMIT, |(_, limit)| *limit);
+        // The most specific entry; among equals, the last written.
+        let mut best: Option<(u8, &Override)> = None;
+        for entry in &self.overrides {
+            if let Some(rank) = entry.specificity(api)
+                && best.is_none_or(|(top, _)| rank >= top)
+            {
+                best = Some((rank, entry));
+            }
+        }
+        best.map_or(default, |(_, entry)| {
+            RateLimit::per_mille(
+                entry.millicalls_per_second,
+                entry.burst.unwrap_or(default.burst()),
+            )
+        })
+    }
+}
+
+fn parse_entry(entry: &str) -> Result<Override, String> {
+    let (pattern, value) = entry
+        .split_once('=')
+        .ok_or("expected API=RATE/s [burst N]")?;
+    let pattern = pattern.trim();
+    let valid_pattern = pattern == "*"
+        || pattern
+            .split_once(':')
+            .is_some_and(|(service, action)| !service.is_empty() && !action.is_empty());
+    if !valid_pattern {
+        return Err(format!("{pattern:?} is not service:Action, service:* or *"));
+    }
+    let mut words = value.split_whitespace();
+    let rate = words.next().ok_or("no rate")?;
+    let rate = rate
+        .strip_suffix("/s")
+        .ok_or_else(|| format!("rate {rate:?} must end in /s"))?;
+    let millicalls_per_second = parse_millis(rate)?;
+    let burst = match (words.next(), words.next(), words.next()) {
+        (None, _, _) => None,
+        (Some("burst"), Some(burst), None) => Some(
+            burst
+                .parse::<u32>()
+                .ok()
+                .filter(|burst| *burst > 0)
+                .ok_or_else(|| format!("burst {burst:?} is not a whole number above 0"))?,
+        ),
+        _ => return Err("expected `burst N` after the rate".to_string()),
+    };
+    Ok(Override {
+        pattern: pattern.to_string(),
+        millicalls_per_second,
+        burst,
+    })
+}
+
+/// A positive decimal with at most three decimals, in thousandths.
+fn parse_millis(text: &str) -> Result<u64, String> {
+    let refuse = || format!("rate {text:?} is not a number of calls above 0");
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if fraction.len() > 3
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !fraction.chars().all(|c| c.is_ascii_digit())
+        || (whole.is_empty() && fraction.is_empty())
+    {
+        return Err(refuse());
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| refuse())?
+    };
+    let fraction: u64 = format!("{fraction:0<3}").parse().map_err(|_| refuse())?;
+    let millis = whole
+        .checked_mul(1000)
+        .and_then(|millis| millis.checked_add(fraction))
+        .ok_or_else(refuse)?;
+    if millis == 0 {
+        return Err(refuse());
+    }
+    Ok(millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GROUPS: Api = Api::new(AUTOSCALING, "DescribeAutoScalingGroups");
+    const HEALTH: Api = Api::new(ELBV2, "DescribeTargetHealth");
+
+    #[test]
+    fn reads_and_writes_are_told_apart_by_their_verb() {
+        for (api, _) in DEFAULT_LIMITS {
+            let verb_is_read = ["Describe", "Get", "List"]
+                .iter()
+                .any(|verb| api.action.starts_with(verb));
+            assert_eq!(api.is_read(), verb_is_read, "{api}");
+        }
+        assert!(GROUPS.is_read());
+        assert!(!Api::new(AUTOSCALING, "UpdateAutoScalingGroup").is_read());
+        assert!(!Api::new(ELBV2, "ModifyListener").is_read());
+    }
+
+    #[test]
+    fn defaults_stay_under_what_aws_publishes() {
+        let sum = |service: &str, reads: bool| -> (f64, u32) {
+            DEFAULT_LIMITS
+                .iter()
+                .filter(|(api, _)| api.service == service && api.is_read() == reads)
+                .fold((0.0, 0), |(rate, burst), (_, limit)| {
+                    (rate + limit.per_second(), burst + limit.burst())
+                })
+        };
+        // ELBv2: Describe* share 40 tokens refilled at 10/s.
+        let (rate, burst) = sum(ELBV2, true);
+        assert!(rate < 10.0 && burst <= 40, "{rate}/s burst {burst}");
+        let limits = RateLimits::default();
+        assert!(
+            limits
+                .limit(Api::new(CLOUDWATCH, "DescribeAlarms"))
+                .per_second()
+                < 9.0
+        );
+        assert!(
+            limits
+                .limit(Api::new(CLOUDWATCH, "GetMetricStatistics"))
+                .per_second()
+                < 400.0
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        for (api, _) in DEFAULT_LIMITS {
+            assert!(seen.insert(*api), "{api} listed twice");
+        }
+    }
+
+    #[test]
+    fn the_most_specific_override_wins_and_keeps_the_default_burst() {
+        let (limits, problems) = RateLimits::parse(
+            "*=1/s, autoscaling:*=2/s burst 4 ,autoscaling:DescribeAutoScalingGroups=0.5/s",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(limits.limit(GROUPS), RateLimit::per_mille(500, 10));
+        assert_eq!(
+            limits.limit(Api::new(AUTOSCALING, "DeletePolicy")),
+            RateLimit::new(2, 4)
+        );
+        assert_eq!(limits.limit(HEALTH), RateLimit::new(1, 10));
+        assert_eq!(RateLimits::default().limit(HEALTH), RateLimit::new(4, 10));
+        assert_eq!(
+            RateLimits::default().limit(Api::new(AUTOSCALING, "SetDesiredCapacity")),
+            FALLBACK_LIMIT
+        );
+    }
+
+    #[test]
+    fn unreadable_entries_are_reported_and_the_rest_apply() {
+        let (limits, problems) = RateLimits::parse(
+            "autoscaling:DescribeAutoScalingGroups=5, DescribeTargetHealth=1/s, *=0/s, \
+             elasticloadbalancing:*=1/s burst, cloudwatch:*=fast/s, autoscaling:*=3/s burst 0, \
+             elasticloadbalancing:DescribeTargetHealth=2.5/s burst 6",
+        );
+        assert_eq!(problems.len(), 6, "{problems:?}");
+        assert_eq!(limits.limit(HEALTH), RateLimit::per_mille(2500, 6));
+        assert_eq!(limits.limit(GROUPS), RateLimit::new(5, 10));
+    }
+
+    #[test]
+    fn the_environment_is_read_from_its_variable_only() {
+        let limits = RateLimits::from_lookup(|name| {
+            (name == RATE_LIMITS_ENV).then(|| "autoscaling:*=1/s burst 1".to_string())
+        });
+        assert_eq!(limits.limit(GROUPS), RateLimit::new(1, 1));
+        assert_eq!(RateLimits::from_lookup(|_| None), RateLimits::default());
+    }
+}

@@ -1,0 +1,308 @@
+//! One rate budget per AWS API, shared by every `zdd_rollout` resource of an apply.
+//!
+//! Terraform runs up to 10 resource operations at once, all in one provider process with one
+//! [`super::AwsClients`] (cloned per operation; the budget sits behind an `Arc`, so every clone
+//! draws on the same buckets). Each API (`service:Action`) has a token bucket
+//! ([`RateLimits`]: defaults below what AWS publishes, overridable through
+//! [`RATE_LIMITS_ENV`]). A call waits for a token of its API; while calls wait, commands go
+//! before observations ([`Priority`]): a write, or a read made on a command's behalf, is
+//! served before a waiting read, so polling fleets never starve a rollout's next step.
+//!
+//! The decision is pure ([`bucket`]: `now` is an argument); [`RateBudget::admit`] only sleeps
+//! until the time the decision names, or until the queue changes. Every adapter call goes
+//! through it: the SDK clients are reachable only through `AwsClients`' gated call helpers.
+//! The budget paces calls before they are sent; the SDK's adaptive retry mode (see
+//! [`super::Retries`]) paces retries after AWS throttles anyway (other tools share the
+//! account's limits).
+//!
+//! Issue #16 seams: rates set in the provider block would be one more override source in
+//! [`RateLimits`]; coalescing identical `Describe*` calls would sit in the gated call helper,
+//! before [`RateBudget::admit`] (callers of the same API and request share one admission and
+//! one answer).
+
+mod bucket;
+mod limits;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+pub use bucket::{Admission, Lane, Priority, Ticket, TokenBucket};
+pub use limits::{
+    AUTOSCALING, Api, CLOUDWATCH, DEFAULT_LIMITS, ELBV2, FALLBACK_LIMIT, RATE_LIMITS_ENV,
+    RateLimit, RateLimits,
+};
+
+/// The buckets of every API, their queues, and what they held back.
+#[derive(Debug)]
+pub struct RateBudget {
+    limits: RateLimits,
+    origin: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    lanes: BTreeMap<Api, LaneSlot>,
+    stats: BudgetStats,
+}
+
+#[derive(Debug)]
+struct LaneSlot {
+    lane: Lane,
+    /// Woken whenever the queue moves (an admission or a cancellation), so waiters recompute
+    /// their turn instead of sleeping past it.
+    changed: Arc<Notify>,
+}
+
+/// Calls admitted and how often and how long the budget held them back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BudgetStats {
+    pub calls: u64,
+    /// Calls that had to wait for a token.
+    pub held: u64,
+    /// Their waits, summed.
+    pub held_for: Duration,
+    pub by_api: BTreeMap<Api, ApiStats>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiStats {
+    pub calls: u64,
+    pub held: u64,
+    pub held_for: Duration,
+}
+
+impl BudgetStats {
+    fn record(&mut self, api: Api, held_for: Option<Duration>) {
+        let per_api = self.by_api.entry(api).or_default();
+        self.calls += 1;
+        per_api.calls += 1;
+        if let Some(wait) = held_for {
+            self.held += 1;
+            self.held_for += wait;
+            per_api.held += 1;
+            per_api.held_for += wait;
+        }
+    }
+
+    /// What happened after `earlier` (a snapshot of the same budget).
+    pub fn since(&self, earlier: &BudgetStats) -> BudgetStats {
+        let by_api = self
+            .by_api
+            .iter()
+            .map(|(api, now)| {
+                let before = earlier.by_api.get(api).copied().unwrap_or_default();
+                let delta = ApiStats {
+                    calls: now.calls.saturating_sub(before.calls),
+                    held: now.held.saturating_sub(before.held),
+                    held_for: now.held_for.saturating_sub(before.held_for),
+                };
+                (*api, delta)
+            })
+            .filter(|(_, delta)| delta.calls > 0)
+            .collect();
+        BudgetStats {
+            calls: self.calls.saturating_sub(earlier.calls),
+            held: self.held.saturating_sub(earlier.held),
+            held_for: self.held_for.saturating_sub(earlier.held_for),
+            by_api,
+        }
+    }
+}
+
+impl RateBudget {
+    pub fn new(limits: RateLimits) -> RateBudget {
+        RateBudget {
+            limits,
+            origin: Instant::now(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
+    /// Waits until `api`'s bucket lets a call of this priority go; answers how long it waited.
+    ///
+    /// # Cancellation
+    /// Dropping the future (a cancelled apply) leaves the queue without taking a token.
+    pub async fn admit(&self, api: Api, priority: Priority) -> Duration {
+        let started = Instant::now();
+        let (ticket, changed) = self.with_state(|state, now| {
+            let slot = state.lanes.entry(api).or_insert_with(|| LaneSlot {
+                lane: Lane::new(self.limits.limit(api), now),
+                changed: Arc::new(Notify::new()),
+            });
+            (slot.lane.enqueue(priority), Arc::clone(&slot.changed))
+        });
+        let mut place = Place {
+            budget: self,
+            api,
+            ticket,
+            admitted: false,
+        };
+        let mut held = false;
+        loop {
+            let notified = changed.notified();
+            tokio::pin!(notified);
+            // Registered before the poll: a move of the queue right after it still wakes us.
+            notified.as_mut().enable();
+            let admission = self.with_state(|state, now| {
+                state
+                    .lanes
+                    .get_mut(&api)
+                    .map_or(Admission::Admitted, |slot| slot.lane.poll(ticket, now))
+            });
+            match admission {
+                Admission::Admitted => break,
+                Admission::WaitUntil(at) => {
+                    held = true;
+                    tokio::select! {
+                        () = tokio::time::sleep_until(self.origin + at) => {}
+                        () = &mut notified => {}
+                    }
+                }
+            }
+        }
+        place.admitted = true;
+        changed.notify_waiters();
+        let waited = started.elapsed();
+        self.with_state(|state, _| state.stats.record(api, held.then_some(waited)));
+        waited
+    }
+
+    /// Calls waiting for `api` now.
+    pub fn waiting(&self, api: Api) -> usize {
+        self.with_state(|state, _| state.lanes.get(&api).map_or(0, |slot| slot.lane.waiting()))
+    }
+
+    /// A snapshot of what the budget admitted and held back so far.
+    pub fn stats(&self) -> BudgetStats {
+        self.with_state(|state, _| state.stats.clone())
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut State, Duration) -> T) -> T {
+        // A panic elsewhere while holding the lock leaves counters and queues that are still
+        // consistent (each update is one statement): keep using them.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now().saturating_duration_since(self.origin);
+        f(&mut state, now)
+    }
+}
+
+/// A call's place in a queue, given up if the call is dropped before its turn.
+struct Place<'a> {
+    budget: &'a RateBudget,
+    api: Api,
+    ticket: Ticket,
+    admitted: bool,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        if self.admitted {
+            return;
+        }
+        let changed = self.budget.with_state(|state, _| {
+            state.lanes.get_mut(&self.api).map(|slot| {
+                slot.lane.cancel(self.ticket);
+                Arc::clone(&slot.changed)
+            })
+        });
+        if let Some(changed) = changed {
+            changed.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GROUPS: Api = Api::new(AUTOSCALING, "DescribeAutoScalingGroups");
+    const UPDATE: Api = Api::new(AUTOSCALING, "UpdateAutoScalingGroup");
+
+    fn budget(text: &str) -> Arc<RateBudget> {
+        let (limits, problems) = RateLimits::parse(text);
+        assert!(problems.is_empty(), "{problems:?}");
+        Arc::new(RateBudget::new(limits))
+    }
+
+    #[tokio::test]
+    async fn the_burst_goes_at_once_and_the_next_call_is_held() {
+        let budget = budget("autoscaling:*=20/s burst 2");
+        for _ in 0..2 {
+            budget.admit(GROUPS, Priority::Observation).await;
+        }
+        let waited = budget.admit(GROUPS, Priority::Observation).await;
+        // One token every 50 ms (a lower bound only: sleeping can only make it longer).
+        assert!(waited >= Duration::from_millis(40), "{waited:?}");
+        let stats = budget.stats();
+        assert_eq!((stats.calls, stats.held), (3, 1));
+        assert_eq!(stats.by_api[&GROUPS].calls, 3);
+        assert!(stats.held_for >= Duration::from_millis(40));
+        // Another API's bucket is untouched.
+        budget.admit(UPDATE, Priority::Command).await;
+        assert_eq!(budget.stats().held, 1);
+    }
+
+    #[tokio::test]
+    async fn a_command_queued_behind_observations_is_served_first() {
+        let budget = budget("autoscaling:*=10/s burst 1");
+        budget.admit(GROUPS, Priority::Observation).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (name, priority) in [
+            ("read 1", Priority::Observation),
+            ("read 2", Priority::Observation),
+            ("command", Priority::Command),
+        ] {
+            let budget = Arc::clone(&budget);
+            let order = Arc::clone(&order);
+            tasks.push(tokio::spawn(async move {
+                budget.admit(GROUPS, priority).await;
+                order.lock().unwrap().push(name);
+            }));
+            // The task queues on its first poll, which this yield lets happen: in this order,
+            // long before the next token (100 ms).
+            tokio::task::yield_now().await;
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["command", "read 1", "read 2"]);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_call_leaves_its_place() {
+        let budget = budget("autoscaling:*=1/s burst 1");
+        budget.admit(GROUPS, Priority::Observation).await;
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(20),
+            budget.admit(GROUPS, Priority::Command),
+        )
+        .await;
+        assert!(waiting.is_err(), "no token for a second");
+        assert_eq!(budget.waiting(GROUPS), 0, "the dropped call left the queue");
+        assert_eq!(budget.stats().calls, 1);
+    }
+
+    #[test]
+    fn stats_since_a_snapshot_are_the_difference() {
+        let mut earlier = BudgetStats::default();
+        earlier.record(GROUPS, None);
+        let mut later = earlier.clone();
+        later.record(GROUPS, Some(Duration::from_millis(30)));
+        later.record(UPDATE, None);
+        let delta = later.since(&earlier);
+        assert_eq!((delta.calls, delta.held), (2, 1));
+        assert_eq!(delta.held_for, Duration::from_millis(30));
+        assert_eq!(delta.by_api[&GROUPS].calls, 1);
+        assert_eq!(delta.by_api[&UPDATE].held, 0);
+    }
+}
