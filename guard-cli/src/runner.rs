@@ -1,6 +1,12 @@
 //! The terraform process runner: the only place in zdd-guard that builds a `Command` for
 //! terraform. Terraform runs in its own process group so that a Ctrl-C sent to the CI job's group
 //! reaches it once (forwarded by the guard), not twice (which Terraform treats as "exit now").
+//!
+//! On Linux terraform also dies with the guard (`PR_SET_PDEATHSIG`, SIGKILL), however the guard
+//! dies: a `kill -9` of the guard or of its process group (terraform's is another) would
+//! otherwise leave terraform running, holding Terraform's lock and writing the state, while the
+//! guard's lease expires and another run takes it over. With it, "the lease expired" implies
+//! "its terraform is gone" (see `core::lease` for the whole argument and its limits).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -56,6 +62,8 @@ impl Terraform {
             .process_group(0);
         // Stable, script-friendly output; the guard is by definition automation.
         command.env("TF_IN_AUTOMATION", "1");
+        #[cfg(target_os = "linux")]
+        die_with_the_guard(&mut command);
         command
     }
 
@@ -96,6 +104,30 @@ impl Terraform {
     }
 }
 
+/// Makes the started process get SIGKILL when the guard dies. The death signal belongs to the
+/// thread that forks: terraform is always started from the guard's main future, which the
+/// runtime polls on the main thread (`block_on`), so that thread's end is the process's end.
+#[cfg(target_os = "linux")]
+// `pre_exec` is unsafe: its closure runs in the forked child of a multithreaded process, where
+// only async-signal-safe calls are allowed. This one makes two system calls through rustix
+// (prctl, getppid), which neither allocate nor lock, and builds its error from an errno.
+#[allow(unsafe_code)]
+fn die_with_the_guard(command: &mut Command) {
+    use rustix::process::{Signal as Sys, getpid, getppid, set_parent_process_death_signal};
+    let guard = getpid();
+    // SAFETY: see above; the closure captures only a `Pid` (Copy).
+    unsafe {
+        command.pre_exec(move || {
+            set_parent_process_death_signal(Some(Sys::KILL))?;
+            // The guard died between fork and prctl: no signal will come; do not start.
+            if getppid() != Some(guard) {
+                return Err(rustix::io::Errno::SRCH.into());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Signals the guard forwards to terraform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -118,6 +150,18 @@ pub fn send_signal(pid: u32, signal: Signal) -> anyhow::Result<()> {
         .with_context(|| format!("{pid} is not a process id"))?;
     kill_process(target, sys)
         .with_context(|| format!("cannot send {signal:?} to {pid} (terraform already gone?)"))
+}
+
+/// Sends SIGKILL to terraform's whole process group (terraform leads it: it is started with
+/// `process_group(0)`), its providers and provisioners included.
+pub fn kill_group(pid: u32) -> anyhow::Result<()> {
+    use rustix::process::{Pid, Signal as Sys, kill_process_group};
+    let leader = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .with_context(|| format!("{pid} is not a process id"))?;
+    kill_process_group(leader, Sys::KILL)
+        .with_context(|| format!("cannot kill process group {pid} (terraform already gone?)"))
 }
 
 /// Splits terraform args into the subcommand position: `(-chdir=DIR, subcommand index)`.

@@ -47,6 +47,14 @@ pub fn this_owner(command: String) -> Owner {
     Owner::from_env(|k| std::env::var(k).ok(), host, std::process::id(), command)
 }
 
+/// A lease just taken, and the expired lease it replaced, if any (whose recorded Terraform
+/// locks the run may remove: `terraform_locks::remove_locks_left_by`).
+#[derive(Debug)]
+pub struct Acquired {
+    pub held: Held,
+    pub took_over: Option<Box<Lease>>,
+}
+
 /// Takes the lease, waiting up to `wait` while someone else holds a live one.
 pub async fn acquire(
     store: &LeaseStore,
@@ -56,7 +64,7 @@ pub async fn acquire(
     poll: Duration,
     reporter: &Reporter,
     signals: &mut super::supervise::Signals,
-) -> anyhow::Result<Held> {
+) -> anyhow::Result<Acquired> {
     let started = std::time::Instant::now();
     let lease_id = new_lease_id(SystemTime::now());
     let mut last_holder: Option<String> = None;
@@ -65,7 +73,10 @@ pub async fn acquire(
     let now = SystemTime::now();
     let lease = Lease::new(lease_id.clone(), owner.clone(), now, ttl);
     if let Ok(token) = store.write(&lease, None).await? {
-        return Ok(acquired(store, lease, token, ttl, reporter));
+        return Ok(Acquired {
+            held: acquired(store, lease, token, ttl, reporter),
+            took_over: None,
+        });
     }
     loop {
         let now = SystemTime::now();
@@ -105,13 +116,16 @@ pub async fn acquire(
         let lease = Lease::new(lease_id.clone(), owner.clone(), now, ttl);
         match store.write(&lease, expected.as_deref()).await? {
             Ok(token) => {
-                if let Some(expired) = takeover {
+                if let Some(expired) = &takeover {
                     reporter.warn(
                         "lease_takeover",
                         &format!("took over an expired lease {}", expired.describe(now)),
                     );
                 }
-                return Ok(acquired(store, lease, token, ttl, reporter));
+                return Ok(Acquired {
+                    held: acquired(store, lease, token, ttl, reporter),
+                    took_over: takeover,
+                });
             }
             // Someone wrote between our read and write: read again.
             Err(_conflict) => continue,

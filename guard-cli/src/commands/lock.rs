@@ -7,7 +7,7 @@ use serde_json::json;
 use super::CommonArgs;
 use super::context::Remote;
 use super::lease::this_owner;
-use crate::aws::WriteConflict;
+use super::terraform_locks::{current_locks, delete_lock, lock_name};
 use crate::core::lease::{self, LockStore};
 use crate::core::lockinfo::LockInfo;
 use crate::exit::{LockingError, Outcome};
@@ -124,71 +124,6 @@ async fn status(remote: &Remote, reporter: &Reporter) -> anyhow::Result<Outcome>
         );
     }
     Ok(Outcome::Ok)
-}
-
-/// Terraform's locks on the state as they are now: each with its store, the raw record a
-/// conditional delete must present (the DynamoDB `Info` text, the lockfile's ETag), and its name.
-struct CurrentLock {
-    store: LockStore,
-    token: String,
-    info: LockInfo,
-    name: String,
-}
-
-async fn current_locks(remote: &Remote) -> anyhow::Result<Vec<CurrentLock>> {
-    let mut locks = Vec::new();
-    if let Some(table) = &remote.dynamodb {
-        let lock_id = remote.backend.lock_id(&remote.state_key);
-        if let Some((raw, info)) = table.lock(&lock_id).await? {
-            locks.push(CurrentLock {
-                store: LockStore::Dynamodb,
-                token: raw,
-                info,
-                name: lock_name(remote, LockStore::Dynamodb),
-            });
-        }
-    }
-    if remote.backend.use_lockfile
-        && let Some((head, info)) = remote.s3.lockfile(&remote.state_key).await?
-    {
-        locks.push(CurrentLock {
-            store: LockStore::Lockfile,
-            token: head.etag,
-            info,
-            name: lock_name(remote, LockStore::Lockfile),
-        });
-    }
-    Ok(locks)
-}
-
-fn lock_name(remote: &Remote, store: LockStore) -> String {
-    match (store, &remote.dynamodb) {
-        (LockStore::Dynamodb, Some(table)) => format!(
-            "dynamodb:{}/{}",
-            table.table(),
-            remote.backend.lock_id(&remote.state_key)
-        ),
-        _ => format!("{}.tflock", remote.state_location()),
-    }
-}
-
-/// Deletes `lock` only while it is unchanged.
-async fn delete_lock(
-    remote: &Remote,
-    lock: &CurrentLock,
-) -> anyhow::Result<Result<(), WriteConflict>> {
-    match (lock.store, &remote.dynamodb) {
-        (LockStore::Dynamodb, Some(table)) => {
-            let lock_id = remote.backend.lock_id(&remote.state_key);
-            table
-                .delete_conditional(&lock_id, "Info", &lock.token)
-                .await
-        }
-        _ => {
-            let key = format!("{}.tflock", remote.state_key);
-            remote.s3.delete_conditional(&key, &lock.token).await
-        }
-    }
 }
 
 /// Releases what this job's own lease holds: the Terraform locks that lease recorded (its

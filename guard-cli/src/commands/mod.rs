@@ -8,6 +8,7 @@ pub mod private_dir;
 pub mod run;
 pub mod state_diff;
 pub mod supervise;
+pub mod terraform_locks;
 
 use std::path::PathBuf;
 

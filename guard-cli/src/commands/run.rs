@@ -8,9 +8,10 @@ use tokio::sync::watch;
 
 use super::CommonArgs;
 use super::context::{Remote, resolve_backend, workspace};
-use super::lease::{Held, acquire, this_owner};
+use super::lease::{Acquired, Held, acquire, this_owner};
 use super::private_dir::PrivateDir;
 use super::supervise::{Signals, Watcher, check_lock_table, supervise};
+use super::terraform_locks::remove_locks_left_by;
 use crate::core::argv::redacted_command;
 use crate::core::backend::{self, Backend, Locking};
 use crate::core::limits::{AwsTimeouts, RunLimits};
@@ -130,7 +131,18 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     )
     .await;
     let held = match acquired {
-        Ok(held) => held,
+        Ok(Acquired { held, took_over }) => {
+            if let Some(expired) = took_over
+                && let Err(error) = remove_locks_left_by(&remote, &expired, &reporter).await
+            {
+                // Terraform then meets the lock and says so; the lease is ours either way.
+                reporter.warn(
+                    "terraform_lock_held",
+                    &format!("could not check the expired lease's Terraform locks: {error:#}"),
+                );
+            }
+            held
+        }
         Err(error) => {
             // A table Terraform cannot lock with explains a failed write better (exit 3); a
             // table that cannot be read (no DescribeTable permission, say) explains nothing:

@@ -9,6 +9,31 @@
 //! `expires_at` minus the allowance. While its terraform holds Terraform's lock, the lease records
 //! that lock (ID, Who, Created), so `lock break --if-stale` and `lock release` touch only a lock
 //! the guard's own run took. Pure: `now` is a parameter.
+//!
+//! # Taking over a dead run's Terraform lock
+//!
+//! A run that takes over an expired lease also removes the Terraform locks that lease recorded
+//! ([`left_by_expired_lease`]; `lock break --if-stale` makes the same check), so a CI job killed
+//! with `kill -9` blocks the next one only for the lease's TTL. That is safe only if the old
+//! terraform can no longer write the state, which holds because a guard's terraform never
+//! outlives its lease:
+//! - the guard starts terraform with a parent-death signal (Linux `PR_SET_PDEATHSIG`, SIGKILL):
+//!   when the guard dies, however (a `kill -9` of it or of its process group, an OOM kill),
+//!   terraform dies with it, within the TTL by far;
+//! - a guard that cannot renew in time counts the lease lost at `expires_at` minus the
+//!   allowance, stops terraform as a Ctrl-C would, and kills terraform's process group at
+//!   `expires_at` if it is still running; a reader takes over only at `expires_at` plus the
+//!   allowance by its own clock, which is after `expires_at` by the holder's as long as the
+//!   clocks disagree by less than the allowance.
+//!
+//! Limits, said in the README too: a guard that is stopped, not dead (SIGSTOP, a frozen VM or
+//! container), neither renews nor kills, and its terraform, in another process group, may go on
+//! writing after another run took over (that run's watcher reports the write: exit 4). A lock
+//! taken by terraform after the last renewal that recorded locks (the watcher records a lock at
+//! the next tick and heartbeat: about one watch interval) is not recorded, so a kill in that
+//! window leaves a lock no run removes (`terraform force-unlock` after checking). The
+//! parent-death signal is Linux only. A write terraform had sent just before it died may still
+//! land; a provider process terraform started is not killed by it (it writes no state).
 
 use std::time::{Duration, SystemTime};
 
@@ -394,6 +419,18 @@ pub fn judge_break(
         }),
         None => Ok(()),
     }
+}
+
+/// Whether a run that took over `expired` may remove the Terraform lock `info` in `store`: only
+/// a lock that lease recorded as its terraform's, and only once the lease can be taken over
+/// (see the module docs for why its terraform is gone by then).
+pub fn left_by_expired_lease(
+    expired: &Lease,
+    store: LockStore,
+    info: &LockInfo,
+    now: SystemTime,
+) -> bool {
+    expired.can_be_taken_over(now) && expired.recorded(store, info)
 }
 
 /// Whether the stored lease is the caller's own for `lock release`: the one named by

@@ -211,6 +211,36 @@ fn break_removes_only_locks_the_expired_lease_recorded() {
 }
 
 #[test]
+fn a_takeover_removes_only_locks_the_expired_lease_recorded_and_only_once_expired() {
+    let ours = lock("l1", "runner@ci-7", "2027-01-15T08:00:01Z");
+    let lease = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120))
+        .with_lock(RecordedLock::new(LockStore::Dynamodb, &ours));
+    assert!(left_by_expired_lease(
+        &lease,
+        LockStore::Dynamodb,
+        &ours,
+        at(150)
+    ));
+    assert!(
+        !left_by_expired_lease(&lease, LockStore::Dynamodb, &ours, at(149)),
+        "within the clock-skew allowance the holder may still be alive"
+    );
+    assert!(!left_by_expired_lease(
+        &lease,
+        LockStore::Lockfile,
+        &ours,
+        at(150)
+    ));
+    let plain = lock("p9", "bob@laptop", "2027-01-15T08:02:00Z");
+    assert!(!left_by_expired_lease(
+        &lease,
+        LockStore::Dynamodb,
+        &plain,
+        at(150)
+    ));
+}
+
+#[test]
 fn break_waits_for_expiry_plus_the_skew_allowance() {
     let ours = lock("l1", "runner@ci-7", "2027-01-15T08:00:01Z");
     let lease = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120))

@@ -1,0 +1,129 @@
+//! Terraform's own locks on the state (the DynamoDB item, the S3 lockfile) as `lock` and `run`
+//! read and remove them: always by a conditional delete of the record as it was read, and only
+//! when the caller decided it may (a lock its lease recorded; see `core::lease`).
+
+use std::time::SystemTime;
+
+use super::context::Remote;
+use crate::aws::WriteConflict;
+use crate::core::lease::{self, Lease, LockStore};
+use crate::core::lockinfo::LockInfo;
+use crate::output::Reporter;
+
+/// Terraform's locks on the state as they are now: each with its store, the raw record a
+/// conditional delete must present (the DynamoDB `Info` text, the lockfile's ETag), and its name.
+pub struct CurrentLock {
+    pub store: LockStore,
+    pub token: String,
+    pub info: LockInfo,
+    pub name: String,
+}
+
+pub async fn current_locks(remote: &Remote) -> anyhow::Result<Vec<CurrentLock>> {
+    let mut locks = Vec::new();
+    if let Some(table) = &remote.dynamodb {
+        let lock_id = remote.backend.lock_id(&remote.state_key);
+        if let Some((raw, info)) = table.lock(&lock_id).await? {
+            locks.push(CurrentLock {
+                store: LockStore::Dynamodb,
+                token: raw,
+                info,
+                name: lock_name(remote, LockStore::Dynamodb),
+            });
+        }
+    }
+    if remote.backend.use_lockfile
+        && let Some((head, info)) = remote.s3.lockfile(&remote.state_key).await?
+    {
+        locks.push(CurrentLock {
+            store: LockStore::Lockfile,
+            token: head.etag,
+            info,
+            name: lock_name(remote, LockStore::Lockfile),
+        });
+    }
+    Ok(locks)
+}
+
+pub fn lock_name(remote: &Remote, store: LockStore) -> String {
+    match (store, &remote.dynamodb) {
+        (LockStore::Dynamodb, Some(table)) => format!(
+            "dynamodb:{}/{}",
+            table.table(),
+            remote.backend.lock_id(&remote.state_key)
+        ),
+        _ => format!("{}.tflock", remote.state_location()),
+    }
+}
+
+/// Deletes `lock` only while it is unchanged.
+pub async fn delete_lock(
+    remote: &Remote,
+    lock: &CurrentLock,
+) -> anyhow::Result<Result<(), WriteConflict>> {
+    match (lock.store, &remote.dynamodb) {
+        (LockStore::Dynamodb, Some(table)) => {
+            let lock_id = remote.backend.lock_id(&remote.state_key);
+            table
+                .delete_conditional(&lock_id, "Info", &lock.token)
+                .await
+        }
+        _ => {
+            let key = format!("{}.tflock", remote.state_key);
+            remote.s3.delete_conditional(&key, &lock.token).await
+        }
+    }
+}
+
+/// After `run` took over `expired` (a lease whose holder stopped renewing it for its TTL plus
+/// the clock-skew allowance), removes the Terraform locks that lease recorded as its
+/// terraform's, loudly: that terraform is gone (it dies with its guard, and a guard that lost
+/// its lease kills it by the lease's expiry), so its lock only blocks this run. A lock the
+/// lease never recorded is someone else's and stays; terraform then waits for it or fails.
+pub async fn remove_locks_left_by(
+    remote: &Remote,
+    expired: &Lease,
+    reporter: &Reporter,
+) -> anyhow::Result<()> {
+    let now = SystemTime::now();
+    for lock in current_locks(remote).await? {
+        if !lease::left_by_expired_lease(expired, lock.store, &lock.info, now) {
+            reporter.warn(
+                "terraform_lock_held",
+                &format!(
+                    "the Terraform lock {} is held: {}; the expired lease ({}) never recorded it \
+                     as its terraform's, so it is left alone (`terraform force-unlock {}` once \
+                     you know its holder is gone)",
+                    lock.name,
+                    lock.info.describe_age(now),
+                    expired.owner.describe(),
+                    lock.info.id
+                ),
+            );
+            continue;
+        }
+        match delete_lock(remote, &lock).await? {
+            Ok(()) => reporter.warn(
+                "lock_taken_over",
+                &format!(
+                    "removed the Terraform lock {} ({}) that the expired lease of {} recorded as \
+                     its terraform's: that guard stopped renewing its lease at {}, and a guard's \
+                     terraform does not outlive its lease (it dies with the guard; a guard that \
+                     loses its lease kills it by the lease's expiry)",
+                    lock.name,
+                    lock.info.describe(),
+                    expired.owner.describe(),
+                    humantime::format_rfc3339_seconds(expired.heartbeat),
+                ),
+            ),
+            Err(_conflict) => reporter.warn(
+                "terraform_lock_held",
+                &format!(
+                    "the Terraform lock {} changed while removing it; left it alone",
+                    lock.name
+                ),
+            ),
+        }
+    }
+    Ok(())
+}
