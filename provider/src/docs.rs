@@ -123,30 +123,64 @@ fn render_autoscaling(out: &mut String) {
     );
 }
 
-/// The bounds on AWS calls and the give-up rule, from the constants the provider uses.
+/// The bounds on AWS calls, their retries, the rate budget and the give-up rule, from the
+/// constants the provider uses.
 fn render_aws_calls(out: &mut String) {
     use crate::aws::{
-        ATTEMPT_TIMEOUT_ENV, CONNECT_TIMEOUT_ENV, CallTimeouts, OPERATION_TIMEOUT_ENV,
+        ATTEMPT_TIMEOUT_ENV, CONNECT_TIMEOUT_ENV, CallTimeouts, OPERATION_TIMEOUT_ENV, Retries,
     };
     use crate::driver::give_up::{GIVE_UP_AFTER, GIVE_UP_WINDOW};
     use crate::model::duration::format_duration;
     let timeouts = CallTimeouts::DEFAULT;
+    let retries = Retries::DEFAULT;
     out.push_str(
-        "## AWS calls
+        "## AWS calls, retries and rate limits
 
 ",
     );
     let _ = writeln!(
         out,
-        "No AWS call waits for ever: each has a connect timeout ({}), a timeout per HTTP attempt ({}) and one for the whole call with the SDK's retries ({}). A call that runs out is retried on the rollout's next look, as after throttling. The environment variables `{CONNECT_TIMEOUT_ENV}`, `{ATTEMPT_TIMEOUT_ENV}` and `{OPERATION_TIMEOUT_ENV}` of the Terraform process change them (a duration such as `\"30s\"`; zero is ignored).\n",
+        "No AWS call waits for ever: each has a connect timeout ({}), a timeout per HTTP attempt ({}) and one for the whole call with its retries ({}). A call that runs out is retried on the rollout's next look, as after throttling. The environment variables `{CONNECT_TIMEOUT_ENV}`, `{ATTEMPT_TIMEOUT_ENV}` and `{OPERATION_TIMEOUT_ENV}` of the Terraform process change them (a duration such as `\"30s\"`; zero is ignored).\n",
         format_duration(timeouts.connect),
         format_duration(timeouts.attempt),
         format_duration(timeouts.operation),
     );
     let _ = writeln!(
         out,
+        "Every call uses the AWS SDK's adaptive retry mode with up to {} attempts (the SDK's standard mode makes 3, so one refresh meeting three throttles in a row would fail the plan): backoff with jitter, from {} doubling up to {}, and a client-side rate that drops when AWS throttles and recovers as calls succeed. There is no process-wide retry quota: a burst of throttling slows every call down but never stops the retries of the other resources. The operation timeout leaves room for every attempt and every backoff.\n",
+        retries.max_attempts,
+        format_duration(retries.initial_backoff),
+        format_duration(retries.max_backoff),
+    );
+    render_rate_limits(out);
+    let _ = writeln!(
+        out,
         "Errors that do not go away by themselves (expired credentials, `AccessDenied`, `UnauthorizedOperation`, a request AWS always refuses) end a rollout instead of stalling it: after {GIVE_UP_AFTER} refused attempts in a row spanning at least {}, the rollout is rolled back (its rollback needs other calls, which may still be allowed). If those are refused the same way, the apply fails with a diagnostic naming each Auto Scaling group of the fleet and its state as last observed (generation, launch template version, sizes, instances, attached target groups and their health); everything is tagged in AWS, and the next apply resumes. Throttling, timeouts and server errors never count towards this.\n",
         format_duration(GIVE_UP_WINDOW),
+    );
+}
+
+/// The rate budget: the rule, the default of every API, and what many fleets share.
+fn render_rate_limits(out: &mut String) {
+    use crate::aws::RATE_LIMITS_ENV;
+    use crate::aws::budget::DEFAULT_LIMITS;
+    out.push_str(
+        "Calls are paced before they are sent, by one token bucket per API, shared by every `zdd_rollout` of the provider process: Terraform runs up to 10 resource operations at once (`-parallelism`), and they draw on the same budget. When the budget is short, commands go first: a waiting write (create, update, attach, detach, delete, tag, put, suspend, resume, modify), or a read a command makes on its way, is served before a waiting `Describe*`; reads wait for their turn but are served whenever no write waits. The defaults stay below the limits AWS publishes (Elastic Load Balancing's `Describe*` share 40 tokens refilled at 10 per second; CloudWatch allows `DescribeAlarms` 9 and `GetMetricStatistics` 400 calls per second) and are conservative where AWS publishes none (EC2 Auto Scaling has one undisclosed limit for all its calls):\n\n| API | calls per second | burst |\n|---|---|---|\n",
+    );
+    for (api, limit) in DEFAULT_LIMITS {
+        let _ = writeln!(
+            out,
+            "| `{api}` | {} | {} |",
+            limit.per_second(),
+            limit.burst()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThe environment variable `{RATE_LIMITS_ENV}` of the Terraform process overrides them: comma-separated `API=RATE/s` entries, each optionally followed by `burst N`, where API is `service:Action`, `service:*` or `*` and the most specific entry wins, e.g. `{RATE_LIMITS_ENV}=\"autoscaling:*=1/s burst 3, elasticloadbalancing:DescribeTargetHealth=2/s\"`. An entry without `burst` keeps the default burst; an unreadable entry is ignored with a warning.\n",
+    );
+    out.push_str(
+        "With many fleets: the budget is per provider process, so one apply's fleets share it, but separate applies (other states, other CI jobs, other tools, the console) each spend AWS's limits, which are per account and region. If several applies run at once in one account, lower the rates so that their sum stays below AWS's limits; throttling that still happens is absorbed by the retries. Each run logs how often and how long the budget held its calls (`budget_held`, `budget_held_ms` in the `rollout stats` line at `TF_LOG=INFO`).\n\n",
     );
 }
 

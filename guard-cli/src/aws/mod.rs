@@ -17,6 +17,7 @@ use aws_config::profile::ProfileFileCredentialsProvider;
 // aws-config itself exports.
 #[allow(deprecated)]
 use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -41,6 +42,20 @@ pub fn timeout_config(timeouts: &AwsTimeouts) -> TimeoutConfig {
         .build()
 }
 
+/// Attempts per guard call, the first included (the SDK's standard mode makes 3).
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The retries of every guard client: the SDK's adaptive mode (backoff with jitter, and a
+/// client-side rate that drops when S3 answers `SlowDown` or DynamoDB throttles), 5 attempts,
+/// backoff from 1 s doubling up to 10 s. All the backoffs together (at most 15 s) fit in the
+/// default operation bound (60 s, itself inside the lease TTL) with room for the attempts.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(std::time::Duration::from_secs(1))
+        .with_max_backoff(std::time::Duration::from_secs(10))
+}
+
 impl Clients {
     /// Clients that reach the state as Terraform does: the backend's region, endpoints,
     /// static keys or `profile` (a named profile wins over environment credentials, as in
@@ -54,6 +69,7 @@ impl Clients {
         let credentials = &backend.credentials;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeout_config(timeouts))
+            .retry_config(retry_config())
             .use_fips(backend.use_fips_endpoint)
             .use_dual_stack(backend.use_dualstack_endpoint);
         if let Some(region) = &backend.region {
@@ -106,6 +122,7 @@ impl Clients {
             let sts = if backend.sts_endpoint.is_some() || backend.sts_region.is_some() {
                 let mut sts = aws_config::defaults(BehaviorVersion::latest())
                     .timeout_config(timeout_config(timeouts))
+                    .retry_config(retry_config())
                     .use_fips(backend.use_fips_endpoint)
                     .use_dual_stack(backend.use_dualstack_endpoint)
                     .credentials_provider(base.clone());
@@ -169,8 +186,9 @@ impl Clients {
         Clients::with_timeouts(shared, backend, &AwsTimeouts::DEFAULT)
     }
 
-    /// Clients from a loaded shared config with `timeouts` on every client, whatever the
-    /// shared config says: no guard call may hang for ever.
+    /// Clients from a loaded shared config with `timeouts` and [`retry_config`] on every
+    /// client, whatever the shared config says: no guard call may hang for ever, and none
+    /// gives up after the SDK's default three attempts.
     pub fn with_timeouts(
         shared: &aws_config::SdkConfig,
         backend: &S3Backend,
@@ -179,7 +197,8 @@ impl Clients {
         let timeouts = timeout_config(timeouts);
         let mut s3 = aws_sdk_s3::config::Builder::from(shared)
             .force_path_style(backend.use_path_style)
-            .timeout_config(timeouts.clone());
+            .timeout_config(timeouts.clone())
+            .retry_config(retry_config());
         if backend.skip_s3_checksum {
             // As Terraform's `skip_s3_checksum`: no checksums unless an operation requires one.
             s3 = s3.request_checksum_calculation(
@@ -189,7 +208,9 @@ impl Clients {
         if let Some(endpoint) = &backend.s3_endpoint {
             s3 = s3.endpoint_url(endpoint);
         }
-        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(shared).timeout_config(timeouts);
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(shared)
+            .timeout_config(timeouts)
+            .retry_config(retry_config());
         if let Some(endpoint) = &backend.dynamodb_endpoint {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
@@ -242,5 +263,41 @@ where
             )
         }
         other => format!("{}", aws_sdk_s3::error::DisplayErrorContext(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_config::retry::RetryMode;
+
+    use super::*;
+
+    #[test]
+    fn every_client_retries_adaptively_and_its_backoffs_fit_the_operation_bound() {
+        // A shared config that says nothing about retries, as a caller might build one.
+        let shared = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        let clients = Clients::from_shared(&shared, &S3Backend::default());
+        for (service, config) in [
+            ("s3", clients.s3.config().retry_config().cloned()),
+            (
+                "dynamodb",
+                clients.dynamodb.config().retry_config().cloned(),
+            ),
+        ] {
+            let config = config.unwrap_or_else(|| panic!("{service}: no retry config"));
+            assert_eq!(config.mode(), RetryMode::Adaptive, "{service}");
+            assert_eq!(config.max_attempts(), MAX_ATTEMPTS, "{service}");
+        }
+        let config = retry_config();
+        let backoffs: std::time::Duration = (0..MAX_ATTEMPTS - 1)
+            .map(|retry| (config.initial_backoff() * 2u32.pow(retry)).min(config.max_backoff()))
+            .sum();
+        let operation = AwsTimeouts::DEFAULT.operation;
+        assert!(
+            backoffs * 2 <= operation,
+            "backoffs {backoffs:?} leave too little of {operation:?} to the attempts"
+        );
     }
 }

@@ -123,6 +123,7 @@ pub async fn run_with_poll(
     let mut stats = RunStats::default();
     let calls_before = observer.api_calls;
     let aws_time_before = observer.aws_time;
+    let budget_before = aws.budget_stats();
     log_events(rollout.spec(), rollout.timeline());
     let mut give_up = GiveUp::default();
     let mut refusals = Refusals::default();
@@ -255,6 +256,8 @@ pub async fn run_with_poll(
     stats.wall = started.elapsed();
     stats.aws += observer.aws_time.saturating_sub(aws_time_before);
     stats.aws_calls = observer.api_calls.saturating_sub(calls_before);
+    let budget = aws.budget_stats().since(&budget_before);
+    (stats.budget_held, stats.budget_held_for) = (budget.held, budget.held_for);
     stats.log(&rollout.spec().name);
     let timeline = merge_timeline(rollout.timeline(), &refusals.events);
     let checkpoint = refusals.checkpoint_to_keep(&outcome, rollout.checkpoint());

@@ -18,6 +18,11 @@ pub struct RunStats {
     pub sleep: Duration,
     /// From the start of the run to its outcome.
     pub wall: Duration,
+    /// Calls the shared rate budget held back during the run (every `zdd_rollout` of the
+    /// provider process draws on it, so concurrent runs' calls count here too).
+    pub budget_held: u64,
+    /// How long it held them, summed.
+    pub budget_held_for: Duration,
 }
 
 impl RunStats {
@@ -56,7 +61,9 @@ impl RunStats {
             sleep_ms = millis(self.sleep),
             own_ms = millis(self.own()),
             wall_ms = millis(self.wall),
-            "rollout stats: steps={} aws_calls={} aws_ms={} sleep_ms={} own_ms={} wall_ms={} own_us_per_step={} own_pct={:.2}",
+            budget_held = self.budget_held,
+            budget_held_ms = millis(self.budget_held_for),
+            "rollout stats: steps={} aws_calls={} aws_ms={} sleep_ms={} own_ms={} wall_ms={} own_us_per_step={} own_pct={:.2} budget_held={} budget_held_ms={}",
             self.steps,
             self.aws_calls,
             millis(self.aws),
@@ -65,6 +72,8 @@ impl RunStats {
             millis(self.wall),
             self.own_per_step().as_micros(),
             self.own_percent(),
+            self.budget_held,
+            millis(self.budget_held_for),
         );
     }
 }
@@ -93,6 +102,7 @@ mod tests {
             aws: Duration::from_millis(300),
             sleep: Duration::from_millis(600),
             wall: Duration::from_millis(1000),
+            ..RunStats::default()
         };
         assert_eq!(stats.own(), Duration::from_millis(100));
         assert_eq!(stats.own_per_step(), Duration::from_millis(25));
