@@ -9,7 +9,16 @@ use crate::spec::{Strategy, human};
 use crate::time::Timestamp;
 
 use super::commands::Out;
+use super::health::GenHealth;
 use super::{LISTENER_SETTLE, MIN_REQUESTS_FOR_RATIO, Rollout, gate_poll};
+
+/// What the canary gates say of a step.
+pub(super) enum Gate {
+    Pass,
+    /// Not a verdict yet: look again then (the step neither fails nor moves on meanwhile).
+    Hold(Timestamp),
+    Fail(String),
+}
 
 impl Rollout {
     pub(super) fn canary_weights(&self, new_weight: u8) -> Option<(String, Vec<(String, u32)>)> {
@@ -61,30 +70,32 @@ impl Rollout {
             .filter(|at| now < *at)
     }
 
-    /// Canary gates: `Some(reason)` when one fails.
-    pub(super) fn canary_gate_failure(
+    /// What the canary gates say of the current step.
+    pub(super) fn canary_gate(
         &mut self,
         obs: &Observation,
         now: Timestamp,
         index: usize,
         weight: u8,
         out: &mut Out,
-    ) -> Option<String> {
+    ) -> Gate {
         let Strategy::Canary(canary) = self.spec.strategy.clone() else {
-            return None;
+            return Gate::Pass;
         };
         let at_step = format!("canary step {} ({weight} %)", index + 1);
         for alarm in &obs.alarms {
             if canary.alarm_names.contains(&alarm.name)
                 && alarm.state == crate::observation::AlarmState::Alarm
             {
-                return Some(format!(
+                return Gate::Fail(format!(
                     "alarm {} went into ALARM during {at_step}",
                     alarm.name
                 ));
             }
         }
-        let new_group = self.new_groups().into_iter().next()?;
+        let Some(new_group) = self.new_groups().into_iter().next() else {
+            return Gate::Pass;
+        };
         if let Some(since) = self.cp.canary_started_at {
             out.metrics_since = Some(since);
             if let Some(max) = canary.max_5xx_ratio
@@ -96,7 +107,7 @@ impl Rollout {
                     let name = obs
                         .target_group(&new_group)
                         .map_or(new_group.clone(), |g| g.name.clone());
-                    return Some(format!(
+                    return Gate::Fail(format!(
                         "5xx ratio {:.2} % ({} of {} requests) in target group {name} exceeds max_5xx_ratio {:.2} % during {at_step}",
                         ratio * 100.0,
                         m.http_5xx,
@@ -106,17 +117,31 @@ impl Rollout {
                 }
             }
         }
-        let asg = obs.asg(&self.new_name())?.clone();
+        let Some(asg) = obs.asg(&self.new_name()).cloned() else {
+            return Gate::Pass;
+        };
         if self.cp.following {
             // Growing to follow the serving group: judged by `follow_in_canary`.
-            return None;
+            return Gate::Pass;
         }
         let expected = self.new_desired(&asg);
         let health = self.gen_health(obs, &asg, &[new_group], expected, now);
-        if !health.ready() {
-            return Some(format!("{} during {at_step}", health.problem));
+        if health.ready() {
+            return Gate::Pass;
         }
-        None
+        match self.stale_initial_until(&health, now) {
+            Some(until) => Gate::Hold(health.wake.map_or(until, |wake| wake.min(until))),
+            None => Gate::Fail(format!("{} during {at_step}", health.problem)),
+        }
+    }
+
+    /// Canary, resumed: the new targets were healthy before any weight reached them, and a
+    /// registered target never returns to `initial`; but a resumed apply has not seen them
+    /// healthy, and a read of target health may lag as far behind as a read of the listener
+    /// ([`LISTENER_SETTLE`]), so until then targets read `initial` are not yet a verdict.
+    fn stale_initial_until(&self, health: &GenHealth, now: Timestamp) -> Option<Timestamp> {
+        let settles_at = self.cp.canary_resumed_at? + LISTENER_SETTLE;
+        (health.only_initial && now < settles_at).then_some(settles_at)
     }
 
     pub(super) fn on_canary_step(
@@ -134,11 +159,18 @@ impl Rollout {
         if self.cp.from.is_some() && !self.follow_in_canary(obs, now, out) {
             return;
         }
-        if self.cp.from.is_some()
-            && let Some(reason) = self.canary_gate_failure(obs, now, index, weight, out)
-        {
-            self.fail(reason, now);
-            return;
+        if self.cp.from.is_some() {
+            match self.canary_gate(obs, now, index, weight, out) {
+                Gate::Pass => {}
+                Gate::Hold(until) => {
+                    out.wake_at(until);
+                    return;
+                }
+                Gate::Fail(reason) => {
+                    self.fail(reason, now);
+                    return;
+                }
+            }
         }
         let Some((listener_arn, weights)) = self.canary_weights(weight) else {
             return;

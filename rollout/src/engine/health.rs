@@ -21,6 +21,10 @@ pub(super) struct GenHealth {
     pub(super) expected: u32,
     /// A live instance is registered somewhere but not (yet) healthy there.
     pub(super) registered_not_healthy: bool,
+    /// Every instance is launched and every target short of healthy reads `initial`: nothing
+    /// the load balancer reports is wrong yet (a read lagging behind a registration shows
+    /// exactly this).
+    pub(super) only_initial: bool,
     /// Readable explanation of what is missing.
     pub(super) problem: String,
     /// When to look again: the earliest moment *every* missing target can be healthy (the
@@ -42,6 +46,8 @@ struct Tally {
     healthy: u32,
     /// A live instance is registered somewhere but not (yet) healthy there.
     registered_not_healthy: bool,
+    /// A target short of healthy reads something else than `initial` (or is missing).
+    not_only_initial: bool,
     /// The latest of the earliest moments each missing target can turn healthy.
     all_healthy_at: Option<Timestamp>,
 }
@@ -115,6 +121,7 @@ impl Rollout {
             healthy: tally.healthy,
             expected,
             registered_not_healthy: tally.registered_not_healthy,
+            only_initial: !tally.not_only_initial && launched >= expected,
             problem: self.explain(obs, asg, &live, groups, expected),
             wake: all_healthy_at.map(|at| self.wake_for(obs, groups, at, now)),
         }
@@ -136,6 +143,7 @@ impl Rollout {
             for arn in groups {
                 let Some(group) = obs.target_group(arn) else {
                     all_healthy = false;
+                    tally.not_only_initial = true;
                     continue;
                 };
                 let key = TargetKey::new(arn, id);
@@ -150,6 +158,7 @@ impl Rollout {
                     Some(t) if t.state == TargetState::Healthy => {}
                     Some(t) => {
                         all_healthy = false;
+                        tally.not_only_initial |= t.state != TargetState::Initial;
                         if t.state.is_registered() {
                             tally.registered_not_healthy = true;
                         }
@@ -169,6 +178,7 @@ impl Rollout {
                     }
                     None => {
                         all_healthy = false;
+                        tally.not_only_initial = true;
                         // Booting (or registering): healthy no sooner than interval × threshold
                         // after a registration that has not happened yet.
                         self.cp.last_seen_unregistered.insert(key, now);

@@ -418,6 +418,55 @@ fn found_by_proptest_resume_reads_weights_behind_the_listener() {
     }
 }
 
+/// Killed right after canary step 1 (5 %) was written; the resumed apply read the listener
+/// at 5 % but the canary's target health 20 s behind, still `initial` from before it turned
+/// healthy, and failed the step's gate on it: a rollback with no fault (seed 20261202 of
+/// `canary_holds_every_invariant`). A resumed canary step now holds on targets read `initial`
+/// until a read can show what they became.
+#[test]
+fn found_by_proptest_a_resumed_canary_step_holds_on_a_stale_initial_read() {
+    let shape = FleetShape {
+        desired: 1,
+        surge: 1,
+        batch_size: 1,
+        soak: Duration::from_secs(30),
+        health_timeout: Duration::from_secs(300),
+        rollback_on_failure: false,
+        ..FleetShape::default()
+    };
+    let spec = spec(StrategyKind::Canary, &shape, 7).expect("valid fixture");
+    let timings = Timings {
+        boot_min: Duration::from_secs(34),
+        boot_max: Duration::from_secs(57),
+        app_start_max: Duration::from_secs(8),
+        health_check_interval: Duration::from_secs(5),
+        healthy_threshold: 3,
+        unhealthy_threshold: 2,
+        deregistration_delay: Duration::from_secs(5),
+        request_duration: Duration::from_secs(1),
+        requests_per_second: 1,
+        hook_completion_max: Duration::from_secs(60),
+    };
+    let faults = Faults {
+        stale_read_max: Duration::from_secs(20),
+        ..Faults::default()
+    };
+    let case = Case {
+        scenario: update("canary random", 10207666675906303084, spec, timings, faults),
+        kill: Kill {
+            after_steps: vec![9],
+            keep_checkpoint: false,
+            restart_after: Duration::from_secs(1),
+            ..Kill::default()
+        },
+    };
+    let report = run(&case.scenario, &case.kill);
+    assert_eq!(report.kills, 1, "{}", report.trace.join("\n"));
+    if let Err(failure) = check(&case, &report) {
+        panic!("{failure}");
+    }
+}
+
 fn run_property(kind: StrategyKind) {
     let mut runner = crate::support::runner(kind.name(), DEFAULT_CASES);
     let result = runner.run(&case(kind), |case| {
