@@ -47,6 +47,16 @@ pub fn this_owner(command: String) -> Owner {
     Owner::from_env(|k| std::env::var(k).ok(), host, std::process::id(), command)
 }
 
+/// The lease is lost (not renewed in time, or taken or removed by someone else): why, and by
+/// when its terraform must be gone. That is the lease's expiry as last written: another run may
+/// take the lease over (and remove the Terraform lock it recorded) from then on, plus the
+/// clock-skew allowance, by its own clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseLost {
+    pub reason: String,
+    pub terraform_gone_by: SystemTime,
+}
+
 /// A lease just taken, and the expired lease it replaced, if any (whose recorded Terraform
 /// locks the run may remove: `terraform_locks::remove_locks_left_by`).
 #[derive(Debug)]
@@ -189,7 +199,7 @@ impl Held {
     pub fn spawn_heartbeat(
         &self,
         mut stop: watch::Receiver<bool>,
-        lost: watch::Sender<Option<String>>,
+        lost: watch::Sender<Option<LeaseLost>>,
     ) -> tokio::task::JoinHandle<()> {
         let held = self.clone();
         tokio::spawn(async move {
@@ -201,13 +211,16 @@ impl Held {
                 let (at, lost_at) = match lease::next_beat(&last.lease, now, retrying) {
                     Beat::RenewAt { at, lost_at } => (at, lost_at),
                     Beat::Lost => {
-                        let _ = lost.send(Some(format!(
-                            "could not renew the lease {location} before {} (its expiry minus \
-                             the {} clock-skew allowance), after which another run may take it \
-                             over: the lease is lost",
-                            humantime::format_rfc3339_millis(last.lease.lost_at()),
-                            lease::human_ms(last.lease.skew_allowance())
-                        )));
+                        let _ = lost.send(Some(LeaseLost {
+                            reason: format!(
+                                "could not renew the lease {location} before {} (its expiry \
+                                 minus the {} clock-skew allowance), after which another run \
+                                 may take it over: the lease is lost",
+                                humantime::format_rfc3339_millis(last.lease.lost_at()),
+                                lease::human_ms(last.lease.skew_allowance())
+                            ),
+                            terraform_gone_by: last.lease.expires_at,
+                        }));
                         return;
                     }
                 };
@@ -260,10 +273,13 @@ impl Held {
                             *held.current.lock().await = stored;
                         }
                         Ok(_) => {
-                            let _ = lost.send(Some(format!(
-                                "the lease {location} was taken or removed by someone else: \
-                                 the lease is lost"
-                            )));
+                            let _ = lost.send(Some(LeaseLost {
+                                reason: format!(
+                                    "the lease {location} was taken or removed by someone else: \
+                                     the lease is lost"
+                                ),
+                                terraform_gone_by: last.lease.expires_at,
+                            }));
                             return;
                         }
                         Err(error) => {
@@ -303,6 +319,11 @@ impl Held {
                 }
             }
         })
+    }
+
+    /// The expiry of the lease as we last wrote it.
+    pub async fn expires_at(&self) -> SystemTime {
+        self.current.lock().await.lease.expires_at
     }
 
     /// Whether the stored lease is still ours (for the watcher).

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use super::CommonArgs;
 use super::context::{Remote, resolve_backend, workspace};
-use super::lease::{Acquired, Held, acquire, this_owner};
+use super::lease::{Acquired, Held, LeaseLost, acquire, this_owner};
 use super::private_dir::PrivateDir;
 use super::supervise::{Signals, Watcher, check_lock_table, supervise};
 use super::terraform_locks::remove_locks_left_by;
@@ -239,7 +239,7 @@ async fn guarded(
     remote: &Remote,
     watcher: &mut Watcher,
     signals: &mut Signals,
-    lost: &mut watch::Receiver<Option<String>>,
+    lost: &mut watch::Receiver<Option<LeaseLost>>,
     reporter: &Reporter,
     stdout_to: StdoutTo,
 ) -> anyhow::Result<Outcome> {

@@ -4,6 +4,8 @@
 //! Signals, terraform's exit and a lost lease are each their own branch of the supervise loop;
 //! a watch tick's reads run as one more branch beside them, bounded by a timeout, so an AWS read
 //! that hangs never delays forwarding a Ctrl-C (or stopping terraform when the lease is lost).
+//! A terraform stopped for a lost lease that still runs when the lease expires is killed, its
+//! whole process group, so that no run taking the lease over meets a live terraform.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -16,7 +18,7 @@ use tokio::signal::unix::{Signal as UnixSignal, SignalKind, signal};
 use tokio::sync::watch;
 
 use super::context::Remote;
-use super::lease::Held;
+use super::lease::{Held, LeaseLost};
 use crate::aws::ObjectHead;
 use crate::aws::TableCheck;
 use crate::core::lease::{self, LockStore, RecordedLock};
@@ -26,7 +28,7 @@ use crate::core::snapshot::{Assessment, Snapshot, assess};
 use crate::core::watch::{LockEvent, LockFinding, LockWatch};
 use crate::exit::{LockingError, Outcome};
 use crate::output::{Level, Reporter};
-use crate::runner::{Signal, send_signal};
+use crate::runner::{Signal, kill_group, send_signal};
 
 /// SIGINT and SIGTERM, installed once per process.
 pub struct Signals {
@@ -234,6 +236,15 @@ impl Watcher {
     /// Whether the lease was seen lost (taken over or removed) by a watch tick.
     pub fn lease_lost(&self) -> bool {
         self.lease_reported
+    }
+
+    /// The expiry of our lease as last written (now without a lease): by then a terraform
+    /// stopped for a lost lease must be gone.
+    pub async fn lease_expiry(&self) -> SystemTime {
+        match &self.held {
+            Some(held) => held.expires_at().await,
+            None => SystemTime::now(),
+        }
     }
 
     /// The first look, once per run, while terraform is already starting (so it costs terraform
@@ -558,7 +569,9 @@ impl Watcher {
 /// What woke the supervise loop.
 enum Wake {
     Signal(Signal),
-    LeaseLost(String),
+    LeaseLost(LeaseLost),
+    /// A terraform stopped for a lost lease still runs at the lease's expiry.
+    KillDeadline,
     Observed(Box<anyhow::Result<Observation>>),
     Tick,
     Nothing,
@@ -566,14 +579,14 @@ enum Wake {
 
 /// Waits for terraform while watching; forwards SIGINT/SIGTERM (the second forwarded as well,
 /// which Terraform treats as "stop now"; a third kills it). A lost lease (the heartbeat could not
-/// renew it in time, or a tick saw it taken) stops terraform the same way as a Ctrl-C. Returns
-/// terraform's exit code.
+/// renew it in time, or a tick saw it taken) stops terraform the same way as a Ctrl-C, and kills
+/// its process group if it still runs when the lease expires. Returns terraform's exit code.
 pub async fn supervise(
     mut child: Child,
     watcher: Option<&mut Watcher>,
     interval: Duration,
     signals: &mut Signals,
-    lease_lost: &mut watch::Receiver<Option<String>>,
+    lease_lost: &mut watch::Receiver<Option<LeaseLost>>,
     reporter: &Reporter,
 ) -> anyhow::Result<Option<i32>> {
     let pid = child.id();
@@ -588,29 +601,34 @@ pub async fn supervise(
     let mut pending: Option<PendingObservation> = None;
     let mut lease_channel_open = true;
     // A lease lost before this process started (between two terraform runs) stops it at once.
-    let lost_before = lease_lost.borrow().clone().or_else(|| {
-        watcher
-            .as_deref()
-            .filter(|w| w.lease_lost())
-            .map(|_| "the lease was lost earlier in this run".to_string())
-    });
-    let mut stop_for_lease = lost_before;
+    let from_heartbeat = lease_lost.borrow().clone();
+    let mut stop_for_lease = match (from_heartbeat, watcher.as_deref()) {
+        (Some(lost), _) => Some(lost),
+        (None, Some(w)) if w.lease_lost() => Some(LeaseLost {
+            reason: "the lease was lost earlier in this run".to_string(),
+            terraform_gone_by: w.lease_expiry().await,
+        }),
+        _ => None,
+    };
     let mut stopped_for_lease = false;
+    // When a terraform stopped for a lost lease is killed if it still runs.
+    let mut kill_at: Option<tokio::time::Instant> = None;
     loop {
-        if let Some(message) = stop_for_lease.take()
+        if let Some(lost) = stop_for_lease.take()
             && !std::mem::replace(&mut stopped_for_lease, true)
         {
             if let Some(w) = watcher.as_deref_mut() {
-                w.report_interference(reporter, "lease_lost", &message, json!(null));
+                w.report_interference(reporter, "lease_lost", &lost.reason, json!(null));
             }
             forward(
                 signals,
                 watcher.as_deref_mut(),
                 pid,
                 Signal::Interrupt,
-                "the lease is lost: stopping terraform as on Ctrl-C",
+                &stop_message(lost.terraform_gone_by),
                 reporter,
             );
+            kill_at = Some(instant_of(lost.terraform_gone_by));
         }
         let watching = watcher.is_some();
         let wake = tokio::select! {
@@ -644,13 +662,18 @@ pub async fn supervise(
                 Wake::Observed(Box::new(observed))
             }
             _ = ticker.tick(), if watching && pending.is_none() => Wake::Tick,
+            _ = sleep_until_some(kill_at), if kill_at.is_some() => Wake::KillDeadline,
         };
         match wake {
             Wake::Signal(signal) => {
                 let why = format!("received {signal:?} ({})", signals.received + 1);
                 forward(signals, watcher.as_deref_mut(), pid, signal, &why, reporter);
             }
-            Wake::LeaseLost(message) => stop_for_lease = Some(message),
+            Wake::LeaseLost(lost) => stop_for_lease = Some(lost),
+            Wake::KillDeadline => {
+                kill_at = None;
+                kill_for_lease(pid, reporter);
+            }
             Wake::Observed(observed) => {
                 pending = None;
                 if let Some(w) = watcher.as_deref_mut() {
@@ -660,14 +683,16 @@ pub async fn supervise(
                             if std::mem::take(&mut w.stop_for_lease) && !stopped_for_lease {
                                 // Reported by the tick already: only the stop is left to do.
                                 stopped_for_lease = true;
+                                let gone_by = w.lease_expiry().await;
                                 forward(
                                     signals,
                                     Some(w),
                                     pid,
                                     Signal::Interrupt,
-                                    "the lease is lost: stopping terraform as on Ctrl-C",
+                                    &stop_message(gone_by),
                                     reporter,
                                 );
+                                kill_at = Some(instant_of(gone_by));
                             }
                         }
                         Err(error) => reporter
@@ -682,6 +707,47 @@ pub async fn supervise(
             }
             Wake::Nothing => {}
         }
+    }
+}
+
+/// Why terraform is being stopped for a lost lease, and when it will be killed.
+fn stop_message(gone_by: SystemTime) -> String {
+    format!(
+        "the lease is lost: stopping terraform as on Ctrl-C (killed at {}, the lease's expiry, \
+         if it still runs then)",
+        humantime::format_rfc3339_millis(gone_by)
+    )
+}
+
+/// The monotonic instant of the wall-clock time `at` (now if it has passed).
+fn instant_of(at: SystemTime) -> tokio::time::Instant {
+    tokio::time::Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default()
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Kills terraform's process group: it did not stop by the lost lease's expiry, from which
+/// another run may take the lease over and remove the lock terraform holds.
+fn kill_for_lease(pid: Option<u32>, reporter: &Reporter) {
+    let Some(pid) = pid else {
+        return;
+    };
+    reporter.emit(
+        Level::Error,
+        "terraform_killed",
+        &format!(
+            "terraform (pid {pid}) still runs at the lost lease's expiry, after which another \
+             run may take the lease over: killed its process group (SIGKILL)"
+        ),
+        json!({"pid": pid}),
+    );
+    if let Err(error) = kill_group(pid) {
+        reporter.warn("signal", &format!("{error:#}"));
     }
 }
 
