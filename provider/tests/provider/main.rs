@@ -22,3 +22,4 @@ mod e2e_outcome;
 mod e2e_ownership;
 mod e2e_strategies;
 mod e2e_validation;
+mod kill_phases;

@@ -1,0 +1,351 @@
+//! kill -9 at every phase (issue 15, suite 2): terraform and the provider are SIGKILLed the
+//! moment the rollout enters a phase (the first timeline line of the phase on terraform's
+//! stderr, written before the phase's first command is sent), nothing saves state, and plain
+//! re-applies follow until one converges. Required of every phase: the configuration serves
+//! (apply exit 0, the configured version, a clean plan after), only the serving generation's
+//! group is left, the capacity floor and the drains hold throughout as seen from outside, and
+//! the re-applies it took are counted and published (`kill -9 at every phase` records).
+//!
+//! One test per phase, each on its own fleet, so the harness runs them side by side.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use zdd_test_support::Record;
+
+use crate::common::kill::{Killed, rollout_calls};
+use crate::common::{Bed, Config, Sampler, bed};
+
+/// More re-applies than this and the phase did not converge: the test fails.
+const MAX_REAPPLIES: u32 = 3;
+/// From the killed apply's start to its phase, at most (a rollback waits out the health timeout
+/// first).
+const PHASE_LIMIT: Duration = Duration::from_secs(180);
+/// The health timeout of the fleets whose new generation is made to fail: long enough for a
+/// healthy generation on a loaded machine, short enough to reach the rollback soon.
+const FAILING_HEALTH_TIMEOUT: &str = "10s";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Strategy {
+    BlueGreen,
+    Rolling,
+    Canary,
+}
+
+impl Strategy {
+    fn name(self) -> &'static str {
+        match self {
+            Strategy::BlueGreen => "blue_green",
+            Strategy::Rolling => "rolling",
+            Strategy::Canary => "canary",
+        }
+    }
+
+    /// Two instances; rolling in batches of one with room for one more.
+    fn config(self, bed: &Bed) -> Config {
+        let mut config = Config::new(bed);
+        match self {
+            Strategy::BlueGreen => {}
+            Strategy::Rolling => {
+                config.max = 3;
+                config.extra = vec!["strategy = \"rolling\"".into(), "batch_size = 1".into()];
+            }
+            Strategy::Canary => {
+                config.target_group_arns = None;
+                config.extra = vec![
+                    "strategy = \"canary\"".into(),
+                    format!(
+                        "canary = {{\n    listener_arn = {:?}\n    stable_target_group_arn = {:?}\n    canary_target_group_arn = {:?}\n    steps = [{{ weight = 20, soak = \"1s\" }}, {{ weight = 60, soak = \"1s\" }}, {{ weight = 100, soak = \"0s\" }}]\n  }}",
+                        bed.fixture.listener_arn,
+                        bed.blue(),
+                        bed.green()
+                    ),
+                ];
+            }
+        }
+        config
+    }
+
+    /// The outside watch: both target groups and the listener's weights for canary.
+    fn sampler(self, bed: &Bed, floor: usize) -> Sampler {
+        match self {
+            Strategy::Canary => Sampler::start(
+                bed,
+                vec![bed.blue().to_string(), bed.green().to_string()],
+                floor,
+                Some(bed.fixture.listener_arn.clone()),
+            ),
+            _ => Sampler::start(bed, vec![bed.blue().to_string()], floor, None),
+        }
+    }
+}
+
+/// Whether the new generation is made to fail, so that the kill lands in the rollback.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Path {
+    Forward,
+    Rollback,
+}
+
+/// Rolls a fleet of 2 from version 1 to 2, kills the apply in `phase`, re-applies until it
+/// converges; asserts what the suite requires and that it took `expected_reapplies`.
+// The body of every test here (not a #[test] function itself, so clippy.toml's test allowance
+// does not reach it): a failed step must fail the test loudly.
+#[allow(clippy::unwrap_used)]
+fn killed_in(prefix: &str, strategy: Strategy, phase: &str, path: Path, expected_reapplies: u32) {
+    let bed = bed(prefix);
+    let mut config = strategy.config(&bed);
+    if path == Path::Rollback {
+        config
+            .extra
+            .push(format!("health_timeout = {FAILING_HEALTH_TIMEOUT:?}"));
+    }
+    bed.write_config(&config);
+    bed.apply_ok();
+
+    config.version = "2".into();
+    bed.write_config(&config);
+    let sampler = strategy.sampler(&bed, 2);
+    let killed = match path {
+        Path::Forward => bed.apply_killed_in(phase, PHASE_LIMIT),
+        Path::Rollback => {
+            let failing = format!("{}-g2", bed.name);
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                scope.spawn(|| bed.keep_unhealthy(&failing, &stop));
+                let killed = bed.apply_killed_in(phase, PHASE_LIMIT);
+                // The generations the re-applies launch are healthy.
+                stop.store(true, Ordering::SeqCst);
+                killed
+            })
+        }
+    };
+    println!(
+        "{prefix}: killed on {:?}; phases announced: {:?}",
+        killed.trigger, killed.phases
+    );
+    assert_killed_in(&killed, phase);
+    assert_eq!(
+        bed.state()["launch_template_version"],
+        "1",
+        "the killed apply saved nothing"
+    );
+
+    let mut reapplies = 0;
+    let mut calls = 0;
+    let mut last_apply = None;
+    while reapplies < MAX_REAPPLIES {
+        reapplies += 1;
+        let apply = bed.apply_logged();
+        calls += rollout_calls(&apply.stderr);
+        let converged = apply.success();
+        last_apply = Some(apply);
+        if converged {
+            break;
+        }
+    }
+    let last_apply = last_apply.unwrap();
+    let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    let convergence = killed.started.elapsed();
+    let report = sampler.finish();
+    let violations = bed.violations();
+    let converged = last_apply.success() && plan.code == 0;
+
+    let scenario = format!("{}, killed in {phase}", strategy.name());
+    Record {
+        kills: 1,
+        violations: (report.breaches.len() + violations.len()) as u64,
+        calls,
+        convergence,
+        converged,
+        notes: format!(
+            "re-applies: {reapplies} (calls: the re-applies' rollout calls, as the provider counts them)"
+        ),
+        ..Record::new("kill -9 at every phase", &scenario)
+    }
+    .publish()
+    .unwrap();
+
+    assert!(
+        last_apply.success(),
+        "{scenario}: no convergence in {MAX_REAPPLIES} re-applies\n{}\n{}",
+        last_apply.stdout,
+        last_apply.stderr
+    );
+    assert_eq!(
+        plan.code, 0,
+        "{scenario}: the plan after convergence is not clean\n{}\n{}",
+        plan.stdout, plan.stderr
+    );
+    let state = bed.state();
+    assert_eq!(state["launch_template_version"], "2", "{scenario}");
+    assert_eq!(state["active_launch_template_version"], "2", "{scenario}");
+    assert_eq!(state["last_rollout"]["status"], "succeeded", "{scenario}");
+    let serving = state["active_asg_name"].as_str().unwrap().to_string();
+    if path == Path::Forward {
+        assert_eq!(
+            serving,
+            format!("{}-g2", bed.name),
+            "{scenario}: the re-apply finished the killed rollout's generation"
+        );
+    }
+    assert_eq!(
+        bed.asg_names(),
+        vec![serving],
+        "{scenario}: only the serving generation's group is left"
+    );
+    assert!(
+        report.breaches.is_empty(),
+        "{scenario}: {:#?}",
+        report.breaches
+    );
+    assert!(violations.is_empty(), "{scenario}: {violations:#?}");
+    assert_eq!(
+        reapplies, expected_reapplies,
+        "{scenario}: re-applies needed\n{}",
+        last_apply.stderr
+    );
+}
+
+/// The kill answered the phase's first line, and the provider announced no later phase before
+/// it died.
+fn assert_killed_in(killed: &Killed, phase: &str) {
+    assert_eq!(
+        killed.phases.last().map(String::as_str),
+        Some(phase),
+        "the last phase the killed apply announced (kill on: {})\nphases: {:?}",
+        killed.trigger,
+        killed.phases
+    );
+}
+
+#[test]
+fn blue_green_killed_in_launching() {
+    killed_in(
+        "k9launch",
+        Strategy::BlueGreen,
+        "launching",
+        Path::Forward,
+        1,
+    );
+}
+
+#[test]
+fn blue_green_killed_in_waiting_for_healthy() {
+    killed_in(
+        "k9wait",
+        Strategy::BlueGreen,
+        "waiting_for_healthy",
+        Path::Forward,
+        1,
+    );
+}
+
+#[test]
+fn canary_killed_in_a_canary_step() {
+    killed_in(
+        "k9canary",
+        Strategy::Canary,
+        "canary_step 1",
+        Path::Forward,
+        1,
+    );
+}
+
+#[test]
+fn rolling_killed_in_a_rolling_batch() {
+    killed_in(
+        "k9roll",
+        Strategy::Rolling,
+        "rolling batch 2",
+        Path::Forward,
+        1,
+    );
+}
+
+#[test]
+fn blue_green_killed_in_detaching_old() {
+    killed_in(
+        "k9detach",
+        Strategy::BlueGreen,
+        "detaching_old",
+        Path::Forward,
+        1,
+    );
+}
+
+#[test]
+fn blue_green_killed_in_draining_old() {
+    killed_in(
+        "k9drain",
+        Strategy::BlueGreen,
+        "draining_old",
+        Path::Forward,
+        1,
+    );
+}
+
+#[test]
+fn blue_green_killed_in_deleting_old() {
+    killed_in(
+        "k9delete",
+        Strategy::BlueGreen,
+        "deleting_old",
+        Path::Forward,
+        1,
+    );
+}
+
+/// The rollback's first phase: the new generation failed its health check; the re-apply
+/// finishes the rollback (the apply reports it rolled back), the next one rolls out again.
+#[test]
+fn blue_green_killed_in_restoring_old() {
+    killed_in(
+        "k9restore",
+        Strategy::BlueGreen,
+        "restoring_old",
+        Path::Rollback,
+        2,
+    );
+}
+
+#[test]
+fn blue_green_killed_in_draining_new() {
+    killed_in(
+        "k9drainnew",
+        Strategy::BlueGreen,
+        "draining_new",
+        Path::Rollback,
+        2,
+    );
+}
+
+/// The suite kills on the live timeline, so each event must reach the log once, when it
+/// happens: a run logged its start's events (`phase: launching: …`) and then again with its
+/// first step's.
+#[test]
+fn each_timeline_event_is_logged_once() {
+    let bed = bed("k9log");
+    bed.write_config(&Strategy::BlueGreen.config(&bed));
+    let apply = bed.apply_logged();
+    assert!(apply.success(), "{}\n{}", apply.stdout, apply.stderr);
+    let phases: Vec<&str> = apply
+        .stderr
+        .lines()
+        .filter_map(crate::common::kill::announced_phase)
+        .map(|announced| announced.split(':').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "launching",
+            "waiting_for_healthy",
+            "detaching_old",
+            "draining_old",
+            "deleting_old",
+            "complete"
+        ],
+        "{}",
+        apply.stderr
+    );
+}
