@@ -46,11 +46,14 @@ pub fn timeout_config(timeouts: &AwsTimeouts) -> TimeoutConfig {
 pub const MAX_ATTEMPTS: u32 = 5;
 
 /// The retries of every guard client: the SDK's adaptive mode (backoff with jitter, and a
-/// client-side rate that drops when S3 answers `SlowDown` or DynamoDB throttles), 5 attempts,
-/// backoff from 1 s doubling up to 10 s. All the backoffs together (at most 15 s) fit in the
-/// default operation bound (60 s, itself inside the lease TTL) with room for the attempts.
+/// client-side rate that drops when S3 answers `SlowDown` or DynamoDB throttles) in its Retry
+/// Behavior 2.1 (a throttled retry backs off exponentially; under 2.0 it waits up to the whole
+/// backoff cap for the limiter), 5 attempts, backoff from 1 s doubling up to 10 s. All the
+/// backoffs together (at most 15 s) fit in the default operation bound (60 s, itself inside
+/// the lease TTL) with room for the attempts.
 pub fn retry_config() -> RetryConfig {
     RetryConfig::adaptive()
+        .with_retry_spec(aws_smithy_types::retry::RetrySpec::v2_1())
         .with_max_attempts(MAX_ATTEMPTS)
         .with_initial_backoff(std::time::Duration::from_secs(1))
         .with_max_backoff(std::time::Duration::from_secs(10))
@@ -288,6 +291,11 @@ mod tests {
         ] {
             let config = config.unwrap_or_else(|| panic!("{service}: no retry config"));
             assert_eq!(config.mode(), RetryMode::Adaptive, "{service}");
+            assert_eq!(
+                config.retry_spec(),
+                Some(&aws_smithy_types::retry::RetrySpec::v2_1()),
+                "{service}"
+            );
             assert_eq!(config.max_attempts(), MAX_ATTEMPTS, "{service}");
         }
         let config = retry_config();

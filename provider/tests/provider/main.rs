@@ -7,6 +7,7 @@
 mod common;
 
 mod aws_adapter;
+mod aws_budget;
 mod aws_scaling;
 mod aws_timeouts;
 mod bench_rollouts;
