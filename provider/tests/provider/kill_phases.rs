@@ -11,9 +11,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use zdd_test_support::Record;
+use zdd_test_support::{Record, local_aws};
 
-use crate::common::kill::{Killed, rollout_calls};
+use crate::common::kill::Killed;
 use crate::common::{Bed, Config, Sampler, bed};
 
 /// More re-applies than this and the phase did not converge: the test fails.
@@ -103,17 +103,21 @@ fn killed_in(prefix: &str, strategy: Strategy, phase: &str, path: Path, expected
     bed.write_config(&config);
     bed.apply_ok();
 
+    // From the rollout on, terraform and the provider sign with a key of their own: the shared
+    // local AWS counts their calls apart from the other tests'.
+    let key = format!("AKIDZDDKILL{}", prefix.to_ascii_uppercase());
+    let env = [("AWS_ACCESS_KEY_ID", key.as_str())];
     config.version = "2".into();
     bed.write_config(&config);
     let sampler = strategy.sampler(&bed, 2);
     let killed = match path {
-        Path::Forward => bed.apply_killed_in(phase, PHASE_LIMIT),
+        Path::Forward => bed.apply_killed_in(phase, PHASE_LIMIT, &env),
         Path::Rollback => {
             let failing = format!("{}-g2", bed.name);
             let stop = AtomicBool::new(false);
             std::thread::scope(|scope| {
                 scope.spawn(|| bed.keep_unhealthy(&failing, &stop));
-                let killed = bed.apply_killed_in(phase, PHASE_LIMIT);
+                let killed = bed.apply_killed_in(phase, PHASE_LIMIT, &env);
                 // The generations the re-applies launch are healthy.
                 stop.store(true, Ordering::SeqCst);
                 killed
@@ -132,12 +136,13 @@ fn killed_in(prefix: &str, strategy: Strategy, phase: &str, path: Path, expected
     );
 
     let mut reapplies = 0;
-    let mut calls = 0;
     let mut last_apply = None;
     while reapplies < MAX_REAPPLIES {
         reapplies += 1;
-        let apply = bed.apply_logged();
-        calls += rollout_calls(&apply.stderr);
+        let apply = bed.terraform_with_env(
+            &["apply", "-auto-approve", "-no-color", "-input=false"],
+            &env,
+        );
         let converged = apply.success();
         last_apply = Some(apply);
         if converged {
@@ -145,8 +150,12 @@ fn killed_in(prefix: &str, strategy: Strategy, phase: &str, path: Path, expected
         }
     }
     let last_apply = last_apply.unwrap();
-    let plan = bed.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    let plan = bed.terraform_with_env(
+        &["plan", "-no-color", "-input=false", "-detailed-exitcode"],
+        &env,
+    );
     let convergence = killed.started.elapsed();
+    let calls = local_aws().fault_stats_for(&key).unwrap().total_requests();
     let report = sampler.finish();
     let violations = bed.violations();
     let converged = last_apply.success() && plan.code == 0;
@@ -158,9 +167,7 @@ fn killed_in(prefix: &str, strategy: Strategy, phase: &str, path: Path, expected
         calls,
         convergence,
         converged,
-        notes: format!(
-            "re-applies: {reapplies} (calls: the re-applies' rollout calls, as the provider counts them)"
-        ),
+        notes: format!("re-applies: {reapplies}"),
         ..Record::new("kill -9 at every phase", &scenario)
     }
     .publish()
@@ -327,7 +334,7 @@ fn blue_green_killed_in_draining_new() {
 fn each_timeline_event_is_logged_once() {
     let bed = bed("k9log");
     bed.write_config(&Strategy::BlueGreen.config(&bed));
-    let apply = bed.apply_logged();
+    let apply = bed.apply_logged(&[]);
     assert!(apply.success(), "{}\n{}", apply.stdout, apply.stderr);
     let phases: Vec<&str> = apply
         .stderr

@@ -55,16 +55,17 @@ fn phase_name(announced: &str) -> String {
 }
 
 impl Bed {
-    /// Runs `terraform apply` in a process group of its own and SIGKILLs the group on the
-    /// first timeline line of `phase`. Panics if the apply ends, or `limit` passes, before the
-    /// phase starts.
-    pub fn apply_killed_in(&self, phase: &str, limit: Duration) -> Killed {
+    /// Runs `terraform apply` (with `env`) in a process group of its own and SIGKILLs the
+    /// group on the first timeline line of `phase`. Panics if the apply ends, or `limit`
+    /// passes, before the phase starts.
+    pub fn apply_killed_in(&self, phase: &str, limit: Duration, env: &[(&str, &str)]) -> Killed {
         let started = Instant::now();
         let mut child = self
             .tf
             .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
             .unwrap()
             .env("ZDD_MAX_POLL_INTERVAL", MAX_POLL)
+            .envs(env.iter().copied())
             .env(TIMELINE_LOG.0, TIMELINE_LOG.1)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -141,11 +142,13 @@ impl Bed {
         }
     }
 
-    /// `terraform apply` with the timeline on stderr (for [`rollout_calls`]).
-    pub fn apply_logged(&self) -> TfOutput {
+    /// `terraform apply` with the timeline on stderr, and `env`.
+    pub fn apply_logged(&self, env: &[(&str, &str)]) -> TfOutput {
+        let mut env = env.to_vec();
+        env.push(TIMELINE_LOG);
         self.terraform_with_env(
             &["apply", "-auto-approve", "-no-color", "-input=false"],
-            &[TIMELINE_LOG],
+            &env,
         )
     }
 
@@ -171,25 +174,6 @@ impl Bed {
     }
 }
 
-/// The AWS calls the rollouts of an apply made, as the provider counts them (its `rollout
-/// stats: … aws_calls=N` line, logged at the end of each run; a killed run never logs it).
-pub fn rollout_calls(stderr: &str) -> u64 {
-    stderr
-        .lines()
-        .filter_map(|line| {
-            line.split_once("rollout stats: ")?
-                .1
-                .split_once("aws_calls=")
-        })
-        .filter_map(|(_, rest)| {
-            rest.split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,12 +193,5 @@ mod tests {
         assert_eq!(phase_name(announced), "rolling batch 2");
         assert_eq!(phase_name("canary_step 1 (20 %): x"), "canary_step 1");
         assert_eq!(announced_phase("create_asg: web-g2"), None);
-    }
-
-    #[test]
-    fn rollout_calls_sum_the_runs_of_an_apply() {
-        let stderr = "x rollout stats: steps=4 aws_calls=17 aws_ms=3\ny\nz rollout stats: steps=1 aws_calls=3 aws_ms=1: @module=zdd";
-        assert_eq!(rollout_calls(stderr), 20);
-        assert_eq!(rollout_calls("nothing"), 0);
     }
 }
