@@ -104,6 +104,10 @@ impl Terraform {
     }
 }
 
+/// Whether terraform dies with the guard here (the lease records it: a run taking over a lease
+/// removes the Terraform lock it recorded only if so).
+pub const TERRAFORM_DIES_WITH_GUARD: bool = cfg!(target_os = "linux");
+
 /// Makes the started process get SIGKILL when the guard dies. The death signal belongs to the
 /// thread that forks: terraform is always started from the guard's main future, which the
 /// runtime polls on the main thread (`block_on`), so that thread's end is the process's end.

@@ -81,7 +81,7 @@ pub async fn acquire(
     // The common case is a free lease: try to create it before reading anything (one round trip
     // instead of two). The write is conditional on absence, so it cannot take a held lease.
     let now = SystemTime::now();
-    let lease = Lease::new(lease_id.clone(), owner.clone(), now, ttl);
+    let lease = new_lease(&lease_id, &owner, now, ttl);
     if let Ok(token) = store.write(&lease, None).await? {
         return Ok(Acquired {
             held: acquired(store, lease, token, ttl, reporter),
@@ -123,7 +123,7 @@ pub async fn acquire(
                 continue;
             }
         };
-        let lease = Lease::new(lease_id.clone(), owner.clone(), now, ttl);
+        let lease = new_lease(&lease_id, &owner, now, ttl);
         match store.write(&lease, expected.as_deref()).await? {
             Ok(token) => {
                 if let Some(expired) = &takeover {
@@ -140,6 +140,14 @@ pub async fn acquire(
             // Someone wrote between our read and write: read again.
             Err(_conflict) => continue,
         }
+    }
+}
+
+/// Our lease record, saying whether our terraform dies with us (see `runner`).
+fn new_lease(lease_id: &str, owner: &Owner, now: SystemTime, ttl: Duration) -> Lease {
+    Lease {
+        terraform_dies_with_guard: crate::runner::TERRAFORM_DIES_WITH_GUARD,
+        ..Lease::new(lease_id.to_string(), owner.clone(), now, ttl)
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::context::Remote;
 use crate::aws::WriteConflict;
-use crate::core::lease::{self, Lease, LockStore};
+use crate::core::lease::{self, Lease, LeftLock, LockStore};
 use crate::core::lockinfo::LockInfo;
 use crate::output::Reporter;
 
@@ -78,8 +78,8 @@ pub async fn delete_lock(
 /// After `run` took over `expired` (a lease whose holder stopped renewing it for its TTL plus
 /// the clock-skew allowance), removes the Terraform locks that lease recorded as its
 /// terraform's, loudly: that terraform is gone (it dies with its guard, and a guard that lost
-/// its lease kills it by the lease's expiry), so its lock only blocks this run. A lock the
-/// lease never recorded is someone else's and stays; terraform then waits for it or fails.
+/// its lease kills it by the lease's expiry), so its lock only blocks this run. Any other lock
+/// stays; terraform then waits for it or fails.
 pub async fn remove_locks_left_by(
     remote: &Remote,
     expired: &Lease,
@@ -87,42 +87,55 @@ pub async fn remove_locks_left_by(
 ) -> anyhow::Result<()> {
     let now = SystemTime::now();
     for lock in current_locks(remote).await? {
-        if !lease::left_by_expired_lease(expired, lock.store, &lock.info, now) {
-            reporter.warn(
+        let left_alone = |why: &str| {
+            format!(
+                "the Terraform lock {} is held: {}; {why}, so it is left alone (`zdd-guard lock \
+                 break --if-stale` or `terraform force-unlock {}` once you know its holder is \
+                 gone)",
+                lock.name,
+                lock.info.describe_age(now),
+                lock.info.id
+            )
+        };
+        match lease::judge_left_lock(expired, lock.store, &lock.info, now) {
+            LeftLock::NotRecorded => reporter.warn(
                 "terraform_lock_held",
-                &format!(
-                    "the Terraform lock {} is held: {}; the expired lease ({}) never recorded it \
-                     as its terraform's, so it is left alone (`terraform force-unlock {}` once \
-                     you know its holder is gone)",
-                    lock.name,
-                    lock.info.describe_age(now),
-                    expired.owner.describe(),
-                    lock.info.id
-                ),
-            );
-            continue;
-        }
-        match delete_lock(remote, &lock).await? {
-            Ok(()) => reporter.warn(
-                "lock_taken_over",
-                &format!(
-                    "removed the Terraform lock {} ({}) that the expired lease of {} recorded as \
-                     its terraform's: that guard stopped renewing its lease at {}, and a guard's \
-                     terraform does not outlive its lease (it dies with the guard; a guard that \
-                     loses its lease kills it by the lease's expiry)",
-                    lock.name,
-                    lock.info.describe(),
-                    expired.owner.describe(),
-                    humantime::format_rfc3339_seconds(expired.heartbeat),
-                ),
+                &left_alone(&format!(
+                    "the expired lease ({}) never recorded it as its terraform's",
+                    expired.owner.describe()
+                )),
             ),
-            Err(_conflict) => reporter.warn(
+            LeftLock::TerraformMayLive => reporter.warn(
                 "terraform_lock_held",
-                &format!(
-                    "the Terraform lock {} changed while removing it; left it alone",
-                    lock.name
-                ),
+                &left_alone(&format!(
+                    "the expired lease ({}) recorded it, but was written by a guard whose \
+                     terraform may outlive it (no parent-death signal: not Linux, or an older \
+                     zdd-guard)",
+                    expired.owner.describe()
+                )),
             ),
+            LeftLock::Remove => match delete_lock(remote, &lock).await? {
+                Ok(()) => reporter.warn(
+                    "lock_taken_over",
+                    &format!(
+                        "removed the Terraform lock {} ({}) that the expired lease of {} \
+                         recorded as its terraform's: that guard stopped renewing its lease at \
+                         {}, and a guard's terraform does not outlive its lease (it dies with \
+                         the guard; a guard that loses its lease kills it by the lease's expiry)",
+                        lock.name,
+                        lock.info.describe(),
+                        expired.owner.describe(),
+                        humantime::format_rfc3339_seconds(expired.heartbeat),
+                    ),
+                ),
+                Err(_conflict) => reporter.warn(
+                    "terraform_lock_held",
+                    &format!(
+                        "the Terraform lock {} changed while removing it; left it alone",
+                        lock.name
+                    ),
+                ),
+            },
         }
     }
     Ok(())

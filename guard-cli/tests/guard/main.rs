@@ -19,6 +19,7 @@ mod guard_commands;
 mod guard_drift;
 mod guard_drift_signals;
 mod guard_exit_codes;
+mod guard_hostile;
 mod guard_kill;
 mod guard_lease_retry;
 mod guard_lease_workspace;

@@ -13,10 +13,11 @@
 //! # Taking over a dead run's Terraform lock
 //!
 //! A run that takes over an expired lease also removes the Terraform locks that lease recorded
-//! ([`left_by_expired_lease`]; `lock break --if-stale` makes the same check), so a CI job killed
-//! with `kill -9` blocks the next one only for the lease's TTL. That is safe only if the old
-//! terraform can no longer write the state, which holds because a guard's terraform never
-//! outlives its lease:
+//! ([`judge_left_lock`]; `lock break --if-stale` makes the same check, asked by a human), so a
+//! CI job killed with `kill -9` blocks the next one only for the lease's TTL. That is safe only
+//! if the old terraform can no longer write the state, which holds because a guard's terraform
+//! never outlives its lease (the lease says so: [`Lease::terraform_dies_with_guard`]; a lease
+//! that does not, from another OS or an older guard, leaves its lock to `lock break`):
 //! - the guard starts terraform with a parent-death signal (Linux `PR_SET_PDEATHSIG`, SIGKILL):
 //!   when the guard dies, however (a `kill -9` of it or of its process group, an OOM kill),
 //!   terraform dies with it, within the TTL by far;
@@ -167,6 +168,11 @@ pub struct Lease {
     /// heartbeat after the watcher first sees each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub terraform_locks: Vec<RecordedLock>,
+    /// The holder's terraform dies with its guard (a parent-death signal: Linux), so once this
+    /// lease can be taken over its terraform is gone. Absent (false) in a lease written by a
+    /// guard without it (another OS, an older version): its terraform may outlive it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terraform_dies_with_guard: bool,
 }
 
 /// Records `lock` in `locks`, replacing an earlier lock of the same store: a lease keeps the
@@ -207,6 +213,7 @@ impl Lease {
             expires_at: now + ttl,
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
             terraform_locks: Vec::new(),
+            terraform_dies_with_guard: false,
         }
     }
 
@@ -421,16 +428,34 @@ pub fn judge_break(
     }
 }
 
+/// What a run that took over `expired` does about a Terraform lock it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftLock {
+    /// The lock the dead run's terraform took: that terraform is gone, remove the lock.
+    Remove,
+    /// The lease never recorded it: someone else's (a plain `terraform apply`, say).
+    NotRecorded,
+    /// Recorded, but by a guard whose terraform may outlive it (no parent-death signal), or
+    /// the lease is not past its takeover time: left alone.
+    TerraformMayLive,
+}
+
 /// Whether a run that took over `expired` may remove the Terraform lock `info` in `store`: only
-/// a lock that lease recorded as its terraform's, and only once the lease can be taken over
-/// (see the module docs for why its terraform is gone by then).
-pub fn left_by_expired_lease(
+/// a lock that lease recorded as its terraform's, only once the lease can be taken over, and
+/// only if its guard's terraform dies with it (see the module docs for why it is gone then).
+pub fn judge_left_lock(
     expired: &Lease,
     store: LockStore,
     info: &LockInfo,
     now: SystemTime,
-) -> bool {
-    expired.can_be_taken_over(now) && expired.recorded(store, info)
+) -> LeftLock {
+    if !expired.recorded(store, info) {
+        LeftLock::NotRecorded
+    } else if expired.terraform_dies_with_guard && expired.can_be_taken_over(now) {
+        LeftLock::Remove
+    } else {
+        LeftLock::TerraformMayLive
+    }
 }
 
 /// Whether the stored lease is the caller's own for `lock release`: the one named by

@@ -213,31 +213,48 @@ fn break_removes_only_locks_the_expired_lease_recorded() {
 #[test]
 fn a_takeover_removes_only_locks_the_expired_lease_recorded_and_only_once_expired() {
     let ours = lock("l1", "runner@ci-7", "2027-01-15T08:00:01Z");
-    let lease = Lease::new("a".into(), owner(), at(0), Duration::from_secs(120))
-        .with_lock(RecordedLock::new(LockStore::Dynamodb, &ours));
-    assert!(left_by_expired_lease(
-        &lease,
-        LockStore::Dynamodb,
-        &ours,
-        at(150)
-    ));
-    assert!(
-        !left_by_expired_lease(&lease, LockStore::Dynamodb, &ours, at(149)),
+    let lease = Lease {
+        terraform_dies_with_guard: true,
+        ..Lease::new("a".into(), owner(), at(0), Duration::from_secs(120))
+    }
+    .with_lock(RecordedLock::new(LockStore::Dynamodb, &ours));
+    let judge =
+        |lease: &Lease, store, info: &LockInfo, now| judge_left_lock(lease, store, info, now);
+    assert_eq!(
+        judge(&lease, LockStore::Dynamodb, &ours, at(150)),
+        LeftLock::Remove
+    );
+    assert_eq!(
+        judge(&lease, LockStore::Dynamodb, &ours, at(149)),
+        LeftLock::TerraformMayLive,
         "within the clock-skew allowance the holder may still be alive"
     );
-    assert!(!left_by_expired_lease(
-        &lease,
-        LockStore::Lockfile,
-        &ours,
-        at(150)
-    ));
+    assert_eq!(
+        judge(&lease, LockStore::Lockfile, &ours, at(150)),
+        LeftLock::NotRecorded
+    );
     let plain = lock("p9", "bob@laptop", "2027-01-15T08:02:00Z");
-    assert!(!left_by_expired_lease(
-        &lease,
-        LockStore::Dynamodb,
-        &plain,
-        at(150)
-    ));
+    assert_eq!(
+        judge(&lease, LockStore::Dynamodb, &plain, at(150)),
+        LeftLock::NotRecorded
+    );
+    // A guard whose terraform may outlive it (another OS, an older version) says nothing.
+    let older = Lease {
+        terraform_dies_with_guard: false,
+        ..lease.clone()
+    };
+    assert_eq!(
+        judge(&older, LockStore::Dynamodb, &ours, at(150)),
+        LeftLock::TerraformMayLive
+    );
+    let read_back = Lease::from_json("x", &lease.renewed(at(40)).to_json()).unwrap();
+    assert!(
+        read_back.terraform_dies_with_guard,
+        "kept by renewals and JSON"
+    );
+    let without = Lease::from_json("x", &older.to_json()).unwrap();
+    assert!(!older.to_json().contains("terraform_dies_with_guard"));
+    assert!(!without.terraform_dies_with_guard);
 }
 
 #[test]
