@@ -23,4 +23,5 @@ mod e2e_outcome;
 mod e2e_ownership;
 mod e2e_strategies;
 mod e2e_validation;
+mod hostile;
 mod kill_phases;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use zdd_test_support::{Fixture, TerraformDir, TfOutput, local_aws, provider_binary};
 
 pub mod autoscaling;
+pub mod hostile;
 pub mod kill;
 
 /// Poll the engine at least this often: the local AWS runs its health model 20× faster.
