@@ -9,6 +9,7 @@ pub mod run;
 pub mod state_diff;
 pub mod supervise;
 pub mod terraform_locks;
+pub mod watcher;
 
 use std::path::PathBuf;
 
