@@ -6,15 +6,18 @@
 //! group is left, the capacity floor and the drains hold throughout as seen from outside, and
 //! the re-applies it took are counted and published (`kill -9 at every phase` records).
 //!
-//! One test per phase, each on its own fleet, so the harness runs them side by side.
+//! One test per phase, each on its own fleet, so the harness runs them side by side; with
+//! `ZDD_STRESS_TRIALS=N` each phase runs N trials (a fresh fleet each) and publishes them as one
+//! record.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use zdd_test_support::{Record, local_aws};
+use zdd_test_support::{Record, TfOutput, local_aws, stress_trials};
 
 use crate::common::kill::Killed;
-use crate::common::{Bed, Config, Sampler, bed};
+use crate::common::{Bed, Config, Sampler, SamplerReport, bed};
 
 /// More re-applies than this and the phase did not converge: the test fails.
 const MAX_REAPPLIES: u32 = 3;
@@ -88,11 +91,46 @@ enum Path {
 }
 
 /// Rolls a fleet of 2 from version 1 to 2, kills the apply in `phase`, re-applies until it
-/// converges; asserts what the suite requires and that it took `expected_reapplies`.
+/// converges; publishes the figures, then asserts what the suite requires and that it took
+/// `expected_reapplies`. `ZDD_STRESS_TRIALS` trials (default 1), each on a fleet of its own.
+fn killed_in(prefix: &str, strategy: Strategy, phase: &str, path: Path, expected_reapplies: u32) {
+    let scenario = format!("{}, killed in {phase}", strategy.name());
+    let trials: Vec<Trial> = (1..=stress_trials(1))
+        .map(|number| {
+            let prefix = if number == 1 {
+                prefix.to_string()
+            } else {
+                format!("{prefix}{number}")
+            };
+            run_trial(&prefix, strategy, phase, path)
+        })
+        .collect();
+    record(&scenario, &trials)
+        .publish()
+        .unwrap_or_else(|error| panic!("publishing {scenario}: {error:#}"));
+    for trial in &trials {
+        trial.check(&scenario, path, expected_reapplies);
+    }
+}
+
+/// One kill and the re-applies after it, as seen.
+struct Trial {
+    bed: Bed,
+    reapplies: u32,
+    last_apply: TfOutput,
+    plan: TfOutput,
+    /// From the killed apply's start to the clean plan.
+    convergence: Duration,
+    /// Every AWS call of the killed apply, the re-applies and the plan.
+    calls: u64,
+    sampler: SamplerReport,
+    violations: Vec<serde_json::Value>,
+}
+
 // The body of every test here (not a #[test] function itself, so clippy.toml's test allowance
 // does not reach it): a failed step must fail the test loudly.
 #[allow(clippy::unwrap_used)]
-fn killed_in(prefix: &str, strategy: Strategy, phase: &str, path: Path, expected_reapplies: u32) {
+fn run_trial(prefix: &str, strategy: Strategy, phase: &str, path: Path) -> Trial {
     let bed = bed(prefix);
     let mut config = strategy.config(&bed);
     if path == Path::Rollback {
@@ -136,82 +174,134 @@ fn killed_in(prefix: &str, strategy: Strategy, phase: &str, path: Path, expected
     );
 
     let mut reapplies = 0;
-    let mut last_apply = None;
-    while reapplies < MAX_REAPPLIES {
+    let last_apply = loop {
         reapplies += 1;
         let apply = bed.terraform_with_env(
             &["apply", "-auto-approve", "-no-color", "-input=false"],
             &env,
         );
-        let converged = apply.success();
-        last_apply = Some(apply);
-        if converged {
-            break;
+        if apply.success() || reapplies == MAX_REAPPLIES {
+            break apply;
         }
-    }
-    let last_apply = last_apply.unwrap();
+    };
     let plan = bed.terraform_with_env(
         &["plan", "-no-color", "-input=false", "-detailed-exitcode"],
         &env,
     );
     let convergence = killed.started.elapsed();
     let calls = local_aws().fault_stats_for(&key).unwrap().total_requests();
-    let report = sampler.finish();
+    let sampler = sampler.finish();
     let violations = bed.violations();
-    let converged = last_apply.success() && plan.code == 0;
-
-    let scenario = format!("{}, killed in {phase}", strategy.name());
-    Record {
-        kills: 1,
-        violations: (report.breaches.len() + violations.len()) as u64,
-        calls,
+    Trial {
+        bed,
+        reapplies,
+        last_apply,
+        plan,
         convergence,
-        converged,
-        notes: format!("re-applies: {reapplies}"),
-        ..Record::new("kill -9 at every phase", &scenario)
+        calls,
+        sampler,
+        violations,
     }
-    .publish()
-    .unwrap();
+}
 
-    assert!(
-        last_apply.success(),
-        "{scenario}: no convergence in {MAX_REAPPLIES} re-applies\n{}\n{}",
-        last_apply.stdout,
-        last_apply.stderr
-    );
-    assert_eq!(
-        plan.code, 0,
-        "{scenario}: the plan after convergence is not clean\n{}\n{}",
-        plan.stdout, plan.stderr
-    );
-    let state = bed.state();
-    assert_eq!(state["launch_template_version"], "2", "{scenario}");
-    assert_eq!(state["active_launch_template_version"], "2", "{scenario}");
-    assert_eq!(state["last_rollout"]["status"], "succeeded", "{scenario}");
-    let serving = state["active_asg_name"].as_str().unwrap().to_string();
-    if path == Path::Forward {
+impl Trial {
+    fn converged(&self) -> bool {
+        self.last_apply.success() && self.plan.code == 0
+    }
+
+    /// Outside breaches of the floor plus the local AWS's violations.
+    fn violation_count(&self) -> u64 {
+        (self.sampler.breaches.len() + self.violations.len()) as u64
+    }
+
+    #[allow(clippy::unwrap_used)] // see run_trial
+    fn check(&self, scenario: &str, path: Path, expected_reapplies: u32) {
+        let bed = &self.bed;
+        assert!(
+            self.last_apply.success(),
+            "{scenario}: no convergence in {MAX_REAPPLIES} re-applies\n{}\n{}",
+            self.last_apply.stdout,
+            self.last_apply.stderr
+        );
         assert_eq!(
-            serving,
-            format!("{}-g2", bed.name),
-            "{scenario}: the re-apply finished the killed rollout's generation"
+            self.plan.code, 0,
+            "{scenario}: the plan after convergence is not clean\n{}\n{}",
+            self.plan.stdout, self.plan.stderr
+        );
+        let state = bed.state();
+        assert_eq!(state["launch_template_version"], "2", "{scenario}");
+        assert_eq!(state["active_launch_template_version"], "2", "{scenario}");
+        assert_eq!(state["last_rollout"]["status"], "succeeded", "{scenario}");
+        let serving = state["active_asg_name"].as_str().unwrap().to_string();
+        if path == Path::Forward {
+            assert_eq!(
+                serving,
+                format!("{}-g2", bed.name),
+                "{scenario}: the re-apply finished the killed rollout's generation"
+            );
+        }
+        assert_eq!(
+            bed.asg_names(),
+            vec![serving],
+            "{scenario}: only the serving generation's group is left"
+        );
+        assert!(
+            self.sampler.breaches.is_empty(),
+            "{scenario}: {:#?}",
+            self.sampler.breaches
+        );
+        assert!(
+            self.violations.is_empty(),
+            "{scenario}: {:#?}",
+            self.violations
+        );
+        assert_eq!(
+            self.reapplies, expected_reapplies,
+            "{scenario}: re-applies needed\n{}",
+            self.last_apply.stderr
         );
     }
-    assert_eq!(
-        bed.asg_names(),
-        vec![serving],
-        "{scenario}: only the serving generation's group is left"
-    );
-    assert!(
-        report.breaches.is_empty(),
-        "{scenario}: {:#?}",
-        report.breaches
-    );
-    assert!(violations.is_empty(), "{scenario}: {violations:#?}");
-    assert_eq!(
-        reapplies, expected_reapplies,
-        "{scenario}: re-applies needed\n{}",
-        last_apply.stderr
-    );
+}
+
+/// The figures of a phase's trials: calls and violations summed, the slowest convergence.
+fn record(scenario: &str, trials: &[Trial]) -> Record {
+    let mut reapplies: BTreeMap<u32, u32> = BTreeMap::new();
+    for trial in trials {
+        *reapplies.entry(trial.reapplies).or_default() += 1;
+    }
+    let reapplies: Vec<String> = reapplies
+        .iter()
+        .map(|(count, times)| {
+            if *times == 1 && trials.len() == 1 {
+                count.to_string()
+            } else {
+                format!("{count} in {times} of {} trials", trials.len())
+            }
+        })
+        .collect();
+    let count = u32::try_from(trials.len()).unwrap_or(u32::MAX);
+    Record {
+        kills: count,
+        trials: count,
+        violations: trials.iter().map(Trial::violation_count).sum(),
+        calls: trials.iter().map(|trial| trial.calls).sum(),
+        convergence: trials
+            .iter()
+            .map(|trial| trial.convergence)
+            .max()
+            .unwrap_or_default(),
+        converged: trials.iter().all(Trial::converged),
+        notes: format!(
+            "re-applies: {}{}",
+            reapplies.join(", "),
+            if trials.len() > 1 {
+                " (convergence: the slowest trial)"
+            } else {
+                ""
+            }
+        ),
+        ..Record::new("kill -9 at every phase", scenario)
+    }
 }
 
 /// The kill answered the phase's first line, and the provider announced no later phase before
