@@ -17,7 +17,8 @@
 use zdd_rollout::sim::Faults;
 use zdd_test_support::{FaultRule, stress_trials};
 
-use crate::common::hostile::{Strategy, Trial, run_trial};
+use crate::common::autoscaling::{policies_of, suspended_processes};
+use crate::common::hostile::{Strategy, Trial, run_trial, run_trial_with};
 
 /// The first seed of each strategy's trials (trial `n` uses `seed + n`). The `k`-th call a
 /// service receives from the provider meets the `k`-th draw of that service's rules, so a seed
@@ -188,41 +189,80 @@ fn lose_the_first_response_of_every_write(key: &str) -> Vec<FaultRule> {
 
 #[test]
 fn a_write_whose_response_was_lost_is_recognised_as_done_when_observed() {
+    let creates_and_deletes = ["CreateAutoScalingGroup", "DeleteAutoScalingGroup"];
     at_once(&[
         &|| {
-            writes_with_lost_responses(
-                Strategy::BlueGreen,
-                "loswbg",
-                &[
-                    "CreateAutoScalingGroup",
-                    "DetachLoadBalancerTargetGroups",
-                    "DeleteAutoScalingGroup",
-                ],
-            );
+            let lost = [
+                creates_and_deletes.as_slice(),
+                &["DetachLoadBalancerTargetGroups"],
+            ];
+            writes_with_lost_responses(Strategy::BlueGreen, &[], "loswbg", &lost.concat());
         },
         &|| {
-            writes_with_lost_responses(
-                Strategy::Canary,
-                "loswcan",
-                &[
-                    "CreateAutoScalingGroup",
-                    "ModifyListener",
-                    "DetachLoadBalancerTargetGroups",
-                    "DeleteAutoScalingGroup",
-                ],
+            let lost = [creates_and_deletes.as_slice(), &["UpdateAutoScalingGroup"]];
+            writes_with_lost_responses(Strategy::Rolling, &[], "loswroll", &lost.concat());
+        },
+        &|| {
+            let lost = [
+                creates_and_deletes.as_slice(),
+                &["ModifyListener", "DetachLoadBalancerTargetGroups"],
+            ];
+            writes_with_lost_responses(Strategy::Canary, &[], "loswcan", &lost.concat());
+        },
+        &|| {
+            // An autoscaled fleet: its policies, the old group's suspended self-scaling and
+            // the new one's resumed at the end.
+            let lost = [
+                creates_and_deletes.as_slice(),
+                &["PutScalingPolicy", "SuspendProcesses", "ResumeProcesses"],
+            ];
+            let trial = writes_with_lost_responses(
+                Strategy::BlueGreen,
+                &[TARGET_TRACKING],
+                "loswas",
+                &lost.concat(),
+            );
+            let serving = format!("{}-g2", trial.bed.name);
+            assert_eq!(
+                policies_of(&trial.bed, &serving),
+                ["cpu-50"],
+                "{}",
+                trial.replay
+            );
+            assert_eq!(
+                suspended_processes(&trial.bed, &serving),
+                Vec::<String>::new(),
+                "{}: the serving group scales itself again",
+                trial.replay
             );
         },
     ]);
 }
 
+const TARGET_TRACKING: &str = r#"target_tracking = [{
+    name              = "cpu-50"
+    predefined_metric = "ASGAverageCPUUtilization"
+    target_value      = 50
+  }]"#;
+
 /// A rollout in which the first response of each kind of write is lost after AWS applied the
 /// write (the SDK retries it and meets its effect: `AlreadyExists` for the group it created,
 /// "not found" for the group it deleted), with no other fault: it converges exactly as a calm
 /// one does, and `lost` were among the writes whose response was lost.
-fn writes_with_lost_responses(strategy: Strategy, prefix: &str, lost: &[&str]) {
-    let trial = run_trial(strategy, prefix, 1, &Faults::default(), |_, key| {
-        lose_the_first_response_of_every_write(key)
-    });
+fn writes_with_lost_responses(
+    strategy: Strategy,
+    extra_config: &[&str],
+    prefix: &str,
+    lost: &[&str],
+) -> Trial {
+    let trial = run_trial_with(
+        strategy,
+        extra_config,
+        prefix,
+        1,
+        &Faults::default(),
+        |_, key| lose_the_first_response_of_every_write(key),
+    );
     let stats = &trial.apply_stats;
     let mut lost_seen = Vec::new();
     for (service, actions) in WRITES {
@@ -252,4 +292,5 @@ fn writes_with_lost_responses(strategy: Strategy, prefix: &str, lost: &[&str]) {
             trial.replay
         );
     }
+    trial
 }

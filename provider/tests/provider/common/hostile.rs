@@ -204,7 +204,8 @@ pub struct Trial {
 }
 
 /// Creates generation 1 calmly, then rolls out generation 2 with the provider's calls under
-/// `faults` (`rules` besides, e.g. lost responses), then plans again under the same faults.
+/// `faults` (`extra_rules` besides, e.g. lost responses), then plans again under the same
+/// faults.
 pub fn run_trial(
     strategy: Strategy,
     prefix: &str,
@@ -212,8 +213,23 @@ pub fn run_trial(
     faults: &Faults,
     extra_rules: impl Fn(&Bed, &str) -> Vec<FaultRule>,
 ) -> Trial {
+    run_trial_with(strategy, &[], prefix, seed, faults, extra_rules)
+}
+
+/// [`run_trial`] with more attribute lines in the configuration (e.g. `target_tracking`).
+pub fn run_trial_with(
+    strategy: Strategy,
+    extra_config: &[&str],
+    prefix: &str,
+    seed: u64,
+    faults: &Faults,
+    extra_rules: impl Fn(&Bed, &str) -> Vec<FaultRule>,
+) -> Trial {
     let bed = bed(prefix);
     let mut config = strategy.config(&bed, 8);
+    config
+        .extra
+        .extend(extra_config.iter().map(|line| (*line).to_string()));
     bed.write_config(&config);
     bed.apply_ok();
 
