@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use zdd_test_support::{Record, TfOutput, local_aws, stress_trials};
 
-use crate::common::kill::Killed;
+use crate::common::kill::{Killed, announced_phase, is_phase};
 use crate::common::{Bed, Config, Sampler, SamplerReport, bed};
 
 /// More re-applies than this and the phase did not converge: the test fails.
@@ -87,14 +87,24 @@ impl Strategy {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Path {
     Forward,
+    /// The new generation never turns healthy.
     Rollback,
+    /// Canary: the new generation turns unhealthy once canary step 1 sends it traffic, so the
+    /// rollback starts with the weights moved.
+    FailsInCanaryStep,
 }
 
 /// Rolls a fleet of 2 from version 1 to 2, kills the apply in `phase`, re-applies until it
 /// converges; publishes the figures, then asserts what the suite requires and that it took
 /// `expected_reapplies`. `ZDD_STRESS_TRIALS` trials (default 1), each on a fleet of its own.
 fn killed_in(prefix: &str, strategy: Strategy, phase: &str, path: Path, expected_reapplies: u32) {
-    let scenario = format!("{}, killed in {phase}", strategy.name());
+    let scenario = match path {
+        Path::FailsInCanaryStep => format!(
+            "{}, failed in canary_step 1, killed in {phase}",
+            strategy.name()
+        ),
+        _ => format!("{}, killed in {phase}", strategy.name()),
+    };
     let trials: Vec<Trial> = (1..=stress_trials(1))
         .map(|number| {
             let prefix = if number == 1 {
@@ -159,6 +169,16 @@ fn run_trial(prefix: &str, strategy: Strategy, phase: &str, path: Path) -> Trial
                 // The generations the re-applies launch are healthy.
                 stop.store(true, Ordering::SeqCst);
                 killed
+            })
+        }
+        Path::FailsInCanaryStep => {
+            let failing = format!("{}-g2", bed.name);
+            let mut failed = false;
+            bed.apply_killed_on(phase, PHASE_LIMIT, &env, |line| {
+                if !failed && announced_phase(line).is_some_and(|a| is_phase(a, "canary_step 1")) {
+                    bed.mark_unhealthy(&failing);
+                    failed = true;
+                }
             })
         }
     };
@@ -402,6 +422,19 @@ fn blue_green_killed_in_restoring_old() {
         Strategy::BlueGreen,
         "restoring_old",
         Path::Rollback,
+        2,
+    );
+}
+
+/// The canary rollback of a generation that failed while it took traffic (the weights are
+/// moved back first): the path resumed applies once dropped requests on.
+#[test]
+fn canary_failed_in_a_step_killed_in_restoring_old() {
+    killed_in(
+        "k9canback",
+        Strategy::Canary,
+        "restoring_old",
+        Path::FailsInCanaryStep,
         2,
     );
 }

@@ -59,6 +59,18 @@ impl Bed {
     /// group on the first timeline line of `phase`. Panics if the apply ends, or `limit`
     /// passes, before the phase starts.
     pub fn apply_killed_in(&self, phase: &str, limit: Duration, env: &[(&str, &str)]) -> Killed {
+        self.apply_killed_on(phase, limit, env, |_| {})
+    }
+
+    /// [`Bed::apply_killed_in`], showing `on_line` every line terraform writes to stderr
+    /// before the kill (to act on an earlier phase, e.g. to make it fail).
+    pub fn apply_killed_on(
+        &self,
+        phase: &str,
+        limit: Duration,
+        env: &[(&str, &str)],
+        mut on_line: impl FnMut(&str),
+    ) -> Killed {
         let started = Instant::now();
         let mut child = self
             .tf
@@ -96,6 +108,7 @@ impl Bed {
             let left = deadline.saturating_duration_since(Instant::now());
             match received.recv_timeout(left) {
                 Ok(line) => {
+                    on_line(&line);
                     if announced_phase(&line).is_some_and(|announced| is_phase(announced, phase)) {
                         signal_group(leader, Signal::KILL).unwrap();
                         trigger = Some(line.clone());
@@ -150,6 +163,16 @@ impl Bed {
             &["apply", "-auto-approve", "-no-color", "-input=false"],
             &env,
         )
+    }
+
+    /// Marks every instance of `group` unhealthy in the load balancer, as a health check
+    /// answering the wrong code would.
+    pub fn mark_unhealthy(&self, group: &str) {
+        for instance in self.instances_of(group) {
+            local_aws()
+                .set_instance_health(&instance, "unhealthy", Some("Target.ResponseCodeMismatch"))
+                .unwrap();
+        }
     }
 
     /// Marks every instance `group` launches unhealthy in the load balancer, as soon as it
