@@ -389,3 +389,27 @@ async fn eight_guards_at_once_never_overlap_and_lose_no_write_dynamodb() {
 async fn eight_guards_at_once_never_overlap_and_lose_no_write_lockfile() {
     contention("contention-lf", Locking::Lockfile, "S3 lockfile", 1).await;
 }
+
+/// The observer's check is not vacuous: two processes whose lifetimes cross are an overlap,
+/// back-to-back ones are not, and a process that never ended fails the read.
+#[test]
+fn the_observer_log_tells_overlapping_terraforms_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("runs.log");
+    std::fs::write(
+        &log,
+        "start 10 1 100 apply -auto-approve\nstart 20 2 150 apply -auto-approve\n\
+         end 10 1 200 0\nend 20 2 300 0\nstart 30 3 300 plan -out=x\nend 30 3 400 0\n",
+    )
+    .unwrap();
+    let runs = read_log(&log);
+    assert_eq!(runs.len(), 3);
+    assert!(runs[0].is_apply() && runs[1].is_apply() && !runs[2].is_apply());
+    assert!(runs[0].overlaps(&runs[1]), "100..200 and 150..300 cross");
+    assert!(
+        !runs[1].overlaps(&runs[2]),
+        "300..400 starts as 150..300 ends"
+    );
+    std::fs::write(&log, "start 10 1 100 apply\n").unwrap();
+    assert!(std::panic::catch_unwind(|| read_log(&log)).is_err());
+}
