@@ -169,9 +169,7 @@ impl Bed {
     /// answering the wrong code would.
     pub fn mark_unhealthy(&self, group: &str) {
         for instance in self.instances_of(group) {
-            local_aws()
-                .set_instance_health(&instance, "unhealthy", Some("Target.ResponseCodeMismatch"))
-                .unwrap();
+            fail_health_checks(&instance);
         }
     }
 
@@ -183,18 +181,18 @@ impl Bed {
         while !stop.load(Ordering::SeqCst) {
             for instance in self.instances_of(group) {
                 if marked.insert(instance.clone()) {
-                    local_aws()
-                        .set_instance_health(
-                            &instance,
-                            "unhealthy",
-                            Some("Target.ResponseCodeMismatch"),
-                        )
-                        .unwrap();
+                    fail_health_checks(&instance);
                 }
             }
             std::thread::sleep(Duration::from_millis(40));
         }
     }
+}
+
+fn fail_health_checks(instance: &str) {
+    local_aws()
+        .set_instance_health(instance, "unhealthy", Some("Target.ResponseCodeMismatch"))
+        .unwrap();
 }
 
 #[cfg(test)]
