@@ -9,6 +9,7 @@ mod abort;
 mod autoscaling;
 mod autoscaling_in_place;
 mod canary_default_gate;
+mod canary_resume_health;
 mod checkpoint;
 mod hostile;
 mod invariants;
