@@ -124,7 +124,6 @@ pub async fn run_with_poll(
     let calls_before = observer.api_calls;
     let aws_time_before = observer.aws_time;
     let budget_before = aws.budget_stats();
-    log_events(rollout.spec(), rollout.timeline());
     let mut give_up = GiveUp::default();
     let mut refusals = Refusals::default();
 
