@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates RELIABILITY.md: runs the hostile suites of issue 15 with ZDD_RELIABILITY_DIR set
+# Regenerates RELIABILITY.md: runs the hostile suites of issue 15 (and the retry/budget and
+# guarded-apply-under-faults tests that publish records too) with ZDD_RELIABILITY_DIR set
 # (each trial publishes a record there), times each suite, and renders the records.
 #
 #   make reliability                 # the suites at their `make test` size
@@ -22,9 +23,11 @@ export ZDD_RELIABILITY_DIR=$DIR
 # suite name <TAB> cargo arguments
 SUITES=(
   "rollouts under faults	test -p terraform-provider-zdd --test provider -- hostile::"
+  "retries and rate budget	test -p terraform-provider-zdd --test provider -- aws_budget::"
   "kill -9 at every phase	test -p terraform-provider-zdd --test provider -- kill_phases::"
   "guard contention	test -p zdd-guard --test guard -- contention::"
   "kill -9 of the guard	test -p zdd-guard --test guard -- guard_kill::"
+  "guarded apply under faults	test -p zdd-guard --test guard -- guard_hostile::"
 )
 for entry in "${SUITES[@]}"; do
   suite=${entry%%	*}
