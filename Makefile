@@ -45,10 +45,11 @@ fuzz:
 reliability: setup
 	bash scripts/reliability.sh
 
-# The long runs of the same suites (guard contention: 100 trials), then RELIABILITY.md.
+# The long runs of the same suites (guard contention: STRESS_TRIALS trials per locking kind;
+# the others their own counts, see scripts/reliability.sh), then RELIABILITY.md. ~35 min on 2 cores.
 STRESS_TRIALS ?= 100
 stress: setup
-	ZDD_STRESS_TRIALS=$(STRESS_TRIALS) RELIABILITY_COMMAND="make stress" bash scripts/reliability.sh
+	RELIABILITY_STRESS=1 STRESS_TRIALS=$(STRESS_TRIALS) RELIABILITY_COMMAND="make stress" bash scripts/reliability.sh
 
 # A real run against the embedded local AWS (see README.md).
 demo: setup
