@@ -279,9 +279,11 @@ def test_latency_and_server_errors_through_the_server(aws: LocalAws) -> None:
 
 
 def test_the_preset_endpoint_installs_rules_and_refuses_a_bad_preset(aws: LocalAws) -> None:
-    added = aws.control("POST", "/zdd/faults/preset", {"name": "hostile", "seed": 7, "services": ["s3"]})
-    assert [f["kind"] for f in added["faults"]] == ["latency", "throttle", "server_error", "stale_read"]
-    assert len(aws.control("GET", "/zdd/faults")["faults"]) == 4
+    added = aws.control("POST", "/zdd/faults/preset", {"name": "hostile", "seed": 7, "services": ["s3", "dynamodb"]})
+    assert [(f["service"], f["kind"]) for f in added["faults"]] == [
+        ("s3", "latency"), ("s3", "throttle"), ("s3", "server_error"),
+        ("dynamodb", "latency"), ("dynamodb", "throttle"), ("dynamodb", "server_error"), ("dynamodb", "stale_read")]
+    assert len(aws.control("GET", "/zdd/faults")["faults"]) == 7
     with pytest.raises(urllib.error.HTTPError) as answer:
         aws.control("POST", "/zdd/faults/preset", {"name": "calm"})
     assert answer.value.code == 400

@@ -11,6 +11,11 @@ DynamoDB Query/Scan, S3 GET/HEAD) that the rule hits is answered:
    window: AWS simply does not list a group created a moment ago;
 3. else fresh (no earlier view is known: a known difference, see README.md).
 
+Never stale, as on AWS (`strongly_consistent`): any S3 call (S3 has been strongly consistent
+for every read after a write since December 2020, so no S3 write opens a window either) and a
+DynamoDB read that asks for strong consistency (`ConsistentRead: true`; TransactGetItems always
+is). Served stale, Terraform's own unlock fails ("lock ID ... does not match"): no AWS does that.
+
 Pure apart from the clock it is given: no moto, no HTTP server.
 """
 
@@ -24,7 +29,8 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 _READ_PREFIXES = ("Describe", "List", "Get", "BatchGet")
-_READ_ACTIONS = {"Query", "Scan"}
+_READ_ACTIONS = {"Query", "Scan", "TransactGetItems"}
+STRONGLY_CONSISTENT_SERVICES = ("s3",)
 _MAX_CACHED = 10_000
 _GROUP_NAME = re.compile(r"<AutoScalingGroupName>([^<]*)</AutoScalingGroupName>")
 _MEMBER_TAG = re.compile(r"<(/?)member>")
@@ -34,6 +40,29 @@ def is_read(protocol: str, action: str, method: str) -> bool:
     if protocol == "s3":
         return method in ("GET", "HEAD")
     return action.startswith(_READ_PREFIXES) or action in _READ_ACTIONS
+
+
+def strongly_consistent(service: str, action: str, body: bytes) -> bool:
+    """Whether AWS answers this call with every successful write applied: never a stale view."""
+    if service in STRONGLY_CONSISTENT_SERVICES:
+        return True
+    if service != "dynamodb":
+        return False
+    if action == "TransactGetItems":
+        return True
+    try:
+        params = json.loads(body or b"{}")
+    except ValueError:
+        return False
+    if not isinstance(params, dict):
+        return False
+    if action == "BatchGetItem":
+        # Per table; one strongly consistent table makes the whole (one) view fresh, which AWS
+        # may serve too.
+        tables = params.get("RequestItems")
+        return isinstance(tables, dict) and any(
+            isinstance(table, dict) and table.get("ConsistentRead") is True for table in tables.values())
+    return params.get("ConsistentRead") is True
 
 
 def read_key(service: str, action: str, protocol: str, method: str, path: str, query: str, body: bytes) -> str:
@@ -171,3 +200,4 @@ def _top_level_text(body: str) -> list[str]:
     if depth == 0:
         parts.append(body[cursor:])
     return parts
+

@@ -39,6 +39,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from .consistency import STRONGLY_CONSISTENT_SERVICES
 from .fault_shapes import default_shape, identify, render_error
 
 __all__ = ["Decision", "Fault", "FaultError", "FaultSet", "FaultStats", "KINDS", "identify", "parse_rule",
@@ -204,6 +205,9 @@ def parse_rule(body: Any, ids: itertools.count[int]) -> Fault:
         stale_read_max = body.get("stale_read_max")
         if not _is_number(stale_read_max) or stale_read_max <= 0:
             raise FaultError("stale_read_max is a positive number of (AWS) seconds")
+        if service in STRONGLY_CONSISTENT_SERVICES:
+            raise FaultError(f"{service} is strongly consistent (every read after a write sees it, since "
+                             "December 2020): AWS serves no stale read a stale_read rule could imitate")
         fault.stale_read_max = float(stale_read_max)
     return fault
 
@@ -298,6 +302,8 @@ class FaultSet:
     def stale_rules_in_scope(self, service: str, text: str, access_key_id: str) -> list[Fault]:
         """The stale-read rules whose service and scope (`match`, `access_key_id`) a call is in:
         a write opens their windows whatever its action; a read may be served stale by them."""
+        if service in STRONGLY_CONSISTENT_SERVICES:
+            return []  # a "*" rule too: AWS serves these services' reads fresh
         with self.lock:
             return [f for f in self.faults if f.kind == "stale_read" and f.service in ("*", service)
                     and (f.remaining is None or f.remaining > 0) and f.scope_matches(text, access_key_id)]
@@ -360,7 +366,7 @@ class FaultStats:
 
 
 # The standard hostile mix (issue 15, suite 1): 20 % throttling, 2 % 5xx, 200 ms added latency,
-# 10 s stale reads. Overridable per field in the preset request.
+# 10 s stale reads (but on S3: strongly consistent). Overridable per field in the preset request.
 HOSTILE_DEFAULTS = {"throttle": 0.2, "server_error": 0.02, "latency_ms": 200.0, "jitter_ms": 0.0,
                     "stale_read_max": 10.0}
 PRESET_SERVICES = ("autoscaling", "elasticloadbalancing", "ec2", "monitoring", "s3", "dynamodb")
@@ -401,7 +407,7 @@ def preset_rules(body: Any) -> list[dict[str, Any]]:
         if settings["server_error"]:
             rules.append({"kind": "server_error", "service": service, "probability": settings["server_error"],
                           "seed": base + 3, **scope})
-        if settings["stale_read_max"]:
+        if settings["stale_read_max"] and service not in STRONGLY_CONSISTENT_SERVICES:
             rules.append({"kind": "stale_read", "service": service, "stale_read_max": settings["stale_read_max"],
                           "seed": base + 4, **scope})
     return rules

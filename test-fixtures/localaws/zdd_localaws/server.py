@@ -17,7 +17,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .consistency import CachedResponse, StaleReads, is_read, read_key, without_groups
+from .consistency import CachedResponse, StaleReads, is_read, read_key, strongly_consistent, without_groups
 from .faults import Decision, FaultError, FaultSet, FaultStats, identify, preset_rules, render
 from .model import HealthModel
 from .patches import run_due
@@ -178,6 +178,8 @@ class ZddApp:
         self, request: _AwsRequest, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
         """Serves a read from a previous view while a write's stale window is open (consistency.py)."""
+        if strongly_consistent(request.service, request.action, request.body):
+            return self._moto(environ, start_response)
         stale = self.stale_reads
         now = stale.now()
         if not is_read(request.protocol, request.action, request.method):
