@@ -1,15 +1,16 @@
 //! One guarded apply against the hostile local AWS (issue #15): the standard mix on S3 and
-//! DynamoDB (20 % throttling, 2 % 5xx, 200 ms added latency), scoped to this test's guard and
-//! terraform by the backend's own access key. Required: exit 0, the lease released, no
-//! Terraform lock left, the state intact (the resource present, a plan with nothing to do once
-//! the faults are gone).
+//! DynamoDB (20 % throttling, 2 % 5xx, 200 ms added latency, 10 s stale reads), scoped to this
+//! test's guard and terraform by the backend's own access key. Required: exit 0, the lease
+//! released, no Terraform lock left, the state intact (the resource present, a plan with nothing
+//! to do once the faults are gone).
 //!
-//! Without the mix's stale reads: AWS serves none to what the guard and Terraform read. S3 is
-//! strongly consistent (a GET or HEAD after a PUT or DELETE sees it, since December 2020) and
-//! every DynamoDB read of a lock, digest or lease is `ConsistentRead`. The local AWS's
-//! `stale_read` rule serves both stale regardless; under it Terraform itself fails ("Error
-//! releasing the state lock: lock ID ... does not match": its unlock read the plan's lock) and
-//! the guard's verify sees a lockfile Terraform had just deleted.
+//! The stale reads hit only what AWS can serve stale: DynamoDB's eventually consistent reads
+//! (`DescribeTable`, a `GetItem` without `ConsistentRead`). S3 is strongly consistent (since
+//! December 2020; the local AWS refuses a `stale_read` rule for it) and every DynamoDB read of a
+//! lock, digest or lease, Terraform's and the guard's, is `ConsistentRead`, which the local AWS
+//! never serves stale. (When it did, Terraform itself failed: "Error releasing the state lock:
+//! lock ID ... does not match", its unlock having read the plan's lock.) So with the lockfile,
+//! whose lock and lease are S3 objects, no read can be stale.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,16 +19,23 @@ use std::time::{Duration, Instant};
 use crate::guard_support::{Bed, Locking, text};
 use zdd_test_support::{FaultRule, Record, wait_with_timeout};
 
+/// The standard mix's window (`Faults::hostile()`'s `stale_read_max`), on the wall clock.
+const HOSTILE_STALE_READ_MAX: Duration = Duration::from_secs(10);
+
 const QUICK: &str = r#"
 resource "terraform_data" "a" {
   input = "one"
 }
 "#;
 
-/// The mix of `LocalAws::hostile` but its stale reads (see above), rule by rule, scoped by
-/// access key: S3's REST calls carry the bucket in the path, which a rule's `match` (query and
-/// body) does not see.
-fn hostile_rules(access_key: &str, seed: u64) -> Vec<FaultRule> {
+/// The mix of `LocalAws::hostile`, rule by rule, scoped by access key: S3's REST calls carry
+/// the bucket in the path, which a rule's `match` (query and body) does not see. S3 has no stale
+/// reads, as in the preset: AWS serves none.
+///
+/// `stale_read_max` is on the local AWS's model clock, `time_scale` times faster than the wall
+/// clock Terraform and the guard run on: 10 s / time scale lags their reads 10 s.
+fn hostile_rules(access_key: &str, seed: u64, time_scale: f64) -> Vec<FaultRule> {
+    let stale_read_max = Duration::from_secs_f64(HOSTILE_STALE_READ_MAX.as_secs_f64() / time_scale);
     let mut rules = Vec::new();
     for (index, service) in ["s3", "dynamodb"].into_iter().enumerate() {
         let seed = seed * 1000 + 10 * index as u64;
@@ -38,6 +46,9 @@ fn hostile_rules(access_key: &str, seed: u64) -> Vec<FaultRule> {
                 .probability(0.02)
                 .seed(seed + 3),
         ]);
+        if service == "dynamodb" {
+            rules.push(FaultRule::stale_reads(service, stale_read_max).seed(seed + 4));
+        }
     }
     rules
         .into_iter()
@@ -61,7 +72,7 @@ async fn guarded_apply_under_faults(name: &str, locking: Locking, seed: u64) {
         .ok()
         .unwrap();
 
-    let ids: Vec<String> = hostile_rules(&access_key, seed)
+    let ids: Vec<String> = hostile_rules(&access_key, seed, bed.aws.time_scale())
         .iter()
         .map(|rule| bed.aws.add_fault_rule(rule).unwrap())
         .collect();
@@ -98,23 +109,31 @@ async fn guarded_apply_under_faults(name: &str, locking: Locking, seed: u64) {
     };
     // Every call in scope is delayed: the latency rules' hits count the calls.
     let calls = hits("latency");
-    let injected = hits("throttle") + hits("server_error");
+    // A stale-read rule's hits count draws in an open window, also those with no earlier view
+    // to serve; the statistics count the reads served stale.
+    let served_stale = bed
+        .aws
+        .fault_stats_for(&access_key)
+        .unwrap()
+        .total_faults("stale_read");
+    let injected = hits("throttle") + hits("server_error") + served_stale;
     let output = output.unwrap();
     let all = text(&output);
     Record {
         faults: format!(
-            "S3 and DynamoDB: 20 % throttling, 2 % 5xx, 200 ms, seed {seed} (no stale reads: \
-             AWS serves none to consistent reads)"
+            "S3 and DynamoDB: 20 % throttling, 2 % 5xx, 200 ms, 10 s stale reads (DynamoDB's \
+             eventually consistent reads: AWS serves S3 and ConsistentRead fresh), seed {seed}"
         ),
         calls,
         faults_injected: injected,
         convergence: took,
         converged: output.status.code() == Some(0),
         notes: format!(
-            "one guarded apply; exit {:?}; throttled {}, 5xx {}",
+            "one guarded apply; exit {:?}; throttled {}, 5xx {}, served stale {}",
             output.status.code(),
             hits("throttle"),
             hits("server_error"),
+            served_stale,
         ),
         ..Record::new("guarded apply under faults", &format!("{locking:?}"))
     }
