@@ -2,8 +2,8 @@
 
 A successful write to a service opens a window of `stale_read_max` AWS seconds (× the
 server's time scale, like every model duration) on each stale-read rule whose service and scope
-(`match`, `access_key_id`) it matches. While the window is open, a read (Describe*/List*/Get*,
-DynamoDB Query/Scan, S3 GET/HEAD) that the rule hits is answered:
+(`match`, `access_key_id`) it matches. While the window is open, a read (Describe*/List*/Get*/
+BatchGet*, DynamoDB Query/Scan) that the rule hits is answered:
 
 1. with the response the same read (service, action, normalised parameters) got before the
    write, if there was one: the previous view (a tag, a registration, a capacity not there yet);
@@ -14,7 +14,8 @@ DynamoDB Query/Scan, S3 GET/HEAD) that the rule hits is answered:
 Never stale, as on AWS (`strongly_consistent`): any S3 call (S3 has been strongly consistent
 for every read after a write since December 2020, so no S3 write opens a window either) and a
 DynamoDB read that asks for strong consistency (`ConsistentRead: true`; TransactGetItems always
-is). Served stale, Terraform's own unlock fails ("lock ID ... does not match"): no AWS does that.
+is). Served stale, they made Terraform's own unlock fail ("lock ID ... does not match"), which
+no AWS can cause.
 
 Pure apart from the clock it is given: no moto, no HTTP server.
 """
