@@ -73,7 +73,9 @@ impl FaultRule {
     }
 
     /// After a write, the service's reads serve the previous view for `stale_read_max` of AWS
-    /// time (× the server's time scale), and a group created meanwhile is not listed.
+    /// time (× the server's time scale), and a group created meanwhile is not listed. Reads AWS
+    /// always answers fresh are never stale: S3 (a rule for `s3` is refused) and DynamoDB reads
+    /// with `ConsistentRead`.
     pub fn stale_reads(service: &str, stale_read_max: Duration) -> FaultRule {
         FaultRule::of_kind("stale_read", service)
             .field("stale_read_max", stale_read_max.as_secs_f64())
@@ -250,7 +252,8 @@ impl LocalAws {
     }
 
     /// The standard hostile mix on every service of [`HOSTILE_SERVICES`]: 20 % throttling,
-    /// 2 % 5xx, 200 ms added latency, 10 s stale reads, seeded. Use it on an own server
+    /// 2 % 5xx, 200 ms added latency, 10 s stale reads (none on S3, which AWS never serves
+    /// stale), seeded. Use it on an own server
     /// ([`LocalAws::start`]); on the shared one, [`LocalAws::hostile_for`] with a `matching`.
     pub fn hostile(&self, seed: u64) -> anyhow::Result<Vec<Value>> {
         self.hostile_for(seed, &HOSTILE_SERVICES, None)
