@@ -220,8 +220,8 @@ pub fn render_markdown(records: &[Record], times: &[SuiteTime], context: &RunCon
          drain ended, a hook skipped), capacity-floor breaches sampled from outside, or \
          overlapping applies; **lost writes** are state writes missing at the end; **calls** \
          are AWS calls the local AWS served; **faults** the faults it injected into them; \
-         **convergence** runs from the first apply's start to a clean plan (median of the \
-         trials a row sums up).\n\n",
+         **convergence** runs from the first apply's start to a clean plan (of the \
+         trials a row sums up: the slowest).\n\n",
     );
     let mut suites: Vec<&str> = Vec::new();
     for record in records {
