@@ -6,7 +6,9 @@
 //! - no two guards' terraform processes overlap, applies least of all;
 //! - no state write is lost: every resource whose run exited 0 is in the final state, none of a
 //!   run that exited 3, and the serial rose by exactly what the applies that ran add;
-//! - every run exits 0 or 3 (half of them wait for the lease, half give up at once).
+//! - every run exits 0 or 3 (half of them wait for the lease, half give up at once);
+//! - no Terraform lock and no lease is left after any trial (a failure names the trial and shows
+//!   the lock's record, every terraform process's span and every run's exit code and stderr).
 //!
 //! `make test` runs a few trials; `ZDD_STRESS_TRIALS=100` (`make stress`) runs 100 per locking
 //! kind. Each batch publishes a `Record` (suite "guard contention").
@@ -217,8 +219,10 @@ impl Contention {
         std::fs::remove_file(&self.log).unwrap();
     }
 
-    /// Eight guards at once: even ones wait for the lease, odd ones give up at once.
-    async fn trial(&self, trial: u32, tally: &mut Tally) {
+    /// Eight guards at once: even ones wait for the lease, odd ones give up at once. Returns
+    /// false when the trial left a lock or a lease behind (every later trial would only wait on
+    /// it): the failure names this trial and says whose it is.
+    async fn trial(&self, trial: u32, tally: &mut Tally) -> bool {
         let (serial_before, keys_before) = self.serial_and_keys().await;
         let started = Instant::now();
         let children: Vec<(usize, Child)> = (0..GUARDS)
@@ -319,18 +323,72 @@ impl Contention {
                 "trial {trial}: new resources {new_keys:?}, runs that exited 0 {succeeded:?}"
             ));
         }
+        let held = self.bed.held().await;
+        if !held.is_empty() {
+            tally.failures.push(format!(
+                "trial {trial} left {}\n{}",
+                held.join("\n"),
+                trial_evidence(&runs, &outputs)
+            ));
+        }
+        held.is_empty()
     }
+}
+
+/// A Unix time in nanoseconds as RFC 3339, to compare with the lock's `Created`.
+fn at(unix_ns: u128) -> String {
+    let time = std::time::UNIX_EPOCH + Duration::from_nanos(unix_ns as u64);
+    humantime::format_rfc3339_nanos(time).to_string()
+}
+
+/// How many of a run's last stderr lines a failure shows (the guard's events and terraform's
+/// lock messages are at the end).
+const STDERR_TAIL: usize = 40;
+
+/// Who did what in a trial: every terraform process the observer saw (its guard's pid, span,
+/// arguments, exit code) and every run's exit code and stderr tail.
+fn trial_evidence(runs: &[Invocation], outputs: &[(usize, u32, Output)]) -> String {
+    let mut evidence = vec!["terraform processes (observer):".to_string()];
+    let mut runs: Vec<&Invocation> = runs.iter().collect();
+    runs.sort_by_key(|r| r.start);
+    for run in runs {
+        let guard = outputs
+            .iter()
+            .find(|(_, pid, _)| *pid == run.guard)
+            .map_or("?".to_string(), |(g, _, _)| g.to_string());
+        evidence.push(format!(
+            "  guard {guard} (pid {}): {} .. {} exit {}: {}",
+            run.guard,
+            at(run.start),
+            at(run.end),
+            run.code,
+            run.args
+        ));
+    }
+    for (g, pid, output) in outputs {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(STDERR_TAIL)..];
+        evidence.push(format!(
+            "guard {g} (pid {pid}) exited {:?}; stderr tail:\n    {}",
+            output.status.code(),
+            tail.join("\n    ")
+        ));
+    }
+    evidence.join("\n")
 }
 
 async fn contention(name: &str, locking: Locking, scenario: &str, default_trials: u32) {
     let trials = stress_trials(default_trials);
     let contention = Contention::new(name, locking).await;
     let mut tally = Tally::default();
+    let mut ran = 0;
     for trial in 1..=trials {
-        contention.trial(trial, &mut tally).await;
+        ran = trial;
+        if !contention.trial(trial, &mut tally).await {
+            break;
+        }
     }
-    contention.bed.assert_nothing_held().await;
-
     let total: Duration = tally.trial_times.iter().sum();
     let slowest = tally.trial_times.iter().max().copied().unwrap_or_default();
     let histogram: Vec<String> = tally
@@ -339,10 +397,10 @@ async fn contention(name: &str, locking: Locking, scenario: &str, default_trials
         .map(|(code, n)| format!("{code}×{n}"))
         .collect();
     let record = Record {
-        trials,
+        trials: ran,
         violations: tally.overlaps + tally.run_overlaps,
         lost_writes: tally.lost_writes,
-        convergence: total / trials.max(1),
+        convergence: total / ran.max(1),
         converged: tally.failures.is_empty(),
         notes: format!(
             "exit codes: {}; applies: {}; serial +{} per apply; overlapping applies: {}, \
@@ -352,7 +410,7 @@ async fn contention(name: &str, locking: Locking, scenario: &str, default_trials
             contention.serial_per_apply,
             tally.overlaps,
             tally.run_overlaps,
-            (total / trials.max(1)).as_secs_f64(),
+            (total / ran.max(1)).as_secs_f64(),
             slowest.as_secs_f64()
         ),
         ..Record::new(
@@ -361,14 +419,15 @@ async fn contention(name: &str, locking: Locking, scenario: &str, default_trials
         )
     };
     record.publish().unwrap();
+    // A lock or lease left is one of the failures, reported with its trial's evidence.
     assert!(
         tally.failures.is_empty(),
-        "{} failure(s):\n{}",
+        "{} failure(s) in {ran} of {trials} trials:\n{}",
         tally.failures.len(),
         tally.failures.join("\n")
     );
     assert!(
-        tally.exits.get(&0).copied().unwrap_or(0) >= trials,
+        tally.exits.get(&0).copied().unwrap_or(0) >= ran,
         "every trial applies at least once: {:?}",
         tally.exits
     );

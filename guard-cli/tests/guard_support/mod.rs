@@ -195,26 +195,35 @@ impl Bed {
         object_exists(&self.s3, &self.bucket, key).await.unwrap()
     }
 
+    /// What is left held: Terraform's lock (item or lockfile) and the lease, each described by
+    /// its stored record so that a test failing on it says whose it is.
+    pub async fn held(&self) -> Vec<String> {
+        let mut held = Vec::new();
+        if let Some(item) = self.dynamo_item(&self.lock_id()).await {
+            held.push(format!("DynamoDB lock item left: {}", describe_item(&item)));
+        }
+        let lease_id = format!("{}.zdd-lease", self.lock_id());
+        if let Some(item) = self.dynamo_item(&lease_id).await {
+            held.push(format!(
+                "DynamoDB lease item left: {}",
+                describe_item(&item)
+            ));
+        }
+        for (key, what) in [
+            (format!("{STATE_KEY}.tflock"), "lockfile left"),
+            (format!("{STATE_KEY}.zdd-lease"), "lease object left"),
+        ] {
+            if let Some(bytes) = object_bytes(&self.s3, &self.bucket, &key).await.unwrap() {
+                held.push(format!("{what}: {}", String::from_utf8_lossy(&bytes)));
+            }
+        }
+        held
+    }
+
     /// No Terraform lock (item or lockfile) and no lease is left.
     pub async fn assert_nothing_held(&self) {
-        assert!(
-            self.dynamo_item(&self.lock_id()).await.is_none(),
-            "DynamoDB lock item left"
-        );
-        assert!(
-            self.dynamo_item(&format!("{}.zdd-lease", self.lock_id()))
-                .await
-                .is_none(),
-            "DynamoDB lease item left"
-        );
-        assert!(
-            !self.object_exists(&format!("{STATE_KEY}.tflock")).await,
-            "lockfile left"
-        );
-        assert!(
-            !self.object_exists(&format!("{STATE_KEY}.zdd-lease")).await,
-            "lease object left"
-        );
+        let held = self.held().await;
+        assert!(held.is_empty(), "{}", held.join("\n"));
     }
 
     pub async fn lease_exists(&self) -> bool {
@@ -223,6 +232,19 @@ impl Bed {
             .is_some()
             || self.object_exists(&format!("{STATE_KEY}.zdd-lease")).await
     }
+}
+
+/// A lock table item's attributes (`Info`, `Lease`, `Digest`) as text.
+fn describe_item(item: &HashMap<String, AttributeValue>) -> String {
+    let mut fields: Vec<String> = item
+        .iter()
+        .map(|(name, value)| match value.as_s() {
+            Ok(text) => format!("{name}={text}"),
+            Err(_) => format!("{name}={value:?}"),
+        })
+        .collect();
+    fields.sort();
+    fields.join(" ")
 }
 
 /// A running guard's stderr (its human lines), read as it comes so that a test can wait for
