@@ -191,7 +191,8 @@ impl Held {
         self.renew_now.notify_one();
     }
 
-    fn recorded_locks(&self) -> Vec<RecordedLock> {
+    /// The Terraform locks this run's terraform took, as recorded so far.
+    pub fn recorded_locks(&self) -> Vec<RecordedLock> {
         self.locks.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 

@@ -11,7 +11,7 @@ use super::context::{Remote, resolve_backend, workspace};
 use super::lease::{Acquired, Held, LeaseLost, acquire, this_owner};
 use super::private_dir::PrivateDir;
 use super::supervise::{Signals, supervise};
-use super::terraform_locks::remove_locks_left_by;
+use super::terraform_locks::{remove_locks_left_by, remove_locks_our_terraform_left};
 use super::watcher::{Watcher, check_lock_table};
 use crate::core::argv::redacted_command;
 use crate::core::backend::{self, Backend, Locking};
@@ -172,6 +172,26 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         stdout_to,
     )
     .await;
+    // Terraform has exited: a lock it left would block every later run (the lease still ours).
+    let lock_left = match remove_locks_our_terraform_left(&remote, &held, &reporter).await {
+        Ok(left) => left,
+        Err(error) => {
+            reporter.warn(
+                "terraform_lock_left",
+                &format!(
+                    "could not check for a Terraform lock this run's terraform left: {error:#}"
+                ),
+            );
+            false
+        }
+    };
+    let result = result.map(|outcome| {
+        if lock_left {
+            outcome.combine(Outcome::Error)
+        } else {
+            outcome
+        }
+    });
 
     let _ = stop_tx.send(true);
     let _ = heartbeat.await;

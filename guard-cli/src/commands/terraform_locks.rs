@@ -5,8 +5,9 @@
 use std::time::SystemTime;
 
 use super::context::Remote;
+use super::lease::Held;
 use crate::aws::WriteConflict;
-use crate::core::lease::{self, Lease, LeftLock, LockStore};
+use crate::core::lease::{self, Lease, LeftLock, LockStore, RecordedLock};
 use crate::core::lockinfo::LockInfo;
 use crate::output::Reporter;
 
@@ -139,4 +140,52 @@ pub async fn remove_locks_left_by(
         }
     }
     Ok(())
+}
+
+/// Once this run's terraform has exited (none of its processes runs any more), removes the
+/// Terraform locks it recorded as its terraform's that are still there, loudly. Terraform
+/// leaves its lock when its release fails, and also when its lock write landed but the answer
+/// was lost: the AWS SDK retries the write, the retry meets the lock that write took, and
+/// terraform reports "Error acquiring the state lock" naming its own lock ID and exits without
+/// removing it. The lease is still ours, so no other guarded run waits on it yet. Returns
+/// whether a lock was left (removed or not): the run then failed even if terraform said 0.
+pub async fn remove_locks_our_terraform_left(
+    remote: &Remote,
+    held: &Held,
+    reporter: &Reporter,
+) -> anyhow::Result<bool> {
+    let recorded = held.recorded_locks();
+    if recorded.is_empty() {
+        return Ok(false);
+    }
+    let mut left = false;
+    for lock in current_locks(remote).await? {
+        if !recorded_by_us(&recorded, &lock) {
+            continue;
+        }
+        left = true;
+        let removed = delete_lock(remote, &lock).await?.is_ok();
+        let message = if removed {
+            format!(
+                "terraform exited and left its lock {} ({}); removed it (terraform's own \
+                 release failed, or its lock write landed while the answer was lost and the \
+                 SDK's retry met it: see terraform's output above)",
+                lock.name,
+                lock.info.describe()
+            )
+        } else {
+            format!(
+                "terraform exited and left its lock {} ({}); it changed while removing it, so \
+                 it is left alone",
+                lock.name,
+                lock.info.describe()
+            )
+        };
+        reporter.error("terraform_lock_left", &message);
+    }
+    Ok(left)
+}
+
+fn recorded_by_us(recorded: &[RecordedLock], lock: &CurrentLock) -> bool {
+    recorded.iter().any(|r| r.matches(lock.store, &lock.info))
 }

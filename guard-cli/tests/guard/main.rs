@@ -23,6 +23,7 @@ mod guard_hostile;
 mod guard_kill;
 mod guard_lease_retry;
 mod guard_lease_workspace;
+mod guard_lock_left;
 mod guard_lock_safety;
 mod guard_run;
 mod guard_secrets;
