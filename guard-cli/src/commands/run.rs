@@ -1,7 +1,7 @@
 //! `zdd-guard run [OPTIONS] -- <terraform args>`: a locked, leased, watched terraform run.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use md5::{Digest, Md5};
 use tokio::sync::watch;
@@ -173,18 +173,22 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     )
     .await;
     // Terraform has exited: a lock it left would block every later run (the lease still ours).
-    let lock_left = match remove_locks_our_terraform_left(&remote, &held, &reporter).await {
-        Ok(left) => left,
-        Err(error) => {
-            reporter.warn(
-                "terraform_lock_left",
-                &format!(
-                    "could not check for a Terraform lock this run's terraform left: {error:#}"
-                ),
-            );
-            false
-        }
-    };
+    let ended = SystemTime::now();
+    let last_started = watcher.process_started();
+    let lock_left =
+        match remove_locks_our_terraform_left(&remote, &held, last_started, ended, &reporter).await
+        {
+            Ok(left) => left,
+            Err(error) => {
+                reporter.warn(
+                    "terraform_lock_left",
+                    &format!(
+                        "could not check for a Terraform lock this run's terraform left: {error:#}"
+                    ),
+                );
+                false
+            }
+        };
     let result = result.map(|outcome| {
         if lock_left {
             outcome.combine(Outcome::Error)

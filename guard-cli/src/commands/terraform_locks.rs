@@ -149,18 +149,26 @@ pub async fn remove_locks_left_by(
 /// terraform reports "Error acquiring the state lock" naming its own lock ID and exits without
 /// removing it. The lease is still ours, so no other guarded run waits on it yet. Returns
 /// whether a lock was left (removed or not): the run then failed even if terraform said 0.
+///
+/// Ours are the locks the lease recorded, and a lock the watch never saw (terraform took it
+/// and failed between two looks) taken on this host while the last terraform process ran
+/// (`last_started` to `ended`): the criterion by which the watch records a lock as ours.
 pub async fn remove_locks_our_terraform_left(
     remote: &Remote,
     held: &Held,
+    last_started: SystemTime,
+    ended: SystemTime,
     reporter: &Reporter,
 ) -> anyhow::Result<bool> {
     let recorded = held.recorded_locks();
-    if recorded.is_empty() {
-        return Ok(false);
-    }
     let mut left = false;
     for lock in current_locks(remote).await? {
-        if !recorded_by_us(&recorded, &lock) {
+        let taken_meanwhile = lease::taken_by_our_terraform(&lock.info, last_started, held.host())
+            && lock
+                .info
+                .created_at()
+                .is_some_and(|created| created <= ended);
+        if !taken_meanwhile && !recorded_by_us(&recorded, &lock) {
             continue;
         }
         left = true;

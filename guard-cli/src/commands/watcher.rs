@@ -301,6 +301,12 @@ impl Watcher {
         self.last_snapshot.as_ref()
     }
 
+    /// When the current (or last) terraform process started, by this host's clock: a lock
+    /// created since, on this host, is that process's.
+    pub fn process_started(&self) -> SystemTime {
+        self.process_started
+    }
+
     /// Starts watching a new terraform process's lock (each process takes its own), right
     /// after it was spawned. The first process was spawned after the watcher was made; a later
     /// one a moment ago, too short for terraform to have taken a lock yet.

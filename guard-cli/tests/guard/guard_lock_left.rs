@@ -2,8 +2,9 @@
 //! contention stress run): terraform's lock write lands but its answer is lost, the AWS SDK
 //! retries it, the retry meets the lock the first attempt took, and terraform fails with "Error
 //! acquiring the state lock" naming its own lock ID, leaving that lock. Every later run then
-//! failed on it. The guard, which recorded the lock as its terraform's, removes it once
-//! terraform has exited, says so, and fails the run.
+//! failed on it. The guard removes it once terraform has exited, says so, and fails the run:
+//! whether its watch recorded the lock (a slow retry) or never saw it (terraform took it and
+//! failed within one `--watch-interval`, as in the stress run's trial 77).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,10 +21,21 @@ resource "terraform_data" "plain" {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lock_left_by_a_retried_lock_write_is_removed_and_the_run_fails() {
-    let bed = Bed::new("lock-left-ddb", Locking::DynamoDb, QUICK).await;
+    lock_left_by_a_retried_lock_write("lock-left-slow", Some(Duration::from_secs(3))).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_left_before_the_watch_saw_it_is_removed_and_the_run_fails() {
+    lock_left_by_a_retried_lock_write("lock-left-fast", None).await;
+}
+
+/// `retry_latency`: how long the SDK's retry of terraform's lock write takes (long enough for
+/// the watch to see the lock), or as long as the local AWS takes.
+async fn lock_left_by_a_retried_lock_write(name: &str, retry_latency: Option<Duration>) {
+    let bed = Bed::new(name, Locking::DynamoDb, QUICK).await;
     // Faults only on this test's calls: the backend (and so the guard and terraform) signs
     // with its own access key.
-    let access_key = "lock-left-ddb";
+    let access_key = name;
     let backend = std::fs::read_to_string(bed.path("backend.tf")).unwrap();
     let scoped = backend.replace(
         "access_key                  = \"test\"",
@@ -44,11 +56,15 @@ async fn a_lock_left_by_a_retried_lock_write_is_removed_and_the_run_fails() {
             .access_key_id(access_key)
             .count(1)
     };
-    let ids = [
-        lock_write(FaultRule::latency("dynamodb", Duration::from_secs(3)).skip(1)),
-        lock_write(FaultRule::lost_response("dynamodb")),
-    ]
-    .map(|rule| bed.aws.add_fault_rule(&rule).unwrap());
+    let mut rules = vec![];
+    if let Some(latency) = retry_latency {
+        rules.push(lock_write(FaultRule::latency("dynamodb", latency).skip(1)));
+    }
+    rules.push(lock_write(FaultRule::lost_response("dynamodb")));
+    let ids: Vec<String> = rules
+        .iter()
+        .map(|rule| bed.aws.add_fault_rule(rule).unwrap())
+        .collect();
 
     let run = bed
         .guard(&[
