@@ -59,18 +59,7 @@ fn hostile_rules(access_key: &str, seed: u64, time_scale: f64) -> Vec<FaultRule>
 async fn guarded_apply_under_faults(name: &str, locking: Locking, seed: u64) {
     let bed = Bed::new(name, locking, QUICK).await;
     let access_key = format!("hostile-{name}");
-    let backend = std::fs::read_to_string(bed.path("backend.tf")).unwrap();
-    let scoped = backend.replace(
-        "access_key                  = \"test\"",
-        &format!("access_key = \"{access_key}\""),
-    );
-    assert_ne!(backend, scoped, "the backend block names its access key");
-    bed.tf.write("backend.tf", &scoped).unwrap();
-    bed.tf
-        .run(&["init", "-reconfigure", "-input=false", "-no-color"])
-        .unwrap()
-        .ok()
-        .unwrap();
+    bed.sign_backend_with(&access_key);
 
     let ids: Vec<String> = hostile_rules(&access_key, seed, bed.aws.time_scale())
         .iter()

@@ -36,18 +36,7 @@ async fn lock_left_by_a_retried_lock_write(name: &str, retry_latency: Option<Dur
     // Faults only on this test's calls: the backend (and so the guard and terraform) signs
     // with its own access key.
     let access_key = name;
-    let backend = std::fs::read_to_string(bed.path("backend.tf")).unwrap();
-    let scoped = backend.replace(
-        "access_key                  = \"test\"",
-        &format!("access_key = \"{access_key}\""),
-    );
-    assert_ne!(backend, scoped, "the backend block names its access key");
-    bed.tf.write("backend.tf", &scoped).unwrap();
-    bed.tf
-        .run(&["init", "-reconfigure", "-input=false", "-no-color"])
-        .unwrap()
-        .ok()
-        .unwrap();
+    bed.sign_backend_with(access_key);
     // Terraform's lock write (its `Info` names the operation; the lease's writes do not): the
     // first lands unanswered, the SDK's retry is slow enough for the guard to see the lock.
     let lock_write = |rule: FaultRule| {

@@ -150,6 +150,23 @@ impl Bed {
         self.guard(args).output().unwrap()
     }
 
+    /// Makes the backend (so terraform and the guard) sign with `access_key`, so that fault
+    /// rules scoped to it touch this test's calls alone, and re-initialises terraform.
+    pub fn sign_backend_with(&self, access_key: &str) {
+        let backend = std::fs::read_to_string(self.path("backend.tf")).unwrap();
+        let scoped = backend.replace(
+            "access_key                  = \"test\"",
+            &format!("access_key = \"{access_key}\""),
+        );
+        assert_ne!(backend, scoped, "the backend block names its access key");
+        self.tf.write("backend.tf", &scoped).unwrap();
+        self.tf
+            .run(&["init", "-reconfigure", "-input=false", "-no-color"])
+            .unwrap()
+            .ok()
+            .unwrap();
+    }
+
     pub fn path(&self, file: &str) -> PathBuf {
         self.tf.path().join(file)
     }
