@@ -19,6 +19,7 @@ pub mod abort;
 pub mod command;
 pub mod engine;
 pub mod fleet;
+pub mod metrics;
 pub mod observation;
 pub mod phase;
 pub mod spec;
@@ -36,6 +37,7 @@ pub use observation::{
     ListenerObservation, Observation, TargetGroupMetrics, TargetGroupObservation,
     TargetObservation, TargetState,
 };
+pub use metrics::{MetricPeriod, MetricTiming, TargetGroupPeriods};
 pub use phase::{Event, Outcome, Phase};
 pub use spec::{
     AttributePath, CanarySpec, CanaryStep, Capacity, LaunchTemplateRef, PathStep, RawCanary,

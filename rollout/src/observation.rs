@@ -27,6 +27,15 @@ pub struct Observation {
     /// Metric sums per target group over `[Decision::metrics_since, now]` (GetMetricStatistics
     /// with the Sum statistic: `HTTPCode_Target_5XX_Count` and `RequestCount`), canary only.
     pub metrics: Vec<TargetGroupMetrics>,
+    /// One-minute metric periods per target group from [`Decision::metrics_since`] on
+    /// (GetMetricStatistics, Period 60: Sum of `RequestCount`, `HTTPCode_Target_5XX_Count`,
+    /// `HTTPCode_ELB_5XX_Count`; p99 of `TargetResponseTime`), for the canary's two target
+    /// groups while a gate reads them. Periods not yet complete may be present: the engine
+    /// judges only complete ones ([`crate::metrics::MetricTiming::is_complete`]).
+    ///
+    /// [`Decision::metrics_since`]: crate::Decision::metrics_since
+    #[serde(default)]
+    pub metric_periods: Vec<crate::metrics::TargetGroupPeriods>,
 }
 
 /// One Auto Scaling group.

@@ -67,6 +67,9 @@ fn raw(name: &str, fixture: &Fixture, strategy: &str, instances: i64, version: &
             ),
             alarm_names: Some(Vec::new()),
             max_5xx_ratio: Some(0.01),
+            // The bench measures the rollout's own overhead: no traffic, so no evidence needed.
+            min_requests: Some(0),
+            ..RawCanary::default()
         }),
         ..RawSpec::default()
     }

@@ -112,6 +112,7 @@ pub fn raw_spec(kind: StrategyKind, shape: &FleetShape, version: u64) -> RawSpec
             ),
             alarm_names: Some(vec!["web-5xx".into()]),
             max_5xx_ratio: Some(0.01),
+            ..RawCanary::default()
         }),
         health_timeout: Some(format!("{}s", shape.health_timeout.as_secs())),
         drain_margin: Some("5s".into()),

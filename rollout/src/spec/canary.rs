@@ -2,10 +2,13 @@
 
 use std::time::Duration;
 
-use super::defaults::{DEFAULT_CANARY_STEPS, DEFAULT_MAX_5XX_RATIO};
+use super::defaults::{
+    DEFAULT_CANARY_STEPS, DEFAULT_INSUFFICIENT_EVIDENCE, DEFAULT_MAX_5XX_RATIO, DEFAULT_MAX_SOAK,
+    DEFAULT_MIN_REQUESTS,
+};
 use super::error::{SpecErrorKind, attr};
 use super::raw::RawCanary;
-use super::types::{CanarySpec, CanaryStep};
+use super::types::{CanarySpec, CanaryStep, InsufficientEvidence};
 use super::validate::Report;
 use crate::time::parse_duration;
 
@@ -136,6 +139,8 @@ pub(super) fn validate_canary(raw: &RawCanary, err: &mut Report<'_>) -> Option<C
         None => Some(DEFAULT_MAX_5XX_RATIO),
     };
 
+    let analysis = validate_analysis(raw, steps.as_deref(), err);
+
     Some(CanarySpec {
         listener_arn: listener_arn?,
         stable_target_group_arn: stable?,
@@ -147,5 +152,119 @@ pub(super) fn validate_canary(raw: &RawCanary, err: &mut Report<'_>) -> Option<C
             return None;
         },
         max_5xx_ratio,
+        ..analysis?
+    })
+}
+
+/// The analysis settings: latency and regression limits, the evidence a soak needs, and how
+/// long a soak may wait for it. Returns a spec whose other fields are placeholders.
+fn validate_analysis(
+    raw: &RawCanary,
+    steps: Option<&[CanaryStep]>,
+    err: &mut Report<'_>,
+) -> Option<CanarySpec> {
+    let path = attr("canary");
+    let mut ok = true;
+    let max_p99_latency = match raw.max_p99_latency.as_deref() {
+        None => None,
+        Some(text) => match parse_duration(text) {
+            Ok(d) if d > Duration::ZERO => Some(d),
+            Ok(_) => {
+                err(
+                    SpecErrorKind::OutOfRange,
+                    path.attr("max_p99_latency"),
+                    "must be longer than zero (\"800ms\")".into(),
+                );
+                ok = false;
+                None
+            }
+            Err(message) => {
+                err(SpecErrorKind::Malformed, path.attr("max_p99_latency"), message);
+                ok = false;
+                None
+            }
+        },
+    };
+    let max_regression = match raw.max_regression {
+        Some(r) if !(r.is_finite() && r >= 1.0) => {
+            err(
+                SpecErrorKind::OutOfRange,
+                path.attr("max_regression"),
+                format!(
+                    "{r} must be a multiple of at least 1 (1.5: the canary may be at most 1.5 times worse than stable)"
+                ),
+            );
+            ok = false;
+            None
+        }
+        other => other,
+    };
+    let min_requests = match raw.min_requests {
+        None => DEFAULT_MIN_REQUESTS,
+        Some(n) => match u64::try_from(n) {
+            Ok(n) => n,
+            Err(_) => {
+                err(
+                    SpecErrorKind::OutOfRange,
+                    path.attr("min_requests"),
+                    format!("{n} must be 0 or more"),
+                );
+                ok = false;
+                0
+            }
+        },
+    };
+    let insufficient_evidence = match raw.insufficient_evidence.as_deref() {
+        None => DEFAULT_INSUFFICIENT_EVIDENCE,
+        Some(text) => match InsufficientEvidence::parse(text) {
+            Some(value) => value,
+            None => {
+                err(
+                    SpecErrorKind::Malformed,
+                    path.attr("insufficient_evidence"),
+                    format!("unknown value {text:?}: expected \"extend\", \"fail\" or \"pass\""),
+                );
+                ok = false;
+                DEFAULT_INSUFFICIENT_EVIDENCE
+            }
+        },
+    };
+    let max_soak = match raw.max_soak.as_deref() {
+        None => DEFAULT_MAX_SOAK,
+        Some(text) => match parse_duration(text) {
+            Ok(d) => d,
+            Err(message) => {
+                err(SpecErrorKind::Malformed, path.attr("max_soak"), message);
+                ok = false;
+                DEFAULT_MAX_SOAK
+            }
+        },
+    };
+    if let Some(steps) = steps
+        && let Some((i, step)) = steps.iter().enumerate().find(|(_, s)| s.soak > max_soak)
+    {
+        err(
+            SpecErrorKind::Conflict,
+            path.attr("max_soak"),
+            format!(
+                "{} is shorter than steps[{i}].soak {}: max_soak bounds how long a soak may extend for evidence",
+                crate::spec::human(max_soak),
+                crate::spec::human(step.soak)
+            ),
+        );
+        ok = false;
+    }
+    ok.then(|| CanarySpec {
+        listener_arn: String::new(),
+        stable_target_group_arn: String::new(),
+        canary_target_group_arn: String::new(),
+        steps: Vec::new(),
+        alarm_names: Vec::new(),
+        max_5xx_ratio: None,
+        max_p99_latency,
+        max_regression,
+        min_requests,
+        insufficient_evidence,
+        max_soak,
     })
 }

@@ -34,3 +34,13 @@ pub const HOOK_HEARTBEAT_TIMEOUT_RANGE: RangeInclusive<Duration> =
     Duration::from_secs(30)..=Duration::from_secs(7200);
 /// A lifecycle hook's `default_result` when omitted (AWS's default).
 pub const DEFAULT_HOOK_DEFAULT_RESULT: HookResult = HookResult::Abandon;
+/// `canary.min_requests` when omitted: requests the canary target group must receive during a
+/// soak before a gate may pass.
+pub const DEFAULT_MIN_REQUESTS: u64 = 200;
+/// `canary.insufficient_evidence` when omitted: keep soaking up to `max_soak`, then fail.
+pub const DEFAULT_INSUFFICIENT_EVIDENCE: super::types::InsufficientEvidence =
+    super::types::InsufficientEvidence::Extend;
+/// `canary.max_soak` when omitted: the longest one step's soak may extend for evidence.
+pub const DEFAULT_MAX_SOAK: Duration = Duration::from_secs(30 * 60);
+/// `bake.duration` when a `bake` block omits it.
+pub const DEFAULT_BAKE_DURATION: Duration = Duration::from_secs(10 * 60);

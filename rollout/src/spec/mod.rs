@@ -5,6 +5,7 @@
 //! so the provider can attach it to the right place in the plan.
 
 mod autoscaling;
+mod bake;
 mod canary;
 pub mod defaults;
 mod error;
@@ -21,12 +22,14 @@ pub use autoscaling::{
 };
 pub use defaults::{
     DEFAULT_BATCH_SIZE, DEFAULT_CANARY_STEPS, DEFAULT_DRAIN_MARGIN, DEFAULT_HEALTH_TIMEOUT,
-    DEFAULT_MAX_5XX_RATIO, DEFAULT_MIN_HEALTHY_PERCENT, DEFAULT_ROLLBACK_ON_FAILURE,
+    DEFAULT_BAKE_DURATION, DEFAULT_INSUFFICIENT_EVIDENCE, DEFAULT_MAX_5XX_RATIO, DEFAULT_MAX_SOAK,
+    DEFAULT_MIN_HEALTHY_PERCENT, DEFAULT_MIN_REQUESTS, DEFAULT_ROLLBACK_ON_FAILURE,
     DEFAULT_STRATEGY,
 };
 pub use error::{AttributePath, PathStep, SpecError, SpecErrorKind, SpecErrors};
-pub use raw::{RawCanary, RawCanaryStep, RawLifecycleHook, RawSpec, RawTargetTracking};
-pub use types::{CanarySpec, CanaryStep, Capacity, LaunchTemplateRef, RolloutSpec, Strategy};
+pub use raw::{RawBake, RawCanary, RawCanaryStep, RawLifecycleHook, RawSpec, RawTargetTracking};
+pub use types::{
+    BakeSpec, CanarySpec, InsufficientEvidence, CanaryStep, Capacity, LaunchTemplateRef, RolloutSpec, Strategy};
 
 use crate::time::HumanDuration;
 

@@ -26,6 +26,7 @@ pub struct RawSpec {
     pub min_healthy_percent: Option<i64>,
     pub batch_size: Option<i64>,
     pub canary: Option<RawCanary>,
+    pub bake: Option<RawBake>,
     /// Duration such as `"10m"`.
     pub health_timeout: Option<String>,
     /// Extra wait after the deregistration delay before an instance is terminated (`"5s"`).
@@ -79,6 +80,26 @@ pub struct RawCanary {
     pub steps: Option<Vec<RawCanaryStep>>,
     pub alarm_names: Option<Vec<String>>,
     pub max_5xx_ratio: Option<f64>,
+    /// Duration such as `"800ms"`: the canary target group's `TargetResponseTime` p99 limit.
+    pub max_p99_latency: Option<String>,
+    /// The canary's p99 and 5xx ratio at most this multiple of stable's over the same window.
+    pub max_regression: Option<f64>,
+    /// Requests the canary target group must receive during a soak before a gate may pass.
+    pub min_requests: Option<i64>,
+    /// `"extend"` (default), `"fail"` or `"pass"`: what a soak with too little evidence does.
+    pub insufficient_evidence: Option<String>,
+    /// Duration such as `"30m"`: the longest a soak may extend while evidence is missing.
+    pub max_soak: Option<String>,
+}
+
+/// The `bake` block as written (blue_green and canary): after 100 % of the traffic has moved,
+/// the old generation stays, detached but running, for an instant rollback.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawBake {
+    /// Duration such as `"10m"`.
+    pub duration: Option<String>,
+    pub alarm_names: Option<Vec<String>>,
 }
 
 /// One `canary.steps` element as written.

@@ -64,6 +64,13 @@ pub struct RolloutSpec {
     /// Lifecycle hooks, created with each generation's group.
     #[serde(default)]
     pub lifecycle_hooks: Vec<super::LifecycleHook>,
+    /// The bake window after 100 % of the traffic moved (blue_green and canary).
+    #[serde(default)]
+    pub bake: Option<BakeSpec>,
+    /// When CloudWatch's metric periods start and are complete. Not configuration: AWS's
+    /// timing, scaled only by tests against the local AWS.
+    #[serde(default)]
+    pub metric_timing: crate::metrics::MetricTiming,
 }
 
 /// How traffic moves from the old generation to the new one.
@@ -95,6 +102,63 @@ pub struct CanarySpec {
     pub steps: Vec<CanaryStep>,
     pub alarm_names: Vec<String>,
     pub max_5xx_ratio: Option<f64>,
+    /// The canary group's `TargetResponseTime` p99 limit; `None`: no absolute latency gate.
+    #[serde(default)]
+    pub max_p99_latency: Option<Duration>,
+    /// The canary's p99 and 5xx ratio at most this multiple of stable's over the same window;
+    /// `None`: no comparison with stable.
+    #[serde(default)]
+    pub max_regression: Option<f64>,
+    /// Requests the canary group must receive during a soak before a gate may pass.
+    #[serde(default)]
+    pub min_requests: u64,
+    /// What a soak with too little evidence does.
+    #[serde(default)]
+    pub insufficient_evidence: InsufficientEvidence,
+    /// The longest a step's soak may extend while evidence is missing.
+    #[serde(default = "default_max_soak")]
+    pub max_soak: Duration,
+}
+
+fn default_max_soak() -> Duration {
+    super::defaults::DEFAULT_MAX_SOAK
+}
+
+/// `canary.insufficient_evidence`: what a soak that saw fewer than `min_requests` requests (or
+/// an alarm in `INSUFFICIENT_DATA`) does when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InsufficientEvidence {
+    /// Keep soaking, up to `max_soak` from the step's start, then fail.
+    #[default]
+    Extend,
+    /// Fail the step at once.
+    Fail,
+    /// Pass the step anyway (the user accepts thin evidence).
+    Pass,
+}
+
+impl InsufficientEvidence {
+    /// The attribute's spellings, in the order the docs list them.
+    pub const NAMES: [&'static str; 3] = ["extend", "fail", "pass"];
+
+    pub fn parse(text: &str) -> Option<InsufficientEvidence> {
+        match text {
+            "extend" => Some(InsufficientEvidence::Extend),
+            "fail" => Some(InsufficientEvidence::Fail),
+            "pass" => Some(InsufficientEvidence::Pass),
+            _ => None,
+        }
+    }
+}
+
+/// A validated `bake` block: after 100 % of the traffic moved, the old generation stays
+/// detached but running at full size for `duration`, watched by `alarm_names` (and, for a
+/// canary, the canary's absolute thresholds on the new generation's target group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BakeSpec {
+    pub duration: Duration,
+    pub alarm_names: Vec<String>,
 }
 
 /// One canary step: send `weight` % to the new generation, then watch the gates for `soak`.

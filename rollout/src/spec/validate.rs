@@ -192,6 +192,7 @@ impl RolloutSpec {
                 .is_some_and(|arns| !arns.is_empty()),
         };
         let autoscaling = validate_autoscaling(raw, has_target_group, &mut err);
+        let bake = super::bake::validate_bake(raw, &mut err);
 
         match (
             errors.is_empty(),
@@ -202,6 +203,7 @@ impl RolloutSpec {
             health_timeout,
             drain_margin,
             autoscaling,
+            bake,
         ) {
             (
                 true,
@@ -212,6 +214,7 @@ impl RolloutSpec {
                 Some(health_timeout),
                 Some(drain_margin),
                 Some(autoscaling),
+                Some(bake),
             ) => Ok(RolloutSpec {
                 name: raw.name.clone(),
                 launch_template: LaunchTemplateRef {
@@ -232,6 +235,8 @@ impl RolloutSpec {
                 health_check: autoscaling.health_check,
                 target_tracking: autoscaling.target_tracking,
                 lifecycle_hooks: autoscaling.lifecycle_hooks,
+                bake,
+                metric_timing: crate::metrics::MetricTiming::default(),
             }),
             _ => Err(SpecErrors(errors)),
         }

@@ -30,6 +30,7 @@ fn canary_base() -> RawSpec {
             steps: None,
             alarm_names: Some(vec!["web-5xx".into()]),
             max_5xx_ratio: Some(0.01),
+            ..RawCanary::default()
         }),
         ..base()
     }

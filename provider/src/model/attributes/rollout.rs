@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use zdd_rollout::spec::PredefinedMetric;
 use zdd_rollout::spec::defaults::{
-    DEFAULT_BATCH_SIZE, DEFAULT_CANARY_STEPS, DEFAULT_HEALTH_CHECK_GRACE_PERIOD,
-    DEFAULT_HEALTH_CHECK_TYPE, DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOOK_DEFAULT_RESULT,
-    DEFAULT_HOOK_HEARTBEAT_TIMEOUT, DEFAULT_MAX_5XX_RATIO, DEFAULT_MIN_HEALTHY_PERCENT,
+    DEFAULT_BAKE_DURATION, DEFAULT_BATCH_SIZE, DEFAULT_CANARY_STEPS,
+    DEFAULT_HEALTH_CHECK_GRACE_PERIOD, DEFAULT_HEALTH_CHECK_TYPE, DEFAULT_HEALTH_TIMEOUT,
+    DEFAULT_HOOK_DEFAULT_RESULT, DEFAULT_HOOK_HEARTBEAT_TIMEOUT, DEFAULT_MAX_5XX_RATIO,
+    DEFAULT_MAX_SOAK, DEFAULT_MIN_HEALTHY_PERCENT, DEFAULT_MIN_REQUESTS,
     DEFAULT_ROLLBACK_ON_FAILURE, DEFAULT_STRATEGY, HOOK_HEARTBEAT_TIMEOUT_RANGE,
 };
 
@@ -82,6 +83,8 @@ pub fn rollout_schema() -> SchemaDoc {
                 "Instances a `rolling` update adds to the new group, and retires from the old one, at a time. At least 1 whatever the strategy. Default `{DEFAULT_BATCH_SIZE}`."))
                 .on_change(OnChange::SettingOnly).judged_with(&[]),
             A::optional("canary", Object(canary()), "Canary settings; required when `strategy = \"canary\"`.")
+                .on_change(OnChange::SettingOnly).judged_with(STRATEGY),
+            A::optional("bake", Object(bake()), "After a `blue_green` or `canary` rollout has moved 100 % of the traffic, keep the old generation detached but running at full size for `duration`, watched by `alarm_names`; an alarm sends the traffic back to it without booting anything. Not for `rolling`.")
                 .on_change(OnChange::SettingOnly).judged_with(STRATEGY),
             A::defaulted("health_timeout", Kind::String, format_duration(DEFAULT_HEALTH_TIMEOUT), format!(
                 "How long new targets may take to become `healthy` in the load balancer before the rollout fails and rolls back; with a `launching` lifecycle hook, its `heartbeat_timeout` (the longest one) comes on top, for the time instances may spend in `Pending:Wait`. Default `\"{}\"`.",
@@ -190,6 +193,55 @@ fn canary() -> Vec<Attribute> {
                 zdd_rollout::engine::MIN_REQUESTS_FOR_RATIO,
                 DEFAULT_MAX_5XX_RATIO
             ),
+        ),
+        A::optional(
+            "max_p99_latency",
+            Kind::String,
+            "Maximum `TargetResponseTime` p99 of the canary target group over a soak's complete metric periods, as a duration such as `\"800ms\"`. No default: unset, latency is judged only by `max_regression`.",
+        ),
+        A::optional(
+            "max_regression",
+            Float,
+            "At most this multiple of the stable target group's p99 and 5xx ratio, both read over the same periods (`1.5`: the canary may be 1.5 times worse). No default: unset, the canary is judged by the absolute limits only.",
+        ),
+        A::optional(
+            "min_requests",
+            Int,
+            format!(
+                "Requests the canary target group must receive during a soak before its gates may pass. Default `{DEFAULT_MIN_REQUESTS}`."
+            ),
+        ),
+        A::optional(
+            "insufficient_evidence",
+            Kind::String,
+            "What a soak with fewer than `min_requests` requests, or a gate alarm in `INSUFFICIENT_DATA`, does: `\"extend\"` (keep soaking up to `max_soak`, then fail), `\"fail\"` or `\"pass\"`. Default `\"extend\"`.",
+        ),
+        A::optional(
+            "max_soak",
+            Kind::String,
+            format!(
+                "The longest one step's soak may extend while evidence is missing. Default `\"{}\"`.",
+                format_duration(DEFAULT_MAX_SOAK)
+            ),
+        ),
+    ]
+}
+
+fn bake() -> Vec<Attribute> {
+    use Attribute as A;
+    vec![
+        A::optional(
+            "duration",
+            Kind::String,
+            format!(
+                "How long the old generation stays detached but running after 100 % of the traffic moved. Default `\"{}\"`.",
+                format_duration(DEFAULT_BAKE_DURATION)
+            ),
+        ),
+        A::optional(
+            "alarm_names",
+            ListOfString,
+            "CloudWatch alarms (metric or composite) that return the traffic to the old generation when in `ALARM` during the bake.",
         ),
     ]
 }

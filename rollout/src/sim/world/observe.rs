@@ -176,6 +176,7 @@ impl World {
             listener,
             alarms,
             metrics,
+            metric_periods: Vec::new(),
         }
     }
 }
