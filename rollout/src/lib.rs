@@ -32,12 +32,12 @@ pub mod sim;
 pub use abort::{Abort, AbortReason};
 pub use command::Command;
 pub use engine::{Checkpoint, Decision, Mode, Rollout, gate_poll, step};
+pub use metrics::{MetricPeriod, MetricTiming, TargetGroupPeriods};
 pub use observation::{
     AlarmObservation, AlarmState, AsgObservation, InstanceObservation, LifecycleState,
     ListenerObservation, Observation, TargetGroupMetrics, TargetGroupObservation,
     TargetObservation, TargetState,
 };
-pub use metrics::{MetricPeriod, MetricTiming, TargetGroupPeriods};
 pub use phase::{Event, Outcome, Phase};
 pub use spec::{
     AttributePath, CanarySpec, CanaryStep, Capacity, LaunchTemplateRef, PathStep, RawCanary,

@@ -74,7 +74,11 @@ impl MetricTiming {
     /// all came after `t` (a weight written at `t` shapes every request of it).
     pub fn first_period_from(&self, t: Timestamp) -> Timestamp {
         let start = self.period_start(t);
-        if start == t { start } else { start + self.period }
+        if start == t {
+            start
+        } else {
+            start + self.period
+        }
     }
 
     /// Whether the period starting at `start` can be judged at `now`: it ended and its figures

@@ -179,7 +179,11 @@ fn validate_analysis(
                 None
             }
             Err(message) => {
-                err(SpecErrorKind::Malformed, path.attr("max_p99_latency"), message);
+                err(
+                    SpecErrorKind::Malformed,
+                    path.attr("max_p99_latency"),
+                    message,
+                );
                 ok = false;
                 None
             }

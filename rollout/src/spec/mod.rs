@@ -21,15 +21,17 @@ pub use autoscaling::{
     TargetTracking,
 };
 pub use defaults::{
-    DEFAULT_BATCH_SIZE, DEFAULT_CANARY_STEPS, DEFAULT_DRAIN_MARGIN, DEFAULT_HEALTH_TIMEOUT,
-    DEFAULT_BAKE_DURATION, DEFAULT_INSUFFICIENT_EVIDENCE, DEFAULT_MAX_5XX_RATIO, DEFAULT_MAX_SOAK,
+    DEFAULT_BAKE_DURATION, DEFAULT_BATCH_SIZE, DEFAULT_CANARY_STEPS, DEFAULT_DRAIN_MARGIN,
+    DEFAULT_HEALTH_TIMEOUT, DEFAULT_INSUFFICIENT_EVIDENCE, DEFAULT_MAX_5XX_RATIO, DEFAULT_MAX_SOAK,
     DEFAULT_MIN_HEALTHY_PERCENT, DEFAULT_MIN_REQUESTS, DEFAULT_ROLLBACK_ON_FAILURE,
     DEFAULT_STRATEGY,
 };
 pub use error::{AttributePath, PathStep, SpecError, SpecErrorKind, SpecErrors};
 pub use raw::{RawBake, RawCanary, RawCanaryStep, RawLifecycleHook, RawSpec, RawTargetTracking};
 pub use types::{
-    BakeSpec, CanarySpec, InsufficientEvidence, CanaryStep, Capacity, LaunchTemplateRef, RolloutSpec, Strategy};
+    BakeSpec, CanarySpec, CanaryStep, Capacity, InsufficientEvidence, LaunchTemplateRef,
+    RolloutSpec, Strategy,
+};
 
 use crate::time::HumanDuration;
 
