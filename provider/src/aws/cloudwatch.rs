@@ -1,19 +1,22 @@
-//! CloudWatch: the canary gate's evidence. Alarm states and plain metric sums only, because
-//! metric math and percentiles are not available everywhere (moto returns nothing for them).
+//! CloudWatch: the canary and bake gates' evidence. Alarm states (metric and composite) and
+//! the load balancer's metrics per target group and period (no metric math: plain metric
+//! statistics, so one query answers the same on AWS and on the local AWS).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::{
+    AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue,
+};
 
 use super::clients::AwsClients;
 use super::error::AwsError;
-use super::types::{AlarmState, MetricSums, cloudwatch_dimension_of};
+use super::types::{
+    AlarmState, MetricSource, PeriodFigures, TargetGroupFigures, cloudwatch_dimension_of,
+};
 
 const NAMESPACE: &str = "AWS/ApplicationELB";
-/// CloudWatch aggregates load balancer metrics per minute.
-const PERIOD: Duration = Duration::from_secs(60);
 
 impl AwsClients {
     /// The state of each named alarm (metric or composite). A name CloudWatch does not know
@@ -38,6 +41,10 @@ impl AwsClients {
                     .cloudwatch("DescribeAlarms", |client| {
                         client
                             .describe_alarms()
+                            // Without AlarmTypes CloudWatch returns metric alarms only, and a
+                            // composite alarm's name would read as missing.
+                            .alarm_types(AlarmType::MetricAlarm)
+                            .alarm_types(AlarmType::CompositeAlarm)
                             .set_alarm_names(Some(chunk.to_vec()))
                             .set_next_token(token)
                             .send()
@@ -65,71 +72,183 @@ impl AwsClients {
         Ok(states)
     }
 
-    /// Sums of `RequestCount` and `HTTPCode_Target_5XX_Count` for one target group behind one
-    /// load balancer over `[start, end)`, in one-minute periods.
+    /// Each target group's load-balancer metrics per one-minute period over `[start, end)`,
+    /// all groups in ONE `GetMetricData` call (four queries per group: `RequestCount`,
+    /// `HTTPCode_Target_5XX_Count` and `HTTPCode_ELB_5XX_Count` as Sum, `TargetResponseTime`
+    /// as p99), paged by `NextToken`. A period with no datapoint in any of the four is absent,
+    /// as CloudWatch publishes none for a period without requests.
+    ///
+    /// The period asked for is always CloudWatch's 60 s: the local AWS maps it to its scaled
+    /// period, and AWS keeps ALB metrics at one-minute resolution.
     ///
     /// # Idempotency
     /// Read-only.
-    pub async fn target_group_metric_sums(
+    pub async fn metric_periods(
         &self,
-        target_group_arn: &str,
-        load_balancer_arn: &str,
+        sources: &[MetricSource],
         start: SystemTime,
         end: SystemTime,
-    ) -> Result<MetricSums, AwsError> {
-        let dimensions = [
-            ("TargetGroup", target_group_arn),
-            ("LoadBalancer", load_balancer_arn),
-        ]
-        .into_iter()
-        .map(|(name, arn)| {
-            cloudwatch_dimension_of(arn)
-                .map(|value| Dimension::builder().name(name).value(value).build())
-                .ok_or_else(|| AwsError::Unexpected {
-                    operation: "GetMetricStatistics",
-                    detail: format!("{arn:?} is not an ARN"),
+    ) -> Result<Vec<TargetGroupFigures>, AwsError> {
+        let mut queries = Vec::new();
+        for (index, source) in sources.iter().enumerate() {
+            let dimensions = dimensions_of(source)?;
+            for (metric, stat) in QUERIED {
+                queries.push(
+                    MetricDataQuery::builder()
+                        .id(query_id(index, metric))
+                        .metric_stat(
+                            MetricStat::builder()
+                                .metric(
+                                    Metric::builder()
+                                        .namespace(NAMESPACE)
+                                        .metric_name(metric.name())
+                                        .set_dimensions(Some(dimensions.clone()))
+                                        .build(),
+                                )
+                                .period(PERIOD_SECONDS)
+                                .stat(stat)
+                                .build(),
+                        )
+                        .return_data(true)
+                        .build(),
+                );
+            }
+        }
+        let mut figures: Vec<BTreeMap<SystemTime, PeriodFigures>> =
+            vec![BTreeMap::new(); sources.len()];
+        if queries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut next_token: Option<String> = None;
+        loop {
+            let token = next_token.take();
+            let output = self
+                .cloudwatch("GetMetricData", |client| {
+                    client
+                        .get_metric_data()
+                        .set_metric_data_queries(Some(queries.clone()))
+                        .start_time(DateTime::from(start))
+                        .end_time(DateTime::from(end))
+                        .scan_by(ScanBy::TimestampAscending)
+                        .set_next_token(token)
+                        .send()
                 })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-        let requests = self
-            .metric_sum("RequestCount", &dimensions, start, end)
-            .await?;
-        let target_5xx = self
-            .metric_sum("HTTPCode_Target_5XX_Count", &dimensions, start, end)
-            .await?;
-        Ok(MetricSums {
-            requests,
-            target_5xx,
-        })
+                .await?;
+            for result in output.metric_data_results() {
+                let Some((index, metric)) = result.id().and_then(parse_query_id) else {
+                    continue;
+                };
+                let Some(periods) = figures.get_mut(index) else {
+                    continue;
+                };
+                for (at, value) in result.timestamps().iter().zip(result.values()) {
+                    let Ok(at) = SystemTime::try_from(*at) else {
+                        continue;
+                    };
+                    metric.record(
+                        periods
+                            .entry(at)
+                            .or_insert_with(|| PeriodFigures::empty(at)),
+                        *value,
+                    );
+                }
+            }
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+                _ => break,
+            }
+        }
+        Ok(sources
+            .iter()
+            .zip(figures)
+            .map(|(source, periods)| TargetGroupFigures {
+                target_group_arn: source.target_group_arn.clone(),
+                periods: periods.into_values().collect(),
+            })
+            .collect())
+    }
+}
+
+/// The period asked of CloudWatch, in seconds: ALB metrics are published per minute.
+const PERIOD_SECONDS: i32 = 60;
+
+/// The four metrics read per target group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AlbMetric {
+    Requests,
+    Target5xx,
+    Elb5xx,
+    ResponseTimeP99,
+}
+
+/// Each metric with the statistic read.
+const QUERIED: [(AlbMetric, &str); 4] = [
+    (AlbMetric::Requests, "Sum"),
+    (AlbMetric::Target5xx, "Sum"),
+    (AlbMetric::Elb5xx, "Sum"),
+    (AlbMetric::ResponseTimeP99, "p99"),
+];
+
+impl AlbMetric {
+    fn name(self) -> &'static str {
+        match self {
+            AlbMetric::Requests => "RequestCount",
+            AlbMetric::Target5xx => "HTTPCode_Target_5XX_Count",
+            AlbMetric::Elb5xx => "HTTPCode_ELB_5XX_Count",
+            AlbMetric::ResponseTimeP99 => "TargetResponseTime",
+        }
     }
 
-    async fn metric_sum(
-        &self,
-        metric: &str,
-        dimensions: &[Dimension],
-        start: SystemTime,
-        end: SystemTime,
-    ) -> Result<f64, AwsError> {
-        let output = self
-            .cloudwatch("GetMetricStatistics", |client| {
-                client
-                    .get_metric_statistics()
-                    .namespace(NAMESPACE)
-                    .metric_name(metric)
-                    .set_dimensions(Some(dimensions.to_vec()))
-                    .start_time(DateTime::from(start))
-                    .end_time(DateTime::from(end))
-                    .period(i32::try_from(PERIOD.as_secs()).unwrap_or(60))
-                    .statistics(Statistic::Sum)
-                    .send()
-            })
-            .await?;
-        Ok(output
-            .datapoints()
-            .iter()
-            .filter_map(|point| point.sum())
-            .sum())
+    /// Short tag in a query id (ids are `[a-z][a-zA-Z0-9_]*`, unique per call).
+    fn tag(self) -> &'static str {
+        match self {
+            AlbMetric::Requests => "requests",
+            AlbMetric::Target5xx => "target5xx",
+            AlbMetric::Elb5xx => "elb5xx",
+            AlbMetric::ResponseTimeP99 => "p99",
+        }
     }
+
+    fn record(self, period: &mut PeriodFigures, value: f64) {
+        match self {
+            AlbMetric::Requests => period.requests = value,
+            AlbMetric::Target5xx => period.target_5xx = value,
+            AlbMetric::Elb5xx => period.elb_5xx = value,
+            AlbMetric::ResponseTimeP99 => period.p99_seconds = Some(value),
+        }
+    }
+}
+
+fn query_id(index: usize, metric: AlbMetric) -> String {
+    format!("g{index}_{}", metric.tag())
+}
+
+fn parse_query_id(id: &str) -> Option<(usize, AlbMetric)> {
+    let (group, tag) = id.strip_prefix('g')?.split_once('_')?;
+    let metric = QUERIED
+        .iter()
+        .map(|(metric, _)| *metric)
+        .find(|metric| metric.tag() == tag)?;
+    Some((group.parse().ok()?, metric))
+}
+
+/// `TargetGroup` and `LoadBalancer`: the dimensions CloudWatch publishes a target group's ALB
+/// metrics under.
+fn dimensions_of(source: &MetricSource) -> Result<Vec<Dimension>, AwsError> {
+    [
+        ("TargetGroup", source.target_group_arn.as_str()),
+        ("LoadBalancer", source.load_balancer_arn.as_str()),
+    ]
+    .into_iter()
+    .map(|(name, arn)| {
+        cloudwatch_dimension_of(arn)
+            .map(|value| Dimension::builder().name(name).value(value).build())
+            .ok_or_else(|| AwsError::Unexpected {
+                operation: "GetMetricData",
+                detail: format!("{arn:?} is not an ARN"),
+            })
+    })
+    .collect()
 }
 
 fn alarm_state(state: &StateValue) -> AlarmState {
@@ -137,5 +256,27 @@ fn alarm_state(state: &StateValue) -> AlarmState {
         StateValue::Alarm => AlarmState::Alarm,
         StateValue::Ok => AlarmState::Ok,
         _ => AlarmState::InsufficientData,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_ids_are_valid_and_read_back() {
+        for index in [0, 1, 17] {
+            for (metric, _) in QUERIED {
+                let id = query_id(index, metric);
+                assert!(id.starts_with(|c: char| c.is_ascii_lowercase()), "{id}");
+                assert!(
+                    id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "{id}"
+                );
+                assert_eq!(parse_query_id(&id), Some((index, metric)));
+            }
+        }
+        assert_eq!(parse_query_id("g0_nothing"), None);
+        assert_eq!(parse_query_id("x0_requests"), None);
     }
 }

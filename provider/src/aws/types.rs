@@ -235,20 +235,47 @@ pub enum AlarmState {
     Missing,
 }
 
-/// Sums of a target group's load balancer metrics over one window.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct MetricSums {
-    /// `RequestCount`.
-    pub requests: f64,
-    /// `HTTPCode_Target_5XX_Count`.
-    pub target_5xx: f64,
+/// A target group whose load-balancer metrics are read, and the load balancer it is behind
+/// (CloudWatch publishes them under both dimensions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricSource {
+    pub target_group_arn: String,
+    pub load_balancer_arn: String,
 }
 
-impl MetricSums {
-    /// 5xx responses per request; `None` without traffic (no evidence either way).
-    pub fn ratio_5xx(&self) -> Option<f64> {
-        (self.requests > 0.0).then(|| self.target_5xx / self.requests)
+/// One period of a target group's load-balancer metrics, as CloudWatch reports them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeriodFigures {
+    /// Start of the period.
+    pub start: std::time::SystemTime,
+    /// `RequestCount` (Sum).
+    pub requests: f64,
+    /// `HTTPCode_Target_5XX_Count` (Sum); 0 when CloudWatch has no datapoint for it.
+    pub target_5xx: f64,
+    /// `HTTPCode_ELB_5XX_Count` (Sum); 0 when CloudWatch has no datapoint (on AWS it is not
+    /// published per target group at all).
+    pub elb_5xx: f64,
+    /// `TargetResponseTime` p99, in seconds as CloudWatch reports it.
+    pub p99_seconds: Option<f64>,
+}
+
+impl PeriodFigures {
+    pub fn empty(start: std::time::SystemTime) -> PeriodFigures {
+        PeriodFigures {
+            start,
+            requests: 0.0,
+            target_5xx: 0.0,
+            elb_5xx: 0.0,
+            p99_seconds: None,
+        }
     }
+}
+
+/// A target group's periods, ascending by start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetGroupFigures {
+    pub target_group_arn: String,
+    pub periods: Vec<PeriodFigures>,
 }
 
 /// The resource part of an ARN: `arn:...:targetgroup/web/abc` → `targetgroup/web/abc`,
@@ -318,15 +345,5 @@ mod tests {
         ] {
             assert_eq!(TargetState::parse(state).as_str(), state);
         }
-    }
-
-    #[test]
-    fn no_traffic_means_no_ratio() {
-        assert_eq!(MetricSums::default().ratio_5xx(), None);
-        let sums = MetricSums {
-            requests: 200.0,
-            target_5xx: 2.0,
-        };
-        assert_eq!(sums.ratio_5xx(), Some(0.01));
     }
 }

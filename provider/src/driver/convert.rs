@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use zdd_rollout::metrics::{MetricPeriod, TargetGroupPeriods};
 use zdd_rollout::observation::{
     AlarmState as EngineAlarmState, AsgObservation, InstanceObservation, LifecycleState,
     ListenerObservation, ScalingProcess, TargetGroupObservation, TargetObservation,
@@ -14,8 +15,8 @@ use zdd_rollout::spec::{
 use zdd_rollout::time::Timestamp;
 
 use crate::aws::types::{
-    AlarmState, AsgInfo, LifecycleHookInfo, ListenerWeights, ScalingPolicyInfo, TargetGroupTiming,
-    TargetHealth, TargetState,
+    AlarmState, AsgInfo, LifecycleHookInfo, ListenerWeights, ScalingPolicyInfo, TargetGroupFigures,
+    TargetGroupTiming, TargetHealth, TargetState,
 };
 
 pub fn timestamp(at: SystemTime) -> Timestamp {
@@ -180,6 +181,40 @@ pub fn listener(weights: &ListenerWeights) -> ListenerObservation {
     }
 }
 
+/// CloudWatch's figures for one target group as the engine's periods: counts rounded (Sum
+/// is a float), p99 from seconds to milliseconds.
+pub fn target_group_periods(figures: &TargetGroupFigures) -> TargetGroupPeriods {
+    TargetGroupPeriods {
+        target_group_arn: figures.target_group_arn.clone(),
+        periods: figures
+            .periods
+            .iter()
+            .map(|period| MetricPeriod {
+                start: timestamp(period.start),
+                requests: count(period.requests),
+                target_5xx: count(period.target_5xx),
+                elb_5xx: count(period.elb_5xx),
+                p99_ms: period
+                    .p99_seconds
+                    .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+                    .map(|seconds| seconds * 1000.0),
+            })
+            .collect(),
+    }
+}
+
+/// Metric sums are counts; CloudWatch reports them as floats.
+fn count(sum: f64) -> u64 {
+    if sum.is_finite() && sum > 0.0 {
+        // Saturating float-to-int conversion is the intent here.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let whole = sum.round() as u64;
+        whole
+    } else {
+        0
+    }
+}
+
 /// A missing alarm is caught before the rollout starts (`preflight`); should one vanish
 /// mid-rollout it reads as "no data", which the gate treats as not alarming.
 pub fn alarm_state(state: AlarmState) -> EngineAlarmState {
@@ -289,6 +324,50 @@ mod tests {
         assert_eq!(aws.transition, "autoscaling:EC2_INSTANCE_TERMINATING");
         assert_eq!(aws.heartbeat_timeout, 300);
         assert_eq!(lifecycle_hooks(&[aws]), [hook]);
+    }
+
+    #[test]
+    fn cloudwatch_periods_become_counts_and_milliseconds() {
+        use crate::aws::types::PeriodFigures;
+        let start = UNIX_EPOCH + Duration::from_secs(600);
+        let figures = TargetGroupFigures {
+            target_group_arn: "green".into(),
+            periods: vec![
+                PeriodFigures {
+                    start,
+                    requests: 399.6,
+                    target_5xx: 2.0,
+                    elb_5xx: 1.0,
+                    p99_seconds: Some(0.8),
+                },
+                PeriodFigures {
+                    p99_seconds: Some(f64::NAN),
+                    requests: -1.0,
+                    ..PeriodFigures::empty(start + Duration::from_secs(60))
+                },
+            ],
+        };
+        let periods = target_group_periods(&figures);
+        assert_eq!(periods.target_group_arn, "green");
+        assert_eq!(
+            periods.periods,
+            [
+                MetricPeriod {
+                    start: Timestamp::from_secs(600),
+                    requests: 400,
+                    target_5xx: 2,
+                    elb_5xx: 1,
+                    p99_ms: Some(800.0),
+                },
+                MetricPeriod {
+                    start: Timestamp::from_secs(660),
+                    requests: 0,
+                    target_5xx: 0,
+                    elb_5xx: 0,
+                    p99_ms: None,
+                },
+            ]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod convert;
 mod execute;
 pub mod give_up;
+mod metric_cache;
 mod observe;
 pub mod stats;
 pub mod timeline;
@@ -23,13 +24,14 @@ use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 use zdd_rollout::{
-    AbortReason, Checkpoint, Command, Event, Observation, Outcome, Rollout, RolloutSpec,
+    AbortReason, Checkpoint, Command, Event, MetricTiming, Observation, Outcome, Rollout,
+    RolloutSpec,
 };
 
 use crate::aws::{AwsClients, AwsError, ErrorClass};
 
 use give_up::{GiveUp, Turn, Verdict};
-pub use observe::Observer;
+pub use observe::{Observer, gate_alarm_names};
 pub use stats::RunStats;
 
 /// Environment variable capping the sleep between observations (e.g. `2s`). The engine wakes
@@ -51,6 +53,35 @@ pub fn max_poll_interval() -> Duration {
         .and_then(|text| crate::model::duration::parse_duration(&text).ok())
         .filter(|interval| !interval.is_zero())
         .unwrap_or(DEFAULT_MAX_POLL)
+}
+
+/// Environment variable for tests against the local AWS only: its time scale (`0.05`), so the
+/// engine's metric periods and publishing delay match the local AWS's scaled ones
+/// ([`MetricTiming::scaled`]). Against AWS it must be unset: AWS's timing is fixed.
+pub const METRICS_TIME_SCALE_ENV: &str = "ZDD_METRICS_TIME_SCALE";
+
+/// The metric timing of this process's rollouts: AWS's, or scaled by
+/// [`METRICS_TIME_SCALE_ENV`].
+pub fn metric_timing() -> MetricTiming {
+    metric_timing_from(std::env::var(METRICS_TIME_SCALE_ENV).ok().as_deref())
+}
+
+/// A positive, finite time scale scales AWS's timing; anything else (unset, garbage) keeps it,
+/// with a warning for garbage.
+fn metric_timing_from(scale: Option<&str>) -> MetricTiming {
+    let Some(text) = scale else {
+        return MetricTiming::default();
+    };
+    match text.trim().parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale > 0.0 => MetricTiming::scaled(scale),
+        _ => {
+            tracing::warn!(
+                value = text,
+                "{METRICS_TIME_SCALE_ENV} is not a positive number: AWS's metric timing is used"
+            );
+            MetricTiming::default()
+        }
+    }
 }
 
 /// Why a run ended without an outcome.
@@ -471,6 +502,21 @@ pub async fn first_observation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_metrics_time_scale_scales_aws_timing_and_garbage_keeps_it() {
+        assert_eq!(metric_timing_from(None), MetricTiming::default());
+        let scaled = metric_timing_from(Some("0.05"));
+        assert_eq!(scaled.period, Duration::from_secs(3));
+        assert_eq!(scaled.publish_delay, Duration::from_millis(4500));
+        for garbage in ["", "fast", "0", "-1", "inf", "NaN"] {
+            assert_eq!(
+                metric_timing_from(Some(garbage)),
+                MetricTiming::default(),
+                "{garbage:?}"
+            );
+        }
+    }
 
     fn api(code: &str, transient: bool) -> AwsError {
         AwsError::Api {

@@ -3,15 +3,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use zdd_rollout::spec::LifecycleHook;
+use zdd_rollout::spec::{CanarySpec, LifecycleHook};
 use zdd_rollout::{
-    AlarmObservation, Observation, RolloutSpec, Strategy, TargetGroupMetrics, Timestamp,
+    AlarmObservation, Observation, RolloutSpec, Strategy, TargetGroupPeriods, Timestamp,
 };
 
-use crate::aws::types::TargetGroupTiming;
+use crate::aws::types::{MetricSource, TargetGroupTiming};
 use crate::aws::{AwsClients, AwsError};
 
 use super::convert;
+use super::metric_cache::PeriodCache;
 use super::stats::timed;
 
 /// Target group settings do not change during a rollout: read them once per apply.
@@ -25,6 +26,11 @@ use super::stats::timed;
 /// only the run's own `PutLifecycleHook` / `DeleteLifecycleHook` change them, so each group's
 /// are read once per run and again after such a command ([`Observer::hooks_changed`]), by
 /// `DescribeLifecycleHooks` (one call per group; it takes one group name).
+///
+/// Metric periods: one `GetMetricData` call per observation while a gate reads metrics, asking
+/// only from the first period not complete at the last read ([`PeriodCache`]).
+///
+/// Alarms: one `DescribeAlarms` per observation for the canary's and the bake's alarms.
 #[derive(Debug, Default)]
 pub struct Observer {
     timings: BTreeMap<String, TargetGroupTiming>,
@@ -33,6 +39,8 @@ pub struct Observer {
     /// Whether the policies were read in this run, and whether a group had any.
     policies_read: bool,
     policies_seen: bool,
+    /// The canary's metric periods read complete in this run.
+    periods: PeriodCache,
     /// AWS API calls made so far (for the benchmark's "API calls per rollout").
     pub api_calls: u64,
     /// Time spent inside those calls (for the benchmark's "own overhead").
@@ -78,55 +86,78 @@ impl Observer {
             .await?;
             self.api_calls += 1;
             observation.listener = Some(convert::listener(&weights));
-            if !canary.alarm_names.is_empty() {
-                let states =
-                    timed(&mut self.aws_time, aws.alarm_states(&canary.alarm_names)).await?;
-                self.api_calls += 1;
-                observation.alarms = states
-                    .into_iter()
-                    .map(|(name, state)| AlarmObservation {
-                        name,
-                        state: convert::alarm_state(state),
-                    })
-                    .collect();
-            }
             if let Some(since) = metrics_since {
-                for arn in [
-                    &canary.stable_target_group_arn,
-                    &canary.canary_target_group_arn,
-                ] {
-                    let Some(load_balancer) = self
-                        .timings
-                        .get(arn.as_str())
-                        .and_then(|timing| timing.load_balancer_arns.first().cloned())
-                    else {
-                        continue;
-                    };
-                    let sums = timed(
-                        &mut self.aws_time,
-                        aws.target_group_metric_sums(
-                            arn,
-                            &load_balancer,
-                            convert::system_time(since),
-                            now,
-                        ),
-                    )
+                observation.metric_periods = self
+                    .observe_metric_periods(aws, spec, canary, since, now)
                     .await?;
-                    self.api_calls += 2;
-                    observation.metrics.push(TargetGroupMetrics {
-                        target_group_arn: arn.clone(),
-                        since,
-                        http_5xx: count(sums.target_5xx),
-                        requests: count(sums.requests),
-                    });
-                }
             }
+        }
+        let alarm_names = gate_alarm_names(spec);
+        if !alarm_names.is_empty() {
+            let states = timed(&mut self.aws_time, aws.alarm_states(&alarm_names)).await?;
+            self.api_calls += 1;
+            observation.alarms = states
+                .into_iter()
+                .map(|(name, state)| AlarmObservation {
+                    name,
+                    state: convert::alarm_state(state),
+                })
+                .collect();
         }
         Ok(observation)
     }
 }
 
 impl Observer {
+    /// The canary's stable and canary target groups' metric periods from `since`'s period on:
+    /// the complete ones this run already read from the cache, the rest in one
+    /// `GetMetricData` call from the first period not complete at the last read.
+    async fn observe_metric_periods(
+        &mut self,
+        aws: &AwsClients,
+        spec: &RolloutSpec,
+        canary: &CanarySpec,
+        since: Timestamp,
+        now: SystemTime,
+    ) -> Result<Vec<TargetGroupPeriods>, AwsError> {
+        let sources: Vec<MetricSource> = [
+            &canary.stable_target_group_arn,
+            &canary.canary_target_group_arn,
+        ]
+        .into_iter()
+        .filter_map(|arn| {
+            let load_balancer = self
+                .timings
+                .get(arn.as_str())
+                .and_then(|timing| timing.load_balancer_arns.first())?;
+            Some(MetricSource {
+                target_group_arn: arn.clone(),
+                load_balancer_arn: load_balancer.clone(),
+            })
+        })
+        .collect();
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let timing = spec.metric_timing;
+        let read_from = self.periods.read_from(&timing, since);
+        let figures = timed(
+            &mut self.aws_time,
+            aws.metric_periods(&sources, convert::system_time(read_from), now),
+        )
+        .await?;
+        self.api_calls += 1;
+        let arns: Vec<String> = sources.into_iter().map(|s| s.target_group_arn).collect();
+        Ok(self.periods.absorb(
+            &timing,
+            since,
+            read_from,
+            convert::timestamp(now),
+            &arns,
+            figures.iter().map(convert::target_group_periods).collect(),
+        ))
+    }
+
     /// The run changed `asg`'s hooks: the next observation reads them again.
     pub fn hooks_changed(&mut self, asg: &str) {
         self.hooks.remove(asg);
@@ -170,14 +201,21 @@ impl Observer {
     }
 }
 
-/// Metric sums are counts; CloudWatch reports them as floats.
-fn count(sum: f64) -> u64 {
-    if sum.is_finite() && sum > 0.0 {
-        // Saturating float-to-int conversion is the intent here.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let whole = sum.round() as u64;
-        whole
-    } else {
-        0
+/// Every alarm a gate reads: the canary's and the bake's, each name once.
+pub fn gate_alarm_names(spec: &RolloutSpec) -> Vec<String> {
+    let canary = match &spec.strategy {
+        Strategy::Canary(canary) => canary.alarm_names.as_slice(),
+        _ => &[],
+    };
+    let bake = spec
+        .bake
+        .as_ref()
+        .map_or(&[][..], |bake| bake.alarm_names.as_slice());
+    let mut names: Vec<String> = Vec::new();
+    for name in canary.iter().chain(bake) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
     }
+    names
 }

@@ -224,9 +224,11 @@ impl RolloutResource {
             (None, _) => model.owner(),
         };
         let owner_id = owner.id.clone().unwrap_or_default();
-        let spec = RolloutSpec::validate(&model.spec)
+        let mut spec = RolloutSpec::validate(&model.spec)
             .map_err(|errors| spec_failure(&errors))?
             .with_owner(owner.clone());
+        // Not configuration: AWS's timing, scaled only by tests against the local AWS.
+        spec.metric_timing = driver::metric_timing();
         let aws = self.aws.get()?;
         preflight_alarms(&aws, &spec).await?;
         let mut observer = Observer::default();
@@ -322,32 +324,49 @@ impl RolloutResource {
     }
 }
 
-/// A typo in `alarm_names` would make the gate blind: refuse before anything is created.
+/// A typo in `alarm_names` (the canary's or the bake's) would make the gate blind: refuse
+/// before anything is created.
 async fn preflight_alarms(aws: &crate::aws::AwsClients, spec: &RolloutSpec) -> Outcome<()> {
-    let EngineStrategy::Canary(canary) = &spec.strategy else {
-        return Ok(());
-    };
-    if canary.alarm_names.is_empty() {
+    let names = driver::gate_alarm_names(spec);
+    if names.is_empty() {
         return Ok(());
     }
     let states = aws
-        .alarm_states(&canary.alarm_names)
+        .alarm_states(&names)
         .await
-        .or_diag("Reading the canary's alarms")?;
-    let missing: Vec<&String> = states
-        .iter()
-        .filter(|(_, state)| **state == AlarmState::Missing)
-        .map(|(name, _)| name)
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::error(
-            "Canary alarm not found",
-            format!("CloudWatch has no alarm named {missing:?}; the canary gate would be blind."),
-        )
-        .at(AttributePath::root("canary").attribute("alarm_names")))
+        .or_diag("Reading the rollout's alarms")?;
+    let missing = |listed: &[String]| -> Vec<String> {
+        listed
+            .iter()
+            .filter(|name| states.get(*name) == Some(&AlarmState::Missing))
+            .cloned()
+            .collect()
+    };
+    if let EngineStrategy::Canary(canary) = &spec.strategy {
+        let missing = missing(&canary.alarm_names);
+        if !missing.is_empty() {
+            return Err(Failure::error(
+                "Canary alarm not found",
+                format!(
+                    "CloudWatch has no alarm named {missing:?} (metric or composite); the canary gate would be blind."
+                ),
+            )
+            .at(AttributePath::root("canary").attribute("alarm_names")));
+        }
     }
+    if let Some(bake) = &spec.bake {
+        let missing = missing(&bake.alarm_names);
+        if !missing.is_empty() {
+            return Err(Failure::error(
+                "Bake alarm not found",
+                format!(
+                    "CloudWatch has no alarm named {missing:?} (metric or composite); the bake would be blind."
+                ),
+            )
+            .at(AttributePath::root("bake").attribute("alarm_names")));
+        }
+    }
+    Ok(())
 }
 
 /// The typed model of a state, or the diagnostic of a value of the wrong type.

@@ -146,8 +146,12 @@ impl LocalAws {
     }
 
     /// Environment for child processes (terraform, the provider, zdd-guard) to reach this AWS.
+    /// `ZDD_METRICS_TIME_SCALE` gives the provider this server's time scale, so its metric
+    /// periods and publishing delay are the server's.
     pub fn env(&self) -> Vec<(String, String)> {
+        let time_scale = self.time_scale.to_string();
         [
+            ("ZDD_METRICS_TIME_SCALE", time_scale.as_str()),
             ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
             ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),

@@ -107,7 +107,8 @@ pub const RATE_LIMITS_ENV: &str = "ZDD_AWS_RATE_LIMITS";
 ///   `DescribeTargetGroupAttributes` 1/s (burst 5 each, 25 in all). The figures for mutating
 ///   actions were not found: `ModifyListener` gets 1/s (burst 3).
 /// - **CloudWatch** publishes a quota per API (CloudWatch service quotas): `DescribeAlarms` 9
-///   TPS, `GetMetricStatistics` 400 TPS. We take 3/s (burst 5) and 10/s (burst 20).
+///   TPS, `GetMetricData` 50 TPS. We take 3/s (burst 5) and 5/s (burst 10): one
+///   `GetMetricData` per observation answers both of a canary's target groups.
 /// - **EC2**: the provider makes no EC2 call. (EC2 publishes a bucket per API, e.g.
 ///   `DescribeHosts` 100 tokens refilled at 20 per second.)
 pub const DEFAULT_LIMITS: &[(Api, RateLimit)] = &[
@@ -168,10 +169,7 @@ pub const DEFAULT_LIMITS: &[(Api, RateLimit)] = &[
     ),
     (Api::new(ELBV2, "ModifyListener"), RateLimit::new(1, 3)),
     (Api::new(CLOUDWATCH, "DescribeAlarms"), RateLimit::new(3, 5)),
-    (
-        Api::new(CLOUDWATCH, "GetMetricStatistics"),
-        RateLimit::new(10, 20),
-    ),
+    (Api::new(CLOUDWATCH, "GetMetricData"), RateLimit::new(5, 10)),
 ];
 
 const AUTOSCALING_OTHER: RateLimit = RateLimit::new(2, 5);
@@ -377,9 +375,9 @@ mod tests {
         );
         assert!(
             limits
-                .limit(Api::new(CLOUDWATCH, "GetMetricStatistics"))
+                .limit(Api::new(CLOUDWATCH, "GetMetricData"))
                 .per_second()
-                < 400.0
+                < 50.0
         );
         let mut seen = std::collections::BTreeSet::new();
         for (api, _) in DEFAULT_LIMITS {
