@@ -44,13 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     from .clock import MonotonicClock
     from .model import HealthModel
     from .patches import install
+    from .patches_cloudwatch import AlarmHolds, MotoWorld, wall_ms
+    from .patches_cloudwatch import install as install_cloudwatch
     from .server import build_server, start_ticker
+    from .traffic import TrafficModel
 
     model = HealthModel(MonotonicClock(), time_scale=args.time_scale)
     install(model, strict_asg_delete=args.strict_asg_delete)
+    traffic = TrafficModel(wall_ms, args.time_scale, MotoWorld(model))
+    holds = AlarmHolds()
+    install_cloudwatch(traffic, holds)
     server, app = build_server(
         model, args.host, args.port, verbose=args.verbose,
-        settings={"strict_asg_delete": args.strict_asg_delete},
+        settings={"strict_asg_delete": args.strict_asg_delete}, traffic=traffic, alarm_holds=holds,
     )
     stop = threading.Event()
 

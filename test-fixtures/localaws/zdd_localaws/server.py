@@ -22,19 +22,26 @@ from .faults import Decision, FaultError, FaultSet, FaultStats, identify, preset
 from .model import HealthModel
 from .patches import run_due
 from .patches_asg import scale_as_policy
+from .patches_cloudwatch import AlarmHolds
+from .traffic import TrafficError, TrafficModel, parse_source
 
 _HEALTH_PATH = re.compile(r"^/zdd/instances/(?P<instance_id>[^/]+)/health$")
 _FAULT_PATH = re.compile(r"^/zdd/faults/(?P<fault_id>[^/]+)$")
 _SCALE_PATH = re.compile(r"^/zdd/autoscaling/(?P<group>[^/]+)/scale$")
+# PATH_INFO arrives percent-decoded: the target group ARN's slashes are literal here.
+_PERIODS_PATH = re.compile(r"^/zdd/traffic/(?P<target_group_arn>arn:.+)/periods$")
 StartResponse = Callable[..., Any]
 
 
 class ZddApp:
     """WSGI: /zdd/... for the model, everything else to moto (after applying due transitions)."""
 
-    def __init__(self, moto_app: Any, model: HealthModel, settings: dict[str, Any] | None = None) -> None:
+    def __init__(self, moto_app: Any, model: HealthModel, settings: dict[str, Any] | None = None,
+                 traffic: TrafficModel | None = None, alarm_holds: AlarmHolds | None = None) -> None:
         self.moto_app = moto_app
         self.model = model
+        self.traffic = traffic
+        self.alarm_holds = alarm_holds or AlarmHolds()
         # Reported by GET /zdd/status, so a test can check what it is running against.
         self.settings = {"time_scale": model.time_scale, **(settings or {})}
         self.backend_lock = threading.RLock()
@@ -44,14 +51,26 @@ class ZddApp:
 
     def tick(self) -> None:
         with self.backend_lock:
-            run_due(self.model)
+            self._run_due()
+
+    def _run_due(self) -> None:
+        run_due(self.model)
+        if self.traffic is not None:
+            # Health changes are applied lazily: integrate the traffic under the health and
+            # weights of this moment, at the ticker's resolution.
+            self.traffic.advance()
+
+    def _reset_traffic(self) -> None:
+        if self.traffic is not None:
+            self.traffic.reset()
+        self.alarm_holds.clear()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path.startswith("/zdd/"):
             with self.backend_lock:
-                run_due(self.model)
+                self._run_due()
                 return self._control(method, path, environ, start_response)
         request = _AwsRequest(environ)
         if request.service:
@@ -66,9 +85,10 @@ class ZddApp:
     def _moto(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
         with self.backend_lock:
-            run_due(self.model)
+            self._run_due()
             if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
                 self.model.reset()
+                self._reset_traffic()
             # Materialise the body inside the lock: moto builds responses lazily for some services.
             return [b"".join(self.moto_app(environ, start_response))]
 
@@ -81,6 +101,7 @@ class ZddApp:
         if path == "/zdd/reset" and method == "POST":
             self._reset_moto()
             self.model.reset()
+            self._reset_traffic()
             self.faults.clear()
             self.fault_stats.clear()
             self.stale_reads.clear()
@@ -109,6 +130,8 @@ class ZddApp:
         if fault_match and method == "DELETE":
             cleared = self.faults.clear(fault_match["fault_id"])
             return _json(start_response, 200 if cleared else 404, {"cleared": cleared})
+        if path == "/zdd/traffic" or path.startswith("/zdd/traffic/"):
+            return self._traffic_control(method, path, environ, start_response)
         if path == "/zdd/status" and method == "GET":
             return _json(start_response, 200, self.settings)
         scale_match = _SCALE_PATH.match(path)
@@ -128,6 +151,41 @@ class ZddApp:
             except (ValueError, AttributeError) as error:
                 return _json(start_response, 400, {"error": str(error)})
             return _json(start_response, 200, {"instance_id": match["instance_id"], "state": state})
+        return _json(start_response, 404, {"error": f"no control endpoint {method} {path}"})
+
+    def _traffic_control(
+        self, method: str, path: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        traffic = self.traffic
+        if traffic is None:
+            return _json(start_response, 404, {"error": "this server runs without the traffic model"})
+        if path == "/zdd/traffic":
+            if method == "POST":
+                try:
+                    source = traffic.set_source(parse_source(json.loads(_read_body(environ) or b"null")))
+                except (ValueError, TrafficError) as error:
+                    return _json(start_response, 400, {"error": str(error)})
+                return _json(start_response, 200, source)
+            if method == "GET":
+                timing = traffic.timing
+                return _json(start_response, 200, {
+                    "sources": traffic.sources(), "period_ms": timing.period_ms,
+                    "publish_delay_ms": timing.publish_delay_ms, "now_ms": traffic.wall_ms(),
+                })
+            if method == "DELETE":
+                # ?source=<listener or target group ARN> stops one source (the shared server
+                # serves tests in parallel); without it, everything is forgotten.
+                key = _query_text(environ, "source")
+                if key is not None:
+                    return _json(start_response, 200, {"stopped": traffic.stop_source(key)})
+                traffic.reset()
+                self.alarm_holds.clear()
+                return _json(start_response, 200, {"cleared": True})
+        match = _PERIODS_PATH.match(path)
+        if match and method == "GET":
+            arn = match["target_group_arn"]
+            periods = [p.to_json() for p in traffic.published(arn)]
+            return _json(start_response, 200, {"target_group_arn": arn, "known": traffic.knows(arn), "periods": periods})
         return _json(start_response, 404, {"error": f"no control endpoint {method} {path}"})
 
     def _install_preset(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -332,10 +390,12 @@ def build_server(
     port: int = 0,
     verbose: bool = False,
     settings: dict[str, Any] | None = None,
+    traffic: TrafficModel | None = None,
+    alarm_holds: AlarmHolds | None = None,
 ) -> tuple[BaseWSGIServer, ZddApp]:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    app = ZddApp(DomainDispatcherApplication(create_backend_app), model, settings)
+    app = ZddApp(DomainDispatcherApplication(create_backend_app), model, settings, traffic, alarm_holds)
     handler = WSGIRequestHandler if verbose else _QuietHandler
     server = make_server(host, port, app, threaded=True, request_handler=handler)
     return server, app

@@ -14,6 +14,9 @@
 //!   and the lifecycle-hook events of the local AWS.
 //! - [`FaultRule`], [`LocalAws::hostile`], [`LocalAws::fault_stats`]: a hostile local AWS
 //!   (throttling, 5xx, latency, dropped connections, stale reads; seeded) and its call counts.
+//! - [`TrafficProfile`], [`LocalAws::set_listener_traffic`], [`LocalAws::published_periods`]:
+//!   load-balancer traffic whose `AWS/ApplicationELB` metrics (and alarms on them) the local
+//!   AWS publishes per scaled minute, with CloudWatch's delay.
 //! - [`Record`]: what a hostile suite ran and saw, published to `ZDD_RELIABILITY_DIR` for
 //!   `RELIABILITY.md` (`make reliability`).
 //!
@@ -35,6 +38,7 @@ mod process;
 mod reliability;
 mod s3_backend;
 mod terraform;
+mod traffic;
 
 pub use autoscaling_control::{
     LifecycleEvent, LifecycleEventKind, LifecycleResult, LifecycleTransition, ScaleOutcome,
@@ -62,3 +66,4 @@ pub use s3_backend::{
     object_exists, s3_backend_block,
 };
 pub use terraform::{TerraformDir, TfOutput};
+pub use traffic::{PublishedPeriod, TrafficProfile, TrafficTiming};

@@ -8,3 +8,4 @@ mod faults;
 mod health_model;
 mod missing_test_bed;
 mod terraform_s3_backend;
+mod traffic;
