@@ -62,8 +62,18 @@ const CANARY_EXAMPLE: &str = r#"resource "zdd_rollout" "api" {
       { weight = 50, soak = "5m" },
       { weight = 100, soak = "0s" },
     ]
-    alarm_names   = ["api-5xx"]
-    max_5xx_ratio = 0.01
+    alarm_names           = ["api-5xx"]
+    max_5xx_ratio         = 0.01     # target + ELB 5xx over requests
+    max_p99_latency       = "800ms"  # TargetResponseTime p99
+    max_regression        = 1.5      # at most 1.5 times stable's p99 and 5xx ratio
+    min_requests          = 200      # evidence a soak needs
+    insufficient_evidence = "extend" # soak on up to max_soak, then fail
+    max_soak              = "30m"
+  }
+
+  bake = {
+    duration    = "10m"
+    alarm_names = ["api-errors"]
   }
 }
 "#;
@@ -108,8 +118,39 @@ pub fn render_index() -> String {
     out.push_str("```\n\n");
     render_schema(&mut out, &schema);
     render_autoscaling(&mut out);
+    render_canary_analysis(&mut out);
     render_aws_calls(&mut out);
     out
+}
+
+/// How a canary soak and a bake are judged, from the engine's timing and defaults.
+fn render_canary_analysis(out: &mut String) {
+    use crate::model::duration::format_duration;
+    use zdd_rollout::engine::MIN_REQUESTS_FOR_RATIO;
+    use zdd_rollout::metrics::{METRIC_PERIOD, METRIC_PUBLISH_DELAY};
+    use zdd_rollout::spec::defaults::{
+        DEFAULT_BAKE_DURATION, DEFAULT_MAX_5XX_RATIO, DEFAULT_MAX_SOAK, DEFAULT_MIN_REQUESTS,
+    };
+    let period = format_duration(METRIC_PERIOD);
+    let delay = format_duration(METRIC_PUBLISH_DELAY);
+    out.push_str(
+        "## Canary analysis and bake
+
+",
+    );
+    let _ = write!(
+        out,
+        "A canary step sets the listener's weights, then soaks: its gates read the canary's alarms and the load balancer's metrics of both target groups (`RequestCount`, `HTTPCode_Target_5XX_Count`, `HTTPCode_ELB_5XX_Count`, `TargetResponseTime` p99), one `GetMetricData` call per look, each complete period read once.\n\n\
+- **Windows.** CloudWatch aggregates these metrics in `{period}` periods and publishes a period a minute or more after it ends (zdd waits `{delay}`). A window ending now is always empty or partial, so a gate judges only complete periods: a soak's window is the periods that start after the step's weights were set, and the soak ends when its last period is published and judged, not when the clock reaches `soak`. A step lasts its soak plus up to one period and the publishing delay.\n\
+- **Evidence.** A soak whose window holds fewer than `min_requests` (default `{DEFAULT_MIN_REQUESTS}`) canary requests, or that ends with a gate alarm in `INSUFFICIENT_DATA`, has not passed. `insufficient_evidence` says what happens: `\"extend\"` (the default) keeps soaking, judging each new period, until `max_soak` (default `\"{max_soak}\"`) after the step's weights were set, then fails the step; `\"fail\"` fails it at once; `\"pass\"` goes on.\n\
+- **Judgement.** A gate alarm in `ALARM` fails the step at once. Over the window, the canary fails when its 5xx ratio ((target + ELB 5xx) / requests) is above `max_5xx_ratio` (default `{DEFAULT_MAX_5XX_RATIO}`) or its p99 above `max_p99_latency` (no default); these absolute limits fail the step as soon as the window holds {MIN_REQUESTS_FOR_RATIO} canary requests. The p99 of several periods is their p99s weighted by requests: CloudWatch cannot merge percentiles exactly.\n\
+- **Regression.** With `max_regression` (no default), the canary also fails when its p99 or 5xx ratio is more than that multiple of the stable group's, read over the same periods: a slow release fails even under a generous absolute limit, and a noisy day for both does not. A stable group without data in the window cannot be compared; the absolute limits alone judge then.\n\
+- **Diagnostics.** A failed gate's diagnostic and its `last_rollout` entry name the metric, the canary's value, the stable group's value and the window.\n\
+- **Bake.** With a `bake` block (`blue_green` and `canary`), once 100 % of the traffic has moved the old generation is detached and drained but kept running at full size for `duration` (default `\"{bake}\"`). A bake alarm in `ALARM` (and, for a canary, a crossed absolute limit on the new generation's target group) attaches the old generation again, and once it is healthy in the target group the new one is detached, drained and deleted: a rollback without waiting for instances to boot. The old generation is deleted only when the bake passes; the extra instance-minutes are reported in `last_rollout`.\n\
+- **On AWS**, `HTTPCode_ELB_5XX_Count` is published per load balancer (and Availability Zone), not per target group: read per target group it has no data and counts 0, so there only the targets' own 5xx count towards `max_5xx_ratio`. Alarms on the load balancer's metrics cover the rest.\n\n",
+        max_soak = format_duration(DEFAULT_MAX_SOAK),
+        bake = format_duration(DEFAULT_BAKE_DURATION),
+    );
 }
 
 /// What an autoscaled fleet and its hooks do across rollouts.

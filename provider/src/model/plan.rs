@@ -187,6 +187,53 @@ mod tests {
         assert_eq!(classify_change(&applied(), &settings_only), Change::None);
     }
 
+    /// The canary's analysis settings and the bake only change how the next rollout is
+    /// judged: adding, changing or removing them rolls nothing out.
+    #[test]
+    fn analysis_settings_and_the_bake_are_settings_only() {
+        use zdd_rollout::spec::{RawBake, RawCanary};
+        let canary = |canary: RawCanary, bake: Option<RawBake>| RolloutModel {
+            spec: RawSpec {
+                strategy: Some("canary".into()),
+                canary: Some(RawCanary {
+                    listener_arn: Some("arn:listener".into()),
+                    stable_target_group_arn: Some("arn:blue".into()),
+                    canary_target_group_arn: Some("arn:green".into()),
+                    ..canary
+                }),
+                bake,
+                ..applied().spec
+            },
+            ..applied()
+        };
+        let plain = canary(RawCanary::default(), None);
+        let analysed = canary(
+            RawCanary {
+                max_5xx_ratio: Some(0.02),
+                max_p99_latency: Some("800ms".into()),
+                max_regression: Some(1.5),
+                min_requests: Some(500),
+                insufficient_evidence: Some("fail".into()),
+                max_soak: Some("20m".into()),
+                alarm_names: Some(vec!["api-5xx".into()]),
+                ..RawCanary::default()
+            },
+            Some(RawBake {
+                duration: Some("15m".into()),
+                alarm_names: Some(vec!["api-errors".into()]),
+            }),
+        );
+        assert_eq!(classify_change(&plain, &analysed), Change::None);
+        assert_eq!(classify_change(&analysed, &plain), Change::None);
+        let mut blue_green = applied();
+        blue_green.spec.bake = Some(RawBake {
+            duration: Some("10m".into()),
+            alarm_names: None,
+        });
+        assert_eq!(classify_change(&applied(), &blue_green), Change::None);
+        assert_eq!(classify_change(&blue_green, &applied()), Change::None);
+    }
+
     #[test]
     fn desired_capacity_alone_scales_in_place() {
         let proposed = RolloutModel {

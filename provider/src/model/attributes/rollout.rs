@@ -84,7 +84,7 @@ pub fn rollout_schema() -> SchemaDoc {
                 .on_change(OnChange::SettingOnly).judged_with(&[]),
             A::optional("canary", Object(canary()), "Canary settings; required when `strategy = \"canary\"`.")
                 .on_change(OnChange::SettingOnly).judged_with(STRATEGY),
-            A::optional("bake", Object(bake()), "After a `blue_green` or `canary` rollout has moved 100 % of the traffic, keep the old generation detached but running at full size for `duration`, watched by `alarm_names`; an alarm sends the traffic back to it without booting anything. Not for `rolling`.")
+            A::optional("bake", Object(bake()), "After a `blue_green` or `canary` rollout has moved 100 % of the traffic, keep the old generation detached but running at full size for `duration`, watched by `alarm_names` (and, for a canary, the canary's absolute limits on the new generation's target group): a failure attaches the old generation again and removes the new one, without booting anything. The extra instance-minutes are reported in `last_rollout`. Not for `rolling`. No default: without the block there is no bake.")
                 .on_change(OnChange::SettingOnly).judged_with(STRATEGY),
             A::defaulted("health_timeout", Kind::String, format_duration(DEFAULT_HEALTH_TIMEOUT), format!(
                 "How long new targets may take to become `healthy` in the load balancer before the rollout fails and rolls back; with a `launching` lifecycle hook, its `heartbeat_timeout` (the longest one) comes on top, for the time instances may spend in `Pending:Wait`. Default `\"{}\"`.",
@@ -183,13 +183,13 @@ fn canary() -> Vec<Attribute> {
         A::optional(
             "alarm_names",
             ListOfString,
-            "CloudWatch alarms that fail the canary gate when in `ALARM` (or missing) during a soak.",
+            "CloudWatch alarms, metric or composite, that fail a soak at once when in `ALARM`; one in `INSUFFICIENT_DATA` when the soak ends is missing evidence (see `insufficient_evidence`). A name CloudWatch does not know fails the apply before anything is created. No default: none.",
         ),
         A::optional(
             "max_5xx_ratio",
             Float,
             format!(
-                "Maximum ratio of `HTTPCode_Target_5XX_Count` to `RequestCount` of the canary target group during a soak; the gate judges once the window holds at least {} requests. Default `{}` (1 %), applied when omitted: set `1` to turn the gate off.",
+                "Maximum ratio of 5xx responses (`HTTPCode_Target_5XX_Count` + `HTTPCode_ELB_5XX_Count`) to `RequestCount` of the canary target group over a soak's complete metric periods; a crossed limit fails the soak as soon as the window holds at least {} requests. Default `{}` (1 %), applied when omitted: set `1` to turn the gate off. On AWS, `HTTPCode_ELB_5XX_Count` is not published per target group, so there it counts 0 and only the targets' 5xx count.",
                 zdd_rollout::engine::MIN_REQUESTS_FOR_RATIO,
                 DEFAULT_MAX_5XX_RATIO
             ),
@@ -197,30 +197,30 @@ fn canary() -> Vec<Attribute> {
         A::optional(
             "max_p99_latency",
             Kind::String,
-            "Maximum `TargetResponseTime` p99 of the canary target group over a soak's complete metric periods, as a duration such as `\"800ms\"`. No default: unset, latency is judged only by `max_regression`.",
+            "Maximum `TargetResponseTime` p99 of the canary target group over a soak's complete metric periods, as a duration such as `\"800ms\"` (the periods' p99 weighted by their requests: CloudWatch cannot merge percentiles exactly). No default: unset, there is no absolute latency limit and latency is judged only against stable, by `max_regression`.",
         ),
         A::optional(
             "max_regression",
             Float,
-            "At most this multiple of the stable target group's p99 and 5xx ratio, both read over the same periods (`1.5`: the canary may be 1.5 times worse). No default: unset, the canary is judged by the absolute limits only.",
+            "Fails a soak when the canary's p99 or 5xx ratio is more than this multiple of the stable target group's, both read over the same complete metric periods (`1.5`: at most 1.5 times worse); at least `1`. A stable group without data in the window cannot be compared: the absolute limits alone judge then. No default: unset, the canary is judged by the absolute limits only.",
         ),
         A::optional(
             "min_requests",
             Int,
             format!(
-                "Requests the canary target group must receive during a soak before its gates may pass. Default `{DEFAULT_MIN_REQUESTS}`."
+                "Requests the canary target group must receive in a soak's complete metric periods before the soak may pass; fewer is missing evidence (see `insufficient_evidence`). `0` asks for none. Default `{DEFAULT_MIN_REQUESTS}`."
             ),
         ),
         A::optional(
             "insufficient_evidence",
             Kind::String,
-            "What a soak with fewer than `min_requests` requests, or a gate alarm in `INSUFFICIENT_DATA`, does: `\"extend\"` (keep soaking up to `max_soak`, then fail), `\"fail\"` or `\"pass\"`. Default `\"extend\"`.",
+            "What a soak that ends with fewer than `min_requests` requests, or with a gate alarm in `INSUFFICIENT_DATA`, does: `\"extend\"` (keep soaking, the gates still judged, up to `max_soak`, then fail), `\"fail\"` (fail the step: the rollout rolls back) or `\"pass\"` (go on anyway). Default `\"extend\"`.",
         ),
         A::optional(
             "max_soak",
             Kind::String,
             format!(
-                "The longest one step's soak may extend while evidence is missing. Default `\"{}\"`.",
+                "The longest one step may soak, counted from when its weights were set, while `insufficient_evidence = \"extend\"` waits for evidence; then the step fails. At least every step's `soak`. Default `\"{}\"`.",
                 format_duration(DEFAULT_MAX_SOAK)
             ),
         ),
@@ -234,14 +234,14 @@ fn bake() -> Vec<Attribute> {
             "duration",
             Kind::String,
             format!(
-                "How long the old generation stays detached but running after 100 % of the traffic moved. Default `\"{}\"`.",
+                "How long the old generation stays detached but running at full size after 100 % of the traffic moved; it is deleted only when the bake passes. Default `\"{}\"`.",
                 format_duration(DEFAULT_BAKE_DURATION)
             ),
         ),
         A::optional(
             "alarm_names",
             ListOfString,
-            "CloudWatch alarms (metric or composite) that return the traffic to the old generation when in `ALARM` during the bake.",
+            "CloudWatch alarms, metric or composite, that end the bake in a rollback when in `ALARM`: the old generation is attached again and the new one removed. A name CloudWatch does not know fails the apply before anything is created. No default: none.",
         ),
     ]
 }
