@@ -1,7 +1,7 @@
 //! The AWS adapter against the local AWS (moto + the realistic health model).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use terraform_provider_zdd::aws::types::{AlarmState, NewAsg, TargetState, asg_name};
 use terraform_provider_zdd::aws::{AwsClients, AwsError, Endpoints};
@@ -336,10 +336,94 @@ async fn alarm_states_read_metric_and_composite_alarms() {
         .await
         .unwrap();
     assert_eq!(states.get("adalarms-5xx"), Some(&AlarmState::Alarm));
-    assert_ne!(
+    assert_eq!(
         states.get("adalarms-web"),
-        Some(&AlarmState::Missing),
-        "a composite alarm is an alarm: {states:?}"
+        Some(&AlarmState::Alarm),
+        "a composite alarm is read like a metric alarm: {states:?}"
     );
     assert_eq!(states.get("adalarms-typo"), Some(&AlarmState::Missing));
+}
+
+/// One `GetMetricData` call reads each target group's four metrics per period, as the local
+/// AWS's traffic model published them: counts as they are, p99 in seconds (the adapter's unit;
+/// the driver converts to milliseconds).
+#[tokio::test]
+async fn metric_periods_read_what_cloudwatch_published() {
+    use terraform_provider_zdd::aws::types::MetricSource;
+    use zdd_test_support::TrafficProfile;
+
+    let (_sdk, aws, fixture) = setup("adperiods").await;
+    // Blue is the one behind the listener: it gets the traffic; green gets none.
+    let (busy, idle) = (
+        fixture.target_group_arns[0].clone(),
+        fixture.target_group_arns[1].clone(),
+    );
+    // A healthy target, so requests are served and have a response time.
+    aws.create_asg(&new_asg("adperiods", 1, &fixture, 1))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(60), || async {
+        let targets = aws.target_health(&busy).await.unwrap();
+        targets
+            .iter()
+            .any(|t| t.state == TargetState::Healthy)
+            .then_some(())
+    })
+    .await;
+    let started = SystemTime::now();
+    let profile = TrafficProfile::default()
+        .target_5xx_ratio(0.02)
+        .elb_5xx_ratio(0.01)
+        .latency_ms(50.0, 200.0, 900.0);
+    local_aws()
+        .set_target_group_traffic(&busy, 50.0, 7, &profile)
+        .unwrap();
+    let published = eventually(Duration::from_secs(60), || async {
+        let periods = local_aws().published_periods(&busy).unwrap();
+        (periods.iter().filter(|p| p.latency_ms.is_some()).count() >= 2).then_some(periods)
+    })
+    .await;
+    local_aws().stop_traffic(&busy).unwrap();
+    let sources = [
+        MetricSource {
+            target_group_arn: busy.clone(),
+            load_balancer_arn: fixture.alb_arn.clone(),
+        },
+        MetricSource {
+            target_group_arn: idle.clone(),
+            load_balancer_arn: fixture.alb_arn.clone(),
+        },
+    ];
+    let read = aws
+        .metric_periods(&sources, started, SystemTime::now())
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0].target_group_arn, busy);
+    assert_eq!(read[1].target_group_arn, idle);
+    assert!(
+        read[1].periods.is_empty(),
+        "the idle group had no traffic: {read:?}"
+    );
+    for expected in &published {
+        let start = std::time::UNIX_EPOCH + Duration::from_millis(expected.start_ms);
+        let period = read[0]
+            .periods
+            .iter()
+            .find(|period| period.start == start)
+            .unwrap_or_else(|| panic!("period {expected:?} not read: {read:?}"));
+        assert_eq!(period.requests, expected.requests as f64, "{expected:?}");
+        assert_eq!(
+            period.target_5xx, expected.target_5xx as f64,
+            "{expected:?}"
+        );
+        assert_eq!(period.elb_5xx, expected.elb_5xx as f64, "{expected:?}");
+        let p99 = expected.latency_ms.map(|(_, _, p99)| p99 / 1000.0);
+        assert!(
+            matches!((period.p99_seconds, p99), (Some(a), Some(b)) if (a - b).abs() < 1e-9),
+            "p99 {:?} against {p99:?}",
+            period.p99_seconds
+        );
+    }
+    assert!(read[0].periods.iter().all(|p| p.requests > 0.0), "{read:?}");
 }
