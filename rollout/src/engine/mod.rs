@@ -5,6 +5,7 @@
 //! or was lost in a crash is simply issued again after [`RETRY_AFTER`]; a phase advances only
 //! on what the load balancer and Auto Scaling report, never on a command's success.
 
+mod analysis;
 mod blue_green;
 mod canary;
 mod checkpoint;
