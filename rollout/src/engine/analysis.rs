@@ -54,10 +54,6 @@ impl Window {
             until,
         }
     }
-
-    pub fn is_empty(self) -> bool {
-        self.until <= self.from
-    }
 }
 
 /// One target group's figures over a window.
@@ -166,14 +162,11 @@ pub fn analyse(
     let canary_figures = Figures::over(canary, window);
     let stable_figures = Figures::over(stable, window);
     let stable_figures = (stable_figures.requests > 0).then_some(stable_figures);
-    let verdict = if canary_figures.requests < MIN_REQUESTS_FOR_RATIO {
-        Verdict::Insufficient
-    } else if let Some(breach) = breach(limits, &canary_figures, stable_figures.as_ref()) {
-        Verdict::Fail(breach)
-    } else if canary_figures.requests < limits.min_requests {
-        Verdict::Insufficient
-    } else {
-        Verdict::Pass
+    let judgeable = canary_figures.requests >= MIN_REQUESTS_FOR_RATIO;
+    let verdict = match breach(limits, &canary_figures, stable_figures.as_ref()) {
+        Some(breach) if judgeable => Verdict::Fail(breach),
+        _ if canary_figures.requests < limits.min_requests => Verdict::Insufficient,
+        _ => Verdict::Pass,
     };
     Analysis {
         window,
@@ -298,17 +291,28 @@ impl Analysis {
             Metric::Latency => stable.map(seconds),
             Metric::Errors => self.stable.and_then(|s| s.ratio()).map(percent),
         };
+        let stable_ratio = self.stable.and_then(|s| s.ratio());
         let multiple = match metric {
             Metric::Latency => self.canary.p99_ms.zip(stable).map(|(c, s)| c / s),
             Metric::Errors => self
                 .canary
                 .ratio()
-                .zip(self.stable.and_then(|s| s.ratio()))
+                .filter(|c| *c > 0.0)
+                .zip(stable_ratio)
                 .map(|(c, s)| c / s.max(REGRESSION_5XX_FLOOR)),
+        };
+        let compared_with = match (metric, stable_ratio) {
+            (Metric::Errors, Some(s)) if s < REGRESSION_5XX_FLOOR => {
+                format!("the {} floor", percent(REGRESSION_5XX_FLOOR))
+            }
+            _ => "stable".to_string(),
         };
         let tail = match (stable_value, multiple) {
             (Some(value), Some(m)) if m.is_finite() => {
-                format!("(stable {}: {value}; canary {m:.1}× stable)", names.stable)
+                format!(
+                    "(stable {}: {value}; canary {m:.1}× {compared_with})",
+                    names.stable
+                )
             }
             (Some(value), _) => format!("(stable {}: {value})", names.stable),
             (None, _) => format!(

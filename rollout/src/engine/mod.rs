@@ -18,6 +18,7 @@ mod resume;
 mod rollback;
 mod rolling;
 mod scaling;
+mod soak;
 mod transition;
 
 use std::collections::BTreeSet;

@@ -178,10 +178,16 @@ impl World {
                 terminated: false,
                 never_healthy,
                 flap,
-                error_ratio: if is_new {
-                    self.faults.new_5xx_ratio
+                error_ratio: self.faults.baseline_5xx_ratio
+                    + if is_new {
+                        self.faults.new_5xx_ratio
+                    } else {
+                        0.0
+                    },
+                latency_factor: if is_new {
+                    self.faults.new_latency_factor.unwrap_or(1.0)
                 } else {
-                    0.0
+                    1.0
                 },
                 error_carry: 0.0,
                 inflight: VecDeque::new(),
