@@ -34,6 +34,21 @@ pub const REGRESSION_5XX_FLOOR: f64 = 0.001;
 /// few hundred requests are noise, whatever stable's ratio.
 pub const MIN_5XX_FOR_REGRESSION: u64 = 5;
 
+/// A 5xx regression needs the canary's errors above what `max_regression` × stable's ratio
+/// would give on its requests by this many standard deviations of that count (errors are
+/// rare, independent events: a Poisson count, whose standard deviation is the square root of
+/// its mean). Without it, a canary exactly as good as a stable with a 0.3 % baseline fails
+/// `max_regression` 1.5 now and then on a few hundred requests, by chance alone.
+pub const REGRESSION_5XX_SIGMAS: f64 = 3.0;
+
+/// A p99 regression is judged only on a window of at least this many periods with a p99 in
+/// both groups, and only when the canary is worse than `max_regression` × stable's in most of
+/// them as well as over the window: one minute's p99 of a noisy baseline can be a third off
+/// (the simulator's noisy baseline draws it lognormal with σ 0.3), which alone would fail a
+/// canary as good as stable one period in ten at `max_regression` 1.5. Shorter windows are
+/// judged on the absolute limit only (the timeline says so).
+pub const MIN_PERIODS_FOR_REGRESSION: usize = 3;
+
 /// A contiguous run of metric periods: `[from, until)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -149,6 +164,8 @@ pub struct Analysis {
     /// `None`: stable has no datapoint in the window (only absolute limits apply).
     pub stable: Option<Figures>,
     pub verdict: Verdict,
+    /// Periods compared one by one for a p99 regression.
+    pub paired: Paired,
 }
 
 /// Judges the window: limits first (acted on from [`MIN_REQUESTS_FOR_RATIO`] canary requests
@@ -163,7 +180,11 @@ pub fn analyse(
     let stable_figures = Figures::over(stable, window);
     let stable_figures = (stable_figures.requests > 0).then_some(stable_figures);
     let judgeable = canary_figures.requests >= MIN_REQUESTS_FOR_RATIO;
-    let verdict = match breach(limits, &canary_figures, stable_figures.as_ref()) {
+    let paired = limits
+        .max_regression
+        .map(|factor| paired_periods(canary, stable, window, factor))
+        .unwrap_or_default();
+    let verdict = match breach(limits, &canary_figures, stable_figures.as_ref(), paired) {
         Some(breach) if judgeable => Verdict::Fail(breach),
         _ if canary_figures.requests < limits.min_requests => Verdict::Insufficient,
         _ => Verdict::Pass,
@@ -173,12 +194,57 @@ pub fn analyse(
         canary: canary_figures,
         stable: stable_figures,
         verdict,
+        paired,
     }
+}
+
+/// The window's periods with a p99 in both groups, and how many of them have the canary's
+/// above `factor` × stable's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Paired {
+    pub periods: usize,
+    pub worse: usize,
+}
+
+fn paired_periods(
+    canary: Option<&TargetGroupPeriods>,
+    stable: Option<&TargetGroupPeriods>,
+    window: Window,
+    factor: f64,
+) -> Paired {
+    let (Some(canary), Some(stable)) = (canary, stable) else {
+        return Paired::default();
+    };
+    let mut paired = Paired::default();
+    for period in canary
+        .periods
+        .iter()
+        .filter(|p| p.start >= window.from && p.start < window.until)
+    {
+        let Some(c) = period.p99_ms else { continue };
+        let Some(s) = stable
+            .periods
+            .iter()
+            .find(|p| p.start == period.start)
+            .and_then(|p| p.p99_ms)
+            .filter(|s| *s > 0.0)
+        else {
+            continue;
+        };
+        paired.periods += 1;
+        paired.worse += usize::from(c > factor * s);
+    }
+    paired
 }
 
 /// The first limit the canary crosses: latency before errors (a slow canary that also errs is
 /// first of all slow).
-fn breach(limits: &Limits, canary: &Figures, stable: Option<&Figures>) -> Option<Breach> {
+fn breach(
+    limits: &Limits,
+    canary: &Figures,
+    stable: Option<&Figures>,
+    paired: Paired,
+) -> Option<Breach> {
     let regression = limits.max_regression;
     if let Some(p99) = canary.p99_ms {
         if let Some(max) = limits.max_p99_latency
@@ -196,6 +262,8 @@ fn breach(limits: &Limits, canary: &Figures, stable: Option<&Figures>) -> Option
             && let Some(stable_p99) = stable.and_then(|s| s.p99_ms)
             && stable_p99 > 0.0
             && p99 > factor * stable_p99
+            && paired.periods >= MIN_PERIODS_FOR_REGRESSION
+            && paired.worse * 2 > paired.periods
         {
             return Some(Breach {
                 metric: Metric::Latency,
@@ -216,6 +284,7 @@ fn breach(limits: &Limits, canary: &Figures, stable: Option<&Figures>) -> Option
         && let Some(stable_ratio) = stable.and_then(Figures::ratio)
         && canary.errors >= MIN_5XX_FOR_REGRESSION
         && ratio > factor * stable_ratio.max(REGRESSION_5XX_FLOOR)
+        && significant_excess(canary, factor * stable_ratio.max(REGRESSION_5XX_FLOOR))
     {
         return Some(Breach {
             metric: Metric::Errors,
@@ -223,6 +292,12 @@ fn breach(limits: &Limits, canary: &Figures, stable: Option<&Figures>) -> Option
         });
     }
     None
+}
+
+/// Whether the canary's errors exceed `ratio` of its requests by [`REGRESSION_5XX_SIGMAS`].
+fn significant_excess(canary: &Figures, ratio: f64) -> bool {
+    let expected = canary.requests as f64 * ratio;
+    canary.errors as f64 > expected + REGRESSION_5XX_SIGMAS * expected.sqrt()
 }
 
 fn percent(ratio: f64) -> String {
@@ -345,8 +420,18 @@ impl Analysis {
                 self.canary.requests, limits.min_requests
             ),
         };
+        let short = if limits.max_regression.is_some()
+            && self.paired.periods < MIN_PERIODS_FOR_REGRESSION
+        {
+            format!(
+                " (p99 regression not judged: {} of {MIN_PERIODS_FOR_REGRESSION} periods)",
+                self.paired.periods
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{}; {}; over {}: {verdict}",
+            "{}{short}; {}; over {}: {verdict}",
             self.metric_text(Metric::Latency, names),
             self.metric_text(Metric::Errors, names),
             window_text(self.window)

@@ -210,3 +210,48 @@ fn periods_outside_the_window_are_not_counted() {
     assert_eq!(a.verdict, Verdict::Pass);
     assert_eq!(a.canary.requests, 300);
 }
+
+#[test]
+fn a_5xx_regression_must_stand_out_of_the_baselines_noise() {
+    let lax = Limits {
+        max_5xx_ratio: None,
+        ..limits()
+    };
+    // Stable at 0.26 %: 6 canary errors in 1440 (0.42 %, 1.6× stable) is chance (found by
+    // the noisy-baseline property test), 30 in 1440 (2.1 %) is not.
+    let stable = group("s", vec![period(0, 10_000, 26, 100.0)]);
+    let canary = group("c", vec![period(0, 1440, 6, 100.0)]);
+    let a = analyse(&lax, window(0, 1), Some(&canary), Some(&stable));
+    assert_eq!(a.verdict, Verdict::Pass);
+    let canary = group("c", vec![period(0, 1440, 30, 100.0)]);
+    let a = analyse(&lax, window(0, 1), Some(&canary), Some(&stable));
+    assert!(matches!(a.verdict, Verdict::Fail(ref b) if b.metric == Metric::Errors));
+}
+
+#[test]
+fn a_p99_regression_needs_three_periods_most_of_them_worse() {
+    let lax = Limits {
+        max_p99_latency: None,
+        ..limits()
+    };
+    let stable = group("s", (0..4).map(|m| period(m, 2000, 0, 200.0)).collect());
+    // Two periods at 3×: too short a window to tell a regression from a noisy baseline.
+    let slow = group("c", (0..4).map(|m| period(m, 100, 0, 600.0)).collect());
+    let a = analyse(&lax, window(0, 2), Some(&slow), Some(&stable));
+    assert_eq!(a.verdict, Verdict::Pass);
+    assert!(
+        a.summary(NAMES, &lax)
+            .contains("(p99 regression not judged: 2 of 3 periods)")
+    );
+    let a = analyse(&lax, window(0, 3), Some(&slow), Some(&stable));
+    assert!(matches!(a.verdict, Verdict::Fail(ref b) if b.metric == Metric::Latency));
+    // One period at 10× lifts the mean over 1.5× stable, but only one of four is worse.
+    let spike = group(
+        "c",
+        (0..4)
+            .map(|m| period(m, 100, 0, if m == 0 { 2000.0 } else { 200.0 }))
+            .collect(),
+    );
+    let a = analyse(&lax, window(0, 4), Some(&spike), Some(&stable));
+    assert_eq!(a.verdict, Verdict::Pass);
+}

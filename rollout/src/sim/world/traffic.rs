@@ -129,6 +129,11 @@ impl World {
         let Some(new_group) = self.new_generation_group() else {
             return;
         };
+        // Only while the listener still sends the other group something: a rule in front of
+        // the weighted one cannot route to a group the listener has left.
+        if !streams.iter().any(|(g, n)| *g != new_group && *n > 0) {
+            return;
+        }
         let mut moved = 0;
         for (group, count) in streams.iter_mut() {
             if *group == new_group {
