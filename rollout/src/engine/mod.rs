@@ -6,6 +6,7 @@
 //! on what the load balancer and Auto Scaling report, never on a command's success.
 
 mod analysis;
+mod bake;
 mod blue_green;
 mod canary;
 mod checkpoint;
@@ -228,6 +229,7 @@ impl Rollout {
                 Phase::Rolling { batch } => self.on_rolling(obs, now, batch, &mut out),
                 Phase::DetachingOld => self.on_detaching_old(obs, now, &mut out),
                 Phase::DrainingOld => self.on_draining(obs, now, false, &mut out),
+                Phase::Baking => self.on_baking(obs, now, &mut out),
                 Phase::DeletingOld => self.on_deleting_old(obs, now, &mut out),
                 Phase::RestoringOld => self.on_restoring_old(obs, now, &mut out),
                 Phase::DetachingNew => self.on_detaching_new(obs, now, &mut out),

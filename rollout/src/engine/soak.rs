@@ -33,7 +33,7 @@ pub(super) enum Soak {
 
 /// The soak's windows: `[from, until)` for the soak itself, `[from, max_until)` for the
 /// longest it may extend to.
-fn windows(
+pub(super) fn windows(
     timing: &MetricTiming,
     applied: Timestamp,
     soak: Duration,

@@ -151,6 +151,8 @@ pub struct World {
     shift_started: bool,
     /// Each group scaling event that landed (time, group, desired) and each one lost.
     pub scaling_log: Vec<String>,
+    /// Every instance launched after the start: (time since the start, generation).
+    pub launches: Vec<(Duration, u64)>,
     /// Every instance observed in `Pending:Wait` or `Terminating:Wait` (id, which).
     pub hook_waits: BTreeSet<(String, &'static str)>,
 }
@@ -228,6 +230,7 @@ impl World {
             shift_started: false,
             scaling_log: Vec::new(),
             hook_waits: BTreeSet::new(),
+            launches: Vec::new(),
             spec,
         };
         if let Some(previous) = &scenario.previous {
