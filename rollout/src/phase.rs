@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! forward:  Launching → WaitingForHealthy → [CanaryStep 0..n | Rolling] → DetachingOld
-//!             → DrainingOld → DeletingOld → Complete
+//!             → DrainingOld → [Baking] → DeletingOld → Complete
 //! backward: (any forward phase before DeletingOld fails) → RestoringOld → DetachingNew
 //!             → DrainingNew → DeletingNew → RolledBack        (or Failed if even that is stuck)
 //! ```
@@ -56,6 +56,13 @@ pub enum Phase {
     /// Wait out the deregistration delay (+ drain margin) of the old targets (invariant 3).
     /// Success: the load balancer lists none of them and the time has passed → `DeletingOld`.
     DrainingOld,
+    /// With a `bake` block (blue_green, canary): the old generation stays detached but running
+    /// at full size for `bake.duration`, so a rollback needs no instance to boot. The bake
+    /// alarms (ALARM fails at once) and, for a canary, its absolute limits on the new
+    /// generation's target group (periods from the bake's start) are judged. Success →
+    /// `DeletingOld`; failure → `RestoringOld` (the old generation attached again, then the new
+    /// one detached, drained and deleted). The extra instance-minutes go in the timeline.
+    Baking,
     /// Delete the old ASG (past the point of no return: failures are retried, not rolled back).
     /// With a termination hook it is sized to 0/0/0 first, each instance passes
     /// `Terminating:Wait`, and the empty group is deleted without ForceDelete. Success: the
@@ -114,6 +121,7 @@ impl Phase {
             Phase::Rolling { .. } => "rolling",
             Phase::DetachingOld => "detaching_old",
             Phase::DrainingOld => "draining_old",
+            Phase::Baking => "baking",
             Phase::DeletingOld => "deleting_old",
             Phase::Complete => "complete",
             Phase::RestoringOld => "restoring_old",

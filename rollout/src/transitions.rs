@@ -19,6 +19,7 @@ pub enum PhaseKind {
     Rolling,
     DetachingOld,
     DrainingOld,
+    Baking,
     DeletingOld,
     Complete,
     RestoringOld,
@@ -30,8 +31,9 @@ pub enum PhaseKind {
 }
 
 use PhaseKind::{
-    CanaryStep, Complete, DeletingNew, DeletingOld, DetachingNew, DetachingOld, DrainingNew,
-    DrainingOld, Failed, Launching, RestoringOld, RolledBack, Rolling, WaitingForHealthy,
+    Baking, CanaryStep, Complete, DeletingNew, DeletingOld, DetachingNew, DetachingOld,
+    DrainingNew, DrainingOld, Failed, Launching, RestoringOld, RolledBack, Rolling,
+    WaitingForHealthy,
 };
 
 /// The phases a rollout may begin or resume in: `Launching` (start), `DetachingOld`
@@ -62,7 +64,8 @@ pub const TRANSITIONS: &[(PhaseKind, &[PhaseKind])] = &[
     (CanaryStep,        &[CanaryStep, DetachingOld, RestoringOld, Failed]),
     (Rolling,           &[Rolling, Launching, WaitingForHealthy, DetachingOld, RestoringOld, Failed]),
     (DetachingOld,      &[Launching, WaitingForHealthy, Rolling, CanaryStep, DrainingOld, RestoringOld]),
-    (DrainingOld,       &[DetachingOld, DeletingOld, RestoringOld]),
+    (DrainingOld,       &[DetachingOld, Baking, DeletingOld, RestoringOld]),
+    (Baking,            &[DetachingOld, DeletingOld, RestoringOld]),
     (DeletingOld,       &[Launching, DetachingOld, Complete]),
     (Complete,          &[]),
     (RestoringOld,      &[DetachingNew, RolledBack, Failed]),
@@ -75,13 +78,14 @@ pub const TRANSITIONS: &[(PhaseKind, &[PhaseKind])] = &[
 
 impl PhaseKind {
     /// Every phase kind, in timeline order.
-    pub const ALL: [PhaseKind; 14] = [
+    pub const ALL: [PhaseKind; 15] = [
         Launching,
         WaitingForHealthy,
         CanaryStep,
         Rolling,
         DetachingOld,
         DrainingOld,
+        Baking,
         DeletingOld,
         Complete,
         RestoringOld,
@@ -111,6 +115,7 @@ impl Phase {
             Phase::Rolling { .. } => Rolling,
             Phase::DetachingOld => DetachingOld,
             Phase::DrainingOld => DrainingOld,
+            Phase::Baking => Baking,
             Phase::DeletingOld => DeletingOld,
             Phase::Complete => Complete,
             Phase::RestoringOld => RestoringOld,

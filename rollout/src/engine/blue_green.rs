@@ -313,12 +313,14 @@ impl Rollout {
             }
         }
         if done {
-            let phase = if new {
-                Phase::DeletingNew
+            let (phase, detail) = if new {
+                (Phase::DeletingNew, String::new())
+            } else if let Some(detail) = self.bake_detail(obs) {
+                (Phase::Baking, detail)
             } else {
-                Phase::DeletingOld
+                (Phase::DeletingOld, String::new())
             };
-            self.goto(phase, now, String::new());
+            self.goto(phase, now, detail);
         }
     }
 

@@ -10,7 +10,8 @@ use crate::time::Timestamp;
 
 use super::commands::Out;
 use super::health::GenHealth;
-use super::{LISTENER_SETTLE, MIN_REQUESTS_FOR_RATIO, Rollout, gate_poll};
+use super::soak::Soak;
+use super::{LISTENER_SETTLE, Rollout, gate_poll};
 
 /// What the canary gates say of a step.
 pub(super) enum Gate {
@@ -77,7 +78,6 @@ impl Rollout {
         now: Timestamp,
         index: usize,
         weight: u8,
-        out: &mut Out,
     ) -> Gate {
         let Strategy::Canary(canary) = self.spec.strategy.clone() else {
             return Gate::Pass;
@@ -96,27 +96,6 @@ impl Rollout {
         let Some(new_group) = self.new_groups().into_iter().next() else {
             return Gate::Pass;
         };
-        if let Some(since) = self.cp.canary_started_at {
-            out.metrics_since = Some(since);
-            if let Some(max) = canary.max_5xx_ratio
-                && let Some(m) = obs.metrics.iter().find(|m| m.target_group_arn == new_group)
-                && m.requests >= MIN_REQUESTS_FOR_RATIO
-            {
-                let ratio = m.http_5xx as f64 / m.requests as f64;
-                if ratio > max {
-                    let name = obs
-                        .target_group(&new_group)
-                        .map_or(new_group.clone(), |g| g.name.clone());
-                    return Gate::Fail(format!(
-                        "5xx ratio {:.2} % ({} of {} requests) in target group {name} exceeds max_5xx_ratio {:.2} % during {at_step}",
-                        ratio * 100.0,
-                        m.http_5xx,
-                        m.requests,
-                        max * 100.0
-                    ));
-                }
-            }
-        }
         let Some(asg) = obs.asg(&self.new_name()).cloned() else {
             return Gate::Pass;
         };
@@ -160,7 +139,7 @@ impl Rollout {
             return;
         }
         if self.cp.from.is_some() {
-            match self.canary_gate(obs, now, index, weight, out) {
+            match self.canary_gate(obs, now, index, weight) {
                 Gate::Pass => {}
                 Gate::Hold(until) => {
                     out.wake_at(until);
@@ -232,15 +211,25 @@ impl Rollout {
         } else {
             Duration::ZERO
         };
-        let soak_end = applied + soak;
-        if now < soak_end {
-            let gated = !canary.alarm_names.is_empty() || canary.max_5xx_ratio.is_some();
-            out.wake_at(if gated {
-                soak_end.min(now + gate_poll(soak))
-            } else {
-                soak_end
-            });
-            return;
+        if soak > Duration::ZERO {
+            let at_step = format!("canary step {} ({weight} %)", index + 1);
+            match self.judge_soak(obs, now, &canary, &at_step, applied, soak, out) {
+                Soak::Passed => {}
+                Soak::Failed(reason) => {
+                    self.fail(reason, now);
+                    return;
+                }
+                Soak::Until(at) => {
+                    // Alarms change state at most once per alarm period: read them that often.
+                    let alarms = !canary.alarm_names.is_empty();
+                    out.wake_at(if alarms {
+                        at.min(now + gate_poll(soak))
+                    } else {
+                        at
+                    });
+                    return;
+                }
+            }
         }
         if self.cp.following {
             // The next weight waits until the new generation has followed the serving group.
@@ -255,7 +244,11 @@ impl Rollout {
                     weight: next.weight,
                 },
                 now,
-                format!("step {} passed its gates after {}", index + 1, human(soak)),
+                format!(
+                    "step {} passed its gates after {}",
+                    index + 1,
+                    human(now.since(applied))
+                ),
             ),
             _ => self.goto(
                 Phase::DetachingOld,

@@ -43,7 +43,12 @@ pub struct Checkpoint {
     /// [`super::LISTENER_SETTLE`] after it.
     #[serde(default)]
     pub canary_resumed_at: Option<Timestamp>,
-    /// Canary: start of the metrics window of the 5xx gate.
+    /// Canary: the `step_applied_at` of the soak already noted in the timeline as extended
+    /// for evidence (noted once per soak).
+    #[serde(default)]
+    pub soak_extended: Option<Timestamp>,
+    /// Canary: when the first step began (kept for checkpoints; the gates' windows follow
+    /// each step's `step_applied_at`).
     pub canary_started_at: Option<Timestamp>,
     /// ASG name → when it was first observed detached from every target group.
     pub detached_seen: BTreeMap<String, Timestamp>,
@@ -130,6 +135,7 @@ impl Checkpoint {
             health_clock: now,
             failure: None,
             stable_target_group: None,
+            soak_extended: None,
             step_applied_at: None,
             weights_written_at: None,
             canary_resumed_at: None,

@@ -5,6 +5,8 @@
 //! or was lost in a crash is simply issued again after [`RETRY_AFTER`]; a phase advances only
 //! on what the load balancer and Auto Scaling report, never on a command's success.
 
+mod analysis;
+mod bake;
 mod blue_green;
 mod canary;
 mod checkpoint;
@@ -17,6 +19,7 @@ mod resume;
 mod rollback;
 mod rolling;
 mod scaling;
+mod soak;
 mod transition;
 
 use std::collections::BTreeSet;
@@ -226,6 +229,7 @@ impl Rollout {
                 Phase::Rolling { batch } => self.on_rolling(obs, now, batch, &mut out),
                 Phase::DetachingOld => self.on_detaching_old(obs, now, &mut out),
                 Phase::DrainingOld => self.on_draining(obs, now, false, &mut out),
+                Phase::Baking => self.on_baking(obs, now, &mut out),
                 Phase::DeletingOld => self.on_deleting_old(obs, now, &mut out),
                 Phase::RestoringOld => self.on_restoring_old(obs, now, &mut out),
                 Phase::DetachingNew => self.on_detaching_new(obs, now, &mut out),

@@ -95,6 +95,8 @@ pub struct Report {
     /// anyway means the process was killed before it could report the rollback, and the next
     /// apply rightly started a fresh rollout.
     pub rollback_finished: bool,
+    /// Every instance launched (time since the start, generation).
+    pub launches: Vec<(Duration, u64)>,
     /// The timeline, times relative to the start.
     pub trace: Vec<String>,
     /// Every phase change the controller reported, in order (across kills and resumes).
@@ -264,6 +266,7 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
         instance_seconds: world.instance_ms / 1000,
         peak_instances: world.peak_instances,
         rollback_finished: world.rolled_back_mark_landed,
+        launches: world.launches.clone(),
         trace,
         transitions,
         scaling_log: world.scaling_log.clone(),

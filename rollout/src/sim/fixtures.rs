@@ -45,6 +45,9 @@ pub struct FleetShape {
     pub health_timeout: Duration,
     pub rollback_on_failure: bool,
     pub two_target_groups: bool,
+    /// Canary `min_requests` (`None`: the engine's default). Scenarios whose traffic is too
+    /// thin for the default set it deliberately and say why.
+    pub min_requests: Option<u64>,
 }
 
 impl Default for FleetShape {
@@ -58,6 +61,7 @@ impl Default for FleetShape {
             health_timeout: Duration::from_secs(600),
             rollback_on_failure: true,
             two_target_groups: false,
+            min_requests: None,
         }
     }
 }
@@ -112,6 +116,9 @@ pub fn raw_spec(kind: StrategyKind, shape: &FleetShape, version: u64) -> RawSpec
             ),
             alarm_names: Some(vec!["web-5xx".into()]),
             max_5xx_ratio: Some(0.01),
+            min_requests: shape
+                .min_requests
+                .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
             ..RawCanary::default()
         }),
         health_timeout: Some(format!("{}s", shape.health_timeout.as_secs())),

@@ -25,6 +25,15 @@ pub(super) fn validate_bake(raw: &RawSpec, err: &mut Report<'_>) -> Option<Optio
     let duration = match bake.duration.as_deref() {
         None => DEFAULT_BAKE_DURATION,
         Some(text) => match parse_duration(text) {
+            Ok(d) if d.is_zero() => {
+                err(
+                    SpecErrorKind::OutOfRange,
+                    path.attr("duration"),
+                    "must be longer than zero: a bake of 0s keeps nothing to return to (omit the bake block for none)".into(),
+                );
+                ok = false;
+                DEFAULT_BAKE_DURATION
+            }
             Ok(d) => d,
             Err(message) => {
                 err(SpecErrorKind::Malformed, path.attr("duration"), message);

@@ -76,6 +76,7 @@ fn case(kind: StrategyKind, autoscaled: bool) -> impl Strategy<Value = Case> {
                     health_timeout: Duration::from_secs(600),
                     rollback_on_failure: rollback,
                     two_target_groups: false,
+                    min_requests: None,
                 };
                 let validate = |shape: &FleetShape| {
                     let mut raw = raw_spec(kind, shape, 7);

@@ -99,14 +99,16 @@ fn run(
     read: impl Fn(Timestamp) -> Option<TargetState>,
 ) -> Run {
     let mut weight_writes = Vec::new();
+    let mut metrics_since = None;
     for _ in 0..1000 {
         let now = world.now();
-        let truth = world.observe(None);
+        let truth = world.observe(metrics_since);
         let observation = match read(now) {
             Some(state) => reading(truth, spec, state),
             None => truth,
         };
         let decision = rollout.step(&observation, now);
+        metrics_since = decision.metrics_since;
         if let Some(failure) = rollout
             .timeline()
             .iter()

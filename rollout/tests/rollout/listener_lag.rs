@@ -30,6 +30,7 @@ fn found_by_exploration_a_resumed_canary_rollback_reading_the_original_weights()
         health_timeout: Duration::from_secs(300),
         rollback_on_failure: false,
         two_target_groups: false,
+        min_requests: None,
     };
     let spec = RolloutSpec::validate(&raw_spec(StrategyKind::Canary, &shape, 7))
         .unwrap_or_else(|e| panic!("fixture: {e}"));
@@ -48,6 +49,7 @@ fn found_by_exploration_a_resumed_canary_rollback_reading_the_original_weights()
         request_duration: Duration::from_secs(1),
         requests_per_second: 20,
         hook_completion_max: Duration::ZERO,
+        ..Timings::default()
     };
     let faults = Faults {
         flap: 0.2,
@@ -181,6 +183,8 @@ struct LaggingListener {
     history: VecDeque<(Timestamp, Option<ListenerObservation>)>,
     /// Weight writes sent but not landed yet.
     landing: VecDeque<(Timestamp, Command)>,
+    /// The window the last decision asked metrics for.
+    metrics_since: Option<Timestamp>,
 }
 
 impl LaggingListener {
@@ -192,11 +196,12 @@ impl LaggingListener {
             late_rest: Duration::ZERO,
             history: VecDeque::new(),
             landing: VecDeque::new(),
+            metrics_since: None,
         }
     }
 
     fn observe(&mut self) -> zdd_rollout::Observation {
-        let mut observation = self.world.observe(None);
+        let mut observation = self.world.observe(self.metrics_since);
         let now = self.world.now();
         self.history.push_back((now, observation.listener.clone()));
         while self
@@ -268,6 +273,7 @@ impl LaggingListener {
         let observation = self.observe();
         let now = self.world.now();
         let decision = rollout.step(&observation, now);
+        self.metrics_since = decision.metrics_since;
         self.send(rollout, &decision.commands);
         let next = decision.next_wake.max(now + Duration::from_secs(1));
         self.advance_to(next);

@@ -8,6 +8,8 @@ mod support;
 mod abort;
 mod autoscaling;
 mod autoscaling_in_place;
+mod bake;
+mod canary_analysis;
 mod canary_default_gate;
 mod canary_resume_health;
 mod checkpoint;

@@ -11,9 +11,11 @@ use zdd_rollout::{Command, Observation, Outcome, Phase, Rollout, RolloutSpec};
 /// Steps `rollout` against `world` until it reports an outcome (or gives up after `limit`
 /// steps, which fails the test).
 fn drive(rollout: &mut Rollout, world: &mut World, limit: usize) -> Outcome {
+    let mut metrics_since = None;
     for _ in 0..limit {
-        let observation = world.observe(None);
+        let observation = world.observe(metrics_since);
         let decision = rollout.step(&observation, world.now());
+        metrics_since = decision.metrics_since;
         if let Some(outcome) = decision.outcome {
             return outcome;
         }

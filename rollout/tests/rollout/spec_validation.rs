@@ -719,3 +719,163 @@ fn desired_capacity_outside_the_sizes_is_refused_with_target_tracking() {
         "outside min_size..max_size",
     );
 }
+
+fn canary_with(edit: impl FnOnce(&mut RawCanary)) -> RawSpec {
+    let mut raw = canary_base();
+    if let Some(canary) = raw.canary.as_mut() {
+        edit(canary);
+    }
+    raw
+}
+
+fn with_bake(mut raw: RawSpec, duration: Option<&str>, alarms: Option<Vec<&str>>) -> RawSpec {
+    raw.bake = Some(zdd_rollout::spec::RawBake {
+        duration: duration.map(str::to_string),
+        alarm_names: alarms.map(|list| list.into_iter().map(str::to_string).collect()),
+    });
+    raw
+}
+
+#[test]
+fn canary_analysis_defaults_are_the_documented_ones() {
+    use zdd_rollout::spec::{
+        DEFAULT_INSUFFICIENT_EVIDENCE, DEFAULT_MAX_SOAK, DEFAULT_MIN_REQUESTS, InsufficientEvidence,
+    };
+    let spec = RolloutSpec::validate(&canary_base()).unwrap();
+    let Strategy::Canary(canary) = &spec.strategy else {
+        panic!("not a canary: {:?}", spec.strategy);
+    };
+    assert_eq!(canary.min_requests, DEFAULT_MIN_REQUESTS);
+    assert_eq!(canary.min_requests, 200);
+    assert_eq!(canary.insufficient_evidence, DEFAULT_INSUFFICIENT_EVIDENCE);
+    assert_eq!(canary.insufficient_evidence, InsufficientEvidence::Extend);
+    assert_eq!(canary.max_soak, DEFAULT_MAX_SOAK);
+    assert_eq!(canary.max_soak.as_secs(), 30 * 60);
+    assert_eq!(
+        canary.max_p99_latency, None,
+        "no latency gate unless configured"
+    );
+    assert_eq!(
+        canary.max_regression, None,
+        "no comparison unless configured"
+    );
+    assert_eq!(spec.bake, None);
+
+    let spec = RolloutSpec::validate(&canary_with(|c| {
+        c.max_p99_latency = Some("800ms".into());
+        c.max_regression = Some(1.5);
+        c.min_requests = Some(0);
+        c.insufficient_evidence = Some("pass".into());
+        c.max_soak = Some("1h".into());
+    }))
+    .unwrap();
+    let Strategy::Canary(canary) = &spec.strategy else {
+        panic!("not a canary");
+    };
+    assert_eq!(canary.max_p99_latency.map(|d| d.as_millis()), Some(800));
+    assert_eq!(canary.max_regression, Some(1.5));
+    assert_eq!(canary.min_requests, 0);
+    assert_eq!(canary.insufficient_evidence, InsufficientEvidence::Pass);
+    assert_eq!(canary.max_soak.as_secs(), 3600);
+}
+
+#[test]
+fn canary_analysis_rules_name_their_attribute() {
+    assert_rejected(
+        canary_with(|c| c.max_p99_latency = Some("0s".into())),
+        "canary.max_p99_latency",
+        "longer than zero",
+    );
+    assert_rejected(
+        canary_with(|c| c.max_p99_latency = Some("fast".into())),
+        "canary.max_p99_latency",
+        "",
+    );
+    assert_rejected(
+        canary_with(|c| c.max_regression = Some(0.5)),
+        "canary.max_regression",
+        "at least 1",
+    );
+    assert_rejected(
+        canary_with(|c| c.max_regression = Some(f64::NAN)),
+        "canary.max_regression",
+        "at least 1",
+    );
+    assert_rejected(
+        canary_with(|c| c.min_requests = Some(-1)),
+        "canary.min_requests",
+        "0 or more",
+    );
+    assert_rejected(
+        canary_with(|c| c.insufficient_evidence = Some("maybe".into())),
+        "canary.insufficient_evidence",
+        "\"extend\", \"fail\" or \"pass\"",
+    );
+    assert_rejected(
+        canary_with(|c| c.max_soak = Some("soon".into())),
+        "canary.max_soak",
+        "",
+    );
+    // The default steps soak 5m each: a shorter max_soak could never let them finish.
+    assert_rejected(
+        canary_with(|c| c.max_soak = Some("2m".into())),
+        "canary.max_soak",
+        "shorter than steps[0].soak 5m",
+    );
+    assert_rejected(
+        canary_with(|c| {
+            c.steps = steps(&[(10, "1m"), (50, "20m"), (100, "0s")]);
+            c.max_soak = Some("10m".into());
+        }),
+        "canary.max_soak",
+        "steps[1].soak 20m",
+    );
+    assert_rejected(
+        canary_with(|c| c.max_soak = Some("0s".into())),
+        "canary.max_soak",
+        "",
+    );
+}
+
+#[test]
+fn bake_defaults_and_rules() {
+    use zdd_rollout::spec::DEFAULT_BAKE_DURATION;
+    let spec = RolloutSpec::validate(&with_bake(base(), None, None)).unwrap();
+    let bake = spec.bake.expect("a bake block");
+    assert_eq!(bake.duration, DEFAULT_BAKE_DURATION);
+    assert_eq!(bake.duration.as_secs(), 600);
+    assert!(bake.alarm_names.is_empty());
+    let spec = RolloutSpec::validate(&with_bake(
+        canary_base(),
+        Some("15m"),
+        Some(vec!["web-5xx"]),
+    ))
+    .unwrap();
+    let bake = spec.bake.expect("a bake block");
+    assert_eq!(bake.duration.as_secs(), 900);
+    assert_eq!(bake.alarm_names, vec!["web-5xx".to_string()]);
+
+    let mut rolling = base();
+    rolling.strategy = Some("rolling".into());
+    rolling.batch_size = Some(1);
+    assert_rejected(
+        with_bake(rolling, None, None),
+        "bake",
+        "applies only to strategy = \"blue_green\" or \"canary\"",
+    );
+    assert_rejected(
+        with_bake(base(), Some("a while"), None),
+        "bake.duration",
+        "",
+    );
+    assert_rejected(
+        with_bake(base(), Some("0s"), None),
+        "bake.duration",
+        "longer than zero",
+    );
+    assert_rejected(
+        with_bake(base(), None, Some(vec!["web-5xx", " "])),
+        "bake.alarm_names[1]",
+        "must not be empty",
+    );
+}

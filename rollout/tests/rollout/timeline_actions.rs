@@ -169,6 +169,36 @@ fn scenarios() -> Vec<(Scenario, Kill)> {
                 Kill::default(),
             ));
         }
+        // A bake (blue_green and canary): one that passes, one whose alarm fires (the
+        // `bake` entries) and the canary's analyses (`analysis`).
+        if kind != StrategyKind::Rolling {
+            let mut raw = raw_spec(kind, &shape, 7);
+            raw.bake = Some(zdd_rollout::spec::RawBake {
+                duration: Some("5m".into()),
+                alarm_names: Some(vec!["web-bake".into()]),
+            });
+            let baked = match RolloutSpec::validate(&raw) {
+                Ok(spec) => spec,
+                Err(error) => panic!("the baked {} fixture: {error}", kind.name()),
+            };
+            // Inside each strategy's bake (it starts after about 3 min for blue/green and
+            // 14 min for the canary's three steps).
+            let into_bake = if kind == StrategyKind::BlueGreen {
+                5
+            } else {
+                16
+            };
+            let alarm = Faults {
+                bake_alarm_at: Some(Duration::from_secs(into_bake * 60)),
+                ..Faults::default()
+            };
+            for faults in [Faults::default(), alarm] {
+                out.push((
+                    update("baked", seed, baked.clone(), Timings::default(), faults),
+                    Kill::default(),
+                ));
+            }
+        }
     }
     out
 }

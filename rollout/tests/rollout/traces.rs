@@ -94,8 +94,9 @@ fn canary_happy_path() {
 
 #[test]
 fn canary_alarm_rollback() {
+    // Step 1 ends when its last metric window is complete and judged (8m30s), step 2 then.
     let faults = Faults {
-        alarm_at: Some(Duration::from_secs(8 * 60)),
+        alarm_at: Some(Duration::from_secs(10 * 60)),
         ..Faults::default()
     };
     let report = scenario_report(

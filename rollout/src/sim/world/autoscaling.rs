@@ -2,10 +2,11 @@
 //! instances the way the groups' sizes ask.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use crate::time::Timestamp;
 
-use super::{DELETE_VISIBLE_MS, SimAsg, SimInstance, TICK_MS, World, duration_ms};
+use super::{DELETE_VISIBLE_MS, START_MS, SimAsg, SimInstance, TICK_MS, World, duration_ms};
 
 impl World {
     /// Advances virtual time to `until` (rounded up to a whole tick), tick by tick.
@@ -146,6 +147,8 @@ impl World {
 
     pub(super) fn launch(&mut self, asg: &str, generation: u64) {
         let id = self.new_instance_id(generation);
+        self.launches
+            .push((Duration::from_millis(self.now - START_MS), generation));
         let t = &self.timings;
         let boot = self
             .rng
@@ -178,10 +181,16 @@ impl World {
                 terminated: false,
                 never_healthy,
                 flap,
-                error_ratio: if is_new {
-                    self.faults.new_5xx_ratio
+                error_ratio: self.faults.baseline_5xx_ratio
+                    + if is_new {
+                        self.faults.new_5xx_ratio
+                    } else {
+                        0.0
+                    },
+                latency_factor: if is_new {
+                    self.faults.new_latency_factor.unwrap_or(1.0)
                 } else {
-                    0.0
+                    1.0
                 },
                 error_carry: 0.0,
                 inflight: VecDeque::new(),

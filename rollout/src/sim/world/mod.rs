@@ -6,6 +6,7 @@ mod checks;
 mod commands;
 mod health;
 mod hooks;
+mod metrics;
 mod observe;
 mod scaling;
 mod scenario;
@@ -44,6 +45,8 @@ struct SimInstance {
     /// (start after first healthy, length) of one unhealthy spell.
     flap: Option<(u64, u64)>,
     error_ratio: f64,
+    /// Its p99 as a multiple of [`Timings::p99_latency`].
+    latency_factor: f64,
     /// Fraction of a 5xx response carried to the next tick (small rates stay exact).
     error_carry: f64,
     /// (second, requests) received recently.
@@ -85,8 +88,8 @@ struct Registration {
 struct SimGroup {
     name: String,
     targets: BTreeMap<String, Registration>,
-    /// Cumulative (requests, 5xx) at the end of each tick since the start.
-    metrics: Vec<(u64, u64)>,
+    /// Cumulative traffic at the end of each tick since the start (index 0: the first tick).
+    metrics: Vec<traffic::TickTotals>,
 }
 
 /// The simulated cloud.
@@ -94,6 +97,8 @@ struct SimGroup {
 pub struct World {
     now: u64,
     rng: SplitMix64,
+    /// Seeds the published p99's noise (apart from `rng`, so metrics draw nothing from it).
+    metric_seed: u64,
     spec: RolloutSpec,
     timings: Timings,
     faults: Faults,
@@ -146,6 +151,8 @@ pub struct World {
     shift_started: bool,
     /// Each group scaling event that landed (time, group, desired) and each one lost.
     pub scaling_log: Vec<String>,
+    /// Every instance launched after the start: (time since the start, generation).
+    pub launches: Vec<(Duration, u64)>,
     /// Every instance observed in `Pending:Wait` or `Terminating:Wait` (id, which).
     pub hook_waits: BTreeSet<(String, &'static str)>,
 }
@@ -183,6 +190,7 @@ impl World {
         let mut world = World {
             now: START_MS,
             rng: SplitMix64::new(scenario.seed),
+            metric_seed: scenario.seed ^ 0x6d65_7472_6963_73,
             timings: scenario.timings.clone(),
             faults: scenario.faults.clone(),
             teardown: scenario.teardown,
@@ -222,6 +230,7 @@ impl World {
             shift_started: false,
             scaling_log: Vec::new(),
             hook_waits: BTreeSet::new(),
+            launches: Vec::new(),
             spec,
         };
         if let Some(previous) = &scenario.previous {
@@ -306,7 +315,8 @@ impl World {
                     terminated: false,
                     never_healthy: false,
                     flap: None,
-                    error_ratio: 0.0,
+                    error_ratio: self.faults.baseline_5xx_ratio,
+                    latency_factor: 1.0,
                     error_carry: 0.0,
                     inflight: VecDeque::new(),
                     pending_wait_from: None,

@@ -128,8 +128,9 @@ impl World {
                 weights: weights.clone(),
             }
         });
-        let mut alarms = Vec::new();
+        let mut alarms = self.bake_alarms(&mut calls);
         let mut metrics = Vec::new();
+        let mut metric_periods = Vec::new();
         if let Strategy::Canary(canary) = &self.spec.strategy {
             if !canary.alarm_names.is_empty() {
                 calls += 1;
@@ -137,35 +138,33 @@ impl World {
                     .faults
                     .alarm_at
                     .is_some_and(|at| self.now >= START_MS + duration_ms(at));
-                alarms = canary
-                    .alarm_names
-                    .iter()
-                    .map(|name| AlarmObservation {
-                        name: name.clone(),
-                        state: if firing {
-                            AlarmState::Alarm
-                        } else {
-                            AlarmState::Ok
-                        },
-                    })
-                    .collect();
+                alarms.extend(canary.alarm_names.iter().map(|name| AlarmObservation {
+                    name: name.clone(),
+                    state: if firing {
+                        AlarmState::Alarm
+                    } else {
+                        AlarmState::Ok
+                    },
+                }));
             }
             if let Some(since) = metrics_since {
-                calls += 2 * self.groups.len() as u64;
+                // RequestCount, the two 5xx counts and TargetResponseTime p99, per group.
+                calls += 4 * self.groups.len() as u64;
                 let from_tick = (since.0.saturating_sub(START_MS) / TICK_MS) as usize;
                 for (arn, g) in &self.groups {
-                    let end = g.metrics.last().copied().unwrap_or((0, 0));
+                    let end = g.metrics.last().copied().unwrap_or_default();
                     let start = if from_tick == 0 {
-                        (0, 0)
+                        Default::default()
                     } else {
                         g.metrics.get(from_tick - 1).copied().unwrap_or(end)
                     };
                     metrics.push(TargetGroupMetrics {
                         target_group_arn: arn.clone(),
                         since,
-                        http_5xx: end.1 - start.1,
-                        requests: end.0 - start.0,
+                        http_5xx: end.target_5xx - start.target_5xx,
+                        requests: end.requests - start.requests,
                     });
+                    metric_periods.push(self.metric_periods(arn, since));
                 }
             }
         }
@@ -176,7 +175,35 @@ impl World {
             listener,
             alarms,
             metrics,
-            metric_periods: Vec::new(),
+            metric_periods,
         }
+    }
+
+    /// The bake alarms (`bake.alarm_names`): in ALARM from [`Faults::bake_alarm_at`] on.
+    ///
+    /// [`Faults::bake_alarm_at`]: super::Faults::bake_alarm_at
+    fn bake_alarms(&self, calls: &mut u64) -> Vec<AlarmObservation> {
+        let Some(bake) = &self.spec.bake else {
+            return Vec::new();
+        };
+        if bake.alarm_names.is_empty() {
+            return Vec::new();
+        }
+        *calls += 1;
+        let firing = self
+            .faults
+            .bake_alarm_at
+            .is_some_and(|at| self.now >= START_MS + duration_ms(at));
+        bake.alarm_names
+            .iter()
+            .map(|name| AlarmObservation {
+                name: name.clone(),
+                state: if firing {
+                    AlarmState::Alarm
+                } else {
+                    AlarmState::Ok
+                },
+            })
+            .collect()
     }
 }

@@ -25,6 +25,12 @@ pub struct Timings {
     /// to this; one that would complete after its heartbeat timeout times out with its
     /// default result instead.
     pub hook_completion_max: Duration,
+    /// `TargetResponseTime` p99 of a healthy instance.
+    pub p99_latency: Duration,
+    /// Spread of each period's published p99: the period's p99 is the request-weighted p99 of
+    /// its instances times a lognormal factor `exp(N(0, p99_noise))`, seeded per target group
+    /// and period.
+    pub p99_noise: f64,
 }
 
 impl Default for Timings {
@@ -40,6 +46,8 @@ impl Default for Timings {
             request_duration: Duration::from_secs(2),
             requests_per_second: 50,
             hook_completion_max: Duration::from_secs(60),
+            p99_latency: Duration::from_millis(200),
+            p99_noise: 0.05,
         }
     }
 }
@@ -65,6 +73,21 @@ pub struct Faults {
     pub alarm_at: Option<Duration>,
     /// Share of the new generation's responses that are 5xx.
     pub new_5xx_ratio: f64,
+    /// The new generation answers this many times slower (its p99 is this multiple of a
+    /// healthy instance's); `None`: as fast as the old one.
+    pub new_latency_factor: Option<f64>,
+    /// Canary: the share of the traffic its weight promises that the new generation's target
+    /// group actually receives (a rule in front of the weighted one routes the rest to the
+    /// stable group); `Some(0.0)`: no traffic at all. `None`: all of it.
+    pub canary_traffic_share: Option<f64>,
+    /// The old generation's p99 noise (see [`Timings::p99_noise`]) instead of the timings' one:
+    /// a noisy stable baseline.
+    pub stable_p99_noise: Option<f64>,
+    /// Share of every instance's responses that are 5xx, old and new (a baseline error rate;
+    /// the new generation adds [`Faults::new_5xx_ratio`]).
+    pub baseline_5xx_ratio: f64,
+    /// Every bake alarm (`bake.alarm_names`) goes into ALARM this long after the start.
+    pub bake_alarm_at: Option<Duration>,
 }
 
 impl Faults {
@@ -99,6 +122,9 @@ impl Faults {
             && self.flap == 0.0
             && self.alarm_at.is_none()
             && self.new_5xx_ratio == 0.0
+            && self.new_latency_factor.is_none_or(|f| f <= 1.0)
+            && self.canary_traffic_share.is_none()
+            && self.bake_alarm_at.is_none()
     }
 }
 

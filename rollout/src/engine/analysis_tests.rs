@@ -1,0 +1,257 @@
+use std::time::Duration;
+
+use super::*;
+
+const MIN: u64 = 60_000;
+/// 14:00:00 UTC on 2026-12-02.
+const T0: u64 = 1_796_220_000_000;
+
+fn period(minute: u64, requests: u64, errors: u64, p99_ms: f64) -> MetricPeriod {
+    MetricPeriod {
+        start: Timestamp(T0 + minute * MIN),
+        requests,
+        target_5xx: errors,
+        elb_5xx: 0,
+        p99_ms: Some(p99_ms),
+    }
+}
+
+fn group(arn: &str, periods: Vec<MetricPeriod>) -> TargetGroupPeriods {
+    TargetGroupPeriods {
+        target_group_arn: arn.into(),
+        periods,
+    }
+}
+
+fn window(from_minute: u64, until_minute: u64) -> Window {
+    Window {
+        from: Timestamp(T0 + from_minute * MIN),
+        until: Timestamp(T0 + until_minute * MIN),
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_5xx_ratio: Some(0.01),
+        max_p99_latency: Some(Duration::from_millis(800)),
+        max_regression: Some(1.5),
+        min_requests: 200,
+    }
+}
+
+const NAMES: Names<'static> = Names {
+    canary: "green",
+    stable: "blue",
+};
+
+#[test]
+fn time_of_day_is_utc_wall_clock_and_virtual_time_reads_from_midnight() {
+    assert_eq!(utc_time_of_day(Timestamp(T0)), "14:00:00");
+    assert_eq!(utc_time_of_day(Timestamp(T0 + 7 * MIN + 5_999)), "14:07:05");
+    assert_eq!(utc_time_of_day(Timestamp(2 * MIN)), "00:02:00");
+    assert_eq!(utc_time_of_day(Timestamp(86_400_000 + 1000)), "00:00:01");
+}
+
+#[test]
+fn only_complete_periods_are_in_the_judged_part_of_a_window() {
+    let timing = MetricTiming::default();
+    let w = window(0, 5);
+    // 14:03:30: periods 14:00 and 14:01 ended 90 s ago or more; 14:02 ended 30 s ago.
+    let now = Timestamp(T0 + 3 * MIN + 30_000);
+    assert_eq!(w.complete_part(&timing, now), window(0, 2));
+    assert_eq!(w.complete_part(&timing, Timestamp(T0)), window(0, 0));
+    assert_eq!(w.complete_part(&timing, Timestamp(T0 + 60 * MIN)), w);
+}
+
+#[test]
+fn the_5xx_ratio_sums_target_and_elb_errors_and_p99_is_request_weighted() {
+    let mut elb = period(1, 300, 1, 400.0);
+    elb.elb_5xx = 2;
+    let g = group(
+        "g",
+        vec![period(0, 100, 0, 100.0), elb, period(9, 999, 999, 9.0)],
+    );
+    let figures = Figures::over(Some(&g), window(0, 2));
+    assert_eq!(figures.requests, 400);
+    assert_eq!(figures.errors, 3);
+    assert_eq!(figures.periods, 2);
+    assert_eq!(
+        figures.p99_ms,
+        Some((100.0 * 100.0 + 400.0 * 300.0) / 400.0)
+    );
+}
+
+#[test]
+fn a_slow_canary_fails_on_latency_naming_both_groups_and_the_window() {
+    let canary = group("c", (0..5).map(|m| period(m, 100, 0, 2410.0)).collect());
+    let stable = group("s", (0..5).map(|m| period(m, 2000, 0, 800.0)).collect());
+    let a = analyse(&limits(), window(2, 7), Some(&canary), Some(&stable));
+    let Verdict::Fail(breach) = &a.verdict else {
+        panic!("expected a failure, got {a:?}");
+    };
+    assert_eq!(breach.metric, Metric::Latency);
+    let text = a.failure_text(breach, NAMES, "canary step 2 (25 %)");
+    assert_eq!(
+        text,
+        "p99 latency 2.41 s in target group green exceeds max_p99_latency 800ms \
+         (stable blue: 0.80 s; canary 3.0× stable) over 14:02:00–14:07:00 UTC during canary step 2 (25 %)"
+    );
+}
+
+#[test]
+fn a_regression_against_stable_fails_below_the_absolute_limit() {
+    let canary = group("c", (0..3).map(|m| period(m, 100, 0, 450.0)).collect());
+    let stable = group("s", (0..3).map(|m| period(m, 2000, 0, 200.0)).collect());
+    let a = analyse(&limits(), window(0, 3), Some(&canary), Some(&stable));
+    let Verdict::Fail(breach) = &a.verdict else {
+        panic!("expected a failure, got {a:?}");
+    };
+    assert_eq!(breach.what, "exceeds max_regression 1.5 × stable's");
+    // Within 1.5×: passes.
+    let canary = group("c", (0..3).map(|m| period(m, 100, 0, 290.0)).collect());
+    let a = analyse(&limits(), window(0, 3), Some(&canary), Some(&stable));
+    assert_eq!(a.verdict, Verdict::Pass);
+}
+
+#[test]
+fn errors_fail_on_the_absolute_ratio() {
+    let canary = group("c", (0..3).map(|m| period(m, 100, 5, 100.0)).collect());
+    let a = analyse(&limits(), window(0, 3), Some(&canary), None);
+    let Verdict::Fail(breach) = &a.verdict else {
+        panic!("expected a failure, got {a:?}");
+    };
+    assert_eq!(breach.metric, Metric::Errors);
+    let text = a.failure_text(breach, NAMES, "canary step 1 (5 %)");
+    assert!(
+        text.starts_with("5xx ratio 5.00 % (15 of 300 requests) in target group green exceeds max_5xx_ratio 1.00 % (stable blue: no data"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_error_free_stable_does_not_make_a_few_canary_errors_a_regression() {
+    let lax = Limits {
+        max_5xx_ratio: None,
+        ..limits()
+    };
+    let stable = group("s", (0..5).map(|m| period(m, 5000, 0, 100.0)).collect());
+    // 2 errors in 1000: 0.2 % > 1.5 × 0 but under the 5-error minimum.
+    let canary = group(
+        "c",
+        (0..5)
+            .map(|m| period(m, 200, u64::from(m < 2), 100.0))
+            .collect(),
+    );
+    let a = analyse(&lax, window(0, 5), Some(&canary), Some(&stable));
+    assert_eq!(a.verdict, Verdict::Pass);
+    // 6 errors in 1000 = 0.6 % > 1.5 × the 0.1 % floor: a regression.
+    let canary = group(
+        "c",
+        (0..5)
+            .map(|m| period(m, 200, if m < 3 { 2 } else { 0 }, 100.0))
+            .collect(),
+    );
+    let a = analyse(&lax, window(0, 5), Some(&canary), Some(&stable));
+    assert!(matches!(a.verdict, Verdict::Fail(ref b) if b.metric == Metric::Errors));
+    // 1 error in 1000 = 0.1 %, under 1.5 × the floor even with 5 errors needed: passes.
+    let canary = group(
+        "c",
+        (0..5)
+            .map(|m| period(m, 200, u64::from(m == 0), 100.0))
+            .collect(),
+    );
+    let a = analyse(&lax, window(0, 5), Some(&canary), Some(&stable));
+    assert_eq!(a.verdict, Verdict::Pass);
+}
+
+#[test]
+fn a_stable_without_data_leaves_only_the_absolute_limits() {
+    let canary = group("c", (0..3).map(|m| period(m, 100, 0, 700.0)).collect());
+    let a = analyse(&limits(), window(0, 3), Some(&canary), None);
+    assert_eq!(a.stable, None);
+    assert_eq!(a.verdict, Verdict::Pass);
+    assert!(
+        a.summary(NAMES, &limits()).contains("stable blue: no data"),
+        "{}",
+        a.summary(NAMES, &limits())
+    );
+}
+
+#[test]
+fn thin_evidence_is_never_a_pass_and_a_breach_waits_for_fifty_requests() {
+    let canary = group("c", (0..3).map(|m| period(m, 50, 0, 100.0)).collect());
+    let a = analyse(&limits(), window(0, 3), Some(&canary), None);
+    assert_eq!(a.verdict, Verdict::Insufficient);
+    assert!(
+        a.summary(NAMES, &limits())
+            .ends_with("insufficient evidence: 150 of 200 requests")
+    );
+    // No traffic at all.
+    let a = analyse(&limits(), window(0, 3), None, None);
+    assert_eq!(a.verdict, Verdict::Insufficient);
+    // 40 requests all failing: not judged yet (fewer than 50).
+    let canary = group("c", vec![period(0, 40, 40, 100.0)]);
+    let a = analyse(&limits(), window(0, 3), Some(&canary), None);
+    assert_eq!(a.verdict, Verdict::Insufficient);
+    // 60 requests with 10 % errors: fails before min_requests.
+    let canary = group("c", vec![period(0, 60, 6, 100.0)]);
+    let a = analyse(&limits(), window(0, 3), Some(&canary), None);
+    assert!(matches!(a.verdict, Verdict::Fail(_)));
+}
+
+#[test]
+fn periods_outside_the_window_are_not_counted() {
+    // A bad period before the weights were applied (minute 0) does not fail the window.
+    let canary = group(
+        "c",
+        vec![period(0, 500, 500, 5000.0), period(1, 300, 0, 100.0)],
+    );
+    let a = analyse(&limits(), window(1, 2), Some(&canary), None);
+    assert_eq!(a.verdict, Verdict::Pass);
+    assert_eq!(a.canary.requests, 300);
+}
+
+#[test]
+fn a_5xx_regression_must_stand_out_of_the_baselines_noise() {
+    let lax = Limits {
+        max_5xx_ratio: None,
+        ..limits()
+    };
+    // Stable at 0.26 %: 6 canary errors in 1440 (0.42 %, 1.6× stable) is chance (found by
+    // the noisy-baseline property test), 30 in 1440 (2.1 %) is not.
+    let stable = group("s", vec![period(0, 10_000, 26, 100.0)]);
+    let canary = group("c", vec![period(0, 1440, 6, 100.0)]);
+    let a = analyse(&lax, window(0, 1), Some(&canary), Some(&stable));
+    assert_eq!(a.verdict, Verdict::Pass);
+    let canary = group("c", vec![period(0, 1440, 30, 100.0)]);
+    let a = analyse(&lax, window(0, 1), Some(&canary), Some(&stable));
+    assert!(matches!(a.verdict, Verdict::Fail(ref b) if b.metric == Metric::Errors));
+}
+
+#[test]
+fn a_p99_regression_needs_three_periods_most_of_them_worse() {
+    let lax = Limits {
+        max_p99_latency: None,
+        ..limits()
+    };
+    let stable = group("s", (0..4).map(|m| period(m, 2000, 0, 200.0)).collect());
+    // Two periods at 3×: too short a window to tell a regression from a noisy baseline.
+    let slow = group("c", (0..4).map(|m| period(m, 100, 0, 600.0)).collect());
+    let a = analyse(&lax, window(0, 2), Some(&slow), Some(&stable));
+    assert_eq!(a.verdict, Verdict::Pass);
+    assert!(
+        a.summary(NAMES, &lax)
+            .contains("(p99 regression not judged: 2 of 3 periods)")
+    );
+    let a = analyse(&lax, window(0, 3), Some(&slow), Some(&stable));
+    assert!(matches!(a.verdict, Verdict::Fail(ref b) if b.metric == Metric::Latency));
+    // One period at 10× lifts the mean over 1.5× stable, but only one of four is worse.
+    let spike = group(
+        "c",
+        (0..4)
+            .map(|m| period(m, 100, 0, if m == 0 { 2000.0 } else { 200.0 }))
+            .collect(),
+    );
+    let a = analyse(&lax, window(0, 4), Some(&spike), Some(&stable));
+    assert_eq!(a.verdict, Verdict::Pass);
+}
