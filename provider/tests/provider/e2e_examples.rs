@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::common::traffic::Traffic;
 use crate::common::{bed, hcl_list};
 
 fn example(relative: &str) -> PathBuf {
@@ -126,6 +127,8 @@ fn canary_example_applies() {
     let bed = bed("e2excan");
     let main = std::fs::read_to_string(example("canary/main.tf")).unwrap();
     bed.tf.write("main.tf", &main).unwrap();
+    // The soaks need evidence (`min_requests`): healthy traffic through the listener.
+    let _traffic = Traffic::healthy(&bed);
     for version in ["1", "2"] {
         let args = [
             "apply".to_string(),
@@ -140,6 +143,9 @@ fn canary_example_applies() {
             var("blue_target_group_arn", bed.blue()),
             var("green_target_group_arn", bed.green()),
             var("soak", "1s"),
+            // Unscaled durations: a bake and a cap on extended soaks that keep the test short.
+            var("bake_duration", "2s"),
+            var("max_soak", "1m"),
         ];
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let apply = bed.terraform(&refs);

@@ -19,6 +19,7 @@ use zdd_test_support::{Fixture, TerraformDir, TfOutput, local_aws, provider_bina
 pub mod autoscaling;
 pub mod hostile;
 pub mod kill;
+pub mod traffic;
 
 /// Poll the engine at least this often: the local AWS runs its health model 20× faster.
 pub const MAX_POLL: &str = "250ms";
