@@ -22,6 +22,9 @@ sys.path.insert(0, str(LOCALAWS_DIR))
 # Small enough to keep the suite fast, large enough that a loaded 2-core machine still observes
 # every intermediate state: a 20 s AWS period lasts 0.5 s here.
 TIME_SCALE = 0.025
+# The traffic tests wait for published metric periods (60 s + a 90 s delay on AWS): 0.6 s +
+# 0.9 s here.
+TRAFFIC_TIME_SCALE = 0.01
 AMI_ID = "ami-12c6146b"  # one of moto's built-in AMIs
 
 
@@ -58,17 +61,17 @@ class LocalAws:
         )
 
 
-def start_server(*extra_args: str) -> Any:
+def start_server(*extra_args: str, time_scale: float = TIME_SCALE) -> Any:
     env = dict(os.environ, PYTHONPATH=str(LOCALAWS_DIR))
     env.pop("ZDD_LOCALAWS_STRICT_ASG_DELETE", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "zdd_localaws", "--port", "0", "--time-scale", str(TIME_SCALE), *extra_args],
+        [sys.executable, "-m", "zdd_localaws", "--port", "0", "--time-scale", str(time_scale), *extra_args],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
     )
     assert process.stdout is not None
     line = process.stdout.readline().decode().strip()
     assert line.startswith("ZDD_LOCALAWS_READY http://127.0.0.1:"), f"unexpected first line {line!r}"
-    aws = LocalAws(line.split()[1], TIME_SCALE, process)
+    aws = LocalAws(line.split()[1], time_scale, process)
     yield aws
     assert process.stdin is not None
     process.stdin.close()  # EOF on stdin is the shutdown signal
@@ -83,6 +86,17 @@ def server() -> Any:
 @pytest.fixture(scope="session")
 def strict_server() -> Any:
     yield from start_server("--strict-asg-delete")
+
+
+@pytest.fixture(scope="session")
+def traffic_server() -> Any:
+    yield from start_server(time_scale=TRAFFIC_TIME_SCALE)
+
+
+@pytest.fixture()
+def traffic_aws(traffic_server: LocalAws) -> LocalAws:
+    traffic_server.control("POST", "/zdd/reset")
+    return traffic_server
 
 
 @pytest.fixture()

@@ -68,3 +68,20 @@ def test_the_server_exits_on_sigterm() -> None:
     aws.process.send_signal(signal.SIGTERM)
 
     assert aws.process.wait(timeout=10) == 0
+
+
+def test_every_cloudwatch_patch_point_exists_and_is_replaced_by_install() -> None:
+    from zdd_localaws import patches_cloudwatch
+    from zdd_localaws.traffic import TrafficModel
+
+    assert patches_cloudwatch.check_patch_points() == []
+    model = HealthModel(ManualClock())
+    patches_cloudwatch.install(TrafficModel(patches_cloudwatch.wall_ms, 1.0, patches_cloudwatch.MotoWorld(model)),
+                               patches_cloudwatch.AlarmHolds())
+    for cls, name in patches_cloudwatch.PATCHED:
+        assert getattr(cls, name) is not getattr(cls, f"_zdd_localaws_cw_original_{name}"), f"{name} not patched"
+        assert getattr(cls, name).__module__ == "zdd_localaws.patches_cloudwatch"
+    # moto 5.2.1 has no PutCompositeAlarm; the patch adds it.
+    from moto.cloudwatch.responses import CloudWatchResponse
+
+    assert CloudWatchResponse.put_composite_alarm.__module__ == "zdd_localaws.patches_cloudwatch"

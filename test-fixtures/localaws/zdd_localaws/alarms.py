@@ -75,6 +75,10 @@ def evaluate_metric_alarm(model: TrafficModel, alarm: Any, now_ms: int) -> Evalu
         if missing == "ignore":
             return Evaluation(alarm.state_value, f"no datapoints, state kept: {described}", evaluated_at)
         return Evaluation(INSUFFICIENT_DATA, f"no datapoints: {described}", evaluated_at)
+    if missing in ("missing", "ignore"):
+        # AWS's table of missing-data cases: with fewer datapoints present than DatapointsToAlarm,
+        # the alarm judges those present (`- - X - -` with 3 of 3 and `missing` is ALARM).
+        m = min(m, len(datapoints))
     state = ALARM if breaching >= m else OK
     return Evaluation(state, f"{breaching} breaching (need {m}): {described}", evaluated_at)
 

@@ -61,10 +61,11 @@ class MotoWorld:
         backend = self._elbv2(listener_arn)
         if backend is None:
             return None
-        listener = next(
-            (l for lb in backend.load_balancers.values() for arn, l in lb.listeners.items() if arn == listener_arn),
-            None,
-        )
+        # arn:...:listener/app/NAME/LB_ID/LISTENER_ID belongs to arn:...:loadbalancer/app/NAME/LB_ID
+        # (a direct lookup: this runs for every source on every tick).
+        lb_arn = listener_arn.replace(":listener/", ":loadbalancer/", 1).rsplit("/", 1)[0]
+        balancer = backend.load_balancers.get(lb_arn)
+        listener = None if balancer is None else balancer.listeners.get(listener_arn)
         if listener is None:
             return None
         weights: dict[str, int] = {}
