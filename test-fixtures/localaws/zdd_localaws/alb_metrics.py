@@ -124,8 +124,8 @@ def buckets(model: TrafficModel, query: MetricQuery, start: datetime, end: datet
     period_ms = model.timing.period_ms
     per_bucket = query.period_seconds // 60
     bucket_ms = period_ms * per_bucket
-    start_ms = _ms(start) // bucket_ms * bucket_ms
-    end_ms = _ms(end)
+    start_ms = to_ms(start) // bucket_ms * bucket_ms
+    end_ms = to_ms(end)
     now = model.wall_ms() if now_ms is None else now_ms
     grouped: dict[int, list[Period]] = {}
     for period in model.published(query.target_group_arn, now):
@@ -186,7 +186,8 @@ def timestamp(start_ms: int) -> datetime:
     return datetime.fromtimestamp(start_ms / 1000.0, tz=timezone.utc)
 
 
-def _ms(t: Any) -> int:
+def to_ms(t: Any) -> int:
+    """A request's time (datetime, epoch seconds or ISO 8601 text) in wall-clock milliseconds."""
     if isinstance(t, datetime):
         if t.tzinfo is None:
             t = t.replace(tzinfo=timezone.utc)
@@ -198,7 +199,7 @@ def _ms(t: Any) -> int:
         return int(round(float(text) * 1000))
     except ValueError:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return _ms(parsed)
+        return to_ms(parsed)
 
 
 # ---- the two read APIs ----------------------------------------------------------------------
@@ -246,4 +247,4 @@ def metric_data_result(model: TrafficModel, query_id: str, label: str | None, qu
 
 
 def _datetime(t: Any) -> datetime:
-    return timestamp(_ms(t))
+    return timestamp(to_ms(t))

@@ -150,7 +150,7 @@ def _install_metrics(traffic: TrafficModel) -> None:
         if not statistics and not extended:
             raise InvalidParameterCombination("Must specify either Statistics or ExtendedStatistics")
         start, end = self._get_param("StartTime"), self._get_param("EndTime")
-        if alb_metrics._ms(start) >= alb_metrics._ms(end):
+        if alb_metrics.to_ms(start) >= alb_metrics.to_ms(end):
             raise ValidationError("The parameter StartTime must be less than the parameter EndTime.")
         return ActionResult(alb_metrics.metric_statistics(traffic, query, start, end, statistics, extended))
 
@@ -170,7 +170,7 @@ def _install_metrics(traffic: TrafficModel) -> None:
         if not ours:
             return orig_data(self)
         start, end = params["StartTime"], params["EndTime"]
-        if alb_metrics._ms(start) >= alb_metrics._ms(end):
+        if alb_metrics.to_ms(start) >= alb_metrics.to_ms(end):
             raise ValidationError("The parameter EndTime must be greater than StartTime.")
         descending = (params.get("ScanBy") or "TimestampDescending") == "TimestampDescending"
         theirs = [q for q in queries if q.get("Id") not in ours]
@@ -226,7 +226,7 @@ def refresh_alarms(traffic: TrafficModel, holds: AlarmHolds, backend: Any, now_m
         children = alarms.rule_children(alarm.rule)
         child_states = {c: state_of(c, visiting + (name,)) for c in children}
         held = holds.set_at.get(name)
-        changed_since = max((_ms_of(backend.alarms[c].state_updated_timestamp) for c in children
+        changed_since = max((alb_metrics.to_ms(backend.alarms[c].state_updated_timestamp) for c in children
                              if c in backend.alarms), default=0)
         if held is None or changed_since > held:
             holds.set_at.pop(name, None)
@@ -245,10 +245,6 @@ def refresh_alarms(traffic: TrafficModel, holds: AlarmHolds, backend: Any, now_m
 def _set_state(alarm: Any, state: str, reason: str) -> None:
     if alarm.state_value != state:
         alarm.update_state(reason, json.dumps({"zdd_localaws": reason}), state)
-
-
-def _ms_of(t: Any) -> int:
-    return alb_metrics._ms(t)
 
 
 def _install_alarms(traffic: TrafficModel, holds: AlarmHolds) -> None:
