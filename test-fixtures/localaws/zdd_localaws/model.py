@@ -335,6 +335,13 @@ class HealthModel:
             self.settle()
             return [(t.instance_id, t.port) for t in self._targets.values() if t.target_group_arn == target_group_arn]
 
+    def healthy_target_groups(self) -> set[str]:
+        """The target groups with at least one `healthy` target (one pass: the traffic model asks
+        on every tick)."""
+        with self._lock:
+            self.settle()
+            return {t.target_group_arn for t in self._targets.values() if t.state == HEALTHY}
+
     def events(self, since_seq: int = 0) -> list[dict[str, Any]]:
         with self._lock:
             self.settle()

@@ -25,7 +25,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.elbv2 import models as elbv2_models
 
 from . import alarms, alb_metrics
-from .model import HEALTHY, HealthModel
+from .model import HealthModel
 from .traffic import TrafficModel
 
 PATCHED = [
@@ -88,12 +88,8 @@ class MotoWorld:
             return None
         return group.load_balancer_arns[0]
 
-    def has_healthy_target(self, target_group_arn: str) -> bool:
-        for instance_id, _port in self.health.targets_of(target_group_arn):
-            health = self.health.health(target_group_arn, instance_id)
-            if health is not None and health.state == HEALTHY:
-                return True
-        return False
+    def healthy_target_groups(self) -> set[str]:
+        return self.health.healthy_target_groups()
 
 
 class AlarmHolds:
@@ -314,7 +310,7 @@ def _install_elbv2(traffic: TrafficModel) -> None:
 
     def modify_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
         # The requests so far were split by the old weights.
-        traffic.advance()
+        traffic.advance(force=True)
         return orig_modify_listener(self, *args, **kwargs)
 
     backend_cls.modify_listener = modify_listener

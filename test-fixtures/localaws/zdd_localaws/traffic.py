@@ -35,6 +35,8 @@ from statistics import NormalDist
 from typing import Any, Protocol
 
 AWS_PERIOD_MS = 60_000
+# The ticker's resolution: an unforced advance integrates no shorter step.
+_MIN_STEP_MS = 10
 AWS_PUBLISH_DELAY_MS = 90_000
 _QUANTILES = (50.0, 90.0, 99.0)
 _Z = {q: NormalDist().inv_cdf(q / 100.0) for q in _QUANTILES}
@@ -180,21 +182,25 @@ class World(Protocol):
 
     def load_balancer_of(self, target_group_arn: str) -> str | None: ...
 
-    def has_healthy_target(self, target_group_arn: str) -> bool: ...
+    def healthy_target_groups(self) -> set[str]:
+        """The target groups with at least one healthy target."""
+
+
+# What the traffic was like during part of a period: (requests per AWS second, weight, total
+# weight, has a healthy target, profile).
+_Conditions = tuple[float, int, int, bool, "Profile"]
 
 
 @dataclass
 class _Accumulated:
-    """One period of one target group, as integrated so far (expected values, not counts)."""
+    """One period of one target group, as integrated so far: how many wall-clock ms it spent
+    under each set of conditions. Integer ms, so that a period under constant conditions sums
+    to exactly the same figures however the ticks were spaced (floats would differ in the last
+    bits, and the draw with them)."""
 
     load_balancer_arn: str
     seed: int
-    served: float = 0.0  # requests routed to a healthy target
-    rejected: float = 0.0  # requests answered by the load balancer: no healthy target
-    target_5xx: float = 0.0
-    elb_5xx: float = 0.0
-    log_latency: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # served-weighted
-    noise: float = 0.0  # served-weighted
+    exposure_ms: dict[_Conditions, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -271,7 +277,7 @@ class TrafficModel:
     def set_source(self, source: Source) -> dict[str, Any]:
         with self._lock:
             now = self.wall_ms()
-            self.advance(now)
+            self.advance(now, force=True)
             if self._last_ms is None:
                 self._last_ms = now
             if source.target_group_arn and not source.load_balancer_arn:
@@ -295,7 +301,7 @@ class TrafficModel:
     def stop_source(self, key: str) -> bool:
         """Stops the source of this listener or target group; what it published stays."""
         with self._lock:
-            self.advance()
+            self.advance(force=True)
             return self._sources.pop(key, None) is not None
 
     def sources(self) -> list[dict[str, Any]]:
@@ -314,32 +320,38 @@ class TrafficModel:
 
     # ---- integration -----------------------------------------------------------------------
 
-    def advance(self, now_ms: int | None = None) -> None:
+    def advance(self, now_ms: int | None = None, force: bool = False) -> None:
         """Integrate every source's traffic from the last call to `now_ms` under the current
-        weights and health (called before anything changes them, by the server's ticker and
-        before every request)."""
+        weights and health (called with `force` before anything changes them, and by the
+        server's ticker and before every request, where steps under _MIN_STEP_MS are left for
+        the next call: a burst of requests need not re-read the load balancer each time)."""
         with self._lock:
             now = self.wall_ms() if now_ms is None else now_ms
             last = self._last_ms
+            if last is not None and not force and now - last < _MIN_STEP_MS:
+                return
             self._last_ms = max(now, last or now)
             if last is None or now <= last or not self._sources:
                 return
-            splits = [(source, self._split(source)) for source in self._sources.values()]
+            healthy = self.world.healthy_target_groups()
+            splits = [(source, self._split(source, healthy)) for source in self._sources.values()]
             t = last
             while t < now:
                 start = self.timing.period_start(t)
                 segment_end = min(now, start + self.timing.period_ms)
-                aws_seconds = (segment_end - t) / 1000.0 / self.time_scale
                 for source, split in splits:
-                    for arn, (lb, share, healthy) in split.items():
-                        self._add(source, arn, lb, start, source.requests_per_second * aws_seconds * share, healthy)
+                    for arn, (lb, weight, total, healthy_now) in split.items():
+                        conditions = (source.requests_per_second, weight, total, healthy_now, source.profile(arn))
+                        self._add(source.seed, arn, lb, start, segment_end - t, conditions)
                 t = segment_end
 
-    def _split(self, source: Source) -> dict[str, tuple[str, float, bool]]:
-        """{target group: (load balancer, share of the source's requests, has a healthy target)}."""
+    def _split(self, source: Source, healthy: set[str]) -> dict[str, tuple[str, int, int, bool]]:
+        """{target group: (load balancer, weight, total weight, has a healthy target)}."""
+        if source.requests_per_second <= 0:
+            return {}
         if source.target_group_arn:
             arn = source.target_group_arn
-            return {arn: (source.load_balancer_arn or "", 1.0, self.world.has_healthy_target(arn))}
+            return {arn: (source.load_balancer_arn or "", 1, 1, arn in healthy)}
         forward = self.world.forward_weights(source.listener_arn or "")
         if forward is None:
             return {}
@@ -347,7 +359,7 @@ class TrafficModel:
         total = sum(w for w in weights.values() if w > 0)
         if total <= 0:
             return {}
-        return {arn: (lb, w / total, self.world.has_healthy_target(arn)) for arn, w in weights.items() if w > 0}
+        return {arn: (lb, w, total, arn in healthy) for arn, w in weights.items() if w > 0}
 
     def _groups_of(self, source: Source) -> dict[str, str]:
         if source.target_group_arn:
@@ -360,25 +372,13 @@ class TrafficModel:
             groups.update({arn: lb for arn in source.profiles})
         return groups
 
-    def _add(self, source: Source, arn: str, lb: str, start: int, requests: float, healthy: bool) -> None:
-        if requests <= 0:
-            return
+    def _add(self, seed: int, arn: str, lb: str, start: int, ms: int, conditions: _Conditions) -> None:
         self._known.setdefault(arn, lb)
         acc = self._accumulated.get((arn, start))
         if acc is None:
-            acc = self._accumulated[(arn, start)] = _Accumulated(lb, source.seed)
-        acc.seed = source.seed
-        if not healthy:
-            acc.rejected += requests
-            acc.elb_5xx += requests
-            return
-        profile = source.profile(arn)
-        acc.served += requests
-        acc.target_5xx += requests * profile.target_5xx_ratio
-        acc.elb_5xx += requests * profile.elb_5xx_ratio
-        for i, value in enumerate(profile.latency_ms):
-            acc.log_latency[i] += requests * math.log(value)
-        acc.noise += requests * profile.latency_noise
+            acc = self._accumulated[(arn, start)] = _Accumulated(lb, seed)
+        acc.seed = seed
+        acc.exposure_ms[conditions] = acc.exposure_ms.get(conditions, 0) + ms
 
     # ---- publication -----------------------------------------------------------------------
 
@@ -386,7 +386,7 @@ class TrafficModel:
         """The target group's published periods with requests, ascending by start."""
         with self._lock:
             now = self.wall_ms() if now_ms is None else now_ms
-            self.advance(now)
+            self.advance(now, force=True)
             periods = []
             for (arn, start) in sorted(k for k in self._accumulated if k[0] == target_group_arn):
                 period = self._period(arn, start, now)
@@ -411,23 +411,51 @@ class TrafficModel:
     def _draw(self, arn: str, start: int, acc: _Accumulated) -> Period | None:
         digest = hashlib.sha256(f"{acc.seed}|{arn}|{start}".encode()).digest()
         rng = random.Random(int.from_bytes(digest[:8], "big"))
-        served = _poisson(rng, acc.served)
-        rejected = _poisson(rng, acc.rejected)
+        expected_served, expected_rejected = 0.0, 0.0
+        profiles: dict[Profile, float] = {}  # served requests expected under each profile
+        for (rps, weight, total, healthy, profile), ms in acc.exposure_ms.items():
+            requests = rps * ms / 1000.0 / self.time_scale * weight / total
+            if healthy:
+                expected_served += requests
+                profiles[profile] = profiles.get(profile, 0.0) + requests
+            else:
+                expected_rejected += requests
+        served = _poisson(rng, expected_served)
+        rejected = _poisson(rng, expected_rejected)
         if served + rejected == 0:
             return None
-        target_ratio = acc.target_5xx / acc.served if acc.served else 0.0
-        elb_ratio = (acc.elb_5xx - acc.rejected) / acc.served if acc.served else 0.0
-        target_5xx = _binomial(rng, served, target_ratio)
+        mix = _mixed(profiles)
+        target_5xx = _binomial(rng, served, mix.target_5xx_ratio)
         rest = served - target_5xx
-        elb_5xx = _binomial(rng, rest, elb_ratio / (1 - target_ratio) if target_ratio < 1 else 0.0) + rejected
+        target_ratio = mix.target_5xx_ratio
+        elb_5xx = _binomial(rng, rest, mix.elb_5xx_ratio / (1 - target_ratio) if target_ratio < 1 else 0.0) + rejected
         latency = None
         if served > 0:
-            sigma = acc.noise / acc.served
+            sigma = mix.latency_noise
             factor = math.exp(rng.gauss(0.0, sigma)) if sigma > 0 else 1.0
-            p50, p90, p99 = (math.exp(v / acc.served) * factor for v in acc.log_latency)
+            p50, p90, p99 = (v * factor for v in mix.latency_ms)
             latency = (p50, max(p50, p90), max(p50, p90, p99))
         return Period(arn, acc.load_balancer_arn, start, start + self.timing.period_ms,
                       self.timing.published_at(start), served + rejected, target_5xx, elb_5xx, served, latency)
+
+
+def _mixed(profiles: dict[Profile, float]) -> Profile:
+    """The profile of a period whose served requests came under several profiles (a change of
+    profile mid-period): ratios weighted by requests, latencies by geometric mean. One profile
+    is returned as it is."""
+    weighted = [(p, w) for p, w in profiles.items() if w > 0]
+    if len(weighted) == 1:
+        return weighted[0][0]
+    total = sum(w for _, w in weighted)
+    if total <= 0:
+        return Profile()
+
+    def mean(value: Callable[[Profile], float]) -> float:
+        return sum(value(p) * w for p, w in weighted) / total
+
+    latency = tuple(math.exp(mean(lambda p, i=i: math.log(p.latency_ms[i]))) for i in range(3))
+    return Profile(mean(lambda p: p.target_5xx_ratio), mean(lambda p: p.elb_5xx_ratio),
+                   latency, mean(lambda p: p.latency_noise))  # type: ignore[arg-type]
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
