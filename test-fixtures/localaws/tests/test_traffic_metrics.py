@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -210,3 +211,21 @@ def test_the_control_endpoint_refuses_what_it_cannot_model(traffic_aws: LocalAws
     assert "load_balancer_arn" in refused({"target_group_arn": unattached, "requests_per_second": 1})
     answer = aws.control("GET", f"/zdd/traffic/{urllib.parse.quote(balancer.green, safe='')}/periods")
     assert answer == {"target_group_arn": balancer.green, "known": False, "periods": []}
+
+
+def test_a_reset_forgets_the_traffic_and_a_scoped_delete_stops_one_source(traffic_aws: LocalAws) -> None:
+    aws = traffic_aws
+    first = make_balancer(aws, (100, 0), healthy=(False, False))
+    aws.control("POST", "/zdd/traffic", {"listener_arn": first.listener_arn, "requests_per_second": 5})
+    aws.control("POST", "/zdd/traffic", {"target_group_arn": first.green, "requests_per_second": 5})
+    stopped = aws.control("DELETE", "/zdd/traffic?source=" + urllib.parse.quote(first.listener_arn, safe=""))
+    assert stopped == {"stopped": True}
+    assert [s.get("target_group_arn") for s in aws.control("GET", "/zdd/traffic")["sources"]] == [first.green]
+
+    def known(arn: str) -> bool:
+        return aws.control("GET", f"/zdd/traffic/{urllib.parse.quote(arn, safe='')}/periods")["known"]
+
+    assert known(first.blue) and known(first.green), "a stopped source's groups keep their metrics"
+    urllib.request.urlopen(urllib.request.Request(aws.endpoint + "/moto-api/reset", method="POST"), timeout=10)
+    assert aws.control("GET", "/zdd/traffic")["sources"] == []
+    assert not known(first.blue) and not known(first.green)
