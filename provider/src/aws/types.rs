@@ -278,6 +278,17 @@ pub struct TargetGroupFigures {
     pub periods: Vec<PeriodFigures>,
 }
 
+/// The load balancer a listener belongs to: `arn:...:listener/app/web/abc/def` →
+/// `arn:...:loadbalancer/app/web/abc`. `None` for anything else.
+pub fn load_balancer_of_listener(listener_arn: &str) -> Option<String> {
+    let (prefix, resource) = listener_arn.rsplit_once(":listener/")?;
+    let (load_balancer, listener_id) = resource.rsplit_once('/')?;
+    if listener_id.is_empty() || load_balancer.split('/').count() != 3 {
+        return None;
+    }
+    Some(format!("{prefix}:loadbalancer/{load_balancer}"))
+}
+
 /// The resource part of an ARN: `arn:...:targetgroup/web/abc` → `targetgroup/web/abc`,
 /// `arn:...:loadbalancer/app/web/abc` → `app/web/abc` (the CloudWatch dimension values).
 pub fn cloudwatch_dimension_of(arn: &str) -> Option<&str> {
@@ -292,6 +303,25 @@ mod tests {
     #[test]
     fn asg_names_carry_the_generation() {
         assert_eq!(asg_name("web", 7), "web-g7");
+    }
+
+    #[test]
+    fn a_listener_names_its_load_balancer() {
+        assert_eq!(
+            load_balancer_of_listener(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2"
+            ),
+            Some(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188".into()
+            )
+        );
+        assert_eq!(
+            load_balancer_of_listener(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc/f2f7/9683"
+            ),
+            None
+        );
+        assert_eq!(load_balancer_of_listener("not-an-arn"), None);
     }
 
     #[test]

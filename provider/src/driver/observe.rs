@@ -8,7 +8,7 @@ use zdd_rollout::{
     AlarmObservation, Observation, RolloutSpec, Strategy, TargetGroupPeriods, Timestamp,
 };
 
-use crate::aws::types::{MetricSource, TargetGroupTiming};
+use crate::aws::types::{MetricSource, TargetGroupTiming, load_balancer_of_listener};
 use crate::aws::{AwsClients, AwsError};
 
 use super::convert;
@@ -120,20 +120,19 @@ impl Observer {
         since: Timestamp,
         now: SystemTime,
     ) -> Result<Vec<TargetGroupPeriods>, AwsError> {
+        // Both groups are behind the listener's load balancer: the canary group joined it when
+        // the listener first forwarded to it, after this run read its target group settings.
+        let Some(load_balancer) = load_balancer_of_listener(&canary.listener_arn) else {
+            return Ok(Vec::new());
+        };
         let sources: Vec<MetricSource> = [
             &canary.stable_target_group_arn,
             &canary.canary_target_group_arn,
         ]
         .into_iter()
-        .filter_map(|arn| {
-            let load_balancer = self
-                .timings
-                .get(arn.as_str())
-                .and_then(|timing| timing.load_balancer_arns.first())?;
-            Some(MetricSource {
-                target_group_arn: arn.clone(),
-                load_balancer_arn: load_balancer.clone(),
-            })
+        .map(|arn| MetricSource {
+            target_group_arn: arn.clone(),
+            load_balancer_arn: load_balancer.clone(),
         })
         .collect();
         if sources.is_empty() {

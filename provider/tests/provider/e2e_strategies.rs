@@ -1,5 +1,6 @@
 //! Rolling and canary updates through real Terraform, watched from outside.
 
+use crate::common::traffic::Traffic;
 use crate::common::{Config, Sampler, bed};
 
 #[test]
@@ -30,10 +31,12 @@ fn canary_steps_the_listener_weights() {
     let bed = bed("e2ecan");
     let mut config = Config::new(&bed);
     config.target_group_arns = None;
+    // max_soak (unscaled) bounds a soak waiting for evidence: a test that lacked it would
+    // fail in a minute rather than hang for the default 30.
     config.extra = vec![
         "strategy = \"canary\"".into(),
         format!(
-            "canary = {{\n    listener_arn = {:?}\n    stable_target_group_arn = {:?}\n    canary_target_group_arn = {:?}\n    steps = [{{ weight = 20, soak = \"1s\" }}, {{ weight = 60, soak = \"1s\" }}, {{ weight = 100, soak = \"0s\" }}]\n  }}",
+            "canary = {{\n    listener_arn = {:?}\n    stable_target_group_arn = {:?}\n    canary_target_group_arn = {:?}\n    steps = [{{ weight = 20, soak = \"1s\" }}, {{ weight = 60, soak = \"1s\" }}, {{ weight = 100, soak = \"0s\" }}]\n    max_soak = \"1m\"\n  }}",
             bed.fixture.listener_arn,
             bed.blue(),
             bed.green()
@@ -44,6 +47,8 @@ fn canary_steps_the_listener_weights() {
 
     config.version = "2".into();
     bed.write_config(&config);
+    // Healthy traffic: each soak sees min_requests (default 200) canary requests and passes.
+    let _traffic = Traffic::healthy(&bed);
     let watched = vec![bed.blue().to_string(), bed.green().to_string()];
     let sampler = Sampler::start(&bed, watched, 2, Some(bed.fixture.listener_arn.clone()));
     bed.apply_ok();

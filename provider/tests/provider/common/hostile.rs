@@ -155,11 +155,14 @@ impl Strategy {
                 ]
             }
             Strategy::Canary => {
+                // No traffic and no evidence asked for: these tests are about kills and AWS
+                // faults, not the canary analysis (which would extend each soak up to
+                // max_soak waiting for requests).
                 config.target_group_arns = None;
                 vec![
                     "strategy = \"canary\"".into(),
                     format!(
-                        "canary = {{\n    listener_arn = {:?}\n    stable_target_group_arn = {:?}\n    canary_target_group_arn = {:?}\n    steps = [{{ weight = 20, soak = \"1s\" }}, {{ weight = 100, soak = \"0s\" }}]\n  }}",
+                        "canary = {{\n    listener_arn = {:?}\n    stable_target_group_arn = {:?}\n    canary_target_group_arn = {:?}\n    steps = [{{ weight = 20, soak = \"1s\" }}, {{ weight = 100, soak = \"0s\" }}]\n    min_requests = 0\n  }}",
                         bed.fixture.listener_arn,
                         bed.blue(),
                         bed.green()
