@@ -271,3 +271,45 @@ fn healthy_canaries_under_noisy_stable_baselines_are_promoted() {
         panic!("{error}");
     }
 }
+
+/// A gate alarm in `INSUFFICIENT_DATA` is no evidence either: plenty of requests, but the
+/// alarm cannot vouch for them.
+#[test]
+fn an_alarm_without_data_is_not_evidence() {
+    let run_with = |policy: &str| {
+        let spec = canary_spec(3, 60, |canary| {
+            canary.alarm_names = Some(vec!["web-5xx".into()]);
+            canary.insufficient_evidence = Some(policy.into());
+            canary.max_soak = Some("5m".into());
+        });
+        let faults = Faults {
+            alarms_without_data: true,
+            ..Faults::default()
+        };
+        run(
+            &update("alarm without data", 9, spec, Timings::default(), faults),
+            &Kill::default(),
+        )
+    };
+    let extended = run_with("extend");
+    let reason = rolled_back_reason(&extended).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        reason.starts_with("insufficient evidence: alarm web-5xx in INSUFFICIENT_DATA")
+            && reason.contains("after 5m (max_soak)"),
+        "{reason}"
+    );
+    let failed = run_with("fail");
+    let reason = rolled_back_reason(&failed).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        reason.contains("alarm web-5xx in INSUFFICIENT_DATA")
+            && reason.contains("(insufficient_evidence = \"fail\")"),
+        "{reason}"
+    );
+    let passed = run_with("pass");
+    assert!(
+        matches!(passed.outcome, Some(Outcome::Succeeded { generation: 2 })),
+        "{:?}\n{}",
+        passed.outcome,
+        passed.trace.join("\n")
+    );
+}
