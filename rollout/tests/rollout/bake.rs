@@ -217,6 +217,14 @@ fn a_killed_or_aborted_bake_resumes_or_rolls_back_holding_the_invariants() {
                 report.violations,
                 trace(&report)
             );
+            for transition in &report.transitions {
+                prop_assert!(
+                    zdd_rollout::transitions::check(*transition).is_ok(),
+                    "{:?} is not in the transition table:\n{}",
+                    transition,
+                    trace(&report)
+                );
+            }
             prop_assert_eq!(report.dropped, 0, "{}", trace(&report));
             prop_assert!(
                 report
