@@ -313,3 +313,41 @@ fn an_alarm_without_data_is_not_evidence() {
         passed.trace.join("\n")
     );
 }
+
+/// With no absolute latency limit, the regression against stable alone still catches a canary
+/// 3× slower under a noisy stable baseline (soaks of 5 minutes: a regression needs 3 periods).
+#[test]
+fn slow_canaries_roll_back_on_regression_alone_under_noisy_baselines() {
+    let mut runner = crate::support::runner("slow canaries, regression only", CASES);
+    let result = runner.run(
+        &(
+            any::<u64>(),
+            2u32..=5,
+            prop_oneof![Just(None), Just(Some(0.2)), Just(Some(0.3))],
+        ),
+        |(seed, desired, stable_noise)| {
+            let spec = canary_spec(desired, 300, |canary| {
+                canary.max_regression = Some(1.5);
+            });
+            let faults = Faults {
+                new_latency_factor: Some(3.0),
+                stable_p99_noise: stable_noise,
+                ..Faults::default()
+            };
+            let report = run(
+                &update("slow canary", seed, spec, Timings::default(), faults),
+                &Kill::default(),
+            );
+            let reason = rolled_back_reason(&report)?;
+            prop_assert!(
+                reason.starts_with("p99 latency")
+                    && reason.contains("exceeds max_regression 1.5 × stable's"),
+                "{reason}"
+            );
+            assert_invariants(&report)
+        },
+    );
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
