@@ -15,7 +15,19 @@
 //! - a model of AWS Instance Refresh at its defaults (min healthy 90 %, max healthy 100 %,
 //!   instance warmup = the 300 s health check grace period) on the same fleet and timings.
 //!
-//! Then the cost of one `step` for a 200-instance fleet.
+//! Then how long a bad canary serves before its rollback starts (issue #14), against the
+//! floor of one complete metric window after the threshold is crossed, and the cost of one
+//! `step` for a 200-instance fleet.
+//!
+//! Figures (2026-12-02, 2 cores, default timings, 20 seeds each; exposure → rollback start):
+//! a canary answering 5 % 5xx is caught in 170-190 s on 3 instances (floor 178 s, ratio 1.01)
+//! and 290-300 s on 20 (ratio 1.69: the simulator hands each instance its exact share of 5xx
+//! with a carried fraction, so 20 instances sharing 2 requests per second return no 5xx at all
+//! in the first minute, and the second period is the first to show them); a canary 3× slower
+//! than a 500ms limit allows is caught in 170-190 s (ratio 1.01, 0.99: the floor is the seeds'
+//! mean). A canary rollout of 3 × 300 s soaks now takes 1464 s against 1107 s before the
+//! analysis: each soak ends 90 s after its last whole period, and starts on a period's
+//! boundary.
 //!
 //! Run: `cargo bench -p zdd-rollout` (release build).
 
@@ -31,6 +43,8 @@ use zdd_rollout::{Rollout, Strategy, Timestamp};
 const REFRESH_WARMUP: Duration = Duration::from_secs(300);
 /// Seeds of the robustness sweep.
 const SWEEP_SEEDS: u64 = 50;
+/// Seeds of the bad-canary detection table.
+const DETECTION_SEEDS: u64 = 20;
 /// A typical poll of DescribeInstanceRefreshes by a tool waiting for a refresh.
 const REFRESH_POLL: Duration = Duration::from_secs(15);
 
@@ -99,10 +113,28 @@ fn main() {
             let groups = spec.target_group_arns().len() as u64;
             let scenario = update("bench", 7, spec.clone(), timings.clone(), Faults::default());
             let report = run(&scenario, &Kill::default());
+            // A soak ends when its last metric period is complete: at least the soak rounded
+            // up to whole periods, then the publish delay (issue #14). The window starts on a
+            // period's boundary after the weights landed: up to one more period, allowed in
+            // the goal below.
+            let timing = spec.metric_timing;
+            let soaking_steps = match &spec.strategy {
+                Strategy::Canary(c) => c.steps.iter().filter(|s| !s.soak.is_zero()).count(),
+                _ => 0,
+            } as u32;
             let soaks: Duration = match &spec.strategy {
-                Strategy::Canary(c) => c.steps.iter().map(|s| s.soak).sum(),
+                Strategy::Canary(c) => c
+                    .steps
+                    .iter()
+                    .filter(|s| !s.soak.is_zero())
+                    .map(|s| {
+                        timing.period * s.soak.as_secs().div_ceil(timing.period.as_secs()) as u32
+                            + timing.publish_delay
+                    })
+                    .sum(),
                 _ => Duration::ZERO,
             };
+            let alignment = timing.period * soaking_steps;
             let batches = u64::from(desired.div_ceil(batch));
             let floor = match kind {
                 StrategyKind::Rolling => (slowest_instance + drain) * batches as u32,
@@ -113,10 +145,10 @@ fn main() {
                 / 60.0;
             // Minimum API calls: the commands that must be sent, and one observation per
             // transition the engine must see (observation = DescribeAutoScalingGroups + one
-            // DescribeTargetHealth per group; canary adds listener, alarms and 2 metrics per
-            // group).
+            // DescribeTargetHealth per group; canary adds listener, alarms and 4 metrics per
+            // group: requests, target and ELB 5xx, p99).
             let observation_cost = match kind {
-                StrategyKind::Canary => 1 + groups + 1 + 1 + 2 * groups,
+                StrategyKind::Canary => 1 + groups + 1 + 1 + 4 * groups,
                 _ => 1 + groups,
             };
             let (min_commands, transitions) = match kind {
@@ -149,9 +181,9 @@ fn main() {
                 / 60.0;
 
             let mut goals = Vec::new();
-            if report.duration > floor + interval {
+            if report.duration > floor + interval + alignment {
                 goals.push(format!(
-                    "{} {desired}: {:.0} s > floor {:.0} s + one interval",
+                    "{} {desired}: {:.0} s > floor {:.0} s + one interval (+ a period per soak)",
                     kind.name(),
                     secs(report.duration),
                     secs(floor)
@@ -201,7 +233,7 @@ fn main() {
                 dropped += r.dropped;
                 peak = peak.max(r.peak_instances);
             }
-            let sweep_ok = worst_over_floor <= secs(interval)
+            let sweep_ok = worst_over_floor <= secs(interval + alignment)
                 && worst_api_ratio <= 2.0
                 && dropped == 0
                 && (kind != StrategyKind::Rolling || peak <= max);
@@ -252,13 +284,13 @@ fn main() {
     }
     println!();
     println!(
-        "sim = simulated rollout; floor = slowest boot + health checks until healthy + drain (+ soaks; rolling: x batches)"
+        "sim = simulated rollout; floor = slowest boot + health checks until healthy + drain (+ each soak in whole metric periods + the 90 s publish delay; rolling: x batches)"
     );
     println!(
         "peak/max = most instances running at once (draining ones included) / max_size (rolling; blue/green and canary run a whole second fleet)"
     );
     println!(
-        "goals = duration <= floor + one health check interval, API calls <= 2 x min, 0 dropped, rolling peak <= max_size"
+        "goals = duration <= floor + one health check interval (canary: + one metric period per soak, the window's alignment), API calls <= 2 x min, 0 dropped, rolling peak <= max_size"
     );
     println!(
         "extra i-m = instance-minutes paid above desired during the rollout; api/min = calls made / minimum model"
@@ -286,7 +318,106 @@ fn main() {
         }
     }
     println!();
+    detection_time();
+    println!();
     step_cost();
+}
+
+/// How long a bad canary serves before its rollback starts: from its first exposure (the
+/// first weight write reaching it) to the failure, against the floor of one complete metric
+/// window after the threshold is crossed: the canary is bad from its first request, so the
+/// first period starting at or after the exposure already crosses it, and can be judged one
+/// period plus the publish delay after it starts.
+fn detection_time() {
+    println!(
+        "bad canary detection (5 % step, 300 s soak, {DETECTION_SEEDS} seeds each): exposure -> rollback start"
+    );
+    println!(
+        "{:<22} {:>5} | {:>8} {:>8} {:>8} | {:>9} | {:>6}",
+        "canary", "fleet", "min (s)", "median", "max (s)", "floor (s)", "ratio"
+    );
+    println!("{}", "-".repeat(80));
+    let cases: [(&str, Faults); 2] = [
+        (
+            "5 % 5xx",
+            Faults {
+                new_5xx_ratio: 0.05,
+                ..Faults::default()
+            },
+        ),
+        (
+            "p99 3x (limit 500ms)",
+            Faults {
+                new_latency_factor: Some(3.0),
+                ..Faults::default()
+            },
+        ),
+    ];
+    for (name, faults) in cases {
+        for desired in [3u32, 20] {
+            let shape = FleetShape {
+                desired,
+                ..FleetShape::default()
+            };
+            let mut raw = zdd_rollout::sim::fixtures::raw_spec(StrategyKind::Canary, &shape, 7);
+            if let Some(canary) = raw.canary.as_mut() {
+                canary.max_p99_latency = Some("500ms".into());
+            }
+            let Ok(spec) = zdd_rollout::RolloutSpec::validate(&raw) else {
+                println!("{name:<22} {desired:>5} | invalid fixture");
+                continue;
+            };
+            let timing = spec.metric_timing;
+            let mut detections = Vec::new();
+            let mut floors = Vec::new();
+            for seed in 1..=DETECTION_SEEDS {
+                let scenario = update(
+                    "detect",
+                    seed,
+                    spec.clone(),
+                    Timings::default(),
+                    faults.clone(),
+                );
+                let report = run(&scenario, &Kill::default());
+                let at = |needle: &str| {
+                    report
+                        .trace
+                        .iter()
+                        .find(|line| line.contains(needle))
+                        .and_then(|line| line.split_whitespace().next())
+                        .and_then(|t| zdd_rollout::parse_duration(t.trim_start_matches('+')).ok())
+                };
+                let (Some(exposed), Some(failed)) = (at("set_listener_weights"), at(" failure: "))
+                else {
+                    continue;
+                };
+                // The simulator's clock starts on a period boundary.
+                let exposed_at = Timestamp::from_millis(exposed.as_millis() as u64);
+                let judged =
+                    timing.complete_at(timing.first_period_from(exposed_at) + timing.period);
+                floors.push(secs(judged.since(exposed_at)));
+                detections.push(secs(failed.saturating_sub(exposed)));
+            }
+            if detections.is_empty() {
+                println!("{name:<22} {desired:>5} | never rolled back");
+                continue;
+            }
+            detections.sort_by(f64::total_cmp);
+            let floor = floors.iter().sum::<f64>() / floors.len() as f64;
+            let median = detections[detections.len() / 2];
+            println!(
+                "{name:<22} {desired:>5} | {:>8.0} {:>8.0} {:>8.0} | {:>9.0} | {:>6.2}",
+                detections[0],
+                median,
+                detections[detections.len() - 1],
+                floor,
+                median / floor
+            );
+        }
+    }
+    println!(
+        "floor = mean over the seeds of (end of the first whole period after the exposure + 90 s publish delay) - exposure"
+    );
 }
 
 /// µs per `step` for a 200-instance fleet in the middle of a blue/green rollout (old and new

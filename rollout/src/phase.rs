@@ -37,8 +37,11 @@ pub enum Phase {
     /// the serving group's (it scaled out meanwhile: the new one grows before the detach).
     WaitingForHealthy,
     /// Canary step `index`: the listener sends `weight` % to the new generation's group; then
-    /// soak, checking the gates (alarms not in ALARM, 5xx ratio ≤ `max_5xx_ratio`, new targets
-    /// healthy). Success: soak elapsed → next step, after the last (100 %) → `DetachingOld`.
+    /// soak, checking the gates: alarms not in ALARM, new targets healthy, and over the complete
+    /// metric periods since the weights were applied (`engine/analysis.rs`) the 5xx ratio, the
+    /// p99 latency and their regression against stable. Success: the soak's last period is
+    /// complete and judged with at least `min_requests` canary requests → next step, after the
+    /// last (100 %) → `DetachingOld`; too little evidence follows `insufficient_evidence`.
     /// Gate failure → rollback (all weight back to the stable group at once).
     CanaryStep { index: usize, weight: u8 },
     /// Rolling: grow the new ASG by up to `batch_size` (within `max_size` instances in total,

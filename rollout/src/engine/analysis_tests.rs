@@ -255,3 +255,29 @@ fn a_p99_regression_needs_three_periods_most_of_them_worse() {
     let a = analyse(&lax, window(0, 4), Some(&spike), Some(&stable));
     assert_eq!(a.verdict, Verdict::Pass);
 }
+
+#[test]
+fn a_p99_regression_must_stand_out_of_the_windows_noise() {
+    let lax = Limits {
+        max_p99_latency: None,
+        ..limits()
+    };
+    // Found by the noisy-baseline property test (2,000 random cases): three stable minutes
+    // that came in low make a healthy canary 1.56× stable on average, 2 of 3 periods worse.
+    let stable = group(
+        "s",
+        [170.0, 120.0, 115.0]
+            .iter()
+            .enumerate()
+            .map(|(m, p99)| period(m as u64, 2000, 0, *p99))
+            .collect(),
+    );
+    let healthy = group("c", (0..3).map(|m| period(m, 100, 0, 210.0)).collect());
+    let a = analyse(&lax, window(0, 3), Some(&healthy), Some(&stable));
+    assert_eq!(a.verdict, Verdict::Pass, "{a:?}");
+    assert_eq!(a.paired.worse, 2);
+    // A canary 3× slower against the same noisy stable stands out.
+    let slow = group("c", (0..3).map(|m| period(m, 100, 0, 600.0)).collect());
+    let a = analyse(&lax, window(0, 3), Some(&slow), Some(&stable));
+    assert!(matches!(a.verdict, Verdict::Fail(ref b) if b.metric == Metric::Latency));
+}

@@ -211,10 +211,12 @@ impl Rollout {
         } else {
             Duration::ZERO
         };
-        if soak > Duration::ZERO {
+        // A soak that passed is not judged again (nor logged again) while the step waits for
+        // the new generation to follow the serving group.
+        if soak > Duration::ZERO && self.cp.soak_passed != Some(applied) {
             let at_step = format!("canary step {} ({weight} %)", index + 1);
             match self.judge_soak(obs, now, &canary, &at_step, applied, soak, out) {
-                Soak::Passed => {}
+                Soak::Passed => self.cp.soak_passed = Some(applied),
                 Soak::Failed(reason) => {
                     self.fail(reason, now);
                     return;

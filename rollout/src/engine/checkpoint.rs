@@ -47,6 +47,9 @@ pub struct Checkpoint {
     /// for evidence (noted once per soak).
     #[serde(default)]
     pub soak_extended: Option<Timestamp>,
+    /// Canary: the `step_applied_at` of the soak whose gates passed.
+    #[serde(default)]
+    pub soak_passed: Option<Timestamp>,
     /// Canary: when the first step began (kept for checkpoints; the gates' windows follow
     /// each step's `step_applied_at`).
     pub canary_started_at: Option<Timestamp>,
@@ -136,6 +139,7 @@ impl Checkpoint {
             failure: None,
             stable_target_group: None,
             soak_extended: None,
+            soak_passed: None,
             step_applied_at: None,
             weights_written_at: None,
             canary_resumed_at: None,

@@ -118,7 +118,8 @@ pub struct Decision {
     pub phase: Phase,
     /// Timeline entries added by this step.
     pub events: Vec<Event>,
-    /// Canary: fetch metric sums for the window starting here.
+    /// Canary: fetch the canary's two target groups' one-minute metric periods from here on
+    /// ([`Observation::metric_periods`]): the window a soak or a bake judges.
     pub metrics_since: Option<Timestamp>,
     /// `Some` once the phase is terminal.
     pub outcome: Option<Outcome>,

@@ -217,6 +217,14 @@ fn a_killed_or_aborted_bake_resumes_or_rolls_back_holding_the_invariants() {
                 report.violations,
                 trace(&report)
             );
+            for transition in &report.transitions {
+                prop_assert!(
+                    zdd_rollout::transitions::check(*transition).is_ok(),
+                    "{:?} is not in the transition table:\n{}",
+                    transition,
+                    trace(&report)
+                );
+            }
             prop_assert_eq!(report.dropped, 0, "{}", trace(&report));
             prop_assert!(
                 report
@@ -233,4 +241,153 @@ fn a_killed_or_aborted_bake_resumes_or_rolls_back_holding_the_invariants() {
     if let Err(error) = result {
         panic!("{error}");
     }
+}
+
+/// A bake alarm in `INSUFFICIENT_DATA` at the bake's end: blue/green passes with a timeline
+/// note; a canary follows `insufficient_evidence`.
+#[test]
+fn a_bake_alarm_without_data_passes_blue_green_and_follows_the_canary_setting() {
+    let faults = Faults {
+        alarms_without_data: true,
+        ..Faults::default()
+    };
+    let report = run(
+        &update(
+            "bake without data",
+            4,
+            baked_spec(StrategyKind::BlueGreen, 3),
+            Timings::default(),
+            faults.clone(),
+        ),
+        &Kill::default(),
+    );
+    assert!(
+        matches!(report.outcome, Some(Outcome::Succeeded { generation: 2 })),
+        "{:?}\n{}",
+        report.outcome,
+        trace(&report)
+    );
+    assert!(
+        trace(&report).contains(
+            "bake: bake alarm web-bake in INSUFFICIENT_DATA: a blue/green bake passes on alarms without data"
+        ),
+        "{}",
+        trace(&report)
+    );
+    let canary = |policy: &str| {
+        let shape = FleetShape {
+            soak: Duration::from_secs(120),
+            ..FleetShape::default()
+        };
+        let mut raw = raw_spec(StrategyKind::Canary, &shape, 7);
+        if let Some(canary) = raw.canary.as_mut() {
+            // Only the bake's alarm has no data: the steps pass on their metrics.
+            canary.alarm_names = None;
+            canary.insufficient_evidence = Some(policy.into());
+            canary.max_soak = Some("5m".into());
+        }
+        raw.bake = Some(RawBake {
+            duration: Some("5m".into()),
+            alarm_names: Some(vec!["web-bake".into()]),
+        });
+        let spec = RolloutSpec::validate(&raw).unwrap_or_else(|e| panic!("{e}"));
+        run(
+            &update(
+                "canary bake without data",
+                4,
+                spec,
+                Timings::default(),
+                faults.clone(),
+            ),
+            &Kill::default(),
+        )
+    };
+    for policy in ["fail", "extend"] {
+        let report = canary(policy);
+        let Some(Outcome::RolledBack {
+            serving: Some(1),
+            reason,
+            ..
+        }) = &report.outcome
+        else {
+            panic!("{policy}: {:?}\n{}", report.outcome, trace(&report));
+        };
+        assert!(
+            reason.starts_with(
+                "insufficient evidence: bake alarm web-bake in INSUFFICIENT_DATA at the end of the bake"
+            ),
+            "{policy}: {reason}"
+        );
+        assert!(
+            report
+                .launches
+                .iter()
+                .all(|(_, generation)| *generation == 2),
+            "{policy}: {:?}",
+            report.launches
+        );
+    }
+    let extended = trace(&canary("extend"));
+    assert!(
+        extended.contains("bake extended for evidence, up to 5m"),
+        "{extended}"
+    );
+    let passed = canary("pass");
+    assert!(
+        matches!(passed.outcome, Some(Outcome::Succeeded { generation: 2 })),
+        "{:?}\n{}",
+        passed.outcome,
+        trace(&passed)
+    );
+}
+
+/// A canary whose errors start after its promotion fails its bake on the canary's own 5xx
+/// limit over the bake's periods, and goes back to the old generation without a launch.
+#[test]
+fn a_canary_bake_fails_on_the_new_generations_5xx_ratio() {
+    let spec = baked_spec(StrategyKind::Canary, 3);
+    let calm = run(
+        &update(
+            "bake",
+            6,
+            spec.clone(),
+            Timings::default(),
+            Faults::default(),
+        ),
+        &Kill::default(),
+    );
+    let started = bake_start(&calm).unwrap_or_else(|| panic!("never baked:\n{}", trace(&calm)));
+    let faults = Faults {
+        new_5xx_ratio: 0.05,
+        new_5xx_from: Some(started + Duration::from_secs(60)),
+        ..Faults::default()
+    };
+    let report = run(
+        &update("bake 5xx", 6, spec, Timings::default(), faults),
+        &Kill::default(),
+    );
+    let Some(Outcome::RolledBack {
+        serving: Some(1),
+        reason,
+        ..
+    }) = &report.outcome
+    else {
+        panic!("{:?}\n{}", report.outcome, trace(&report));
+    };
+    assert!(
+        reason.starts_with("5xx ratio")
+            && reason.contains("exceeds max_5xx_ratio 1.00 %")
+            && reason.contains("during the bake"),
+        "{reason}"
+    );
+    assert!(
+        report
+            .launches
+            .iter()
+            .all(|(_, generation)| *generation == 2),
+        "{:?}",
+        report.launches
+    );
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+    assert_eq!(report.dropped, 0, "{}", trace(&report));
 }

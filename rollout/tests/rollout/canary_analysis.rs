@@ -271,3 +271,83 @@ fn healthy_canaries_under_noisy_stable_baselines_are_promoted() {
         panic!("{error}");
     }
 }
+
+/// A gate alarm in `INSUFFICIENT_DATA` is no evidence either: plenty of requests, but the
+/// alarm cannot vouch for them.
+#[test]
+fn an_alarm_without_data_is_not_evidence() {
+    let run_with = |policy: &str| {
+        let spec = canary_spec(3, 60, |canary| {
+            canary.alarm_names = Some(vec!["web-5xx".into()]);
+            canary.insufficient_evidence = Some(policy.into());
+            canary.max_soak = Some("5m".into());
+        });
+        let faults = Faults {
+            alarms_without_data: true,
+            ..Faults::default()
+        };
+        run(
+            &update("alarm without data", 9, spec, Timings::default(), faults),
+            &Kill::default(),
+        )
+    };
+    let extended = run_with("extend");
+    let reason = rolled_back_reason(&extended).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        reason.starts_with("insufficient evidence: alarm web-5xx in INSUFFICIENT_DATA")
+            && reason.contains("after 5m (max_soak)"),
+        "{reason}"
+    );
+    let failed = run_with("fail");
+    let reason = rolled_back_reason(&failed).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        reason.contains("alarm web-5xx in INSUFFICIENT_DATA")
+            && reason.contains("(insufficient_evidence = \"fail\")"),
+        "{reason}"
+    );
+    let passed = run_with("pass");
+    assert!(
+        matches!(passed.outcome, Some(Outcome::Succeeded { generation: 2 })),
+        "{:?}\n{}",
+        passed.outcome,
+        passed.trace.join("\n")
+    );
+}
+
+/// With no absolute latency limit, the regression against stable alone still catches a canary
+/// 3× slower under a noisy stable baseline (soaks of 5 minutes: a regression needs 3 periods).
+#[test]
+fn slow_canaries_roll_back_on_regression_alone_under_noisy_baselines() {
+    let mut runner = crate::support::runner("slow canaries, regression only", CASES);
+    let result = runner.run(
+        &(
+            any::<u64>(),
+            2u32..=5,
+            prop_oneof![Just(None), Just(Some(0.2)), Just(Some(0.3))],
+        ),
+        |(seed, desired, stable_noise)| {
+            let spec = canary_spec(desired, 300, |canary| {
+                canary.max_regression = Some(1.5);
+            });
+            let faults = Faults {
+                new_latency_factor: Some(3.0),
+                stable_p99_noise: stable_noise,
+                ..Faults::default()
+            };
+            let report = run(
+                &update("slow canary", seed, spec, Timings::default(), faults),
+                &Kill::default(),
+            );
+            let reason = rolled_back_reason(&report)?;
+            prop_assert!(
+                reason.starts_with("p99 latency")
+                    && reason.contains("exceeds max_regression 1.5 × stable's"),
+                "{reason}"
+            );
+            assert_invariants(&report)
+        },
+    );
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}

@@ -304,6 +304,21 @@ fn check(case: &Case, report: &Report) -> Result<(), TestCaseError> {
     };
     prop_assert!(report.violations.is_empty(), "{}", summary());
     prop_assert!(!report.transitions.is_empty(), "{}", summary());
+    // Each soak's window is judged to a pass once (a resumed apply judges its own window).
+    let mut passes = std::collections::BTreeSet::new();
+    let mut resumed = false;
+    for line in &report.trace {
+        resumed |= line.contains(" resume: ") || line.contains(" killed: ");
+        if let Some((_, detail)) = line.split_once(" analysis: ")
+            && detail.ends_with(": pass")
+        {
+            prop_assert!(
+                passes.insert(detail.to_string()) || resumed,
+                "a soak judged twice: {}",
+                summary()
+            );
+        }
+    }
     for transition in &report.transitions {
         prop_assert!(
             zdd_rollout::transitions::check(*transition).is_ok(),

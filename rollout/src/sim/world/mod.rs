@@ -190,7 +190,7 @@ impl World {
         let mut world = World {
             now: START_MS,
             rng: SplitMix64::new(scenario.seed),
-            metric_seed: scenario.seed ^ 0x6d65_7472_6963_73,
+            metric_seed: scenario.seed ^ 0x006d_6574_7269_6373,
             timings: scenario.timings.clone(),
             faults: scenario.faults.clone(),
             teardown: scenario.teardown,

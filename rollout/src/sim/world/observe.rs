@@ -140,11 +140,7 @@ impl World {
                     .is_some_and(|at| self.now >= START_MS + duration_ms(at));
                 alarms.extend(canary.alarm_names.iter().map(|name| AlarmObservation {
                     name: name.clone(),
-                    state: if firing {
-                        AlarmState::Alarm
-                    } else {
-                        AlarmState::Ok
-                    },
+                    state: self.alarm_state(firing),
                 }));
             }
             if let Some(since) = metrics_since {
@@ -179,6 +175,16 @@ impl World {
         }
     }
 
+    fn alarm_state(&self, firing: bool) -> AlarmState {
+        if firing {
+            AlarmState::Alarm
+        } else if self.faults.alarms_without_data {
+            AlarmState::InsufficientData
+        } else {
+            AlarmState::Ok
+        }
+    }
+
     /// The bake alarms (`bake.alarm_names`): in ALARM from [`Faults::bake_alarm_at`] on.
     ///
     /// [`Faults::bake_alarm_at`]: super::Faults::bake_alarm_at
@@ -198,11 +204,7 @@ impl World {
             .iter()
             .map(|name| AlarmObservation {
                 name: name.clone(),
-                state: if firing {
-                    AlarmState::Alarm
-                } else {
-                    AlarmState::Ok
-                },
+                state: self.alarm_state(firing),
             })
             .collect()
     }

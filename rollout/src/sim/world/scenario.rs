@@ -73,6 +73,9 @@ pub struct Faults {
     pub alarm_at: Option<Duration>,
     /// Share of the new generation's responses that are 5xx.
     pub new_5xx_ratio: f64,
+    /// [`Faults::new_5xx_ratio`] applies from this long after the start on (`None`: from the
+    /// start): a release that goes bad later, e.g. during a bake.
+    pub new_5xx_from: Option<Duration>,
     /// The new generation answers this many times slower (its p99 is this multiple of a
     /// healthy instance's); `None`: as fast as the old one.
     pub new_latency_factor: Option<f64>,
@@ -88,6 +91,9 @@ pub struct Faults {
     pub baseline_5xx_ratio: f64,
     /// Every bake alarm (`bake.alarm_names`) goes into ALARM this long after the start.
     pub bake_alarm_at: Option<Duration>,
+    /// Every alarm (canary and bake) not in ALARM reads `INSUFFICIENT_DATA` (its metric has
+    /// no datapoints: a quiet service, or an alarm on the wrong dimension).
+    pub alarms_without_data: bool,
 }
 
 impl Faults {
@@ -125,6 +131,7 @@ impl Faults {
             && self.new_latency_factor.is_none_or(|f| f <= 1.0)
             && self.canary_traffic_share.is_none()
             && self.bake_alarm_at.is_none()
+            && !self.alarms_without_data
     }
 }
 

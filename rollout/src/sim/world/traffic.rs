@@ -43,6 +43,13 @@ impl World {
             }
             None => self.groups.keys().map(|g| (g.clone(), rate)).collect(),
         };
+        // `Faults::new_5xx_from`: the new generation answers as well as the old one until then.
+        let new_errors_held = self
+            .faults
+            .new_5xx_from
+            .is_some_and(|from| self.now < START_MS + duration_ms(from));
+        let previous = self.previous_generation;
+        let baseline = self.faults.baseline_5xx_ratio;
         for (arn, count) in streams {
             let Some(group) = self.groups.get(&arn) else {
                 continue;
@@ -88,7 +95,12 @@ impl World {
                         {
                             instance.inflight.pop_front();
                         }
-                        instance.error_carry += n as f64 * instance.error_ratio;
+                        let ratio = if new_errors_held && Some(instance.generation) != previous {
+                            baseline
+                        } else {
+                            instance.error_ratio
+                        };
+                        instance.error_carry += n as f64 * ratio;
                         let whole = instance.error_carry.floor();
                         instance.error_carry -= whole;
                         errors += whole as u64;
