@@ -120,6 +120,14 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ),
     ("command_failed", "AWS answered a command with an error"),
     (
+        "analysis",
+        "a canary soak was judged: the canary's and the stable group's requests, 5xx ratio and p99 over the window, pass or fail, or the soak extended for evidence",
+    ),
+    (
+        "bake",
+        "the bake after the switch: extended, passed on alarms without data, or ended, with the extra instance-minutes the old generation ran",
+    ),
+    (
         "failure",
         "a gate or a timeout failed the rollout, as the detail says",
     ),
