@@ -7,6 +7,13 @@
 //! otherwise leave terraform running, holding Terraform's lock and writing the state, while the
 //! guard's lease expires and another run takes it over. With it, "the lease expired" implies
 //! "its terraform is gone" (see `core::lease` for the whole argument and its limits).
+//!
+//! Terraform's stdout and stderr pass through the guard (`tee`), which reads in them whether
+//! terraform's release of its state lock failed.
+
+mod tee;
+
+pub use tee::{OUTPUT_END_LIMIT, OutputEnd, TerraformOutput};
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -26,6 +33,23 @@ pub enum StdoutTo {
 pub struct Terraform {
     bin: PathBuf,
     dir: PathBuf,
+}
+
+/// A terraform process started by [`Terraform::spawn`], and its output on its way through.
+#[derive(Debug)]
+pub struct Running {
+    pub child: Child,
+    pub output: TerraformOutput,
+}
+
+/// A process whose output does not pass through the guard (nothing to read in it).
+impl From<Child> for Running {
+    fn from(child: Child) -> Running {
+        Running {
+            child,
+            output: TerraformOutput::default(),
+        }
+    }
 }
 
 /// Captured output of a short terraform command.
@@ -67,18 +91,28 @@ impl Terraform {
         command
     }
 
-    /// Starts terraform with inherited stdin/stderr and stdout as asked.
-    pub fn spawn(&self, args: &[String], stdout: StdoutTo) -> anyhow::Result<Child> {
-        let mut command = self.command(args);
-        command.stdin(Stdio::null()).stderr(Stdio::inherit());
-        match stdout {
-            StdoutTo::Stdout => command.stdout(Stdio::inherit()),
-            StdoutTo::Stderr => {
-                let fd = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned()?;
-                command.stdout(Stdio::from(fd))
-            }
+    /// Starts terraform without stdin, its stderr passing through to the guard's stderr and its
+    /// stdout to where `stdout` says.
+    pub fn spawn(&self, args: &[String], stdout: StdoutTo) -> anyhow::Result<Running> {
+        let stdout_sink = match stdout {
+            StdoutTo::Stdout => tee::Sink::Stdout,
+            StdoutTo::Stderr => tee::Sink::Stderr,
         };
-        command.spawn().with_context(|| self.spawn_hint())
+        let (stdout_pipe, stdout_tap) = tee::tap(stdout_sink)?;
+        let (stderr_pipe, stderr_tap) = tee::tap(tee::Sink::Stderr)?;
+        let mut command = self.command(args);
+        command
+            .stdin(Stdio::null())
+            .stdout(stdout_pipe)
+            .stderr(stderr_pipe);
+        let spawned = command.spawn();
+        // Closes the guard's write ends: the streams end when terraform's (and its children's)
+        // do, and at once if it did not start.
+        drop(command);
+        Ok(Running {
+            child: spawned.with_context(|| self.spawn_hint())?,
+            output: TerraformOutput::new(vec![stdout_tap, stderr_tap]),
+        })
     }
 
     /// Runs terraform to completion, capturing its output.

@@ -49,10 +49,10 @@ pub async fn run(args: &DriftArgs) -> anyhow::Result<Outcome> {
     // Supervised (not captured) so that a signal is forwarded to it as in `run`: terraform
     // runs in its own process group, so the CI's Ctrl-C reaches the guard only. Its output goes
     // to stderr. No lease here: nothing can be lost.
-    let child = terraform.spawn(&plan_args, StdoutTo::Stderr)?;
+    let running = terraform.spawn(&plan_args, StdoutTo::Stderr)?;
     let (_no_lease, mut no_lease_lost) = watch::channel(None);
     let code = supervise(
-        child,
+        running,
         None,
         UNWATCHED_TICK,
         &mut signals,

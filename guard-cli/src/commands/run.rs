@@ -98,10 +98,10 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             "unlocked",
             "running terraform without locking, lease or watch (--allow-unlocked)",
         );
-        let child = terraform.spawn(&tf_args, stdout_to)?;
+        let running = terraform.spawn(&tf_args, stdout_to)?;
         let (_stop, mut lost) = watch::channel(None);
         let code = supervise(
-            child,
+            running,
             None,
             args.watch_interval,
             &mut signals,
@@ -306,11 +306,11 @@ async fn guarded(
                         private.path().display()
                     ),
                 );
-                let child = terraform.spawn(&plan_args, stdout_to)?;
+                let running = terraform.spawn(&plan_args, stdout_to)?;
                 // Terraform is starting meanwhile; it reads the state only after taking its lock.
                 outcome = outcome.combine(watcher.first_look(reporter).await);
                 let code = supervise(
-                    child,
+                    running,
                     Some(&mut *watcher),
                     args.watch_interval,
                     signals,
@@ -365,11 +365,11 @@ async fn guarded(
         tf_args.to_vec()
     };
 
-    let child = terraform.spawn(&final_args, stdout_to)?;
+    let running = terraform.spawn(&final_args, stdout_to)?;
     outcome = outcome.combine(watcher.first_look(reporter).await);
     let baseline_serial = watcher.baseline_serial();
     let code = supervise(
-        child,
+        running,
         Some(&mut *watcher),
         args.watch_interval,
         signals,

@@ -10,14 +10,14 @@
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use tokio::process::Child;
 use tokio::signal::unix::{Signal as UnixSignal, SignalKind, signal};
 use tokio::sync::watch;
 
 use super::lease::LeaseLost;
 use super::watcher::{Observation, PendingObservation, Watcher};
+use crate::core::watch::TerraformEnd;
 use crate::output::{Level, Reporter};
-use crate::runner::{Signal, kill_group, send_signal};
+use crate::runner::{OUTPUT_END_LIMIT, Running, Signal, kill_group, send_signal};
 
 /// SIGINT and SIGTERM, installed once per process.
 pub struct Signals {
@@ -58,15 +58,18 @@ enum Wake {
 /// Waits for terraform while watching; forwards SIGINT/SIGTERM (the second forwarded as well,
 /// which Terraform treats as "stop now"; a third kills it). A lost lease (the heartbeat could not
 /// renew it in time, or a tick saw it taken) stops terraform the same way as a Ctrl-C, and kills
-/// its process group if it still runs when the lease expires. Returns terraform's exit code.
+/// its process group if it still runs when the lease expires. Once terraform exited, its output
+/// is read to its end before the watch's verdict (which needs what it said about its lock).
+/// Returns terraform's exit code.
 pub async fn supervise(
-    mut child: Child,
+    terraform: impl Into<Running>,
     watcher: Option<&mut Watcher>,
     interval: Duration,
     signals: &mut Signals,
     lease_lost: &mut watch::Receiver<Option<LeaseLost>>,
     reporter: &Reporter,
 ) -> anyhow::Result<Option<i32>> {
+    let Running { mut child, output } = terraform.into();
     let pid = child.id();
     let mut watcher = watcher;
     if let Some(w) = watcher.as_deref_mut() {
@@ -114,8 +117,25 @@ pub async fn supervise(
             biased;
             status = child.wait() => {
                 let code = status?.code();
+                let said = output.finish(OUTPUT_END_LIMIT).await;
+                if said.still_open {
+                    reporter.warn(
+                        "terraform_output",
+                        &format!(
+                            "terraform exited but its output was still open {} later (a \
+                             process it started still runs?): judged by what it wrote until then",
+                            crate::core::lease::human(OUTPUT_END_LIMIT)
+                        ),
+                    );
+                }
                 if let Some(w) = watcher.as_deref_mut() {
-                    w.terraform_exited(reporter, code);
+                    w.terraform_exited(
+                        reporter,
+                        TerraformEnd {
+                            exit_code: code,
+                            release_failed: said.release_failed,
+                        },
+                    );
                 }
                 return Ok(code);
             }

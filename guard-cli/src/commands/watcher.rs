@@ -19,7 +19,7 @@ use crate::core::lease::{self, LockStore, RecordedLock};
 use crate::core::lockinfo::LockInfo;
 use crate::core::render::render_state_diff;
 use crate::core::snapshot::{Assessment, Snapshot, assess};
-use crate::core::watch::{LockEvent, LockFinding, LockWatch};
+use crate::core::watch::{LockEvent, LockFinding, LockWatch, TerraformEnd};
 use crate::exit::{LockingError, Outcome};
 use crate::output::{Level, Reporter};
 
@@ -510,14 +510,14 @@ impl Watcher {
         self.lockfile.terraform_stopping();
     }
 
-    /// The verdict on a lock that went missing while terraform ran, now that it exited with
-    /// `exit_code`: a force-unlock made terraform's own release fail.
-    pub(super) fn terraform_exited(&mut self, reporter: &Reporter, exit_code: Option<i32>) {
+    /// The verdict on a lock that went missing while terraform ran, now that it ended as `end`
+    /// says: a force-unlock made terraform's own release fail, and terraform said so.
+    pub(super) fn terraform_exited(&mut self, reporter: &Reporter, end: TerraformEnd) {
         let findings: Vec<(String, LockFinding)> = [
             self.dynamodb_lock_name()
-                .zip(self.dynamodb_lock.terraform_exited(exit_code)),
+                .zip(self.dynamodb_lock.terraform_exited(end)),
             self.lockfile
-                .terraform_exited(exit_code)
+                .terraform_exited(end)
                 .map(|finding| (self.lockfile_name(), finding)),
         ]
         .into_iter()

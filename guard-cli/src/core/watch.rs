@@ -1,11 +1,13 @@
 //! Watching Terraform's lock while it runs. The first lock seen is this run's; a different ID
 //! later means someone replaced it, which is interference at once. A missing lock proves nothing
 //! while terraform runs: terraform deletes its own lock a moment before it exits, and a starved
-//! terraform can take seconds to exit after that. A force-unlock, though, always makes
-//! terraform's own release fail ("Error releasing the state lock", a non-zero exit), so the
-//! verdict on a missing lock waits for terraform's exit code: a warning when it goes, interference
-//! only when terraform then fails. No time enters the decision.
-//! Pure: observations and the exit code in, events and findings out.
+//! terraform can take seconds to exit after that. Nor does a failing exit after it: terraform
+//! releases its lock on the way out of a failed apply too. A force-unlock, though, always makes
+//! terraform's own release fail, and terraform says so ("Error releasing the state lock", see
+//! `core::release_report`), so the verdict on a missing lock waits for terraform's end: a warning
+//! when it goes, interference only when terraform then reports its release failed (or was killed
+//! by a signal, so never released it). No time enters the decision.
+//! Pure: observations and how terraform ended in, events and findings out.
 
 use super::lockinfo::LockInfo;
 
@@ -14,8 +16,8 @@ use super::lockinfo::LockInfo;
 pub enum LockFinding {
     /// Another holder's lock took the place of ours (decided as soon as it is seen).
     Replaced { ours: LockInfo, now: LockInfo },
-    /// Ours went missing while terraform ran, and terraform then failed with `exit_code`
-    /// (`None`: killed by a signal).
+    /// Ours went missing while terraform ran, and terraform's own release of it then failed
+    /// (with `exit_code`), or terraform was killed by a signal (`None`) before releasing it.
     Removed {
         ours: LockInfo,
         exit_code: Option<i32>,
@@ -33,9 +35,15 @@ impl LockFinding {
             ),
             LockFinding::Removed { ours, exit_code } => format!(
                 "this run's Terraform lock ({lock_name}) was removed while terraform was still \
-                 running, and terraform then failed ({}), as its own release of a removed lock \
-                 does (force-unlock?): it was {}",
-                exit_code.map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}")),
+                 running (force-unlock?), and {}: it was {}",
+                exit_code.map_or_else(
+                    || "terraform was then killed by a signal, so it never released it itself"
+                        .to_string(),
+                    |c| format!(
+                        "terraform's own release of it then failed (exit {c}), as the release \
+                         of a removed lock does"
+                    )
+                ),
                 ours.describe()
             ),
         }
@@ -64,7 +72,7 @@ impl LockEvent {
             LockEvent::Missing(ours) => format!(
                 "this run's Terraform lock ({lock_name}) is gone while terraform still runs; \
                  terraform deletes it just before it exits, so this counts as interference only \
-                 if terraform then fails: it was {}",
+                 if terraform then reports that its own release of it failed: it was {}",
                 ours.describe()
             ),
             LockEvent::Back(ours) => format!(
@@ -74,6 +82,15 @@ impl LockEvent {
             LockEvent::Interference(finding) => finding.describe(lock_name),
         }
     }
+}
+
+/// How terraform ended: what the verdict on a lock missing at the last look needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerraformEnd {
+    /// Its exit code (`None`: killed by a signal).
+    pub exit_code: Option<i32>,
+    /// It reported that its own release of the state lock failed (see `core::release_report`).
+    pub release_failed: bool,
 }
 
 /// Tracks one lock (the DynamoDB item or the S3 lockfile) of one terraform process.
@@ -124,13 +141,25 @@ impl LockWatch {
         self.stopping = true;
     }
 
-    /// The verdict when terraform exited with `exit_code` (`None`: killed by a signal): a lock
-    /// missing at the last look counts as removed only if terraform failed.
-    pub fn terraform_exited(&self, exit_code: Option<i32>) -> Option<LockFinding> {
+    /// The verdict once terraform ended: a lock missing at the last look counts as removed only
+    /// if terraform's own release of it then failed, or if terraform was killed by a signal (it
+    /// never reached its release). A failing terraform whose release went through removed its
+    /// lock itself, whenever the look came. A failed release with no look missing the lock is no
+    /// verdict either: the release can fail on a backend error too, with the lock still there
+    /// (the check after the run reports a lock left behind).
+    pub fn terraform_exited(&self, end: TerraformEnd) -> Option<LockFinding> {
         let ours = self.ours.as_ref()?;
-        (self.missing && !self.replaced && exit_code != Some(0)).then(|| LockFinding::Removed {
+        if !self.missing || self.replaced {
+            return None;
+        }
+        let removed = match end.exit_code {
+            Some(0) => false,
+            Some(_) => end.release_failed,
+            None => true,
+        };
+        removed.then(|| LockFinding::Removed {
             ours: ours.clone(),
-            exit_code,
+            exit_code: end.exit_code,
         })
     }
 
@@ -156,6 +185,19 @@ mod tests {
         })
     }
 
+    /// Terraform exited with `code`; `release_failed`: it said its release of the lock failed.
+    fn exited(code: i32, release_failed: bool) -> TerraformEnd {
+        TerraformEnd {
+            exit_code: Some(code),
+            release_failed,
+        }
+    }
+
+    const KILLED: TerraformEnd = TerraformEnd {
+        exit_code: None,
+        release_failed: false,
+    };
+
     fn watching(id: &str) -> LockWatch {
         let mut watch = LockWatch::new();
         assert_eq!(watch.observe(None), None, "before terraform takes it");
@@ -170,8 +212,17 @@ mod tests {
             assert_eq!(watch.observe(lock("a")), None);
         }
         assert_eq!(watch.ours().map(|l| l.id.as_str()), Some("a"));
-        assert_eq!(watch.terraform_exited(Some(0)), None);
-        assert_eq!(watch.terraform_exited(Some(1)), None, "a failure alone");
+        assert_eq!(watch.terraform_exited(exited(0, false)), None);
+        assert_eq!(
+            watch.terraform_exited(exited(1, false)),
+            None,
+            "a failure alone"
+        );
+        assert_eq!(
+            watch.terraform_exited(exited(1, true)),
+            None,
+            "a failed release with the lock never seen missing (a backend error, say)"
+        );
     }
 
     #[test]
@@ -181,22 +232,50 @@ mod tests {
         assert!(matches!(warning, LockEvent::Missing(_)));
         assert!(!warning.describe("ddb").contains("force-unlock"));
         assert_eq!(watch.observe(None), None, "warned once");
-        assert_eq!(watch.terraform_exited(Some(0)), None);
+        assert_eq!(watch.terraform_exited(exited(0, false)), None);
     }
 
     #[test]
-    fn missing_then_exit_nonzero_is_a_removal() {
+    fn missing_then_a_failed_release_is_a_removal() {
         let mut watch = watching("a");
         watch.observe(None);
-        let finding = watch.terraform_exited(Some(1)).unwrap();
+        let finding = watch.terraform_exited(exited(1, true)).unwrap();
         assert!(matches!(
             &finding,
             LockFinding::Removed { ours, exit_code: Some(1) } if ours.id == "a"
         ));
         let message = finding.describe("dynamodb:t/b/k");
         assert!(message.contains("force-unlock"), "{message}");
-        assert!(message.contains("exit 1"), "{message}");
-        assert!(watch.terraform_exited(None).is_some(), "killed counts too");
+        assert!(
+            message.contains("release of it then failed (exit 1)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn missing_then_killed_by_a_signal_is_a_removal() {
+        let mut watch = watching("a");
+        watch.observe(None);
+        let finding = watch.terraform_exited(KILLED).unwrap();
+        assert!(matches!(
+            &finding,
+            LockFinding::Removed {
+                exit_code: None,
+                ..
+            }
+        ));
+        let message = finding.describe("ddb");
+        assert!(message.contains("killed by a signal"), "{message}");
+    }
+
+    /// The look fell between terraform's own release and its failing exit: no interference,
+    /// however the look and the exit were timed (the flake this rule replaced).
+    #[test]
+    fn missing_then_a_failure_with_a_clean_release_is_terraform_failing_on_its_own() {
+        let mut watch = watching("a");
+        assert!(matches!(watch.observe(None), Some(LockEvent::Missing(_))));
+        assert_eq!(watch.terraform_exited(exited(1, false)), None);
+        assert_eq!(watch.terraform_exited(exited(2, false)), None);
     }
 
     #[test]
@@ -209,7 +288,7 @@ mod tests {
         assert_eq!(watch.observe(lock("c")), None);
         assert_eq!(watch.observe(None), None);
         assert_eq!(
-            watch.terraform_exited(Some(1)),
+            watch.terraform_exited(exited(1, true)),
             None,
             "already reported as replaced"
         );
@@ -231,7 +310,7 @@ mod tests {
         watch.observe(None);
         assert!(matches!(watch.observe(lock("a")), Some(LockEvent::Back(_))));
         assert_eq!(watch.observe(lock("a")), None);
-        assert_eq!(watch.terraform_exited(Some(1)), None);
+        assert_eq!(watch.terraform_exited(exited(1, true)), None);
     }
 
     #[test]
@@ -239,13 +318,14 @@ mod tests {
         let mut watch = watching("a");
         watch.terraform_stopping();
         assert_eq!(watch.observe(None), None);
-        assert_eq!(watch.terraform_exited(Some(1)), None);
+        assert_eq!(watch.terraform_exited(exited(1, true)), None);
+        assert_eq!(watch.terraform_exited(KILLED), None);
     }
 
     #[test]
     fn a_lock_never_seen_is_never_judged() {
         let mut watch = LockWatch::new();
         assert_eq!(watch.observe(None), None);
-        assert_eq!(watch.terraform_exited(Some(1)), None);
+        assert_eq!(watch.terraform_exited(exited(1, true)), None);
     }
 }

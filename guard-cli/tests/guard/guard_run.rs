@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use crate::guard_support::{Bed, Locking, StderrLines, children_of, held_open, text, text_with};
-use zdd_test_support::{Signal, send_signal, signal_group, terraform_bin, wait_with_timeout};
+use zdd_test_support::{
+    HOLD_OPEN_COMMAND, Signal, send_signal, signal_group, terraform_bin, wait_with_timeout,
+};
 
 const FAST: &[&str] = &["--watch-interval", "200ms", "--lease-ttl", "5s"];
 
@@ -180,14 +182,10 @@ async fn force_unlock_mid_apply_is_reported() {
     assert!(all.contains("force-unlock?"), "{all}");
 }
 
-/// Terraform deletes its own lock a moment before it exits; on a loaded machine that moment can
-/// last seconds. A terraform that is slow to exit after its own unlock must not be reported as
-/// force-unlocked (exit 4): a real force-unlock makes terraform's own release fail ("Error
-/// releasing the state lock"). A wrapper holds terraform's process open 4 s after terraform is
-/// done, as a starved process would be.
-#[tokio::test(flavor = "multi_thread")]
-async fn terraform_slow_to_exit_after_its_own_unlock_is_not_a_force_unlock() {
-    let bed = Bed::new("slow-exit", Locking::DynamoDb, &held_open()).await;
+/// A stand-in for terraform that runs the real one and holds its process open 4 s after it is
+/// done (keeping its exit code), as a starved process would be: long enough for a watch look
+/// (every 200 ms) to land between terraform's own unlock and its exit.
+fn slow_exit_terraform(bed: &Bed) -> std::path::PathBuf {
     let wrapper = bed.tf.path().join("../slow-exit-terraform");
     std::fs::write(
         &wrapper,
@@ -202,9 +200,19 @@ async fn terraform_slow_to_exit_after_its_own_unlock_is_not_a_force_unlock() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
+    wrapper
+}
+
+/// Terraform deletes its own lock a moment before it exits; on a loaded machine that moment can
+/// last seconds. A terraform that is slow to exit after its own unlock must not be reported as
+/// force-unlocked (exit 4): a real force-unlock makes terraform's own release fail ("Error
+/// releasing the state lock").
+#[tokio::test(flavor = "multi_thread")]
+async fn terraform_slow_to_exit_after_its_own_unlock_is_not_a_force_unlock() {
+    let bed = Bed::new("slow-exit", Locking::DynamoDb, &held_open()).await;
     let mut child = bed
         .guard(&run_args(&[], &["apply", "-auto-approve", "-no-color"]))
-        .env("TERRAFORM", &wrapper)
+        .env("TERRAFORM", slow_exit_terraform(&bed))
         .spawn()
         .unwrap();
     bed.wait_until_held_open(&mut child);
@@ -223,6 +231,56 @@ async fn terraform_slow_to_exit_after_its_own_unlock_is_not_a_force_unlock() {
     let output = wait_with_timeout(child, Duration::from_secs(120)).unwrap();
     let all = text_with(&output, stderr);
     assert_eq!(output.status.code(), Some(0), "{all}");
+    assert!(!all.contains("force-unlock"), "{all}");
+    bed.assert_nothing_held().await;
+}
+
+/// Resources: one whose provisioner holds the apply open (see [`held_open`]) and then fails.
+fn held_open_then_failing() -> String {
+    format!(
+        r#"
+resource "terraform_data" "fails" {{
+  provisioner "local-exec" {{
+    command = "{HOLD_OPEN_COMMAND}; exit 1"
+  }}
+}}
+"#
+    )
+}
+
+/// An apply that fails for its own reasons releases its own lock and exits 1: a watch look
+/// between that release and the exit sees the lock gone, and terraform failed, yet nobody
+/// force-unlocked anything (terraform's release did not fail). Exit 1, terraform's own, not 4.
+/// (The race happened by chance under load; the slow-exit stand-in makes it certain.)
+#[tokio::test(flavor = "multi_thread")]
+async fn terraform_failing_after_its_own_unlock_is_not_a_force_unlock() {
+    let bed = Bed::new(
+        "fail-after-unlock",
+        Locking::Lockfile,
+        &held_open_then_failing(),
+    )
+    .await;
+    let mut child = bed
+        .guard(&run_args(&[], &["apply", "-auto-approve", "-no-color"]))
+        .env("TERRAFORM", slow_exit_terraform(&bed))
+        .spawn()
+        .unwrap();
+    bed.wait_until_held_open(&mut child);
+    let mut stderr = StderrLines::take(&mut child);
+    stderr.wait_for(
+        &["watching terraform's lock", "OperationTypeApply"],
+        SEEN_LIMIT,
+    );
+    bed.release();
+    stderr.wait_for(
+        &["is gone while terraform still runs", "OperationTypeApply"],
+        SEEN_LIMIT,
+    );
+    let output = wait_with_timeout(child, Duration::from_secs(120)).unwrap();
+    let all = text_with(&output, stderr);
+    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert!(all.contains("local-exec provisioner error"), "{all}");
+    assert!(!all.contains("was removed while terraform"), "{all}");
     assert!(!all.contains("force-unlock"), "{all}");
     bed.assert_nothing_held().await;
 }
