@@ -35,8 +35,7 @@ pub use engine::{Checkpoint, Decision, Mode, Rollout, gate_poll, step};
 pub use metrics::{MetricPeriod, MetricTiming, TargetGroupPeriods};
 pub use observation::{
     AlarmObservation, AlarmState, AsgObservation, InstanceObservation, LifecycleState,
-    ListenerObservation, Observation, TargetGroupMetrics, TargetGroupObservation,
-    TargetObservation, TargetState,
+    ListenerObservation, Observation, TargetGroupObservation, TargetObservation, TargetState,
 };
 pub use phase::{Event, Outcome, Phase};
 pub use spec::{

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::fleet::{self, TAG_GENERATION};
 use crate::spec::LaunchTemplateRef;
-use crate::time::Timestamp;
 
 /// Everything the engine looks at in one step.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -24,9 +23,6 @@ pub struct Observation {
     pub listener: Option<ListenerObservation>,
     /// The state of every alarm named in `canary.alarm_names` (DescribeAlarms), canary only.
     pub alarms: Vec<AlarmObservation>,
-    /// Metric sums per target group over `[Decision::metrics_since, now]` (GetMetricStatistics
-    /// with the Sum statistic: `HTTPCode_Target_5XX_Count` and `RequestCount`), canary only.
-    pub metrics: Vec<TargetGroupMetrics>,
     /// One-minute metric periods per target group from [`Decision::metrics_since`] on
     /// (GetMetricStatistics, Period 60: Sum of `RequestCount`, `HTTPCode_Target_5XX_Count`,
     /// `HTTPCode_ELB_5XX_Count`; p99 of `TargetResponseTime`), for the canary's two target
@@ -292,18 +288,6 @@ pub enum AlarmState {
     Ok,
     Alarm,
     InsufficientData,
-}
-
-/// Sums of two ALB metrics for one target group since a point in time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetGroupMetrics {
-    pub target_group_arn: String,
-    /// Start of the window the sums cover.
-    pub since: Timestamp,
-    /// `HTTPCode_Target_5XX_Count` (+ `HTTPCode_ELB_5XX_Count` if the adapter adds it).
-    pub http_5xx: u64,
-    /// `RequestCount`.
-    pub requests: u64,
 }
 
 impl Observation {

@@ -5,14 +5,13 @@ use std::collections::VecDeque;
 
 use crate::observation::{
     AlarmObservation, AlarmState, AsgObservation, InstanceObservation, LifecycleState,
-    ListenerObservation, Observation, TargetGroupMetrics, TargetGroupObservation,
-    TargetObservation,
+    ListenerObservation, Observation, TargetGroupObservation, TargetObservation,
 };
 use crate::sim::rng::SplitMix64;
 use crate::spec::Strategy;
 use crate::time::Timestamp;
 
-use super::{START_MS, TICK_MS, World, duration_ms};
+use super::{START_MS, World, duration_ms};
 
 impl World {
     /// What the provider would read from AWS now (parts of it stale under
@@ -129,7 +128,6 @@ impl World {
             }
         });
         let mut alarms = self.bake_alarms(&mut calls);
-        let mut metrics = Vec::new();
         let mut metric_periods = Vec::new();
         if let Strategy::Canary(canary) = &self.spec.strategy {
             if !canary.alarm_names.is_empty() {
@@ -144,22 +142,9 @@ impl World {
                 }));
             }
             if let Some(since) = metrics_since {
-                // RequestCount, the two 5xx counts and TargetResponseTime p99, per group.
-                calls += 4 * self.groups.len() as u64;
-                let from_tick = (since.0.saturating_sub(START_MS) / TICK_MS) as usize;
-                for (arn, g) in &self.groups {
-                    let end = g.metrics.last().copied().unwrap_or_default();
-                    let start = if from_tick == 0 {
-                        Default::default()
-                    } else {
-                        g.metrics.get(from_tick - 1).copied().unwrap_or(end)
-                    };
-                    metrics.push(TargetGroupMetrics {
-                        target_group_arn: arn.clone(),
-                        since,
-                        http_5xx: end.target_5xx - start.target_5xx,
-                        requests: end.requests - start.requests,
-                    });
+                // One GetMetricData for every group's four metrics, as the provider reads them.
+                calls += 1;
+                for arn in self.groups.keys() {
                     metric_periods.push(self.metric_periods(arn, since));
                 }
             }
@@ -170,7 +155,6 @@ impl World {
             target_groups,
             listener,
             alarms,
-            metrics,
             metric_periods,
         }
     }
