@@ -14,6 +14,7 @@ mod bench_rollouts;
 mod docs;
 mod e2e_autoscaling;
 mod e2e_blue_green;
+mod e2e_canary_analysis;
 mod e2e_examples;
 mod e2e_failure;
 mod e2e_give_up;

@@ -47,3 +47,22 @@ impl Drop for Traffic {
         }
     }
 }
+
+impl Traffic {
+    /// `rps` requests per AWS second straight to one target group (behind its load
+    /// balancer), whatever the listener's weights: a stable group busy while a canary group
+    /// gets nothing.
+    pub fn target_group(
+        target_group_arn: &str,
+        rps: f64,
+        seed: u64,
+        profile: &TrafficProfile,
+    ) -> Traffic {
+        local_aws()
+            .set_target_group_traffic(target_group_arn, rps, seed, profile)
+            .unwrap_or_else(|err| panic!("setting {target_group_arn}'s traffic: {err:#}"));
+        Traffic {
+            source: target_group_arn.to_string(),
+        }
+    }
+}
