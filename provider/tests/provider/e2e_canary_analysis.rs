@@ -76,7 +76,7 @@ fn forced_alarm(bed: &Bed, name: &str, state: StateValue) {
             .comparison_operator(ComparisonOperator::GreaterThanThreshold)
             .send()
             .await
-            .unwrap();
+            .unwrap_or_else(|err| panic!("PutMetricAlarm {name}: {err:?}"));
     });
     set_alarm(bed, name, state);
 }
@@ -91,11 +91,11 @@ fn set_alarm(bed: &Bed, name: &str, state: StateValue) {
             .state_reason("set by the test")
             .send()
             .await
-            .unwrap();
+            .unwrap_or_else(|err| panic!("SetAlarmState {name}: {err:?}"));
     });
 }
 
-/// Applies version 1 (the first generation: nothing to judge) and returns the time it took.
+/// Applies version 1: the first generation, nothing to judge.
 fn first_generation(bed: &Bed, config: &Config) {
     bed.write_config(config);
     bed.apply_ok();
@@ -436,7 +436,7 @@ fn watch_and_fire(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap_or_else(|err| panic!("the watcher's runtime: {err}"));
     let mut seen = BTreeSet::new();
     while !done.load(Ordering::SeqCst) {
         let groups = runtime.block_on(async {
