@@ -471,3 +471,32 @@ fn watch_and_fire(
     }
     seen
 }
+
+/// A bake alarm CloudWatch does not know would leave the bake blind: the apply is refused
+/// before anything is created, on the attribute.
+#[test]
+fn a_missing_bake_alarm_is_refused_before_anything_is_created() {
+    let started = Instant::now();
+    let bed = bed("cawbakemiss");
+    let mut config = Config::new(&bed);
+    let typo = format!("{}-no-such-alarm", bed.name);
+    config.extra = vec![format!(
+        "bake = {{\n    duration    = \"10s\"\n    alarm_names = [{typo:?}]\n  }}"
+    )];
+    bed.write_config(&config);
+    let apply = bed.apply();
+    assert!(!apply.success(), "created with a missing bake alarm");
+    let text = flat(&apply.stderr);
+    assert!(text.contains("Bake alarm not found"), "{text}");
+    assert!(text.contains(&typo), "{text}");
+    // Terraform quotes the configuration line of the attribute the diagnostic is on.
+    assert!(
+        text.contains(&format!("alarm_names = [{typo:?}]")),
+        "{text}"
+    );
+    assert!(bed.asg_names().is_empty(), "{:?}", bed.asg_names());
+    println!(
+        "missing bake alarm: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
