@@ -1,5 +1,8 @@
 //! How the guard talks: human lines on stderr (colour only on a terminal), `--json` lines on
-//! stdout, and GitHub Actions workflow commands when `GITHUB_ACTIONS=true`.
+//! stdout (every event listed in [`events::EVENTS`]), and GitHub Actions workflow commands on
+//! stderr when `GITHUB_ACTIONS=true`, so stdout under `--json` is JSON lines only.
+
+pub mod events;
 
 use std::io::Write;
 
@@ -60,14 +63,8 @@ impl Reporter {
 
     /// One event: a JSON line (with `data`), or a human line plus an annotation on GitHub.
     pub fn emit(&self, level: Level, event: &str, message: &str, data: Value) {
-        let level_name = match level {
-            Level::Info => "info",
-            Level::Warning => "warning",
-            Level::Error => "error",
-        };
         if self.json {
-            let line =
-                json!({"level": level_name, "event": event, "message": message, "data": data});
+            let line = json_line(level, event, message, data);
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{line}");
             let _ = stdout.flush();
@@ -87,18 +84,27 @@ impl Reporter {
             } else {
                 "warning"
             };
-            println!("{}", annotation(command, message));
+            // stderr: the runner reads workflow commands on both streams, and stdout under
+            // `--json` must stay JSON lines a script can parse.
+            eprintln!("{}", annotation(command, message));
         }
     }
 }
 
-/// A GitHub Actions workflow command; newlines and `%` are escaped as the runner requires.
+/// One `--json` line.
+pub fn json_line(level: Level, event: &str, message: &str, data: Value) -> Value {
+    json!({
+        "schema_version": events::SCHEMA_VERSION,
+        "level": events::level_name(level),
+        "event": event,
+        "message": message,
+        "data": data,
+    })
+}
+
+/// A GitHub Actions workflow command, escaped as `check --format github` escapes its own.
 pub fn annotation(command: &str, message: &str) -> String {
-    let escaped = message
-        .replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A");
-    format!("::{command} title=zdd-guard::{escaped}")
+    zdd_check::render::github::command(command, &[("title", "zdd-guard".to_owned())], message)
 }
 
 #[cfg(test)]
@@ -147,6 +153,14 @@ mod tests {
             "\x1b[33mwarning\x1b[0m"
         );
         assert_eq!(format!("{ERROR}error{ERROR:#}"), "\x1b[31merror\x1b[0m");
+    }
+
+    #[test]
+    fn json_lines_carry_the_schema_version() {
+        let line = json_line(Level::Warning, "unlocked", "m", Value::Null);
+        assert_eq!(line["schema_version"], events::SCHEMA_VERSION);
+        assert_eq!(line["level"], "warning");
+        assert_eq!(line["event"], "unlocked");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The JSON report. Its shape is stable (see docs/rules/README.md, "JSON output"): fields are
+//! The JSON report. Its shape is stable (see check/rules/README.md, "JSON output"): fields are
 //! only ever added, and `schema_version` changes if one is removed or changes meaning.
 
 use serde_json::{Value, json};
@@ -7,12 +7,19 @@ use super::super::error::CheckError;
 use super::super::finding::{Finding, Severity};
 use super::super::report::Report;
 use super::super::rules;
-use super::slash_path;
+use super::{Settings, slash_path};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `docs` became a URL under `--rules-url` (it was a path in this repository, `docs/rules/`,
+/// which moved out of the registry docs).
+pub const SCHEMA_VERSION: u32 = 2;
 
-pub fn render(report: &Report, threshold: Severity) -> Value {
-    let findings: Vec<Value> = report.at_or_above(threshold).map(finding_json).collect();
+pub fn render(report: &Report, settings: &Settings<'_>) -> Value {
+    let threshold = settings.threshold;
+    let rules_url = settings.rules_url;
+    let findings: Vec<Value> = report
+        .at_or_above(threshold)
+        .map(|finding| finding_json(finding, rules_url))
+        .collect();
     let errors = report
         .at_or_above(threshold)
         .filter(|f| f.severity == Severity::Error)
@@ -21,7 +28,7 @@ pub fn render(report: &Report, threshold: Severity) -> Value {
         .suppressed
         .iter()
         .map(|entry| {
-            let mut value = finding_json(&entry.finding);
+            let mut value = finding_json(&entry.finding, rules_url);
             if let Some(object) = value.as_object_mut() {
                 object.insert("reason".to_owned(), json!(entry.reason));
             }
@@ -59,7 +66,7 @@ pub fn render_error(error: &CheckError) -> Value {
     })
 }
 
-fn finding_json(finding: &Finding) -> Value {
+fn finding_json(finding: &Finding, rules_url: &str) -> Value {
     let rule = rules::rule(finding.rule_id);
     json!({
         "rule": finding.rule_id,
@@ -73,6 +80,6 @@ fn finding_json(finding: &Finding) -> Value {
         "subject": finding.subject,
         "message": finding.message,
         "fix": rule.map(|rule| rule.fix),
-        "docs": rule.map(|rule| rule.docs_path()),
+        "docs": rule.map(|rule| rule.docs_url(rules_url)),
     })
 }

@@ -6,14 +6,15 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::super::error::CheckError;
-use super::super::finding::{Finding, Severity};
+use super::super::finding::Finding;
 use super::super::report::Report;
 use super::super::rules::{self, RULES};
-use super::slash_path;
+use super::{Settings, slash_path};
 
 const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
-pub fn render(report: &Report, threshold: Severity) -> Value {
+pub fn render(report: &Report, settings: &Settings<'_>) -> Value {
+    let threshold = settings.threshold;
     let mut results: Vec<Value> = report
         .at_or_above(threshold)
         .map(|f| result(f, None))
@@ -25,10 +26,14 @@ pub fn render(report: &Report, threshold: Severity) -> Value {
             .filter(|entry| entry.finding.severity >= threshold)
             .map(|entry| result(&entry.finding, Some(&entry.reason))),
     );
-    log(results, json!([{ "executionSuccessful": true }]))
+    log(
+        results,
+        json!([{ "executionSuccessful": true }]),
+        settings.rules_url,
+    )
 }
 
-pub fn render_error(error: &CheckError) -> Value {
+pub fn render_error(error: &CheckError, rules_url: &str) -> Value {
     let mut notification = json!({
         "level": "error",
         "message": { "text": error.to_string() },
@@ -44,33 +49,36 @@ pub fn render_error(error: &CheckError) -> Value {
     log(
         Vec::new(),
         json!([{ "executionSuccessful": false, "toolExecutionNotifications": [notification] }]),
+        rules_url,
     )
 }
 
-fn log(results: Vec<Value>, invocations: Value) -> Value {
+fn log(results: Vec<Value>, invocations: Value, rules_url: &str) -> Value {
     json!({
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
         "runs": [{
-            "tool": { "driver": driver() },
+            "tool": { "driver": driver(rules_url) },
             "invocations": invocations,
             "results": results,
         }],
     })
 }
 
-fn driver() -> Value {
+fn driver(rules_url: &str) -> Value {
     let rules: Vec<Value> = RULES
         .iter()
         .map(|rule| {
+            let url = rule.docs_url(rules_url);
             json!({
                 "id": rule.id,
                 "name": pascal_case(rule.title),
                 "shortDescription": { "text": rule.title },
                 "fullDescription": { "text": rule.why },
+                "helpUri": url,
                 "help": {
-                    "text": format!("{} See {}.", rule.fix, rule.docs_path()),
-                    "markdown": format!("{}\n\nSee [{}]({}).", rule.fix, rule.id, rule.docs_path()),
+                    "text": format!("{} See {url}.", rule.fix),
+                    "markdown": format!("{}\n\nSee [{}]({url}).", rule.fix, rule.id),
                 },
                 "defaultConfiguration": { "level": rule.severity.as_str() },
                 "properties": { "tags": ["terraform", "zero-downtime"] },

@@ -7,12 +7,11 @@ use super::super::error::CheckError;
 use super::super::finding::Severity;
 use super::super::report::Report;
 use super::super::rules;
+use super::Settings;
 
-pub fn render(report: &Report, threshold: Severity) -> String {
+pub fn render(report: &Report, settings: &Settings<'_>) -> String {
     let mut out = String::new();
-    let mut shown = 0;
-    for finding in report.at_or_above(threshold) {
-        shown += 1;
+    for finding in report.at_or_above(settings.threshold) {
         let _ = writeln!(
             out,
             "{}:{}:{}: {}[{}]: {}",
@@ -25,9 +24,17 @@ pub fn render(report: &Report, threshold: Severity) -> String {
         );
         if let Some(rule) = rules::rule(finding.rule_id) {
             let _ = writeln!(out, "  fix: {}", rule.fix);
-            let _ = writeln!(out, "  see: {}", rule.docs_path());
+            let _ = writeln!(out, "  see: {}", rule.docs_url(settings.rules_url));
         }
     }
+    out.push_str(&summary(report, settings.threshold));
+    out
+}
+
+/// The last line: what was shown, what was below the threshold, what was suppressed.
+pub fn summary(report: &Report, threshold: Severity) -> String {
+    let mut out = String::new();
+    let shown = report.at_or_above(threshold).count();
     let errors = report
         .at_or_above(threshold)
         .filter(|f| f.severity == Severity::Error)

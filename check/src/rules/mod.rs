@@ -26,10 +26,20 @@ pub struct Rule {
     pub fix: &'static str,
 }
 
+/// Where the rule pages are published: the `check/rules/` directory of the provider's repository
+/// on GitHub (the registry address `zdd/zdd` is published from `zdd/terraform-provider-zdd`), so
+/// the links printed by `check` work from any repository. `--rules-url` / `ZDD_RULES_URL`
+/// replace it, e.g. with a fork or an internal mirror.
+pub const DEFAULT_RULES_URL: &str =
+    "https://github.com/zdd/terraform-provider-zdd/blob/main/check/rules";
+
+/// Where the rule pages live in this repository, relative to its root (tests and the docs).
+pub const RULES_DIR: &str = "check/rules";
+
 impl Rule {
-    /// Path of the rule's page, relative to the repository root.
-    pub fn docs_path(&self) -> String {
-        format!("docs/rules/{}.md", self.id)
+    /// The rule's page under `base` (a URL or a path; a trailing `/` is allowed).
+    pub fn docs_url(&self, base: &str) -> String {
+        format!("{}/{}.md", base.trim_end_matches('/'), self.id)
     }
 }
 
@@ -198,6 +208,22 @@ mod tests {
             RULES
                 .iter()
                 .all(|rule| !rule.fix.is_empty() && !rule.why.is_empty())
+        );
+    }
+
+    #[test]
+    fn docs_url_joins_the_base_with_or_without_a_trailing_slash() {
+        let rule = RULES[1];
+        assert_eq!(
+            rule.docs_url("https://example.com/rules/"),
+            "https://example.com/rules/ZDD001.md"
+        );
+        assert_eq!(
+            rule.docs_url(DEFAULT_RULES_URL),
+            format!("{DEFAULT_RULES_URL}/ZDD001.md")
+        );
+        assert!(
+            DEFAULT_RULES_URL.starts_with("https://") && DEFAULT_RULES_URL.ends_with(RULES_DIR)
         );
     }
 }

@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use zdd_check::rules::{INVALID_SUPPRESSION, RULES};
+use zdd_check::rules::{INVALID_SUPPRESSION, RULES, RULES_DIR};
 use zdd_check::{Severity, check_dir, check_sources, exit_code};
 
 fn fixtures() -> PathBuf {
@@ -31,7 +31,9 @@ fn rule_dirs() -> Vec<(String, PathBuf)> {
 #[test]
 fn every_rule_has_bad_and_good_fixtures_and_a_docs_page() {
     let dirs: Vec<String> = rule_dirs().into_iter().map(|(name, _)| name).collect();
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/rules");
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(RULES_DIR);
     for rule in RULES {
         let page = docs.join(format!("{}.md", rule.id));
         assert!(page.is_file(), "missing docs page {}", page.display());

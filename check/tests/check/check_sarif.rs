@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use zdd_check::render::sarif;
-use zdd_check::{CheckError, Severity, check_dir};
+use zdd_check::{CheckError, DEFAULT_RULES_URL, Settings, Severity, check_dir};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-fixtures/check")
@@ -52,7 +52,7 @@ fn sarif_of_every_fixture_is_valid() {
     let mut results = 0;
     for dir in dirs {
         let report = check_dir(&dir).expect("parses");
-        let log = sarif::render(&report, Severity::Warning);
+        let log = sarif::render(&report, &Settings::published(Severity::Warning));
         results += log["runs"][0]["results"].as_array().expect("results").len();
         assert_valid(&validator, &log, &dir.display().to_string());
     }
@@ -77,7 +77,7 @@ fn sarif_results_point_at_their_rule_in_the_driver() {
             continue;
         };
         let report = check_dir(&dir.join("bad")).expect("parses");
-        let log = sarif::render(&report, Severity::Warning);
+        let log = sarif::render(&report, &Settings::published(Severity::Warning));
         let run = &log["runs"][0];
         let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
         let results = run["results"].as_array().expect("results");
@@ -107,7 +107,7 @@ fn sarif_of_a_parse_error_is_valid_and_located() {
         ),
         "{error:?}"
     );
-    let log = sarif::render_error(&error);
+    let log = sarif::render_error(&error, DEFAULT_RULES_URL);
     assert_valid(&validator, &log, "parse error");
     let invocation = &log["runs"][0]["invocations"][0];
     assert_eq!(invocation["executionSuccessful"], false);
@@ -119,7 +119,7 @@ fn sarif_of_a_parse_error_is_valid_and_located() {
 #[test]
 fn suppressed_findings_carry_an_in_source_suppression() {
     let report = check_dir(&fixtures().join("cases/suppression")).expect("parses");
-    let log = sarif::render(&report, Severity::Warning);
+    let log = sarif::render(&report, &Settings::published(Severity::Warning));
     let suppressed: Vec<&serde_json::Value> = log["runs"][0]["results"]
         .as_array()
         .expect("results")
@@ -149,4 +149,31 @@ fn the_schema_rejects_a_broken_log() {
         !validator.is_valid(&bad_region),
         "startLine 0 must be invalid"
     );
+}
+
+/// Rule links must work outside this repository: `helpUri` is an absolute URL under the
+/// configured base (issue #17), and the default is the published pages.
+#[test]
+fn every_rule_links_its_page_under_the_configured_base() {
+    let validator = validator();
+    let report = check_dir(&fixtures().join("ZDD010/bad")).expect("parses");
+    for base in [DEFAULT_RULES_URL, "https://mirror.example.com/zdd/rules/"] {
+        let settings = Settings {
+            threshold: Severity::Warning,
+            rules_url: base,
+        };
+        let log = sarif::render(&report, &settings);
+        assert_valid(&validator, &log, base);
+        let rules = log["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .expect("rules");
+        assert!(!rules.is_empty());
+        for rule in rules {
+            let id = rule["id"].as_str().expect("id");
+            let url = format!("{}/{id}.md", base.trim_end_matches('/'));
+            assert_eq!(rule["helpUri"], url.as_str(), "{rule}");
+            let help = rule["help"]["text"].as_str().expect("help text");
+            assert!(help.contains(&url), "{help}");
+        }
+    }
 }

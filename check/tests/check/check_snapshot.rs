@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use zdd_check::{Format, Severity, check_sources, render};
+use zdd_check::{Format, Settings, Severity, check_sources, render};
 
 fn report() -> zdd_check::Report {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-fixtures/check/ZDD030/bad");
@@ -18,13 +18,23 @@ fn report() -> zdd_check::Report {
 
 #[test]
 fn text_output() {
-    let text = render(&report(), Format::Text, Severity::Warning).expect("renders");
+    let text = render(
+        &report(),
+        Format::Text,
+        &Settings::published(Severity::Warning),
+    )
+    .expect("renders");
     insta::assert_snapshot!(text);
 }
 
 #[test]
 fn json_output() {
-    let json = render(&report(), Format::Json, Severity::Warning).expect("renders");
+    let json = render(
+        &report(),
+        Format::Json,
+        &Settings::published(Severity::Warning),
+    )
+    .expect("renders");
     let mut value: serde_json::Value = serde_json::from_str(&json).expect("json");
     value["tool"]["version"] = serde_json::json!("[version]");
     insta::assert_json_snapshot!(value);
@@ -39,7 +49,12 @@ fn fixture_text(rule_id: &str) -> String {
     let bytes = std::fs::read(dir.join("main.tf")).expect("fixture");
     let report =
         check_sources(Path::new("."), &[(PathBuf::from("main.tf"), bytes)]).expect("parses");
-    render(&report, Format::Text, Severity::Warning).expect("renders")
+    render(
+        &report,
+        Format::Text,
+        &Settings::published(Severity::Warning),
+    )
+    .expect("renders")
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
-use zdd_check::{CheckError, Format, Severity, check_dir, check_sources, render};
+use zdd_check::{CheckError, Format, Settings, Severity, check_dir, check_sources, render};
 
 /// A runner of `cases` cases (`PROPTEST_CASES` overrides) seeded from `ZDD_PROPTEST_SEED`, or
 /// from `name` when unset, so `make test` only fails because the code changed.
@@ -205,8 +205,10 @@ fn check_file(bytes: Vec<u8>) -> Result<(), TestCaseError> {
     let text = String::from_utf8_lossy(&bytes).into_owned();
     match check_sources(Path::new("."), &[(PathBuf::from("main.tf"), bytes)]) {
         Ok(report) => {
-            for format in [Format::Text, Format::Json, Format::Sarif] {
-                prop_assert!(render(&report, format, Severity::Warning).is_ok());
+            for format in [Format::Text, Format::Json, Format::Sarif, Format::Github] {
+                prop_assert!(
+                    render(&report, format, &Settings::published(Severity::Warning)).is_ok()
+                );
             }
         }
         Err(error) => {
@@ -307,7 +309,14 @@ fn directories_with_module_calls_analyse_or_fail_located() {
             std::fs::write(dir.path().join("m/main.tf"), &child).unwrap();
             match check_dir(dir.path()) {
                 Ok(report) => {
-                    prop_assert!(render(&report, Format::Sarif, Severity::Warning).is_ok());
+                    prop_assert!(
+                        render(
+                            &report,
+                            Format::Sarif,
+                            &Settings::published(Severity::Warning)
+                        )
+                        .is_ok()
+                    );
                 }
                 Err(error) => {
                     let (file, text) = match error.location() {

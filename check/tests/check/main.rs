@@ -5,4 +5,5 @@ mod check_autoscaling;
 mod check_rules;
 mod check_sarif;
 mod check_snapshot;
+mod docs_layout;
 mod fuzz;

@@ -7,6 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use zdd_check::DEFAULT_RULES_URL;
+use zdd_check::rules::RULES_DIR;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-fixtures/check")
 }
@@ -65,7 +68,114 @@ fn text_output_names_location_rule_severity_message_and_fix() {
     let text = stdout(&output);
     assert!(text.contains("ZDD021/bad/main.tf:16:3: warning[ZDD021]: aws_lb_target_group.web sets `deregistration_delay = 0`"), "{text}");
     assert!(text.contains("  fix: Set `deregistration_delay`"), "{text}");
-    assert!(text.contains("  see: docs/rules/ZDD021.md"), "{text}");
+    assert!(
+        text.contains(&format!("  see: {DEFAULT_RULES_URL}/ZDD021.md")),
+        "{text}"
+    );
+}
+
+/// The rule links work outside this repository: a configurable base (flag, else environment),
+/// the published pages by default, the same link in every format (issue #17).
+#[test]
+fn rule_links_follow_rules_url_then_the_environment_then_the_published_pages() {
+    let bad = fixture("ZDD021/bad");
+    let mirror = "https://mirror.example.com/zdd/rules";
+    let from_flag = check(&[&bad, "--rules-url", mirror]);
+    assert!(
+        stdout(&from_flag).contains(&format!("  see: {mirror}/ZDD021.md")),
+        "{}",
+        stdout(&from_flag)
+    );
+    let from_env = Command::new(env!("CARGO_BIN_EXE_zdd-guard"))
+        .args(["check", &bad, "--format", "json"])
+        .env("ZDD_RULES_URL", "file:///srv/zdd-rules/")
+        .output()
+        .expect("zdd-guard runs");
+    let json: serde_json::Value = serde_json::from_slice(&from_env.stdout).expect("json");
+    assert_eq!(
+        json["findings"][0]["docs"], "file:///srv/zdd-rules/ZDD021.md",
+        "{json}"
+    );
+    let flag_wins = Command::new(env!("CARGO_BIN_EXE_zdd-guard"))
+        .args(["check", &bad, "--format", "sarif", "--rules-url", mirror])
+        .env("ZDD_RULES_URL", "file:///srv/zdd-rules")
+        .output()
+        .expect("zdd-guard runs");
+    let sarif: serde_json::Value = serde_json::from_slice(&flag_wins.stdout).expect("sarif");
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    assert!(
+        rules
+            .iter()
+            .all(|rule| rule["helpUri"] == format!("{mirror}/{}.md", rule["id"].as_str().unwrap())),
+        "{sarif}"
+    );
+    let not_a_url = check(&[&bad, "--rules-url", "check/rules"]);
+    assert_eq!(not_a_url.status.code(), Some(6));
+    let help = check(&["--help"]);
+    let help = stdout(&help);
+    assert!(
+        help.contains("--rules-url <BASE>") && help.contains("ZDD_RULES_URL"),
+        "{help}"
+    );
+    assert!(help.contains(DEFAULT_RULES_URL), "{help}");
+}
+
+/// `--format github`: one annotation per finding, by severity, with the rule and its link, on
+/// stderr; nothing on stdout (issue #17).
+#[test]
+fn github_format_writes_escaped_annotations_to_stderr_only() {
+    let output = check(&[&fixture("ZDD014/bad"), "--format", "github"]);
+    assert_eq!(output.status.code(), Some(5));
+    assert!(output.stdout.is_empty(), "{}", stdout(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let annotations: Vec<&str> = stderr.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(annotations.len(), 2, "{stderr}");
+    let error = annotations
+        .iter()
+        .find(|line| line.starts_with("::error "))
+        .unwrap_or_else(|| panic!("no ::error: {stderr}"));
+    let warning = annotations
+        .iter()
+        .find(|line| line.starts_with("::warning "))
+        .unwrap_or_else(|| panic!("no ::warning: {stderr}"));
+    for line in [error, warning] {
+        let (properties, message) = line
+            .trim_start_matches("::error ")
+            .trim_start_matches("::warning ")
+            .split_once("::")
+            .unwrap_or_else(|| panic!("no message: {line}"));
+        assert!(properties.contains("ZDD014/bad/main.tf,line="), "{line}");
+        assert!(
+            properties.contains(",col=") && properties.contains(",endLine="),
+            "{line}"
+        );
+        assert!(
+            properties.contains(",title=ZDD014 Launch template version"),
+            "{line}"
+        );
+        // One line per annotation: the fix and the link follow escaped newlines.
+        assert!(
+            message.contains(&format!("%0Asee: {DEFAULT_RULES_URL}/ZDD014.md")),
+            "{line}"
+        );
+        assert!(!message.contains('\n'), "{line}");
+    }
+    assert!(
+        stderr.contains("zdd-guard check: 1 error, 1 warning in 1 file"),
+        "{stderr}"
+    );
+
+    let parse_error = check(&[&fixture("cases/parse_error"), "--format", "github"]);
+    assert_eq!(parse_error.status.code(), Some(6));
+    assert!(parse_error.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&parse_error.stderr);
+    assert!(
+        stderr.lines().any(|line| line.starts_with("::error file=")
+            && line.contains("cases/parse_error/main.tf,line=9,col=10,title=zdd-guard check::")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -140,7 +250,7 @@ fn a_directory_without_tf_files_is_an_error() {
 fn json_has_a_stable_shape() {
     let output = check(&[&fixture("ZDD014/bad"), "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     for key in ["tool", "min_severity", "summary", "findings", "suppressed"] {
         assert!(json.get(key).is_some(), "missing {key}");
     }
@@ -188,9 +298,12 @@ fn zdd031_says_the_last_good_generation_serves() {
     );
     assert!(!message.contains("broken generation serving"), "{message}");
     let docs = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/rules/ZDD031.md"),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(RULES_DIR)
+            .join("ZDD031.md"),
     )
-    .expect("docs/rules/ZDD031.md");
+    .expect("check/rules/ZDD031.md");
     assert!(!docs.contains("keeps serving"), "{docs}");
     assert!(docs.contains("zdd:rolled-back"), "{docs}");
 }

@@ -28,3 +28,4 @@ mod guard_lock_safety;
 mod guard_run;
 mod guard_secrets;
 mod guard_supervise_lease;
+mod json_events;
