@@ -196,6 +196,14 @@ impl Command {
         }
     }
 
+    /// A record for readers only (the `zdd:phase` tag): the rollout neither waits for it nor
+    /// acts on it, so a driver does not count its failure as AWS refusing the rollout, does
+    /// not step again sooner because of it, and runs it from a terminal decision too (the
+    /// final phase is recorded after the last step).
+    pub fn is_informational(&self) -> bool {
+        matches!(self, Command::TagAsg { key, .. } if key == crate::fleet::TAG_PHASE)
+    }
+
     /// Number of AWS API calls the command costs (each is one call).
     pub fn api_calls(&self) -> u32 {
         1

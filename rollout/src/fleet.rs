@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::observation::{AsgObservation, Owner};
+use crate::phase::Phase;
 
 /// Tag key naming the `zdd_rollout` a group belongs to. Keys starting with
 /// [`RESERVED_TAG_PREFIX`] are written by zdd only.
@@ -34,6 +35,16 @@ pub const TAG_SUSPENDED: &str = "zdd:suspended";
 /// capacity as it goes. Written only when it differs from `desired_capacity` or the fleet is
 /// autoscaled.
 pub const TAG_CAPACITY: &str = "zdd:capacity";
+/// The rollout's current phase, kept on the groups of a rollout so that its state can be read
+/// from AWS alone (no Terraform state needed): on the new generation's group and, while it
+/// exists, the old one's. The value starts with the phase name of `last_rollout`
+/// (`waiting_for_healthy`, `canary_step`, `draining_old`, `baking`, `restoring_old`, ...); a
+/// canary step adds its number of the steps and its weight (`canary_step 2/4 25%`), a rolling
+/// batch its number (`rolling batch 3`); [`phase_name`] reads the name back. At the end it says
+/// `complete`, `rolled_back` or `failed`. Written once per phase change per group, only when it
+/// differs from what the group shows; information, never a gate: a failed write does not hold
+/// the rollout back (it is written again at the next step), and a destroy does not write it.
+pub const TAG_PHASE: &str = "zdd:phase";
 /// Tag keys starting with this are zdd's: users may not set them, and Read does not report them
 /// as the user's tags.
 pub const RESERVED_TAG_PREFIX: &str = "zdd:";
@@ -59,6 +70,23 @@ pub fn suspended_by_zdd(
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The value of [`TAG_PHASE`] for `phase` of a rollout whose canary has `canary_steps` steps.
+pub fn phase_tag(phase: &Phase, canary_steps: usize) -> String {
+    match phase {
+        Phase::CanaryStep { index, weight } => {
+            format!("canary_step {}/{canary_steps} {weight}%", index + 1)
+        }
+        Phase::Rolling { batch } => format!("rolling batch {batch}"),
+        phase => phase.name().to_string(),
+    }
+}
+
+/// The phase name a group's `zdd:phase` tag shows (its first word), if it has one.
+pub fn phase_name(tags: &BTreeMap<String, String>) -> Option<&str> {
+    tags.get(TAG_PHASE)
+        .and_then(|value| value.split_whitespace().next())
 }
 
 /// Whether a tag key is one only zdd writes.
@@ -273,6 +301,27 @@ mod tests {
     }
 
     #[test]
+    fn the_phase_tag_reads_back_as_the_phase_name() {
+        let value = phase_tag(
+            &Phase::CanaryStep {
+                index: 1,
+                weight: 25,
+            },
+            4,
+        );
+        assert_eq!(value, "canary_step 2/4 25%");
+        assert_eq!(
+            phase_tag(&Phase::Rolling { batch: 3 }, 0),
+            "rolling batch 3"
+        );
+        let step = group(2, &[(TAG_PHASE, value.as_str())]);
+        assert_eq!(phase_name(&step.tags), Some("canary_step"));
+        let done = group(2, &[(TAG_PHASE, "complete")]);
+        assert_eq!(phase_name(&done.tags), Some("complete"));
+        assert_eq!(phase_name(&group(2, &[]).tags), None);
+    }
+
+    #[test]
     fn other_fleets_and_other_owners_are_not_read() {
         let mut other_name = group(7, &[]);
         other_name.tags.insert(TAG_ROLLOUT.into(), "api".into());
@@ -292,6 +341,7 @@ mod tests {
             TAG_ROLLED_BACK,
             TAG_SUSPENDED,
             TAG_CAPACITY,
+            TAG_PHASE,
         ] {
             assert!(is_reserved_tag(key), "{key}");
         }

@@ -15,6 +15,7 @@ mod group_settings;
 mod groups;
 mod health;
 mod hooks;
+mod phase_tag;
 mod resume;
 mod rollback;
 mod rolling;
@@ -108,7 +109,8 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// Run these (in order; each is idempotent). Report failures with
-    /// [`Rollout::command_failed`]; never abort the rollout because one failed.
+    /// [`Rollout::command_failed`]; never abort the rollout because one failed. A terminal
+    /// decision's [`Command::is_informational`] ones (the final `zdd:phase`) are run too.
     pub commands: Vec<Command>,
     /// Observe and step again at this time: the earliest moment something can have changed
     /// (a target's interval × threshold elapsed, a drain ended, a soak ended, a command should
@@ -251,6 +253,8 @@ impl Rollout {
         // Commands are deduplicated: two phases of one step may want the same thing.
         let mut seen = BTreeSet::new();
         out.commands.retain(|c| seen.insert(c.key()));
+        // After the step decided: the record follows the phase and never holds it back.
+        self.publish_phase(obs, now, &mut out);
 
         let poll = self.poll_interval(obs);
         let mut next_wake = out.wake.unwrap_or(now + poll);

@@ -2,6 +2,7 @@
 //! commands (with faults) → advance to `next_wake`; optionally killing the controller and
 //! resuming it from the observation (and a checkpoint).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::abort::{Abort, AbortReason};
@@ -106,6 +107,8 @@ pub struct Report {
     /// Every instance observed held by a lifecycle hook: `"<id> Pending:Wait"`,
     /// `"<id> Terminating:Wait"`.
     pub hook_waits: Vec<String>,
+    /// Each live group's `zdd:phase` at the end (after the terminal decision's record).
+    pub final_phase_tags: BTreeMap<String, Option<String>>,
 }
 
 /// Runs the engine through a scenario.
@@ -166,6 +169,11 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
         transitions.extend_from_slice(&decision.transitions);
         metrics_since = decision.metrics_since;
         if let Some(done) = decision.outcome.clone() {
+            // The final phase record goes out, as the provider's driver sends it; nothing
+            // steps after it, so a failed one stays failed.
+            for command in decision.commands.iter().filter(|c| c.is_informational()) {
+                let _ = world.submit(command);
+            }
             outcome = Some(done);
             finished_at = now;
             break;
@@ -179,7 +187,8 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
         let mut failed = false;
         for command in &decision.commands[..delivered] {
             if let Err(error) = world.submit(command) {
-                failed = true;
+                // A failed record is written again at a later step: no reason to look sooner.
+                failed |= !command.is_informational();
                 if !killed {
                     controller.command_failed(command, now, &error);
                 }
@@ -275,6 +284,7 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
             .iter()
             .map(|(id, wait)| format!("{id} {wait}"))
             .collect(),
+        final_phase_tags: world.phase_tags(),
     }
 }
 

@@ -16,6 +16,7 @@ mod checkpoint;
 mod hostile;
 mod invariants;
 mod listener_lag;
+mod phase_tags;
 mod resume_changed_config;
 mod scale_in_place;
 mod spec_validation;

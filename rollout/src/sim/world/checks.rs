@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::fleet::TAG_PHASE;
 use crate::observation::{ScalingProcess, TargetState};
 
 use super::World;
@@ -192,6 +193,15 @@ impl World {
                 ));
             }
         }
+    }
+
+    /// Each live group's `zdd:phase` tag (`None`: never written).
+    pub fn phase_tags(&self) -> BTreeMap<String, Option<String>> {
+        self.asgs
+            .iter()
+            .filter(|(_, a)| a.deleted_at.is_none())
+            .map(|(name, a)| (name.clone(), a.tags.get(TAG_PHASE).cloned()))
+            .collect()
     }
 
     /// Generations with a live ASG.

@@ -55,6 +55,12 @@ impl World {
                 "ResourceInUse: You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group ({asg}, simulated)"
             ));
         }
+        if self.faults.phase_tag_failure && command.is_informational() {
+            self.failed_commands += 1;
+            return Err(
+                "AccessDenied: not authorized to perform CreateOrUpdateTags (simulated)".into(),
+            );
+        }
         if self.rng.chance(self.faults.api_failure) {
             self.failed_commands += 1;
             return Err("Throttling: Rate exceeded (simulated)".into());

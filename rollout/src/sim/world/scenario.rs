@@ -94,6 +94,9 @@ pub struct Faults {
     /// Every alarm (canary and bake) not in ALARM reads `INSUFFICIENT_DATA` (its metric has
     /// no datapoints: a quiet service, or an alarm on the wrong dimension).
     pub alarms_without_data: bool,
+    /// Every `zdd:phase` write fails (a policy without `autoscaling:CreateOrUpdateTags` on
+    /// that key, say): the record is information, so the rollout must not notice.
+    pub phase_tag_failure: bool,
 }
 
 impl Faults {
