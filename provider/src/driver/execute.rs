@@ -2,15 +2,40 @@
 //! engine may re-issue any command after a crash or a lost answer.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
-use zdd_rollout::Command;
 use zdd_rollout::observation::ScalingProcess;
 use zdd_rollout::spec::{PredefinedMetric, TargetTracking};
+use zdd_rollout::{Command, Decision, Rollout};
 
 use crate::aws::types::{NewAsg, TAG_GENERATION, TAG_ROLLOUT, TargetTrackingPolicy};
 use crate::aws::{AwsClients, AwsError};
 
-use super::convert;
+use super::stats::{self, RunStats};
+use super::{Observer, convert};
+
+/// Runs a terminal decision's records for readers (the final `zdd:phase`: `complete`,
+/// `rolled_back`, `failed`): nothing steps after it, so each is tried once, and a failure only
+/// goes into the timeline (the rollout's outcome stands).
+pub async fn record_final_phase(
+    aws: &AwsClients,
+    rollout: &mut Rollout,
+    observer: &mut Observer,
+    decision: &Decision,
+    stats: &mut RunStats,
+) {
+    for command in decision.commands.iter().filter(|c| c.is_informational()) {
+        observer.api_calls += u64::from(command.api_calls());
+        if let Err(err) = stats::timed(&mut stats.aws, execute(aws, command)).await {
+            tracing::warn!(rollout = %rollout.spec().name, command = %command.describe(), error = %err, "final phase record failed");
+            rollout.command_failed(
+                command,
+                convert::timestamp(SystemTime::now()),
+                &err.to_string(),
+            );
+        }
+    }
+}
 
 pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError> {
     match command {

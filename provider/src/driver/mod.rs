@@ -214,7 +214,8 @@ pub async fn run_with_poll(
         refusals.last_seen = Some(observation);
         stats.steps += 1;
         log_events(rollout.spec(), &decision.events);
-        if let Some(outcome) = decision.outcome {
+        if let Some(outcome) = decision.outcome.clone() {
+            execute::record_final_phase(aws, &mut rollout, observer, &decision, &mut stats).await;
             busy += turn.elapsed();
             break Ok(outcome);
         }
@@ -241,7 +242,7 @@ pub async fn run_with_poll(
                         convert::timestamp(SystemTime::now()),
                         &err.to_string(),
                     );
-                    seen = worse(seen, &err);
+                    seen = worse(seen, command, &err);
                 }
             }
         }
@@ -304,8 +305,13 @@ pub async fn run_with_poll(
     }
 }
 
-/// The worse of a turn so far and a failed command's error.
-fn worse(seen: Turn, err: &AwsError) -> Turn {
+/// The worse of a turn so far and a failed command's error. A record for readers
+/// (`zdd:phase`, [`Command::is_informational`]) refused is no sign that AWS refuses the
+/// rollout: it never counts towards giving up.
+fn worse(seen: Turn, command: &Command, err: &AwsError) -> Turn {
+    if command.is_informational() {
+        return seen;
+    }
     match (seen, err.class()) {
         (refused @ Turn::Refused { .. }, _) => refused,
         (_, class) if class.is_persistent() => Turn::Refused {
@@ -527,25 +533,62 @@ mod tests {
         }
     }
 
+    fn detach() -> Command {
+        Command::DetachTargetGroups {
+            asg: "web-g1".into(),
+            target_group_arns: vec!["tg".into()],
+        }
+    }
+
+    #[test]
+    fn a_refused_phase_record_does_not_count_towards_giving_up() {
+        let record = Command::TagAsg {
+            asg: "web-g2".into(),
+            key: zdd_rollout::fleet::TAG_PHASE.into(),
+            value: "draining_old".into(),
+        };
+        assert_eq!(
+            worse(Turn::Clean, &record, &api("AccessDenied", false)),
+            Turn::Clean
+        );
+        assert_eq!(
+            worse(Turn::Clean, &record, &api("Throttling", true)),
+            Turn::Clean
+        );
+        // Any other tag (the rollback's record, say) is the rollout's own business.
+        let rollback = Command::TagAsg {
+            asg: "web-g2".into(),
+            key: zdd_rollout::fleet::TAG_ROLLBACK.into(),
+            value: "unhealthy".into(),
+        };
+        assert!(matches!(
+            worse(Turn::Clean, &rollback, &api("AccessDenied", false)),
+            Turn::Refused { .. }
+        ));
+    }
+
     #[test]
     fn a_turn_is_as_bad_as_its_worst_command() {
         assert!(matches!(
-            worse(Turn::Clean, &api("AccessDenied", false)),
+            worse(Turn::Clean, &detach(), &api("AccessDenied", false)),
             Turn::Refused { error } if error.contains("AccessDenied")
         ));
         assert_eq!(
-            worse(Turn::Clean, &api("Throttling", true)),
+            worse(Turn::Clean, &detach(), &api("Throttling", true)),
             Turn::Transient
         );
         // A refusal is not forgiven by a later throttled command of the same turn.
-        let refused = worse(Turn::Clean, &api("ExpiredToken", false));
-        assert_eq!(worse(refused.clone(), &api("Throttling", true)), refused);
+        let refused = worse(Turn::Clean, &detach(), &api("ExpiredToken", false));
+        assert_eq!(
+            worse(refused.clone(), &detach(), &api("Throttling", true)),
+            refused
+        );
         // Waiting on AWS to settle is neither a refusal nor a transient failure.
         let settling = AwsError::NotDrained {
             name: "web-g1".into(),
             detail: "2 instances".into(),
         };
-        assert_eq!(worse(Turn::Clean, &settling), Turn::Clean);
+        assert_eq!(worse(Turn::Clean, &detach(), &settling), Turn::Clean);
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub fn rollout_schema() -> SchemaDoc {
         attributes: vec![
             A::computed("id", Kind::String, Decided::Fixed, "Equal to `name`."),
             A::required("name", Kind::String,
-                "Name of the fleet. Each generation's Auto Scaling group is named `<name>-g<generation>` and tagged `zdd:rollout = <name>`, `zdd:generation = <n>` and `zdd:owner = <owner_id>`. Changing it destroys and recreates the fleet. A name whose groups belong to another fleet (another state, workspace or team) is refused: see `owner_id`.")
+                "Name of the fleet. Each generation's Auto Scaling group is named `<name>-g<generation>` and tagged `zdd:rollout = <name>`, `zdd:generation = <n>` and `zdd:owner = <owner_id>`. While a rollout runs, its groups (the new generation's and, until it is deleted, the old one's) carry `zdd:phase`, the phase of `last_rollout` (`waiting_for_healthy`, `canary_step 2/4 25%` with the step and its weight, `rolling batch 3`, `draining_old`, `baking`, `restoring_old`, ...), and the group left serving ends with `complete` or `rolled_back` (`failed` when even the rollback could not finish): the state of a rollout can be read from AWS alone (`aws autoscaling describe-tags`). The tag is information only: it is written once per phase change, and a failure to write it never holds a rollout back. Changing it destroys and recreates the fleet. A name whose groups belong to another fleet (another state, workspace or team) is refused: see `owner_id`.")
                 .on_change(OnChange::Replace).judged_with(&[]),
             A::required("launch_template_id", Kind::String, "The EC2 launch template the instances are launched from.")
                 .on_change(OnChange::RollOut).judged_with(&[]),
