@@ -22,6 +22,7 @@ mod e2e_hooks;
 mod e2e_lifecycle;
 mod e2e_outcome;
 mod e2e_ownership;
+mod e2e_phase_tags;
 mod e2e_strategies;
 mod e2e_validation;
 mod hostile;
