@@ -127,6 +127,10 @@ pub fn render_index() -> String {
 fn render_canary_analysis(out: &mut String) {
     use crate::model::duration::format_duration;
     use zdd_rollout::engine::MIN_REQUESTS_FOR_RATIO;
+    use zdd_rollout::engine::{
+        MIN_5XX_FOR_REGRESSION, MIN_PERIODS_FOR_REGRESSION, REGRESSION_5XX_FLOOR,
+        REGRESSION_5XX_SIGMAS, REGRESSION_P99_SIGMAS,
+    };
     use zdd_rollout::metrics::{METRIC_PERIOD, METRIC_PUBLISH_DELAY};
     use zdd_rollout::spec::defaults::{
         DEFAULT_BAKE_DURATION, DEFAULT_MAX_5XX_RATIO, DEFAULT_MAX_SOAK, DEFAULT_MIN_REQUESTS,
@@ -142,14 +146,19 @@ fn render_canary_analysis(out: &mut String) {
         out,
         "A canary step sets the listener's weights, then soaks: its gates read the canary's alarms and the load balancer's metrics of both target groups (`RequestCount`, `HTTPCode_Target_5XX_Count`, `HTTPCode_ELB_5XX_Count`, `TargetResponseTime` p99), one `GetMetricData` call per look, each complete period read once.\n\n\
 - **Windows.** CloudWatch aggregates these metrics in `{period}` periods and publishes a period a minute or more after it ends (zdd waits `{delay}`). A window ending now is always empty or partial, so a gate judges only complete periods: a soak's window is the periods that start after the step's weights were set, and the soak ends when its last period is published and judged, not when the clock reaches `soak`. A step lasts its soak plus up to one period and the publishing delay.\n\
-- **Evidence.** A soak whose window holds fewer than `min_requests` (default `{DEFAULT_MIN_REQUESTS}`) canary requests, or that ends with a gate alarm in `INSUFFICIENT_DATA`, has not passed. `insufficient_evidence` says what happens: `\"extend\"` (the default) keeps soaking, judging each new period, until `max_soak` (default `\"{max_soak}\"`) after the step's weights were set, then fails the step; `\"fail\"` fails it at once; `\"pass\"` goes on.\n\
+- **Evidence.** A soak whose window holds fewer than `min_requests` (default `{DEFAULT_MIN_REQUESTS}`) canary requests, or that ends with a gate alarm in `INSUFFICIENT_DATA`, has not passed. `insufficient_evidence` says what happens: `\"extend\"` (the default) keeps soaking, judging each new period, until `max_soak` (default `\"{max_soak}\"`) after the step's weights were set, then fails the step; `\"fail\"` fails it at once; `\"pass\"` goes on. `min_requests = 0` turns the request count off as evidence (alarms without data still count).\n\
 - **Judgement.** A gate alarm in `ALARM` fails the step at once. Over the window, the canary fails when its 5xx ratio ((target + ELB 5xx) / requests) is above `max_5xx_ratio` (default `{DEFAULT_MAX_5XX_RATIO}`) or its p99 above `max_p99_latency` (no default); these absolute limits fail the step as soon as the window holds {MIN_REQUESTS_FOR_RATIO} canary requests. The p99 of several periods is their p99s weighted by requests: CloudWatch cannot merge percentiles exactly.\n\
-- **Regression.** With `max_regression` (no default), the canary also fails when its p99 or 5xx ratio is more than that multiple of the stable group's, read over the same periods: a slow release fails even under a generous absolute limit, and a noisy day for both does not. A stable group without data in the window cannot be compared; the absolute limits alone judge then.\n\
+- **Regression.** With `max_regression` (no default), the canary also fails when its p99 or 5xx ratio is more than that multiple of the stable group's, read over the same periods: a slow release fails even under a generous absolute limit, and a noisy day for both does not. A stable group without data in the window cannot be compared; the absolute limits alone judge then. Noise is not a regression: stable's 5xx ratio is compared as at least {floor} %, and a 5xx regression needs at least {min_5xx} canary errors standing {sigmas_5xx} standard deviations above what `max_regression` times stable's ratio would give; a p99 regression needs at least {min_periods} periods, most of them worse, and the canary's mean log-ratio to stable above `max_regression` by {sigmas_p99} standard errors (a shorter window is judged on `max_p99_latency` alone, and `last_rollout` says so).\n\
 - **Diagnostics.** A failed gate's diagnostic and its `last_rollout` entry name the metric, the canary's value, the stable group's value and the window.\n\
-- **Bake.** With a `bake` block (`blue_green` and `canary`), once 100 % of the traffic has moved the old generation is detached and drained but kept running at full size for `duration` (default `\"{bake}\"`). A bake alarm in `ALARM` (and, for a canary, a crossed absolute limit on the new generation's target group) attaches the old generation again, and once it is healthy in the target group the new one is detached, drained and deleted: a rollback without waiting for instances to boot. The old generation is deleted only when the bake passes; the extra instance-minutes are reported in `last_rollout`.\n\
+- **Bake.** With a `bake` block (`blue_green` and `canary`), once 100 % of the traffic has moved the old generation is detached and drained but kept running at full size for `duration` (default `\"{bake}\"`; longer than zero). A bake alarm in `ALARM` (and, for a canary, a crossed absolute limit on the new generation's target group) attaches the old generation again, and once it is healthy in the target group the new one is detached, drained and deleted: a rollback without waiting for instances to boot. The old generation is deleted only when the bake passes; the extra instance-minutes are reported in `last_rollout`. A bake alarm in `INSUFFICIENT_DATA` at the bake's end: a canary's bake follows `insufficient_evidence` (extending by at most `max_soak`); a blue/green bake passes, with a `last_rollout` note (an alarm without data is what a quiet service shows). An apply killed during the bake resumes it from its recorded start, or, without one, bakes again in full: longer, never shorter.\n\
 - **On AWS**, `HTTPCode_ELB_5XX_Count` is published per load balancer (and Availability Zone), not per target group: read per target group it has no data and counts 0, so there only the targets' own 5xx count towards `max_5xx_ratio`. Alarms on the load balancer's metrics cover the rest.\n\n",
         max_soak = format_duration(DEFAULT_MAX_SOAK),
         bake = format_duration(DEFAULT_BAKE_DURATION),
+        floor = REGRESSION_5XX_FLOOR * 100.0,
+        min_5xx = MIN_5XX_FOR_REGRESSION,
+        sigmas_5xx = REGRESSION_5XX_SIGMAS,
+        min_periods = MIN_PERIODS_FOR_REGRESSION,
+        sigmas_p99 = REGRESSION_P99_SIGMAS,
     );
 }
 

@@ -38,6 +38,10 @@ use crate::transitions::Transition;
 use commands::Out;
 use resume::sorted_targets;
 
+pub use analysis::{
+    MIN_5XX_FOR_REGRESSION, MIN_PERIODS_FOR_REGRESSION, REGRESSION_5XX_FLOOR,
+    REGRESSION_5XX_SIGMAS, REGRESSION_P99_SIGMAS,
+};
 pub use checkpoint::Checkpoint;
 
 /// A command whose effect is not observed after this long is issued again.
