@@ -119,8 +119,25 @@ pub fn render_index() -> String {
     render_schema(&mut out, &schema);
     render_autoscaling(&mut out);
     render_canary_analysis(&mut out);
+    render_watching(&mut out);
     render_aws_calls(&mut out);
     out
+}
+
+/// How to see what a rollout is doing while it runs, and afterwards.
+fn render_watching(out: &mut String) {
+    use zdd_rollout::fleet::TAG_PHASE;
+    out.push_str(
+        "## Watching a rollout
+
+",
+    );
+    let _ = write!(
+        out,
+        "- **Terraform's log.** Every `last_rollout` entry (phase changes with why, commands, each canary window judged, the bake) is also logged at `INFO` as it happens: `TF_LOG_PROVIDER=INFO terraform apply` shows them, where Terraform alone prints only \"Still modifying...\".\n\
+- **AWS alone.** While a rollout runs, its Auto Scaling groups carry `{TAG_PHASE}` with the phase it is in (a canary's step and weight too: `canary_step 2/4 25%`; a rolling batch: `rolling batch 3`), on the new generation's group and, while it exists, the old one; the serving group ends on `complete` or `rolled_back`. `aws autoscaling describe-tags --filters Name=key,Values={TAG_PHASE}` shows where every fleet stands, with no Terraform. The tag is information: a failed write never holds a rollout back.\n\
+- **Afterwards.** `last_rollout` in the state holds the timeline, its status and the failure's reason (`terraform state show`, or an output).\n\n"
+    );
 }
 
 /// How a canary soak and a bake are judged, from the engine's timing and defaults.
