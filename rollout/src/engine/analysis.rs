@@ -70,8 +70,9 @@ impl Window {
     /// The complete periods of `[from, until)` at `now`: the window as far as it can be
     /// judged (its end moves back to the end of the last complete period; empty if none).
     pub fn complete_part(self, timing: &MetricTiming, now: Timestamp) -> Window {
+        let complete_until = timing.first_incomplete(now);
         let mut until = self.from;
-        while until + timing.period <= self.until && timing.is_complete(until, now) {
+        while until + timing.period <= self.until && until < complete_until {
             until = until + timing.period;
         }
         Window {
@@ -196,7 +197,10 @@ pub fn analyse(
         .unwrap_or_default();
     let verdict = match breach(limits, &canary_figures, stable_figures.as_ref(), paired) {
         Some(breach) if judgeable => Verdict::Fail(breach),
-        _ if canary_figures.requests < limits.min_requests => Verdict::Insufficient,
+        // A breach seen on too few requests to act on is not a pass either, whatever
+        // `min_requests` says (the bake judges with none).
+        Some(_) => Verdict::Insufficient,
+        None if canary_figures.requests < limits.min_requests => Verdict::Insufficient,
         _ => Verdict::Pass,
     };
     Analysis {
@@ -246,7 +250,9 @@ fn paired_periods(
         .iter()
         .filter(|p| p.start >= window.from && p.start < window.until)
     {
-        let Some(c) = period.p99_ms else { continue };
+        let Some(c) = period.p99_ms.filter(|c| c.is_finite() && *c > 0.0) else {
+            continue;
+        };
         let Some(s) = stable
             .periods
             .iter()
@@ -258,9 +264,7 @@ fn paired_periods(
         };
         paired.periods += 1;
         paired.worse += usize::from(c > factor * s);
-        if c > 0.0 {
-            log_ratios.push((c / s).ln());
-        }
+        log_ratios.push((c / s).ln());
     }
     let n = log_ratios.len() as f64;
     if n >= 1.0 {

@@ -281,3 +281,22 @@ fn a_p99_regression_must_stand_out_of_the_windows_noise() {
     let a = analyse(&lax, window(0, 3), Some(&slow), Some(&stable));
     assert!(matches!(a.verdict, Verdict::Fail(ref b) if b.metric == Metric::Latency));
 }
+
+#[test]
+fn a_breach_below_fifty_requests_is_never_a_pass_even_with_a_low_min_requests() {
+    // 30 requests, all 5xx: too few to act on the breach, but not a pass either, whatever
+    // min_requests says (the bake judges with min_requests 0).
+    for min_requests in [0, 10] {
+        let low = Limits {
+            min_requests,
+            ..limits()
+        };
+        let canary = group("green", vec![period(0, 30, 30, 100.0)]);
+        let analysis = analyse(&low, window(0, 1), Some(&canary), None);
+        assert!(
+            matches!(analysis.verdict, Verdict::Insufficient),
+            "min_requests {min_requests}: {:?}",
+            analysis.verdict
+        );
+    }
+}
