@@ -87,6 +87,18 @@ impl MetricTiming {
         start + self.period + self.publish_delay <= now
     }
 
+    /// Start of the first period not complete at `now`: every period starting before it is
+    /// complete ([`MetricTiming::is_complete`]), none from it on.
+    pub fn first_incomplete(&self, now: Timestamp) -> Timestamp {
+        let wait =
+            u64::try_from((self.period + self.publish_delay).as_millis()).unwrap_or(u64::MAX);
+        match now.as_millis().checked_sub(wait) {
+            // A period starting at s is complete iff s <= now - period - delay.
+            Some(latest) => self.period_start(Timestamp::from_millis(latest)) + self.period,
+            None => Timestamp::from_millis(0),
+        }
+    }
+
     /// When the period ending at `end` can be judged.
     pub fn complete_at(&self, end: Timestamp) -> Timestamp {
         end + self.publish_delay

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
-    AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue,
+    AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue, StatusCode,
 };
 
 use super::clients::AwsClients;
@@ -135,6 +135,28 @@ impl AwsClients {
                 })
                 .await?;
             for result in output.metric_data_results() {
+                // A query CloudWatch could not answer is not "no requests": read as empty, its
+                // periods would be cached as complete and a canary would look trafficless.
+                if let Some(status @ (StatusCode::InternalError | StatusCode::Forbidden)) =
+                    result.status_code()
+                {
+                    return Err(AwsError::Api {
+                        operation: "GetMetricData",
+                        code: status.as_str().to_string(),
+                        // CloudWatch's own failure passes; a refusal does not by itself.
+                        transient: *status == StatusCode::InternalError,
+                        message: format!(
+                            "query {}: {}",
+                            result.id().unwrap_or("?"),
+                            output
+                                .messages()
+                                .iter()
+                                .filter_map(|m| m.value())
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
+                    });
+                }
                 let Some((index, metric)) = result.id().and_then(parse_query_id) else {
                     continue;
                 };

@@ -29,6 +29,13 @@ impl PeriodCache {
         }
     }
 
+    /// Whether a read from `read_from` at `now` can bring a period not already cached: none
+    /// when every period from `read_from` on is still incomplete (the engine judges only
+    /// complete ones, and CloudWatch publishes at most one per period).
+    pub fn read_needed(&self, timing: &MetricTiming, read_from: Timestamp, now: Timestamp) -> bool {
+        read_from < timing.first_incomplete(now)
+    }
+
     /// Takes a read that started at `read_from` (as [`PeriodCache::read_from`] said) at `now`,
     /// keeps its complete periods, and returns every period from `since`'s on for each of
     /// `target_groups`: cached ones, then the read's incomplete ones.
@@ -49,7 +56,7 @@ impl PeriodCache {
             Some((from, _)) if contiguous => from,
             _ => read_from,
         };
-        let until = first_incomplete(timing, now).max(read_from);
+        let until = timing.first_incomplete(now).max(read_from);
         let mut incomplete: BTreeMap<String, Vec<MetricPeriod>> = BTreeMap::new();
         for group in read {
             for period in group.periods {
@@ -89,17 +96,6 @@ impl PeriodCache {
                 }
             })
             .collect()
-    }
-}
-
-/// Start of the first period not complete at `now`: every period before it is complete.
-fn first_incomplete(timing: &MetricTiming, now: Timestamp) -> Timestamp {
-    let wait =
-        u64::try_from((timing.period + timing.publish_delay).as_millis()).unwrap_or(u64::MAX);
-    match now.as_millis().checked_sub(wait) {
-        // A period starting at s is complete iff s <= now - period - delay.
-        Some(latest) => timing.period_start(Timestamp::from_millis(latest)) + timing.period,
-        None => Timestamp::from_millis(0),
     }
 }
 
@@ -151,11 +147,20 @@ mod tests {
     #[test]
     fn the_first_incomplete_period_is_the_one_not_yet_published() {
         // Period [600, 660) is complete at 750.
-        assert_eq!(first_incomplete(&TIMING, at(750)), at(660));
-        assert_eq!(first_incomplete(&TIMING, at(749)), at(600));
+        assert_eq!(TIMING.first_incomplete(at(750)), at(660));
+        assert_eq!(TIMING.first_incomplete(at(749)), at(600));
         assert!(TIMING.is_complete(at(600), at(750)));
         assert!(!TIMING.is_complete(at(660), at(750)));
-        assert_eq!(first_incomplete(&TIMING, at(10)), at(0));
+        assert_eq!(TIMING.first_incomplete(at(10)), at(0));
+    }
+
+    #[test]
+    fn no_read_is_needed_until_a_new_period_is_complete() {
+        let cache = PeriodCache::default();
+        // From 660 on nothing is complete before 810 (660 + 60 s period + 90 s delay).
+        assert!(!cache.read_needed(&TIMING, at(660), at(809)));
+        assert!(cache.read_needed(&TIMING, at(660), at(810)));
+        assert!(cache.read_needed(&TIMING, at(600), at(750)));
     }
 
     #[test]

@@ -122,9 +122,15 @@ impl Observer {
     ) -> Result<Vec<TargetGroupPeriods>, AwsError> {
         // Both groups are behind the listener's load balancer: the canary group joined it when
         // the listener first forwarded to it, after this run read its target group settings.
-        let Some(load_balancer) = load_balancer_of_listener(&canary.listener_arn) else {
-            return Ok(Vec::new());
-        };
+        let load_balancer = load_balancer_of_listener(&canary.listener_arn).ok_or_else(|| {
+            AwsError::Unexpected {
+                operation: "GetMetricData",
+                detail: format!(
+                    "{:?} is not a listener ARN: its load balancer names the metrics' dimension",
+                    canary.listener_arn
+                ),
+            }
+        })?;
         let sources: Vec<MetricSource> = [
             &canary.stable_target_group_arn,
             &canary.canary_target_group_arn,
@@ -135,23 +141,29 @@ impl Observer {
             load_balancer_arn: load_balancer.clone(),
         })
         .collect();
-        if sources.is_empty() {
-            return Ok(Vec::new());
-        }
         let timing = spec.metric_timing;
         let read_from = self.periods.read_from(&timing, since);
-        let figures = timed(
-            &mut self.aws_time,
-            aws.metric_periods(&sources, convert::system_time(read_from), now),
-        )
-        .await?;
-        self.api_calls += 1;
+        let now_at = convert::timestamp(now);
+        // Only complete periods are judged: read up to the first incomplete one, and not at
+        // all until one more is complete (the cache holds the rest).
+        let figures = if self.periods.read_needed(&timing, read_from, now_at) {
+            let end = convert::system_time(timing.first_incomplete(now_at));
+            let figures = timed(
+                &mut self.aws_time,
+                aws.metric_periods(&sources, convert::system_time(read_from), end),
+            )
+            .await?;
+            self.api_calls += 1;
+            figures
+        } else {
+            Vec::new()
+        };
         let arns: Vec<String> = sources.into_iter().map(|s| s.target_group_arn).collect();
         Ok(self.periods.absorb(
             &timing,
             since,
             read_from,
-            convert::timestamp(now),
+            now_at,
             &arns,
             figures.iter().map(convert::target_group_periods).collect(),
         ))
