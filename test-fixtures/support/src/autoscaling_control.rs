@@ -145,7 +145,7 @@ fn parse_lifecycle_event(event: &Value) -> anyhow::Result<LifecycleEvent> {
 }
 
 /// Group names may hold characters a path segment cannot (space, `/`, `%`, ...).
-fn percent_encoded(segment: &str) -> String {
+pub(crate) fn percent_encoded(segment: &str) -> String {
     segment
         .bytes()
         .map(|byte| match byte {

@@ -142,7 +142,7 @@ impl LocalAws {
     pub fn stop_traffic(&self, listener_or_target_group_arn: &str) -> anyhow::Result<bool> {
         let path = format!(
             "/zdd/traffic?source={}",
-            query_encoded(listener_or_target_group_arn)
+            crate::autoscaling_control::percent_encoded(listener_or_target_group_arn)
         );
         let answer = request_json(self.endpoint(), "DELETE", &path, None)?;
         answer["stopped"]
@@ -215,17 +215,6 @@ fn unsigned(object: &Value, field: &str) -> anyhow::Result<u64> {
     }
 }
 
-fn query_encoded(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(byte).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,7 +254,7 @@ mod tests {
     #[test]
     fn encodes_an_arn_as_one_query_value() {
         assert_eq!(
-            query_encoded("arn:aws:x:listener/app/a b"),
+            crate::autoscaling_control::percent_encoded("arn:aws:x:listener/app/a b"),
             "arn%3Aaws%3Ax%3Alistener%2Fapp%2Fa%20b"
         );
     }
