@@ -192,7 +192,7 @@ pub const EVENTS: &[EventSpec] = &[
         name: "terraform_output",
         levels: &[W],
         data: "null",
-        meaning: "Terraform's output could not be passed through.",
+        meaning: "Terraform exited but a process it started kept its output open 10 s later; the verdict on its lock used what terraform wrote until then.",
     },
     EventSpec {
         name: "unlocked",
@@ -213,11 +213,6 @@ pub const EVENTS: &[EventSpec] = &[
         meaning: "One look of the watch failed or started without a baseline; the watch goes on.",
     },
 ];
-
-/// The event named `name`, if the table lists it.
-pub fn event(name: &str) -> Option<&'static EventSpec> {
-    EVENTS.iter().find(|spec| spec.name == name)
-}
 
 pub fn level_name(level: Level) -> &'static str {
     match level {

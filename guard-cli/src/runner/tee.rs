@@ -5,7 +5,7 @@
 //!
 //! Threads, not runtime tasks: a blocking write to a slow stderr must not hold a runtime worker,
 //! and the reading never stops (a closed guard stdout or stderr only ends the passing on), so
-//! terraform never blocks on a full pipe. The threads start no process, so the parent-death
+//! terraform blocks only where writing to the guard's own stream would have blocked it anyway. The threads start no process, so the parent-death
 //! signal set-up (it belongs to the thread that forks terraform) is untouched.
 
 use std::io::{PipeReader, Read, Write};
