@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use zdd_guard::commands::{drift, lock, run, state_diff};
+use zdd_guard::commands::{drift, lock, report, run, state_diff, status};
 use zdd_guard::exit::{EXIT_CODES_HELP, Outcome, outcome_for_error};
 
 // `check` lives in its own crate with its own exit codes; they must stay the contract's rows.
@@ -37,6 +37,11 @@ enum Command {
     /// Refresh-only plan summarised per resource; exit 5 when the infrastructure drifted.
     #[command(after_help = EXIT_CODES_HELP)]
     Drift(drift::DriftArgs),
+    /// Each fleet as AWS alone shows it: generations, health, weights, phase, drains, floor.
+    Status(status::StatusArgs),
+    /// Write a self-contained HTML page with an SVG timeline of the last rollouts in the state.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Report(report::ReportArgs),
     /// Compare versions of the state object.
     State {
         #[command(subcommand)]
@@ -70,6 +75,8 @@ fn main() -> ExitCode {
         Command::Run(args) => async_command(|| run::run(&args)),
         Command::Lock(args) => async_command(|| lock::run(&args)),
         Command::Drift(args) => async_command(|| drift::run(&args)),
+        Command::Status(args) => async_command(|| status::run(&args)),
+        Command::Report(args) => async_command(|| report::run(&args)),
         Command::State {
             command: StateCommand::Diff(args),
         } => async_command(|| state_diff::run(&args)),

@@ -45,6 +45,13 @@ pub const TAG_CAPACITY: &str = "zdd:capacity";
 /// differs from what the group shows; information, never a gate: a failed write does not hold
 /// the rollout back (it is written again at the next step), and a destroy does not write it.
 pub const TAG_PHASE: &str = "zdd:phase";
+/// When the current [`TAG_PHASE`] began, in Unix seconds: written with it, in the same
+/// `CreateOrUpdateTags` call, so a reader with AWS alone can count down a drain (this plus the
+/// target group's deregistration delay) or a bake.
+pub const TAG_PHASE_SINCE: &str = "zdd:phase-since";
+/// The capacity floor of the current phase (the fewest healthy targets the rollout lets the
+/// fleet have), written with [`TAG_PHASE`], so a reader with AWS alone can show it.
+pub const TAG_FLOOR: &str = "zdd:floor";
 /// Tag keys starting with this are zdd's: users may not set them, and Read does not report them
 /// as the user's tags.
 pub const RESERVED_TAG_PREFIX: &str = "zdd:";
