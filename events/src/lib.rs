@@ -16,6 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod samples;
+
+pub use samples::SampleLog;
+
 /// The version of the event lines' shape. Readers ignore lines of another version.
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -79,6 +79,17 @@ pub enum Command {
         key: String,
         value: String,
     },
+    /// `CreateOrUpdateTags` on an ASG with the phase record, in one call so a reader never
+    /// sees one tag of a phase beside another of the previous one: [`crate::fleet::TAG_PHASE`]
+    /// = `phase`, [`crate::fleet::TAG_PHASE_SINCE`] = `since` (Unix seconds),
+    /// [`crate::fleet::TAG_FLOOR`] = `floor`. Information for readers only (see
+    /// [`Command::is_informational`]).
+    RecordPhase {
+        asg: String,
+        phase: String,
+        since: u64,
+        floor: u32,
+    },
     /// `DeleteAutoScalingGroup`. With `force` (`ForceDelete = true`) AWS terminates the
     /// instances without draining and abandons their lifecycle actions, so the engine forces it
     /// only when no instance of the group is registered or draining in any target group, the
@@ -164,6 +175,12 @@ impl Command {
             // The value is part of it: a later value (a capacity raised, a record cleared) is
             // a different command, not a retry of the earlier one.
             Command::TagAsg { asg, key, value } => format!("tag:{asg}:{key}={value}"),
+            Command::RecordPhase {
+                asg,
+                phase,
+                since,
+                floor,
+            } => format!("record:{asg}:{phase}:{since}:{floor}"),
             Command::DeleteAsg { asg, force } => format!("delete:{asg}:{force}"),
             Command::PutScalingPolicy { asg, policy, .. } => {
                 format!("policy:{asg}:{}", policy.name)
@@ -196,12 +213,29 @@ impl Command {
         }
     }
 
-    /// A record for readers only (the `zdd:phase` tag): the rollout neither waits for it nor
+    /// A record for readers only (the phase record, [`Command::RecordPhase`]): the rollout neither waits for it nor
     /// acts on it, so a driver does not count its failure as AWS refusing the rollout, does
     /// not step again sooner because of it, and runs it from a terminal decision too (the
     /// final phase is recorded after the last step).
     pub fn is_informational(&self) -> bool {
-        matches!(self, Command::TagAsg { key, .. } if key == crate::fleet::TAG_PHASE)
+        matches!(self, Command::RecordPhase { .. })
+    }
+
+    /// The tags a [`Command::RecordPhase`] writes, `(key, value)`; none for other commands.
+    pub fn phase_record_tags(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Command::RecordPhase {
+                phase,
+                since,
+                floor,
+                ..
+            } => vec![
+                (crate::fleet::TAG_PHASE, phase.clone()),
+                (crate::fleet::TAG_PHASE_SINCE, since.to_string()),
+                (crate::fleet::TAG_FLOOR, floor.to_string()),
+            ],
+            _ => Vec::new(),
+        }
     }
 
     /// Number of AWS API calls the command costs (each is one call).
@@ -243,6 +277,12 @@ impl Command {
                 format!("set listener weights {}", w.join(" "))
             }
             Command::TagAsg { asg, key, value } => format!("tag {asg} {key}={value}"),
+            Command::RecordPhase {
+                asg,
+                phase,
+                since,
+                floor,
+            } => format!("record on {asg} phase {phase} since {since} floor {floor}"),
             Command::DeleteAsg { asg, force: true } => format!("delete {asg}"),
             Command::DeleteAsg { asg, force: false } => format!("delete {asg} (empty, no force)"),
             Command::PutScalingPolicy { asg, policy, .. } => {

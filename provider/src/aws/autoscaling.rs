@@ -301,19 +301,26 @@ impl AwsClients {
     /// # Idempotency
     /// `CreateOrUpdateTags` overwrites: re-running sets the same value.
     pub async fn tag_asg(&self, name: &str, key: &str, value: &str) -> Result<(), AwsError> {
+        self.tag_asg_with(name, &[(key, value)]).await
+    }
+
+    /// Idempotent: `CreateOrUpdateTags` with several tags in one call (one request, so a
+    /// reader sees all of them or none: the phase record).
+    pub async fn tag_asg_with(&self, name: &str, tags: &[(&str, &str)]) -> Result<(), AwsError> {
+        let tags: Vec<Tag> = tags
+            .iter()
+            .map(|(key, value)| {
+                Tag::builder()
+                    .resource_id(name)
+                    .resource_type("auto-scaling-group")
+                    .key(*key)
+                    .value(*value)
+                    .propagate_at_launch(false)
+                    .build()
+            })
+            .collect();
         self.autoscaling("CreateOrUpdateTags", |client| {
-            client
-                .create_or_update_tags()
-                .tags(
-                    Tag::builder()
-                        .resource_id(name)
-                        .resource_type("auto-scaling-group")
-                        .key(key)
-                        .value(value)
-                        .propagate_at_launch(false)
-                        .build(),
-                )
-                .send()
+            client.create_or_update_tags().set_tags(Some(tags)).send()
         })
         .await?;
         Ok(())

@@ -14,7 +14,7 @@ use crate::aws::{AwsClients, AwsError};
 use super::stats::{self, RunStats};
 use super::{Observer, convert};
 
-/// Runs a terminal decision's records for readers (the final `zdd:phase`: `complete`,
+/// Runs a terminal decision's records for readers (the final phase record: `complete`,
 /// `rolled_back`, `failed`): nothing steps after it, so each is tried once, and a failure only
 /// goes into the timeline (the rollout's outcome stands).
 pub async fn record_final_phase(
@@ -104,6 +104,11 @@ pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError
             weights,
         } => aws.set_listener_weights(listener_arn, weights).await,
         Command::TagAsg { asg, key, value } => aws.tag_asg(asg, key, value).await,
+        Command::RecordPhase { asg, .. } => {
+            let tags = command.phase_record_tags();
+            let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            aws.tag_asg_with(asg, &tags).await
+        }
         Command::DeleteAsg { asg, force } => aws.delete_asg(asg, *force).await,
         Command::PutScalingPolicy {
             asg,

@@ -306,7 +306,7 @@ pub async fn run_with_poll(
 }
 
 /// The worse of a turn so far and a failed command's error. A record for readers
-/// (`zdd:phase`, [`Command::is_informational`]) refused is no sign that AWS refuses the
+/// (the phase record, [`Command::is_informational`]) refused is no sign that AWS refuses the
 /// rollout: it never counts towards giving up.
 fn worse(seen: Turn, command: &Command, err: &AwsError) -> Turn {
     if command.is_informational() {
@@ -542,10 +542,11 @@ mod tests {
 
     #[test]
     fn a_refused_phase_record_does_not_count_towards_giving_up() {
-        let record = Command::TagAsg {
+        let record = Command::RecordPhase {
             asg: "web-g2".into(),
-            key: zdd_rollout::fleet::TAG_PHASE.into(),
-            value: "draining_old".into(),
+            phase: "draining_old".into(),
+            since: 1_700_000_000,
+            floor: 3,
         };
         assert_eq!(
             worse(Turn::Clean, &record, &api("AccessDenied", false)),

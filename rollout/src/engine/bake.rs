@@ -44,7 +44,7 @@ impl Rollout {
         ))
     }
 
-    fn bake(&self) -> Option<&BakeSpec> {
+    pub(super) fn bake(&self) -> Option<&BakeSpec> {
         let forward = self.cp.mode == Mode::Rollout && self.cp.from.is_some() && !self.cp.in_place;
         self.spec.bake.as_ref().filter(|_| forward)
     }

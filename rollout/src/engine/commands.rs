@@ -39,6 +39,7 @@ pub(super) fn action_name(command: &Command) -> &'static str {
         Command::DetachTargetGroups { .. } => "detach_target_groups",
         Command::SetListenerWeights { .. } => "set_listener_weights",
         Command::TagAsg { .. } => "tag_asg",
+        Command::RecordPhase { .. } => "record_phase",
         Command::DeleteAsg { .. } => "delete_asg",
         Command::PutScalingPolicy { .. } => "put_scaling_policy",
         Command::DeleteScalingPolicy { .. } => "delete_scaling_policy",

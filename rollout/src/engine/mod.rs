@@ -16,6 +16,7 @@ mod groups;
 mod health;
 mod hooks;
 mod phase_tag;
+mod progress;
 mod resume;
 mod rollback;
 mod rolling;

@@ -1,5 +1,7 @@
-//! The `zdd:phase` record: the rollout's phase kept on its groups, so that a reader with AWS
-//! alone (the console, `describe-tags`, a status command) sees where a rollout stands.
+//! The phase record: the rollout's phase (`zdd:phase`), when it began (`zdd:phase-since`) and
+//! its capacity floor (`zdd:floor`) kept on its groups, so that a reader with AWS alone (the
+//! console, `describe-tags`, `zdd-guard status`) sees where a rollout stands, how long a drain
+//! or bake has left and the floor it holds.
 //!
 //! Level-triggered like everything else (a group showing another value gets the current one),
 //! but never a gate: it is written after the step decided, no phase waits for it, it wakes
@@ -8,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use crate::command::Command;
-use crate::fleet::{TAG_PHASE, phase_tag};
+use crate::fleet::{TAG_FLOOR, TAG_PHASE, TAG_PHASE_SINCE, phase_tag};
 use crate::observation::Observation;
 use crate::spec::Strategy;
 use crate::time::Timestamp;
@@ -27,15 +29,23 @@ impl Rollout {
     }
 
     /// Records the phase on the rollout's groups (the new generation's and, while it exists,
-    /// the old one's) where the observation shows another value. One `CreateOrUpdateTags`
-    /// per group and phase change: a write not seen yet is not repeated for [`RETRY_AFTER`]
+    /// the old one's) where the observation shows another record. One `CreateOrUpdateTags`
+    /// ([`Command::RecordPhase`], the three tags together) per group and phase change (or
+    /// change of the floor, when the capacity served grows): a write not seen yet is not repeated for [`RETRY_AFTER`]
     /// (or until it is reported failed). A group being deleted (or whose delete this step
     /// issues) is left alone, and a destroy records nothing (there is no rollout to read).
     pub(super) fn publish_phase(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
         if self.cp.mode != Mode::Rollout {
             return;
         }
-        let value = self.phase_tag_value();
+        let phase = self.phase_tag_value();
+        let since = self.cp.phase_started_at.as_millis() / 1000;
+        let floor = self.capacity_floor();
+        let record = [
+            (TAG_PHASE, phase.clone()),
+            (TAG_PHASE_SINCE, since.to_string()),
+            (TAG_FLOOR, floor.to_string()),
+        ];
         let names: BTreeSet<String> = std::iter::once(self.new_name())
             .chain(self.old_name())
             .collect();
@@ -47,13 +57,17 @@ impl Rollout {
                 .commands
                 .iter()
                 .any(|c| matches!(c, Command::DeleteAsg { asg, .. } if *asg == name));
-            if asg.status.is_some() || deleting_now || asg.tags.get(TAG_PHASE) == Some(&value) {
+            let shown = record
+                .iter()
+                .all(|(key, value)| asg.tags.get(*key) == Some(value));
+            if asg.status.is_some() || deleting_now || shown {
                 continue;
             }
-            let command = Command::TagAsg {
+            let command = Command::RecordPhase {
                 asg: name,
-                key: TAG_PHASE.to_string(),
-                value: value.clone(),
+                phase: phase.clone(),
+                since,
+                floor,
             };
             let key = command.key();
             if self

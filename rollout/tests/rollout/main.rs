@@ -17,6 +17,7 @@ mod hostile;
 mod invariants;
 mod listener_lag;
 mod phase_tags;
+mod progress;
 mod resume_changed_config;
 mod scale_in_place;
 mod spec_validation;

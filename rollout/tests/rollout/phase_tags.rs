@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use zdd_rollout::fleet::{TAG_PHASE, phase_tag};
+use zdd_rollout::fleet::{TAG_FLOOR, TAG_PHASE, TAG_PHASE_SINCE, phase_tag};
 use zdd_rollout::sim::fixtures::{FleetShape, StrategyKind, spec, update};
 use zdd_rollout::sim::{Controller, Faults, Kill, Report, Timings, run_with};
 use zdd_rollout::spec::Strategy;
@@ -26,6 +26,12 @@ struct Seen {
     expected: String,
     /// The `zdd:phase` writes the step issued.
     writes: usize,
+    /// Each write's three tags, `(phase, since, floor)`.
+    records: Vec<(String, u64, u32)>,
+    /// When the step's phase began, in Unix seconds (the checkpoint's).
+    phase_since: u64,
+    /// `(zdd:phase-since, zdd:floor)` of each group the step observed.
+    since_and_floor: BTreeMap<String, (Option<String>, Option<String>)>,
 }
 
 /// The engine, with each step's observation and decision written down.
@@ -50,11 +56,36 @@ impl Controller for Recording {
             .iter()
             .filter(|c| c.is_informational())
             .count();
+        let records = decision
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::RecordPhase {
+                    phase,
+                    since,
+                    floor,
+                    ..
+                } => Some((phase.clone(), *since, *floor)),
+                _ => None,
+            })
+            .collect();
+        let since_and_floor = observation
+            .asgs
+            .iter()
+            .filter(|asg| asg.status.is_none())
+            .map(|asg| {
+                let tag = |key: &str| asg.tags.get(key).cloned();
+                (asg.name.clone(), (tag(TAG_PHASE_SINCE), tag(TAG_FLOOR)))
+            })
+            .collect();
         self.log.borrow_mut().push(Seen {
             process: self.process,
             tags,
             expected: phase_tag(&decision.phase, self.canary_steps),
             writes,
+            records,
+            phase_since: self.inner.checkpoint().phase_started_at.as_millis() / 1000,
+            since_and_floor,
         });
         decision
     }
@@ -306,5 +337,47 @@ fn a_record_that_cannot_be_written_changes_neither_outcome_nor_timing() {
             "{:?}",
             failing.final_phase_tags
         );
+    }
+}
+
+#[test]
+fn the_phase_its_start_and_the_floor_are_written_together() {
+    for kind in [
+        StrategyKind::BlueGreen,
+        StrategyKind::Canary,
+        StrategyKind::Rolling,
+    ] {
+        let floor = fixture(kind).capacity_floor();
+        let (_, seen) = recorded(kind, Faults::default(), &Kill::default());
+        let mut written = 0;
+        for step in &seen {
+            for (phase, since, record_floor) in &step.records {
+                written += 1;
+                assert_eq!(phase, &step.expected, "{}", kind.name());
+                assert_eq!(*since, step.phase_since, "{} in {phase}", kind.name());
+                assert_eq!(*record_floor, floor, "{} in {phase}", kind.name());
+            }
+            assert_eq!(
+                step.records.len(),
+                step.writes,
+                "one call carries all three"
+            );
+        }
+        assert!(written >= 3, "{}: {written} records", kind.name());
+        // Every write landed by the next look of the same process: the groups show the
+        // step's start and floor beside its phase.
+        for pair in seen.windows(2) {
+            let (step, next) = (&pair[0], &pair[1]);
+            for group in step.since_and_floor.keys() {
+                if let Some(shown) = next.since_and_floor.get(group) {
+                    let expected = (Some(step.phase_since.to_string()), Some(floor.to_string()));
+                    assert_eq!(
+                        shown, &expected,
+                        "{group} after a step in {}",
+                        step.expected
+                    );
+                }
+            }
+        }
     }
 }

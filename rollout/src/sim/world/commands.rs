@@ -194,6 +194,13 @@ impl World {
                     }
                 }
             }
+            Command::RecordPhase { asg, .. } => {
+                if let Some(a) = self.live_asg_mut(asg) {
+                    for (key, value) in command.phase_record_tags() {
+                        a.tags.insert(key.to_string(), value);
+                    }
+                }
+            }
             Command::PutScalingPolicy { .. }
             | Command::DeleteScalingPolicy { .. }
             | Command::SuspendProcesses { .. }
