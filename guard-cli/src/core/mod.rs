@@ -6,6 +6,7 @@ pub mod lease;
 pub mod limits;
 pub mod lockinfo;
 pub mod plan;
+pub mod progress_view;
 pub mod release_report;
 pub mod render;
 pub mod sensitive;
