@@ -1,13 +1,16 @@
-//! The only code that knows AWS SDK types: S3 (state, lockfile, lease object) and DynamoDB
-//! (lock table, lock/digest/lease items). Endpoints come from the backend's `endpoints` block,
+//! The only code that knows AWS SDK types: S3 (state, lockfile, lease object), DynamoDB
+//! (lock table, lock/digest/lease items), and `status`'s reads of a fleet (Auto Scaling,
+//! ELBv2: `fleet.rs`). Endpoints come from the backend's `endpoints` block,
 //! else `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` (read by
 //! aws-config), so the same binary runs against AWS and the local test bed.
 
 mod dynamodb;
+mod fleet;
 mod lease_store;
 mod s3;
 
 pub use dynamodb::{DynamoLocks, TableCheck};
+pub use fleet::FleetReader;
 pub use lease_store::{LeaseStore, StoredLease, WriteConflict};
 pub use s3::{ObjectHead, ObjectVersion, S3State};
 

@@ -11,4 +11,5 @@ pub mod release_report;
 pub mod render;
 pub mod sensitive;
 pub mod snapshot;
+pub mod status;
 pub mod watch;
