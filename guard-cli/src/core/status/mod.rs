@@ -6,3 +6,5 @@ pub mod snapshot;
 pub mod text;
 pub mod view;
 
+#[cfg(test)]
+mod tests;

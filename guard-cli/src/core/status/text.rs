@@ -55,8 +55,8 @@ fn render_name(out: &mut String, name: &NameView, view: &StatusView, paint: &Pai
     if !name.found {
         out.push_str(&format!(
             "{}: no Auto Scaling group is tagged zdd:rollout = {} in {}\n",
-            paint.paint(BOLD, &name.name),
-            name.name,
+            paint.paint(BOLD, &clean(&name.name)),
+            clean(&name.name),
             view.region.as_deref().unwrap_or("this region")
         ));
         return;
@@ -81,7 +81,7 @@ fn render_name(out: &mut String, name: &NameView, view: &StatusView, paint: &Pai
 
 fn owner_label(owner: &Option<String>) -> String {
     match owner {
-        Some(owner) => format!("owner {owner}"),
+        Some(owner) => format!("owner {}", clean(owner)),
         None => "no owner id".to_string(),
     }
 }
@@ -89,7 +89,7 @@ fn owner_label(owner: &Option<String>) -> String {
 fn render_fleet(out: &mut String, name: &str, fleet: &FleetView, now: i64, paint: &Painter) {
     out.push_str(&format!(
         "{} ({})  {}\n",
-        paint.paint(BOLD, &format!("fleet {name}")),
+        paint.paint(BOLD, &format!("fleet {}", clean(name))),
         owner_label(&fleet.owner),
         state_text(&fleet.state, paint)
     ));
@@ -101,7 +101,7 @@ fn render_fleet(out: &mut String, name: &str, fleet: &FleetView, now: i64, paint
         out.push_str(&format!(
             "  {}  group {} is tagged with this fleet but its zdd:generation is {}\n",
             paint.paint(YELLOW, "warning"),
-            group.group,
+            clean(&group.group),
             match &group.generation {
                 TagValue::Unreadable { unreadable } => format!("unreadable: {unreadable:?}"),
                 _ => "missing".to_string(),
@@ -128,8 +128,8 @@ fn render_fleet(out: &mut String, name: &str, fleet: &FleetView, now: i64, paint
             (
                 generation
                     .phase
-                    .clone()
-                    .unwrap_or_else(|| "(no zdd:phase)".into()),
+                    .as_deref()
+                    .map_or_else(|| "(no zdd:phase)".into(), clean),
                 PLAIN,
             ),
             (since_text(generation, now), PLAIN),
@@ -171,12 +171,19 @@ fn render_fleet(out: &mut String, name: &str, fleet: &FleetView, now: i64, paint
                 } else {
                     format!(" ({})", generations.join(" "))
                 };
-                format!("{} {}%{behind}", forward.target_group, forward.percent)
+                format!(
+                    "{} {}%{behind}",
+                    clean(&forward.target_group),
+                    forward.percent
+                )
             })
             .collect();
         out.push_str(&format!(
             "  listener {}:{}  {}\n",
-            listener.protocol.as_deref().unwrap_or("?"),
+            listener
+                .protocol
+                .as_deref()
+                .map_or_else(|| "?".into(), clean),
             listener
                 .port
                 .map_or_else(|| "?".to_string(), |port| port.to_string()),
@@ -192,7 +199,7 @@ fn render_fleet(out: &mut String, name: &str, fleet: &FleetView, now: i64, paint
                 "    {}  {:<7} {}\n",
                 clock(event.at),
                 generations.join(" "),
-                event.what
+                clean(&event.what)
             ));
         }
     }
@@ -218,7 +225,7 @@ fn render_target_groups(out: &mut String, target_groups: &[TargetGroupView], pai
         };
         if tg.generations.is_empty() {
             table.row(vec![
-                (tg.name.clone(), PLAIN),
+                (clean(&tg.name), PLAIN),
                 (delay, PLAIN),
                 ("-".into(), PLAIN),
                 ("0".into(), PLAIN),
@@ -232,7 +239,7 @@ fn render_target_groups(out: &mut String, target_groups: &[TargetGroupView], pai
         }
         for (index, generation) in tg.generations.iter().enumerate() {
             let (name, delay) = if index == 0 {
-                (tg.name.clone(), delay.clone())
+                (clean(&tg.name), delay.clone())
             } else {
                 (String::new(), String::new())
             };
@@ -251,7 +258,7 @@ fn render_target_groups(out: &mut String, target_groups: &[TargetGroupView], pai
                     !["healthy", "initial", "unhealthy", "draining", "unused"]
                         .contains(&state.as_str())
                 })
-                .map(|(state, n)| format!("{state} {n}"))
+                .map(|(state, n)| format!("{} {n}", clean(state)))
                 .collect();
             if !others.is_empty() {
                 notes.push(others.join(", "));
@@ -259,7 +266,7 @@ fn render_target_groups(out: &mut String, target_groups: &[TargetGroupView], pai
             let reasons: Vec<String> = generation
                 .reasons
                 .iter()
-                .map(|(reason, n)| format!("{reason} x{n}"))
+                .map(|(reason, n)| format!("{} x{n}", clean(reason)))
                 .collect();
             if !reasons.is_empty() {
                 notes.push(reasons.join(", "));
@@ -309,8 +316,9 @@ fn state_text(state: &StateView, paint: &Painter) -> String {
         } => paint.paint(
             RED,
             &format!(
-                "rolling back g{failed}{}: {reason}",
-                restoring.map_or_else(String::new, |g| format!(" to g{g}"))
+                "rolling back g{failed}{}: {}",
+                restoring.map_or_else(String::new, |g| format!(" to g{g}")),
+                clean(reason)
             ),
         ),
     }
@@ -319,8 +327,8 @@ fn state_text(state: &StateView, paint: &Painter) -> String {
 fn phase_text(newest: &GenerationView, now: i64) -> String {
     let phase = newest
         .phase
-        .clone()
-        .unwrap_or_else(|| "unknown (no zdd:phase tag)".into());
+        .as_deref()
+        .map_or_else(|| "unknown (no zdd:phase tag)".into(), clean);
     match &newest.phase_since {
         TagValue::Value(since) => match newest.phase_age_seconds {
             Some(age) => format!("{phase}, since {} ({} ago)", clock(*since), human(age)),
@@ -350,12 +358,12 @@ fn since_text(generation: &GenerationView, now: i64) -> String {
 }
 
 fn group_text(generation: &GenerationView) -> String {
-    let mut text = generation.group.clone();
+    let mut text = clean(&generation.group);
     if generation.deleting {
         text.push_str(" (AWS is deleting it)");
     }
     if let Some(reason) = &generation.rollback_reason {
-        text.push_str(&format!(" (rollback: {reason})"));
+        text.push_str(&format!(" (rollback: {})", clean(reason)));
     }
     text
 }
@@ -389,6 +397,20 @@ fn drain_text(drain: &DrainLeft) -> String {
         ),
         DrainLeft::Unknown => "drain end unknown (delay unreadable)".to_string(),
     }
+}
+
+/// Text from AWS (tag values, names, reasons) with control characters escaped: a tag value
+/// must not move the cursor or recolour a terminal.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn human(seconds: u64) -> String {
