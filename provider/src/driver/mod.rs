@@ -13,6 +13,7 @@
 //! with each group's state as last observed, and the next apply resumes.
 
 pub mod convert;
+pub mod events;
 mod execute;
 pub mod give_up;
 mod metric_cache;
@@ -28,8 +29,11 @@ use zdd_rollout::{
     RolloutSpec,
 };
 
+use zdd_events::{Progress, Role, Sample, SampleLog};
+
 use crate::aws::{AwsClients, AwsError, ErrorClass};
 
+use events::EventSink;
 use give_up::{GiveUp, Turn, Verdict};
 pub use observe::{Observer, gate_alarm_names};
 pub use stats::RunStats;
@@ -113,6 +117,8 @@ pub struct RunResult {
     /// The last observation the engine stepped on (the groups as the outcome saw them): the
     /// serving group's capacity for `current_capacity`.
     pub last_observation: Option<Observation>,
+    /// Health and weight over the run, for `last_rollout.samples`.
+    pub samples: Vec<Sample>,
 }
 
 /// Drives `rollout` to an outcome.
@@ -157,6 +163,14 @@ pub async fn run_with_poll(
     let budget_before = aws.budget_stats();
     let mut give_up = GiveUp::default();
     let mut refusals = Refusals::default();
+    let mut events = EventSink::from_env(rollout.spec());
+    events.started(
+        rollout.spec(),
+        rollout.previous_generation(),
+        rollout.target_generation(),
+        started_at,
+    );
+    let mut samples = SampleLog::new();
 
     let outcome = loop {
         let turn = tokio::time::Instant::now();
@@ -211,6 +225,9 @@ pub async fn run_with_poll(
             }
         };
         let decision = rollout.step(&observation, convert::timestamp(now));
+        let progress = rollout.progress(&observation, convert::timestamp(now));
+        events.step(&decision.events, &progress, now);
+        samples.push(unix_secs(now), sample(&progress, now));
         refusals.last_seen = Some(observation);
         stats.steps += 1;
         log_events(rollout.spec(), &decision.events);
@@ -290,6 +307,7 @@ pub async fn run_with_poll(
     let budget = aws.budget_stats().since(&budget_before);
     (stats.budget_held, stats.budget_held_for) = (budget.held, budget.held_for);
     stats.log(&rollout.spec().name);
+    events.finished(timeline::status(&outcome), &outcome, SystemTime::now());
     let timeline = merge_timeline(rollout.timeline(), &refusals.events);
     let checkpoint = refusals.checkpoint_to_keep(&outcome, rollout.checkpoint());
     RunResult {
@@ -302,7 +320,31 @@ pub async fn run_with_poll(
         busy,
         stats,
         last_observation: refusals.last_seen,
+        samples: samples.samples(),
     }
+}
+
+/// One look's health and weight, for `last_rollout.samples`.
+fn sample(progress: &Progress, now: SystemTime) -> Sample {
+    let healthy = |role: Role| {
+        progress
+            .generations
+            .iter()
+            .filter(|g| g.role == role)
+            .map(|g| g.healthy)
+            .sum()
+    };
+    Sample {
+        at: timeline::rfc3339(now),
+        healthy_new: healthy(Role::New),
+        healthy_old: healthy(Role::Old),
+        weight_new: progress.new_weight_percent,
+    }
+}
+
+fn unix_secs(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The worse of a turn so far and a failed command's error. A record for readers

@@ -42,6 +42,7 @@ pub fn finish(
         started_at: rfc3339(result.started_at),
         finished_at: Some(rfc3339(result.finished_at)),
         steps: timeline_steps(&result.timeline),
+        samples: Some(result.samples.clone()),
     };
     let stamped = |mut model: RolloutModel, serving: Option<u64>| -> RolloutModel {
         model.id = Some(planned.spec.name.clone());
@@ -201,6 +202,7 @@ mod tests {
             api_calls: 0,
             busy: Duration::ZERO,
             stats: RunStats::default(),
+            samples: Vec::new(),
             last_observation: Some(Observation {
                 asgs: [(4, 5), (5, 4)]
                     .into_iter()

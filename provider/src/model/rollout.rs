@@ -58,6 +58,10 @@ pub struct LastRollout {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub steps: Vec<TimelineStep>,
+    /// Health and weight over the run, recorded on change and bounded
+    /// ([`zdd_events::MAX_SAMPLES`]); absent in a state from before they were recorded.
+    #[serde(default)]
+    pub samples: Option<Vec<zdd_events::Sample>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,6 +271,31 @@ pub(crate) fn sample_applied() -> RolloutModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_rollout_reads_without_samples_and_keeps_them_when_recorded() {
+        let before = r#"{"status":"succeeded","started_at":"2026-12-01T10:00:00Z","finished_at":null,"steps":[]}"#;
+        let last: LastRollout = serde_json::from_str(before).unwrap();
+        assert_eq!(last.samples, None, "a state from before samples");
+        let null = before.replace(r#""steps":[]"#, r#""steps":[],"samples":null"#);
+        assert_eq!(
+            serde_json::from_str::<LastRollout>(&null).unwrap().samples,
+            None
+        );
+        let recorded = before.replace(
+            r#""steps":[]"#,
+            r#""steps":[],"samples":[{"at":"2026-12-01T10:00:00Z","healthy_new":0,"healthy_old":3,"weight_new":null},{"at":"2026-12-01T10:01:00Z","healthy_new":3,"healthy_old":3,"weight_new":25}]"#,
+        );
+        let last: LastRollout = serde_json::from_str(&recorded).unwrap();
+        let samples = last.samples.clone().unwrap();
+        assert_eq!(
+            (samples[1].healthy_new, samples[1].weight_new),
+            (3, Some(25))
+        );
+        let again: LastRollout =
+            serde_json::from_value(serde_json::to_value(&last).unwrap()).unwrap();
+        assert_eq!(again, last);
+    }
 
     #[test]
     fn a_state_without_owner_adopts_untagged_groups_under_a_stable_id() {

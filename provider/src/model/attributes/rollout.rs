@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use zdd_events::MAX_SAMPLES;
 use zdd_rollout::spec::PredefinedMetric;
 use zdd_rollout::spec::defaults::{
     DEFAULT_BAKE_DURATION, DEFAULT_BATCH_SIZE, DEFAULT_CANARY_STEPS,
@@ -54,7 +55,7 @@ pub fn rollout_schema() -> SchemaDoc {
         attributes: vec![
             A::computed("id", Kind::String, Decided::Fixed, "Equal to `name`."),
             A::required("name", Kind::String,
-                "Name of the fleet. Each generation's Auto Scaling group is named `<name>-g<generation>` and tagged `zdd:rollout = <name>`, `zdd:generation = <n>` and `zdd:owner = <owner_id>`. While a rollout runs, its groups (the new generation's and, until it is deleted, the old one's) carry `zdd:phase`, the phase of `last_rollout` (`waiting_for_healthy`, `canary_step 2/4 25%` with the step and its weight, `rolling batch 3`, `draining_old`, `baking`, `restoring_old`, ...), and the group left serving ends with `complete` or `rolled_back` (`failed` when even the rollback could not finish): the state of a rollout can be read from AWS alone (`aws autoscaling describe-tags`). The tag is information only: it is written once per phase change, and a failure to write it never holds a rollout back. Changing it destroys and recreates the fleet. A name whose groups belong to another fleet (another state, workspace or team) is refused: see `owner_id`.")
+                "Name of the fleet. Each generation's Auto Scaling group is named `<name>-g<generation>` and tagged `zdd:rollout = <name>`, `zdd:generation = <n>` and `zdd:owner = <owner_id>`. While a rollout runs, its groups (the new generation's and, until it is deleted, the old one's) carry `zdd:phase`, the phase of `last_rollout` (`waiting_for_healthy`, `canary_step 2/4 25%` with the step and its weight, `rolling batch 3`, `draining_old`, `baking`, `restoring_old`, ...), and the group left serving ends with `complete` or `rolled_back` (`failed` when even the rollback could not finish); in the same call `zdd:phase-since` (when the phase began, in Unix seconds: a drain ends the target group's deregistration delay after it, a bake its duration after it) and `zdd:floor` (the fewest healthy targets the rollout lets the fleet have): the state of a rollout can be read from AWS alone (`aws autoscaling describe-tags`, `zdd-guard status`). The tags are information only: they are written once per phase change, and a failure to write them never holds a rollout back. Changing it destroys and recreates the fleet. A name whose groups belong to another fleet (another state, workspace or team) is refused: see `owner_id`.")
                 .on_change(OnChange::Replace).judged_with(&[]),
             A::required("launch_template_id", Kind::String, "The EC2 launch template the instances are launched from.")
                 .on_change(OnChange::RollOut).judged_with(&[]),
@@ -346,6 +347,37 @@ fn last_rollout() -> Vec<Attribute> {
         computed("finished_at", Kind::String,
             "End of the run that wrote the status (RFC 3339, UTC); null when a refresh found an interrupted rollout that no run of this state recorded (e.g. after an import).".into()),
         computed("steps", ListOfObject(step), "The timeline, one entry per step, oldest first.".into()),
+        computed("samples", ListOfObject(samples()), format!(
+            "Healthy targets per generation and the new generation's weight over the last run, for drawing it (`zdd-guard report`), oldest first: a sample whenever a value changed, the first and the last look always, at most {MAX_SAMPLES} (when more changes happen, the sample whose removal changes the picture least goes; the highest healthy count and every weight seen stay). Null in a state from before samples were recorded."
+        )),
+    ]
+}
+
+fn samples() -> Vec<Attribute> {
+    let computed = |name, kind, description: &str| {
+        Attribute::computed(name, kind, Decided::ByAnyRun, description.to_string())
+    };
+    vec![
+        computed(
+            "at",
+            Kind::String,
+            "From when the values held (RFC 3339, UTC).",
+        ),
+        computed(
+            "healthy_new",
+            Int,
+            "Instances of the new generation healthy in every target group it serves from.",
+        ),
+        computed(
+            "healthy_old",
+            Int,
+            "Instances of the old generation healthy in every target group it serves from; 0 once it is detached or gone.",
+        ),
+        computed(
+            "weight_new",
+            Int,
+            "The new generation's share of the canary listener's traffic in percent; null without a canary listener.",
+        ),
     ]
 }
 

@@ -1,0 +1,352 @@
+//! The live event lines ([`zdd_events`]): when [`EVENTS_FILE_ENV`] names a file, each run
+//! appends `started`, a `phase` line per `phase` timeline entry, a `progress` line whenever
+//! the picture changes (and at least every [`COUNTDOWN_REFRESH`] while a countdown runs), and
+//! `finished`. Readers (`zdd-guard run`, anyone tailing the file) see them as they happen.
+//!
+//! The file is opened for appending and each line goes out in one `write_all` of the whole
+//! line, so the lines of several providers (a `-parallelism` apply runs many rollouts, each
+//! with its sink) never interleave. The sink is a bystander: a file that cannot be opened or
+//! written is reported once in the log and the events stop; the rollout goes on unchanged.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use zdd_events::{EVENTS_FILE_ENV, Event, EventLine, Progress, SCHEMA_VERSION};
+use zdd_rollout::Outcome;
+use zdd_rollout::spec::{RolloutSpec, Strategy};
+
+use super::Stopped;
+use super::timeline::rfc3339;
+
+/// While a wait counts down, a `progress` line goes out at least this often, so a reader's
+/// countdown stays fresh even when nothing else changes.
+pub const COUNTDOWN_REFRESH: Duration = Duration::from_secs(10);
+
+/// Where a run's event lines go.
+pub struct EventSink {
+    rollout: String,
+    canary_steps: usize,
+    file: Option<File>,
+    progress: ProgressGate,
+}
+
+impl EventSink {
+    /// The sink [`EVENTS_FILE_ENV`] asks for (none when unset or empty).
+    pub fn from_env(spec: &RolloutSpec) -> EventSink {
+        let path = std::env::var(EVENTS_FILE_ENV).unwrap_or_default();
+        EventSink::to_path(spec, &path)
+    }
+
+    /// A sink appending to `path` (none when empty).
+    pub fn to_path(spec: &RolloutSpec, path: &str) -> EventSink {
+        let file = if path.is_empty() {
+            None
+        } else {
+            match OpenOptions::new().create(true).append(true).open(path) {
+                Ok(file) => Some(file),
+                Err(err) => {
+                    tracing::warn!(rollout = %spec.name, path, error = %err, "{EVENTS_FILE_ENV}: cannot open the events file; the rollout goes on without live events");
+                    None
+                }
+            }
+        };
+        EventSink {
+            rollout: spec.name.clone(),
+            canary_steps: match &spec.strategy {
+                Strategy::Canary(canary) => canary.steps.len(),
+                _ => 0,
+            },
+            file,
+            progress: ProgressGate::default(),
+        }
+    }
+
+    /// The run began.
+    pub fn started(&mut self, spec: &RolloutSpec, from: Option<u64>, to: u64, now: SystemTime) {
+        let strategy = match spec.strategy {
+            Strategy::BlueGreen { .. } => "blue_green",
+            Strategy::Rolling { .. } => "rolling",
+            Strategy::Canary(_) => "canary",
+        };
+        self.write(
+            now,
+            Event::Started {
+                strategy: strategy.to_string(),
+                from_generation: from,
+                to_generation: to,
+            },
+        );
+    }
+
+    /// One look: the step's `phase` timeline entries, then the progress if it changed.
+    pub fn step(&mut self, entries: &[zdd_rollout::Event], progress: &Progress, now: SystemTime) {
+        if self.file.is_none() {
+            return;
+        }
+        let phases: Vec<&zdd_rollout::Event> =
+            entries.iter().filter(|e| e.action == "phase").collect();
+        for (n, entry) in phases.iter().enumerate() {
+            // The step's last phase is the current one; earlier ones are read from the entry.
+            let phase = if n + 1 == phases.len() {
+                progress.phase.clone()
+            } else {
+                phase_tag_of_entry(&entry.detail, self.canary_steps)
+            };
+            self.write(
+                now,
+                Event::Phase {
+                    phase,
+                    detail: entry.detail.clone(),
+                },
+            );
+        }
+        if self.progress.due(progress, unix_secs(now)) {
+            self.write(now, Event::Progress(progress.clone()));
+        }
+    }
+
+    /// The run ended: `status` is `last_rollout.status`'s value.
+    pub fn finished(&mut self, status: &str, outcome: &Result<Outcome, Stopped>, now: SystemTime) {
+        let detail = match outcome {
+            Ok(Outcome::Succeeded { generation }) => format!("generation {generation} serves"),
+            Ok(Outcome::RolledBack { reason, .. } | Outcome::Failed { reason }) => reason.clone(),
+            Err(Stopped::Cancelled) => "interrupted".to_string(),
+            Err(Stopped::TimedOut(after)) => {
+                format!("timed out after {}", zdd_duration::format(*after))
+            }
+            Err(Stopped::GaveUp(error)) => error.clone(),
+        };
+        self.write(
+            now,
+            Event::Finished {
+                status: status.to_string(),
+                detail,
+            },
+        );
+    }
+
+    fn write(&mut self, now: SystemTime, event: Event) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
+        let line = EventLine {
+            schema_version: SCHEMA_VERSION,
+            at: rfc3339(now),
+            rollout: self.rollout.clone(),
+            event,
+        };
+        let mut text = match serde_json::to_string(&line) {
+            Ok(text) => text,
+            Err(err) => {
+                tracing::warn!(rollout = %self.rollout, error = %err, "cannot encode an event line");
+                return;
+            }
+        };
+        text.push('\n');
+        if let Err(err) = file.write_all(text.as_bytes()) {
+            tracing::warn!(rollout = %self.rollout, error = %err, "{EVENTS_FILE_ENV}: cannot write the events file; the rollout goes on without live events");
+            self.file = None;
+        }
+    }
+}
+
+fn unix_secs(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The `zdd:phase` value of a `phase` timeline entry (`draining_old: waiting out ...`,
+/// `canary_step 2 (25 %): ...`): the entry starts with the phase as the timeline writes it,
+/// which is the tag's value except for a canary step (the tag adds the number of steps).
+fn phase_tag_of_entry(detail: &str, canary_steps: usize) -> String {
+    let head = detail.split_once(": ").map_or(detail, |(head, _)| head);
+    let canary = head
+        .strip_prefix("canary_step ")
+        .and_then(|rest| rest.split_once(" ("))
+        .and_then(|(number, weight)| Some((number, weight.strip_suffix(" %)")?)));
+    match canary {
+        Some((number, weight)) => format!("canary_step {number}/{canary_steps} {weight}%"),
+        None => head.to_string(),
+    }
+}
+
+/// When a `progress` line is due: the picture changed (anything but the seconds left), or a
+/// countdown has not been refreshed for [`COUNTDOWN_REFRESH`].
+#[derive(Debug, Default)]
+struct ProgressGate {
+    /// The last progress written, its seconds left cleared.
+    last: Option<Progress>,
+    last_at: u64,
+}
+
+impl ProgressGate {
+    fn due(&mut self, progress: &Progress, now_secs: u64) -> bool {
+        let mut picture = progress.clone();
+        if let Some(waiting) = &mut picture.waiting {
+            waiting.seconds_left = None;
+        }
+        let counting = progress
+            .waiting
+            .as_ref()
+            .is_some_and(|w| w.seconds_left.is_some());
+        let stale = now_secs >= self.last_at + COUNTDOWN_REFRESH.as_secs();
+        let due = self.last.as_ref() != Some(&picture) || (counting && stale);
+        if due {
+            self.last = Some(picture);
+            self.last_at = now_secs;
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zdd_events::{WaitKind, Waiting};
+    use zdd_rollout::Phase;
+    use zdd_rollout::fleet::phase_tag;
+
+    use super::*;
+
+    fn progress(healthy: u32, left: Option<u64>) -> Progress {
+        Progress {
+            phase: "draining_old".into(),
+            generations: vec![zdd_events::Generation {
+                role: zdd_events::Role::New,
+                generation: 2,
+                asg: "web-g2".into(),
+                desired: 3,
+                healthy,
+                draining: 0,
+                attached: true,
+            }],
+            new_weight_percent: None,
+            served: 3,
+            floor: 3,
+            waiting: left.map(|left| Waiting {
+                what: WaitKind::Drain,
+                seconds_left: Some(left),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_progress_line_is_due_on_a_change_and_every_ten_seconds_of_a_countdown() {
+        let mut gate = ProgressGate::default();
+        assert!(gate.due(&progress(1, None), 100), "the first");
+        assert!(!gate.due(&progress(1, None), 102), "nothing changed");
+        assert!(gate.due(&progress(2, None), 104), "health changed");
+        assert!(
+            !gate.due(&progress(2, None), 200),
+            "no countdown: no refresh"
+        );
+        assert!(gate.due(&progress(2, Some(60)), 202), "a wait began");
+        assert!(
+            !gate.due(&progress(2, Some(58)), 204),
+            "only seconds left changed"
+        );
+        assert!(!gate.due(&progress(2, Some(51)), 211));
+        assert!(
+            gate.due(&progress(2, Some(50)), 212),
+            "10 s since the last line"
+        );
+    }
+
+    #[test]
+    fn a_phase_entry_gives_the_tag_value_of_its_phase() {
+        let phases = [
+            Phase::Launching,
+            Phase::WaitingForHealthy,
+            Phase::CanaryStep {
+                index: 1,
+                weight: 25,
+            },
+            Phase::Rolling { batch: 3 },
+            Phase::DrainingOld,
+            Phase::Baking,
+            Phase::RestoringOld,
+            Phase::Complete,
+        ];
+        for phase in phases {
+            for detail in [format!("{phase}: why it began"), phase.to_string()] {
+                assert_eq!(
+                    phase_tag_of_entry(&detail, 4),
+                    phase_tag(&phase, 4),
+                    "{detail}"
+                );
+            }
+        }
+    }
+
+    fn spec() -> RolloutSpec {
+        zdd_rollout::sim::fixtures::spec(
+            zdd_rollout::sim::fixtures::StrategyKind::BlueGreen,
+            &zdd_rollout::sim::fixtures::FleetShape::default(),
+            1,
+        )
+        .unwrap()
+    }
+
+    /// A fresh directory of this test's own under the system's temp directory.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("zdd-events-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn each_line_is_one_whole_json_object_appended() {
+        let dir = scratch("append");
+        let path = dir.join("events.jsonl");
+        std::fs::write(&path, "an earlier line\n").unwrap();
+        let path_text = path.to_str().unwrap();
+        let spec = spec();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut sink = EventSink::to_path(&spec, path_text);
+        sink.started(&spec, Some(1), 2, now);
+        let entry = zdd_rollout::Event {
+            at: zdd_rollout::Timestamp(0),
+            action: "phase".into(),
+            detail: "draining_old: waiting out the deregistration delay (35s)".into(),
+        };
+        sink.step(&[entry], &progress(3, Some(35)), now);
+        sink.finished("succeeded", &Ok(Outcome::Succeeded { generation: 2 }), now);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "an earlier line", "appended, not truncated");
+        let events: Vec<EventLine> = lines[1..]
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let kinds: Vec<&str> = lines[1..]
+            .iter()
+            .map(|line| {
+                let json: serde_json::Value = serde_json::from_str(line).unwrap();
+                match json["kind"].as_str().unwrap() {
+                    "started" => "started",
+                    "phase" => "phase",
+                    "progress" => "progress",
+                    _ => "finished",
+                }
+            })
+            .collect();
+        assert_eq!(kinds, ["started", "phase", "progress", "finished"]);
+        assert!(events.iter().all(|e| e.rollout == spec.name));
+        assert_eq!(events[0].at, "2027-01-15T08:00:00Z");
+    }
+
+    #[test]
+    fn an_events_file_that_cannot_be_opened_is_no_error() {
+        let dir = scratch("directory");
+        let spec = spec();
+        // A directory cannot be opened for writing.
+        let mut sink = EventSink::to_path(&spec, dir.to_str().unwrap());
+        sink.started(&spec, None, 1, SystemTime::now());
+        sink.finished("interrupted", &Err(Stopped::Cancelled), SystemTime::now());
+        assert!(sink.file.is_none());
+        // Unset: nothing at all.
+        let sink = EventSink::to_path(&spec, "");
+        assert!(sink.file.is_none());
+    }
+}
