@@ -1,6 +1,9 @@
 //! Terraform registry documentation (`docs/index.md`, `docs/resources/rollout.md`) rendered
 //! from the attribute tables (`model::attributes`). `tests/docs.rs` fails when the committed files are stale;
 //! `ZDD_UPDATE_DOCS=1 cargo test -p terraform-provider-zdd --test provider -- docs::` rewrites them.
+//! The examples are real files under `examples/provider/` and `examples/resources/zdd_rollout/`
+//! (the tfplugindocs layout), which `tests/provider/docs.rs` has Terraform format-check and
+//! validate against the provider's schema.
 
 use std::fmt::Write;
 
@@ -8,104 +11,16 @@ use crate::model::attributes::{
     Attribute, Kind, OnChange, Role, SchemaDoc, provider_schema, rollout,
 };
 
-const PROVIDER_EXAMPLE: &str = r#"terraform {
-  required_providers {
-    zdd = {
-      source = "zdd/zdd"
-    }
-  }
-}
+const PROVIDER_EXAMPLE: &str = include_str!("../../examples/provider/provider.tf");
 
-provider "zdd" {
-  region = "us-east-1"
-}
-"#;
+const ROLLOUT_EXAMPLE: &str = include_str!("../../examples/resources/zdd_rollout/resource.tf");
 
-const ROLLOUT_EXAMPLE: &str = r#"resource "zdd_rollout" "web" {
-  name                    = "web"
-  launch_template_id      = aws_launch_template.web.id
-  launch_template_version = aws_launch_template.web.latest_version
-  subnet_ids              = aws_subnet.private[*].id
-  target_group_arns       = [aws_lb_target_group.web.arn]
-  min_size                = 2
-  max_size                = 6
-  desired_capacity        = 3
-  strategy                = "rolling"
-  min_healthy_percent     = 100
-  batch_size              = 1
-  health_timeout          = "10m"
-  tags                    = { team = "web" }
+const CANARY_EXAMPLE: &str = include_str!("../../examples/resources/zdd_rollout/canary.tf");
 
-  timeouts {
-    update = "60m"
-  }
-}
-"#;
+const AUTOSCALING_EXAMPLE: &str =
+    include_str!("../../examples/resources/zdd_rollout/autoscaling.tf");
 
-const CANARY_EXAMPLE: &str = r#"resource "zdd_rollout" "api" {
-  name                    = "api"
-  launch_template_id      = aws_launch_template.api.id
-  launch_template_version = aws_launch_template.api.latest_version
-  subnet_ids              = aws_subnet.private[*].id
-  min_size                = 2
-  max_size                = 6
-  desired_capacity        = 3
-  strategy                = "canary"
-
-  canary = {
-    listener_arn            = aws_lb_listener.api.arn
-    stable_target_group_arn = aws_lb_target_group.blue.arn
-    canary_target_group_arn = aws_lb_target_group.green.arn
-    steps = [
-      { weight = 5, soak = "5m" },
-      { weight = 25, soak = "5m" },
-      { weight = 50, soak = "5m" },
-      { weight = 100, soak = "0s" },
-    ]
-    alarm_names           = ["api-5xx"]
-    max_5xx_ratio         = 0.01     # target + ELB 5xx over requests
-    max_p99_latency       = "800ms"  # TargetResponseTime p99
-    max_regression        = 1.5      # at most 1.5 times stable's p99 and 5xx ratio
-    min_requests          = 200      # evidence a soak needs
-    insufficient_evidence = "extend" # soak on up to max_soak, then fail
-    max_soak              = "30m"
-  }
-
-  bake = {
-    duration    = "10m"
-    alarm_names = ["api-errors"]
-  }
-}
-"#;
-
-const AUTOSCALING_EXAMPLE: &str = r#"resource "zdd_rollout" "workers" {
-  name                    = "workers"
-  launch_template_id      = aws_launch_template.workers.id
-  launch_template_version = aws_launch_template.workers.latest_version
-  subnet_ids              = aws_subnet.private[*].id
-  target_group_arns       = [aws_lb_target_group.workers.arn]
-  min_size                = 2
-  max_size                = 12
-  desired_capacity        = 3 # the first generation's only: the policy owns the capacity
-
-  health_check_type         = "ELB"
-  health_check_grace_period = "2m"
-  default_instance_warmup   = "60s"
-
-  target_tracking = [{
-    name              = "requests"
-    predefined_metric = "ALBRequestCountPerTarget"
-    target_value      = 200
-  }]
-
-  lifecycle_hooks = [{
-    name              = "drain-workers"
-    transition        = "terminating"
-    heartbeat_timeout = "5m"
-    default_result    = "CONTINUE"
-  }]
-}
-"#;
+const IMPORT_EXAMPLE: &str = include_str!("../../examples/resources/zdd_rollout/import.sh");
 
 pub fn render_index() -> String {
     let schema = provider_schema();
@@ -265,7 +180,9 @@ pub fn render_rollout() -> String {
     out.push_str(AUTOSCALING_EXAMPLE);
     out.push_str("```\n\n");
     render_schema(&mut out, schema);
-    out.push_str("## Import\n\nImport an existing fleet by name (the `zdd:rollout` tag of its Auto Scaling groups):\n\n```shell\nterraform import zdd_rollout.web web\n```\n");
+    out.push_str("## Import\n\nImport an existing fleet by name (the `zdd:rollout` tag of its Auto Scaling groups):\n\n```shell\n");
+    out.push_str(IMPORT_EXAMPLE);
+    out.push_str("```\n");
     out
 }
 

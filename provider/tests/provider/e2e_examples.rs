@@ -19,7 +19,14 @@ fn var(name: &str, value: &str) -> String {
 #[test]
 fn examples_are_formatted() {
     let bed = bed("e2efmt");
-    for dir in ["rolling", "canary", "autoscaling", "modules/service"] {
+    for dir in [
+        "rolling",
+        "canary",
+        "autoscaling",
+        "modules/service",
+        "provider",
+        "resources",
+    ] {
         let path = example(dir);
         let fmt = bed.terraform(&[
             "fmt",

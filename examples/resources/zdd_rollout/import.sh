@@ -1,0 +1,1 @@
+terraform import zdd_rollout.web web
