@@ -33,6 +33,8 @@ pub enum StdoutTo {
 pub struct Terraform {
     bin: PathBuf,
     dir: PathBuf,
+    /// Variables set for every terraform started (and so for its providers).
+    env: Vec<(OsString, OsString)>,
 }
 
 /// A terraform process started by [`Terraform::spawn`], and its output on its way through.
@@ -67,7 +69,15 @@ impl Terraform {
         Terraform {
             bin,
             dir: dir.to_path_buf(),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets `name` to `value` in the environment of every terraform started from here on,
+    /// such as the provider's events file (`zdd_events::EVENTS_FILE_ENV`).
+    pub fn with_env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Terraform {
+        self.env.push((name.into(), value.into()));
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -86,6 +96,7 @@ impl Terraform {
             .process_group(0);
         // Stable, script-friendly output; the guard is by definition automation.
         command.env("TF_IN_AUTOMATION", "1");
+        command.envs(self.env.iter().map(|(name, value)| (name, value)));
         #[cfg(target_os = "linux")]
         die_with_the_guard(&mut command);
         command

@@ -5,6 +5,7 @@ pub mod drift;
 pub mod lease;
 pub mod lock;
 pub mod private_dir;
+pub mod progress_feed;
 pub mod report;
 pub mod run;
 pub mod state_diff;

@@ -10,6 +10,7 @@ use super::CommonArgs;
 use super::context::{Remote, resolve_backend, workspace};
 use super::lease::{Acquired, Held, LeaseLost, acquire, this_owner};
 use super::private_dir::PrivateDir;
+use super::progress_feed::{EventsChannel, Feed};
 use super::supervise::{Signals, supervise};
 use super::terraform_locks::{remove_locks_left_by, remove_locks_our_terraform_left};
 use super::watcher::{Watcher, check_lock_table};
@@ -17,6 +18,7 @@ use crate::core::argv::redacted_command;
 use crate::core::backend::{self, Backend, Locking};
 use crate::core::limits::{AwsTimeouts, RunLimits};
 use crate::core::plan;
+use crate::core::progress_view::ViewSettings;
 use crate::exit::{LockingError, Outcome};
 use crate::output::Reporter;
 use crate::runner::{StdoutTo, Terraform, chdir_and_subcommand};
@@ -40,6 +42,10 @@ pub struct RunArgs {
     /// After a successful apply, `plan -refresh-only -detailed-exitcode` must find nothing (else 5).
     #[arg(long)]
     pub verify_drift: bool,
+    /// The longest a waiting `zdd_rollout` goes without a progress line in the live view
+    /// (health, weight, time left); `0s`: no progress lines, only phases.
+    #[arg(long, default_value = "30s", value_parser = zdd_duration::parse)]
+    pub progress_every: Duration,
     /// The terraform command line, after `--`.
     #[arg(last = true, required = true, num_args = 1..)]
     pub terraform_args: Vec<String>,
@@ -68,7 +74,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let reporter = Reporter::new(args.common.json);
     let (chdir, subcommand_index) = chdir_and_subcommand(&args.terraform_args);
     let dir = chdir.map_or_else(|| args.common.chdir.clone(), |d| args.common.chdir.join(d));
-    let terraform = Terraform::new(args.common.terraform.as_deref(), &dir);
+    let mut terraform = Terraform::new(args.common.terraform.as_deref(), &dir);
     // Terraform runs with `current_dir = dir`, so its own -chdir must not apply twice.
     let tf_args: Vec<String> = args
         .terraform_args
@@ -85,6 +91,17 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         StdoutTo::Stdout
     };
     let mut signals = Signals::install()?;
+    // The provider's live events: a file named to every terraform this run starts.
+    let channel = EventsChannel::open(std::env::var_os(zdd_events::EVENTS_FILE_ENV), &dir)?;
+    if let Some(file) = channel.own_file() {
+        terraform = terraform.with_env(zdd_events::EVENTS_FILE_ENV, file);
+    }
+    let feed = channel.start(
+        ViewSettings {
+            progress_every: args.progress_every,
+        },
+        reporter.clone(),
+    )?;
 
     let backend = resolve_backend(&dir)?;
     let locking = backend::locking(&backend, args.allow_unlocked).map_err(|r| {
@@ -108,8 +125,9 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             &mut lost,
             &reporter,
         )
-        .await?;
-        return Ok(Outcome::from_terraform(code));
+        .await;
+        feed.stop(&reporter).await;
+        return Ok(Outcome::from_terraform(code?));
     };
     for warning in backend::warnings(s3) {
         reporter.warn("backend", &warning);
@@ -170,8 +188,11 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         &mut lost_rx,
         &reporter,
         stdout_to,
+        &feed,
     )
     .await;
+    // Every terraform has exited: the rollouts' last lines before the run's own verdict.
+    feed.stop(&reporter).await;
     // Terraform has exited: a lock it left would block every later run (the lease still ours).
     let ended = SystemTime::now();
     let last_started = watcher.process_started();
@@ -267,6 +288,7 @@ async fn guarded(
     lost: &mut watch::Receiver<Option<LeaseLost>>,
     reporter: &Reporter,
     stdout_to: StdoutTo,
+    feed: &Feed,
 ) -> anyhow::Result<Outcome> {
     let is_apply = matches!(subcommand, "apply" | "destroy");
     let mut outcome = Outcome::Ok;
@@ -376,7 +398,10 @@ async fn guarded(
         lost,
         reporter,
     )
-    .await?;
+    .await;
+    // Its provider's last event lines (a rollout's `finished`) before this run's verdict.
+    feed.drain().await;
+    let code = code?;
     outcome = outcome.combine(Outcome::from_terraform(code));
     // Terraform is done with the saved plan (whatever its exit): delete it now. Every earlier
     // way out of this function deletes it when `plan_dir` is dropped.

@@ -129,6 +129,36 @@ pub const EVENTS: &[EventSpec] = &[
         meaning: "The saved plan was made (info), or could not be summarised (warning).",
     },
     EventSpec {
+        name: "rollout_events",
+        levels: &[W],
+        data: "`{\"path\", \"unreadable\", \"other_version\", \"too_long\"}`: lines skipped; `null` when the file could not be read or removed",
+        meaning: "The live view skipped lines of the provider's events file (not event lines, another `schema_version`: a newer provider, or too long), could not read it, or could not remove the run's own; reported once, at the end of the run.",
+    },
+    EventSpec {
+        name: "rollout_finished",
+        levels: &[I, W],
+        data: "`{\"rollout\", \"at\", \"status\", \"detail\"}`: `status` is `last_rollout.status` (`succeeded`, `rolled_back`, `failed`, `interrupted`)",
+        meaning: "A `zdd_rollout`'s run ended: succeeded (info) or not (warning).",
+    },
+    EventSpec {
+        name: "rollout_phase",
+        levels: &[I],
+        data: "`{\"rollout\", \"at\", \"phase\", \"detail\"}`: `phase` is the `zdd:phase` value, `detail` why it was entered",
+        meaning: "A `zdd_rollout` entered a phase.",
+    },
+    EventSpec {
+        name: "rollout_progress",
+        levels: &[I],
+        data: "`{\"rollout\", \"at\", \"phase\", \"generations\": [{role, generation, asg, desired, healthy, draining, attached}], \"new_weight_percent\", \"served\", \"floor\", \"waiting\": {what, seconds_left}}`; `at` is when the provider saw it, `seconds_left` is counted down to the line's time",
+        meaning: "A `zdd_rollout`'s health, weight and wait: when they change (at most one line per 10 s per rollout) and every `--progress-every` (default 30 s) while it waits; `--progress-every 0s` turns these off.",
+    },
+    EventSpec {
+        name: "rollout_started",
+        levels: &[I],
+        data: "`{\"rollout\", \"at\", \"strategy\", \"from_generation\", \"to_generation\"}`",
+        meaning: "A `zdd_rollout`'s run began (the provider's own events, read live while terraform applies).",
+    },
+    EventSpec {
         name: "signal",
         levels: &[W],
         data: "null",

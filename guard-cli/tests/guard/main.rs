@@ -29,3 +29,4 @@ mod guard_run;
 mod guard_secrets;
 mod guard_supervise_lease;
 mod json_events;
+mod live_view;

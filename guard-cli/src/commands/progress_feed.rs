@@ -1,0 +1,413 @@
+//! The provider's live events in `zdd-guard run` (issue #17): the channel and its tail.
+//!
+//! The channel is a file whose name every terraform the run starts finds in `ZDD_EVENTS_FILE`
+//! (`zdd_events::EVENTS_FILE_ENV`); the provider appends one event line per change to it. The
+//! run makes the file in a private directory of its own (mode 0700, removed at the end), or, when
+//! the user set `ZDD_EVENTS_FILE` already, reads theirs from its end as the run found it, never
+//! truncating or removing it (a relative name is the provider's: relative to terraform's
+//! directory).
+//!
+//! The tail is a thread of its own, so neither terraform nor the supervise loop ever waits for
+//! it: it looks at the file every [`POLL`] for appended bytes and hands them and the time to the
+//! pure view (`core::progress_view`), which says what to print; a file that does not exist yet
+//! is read once it does, and a truncated or replaced one (another inode) from its start. After
+//! terraform exits, [`Feed::drain`] makes it read the file one last time, so a rollout's
+//! `finished` line shows before the guard's own verdict.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::private_dir::PrivateDir;
+use crate::core::progress_view::{Kind, ProgressView, Shown, Skipped, ViewSettings};
+use crate::output::{Level, Reporter};
+
+/// How often the tail looks at the file for new lines.
+pub const POLL: Duration = Duration::from_millis(250);
+
+/// The most bytes one look reads (a file written faster is read over several looks).
+const MAX_READ: u64 = 4 * 1024 * 1024;
+
+/// How long the run waits for the tail's last look before going on without it (a look is a
+/// stat and a read of a local file: only a stalled filesystem or output takes this long).
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// The events file of a run.
+#[derive(Debug)]
+pub struct EventsChannel {
+    path: PathBuf,
+    /// The run's own file's directory, removed at the end; `None` for the user's file.
+    private: Option<PrivateDir>,
+    tail: Tail,
+}
+
+impl EventsChannel {
+    /// The user's file (`user_value`, the `ZDD_EVENTS_FILE` the guard was started with, read
+    /// from its current end) or, when it is unset or empty, a new empty file of the run's own.
+    pub fn open(user_value: Option<OsString>, terraform_dir: &Path) -> anyhow::Result<Self> {
+        if let Some(value) = user_value.filter(|v| !v.is_empty()) {
+            let path = terraform_dir.join(value);
+            let mut tail = Tail::new(path.clone());
+            tail.skip_to_end();
+            return Ok(EventsChannel {
+                path,
+                private: None,
+                tail,
+            });
+        }
+        let private = PrivateDir::create()?;
+        let path = private.path().join("events.jsonl");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create the events file {}", path.display()))?;
+        let mut tail = Tail::new(path.clone());
+        tail.skip_to_end();
+        Ok(EventsChannel {
+            path,
+            private: Some(private),
+            tail,
+        })
+    }
+
+    /// The file to name in terraform's environment; `None` when the user's own stays there.
+    pub fn own_file(&self) -> Option<&Path> {
+        self.private.as_ref().map(|_| self.path.as_path())
+    }
+
+    /// Starts the tail, printing through `reporter`.
+    pub fn start(self, settings: ViewSettings, reporter: Reporter) -> anyhow::Result<Feed> {
+        let (requests, received) = mpsc::channel();
+        let EventsChannel {
+            path,
+            private,
+            tail,
+        } = self;
+        std::thread::Builder::new()
+            .name("zdd-events-tail".into())
+            .spawn(move || follow(tail, ProgressView::new(settings), &received, &reporter))
+            .context("starting the thread reading the provider's events")?;
+        Ok(Feed {
+            requests,
+            path,
+            private,
+        })
+    }
+}
+
+/// The running tail. Dropped without [`Feed::stop`], its thread ends at its next look and the
+/// run's own file is removed all the same.
+#[derive(Debug)]
+pub struct Feed {
+    requests: mpsc::Sender<Request>,
+    path: PathBuf,
+    private: Option<PrivateDir>,
+}
+
+enum Request {
+    /// Read what is new now, and say when done.
+    Drain(oneshot::Sender<()>),
+    /// Read what is new one last time, then end, saying what was skipped.
+    Stop(oneshot::Sender<TailEnd>),
+}
+
+/// What the tail could not show.
+#[derive(Debug, Default)]
+struct TailEnd {
+    skipped: Skipped,
+    /// The first error reading the file, and how many looks failed.
+    read_error: Option<(String, u64)>,
+}
+
+impl Feed {
+    /// Has the tail read the file once more (terraform has exited: everything its provider
+    /// wrote is there), waiting at most [`DRAIN_LIMIT`].
+    pub async fn drain(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.requests.send(Request::Drain(done)).is_ok() {
+            let _ = tokio::time::timeout(DRAIN_LIMIT, wait).await;
+        }
+    }
+
+    /// Reads the file one last time and ends the tail; reports lines it skipped and a file it
+    /// could not read, and removes the run's own file.
+    pub async fn stop(self, reporter: &Reporter) {
+        let (done, wait) = oneshot::channel();
+        let end = match self.requests.send(Request::Stop(done)) {
+            Ok(()) => tokio::time::timeout(DRAIN_LIMIT, wait)
+                .await
+                .ok()
+                .and_then(Result::ok),
+            Err(_) => None,
+        };
+        if let Some(end) = end {
+            report_end(&end, &self.path, reporter);
+        }
+        if let Some(private) = self.private
+            && let Err(error) = private.remove()
+        {
+            reporter.warn("rollout_events", &format!("{error:#}"));
+        }
+    }
+}
+
+fn report_end(end: &TailEnd, path: &Path, reporter: &Reporter) {
+    let skipped = end.skipped;
+    if skipped.total() > 0 {
+        reporter.emit(
+            Level::Warning,
+            "rollout_events",
+            &format!(
+                "the live view skipped {} line(s) of {}: {} unreadable, {} of another \
+                 schema_version (a newer provider?), {} too long",
+                skipped.total(),
+                path.display(),
+                skipped.unreadable,
+                skipped.other_version,
+                skipped.too_long
+            ),
+            json!({
+                "path": path.display().to_string(),
+                "unreadable": skipped.unreadable,
+                "other_version": skipped.other_version,
+                "too_long": skipped.too_long,
+            }),
+        );
+    }
+    if let Some((error, looks)) = &end.read_error {
+        reporter.warn(
+            "rollout_events",
+            &format!(
+                "the live view could not read {} ({looks} look(s) failed): {error}",
+                path.display()
+            ),
+        );
+    }
+}
+
+/// The tail's thread: a look every [`POLL`], and on request.
+fn follow(
+    mut tail: Tail,
+    mut view: ProgressView,
+    requests: &mpsc::Receiver<Request>,
+    reporter: &Reporter,
+) {
+    let began = Instant::now();
+    let mut end = TailEnd::default();
+    loop {
+        let request = match requests.recv_timeout(POLL) {
+            Ok(request) => Some(request),
+            Err(RecvTimeoutError::Timeout) => None,
+            // The run dropped its feed: nothing is waiting for these lines any more.
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        look(&mut tail, &mut view, began.elapsed(), &mut end, reporter);
+        match request {
+            None => {}
+            Some(Request::Drain(done)) => {
+                let _ = done.send(());
+            }
+            Some(Request::Stop(done)) => {
+                end.skipped = view.skipped();
+                let _ = done.send(end);
+                return;
+            }
+        }
+    }
+}
+
+/// One look: the file's new bytes through the view, then the view's due lines, printed.
+fn look(
+    tail: &mut Tail,
+    view: &mut ProgressView,
+    now: Duration,
+    end: &mut TailEnd,
+    reporter: &Reporter,
+) {
+    match tail.read_new() {
+        Ok(read) => {
+            if read.restarted {
+                view.restart();
+            }
+            for shown in view.feed(&read.bytes, now) {
+                show(shown, reporter);
+            }
+        }
+        Err(error) => {
+            let (_, looks) = end
+                .read_error
+                .get_or_insert_with(|| (format!("{error:#}"), 0));
+            *looks += 1;
+        }
+    }
+    for shown in view.tick(now) {
+        show(shown, reporter);
+    }
+}
+
+/// A line of the view as its event: a JSON line with `--json`, else a line on stderr with the
+/// guard's other lines (terraform's stdout stays terraform's own, byte for byte).
+fn show(shown: Shown, reporter: &Reporter) {
+    let Shown {
+        kind,
+        warning,
+        message,
+        data,
+    } = shown;
+    match (kind, warning) {
+        (Kind::Started, _) => reporter.emit(Level::Info, "rollout_started", &message, data),
+        (Kind::Phase, _) => reporter.emit(Level::Info, "rollout_phase", &message, data),
+        (Kind::Progress, _) => reporter.emit(Level::Info, "rollout_progress", &message, data),
+        (Kind::Finished, false) => reporter.emit(Level::Info, "rollout_finished", &message, data),
+        (Kind::Finished, true) => {
+            reporter.emit(Level::Warning, "rollout_finished", &message, data);
+        }
+    }
+}
+
+/// Where the reading of the file stands.
+#[derive(Debug)]
+struct Tail {
+    path: PathBuf,
+    /// The bytes already read.
+    offset: u64,
+    /// The file read (device, inode): another one at the path is read from its start.
+    identity: Option<(u64, u64)>,
+}
+
+/// The bytes appended since the last look.
+#[derive(Debug, Default)]
+struct NewBytes {
+    /// The file was truncated or replaced: `bytes` are from its start.
+    restarted: bool,
+    bytes: Vec<u8>,
+}
+
+impl Tail {
+    fn new(path: PathBuf) -> Tail {
+        Tail {
+            path,
+            offset: 0,
+            identity: None,
+        }
+    }
+
+    /// Starts at the file's current end (a file that does not exist yet is read from its start).
+    fn skip_to_end(&mut self) {
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            self.identity = Some((meta.dev(), meta.ino()));
+            self.offset = meta.len();
+        }
+    }
+
+    fn read_new(&mut self) -> anyhow::Result<NewBytes> {
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(NewBytes::default());
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("opening {}", self.path.display()));
+            }
+        };
+        let meta = file.metadata()?;
+        let identity = (meta.dev(), meta.ino());
+        let mut new = NewBytes::default();
+        if self.identity.is_some_and(|known| known != identity) || meta.len() < self.offset {
+            new.restarted = true;
+            self.offset = 0;
+        }
+        self.identity = Some(identity);
+        if meta.len() == self.offset {
+            return Ok(new);
+        }
+        file.seek(SeekFrom::Start(self.offset))?;
+        file.take(MAX_READ).read_to_end(&mut new.bytes)?;
+        self.offset += new.bytes.len() as u64;
+        Ok(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn append(path: &Path, bytes: &[u8]) {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .unwrap();
+        file.write_all(bytes).unwrap();
+    }
+
+    #[test]
+    fn the_tail_reads_appended_bytes_once_and_restarts_on_truncation_or_replacement() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events");
+        let mut tail = Tail::new(path.clone());
+        // Not there yet: nothing, no error.
+        assert!(tail.read_new().unwrap().bytes.is_empty());
+        append(&path, b"one\ntw");
+        let read = tail.read_new().unwrap();
+        assert_eq!(
+            (read.restarted, read.bytes.as_slice()),
+            (false, &b"one\ntw"[..])
+        );
+        assert!(tail.read_new().unwrap().bytes.is_empty());
+        append(&path, b"o\n");
+        assert_eq!(tail.read_new().unwrap().bytes, b"o\n");
+        // Truncated and written again, shorter.
+        std::fs::write(&path, b"x\n").unwrap();
+        let read = tail.read_new().unwrap();
+        assert_eq!((read.restarted, read.bytes.as_slice()), (true, &b"x\n"[..]));
+        // Replaced by another file (a rename over it), longer than what was read.
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"a much longer first line\n").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let read = tail.read_new().unwrap();
+        assert!(read.restarted);
+        assert_eq!(read.bytes, b"a much longer first line\n");
+    }
+
+    #[test]
+    fn a_users_file_is_read_from_its_end_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.jsonl");
+        std::fs::write(&path, b"old line\n").unwrap();
+        let channel = EventsChannel::open(Some("mine.jsonl".into()), dir.path()).unwrap();
+        assert_eq!(channel.own_file(), None);
+        let mut tail = channel.tail;
+        assert!(tail.read_new().unwrap().bytes.is_empty());
+        append(&path, b"new line\n");
+        assert_eq!(tail.read_new().unwrap().bytes, b"new line\n");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old line\nnew line\n");
+    }
+
+    #[test]
+    fn the_runs_own_file_is_private_and_an_empty_setting_is_unset() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        for user in [None, Some(OsString::new())] {
+            let channel = EventsChannel::open(user, dir.path()).unwrap();
+            let path = channel.own_file().unwrap().to_path_buf();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+            drop(channel);
+            assert!(!path.exists());
+        }
+    }
+}
