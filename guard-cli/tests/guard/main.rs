@@ -29,4 +29,5 @@ mod guard_run;
 mod guard_secrets;
 mod guard_supervise_lease;
 mod json_events;
+mod status;
 mod live_view;

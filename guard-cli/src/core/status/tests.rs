@@ -188,7 +188,7 @@ fn a_fleet_mid_rollout_shows_its_generations_newest_first_with_roles_drains_and_
         .iter()
         .map(|g| (g.generation, g.role))
         .collect();
-    assert_eq!(order, vec![(2, Role::New), (1, Role::Serving)]);
+    assert_eq!(order, vec![(2, Role::New), (1, Role::Old)]);
     assert_eq!(fleet.generations[0].phase_age_seconds, Some(42));
     assert_eq!(fleet.generations[0].in_service, 4);
     let blue = &fleet.target_groups[0];
@@ -246,9 +246,9 @@ fleet web (owner o-team-a)  rollout g1 -> g2 under way (or stopped half-way: the
   phase   draining_old, since 19:29:18 (42s ago)
   floor   4 healthy targets at least, 4 healthy and routed: holds
 
-  GENERATION  ROLE     PHASE         SINCE    DESIRED  IN SERVICE  GROUP
-  g2          new      draining_old  42s ago  4 (4-8)  4/4         web-g2
-  g1          serving  draining_old  42s ago  4 (4-8)  4/4         web-g1
+  GENERATION  ROLE  PHASE         SINCE    DESIRED  IN SERVICE  GROUP
+  g2          new   draining_old  42s ago  4 (4-8)  4/4         web-g2
+  g1          old   draining_old  42s ago  4 (4-8)  4/4         web-g1
 
   TARGET GROUP  DELAY  GENERATION  HEALTHY  INITIAL  UNHEALTHY  DRAINING  UNUSED  NOTES
   web-blue      300s   g2          4        0        0          0         0

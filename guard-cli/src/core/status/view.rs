@@ -125,11 +125,11 @@ fn tag<T>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Serves the traffic (or is being brought back to serve it).
+    /// Serves the traffic, no rollout under way (or is being brought back to serve it).
     Serving,
     /// The generation a rollout moves to.
     New,
-    /// An older generation on its way out.
+    /// The generation a rollout moves from (the one a rollback returns to), or an older one.
     Old,
     /// The failed generation of a rollback under way.
     RollingBack,
@@ -424,7 +424,10 @@ fn role(reading: &FleetReading, generation: u64) -> Role {
     }
     match &reading.state {
         FleetState::RollingBack { failed, .. } if *failed == generation => Role::RollingBack,
+        // Mid-rollout the old generation may already be detached (draining, baking): which of
+        // the two takes traffic is in the target groups and weights, not in the role.
         FleetState::Interrupted { to, .. } if *to == generation => Role::New,
+        FleetState::Interrupted { .. } => Role::Old,
         _ if reading.serving() == Some(generation) => Role::Serving,
         _ => Role::Old,
     }
