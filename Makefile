@@ -53,7 +53,7 @@ stress: setup
 
 # A real run against the embedded local AWS (see README.md).
 demo: setup
-	$(CARGO) build -p terraform-provider-zdd -p zdd-test-support --bins
+	$(CARGO) build -p terraform-provider-zdd -p zdd-test-support -p zdd-guard --bins
 	$(CARGO) run -q -p zdd-test-support --bin zdd-demo
 
 fmt:

@@ -9,4 +9,5 @@ pub mod commands;
 pub mod core;
 pub mod exit;
 pub mod output;
+pub mod report;
 pub mod runner;

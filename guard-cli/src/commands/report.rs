@@ -1,18 +1,27 @@
 //! `zdd-guard report [--state FILE | --from-backend] [-o rollout.html]`: a self-contained HTML
 //! page (no network, no external scripts) with an SVG timeline of each `zdd_rollout`'s last
 //! rollout, drawn from `last_rollout` (its timeline and health samples) in the state.
+//!
+//! The I/O only: read the state (a file, stdin, or the S3 backend's object), hand it to the pure
+//! [`crate::report`], write the page.
 
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use crate::exit::Outcome;
+use crate::report;
 
 use super::CommonArgs;
+use super::context::Remote;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// A state file (`terraform show -json`'s or the backend's raw state; `-` reads stdin).
+    /// Without it and without --from-backend: `terraform.tfstate` in the working directory.
     #[arg(long, conflicts_with = "from_backend")]
     pub state: Option<PathBuf>,
     /// Read the state from the working directory's S3 backend.
@@ -27,6 +36,68 @@ pub struct ReportArgs {
 }
 
 pub async fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
-    let _ = args;
-    anyhow::bail!("zdd-guard report is not built yet")
+    let (state, source) = read_state(args).await?;
+    let page = report::render(&state, args.resource.as_deref(), &source)?;
+    std::fs::write(&args.output, &page)
+        .with_context(|| format!("cannot write the page to {}", args.output.display()))?;
+    let rollouts = page.matches(r#"data-kind="rollout""#).count();
+    if args.common.json {
+        let line = serde_json::json!({
+            "kind": "report_written",
+            "path": args.output.display().to_string(),
+            "rollouts": rollouts,
+            "bytes": page.len(),
+            "source": source,
+        });
+        println!("{line}");
+    } else {
+        println!(
+            "zdd-guard: wrote {} ({rollouts} rollout(s), {} bytes, from {source})",
+            args.output.display(),
+            page.len()
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The state's text and where it came from (for the page and the messages).
+async fn read_state(args: &ReportArgs) -> anyhow::Result<(String, String)> {
+    if args.from_backend {
+        let remote = Remote::for_dir(&args.common.chdir).await?;
+        let location = remote.state_location();
+        let Some((_, bytes)) = remote.s3.get(&remote.state_key, None).await? else {
+            anyhow::bail!(
+                "there is no state at {location} (nothing applied in this workspace yet?)"
+            );
+        };
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("the state at {location} is not UTF-8 text"))?;
+        return Ok((text, location));
+    }
+    match &args.state {
+        Some(path) if path == Path::new("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the state from stdin")?;
+            Ok((text, "stdin".to_string()))
+        }
+        Some(path) => read_file(path),
+        None => {
+            let local = args.common.chdir.join("terraform.tfstate");
+            if !local.exists() {
+                anyhow::bail!(
+                    "no state given and no {} here: pass --state FILE (`-` for stdin, e.g. from `terraform show -json`) or --from-backend",
+                    local.display()
+                );
+            }
+            read_file(&local)
+        }
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<(String, String)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the state {}", path.display()))?;
+    Ok((text, path.display().to_string()))
 }

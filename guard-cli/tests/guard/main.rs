@@ -30,4 +30,6 @@ mod guard_secrets;
 mod guard_supervise_lease;
 mod json_events;
 mod status;
+mod report;
+mod report_browser;
 mod live_view;

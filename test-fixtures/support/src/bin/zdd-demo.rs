@@ -3,15 +3,16 @@
 //! Starts the local AWS (time scale 0.1, or `ZDD_DEMO_TIME_SCALE`), creates the fixture (VPC,
 //! subnets, launch template v1..v3, ALB, blue/green target groups, listener), applies
 //! `examples/basic` with launch template version 1, then version 2, prints the `last_rollout`
-//! timeline and what the load balancer saw, and stops the local AWS.
+//! timeline and what the load balancer saw, writes the rollout's page (`zdd-guard report`) to
+//! `target/zdd-demo/rollout.html` with the state beside it, and stops the local AWS.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use zdd_test_support::{
-    Fixture, LocalAws, LocalAwsOptions, TerraformDir, provider_binary, workspace_root,
+    Fixture, LocalAws, LocalAwsOptions, TerraformDir, provider_binary, provider_dir, workspace_root,
 };
 
 const DEFAULT_TIME_SCALE: f64 = 0.1;
@@ -85,9 +86,49 @@ async fn run() -> anyhow::Result<()> {
 
     step("what the load balancer saw (the local AWS's health model)");
     print_health_summary(&aws.events()?);
+    step("the rollout's page (zdd-guard report)");
+    let page = write_report(&tf)?;
+    println!("    open file://{}", page.display());
     step("stopping the local AWS");
     aws.stop();
     Ok(())
+}
+
+/// Copies the demo's state out of its temporary directory (removed when the demo ends) to
+/// `target/zdd-demo/terraform.tfstate` and runs the built `zdd-guard report` on it; returns the
+/// page's path.
+fn write_report(tf: &TerraformDir) -> anyhow::Result<PathBuf> {
+    let out_dir = provider_dir()
+        .parent()
+        .map_or_else(|| workspace_root().join("target"), Path::to_path_buf)
+        .join("zdd-demo");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let state = out_dir.join("terraform.tfstate");
+    std::fs::copy(tf.path().join("terraform.tfstate"), &state)
+        .with_context(|| format!("copying the demo's state to {}", state.display()))?;
+    let page = out_dir.join("rollout.html");
+    let guard = provider_dir().join("zdd-guard");
+    let output = std::process::Command::new(&guard)
+        .arg("report")
+        .arg("--state")
+        .arg(&state)
+        .arg("-o")
+        .arg(&page)
+        .output()
+        .with_context(|| {
+            format!(
+                "running {} (build it with `cargo build -p zdd-guard`; `make demo` does)",
+                guard.display()
+            )
+        })?;
+    if !output.status.success() {
+        bail!(
+            "zdd-guard report failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(page)
 }
 
 fn step(what: &str) {

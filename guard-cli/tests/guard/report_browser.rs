@@ -1,0 +1,276 @@
+//! `zdd-guard report`'s page in a real browser: Debian's headless Chromium loads the written
+//! file, and the DOM it parsed (`--dump-dom`) is checked for the elements that carry the data,
+//! with the counts and values the state holds and no element the state's text could have
+//! smuggled in; a screenshot (`--screenshot`) must exist, be 1400×900 and not blank.
+//!
+//! Chromium missing FAILS (never skips) with the hint to run `make setup`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use zdd_events::MAX_SAMPLES;
+use zdd_test_support::workspace_root;
+
+use super::report::{Ending, canary, hostile_state, raw_state};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// An upper bound for one headless load (it takes a second or two).
+const BROWSER_LIMIT: Duration = Duration::from_secs(120);
+const WINDOW: (u32, u32) = (1400, 900);
+
+fn chromium() -> &'static Path {
+    let path = Path::new(CHROMIUM);
+    assert!(
+        path.exists(),
+        "{CHROMIUM} does not exist: the report's browser tests need Debian's chromium; run `make setup` (scripts/setup.sh installs it)"
+    );
+    path
+}
+
+/// Runs headless Chromium on `page` with a fresh profile and no network of its own.
+fn run_chromium(page: &Path, extra: &[String]) -> Output {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > BROWSER_LIMIT {
+            let _ = child.kill();
+            panic!(
+                "chromium did not finish with {} within {BROWSER_LIMIT:?}",
+                page.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "chromium failed on {}: {}",
+        page.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The DOM as the browser parsed and built it.
+fn dump_dom(page: &Path) -> String {
+    String::from_utf8(run_chromium(page, &["--dump-dom".to_string()]).stdout).unwrap()
+}
+
+/// A screenshot of `page` at the window size; returns its bytes after checking it is a PNG.
+fn screenshot(page: &Path, png: &Path) -> Vec<u8> {
+    run_chromium(
+        page,
+        &[
+            format!("--screenshot={}", png.display()),
+            format!("--window-size={},{}", WINDOW.0, WINDOW.1),
+        ],
+    );
+    let bytes =
+        std::fs::read(png).unwrap_or_else(|e| panic!("no screenshot {}: {e}", png.display()));
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!(
+        (width, height),
+        WINDOW,
+        "the screenshot has the window's size"
+    );
+    bytes
+}
+
+/// The PNG size of an empty page at the same size: what "blank" compresses to.
+fn blank_png_size(dir: &Path) -> usize {
+    let page = dir.join("blank.html");
+    std::fs::write(&page, "<!DOCTYPE html><html><body></body></html>").unwrap();
+    screenshot(&page, &dir.join("blank.png")).len()
+}
+
+/// Where the screenshots are kept for a person to look at (the target dir, not a temp dir).
+fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+        .join("report-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes the page with the real command, as a user would.
+fn write_page(dir: &Path, name: &str, state: &Value) -> PathBuf {
+    let state_path = dir.join(format!("{name}.tfstate"));
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    let page = dir.join(format!("{name}.html"));
+    let out = Command::new(env!("CARGO_BIN_EXE_zdd-guard"))
+        .args(["report", "--state"])
+        .arg(&state_path)
+        .arg("-o")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    page
+}
+
+fn count(dom: &str, kind: &str) -> usize {
+    dom.matches(&format!(r#"data-kind="{kind}""#)).count()
+}
+
+/// Nothing but the page's own markup: no script, image, frame, link or object element, and
+/// the title the page set (a script from the state would have changed it).
+fn assert_inert(dom: &str) {
+    let lower = dom.to_ascii_lowercase();
+    for tag in [
+        "<script",
+        "<img",
+        "<iframe",
+        "<link",
+        "<object",
+        "<embed",
+        "<foreignobject",
+    ] {
+        assert!(!lower.contains(tag), "{tag} element in the parsed DOM");
+    }
+    assert!(dom.contains("<title>zdd rollout report</title>"));
+    assert!(!dom.contains("pwned</title>"));
+}
+
+fn phase_steps(state: &Value) -> usize {
+    state["resources"][0]["instances"][0]["attributes"]["last_rollout"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "phase")
+        .count()
+}
+
+fn check_canary_in_browser(
+    name: &str,
+    state: &Value,
+    samples: usize,
+    failures: usize,
+) -> (String, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let page = write_page(dir.path(), name, state);
+    let dom = dump_dom(&page);
+    assert_inert(&dom);
+    assert_eq!(count(&dom, "rollout"), 1);
+    assert_eq!(count(&dom, "timeline"), 1);
+    assert_eq!(count(&dom, "phase-band"), phase_steps(state));
+    assert_eq!(count(&dom, "health"), 2);
+    assert_eq!(count(&dom, "weight"), 1);
+    assert_eq!(count(&dom, "sample"), samples);
+    assert_eq!(count(&dom, "failure"), failures);
+    assert_eq!(count(&dom, "rollback"), failures);
+    let shots = screenshot_dir();
+    let png = shots.join(format!("{name}.png"));
+    let bytes = screenshot(&page, &png);
+    let blank = blank_png_size(dir.path());
+    assert!(
+        bytes.len() > 4 * blank,
+        "the screenshot ({} bytes) is not much more than a blank page's ({blank} bytes)",
+        bytes.len()
+    );
+    eprintln!(
+        "{name}: page {} bytes, screenshot {} ({} bytes)",
+        std::fs::metadata(&page).unwrap().len(),
+        png.display(),
+        bytes.len()
+    );
+    (dom, bytes.len())
+}
+
+#[test]
+fn a_succeeded_canary_in_the_browser() {
+    let rollout = canary(4, Ending::Succeeded);
+    let samples = rollout.samples.len();
+    let state = raw_state(&[("web", rollout.attributes("web", true))]);
+    let (dom, _) = check_canary_in_browser("canary-succeeded", &state, samples, 0);
+    assert!(dom.contains(r#"data-kind="weight" data-samples="#));
+    assert!(dom.contains(r#"data-last="100""#));
+    assert_eq!(count(&dom, "soak"), 4);
+}
+
+#[test]
+fn a_rolled_back_canary_in_the_browser() {
+    let rollout = canary(4, Ending::RolledBackAtStep(2));
+    let samples = rollout.samples.len();
+    let state = raw_state(&[("web", rollout.attributes("web", true))]);
+    let (dom, _) = check_canary_in_browser("canary-rolled-back", &state, samples, 1);
+    assert!(dom.contains(r#"data-status="rolled_back""#));
+    assert!(dom.contains(r#"data-kind="failure" data-action="failure""#));
+}
+
+#[test]
+fn a_200_step_canary_in_the_browser() {
+    let rollout = canary(200, Ending::Succeeded).bounded(MAX_SAMPLES);
+    let samples = rollout.samples.len();
+    let steps = rollout.steps.len();
+    let state = raw_state(&[("web", rollout.attributes("web", true))]);
+    let (dom, _) = check_canary_in_browser("canary-200-steps", &state, samples, 0);
+    assert_eq!(count(&dom, "step"), steps);
+    assert_eq!(count(&dom, "soak"), 200);
+}
+
+#[test]
+fn hostile_text_stays_text_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = write_page(dir.path(), "hostile", &hostile_state());
+    let dom = dump_dom(&page);
+    assert_inert(&dom);
+    assert_eq!(count(&dom, "rollout"), 1);
+    assert_eq!(count(&dom, "failure"), 1);
+    // The payload is there, as text the browser shows.
+    assert!(
+        dom.contains("&lt;/svg&gt;&lt;script&gt;document.title=\"pwned\"&lt;/script&gt;"),
+        "{dom}"
+    );
+}
+
+/// A state written by a real apply (`make demo`'s, kept in the repository): the provider's own
+/// timeline, as Terraform stores it.
+#[test]
+fn a_real_applys_state_in_the_browser() {
+    let fixture = workspace_root().join("guard-cli/tests/fixtures/report/demo-state.json");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let page = write_page(dir.path(), "demo", &state);
+    let dom = dump_dom(&page);
+    assert_inert(&dom);
+    assert_eq!(count(&dom, "rollout"), 1);
+    let phases = phase_steps(&state);
+    assert!(phases >= 5, "a real rollout has its phases: {phases}");
+    assert_eq!(count(&dom, "phase-band"), phases);
+    assert!(dom.contains(r#"data-status="succeeded""#));
+    let png = screenshot_dir().join("demo.png");
+    let bytes = screenshot(&page, &png);
+    assert!(bytes.len() > 4 * blank_png_size(dir.path()));
+    eprintln!("demo: screenshot {} ({} bytes)", png.display(), bytes.len());
+}
