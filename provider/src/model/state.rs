@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
+use zdd_rollout::PathStep;
 use zdd_tfplugin::codec::json::{is_unknown_marker, unknown_marker};
 
 use super::attributes::{self, Attribute, Decided, Kind, OnChange, Role};
@@ -45,6 +46,22 @@ impl State {
             .filter(|(_, value)| holds_unknown(value))
             .map(|(name, _)| name.clone())
             .collect()
+    }
+
+    /// A copy in which every unknown ARN below a top-level attribute (a member named `*_arn`,
+    /// or an element of a list named `*_arns`) is a placeholder unique to its path, and those
+    /// paths. ARNs are only compared with each other or checked for their form, so a
+    /// placeholder, equal to nothing, decides no verdict but those on its own path, which the
+    /// caller holds back: a canary whose listener is created in the same apply still has its
+    /// steps judged at plan. Any other unknown keeps its attribute unknown.
+    pub fn with_unknown_arns_as_placeholders(&self) -> (State, Vec<Vec<PathStep>>) {
+        let mut state = self.clone();
+        let mut replaced = Vec::new();
+        for (name, value) in &mut state.0 {
+            let mut path = vec![PathStep::Attribute(name.clone())];
+            replace_unknown_arns(value, &mut path, &mut replaced);
+        }
+        (state, replaced)
     }
 
     /// The typed model. An attribute holding an unknown anywhere is read as absent (empty or
@@ -178,6 +195,58 @@ fn fill_nested(kind: &Kind, planned: &mut Json, config: &Json) {
                 if let (Json::Object(planned), Json::Object(config)) = (planned, config) {
                     fill_object(children, planned, config);
                 }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replaces the unknown at `slot` by a placeholder naming `path`, and records the path.
+fn place_arn_placeholder(slot: &mut Json, path: &[PathStep], replaced: &mut Vec<Vec<PathStep>>) {
+    let rendered: Vec<String> = path
+        .iter()
+        .map(|step| match step {
+            PathStep::Attribute(name) => format!(".{name}"),
+            PathStep::Index(index) => format!("[{index}]"),
+            PathStep::Key(key) => format!("[{key:?}]"),
+        })
+        .collect();
+    *slot = Json::String(format!("(known after apply){}", rendered.concat()));
+    replaced.push(path.to_vec());
+}
+
+fn replace_unknown_arns(
+    value: &mut Json,
+    path: &mut Vec<PathStep>,
+    replaced: &mut Vec<Vec<PathStep>>,
+) {
+    match value {
+        Json::Object(members) => {
+            for (name, member) in members.iter_mut() {
+                path.push(PathStep::Attribute(name.clone()));
+                if is_unknown_marker(member) {
+                    if name.ends_with("_arn") {
+                        place_arn_placeholder(member, path, replaced);
+                    }
+                } else if let (true, Json::Array(items)) = (name.ends_with("_arns"), &mut *member) {
+                    for (index, item) in items.iter_mut().enumerate() {
+                        path.push(PathStep::Index(index));
+                        if is_unknown_marker(item) {
+                            place_arn_placeholder(item, path, replaced);
+                        }
+                        path.pop();
+                    }
+                } else {
+                    replace_unknown_arns(member, path, replaced);
+                }
+                path.pop();
+            }
+        }
+        Json::Array(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                path.push(PathStep::Index(index));
+                replace_unknown_arns(item, path, replaced);
+                path.pop();
             }
         }
         _ => {}

@@ -145,4 +145,22 @@ fn doc_examples_are_files_terraform_formats_and_validates() {
         "{}",
         refused.stderr
     );
+    // A canary's steps are judged though its listener and target groups (created in the same
+    // apply) are unknown: a bad weight fails at validate and plan, not first at apply.
+    let canary = read_example("examples/resources/zdd_rollout/canary.tf");
+    assert!(canary.contains("{ weight = 5, soak = \"5m\" }"));
+    let broken = canary.replace(
+        "{ weight = 5, soak = \"5m\" }",
+        "{ weight = 500, soak = \"5m\" }",
+    );
+    let refused = validate(&format!(
+        "{provider}\n{}",
+        with_references_as_variables(&broken)
+    ));
+    assert!(!refused.success(), "a canary weight of 500 validated");
+    assert!(
+        refused.stderr.contains("canary.steps[0]"),
+        "{}",
+        refused.stderr
+    );
 }

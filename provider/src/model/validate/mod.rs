@@ -22,6 +22,17 @@ use super::state::{State, computed};
 /// of a resource not created yet; the model holds placeholders for them). Verdicts that depend on
 /// them are left out; Terraform validates again once they are known.
 pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnostic> {
+    validate_with_placeholders(model, unknown, &[])
+}
+
+/// [`validate`] of a model in which the values at `placeholders` stand in for unknown ARNs
+/// ([`State::with_unknown_arns_as_placeholders`]): the verdicts on those paths (and below
+/// them) are left out too.
+fn validate_with_placeholders(
+    model: &RolloutModel,
+    unknown: &BTreeSet<String>,
+    placeholders: &[Vec<EngineStep>],
+) -> Vec<Diagnostic> {
     let engine_errors = match RolloutSpec::validate(&model.spec) {
         Ok(_) => Vec::new(),
         Err(errors) => errors.0,
@@ -29,6 +40,11 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
     let mut diagnostics: Vec<Diagnostic> = engine_errors
         .iter()
         .filter(|error| !judges_unknown(&error.path, unknown))
+        .filter(|error| {
+            !placeholders
+                .iter()
+                .any(|placeholder| error.path.0.starts_with(placeholder))
+        })
         .map(engine_error_diagnostic)
         .collect();
     diagnostics.extend(timeouts_diagnostics(model, unknown));
@@ -40,12 +56,17 @@ pub fn validate(model: &RolloutModel, unknown: &BTreeSet<String>) -> Vec<Diagnos
 /// nothing about the user's values.
 pub fn config_diagnostics(state: &State) -> Result<Vec<Diagnostic>, serde_json::Error> {
     let computed = computed();
+    let (state, placeholders) = state.with_unknown_arns_as_placeholders();
     let unknown: std::collections::BTreeSet<String> = state
         .unknown_attributes()
         .into_iter()
         .filter(|name| !computed.contains(&name.as_str()))
         .collect();
-    Ok(validate(&state.to_model()?, &unknown))
+    Ok(validate_with_placeholders(
+        &state.to_model()?,
+        &unknown,
+        &placeholders,
+    ))
 }
 
 /// One engine error as a Terraform diagnostic: the summary names the attribute (Terraform shows
@@ -198,3 +219,6 @@ mod tests;
 
 #[cfg(test)]
 mod autoscaling_tests;
+
+#[cfg(test)]
+mod unknown_arn_tests;
