@@ -191,10 +191,16 @@ impl ProgressView {
             }
             Event::Phase { phase, detail } => {
                 let (phase, detail) = (clean(&phase), clean(&detail));
-                let why = if detail.is_empty() {
+                // The timeline's entry may begin with the phase's name: said once.
+                let reason = detail
+                    .strip_prefix(phase.as_str())
+                    .map_or(detail.as_str(), |rest| {
+                        rest.trim_start_matches(':').trim_start()
+                    });
+                let why = if reason.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({detail})")
+                    format!(" ({reason})")
                 };
                 shown.push(Shown {
                     kind: Kind::Phase,

@@ -475,6 +475,25 @@ fn hostile_strings_never_reach_the_terminal_raw() {
 }
 
 #[test]
+fn a_detail_repeating_its_phase_says_it_once() {
+    let mut v = view(S(30));
+    let mut bytes = phase("web", "deleting_old", "deleting_old");
+    bytes.extend(phase("web", "complete", "complete: web-g2 serves 100 %"));
+    bytes.extend(phase("web", "draining_old", "draining_old_x"));
+    let shown = v.feed(&bytes, S(0));
+    assert_eq!(
+        messages(&shown),
+        [
+            "web: deleting_old",
+            "web: complete (web-g2 serves 100 %)",
+            "web: draining_old (_x)",
+        ]
+    );
+    // The data keeps the provider's detail as written.
+    assert_eq!(shown[1].data["detail"], "complete: web-g2 serves 100 %");
+}
+
+#[test]
 fn clean_leaves_ordinary_text_alone() {
     assert_eq!(
         clean("canary_step 2/4 25% (p99 1.2x, ünïcode ✓)"),

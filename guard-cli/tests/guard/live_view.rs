@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::guard_support::{Bed, Locking, text};
-use zdd_test_support::terraform_bin;
+use zdd_test_support::{Fixture, local_aws, provider_binary, terraform_bin};
 
 /// `apply`: a canary rollout's event lines appended to `$ZDD_EVENTS_FILE` over ~4 s, with an
 /// unreadable line, a line of another schema version, a line written in two halves and a
@@ -294,5 +294,153 @@ exit $code
             verdict,
         ],
         &all,
+    );
+}
+
+/// A `zdd_rollout.web` (blue/green, 2 instances) over the fixture at launch template
+/// `version`; the provider reaches the local AWS through `AWS_ENDPOINT_URL`.
+fn rollout_config(name: &str, fixture: &Fixture, version: &str) -> String {
+    let subnets: Vec<String> = fixture
+        .subnet_ids
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect();
+    format!(
+        r#"terraform {{
+  required_providers {{
+    zdd = {{ source = "zdd/zdd" }}
+  }}
+}}
+
+provider "zdd" {{}}
+
+resource "zdd_rollout" "web" {{
+  name                    = "{name}"
+  launch_template_id      = "{template}"
+  launch_template_version = "{version}"
+  subnet_ids              = [{subnets}]
+  target_group_arns       = ["{target_group}"]
+  min_size                = 1
+  max_size                = 4
+  desired_capacity        = 2
+}}
+"#,
+        template = fixture.launch_template_id,
+        subnets = subnets.join(", "),
+        target_group = fixture.blue_target_group_arn(),
+    )
+}
+
+/// The real provider through the guard: a first blue/green rollout, then generation 2 over
+/// generation 1 with `--json`; each shows its start, its phases in order and `finished
+/// succeeded` before the guard's verdict.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_rollout_shows_its_phases_live_through_the_guard() {
+    assert!(
+        provider_binary().exists(),
+        "{} is missing: run `cargo build -p terraform-provider-zdd --bins` first",
+        provider_binary().display()
+    );
+    let name = "glive-bg";
+    let sdk = local_aws().sdk_config().await;
+    let fixture = Fixture::create(&sdk, name).await.unwrap();
+    let versions = &fixture.launch_template_versions;
+    let bed = Bed::new(
+        name,
+        Locking::DynamoDb,
+        &rollout_config(name, &fixture, &versions[0]),
+    )
+    .await;
+    let guard = |extra: &[&str]| {
+        let mut args = vec!["run", "--progress-every", "2s"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "apply", "-auto-approve", "-no-color"]);
+        bed.guard(&args)
+            .env("ZDD_MAX_POLL_INTERVAL", "250ms")
+            .env_remove("ZDD_EVENTS_FILE")
+            .output()
+            .unwrap()
+    };
+
+    let first = guard(&[]);
+    let all = text(&first);
+    assert_eq!(first.status.code(), Some(0), "{all}");
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    println!("--- text ---\n{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let verdict = lines
+        .iter()
+        .find(|l| l.starts_with("zdd-guard: verified: state serial"))
+        .copied()
+        .unwrap_or_else(|| panic!("no verdict in {all}"));
+    assert_in_order(
+        &lines,
+        &[
+            &format!("zdd-guard: zdd_rollout {name}: rolling out generation 1 (blue/green)"),
+            verdict,
+        ],
+        &all,
+    );
+    let phase_of = |line: &&str| {
+        line.strip_prefix(&format!("zdd-guard: {name}: "))
+            .map(|rest| rest.split([' ', ',']).next().unwrap_or("").to_string())
+    };
+    let seen: Vec<String> = lines.iter().filter_map(phase_of).collect();
+    for phase in ["launching", "waiting_for_healthy", "complete", "finished"] {
+        assert!(
+            seen.iter().any(|s| s == phase),
+            "{phase} not in {seen:?}\n{all}"
+        );
+    }
+    let finished = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("zdd-guard: {name}: finished succeeded")))
+        .unwrap_or_else(|| panic!("no finished line in {all}"));
+    let at_verdict = lines.iter().position(|l| *l == verdict).unwrap();
+    assert!(finished < at_verdict, "{all}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("zdd-guard: {name}: healthy "))
+                || l.starts_with(&format!("zdd-guard: {name}: no generation yet"))),
+        "no progress line in {all}"
+    );
+    assert!(!stderr.contains('\x1b'), "{all}");
+
+    bed.tf
+        .write("main.tf", &rollout_config(name, &fixture, &versions[1]))
+        .unwrap();
+    let second = guard(&["--json"]);
+    let all = text(&second);
+    assert_eq!(second.status.code(), Some(0), "{all}");
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    println!("--- json ---\n{stdout}");
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    let started = names.iter().position(|n| *n == "rollout_started").unwrap();
+    let finished = names.iter().position(|n| *n == "rollout_finished").unwrap();
+    let verify = names.iter().position(|n| *n == "verify").unwrap();
+    assert!(started < finished && finished < verify, "{names:?}");
+    assert_eq!(events[started]["data"]["from_generation"], 1, "{all}");
+    assert_eq!(events[started]["data"]["to_generation"], 2, "{all}");
+    assert_eq!(events[finished]["data"]["status"], "succeeded", "{all}");
+    let phases: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "rollout_phase")
+        .filter_map(|e| e["data"]["phase"].as_str())
+        .collect();
+    for phase in ["detaching_old", "draining_old", "deleting_old", "complete"] {
+        assert!(phases.contains(&phase), "{phase} not in {phases:?}");
+    }
+    assert!(
+        events.iter().any(|e| e["event"] == "rollout_progress"),
+        "no progress line in {stdout}"
+    );
+    assert!(
+        !events.iter().any(|e| e["event"] == "rollout_events"),
+        "the provider's lines were all read: {stdout}"
     );
 }
