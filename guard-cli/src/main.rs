@@ -38,6 +38,7 @@ enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Drift(drift::DriftArgs),
     /// Each fleet as AWS alone shows it: generations, health, weights, phase, drains, floor.
+    #[command(after_help = EXIT_CODES_HELP)]
     Status(status::StatusArgs),
     /// Write a self-contained HTML page with an SVG timeline of the last rollouts in the state.
     #[command(after_help = EXIT_CODES_HELP)]

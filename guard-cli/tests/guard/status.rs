@@ -537,3 +537,63 @@ async fn watch_prints_again_when_aws_changes_and_ends_with_0_on_ctrl_c() {
     let output = wait_with_timeout(child, LIMIT).unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_text_in_a_log_separates_looks_with_a_time_line_and_no_cursor_codes() {
+    let cfg = local_aws().sdk_config().await;
+    let fixture = Fixture::create(&cfg, "status-watch-text").await.unwrap();
+    let autoscaling = aws_sdk_autoscaling::Client::new(&cfg);
+    create_group(
+        &autoscaling,
+        &fixture,
+        "watched-text-g1",
+        0,
+        &[],
+        &[
+            ("zdd:rollout", "watched-text"),
+            ("zdd:generation", "1"),
+            ("zdd:phase", "complete"),
+        ],
+    )
+    .await;
+    let mut child = guard(&["status", "watched-text", "--watch", "--interval", "1s"])
+        .spawn()
+        .unwrap();
+    let (lines, receiver) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let wait_for = |needle: &str, text: &mut String| {
+        while !text.contains(needle) {
+            let line = receiver
+                .recv_timeout(LIMIT)
+                .unwrap_or_else(|_| panic!("{needle:?} never printed:\n{text}"));
+            text.push_str(&line);
+            text.push('\n');
+        }
+    };
+    wait_for("serving  complete", &mut text);
+    autoscaling
+        .create_or_update_tags()
+        .tags(tag("watched-text-g1", "zdd:phase", "rolled_back"))
+        .send()
+        .await
+        .unwrap();
+    wait_for("serving  rolled_back", &mut text);
+    signal(child.id(), Signal::INT).unwrap();
+    let output = wait_with_timeout(child, LIMIT).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let separators = text
+        .lines()
+        .filter(|line| line.starts_with("──── "))
+        .count();
+    assert_eq!(separators, 1, "one look changed after the first:\n{text}");
+    assert!(!text.contains('\x1b'), "no escape codes in a log:\n{text}");
+}
