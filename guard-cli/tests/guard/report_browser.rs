@@ -7,8 +7,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -31,9 +32,17 @@ fn chromium() -> &'static Path {
     path
 }
 
-/// Runs headless Chromium on `page` with a fresh profile and no network of its own.
-fn run_chromium(page: &Path, extra: &[String]) -> Output {
+/// What a headless run printed.
+struct Printed {
+    stdout: Vec<u8>,
+}
+
+/// Runs headless Chromium on `page` with a fresh profile and no network of its own. Its output
+/// goes to files, not pipes: a DOM larger than a pipe's buffer would block it while we wait.
+fn run_chromium(page: &Path, extra: &[String]) -> Printed {
     let profile = tempfile::tempdir().unwrap();
+    let stdout_path = profile.path().join("stdout");
+    let stderr_path = profile.path().join("stderr");
     let mut child = Command::new(chromium())
         .args([
             "--headless",
@@ -46,33 +55,41 @@ fn run_chromium(page: &Path, extra: &[String]) -> Output {
             "--disable-sync",
             "--hide-scrollbars",
         ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            profile.path().join("profile").display()
+        ))
         .args(extra)
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(File::create(&stdout_path).unwrap())
+        .stderr(File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if started.elapsed() > BROWSER_LIMIT {
             let _ = child.kill();
+            let _ = child.wait();
             panic!(
                 "chromium did not finish with {} within {BROWSER_LIMIT:?}",
                 page.display()
             );
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
+    };
     assert!(
-        output.status.success(),
+        status.success(),
         "chromium failed on {}: {}",
         page.display(),
-        String::from_utf8_lossy(&output.stderr)
+        std::fs::read_to_string(&stderr_path).unwrap_or_default()
     );
-    output
+    Printed {
+        stdout: std::fs::read(&stdout_path).unwrap(),
+    }
 }
 
 /// The DOM as the browser parsed and built it.
