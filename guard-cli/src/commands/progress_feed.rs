@@ -311,6 +311,18 @@ impl Tail {
     }
 
     fn read_new(&mut self) -> anyhow::Result<NewBytes> {
+        // Only a regular file is opened: opening a named pipe for reading would wait for a
+        // writer (and take its lines from whoever reads it), a directory has no lines.
+        match std::fs::metadata(&self.path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => anyhow::bail!("{} is not a regular file", self.path.display()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(NewBytes::default());
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("reading {}", self.path.display()));
+            }
+        }
         let mut file = match File::open(&self.path) {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -380,6 +392,28 @@ mod tests {
         let read = tail.read_new().unwrap();
         assert!(read.restarted);
         assert_eq!(read.bytes, b"a much longer first line\n");
+    }
+
+    #[test]
+    fn a_named_pipe_or_a_directory_is_never_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for path in [fifo, dir.path().to_path_buf()] {
+            // A user's setting: read from its end, which a pipe or a directory does not have.
+            let channel = EventsChannel::open(Some(path.clone().into()), dir.path()).unwrap();
+            let mut tail = channel.tail;
+            // Returns (an open of the pipe would wait for a writer forever) with an error.
+            let error = tail.read_new().unwrap_err();
+            assert!(
+                format!("{error:#}").contains("is not a regular file"),
+                "{error:#}"
+            );
+        }
     }
 
     #[test]
