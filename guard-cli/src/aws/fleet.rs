@@ -356,7 +356,16 @@ where
             service.err().code().unwrap_or("ServiceError"),
             service.err().message().unwrap_or("(no message)")
         ),
-        other => aws_sdk_autoscaling::error::DisplayErrorContext(other).to_string(),
+        // The error chain's messages, without the SDK's Debug dump of the same chain.
+        other => {
+            let mut parts = vec![other.to_string()];
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                parts.push(cause.to_string());
+                source = cause.source();
+            }
+            parts.join(": ")
+        }
     };
     anyhow::anyhow!("{detail}").context(format!("AWS refused or did not answer {action}"))
 }

@@ -597,3 +597,31 @@ async fn watch_text_in_a_log_separates_looks_with_a_time_line_and_no_cursor_code
     assert_eq!(separators, 1, "one look changed after the first:\n{text}");
     assert!(!text.contains('\x1b'), "no escape codes in a log:\n{text}");
 }
+
+#[test]
+fn an_unreachable_aws_is_a_readable_message_and_exit_6() {
+    // A loopback port nobody listens on (bound, then freed).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = wait_with_timeout(
+        guard(&["status", "web"])
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            .spawn()
+            .unwrap(),
+        LIMIT,
+    )
+    .unwrap();
+    assert_eq!(output.status.code(), Some(6), "{}", output_text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("DescribeAutoScalingGroups") && stderr.contains("Connection refused"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("DispatchFailure("),
+        "no Debug dump: {stderr}"
+    );
+}
