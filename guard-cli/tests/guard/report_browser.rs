@@ -271,23 +271,50 @@ fn hostile_text_stays_text_in_the_browser() {
     );
 }
 
-/// A state written by a real apply (`make demo`'s, kept in the repository): the provider's own
-/// timeline, as Terraform stores it.
+/// States written by real applies (`make demo`'s, kept in the repository): the provider's own
+/// timeline and samples as Terraform stores them, and one from before `last_rollout.samples`.
 #[test]
 fn a_real_applys_state_in_the_browser() {
-    let fixture = workspace_root().join("guard-cli/tests/fixtures/report/demo-state.json");
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    let fixtures = workspace_root().join("guard-cli/tests/fixtures/report");
     let dir = tempfile::tempdir().unwrap();
-    let page = write_page(dir.path(), "demo", &state);
-    let dom = dump_dom(&page);
-    assert_inert(&dom);
-    assert_eq!(count(&dom, "rollout"), 1);
-    let phases = phase_steps(&state);
-    assert!(phases >= 5, "a real rollout has its phases: {phases}");
-    assert_eq!(count(&dom, "phase-band"), phases);
-    assert!(dom.contains(r#"data-status="succeeded""#));
-    let png = screenshot_dir().join("demo.png");
-    let bytes = screenshot(&page, &png);
-    assert!(bytes.len() > 4 * blank_png_size(dir.path()));
-    eprintln!("demo: screenshot {} ({} bytes)", png.display(), bytes.len());
+    for (name, has_samples) in [("demo-state", true), ("demo-state-without-samples", false)] {
+        let text = std::fs::read_to_string(fixtures.join(format!("{name}.json"))).unwrap();
+        let state: Value = serde_json::from_str(&text).unwrap();
+        let page = write_page(dir.path(), name, &state);
+        let dom = dump_dom(&page);
+        assert_inert(&dom);
+        assert_eq!(count(&dom, "rollout"), 1);
+        let phases = phase_steps(&state);
+        assert!(phases >= 5, "a real rollout has its phases: {phases}");
+        assert_eq!(count(&dom, "phase-band"), phases, "{name}");
+        assert_eq!(count(&dom, "drain"), 1, "{name}: draining_old");
+        assert!(dom.contains(r#"data-status="succeeded""#));
+        let last = &state["resources"][0]["instances"][0]["attributes"]["last_rollout"];
+        if has_samples {
+            let samples = last["samples"].as_array().unwrap();
+            assert!(samples.len() >= 2, "{name}: the provider's samples");
+            assert_eq!(count(&dom, "sample"), samples.len(), "{name}");
+            assert_eq!(count(&dom, "health"), 2, "{name}");
+            let desired =
+                state["resources"][0]["instances"][0]["attributes"]["desired_capacity"].to_string();
+            assert!(
+                dom.contains(&format!(
+                    r#"data-generation="new" data-samples="{}" data-last="{desired}""#,
+                    samples.len()
+                )),
+                "{name}: the new generation ends at its desired capacity"
+            );
+        } else {
+            assert_eq!(count(&dom, "health"), 0, "{name}");
+            assert!(dom.contains("no health samples in this state"), "{name}");
+        }
+        let png = screenshot_dir().join(format!("{name}.png"));
+        let bytes = screenshot(&page, &png);
+        assert!(bytes.len() > 4 * blank_png_size(dir.path()));
+        eprintln!(
+            "{name}: screenshot {} ({} bytes)",
+            png.display(),
+            bytes.len()
+        );
+    }
 }
