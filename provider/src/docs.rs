@@ -41,7 +41,8 @@ pub fn render_index() -> String {
 
 /// How to see what a rollout is doing while it runs, and afterwards.
 fn render_watching(out: &mut String) {
-    use zdd_rollout::fleet::TAG_PHASE;
+    use zdd_events::EVENTS_FILE_ENV;
+    use zdd_rollout::fleet::{TAG_FLOOR, TAG_PHASE, TAG_PHASE_SINCE};
     out.push_str(
         "## Watching a rollout
 
@@ -49,9 +50,12 @@ fn render_watching(out: &mut String) {
     );
     let _ = write!(
         out,
-        "- **Terraform's log.** Every `last_rollout` entry (phase changes with why, commands, each canary window judged, the bake) is also logged at `INFO` as it happens: `TF_LOG_PROVIDER=INFO terraform apply` shows them, where Terraform alone prints only \"Still modifying...\".\n\
-- **AWS alone.** While a rollout runs, its Auto Scaling groups carry `{TAG_PHASE}` with the phase it is in (a canary's step and weight too: `canary_step 2/4 25%`; a rolling batch: `rolling batch 3`), on the new generation's group and, while it exists, the old one; the serving group ends on `complete` or `rolled_back`. `aws autoscaling describe-tags --filters Name=key,Values={TAG_PHASE}` shows where every fleet stands, with no Terraform. The tag is information: a failed write never holds a rollout back.\n\
-- **Afterwards.** `last_rollout` in the state holds the timeline, its status and the failure's reason (`terraform state show`, or an output).\n\n"
+        "- **In CI, live: `zdd-guard run`.** The guard shows each `zdd_rollout`'s progress while terraform applies: a line when a rollout starts, one per phase change with why, a progress line (`web: healthy 3/4 new, 4/4 old, weight 25 %, soak 2m10s left`) when health or weights change and every `--progress-every` (30 s) while a wait runs, and the outcome. Plain lines on stderr (no cursor tricks, so CI logs read well; terraform's own output is untouched), or typed `rollout_*` events with `--json` ([the events](guides/zdd-guard-json-events.md)).\n\
+- **The provider's events.** The guard reads what the provider writes: when `{EVENTS_FILE_ENV}` names a file in terraform's environment, the provider appends one JSON object per line (`started`, `phase`, `progress` with each generation's desired, healthy and draining targets, the weight, the capacity served and its floor and the time left of a soak, drain or bake, `finished`). Any tool may tail it; a file that cannot be written never holds a rollout back.\n\
+- **From AWS alone: `zdd-guard status NAME... [--watch] [--json]`.** Each fleet's generations (serving, new, old, rolled back), health per target group and generation, the listener's weights, the phase and how long ago it began, draining targets with the most time their deregistration delay has left, the capacity floor against the healthy targets, and the last events (the phase the tags record and the groups' newest scaling activities); `--watch` prints again when what AWS answers changes. A name with no groups exits 6. It needs no Terraform and no state: a rollout's groups carry `{TAG_PHASE}` (a canary's step and weight too: `canary_step 2/4 25%`; a rolling batch: `rolling batch 3`; finally `complete` or `rolled_back`), `{TAG_PHASE_SINCE}` (when the phase began, Unix seconds) and `{TAG_FLOOR}` (the capacity floor), written together once per phase change, on the new generation's group and, while it exists, the old one; `aws autoscaling describe-tags --filters Name=key,Values={TAG_PHASE}` shows them too. The tags are information: a failed write never holds a rollout back.\n\
+- **Terraform's log.** Every `last_rollout` entry (phase changes with why, commands, each canary window judged, the bake) is also logged at `INFO` as it happens: `TF_LOG_PROVIDER=INFO terraform apply` shows them, where Terraform alone prints only \"Still modifying...\".\n\
+- **Afterwards: `zdd-guard report`.** `last_rollout` in the state holds the timeline, its status, the failure's reason and `samples`, the healthy targets per generation and the weight over time (recorded on change, at most {max_samples}). `zdd-guard report --state terraform.tfstate -o rollout.html` (or `--from-backend`) draws it as a self-contained page for a CI artefact or a post-mortem: phases as bands, soaks and drains, healthy targets per generation, the weight, the failure and the rollback marked, and the steps as a table.\n\n",
+        max_samples = zdd_events::MAX_SAMPLES,
     );
 }
 
