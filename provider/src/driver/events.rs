@@ -43,7 +43,7 @@ impl EventSink {
         let file = if path.is_empty() {
             None
         } else {
-            match OpenOptions::new().create(true).append(true).open(path) {
+            match open_regular_for_append(path) {
                 Ok(file) => Some(file),
                 Err(err) => {
                     tracing::warn!(rollout = %spec.name, path, error = %err, "{EVENTS_FILE_ENV}: cannot open the events file; the rollout goes on without live events");
@@ -149,6 +149,19 @@ impl EventSink {
             self.file = None;
         }
     }
+}
+
+/// Opens `path` for appending, creating it, if it is (or will be) a regular file. Anything else
+/// is refused before it is opened: a named pipe nobody reads would block the open, and with it
+/// the rollout; a device or a directory is no place for event lines.
+fn open_regular_for_append(path: &str) -> std::io::Result<File> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        _ => {}
+    }
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 fn unix_secs(at: SystemTime) -> u64 {
@@ -348,5 +361,26 @@ mod tests {
         // Unset: nothing at all.
         let sink = EventSink::to_path(&spec, "");
         assert!(sink.file.is_none());
+    }
+
+    /// A named pipe nobody reads would block the open (and with it the rollout's start)
+    /// until a reader came: it is refused, like any file that is not a regular one.
+    #[test]
+    fn a_named_pipe_as_the_events_file_never_blocks_the_rollout() {
+        let fifo = scratch("fifo").join("events");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (opened, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let sink = EventSink::to_path(&spec(), fifo.to_str().unwrap());
+            let _ = opened.send(sink.file.is_none());
+        });
+        let refused = received
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("opening a named pipe as the events file blocked");
+        assert!(refused);
     }
 }
