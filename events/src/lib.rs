@@ -38,8 +38,13 @@ pub struct EventLine {
     pub schema_version: u32,
     /// RFC 3339 UTC, seconds.
     pub at: String,
-    /// The `zdd_rollout`'s `name` (the fleet's name, unique per owner in an account).
+    /// The `zdd_rollout`'s `name` (the fleet's name, unique per owner in an account and
+    /// region: one apply may roll out two fleets of the same name in two regions).
     pub rollout: String,
+    /// The AWS region the fleet is in, as the provider is configured (absent when unknown).
+    /// A reader tells two fleets of the same name apart by (`rollout`, `region`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     #[serde(flatten)]
     pub event: Event,
 }
@@ -50,6 +55,9 @@ pub struct EventLine {
 pub enum Event {
     /// A run of the rollout began (an apply's create, update or delete of the resource).
     Started {
+        /// What the run does (absent in lines of providers before it: `rollout`).
+        #[serde(default)]
+        operation: Operation,
         /// `blue_green`, `rolling` or `canary`.
         strategy: String,
         /// The generation serving when the run began, if any.
@@ -64,6 +72,20 @@ pub enum Event {
     Progress(Progress),
     /// The run ended: `status` is one of `last_rollout.status`'s values.
     Finished { status: String, detail: String },
+}
+
+/// What a run of the resource does: the verb a reader shows in a `started` line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Rolls `to_generation` out over `from_generation` (or creates it when there is none).
+    #[default]
+    Rollout,
+    /// Finishes an interrupted rollback: `to_generation` is the generation being removed and
+    /// `from_generation` the one that serves again.
+    Rollback,
+    /// Deletes the fleet (`terraform destroy`): every generation goes; `to_generation` is 0.
+    Teardown,
 }
 
 /// Where a rollout stands, as one look at AWS showed it.
@@ -170,6 +192,7 @@ mod tests {
             schema_version: SCHEMA_VERSION,
             at: "2026-12-02T19:00:00Z".into(),
             rollout: "web".into(),
+            region: Some("eu-west-1".into()),
             event: Event::Phase {
                 phase: "draining_old".into(),
                 detail: "old targets deregistered".into(),
@@ -189,6 +212,7 @@ mod tests {
             schema_version: SCHEMA_VERSION,
             at: "2026-12-02T19:00:00Z".into(),
             rollout: "web".into(),
+            region: Some("eu-west-1".into()),
             event: Event::Progress(Progress {
                 phase: "canary_step 2/4 25%".into(),
                 generations: vec![Generation {

@@ -168,6 +168,7 @@ impl ProgressView {
                 strategy,
                 from_generation,
                 to_generation,
+                ..
             } => {
                 *rollout = RolloutView::default();
                 let over = from_generation

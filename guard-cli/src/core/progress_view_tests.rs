@@ -14,6 +14,7 @@ fn line(rollout: &str, event: Event) -> Vec<u8> {
         schema_version: SCHEMA_VERSION,
         at: "2026-12-02T19:00:00Z".into(),
         rollout: rollout.into(),
+        region: None,
         event,
     })
     .unwrap();
@@ -75,6 +76,7 @@ fn a_rollout_reads_as_started_phases_and_finished() {
     let mut bytes = line(
         "web",
         Event::Started {
+            operation: zdd_events::Operation::Rollout,
             strategy: "canary".into(),
             from_generation: Some(1),
             to_generation: 2,
@@ -119,6 +121,7 @@ fn a_first_rollout_has_no_old_generation_and_a_rollback_is_a_warning() {
     let mut bytes = line(
         "api",
         Event::Started {
+            operation: zdd_events::Operation::Rollout,
             strategy: "blue_green".into(),
             from_generation: None,
             to_generation: 1,
@@ -341,6 +344,7 @@ fn a_new_run_of_a_rollout_starts_its_view_afresh() {
     let mut bytes = line(
         "web",
         Event::Started {
+            operation: zdd_events::Operation::Rollout,
             strategy: "canary".into(),
             from_generation: Some(1),
             to_generation: 2,
@@ -425,6 +429,7 @@ fn hostile_strings_never_reach_the_terminal_raw() {
     let mut bytes = line(
         evil_name,
         Event::Started {
+            operation: zdd_events::Operation::Rollout,
             strategy: "canary\r\nzdd-guard: verified".into(),
             from_generation: Some(1),
             to_generation: 2,

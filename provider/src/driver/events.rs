@@ -72,6 +72,7 @@ impl EventSink {
         self.write(
             now,
             Event::Started {
+                operation: zdd_events::Operation::Rollout,
                 strategy: strategy.to_string(),
                 from_generation: from,
                 to_generation: to,
@@ -134,6 +135,7 @@ impl EventSink {
             schema_version: SCHEMA_VERSION,
             at: rfc3339(now),
             rollout: self.rollout.clone(),
+            region: None,
             event,
         };
         let mut text = match serde_json::to_string(&line) {

@@ -191,7 +191,7 @@ fn assert_events_tell_the_rollout(
     assert!(
         matches!(
             lines.first().map(|l| &l.event),
-            Some(Event::Started { strategy, from_generation: Some(1), to_generation: 2 }) if strategy == "blue_green"
+            Some(Event::Started { strategy, from_generation: Some(1), to_generation: 2, .. }) if strategy == "blue_green"
         ),
         "{:?}",
         lines.first()
