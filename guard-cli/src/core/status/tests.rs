@@ -544,3 +544,87 @@ fn the_json_document_carries_its_schema_version_and_absent_values_as_null() {
     let rendered = text::render(&view, false);
     assert!(rendered.contains("floor   unknown (no zdd:floor tag), 4 healthy and routed"));
 }
+
+#[test]
+fn the_floor_holds_only_when_every_routed_target_group_meets_it() {
+    // Two listeners, each on its own target group (web-http, web-grpc): the engine keeps the
+    // floor behind each one, so 4 healthy in web-http cannot make up for 1 in web-grpc.
+    let mut snapshot = draining_fleet();
+    let ids = ["i-2a", "i-2b", "i-2c", "i-2d"];
+    snapshot.groups[1].target_group_arns = vec![BLUE.into(), GREEN.into()];
+    snapshot.target_groups = vec![
+        target_group(
+            BLUE,
+            "web-http",
+            "300",
+            ids.iter().map(|id| target(id, "healthy", None)).collect(),
+        ),
+        target_group(
+            GREEN,
+            "web-grpc",
+            "300",
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    if i == 0 {
+                        target(id, "healthy", None)
+                    } else {
+                        target(id, "unhealthy", Some("Target.Timeout"))
+                    }
+                })
+                .collect(),
+        ),
+    ];
+    snapshot.listeners = vec![
+        ListenerSnapshot {
+            arn: "listener-http".into(),
+            protocol: Some("HTTP".into()),
+            port: Some(80),
+            forwards: vec![(BLUE.into(), 1)],
+        },
+        ListenerSnapshot {
+            arn: "listener-grpc".into(),
+            protocol: Some("HTTP".into()),
+            port: Some(50051),
+            forwards: vec![(GREEN.into(), 1)],
+        },
+    ];
+    let view = status(&[snapshot.clone()], Some("us-east-1"), NOW);
+    let fleet = only_fleet(&view);
+    assert_eq!(fleet.floor.floor, TagValue::Value(4));
+    assert_eq!(fleet.floor.healthy, 1, "the worst target group's count");
+    assert_eq!(fleet.floor.holds, Some(false));
+    let behind: Vec<(Vec<&str>, usize)> = fleet
+        .floor
+        .behind
+        .iter()
+        .map(|b| {
+            (
+                b.target_groups.iter().map(String::as_str).collect(),
+                b.healthy,
+            )
+        })
+        .collect();
+    assert_eq!(
+        behind,
+        vec![(vec!["web-grpc"], 1), (vec!["web-http"], 4)],
+        "worst first"
+    );
+    let rendered = text::render(&view, false);
+    assert!(
+        rendered.contains("1 healthy and routed to web-grpc (web-http: 4): BELOW THE FLOOR"),
+        "{rendered}"
+    );
+
+    // A target group no listener routes to counts on its own (its routing is unknown).
+    snapshot.listeners.truncate(1);
+    let view = status(&[snapshot.clone()], Some("us-east-1"), NOW);
+    assert_eq!(only_fleet(&view).floor.holds, Some(false));
+    assert_eq!(only_fleet(&view).floor.healthy, 1);
+
+    // A target group the listener gives no weight protects nothing.
+    snapshot.listeners[0].forwards = vec![(BLUE.into(), 1), (GREEN.into(), 0)];
+    let view = status(&[snapshot], Some("us-east-1"), NOW);
+    assert_eq!(only_fleet(&view).floor.healthy, 4);
+    assert_eq!(only_fleet(&view).floor.holds, Some(true));
+}

@@ -6,8 +6,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use anstyle::{AnsiColor, Style};
 
 use super::view::{
-    DrainLeft, FleetView, FloorView, GenerationView, NameView, Role, StateView, StatusView,
-    TagValue, TargetGroupView,
+    DrainLeft, FleetView, FloorStream, FloorView, GenerationView, NameView, Role, StateView,
+    StatusView, TagValue, TargetGroupView,
 };
 
 const RED: Style = AnsiColor::Red.on_default();
@@ -370,6 +370,21 @@ fn group_text(generation: &GenerationView) -> String {
 
 fn floor_text(floor: &FloorView, paint: &Painter) -> String {
     let healthy = format!("{} healthy and routed", floor.healthy);
+    // Several streams: the fewest is the one the floor is held against; the others follow.
+    let healthy = match floor.behind.split_first() {
+        Some((worst, others)) if !others.is_empty() => {
+            let others: Vec<String> = others
+                .iter()
+                .map(|stream| format!("{}: {}", stream_names(stream), stream.healthy))
+                .collect();
+            format!(
+                "{healthy} to {} ({})",
+                stream_names(worst),
+                others.join(", ")
+            )
+        }
+        _ => healthy,
+    };
     match (&floor.floor, floor.holds) {
         (TagValue::Value(minimum), Some(true)) => format!(
             "{minimum} healthy targets at least, {healthy}: {}",
@@ -384,6 +399,15 @@ fn floor_text(floor: &FloorView, paint: &Painter) -> String {
         }
         (TagValue::Absent, _) => format!("unknown (no zdd:floor tag), {healthy}"),
     }
+}
+
+fn stream_names(stream: &FloorStream) -> String {
+    let names: Vec<String> = stream
+        .target_groups
+        .iter()
+        .map(|name| clean(name))
+        .collect();
+    names.join("+")
 }
 
 fn drain_text(drain: &DrainLeft) -> String {

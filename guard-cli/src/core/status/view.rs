@@ -267,11 +267,25 @@ pub struct ForwardView {
 pub struct FloorView {
     /// `zdd:floor` of the newest generation that has one.
     pub floor: TagValue<u32>,
-    /// The fleet's instances healthy in at least one target group that gets traffic (a
-    /// target group no listener read routes to counts: its routing is unknown).
+    /// The fewest healthy routed targets behind any one stream of traffic (the `healthy` of
+    /// the first of `behind`; 0 when nothing is routed): the engine keeps the floor behind
+    /// each, so one stream's surplus never makes up for another's shortfall.
     pub healthy: usize,
-    /// `healthy >= floor`; None when the floor is unknown.
+    /// Each stream of traffic with its healthy targets, the fewest first.
+    pub behind: Vec<FloorStream>,
+    /// Every stream has `floor` healthy targets; None when the floor is unknown.
     pub holds: Option<bool>,
+}
+
+/// One stream of traffic: the target groups one listener routes to with weight (a canary
+/// split is one stream over two groups), or one target group no listener read routes to (its
+/// routing is unknown, so it counts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FloorStream {
+    /// Target group names, sorted.
+    pub target_groups: Vec<String>,
+    /// The fleet's instances healthy in at least one of them.
+    pub healthy: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -385,7 +399,13 @@ fn fleet_view(
         .collect();
     let fleet_arns: BTreeSet<&str> = target_groups.iter().map(|tg| tg.arn.as_str()).collect();
     let listeners = listener_views(snapshot, &fleet_arns, &generations);
-    let floor = floor_view(&generations, snapshot, &listeners, &instance_generation);
+    let floor = floor_view(
+        &generations,
+        &target_groups,
+        snapshot,
+        &listeners,
+        &instance_generation,
+    );
     FleetView {
         owner,
         state,
@@ -588,6 +608,7 @@ fn short_arn_name(arn: &str) -> &str {
 
 fn floor_view(
     generations: &[(u64, &GroupSnapshot)],
+    target_groups: &[TargetGroupView],
     snapshot: &FleetSnapshot,
     listeners: &[ListenerView],
     instance_generation: &BTreeMap<&str, u64>,
@@ -598,35 +619,76 @@ fn floor_view(
         .map(|(_, group)| tag(&group.tags, TAG_FLOOR, |raw| raw.parse::<u32>().ok()))
         .find(|value| *value != TagValue::Absent)
         .unwrap_or(TagValue::Absent);
-    let weights: BTreeMap<&str, i64> = listeners
+    let fleet_arns: BTreeSet<&str> = target_groups.iter().map(|tg| tg.arn.as_str()).collect();
+    // As the engine counts it (rollout's capacity of a stream): the groups one listener
+    // forwards to with weight together; a group no listener forwards to alone.
+    let mut streams: BTreeSet<BTreeSet<&str>> = listeners
+        .iter()
+        .map(|listener| {
+            listener
+                .forwards
+                .iter()
+                .filter(|forward| forward.weight > 0)
+                .map(|forward| forward.target_group_arn.as_str())
+                .filter(|arn| fleet_arns.contains(arn))
+                .collect::<BTreeSet<&str>>()
+        })
+        .filter(|stream| !stream.is_empty())
+        .collect();
+    let forwarded: BTreeSet<&str> = listeners
         .iter()
         .flat_map(|listener| listener.forwards.iter())
-        .fold(BTreeMap::new(), |mut weights, forward| {
-            *weights
-                .entry(forward.target_group_arn.as_str())
-                .or_default() += forward.weight.max(0);
-            weights
-        });
-    let healthy: BTreeSet<&str> = snapshot
-        .target_groups
-        .iter()
-        .filter(|tg| {
-            weights
-                .get(tg.arn.as_str())
-                .is_none_or(|weight| *weight > 0)
-        })
-        .flat_map(|tg| tg.targets.iter())
-        .filter(|target| target.state == "healthy")
-        .map(|target| target.id.as_str())
-        .filter(|id| instance_generation.contains_key(id))
+        .map(|forward| forward.target_group_arn.as_str())
         .collect();
-    let healthy = healthy.len();
+    streams.extend(
+        fleet_arns
+            .iter()
+            .filter(|arn| !forwarded.contains(*arn))
+            .map(|arn| BTreeSet::from([*arn])),
+    );
+    let mut behind: Vec<FloorStream> = streams
+        .iter()
+        .map(|stream| stream_view(stream, snapshot, instance_generation))
+        .collect();
+    behind.sort_by(|a, b| {
+        a.healthy
+            .cmp(&b.healthy)
+            .then_with(|| a.target_groups.cmp(&b.target_groups))
+    });
+    let healthy = behind.first().map_or(0, |stream| stream.healthy);
     FloorView {
         holds: floor
             .value()
             .map(|floor| healthy >= usize::try_from(*floor).unwrap_or(usize::MAX)),
         floor,
         healthy,
+        behind,
+    }
+}
+
+/// The fleet's instances healthy in at least one target group of `stream`.
+fn stream_view(
+    stream: &BTreeSet<&str>,
+    snapshot: &FleetSnapshot,
+    instance_generation: &BTreeMap<&str, u64>,
+) -> FloorStream {
+    let in_stream: Vec<&TargetGroupSnapshot> = snapshot
+        .target_groups
+        .iter()
+        .filter(|tg| stream.contains(tg.arn.as_str()))
+        .collect();
+    let healthy: BTreeSet<&str> = in_stream
+        .iter()
+        .flat_map(|tg| tg.targets.iter())
+        .filter(|target| target.state == "healthy")
+        .map(|target| target.id.as_str())
+        .filter(|id| instance_generation.contains_key(id))
+        .collect();
+    let mut target_groups: Vec<String> = in_stream.iter().map(|tg| tg.name.clone()).collect();
+    target_groups.sort();
+    FloorStream {
+        target_groups,
+        healthy: healthy.len(),
     }
 }
 
