@@ -81,9 +81,13 @@ pub struct ViewSettings {
 pub struct ProgressView {
     settings: ViewSettings,
     lines: LineSplitter,
-    rollouts: BTreeMap<String, RolloutView>,
+    /// By (`rollout`, `region`): one apply may roll out two fleets of one name in two regions.
+    rollouts: BTreeMap<FleetKey, RolloutView>,
     skipped: Skipped,
 }
+
+/// A fleet as its event lines name it: the rollout's name and its region, if the line says.
+type FleetKey = (String, Option<String>);
 
 /// What the view keeps of one rollout.
 #[derive(Debug, Default)]
@@ -134,7 +138,7 @@ impl ProgressView {
         let every = self.settings.progress_every;
         self.rollouts
             .iter_mut()
-            .filter_map(|(name, rollout)| rollout.progress_line(name, now, every))
+            .filter_map(|(fleet, rollout)| rollout.progress_line(fleet, now, every))
             .collect()
     }
 
@@ -156,12 +160,16 @@ impl ProgressView {
         };
         let EventLine {
             rollout: name,
+            region,
             at,
             event,
             ..
         } = event;
-        let rollout = self.rollouts.entry(name.clone()).or_default();
-        let shown_name = clean(&name);
+        let fleet = (name, region);
+        let rollout = self.rollouts.entry(fleet.clone()).or_default();
+        let shown_name = fleet_words(&fleet);
+        let shown_region = fleet.1.as_deref().map(clean);
+        let name = clean(&fleet.0);
         let at = clean(&at);
         match event {
             Event::Started {
@@ -182,7 +190,8 @@ impl ProgressView {
                         strategy_words(&strategy)
                     ),
                     data: json!({
-                        "rollout": shown_name,
+                        "rollout": name,
+                        "region": shown_region,
                         "at": at,
                         "strategy": clean(&strategy),
                         "from_generation": from_generation,
@@ -208,7 +217,8 @@ impl ProgressView {
                     warning: false,
                     message: format!("{shown_name}: {phase}{why}"),
                     data: json!({
-                        "rollout": shown_name,
+                        "rollout": name,
+                        "region": shown_region,
                         "at": at,
                         "phase": phase,
                         "detail": detail,
@@ -218,7 +228,7 @@ impl ProgressView {
             Event::Progress(progress) => {
                 rollout.latest = Some((progress, at, now));
                 let every = self.settings.progress_every;
-                shown.extend(rollout.progress_line(&name, now, every));
+                shown.extend(rollout.progress_line(&fleet, now, every));
             }
             Event::Finished { status, detail } => {
                 rollout.finished = true;
@@ -233,7 +243,8 @@ impl ProgressView {
                     warning: status != "succeeded",
                     message: format!("{shown_name}: finished {status_text}{why}"),
                     data: json!({
-                        "rollout": shown_name,
+                        "rollout": name,
+                        "region": shown_region,
                         "at": at,
                         "status": status_text,
                         "detail": detail,
@@ -248,7 +259,7 @@ impl RolloutView {
     /// The progress line due at `now`, if one is: the first picture, a changed one at least
     /// [`MIN_CHANGE_GAP`] (or `every`, if shorter) after the last line, or a wait's line every
     /// `every`. None once the rollout finished, or with `every` zero.
-    fn progress_line(&mut self, name: &str, now: Duration, every: Duration) -> Option<Shown> {
+    fn progress_line(&mut self, fleet: &FleetKey, now: Duration, every: Duration) -> Option<Shown> {
         if self.finished || every.is_zero() {
             return None;
         }
@@ -280,15 +291,16 @@ impl RolloutView {
         let at = at.clone();
         self.shown = Some(progress.clone());
         self.shown_at = Some(now);
-        let name = clean(name);
-        let message = format!("{name}: {}", progress_words(&progress));
+        let message = format!("{}: {}", fleet_words(fleet), progress_words(&progress));
         progress.phase = clean(&progress.phase);
         for generation in &mut progress.generations {
             generation.asg = clean(&generation.asg);
         }
         let mut data = serde_json::to_value(&progress).unwrap_or(Value::Null);
         if let Value::Object(fields) = &mut data {
-            fields.insert("rollout".into(), Value::String(name));
+            fields.insert("rollout".into(), Value::String(clean(&fleet.0)));
+            let region = fleet.1.as_deref().map(clean);
+            fields.insert("region".into(), region.map_or(Value::Null, Value::String));
             fields.insert("at".into(), Value::String(at));
         }
         Some(Shown {
@@ -366,6 +378,17 @@ fn progress_words(progress: &Progress) -> String {
         });
     }
     parts.join(", ")
+}
+
+/// A line's prefix: the rollout's name, and its region when the line names one ("web
+/// [eu-west-1]"). Always when known, not only once a second fleet of the name shows: a line
+/// printed before the second fleet appeared could not be told apart afterwards, and in an
+/// interleaved CI log every line should say on its own which fleet it is about.
+fn fleet_words((name, region): &FleetKey) -> String {
+    match region {
+        Some(region) => format!("{} [{}]", clean(name), clean(region)),
+        None => clean(name),
+    }
 }
 
 fn strategy_words(strategy: &str) -> String {

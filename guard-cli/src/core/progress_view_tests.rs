@@ -10,11 +10,16 @@ fn view(every: Duration) -> ProgressView {
 }
 
 fn line(rollout: &str, event: Event) -> Vec<u8> {
+    line_in(rollout, None, event)
+}
+
+/// A line of a fleet in `region` (`None`: a line that does not say).
+fn line_in(rollout: &str, region: Option<&str>, event: Event) -> Vec<u8> {
     let mut text = serde_json::to_vec(&EventLine {
         schema_version: SCHEMA_VERSION,
         at: "2026-12-02T19:00:00Z".into(),
         rollout: rollout.into(),
-        region: None,
+        region: region.map(Into::into),
         event,
     })
     .unwrap();
@@ -324,6 +329,60 @@ fn several_rollouts_interleave_each_with_its_own_throttle() {
     assert_eq!(
         messages(&v.tick(S(42))),
         ["web: healthy 2/4 new, 4/4 old, weight 25 %, floor 4, soak 18s left"]
+    );
+}
+
+#[test]
+fn two_fleets_of_one_name_in_two_regions_are_two_rollouts() {
+    let mut v = view(S(30));
+    let eu = Some("eu-west-1");
+    let us = Some("us-east-1");
+    let mut bytes = line_in("web", eu, Event::Progress(canary(1, 25, Some(60))));
+    bytes.extend(line_in(
+        "web",
+        us,
+        Event::Progress(canary(0, 10, Some(300))),
+    ));
+    let shown = v.feed(&bytes, S(0));
+    assert_eq!(
+        messages(&shown),
+        [
+            "web [eu-west-1]: healthy 1/4 new, 4/4 old, weight 25 %, floor 4, soak 1m left",
+            "web [us-east-1]: healthy 0/4 new, 4/4 old, weight 10 %, floor 4, soak 5m left",
+        ]
+    );
+    assert_eq!(shown[0].data["rollout"], "web");
+    assert_eq!(shown[0].data["region"], "eu-west-1");
+    assert_eq!(shown[1].data["region"], "us-east-1");
+    // One finishing leaves the other's view alone: its wait still prints.
+    let finished = Event::Finished {
+        status: "succeeded".into(),
+        detail: String::new(),
+    };
+    let shown = v.feed(&line_in("web", eu, finished), S(1));
+    assert_eq!(messages(&shown), ["web [eu-west-1]: finished succeeded"]);
+    assert_eq!(shown[0].data["region"], "eu-west-1");
+    assert_eq!(
+        messages(&v.tick(S(30))),
+        ["web [us-east-1]: healthy 0/4 new, 4/4 old, weight 10 %, floor 4, soak 4m30s left"]
+    );
+    // A hostile region is escaped like any text the provider wrote.
+    let shown = v.feed(
+        &line_in(
+            "api",
+            Some("x\u{1b}[2J"),
+            Event::Progress(canary(0, 10, None)),
+        ),
+        S(31),
+    );
+    assert!(!shown[0].message.contains('\x1b'), "{}", shown[0].message);
+    // A line without a region (an older provider) is a fleet of its own, shown by name only.
+    let shown = v.feed(&progress("web", canary(3, 50, None)), S(32));
+    assert_eq!(shown[0].data["region"], Value::Null);
+    assert!(
+        shown[0].message.starts_with("web: healthy 3/4"),
+        "{}",
+        shown[0].message
     );
 }
 
