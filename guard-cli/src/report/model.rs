@@ -31,6 +31,10 @@ pub const PHASES: &[&str] = &[
 /// Longest band label kept from a phase step's detail (the full text is in the table).
 const LABEL_LIMIT: usize = 40;
 
+/// A sample counting more healthy targets than this is unreadable: no fleet is that large, and
+/// a count near `u32::MAX` would flatten every real line to the axis.
+pub const MAX_READABLE_HEALTHY: u32 = 100_000;
+
 /// The steps that fail a rollout (the failure marker).
 const FAILURE_ACTIONS: &[&str] = &["failure", "abort", "give_up"];
 
@@ -259,9 +263,16 @@ fn read_samples(value: Option<&Value>, notes: &mut Vec<String>) -> Option<Vec<Ti
     };
     let mut samples = Vec::with_capacity(entries.len());
     let mut skipped = 0;
+    let mut absurd = 0;
     for entry in entries {
         let sample = serde_json::from_value::<Sample>(entry.clone()).ok();
         match sample.and_then(|s| time::parse(&s.at).map(|at| TimedSample { at, sample: s })) {
+            Some(timed)
+                if timed.sample.healthy_new.max(timed.sample.healthy_old)
+                    > MAX_READABLE_HEALTHY =>
+            {
+                absurd += 1;
+            }
             Some(timed) => samples.push(timed),
             None => skipped += 1,
         }
@@ -269,6 +280,11 @@ fn read_samples(value: Option<&Value>, notes: &mut Vec<String>) -> Option<Vec<Ti
     if skipped > 0 {
         notes.push(format!(
             "{skipped} health sample(s) cannot be read (time or values): left out of the lines"
+        ));
+    }
+    if absurd > 0 {
+        notes.push(format!(
+            "{absurd} health sample(s) count more than {MAX_READABLE_HEALTHY} healthy targets, which no fleet has: left out of the lines"
         ));
     }
     // Drawn in time order whatever order the state has them in.
@@ -312,10 +328,7 @@ fn window(
 
 /// The phase a `phase` step's detail names first (`canary_step 2 (25 %): ...`), if any.
 pub fn named_phase(detail: &str) -> Option<&'static str> {
-    let head = detail
-        .split([' ', ':'])
-        .next()
-        .unwrap_or_default();
+    let head = detail.split([' ', ':']).next().unwrap_or_default();
     PHASES.iter().copied().find(|phase| *phase == head)
 }
 
@@ -589,6 +602,38 @@ mod tests {
                 .notes
                 .iter()
                 .any(|n| n.starts_with("2 health sample")),
+            "{:?}",
+            report.notes
+        );
+    }
+
+    #[test]
+    fn an_absurd_health_count_is_an_unreadable_sample_with_a_note() {
+        let report = RolloutReport::from_attributes(
+            "zdd_rollout.web",
+            &attrs(
+                json!([]),
+                Some(json!([
+                    {"at": "2026-12-02T19:01:00Z", "healthy_new": 4294967295u32, "healthy_old": 2, "weight_new": null},
+                    {"at": "2026-12-02T19:02:00Z", "healthy_new": 2, "healthy_old": 100001, "weight_new": null},
+                    {"at": "2026-12-02T19:03:00Z", "healthy_new": 100000, "healthy_old": 0, "weight_new": null},
+                ])),
+            ),
+        )
+        .unwrap();
+        let healthy: Vec<u32> = report
+            .samples
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|s| s.sample.healthy_new)
+            .collect();
+        assert_eq!(healthy, [100000], "the two absurd samples are left out");
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.starts_with("2 health sample(s) count more than 100000")),
             "{:?}",
             report.notes
         );

@@ -289,10 +289,7 @@ fn axes(svg: &mut String, scale: &Scale, has_weight: bool, has_health: bool) {
     svg.push_str("</g>");
     if has_health {
         svg.push_str(r#"<g class="axis" data-kind="health-axis">"#);
-        let max = scale.max_healthy;
-        let every = (f64::from(max) / 5.0).ceil().max(1.0) as u32;
-        let mut value = 0;
-        while value <= max {
+        for value in health_ticks(scale.max_healthy) {
             let y = scale.y_healthy(value);
             let _ = write!(
                 svg,
@@ -304,7 +301,6 @@ fn axes(svg: &mut String, scale: &Scale, has_weight: bool, has_health: bool) {
                 n(LEFT - 6.0),
                 n(y + 4.0)
             );
-            value += every;
         }
         let _ = write!(
             svg,
@@ -324,6 +320,18 @@ fn axes(svg: &mut String, scale: &Scale, has_weight: bool, has_health: bool) {
         }
         svg.push_str("</g>");
     }
+}
+
+/// The health axis's values: 0 to `max` in at most five equal round-up steps, counted in
+/// `u64` so a count near `u32::MAX` cannot wrap (the loop once did: a hang in release).
+fn health_ticks(max: u32) -> Vec<u32> {
+    let max = u64::from(max);
+    let every = max.div_ceil(5).max(1);
+    (0..=5u64)
+        .map(|index| index * every)
+        .take_while(|value| *value <= max)
+        .filter_map(|value| u32::try_from(value).ok())
+        .collect()
 }
 
 /// A step line: each value holds from its sample until the next one (the last until the end).
@@ -498,6 +506,36 @@ mod tests {
         );
         assert_eq!(band_label(label, "canary_step", 5.0), None);
         assert_eq!(band_label("draining_old", "draining_old", 20.0), None);
+    }
+
+    /// A health count near `u32::MAX` (a hostile or corrupt state) once wrapped the tick loop:
+    /// a hang in release, an overflow panic in debug.
+    #[test]
+    fn the_health_axis_of_a_huge_count_has_a_few_ticks_and_ends() {
+        let scale = Scale {
+            window: Window {
+                start: 0.0,
+                end: 60.0,
+            },
+            max_healthy: u32::MAX,
+        };
+        let mut svg = String::new();
+        axes(&mut svg, &scale, false, true);
+        let health = &svg[svg.find(r#"data-kind="health-axis""#).unwrap()..];
+        assert_eq!(health.matches(r#"class="tick""#).count(), 6, "{health}");
+        assert!(health.contains(">4294967295</text>"), "{health}");
+        assert!(health.contains(">0</text>"), "{health}");
+    }
+
+    #[test]
+    fn health_ticks_are_at_most_six_and_end_within_the_maximum() {
+        assert_eq!(health_ticks(1), [0, 1]);
+        assert_eq!(health_ticks(4), [0, 1, 2, 3, 4]);
+        assert_eq!(health_ticks(10), [0, 2, 4, 6, 8, 10]);
+        assert_eq!(health_ticks(11), [0, 3, 6, 9]);
+        let huge = health_ticks(u32::MAX);
+        assert_eq!(huge.len(), 6);
+        assert_eq!(huge.last(), Some(&u32::MAX));
     }
 
     #[test]

@@ -139,3 +139,18 @@ fn resource_picks_one_rollout_and_the_default_is_every_one_with_a_last_rollout()
         Err(ReportError::NoLastRollout { .. })
     ));
 }
+
+/// A sample of `healthy_new` 4294967295 once wrapped the health axis's tick loop (a hang in
+/// release, an overflow panic in debug); now the page is drawn and says why the sample is gone.
+#[test]
+fn a_health_count_of_u32_max_renders_with_a_note() {
+    let mut rollout = small_rollout();
+    rollout["last_rollout"]["samples"][1]["healthy_new"] = json!(u32::MAX);
+    let page = render(&raw_state(rollout), None, "terraform.tfstate").unwrap();
+    assert!(page.contains(r#"data-kind="health-axis""#));
+    assert!(
+        !page.contains("4294967295"),
+        "the absurd sample is not drawn"
+    );
+    assert!(page.contains("count more than 100000 healthy targets"));
+}
