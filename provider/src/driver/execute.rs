@@ -2,7 +2,8 @@
 //! engine may re-issue any command after a crash or a lost answer.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
 
 use zdd_rollout::observation::ScalingProcess;
 use zdd_rollout::spec::{PredefinedMetric, TargetTracking};
@@ -26,7 +27,7 @@ pub async fn record_final_phase(
 ) {
     for command in decision.commands.iter().filter(|c| c.is_informational()) {
         observer.api_calls += u64::from(command.api_calls());
-        if let Err(err) = stats::timed(&mut stats.aws, execute(aws, command)).await {
+        if let Err(err) = stats::timed(&mut stats.aws, run(aws, command)).await {
             tracing::warn!(rollout = %rollout.spec().name, command = %command.describe(), error = %err, "final phase record failed");
             rollout.command_failed(
                 command,
@@ -37,7 +38,44 @@ pub async fn record_final_phase(
     }
 }
 
-pub async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError> {
+/// How long the loop waits for a record for readers ([`Command::is_informational`]) before it
+/// goes on without it. The SDK's own retries and the operation bound allow minutes; the loop
+/// observes nothing while it waits, so a throttled or hanging `CreateOrUpdateTags` during a
+/// canary soak or a rollback would leave a failing canary its traffic that long. A record cut
+/// off counts as not written: it is written again at a later step, and (being informational)
+/// never towards giving up.
+pub const INFORMATIONAL_BOUND: Duration = Duration::from_secs(5);
+
+/// Runs one command: a rollout command to its end (the adapter bounds it), a record for
+/// readers within [`INFORMATIONAL_BOUND`].
+pub async fn run(aws: &AwsClients, command: &Command) -> Result<(), AwsError> {
+    bounded(command, INFORMATIONAL_BOUND, execute(aws, command)).await
+}
+
+/// `call` (the adapter's run of `command`), cut off after `bound` when the command is a record
+/// for readers.
+async fn bounded(
+    command: &Command,
+    bound: Duration,
+    call: impl Future<Output = Result<(), AwsError>>,
+) -> Result<(), AwsError> {
+    if !command.is_informational() {
+        return call.await;
+    }
+    match tokio::time::timeout(bound, call).await {
+        Ok(result) => result,
+        Err(_elapsed) => Err(AwsError::Api {
+            operation: "CreateOrUpdateTags",
+            code: "Timeout".to_string(),
+            message: format!(
+                "no answer within {bound:?}: the record is written again at a later step"
+            ),
+            transient: true,
+        }),
+    }
+}
+
+async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError> {
     match command {
         Command::CreateAsg {
             name,
@@ -192,4 +230,65 @@ fn user_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .filter(|(key, _)| key.as_str() != TAG_ROLLOUT && key.as_str() != TAG_GENERATION)
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHORT: Duration = Duration::from_millis(20);
+
+    fn record() -> Command {
+        Command::RecordPhase {
+            asg: "web-g2".to_string(),
+            phase: "canary_soak_1".to_string(),
+            since: 1_700_000_000,
+            floor: 3,
+        }
+    }
+
+    /// A `CreateOrUpdateTags` that never answers (throttled, hanging) must not hold the loop:
+    /// it ends, as a transient failure, once the bound has passed.
+    /// (Before the bound the loop awaited it for good: this test never ended.)
+    #[tokio::test]
+    async fn a_hanging_phase_record_is_cut_off_at_the_bound() {
+        let result = bounded(&record(), SHORT, std::future::pending()).await;
+        let err = result.expect_err("a record that never answers is reported not written");
+        assert!(err.is_transient(), "{err}");
+        assert!(err.to_string().contains("written again"), "{err}");
+    }
+
+    /// The bound is seconds, far below the SDK's retries and the 360 s operation bound.
+    #[test]
+    fn the_bound_is_a_few_seconds() {
+        assert!(INFORMATIONAL_BOUND <= Duration::from_secs(10));
+    }
+
+    /// A rollout command is not cut off: its answer is what the next step decides on.
+    #[tokio::test]
+    async fn a_slow_rollout_command_is_awaited_to_its_answer() {
+        let command = Command::TagAsg {
+            asg: "web-g2".to_string(),
+            key: "k".to_string(),
+            value: "v".to_string(),
+        };
+        let slow = async {
+            tokio::time::sleep(SHORT * 10).await;
+            Ok(())
+        };
+        bounded(&command, SHORT, slow)
+            .await
+            .expect("the slow call answered and is not cut off");
+    }
+
+    #[tokio::test]
+    async fn a_prompt_phase_record_keeps_its_own_answer() {
+        let refused = AwsError::NotFound {
+            what: "web-g2".to_string(),
+        };
+        let err = bounded(&record(), SHORT, async { Err(refused) })
+            .await
+            .expect_err("the adapter's own error is passed on");
+        assert!(matches!(err, AwsError::NotFound { .. }), "{err}");
+    }
 }

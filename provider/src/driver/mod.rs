@@ -250,7 +250,7 @@ pub async fn run_with_poll(
                 // Even a failed call may have changed them.
                 observer.hooks_changed(asg);
             }
-            match stats::timed(&mut stats.aws, execute::execute(aws, command)).await {
+            match stats::timed(&mut stats.aws, execute::run(aws, command)).await {
                 Ok(()) => refusals.command_succeeded(&give_up),
                 Err(err) => {
                     tracing::warn!(rollout = %rollout.spec().name, command = %command.describe(), error = %err, "command failed");
