@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use zdd_events::{Event, EventLine, Progress, Role, SCHEMA_VERSION, WaitKind};
+use zdd_events::{Event, EventLine, Operation, Progress, Role, SCHEMA_VERSION, WaitKind};
 
 /// The least time between two progress lines of one rollout that a change of health, weight or
 /// capacity prints (a rollout whose targets turn healthy one by one prints one line, not ten).
@@ -173,26 +173,22 @@ impl ProgressView {
         let at = clean(&at);
         match event {
             Event::Started {
+                operation,
                 strategy,
                 from_generation,
                 to_generation,
-                ..
             } => {
                 *rollout = RolloutView::default();
-                let over = from_generation
-                    .map(|from| format!(" over generation {from}"))
-                    .unwrap_or_default();
+                let what = started_words(operation, &strategy, from_generation, to_generation);
                 shown.push(Shown {
                     kind: Kind::Started,
                     warning: false,
-                    message: format!(
-                        "zdd_rollout {shown_name}: rolling out generation {to_generation} ({}){over}",
-                        strategy_words(&strategy)
-                    ),
+                    message: format!("zdd_rollout {shown_name}: {what}"),
                     data: json!({
                         "rollout": name,
                         "region": shown_region,
                         "at": at,
+                        "operation": operation_name(operation),
                         "strategy": clean(&strategy),
                         "from_generation": from_generation,
                         "to_generation": to_generation,
@@ -388,6 +384,42 @@ fn fleet_words((name, region): &FleetKey) -> String {
     match region {
         Some(region) => format!("{} [{}]", clean(name), clean(region)),
         None => clean(name),
+    }
+}
+
+/// What a run does, as its `started` line says it.
+fn started_words(
+    operation: Operation,
+    strategy: &str,
+    from_generation: Option<u64>,
+    to_generation: u64,
+) -> String {
+    match operation {
+        Operation::Rollout => {
+            let over = from_generation
+                .map(|from| format!(" over generation {from}"))
+                .unwrap_or_default();
+            format!(
+                "rolling out generation {to_generation} ({}){over}",
+                strategy_words(strategy)
+            )
+        }
+        Operation::Rollback => {
+            let serves = from_generation
+                .map(|from| format!(" (generation {from} serves again)"))
+                .unwrap_or_default();
+            format!("finishing the rollback of generation {to_generation}{serves}")
+        }
+        Operation::Teardown => "destroying the fleet".into(),
+    }
+}
+
+/// The operation's name in `--json` data, as the event line spells it.
+fn operation_name(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Rollout => "rollout",
+        Operation::Rollback => "rollback",
+        Operation::Teardown => "teardown",
     }
 }
 

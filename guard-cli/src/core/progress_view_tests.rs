@@ -152,6 +152,41 @@ fn a_first_rollout_has_no_old_generation_and_a_rollback_is_a_warning() {
 }
 
 #[test]
+fn a_started_line_says_what_the_run_does_rollout_rollback_or_teardown() {
+    let started = |operation, from_generation, to_generation| {
+        line(
+            "web",
+            Event::Started {
+                operation,
+                strategy: "rolling".into(),
+                from_generation,
+                to_generation,
+            },
+        )
+    };
+    let mut bytes = started(zdd_events::Operation::Rollback, Some(1), 2);
+    bytes.extend(started(zdd_events::Operation::Teardown, Some(2), 0));
+    bytes.extend(started(zdd_events::Operation::Rollout, Some(1), 2));
+    // A provider before `operation` wrote none: a rollout.
+    bytes.extend(
+        br#"{"schema_version":1,"at":"2026-12-02T19:00:00Z","rollout":"web","kind":"started","strategy":"canary","from_generation":null,"to_generation":1}"#,
+    );
+    bytes.push(b'\n');
+    let shown = view(DEFAULT_PROGRESS_EVERY).feed(&bytes, S(0));
+    assert_eq!(
+        messages(&shown),
+        [
+            "zdd_rollout web: finishing the rollback of generation 2 (generation 1 serves again)",
+            "zdd_rollout web: destroying the fleet",
+            "zdd_rollout web: rolling out generation 2 (rolling) over generation 1",
+            "zdd_rollout web: rolling out generation 1 (canary)",
+        ]
+    );
+    let operations: Vec<_> = shown.iter().map(|s| s.data["operation"].clone()).collect();
+    assert_eq!(operations, ["rollback", "teardown", "rollout", "rollout"]);
+}
+
+#[test]
 fn a_progress_line_shows_the_parts_that_apply() {
     let mut v = view(DEFAULT_PROGRESS_EVERY);
     let shown = v.feed(&progress("web", canary(3, 25, Some(130))), S(0));
