@@ -67,16 +67,13 @@ pub fn phase_role(phase: &str) -> PhaseRole {
     }
 }
 
-/// Whether `phase` belongs to the way back (`draining_new` is a drain and a rollback phase).
+/// Whether `phase` is a step of the way back (`draining_new` is a drain and a rollback phase).
+/// Not the ends `rolled_back` and `failed`: the engine goes straight to `failed` past the point
+/// of no return or on a forbidden transition, and nothing was rolled back then.
 pub fn is_rollback_phase(phase: &str) -> bool {
     matches!(
         phase,
-        "restoring_old"
-            | "detaching_new"
-            | "draining_new"
-            | "deleting_new"
-            | "rolled_back"
-            | "failed"
+        "restoring_old" | "detaching_new" | "draining_new" | "deleting_new"
     )
 }
 
@@ -472,9 +469,10 @@ mod tests {
             }
             assert!(PHASES.contains(&phase.name()), "{}", phase.name());
             assert_eq!(named_phase(&format!("{phase}: why")), Some(phase.name()));
+            let is_end = matches!(phase, Phase::RolledBack | Phase::Failed);
             assert_eq!(
                 is_rollback_phase(phase.name()),
-                phase.is_rollback(),
+                phase.is_rollback() && !is_end,
                 "{}",
                 phase.name()
             );
@@ -658,6 +656,29 @@ mod tests {
         let start = report.window.unwrap().start;
         let span = report.rollback.unwrap();
         assert_eq!((span.start - start, span.end - start), (120.0, 360.0));
+    }
+
+    /// Past the point of no return the engine fails without rolling back: a failure mark, and
+    /// no rollback span (there was one from `failed` to the end before).
+    #[test]
+    fn a_forward_rollout_that_failed_has_no_rollback() {
+        let mut state = attrs(
+            json!([
+                {"at": "2026-12-02T19:00:00Z", "action": "phase", "detail": "launching: blue_green generation 1 → 2 (lt:2)"},
+                {"at": "2026-12-02T19:01:00Z", "action": "phase", "detail": "detaching_old: listener to web-g2"},
+                {"at": "2026-12-02T19:02:00Z", "action": "phase", "detail": "draining_old: 30s"},
+                {"at": "2026-12-02T19:03:00Z", "action": "phase", "detail": "deleting_old: web-g1"},
+                {"at": "2026-12-02T19:04:00Z", "action": "failure", "detail": "cannot delete web-g1"},
+                {"at": "2026-12-02T19:04:00Z", "action": "phase", "detail": "failed: cannot delete web-g1"},
+            ]),
+            None,
+        );
+        state["last_rollout"]["status"] = json!("failed");
+        let report = RolloutReport::from_attributes("zdd_rollout.web", &state).unwrap();
+        assert_eq!(report.rollback, None);
+        assert_eq!(report.markers.len(), 1);
+        assert!(report.markers[0].is_failure);
+        assert_eq!(report.bands.last().map(|b| b.phase), Some("failed"));
     }
 
     #[test]
