@@ -48,8 +48,8 @@ impl State {
             .collect()
     }
 
-    /// A copy in which every unknown ARN below a top-level attribute (a member named `*_arn`,
-    /// or an element of a list named `*_arns`) is a placeholder unique to its path, and those
+    /// A copy in which every unknown ARN (a member named `*_arn` below a top-level attribute,
+    /// or an element of a list named `*_arns` at any level) is a placeholder unique to its path, and those
     /// paths. ARNs are only compared with each other or checked for their form, so a
     /// placeholder, equal to nothing, decides no verdict but those on its own path, which the
     /// caller holds back: a canary whose listener is created in the same apply still has its
@@ -59,7 +59,13 @@ impl State {
         let mut replaced = Vec::new();
         for (name, value) in &mut state.0 {
             let mut path = vec![PathStep::Attribute(name.clone())];
-            replace_unknown_arns(value, &mut path, &mut replaced);
+            match value {
+                // A list of ARNs whose length is known (`[aws_lb_target_group.web.arn]`).
+                Json::Array(items) if name.ends_with("_arns") => {
+                    replace_unknown_list_items(items, &mut path, &mut replaced);
+                }
+                _ => replace_unknown_arns(value, &mut path, &mut replaced),
+            }
         }
         (state, replaced)
     }
@@ -215,6 +221,21 @@ fn place_arn_placeholder(slot: &mut Json, path: &[PathStep], replaced: &mut Vec<
     replaced.push(path.to_vec());
 }
 
+/// The unknown elements of a list of ARNs as placeholders.
+fn replace_unknown_list_items(
+    items: &mut [Json],
+    path: &mut Vec<PathStep>,
+    replaced: &mut Vec<Vec<PathStep>>,
+) {
+    for (index, item) in items.iter_mut().enumerate() {
+        path.push(PathStep::Index(index));
+        if is_unknown_marker(item) {
+            place_arn_placeholder(item, path, replaced);
+        }
+        path.pop();
+    }
+}
+
 fn replace_unknown_arns(
     value: &mut Json,
     path: &mut Vec<PathStep>,
@@ -229,13 +250,7 @@ fn replace_unknown_arns(
                         place_arn_placeholder(member, path, replaced);
                     }
                 } else if let (true, Json::Array(items)) = (name.ends_with("_arns"), &mut *member) {
-                    for (index, item) in items.iter_mut().enumerate() {
-                        path.push(PathStep::Index(index));
-                        if is_unknown_marker(item) {
-                            place_arn_placeholder(item, path, replaced);
-                        }
-                        path.pop();
-                    }
+                    replace_unknown_list_items(items, path, replaced);
                 } else {
                     replace_unknown_arns(member, path, replaced);
                 }

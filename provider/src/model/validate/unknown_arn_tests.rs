@@ -65,17 +65,27 @@ fn unknown_arns_alone_are_not_errors() {
     assert_eq!(paths(&state), Vec::<String>::new());
 }
 
+/// Target groups created in the same apply: the verdicts that read `target_group_arns` (a
+/// scaling policy on requests per target needs one) are still given at plan.
 #[test]
-fn an_unknown_arn_in_a_list_holds_back_only_its_own_verdicts() {
+fn unknown_target_group_arns_hold_back_no_verdict_that_only_needs_them_to_exist() {
     let state = config(json!({
         "target_group_arns": [unknown_marker()],
-        "min_healthy_percent": 150,
+        "target_tracking": [{"name": "rps", "predefined_metric": "Nope", "target_value": 50, "disable_scale_in": null}],
     }));
-    let paths = paths(&state);
+    let reported = paths(&state);
     assert!(
-        paths.iter().any(|path| path == "min_healthy_percent"),
-        "{paths:?}"
+        reported
+            .iter()
+            .any(|path| path.starts_with("target_tracking[0]")),
+        "{reported:?}"
     );
+    // A list known only after apply (its length unknown) still holds them back.
+    let state = config(json!({
+        "target_group_arns": unknown_marker(),
+        "target_tracking": [{"name": "rps", "predefined_metric": "Nope", "target_value": 50, "disable_scale_in": null}],
+    }));
+    assert_eq!(paths(&state), Vec::<String>::new());
 }
 
 #[test]
