@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::exit::Outcome;
+use crate::output::{Level, Reporter};
 use crate::report;
 
 use super::CommonArgs;
@@ -41,22 +42,22 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     std::fs::write(&args.output, &page)
         .with_context(|| format!("cannot write the page to {}", args.output.display()))?;
     let rollouts = page.matches(r#"data-kind="rollout""#).count();
-    if args.common.json {
-        let line = serde_json::json!({
-            "kind": "report_written",
+    let reporter = Reporter::new(args.common.json);
+    reporter.emit(
+        Level::Info,
+        "report_written",
+        &format!(
+            "wrote {} ({rollouts} rollout(s), {} bytes, from {source})",
+            args.output.display(),
+            page.len()
+        ),
+        serde_json::json!({
             "path": args.output.display().to_string(),
             "rollouts": rollouts,
             "bytes": page.len(),
             "source": source,
-        });
-        println!("{line}");
-    } else {
-        println!(
-            "zdd-guard: wrote {} ({rollouts} rollout(s), {} bytes, from {source})",
-            args.output.display(),
-            page.len()
-        );
-    }
+        }),
+    );
     Ok(Outcome::Ok)
 }
 

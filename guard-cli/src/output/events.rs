@@ -129,6 +129,12 @@ pub const EVENTS: &[EventSpec] = &[
         meaning: "The saved plan was made (info), or could not be summarised (warning).",
     },
     EventSpec {
+        name: "report_written",
+        levels: &[I],
+        data: "`{\"path\", \"rollouts\", \"bytes\", \"source\"}`: the page written, how many rollouts it draws, its size, and where the state came from (a file, `stdin`, or the backend's `s3://` location)",
+        meaning: "`zdd-guard report` wrote its page.",
+    },
+    EventSpec {
         name: "rollout_events",
         levels: &[W],
         data: "`{\"path\", \"unreadable\", \"other_version\", \"too_long\"}`: lines skipped; `null` when the file could not be read or removed",

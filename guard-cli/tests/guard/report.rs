@@ -572,7 +572,8 @@ fn the_command_writes_the_page_from_a_file_or_stdin() {
         zdd_guard::report::render(&state.to_string(), None, state_path.to_str().unwrap()).unwrap()
     );
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 rollout(s)"),
+        String::from_utf8_lossy(&out.stderr).contains("zdd-guard: wrote ")
+            && String::from_utf8_lossy(&out.stderr).contains("1 rollout(s)"),
         "{}",
         text(&out)
     );
@@ -591,15 +592,24 @@ fn the_command_writes_the_page_from_a_file_or_stdin() {
         Some(&show.to_string()),
     );
     assert!(out.status.success(), "{}", text(&out));
+    // The --json contract: one line of the guard's event shape, its event in EVENTS.
     let line: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(line["kind"], "report_written");
-    assert_eq!(line["rollouts"], 1);
-    assert_eq!(line["source"], "stdin");
-    assert!(
-        std::fs::read_to_string(&from_stdin)
-            .unwrap()
-            .contains(r#"data-kind="timeline""#)
+    assert_eq!(
+        line["schema_version"],
+        zdd_guard::output::events::SCHEMA_VERSION
     );
+    assert_eq!(line["event"], "report_written");
+    assert_eq!(line["level"], "info");
+    assert!(
+        line["message"].as_str().unwrap().contains("1 rollout(s)"),
+        "{line}"
+    );
+    let written = std::fs::read_to_string(&from_stdin).unwrap();
+    assert_eq!(line["data"]["rollouts"], 1);
+    assert_eq!(line["data"]["source"], "stdin");
+    assert_eq!(line["data"]["bytes"], written.len());
+    assert_eq!(line["data"]["path"], from_stdin.to_str().unwrap());
+    assert!(written.contains(r#"data-kind="timeline""#));
 
     // Without --state: the working directory's terraform.tfstate.
     let out = guard(
