@@ -5,7 +5,9 @@
 //! Exit codes: 0 when every name has groups; 6 (the guard's own error: a bad argument) when a
 //! name has none, after showing the others, so a mistyped name fails a CI step instead of
 //! passing with an empty view; 6 on an AWS error. `--watch` runs until Ctrl-C (exit 0) and
-//! keeps watching a name with no groups yet (its first apply may create them).
+//! keeps watching a name with no groups yet (its first apply may create them); an AWS error
+//! ends it only on the first look, later ones are said on stderr (once while they repeat) and
+//! the next look comes at the next interval.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,7 +17,7 @@ use anstream::ColorChoice;
 use crate::aws::FleetReader;
 use crate::core::limits::AwsTimeouts;
 use crate::core::status::snapshot::FleetSnapshot;
-use crate::core::status::{text, view};
+use crate::core::status::{text, view, watch};
 use crate::exit::Outcome;
 
 /// The shortest `--interval`: each look is several AWS reads per fleet.
@@ -26,7 +28,8 @@ pub struct StatusArgs {
     /// The fleets' names (each `zdd_rollout`'s `name`, its groups' `zdd:rollout` tag).
     #[arg(required = true, num_args = 1..)]
     pub names: Vec<String>,
-    /// Keep watching: print the fleets again whenever what they show changes (Ctrl-C ends).
+    /// Keep watching: on a terminal, draw the fleets again at every look; in a log or with
+    /// --json, print them again whenever what they show changes (Ctrl-C ends).
     #[arg(long)]
     pub watch: bool,
     /// How often `--watch` reads AWS.
@@ -70,19 +73,32 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Error);
     }
-    let mut last: Option<Vec<FleetSnapshot>> = None;
+    let output = watch::Output::of(args.json, std::io::stdout().is_terminal());
+    let mut watching = watch::Watch::default();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
-        let (snapshots, view) = tokio::select! {
+        let looked = tokio::select! {
             _ = &mut ctrl_c => return Ok(Outcome::Ok),
-            looked = look(&reader, &names) => looked?,
+            looked = look(&reader, &names) => looked,
         };
-        // Only what AWS returned decides whether to print again: the view's ages and
-        // countdowns move with the clock alone.
-        if last.as_ref() != Some(&snapshots) {
-            print(&view, args.json, last.is_some())?;
-            last = Some(snapshots);
+        match looked {
+            Ok((snapshots, view)) => {
+                if let watch::Shown::Print { again } = watching.answered(snapshots, output) {
+                    print(&view, args.json, again)?;
+                }
+            }
+            // Mid-drain throttling past the retries must not end the watch: only a first look
+            // that fails does (nothing shown yet, likely a wrong region or credentials).
+            Err(error) => match watching.failed(&format!("{error:#}")) {
+                watch::Failed::End => return Err(error),
+                watch::Failed::Say => {
+                    eprintln!(
+                        "zdd-guard: {error:#} (still watching; the view above is the last look that answered)"
+                    );
+                }
+                watch::Failed::Quiet => {}
+            },
         }
         tokio::select! {
             _ = &mut ctrl_c => return Ok(Outcome::Ok),

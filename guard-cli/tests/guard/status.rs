@@ -16,7 +16,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, TargetGroupAttribute, TargetGroupTuple,
 };
 use serde_json::Value;
-use zdd_test_support::{Fixture, Signal, local_aws, output_text, signal, wait_with_timeout};
+use zdd_test_support::{
+    FaultRule, Fixture, Signal, local_aws, output_text, signal, wait_with_timeout,
+};
 
 /// A drain long enough to outlast the test at the local AWS's time scale (600 AWS seconds).
 const DEREGISTRATION_DELAY: &str = "600";
@@ -624,4 +626,76 @@ fn an_unreachable_aws_is_a_readable_message_and_exit_6() {
         !stderr.contains("DispatchFailure("),
         "no Debug dump: {stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_outlasts_an_aws_error_says_it_once_and_prints_again_after() {
+    let cfg = local_aws().sdk_config().await;
+    let fixture = Fixture::create(&cfg, "status-watch-fault").await.unwrap();
+    let autoscaling = aws_sdk_autoscaling::Client::new(&cfg);
+    create_group(
+        &autoscaling,
+        &fixture,
+        "watched-fault-g1",
+        0,
+        &[],
+        &[
+            ("zdd:rollout", "watched-fault"),
+            ("zdd:generation", "1"),
+            ("zdd:phase", "complete"),
+        ],
+    )
+    .await;
+    // The first look answers; the next two are refused (as throttling past the retries would
+    // be), then AWS answers again.
+    let rule = local_aws()
+        .add_fault_rule(
+            &FaultRule::error("autoscaling", "AccessDenied", 403)
+                .action("DescribeAutoScalingGroups")
+                .matching("watched-fault")
+                .skip(1)
+                .count(2),
+        )
+        .unwrap();
+    let mut child = guard(&[
+        "status",
+        "watched-fault",
+        "--watch",
+        "--interval",
+        "1s",
+        "--json",
+    ])
+    .spawn()
+    .unwrap();
+    let (lines, receiver) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let phase = |line: String| -> Value {
+        let look: Value = serde_json::from_str(&line).unwrap();
+        look["names"][0]["fleets"][0]["generations"][0]["phase"].clone()
+    };
+    assert_eq!(phase(receiver.recv_timeout(LIMIT).unwrap()), "complete");
+    let after = receiver.recv_timeout(LIMIT);
+    local_aws().clear_faults(Some(&rule)).unwrap();
+    assert_eq!(
+        phase(after.expect("a look after the refusals is printed")),
+        "complete"
+    );
+    signal(child.id(), Signal::INT).unwrap();
+    let output = wait_with_timeout(child, LIMIT).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.matches("AccessDenied").count(),
+        1,
+        "the refusal is said once while it repeats:\n{stderr}"
+    );
+    assert!(stderr.contains("DescribeAutoScalingGroups"), "{stderr}");
 }
