@@ -3,9 +3,11 @@
 //! The channel is a file whose name every terraform the run starts finds in `ZDD_EVENTS_FILE`
 //! (`zdd_events::EVENTS_FILE_ENV`); the provider appends one event line per change to it. The
 //! run makes the file in a private directory of its own (mode 0700, removed at the end), or, when
-//! the user set `ZDD_EVENTS_FILE` already, reads theirs from its end as the run found it, never
-//! truncating or removing it (a relative name is the provider's: relative to terraform's
-//! directory).
+//! the user set `ZDD_EVENTS_FILE` already, reads theirs from its end as it is when the tail
+//! starts, never truncating or removing it (a relative name is the provider's: relative to
+//! terraform's directory). The run starts the tail just before its first terraform, after any
+//! wait for another run's lease: what other writers append meanwhile is theirs, not this run's
+//! (a file several runs share still shows every writer's lines while this one runs).
 //!
 //! The tail is a thread of its own, so neither terraform nor the supervise loop ever waits for
 //! it: it looks at the file every [`POLL`] for appended bytes and hands them and the time to the
@@ -51,12 +53,12 @@ pub struct EventsChannel {
 
 impl EventsChannel {
     /// The user's file (`user_value`, the `ZDD_EVENTS_FILE` the guard was started with, read
-    /// from its current end) or, when it is unset or empty, a new empty file of the run's own.
+    /// from its end as [`EventsChannel::start`] finds it) or, when it is unset or empty, a new
+    /// empty file of the run's own.
     pub fn open(user_value: Option<OsString>, terraform_dir: &Path) -> anyhow::Result<Self> {
         if let Some(value) = user_value.filter(|v| !v.is_empty()) {
             let path = terraform_dir.join(value);
-            let mut tail = Tail::new(path.clone());
-            tail.skip_to_end();
+            let tail = Tail::new(path.clone());
             return Ok(EventsChannel {
                 path,
                 private: None,
@@ -71,8 +73,7 @@ impl EventsChannel {
             .mode(0o600)
             .open(&path)
             .with_context(|| format!("cannot create the events file {}", path.display()))?;
-        let mut tail = Tail::new(path.clone());
-        tail.skip_to_end();
+        let tail = Tail::new(path.clone());
         Ok(EventsChannel {
             path,
             private: Some(private),
@@ -80,19 +81,28 @@ impl EventsChannel {
         })
     }
 
+    /// The tail at the file's current end (lines already there are not this run's), the path
+    /// and the run's own directory.
+    fn into_tail_from_now(self) -> (Tail, PathBuf, Option<PrivateDir>) {
+        let EventsChannel {
+            path,
+            private,
+            mut tail,
+        } = self;
+        tail.skip_to_end();
+        (tail, path, private)
+    }
+
     /// The file to name in terraform's environment; `None` when the user's own stays there.
     pub fn own_file(&self) -> Option<&Path> {
         self.private.as_ref().map(|_| self.path.as_path())
     }
 
-    /// Starts the tail, printing through `reporter`.
+    /// Starts the tail, printing through `reporter`, at the file's end as it is now: call it
+    /// right before the run's first terraform starts.
     pub fn start(self, settings: ViewSettings, reporter: Reporter) -> anyhow::Result<Feed> {
         let (requests, received) = mpsc::channel();
-        let EventsChannel {
-            path,
-            private,
-            tail,
-        } = self;
+        let (tail, path, private) = self.into_tail_from_now();
         std::thread::Builder::new()
             .name("zdd-events-tail".into())
             .spawn(move || follow(tail, ProgressView::new(settings), &received, &reporter))
@@ -423,11 +433,16 @@ mod tests {
         std::fs::write(&path, b"old line\n").unwrap();
         let channel = EventsChannel::open(Some("mine.jsonl".into()), dir.path()).unwrap();
         assert_eq!(channel.own_file(), None);
-        let mut tail = channel.tail;
+        // Another run's provider writes while this run waits for its lease: not this run's.
+        append(&path, b"while waiting\n");
+        let (mut tail, _, _) = channel.into_tail_from_now();
         assert!(tail.read_new().unwrap().bytes.is_empty());
         append(&path, b"new line\n");
         assert_eq!(tail.read_new().unwrap().bytes, b"new line\n");
-        assert_eq!(std::fs::read(&path).unwrap(), b"old line\nnew line\n");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"old line\nwhile waiting\nnew line\n"
+        );
     }
 
     #[test]

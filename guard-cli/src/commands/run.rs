@@ -91,17 +91,15 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         StdoutTo::Stdout
     };
     let mut signals = Signals::install()?;
-    // The provider's live events: a file named to every terraform this run starts.
+    // The provider's live events: a file named to every terraform this run starts, read from
+    // just before the first one starts (not while this run waits for another run's lease).
     let channel = EventsChannel::open(std::env::var_os(zdd_events::EVENTS_FILE_ENV), &dir)?;
     if let Some(file) = channel.own_file() {
         terraform = terraform.with_env(zdd_events::EVENTS_FILE_ENV, file);
     }
-    let feed = channel.start(
-        ViewSettings {
-            progress_every: args.progress_every,
-        },
-        reporter.clone(),
-    )?;
+    let view = ViewSettings {
+        progress_every: args.progress_every,
+    };
 
     let backend = resolve_backend(&dir)?;
     let locking = backend::locking(&backend, args.allow_unlocked).map_err(|r| {
@@ -115,6 +113,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             "unlocked",
             "running terraform without locking, lease or watch (--allow-unlocked)",
         );
+        let feed = channel.start(view, reporter.clone())?;
         let running = terraform.spawn(&tf_args, stdout_to)?;
         let (_stop, mut lost) = watch::channel(None);
         let code = supervise(
@@ -170,6 +169,16 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 Err(table) if table.downcast_ref::<LockingError>().is_some() => Err(table),
                 _ => Err(error),
             };
+        }
+    };
+    // The lease is ours: what the events file gets from now on is this run's terraform's.
+    let feed = match channel.start(view, reporter.clone()) {
+        Ok(feed) => feed,
+        Err(error) => {
+            // No terraform started: the lease goes back rather than blocking others until it
+            // expires.
+            release(&held, &remote, args.lease_ttl, &reporter).await;
+            return Err(error);
         }
     };
     let (stop_tx, stop_rx) = watch::channel(false);
