@@ -15,14 +15,16 @@ use crate::output::{Level, Reporter};
 use crate::report;
 
 use super::CommonArgs;
-use super::context::Remote;
+use super::context::{self, Remote};
+use crate::core::backend::Backend;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// A state file (`terraform show -json`'s or the backend's raw state; `-` reads stdin).
-    /// Without it and without --from-backend: `terraform.tfstate` in the working directory.
+    /// Without it and without --from-backend: the local state of the working directory's
+    /// workspace (`terraform.tfstate`, or `terraform.tfstate.d/<workspace>/terraform.tfstate`).
     #[arg(long, conflicts_with = "from_backend")]
     pub state: Option<PathBuf>,
     /// Read the state from the working directory's S3 backend.
@@ -85,7 +87,19 @@ async fn read_state(args: &ReportArgs) -> anyhow::Result<(String, String)> {
         }
         Some(path) => read_file(path),
         None => {
-            let local = args.common.chdir.join("terraform.tfstate");
+            let dir = &args.common.chdir;
+            match context::resolve_backend(dir)? {
+                Backend::Local => {}
+                Backend::S3(_) => anyhow::bail!(
+                    "{} uses the S3 backend, so a local state file would be stale or absent: pass --from-backend (or --state FILE, `-` for stdin from `terraform show -json`)",
+                    dir.display()
+                ),
+                Backend::Other { kind } => anyhow::bail!(
+                    "{} uses the {kind:?} backend, which zdd-guard does not read: pipe the state in with `terraform show -json | zdd-guard report --state -`",
+                    dir.display()
+                ),
+            }
+            let local = local_state_path(dir, &context::workspace(dir));
             if !local.exists() {
                 anyhow::bail!(
                     "no state given and no {} here: pass --state FILE (`-` for stdin, e.g. from `terraform show -json`) or --from-backend",
@@ -94,6 +108,18 @@ async fn read_state(args: &ReportArgs) -> anyhow::Result<(String, String)> {
             }
             read_file(&local)
         }
+    }
+}
+
+/// Where the local backend keeps `workspace`'s state, as terraform does: `terraform.tfstate`
+/// for `default`, `terraform.tfstate.d/<workspace>/terraform.tfstate` for any other.
+fn local_state_path(dir: &Path, workspace: &str) -> PathBuf {
+    if workspace == "default" {
+        dir.join("terraform.tfstate")
+    } else {
+        dir.join("terraform.tfstate.d")
+            .join(workspace)
+            .join("terraform.tfstate")
     }
 }
 

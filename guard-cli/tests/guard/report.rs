@@ -535,6 +535,8 @@ fn a_zero_length_rollout_and_unreadable_times_still_render() {
 fn guard(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zdd-guard"))
         .args(args)
+        // The workspace comes from the test's directory, not the environment it runs in.
+        .env_remove("TF_WORKSPACE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -661,6 +663,88 @@ fn a_state_with_nothing_to_draw_fails_with_exit_6_and_why() {
     let out = guard(&["report", "--chdir", dir.path().to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(6));
     assert!(text(&out).contains("--from-backend"), "{}", text(&out));
+}
+
+/// After `terraform workspace select staging` the local state is
+/// `terraform.tfstate.d/staging/terraform.tfstate`; reading `terraform.tfstate` drew the default
+/// workspace's rollouts, silently the wrong environment.
+#[test]
+fn without_state_the_selected_workspaces_local_state_is_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let default_state = raw_state(&[("web", canary(2, Ending::Succeeded).attributes("web", true))]);
+    std::fs::write(
+        dir.path().join("terraform.tfstate"),
+        default_state.to_string(),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join(".terraform")).unwrap();
+    std::fs::write(dir.path().join(".terraform/environment"), "staging").unwrap();
+    let page = dir.path().join("page.html");
+    let args = [
+        "report",
+        "--chdir",
+        dir.path().to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ];
+
+    // The workspace has no state yet: an error naming its file, not the default's page.
+    let out = guard(&args, None);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(
+        text(&out).contains("terraform.tfstate.d/staging/terraform.tfstate"),
+        "{}",
+        text(&out)
+    );
+    assert!(!page.exists(), "the default workspace's state is not drawn");
+
+    let staging = dir.path().join("terraform.tfstate.d/staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let staging_state = raw_state(&[("api", canary(2, Ending::Succeeded).attributes("api", true))]);
+    std::fs::write(staging.join("terraform.tfstate"), staging_state.to_string()).unwrap();
+    let out = guard(&args, None);
+    assert!(out.status.success(), "{}", text(&out));
+    let drawn = std::fs::read_to_string(&page).unwrap();
+    assert!(drawn.contains("zdd_rollout.api"), "the staging rollout");
+    assert!(!drawn.contains("zdd_rollout.web"), "not the default's");
+}
+
+/// With a configured remote backend the local `terraform.tfstate` is stale or absent: without
+/// --state or --from-backend the report refuses, with the way to read the real state.
+#[test]
+fn without_state_a_remote_backend_is_refused_with_a_hint() {
+    for (backend, hint) in [
+        (
+            "terraform {\n  backend \"s3\" {\n    bucket = \"b\"\n    key    = \"app.tfstate\"\n    region = \"eu-west-1\"\n  }\n}\n",
+            "--from-backend",
+        ),
+        (
+            "terraform {\n  backend \"http\" {\n    address = \"http://127.0.0.1:9/state\"\n  }\n}\n",
+            "terraform show -json",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.tf"), backend).unwrap();
+        let stale = raw_state(&[("web", canary(2, Ending::Succeeded).attributes("web", true))]);
+        std::fs::write(dir.path().join("terraform.tfstate"), stale.to_string()).unwrap();
+        let page = dir.path().join("page.html");
+        let out = guard(
+            &[
+                "report",
+                "--chdir",
+                dir.path().to_str().unwrap(),
+                "-o",
+                page.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(6), "{backend}: {}", text(&out));
+        assert!(text(&out).contains(hint), "{backend}: {}", text(&out));
+        assert!(
+            !page.exists(),
+            "{backend}: the stale local file is not drawn"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
