@@ -9,6 +9,7 @@ pub mod plan;
 pub mod progress_view;
 pub mod release_report;
 pub mod render;
+pub mod safe_text;
 pub mod sensitive;
 pub mod snapshot;
 pub mod status;

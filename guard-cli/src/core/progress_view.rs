@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::core::safe_text;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zdd_events::{Event, EventLine, Operation, Progress, Role, SCHEMA_VERSION, WaitKind};
@@ -448,37 +449,10 @@ fn parse(line: &[u8]) -> Result<EventLine, Skip> {
     serde_json::from_slice(line).map_err(|_| Skip::Unreadable)
 }
 
-/// A text the provider wrote, safe to print: control characters (escape sequences, newlines,
-/// carriage returns, C1 controls), Unicode line separators and invisible or bidirectional
-/// formatting characters are shown escaped (`\u{1b}`), and the text is cut at
+/// A text the provider wrote, safe to print (`core::safe_text`), and cut at
 /// [`MAX_TEXT_CHARS`] characters.
 pub fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_TEXT_CHARS));
-    for (count, c) in text.chars().enumerate() {
-        if count == MAX_TEXT_CHARS {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() || is_invisible_format(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Characters that change how a line displays without showing themselves: bidirectional
-/// controls (a "Trojan Source" reordering), zero-width ones, line and paragraph separators.
-fn is_invisible_format(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{FEFF}'
-    )
+    safe_text::clean_at_most(text, MAX_TEXT_CHARS)
 }
 
 /// Cuts a byte stream into complete lines; a partial last line waits for its newline.

@@ -335,9 +335,10 @@ fn garbled_tags_and_attributes_are_shown_as_they_are_without_a_panic() {
     for group in &mut snapshot.groups {
         group.tags.insert("zdd:phase-since".into(), "soon".into());
         group.tags.insert("zdd:floor".into(), "-1".into());
-        group
-            .tags
-            .insert("zdd:phase".into(), "\u{1b}[31mweird phase".into());
+        group.tags.insert(
+            "zdd:phase".into(),
+            "\u{1b}[31mweird phase \u{202E}evil".into(),
+        );
     }
     snapshot
         .groups
@@ -371,11 +372,13 @@ fn garbled_tags_and_attributes_are_shown_as_they_are_without_a_panic() {
         "drain end unknown",
         "unknown 1",
         "\\u{1b}[31mweird phase",
+        // A right-to-left override would reorder the rest of the line on a terminal.
+        "weird phase \\u{202e}evil",
     ] {
         assert!(rendered.contains(shown), "{shown:?} missing:\n{rendered}");
     }
     assert!(
-        !rendered.contains('\x1b'),
+        !rendered.contains('\x1b') && !rendered.contains('\u{202E}'),
         "a tag value reached the terminal raw"
     );
     let json = serde_json::to_value(&view).unwrap();

@@ -5,6 +5,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anstyle::{AnsiColor, Style};
 
+// Text from AWS (tag values, names, reasons) is shown through the guard's one escaping rule.
+use crate::core::safe_text::clean;
+
 use super::view::{
     DrainLeft, FleetView, FloorStream, FloorView, GenerationView, NameView, Role, StateView,
     StatusView, TagValue, TargetGroupView,
@@ -421,20 +424,6 @@ fn drain_text(drain: &DrainLeft) -> String {
         ),
         DrainLeft::Unknown => "drain end unknown (delay unreadable)".to_string(),
     }
-}
-
-/// Text from AWS (tag values, names, reasons) with control characters escaped: a tag value
-/// must not move the cursor or recolour a terminal.
-fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 fn human(seconds: u64) -> String {
