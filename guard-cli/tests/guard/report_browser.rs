@@ -1,13 +1,16 @@
 //! `zdd-guard report`'s page in a real browser: Debian's headless Chromium loads the written
 //! file, and the DOM it parsed (`--dump-dom`) is checked for the elements that carry the data,
 //! with the counts and values the state holds and no element the state's text could have
-//! smuggled in; a screenshot (`--screenshot`) must exist, be 1400×900 and not blank.
+//! smuggled in (no element, no `on…` attribute; the CSP in place); a copy of the page with a
+//! probe script reads back each timeline's box and colours; a screenshot (`--screenshot`) must
+//! exist, be 1400×900 and not blank.
 //!
 //! Chromium missing FAILS (never skips) with the hint to run `make setup`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs::File;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -48,6 +51,8 @@ fn run_chromium(page: &Path, extra: &[String]) -> Printed {
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            // Docker's default /dev/shm is 64 MB, too small for Chromium's shared memory.
+            "--disable-dev-shm-usage",
             "--disable-quic",
             "--no-first-run",
             "--disable-background-networking",
@@ -64,6 +69,8 @@ fn run_chromium(page: &Path, extra: &[String]) -> Printed {
         .stdin(Stdio::null())
         .stdout(File::create(&stdout_path).unwrap())
         .stderr(File::create(&stderr_path).unwrap())
+        // Its own group: on a timeout the renderer and GPU helpers go with it.
+        .process_group(0)
         .spawn()
         .unwrap();
     let started = Instant::now();
@@ -72,7 +79,7 @@ fn run_chromium(page: &Path, extra: &[String]) -> Printed {
             break status;
         }
         if started.elapsed() > BROWSER_LIMIT {
-            let _ = child.kill();
+            kill_group(child.id());
             let _ = child.wait();
             panic!(
                 "chromium did not finish with {} within {BROWSER_LIMIT:?}",
@@ -90,6 +97,16 @@ fn run_chromium(page: &Path, extra: &[String]) -> Printed {
     Printed {
         stdout: std::fs::read(&stdout_path).unwrap(),
     }
+}
+
+/// Kills Chromium's whole process group (it was started with `process_group(0)`).
+fn kill_group(leader: u32) {
+    use rustix::process::{Pid, Signal, kill_process_group};
+    let pid = i32::try_from(leader)
+        .ok()
+        .and_then(Pid::from_raw)
+        .expect("a child's pid");
+    let _ = kill_process_group(pid, Signal::KILL);
 }
 
 /// The DOM as the browser parsed and built it.
@@ -177,6 +194,125 @@ fn assert_inert(dom: &str) {
     }
     assert!(dom.contains("<title>zdd rollout report</title>"));
     assert!(!dom.contains("pwned</title>"));
+    assert!(
+        dom.contains(&format!(
+            r#"<meta http-equiv="Content-Security-Policy" content="{}">"#,
+            zdd_guard::report::html::CONTENT_SECURITY_POLICY
+        )),
+        "the page's CSP is in the parsed DOM"
+    );
+    let handlers: Vec<String> = attribute_names(dom)
+        .into_iter()
+        .filter(|name| name.starts_with("on"))
+        .collect();
+    assert!(
+        handlers.is_empty(),
+        "event handler attributes in the parsed DOM: {handlers:?}"
+    );
+}
+
+/// The attribute names of every element of a serialised DOM. Chromium's serialisation escapes
+/// `<` in text and `"` in attribute values, so a tag starts at each `<` + letter and its
+/// values end at the next `"`: an escaped quote that stopped escaping shows up here as an
+/// attribute of its own (text that merely reads ` onload="` does not).
+fn attribute_names(dom: &str) -> Vec<String> {
+    let bytes = dom.as_bytes();
+    let mut names = Vec::new();
+    let mut at = 0;
+    while let Some(offset) = dom[at..].find('<') {
+        at += offset + 1;
+        if !bytes.get(at).is_some_and(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        while at < bytes.len() && !bytes[at].is_ascii_whitespace() && bytes[at] != b'>' {
+            at += 1;
+        }
+        loop {
+            while at < bytes.len() && (bytes[at].is_ascii_whitespace() || bytes[at] == b'/') {
+                at += 1;
+            }
+            if at >= bytes.len() || bytes[at] == b'>' {
+                break;
+            }
+            let start = at;
+            while at < bytes.len()
+                && !matches!(bytes[at], b'=' | b'>' | b'/')
+                && !bytes[at].is_ascii_whitespace()
+            {
+                at += 1;
+            }
+            names.push(dom[start..at].to_ascii_lowercase());
+            if bytes.get(at) == Some(&b'=') && bytes.get(at + 1) == Some(&b'"') {
+                at += 2;
+                match dom[at..].find('"') {
+                    Some(end) => at += end + 1,
+                    None => at = bytes.len(),
+                }
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn the_attribute_scan_finds_an_injected_handler_and_not_text() {
+    let names = attribute_names(
+        r#"<p class="a">x onload="y" z</p><text data-label="a" onload="b" x="">t</text><br/>"#,
+    );
+    assert_eq!(names, ["class", "data-label", "onload", "x"]);
+}
+
+/// What the browser drew for each timeline, read back by a probe script in a copy of the page
+/// (the page itself forbids scripts, so the copy drops its CSP): the SVG's box and the colours
+/// its style gives the health lines and bands. No PNG decoder in the tree, so this stands in
+/// for reading the screenshot's pixels.
+fn drawn_timelines(dir: &Path, page: &Path) -> Vec<Value> {
+    let csp = format!(
+        r#"<meta http-equiv="Content-Security-Policy" content="{}">"#,
+        zdd_guard::report::html::CONTENT_SECURITY_POLICY
+    );
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains(&csp));
+    let probe = r#"<script>
+const out = [];
+for (const svg of document.querySelectorAll('svg.timeline')) {
+  const box = svg.getBoundingClientRect();
+  const style = (selector, property) => {
+    const element = svg.querySelector(selector);
+    return element ? getComputedStyle(element)[property] : null;
+  };
+  out.push({width: box.width, height: box.height,
+            new: style('.health-new', 'stroke'), old: style('.health-old', 'stroke'),
+            launching: style('rect.band.phase-launching', 'fill')});
+}
+const pre = document.createElement('pre');
+pre.id = 'probe';
+pre.textContent = JSON.stringify(out);
+document.body.appendChild(pre);
+</script></body>"#;
+    let probed = html.replace(&csp, "").replace("</body>", probe);
+    let copy = dir.join("probe.html");
+    std::fs::write(&copy, probed).unwrap();
+    let dom = dump_dom(&copy);
+    let start =
+        dom.find(r#"<pre id="probe">"#).expect("the probe ran") + r#"<pre id="probe">"#.len();
+    let end = start + dom[start..].find("</pre>").unwrap();
+    let json = dom[start..end].replace("&amp;", "&");
+    serde_json::from_str::<Vec<Value>>(&json).unwrap()
+}
+
+/// Every timeline has a box and the report's colours: `#1565c0` new, `#ef6c00` old, `#cfd8dc`
+/// launching.
+fn assert_drawn(dir: &Path, page: &Path, timelines: usize) {
+    let drawn = drawn_timelines(dir, page);
+    assert_eq!(drawn.len(), timelines, "{drawn:?}");
+    for timeline in &drawn {
+        assert!(timeline["width"].as_f64().unwrap() > 100.0, "{timeline}");
+        assert!(timeline["height"].as_f64().unwrap() > 20.0, "{timeline}");
+        assert_eq!(timeline["new"], "rgb(21, 101, 192)", "{timeline}");
+        assert_eq!(timeline["old"], "rgb(239, 108, 0)", "{timeline}");
+        assert_eq!(timeline["launching"], "rgb(207, 216, 220)", "{timeline}");
+    }
 }
 
 fn phase_steps(state: &Value) -> usize {
@@ -206,6 +342,7 @@ fn check_canary_in_browser(
     assert_eq!(count(&dom, "sample"), samples);
     assert_eq!(count(&dom, "failure"), failures);
     assert_eq!(count(&dom, "rollback"), failures);
+    assert_drawn(dir.path(), &page, 1);
     let shots = screenshot_dir();
     let png = shots.join(format!("{name}.png"));
     let bytes = screenshot(&page, &png);
@@ -291,6 +428,7 @@ fn a_real_applys_state_in_the_browser() {
         assert!(dom.contains(r#"data-status="succeeded""#));
         let last = &state["resources"][0]["instances"][0]["attributes"]["last_rollout"];
         if has_samples {
+            assert_drawn(dir.path(), &page, 1);
             let samples = last["samples"].as_array().unwrap();
             assert!(samples.len() >= 2, "{name}: the provider's samples");
             assert_eq!(count(&dom, "sample"), samples.len(), "{name}");
