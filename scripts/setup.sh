@@ -30,10 +30,12 @@ apt_install() {
     if ! apt-cache show "$@" >/dev/null 2>&1; then
         as_root apt-get update -qq >>"$log_file" 2>&1 || status=$?
     fi
-    if ! DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >>"$log_file" 2>&1; then
+    # `env` inside as_root: a VAR=value prefix on as_root itself is dropped by sudo's env_reset,
+    # and apt's debconf would prompt (and hang without a terminal).
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$log_file" 2>&1; then
         status=0
         as_root apt-get update -qq >>"$log_file" 2>&1 \
-            && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >>"$log_file" 2>&1 \
+            && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$log_file" 2>&1 \
             || status=$?
     else
         status=0
