@@ -9,6 +9,10 @@
 //! DescribeScalingActivities page per group, DescribeTargetGroups in chunks, one
 //! DescribeTargetGroupAttributes and one DescribeTargetHealth per target group, one paginated
 //! DescribeListeners per load balancer.
+//!
+//! A group, target group or load balancer deleted between the call that listed it and the one
+//! reading it further (the provider retiring the old generation mid-look) reads as gone (left
+//! out of the look), never as an error.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -70,9 +74,15 @@ impl FleetReader {
 
     /// Everything `status` shows about `name`, every owner's groups included.
     pub async fn read(&self, name: &str) -> anyhow::Result<FleetSnapshot> {
-        let mut groups = self.groups(name).await?;
-        for group in &mut groups {
-            group.activities = self.activities(&group.name).await?;
+        let mut listed = self.groups(name).await?;
+        let mut groups = Vec::with_capacity(listed.len());
+        // A group deleted since it was listed (the provider retiring the old generation) is
+        // gone, not an error: the next look no longer lists it.
+        for mut group in listed.drain(..) {
+            if let Some(activities) = self.activities(&group.name).await? {
+                group.activities = activities;
+                groups.push(group);
+            }
         }
         let attached: BTreeSet<String> = groups
             .iter()
@@ -88,6 +98,7 @@ impl FleetReader {
             listeners.extend(
                 self.listeners(load_balancer)
                     .await?
+                    .unwrap_or_default()
                     .into_iter()
                     .filter(|listener| {
                         listener
@@ -105,10 +116,13 @@ impl FleetReader {
             .filter(|arn| !attached.contains(arn))
             .collect();
         target_groups.extend(self.target_groups(&forwarded).await?);
-        for tg in &mut target_groups {
-            tg.deregistration_delay = self.deregistration_delay(&tg.arn).await?;
-            tg.targets = self.target_health(&tg.arn).await?;
+        let mut read = Vec::with_capacity(target_groups.len());
+        for mut tg in target_groups {
+            if self.fill_target_group(&mut tg).await? {
+                read.push(tg);
+            }
         }
+        let target_groups = read;
         Ok(FleetSnapshot {
             name: name.to_string(),
             groups,
@@ -182,28 +196,35 @@ impl FleetReader {
         Ok(groups)
     }
 
-    /// The group's newest scaling activities (AWS lists them newest first).
-    async fn activities(&self, group: &str) -> anyhow::Result<Vec<ActivitySnapshot>> {
-        let output = self
+    /// The group's newest scaling activities (AWS lists them newest first); None when the
+    /// group is gone (AWS answers a named group it does not know with `ValidationError`).
+    async fn activities(&self, group: &str) -> anyhow::Result<Option<Vec<ActivitySnapshot>>> {
+        let output = match self
             .autoscaling
             .describe_scaling_activities()
             .auto_scaling_group_name(group)
             .max_records(ACTIVITIES_PER_GROUP)
             .send()
             .await
-            .map_err(|e| aws_error("DescribeScalingActivities", e))?;
-        Ok(output
-            .activities()
-            .iter()
-            .map(|activity| ActivitySnapshot {
-                start: activity.start_time().map(|time| time.secs()),
-                status: activity
-                    .status_code()
-                    .map_or("", |status| status.as_str())
-                    .to_string(),
-                description: activity.description().unwrap_or("").to_string(),
-            })
-            .collect())
+        {
+            Ok(output) => output,
+            Err(error) if is_gone(&error, GROUP_GONE) => return Ok(None),
+            Err(error) => return Err(aws_error("DescribeScalingActivities", error)),
+        };
+        Ok(Some(
+            output
+                .activities()
+                .iter()
+                .map(|activity| ActivitySnapshot {
+                    start: activity.start_time().map(|time| time.secs()),
+                    status: activity
+                        .status_code()
+                        .map_or("", |status| status.as_str())
+                        .to_string(),
+                    description: activity.description().unwrap_or("").to_string(),
+                })
+                .collect(),
+        ))
     }
 
     /// The target groups `arns` (sorted by name), all pages.
@@ -214,27 +235,18 @@ impl FleetReader {
         let arns: Vec<String> = arns.iter().cloned().collect();
         let mut found = Vec::new();
         for chunk in arns.chunks(TARGET_GROUPS_PER_CALL) {
-            let mut marker: Option<String> = None;
-            loop {
-                let output = self
-                    .elbv2
-                    .describe_target_groups()
-                    .set_target_group_arns(Some(chunk.to_vec()))
-                    .page_size(ELB_PAGE_SIZE)
-                    .set_marker(marker.take())
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("DescribeTargetGroups", e))?;
-                found.extend(output.target_groups().iter().map(|tg| TargetGroupSnapshot {
-                    arn: tg.target_group_arn().unwrap_or("").to_string(),
-                    name: tg.target_group_name().unwrap_or("").to_string(),
-                    deregistration_delay: None,
-                    load_balancer_arns: tg.load_balancer_arns().to_vec(),
-                    targets: Vec::new(),
-                }));
-                match output.next_marker() {
-                    Some(next) if !next.is_empty() => marker = Some(next.to_string()),
-                    _ => break,
+            match self.described_target_groups(chunk).await? {
+                Some(described) => found.extend(described),
+                // One of them is gone, and AWS refuses the whole call for it: one at a time,
+                // leaving out the gone ones.
+                None => {
+                    for arn in chunk {
+                        found.extend(
+                            self.described_target_groups(std::slice::from_ref(arn))
+                                .await?
+                                .unwrap_or_default(),
+                        );
+                    }
                 }
             }
         }
@@ -242,31 +254,94 @@ impl FleetReader {
         Ok(found)
     }
 
-    async fn deregistration_delay(&self, arn: &str) -> anyhow::Result<Option<String>> {
-        let output = self
+    /// DescribeTargetGroups of `arns`, all pages; None when AWS knows one of them no longer.
+    async fn described_target_groups(
+        &self,
+        arns: &[String],
+    ) -> anyhow::Result<Option<Vec<TargetGroupSnapshot>>> {
+        let mut found = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let output = match self
+                .elbv2
+                .describe_target_groups()
+                .set_target_group_arns(Some(arns.to_vec()))
+                .page_size(ELB_PAGE_SIZE)
+                .set_marker(marker.take())
+                .send()
+                .await
+            {
+                Ok(output) => output,
+                Err(error) if is_gone(&error, ELB_GONE) => return Ok(None),
+                Err(error) => return Err(aws_error("DescribeTargetGroups", error)),
+            };
+            found.extend(output.target_groups().iter().map(|tg| TargetGroupSnapshot {
+                arn: tg.target_group_arn().unwrap_or("").to_string(),
+                name: tg.target_group_name().unwrap_or("").to_string(),
+                deregistration_delay: None,
+                load_balancer_arns: tg.load_balancer_arns().to_vec(),
+                targets: Vec::new(),
+            }));
+            match output.next_marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        Ok(Some(found))
+    }
+
+    /// Reads `tg`'s deregistration delay and targets; false when the target group is gone
+    /// (deleted since it was listed).
+    async fn fill_target_group(&self, tg: &mut TargetGroupSnapshot) -> anyhow::Result<bool> {
+        let (Some(delay), Some(targets)) = (
+            self.deregistration_delay(&tg.arn).await?,
+            self.target_health(&tg.arn).await?,
+        ) else {
+            return Ok(false);
+        };
+        tg.deregistration_delay = delay;
+        tg.targets = targets;
+        Ok(true)
+    }
+
+    /// The attribute as AWS returned it (inner None: not returned); None when the target
+    /// group is gone.
+    async fn deregistration_delay(&self, arn: &str) -> anyhow::Result<Option<Option<String>>> {
+        let output = match self
             .elbv2
             .describe_target_group_attributes()
             .target_group_arn(arn)
             .send()
             .await
-            .map_err(|e| aws_error("DescribeTargetGroupAttributes", e))?;
-        Ok(output
-            .attributes()
-            .iter()
-            .find(|attribute| attribute.key() == Some("deregistration_delay.timeout_seconds"))
-            .and_then(|attribute| attribute.value())
-            .map(str::to_string))
+        {
+            Ok(output) => output,
+            Err(error) if is_gone(&error, ELB_GONE) => return Ok(None),
+            Err(error) => return Err(aws_error("DescribeTargetGroupAttributes", error)),
+        };
+        Ok(Some(
+            output
+                .attributes()
+                .iter()
+                .find(|attribute| attribute.key() == Some("deregistration_delay.timeout_seconds"))
+                .and_then(|attribute| attribute.value())
+                .map(str::to_string),
+        ))
     }
 
-    /// Every target of the group (DescribeTargetHealth is not paginated).
-    async fn target_health(&self, arn: &str) -> anyhow::Result<Vec<TargetSnapshot>> {
-        let output = self
+    /// Every target of the group (DescribeTargetHealth is not paginated); None when the
+    /// target group is gone.
+    async fn target_health(&self, arn: &str) -> anyhow::Result<Option<Vec<TargetSnapshot>>> {
+        let output = match self
             .elbv2
             .describe_target_health()
             .target_group_arn(arn)
             .send()
             .await
-            .map_err(|e| aws_error("DescribeTargetHealth", e))?;
+        {
+            Ok(output) => output,
+            Err(error) if is_gone(&error, ELB_GONE) => return Ok(None),
+            Err(error) => return Err(aws_error("DescribeTargetHealth", error)),
+        };
         let mut targets: Vec<TargetSnapshot> = output
             .target_health_descriptions()
             .iter()
@@ -285,11 +360,15 @@ impl FleetReader {
             })
             .collect();
         targets.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(targets)
+        Ok(Some(targets))
     }
 
-    /// The load balancer's listeners and their default forward actions, all pages.
-    async fn listeners(&self, load_balancer: &str) -> anyhow::Result<Vec<ListenerSnapshot>> {
+    /// The load balancer's listeners and their default forward actions, all pages; None
+    /// when the load balancer is gone.
+    async fn listeners(
+        &self,
+        load_balancer: &str,
+    ) -> anyhow::Result<Option<Vec<ListenerSnapshot>>> {
         let mut listeners = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -300,8 +379,12 @@ impl FleetReader {
                 .page_size(ELB_PAGE_SIZE)
                 .set_marker(marker.take())
                 .send()
-                .await
-                .map_err(|e| aws_error("DescribeListeners", e))?;
+                .await;
+            let output = match output {
+                Ok(output) => output,
+                Err(error) if is_gone(&error, ELB_GONE) => return Ok(None),
+                Err(error) => return Err(aws_error("DescribeListeners", error)),
+            };
             listeners.extend(output.listeners().iter().map(listener_snapshot));
             match output.next_marker() {
                 Some(next) if !next.is_empty() => marker = Some(next.to_string()),
@@ -309,7 +392,7 @@ impl FleetReader {
             }
         }
         listeners.sort_by(|a, b| a.port.cmp(&b.port).then_with(|| a.arn.cmp(&b.arn)));
-        Ok(listeners)
+        Ok(Some(listeners))
     }
 }
 
@@ -340,6 +423,26 @@ fn listener_snapshot(listener: &Listener) -> ListenerSnapshot {
         protocol: listener.protocol().map(|p| p.as_str().to_string()),
         port: listener.port(),
         forwards,
+    }
+}
+
+/// What AWS answers a read of an Auto Scaling group it no longer knows by name.
+const GROUP_GONE: &[&str] = &["ValidationError"];
+/// What AWS answers a read of a target group or load balancer it no longer knows.
+const ELB_GONE: &[&str] = &["TargetGroupNotFound", "LoadBalancerNotFound"];
+
+/// The service answered with one of `codes`: the thing read, listed a moment before in the
+/// same look, was deleted since.
+fn is_gone<E, R>(error: &aws_sdk_autoscaling::error::SdkError<E, R>, codes: &[&str]) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match error {
+        aws_sdk_autoscaling::error::SdkError::ServiceError(service) => service
+            .err()
+            .code()
+            .is_some_and(|code| codes.contains(&code)),
+        _ => false,
     }
 }
 

@@ -699,3 +699,110 @@ async fn watch_outlasts_an_aws_error_says_it_once_and_prints_again_after() {
     );
     assert!(stderr.contains("DescribeAutoScalingGroups"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_or_target_group_deleted_mid_look_reads_as_gone_not_as_an_error() {
+    let cfg = local_aws().sdk_config().await;
+    let fixture = Fixture::create(&cfg, "status-gone").await.unwrap();
+    let autoscaling = aws_sdk_autoscaling::Client::new(&cfg);
+    let blue = fixture.blue_target_group_arn().to_string();
+    let green = fixture.green_target_group_arn().to_string();
+    let generation = |generation: &'static str| {
+        vec![
+            ("zdd:rollout", "vanishing"),
+            ("zdd:generation", generation),
+            ("zdd:phase", "draining_old"),
+        ]
+    };
+    create_group(
+        &autoscaling,
+        &fixture,
+        "vanishing-g1",
+        0,
+        &[&blue],
+        &generation("1"),
+    )
+    .await;
+    create_group(
+        &autoscaling,
+        &fixture,
+        "vanishing-g2",
+        0,
+        &[&blue, &green],
+        &generation("2"),
+    )
+    .await;
+    let green_name = &fixture.target_group_names[1];
+    let shown = |output: &Output| -> (Vec<String>, Vec<String>) {
+        assert_eq!(output.status.code(), Some(0), "{}", output_text(output));
+        let json = json_of(output);
+        let fleet = &json["names"][0]["fleets"][0];
+        let names = |list: &Value, key: &str| -> Vec<String> {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item[key].as_str().unwrap().to_string())
+                .collect()
+        };
+        (
+            names(&fleet["generations"], "group"),
+            names(&fleet["target_groups"], "name"),
+        )
+    };
+    // As AWS answers once g1 and web-green are deleted between the listing and the reads after.
+    let gone = [
+        FaultRule::error("autoscaling", "ValidationError", 400)
+            .action("DescribeScalingActivities")
+            .matching("vanishing-g1"),
+        FaultRule::error("elasticloadbalancing", "TargetGroupNotFound", 400)
+            .action("DescribeTargetGroups")
+            .matching(green_name),
+    ];
+    let rules: Vec<String> = gone
+        .iter()
+        .map(|rule| local_aws().add_fault_rule(rule).unwrap())
+        .collect();
+    let output = run(&["status", "vanishing", "--json"]);
+    for rule in &rules {
+        local_aws().clear_faults(Some(rule)).unwrap();
+    }
+    let blue_name = fixture.target_group_names[0].clone();
+    assert_eq!(
+        shown(&output),
+        (vec!["vanishing-g2".to_string()], vec![blue_name.clone()]),
+        "g1 and web-green left out, g2 and web-blue read"
+    );
+
+    // Gone between DescribeTargetGroups and DescribeTargetHealth.
+    let rule = local_aws()
+        .add_fault_rule(
+            &FaultRule::error("elasticloadbalancing", "TargetGroupNotFound", 400)
+                .action("DescribeTargetHealth")
+                .matching(green_name),
+        )
+        .unwrap();
+    let output = run(&["status", "vanishing", "--json"]);
+    local_aws().clear_faults(Some(&rule)).unwrap();
+    assert_eq!(
+        shown(&output).1,
+        vec![blue_name],
+        "web-green left out, web-blue read"
+    );
+
+    // Any other refusal is still an error.
+    let rule = local_aws()
+        .add_fault_rule(
+            &FaultRule::error("elasticloadbalancing", "AccessDenied", 403)
+                .action("DescribeTargetHealth")
+                .matching(green_name),
+        )
+        .unwrap();
+    let output = run(&["status", "vanishing", "--json"]);
+    local_aws().clear_faults(Some(&rule)).unwrap();
+    assert_eq!(output.status.code(), Some(6), "{}", output_text(&output));
+    assert!(
+        output_text(&output).contains("DescribeTargetHealth"),
+        "{}",
+        output_text(&output)
+    );
+}
