@@ -17,7 +17,6 @@
 //! `finished` line shows before the guard's own verdict.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
@@ -295,6 +294,12 @@ struct Tail {
     identity: Option<(u64, u64)>,
 }
 
+/// `O_NONBLOCK` as `OpenOptionsExt::custom_flags` takes it (no effect on a regular file's reads).
+fn nonblocking() -> i32 {
+    // The flag's bits are a small positive constant (0o4000 on Linux): the cast keeps them.
+    rustix::fs::OFlags::NONBLOCK.bits() as i32
+}
+
 /// The bytes appended since the last look.
 #[derive(Debug, Default)]
 struct NewBytes {
@@ -321,19 +326,14 @@ impl Tail {
     }
 
     fn read_new(&mut self) -> anyhow::Result<NewBytes> {
-        // Only a regular file is opened: opening a named pipe for reading would wait for a
-        // writer (and take its lines from whoever reads it), a directory has no lines.
-        match std::fs::metadata(&self.path) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => anyhow::bail!("{} is not a regular file", self.path.display()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(NewBytes::default());
-            }
-            Err(error) => {
-                return Err(error).with_context(|| format!("reading {}", self.path.display()));
-            }
-        }
-        let mut file = match File::open(&self.path) {
+        // Opened without waiting (a named pipe's open would wait for a writer), then only a
+        // regular file is read: a pipe's bytes are some reader's lines, a directory has none.
+        // The opened handle is what is checked: a stat before the open could see another file.
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nonblocking())
+            .open(&self.path);
+        let file = match opened {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(NewBytes::default());
@@ -342,7 +342,15 @@ impl Tail {
                 return Err(error).with_context(|| format!("opening {}", self.path.display()));
             }
         };
-        let meta = file.metadata()?;
+        let meta = file
+            .metadata()
+            .with_context(|| format!("reading {}", self.path.display()))?;
+        anyhow::ensure!(
+            meta.is_file(),
+            "{} is not a regular file",
+            self.path.display()
+        );
+        let mut file = file;
         let identity = (meta.dev(), meta.ino());
         let mut new = NewBytes::default();
         if self.identity.is_some_and(|known| known != identity) || meta.len() < self.offset {
@@ -424,6 +432,28 @@ mod tests {
                 "{error:#}"
             );
         }
+        // A regular file read, then a pipe renamed over it: the next look opens the pipe
+        // without waiting for a writer and refuses it (bounded: a blocked open never returns).
+        let path = dir.path().join("events");
+        std::fs::write(&path, b"one\n").unwrap();
+        let mut tail = Tail::new(path.clone());
+        assert_eq!(tail.read_new().unwrap().bytes, b"one\n");
+        let fifo = dir.path().join("fifo2");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::fs::rename(&fifo, &path).unwrap();
+        let (done, result) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(tail.read_new().map(|_| ()).map_err(|e| format!("{e:#}")));
+        });
+        let error = result
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the look at a pipe returned")
+            .unwrap_err();
+        assert!(error.contains("is not a regular file"), "{error}");
     }
 
     #[test]
