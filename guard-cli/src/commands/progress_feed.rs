@@ -37,6 +37,11 @@ pub const POLL: Duration = Duration::from_millis(250);
 /// The most bytes one look reads (a file written faster is read over several looks).
 const MAX_READ: u64 = 4 * 1024 * 1024;
 
+/// The most reads of [`MAX_READ`] a drain or the last look makes: the file's end, unless
+/// something else keeps writing to a shared file faster than it is read (then the run's
+/// [`DRAIN_LIMIT`] ends the wait, and this the thread's reading).
+const END_ROUNDS: u32 = 256;
+
 /// How long the run waits for the tail's last look before going on without it (a look is a
 /// stat and a read of a local file: only a stalled filesystem or output takes this long).
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
@@ -220,13 +225,24 @@ fn follow(
             // The run dropped its feed: nothing is waiting for these lines any more.
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        look(&mut tail, &mut view, began.elapsed(), &mut end, reporter);
+        // Asked, the look reads to the file's end (terraform has exited: all it wrote is there);
+        // on its own, one read of at most MAX_READ a look.
+        let rounds = if request.is_some() { END_ROUNDS } else { 1 };
+        look(
+            &mut tail,
+            &mut view,
+            began.elapsed(),
+            rounds,
+            &mut end,
+            reporter,
+        );
         match request {
             None => {}
             Some(Request::Drain(done)) => {
                 let _ = done.send(());
             }
             Some(Request::Stop(done)) => {
+                view.finish();
                 end.skipped = view.skipped();
                 let _ = done.send(end);
                 return;
@@ -240,27 +256,50 @@ fn look(
     tail: &mut Tail,
     view: &mut ProgressView,
     now: Duration,
+    rounds: u32,
     end: &mut TailEnd,
     reporter: &Reporter,
 ) {
-    match tail.read_new() {
-        Ok(read) => {
-            if read.restarted {
-                view.restart();
-            }
-            for shown in view.feed(&read.bytes, now) {
-                show(shown, reporter);
-            }
-        }
-        Err(error) => {
-            let (_, looks) = end
-                .read_error
-                .get_or_insert_with(|| (format!("{error:#}"), 0));
-            *looks += 1;
-        }
-    }
+    read_into_view(tail, view, now, rounds, end, &mut |shown| {
+        show(shown, reporter)
+    });
     for shown in view.tick(now) {
         show(shown, reporter);
+    }
+}
+
+/// Reads the file's new bytes into the view, up to `rounds` reads of at most [`MAX_READ`]
+/// (fewer once a read comes back short: the end is reached), handing each line to `show`.
+fn read_into_view(
+    tail: &mut Tail,
+    view: &mut ProgressView,
+    now: Duration,
+    rounds: u32,
+    end: &mut TailEnd,
+    show: &mut dyn FnMut(Shown),
+) {
+    for _ in 0..rounds {
+        match tail.read_new() {
+            Ok(read) => {
+                if read.restarted {
+                    view.restart();
+                }
+                let more = read.bytes.len() as u64 >= MAX_READ;
+                for shown in view.feed(&read.bytes, now) {
+                    show(shown);
+                }
+                if !more {
+                    return;
+                }
+            }
+            Err(error) => {
+                let (_, looks) = end
+                    .read_error
+                    .get_or_insert_with(|| (format!("{error:#}"), 0));
+                *looks += 1;
+                return;
+            }
+        }
     }
 }
 
@@ -454,6 +493,62 @@ mod tests {
             .expect("the look at a pipe returned")
             .unwrap_err();
         assert!(error.contains("is not a regular file"), "{error}");
+    }
+
+    #[test]
+    fn a_drain_reads_to_the_files_end_past_one_reads_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events");
+        let line = |n: usize| {
+            let mut text = serde_json::to_vec(&zdd_events::EventLine {
+                schema_version: zdd_events::SCHEMA_VERSION,
+                at: "2026-12-02T19:00:00Z".into(),
+                rollout: "web".into(),
+                region: None,
+                event: zdd_events::Event::Phase {
+                    phase: format!("phase {n}"),
+                    detail: "x".repeat(200),
+                },
+            })
+            .unwrap();
+            text.push(b'\n');
+            text
+        };
+        let mut bytes = Vec::new();
+        let mut count = 0;
+        while bytes.len() as u64 <= 2 * MAX_READ {
+            bytes.extend(line(count));
+            count += 1;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let settings = ViewSettings {
+            progress_every: Duration::ZERO,
+        };
+        let read = |rounds| {
+            let mut tail = Tail::new(path.clone());
+            let mut view = ProgressView::new(settings);
+            let mut shown = Vec::new();
+            let mut end = TailEnd::default();
+            read_into_view(
+                &mut tail,
+                &mut view,
+                Duration::ZERO,
+                rounds,
+                &mut end,
+                &mut |s| {
+                    shown.push(s.message);
+                },
+            );
+            shown
+        };
+        // One look reads one limit's worth; a drain all of it.
+        assert!(read(1).len() < count);
+        let all = read(END_ROUNDS);
+        assert_eq!(all.len(), count);
+        assert_eq!(
+            all.last().unwrap(),
+            &format!("web: phase {} ({})", count - 1, "x".repeat(200))
+        );
     }
 
     #[test]

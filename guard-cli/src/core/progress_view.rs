@@ -121,6 +121,14 @@ impl ProgressView {
         self.lines = LineSplitter::default();
     }
 
+    /// The file is read for the last time: a last line without its newline (a writer cut off
+    /// mid-line) is counted as unreadable rather than dropped unsaid.
+    pub fn finish(&mut self) {
+        if self.lines.take_partial() {
+            self.skipped.unreadable += 1;
+        }
+    }
+
     /// The file's next bytes, arrived at `now`: the lines their complete event lines show. A
     /// partial last line waits for the rest of it.
     pub fn feed(&mut self, bytes: &[u8], now: Duration) -> Vec<Shown> {
@@ -464,6 +472,13 @@ struct LineSplitter {
 }
 
 impl LineSplitter {
+    /// Drops the partial line; true when it held anything but whitespace (a too-long one being
+    /// dropped was counted already).
+    fn take_partial(&mut self) -> bool {
+        let partial = std::mem::take(&mut self.partial);
+        !self.discarding && !partial.iter().all(u8::is_ascii_whitespace)
+    }
+
     /// The complete lines `bytes` ends, and how many too-long lines were dropped.
     fn push(&mut self, bytes: &[u8]) -> (Vec<Vec<u8>>, u64) {
         let mut lines = Vec::new();

@@ -500,6 +500,41 @@ fn a_partial_line_waits_for_its_newline_and_crlf_is_accepted() {
 }
 
 #[test]
+fn a_last_line_cut_off_before_its_newline_is_counted_at_the_end() {
+    let mut v = view(S(30));
+    let whole = phase("web", "draining_old", "old targets deregistered");
+    assert!(v.feed(&whole[..20], S(0)).is_empty());
+    v.finish();
+    assert_eq!(
+        v.skipped(),
+        Skipped {
+            unreadable: 1,
+            ..Skipped::default()
+        }
+    );
+    // Only whitespace after the last newline, or nothing: nothing was lost.
+    for rest in [&b""[..], b"  \r"] {
+        let mut v = view(S(30));
+        let mut bytes = whole.clone();
+        bytes.extend_from_slice(rest);
+        assert_eq!(v.feed(&bytes, S(0)).len(), 1);
+        v.finish();
+        assert_eq!(v.skipped(), Skipped::default());
+    }
+    // A too-long line being dropped is counted once, as too long.
+    let mut v = view(S(30));
+    v.feed(&vec![b'x'; MAX_LINE_BYTES + 1], S(0));
+    v.finish();
+    assert_eq!(
+        v.skipped(),
+        Skipped {
+            too_long: 1,
+            ..Skipped::default()
+        }
+    );
+}
+
+#[test]
 fn a_line_longer_than_the_limit_is_skipped_without_keeping_it() {
     let mut v = view(S(30));
     let long = vec![b'x'; MAX_LINE_BYTES / 2 + 1];
