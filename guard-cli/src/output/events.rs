@@ -143,26 +143,26 @@ pub const EVENTS: &[EventSpec] = &[
     EventSpec {
         name: "rollout_finished",
         levels: &[I, W],
-        data: "`{\"rollout\", \"at\", \"status\", \"detail\"}`: `status` is `last_rollout.status` (`succeeded`, `rolled_back`, `failed`, `interrupted`)",
+        data: "`{\"rollout\", \"region\", \"at\", \"status\", \"detail\"}`: `status` is `last_rollout.status` (`succeeded`, `rolled_back`, `failed`, `interrupted`)",
         meaning: "A `zdd_rollout`'s run ended: succeeded (info) or not (warning).",
     },
     EventSpec {
         name: "rollout_phase",
         levels: &[I],
-        data: "`{\"rollout\", \"at\", \"phase\", \"detail\"}`: `phase` is the `zdd:phase` value, `detail` why it was entered",
+        data: "`{\"rollout\", \"region\", \"at\", \"phase\", \"detail\"}`: `phase` is the `zdd:phase` value, `detail` why it was entered",
         meaning: "A `zdd_rollout` entered a phase.",
     },
     EventSpec {
         name: "rollout_progress",
         levels: &[I],
-        data: "`{\"rollout\", \"at\", \"phase\", \"generations\": [{role, generation, asg, desired, healthy, draining, attached}], \"new_weight_percent\", \"served\", \"floor\", \"waiting\": {what, seconds_left}}`; `at` is when the provider saw it, `seconds_left` is counted down to the line's time",
-        meaning: "A `zdd_rollout`'s health, weight and wait: when they change (at most one line per 10 s per rollout) and every `--progress-every` (default 30 s) while it waits; `--progress-every 0s` turns these off.",
+        data: "`{\"rollout\", \"region\", \"at\", \"phase\", \"generations\": [{role, generation, asg, desired, healthy, draining, attached}], \"new_weight_percent\", \"served\", \"floor\", \"waiting\": {what, seconds_left}}`; `at` is when the provider saw it, `seconds_left` is counted down to the line's time",
+        meaning: "A `zdd_rollout`'s health, weight and wait: when they change (at most one line per rollout per 10 s, or per `--progress-every` when that is shorter) and every `--progress-every` (default 30 s) while it waits; `--progress-every 0s` turns these off.",
     },
     EventSpec {
         name: "rollout_started",
         levels: &[I],
-        data: "`{\"rollout\", \"at\", \"strategy\", \"from_generation\", \"to_generation\"}`",
-        meaning: "A `zdd_rollout`'s run began (the provider's own events, read live while terraform applies).",
+        data: "`{\"rollout\", \"region\", \"at\", \"operation\", \"strategy\", \"from_generation\", \"to_generation\"}`: `operation` is `rollout`, `rollback` (finishing an interrupted rollback of `to_generation`; `from_generation` serves again) or `teardown` (a destroy)",
+        meaning: "A `zdd_rollout`'s run began (the provider's own events, read live while terraform applies). Every `rollout_*` event names the fleet by `rollout` and `region` (`null` when the provider did not say): one apply may roll out two fleets of one name in two regions.",
     },
     EventSpec {
         name: "signal",
