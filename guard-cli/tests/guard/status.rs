@@ -337,9 +337,15 @@ async fn status_shows_a_fleet_mid_rollout_from_aws_alone_and_keeps_owners_and_na
         ]
     );
     // g2's two instances are healthy in routed groups; web-api's instance in blue is not web's.
+    // The 3:1 listener's two groups are one stream of traffic.
     assert_eq!(
         fleet["floor"],
-        serde_json::json!({"floor": 2, "healthy": 2, "holds": true})
+        serde_json::json!({
+            "floor": 2,
+            "healthy": 2,
+            "behind": [{"target_groups": fixture.target_group_names, "healthy": 2}],
+            "holds": true
+        })
     );
     let everything = json.to_string();
     assert!(
