@@ -182,6 +182,18 @@ pub struct Sample {
     pub weight_new: Option<u32>,
 }
 
+/// Every `last_rollout.status` the provider writes (its `STATUSES` table, which documents each,
+/// is checked against this list), for readers such as `zdd-guard report`.
+pub const ROLLOUT_STATUSES: &[&str] = &["succeeded", "rolled_back", "failed", "interrupted"];
+
+/// The `last_rollout.steps[].action`s that fail a rollout (each is in the provider's documented
+/// `ACTIONS` table; a test there keeps them in step).
+pub const FAILURE_ACTIONS: &[&str] = &["failure", "abort", "give_up"];
+
+/// The other actions worth a mark on a timeline: judgements, drains, resumes, AWS errors (each
+/// in the provider's `ACTIONS` table too).
+pub const MARKED_ACTIONS: &[&str] = &["analysis", "bake", "drain", "resume", "command_failed"];
+
 #[cfg(test)]
 mod tests {
     use super::*;

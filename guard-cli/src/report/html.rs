@@ -74,8 +74,6 @@ table.steps tr.failure td { background: #ffebee; color: #b71c1c; }
 table.steps tr.unreadable td { color: #9e9e9e; }
 "#;
 
-const KNOWN_STATUSES: &[&str] = &["succeeded", "rolled_back", "failed", "interrupted"];
-
 /// The whole page. `source` says where the state came from (a path, `stdin`, `s3://...`).
 pub fn page(reports: &[RolloutReport], source: &str) -> String {
     let mut html = String::with_capacity(64 * 1024);
@@ -113,7 +111,7 @@ pub fn page(reports: &[RolloutReport], source: &str) -> String {
 }
 
 fn section(html: &mut String, report: &RolloutReport, index: usize) {
-    let status_class = if KNOWN_STATUSES.contains(&report.status.as_str()) {
+    let status_class = if model::KNOWN_STATUSES.contains(&report.status.as_str()) {
         report.status.as_str()
     } else {
         "unknown"
@@ -234,7 +232,7 @@ fn steps_table(html: &mut String, report: &RolloutReport) {
     for (index, step) in report.steps.iter().enumerate() {
         let class = match (step.at, step.action.as_str()) {
             (None, _) => "unreadable",
-            (_, "failure" | "abort" | "give_up") => "failure",
+            (_, action) if model::FAILURE_ACTIONS.contains(&action) => "failure",
             (_, "phase") => "phase",
             _ => "",
         };

@@ -35,11 +35,11 @@ const LABEL_LIMIT: usize = 40;
 /// a count near `u32::MAX` would flatten every real line to the axis.
 pub const MAX_READABLE_HEALTHY: u32 = 100_000;
 
-/// The steps that fail a rollout (the failure marker).
-const FAILURE_ACTIONS: &[&str] = &["failure", "abort", "give_up"];
-
-/// The steps drawn as small marks on the timeline (the rest are in the table only).
-const MARKED_ACTIONS: &[&str] = &["analysis", "bake", "drain", "resume", "command_failed"];
+/// Every `last_rollout.status` the provider writes (any other is drawn as `unknown`); the
+/// steps that fail a rollout (the failure marker, and the table's failure rows); the steps drawn
+/// as small marks on the timeline (the rest are in the table only). All from `zdd-events`,
+/// where the provider's documented tables are checked against them.
+pub use zdd_events::{FAILURE_ACTIONS, MARKED_ACTIONS, ROLLOUT_STATUSES as KNOWN_STATUSES};
 
 /// How a phase is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

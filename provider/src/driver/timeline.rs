@@ -223,6 +223,23 @@ mod tests {
         assert_eq!(written, documented);
     }
 
+    /// `zdd-events`' name lists (read by `zdd-guard report`) are the documented ones.
+    #[test]
+    fn the_shared_status_and_action_names_are_the_documented_ones() {
+        let statuses: BTreeSet<&str> = STATUSES.iter().map(|(status, _)| *status).collect();
+        let shared: BTreeSet<&str> = zdd_events::ROLLOUT_STATUSES.iter().copied().collect();
+        assert_eq!(shared, statuses);
+        for action in zdd_events::FAILURE_ACTIONS
+            .iter()
+            .chain(zdd_events::MARKED_ACTIONS)
+        {
+            assert!(
+                ACTIONS.iter().any(|(documented, _)| documented == action),
+                "{action} is not in ACTIONS"
+            );
+        }
+    }
+
     #[test]
     fn the_drivers_own_action_is_documented() {
         assert!(
