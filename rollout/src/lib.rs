@@ -31,7 +31,7 @@ pub mod sim;
 
 pub use abort::{Abort, AbortReason};
 pub use command::Command;
-pub use engine::{Checkpoint, Decision, Mode, Rollout, gate_poll, step};
+pub use engine::{Checkpoint, Decision, Mode, PhaseEntered, Rollout, gate_poll, step};
 pub use metrics::{MetricPeriod, MetricTiming, TargetGroupPeriods};
 pub use observation::{
     AlarmObservation, AlarmState, AsgObservation, InstanceObservation, LifecycleState,

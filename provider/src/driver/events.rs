@@ -1,5 +1,6 @@
 //! The live event lines ([`zdd_events`]): when [`EVENTS_FILE_ENV`] names a file, each run
-//! appends `started`, a `phase` line per `phase` timeline entry, a `progress` line whenever
+//! appends `started`, a `phase` line per phase the engine entered
+//! ([`zdd_rollout::Decision::phases_entered`]), a `progress` line whenever
 //! the picture changes (and at least every [`COUNTDOWN_REFRESH`] while a countdown runs), and
 //! `finished`. Readers (`zdd-guard run`, anyone tailing the file) see them as they happen.
 //!
@@ -13,8 +14,8 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use zdd_events::{EVENTS_FILE_ENV, Event, EventLine, Progress, SCHEMA_VERSION};
-use zdd_rollout::Outcome;
 use zdd_rollout::spec::{RolloutSpec, Strategy};
+use zdd_rollout::{Outcome, PhaseEntered};
 
 use super::Stopped;
 use super::timeline::rfc3339;
@@ -26,7 +27,6 @@ pub const COUNTDOWN_REFRESH: Duration = Duration::from_secs(10);
 /// Where a run's event lines go.
 pub struct EventSink {
     rollout: String,
-    canary_steps: usize,
     file: Option<File>,
     progress: ProgressGate,
 }
@@ -53,10 +53,6 @@ impl EventSink {
         };
         EventSink {
             rollout: spec.name.clone(),
-            canary_steps: match &spec.strategy {
-                Strategy::Canary(canary) => canary.steps.len(),
-                _ => 0,
-            },
             file,
             progress: ProgressGate::default(),
         }
@@ -80,25 +76,17 @@ impl EventSink {
         );
     }
 
-    /// One look: the step's `phase` timeline entries, then the progress if it changed.
-    pub fn step(&mut self, entries: &[zdd_rollout::Event], progress: &Progress, now: SystemTime) {
+    /// One look: the phases the step entered, then the progress if it changed.
+    pub fn step(&mut self, entered: &[PhaseEntered], progress: &Progress, now: SystemTime) {
         if self.file.is_none() {
             return;
         }
-        let phases: Vec<&zdd_rollout::Event> =
-            entries.iter().filter(|e| e.action == "phase").collect();
-        for (n, entry) in phases.iter().enumerate() {
-            // The step's last phase is the current one; earlier ones are read from the entry.
-            let phase = if n + 1 == phases.len() {
-                progress.phase.clone()
-            } else {
-                phase_tag_of_entry(&entry.detail, self.canary_steps)
-            };
+        for phase in entered {
             self.write(
                 now,
                 Event::Phase {
-                    phase,
-                    detail: entry.detail.clone(),
+                    phase: phase.phase.clone(),
+                    detail: phase.detail.clone(),
                 },
             );
         }
@@ -171,21 +159,6 @@ fn unix_secs(at: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The `zdd:phase` value of a `phase` timeline entry (`draining_old: waiting out ...`,
-/// `canary_step 2 (25 %): ...`): the entry starts with the phase as the timeline writes it,
-/// which is the tag's value except for a canary step (the tag adds the number of steps).
-fn phase_tag_of_entry(detail: &str, canary_steps: usize) -> String {
-    let head = detail.split_once(": ").map_or(detail, |(head, _)| head);
-    let canary = head
-        .strip_prefix("canary_step ")
-        .and_then(|rest| rest.split_once(" ("))
-        .and_then(|(number, weight)| Some((number, weight.strip_suffix(" %)")?)));
-    match canary {
-        Some((number, weight)) => format!("canary_step {number}/{canary_steps} {weight}%"),
-        None => head.to_string(),
-    }
-}
-
 /// When a `progress` line is due: the picture changed (anything but the seconds left), or a
 /// countdown has not been refreshed for [`COUNTDOWN_REFRESH`].
 #[derive(Debug, Default)]
@@ -218,8 +191,6 @@ impl ProgressGate {
 #[cfg(test)]
 mod tests {
     use zdd_events::{WaitKind, Waiting};
-    use zdd_rollout::Phase;
-    use zdd_rollout::fleet::phase_tag;
 
     use super::*;
 
@@ -267,32 +238,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_phase_entry_gives_the_tag_value_of_its_phase() {
-        let phases = [
-            Phase::Launching,
-            Phase::WaitingForHealthy,
-            Phase::CanaryStep {
-                index: 1,
-                weight: 25,
-            },
-            Phase::Rolling { batch: 3 },
-            Phase::DrainingOld,
-            Phase::Baking,
-            Phase::RestoringOld,
-            Phase::Complete,
-        ];
-        for phase in phases {
-            for detail in [format!("{phase}: why it began"), phase.to_string()] {
-                assert_eq!(
-                    phase_tag_of_entry(&detail, 4),
-                    phase_tag(&phase, 4),
-                    "{detail}"
-                );
-            }
-        }
-    }
-
     fn spec() -> RolloutSpec {
         zdd_rollout::sim::fixtures::spec(
             zdd_rollout::sim::fixtures::StrategyKind::BlueGreen,
@@ -320,9 +265,8 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let mut sink = EventSink::to_path(&spec, path_text);
         sink.started(&spec, Some(1), 2, now);
-        let entry = zdd_rollout::Event {
-            at: zdd_rollout::Timestamp(0),
-            action: "phase".into(),
+        let entry = PhaseEntered {
+            phase: "draining_old".into(),
             detail: "draining_old: waiting out the deregistration delay (35s)".into(),
         };
         sink.step(&[entry], &progress(3, Some(35)), now);

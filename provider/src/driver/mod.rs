@@ -226,7 +226,7 @@ pub async fn run_with_poll(
         };
         let decision = rollout.step(&observation, convert::timestamp(now));
         let progress = rollout.progress(&observation, convert::timestamp(now));
-        events.step(&decision.events, &progress, now);
+        events.step(&decision.phases_entered, &progress, now);
         samples.push(unix_secs(now), sample(&progress, now));
         refusals.last_seen = Some(observation);
         stats.steps += 1;

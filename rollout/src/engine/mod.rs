@@ -134,6 +134,19 @@ pub struct Decision {
     /// it resumed in), each checked against [`crate::transitions::TRANSITIONS`].
     #[serde(default)]
     pub transitions: Vec<Transition>,
+    /// The phases this step entered, in order, as the phase record names them: the one source
+    /// for a reader's `phase` lines (a `phase` timeline entry is not always a change of phase).
+    #[serde(default)]
+    pub phases_entered: Vec<PhaseEntered>,
+}
+
+/// A phase the rollout entered (see [`Decision::phases_entered`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseEntered {
+    /// The `zdd:phase` value of the phase (`draining_old`, `canary_step 2/3 25%`).
+    pub phase: String,
+    /// Why, as the timeline says it (`draining_old: waiting out the deregistration delay`).
+    pub detail: String,
 }
 
 /// A rollout in progress: a validated spec plus the checkpoint.
@@ -145,6 +158,8 @@ pub struct Rollout {
     reported: usize,
     /// Phase changes not yet handed out in a [`Decision`].
     transitions: Vec<Transition>,
+    /// Phases entered not yet handed out in a [`Decision`].
+    phases_entered: Vec<PhaseEntered>,
 }
 
 /// Advances `rollout` by one observation. Same as [`Rollout::step`].
@@ -279,6 +294,7 @@ impl Rollout {
             metrics_since: out.metrics_since,
             outcome: self.outcome(),
             transitions: std::mem::take(&mut self.transitions),
+            phases_entered: std::mem::take(&mut self.phases_entered),
         }
     }
 }

@@ -107,6 +107,7 @@ impl Rollout {
                 cp,
                 reported,
                 transitions: Vec::new(),
+                phases_entered: Vec::new(),
             };
             rollout.cp.pending.clear();
             // A resumed apply gets a fresh health window.
@@ -125,6 +126,7 @@ impl Rollout {
             spec,
             reported: 0,
             transitions: Vec::new(),
+            phases_entered: Vec::new(),
         };
         rollout.derive_from_observation(observation, &generations, now);
         rollout.assume_weights_written(now);
@@ -143,10 +145,10 @@ impl Rollout {
         cp.timeline.clear();
         // The rollout `start` derived is replaced, not continued.
         rollout.transitions.clear();
+        rollout.phases_entered.clear();
         rollout.enter_phase(Phase::DetachingOld, now);
-        rollout.log(
+        rollout.describe_entered(
             now,
-            "phase",
             format!(
                 "teardown of {} generation(s): detaching_old",
                 rollout.cp.leftovers.len()
@@ -163,6 +165,7 @@ impl Rollout {
             cp: checkpoint,
             reported,
             transitions: Vec::new(),
+            phases_entered: Vec::new(),
         }
     }
 
@@ -211,9 +214,8 @@ impl Rollout {
                 self.enter_phase(Phase::Launching, now);
                 self.cp.to = max_generation + 1;
                 self.cp.leftovers = leftovers_of(&[]);
-                self.log(
+                self.describe_entered(
                     now,
-                    "phase",
                     format!("launching: first deployment of generation {}", self.cp.to),
                 );
             }
@@ -241,15 +243,14 @@ impl Rollout {
                     self.cp.to = only;
                     self.cp.in_place = true;
                     self.cp.leftovers = leftovers_of(&[only]);
-                    self.log(now, "phase", format!("launching: generation {only} already runs {}: checking size and health", self.spec.launch_template));
+                    self.describe_entered(now, format!("launching: generation {only} already runs {}: checking size and health", self.spec.launch_template));
                 } else {
                     self.cp.from = Some(only);
                     self.cp.to = max_generation + 1;
                     self.cp.leftovers = leftovers_of(&[only]);
                     self.set_stable_group(obs);
-                    self.log(
+                    self.describe_entered(
                         now,
-                        "phase",
                         format!(
                             "launching: {} generation {} → {} ({})",
                             self.spec.strategy_name(),
@@ -354,6 +355,9 @@ impl Rollout {
         let mut transitions = std::mem::take(&mut self.transitions);
         transitions.append(&mut fresh.transitions);
         fresh.transitions = transitions;
+        let mut entered = std::mem::take(&mut self.phases_entered);
+        entered.append(&mut fresh.phases_entered);
+        fresh.phases_entered = entered;
         *self = fresh;
     }
 

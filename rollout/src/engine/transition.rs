@@ -5,7 +5,7 @@ use crate::phase::{Event, Phase};
 use crate::time::Timestamp;
 use crate::transitions::{self, ForbiddenTransition, PhaseKind, Transition};
 
-use super::{RETRY_AFTER, Rollout};
+use super::{PhaseEntered, RETRY_AFTER, Rollout};
 
 impl Rollout {
     pub(super) fn log(&mut self, at: Timestamp, action: &str, detail: String) {
@@ -28,9 +28,25 @@ impl Rollout {
             self.stop_on(forbidden, now);
             return;
         }
-        self.log(now, "phase", text);
+        self.log(now, "phase", text.clone());
         self.cp.phase = phase;
         self.cp.phase_started_at = now;
+        self.entered(text);
+    }
+
+    /// Hands the phase just entered to the next [`super::Decision::phases_entered`].
+    fn entered(&mut self, detail: String) {
+        let phase = self.phase_tag_value();
+        self.phases_entered.push(PhaseEntered { phase, detail });
+    }
+
+    /// Says why the rollout began or resumed in the phase [`Rollout::enter_phase`] entered: a
+    /// `phase` timeline entry, and the detail of the phase entered.
+    pub(super) fn describe_entered(&mut self, now: Timestamp, text: String) {
+        self.log(now, "phase", text.clone());
+        if let Some(last) = self.phases_entered.last_mut() {
+            last.detail = text;
+        }
     }
 
     /// Begins or resumes the rollout in `phase` (an entry of the table: the caller logs why).
@@ -39,7 +55,9 @@ impl Rollout {
             self.stop_on(forbidden, now);
             return;
         }
+        let detail = phase.to_string();
         self.cp.phase = phase;
+        self.entered(detail);
     }
 
     /// Records the transition (for [`Decision::transitions`]) and checks it against the table.
@@ -64,9 +82,10 @@ impl Rollout {
     pub(super) fn stop_on(&mut self, forbidden: ForbiddenTransition, now: Timestamp) {
         let reason = forbidden.to_string();
         self.log(now, "failure", reason.clone());
-        self.cp.failure = Some(reason);
+        self.cp.failure = Some(reason.clone());
         self.cp.phase = Phase::Failed;
         self.cp.phase_started_at = now;
+        self.entered(format!("{}: {reason}", Phase::Failed));
     }
 
     pub(super) fn fail(&mut self, reason: String, now: Timestamp) {

@@ -102,6 +102,8 @@ pub struct Report {
     pub trace: Vec<String>,
     /// Every phase change the controller reported, in order (across kills and resumes).
     pub transitions: Vec<Transition>,
+    /// Every phase the controller reported entering, in order (across kills and resumes).
+    pub phases_entered: Vec<crate::PhaseEntered>,
     /// The scenario's scaling events: each one a group carried out, and each one lost.
     pub scaling_log: Vec<String>,
     /// Every instance observed held by a lifecycle hook: `"<id> Pending:Wait"`,
@@ -140,6 +142,7 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
     let mut metrics_since = None;
     let mut trace = Vec::new();
     let mut transitions = Vec::new();
+    let mut phases_entered = Vec::new();
     let mut steps = 0usize;
     let mut kills = 0usize;
     let mut outcome = None;
@@ -167,6 +170,7 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
             ));
         }
         transitions.extend_from_slice(&decision.transitions);
+        phases_entered.extend_from_slice(&decision.phases_entered);
         metrics_since = decision.metrics_since;
         if let Some(done) = decision.outcome.clone() {
             // The final phase record goes out, as the provider's driver sends it; nothing
@@ -278,6 +282,7 @@ pub fn run_with(scenario: &Scenario, make: &mut ControllerFactory<'_>, kill: &Ki
         launches: world.launches.clone(),
         trace,
         transitions,
+        phases_entered,
         scaling_log: world.scaling_log.clone(),
         hook_waits: world
             .hook_waits

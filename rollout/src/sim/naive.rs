@@ -81,6 +81,7 @@ impl Controller for NaiveController {
             events: Vec::new(),
             metrics_since: None,
             transitions: Vec::new(),
+            phases_entered: Vec::new(),
         }
     }
 

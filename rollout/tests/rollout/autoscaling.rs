@@ -518,3 +518,47 @@ fn a_killed_rollback_resumes_what_the_tag_says_zdd_suspended() {
     let resumed = line_of(&report, &format!("resume {SUSPEND} on web-g1"));
     assert!(killed < resumed, "{}", render(&report));
 }
+
+/// A reader's `phase` lines come from `Decision::phases_entered`: the canary's "follows the
+/// serving group" (a `phase` timeline entry, but no change of phase) is not one, and each
+/// change of phase is one.
+#[test]
+fn following_the_serving_group_is_no_phase_entered() {
+    let raw = autoscaled(StrategyKind::Canary, 3, 8);
+    let report = succeeded(&scenario(
+        &raw,
+        None,
+        vec![at(100, ScalingGroup::Serving, 6)],
+    ));
+    assert!(
+        has_line(&report, "follows the serving group"),
+        "{}",
+        render(&report)
+    );
+    assert!(
+        report
+            .phases_entered
+            .iter()
+            .all(|entered| !entered.detail.contains("follows the serving group")),
+        "{:#?}",
+        report.phases_entered
+    );
+    assert_eq!(
+        report.phases_entered.len(),
+        report.transitions.len(),
+        "{:#?}",
+        report.phases_entered
+    );
+    let values: Vec<&str> = report
+        .phases_entered
+        .iter()
+        .map(|entered| entered.phase.as_str())
+        .collect();
+    assert!(
+        values
+            .iter()
+            .any(|value| value.starts_with("canary_step 1/")),
+        "{values:?}"
+    );
+    assert_eq!(values.last(), Some(&"complete"), "{values:?}");
+}
