@@ -7,8 +7,8 @@
 //! Per rollout: a line when it starts, one per phase, one when it finishes, and a progress line
 //! ("web: healthy 3/4 new, 4/4 old, weight 25 %, soak 2m10s left") when its health or weight
 //! changes (at most one per [`MIN_CHANGE_GAP`]) and at least every `progress_every` while it
-//! waits. Plain lines only, prefixed by the rollout's name so several rollouts of one apply can
-//! interleave: no cursor movement, no carriage return (CI logs keep every byte), and nothing the
+//! waits. Plain lines only, prefixed by the rollout's name (and its region, when the provider
+//! names it: "web [eu-west-1]") so several rollouts of one apply can interleave: no cursor movement, no carriage return (CI logs keep every byte), and nothing the
 //! provider wrote (names, phases, details) reaches a terminal raw: control characters, line
 //! separators and bidirectional overrides are shown escaped, and long texts are cut.
 
