@@ -50,6 +50,14 @@ pub struct AwsClients {
 }
 
 impl AwsClients {
+    /// The region the clients call (the provider's `region`, or the SDK's default chain's).
+    pub fn region(&self) -> Option<String> {
+        self.autoscaling_client
+            .config()
+            .region()
+            .map(ToString::to_string)
+    }
+
     /// The clients for `sdk` with [`CallOptions::from_env`] on each, whatever `sdk` says (a
     /// configuration built elsewhere may carry no timeouts at all).
     pub fn new(sdk: &aws_config::SdkConfig, endpoints: &Endpoints) -> AwsClients {

@@ -13,9 +13,10 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
+use zdd_events::Operation;
 use zdd_events::{EVENTS_FILE_ENV, Event, EventLine, Progress, SCHEMA_VERSION};
 use zdd_rollout::spec::{RolloutSpec, Strategy};
-use zdd_rollout::{Outcome, PhaseEntered};
+use zdd_rollout::{Mode, Outcome, PhaseEntered, Rollout};
 
 use super::Stopped;
 use super::timeline::rfc3339;
@@ -27,6 +28,8 @@ pub const COUNTDOWN_REFRESH: Duration = Duration::from_secs(10);
 /// Where a run's event lines go.
 pub struct EventSink {
     rollout: String,
+    /// The fleet's region (two fleets of one name in two regions of one apply).
+    region: Option<String>,
     file: Option<File>,
     progress: ProgressGate,
 }
@@ -53,13 +56,39 @@ impl EventSink {
         };
         EventSink {
             rollout: spec.name.clone(),
+            region: None,
             file,
             progress: ProgressGate::default(),
         }
     }
 
+    /// The sink, its lines naming `region`.
+    #[must_use]
+    pub fn in_region(mut self, region: Option<String>) -> EventSink {
+        self.region = region;
+        self
+    }
+
+    /// The run began, or went on to another target generation (a superseded one rolled back).
+    pub fn started_for(&mut self, rollout: &Rollout, now: SystemTime) {
+        self.started(
+            rollout.spec(),
+            operation_of(rollout),
+            rollout.previous_generation(),
+            rollout.target_generation(),
+            now,
+        );
+    }
+
     /// The run began.
-    pub fn started(&mut self, spec: &RolloutSpec, from: Option<u64>, to: u64, now: SystemTime) {
+    pub fn started(
+        &mut self,
+        spec: &RolloutSpec,
+        operation: Operation,
+        from: Option<u64>,
+        to: u64,
+        now: SystemTime,
+    ) {
         let strategy = match spec.strategy {
             Strategy::BlueGreen { .. } => "blue_green",
             Strategy::Rolling { .. } => "rolling",
@@ -68,7 +97,7 @@ impl EventSink {
         self.write(
             now,
             Event::Started {
-                operation: zdd_events::Operation::Rollout,
+                operation,
                 strategy: strategy.to_string(),
                 from_generation: from,
                 to_generation: to,
@@ -123,7 +152,7 @@ impl EventSink {
             schema_version: SCHEMA_VERSION,
             at: rfc3339(now),
             rollout: self.rollout.clone(),
-            region: None,
+            region: self.region.clone(),
             event,
         };
         let mut text = match serde_json::to_string(&line) {
@@ -152,6 +181,18 @@ fn open_regular_for_append(path: &str) -> std::io::Result<File> {
         _ => {}
     }
     OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// What a run does: a destroy tears down, a run in a rollback (resumed, or a superseded
+/// generation's) rolls back, anything else rolls out.
+pub fn operation_of(rollout: &Rollout) -> Operation {
+    if rollout.checkpoint().mode == Mode::Teardown {
+        Operation::Teardown
+    } else if rollout.phase().is_rollback() {
+        Operation::Rollback
+    } else {
+        Operation::Rollout
+    }
 }
 
 fn unix_secs(at: SystemTime) -> u64 {
@@ -264,7 +305,7 @@ mod tests {
         let spec = spec();
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let mut sink = EventSink::to_path(&spec, path_text);
-        sink.started(&spec, Some(1), 2, now);
+        sink.started(&spec, Operation::Rollout, Some(1), 2, now);
         let entry = PhaseEntered {
             phase: "draining_old".into(),
             detail: "draining_old: waiting out the deregistration delay (35s)".into(),
@@ -301,7 +342,7 @@ mod tests {
         let spec = spec();
         // A directory cannot be opened for writing.
         let mut sink = EventSink::to_path(&spec, dir.to_str().unwrap());
-        sink.started(&spec, None, 1, SystemTime::now());
+        sink.started(&spec, Operation::Rollout, None, 1, SystemTime::now());
         sink.finished("interrupted", &Err(Stopped::Cancelled), SystemTime::now());
         assert!(sink.file.is_none());
         // Unset: nothing at all.
@@ -328,5 +369,30 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("opening a named pipe as the events file blocked");
         assert!(refused);
+    }
+}
+
+#[cfg(test)]
+mod operation_tests {
+    use zdd_rollout::{Observation, Timestamp};
+
+    use super::*;
+
+    fn spec() -> RolloutSpec {
+        zdd_rollout::sim::fixtures::spec(
+            zdd_rollout::sim::fixtures::StrategyKind::BlueGreen,
+            &zdd_rollout::sim::fixtures::FleetShape::default(),
+            1,
+        )
+        .unwrap()
+    }
+
+    /// A destroy said "rolling out generation 0" (the operation was always a rollout).
+    #[test]
+    fn a_destroy_is_a_teardown_and_a_first_deployment_a_rollout() {
+        let torn = Rollout::teardown(spec(), &Observation::default(), Timestamp(0));
+        assert_eq!(operation_of(&torn), Operation::Teardown);
+        let fresh = Rollout::start(spec(), &Observation::default(), Timestamp(0));
+        assert_eq!(operation_of(&fresh), Operation::Rollout);
     }
 }

@@ -163,13 +163,9 @@ pub async fn run_with_poll(
     let budget_before = aws.budget_stats();
     let mut give_up = GiveUp::default();
     let mut refusals = Refusals::default();
-    let mut events = EventSink::from_env(rollout.spec());
-    events.started(
-        rollout.spec(),
-        rollout.previous_generation(),
-        rollout.target_generation(),
-        started_at,
-    );
+    let mut events = EventSink::from_env(rollout.spec()).in_region(aws.region());
+    events.started_for(&rollout, started_at);
+    let mut announced_target = rollout.target_generation();
     let mut samples = SampleLog::new();
 
     let outcome = loop {
@@ -226,6 +222,11 @@ pub async fn run_with_poll(
         };
         let decision = rollout.step(&observation, convert::timestamp(now));
         let progress = rollout.progress(&observation, convert::timestamp(now));
+        if rollout.target_generation() != announced_target {
+            // A superseded generation rolled back: the run now rolls out another one.
+            announced_target = rollout.target_generation();
+            events.started_for(&rollout, now);
+        }
         events.step(&decision.phases_entered, &progress, now);
         samples.push(unix_secs(now), sample(&progress, now));
         refusals.last_seen = Some(observation);
