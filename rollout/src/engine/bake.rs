@@ -62,6 +62,30 @@ impl Rollout {
             .sum()
     }
 
+    /// When the bake begun at `started` ends: after its duration and, for a canary, once the
+    /// metric period that closes it is complete.
+    pub(super) fn bake_end(&self, bake: &BakeSpec, started: Timestamp) -> Timestamp {
+        let end = started + bake.duration;
+        if !matches!(self.spec.strategy, Strategy::Canary(_)) {
+            return end;
+        }
+        let timing = self.spec.metric_timing;
+        let (window, _) = windows(&timing, started, bake.duration, bake.duration);
+        end.max(timing.complete_at(window.until))
+    }
+
+    /// When the bake begun at `started` ends at the latest: its [`Rollout::bake_end`], or, once
+    /// extended for evidence (alarms without data), `max_soak` after that.
+    pub(super) fn bake_deadline(&self, bake: &BakeSpec, started: Timestamp) -> Timestamp {
+        let end = self.bake_end(bake, started);
+        match &self.spec.strategy {
+            Strategy::Canary(canary) if self.cp.soak_extended == Some(started) => {
+                end + canary.max_soak
+            }
+            _ => end,
+        }
+    }
+
     pub(super) fn on_baking(&mut self, obs: &Observation, now: Timestamp, out: &mut Out) {
         let Some(bake) = self.bake().cloned() else {
             self.goto(Phase::DeletingOld, now, "no bake configured".into());
@@ -90,12 +114,11 @@ impl Rollout {
             self.fail(reason, now);
             return;
         }
-        let mut end = started + bake.duration;
+        let end = self.bake_end(&bake, started);
         if let Strategy::Canary(canary) = self.spec.strategy.clone() {
             let timing = self.spec.metric_timing;
             let (window, _) = windows(&timing, started, bake.duration, bake.duration);
             out.metrics_since = Some(window.from);
-            end = end.max(timing.complete_at(window.until));
             let judged = window.complete_part(&timing, now);
             let limits = Limits {
                 max_5xx_ratio: canary.max_5xx_ratio,

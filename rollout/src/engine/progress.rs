@@ -207,14 +207,10 @@ impl Rollout {
             }
             Phase::Baking => {
                 let bake = self.bake()?;
-                let started = self.cp.phase_started_at;
-                let mut end = started + bake.duration;
-                if matches!(self.spec.strategy, Strategy::Canary(_)) {
-                    let timing = self.spec.metric_timing;
-                    let (window, _) = windows(&timing, started, bake.duration, bake.duration);
-                    end = end.max(timing.complete_at(window.until));
-                }
-                timed(WaitKind::Bake, end)
+                timed(
+                    WaitKind::Bake,
+                    self.bake_deadline(bake, self.cp.phase_started_at),
+                )
             }
             Phase::DeletingOld | Phase::DeletingNew => {
                 let names = if self.cp.phase == Phase::DeletingNew {

@@ -146,7 +146,14 @@ fn longest(spec: &RolloutSpec, what: WaitKind, deregistration_delay: Duration) -
             _ => return None,
         },
         WaitKind::Drain => deregistration_delay + spec.drain_margin,
-        WaitKind::Bake => spec.bake.as_ref()?.duration + slack,
+        WaitKind::Bake => {
+            // Extended for evidence: up to max_soak more.
+            let extension = match &spec.strategy {
+                Strategy::Canary(canary) => canary.max_soak,
+                _ => Duration::ZERO,
+            };
+            spec.bake.as_ref()?.duration + slack + extension
+        }
         WaitKind::Hook => return None,
     };
     Some(bound.as_secs())
@@ -185,7 +192,11 @@ fn assert_progress_holds(spec: &RolloutSpec, looks: &[Look]) -> BTreeSet<&'stati
         // The invariant checker's floor for a fleet that keeps its configured capacity.
         assert_eq!(p.floor, spec.capacity_floor(), "{at}");
         assert_eq!(p.served, spec.capacity.desired, "{at}");
-        let extended = look.events.iter().any(|e| e.contains("soak extended"));
+        // An extension for evidence moves the wait's end: the countdown may go up once.
+        let extended = look
+            .events
+            .iter()
+            .any(|e| e.contains("soak extended") || e.contains("bake extended"));
         match &p.waiting {
             Some(waiting) => {
                 if let Some(left) = waiting.seconds_left {
@@ -312,6 +323,48 @@ fn a_bake_counts_down_from_its_duration() {
         // The first look of the bake sees (nearly) all of it left.
         assert!(bake.first().is_some_and(|first| *first >= 290), "{bake:?}");
     }
+}
+
+/// A canary bake extended for evidence (its alarm without data) bakes on up to `max_soak`
+/// past its end: its countdown runs to that end, not to "0 s left" at the bake's own end
+/// (which it showed, and kept, for the whole extension).
+#[test]
+fn an_extended_bake_counts_down_to_the_end_of_its_extension() {
+    let shape = FleetShape {
+        soak: Duration::from_secs(120),
+        ..FleetShape::default()
+    };
+    let mut raw = raw_spec(StrategyKind::Canary, &shape, 7);
+    if let Some(canary) = raw.canary.as_mut() {
+        canary.alarm_names = None;
+        canary.insufficient_evidence = Some("extend".into());
+        canary.max_soak = Some("5m".into());
+    }
+    raw.bake = Some(RawBake {
+        duration: Some("5m".into()),
+        alarm_names: Some(vec!["web-bake".into()]),
+    });
+    let spec = RolloutSpec::validate(&raw).unwrap_or_else(|e| panic!("{e}"));
+    let faults = Faults {
+        alarms_without_data: true,
+        ..Faults::default()
+    };
+    let (_, looks) = recorded(&spec, faults);
+    assert_progress_holds(&spec, &looks);
+    let extended = looks
+        .iter()
+        .position(|l| l.events.iter().any(|e| e.contains("bake extended")))
+        .expect("the bake is extended");
+    let left: Vec<u64> = looks[extended..]
+        .iter()
+        .filter_map(|l| l.progress.waiting.as_ref())
+        .filter(|w| w.what == WaitKind::Bake)
+        .filter_map(|w| w.seconds_left)
+        .collect();
+    assert!(left.len() > 1, "the extension is looked at: {left:?}");
+    assert!(left.iter().all(|s| *s > 0), "{left:?}");
+    // The first look of the extension sees (nearly) all of max_soak left.
+    assert!(left[0] >= 290, "{left:?}");
 }
 
 #[test]
