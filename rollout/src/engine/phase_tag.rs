@@ -40,7 +40,7 @@ impl Rollout {
         }
         let phase = self.phase_tag_value();
         let since = self.cp.phase_started_at.as_millis() / 1000;
-        let floor = self.capacity_floor();
+        let floor = self.shown_floor();
         let record = [
             (TAG_PHASE, phase.clone()),
             (TAG_PHASE_SINCE, since.to_string()),

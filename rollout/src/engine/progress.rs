@@ -55,8 +55,8 @@ impl Rollout {
             phase: self.phase_tag_value(),
             generations,
             new_weight_percent,
-            served: self.cp.served.unwrap_or_else(|| self.capacity_goal()),
-            floor: self.capacity_floor(),
+            served: self.shown_served(),
+            floor: self.shown_floor(),
             waiting: self.waiting(obs, now),
         }
     }

@@ -76,6 +76,22 @@ impl Rollout {
         (self.capacity_goal() * self.spec.min_healthy_percent).div_ceil(100)
     }
 
+    /// The capacity a reader is told is served (progress, the phase record): what the fleet
+    /// served when the rollout began (`cp.served`), else the capacity goal.
+    pub(super) fn shown_served(&self) -> u32 {
+        self.cp.served.unwrap_or_else(|| self.capacity_goal())
+    }
+
+    /// The floor a reader is told the rollout holds, on the same base as
+    /// [`Rollout::shown_served`]: a scale-out (desired above what is served) holds the floor of
+    /// what is served, not of a capacity no generation serves yet; never above the engine's own
+    /// [`Rollout::capacity_floor`].
+    pub(super) fn shown_floor(&self) -> u32 {
+        (self.shown_served() * self.spec.min_healthy_percent)
+            .div_ceil(100)
+            .min(self.capacity_floor())
+    }
+
     /// Whether the new group records the capacity served in `zdd:capacity` (only where it
     /// is not simply the configured capacity).
     pub(super) fn records_capacity(&self) -> Option<u32> {

@@ -116,9 +116,13 @@ fn fixture(kind: StrategyKind, bake: bool) -> RolloutSpec {
 
 fn recorded(spec: &RolloutSpec, faults: Faults) -> (Report, Vec<Look>) {
     let scenario = update("progress", 11, spec.clone(), Timings::default(), faults);
+    recorded_in(spec, &scenario)
+}
+
+fn recorded_in(spec: &RolloutSpec, scenario: &zdd_rollout::sim::Scenario) -> (Report, Vec<Look>) {
     let log = Rc::new(RefCell::new(Vec::new()));
     let report = run_with(
-        &scenario,
+        scenario,
         &mut |observation, now, checkpoint| -> Box<dyn Controller> {
             Box::new(Recording {
                 inner: Rollout::resume(spec.clone(), checkpoint, observation, now),
@@ -365,6 +369,35 @@ fn an_extended_bake_counts_down_to_the_end_of_its_extension() {
     assert!(left.iter().all(|s| *s > 0), "{left:?}");
     // The first look of the extension sees (nearly) all of max_soak left.
     assert!(left[0] >= 290, "{left:?}");
+}
+
+/// A rollout that scales out (desired 5, the fleet serving 3) is shown serving 3 with the
+/// floor of 3: the floor of 5 it showed (zdd:floor too) read as broken on a fleet serving 3
+/// healthy targets.
+#[test]
+fn a_scale_out_shows_the_floor_of_what_is_served() {
+    let shape = FleetShape {
+        desired: 5,
+        ..FleetShape::default()
+    };
+    let raw = raw_spec(StrategyKind::BlueGreen, &shape, 7);
+    let spec = RolloutSpec::validate(&raw).unwrap_or_else(|e| panic!("{e}"));
+    let mut scenario = update(
+        "progress scale-out",
+        11,
+        spec.clone(),
+        Timings::default(),
+        Faults::default(),
+    );
+    scenario.previous_desired = Some(3);
+    let (report, looks) = recorded_in(&spec, &scenario);
+    assert_eq!(report.outcome, Some(Outcome::Succeeded { generation: 2 }));
+    let first = &looks[0].progress;
+    assert_eq!(first.served, 3, "{first:?}");
+    for (n, look) in looks.iter().enumerate() {
+        let p = &look.progress;
+        assert!(p.floor <= p.served, "look {n}: {p:?}");
+    }
 }
 
 #[test]
