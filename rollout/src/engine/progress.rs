@@ -12,7 +12,6 @@ use crate::spec::Strategy;
 use crate::time::Timestamp;
 
 use super::groups::is_live;
-use super::soak::windows;
 use super::{Mode, Rollout};
 
 impl Rollout {
@@ -174,14 +173,7 @@ impl Rollout {
                     return None;
                 };
                 let soak = canary.steps.get(*index)?.soak;
-                let timing = self.spec.metric_timing;
-                let (window, longest) = windows(&timing, applied, soak, canary.max_soak);
-                let until = if self.cp.soak_extended == Some(applied) {
-                    longest.until
-                } else {
-                    window.until
-                };
-                timed(WaitKind::Soak, timing.complete_at(until))
+                timed(WaitKind::Soak, self.soak_deadline(canary, applied, soak))
             }
             Phase::RestoringOld => {
                 let old = self.old_name()?;

@@ -58,6 +58,25 @@ pub(super) fn windows(
 }
 
 impl Rollout {
+    /// When the soak of a step whose weight landed at `applied` is judged at the latest: once
+    /// its window's last period is published, or, extended for evidence, its longest window's
+    /// (`max_soak`). The countdown a reader sees ends here.
+    pub(super) fn soak_deadline(
+        &self,
+        canary: &CanarySpec,
+        applied: Timestamp,
+        soak: Duration,
+    ) -> Timestamp {
+        let timing = self.spec.metric_timing;
+        let (window, longest) = windows(&timing, applied, soak, canary.max_soak);
+        let until = if self.cp.soak_extended == Some(applied) {
+            longest.until
+        } else {
+            window.until
+        };
+        timing.complete_at(until)
+    }
+
     /// Judges the soak of a canary step whose weights were applied at `applied`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn judge_soak(
