@@ -11,6 +11,9 @@ use super::clients::AwsClients;
 use super::error::AwsError;
 use super::types::{AsgInfo, AsgInstance, NewAsg, TAG_GENERATION, TAG_OWNER, TAG_ROLLOUT};
 
+/// The most records `DescribeAutoScalingGroups` answers per page (AWS: default 50, max 100).
+const MAX_RECORDS: i32 = 100;
+
 impl AwsClients {
     /// Creates the Auto Scaling group for one generation, named `<rollout>-g<generation>` and
     /// tagged `zdd:rollout` / `zdd:generation` (plus the user's tags, propagated at launch),
@@ -194,10 +197,32 @@ impl AwsClients {
     /// Every group tagged `zdd:rollout = <rollout>`, ordered by generation (untagged or
     /// unparsable generations last), all pages.
     ///
+    /// Coalesced ([`super::coalesce`]): the rollouts asked for while one call gathers share a
+    /// `DescribeAutoScalingGroups` whose tag filter names them all.
+    ///
     /// # Idempotency
     /// Read-only.
     pub async fn describe_rollout_asgs(&self, rollout: &str) -> Result<Vec<AsgInfo>, AwsError> {
-        let mut groups = Vec::new();
+        self.shared()
+            .rollout_groups
+            .get(
+                rollout.to_string(),
+                self.read_priority(),
+                |rollouts, priority| {
+                    self.with_read_priority(priority)
+                        .describe_groups_of_rollouts(rollouts)
+                },
+            )
+            .await
+    }
+
+    /// The groups of each of `rollouts` (a filter value each), all pages, each rollout's
+    /// ordered by generation; a rollout without groups is left out.
+    async fn describe_groups_of_rollouts(
+        self,
+        rollouts: Vec<String>,
+    ) -> Result<BTreeMap<String, Vec<AsgInfo>>, AwsError> {
+        let mut groups: BTreeMap<String, Vec<AsgInfo>> = BTreeMap::new();
         let mut next_token: Option<String> = None;
         loop {
             let token = next_token.take();
@@ -208,27 +233,31 @@ impl AwsClients {
                         .filters(
                             Filter::builder()
                                 .name(format!("tag:{TAG_ROLLOUT}"))
-                                .values(rollout)
+                                .set_values(Some(rollouts.clone()))
                                 .build(),
                         )
+                        .max_records(MAX_RECORDS)
                         .set_next_token(token)
                         .send()
                 })
                 .await?;
-            groups.extend(
-                output
-                    .auto_scaling_groups()
-                    .iter()
-                    .map(asg_info)
-                    // Filters are advisory on some endpoints: check the tag ourselves.
-                    .filter(|group| group.rollout.as_deref() == Some(rollout)),
-            );
+            for group in output.auto_scaling_groups().iter().map(asg_info) {
+                // Filters are advisory on some endpoints: check the tag ourselves.
+                let Some(rollout) = group.rollout.clone() else {
+                    continue;
+                };
+                if rollouts.contains(&rollout) {
+                    groups.entry(rollout).or_default().push(group);
+                }
+            }
             match output.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
                 _ => break,
             }
         }
-        groups.sort_by_key(|group| (group.generation.is_none(), group.generation));
+        for list in groups.values_mut() {
+            list.sort_by_key(|group| (group.generation.is_none(), group.generation));
+        }
         Ok(groups)
     }
 

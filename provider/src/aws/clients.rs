@@ -12,6 +12,7 @@ use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 
 use super::budget::RateLimits;
 use super::budget::{AUTOSCALING, Api, BudgetStats, CLOUDWATCH, ELBV2, Priority, RateBudget};
+use super::coalesce::{DEFAULT_WINDOW, SharedReads};
 use super::config::{AwsSettings, CallTimeouts, Endpoints, load_sdk_config};
 use super::error::{AwsError, api_error};
 use super::retries::Retries;
@@ -45,6 +46,8 @@ pub struct AwsClients {
     elbv2_client: aws_sdk_elasticloadbalancingv2::Client,
     cloudwatch_client: aws_sdk_cloudwatch::Client,
     budget: Arc<RateBudget>,
+    /// Reads coalesced across every clone (every resource of the apply).
+    shared: Arc<SharedReads>,
     /// The priority of reads made through this handle: a command's own reads go first too.
     reads: Priority,
 }
@@ -112,6 +115,7 @@ impl AwsClients {
             elbv2_client: aws_sdk_elasticloadbalancingv2::Client::from_conf(elbv2.build()),
             cloudwatch_client: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
             budget: Arc::new(RateBudget::new(options.limits)),
+            shared: Arc::new(SharedReads::new(DEFAULT_WINDOW)),
             reads: Priority::Observation,
         }
     }
@@ -166,6 +170,25 @@ impl AwsClients {
     /// The rate budget every clone shares.
     pub fn budget(&self) -> &RateBudget {
         &self.budget
+    }
+
+    /// The coalesced reads every clone shares.
+    pub(super) fn shared(&self) -> &SharedReads {
+        &self.shared
+    }
+
+    /// The priority of this handle's reads.
+    pub(super) fn read_priority(&self) -> Priority {
+        self.reads
+    }
+
+    /// This handle with its reads at `priority` (a coalesced call goes with its most urgent
+    /// member's priority).
+    pub(super) fn with_read_priority(&self, priority: Priority) -> AwsClients {
+        AwsClients {
+            reads: priority,
+            ..self.clone()
+        }
     }
 
     /// This handle for a command: its reads (the describe before an attach, the listener

@@ -1,6 +1,7 @@
 //! Elastic Load Balancing v2: target health (the only health that counts for invariants 1
 //! and 2), target group timings, and the weighted listener a canary steps through.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -21,6 +22,37 @@ impl AwsClients {
     /// # Idempotency
     /// Read-only.
     pub async fn target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> Result<Vec<TargetHealth>, AwsError> {
+        self.shared()
+            .target_health
+            .get(
+                target_group_arn.to_string(),
+                self.read_priority(),
+                |arns, priority| {
+                    self.with_read_priority(priority)
+                        .describe_target_health(arns)
+                },
+            )
+            .await
+    }
+
+    /// The targets of each of `arns`, one `DescribeTargetHealth` each (the API takes one
+    /// target group and answers every target at once: it has no pages).
+    async fn describe_target_health(
+        self,
+        arns: Vec<String>,
+    ) -> Result<BTreeMap<String, Vec<TargetHealth>>, AwsError> {
+        let mut answers = BTreeMap::new();
+        for arn in arns {
+            let targets = self.target_health_of(&arn).await?;
+            answers.insert(arn, targets);
+        }
+        Ok(answers)
+    }
+
+    async fn target_health_of(
         &self,
         target_group_arn: &str,
     ) -> Result<Vec<TargetHealth>, AwsError> {

@@ -4,7 +4,7 @@
 
 use aws_sdk_autoscaling::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AwsError {
     /// An AWS API call failed.
     #[error("{operation} failed: {code}: {message}")]

@@ -11,6 +11,7 @@ mod autoscaling;
 pub mod budget;
 mod clients;
 mod cloudwatch;
+pub mod coalesce;
 mod config;
 mod elbv2;
 mod error;

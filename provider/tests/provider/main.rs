@@ -8,9 +8,12 @@ mod common;
 
 mod aws_adapter;
 mod aws_budget;
+mod aws_coalesce;
+mod aws_pagination;
 mod aws_scaling;
 mod aws_timeouts;
 mod bench_rollouts;
+mod bench_scale;
 mod docs;
 mod e2e_autoscaling;
 mod e2e_blue_green;

@@ -1,0 +1,1 @@
+//! Issue #16: filled in by its helper.
