@@ -40,6 +40,11 @@ pub trait Provider: Send + Sync + 'static {
         config: Self::Config,
     ) -> impl Future<Output = Outcome<()>> + Send;
 
+    /// Checks the provider block's configuration at `ValidateProviderConfig` (`terraform
+    /// validate`, and before every plan), pushing diagnostics to `ctx`. `config` may hold
+    /// unknown values (a variable not known yet): check what is known. None by default.
+    fn validate(&self, _ctx: &mut Ctx, _config: &Value) {}
+
     /// Registers resource and data source types.
     fn register(&self, registry: &mut Registry);
 }
@@ -152,6 +157,7 @@ fn failure_reply(ctx: Ctx, failure: Failure, ty: &Type, fallback: Value) -> Repl
 
 pub(crate) trait DynProvider: Send + Sync {
     fn schema(&self) -> &Schema;
+    fn validate(&self, ctx: &mut Ctx, config: &Value);
     fn configure(
         self: Arc<Self>,
         ctx: Ctx,
@@ -168,6 +174,10 @@ pub(crate) struct TypedProvider<P: Provider> {
 impl<P: Provider> DynProvider for TypedProvider<P> {
     fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    fn validate(&self, ctx: &mut Ctx, config: &Value) {
+        self.inner.validate(ctx, config);
     }
 
     fn configure(

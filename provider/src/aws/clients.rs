@@ -122,8 +122,14 @@ impl AwsClients {
 
     /// Loads the SDK configuration for `settings` and builds the clients.
     pub async fn from_settings(settings: &AwsSettings) -> AwsClients {
+        AwsClients::from_settings_with(settings, CallOptions::from_env()).await
+    }
+
+    /// Loads the SDK configuration for `settings` and builds the clients with `options` (the
+    /// provider block's rate limits among them).
+    pub async fn from_settings_with(settings: &AwsSettings, options: CallOptions) -> AwsClients {
         let sdk = load_sdk_config(settings).await;
-        AwsClients::new(&sdk, &settings.endpoints)
+        AwsClients::with_options(&sdk, &settings.endpoints, options)
     }
 
     /// The timeouts each client enforces, by service (`None`: one of the three is unset).

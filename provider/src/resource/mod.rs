@@ -8,9 +8,12 @@ pub mod schema;
 
 use std::sync::{Arc, RwLock};
 
-use zdd_tfplugin::{Ctx, Failure, Outcome, Provider, Registry, Schema};
+use zdd_tfplugin::{
+    AttributePath, Ctx, Diagnostic, Failure, Outcome, Provider, Registry, Schema, Value,
+};
 
-use crate::aws::AwsClients;
+use crate::aws::budget::BlockEntryError;
+use crate::aws::{AwsClients, CallOptions, RateLimits};
 use crate::model::ProviderConfig;
 
 pub use rollout::RolloutResource;
@@ -55,6 +58,21 @@ impl Provider for ZddProvider {
         schema::provider_schema()
     }
 
+    fn validate(&self, ctx: &mut Ctx, config: &Value) {
+        // Entries whose key or value is not known yet (a variable) are checked at configure.
+        let Some(Value::Map(entries)) = config.attribute(RATE_LIMITS_ATTRIBUTE) else {
+            return;
+        };
+        let known = entries
+            .iter()
+            .filter_map(|(key, value)| Some((key.as_str(), value.as_str()?)));
+        if let Err(errors) = RateLimits::default().with_block(known) {
+            for error in errors {
+                ctx.diagnostics.push(rate_limit_diagnostic(&error));
+            }
+        }
+    }
+
     async fn configure(
         &self,
         _ctx: &mut Ctx,
@@ -62,12 +80,32 @@ impl Provider for ZddProvider {
         config: ProviderConfig,
     ) -> Outcome<()> {
         let settings = config.aws_settings();
+        let mut options = CallOptions::from_env();
+        options.limits = config.rate_limits(options.limits).map_err(|errors| {
+            let mut failure = Failure::default();
+            for error in &errors {
+                failure.diagnostics.push(rate_limit_diagnostic(error));
+            }
+            failure
+        })?;
         tracing::debug!(region = ?settings.region, profile = ?settings.profile, "configuring AWS clients");
-        self.aws.set(AwsClients::from_settings(&settings).await);
+        for (api, limit) in options.limits.overridden() {
+            tracing::info!(api = %api, limit = %limit, "rate budget of {api}: {limit}");
+        }
+        self.aws
+            .set(AwsClients::from_settings_with(&settings, options).await);
         Ok(())
     }
 
     fn register(&self, registry: &mut Registry) {
         registry.resource("zdd_rollout", RolloutResource::new(self.aws.clone()));
     }
+}
+
+const RATE_LIMITS_ATTRIBUTE: &str = "api_rate_limits";
+
+/// An unusable `api_rate_limits` entry, at its attribute path (`api_rate_limits["KEY"]`).
+fn rate_limit_diagnostic(error: &BlockEntryError) -> Diagnostic {
+    Diagnostic::error("Invalid API rate limit", error.problem.clone())
+        .at(AttributePath::root(RATE_LIMITS_ATTRIBUTE).key(error.key.clone()))
 }

@@ -156,3 +156,114 @@ fn every_bad_input_is_an_error_on_its_attribute() {
     // Nothing was created by any of them.
     assert!(bed.asg_names().is_empty());
 }
+
+/// The provider block's `api_rate_limits`: a bad key and a bad value each fail `terraform
+/// validate` (and plan) on their entry, with what is wrong; a good block plans, and its rate
+/// is the one the provider's budget uses.
+#[test]
+fn api_rate_limits_are_checked_at_validate_and_used() {
+    let bed = bed("e2erate");
+    let config = crate::common::Config::new(&bed);
+    let with_block = |entries: &str| {
+        let rendered = config.render();
+        assert!(rendered.contains("provider \"zdd\" {}"), "{rendered}");
+        let block = format!("provider \"zdd\" {{\n  api_rate_limits = {{\n{entries}\n  }}\n}}");
+        bed.tf
+            .write("main.tf", &rendered.replace("provider \"zdd\" {}", &block))
+            .unwrap();
+    };
+    let mut failures = Vec::new();
+    for (what, entries, texts) in [
+        (
+            "a misspelt action",
+            r#"    "autoscaling:DescribeAutoScalingGroup" = "2/s burst 4""#,
+            [
+                "Error: Invalid API rate limit",
+                "never calls \"autoscaling:DescribeAutoScalingGroup\"",
+                "DescribeAutoScalingGroups,",
+            ],
+        ),
+        (
+            "a service the provider never calls",
+            r#"    "ec2:*" = "1/s""#,
+            [
+                "Error: Invalid API rate limit",
+                "no service \"ec2\"",
+                "autoscaling, elasticloadbalancing, cloudwatch",
+            ],
+        ),
+        (
+            "a rate without /s",
+            r#"    "elasticloadbalancing:*" = "2""#,
+            [
+                "Error: Invalid API rate limit",
+                "rate \"2\" must end in /s",
+                "\"elasticloadbalancing:*\" = \"2\"",
+            ],
+        ),
+        (
+            "a zero burst",
+            r#"    "*" = "1/s burst 0""#,
+            [
+                "Error: Invalid API rate limit",
+                "burst \"0\" is not a whole number above 0",
+                "\"*\" = \"1/s burst 0\"",
+            ],
+        ),
+    ] {
+        with_block(entries);
+        for command in [
+            &["validate", "-no-color"][..],
+            &["plan", "-no-color", "-input=false"],
+        ] {
+            let output = bed.terraform(command);
+            // Terraform wraps a detail at 78 columns.
+            let flat = output
+                .stderr
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let ok = !output.success()
+                && texts.iter().all(|text| flat.contains(text))
+                // Terraform shows the entry's own line: the diagnostic's attribute path is
+                // api_rate_limits["KEY"], not the provider block or the whole map.
+                && output.stderr.contains(&format!("in provider \"zdd\":\n   9: {}", entries.trim_end()));
+            if !ok {
+                failures.push(format!(
+                    "{what} ({}): exit {}\n{}",
+                    command[0], output.code, output.stderr
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n-----\n"));
+
+    with_block(
+        r#"    "autoscaling:DescribeAutoScalingGroups" = "0.5/s burst 2"
+    "elasticloadbalancing:*"                = "1/s""#,
+    );
+    let validate = bed.terraform(&["validate", "-no-color"]);
+    assert!(validate.success(), "{}", validate.stderr);
+    let plan = bed.terraform_with_env(
+        &["plan", "-no-color", "-input=false"],
+        &[("TF_LOG_PROVIDER", "INFO")],
+    );
+    assert!(plan.success(), "{}", plan.stderr);
+    for line in [
+        "rate budget of autoscaling:DescribeAutoScalingGroups: 0.5/s burst 2",
+        // Without burst, the API's default burst (10).
+        "rate budget of elasticloadbalancing:DescribeTargetHealth: 1/s burst 10",
+    ] {
+        assert!(
+            plan.stderr.contains(line),
+            "no {line:?} in\n{}",
+            plan.stderr
+        );
+    }
+    assert!(
+        !plan.stderr.contains("rate budget of cloudwatch:"),
+        "an API the block does not name keeps its default:\n{}",
+        plan.stderr
+    );
+    assert!(bed.asg_names().is_empty());
+}

@@ -198,7 +198,17 @@ impl ProviderRpc for ProviderService {
         let request = request.into_inner();
         let ty = self.provider.schema().value_type();
         let diags = match decode_dynamic(request.config.as_ref(), &ty, "provider configuration") {
-            Ok(_) => Diagnostics::new(),
+            Ok(config) => {
+                let mut ctx = self.ctx(Vec::new());
+                guarded_sync(
+                    "validate",
+                    || {
+                        self.provider.validate(&mut ctx, &config);
+                        ctx.diagnostics.clone()
+                    },
+                    |diags| diags,
+                )
+            }
             Err(diags) => diags,
         };
         Ok(Response::new(pb::validate_provider_config::Response {

@@ -88,8 +88,9 @@ impl fmt::Display for RateLimit {
 /// comma-separated `API=RATE/s` entries, each optionally followed by `burst N`, where API is
 /// `service:Action`, `service:*` or `*` (the most specific entry wins), e.g.
 /// `ZDD_AWS_RATE_LIMITS="autoscaling:DescribeAutoScalingGroups=2/s burst 4, elasticloadbalancing:*=0.5/s"`.
-/// An entry without `burst` keeps the default burst. An unreadable entry is ignored with a
-/// warning.
+/// An entry without `burst` keeps the default burst. An unreadable entry, or one naming no API
+/// the provider calls, is ignored with a warning. The provider block's `api_rate_limits`
+/// takes the same keys and values ([`RateLimits::with_block`]) and wins over this variable.
 pub const RATE_LIMITS_ENV: &str = "ZDD_AWS_RATE_LIMITS";
 
 /// Every API the adapter calls, with its default budget: kept below what AWS publishes, and
@@ -178,39 +179,68 @@ const AUTOSCALING_OTHER: RateLimit = RateLimit::new(2, 5);
 /// adapter calls) gets the most conservative budget.
 pub const FALLBACK_LIMIT: RateLimit = RateLimit::new(1, 3);
 
-/// The budget of every API: [`DEFAULT_LIMITS`] with overrides.
-///
-/// Issue #16 seam: limits set in the provider block would be one more source of overrides
-/// here, applied after the environment's.
+/// The budget of every API: [`DEFAULT_LIMITS`] with overrides, from the environment
+/// ([`RATE_LIMITS_ENV`]) and then the provider block (`api_rate_limits`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateLimits {
     overrides: Vec<Override>,
 }
 
+/// Where an override was written. For an API that entries of both name, the provider block's
+/// decide (however specific the environment's): the configuration a user reviews wins over
+/// a variable of the process that runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Environment,
+    ProviderBlock,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Override {
+    source: Source,
     /// `service:Action`, `service:*` or `*`.
     pattern: String,
+    rate: Rate,
+}
+
+/// A rate as written after an API, in both places: `RATE/s`, optionally followed by
+/// `burst N` (`"2/s burst 4"`, `"0.5/s"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rate {
     millicalls_per_second: u64,
+    /// `None`: the API's default burst.
     burst: Option<u32>,
 }
 
 impl Override {
     /// How well the pattern matches `api`: `None` when it does not, higher is more specific.
     fn specificity(&self, api: Api) -> Option<u8> {
-        if self.pattern == "*" {
-            return Some(0);
-        }
-        let (service, action) = self.pattern.split_once(':')?;
-        if service != api.service {
-            return None;
-        }
-        match action {
-            "*" => Some(1),
-            action if action == api.action => Some(2),
-            _ => None,
-        }
+        pattern_specificity(&self.pattern, api)
     }
+}
+
+fn pattern_specificity(pattern: &str, api: Api) -> Option<u8> {
+    if pattern == "*" {
+        return Some(0);
+    }
+    let (service, action) = pattern.split_once(':')?;
+    if service != api.service {
+        return None;
+    }
+    match action {
+        "*" => Some(1),
+        action if action == api.action => Some(2),
+        _ => None,
+    }
+}
+
+/// An entry of the provider block's `api_rate_limits` that cannot be used: its key (the
+/// attribute path's) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("api_rate_limits[{key:?}]: {problem}")]
+pub struct BlockEntryError {
+    pub key: String,
+    pub problem: String,
 }
 
 impl RateLimits {
@@ -232,12 +262,24 @@ impl RateLimits {
     }
 
     /// Reads the [`RATE_LIMITS_ENV`] grammar; answers the entries it read and a description of
-    /// each it could not.
+    /// each it could not (an entry naming no API the provider calls among them).
     pub fn parse(text: &str) -> (RateLimits, Vec<String>) {
         let mut overrides = Vec::new();
         let mut problems = Vec::new();
         for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            match parse_entry(entry) {
+            let parsed = entry
+                .split_once('=')
+                .ok_or_else(|| "expected API=RATE/s [burst N]".to_string())
+                .and_then(|(pattern, value)| {
+                    let pattern = pattern.trim();
+                    check_pattern(pattern)?;
+                    Ok(Override {
+                        source: Source::Environment,
+                        pattern: pattern.to_string(),
+                        rate: parse_rate(value)?,
+                    })
+                });
+            match parsed {
                 Ok(entry) => overrides.push(entry),
                 Err(problem) => problems.push(format!("{entry:?}: {problem}")),
             }
@@ -245,48 +287,127 @@ impl RateLimits {
         (RateLimits { overrides }, problems)
     }
 
-    /// The budget of `api`: the most specific override (the last one among equals) on top of
-    /// its default.
+    /// These limits with the provider block's `api_rate_limits` (key: `service:Action`,
+    /// `service:*` or `*`; value: `RATE/s [burst N]`) on top. Unlike the environment's, an
+    /// entry that cannot be used is an error, each one reported: a typo must not silently
+    /// leave the default in place.
+    pub fn with_block<'a>(
+        mut self,
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<RateLimits, Vec<BlockEntryError>> {
+        let mut errors = Vec::new();
+        for (key, value) in entries {
+            let parsed = check_pattern(key).and_then(|()| parse_rate(value));
+            match parsed {
+                Ok(rate) => self.overrides.push(Override {
+                    source: Source::ProviderBlock,
+                    pattern: key.to_string(),
+                    rate,
+                }),
+                Err(problem) => errors.push(BlockEntryError {
+                    key: key.to_string(),
+                    problem,
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The budget of `api`: the most specific override of the latest source (the last one
+    /// among equals) on top of its default.
     pub fn limit(&self, api: Api) -> RateLimit {
         let default = DEFAULT_LIMITS
             .iter()
             .find(|(known, _)| *known == api)
             .map_or(FALLBACK_LIMIT, |(_, limit)| *limit);
-        // The most specific entry; among equals, the last written.
-        let mut best: Option<(u8, &Override)> = None;
+        let mut best: Option<((Source, u8), &Override)> = None;
         for entry in &self.overrides {
             if let Some(rank) = entry.specificity(api)
-                && best.is_none_or(|(top, _)| rank >= top)
+                && best.is_none_or(|(top, _)| (entry.source, rank) >= top)
             {
-                best = Some((rank, entry));
+                best = Some(((entry.source, rank), entry));
             }
         }
         best.map_or(default, |(_, entry)| {
             RateLimit::per_mille(
-                entry.millicalls_per_second,
-                entry.burst.unwrap_or(default.burst()),
+                entry.rate.millicalls_per_second,
+                entry.rate.burst.unwrap_or(default.burst()),
             )
         })
     }
 }
 
-fn parse_entry(entry: &str) -> Result<Override, String> {
-    let (pattern, value) = entry
-        .split_once('=')
-        .ok_or("expected API=RATE/s [burst N]")?;
-    let pattern = pattern.trim();
-    let valid_pattern = pattern == "*"
-        || pattern
-            .split_once(':')
-            .is_some_and(|(service, action)| !service.is_empty() && !action.is_empty());
-    if !valid_pattern {
-        return Err(format!("{pattern:?} is not service:Action, service:* or *"));
+impl RateLimits {
+    /// Every API whose budget differs from its default, with the budget it has.
+    pub fn overridden(&self) -> Vec<(Api, RateLimit)> {
+        DEFAULT_LIMITS
+            .iter()
+            .map(|(api, _)| (*api, self.limit(*api)))
+            .filter(|(api, limit)| RateLimits::default().limit(*api) != *limit)
+            .collect()
     }
+}
+
+/// The services the provider calls, in [`DEFAULT_LIMITS`]' order.
+fn services() -> Vec<&'static str> {
+    let mut services: Vec<&'static str> = Vec::new();
+    for (api, _) in DEFAULT_LIMITS {
+        if !services.contains(&api.service) {
+            services.push(api.service);
+        }
+    }
+    services
+}
+
+/// Checks that `pattern` is `service:Action`, `service:*` or `*` and names at least one API
+/// the provider calls; the refusal lists the valid names.
+fn check_pattern(pattern: &str) -> Result<(), String> {
+    if pattern == "*" {
+        return Ok(());
+    }
+    let Some((service, action)) = pattern
+        .split_once(':')
+        .filter(|(service, action)| !service.is_empty() && !action.is_empty())
+    else {
+        return Err(format!("{pattern:?} is not service:Action, service:* or *"));
+    };
+    if !services().contains(&service) {
+        return Err(format!(
+            "the provider calls no service {service:?}; its services: {}",
+            services().join(", ")
+        ));
+    }
+    if action == "*"
+        || DEFAULT_LIMITS
+            .iter()
+            .any(|(api, _)| pattern_specificity(pattern, *api) == Some(2))
+    {
+        return Ok(());
+    }
+    let actions: Vec<&str> = DEFAULT_LIMITS
+        .iter()
+        .filter(|(api, _)| api.service == service)
+        .map(|(api, _)| api.action)
+        .collect();
+    Err(format!(
+        "the provider never calls {pattern:?}; the {service} actions it calls (or {service}:* for all): {}",
+        actions.join(", ")
+    ))
+}
+
+/// Reads `RATE/s [burst N]` (the value after an API, in the environment and the block alike).
+fn parse_rate(value: &str) -> Result<Rate, String> {
     let mut words = value.split_whitespace();
-    let rate = words.next().ok_or("no rate")?;
+    let rate = words
+        .next()
+        .ok_or("no rate: expected RATE/s [burst N], e.g. \"2/s burst 4\"")?;
     let rate = rate
         .strip_suffix("/s")
-        .ok_or_else(|| format!("rate {rate:?} must end in /s"))?;
+        .ok_or_else(|| format!("rate {rate:?} must end in /s, e.g. \"2/s burst 4\""))?;
     let millicalls_per_second = parse_millis(rate)?;
     let burst = match (words.next(), words.next(), words.next()) {
         (None, _, _) => None,
@@ -299,8 +420,7 @@ fn parse_entry(entry: &str) -> Result<Override, String> {
         ),
         _ => return Err("expected `burst N` after the rate".to_string()),
     };
-    Ok(Override {
-        pattern: pattern.to_string(),
+    Ok(Rate {
         millicalls_per_second,
         burst,
     })
@@ -423,5 +543,96 @@ mod tests {
         });
         assert_eq!(limits.limit(GROUPS), RateLimit::new(1, 1));
         assert_eq!(RateLimits::from_lookup(|_| None), RateLimits::default());
+    }
+
+    fn block<'a>(entries: &[(&'a str, &'a str)]) -> Result<RateLimits, Vec<BlockEntryError>> {
+        RateLimits::default().with_block(entries.iter().copied())
+    }
+
+    #[test]
+    fn the_block_reads_the_environments_syntax() {
+        let limits = block(&[
+            ("autoscaling:DescribeAutoScalingGroups", "2/s burst 4"),
+            ("elasticloadbalancing:*", "0.5/s"),
+            ("*", " 3/s "),
+        ])
+        .unwrap();
+        assert_eq!(limits.limit(GROUPS), RateLimit::new(2, 4));
+        assert_eq!(limits.limit(HEALTH), RateLimit::per_mille(500, 10));
+        assert_eq!(
+            limits.limit(Api::new(CLOUDWATCH, "GetMetricData")),
+            RateLimit::new(3, 10)
+        );
+    }
+
+    #[test]
+    fn the_block_wins_over_the_environment_even_when_less_specific() {
+        let (env, problems) = RateLimits::parse(
+            "autoscaling:DescribeAutoScalingGroups=9/s burst 9, cloudwatch:*=4/s",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let limits = env.with_block([("autoscaling:*", "1/s burst 2")]).unwrap();
+        assert_eq!(limits.limit(GROUPS), RateLimit::new(1, 2));
+        let overridden = limits.overridden();
+        assert!(overridden.contains(&(GROUPS, RateLimit::new(1, 2))));
+        assert!(!overridden.iter().any(|(api, _)| *api == HEALTH));
+        // An API the block does not name keeps the environment's override.
+        assert_eq!(
+            limits.limit(Api::new(CLOUDWATCH, "DescribeAlarms")),
+            RateLimit::new(4, 5)
+        );
+    }
+
+    #[test]
+    fn every_bad_block_entry_is_an_error_naming_its_key() {
+        let errors = block(&[
+            ("autoscaling:DescribeAutoScalingGroup", "1/s"),
+            ("autoscaling:describeautoscalinggroups", "1/s"),
+            ("ec2:*", "1/s"),
+            ("DescribeTargetHealth", "1/s"),
+            (" autoscaling:*", "1/s"),
+            ("", "1/s"),
+            ("cloudwatch:*", "2"),
+            ("cloudwatch:GetMetricData", "0/s"),
+            ("elasticloadbalancing:*", "1/s burst 0"),
+            ("elasticloadbalancing:DescribeTargetHealth", "1/s burst"),
+            ("autoscaling:*", ""),
+            ("autoscaling:DeletePolicy", "-1/s"),
+            ("autoscaling:PutScalingPolicy", "1/s burst 2 please"),
+        ])
+        .unwrap_err();
+        assert_eq!(errors.len(), 13, "{errors:#?}");
+        let problem = |key: &str| -> &str {
+            &errors
+                .iter()
+                .find(|error| error.key == key)
+                .unwrap()
+                .problem
+        };
+        // A misspelt action lists the ones the provider calls.
+        let typo = problem("autoscaling:DescribeAutoScalingGroup");
+        assert!(typo.contains("never calls"), "{typo}");
+        assert!(typo.contains("DescribeAutoScalingGroups, "), "{typo}");
+        assert!(!typo.contains("DescribeTargetHealth"), "{typo}");
+        let service = problem("ec2:*");
+        assert!(
+            service.contains("autoscaling, elasticloadbalancing, cloudwatch"),
+            "{service}"
+        );
+        assert!(problem("cloudwatch:*").contains("must end in /s"));
+        assert!(problem("elasticloadbalancing:*").contains("burst"));
+        assert!(problem("autoscaling:DeletePolicy").contains("above 0"));
+        assert_eq!(
+            errors[0].to_string(),
+            format!("api_rate_limits[\"autoscaling:DescribeAutoScalingGroup\"]: {typo}")
+        );
+    }
+
+    #[test]
+    fn the_environment_ignores_names_the_provider_never_calls() {
+        let (limits, problems) =
+            RateLimits::parse("autoscaling:SetDesiredCapacity=1/s, ec2:*=1/s, autoscaling:*=3/s");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(limits.limit(GROUPS), RateLimit::new(3, 10));
     }
 }

@@ -15,10 +15,8 @@
 //! [`super::Retries`]) paces retries after AWS throttles anyway (other tools share the
 //! account's limits).
 //!
-//! Issue #16 seams: rates set in the provider block would be one more override source in
-//! [`RateLimits`]; coalescing identical `Describe*` calls would sit in the gated call helper,
-//! before [`RateBudget::admit`] (callers of the same API and request share one admission and
-//! one answer).
+//! The provider block's `api_rate_limits` is the last source of overrides
+//! ([`RateLimits::with_block`]): it wins over the environment's.
 
 mod bucket;
 mod limits;
@@ -32,8 +30,8 @@ use tokio::time::Instant;
 
 pub use bucket::{Admission, Lane, Priority, Ticket, TokenBucket};
 pub use limits::{
-    AUTOSCALING, Api, CLOUDWATCH, DEFAULT_LIMITS, ELBV2, FALLBACK_LIMIT, RATE_LIMITS_ENV,
-    RateLimit, RateLimits,
+    AUTOSCALING, Api, BlockEntryError, CLOUDWATCH, DEFAULT_LIMITS, ELBV2, FALLBACK_LIMIT,
+    RATE_LIMITS_ENV, RateLimit, RateLimits,
 };
 
 /// The buckets of every API, their queues, and what they held back.

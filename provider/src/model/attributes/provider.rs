@@ -28,6 +28,14 @@ pub fn provider_schema() -> SchemaDoc {
                 ]),
                 "Per-service endpoint overrides, for a local AWS or VPC endpoints. Override `AWS_ENDPOINT_URL`.",
             ),
+            Attribute::optional(
+                "api_rate_limits",
+                Kind::MapOfString,
+                "The rate budget per AWS API, overriding the defaults (see [API limits and the rate budget](#api-limits-and-the-rate-budget)) and `ZDD_AWS_RATE_LIMITS`. \
+                Keys: `service:Action` (as in IAM policies, e.g. `autoscaling:DescribeAutoScalingGroups`), `service:*` or `*`; the most specific key wins. \
+                Values: `\"RATE/s\"` or `\"RATE/s burst N\"` (e.g. `\"2/s burst 4\"`, `\"0.5/s\"`; without `burst`, the API's default burst). \
+                A key naming an API the provider never calls, or a value it cannot read, fails validation.",
+            ),
         ],
         blocks: vec![],
     }
