@@ -8,6 +8,7 @@ use aws_sdk_autoscaling::types::{
 };
 
 use super::clients::AwsClients;
+use super::coalesce::Seal;
 use super::error::AwsError;
 use super::types::{AsgInfo, AsgInstance, NewAsg, TAG_GENERATION, TAG_OWNER, TAG_ROLLOUT};
 
@@ -208,19 +209,21 @@ impl AwsClients {
             .get(
                 rollout.to_string(),
                 self.read_priority(),
-                |rollouts, priority| {
+                |batch, priority| {
                     self.with_read_priority(priority)
-                        .describe_groups_of_rollouts(rollouts)
+                        .describe_groups_of_rollouts(batch)
                 },
             )
             .await
     }
 
-    /// The groups of each of `rollouts` (a filter value each), all pages, each rollout's
-    /// ordered by generation; a rollout without groups is left out.
+    /// The groups of each rollout of `batch` (a filter value each), all pages, each rollout's
+    /// ordered by generation; a rollout without groups is left out. The batch's keys are read
+    /// once the budget admitted the first page (see [`Seal`]), so rollouts asked for while it
+    /// waited ride along.
     async fn describe_groups_of_rollouts(
         self,
-        rollouts: Vec<String>,
+        batch: Seal<String>,
     ) -> Result<BTreeMap<String, Vec<AsgInfo>>, AwsError> {
         let mut groups: BTreeMap<String, Vec<AsgInfo>> = BTreeMap::new();
         let mut next_token: Option<String> = None;
@@ -233,7 +236,7 @@ impl AwsClients {
                         .filters(
                             Filter::builder()
                                 .name(format!("tag:{TAG_ROLLOUT}"))
-                                .set_values(Some(rollouts.clone()))
+                                .set_values(Some(batch.keys().to_vec()))
                                 .build(),
                         )
                         .max_records(MAX_RECORDS)
@@ -241,12 +244,14 @@ impl AwsClients {
                         .send()
                 })
                 .await?;
+            let rollouts = batch.keys();
             for group in output.auto_scaling_groups().iter().map(asg_info) {
-                // Filters are advisory on some endpoints: check the tag ourselves.
+                // Filters are advisory on some endpoints: check the tag ourselves, and hand
+                // each group only to the rollout its tag names exactly.
                 let Some(rollout) = group.rollout.clone() else {
                     continue;
                 };
-                if rollouts.contains(&rollout) {
+                if rollouts.binary_search(&rollout).is_ok() {
                     groups.entry(rollout).or_default().push(group);
                 }
             }

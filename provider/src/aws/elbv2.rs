@@ -9,6 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::clients::AwsClients;
+use super::coalesce::Seal;
 use super::error::AwsError;
 use super::types::{ListenerWeights, TargetGroupTiming, TargetHealth, TargetState};
 
@@ -30,41 +31,59 @@ impl AwsClients {
             .get(
                 target_group_arn.to_string(),
                 self.read_priority(),
-                |arns, priority| {
+                |batch, priority| {
                     self.with_read_priority(priority)
-                        .describe_target_health(arns)
+                        .describe_target_health(batch)
                 },
             )
             .await
     }
 
-    /// The targets of each of `arns`, one `DescribeTargetHealth` each (the API takes one
-    /// target group and answers every target at once: it has no pages).
+    /// The targets of each target group of `batch`, one `DescribeTargetHealth` each (the API
+    /// takes one target group and answers every target at once: it has no pages). Each ARN
+    /// is read once the budget admitted its call (see [`Seal`]).
     async fn describe_target_health(
         self,
-        arns: Vec<String>,
+        batch: Seal<String>,
     ) -> Result<BTreeMap<String, Vec<TargetHealth>>, AwsError> {
         let mut answers = BTreeMap::new();
-        for arn in arns {
-            let targets = self.target_health_of(&arn).await?;
+        let mut index = 0;
+        loop {
+            let Some((arn, targets)) = self.target_health_of(&batch, index).await? else {
+                break;
+            };
             answers.insert(arn, targets);
+            index += 1;
         }
         Ok(answers)
     }
 
+    /// The targets of the `index`th target group of `batch`, and its ARN; `None` past the
+    /// last (a batch may be empty only if every caller left).
     async fn target_health_of(
         &self,
-        target_group_arn: &str,
-    ) -> Result<Vec<TargetHealth>, AwsError> {
+        batch: &Seal<String>,
+        index: usize,
+    ) -> Result<Option<(String, Vec<TargetHealth>)>, AwsError> {
+        // A batch's keys are known once its first call is admitted; the later ones' are too.
+        if index > 0 && batch.keys().get(index).is_none() {
+            return Ok(None);
+        }
+        let mut arn = None;
         let output = self
             .elbv2("DescribeTargetHealth", |client| {
+                arn = batch.keys().get(index).cloned();
                 client
                     .describe_target_health()
-                    .target_group_arn(target_group_arn)
+                    .set_target_group_arn(arn.clone())
                     .send()
             })
-            .await?;
-        Ok(output
+            .await;
+        let Some(arn) = arn else {
+            return Ok(None);
+        };
+        let output = output?;
+        let targets = output
             .target_health_descriptions()
             .iter()
             .filter_map(|description| {
@@ -86,7 +105,8 @@ impl AwsClients {
                         .map(str::to_string),
                 })
             })
-            .collect())
+            .collect();
+        Ok(Some((arn, targets)))
     }
 
     /// The deregistration delay, health-check interval and healthy threshold of a target

@@ -19,6 +19,7 @@ pub mod give_up;
 mod metric_cache;
 mod observe;
 pub mod stats;
+pub mod tick;
 pub mod timeline;
 
 use std::time::{Duration, SystemTime};
@@ -279,10 +280,17 @@ pub async fn run_with_poll(
             }
         }
         busy += turn.elapsed();
-        let wake = convert::system_time(decision.next_wake)
+        let wanted = convert::system_time(decision.next_wake)
             .duration_since(SystemTime::now())
             .unwrap_or_default()
             .min(max_poll);
+        // On the provider-wide grid, so every resource's next look (and its reads) coincide.
+        let wake = tick::aligned_sleep(
+            tokio::time::Instant::now().saturating_duration_since(grid_origin()),
+            wanted,
+            max_poll,
+            tick::MIN_GAP.min(max_poll / 4),
+        );
         if let Err(stopped) = stats::timed(
             &mut stats.sleep,
             sleep_until(
@@ -500,6 +508,13 @@ fn abort(rollout: &mut Rollout, stopped: &Stopped, aborted: &mut bool) -> bool {
     let answer = rollout.abort(&reason, convert::timestamp(SystemTime::now()));
     tracing::warn!(rollout = %rollout.spec().name, "rollout {reason}: {answer}");
     answer.keep_stepping()
+}
+
+/// The origin of the polling grid ([`tick`]): once per process, so every resource of every
+/// apply this process serves shares it.
+fn grid_origin() -> tokio::time::Instant {
+    static ORIGIN: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(tokio::time::Instant::now)
 }
 
 async fn sleep_until(

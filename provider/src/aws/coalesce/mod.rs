@@ -8,39 +8,194 @@
 //!
 //! Only calls not yet sent are joined: an answer always reflects AWS after every participant
 //! asked (a resource that just attached a target group never gets a view from before its
-//! attach).
+//! attach). The first caller of a batch waits the window for others, and keeps gathering
+//! while the rate budget holds its call: the batch's keys are fixed ([`Seal::keys`]) only
+//! once the budget admitted the call, the instant before it is sent. A batch holding
+//! `max_keys` keys stops waiting and takes nobody else.
+//!
+//! The call goes at its most urgent member's [`Priority`]: when a command's read joins a batch
+//! of observations still waiting for its budget, the sender gives up its place in the queue
+//! and waits again as a command (nothing was sent: the batch was not sealed yet).
+//!
+//! Cancellation: a caller whose future is dropped leaves its batch; if it was the sender, the
+//! earliest member left sends the call itself (again, with the same keys, if it was already
+//! out). Nobody is stranded, no lock is held across an await.
+//!
+//! The decision (who joins what, who sends) is pure, in [`gather`]; this module only waits.
 //!
 //! The key type is what one caller asks for (a rollout name, a target group ARN); `fetch`
 //! answers a batch of keys in one or more calls (pages), and a key it leaves out of its
 //! answer gets `V::default()` (no groups for that rollout).
 
+pub mod gather;
+
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use self::gather::{BatchId, Gathering, Left, MemberId, Stage};
 use super::budget::Priority;
 
-/// Reads of one kind, gathered into shared calls.
-#[derive(Debug)]
-pub struct Coalescer<K, V> {
+/// Reads of one kind, gathered into shared calls. `E` is the calls' error, handed to every
+/// member of a failed call.
+pub struct Coalescer<K, V, E> {
     /// How long a call waits for others to join before it is sent (its budget wait counts
     /// too: a call held by the rate budget gathers the whole time).
     window: Duration,
     /// The most keys one call may carry.
     max_keys: usize,
-    _answers: std::marker::PhantomData<fn(K) -> V>,
+    shared: Arc<Shared<K, V, E>>,
 }
 
-impl<K, V> Coalescer<K, V>
+impl<K, V, E> std::fmt::Debug for Coalescer<K, V, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coalescer")
+            .field("window", &self.window)
+            .field("max_keys", &self.max_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What coalescing saved for one kind of read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindStats {
+    /// Callers answered (an error counts: it was answered).
+    pub callers: u64,
+    /// Calls sent for them (a batch re-sent after its sender gave up counts twice; a call of
+    /// several pages counts once).
+    pub calls: u64,
+    /// Keys those calls carried, summed.
+    pub keys: u64,
+}
+
+impl KindStats {
+    /// Calls the callers would have made alone, minus the calls sent.
+    pub fn saved(&self) -> u64 {
+        self.callers.saturating_sub(self.calls)
+    }
+
+    /// What happened after `earlier` (a snapshot of the same coalescer).
+    pub fn since(&self, earlier: &KindStats) -> KindStats {
+        KindStats {
+            callers: self.callers.saturating_sub(earlier.callers),
+            calls: self.calls.saturating_sub(earlier.calls),
+            keys: self.keys.saturating_sub(earlier.keys),
+        }
+    }
+}
+
+struct Shared<K, V, E> {
+    state: Mutex<State<K, V, E>>,
+}
+
+struct State<K, V, E> {
+    gathering: Gathering<K>,
+    slots: BTreeMap<BatchId, Slot<K, V, E>>,
+    stats: KindStats,
+}
+
+/// The async side of a batch: when its window ends, how its members are woken, its answer.
+struct Slot<K, V, E> {
+    window_ends: Instant,
+    /// Woken when the batch fills, its priority rises, its sender changes or it is answered.
+    changed: Arc<Notify>,
+    answer: Option<Result<Arc<BTreeMap<K, V>>, E>>,
+}
+
+impl<K, V, E> Shared<K, V, E> {
+    fn with_state<T>(&self, f: impl FnOnce(&mut State<K, V, E>) -> T) -> T {
+        // Every update under the lock is complete before anything can panic: keep using the
+        // state after a panic elsewhere.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut state)
+    }
+}
+
+/// The keys of the call a `fetch` is about to send: reading them seals the batch (nobody
+/// joins it any more). Read them at the last moment, once the budget admitted the call, so
+/// callers arriving while it waited still ride along.
+pub struct Seal<K> {
+    source: Source<K>,
+    keys: OnceLock<Vec<K>>,
+}
+
+enum Source<K> {
+    Batch {
+        sealer: Arc<dyn SealBatch<K> + Send + Sync>,
+        batch: BatchId,
+    },
+    /// Keys fixed in advance (a call outside any batch, or a test's).
+    Fixed(Vec<K>),
+}
+
+trait SealBatch<K> {
+    fn seal(&self, batch: BatchId) -> Vec<K>;
+}
+
+impl<K, V, E> SealBatch<K> for Shared<K, V, E>
 where
-    K: Ord + Clone + Send,
-    V: Default + Clone + Send,
+    K: Ord + Clone,
 {
-    pub fn new(window: Duration, max_keys: usize) -> Coalescer<K, V> {
+    fn seal(&self, batch: BatchId) -> Vec<K> {
+        self.with_state(|state| {
+            let keys = state.gathering.seal(batch).unwrap_or_default();
+            state.stats.calls += 1;
+            state.stats.keys += u64::try_from(keys.len()).unwrap_or(u64::MAX);
+            keys
+        })
+    }
+}
+
+impl<K: Clone> Seal<K> {
+    /// Keys fixed in advance: a call nobody else can join.
+    pub fn fixed(keys: Vec<K>) -> Seal<K> {
+        Seal {
+            source: Source::Fixed(keys),
+            keys: OnceLock::new(),
+        }
+    }
+
+    /// The call's keys, distinct and in order. The first read seals the batch; later reads
+    /// (the next pages) answer the same keys.
+    pub fn keys(&self) -> &[K] {
+        self.keys.get_or_init(|| match &self.source {
+            Source::Batch { sealer, batch } => sealer.seal(*batch),
+            Source::Fixed(keys) => keys.clone(),
+        })
+    }
+}
+
+/// What a waiting member sees when it looks.
+enum Look<V, E> {
+    Answered(Result<V, E>),
+    /// It is the batch's sender and the batch is not answered: send.
+    Send,
+    Wait,
+}
+
+impl<K, V, E> Coalescer<K, V, E>
+where
+    K: Ord + Clone + Send + Sync + 'static,
+    V: Default + Clone + Send + Sync + 'static,
+    E: Clone + Send + 'static,
+{
+    pub fn new(window: Duration, max_keys: usize) -> Coalescer<K, V, E> {
+        let max_keys = max_keys.max(1);
         Coalescer {
             window,
-            max_keys: max_keys.max(1),
-            _answers: std::marker::PhantomData,
+            max_keys,
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    gathering: Gathering::new(max_keys),
+                    slots: BTreeMap::new(),
+                    stats: KindStats::default(),
+                }),
+            }),
         }
     }
 
@@ -52,18 +207,176 @@ where
         self.max_keys
     }
 
+    /// Callers answered and calls sent so far.
+    pub fn stats(&self) -> KindStats {
+        self.shared.with_state(|state| state.stats)
+    }
+
     /// The answer for `key`, from a call that carries it and whatever else was asked while
-    /// the call gathered. `fetch` is called with the batch's keys by whichever caller sends
-    /// the call; `priority` is this caller's (a batch goes with its most urgent member's).
-    pub async fn get<F, Fut, E>(&self, key: K, priority: Priority, fetch: F) -> Result<V, E>
+    /// the call gathered. `fetch` is called by whichever member sends the call, with the
+    /// batch's [`Seal`] (read its keys right before sending: that closes the batch) and the
+    /// batch's priority (its most urgent member's). It may be called again before it read the
+    /// keys (the priority rose: the first future is dropped) and by another member after its
+    /// sender gave up; a `fetch` that never reads the keys answers them all the same.
+    ///
+    /// # Cancellation
+    /// Dropping the future leaves the batch; the others are still answered.
+    pub async fn get<F, Fut>(&self, key: K, priority: Priority, fetch: F) -> Result<V, E>
     where
-        F: FnOnce(Vec<K>, Priority) -> Fut,
+        F: Fn(Seal<K>, Priority) -> Fut,
         Fut: Future<Output = Result<BTreeMap<K, V>, E>>,
-        E: Clone,
     {
-        // Not yet gathering: every caller sends its own call.
-        let mut answers = fetch(vec![key.clone()], priority).await?;
-        Ok(answers.remove(&key).unwrap_or_default())
+        let now = Instant::now();
+        let (joined, changed) = self.shared.with_state(|state| {
+            let joined = state.gathering.join(key.clone(), priority);
+            let slot = state.slots.entry(joined.batch).or_insert_with(|| Slot {
+                window_ends: now + self.window,
+                changed: Arc::new(Notify::new()),
+                answer: None,
+            });
+            let changed = Arc::clone(&slot.changed);
+            if joined.full || joined.upgraded {
+                changed.notify_waiters();
+            }
+            (joined, changed)
+        });
+        let _membership = Membership {
+            shared: &self.shared,
+            member: joined.member,
+        };
+        loop {
+            let mut notified = pin!(changed.notified());
+            // Registered before the look: a change right after it still wakes us.
+            notified.as_mut().enable();
+            match self.look(joined.batch, joined.member, &key) {
+                Look::Answered(answer) => return answer,
+                Look::Send => self.send(joined.batch, &changed, &fetch).await,
+                Look::Wait => notified.await,
+            }
+        }
+    }
+
+    fn look(&self, batch: BatchId, member: MemberId, key: &K) -> Look<V, E> {
+        self.shared.with_state(|state| {
+            match state
+                .slots
+                .get(&batch)
+                .and_then(|slot| slot.answer.as_ref())
+            {
+                Some(Ok(answers)) => {
+                    state.stats.callers += 1;
+                    Look::Answered(Ok(answers.get(key).cloned().unwrap_or_default()))
+                }
+                Some(Err(error)) => {
+                    state.stats.callers += 1;
+                    Look::Answered(Err(error.clone()))
+                }
+                None if state.gathering.sender(batch) == Some(member) => Look::Send,
+                None => Look::Wait,
+            }
+        })
+    }
+
+    /// The sender's part: waits out the window (unless the batch fills), then sends the call,
+    /// starting over at the higher priority if a command joins before the budget admitted it;
+    /// leaves the answer in the batch's slot.
+    async fn send<F, Fut>(&self, batch: BatchId, changed: &Notify, fetch: &F)
+    where
+        F: Fn(Seal<K>, Priority) -> Fut,
+        Fut: Future<Output = Result<BTreeMap<K, V>, E>>,
+    {
+        loop {
+            let mut notified = pin!(changed.notified());
+            notified.as_mut().enable();
+            let window_ends = self.shared.with_state(|state| {
+                let gathering = state.gathering.stage(batch) == Some(Stage::Gathering)
+                    && !state.gathering.is_full(batch);
+                let window_ends = state.slots.get(&batch).map(|slot| slot.window_ends);
+                window_ends.filter(|_| gathering)
+            });
+            match window_ends {
+                Some(at) if Instant::now() < at => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {}
+                        () = &mut notified => {}
+                    }
+                }
+                _ => break,
+            }
+        }
+        let answer = loop {
+            let priority = self
+                .shared
+                .with_state(|state| state.gathering.priority(batch))
+                .unwrap_or(Priority::Observation);
+            let seal = Seal {
+                source: Source::Batch {
+                    sealer: Arc::clone(&self.shared) as Arc<dyn SealBatch<K> + Send + Sync>,
+                    batch,
+                },
+                keys: OnceLock::new(),
+            };
+            let mut call = pin!(fetch(seal, priority));
+            let finished = loop {
+                let mut notified = pin!(changed.notified());
+                notified.as_mut().enable();
+                tokio::select! {
+                    biased;
+                    answer = &mut call => break Some(answer),
+                    () = &mut notified => {
+                        let raised = self.shared.with_state(|state| {
+                            state.gathering.stage(batch) == Some(Stage::Gathering)
+                                && state.gathering.priority(batch).is_some_and(|now| now < priority)
+                        });
+                        if raised {
+                            // Not sealed: nothing went out; wait again as the more urgent.
+                            break None;
+                        }
+                    }
+                }
+            };
+            if let Some(answer) = finished {
+                break answer;
+            }
+        };
+        self.shared.with_state(|state| {
+            if state.gathering.stage(batch) == Some(Stage::Gathering) {
+                // A fetch that never read its keys: nobody joins what is already answered.
+                let keys = state.gathering.seal(batch).unwrap_or_default();
+                state.stats.calls += 1;
+                state.stats.keys += u64::try_from(keys.len()).unwrap_or(u64::MAX);
+            }
+            state.gathering.answer(batch);
+            if let Some(slot) = state.slots.get_mut(&batch) {
+                slot.answer = Some(answer.map(Arc::new));
+            }
+        });
+        changed.notify_waiters();
+    }
+}
+
+/// A caller's place in its batch, given up when its `get` returns or is dropped.
+struct Membership<'a, K: Ord + Clone, V, E> {
+    shared: &'a Shared<K, V, E>,
+    member: MemberId,
+}
+
+impl<K: Ord + Clone, V, E> Drop for Membership<'_, K, V, E> {
+    fn drop(&mut self) {
+        self.shared.with_state(|state| {
+            let batch = state.gathering.batch_of(self.member);
+            match state.gathering.leave(self.member) {
+                Left::Quietly => {}
+                Left::SenderIsNow(_) => {
+                    if let Some(slot) = batch.and_then(|batch| state.slots.get(&batch)) {
+                        slot.changed.notify_waiters();
+                    }
+                }
+                Left::Forgotten(batch) => {
+                    state.slots.remove(&batch);
+                }
+            }
+        });
     }
 }
 
@@ -73,13 +386,30 @@ pub const ROLLOUTS_PER_CALL: usize = 50;
 /// How long a read waits for others to join it by default.
 pub const DEFAULT_WINDOW: Duration = Duration::from_millis(20);
 
+/// What coalescing saved, per kind of read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoalesceStats {
+    pub rollout_groups: KindStats,
+    pub target_health: KindStats,
+}
+
+impl CoalesceStats {
+    /// What happened after `earlier` (a snapshot of the same reads).
+    pub fn since(&self, earlier: &CoalesceStats) -> CoalesceStats {
+        CoalesceStats {
+            rollout_groups: self.rollout_groups.since(&earlier.rollout_groups),
+            target_health: self.target_health.since(&earlier.target_health),
+        }
+    }
+}
+
 /// The coalesced reads every clone of [`super::AwsClients`] shares.
 #[derive(Debug)]
 pub struct SharedReads {
     /// Each rollout's groups (`zdd:rollout = <name>`), by rollout name.
-    pub rollout_groups: Coalescer<String, Vec<super::types::AsgInfo>>,
+    pub rollout_groups: Coalescer<String, Vec<super::types::AsgInfo>, super::AwsError>,
     /// Each target group's targets, by ARN (the API takes one target group).
-    pub target_health: Coalescer<String, Vec<super::types::TargetHealth>>,
+    pub target_health: Coalescer<String, Vec<super::types::TargetHealth>, super::AwsError>,
 }
 
 impl SharedReads {
@@ -89,4 +419,21 @@ impl SharedReads {
             target_health: Coalescer::new(window, 1),
         }
     }
+
+    pub fn stats(&self) -> CoalesceStats {
+        CoalesceStats {
+            rollout_groups: self.rollout_groups.stats(),
+            target_health: self.target_health.stats(),
+        }
+    }
 }
+
+impl super::AwsClients {
+    /// What coalescing saved so far, across every clone (every resource of the apply).
+    pub fn coalesce_stats(&self) -> CoalesceStats {
+        self.shared().stats()
+    }
+}
+
+#[cfg(test)]
+mod tests;
