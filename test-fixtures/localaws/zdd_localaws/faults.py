@@ -22,7 +22,16 @@ A fault rule (the JSON body of `POST /zdd/faults`; README.md has the reference):
      "error_code": "AccessDenied", "http_status": 403, "message": "...",   # error kinds
      "latency_ms": 200, "jitter_ms": 50,                                    # latency
      "stale_read_max": 10,                                                  # stale_read
+     "per_second": 10, "burst": 40, "shared": true,                         # rate_limit
      "count": 3}                 # optional: hit this many calls, then retire (null: until cleared)
+
+`rate_limit` is AWS's account-level API throttling: a token bucket of `burst` tokens refilled at
+`per_second` (seconds of the local AWS's monotonic clock, not scaled: AWS's limits and the
+provider's budget both count real seconds), one bucket per service and action the rule matches,
+or one for all of them with `shared` (ELBv2's Describe* calls share one bucket on AWS). A call
+finding its bucket empty is answered with the service's throttling error and takes no token; it
+counts as a `rate_limit` fault in the stats. `service`/`action` may be glob patterns (e.g.
+`"Describe*"`), as for every kind. `probability`, `skip` and `seed` do not apply to it.
 
 Replay: each rule owns one `random.Random(seed)`, advanced by one draw per call it sees (after
 `skip`), plus one more for a latency hit's jitter. The same rules and the same sequence of
@@ -32,6 +41,7 @@ different assignment of the same draws.
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import random
 import threading
@@ -39,16 +49,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from .clock import MonotonicClock
 from .consistency import STRONGLY_CONSISTENT_SERVICES
 from .fault_shapes import default_shape, identify, render_error
 
-__all__ = ["Decision", "Fault", "FaultError", "FaultSet", "FaultStats", "KINDS", "identify", "parse_rule",
-           "render", "preset_rules"]
+__all__ = ["Decision", "Fault", "FaultError", "FaultSet", "FaultStats", "KINDS", "TokenBucket", "identify",
+           "parse_rule", "render", "preset_rules"]
 
 # Kinds that decide the call's answer (the first such rule hit does). `lost_response` lets
 # moto serve the call (a write takes effect) and then closes the connection unanswered: the
 # caller cannot tell it from `drop`, which closes it before anything is served.
-ANSWERING_KINDS = ("error", "throttle", "server_error", "drop", "lost_response")
+ANSWERING_KINDS = ("error", "throttle", "server_error", "drop", "lost_response", "rate_limit")
 KINDS = (*ANSWERING_KINDS, "latency", "stale_read")
 _COMMON_FIELDS = {"kind", "service", "action", "match", "access_key_id", "skip", "count", "probability", "seed"}
 _KIND_FIELDS = {
@@ -59,7 +70,37 @@ _KIND_FIELDS = {
     "lost_response": set(),
     "latency": {"latency_ms", "jitter_ms"},
     "stale_read": {"stale_read_max"},
+    "rate_limit": {"per_second", "burst", "shared", "error_code", "http_status", "message"},
 }
+# A token bucket decides a rate_limit rule's hits: no draw, nothing to skip or seed.
+_NOT_FOR_KIND = {"rate_limit": {"probability", "skip", "seed"}}
+# The kinds answered with the service's throttling error unless the rule names another code.
+_THROTTLING_KINDS = ("throttle", "rate_limit")
+
+
+@dataclass
+class TokenBucket:
+    """`burst` tokens at most, refilled at `per_second`; a call takes one or is refused. Pure:
+    the caller passes the clock's reading."""
+
+    per_second: float
+    burst: float
+    tokens: float
+    updated: float
+
+    @classmethod
+    def full(cls, per_second: float, burst: float, now: float) -> TokenBucket:
+        return cls(per_second=per_second, burst=burst, tokens=burst, updated=now)
+
+    def take(self, now: float) -> bool:
+        # A clock read out of order (threads racing to the lock) refills nothing.
+        elapsed = max(0.0, now - self.updated)
+        self.tokens = min(self.burst, self.tokens + elapsed * self.per_second)
+        self.updated = max(self.updated, now)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
 
 
 class FaultError(ValueError):
@@ -84,6 +125,10 @@ class Fault:
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
     stale_read_max: float = 0.0
+    per_second: float = 0.0
+    burst: float = 0.0
+    shared: bool = False
+    buckets: dict[str, TokenBucket] = field(default_factory=dict, repr=False)
     hits: int = 0
     skipped: int = 0
     misses: int = 0
@@ -92,9 +137,7 @@ class Fault:
     def applies_to(self, service: str, action: str, text: str, access_key_id: str = "") -> bool:
         if self.remaining is not None and self.remaining <= 0:
             return False
-        if self.service not in ("*", service):
-            return False
-        if self.action not in ("*", action):
+        if not _pattern_matches(self.service, service) or not _pattern_matches(self.action, action):
             return False
         return self.scope_matches(text, access_key_id)
 
@@ -111,6 +154,20 @@ class Fault:
             return False
         if self.probability < 1.0 and self.rng.random() >= self.probability:
             self.misses += 1
+            return False
+        self.hits += 1
+        if self.remaining is not None:
+            self.remaining -= 1
+        return True
+
+    def rate_limited(self, service: str, action: str, now: float) -> bool:
+        """Whether a rate_limit rule throttles this call: its bucket (per service and action, or
+        the rule's one `shared` bucket) has no token left. A call let through takes a token."""
+        key = "*" if self.shared else f"{service}:{action}"
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = TokenBucket.full(self.per_second, self.burst, now)
+        if bucket.take(now):
             return False
         self.hits += 1
         if self.remaining is not None:
@@ -137,13 +194,21 @@ class Fault:
             "misses": self.misses,
             "skipped": self.skipped,
         }
-        if self.kind in ("error", "throttle", "server_error"):
+        if self.kind in ("error", "throttle", "server_error", "rate_limit"):
             answer.update(error_code=self.error_code, http_status=self.http_status, message=self.message)
+        if self.kind == "rate_limit":
+            answer.update(per_second=self.per_second, burst=self.burst, shared=self.shared,
+                          buckets=sorted(self.buckets))
         elif self.kind == "latency":
             answer.update(latency_ms=self.latency_ms, jitter_ms=self.jitter_ms)
         elif self.kind == "stale_read":
             answer.update(stale_read_max=self.stale_read_max)
         return answer
+
+
+def _pattern_matches(pattern: str, name: str) -> bool:
+    """A rule's service or action: "*", an exact name, or a glob such as "Describe*"."""
+    return pattern == "*" or pattern == name or fnmatch.fnmatchcase(name, pattern)
 
 
 def _is_int(value: Any) -> bool:
@@ -160,7 +225,7 @@ def parse_rule(body: Any, ids: itertools.count[int]) -> Fault:
     kind = body.get("kind", "error")
     if kind not in KINDS:
         raise FaultError(f"kind {kind!r} is not supported (supported: {', '.join(KINDS)})")
-    unknown = set(body) - _COMMON_FIELDS - _KIND_FIELDS[kind]
+    unknown = (set(body) - _COMMON_FIELDS - _KIND_FIELDS[kind]) | (set(body) & _NOT_FOR_KIND.get(kind, set()))
     if unknown:
         raise FaultError(f"unknown field(s) for kind {kind}: {', '.join(sorted(unknown))}")
     service = body.get("service", "*")
@@ -194,8 +259,17 @@ def parse_rule(body: Any, ids: itertools.count[int]) -> Fault:
         access_key_id=access_key_id, skip=skip, probability=float(probability), seed=seed,
         rng=random.Random(seed),
     )
-    if kind in ("error", "throttle", "server_error"):
+    if kind in ("error", "throttle", "server_error", "rate_limit"):
         _parse_error_fields(fault, body)
+    if kind == "rate_limit":
+        per_second, burst, shared = body.get("per_second"), body.get("burst"), body.get("shared", False)
+        if not _is_number(per_second) or per_second <= 0:
+            raise FaultError("per_second (required) is a positive number of calls a second")
+        if not _is_number(burst) or burst < 1:
+            raise FaultError("burst (required) is a number of calls, at least 1")
+        if not isinstance(shared, bool):
+            raise FaultError("shared is true (one bucket for every call the rule matches) or false")
+        fault.per_second, fault.burst, fault.shared = float(per_second), float(burst), shared
     elif kind == "latency":
         latency_ms, jitter_ms = body.get("latency_ms"), body.get("jitter_ms", 0)
         if not _is_number(latency_ms) or latency_ms < 0 or not _is_number(jitter_ms) or jitter_ms < 0:
@@ -231,8 +305,9 @@ def _parse_error_fields(fault: Fault, body: dict[str, Any]) -> None:
 def render(fault: Fault, protocol: str, action: str, service: str = "") -> tuple[int, list[tuple[str, str]], bytes]:
     """(status, headers, body) of the error `fault` answers, in the service's own shape."""
     code, status = fault.error_code, fault.http_status
-    if fault.kind in ("throttle", "server_error"):
-        default_code, default_status = default_shape(fault.kind, protocol)
+    if fault.kind in (*_THROTTLING_KINDS, "server_error"):
+        default_code, default_status = default_shape("throttle" if fault.kind in _THROTTLING_KINDS else fault.kind,
+                                                      protocol)
         code, status = code or default_code, status or default_status
     return render_error(code or "InternalFailure", status or 500, fault.message, protocol, action, service)
 
@@ -254,6 +329,8 @@ class FaultSet:
     faults: list[Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # What rate_limit rules' buckets refill by (a ManualClock in unit tests).
+    clock: Any = field(default_factory=MonotonicClock)
 
     def add(self, body: Any) -> Fault:
         fault = parse_rule(body, self.ids)
@@ -283,11 +360,15 @@ class FaultSet:
         """Rules are tried oldest first: every latency rule that hits adds its delay; the first
         answering rule that hits answers (later answering rules do not see the call)."""
         decision = Decision()
+        now = self.clock.now()
         with self.lock:
             for fault in self.faults:
                 if fault.kind == "stale_read" or not fault.applies_to(service, action, text, access_key_id):
                     continue
-                if fault.kind == "latency":
+                if fault.kind == "rate_limit":
+                    if decision.answer is None and fault.rate_limited(service, action, now):
+                        decision.answer = fault
+                elif fault.kind == "latency":
                     if fault.draw():
                         decision.delay_seconds += fault.delay_seconds()
                         decision.latency += 1
@@ -305,14 +386,14 @@ class FaultSet:
         if service in STRONGLY_CONSISTENT_SERVICES:
             return []  # a "*" rule too: AWS serves these services' reads fresh
         with self.lock:
-            return [f for f in self.faults if f.kind == "stale_read" and f.service in ("*", service)
+            return [f for f in self.faults if f.kind == "stale_read" and _pattern_matches(f.service, service)
                     and (f.remaining is None or f.remaining > 0) and f.scope_matches(text, access_key_id)]
 
     def stale_read_hit(self, rules: list[Fault], action: str) -> Fault | None:
         """The first of `rules` (open windows) that serves this read stale, drawing for each."""
         with self.lock:
             for fault in rules:
-                if fault.action in ("*", action) and (fault.remaining is None or fault.remaining > 0) and fault.draw():
+                if _pattern_matches(fault.action, action) and (fault.remaining is None or fault.remaining > 0) and fault.draw():
                     return fault
         return None
 

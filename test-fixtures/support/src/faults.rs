@@ -81,7 +81,44 @@ impl FaultRule {
             .field("stale_read_max", stale_read_max.as_secs_f64())
     }
 
-    /// Only this API action (default: every action).
+    /// AWS's account-level API throttling: a token bucket of `burst` calls refilled at
+    /// `per_second` calls a wall-clock second, one per service and action the rule matches
+    /// (or one for all with [`FaultRule::shared`]); a call finding it empty gets the service's
+    /// throttling error and counts as a `rate_limit` fault. Scope it with
+    /// [`FaultRule::access_key_id`] on a shared local AWS.
+    pub fn rate_limit(service: &str, per_second: f64, burst: u32) -> FaultRule {
+        FaultRule::of_kind("rate_limit", service)
+            .field("per_second", per_second)
+            .field("burst", burst)
+    }
+
+    /// A rate limit's one bucket for every call it matches (ELBv2's `Describe*` share one).
+    pub fn shared(self) -> FaultRule {
+        self.field("shared", true)
+    }
+
+    /// The rate limits of an AWS account and region for the services the provider calls, at
+    /// AWS's published rates (×`factor`: 1.0 is AWS's), one bucket each:
+    ///
+    /// - ELBv2 `Describe*`: one shared bucket, 40 tokens refilled at 10/s (ELB user guide,
+    ///   "Request throttling for the ELB API");
+    /// - CloudWatch `DescribeAlarms` 9/s and `GetMetricData` 50/s (CloudWatch service quotas;
+    ///   AWS publishes a rate, not a burst: the burst here is one second's worth);
+    /// - Auto Scaling publishes no figures, only that an account's calls share one bucket:
+    ///   all its actions share one here, at ELBv2's published shape (10/s, burst 40).
+    pub fn aws_rate_limits(factor: f64) -> Vec<FaultRule> {
+        let burst = |calls: f64| (calls * factor).ceil().max(1.0) as u32;
+        vec![
+            FaultRule::rate_limit("elasticloadbalancing", 10.0 * factor, burst(40.0))
+                .action("Describe*")
+                .shared(),
+            FaultRule::rate_limit("autoscaling", 10.0 * factor, burst(40.0)).shared(),
+            FaultRule::rate_limit("monitoring", 9.0 * factor, burst(9.0)).action("DescribeAlarms"),
+            FaultRule::rate_limit("monitoring", 50.0 * factor, burst(50.0)).action("GetMetricData"),
+        ]
+    }
+
+    /// Only this API action, or a glob of them (`Describe*`; default: every action).
     pub fn action(self, action: &str) -> FaultRule {
         self.field("action", action)
     }
@@ -283,6 +320,19 @@ impl LocalAws {
         }
     }
 
+    /// Installs [`FaultRule::aws_rate_limits`] for the calls signed with `access_key_id`
+    /// (see [`LocalAws::sdk_config_as`]); answers the rules' ids.
+    pub fn rate_limit_like_aws(
+        &self,
+        access_key_id: &str,
+        factor: f64,
+    ) -> anyhow::Result<Vec<String>> {
+        FaultRule::aws_rate_limits(factor)
+            .into_iter()
+            .map(|rule| self.add_fault_rule(&rule.access_key_id(access_key_id)))
+            .collect()
+    }
+
     /// The calls signed with this access key only (a process under test given its own key).
     pub fn fault_stats_for(&self, access_key_id: &str) -> anyhow::Result<FaultStats> {
         FaultStats::from_json(&request_json(
@@ -349,6 +399,37 @@ mod tests {
         assert_eq!(stats.faults("s3", "GET", "throttle"), 2);
         assert_eq!(stats.faults("s3", "GET", "drop"), 0);
         assert_eq!(stats.requests("ec2", "DescribeVpcs"), 0);
+    }
+
+    #[test]
+    fn builds_rate_limits_at_awss_rates_scaled() {
+        assert_eq!(
+            FaultRule::rate_limit("elasticloadbalancing", 10.0, 40)
+                .action("Describe*")
+                .shared()
+                .access_key_id("AKIDMINE")
+                .to_json(),
+            json!({"kind": "rate_limit", "service": "elasticloadbalancing", "per_second": 10.0,
+                   "burst": 40, "action": "Describe*", "shared": true, "access_key_id": "AKIDMINE"})
+        );
+        let halved = FaultRule::aws_rate_limits(0.5);
+        let elbv2 = halved[0].to_json();
+        assert_eq!(
+            (elbv2["per_second"].as_f64(), elbv2["burst"].as_u64()),
+            (Some(5.0), Some(20))
+        );
+        let alarms = halved[2].to_json();
+        assert_eq!(alarms["action"], "DescribeAlarms");
+        assert_eq!(
+            (alarms["per_second"].as_f64(), alarms["burst"].as_u64()),
+            (Some(4.5), Some(5))
+        );
+        // A tiny factor still lets a call through.
+        assert!(
+            FaultRule::aws_rate_limits(0.001)
+                .iter()
+                .all(|rule| rule.to_json()["burst"] == 1)
+        );
     }
 
     #[test]

@@ -131,10 +131,16 @@ impl LocalAws {
     /// us-east-1, static test credentials, `endpoint_url` set. For S3 use [`crate::s3_client`]
     /// (path-style addressing, as the S3 backend's `use_path_style`).
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.sdk_config_as(ACCESS_KEY_ID).await
+    }
+
+    /// [`LocalAws::sdk_config`] signing with another access key (moto takes any): fault rules
+    /// and statistics scoped to that key see only these clients' calls.
+    pub async fn sdk_config_as(&self, access_key_id: &str) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                ACCESS_KEY_ID,
+                access_key_id,
                 SECRET_ACCESS_KEY,
                 None,
                 None,
