@@ -11,7 +11,9 @@ use std::sync::Arc;
 use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 
 use super::budget::RateLimits;
-use super::budget::{AUTOSCALING, Api, BudgetStats, CLOUDWATCH, ELBV2, Priority, RateBudget};
+use super::budget::{
+    AUTOSCALING, Api, BudgetStats, CLOUDWATCH, ELBV2, Priority, RateBudget, ThrottleCounter,
+};
 use super::coalesce::{DEFAULT_WINDOW, SharedReads};
 use super::config::{AwsSettings, CallTimeouts, Endpoints, load_sdk_config};
 use super::error::{AwsError, api_error};
@@ -89,24 +91,29 @@ impl AwsClients {
     ) -> AwsClients {
         let timeouts = options.timeouts.sdk();
         let retries = options.retries.sdk();
+        let budget = Arc::new(RateBudget::new(options.limits));
+        let counter = |service| ThrottleCounter::new(service, Arc::clone(&budget));
         let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(sdk)
             .timeout_config(timeouts.clone())
             .retry_config(retries.clone())
-            .retry_partition(Retries::partition(AUTOSCALING));
+            .retry_partition(Retries::partition(AUTOSCALING))
+            .interceptor(counter(AUTOSCALING));
         if let Some(url) = &endpoints.autoscaling {
             autoscaling = autoscaling.endpoint_url(url);
         }
         let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
             .timeout_config(timeouts.clone())
             .retry_config(retries.clone())
-            .retry_partition(Retries::partition(ELBV2));
+            .retry_partition(Retries::partition(ELBV2))
+            .interceptor(counter(ELBV2));
         if let Some(url) = &endpoints.elbv2 {
             elbv2 = elbv2.endpoint_url(url);
         }
         let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(sdk)
             .timeout_config(timeouts)
             .retry_config(retries)
-            .retry_partition(Retries::partition(CLOUDWATCH));
+            .retry_partition(Retries::partition(CLOUDWATCH))
+            .interceptor(counter(CLOUDWATCH));
         if let Some(url) = &endpoints.cloudwatch {
             cloudwatch = cloudwatch.endpoint_url(url);
         }
@@ -114,7 +121,7 @@ impl AwsClients {
             autoscaling_client: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
             elbv2_client: aws_sdk_elasticloadbalancingv2::Client::from_conf(elbv2.build()),
             cloudwatch_client: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
-            budget: Arc::new(RateBudget::new(options.limits)),
+            budget,
             shared: Arc::new(SharedReads::new(DEFAULT_WINDOW)),
             reads: Priority::Observation,
         }

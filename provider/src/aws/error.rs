@@ -152,6 +152,30 @@ const TRANSIENT_CODES: &[&str] = &[
     "InternalError",
 ];
 
+/// Codes AWS answers when it throttles the caller: the SDK's own list (aws-runtime's
+/// `THROTTLING_ERRORS`), on which its adaptive retry slows down.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+/// AWS throttled the call (counted per API in the budget's stats).
+pub fn is_throttling_code(code: &str) -> bool {
+    THROTTLING_CODES.contains(&code)
+}
+
 fn is_transient_code(code: &str) -> bool {
     TRANSIENT_CODES.iter().any(|known| code.starts_with(known))
 }

@@ -2,8 +2,13 @@
 //! provider itself (observing, deciding, logging, scheduling). The benchmark reports the last
 //! part as the provider's own overhead.
 
+use std::fmt::Write;
 use std::future::Future;
 use std::time::Duration;
+
+use crate::aws::AwsClients;
+use crate::aws::budget::{Api, BudgetStats, RateLimit, RateLimits};
+use crate::aws::coalesce::CoalesceStats;
 
 /// Accumulated over one [`super::run_with_poll`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,17 +58,24 @@ impl RunStats {
 
     /// One INFO line summing up the run, for `TF_LOG=INFO` and the benchmark.
     pub fn log(&self, rollout: &str) {
+        tracing::info!(rollout = %rollout, "rollout stats: {}", self.summary());
+    }
+
+    /// [`RunStats::log`] with what the shared AWS budget saw ([`BudgetReport`]) on the same
+    /// line.
+    pub fn log_with_budget(&self, rollout: &str, budget: &BudgetReport) {
         tracing::info!(
             rollout = %rollout,
-            steps = self.steps,
-            aws_calls = self.aws_calls,
-            aws_ms = millis(self.aws),
-            sleep_ms = millis(self.sleep),
-            own_ms = millis(self.own()),
-            wall_ms = millis(self.wall),
-            budget_held = self.budget_held,
-            budget_held_ms = millis(self.budget_held_for),
-            "rollout stats: steps={} aws_calls={} aws_ms={} sleep_ms={} own_ms={} wall_ms={} own_us_per_step={} own_pct={:.2} budget_held={} budget_held_ms={}",
+            "rollout stats: {} {}",
+            self.summary(),
+            budget.summary()
+        );
+    }
+
+    /// The run's figures as `key=value` pairs (pure).
+    pub fn summary(&self) -> String {
+        format!(
+            "steps={} aws_calls={} aws_ms={} sleep_ms={} own_ms={} wall_ms={} own_us_per_step={} own_pct={:.2} budget_held={} budget_held_ms={}",
             self.steps,
             self.aws_calls,
             millis(self.aws),
@@ -74,8 +86,122 @@ impl RunStats {
             self.own_percent(),
             self.budget_held,
             millis(self.budget_held_for),
-        );
+        )
     }
+}
+
+/// What the provider process's AWS budget saw, for the end of a run: per API its calls and
+/// throttles during the run, its peak calls in one second against its budget, what coalescing
+/// saved and the process's peak memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BudgetReport {
+    pub apis: Vec<ApiReport>,
+    /// Throttled attempts during the run, every API.
+    pub throttled: u64,
+    /// What coalescing saved in the process so far.
+    pub coalesced: CoalesceStats,
+    /// The process's peak resident memory (VmHWM), where `/proc` tells it.
+    pub peak_rss_kib: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiReport {
+    pub api: Api,
+    pub calls: u64,
+    /// The most calls in one second, in the process so far.
+    pub peak_per_second: u64,
+    /// The API's budget: at most `burst + rate × 1 s` calls in any second.
+    pub limit: RateLimit,
+    pub throttled: u64,
+}
+
+impl BudgetReport {
+    /// The report of `budget` (the run's share of the budget's stats) under `limits`.
+    pub fn new(
+        budget: &BudgetStats,
+        limits: &RateLimits,
+        coalesced: CoalesceStats,
+        peak_rss_kib: Option<u64>,
+    ) -> BudgetReport {
+        let apis = budget
+            .by_api
+            .iter()
+            .map(|(api, stats)| ApiReport {
+                api: *api,
+                calls: stats.calls,
+                peak_per_second: stats.peak_per_second,
+                limit: limits.limit(*api),
+                throttled: stats.throttled,
+            })
+            .collect();
+        BudgetReport {
+            apis,
+            throttled: budget.throttled,
+            coalesced,
+            peak_rss_kib,
+        }
+    }
+
+    /// The report of `aws`' budget since `before` (a snapshot taken at the run's start), with
+    /// the process's coalescing and memory.
+    pub fn of(aws: &AwsClients, before: &BudgetStats) -> BudgetReport {
+        BudgetReport::new(
+            &aws.budget_stats().since(before),
+            aws.budget().limits(),
+            aws.coalesce_stats(),
+            peak_rss_kib(),
+        )
+    }
+
+    /// `key=value` pairs (pure): `api[NAME]=calls/peak_1s/budget/throttled` per API, e.g.
+    /// `api[autoscaling:DescribeAutoScalingGroups]=calls:40,peak_1s:7,budget:5/s+10,throttled:0`.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        for api in &self.apis {
+            let _ = write!(
+                out,
+                "api[{}]=calls:{},peak_1s:{},budget:{}/s+{},throttled:{} ",
+                api.api,
+                api.calls,
+                api.peak_per_second,
+                api.limit.per_second(),
+                api.limit.burst(),
+                api.throttled
+            );
+        }
+        let groups = self.coalesced.rollout_groups;
+        let health = self.coalesced.target_health;
+        let _ = write!(
+            out,
+            "throttled={} coalesced_groups_reads={} coalesced_groups_calls={} coalesced_health_reads={} coalesced_health_calls={} coalesced_saved={} peak_rss_kib={}",
+            self.throttled,
+            groups.callers,
+            groups.calls,
+            health.callers,
+            health.calls,
+            groups.saved() + health.saved(),
+            self.peak_rss_kib
+                .map_or_else(|| "unknown".to_string(), |kib| kib.to_string()),
+        );
+        out
+    }
+}
+
+/// The provider process's peak resident memory in KiB (`VmHWM` of `/proc/self/status`);
+/// `None` where there is no `/proc`.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_hwm_kib(&status)
+}
+
+/// `VmHWM` of a `/proc/<pid>/status` text, in KiB (pure).
+pub fn vm_hwm_kib(status: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?;
+    let mut words = line.split_whitespace();
+    let value = words.next()?.parse().ok()?;
+    (words.next() == Some("kB")).then_some(value)
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -126,5 +252,88 @@ mod tests {
         .await;
         assert_eq!(answer, 7);
         assert!(total >= Duration::from_millis(25), "{total:?}");
+    }
+
+    #[test]
+    fn the_budget_report_names_each_api_with_its_peak_against_its_budget() {
+        use crate::aws::budget::{AUTOSCALING, ApiStats, ELBV2};
+        use crate::aws::coalesce::KindStats;
+        let groups = Api::new(AUTOSCALING, "DescribeAutoScalingGroups");
+        let health = Api::new(ELBV2, "DescribeTargetHealth");
+        let mut budget = BudgetStats {
+            throttled: 3,
+            ..BudgetStats::default()
+        };
+        budget.by_api.insert(
+            groups,
+            ApiStats {
+                calls: 40,
+                peak_per_second: 7,
+                throttled: 2,
+                ..ApiStats::default()
+            },
+        );
+        budget.by_api.insert(
+            health,
+            ApiStats {
+                calls: 9,
+                peak_per_second: 2,
+                ..ApiStats::default()
+            },
+        );
+        let limits = RateLimits::default()
+            .with_block([("autoscaling:DescribeAutoScalingGroups", "0.5/s burst 2")])
+            .unwrap();
+        let coalesced = CoalesceStats {
+            rollout_groups: KindStats {
+                callers: 100,
+                calls: 4,
+                keys: 100,
+            },
+            target_health: KindStats {
+                callers: 30,
+                calls: 10,
+                keys: 10,
+            },
+        };
+        let report = BudgetReport::new(&budget, &limits, coalesced, Some(52_000));
+        let line = report.summary();
+        assert!(
+            line.contains(
+                "api[autoscaling:DescribeAutoScalingGroups]=calls:40,peak_1s:7,budget:0.5/s+2,throttled:2 "
+            ),
+            "{line}"
+        );
+        assert!(
+            line.contains("api[elasticloadbalancing:DescribeTargetHealth]=calls:9,peak_1s:2,budget:4/s+10,throttled:0 "),
+            "{line}"
+        );
+        assert!(line.contains(" throttled=3 "), "{line}");
+        assert!(
+            line.contains("coalesced_groups_reads=100 coalesced_groups_calls=4 coalesced_health_reads=30 coalesced_health_calls=10 coalesced_saved=116"),
+            "{line}"
+        );
+        assert!(line.ends_with("peak_rss_kib=52000"), "{line}");
+        let unknown = BudgetReport::new(
+            &BudgetStats::default(),
+            &limits,
+            CoalesceStats::default(),
+            None,
+        );
+        assert!(unknown.summary().ends_with("peak_rss_kib=unknown"));
+        assert!(!unknown.summary().contains("api["));
+    }
+
+    #[test]
+    fn peak_memory_is_read_from_vm_hwm_in_kib() {
+        let status = "Name:\tterraform-provider-zdd\nVmPeak:\t  912345 kB\nVmHWM:\t   52340 kB\nVmRSS:\t   40000 kB\n";
+        assert_eq!(vm_hwm_kib(status), Some(52_340));
+        assert_eq!(vm_hwm_kib("VmRSS:\t 1 kB\n"), None);
+        assert_eq!(vm_hwm_kib("VmHWM:\t lots kB\n"), None);
+        assert_eq!(vm_hwm_kib("VmHWM:\t 12 MB\n"), None, "only kB is read");
+        // Where there is a /proc (Linux, where the tests run), this process has a peak.
+        if std::path::Path::new("/proc/self/status").exists() {
+            assert!(peak_rss_kib().is_some_and(|kib| kib > 0));
+        }
     }
 }

@@ -105,6 +105,42 @@ async fn throttled_describes_are_retried_until_they_succeed() {
         CALLS + throttles,
         "each throttled attempt was retried, each call succeeded once"
     );
+    // The budget's stats saw every throttled attempt, though the SDK retried each one and the
+    // adapter saw none of them as an error; and only the call admitted once per describe.
+    let budget = aws.budget_stats();
+    let groups = budget.by_api[&Api::new(AUTOSCALING, ACTION)];
+    assert_eq!(
+        (groups.throttled, budget.throttled),
+        (throttles, throttles),
+        "throttles counted by the interceptor against those the local AWS injected"
+    );
+    assert_eq!(groups.calls, CALLS);
+    assert!(groups.peak_per_second >= 1 && groups.peak_per_second <= CALLS);
+}
+
+/// An error that is not a throttle (a validation error, answered in the same XML shape) is
+/// not counted as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_throttling_answers_count_as_throttles_under_their_own_api() {
+    let local = own_local_aws();
+    let group = "budget-errors-g1";
+    local
+        .add_fault_rule(
+            &FaultRule::error(STATS_SERVICE, "ValidationError", 400)
+                .action(ACTION)
+                .matching(group)
+                .probability(1.0),
+        )
+        .unwrap();
+    let aws = clients(&local, shipped()).await;
+    let answer = aws.describe_asg(group).await;
+    assert!(answer.is_err(), "the error rule must answer: {answer:?}");
+    let stats = aws.budget_stats();
+    assert_eq!(
+        stats.throttled, 0,
+        "a ValidationError is no throttle: {stats:?}"
+    );
+    assert_eq!(stats.by_api[&Api::new(AUTOSCALING, ACTION)].calls, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

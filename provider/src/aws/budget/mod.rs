@@ -20,6 +20,8 @@
 
 mod bucket;
 mod limits;
+mod peak;
+mod throttles;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -33,6 +35,8 @@ pub use limits::{
     AUTOSCALING, Api, BlockEntryError, CLOUDWATCH, DEFAULT_LIMITS, ELBV2, FALLBACK_LIMIT,
     RATE_LIMITS_ENV, RateLimit, RateLimits,
 };
+pub use peak::{PEAK_WINDOW, SlidingPeak, peak_in_window};
+pub use throttles::{ThrottleCounter, error_code, query_action};
 
 /// The buckets of every API, their queues, and what they held back.
 #[derive(Debug)]
@@ -46,6 +50,7 @@ pub struct RateBudget {
 struct State {
     lanes: BTreeMap<Api, LaneSlot>,
     stats: BudgetStats,
+    peaks: BTreeMap<Api, SlidingPeak>,
 }
 
 #[derive(Debug)]
@@ -64,6 +69,9 @@ pub struct BudgetStats {
     pub held: u64,
     /// Their waits, summed.
     pub held_for: Duration,
+    /// Attempts AWS answered with a throttling code, retried or not (an attempt of an
+    /// action the budget has no bucket for counts here only).
+    pub throttled: u64,
     pub by_api: BTreeMap<Api, ApiStats>,
 }
 
@@ -72,13 +80,19 @@ pub struct ApiStats {
     pub calls: u64,
     pub held: u64,
     pub held_for: Duration,
+    /// The most calls admitted in any one-second window ([`PEAK_WINDOW`]) of the provider
+    /// process so far: a peak is not a sum, so [`BudgetStats::since`] keeps the later one.
+    pub peak_per_second: u64,
+    /// Attempts AWS throttled.
+    pub throttled: u64,
 }
 
 impl BudgetStats {
-    fn record(&mut self, api: Api, held_for: Option<Duration>) {
+    fn record(&mut self, api: Api, held_for: Option<Duration>, peak_per_second: u64) {
         let per_api = self.by_api.entry(api).or_default();
         self.calls += 1;
         per_api.calls += 1;
+        per_api.peak_per_second = peak_per_second;
         if let Some(wait) = held_for {
             self.held += 1;
             self.held_for += wait;
@@ -87,7 +101,15 @@ impl BudgetStats {
         }
     }
 
-    /// What happened after `earlier` (a snapshot of the same budget).
+    fn record_throttle(&mut self, api: Option<Api>) {
+        self.throttled += 1;
+        if let Some(api) = api {
+            self.by_api.entry(api).or_default().throttled += 1;
+        }
+    }
+
+    /// What happened after `earlier` (a snapshot of the same budget); the peaks are the
+    /// later snapshot's (the process's so far).
     pub fn since(&self, earlier: &BudgetStats) -> BudgetStats {
         let by_api = self
             .by_api
@@ -98,15 +120,18 @@ impl BudgetStats {
                     calls: now.calls.saturating_sub(before.calls),
                     held: now.held.saturating_sub(before.held),
                     held_for: now.held_for.saturating_sub(before.held_for),
+                    peak_per_second: now.peak_per_second,
+                    throttled: now.throttled.saturating_sub(before.throttled),
                 };
                 (*api, delta)
             })
-            .filter(|(_, delta)| delta.calls > 0)
+            .filter(|(_, delta)| delta.calls > 0 || delta.throttled > 0)
             .collect();
         BudgetStats {
             calls: self.calls.saturating_sub(earlier.calls),
             held: self.held.saturating_sub(earlier.held),
             held_for: self.held_for.saturating_sub(earlier.held_for),
+            throttled: self.throttled.saturating_sub(earlier.throttled),
             by_api,
         }
     }
@@ -170,8 +195,16 @@ impl RateBudget {
         place.admitted = true;
         changed.notify_waiters();
         let waited = started.elapsed();
-        self.with_state(|state, _| state.stats.record(api, held.then_some(waited)));
+        self.with_state(|state, now| {
+            let peak = state.peaks.entry(api).or_default().record(now, PEAK_WINDOW);
+            state.stats.record(api, held.then_some(waited), peak);
+        });
         waited
+    }
+
+    /// Counts an attempt AWS throttled (`api`: `None` for an action without a bucket).
+    pub fn record_throttle(&self, api: Option<Api>) {
+        self.with_state(|state, _| state.stats.record_throttle(api));
     }
 
     /// Calls waiting for `api` now.
@@ -243,6 +276,8 @@ mod tests {
         let stats = budget.stats();
         assert_eq!((stats.calls, stats.held), (3, 1));
         assert_eq!(stats.by_api[&GROUPS].calls, 3);
+        // The burst and the held call all within a second (50 ms apart at most, far below).
+        assert_eq!(stats.by_api[&GROUPS].peak_per_second, 3);
         assert!(stats.held_for >= Duration::from_millis(40));
         // Another API's bucket is untouched.
         budget.admit(UPDATE, Priority::Command).await;
@@ -293,12 +328,17 @@ mod tests {
     #[test]
     fn stats_since_a_snapshot_are_the_difference() {
         let mut earlier = BudgetStats::default();
-        earlier.record(GROUPS, None);
+        earlier.record(GROUPS, None, 1);
+        earlier.record_throttle(Some(GROUPS));
         let mut later = earlier.clone();
-        later.record(GROUPS, Some(Duration::from_millis(30)));
-        later.record(UPDATE, None);
+        later.record(GROUPS, Some(Duration::from_millis(30)), 2);
+        later.record(UPDATE, None, 1);
+        later.record_throttle(Some(GROUPS));
+        later.record_throttle(None);
         let delta = later.since(&earlier);
-        assert_eq!((delta.calls, delta.held), (2, 1));
+        assert_eq!((delta.calls, delta.held, delta.throttled), (2, 1, 2));
+        assert_eq!(delta.by_api[&GROUPS].throttled, 1);
+        assert_eq!(delta.by_api[&GROUPS].peak_per_second, 2);
         assert_eq!(delta.held_for, Duration::from_millis(30));
         assert_eq!(delta.by_api[&GROUPS].calls, 1);
         assert_eq!(delta.by_api[&UPDATE].held, 0);
