@@ -29,6 +29,7 @@ from .lifecycle import (
     TERMINATING_WAIT, Hook, NoActiveAction, Outcome,
 )
 from .model import HealthModel
+from .paging import PagingError, page
 
 _group_cls = autoscaling_models.FakeAutoScalingGroup
 _backend_cls = autoscaling_models.AutoScalingBackend
@@ -52,6 +53,7 @@ PATCHED = [
     (_response_cls, "put_scaling_policy"),
     (_response_cls, "delete_policy"),
     (_response_cls, "execute_policy"),
+    (_response_cls, "describe_policies"),
 ]
 
 # Lifecycle states a hook holds: not serving, not registered by the group, and (the Terminating
@@ -534,7 +536,21 @@ def _install_policies(original: Callable[[type, str], Any]) -> None:
         backend.policies[key].execute()
         return EmptyResult()
 
+    def describe_policies_response(self: Any) -> Any:
+        # AWS pages DescribePolicies (MaxRecords: 50 by default, 100 at most); moto answers all.
+        policies = self.autoscaling_backend.describe_policies(
+            autoscaling_group_name=self._get_param("AutoScalingGroupName"),
+            policy_names=self._get_param("PolicyNames", []),
+            policy_types=self._get_param("PolicyTypes", []),
+        )
+        try:
+            policies, token = page(list(policies), self._get_param("NextToken"), self._get_int_param("MaxRecords"))
+        except PagingError as error:
+            raise autoscaling_exceptions.ValidationError(str(error)) from error
+        return ActionResult({"ScalingPolicies": policies, "NextToken": token})
+
     _backend_cls.put_scaling_policy = put_scaling_policy
+    _response_cls.describe_policies = describe_policies_response
     _response_cls.put_scaling_policy = put_scaling_policy_response
     _response_cls.delete_policy = delete_policy_response
     _response_cls.execute_policy = execute_policy_response

@@ -26,6 +26,7 @@ from moto.elbv2 import models as elbv2_models
 
 from . import alarms, alb_metrics
 from .model import HealthModel
+from .paging import PagingError, page
 from .traffic import TrafficModel
 
 PATCHED = [
@@ -264,9 +265,17 @@ def _install_alarms(traffic: TrafficModel, holds: AlarmHolds) -> None:
             selected = [a for a in selected if a.name in names]
         if state_value:
             selected = [a for a in selected if a.state_value == state_value]
+        answered = ([a for a in selected if a.rule is None] if "MetricAlarm" in types else []) + (
+            [a for a in selected if a.rule is not None] if "CompositeAlarm" in types else [])
+        # AWS pages DescribeAlarms (MaxRecords: 50 by default, 100 at most); moto answers all.
+        try:
+            answered, token = page(answered, self._get_param("NextToken"), self._get_int_param("MaxRecords"))
+        except PagingError as error:
+            raise ValidationError(str(error)) from error
         return ActionResult({
-            "MetricAlarms": [a for a in selected if a.rule is None] if "MetricAlarm" in types else [],
-            "CompositeAlarms": [a for a in selected if a.rule is not None] if "CompositeAlarm" in types else [],
+            "MetricAlarms": [a for a in answered if a.rule is None],
+            "CompositeAlarms": [a for a in answered if a.rule is not None],
+            "NextToken": token,
         })
 
     def set_alarm_state(self: Any) -> Any:
