@@ -135,6 +135,28 @@ impl Fixture {
         })
     }
 
+    /// Another subnet in the fixture's VPC (10.0.0.0/16; the fixture's own are 10.0.1.0/24
+    /// and 10.0.2.0/24), e.g. a /20 for a group of hundreds of instances: a /24 holds 251
+    /// addresses, on AWS as on moto.
+    pub async fn add_subnet(
+        &self,
+        cfg: &aws_config::SdkConfig,
+        cidr_block: &str,
+        zone: &str,
+    ) -> anyhow::Result<String> {
+        aws_sdk_ec2::Client::new(cfg)
+            .create_subnet()
+            .vpc_id(&self.vpc_id)
+            .cidr_block(cidr_block)
+            .availability_zone(zone)
+            .send()
+            .await
+            .context("CreateSubnet")?
+            .subnet
+            .and_then(|subnet| subnet.subnet_id)
+            .ok_or_else(|| anyhow!("CreateSubnet returned no SubnetId"))
+    }
+
     pub fn blue_target_group_arn(&self) -> &str {
         &self.target_group_arns[0]
     }
