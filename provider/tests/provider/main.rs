@@ -11,6 +11,7 @@ mod aws_budget;
 mod aws_coalesce;
 mod aws_pagination;
 mod aws_scaling;
+mod aws_throttling;
 mod aws_timeouts;
 mod bench_rollouts;
 mod bench_scale;

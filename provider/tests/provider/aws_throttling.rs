@@ -1,0 +1,166 @@
+//! Rollouts of several fleets at once under AWS's account-level API throttling (issue #16,
+//! "zero throttling failures"): the local AWS's `rate_limit` mode at AWS's rates (ELBv2's
+//! `Describe*` one bucket of 40 refilled at 10/s, Auto Scaling one bucket, CloudWatch's
+//! quotas: `FaultRule::aws_rate_limits`), scoped to this test's access key. Five fleets share
+//! one `AwsClients`, as one apply's resources do: the provider's budget keeps their calls under
+//! the buckets and the SDK's adaptive retries absorb the rest, so every rollout succeeds.
+
+// Test set-up: a failed step must fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::retry::RetryConfig;
+use terraform_provider_zdd::aws::{AwsClients, Endpoints};
+use terraform_provider_zdd::driver::{self, Observer};
+use tokio_util::sync::CancellationToken;
+use zdd_rollout::{Outcome, RawSpec, Rollout, RolloutSpec};
+use zdd_test_support::{Fixture, local_aws};
+
+const FLEETS: usize = 5;
+const INSTANCES: i64 = 2;
+/// The driver's poll cap, as the benchmarks use: many more looks than the engine alone would
+/// make, so the buckets are really drawn on.
+const MAX_POLL: Duration = Duration::from_millis(100);
+/// AWS's own rates (1.0 × the published figures).
+const AWS_RATES: f64 = 1.0;
+
+fn raw(name: &str, fixture: &Fixture, version: &str) -> RawSpec {
+    RawSpec {
+        name: name.to_string(),
+        launch_template_id: fixture.launch_template_id.clone(),
+        launch_template_version: version.to_string(),
+        subnet_ids: fixture.subnet_ids.clone(),
+        target_group_arns: Some(vec![fixture.target_group_arns[0].clone()]),
+        min_size: 1,
+        max_size: INSTANCES * 2,
+        desired_capacity: INSTANCES,
+        strategy: Some("blue_green".to_string()),
+        ..RawSpec::default()
+    }
+}
+
+async fn roll(aws: &AwsClients, spec: RolloutSpec) -> driver::RunResult {
+    let mut observer = Observer::default();
+    let cancel = CancellationToken::new();
+    let observation = driver::first_observation(aws, &spec, &mut observer, &cancel)
+        .await
+        .unwrap();
+    let rollout = Rollout::resume(
+        spec,
+        None,
+        &observation,
+        driver::convert::timestamp(SystemTime::now()),
+    );
+    driver::run_with_poll(
+        aws,
+        rollout,
+        &mut observer,
+        Duration::from_secs(300),
+        &cancel,
+        MAX_POLL,
+    )
+    .await
+}
+
+/// Creates the fleet (generation 1), then rolls it to launch template version 2.
+async fn create_then_update(aws: AwsClients, name: String, fixture: Fixture) -> (String, u64) {
+    let mut calls = 0;
+    for version in ["1", "2"] {
+        let spec = RolloutSpec::validate(&raw(&name, &fixture, version)).unwrap();
+        let result = roll(&aws, spec).await;
+        assert!(
+            matches!(result.outcome, Ok(Outcome::Succeeded { .. })),
+            "{name} to version {version} under the rate limits: {:?}",
+            result.outcome
+        );
+        calls += result.api_calls;
+    }
+    (name, calls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_fleets_at_once_under_awss_rate_limits_all_succeed() {
+    let local = local_aws();
+    let sdk = local.sdk_config().await;
+    let mut fixtures = Vec::new();
+    for n in 0..FLEETS {
+        fixtures.push(Fixture::create(&sdk, &format!("thr{n}")).await.unwrap());
+    }
+    let suffix: String = fixtures[0].vpc_id.chars().rev().take(6).collect();
+    let access_key_id = format!("AKIDTHROTTLED{}", suffix.to_uppercase());
+    let rules = local
+        .rate_limit_like_aws(&access_key_id, AWS_RATES)
+        .unwrap();
+    let own = local.sdk_config_as(&access_key_id).await;
+    let aws = AwsClients::new(&own, &Endpoints::default());
+
+    let mut fleets = tokio::task::JoinSet::new();
+    for (n, fixture) in fixtures.into_iter().enumerate() {
+        fleets.spawn(create_then_update(
+            aws.clone(),
+            format!("thr{n}-{suffix}"),
+            fixture,
+        ));
+    }
+    let mut calls = 0;
+    let mut done = 0;
+    while let Some(fleet) = fleets.join_next().await {
+        let (_, fleet_calls) = fleet.unwrap();
+        calls += fleet_calls;
+        done += 1;
+    }
+    assert_eq!(done, FLEETS);
+    let during = local.fault_stats_for(&access_key_id).unwrap();
+    let throttled_during = during.total_faults("rate_limit");
+    let budget = aws.budget_stats();
+    println!(
+        "{FLEETS} fleets created and updated at once: {calls} adapter calls, {} requests served, \
+         {throttled_during} throttled by the local AWS's rate limits (all retried); the budget \
+         held {} calls for {:?} in all and saw {} throttles",
+        during.total_requests(),
+        budget.held,
+        budget.held_for,
+        budget.throttled
+    );
+    assert_eq!(
+        budget.throttled, throttled_during,
+        "the adapter counts every throttle the local AWS answered"
+    );
+
+    // The mode was on: a burst of single-attempt calls above ELBv2's describe rate (no budget,
+    // no retries) is throttled.
+    let raw = aws_sdk_elasticloadbalancingv2::Client::from_conf(
+        aws_sdk_elasticloadbalancingv2::config::Builder::from(&own)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let raw = raw.clone();
+        burst.spawn(async move {
+            raw.describe_target_groups()
+                .page_size(1)
+                .send()
+                .await
+                .is_ok()
+        });
+    }
+    let mut refused = 0;
+    while let Some(answered) = burst.join_next().await {
+        refused += u64::from(!answered.unwrap());
+    }
+    let after = local.fault_stats_for(&access_key_id).unwrap();
+    let throttled_burst = after.total_faults("rate_limit") - throttled_during;
+    assert!(
+        throttled_burst >= 40,
+        "100 describes at once against a bucket of 40 refilled at 10/s: {throttled_burst} throttled"
+    );
+    assert_eq!(
+        refused, throttled_burst,
+        "every refusal was the rate limit's"
+    );
+    for rule in rules {
+        local.clear_faults(Some(&rule)).unwrap();
+    }
+}
