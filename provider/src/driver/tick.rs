@@ -134,7 +134,7 @@ mod tests {
                     );
                     let wake = now + sleep;
                     assert!(
-                        sleep == wanted || wake.as_nanos() % period.as_nanos() == 0,
+                        sleep == wanted || wake.as_nanos().is_multiple_of(period.as_nanos()),
                         "shortened only to land on the grid"
                     );
                 }

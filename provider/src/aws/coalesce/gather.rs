@@ -60,7 +60,7 @@ pub struct Joined {
     pub batch: BatchId,
     /// This caller sends the batch's call (it opened the batch).
     pub sends: bool,
-    /// The batch now holds `max_keys` keys: its sender need not wait out the window.
+    /// The batch now holds `max_keys` keys (new keys go to the next batch).
     pub full: bool,
     /// The batch's priority rose with this caller (a command joined observations): a sender
     /// waiting for its budget at the old priority should wait at the new one.
@@ -107,12 +107,19 @@ impl<K: Ord + Clone> Gathering<K> {
     pub fn join(&mut self, key: K, priority: Priority) -> Joined {
         let member = MemberId(self.next_member);
         self.next_member += 1;
-        let joinable = self.open.filter(|id| {
+        // A gathering batch that already has the key (full or not: the key takes no room),
+        // else the open one if it has room.
+        let with_key = self
+            .batches
+            .iter()
+            .find(|(_, batch)| batch.stage == Stage::Gathering && batch.keys.contains(&key))
+            .map(|(id, _)| *id);
+        let with_room = self.open.filter(|id| {
             self.batches.get(id).is_some_and(|batch| {
-                batch.stage == Stage::Gathering
-                    && (batch.keys.contains(&key) || batch.keys.len() < self.max_keys)
+                batch.stage == Stage::Gathering && batch.keys.len() < self.max_keys
             })
         });
+        let joinable = with_key.or(with_room);
         let (batch_id, sends) = match joinable {
             Some(id) => (id, false),
             None => {
@@ -144,8 +151,7 @@ impl<K: Ord + Clone> Gathering<K> {
             None => (false, false),
         };
         if full && self.open == Some(batch_id) {
-            // It may still take callers of keys it has, but nobody else: keep it simple and
-            // send the next caller to a new batch.
+            // It still takes callers of keys it has; a new key opens the next batch.
             self.open = None;
         }
         Joined {
@@ -225,11 +231,15 @@ impl<K: Ord + Clone> Gathering<K> {
         self.batches.get(&batch).map(Batch::priority)
     }
 
-    /// The batch holds `max_keys` keys.
-    pub fn is_full(&self, batch: BatchId) -> bool {
-        self.batches
-            .get(&batch)
-            .is_some_and(|entry| entry.keys.len() >= self.max_keys)
+    /// The batch holds `max_keys` keys and more than one: no new key can join, so its sender
+    /// need not wait out the window. A batch of one key (a read that takes one key per call)
+    /// waits all the same: its window is for identical readers, who take no room.
+    pub fn sends_early(&self, batch: BatchId) -> bool {
+        self.max_keys > 1
+            && self
+                .batches
+                .get(&batch)
+                .is_some_and(|entry| entry.keys.len() >= self.max_keys)
     }
 
     /// Batches not yet forgotten (for tests: nothing leaks).
@@ -276,11 +286,33 @@ mod tests {
         assert!(!a.full);
         let b = gathering.join("b", OBSERVE);
         assert!(b.full, "two keys fill a batch of two");
+        assert!(gathering.sends_early(a.batch));
         let c = gathering.join("c", OBSERVE);
         assert!(c.sends);
         assert_ne!(c.batch, a.batch);
+        // A key the full batch has still joins it.
+        let b_again = gathering.join("b", OBSERVE);
+        assert_eq!(b_again.batch, a.batch);
+        assert!(!b_again.sends);
         assert_eq!(gathering.seal(a.batch), Some(vec!["a", "b"]));
         assert_eq!(gathering.seal(c.batch), Some(vec!["c"]));
+    }
+
+    #[test]
+    fn identical_reads_of_a_one_key_kind_share_a_batch_that_waits_its_window() {
+        let mut gathering = Gathering::new(1);
+        let first = gathering.join("arn:blue", OBSERVE);
+        assert!(first.full);
+        assert!(
+            !gathering.sends_early(first.batch),
+            "identical readers may still come"
+        );
+        let same = gathering.join("arn:blue", OBSERVE);
+        assert_eq!(same.batch, first.batch);
+        let other = gathering.join("arn:green", OBSERVE);
+        assert_ne!(other.batch, first.batch);
+        assert!(other.sends);
+        assert_eq!(gathering.join("arn:blue", COMMAND).batch, first.batch);
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! attach). The first caller of a batch waits the window for others, and keeps gathering
 //! while the rate budget holds its call: the batch's keys are fixed ([`Seal::keys`]) only
 //! once the budget admitted the call, the instant before it is sent. A batch holding
-//! `max_keys` keys stops waiting and takes nobody else.
+//! `max_keys` keys takes no new key (the next caller opens the next batch) and, if it can
+//! hold several, is sent without waiting out its window; a one-key kind (target health) waits
+//! its window for identical readers.
 //!
 //! The call goes at its most urgent member's [`Priority`]: when a command's read joins a batch
 //! of observations still waiting for its budget, the sender gives up its place in the queue
@@ -235,7 +237,7 @@ where
                 answer: None,
             });
             let changed = Arc::clone(&slot.changed);
-            if joined.full || joined.upgraded {
+            if state.gathering.sends_early(joined.batch) || joined.upgraded {
                 changed.notify_waiters();
             }
             (joined, changed)
@@ -290,7 +292,7 @@ where
             notified.as_mut().enable();
             let window_ends = self.shared.with_state(|state| {
                 let gathering = state.gathering.stage(batch) == Some(Stage::Gathering)
-                    && !state.gathering.is_full(batch);
+                    && !state.gathering.sends_early(batch);
                 let window_ends = state.slots.get(&batch).map(|slot| slot.window_ends);
                 window_ends.filter(|_| gathering)
             });

@@ -420,3 +420,23 @@ fn fixed_keys_answer_as_given() {
     let seal = Seal::fixed(vec!["a", "b"]);
     assert_eq!(seal.keys(), ["a", "b"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn identical_reads_of_a_one_key_kind_share_a_call() {
+    let reads = reads(1);
+    let aws = Aws::new(Duration::ZERO, Duration::from_millis(10));
+    let mut tasks = JoinSet::new();
+    for _ in 0..5 {
+        spawn_get(&mut tasks, &reads, &aws, "arn:blue", Priority::Observation);
+    }
+    spawn_get(&mut tasks, &reads, &aws, "arn:green", Priority::Observation);
+    answers(tasks).await;
+    let mut keys: Vec<Vec<String>> = aws.calls().into_iter().map(|call| call.keys).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec![vec!["arn:blue".to_string()], vec!["arn:green".to_string()]]
+    );
+    assert_eq!(reads.stats().callers, 6);
+    nothing_left(&reads);
+}
