@@ -13,6 +13,8 @@ use crate::model::attributes::{
 
 const PROVIDER_EXAMPLE: &str = include_str!("../../examples/provider/provider.tf");
 
+const MANY_FLEETS_EXAMPLE: &str = include_str!("../../examples/provider/many_fleets.tf");
+
 const ROLLOUT_EXAMPLE: &str = include_str!("../../examples/resources/zdd_rollout/resource.tf");
 
 const CANARY_EXAMPLE: &str = include_str!("../../examples/resources/zdd_rollout/canary.tf");
@@ -36,6 +38,7 @@ pub fn render_index() -> String {
     render_canary_analysis(&mut out);
     render_watching(&mut out);
     render_aws_calls(&mut out);
+    render_rate_limits(&mut out);
     out
 }
 
@@ -138,7 +141,6 @@ fn render_aws_calls(out: &mut String) {
         format_duration(retries.initial_backoff),
         format_duration(retries.max_backoff),
     );
-    render_rate_limits(out);
     let _ = writeln!(
         out,
         "Errors that do not go away by themselves (expired credentials, `AccessDenied`, `UnauthorizedOperation`, a request AWS always refuses) end a rollout instead of stalling it: after {GIVE_UP_AFTER} refused attempts in a row spanning at least {}, the rollout is rolled back (its rollback needs other calls, which may still be allowed). If those are refused the same way, the apply fails with a diagnostic naming each Auto Scaling group of the fleet and its state as last observed (generation, launch template version, sizes, instances, attached target groups and their health); everything is tagged in AWS, and the next apply resumes. Throttling, timeouts and server errors never count towards this.\n",
@@ -146,27 +148,46 @@ fn render_aws_calls(out: &mut String) {
     );
 }
 
-/// The rate budget: the rule, the default of every API, and what many fleets share.
+/// The rate budget: the rule, the default of every API against what AWS publishes,
+/// coalescing, the settings, and a worked example for many fleets in one account.
 fn render_rate_limits(out: &mut String) {
     use crate::aws::RATE_LIMITS_ENV;
-    use crate::aws::budget::DEFAULT_LIMITS;
+    use crate::aws::budget::{DEFAULT_LIMITS, published_limit};
+    use crate::aws::coalesce::ROLLOUTS_PER_CALL;
+    out.push_str("## API limits and the rate budget\n\n");
     out.push_str(
-        "Calls are paced before they are sent, by one token bucket per API, shared by every `zdd_rollout` of the provider process: Terraform runs up to 10 resource operations at once (`-parallelism`), and they draw on the same budget. When the budget is short, commands go first: a waiting write (create, update, attach, detach, delete, tag, put, suspend, resume, modify), or a read a command makes on its way, is served before a waiting `Describe*`; reads wait for their turn but are served whenever no write waits. The defaults stay below the limits AWS publishes (Elastic Load Balancing's `Describe*` share 40 tokens refilled at 10 per second; CloudWatch allows `DescribeAlarms` 9 and `GetMetricData` 50 calls per second) and are conservative where AWS publishes none (EC2 Auto Scaling has one undisclosed limit for all its calls):\n\n| API | calls per second | burst |\n|---|---|---|\n",
+        "AWS limits how fast an account calls each API, per region, and every tool of the account (other applies, CI jobs, the console, Auto Scaling itself) draws on the same limits. The provider paces its calls before they are sent, by one token bucket per API (`service:Action`, as in IAM policies): a bucket holds `burst` calls and refills at its rate. The budget is per provider process: every `zdd_rollout` of one apply shares it (Terraform runs up to 10 resource operations at once, `-parallelism`), while each concurrent apply or CI job has a budget of its own, and the account's limits are shared by all of them. When the budget is short, commands go first: a waiting write (create, update, attach, detach, delete, tag, put, suspend, resume, modify), or a read a command makes on its way, is served before a waiting `Describe*`; reads are served whenever no write waits. Throttling that still happens is absorbed by the retries above.\n\n",
     );
+    out.push_str("### The defaults\n\nThe defaults stay below what AWS publishes, and are conservative where it publishes nothing:\n\n| API | calls per second | burst | AWS's limit (account and region) |\n|---|---|---|---|\n");
     for (api, limit) in DEFAULT_LIMITS {
         let _ = writeln!(
             out,
-            "| `{api}` | {} | {} |",
+            "| `{api}` | {} | {} | {} |",
             limit.per_second(),
-            limit.burst()
+            limit.burst(),
+            published_limit(*api)
         );
     }
+    out.push_str(
+        "\nSources: EC2 Auto Scaling publishes no figures, and all its calls of an account and region share one bucket (AWS Knowledge Center, \"Why are my Amazon EC2 Auto Scaling API calls throttled?\"); `DescribeAutoScalingGroups`, which every fleet makes on every look, gets the most. Elastic Load Balancing's `Describe*` actions share one bucket of 40 tokens refilled at 10 per second (Elastic Load Balancing user guide, \"Request throttling for the Elastic Load Balancing API\"): our four describes together take 8 per second and a burst of 25. CloudWatch publishes a quota per API (CloudWatch service quotas): `DescribeAlarms` 9 and `GetMetricData` 50 transactions per second; one `GetMetricData` per look answers both of a canary's target groups. No figures were found for the mutating ELB actions. The provider makes no EC2 call.\n\n",
+    );
     let _ = writeln!(
         out,
-        "\nThe environment variable `{RATE_LIMITS_ENV}` of the Terraform process overrides them: comma-separated `API=RATE/s` entries, each optionally followed by `burst N`, where API is `service:Action`, `service:*` or `*` and the most specific entry wins, e.g. `{RATE_LIMITS_ENV}=\"autoscaling:*=1/s burst 3, elasticloadbalancing:DescribeTargetHealth=2/s\"`. An entry without `burst` keeps the default burst; an unreadable entry is ignored with a warning.\n",
+        "### Coalesced reads\n\nFleets that look at AWS at the same time share their reads. Polls are aligned on a grid across the provider process, so the fleets' looks fall on the same ticks: each tick, one `DescribeAutoScalingGroups` (filtered by the `zdd:rollout` tag, 100 groups a page) answers up to {ROLLOUTS_PER_CALL} rollouts, and one `DescribeTargetHealth` per target group answers every fleet and generation that reads it (the API takes one target group). The budget then paces the calls that remain; the `rollout stats` line (below) shows what coalescing saved.\n",
+    );
+    let _ = writeln!(
+        out,
+        "### Setting the budget\n\n`api_rate_limits` in the provider block overrides the defaults: keys `service:Action`, `service:*` or `*` (the most specific key wins), values `\"RATE/s\"` or `\"RATE/s burst N\"`; without `burst`, the API keeps its default burst. A key naming an API the provider never calls (the error lists those it calls) or a value it cannot read fails `terraform validate` and plan, on that entry (see the example at the top of this page).\n\nThe environment variable `{RATE_LIMITS_ENV}` of the Terraform process takes the same entries, comma-separated as `API=RATE`, e.g. `{RATE_LIMITS_ENV}=\"autoscaling:*=1/s burst 3, elasticloadbalancing:DescribeTargetHealth=2/s\"`; an entry it cannot use is ignored with a warning. For an API that both name, the provider block wins. `TF_LOG_PROVIDER=INFO` shows every budget that differs from its default when the provider is configured (`rate budget of autoscaling:DescribeAutoScalingGroups: 2/s burst 4`).\n",
     );
     out.push_str(
-        "With many fleets: the budget is per provider process, so one apply's fleets share it, but separate applies (other states, other CI jobs, other tools, the console) each spend AWS's limits, which are per account and region. If several applies run at once in one account, lower the rates so that their sum stays below AWS's limits; throttling that still happens is absorbed by the retries. Each run logs how often and how long the budget held its calls (`budget_held`, `budget_held_ms` in the `rollout stats` line at `TF_LOG=INFO`).\n\n",
+        "### 200 fleets in one account\n\nSay 200 fleets live in one account and region, in 4 states (50 each) whose pipelines may apply at the same time. Each apply is a provider process with its own budget, so 4 budgets draw on the account's limits at once: give each a quarter of them. Elastic Load Balancing's `Describe*` bucket (10/s, burst 40) gives 2.5/s and a burst of 10 per apply; CloudWatch's `DescribeAlarms` 9/s gives 2/s (its `GetMetricData` default, 5/s, is already below a quarter of 50/s); Auto Scaling publishes nothing, so halve its defaults. In each of the 4 configurations:\n\n```terraform\n",
+    );
+    out.push_str(MANY_FLEETS_EXAMPLE);
+    out.push_str(
+        "```\n\nWhat that costs: an apply rolls out at most 10 fleets at once (`-parallelism`), so a tick of its polls makes one `DescribeAutoScalingGroups` for the 10 and one `DescribeTargetHealth` per target group, about 20 for fleets of two target groups: at 1.5/s a round of health reads takes about 13 s, and the fleets' looks stretch to that instead of being throttled. Commands are not held behind those reads. Fewer pipelines at once (or a CI concurrency limit) leave each a larger share; more need smaller shares. Other tools of the account (dashboards, other automation) spend the same limits: leave them room.\n\n",
+    );
+    out.push_str(
+        "### What a run reports\n\nAt the end of each rollout, `TF_LOG_PROVIDER=INFO` logs a `rollout stats` line: the run's steps and times, how often and how long the budget held its calls (`budget_held`, `budget_held_ms`), and per API (`api[autoscaling:DescribeAutoScalingGroups]=calls:40,peak_1s:7,budget:5/s+10,throttled:0`) the calls of the run, the most calls the process made in one second against the budget (at most `burst + rate` in any second), and the attempts AWS throttled (counted even when the SDK's retry then succeeded); then the throttles of every API, what coalescing saved in the process (reads asked, calls sent) and the provider's peak memory (`peak_rss_kib`, from `/proc` where there is one). Throttles with calls well under the budget mean another tool shares the account's limits: lower the budget.\n\n",
     );
 }
 

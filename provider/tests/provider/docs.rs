@@ -35,6 +35,7 @@ fn rollout_resource_doc_is_current() {
 /// The examples the docs show, as files (the tfplugindocs layout).
 const DOC_EXAMPLES: &[&str] = &[
     "examples/provider/provider.tf",
+    "examples/provider/many_fleets.tf",
     "examples/resources/zdd_rollout/resource.tf",
     "examples/resources/zdd_rollout/canary.tf",
     "examples/resources/zdd_rollout/autoscaling.tf",
@@ -115,7 +116,11 @@ fn doc_examples_are_files_terraform_formats_and_validates() {
         );
         let example = read_example(relative);
         let config = if *relative == "examples/provider/provider.tf" {
-            example
+            with_a_rollout(&example)
+        } else if relative.starts_with("examples/provider/") {
+            // Another provider block: with the main example's `terraform` block only.
+            assert!(example.contains("provider \"zdd\""), "{relative}");
+            with_a_rollout(&format!("{}\n{example}", terraform_block(&provider)))
         } else {
             assert!(example.contains("resource \"zdd_rollout\""), "{relative}");
             format!("{provider}\n{}", with_references_as_variables(&example))
@@ -145,6 +150,26 @@ fn doc_examples_are_files_terraform_formats_and_validates() {
         "{}",
         refused.stderr
     );
+    // The many-fleets example's keys are checked: a misspelt action fails it.
+    let many = read_example("examples/provider/many_fleets.tf");
+    assert!(many.contains("\"elasticloadbalancing:DescribeTargetHealth\""));
+    let broken = many.replace(
+        "\"elasticloadbalancing:DescribeTargetHealth\"",
+        "\"elasticloadbalancing:DescribeTargetHeath\"",
+    );
+    let refused = validate(&with_a_rollout(&format!(
+        "{}\n{broken}",
+        terraform_block(&provider)
+    )));
+    assert!(
+        !refused.success(),
+        "a misspelt api_rate_limits key validated"
+    );
+    assert!(
+        refused.stderr.contains("DescribeTargetHeath"),
+        "{}",
+        refused.stderr
+    );
     // A canary's steps are judged though its listener and target groups (created in the same
     // apply) are unknown: a bad weight fails at validate and plan, not first at apply.
     let canary = read_example("examples/resources/zdd_rollout/canary.tf");
@@ -163,4 +188,19 @@ fn doc_examples_are_files_terraform_formats_and_validates() {
         "{}",
         refused.stderr
     );
+}
+
+/// The `terraform { ... }` block of the main provider example (its first top-level block).
+fn terraform_block(provider_example: &str) -> &str {
+    let end = provider_example
+        .find("\n}\n")
+        .map_or(provider_example.len(), |at| at + 3);
+    &provider_example[..end]
+}
+
+/// `config` with the rolling example's resource: Terraform validates a provider block only
+/// when a resource uses the provider (an unused one is pruned from the graph unchecked).
+fn with_a_rollout(config: &str) -> String {
+    let rolling = read_example("examples/resources/zdd_rollout/resource.tf");
+    format!("{config}\n{}", with_references_as_variables(&rolling))
 }

@@ -175,6 +175,20 @@ pub const DEFAULT_LIMITS: &[(Api, RateLimit)] = &[
 
 const AUTOSCALING_OTHER: RateLimit = RateLimit::new(2, 5);
 
+/// What AWS publishes about `api`'s limit (per account and region), for the docs: the
+/// figures [`DEFAULT_LIMITS`] stays below, from the sources its documentation names.
+pub fn published_limit(api: Api) -> &'static str {
+    match (api.service, api.action) {
+        (AUTOSCALING, _) => "not published; one bucket for every Auto Scaling call",
+        (ELBV2, action) if action.starts_with("Describe") => {
+            "all `Describe*` together: 10/s, burst 40"
+        }
+        (CLOUDWATCH, "DescribeAlarms") => "9/s",
+        (CLOUDWATCH, "GetMetricData") => "50/s",
+        _ => "not published",
+    }
+}
+
 /// An action missing from [`DEFAULT_LIMITS`] (none today: a unit test lists every action the
 /// adapter calls) gets the most conservative budget.
 pub const FALLBACK_LIMIT: RateLimit = RateLimit::new(1, 3);

@@ -33,7 +33,7 @@ use tokio::time::Instant;
 pub use bucket::{Admission, Lane, Priority, Ticket, TokenBucket};
 pub use limits::{
     AUTOSCALING, Api, BlockEntryError, CLOUDWATCH, DEFAULT_LIMITS, ELBV2, FALLBACK_LIMIT,
-    RATE_LIMITS_ENV, RateLimit, RateLimits,
+    RATE_LIMITS_ENV, RateLimit, RateLimits, published_limit,
 };
 pub use peak::{PEAK_WINDOW, SlidingPeak, peak_in_window};
 pub use throttles::{ThrottleCounter, error_code, query_action};
