@@ -9,11 +9,14 @@
 //!
 //! Both publish a `zdd_test_support::Record` (suite `retries and rate budget`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use terraform_provider_zdd::aws::budget::{AUTOSCALING, Api};
 use terraform_provider_zdd::aws::{AwsClients, CallOptions, Endpoints, RateLimits, Retries};
+use terraform_provider_zdd::driver::stats::BudgetReport;
+use terraform_provider_zdd::model::provider_config::ProviderConfig;
 use zdd_test_support::{FaultRule, LocalAws, LocalAwsOptions, Record};
 
 const SUITE: &str = "retries and rate budget";
@@ -215,6 +218,68 @@ async fn ten_concurrent_rollouts_share_one_budget_per_api() {
         budget.held >= served / 2,
         "the calls past the burst waited for their tokens: {budget:?}"
     );
+    // The peak in one second, from the admission times: the burst went at once, and no second
+    // saw more than the burst plus a second's tokens.
+    let peak = budget.by_api[&Api::new(AUTOSCALING, ACTION)].peak_per_second;
+    assert!(
+        peak >= u64::from(limit.burst())
+            && peak <= allowance(limit.burst(), limit.per_second(), Duration::from_secs(1)),
+        "peak {peak} in one second against {limit}"
+    );
+}
+
+/// The provider block's `api_rate_limits` is the budget the calls wait for: with a burst of 1,
+/// of calls made at once every one but the first is held, a second apart (the default burst of 10 would hold
+/// none), and the local AWS never serves more than the block's rate allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_block_limit_paces_the_calls() {
+    const CALLS: u64 = 4;
+    let local = own_local_aws();
+    let block = ProviderConfig {
+        api_rate_limits: Some(BTreeMap::from([(
+            format!("autoscaling:{ACTION}"),
+            "1/s burst 1".to_string(),
+        )])),
+        ..ProviderConfig::default()
+    };
+    let options = CallOptions {
+        limits: block.rate_limits(RateLimits::default()).unwrap(),
+        ..CallOptions::from_env()
+    };
+    let aws = clients(&local, options).await;
+    let limit = aws.budget().limits().limit(Api::new(AUTOSCALING, ACTION));
+    assert_eq!((limit.per_second(), limit.burst()), (1.0, 1));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CALLS)
+        .map(|call| {
+            let aws = aws.clone();
+            tokio::spawn(async move { aws.describe_asg(&format!("budget-block-{call}-g1")).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let elapsed = started.elapsed();
+    let budget = aws.budget_stats();
+    let groups = budget.by_api[&Api::new(AUTOSCALING, ACTION)];
+    assert_eq!(groups.calls, CALLS);
+    assert_eq!(
+        groups.held,
+        CALLS - 1,
+        "every call after the burst of 1 waited"
+    );
+    let served = local.fault_stats().unwrap().requests(STATS_SERVICE, ACTION);
+    assert!(
+        served <= allowance(1, 1.0, elapsed),
+        "{served} in {elapsed:?}"
+    );
+    let report = BudgetReport::new(&budget, aws.budget().limits(), aws.coalesce_stats(), None);
+    let line = report.summary();
+    assert!(
+        line.contains(&format!("api[autoscaling:{ACTION}]=calls:{CALLS},")),
+        "{line}"
+    );
+    assert!(line.contains(",budget:1/s+1,"), "{line}");
 }
 
 /// Calls a bucket can have admitted `elapsed` after it started full: its burst, the rate's
