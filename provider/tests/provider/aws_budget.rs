@@ -95,8 +95,13 @@ async fn throttled_describes_are_retried_until_they_succeed() {
     record.faults_injected = throttles;
     record.convergence = elapsed;
     record.converged = true;
+    let budget = aws.budget_stats();
+    let groups = budget.by_api[&Api::new(AUTOSCALING, ACTION)];
     record.notes = format!(
-        "{CALLS} describes, all succeeded; {throttles} throttles absorbed by the adaptive retries"
+        "{CALLS} describes, all succeeded; {throttles} throttles absorbed by the adaptive retries, {} counted by the provider's interceptor; peak {}/s against {}",
+        groups.throttled,
+        groups.peak_per_second,
+        aws.budget().limits().limit(Api::new(AUTOSCALING, ACTION))
     );
     record.publish().unwrap();
     assert!(
@@ -110,8 +115,6 @@ async fn throttled_describes_are_retried_until_they_succeed() {
     );
     // The budget's stats saw every throttled attempt, though the SDK retried each one and the
     // adapter saw none of them as an error; and only the call admitted once per describe.
-    let budget = aws.budget_stats();
-    let groups = budget.by_api[&Api::new(AUTOSCALING, ACTION)];
     assert_eq!(
         (groups.throttled, budget.throttled),
         (throttles, throttles),
@@ -202,7 +205,8 @@ async fn ten_concurrent_rollouts_share_one_budget_per_api() {
     record.convergence = elapsed;
     record.converged = true;
     record.notes = format!(
-        "budget {limit}: {admitted_per_second:.2} calls/s admitted after the burst; {} of {} calls held, {} ms in all; {samples} samples",
+        "budget {limit}: {admitted_per_second:.2} calls/s admitted after the burst, peak {} in one second; {} of {} calls held, {} ms in all; {samples} samples",
+        budget.by_api[&Api::new(AUTOSCALING, ACTION)].peak_per_second,
         budget.held,
         budget.calls,
         budget.held_for.as_millis()
