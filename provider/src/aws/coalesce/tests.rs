@@ -440,3 +440,82 @@ async fn identical_reads_of_a_one_key_kind_share_a_call() {
     assert_eq!(reads.stats().callers, 6);
     nothing_left(&reads);
 }
+
+/// Through the real rate budget: a command's read joining an observation batch that waits for
+/// its token takes the batch ahead of the observations queued before it.
+#[tokio::test(start_paused = true)]
+async fn a_raised_batch_goes_before_observations_queued_at_the_budget() {
+    use super::super::budget::{AUTOSCALING, Api, RateBudget, RateLimits};
+
+    const API: Api = Api::new(AUTOSCALING, "DescribeAutoScalingGroups");
+    let (limits, warnings) = RateLimits::parse("autoscaling:DescribeAutoScalingGroups=1/s burst 1");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let budget = Arc::new(RateBudget::new(limits));
+    let began = Instant::now();
+    // Somebody took the only token; another observation queues for the next (at 1 s).
+    budget.admit(API, Priority::Observation).await;
+    let queued = {
+        let budget = Arc::clone(&budget);
+        tokio::spawn(async move {
+            budget.admit(API, Priority::Observation).await;
+            began.elapsed()
+        })
+    };
+    tokio::task::yield_now().await;
+
+    let reads = reads(50);
+    let sent: Arc<Mutex<Vec<Call>>> = Arc::default();
+    let read = |key: &'static str, priority: Priority| {
+        let reads = Arc::clone(&reads);
+        let budget = Arc::clone(&budget);
+        let sent = Arc::clone(&sent);
+        tokio::spawn(async move {
+            reads
+                .get(key.to_string(), priority, |seal, priority| {
+                    let budget = Arc::clone(&budget);
+                    let sent = Arc::clone(&sent);
+                    async move {
+                        budget.admit(API, priority).await;
+                        let keys = seal.keys().to_vec();
+                        sent.lock().unwrap().push(Call {
+                            keys: keys.clone(),
+                            priority,
+                            at: began.elapsed(),
+                        });
+                        Ok::<_, String>(
+                            keys.into_iter()
+                                .map(|key| (key, "seen".to_string()))
+                                .collect(),
+                        )
+                    }
+                })
+                .await
+        })
+    };
+    let observation = read("web", Priority::Observation);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let command = read("api", Priority::Command);
+    assert_eq!(observation.await.unwrap(), Ok("seen".to_string()));
+    assert_eq!(command.await.unwrap(), Ok("seen".to_string()));
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(
+        sent,
+        vec![Call {
+            keys: vec!["api".to_string(), "web".to_string()],
+            priority: Priority::Command,
+            at: Duration::from_secs(1),
+        }],
+        "the raised batch took the next token"
+    );
+    assert_eq!(
+        queued.await.unwrap(),
+        Duration::from_secs(2),
+        "the observation queued first waited"
+    );
+    assert_eq!(
+        budget.waiting(API),
+        0,
+        "the dropped observation's place was given up"
+    );
+    assert_eq!(budget.stats().by_api[&API].calls, 3);
+}
