@@ -273,7 +273,8 @@ impl AwsClients {
         };
         let waited = self.budget.admit(api, priority).await;
         if waited.as_millis() >= 100 {
-            tracing::debug!(api = %api, waited_ms = waited.as_millis(), "rate budget held the call");
+            let limit = self.budget.limits().limit(api);
+            tracing::debug!(api = %api, waited_ms = waited.as_millis(), limit = %limit, "rate budget held the call");
         }
     }
 }

@@ -17,6 +17,11 @@
 //!
 //! The provider block's `api_rate_limits` is the last source of overrides
 //! ([`RateLimits::with_block`]): it wins over the environment's.
+//!
+//! [`BudgetStats`] counts, per API, the calls admitted, those held and for how long, the most
+//! admitted in any one second (`peak.rs`: pure, from admission times) and the attempts AWS
+//! throttled (`throttles.rs`: an SDK interceptor on each client, so throttles the SDK's retry
+//! absorbed count too).
 
 mod bucket;
 mod limits;
