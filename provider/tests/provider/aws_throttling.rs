@@ -4,6 +4,9 @@
 //! quotas: `FaultRule::aws_rate_limits`), scoped to this test's access key. Five fleets share
 //! one `AwsClients`, as one apply's resources do: the provider's budget keeps their calls under
 //! the buckets and the SDK's adaptive retries absorb the rest, so every rollout succeeds.
+//! At AWS's rates the budget alone keeps under them (no throttle); at two fifths of them (an
+//! account other tools share) calls are refused and retried, and the rollouts still succeed,
+//! slower: after a throttle the SDK's adaptive mode slows the whole client.
 
 // Test set-up: a failed step must fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -79,19 +82,60 @@ async fn create_then_update(aws: AwsClients, name: String, fixture: Fixture) -> 
     (name, calls)
 }
 
+/// What a run of fleets under the rate limits at `factor` × AWS's rates saw.
+struct Throttled {
+    /// Requests the local AWS refused with its rate limits.
+    throttled: u64,
+    /// The same, as the adapter's budget counted them.
+    seen_by_budget: u64,
+    /// The fleets' access key (the rate limits' scope) and their SDK configuration.
+    access_key_id: String,
+    sdk: aws_config::SdkConfig,
+    rules: Vec<String>,
+}
+
+impl Drop for Throttled {
+    fn drop(&mut self) {
+        for rule in &self.rules {
+            let _ = local_aws().clear_faults(Some(rule));
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_fleets_at_once_under_awss_rate_limits_all_succeed() {
+    let run = fleets_under_rate_limits(FLEETS, AWS_RATES).await;
+    assert_eq!(
+        run.seen_by_budget, run.throttled,
+        "the adapter counts every throttle the local AWS answered"
+    );
+    assert_a_burst_is_throttled(&run).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_two_fifths_of_awss_rates_the_retries_absorb_the_throttles() {
+    // An account whose buckets other tools already drain: Auto Scaling's 4/s is below the
+    // budget's 5/s for DescribeAutoScalingGroups, so calls are refused and retried.
+    let run = fleets_under_rate_limits(3, 0.4).await;
+    assert!(
+        run.throttled > 0,
+        "at two fifths of AWS's rates the budget alone cannot keep under"
+    );
+    assert_eq!(run.seen_by_budget, run.throttled);
+}
+
+/// `count` fleets created then updated at once under the rate limits at `factor` × AWS's;
+/// each must succeed.
+async fn fleets_under_rate_limits(count: usize, factor: f64) -> Throttled {
     let local = local_aws();
     let sdk = local.sdk_config().await;
     let mut fixtures = Vec::new();
-    for n in 0..FLEETS {
+    for n in 0..count {
         fixtures.push(Fixture::create(&sdk, &format!("thr{n}")).await.unwrap());
     }
     let suffix: String = fixtures[0].vpc_id.chars().rev().take(6).collect();
     let access_key_id = format!("AKIDTHROTTLED{}", suffix.to_uppercase());
-    let rules = local
-        .rate_limit_like_aws(&access_key_id, AWS_RATES)
-        .unwrap();
+    let rules = local.rate_limit_like_aws(&access_key_id, factor).unwrap();
     let own = local.sdk_config_as(&access_key_id).await;
     let aws = AwsClients::new(&own, &Endpoints::default());
 
@@ -110,12 +154,12 @@ async fn five_fleets_at_once_under_awss_rate_limits_all_succeed() {
         calls += fleet_calls;
         done += 1;
     }
-    assert_eq!(done, FLEETS);
+    assert_eq!(done, count);
     let during = local.fault_stats_for(&access_key_id).unwrap();
     let throttled_during = during.total_faults("rate_limit");
     let budget = aws.budget_stats();
     println!(
-        "{FLEETS} fleets created and updated at once: {calls} adapter calls, {} requests served, \
+        "{count} fleets created and updated at once at {factor} x AWS's rates: {calls} adapter calls, {} requests served, \
          {throttled_during} throttled by the local AWS's rate limits (all retried); the budget \
          held {} calls for {:?} in all and saw {} throttles",
         during.total_requests(),
@@ -123,15 +167,25 @@ async fn five_fleets_at_once_under_awss_rate_limits_all_succeed() {
         budget.held_for,
         budget.throttled
     );
-    assert_eq!(
-        budget.throttled, throttled_during,
-        "the adapter counts every throttle the local AWS answered"
-    );
+    Throttled {
+        throttled: throttled_during,
+        seen_by_budget: budget.throttled,
+        access_key_id,
+        sdk: own,
+        rules,
+    }
+}
 
-    // The mode was on: a burst of single-attempt calls above ELBv2's describe rate (no budget,
-    // no retries) is throttled.
+/// The mode was on: a burst of single-attempt calls above ELBv2's describe rate (no budget,
+/// no retries) is throttled.
+async fn assert_a_burst_is_throttled(run: &Throttled) {
+    let local = local_aws();
+    let before = local
+        .fault_stats_for(&run.access_key_id)
+        .unwrap()
+        .total_faults("rate_limit");
     let raw = aws_sdk_elasticloadbalancingv2::Client::from_conf(
-        aws_sdk_elasticloadbalancingv2::config::Builder::from(&own)
+        aws_sdk_elasticloadbalancingv2::config::Builder::from(&run.sdk)
             .retry_config(RetryConfig::disabled())
             .build(),
     );
@@ -150,8 +204,11 @@ async fn five_fleets_at_once_under_awss_rate_limits_all_succeed() {
     while let Some(answered) = burst.join_next().await {
         refused += u64::from(!answered.unwrap());
     }
-    let after = local.fault_stats_for(&access_key_id).unwrap();
-    let throttled_burst = after.total_faults("rate_limit") - throttled_during;
+    let after = local
+        .fault_stats_for(&run.access_key_id)
+        .unwrap()
+        .total_faults("rate_limit");
+    let throttled_burst = after - before;
     assert!(
         throttled_burst >= 40,
         "100 describes at once against a bucket of 40 refilled at 10/s: {throttled_burst} throttled"
@@ -160,7 +217,4 @@ async fn five_fleets_at_once_under_awss_rate_limits_all_succeed() {
         refused, throttled_burst,
         "every refusal was the rate limit's"
     );
-    for rule in rules {
-        local.clear_faults(Some(&rule)).unwrap();
-    }
 }
