@@ -280,14 +280,14 @@ pub async fn run_with_poll(
             }
         }
         busy += turn.elapsed();
-        let wanted = convert::system_time(decision.next_wake)
+        let engine_wants = convert::system_time(decision.next_wake)
             .duration_since(SystemTime::now())
-            .unwrap_or_default()
-            .min(max_poll);
-        // On the provider-wide grid, so every resource's next look (and its reads) coincide.
-        let wake = tick::aligned_sleep(
+            .unwrap_or_default();
+        // A capped sleep ends on the provider-wide grid, so every resource's look (and its
+        // reads) coincide.
+        let wake = tick::next_sleep(
             tokio::time::Instant::now().saturating_duration_since(grid_origin()),
-            wanted,
+            engine_wants,
             max_poll,
             tick::MIN_GAP.min(max_poll / 4),
         );

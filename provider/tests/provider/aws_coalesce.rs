@@ -7,7 +7,9 @@
 //! - more than 50 rollouts split into calls of at most 50;
 //! - 5 readers of one target group share one `DescribeTargetHealth`;
 //! - through Terraform: a `terraform plan` refreshing 20 applied `zdd_rollout` resources makes
-//!   far fewer than 20 `DescribeAutoScalingGroups` calls.
+//!   far fewer than 20 `DescribeAutoScalingGroups` calls;
+//! - rollouts started out of step line up on the polling grid (`driver::tick`) and share
+//!   their looks' reads.
 //!
 //! Each test reads through an `AwsClients` of its own, so its budget's and coalescer's stats
 //! count only its reads.
@@ -20,10 +22,14 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
+use std::time::{Duration, SystemTime};
 
 use terraform_provider_zdd::aws::budget::{AUTOSCALING, Api, BudgetStats, ELBV2};
 use terraform_provider_zdd::aws::types::{AsgInfo, TAG_OWNER, TargetHealth};
 use terraform_provider_zdd::aws::{AwsClients, Endpoints};
+use terraform_provider_zdd::driver::{self, Observer};
+use tokio_util::sync::CancellationToken;
+use zdd_rollout::{Outcome, RawSpec, Rollout, RolloutSpec};
 use zdd_test_support::Fixture;
 
 use crate::aws_adapter::{new_asg, setup};
@@ -373,4 +379,101 @@ fn refresh_describes(bed: &crate::common::Bed, run: &str, extra: &[&str]) -> u64
         "every fleet was refreshed, through the local AWS, with this key: {stats:?}"
     );
     describes
+}
+
+/// Fleets rolled out at once by the driver, started out of step.
+const STAGGERED: usize = 4;
+/// Between two fleets' starts: more than two coalescing windows, so looks in their own
+/// rhythm would never share a call.
+const STAGGER: Duration = Duration::from_millis(55);
+/// The driver's poll cap, and so the grid's period.
+const POLL: Duration = Duration::from_millis(250);
+
+async fn roll_out(
+    aws: &AwsClients,
+    fixture: &Fixture,
+    name: &str,
+    version: &str,
+) -> driver::RunResult {
+    let raw = RawSpec {
+        name: name.to_string(),
+        launch_template_id: fixture.launch_template_id.clone(),
+        launch_template_version: version.to_string(),
+        subnet_ids: fixture.subnet_ids.clone(),
+        target_group_arns: Some(vec![fixture.target_group_arns[0].clone()]),
+        min_size: 1,
+        max_size: 4,
+        desired_capacity: 2,
+        strategy: Some("blue_green".to_string()),
+        ..RawSpec::default()
+    };
+    let spec = RolloutSpec::validate(&raw).unwrap();
+    let mut observer = Observer::default();
+    let cancel = CancellationToken::new();
+    let observation = driver::first_observation(aws, &spec, &mut observer, &cancel)
+        .await
+        .unwrap();
+    let rollout = Rollout::resume(
+        spec,
+        None,
+        &observation,
+        driver::convert::timestamp(SystemTime::now()),
+    );
+    driver::run_with_poll(
+        aws,
+        rollout,
+        &mut observer,
+        Duration::from_secs(120),
+        &cancel,
+        POLL,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollouts_started_out_of_step_line_up_and_share_their_reads() {
+    let (sdk, _, fixture) = setup("coaltick").await;
+    let prefix = unique(&fixture, "ctk");
+    let aws = AwsClients::new(&sdk, &Endpoints::default());
+    let mut runs = tokio::task::JoinSet::new();
+    for index in 0..STAGGERED {
+        let aws = aws.clone();
+        let fixture = fixture.clone();
+        let name = format!("{prefix}-f{index}");
+        let delay = STAGGER * u32::try_from(index).unwrap();
+        runs.spawn(async move {
+            tokio::time::sleep(delay).await;
+            // Created, then rolled to the next launch template version (blue/green).
+            let mut outcomes = Vec::new();
+            for version in ["1", "2"] {
+                outcomes.push(roll_out(&aws, &fixture, &name, version).await.outcome);
+            }
+            (name, outcomes)
+        });
+    }
+    while let Some(done) = runs.join_next().await {
+        let (name, outcomes) = done.unwrap();
+        for outcome in outcomes {
+            assert!(
+                matches!(outcome, Ok(Outcome::Succeeded { .. })),
+                "{name}: {outcome:?}"
+            );
+        }
+    }
+    let groups = aws.coalesce_stats().rollout_groups;
+    eprintln!(
+        "{STAGGERED} staggered rollouts: {} group reads in {} calls",
+        groups.callers, groups.calls
+    );
+    // Every look reads its groups once. Measured (4 fleets, 2 rollouts each): on the grid
+    // 143 reads in 62-68 calls; without the grid 107 reads in 79 calls (the grid adds looks at
+    // this 250 ms cap: capped looks come every period instead of every period plus the turn).
+    assert!(
+        groups.callers >= 4 * STAGGERED as u64,
+        "the rollouts looked several times each: {groups:?}"
+    );
+    assert!(
+        groups.calls * 5 <= groups.callers * 3,
+        "looks on the grid share their reads (at most 3 calls per 5 reads): {groups:?}"
+    );
 }
