@@ -20,9 +20,15 @@
 //! turn, never from how long it slept: an early look finds nothing due and asks again, as the
 //! cap's looks always did.
 //!
-//! Engine deadlines shorter than the cap are not moved onto the grid: the look before such a
-//! deadline would be one more look, and the look at the deadline would still be alone
-//! (measured: with it, 4 staggered fleets made 40 % more looks for about 10 % fewer calls).
+//! Engine deadlines shorter than the cap are not moved onto the grid: the look at the grid
+//! point before such a deadline would be one more look, and the look at the deadline itself
+//! would still be alone.
+//!
+//! Measured (`aws_coalesce.rs`, 4 fleets started 55 ms apart, 250 ms cap, turns of ~100 ms):
+//! 143 group reads in 62-68 calls on the grid, 107 reads in 79 calls without it; aligning the
+//! engine's deadlines as well gave 149 reads in 71 calls. At this small cap the extra looks
+//! (a turn's time is a large part of the period) eat much of the saving; at the default 2 s
+//! cap they are a few per cent.
 
 use std::time::Duration;
 
