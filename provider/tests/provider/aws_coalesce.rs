@@ -326,13 +326,14 @@ fn a_plan_refreshing_twenty_fleets_reads_their_groups_in_a_few_calls() {
     // call; the rest start as slots free up, which the budget of DescribeLifecycleHooks
     // (2/s, burst 5: one per live group in each read) paces half a second apart, so most of
     // them read alone. Alone, every read is a call: 20.
+    // Measured 7 to 9.
     let describes = refresh_describes(&bed, "DEFAULT", &[]);
     assert!(
-        describes <= 10,
+        describes <= 12,
         "{describes} DescribeAutoScalingGroups for {FLEETS} refreshed fleets"
     );
-    // All 20 at once: a few calls (measured 3 on a loaded 2-core machine: Terraform's reads
-    // reach the provider over more than one 20 ms window).
+    // All 20 at once: a few calls (measured 2 to 3 on a loaded 2-core machine: Terraform's
+    // reads reach the provider over more than one 20 ms window).
     let together = refresh_describes(&bed, "ALL", &["-parallelism=20"]);
     assert!(
         together <= 5,
