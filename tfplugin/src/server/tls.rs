@@ -1,14 +1,28 @@
 //! go-plugin AutoMTLS: a self-signed server certificate made at start, and a
 //! client verifier that accepts exactly the certificate Terraform passed in
 //! `PLUGIN_CLIENT_CERT` (after checking the handshake signature with its key).
+//!
+//! No randomness is drawn from aws-lc's generator: its first use in a process
+//! seeds it from CPU jitter entropy, which cost 55 ms of CPU on an idle core and
+//! 65–350 ms on the shared 2-core machine, before every handshake line (and
+//! Terraform starts the plugin three times per plan). The randomness the
+//! plugin needs comes from the OS instead ([`OsRandom`]): the Ed25519 server
+//! key's seed (Ed25519 signs deterministically), the X25519 ephemeral keys
+//! ([`X25519FromOs`]) and rustls's own random values.
 
+use std::io::Read;
 use std::sync::Arc;
 
+use aws_lc_rs::agreement;
+use aws_lc_rs::signature::Ed25519KeyPair;
 use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::{
+    ActiveKeyExchange, CryptoProvider, GetRandomFailed, SecureRandom, SharedSecret,
+    SupportedKxGroup, WebPkiSupportedAlgorithms,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
+use rustls::{DigitallySignedStruct, DistinguishedName, NamedGroup, ServerConfig, SignatureScheme};
 
 use super::ServeError;
 
@@ -18,15 +32,89 @@ pub(crate) struct ServerIdentity {
     key: PrivateKeyDer<'static>,
 }
 
+/// Fills `buf` from the operating system's generator (`/dev/urandom`).
+fn os_random(buf: &mut [u8]) -> std::io::Result<()> {
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
+/// rustls's own randomness (hello random, session ids) from the OS.
+#[derive(Debug)]
+pub(crate) struct OsRandom;
+
+impl SecureRandom for OsRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
+        os_random(buf).map_err(|_| GetRandomFailed)
+    }
+}
+
+/// X25519 key exchange whose ephemeral private key comes from the OS (aws-lc's
+/// own key generation would seed its generator first).
+#[derive(Debug)]
+pub(crate) struct X25519FromOs;
+
+struct X25519Exchange {
+    private: agreement::PrivateKey,
+    public: Vec<u8>,
+}
+
+impl SupportedKxGroup for X25519FromOs {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, rustls::Error> {
+        let failed = |what: &str| rustls::Error::General(format!("X25519 key exchange: {what}"));
+        let mut seed = [0u8; 32];
+        os_random(&mut seed).map_err(|e| failed(&e.to_string()))?;
+        let private = agreement::PrivateKey::from_private_key(&agreement::X25519, &seed)
+            .map_err(|e| failed(&e.to_string()))?;
+        let public = private
+            .compute_public_key()
+            .map_err(|_| failed("no public key"))?
+            .as_ref()
+            .to_vec();
+        Ok(Box::new(X25519Exchange { private, public }))
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::X25519
+    }
+}
+
+impl ActiveKeyExchange for X25519Exchange {
+    fn complete(self: Box<Self>, peer_pub_key: &[u8]) -> Result<SharedSecret, rustls::Error> {
+        agreement::agree(
+            &self.private,
+            agreement::UnparsedPublicKey::new(&agreement::X25519, peer_pub_key),
+            rustls::Error::from(rustls::PeerMisbehaved::InvalidKeyShare),
+            |secret| Ok(SharedSecret::from(secret)),
+        )
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        &self.public
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::X25519
+    }
+}
+
 /// Makes a self-signed certificate shaped like go-plugin's own: CN and SAN
-/// `localhost` (the name Terraform verifies), usable as its own CA.
+/// `localhost` (the name Terraform verifies), usable as its own CA. The key is
+/// Ed25519 from an OS seed (Go's TLS accepts it; signing needs no randomness).
 pub(crate) fn generate_identity() -> Result<ServerIdentity, ServeError> {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
         KeyUsagePurpose,
     };
     let tls = |e: rcgen::Error| ServeError::Tls(e.to_string());
-    let key_pair = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(tls)?;
+    let mut seed = [0u8; 32];
+    os_random(&mut seed).map_err(|e| ServeError::Tls(format!("no OS randomness: {e}")))?;
+    let key_error = |e: &dyn std::fmt::Display| ServeError::Tls(format!("Ed25519 key: {e}"));
+    let pkcs8 = Ed25519KeyPair::from_seed_unchecked(&seed)
+        .map_err(|e| key_error(&e))?
+        .to_pkcs8v1()
+        .map_err(|e| key_error(&e))?;
+    let pkcs8 = PrivatePkcs8KeyDer::from(pkcs8.as_ref().to_vec());
+    let key_pair =
+        KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_ED25519).map_err(tls)?;
     let mut params = CertificateParams::new(vec!["localhost".to_string()]).map_err(tls)?;
     params
         .distinguished_name
@@ -37,8 +125,6 @@ pub(crate) fn generate_identity() -> Result<ServerIdentity, ServeError> {
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::KeyAgreement,
         KeyUsagePurpose::KeyCertSign,
     ];
     params.extended_key_usages = vec![
@@ -48,7 +134,7 @@ pub(crate) fn generate_identity() -> Result<ServerIdentity, ServeError> {
     let certificate = params.self_signed(&key_pair).map_err(tls)?;
     Ok(ServerIdentity {
         certificate: certificate.der().clone(),
-        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der())),
+        key: PrivateKeyDer::Pkcs8(pkcs8),
     })
 }
 
@@ -62,7 +148,14 @@ pub(crate) fn parse_pem_certificate(pem: &str) -> Result<CertificateDer<'static>
 fn crypto_provider() -> Arc<CryptoProvider> {
     // aws-lc-rs, not ring: Terraform's AutoMTLS key is ECDSA P-521, which ring cannot verify
     // (and the AWS SDK's https client uses aws-lc-rs already: one provider in the binary).
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    // Randomness from the OS, never from aws-lc's generator (see the module comment).
+    static X25519: X25519FromOs = X25519FromOs;
+    static RANDOM: OsRandom = OsRandom;
+    Arc::new(CryptoProvider {
+        kx_groups: vec![&X25519],
+        secure_random: &RANDOM,
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    })
 }
 
 /// The TLS configuration: our identity, the expected client certificate
@@ -83,6 +176,8 @@ pub(crate) fn server_config(
         .with_single_cert(vec![identity.certificate.clone()], identity.key.clone_key())
         .map_err(|e| ServeError::Tls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec()];
+    // One connection per plugin process: a resumption ticket is never used.
+    config.send_tls13_tickets = 0;
     Ok(config)
 }
 
@@ -157,6 +252,41 @@ mod tests {
             verifier
                 .supported_verify_schemes()
                 .contains(&SignatureScheme::ECDSA_NISTP521_SHA512)
+        );
+    }
+
+    #[test]
+    fn x25519_from_os_agrees_with_its_peer_and_never_repeats_a_key() {
+        let ours = X25519FromOs.start().unwrap();
+        let theirs = X25519FromOs.start().unwrap();
+        assert_eq!(ours.pub_key().len(), 32);
+        assert_ne!(ours.pub_key(), theirs.pub_key(), "fresh key per exchange");
+        let their_public = theirs.pub_key().to_vec();
+        let our_public = ours.pub_key().to_vec();
+        let ours_secret = ours.complete(&their_public).unwrap();
+        let theirs_secret = theirs.complete(&our_public).unwrap();
+        assert_eq!(ours_secret.secret_bytes(), theirs_secret.secret_bytes());
+        // A malformed share is refused, not agreed on.
+        assert!(X25519FromOs.start().unwrap().complete(&[7u8; 5]).is_err());
+    }
+
+    #[test]
+    fn the_server_draws_no_randomness_from_aws_lc() {
+        let provider = crypto_provider();
+        assert_eq!(provider.kx_groups.len(), 1);
+        assert_eq!(provider.kx_groups[0].name(), NamedGroup::X25519);
+        let mut a = [0u8; 32];
+        let mut b = [0u8; 32];
+        provider.secure_random.fill(&mut a).unwrap();
+        provider.secure_random.fill(&mut b).unwrap();
+        assert_ne!(a, b);
+        // Ed25519: deterministic signatures, so serving never seeds aws-lc's generator.
+        let identity = generate_identity().unwrap();
+        let config = server_config(&identity, generate_identity().unwrap().certificate).unwrap();
+        assert_eq!(config.send_tls13_tickets, 0);
+        assert_ne!(
+            identity.certificate,
+            generate_identity().unwrap().certificate
         );
     }
 }
