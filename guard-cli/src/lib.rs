@@ -11,3 +11,4 @@ pub mod exit;
 pub mod output;
 pub mod report;
 pub mod runner;
+pub mod timings;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use zdd_guard::commands::{drift, lock, report, run, state_diff, status};
 use zdd_guard::exit::{EXIT_CODES_HELP, Outcome, outcome_for_error};
+use zdd_guard::timings;
 
 // `check` lives in its own crate with its own exit codes; they must stay the contract's rows.
 const _: () = assert!(zdd_check::EXIT_CLEAN == Outcome::Ok.code());
@@ -58,6 +59,15 @@ enum StateCommand {
 }
 
 fn main() -> ExitCode {
+    timings::start(std::env::var(timings::TIMINGS_ENV).ok().as_deref());
+    let code = run_cli();
+    if let Some(breakdown) = timings::report() {
+        eprint!("{breakdown}");
+    }
+    code
+}
+
+fn run_cli() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -100,5 +110,10 @@ where
         .worker_threads(2)
         .enable_all()
         .build()?;
-    Ok(runtime.block_on(command())?.into())
+    timings::mark("runtime built");
+    let outcome = runtime.block_on(command());
+    timings::mark("command returned");
+    drop(runtime);
+    timings::mark("runtime dropped");
+    Ok(outcome?.into())
 }

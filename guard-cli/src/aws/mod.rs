@@ -117,6 +117,7 @@ impl Clients {
             CredentialSource::DefaultChain => {}
         }
         let mut shared = loader.load().await;
+        crate::timings::mark("  AWS config: shared config loaded");
         if let Some(role) = &backend.assume_role {
             let base = shared
                 .credentials_provider()
@@ -220,10 +221,11 @@ impl Clients {
         if let Some(endpoint) = &backend.dynamodb_endpoint {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
-        Clients {
-            s3: aws_sdk_s3::Client::from_conf(s3.build()),
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
-        }
+        let s3 = aws_sdk_s3::Client::from_conf(s3.build());
+        crate::timings::mark("  AWS config: S3 client built");
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        crate::timings::mark("  AWS config: DynamoDB client built");
+        Clients { s3, dynamodb }
     }
 }
 

@@ -22,6 +22,7 @@ use crate::core::progress_view::ViewSettings;
 use crate::exit::{LockingError, Outcome};
 use crate::output::Reporter;
 use crate::runner::{StdoutTo, Terraform, chdir_and_subcommand};
+use crate::timings::mark;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -91,6 +92,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         StdoutTo::Stdout
     };
     let mut signals = Signals::install()?;
+    mark("arguments checked, signals installed");
     // The provider's live events: a file named to every terraform this run starts, read from
     // just before the first one starts (not while this run waits for another run's lease).
     let channel = EventsChannel::open(std::env::var_os(zdd_events::EVENTS_FILE_ENV), &dir)?;
@@ -100,6 +102,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let view = ViewSettings {
         progress_every: args.progress_every,
     };
+    mark("events file made");
 
     let backend = resolve_backend(&dir)?;
     let locking = backend::locking(&backend, args.allow_unlocked).map_err(|r| {
@@ -108,6 +111,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             fix: r.fix,
         }
     })?;
+    mark("backend resolved");
     let (Backend::S3(s3), Locking::S3 { .. }) = (&backend, &locking) else {
         reporter.warn(
             "unlocked",
@@ -132,6 +136,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         reporter.warn("backend", &warning);
     }
     let remote = Remote::connect(s3.clone(), &workspace(&dir), &timeouts).await?;
+    mark("AWS config loaded");
     // The lease record is stored in AWS and shown by `lock status`: option names, no values.
     let owner = this_owner(redacted_command(&args.terraform_args));
     let poll = args.watch_interval.min(Duration::from_secs(1));
@@ -148,6 +153,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         &mut signals,
     )
     .await;
+    mark("lease acquired");
     let held = match acquired {
         Ok(Acquired { held, took_over }) => {
             if let Some(expired) = took_over
@@ -185,6 +191,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let (lost_tx, mut lost_rx) = watch::channel(None);
     let heartbeat = held.spawn_heartbeat(stop_rx, lost_tx);
     let mut watcher = Watcher::new(remote.clone(), Some(held.clone()));
+    mark("tail and heartbeat started");
 
     let result = guarded(
         args,
@@ -202,23 +209,50 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     .await;
     // Every terraform has exited: the rollouts' last lines before the run's own verdict.
     feed.stop(&reporter).await;
-    // Terraform has exited: a lock it left would block every later run (the lease still ours).
+    mark("tail stopped");
     let ended = SystemTime::now();
     let last_started = watcher.process_started();
-    let lock_left =
-        match remove_locks_our_terraform_left(&remote, &held, last_started, ended, &reporter).await
-        {
-            Ok(left) => left,
-            Err(error) => {
-                reporter.warn(
-                    "terraform_lock_left",
-                    &format!(
-                        "could not check for a Terraform lock this run's terraform left: {error:#}"
-                    ),
-                );
-                false
-            }
-        };
+    // Terraform has exited. One last look at the state (writes between the last tick and
+    // terraform's exit) runs beside the end of the lease, which takes its own round trips: a
+    // lock terraform left would block every later run, so it is removed while the lease is
+    // still ours, then the heartbeat stops and the lease goes.
+    let (last_look, (lock_left, lease_kept)) = tokio::join!(
+        async {
+            let look = watcher.tick(&reporter, None).await;
+            mark("  last look");
+            look
+        },
+        async {
+            let lock_left = match remove_locks_our_terraform_left(
+                &remote,
+                &held,
+                last_started,
+                ended,
+                &reporter,
+            )
+            .await
+            {
+                Ok(left) => left,
+                Err(error) => {
+                    reporter.warn(
+                        "terraform_lock_left",
+                        &format!(
+                            "could not check for a Terraform lock this run's terraform left: \
+                             {error:#}"
+                        ),
+                    );
+                    false
+                }
+            };
+            mark("  terraform locks left checked");
+            let _ = stop_tx.send(true);
+            let _ = heartbeat.await;
+            let kept = release(&held, &remote, args.lease_ttl, &reporter).await;
+            mark("  lease released");
+            (lock_left, kept)
+        }
+    );
+    mark("last look and release");
     let result = result.map(|outcome| {
         if lock_left {
             outcome.combine(Outcome::Error)
@@ -226,14 +260,6 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             outcome
         }
     });
-
-    let _ = stop_tx.send(true);
-    let _ = heartbeat.await;
-    // One last look (writes between the last tick and terraform's exit) while the lease goes.
-    let (last_look, lease_kept) = tokio::join!(
-        watcher.tick(&reporter, None),
-        release(&held, &remote, args.lease_ttl, &reporter)
-    );
     if let Err(error) = last_look {
         reporter.warn(
             "watch_error",
@@ -397,7 +423,9 @@ async fn guarded(
     };
 
     let running = terraform.spawn(&final_args, stdout_to)?;
+    mark("terraform spawned");
     outcome = outcome.combine(watcher.first_look(reporter).await);
+    mark("first look");
     let baseline_serial = watcher.baseline_serial();
     let code = supervise(
         running,
@@ -408,8 +436,10 @@ async fn guarded(
         reporter,
     )
     .await;
+    mark("terraform exited");
     // Its provider's last event lines (a rollout's `finished`) before this run's verdict.
     feed.drain().await;
+    mark("tail drained");
     let code = code?;
     outcome = outcome.combine(Outcome::from_terraform(code));
     // Terraform is done with the saved plan (whatever its exit): delete it now. Every earlier
