@@ -207,16 +207,19 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         &feed,
     )
     .await;
-    // Every terraform has exited: the rollouts' last lines before the run's own verdict.
-    feed.stop(&reporter).await;
-    mark("tail stopped");
     let ended = SystemTime::now();
     let last_started = watcher.process_started();
-    // Terraform has exited. One last look at the state (writes between the last tick and
-    // terraform's exit) runs beside the end of the lease, which takes its own round trips: a
+    // Every terraform has exited. Three things at once, none waiting for another's round
+    // trips: the tail's end (the rollouts' last lines were read by `Feed::drain` before the
+    // verdict; this removes the run's events file and reports skipped lines); one last look at
+    // the state (writes between the last tick and terraform's exit); the end of the lease: a
     // lock terraform left would block every later run, so it is removed while the lease is
     // still ours, then the heartbeat stops and the lease goes.
-    let (last_look, (lock_left, lease_kept)) = tokio::join!(
+    let ((), last_look, (lock_left, lease_kept)) = tokio::join!(
+        async {
+            feed.stop(&reporter).await;
+            mark("  tail stopped");
+        },
         async {
             let look = watcher.tick(&reporter, None).await;
             mark("  last look");
