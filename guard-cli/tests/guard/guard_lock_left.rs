@@ -81,6 +81,16 @@ async fn lock_left_by_a_retried_lock_write(name: &str, retry_latency: Option<Dur
         all.contains("terraform exited and left its lock"),
         "the guard says it removed the lock:\n{all}"
     );
+    // The lock is removed while the lease is still ours (another run taking the lease could
+    // otherwise meet the lock, or its terraform take one this run then removes): the removal
+    // is reported before the release, which the guard's exit now runs beside its last look.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let removed_at = stderr.find("terraform exited and left its lock");
+    let released_at = stderr.find(".zdd-lease released");
+    assert!(
+        removed_at.is_some() && released_at.is_some() && removed_at < released_at,
+        "the lock removed ({removed_at:?}) before the lease released ({released_at:?}):\n{all}"
+    );
     bed.assert_nothing_held().await;
 
     // The next run is not blocked by it.
