@@ -315,7 +315,10 @@ pub async fn run_with_poll(
     stats.aws_calls = observer.api_calls.saturating_sub(calls_before);
     let budget = aws.budget_stats().since(&budget_before);
     (stats.budget_held, stats.budget_held_for) = (budget.held, budget.held_for);
-    stats.log(&rollout.spec().name);
+    stats.log_with_budget(
+        &rollout.spec().name,
+        &stats::BudgetReport::of(aws, &budget_before),
+    );
     events.finished(timeline::status(&outcome), &outcome, SystemTime::now());
     let timeline = merge_timeline(rollout.timeline(), &refusals.events);
     let checkpoint = refusals.checkpoint_to_keep(&outcome, rollout.checkpoint());

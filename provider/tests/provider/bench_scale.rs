@@ -1,1 +1,0 @@
-//! Issue #16: filled in by its helper.
