@@ -22,14 +22,13 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use terraform_provider_zdd::aws::budget::{AUTOSCALING, Api, BudgetStats, ELBV2};
 use terraform_provider_zdd::aws::types::{AsgInfo, TAG_OWNER, TargetHealth};
 use terraform_provider_zdd::aws::{AwsClients, Endpoints};
-use terraform_provider_zdd::driver::{self, Observer};
-use tokio_util::sync::CancellationToken;
-use zdd_rollout::{Outcome, RawSpec, Rollout, RolloutSpec};
+use terraform_provider_zdd::driver;
+use zdd_rollout::{Outcome, RawSpec, RolloutSpec};
 use zdd_test_support::Fixture;
 
 use crate::aws_adapter::{new_asg, setup};
@@ -409,26 +408,7 @@ async fn roll_out(
         ..RawSpec::default()
     };
     let spec = RolloutSpec::validate(&raw).unwrap();
-    let mut observer = Observer::default();
-    let cancel = CancellationToken::new();
-    let observation = driver::first_observation(aws, &spec, &mut observer, &cancel)
-        .await
-        .unwrap();
-    let rollout = Rollout::resume(
-        spec,
-        None,
-        &observation,
-        driver::convert::timestamp(SystemTime::now()),
-    );
-    driver::run_with_poll(
-        aws,
-        rollout,
-        &mut observer,
-        Duration::from_secs(120),
-        &cancel,
-        POLL,
-    )
-    .await
+    crate::common::driving::roll(aws, spec, Duration::from_secs(120), POLL).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

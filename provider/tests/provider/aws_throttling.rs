@@ -11,13 +11,11 @@
 // Test set-up: a failed step must fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use terraform_provider_zdd::aws::{AwsClients, Endpoints};
-use terraform_provider_zdd::driver::{self, Observer};
-use tokio_util::sync::CancellationToken;
-use zdd_rollout::{Outcome, RawSpec, Rollout, RolloutSpec};
+use zdd_rollout::{Outcome, RawSpec, RolloutSpec};
 use zdd_test_support::{Fixture, local_aws};
 
 const FLEETS: usize = 5;
@@ -43,35 +41,13 @@ fn raw(name: &str, fixture: &Fixture, version: &str) -> RawSpec {
     }
 }
 
-async fn roll(aws: &AwsClients, spec: RolloutSpec) -> driver::RunResult {
-    let mut observer = Observer::default();
-    let cancel = CancellationToken::new();
-    let observation = driver::first_observation(aws, &spec, &mut observer, &cancel)
-        .await
-        .unwrap();
-    let rollout = Rollout::resume(
-        spec,
-        None,
-        &observation,
-        driver::convert::timestamp(SystemTime::now()),
-    );
-    driver::run_with_poll(
-        aws,
-        rollout,
-        &mut observer,
-        Duration::from_secs(300),
-        &cancel,
-        MAX_POLL,
-    )
-    .await
-}
-
 /// Creates the fleet (generation 1), then rolls it to launch template version 2.
 async fn create_then_update(aws: AwsClients, name: String, fixture: Fixture) -> (String, u64) {
     let mut calls = 0;
     for version in ["1", "2"] {
         let spec = RolloutSpec::validate(&raw(&name, &fixture, version)).unwrap();
-        let result = roll(&aws, spec).await;
+        let result =
+            crate::common::driving::roll(&aws, spec, Duration::from_secs(300), MAX_POLL).await;
         assert!(
             matches!(result.outcome, Ok(Outcome::Succeeded { .. })),
             "{name} to version {version} under the rate limits: {:?}",

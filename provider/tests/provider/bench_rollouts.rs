@@ -14,16 +14,16 @@
 // Benchmark set-up helpers: a failed step must fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use terraform_provider_zdd::aws::{AwsClients, Endpoints};
-use terraform_provider_zdd::driver::{self, Observer, convert};
-use tokio_util::sync::CancellationToken;
+use terraform_provider_zdd::driver;
 use zdd_rollout::spec::DEFAULT_DRAIN_MARGIN;
-use zdd_rollout::{Outcome, RawCanary, RawCanaryStep, RawSpec, Rollout, RolloutSpec};
+use zdd_rollout::{Outcome, RawCanary, RawCanaryStep, RawSpec, RolloutSpec};
 use zdd_test_support::{Fixture, local_aws};
 
 const MAX_POLL: Duration = Duration::from_millis(100);
+const ROLL_TIMEOUT: Duration = Duration::from_secs(900);
 const SOAK: &str = "1s";
 
 struct Row {
@@ -75,29 +75,6 @@ fn raw(name: &str, fixture: &Fixture, strategy: &str, instances: i64, version: &
     }
 }
 
-async fn roll(aws: &AwsClients, spec: RolloutSpec) -> driver::RunResult {
-    let mut observer = Observer::default();
-    let cancel = CancellationToken::new();
-    let observation = driver::first_observation(aws, &spec, &mut observer, &cancel)
-        .await
-        .unwrap();
-    let rollout = Rollout::resume(
-        spec,
-        None,
-        &observation,
-        convert::timestamp(SystemTime::now()),
-    );
-    driver::run_with_poll(
-        aws,
-        rollout,
-        &mut observer,
-        Duration::from_secs(900),
-        &cancel,
-        MAX_POLL,
-    )
-    .await
-}
-
 async fn scenario(strategy: &'static str, instances: i64) -> Row {
     let sdk = local_aws().sdk_config().await;
     let prefix = format!("bench{}{instances}", &strategy[..2]);
@@ -108,14 +85,14 @@ async fn scenario(strategy: &'static str, instances: i64) -> Row {
         fixture.vpc_id.chars().rev().take(6).collect::<String>()
     );
     let first = RolloutSpec::validate(&raw(&name, &fixture, strategy, instances, "1")).unwrap();
-    let created = roll(&aws, first).await;
+    let created = crate::common::driving::roll(&aws, first, ROLL_TIMEOUT, MAX_POLL).await;
     assert!(
         matches!(created.outcome, Ok(Outcome::Succeeded { .. })),
         "{:?}",
         created.outcome
     );
     let second = RolloutSpec::validate(&raw(&name, &fixture, strategy, instances, "2")).unwrap();
-    let result = roll(&aws, second).await;
+    let result = crate::common::driving::roll(&aws, second, ROLL_TIMEOUT, MAX_POLL).await;
     assert!(
         matches!(result.outcome, Ok(Outcome::Succeeded { .. })),
         "{:?}",

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use zdd_test_support::{Fixture, TerraformDir, TfOutput, local_aws, provider_binary};
 
 pub mod autoscaling;
+pub mod driving;
 pub mod hostile;
 pub mod kill;
 pub mod traffic;
