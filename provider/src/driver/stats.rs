@@ -56,13 +56,8 @@ impl RunStats {
         }
     }
 
-    /// One INFO line summing up the run, for `TF_LOG=INFO` and the benchmark.
-    pub fn log(&self, rollout: &str) {
-        tracing::info!(rollout = %rollout, "rollout stats: {}", self.summary());
-    }
-
-    /// [`RunStats::log`] with what the shared AWS budget saw ([`BudgetReport`]) on the same
-    /// line.
+    /// One INFO line summing up the run, for `TF_LOG=INFO` and the benchmark: the run's
+    /// figures and what the shared AWS budget saw ([`BudgetReport`]).
     pub fn log_with_budget(&self, rollout: &str, budget: &BudgetReport) {
         tracing::info!(
             rollout = %rollout,

@@ -45,6 +45,21 @@ fn create_update_scale_destroy() {
     assert!(update.success(), "{}\n{}", update.stdout, update.stderr);
     assert!(update.stderr.contains("create_asg"), "{}", update.stderr);
     assert!(update.stderr.contains("delete_asg"), "{}", update.stderr);
+    // The run's stats line carries the shared budget's report per API (docs/index.md, "API
+    // limits and the rate budget").
+    let stats_line = update
+        .stderr
+        .lines()
+        .find(|line| line.contains("rollout stats:"))
+        .unwrap_or_else(|| panic!("no rollout stats line: {}", update.stderr));
+    for part in [
+        "api[autoscaling:DescribeAutoScalingGroups]=calls:",
+        "budget:5/s+10",
+        "coalesced_groups_calls=",
+        "peak_rss_kib=",
+    ] {
+        assert!(stats_line.contains(part), "{part} missing: {stats_line}");
+    }
     let report = sampler.finish();
     assert!(report.breaches.is_empty(), "{:#?}", report.breaches);
     assert!(report.samples > 10, "{report:?}");
