@@ -1,5 +1,6 @@
 //! A tiny blocking HTTP/1.1 client for the local AWS's `/zdd/...` control endpoints (loopback
-//! only, JSON bodies with Content-Length). An HTTP crate would add build time for four calls.
+//! only, JSON bodies with Content-Length), also carrying the fixture's EC2 Query calls. An HTTP
+//! crate would add build time for a handful of calls.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -32,14 +33,34 @@ pub(crate) fn request_json_with_status(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> anyhow::Result<(u16, serde_json::Value)> {
+    let payload = body.map(serde_json::Value::to_string).unwrap_or_default();
+    let (status, body) = request_text(endpoint, method, path, &[], "application/json", &payload)?;
+    let answer = serde_json::from_str(&body)
+        .with_context(|| format!("{method} {path} answered HTTP {status}, not JSON: {body}"))?;
+    Ok((status, answer))
+}
+
+/// Sends `method path` with `headers` and a `content_type` body to `endpoint`, and returns the
+/// status and the body as text, whatever the status (also the fixture's EC2 Query calls).
+pub(crate) fn request_text(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: &str,
+    payload: &str,
+) -> anyhow::Result<(u16, String)> {
     let authority = endpoint
         .strip_prefix("http://")
         .ok_or_else(|| anyhow!("control endpoint {endpoint} is not http://"))?
         .trim_end_matches('/');
-    let payload = body.map(serde_json::Value::to_string).unwrap_or_default();
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n{extra}\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{payload}",
         payload.len()
     );
     let mut stream =
@@ -52,9 +73,7 @@ pub(crate) fn request_json_with_status(
         .read_to_end(&mut response)
         .with_context(|| format!("reading the answer to {method} {path}"))?;
     let (status, body) = split_response(&response)?;
-    let answer = serde_json::from_str(body)
-        .with_context(|| format!("{method} {path} answered HTTP {status}, not JSON: {body}"))?;
-    Ok((status, answer))
+    Ok((status, body.to_string()))
 }
 
 fn split_response(response: &[u8]) -> anyhow::Result<(u16, &str)> {

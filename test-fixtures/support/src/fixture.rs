@@ -1,16 +1,16 @@
-//! Fixture infrastructure, created through the AWS SDK against the local AWS: what a user's
-//! Terraform would already have when they add a `zdd_rollout`.
+//! Fixture infrastructure, created against the local AWS (load balancing through the AWS SDK,
+//! EC2 through [`crate::ec2_query`]): what a user's Terraform would already have when they add a
+//! `zdd_rollout`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, anyhow};
-use aws_sdk_ec2::types::{
-    InstanceType, RequestLaunchTemplateData, ResourceType, Tag, TagSpecification,
-};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
     TargetGroupAttribute,
 };
+
+use crate::ec2_query::{Ec2, element, required};
 
 /// One of moto's built-in AMIs (instances launch only from a known image).
 pub const FIXTURE_AMI_ID: &str = "ami-12c6146b";
@@ -23,11 +23,7 @@ const HEALTHY_THRESHOLD: i32 = 2;
 const UNHEALTHY_THRESHOLD: i32 = 2;
 const DEREGISTRATION_DELAY_SECONDS: u32 = 5;
 /// Instance types of launch template versions 1, 2 and 3 (so versions differ visibly).
-const VERSION_INSTANCE_TYPES: [InstanceType; 3] = [
-    InstanceType::T3Micro,
-    InstanceType::T3Small,
-    InstanceType::T3Medium,
-];
+const VERSION_INSTANCE_TYPES: [&str; 3] = ["t3.micro", "t3.small", "t3.medium"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fixture {
@@ -51,34 +47,26 @@ impl Fixture {
     /// sharing one local AWS never collide (ALB and target group names: at most 32 chars).
     pub async fn create(cfg: &aws_config::SdkConfig, prefix: &str) -> anyhow::Result<Fixture> {
         let name = unique_name(prefix);
-        let ec2 = aws_sdk_ec2::Client::new(cfg);
+        let ec2 = Ec2::of(cfg).await?;
         let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(cfg);
 
-        let vpc_id = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .tag_specifications(name_tag(ResourceType::Vpc, &name))
-            .send()
-            .await
-            .context("CreateVpc")?
-            .vpc
-            .and_then(|vpc| vpc.vpc_id)
-            .ok_or_else(|| anyhow!("CreateVpc returned no VpcId"))?;
+        let answer = ec2
+            .call(
+                "CreateVpc",
+                &[
+                    ("CidrBlock", "10.0.0.0/16"),
+                    ("TagSpecification.1.ResourceType", "vpc"),
+                    ("TagSpecification.1.Tag.1.Key", "Name"),
+                    ("TagSpecification.1.Tag.1.Value", &name),
+                ],
+            )
+            .await?;
+        let vpc_id = required(&answer, "vpcId", "CreateVpc")?.to_string();
 
         let mut subnet_ids = Vec::new();
         for (index, zone) in ["us-east-1a", "us-east-1b"].into_iter().enumerate() {
-            let subnet_id = ec2
-                .create_subnet()
-                .vpc_id(&vpc_id)
-                .cidr_block(format!("10.0.{}.0/24", index + 1))
-                .availability_zone(zone)
-                .send()
-                .await
-                .context("CreateSubnet")?
-                .subnet
-                .and_then(|subnet| subnet.subnet_id)
-                .ok_or_else(|| anyhow!("CreateSubnet returned no SubnetId"))?;
-            subnet_ids.push(subnet_id);
+            let cidr_block = format!("10.0.{}.0/24", index + 1);
+            subnet_ids.push(create_subnet(&ec2, &vpc_id, &cidr_block, zone).await?);
         }
 
         let (launch_template_id, launch_template_versions) =
@@ -144,17 +132,8 @@ impl Fixture {
         cidr_block: &str,
         zone: &str,
     ) -> anyhow::Result<String> {
-        aws_sdk_ec2::Client::new(cfg)
-            .create_subnet()
-            .vpc_id(&self.vpc_id)
-            .cidr_block(cidr_block)
-            .availability_zone(zone)
-            .send()
-            .await
-            .context("CreateSubnet")?
-            .subnet
-            .and_then(|subnet| subnet.subnet_id)
-            .ok_or_else(|| anyhow!("CreateSubnet returned no SubnetId"))
+        let ec2 = Ec2::of(cfg).await?;
+        create_subnet(&ec2, &self.vpc_id, cidr_block, zone).await
     }
 
     pub fn blue_target_group_arn(&self) -> &str {
@@ -174,41 +153,56 @@ pub fn s3_client(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-async fn create_launch_template(
-    ec2: &aws_sdk_ec2::Client,
-    name: &str,
-) -> anyhow::Result<(String, Vec<String>)> {
-    let data = |instance_type: InstanceType| {
-        RequestLaunchTemplateData::builder()
-            .image_id(FIXTURE_AMI_ID)
-            .instance_type(instance_type)
-            .build()
-    };
+async fn create_subnet(
+    ec2: &Ec2,
+    vpc_id: &str,
+    cidr_block: &str,
+    zone: &str,
+) -> anyhow::Result<String> {
+    let answer = ec2
+        .call(
+            "CreateSubnet",
+            &[
+                ("VpcId", vpc_id),
+                ("CidrBlock", cidr_block),
+                ("AvailabilityZone", zone),
+            ],
+        )
+        .await?;
+    Ok(required(&answer, "subnetId", "CreateSubnet")?.to_string())
+}
+
+async fn create_launch_template(ec2: &Ec2, name: &str) -> anyhow::Result<(String, Vec<String>)> {
     let [first, later @ ..] = VERSION_INSTANCE_TYPES;
-    let template = ec2
-        .create_launch_template()
-        .launch_template_name(format!("{name}-lt"))
-        .launch_template_data(data(first))
-        .send()
-        .await
-        .context("CreateLaunchTemplate")?
-        .launch_template
-        .ok_or_else(|| anyhow!("CreateLaunchTemplate returned no template"))?;
-    let template_id = template
-        .launch_template_id
-        .ok_or_else(|| anyhow!("CreateLaunchTemplate returned no id"))?;
-    let mut versions = vec![template.latest_version_number.unwrap_or(1).to_string()];
+    let template_name = format!("{name}-lt");
+    let answer = ec2
+        .call(
+            "CreateLaunchTemplate",
+            &[
+                ("LaunchTemplateName", &template_name),
+                ("LaunchTemplateData.ImageId", FIXTURE_AMI_ID),
+                ("LaunchTemplateData.InstanceType", first),
+            ],
+        )
+        .await?;
+    let template_id = required(&answer, "launchTemplateId", "CreateLaunchTemplate")?.to_string();
+    let mut versions = vec![
+        element(&answer, "latestVersionNumber")
+            .unwrap_or("1")
+            .to_string(),
+    ];
     for instance_type in later {
-        let version = ec2
-            .create_launch_template_version()
-            .launch_template_id(&template_id)
-            .launch_template_data(data(instance_type))
-            .send()
-            .await
-            .context("CreateLaunchTemplateVersion")?
-            .launch_template_version
-            .and_then(|version| version.version_number)
-            .ok_or_else(|| anyhow!("CreateLaunchTemplateVersion returned no version"))?;
+        let answer = ec2
+            .call(
+                "CreateLaunchTemplateVersion",
+                &[
+                    ("LaunchTemplateId", &template_id),
+                    ("LaunchTemplateData.ImageId", FIXTURE_AMI_ID),
+                    ("LaunchTemplateData.InstanceType", instance_type),
+                ],
+            )
+            .await?;
+        let version = required(&answer, "versionNumber", "CreateLaunchTemplateVersion")?;
         versions.push(version.to_string());
     }
     Ok((template_id, versions))
@@ -252,13 +246,6 @@ async fn create_target_group(
         .await
         .with_context(|| format!("ModifyTargetGroupAttributes {name}"))?;
     Ok(arn)
-}
-
-fn name_tag(resource_type: ResourceType, name: &str) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(resource_type)
-        .tags(Tag::builder().key("Name").value(name).build())
-        .build()
 }
 
 /// `prefix` reduced to what ALB/target group names allow (alphanumerics and hyphens, at most

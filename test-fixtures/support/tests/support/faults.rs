@@ -46,7 +46,7 @@ async fn each_services_throttling_is_retried_by_the_standard_retry_mode() {
     let throttled = [
         ("autoscaling", "DescribeAutoScalingInstances"),
         ("elasticloadbalancing", "DescribeLoadBalancers"),
-        ("ec2", "DescribeRegions"),
+        ("monitoring", "DescribeAlarms"),
         ("s3", "GET"),
         ("dynamodb", "ListTables"),
     ];
@@ -69,8 +69,8 @@ async fn each_services_throttling_is_retried_by_the_standard_retry_mode() {
         .send()
         .await
         .unwrap();
-    aws_sdk_ec2::Client::new(&cfg)
-        .describe_regions()
+    aws_sdk_cloudwatch::Client::new(&cfg)
+        .describe_alarms()
         .send()
         .await
         .unwrap();
@@ -95,12 +95,17 @@ async fn each_services_throttling_is_retried_by_the_standard_retry_mode() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_connection_is_a_dispatch_failure_and_is_retried() {
-    let action = "DescribeAvailabilityZones";
+    // An action no other test of this file (they share the server) calls.
+    let action = "DescribeSSLPolicies";
     aws()
-        .add_fault_rule(&FaultRule::drop_connection("ec2").action(action).count(1))
+        .add_fault_rule(
+            &FaultRule::drop_connection("elasticloadbalancing")
+                .action(action)
+                .count(1),
+        )
         .unwrap();
-    let once = aws_sdk_ec2::Client::new(&config(RetryConfig::disabled()).await);
-    let error = once.describe_availability_zones().send().await.unwrap_err();
+    let once = aws_sdk_elasticloadbalancingv2::Client::new(&config(RetryConfig::disabled()).await);
+    let error = once.describe_ssl_policies().send().await.unwrap_err();
     match &error {
         // hyper's IncompleteMessage: the connection ended before a response, which the SDK
         // classifies as transient (so its retry strategy retries it).
@@ -119,13 +124,17 @@ async fn a_dropped_connection_is_a_dispatch_failure_and_is_retried() {
     }
 
     aws()
-        .add_fault_rule(&FaultRule::drop_connection("ec2").action(action).count(2))
+        .add_fault_rule(
+            &FaultRule::drop_connection("elasticloadbalancing")
+                .action(action)
+                .count(2),
+        )
         .unwrap();
-    let retrying = aws_sdk_ec2::Client::new(&config(standard()).await);
-    retrying.describe_availability_zones().send().await.unwrap();
+    let retrying = aws_sdk_elasticloadbalancingv2::Client::new(&config(standard()).await);
+    retrying.describe_ssl_policies().send().await.unwrap();
     let stats = aws().fault_stats().unwrap();
-    assert_eq!(stats.faults("ec2", action, "drop"), 3);
-    assert_eq!(stats.requests("ec2", action), 4);
+    assert_eq!(stats.faults("elasticloadbalancing", action, "drop"), 3);
+    assert_eq!(stats.requests("elasticloadbalancing", action), 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 use serde_json::Value;
-use zdd_test_support::{Fixture, LocalAws, LocalAwsOptions};
+use zdd_test_support::{Fixture, LocalAws, LocalAwsOptions, ec2_instance_state};
 
 /// An own server with a slower clock than the shared one, so every intermediate state lasts
 /// long enough to be observed on a loaded 2-core machine: initial 1 s, drain 0.5 s.
@@ -122,27 +122,13 @@ impl Fleet {
         .await;
     }
 
+    /// EC2's state of each instance, in the order of their (sorted) ids.
     async fn instance_states(&self) -> Vec<String> {
-        let ec2 = aws_sdk_ec2::Client::new(&self.cfg);
-        let described = ec2
-            .describe_instances()
-            .set_instance_ids(Some(self.instance_ids.clone()))
-            .send()
-            .await
-            .unwrap();
-        let mut states: Vec<(String, String)> = described
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .map(|i| {
-                (
-                    i.instance_id().unwrap().to_string(),
-                    i.state().unwrap().name().unwrap().as_str().to_string(),
-                )
-            })
-            .collect();
-        states.sort();
-        states.into_iter().map(|(_, state)| state).collect()
+        let mut states = Vec::new();
+        for id in &self.instance_ids {
+            states.push(ec2_instance_state(&self.cfg, id).await.unwrap());
+        }
+        states
     }
 
     /// This fleet's events of one kind (the server is shared by the tests in this file).
