@@ -10,7 +10,6 @@
 //! key's seed (Ed25519 signs deterministically), the X25519 ephemeral keys
 //! ([`X25519FromOs`]) and rustls's own random values.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use aws_lc_rs::agreement;
@@ -32,9 +31,10 @@ pub(crate) struct ServerIdentity {
     key: PrivateKeyDer<'static>,
 }
 
-/// Fills `buf` from the operating system's generator (`/dev/urandom`).
-fn os_random(buf: &mut [u8]) -> std::io::Result<()> {
-    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+/// Fills `buf` from the operating system's generator (`getrandom(2)` on Linux: no file
+/// to open per fill, and it waits for the pool's first seeding instead of reading early).
+fn os_random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
+    getrandom::fill(buf)
 }
 
 /// rustls's own randomness (hello random, session ids) from the OS.
