@@ -41,7 +41,7 @@ pub use limits::{
     RATE_LIMITS_ENV, RateLimit, RateLimits, published_limit,
 };
 pub use peak::{PEAK_WINDOW, SlidingPeak, peak_in_window};
-pub use throttles::{ThrottleCounter, error_code, query_action};
+pub use throttles::{ThrottleCounter, error_code};
 
 /// The buckets of every API, their queues, and what they held back.
 #[derive(Debug)]
