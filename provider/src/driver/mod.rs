@@ -161,7 +161,8 @@ pub async fn run_with_poll(
     let mut stats = RunStats::default();
     let calls_before = observer.api_calls;
     let aws_time_before = observer.aws_time;
-    let budget_before = aws.budget_stats();
+    // The run's own figures for its stats line (the AWS layer is shared by every resource).
+    let run_window = stats::RunWindow::open(aws);
     let mut give_up = GiveUp::default();
     let mut refusals = Refusals::default();
     let mut events = EventSink::from_env(rollout.spec()).in_region(aws.region());
@@ -313,11 +314,11 @@ pub async fn run_with_poll(
     stats.wall = started.elapsed();
     stats.aws += observer.aws_time.saturating_sub(aws_time_before);
     stats.aws_calls = observer.api_calls.saturating_sub(calls_before);
-    let budget = aws.budget_stats().since(&budget_before);
+    let budget = run_window.budget_stats();
     (stats.budget_held, stats.budget_held_for) = (budget.held, budget.held_for);
     stats.log_with_budget(
         &rollout.spec().name,
-        &stats::BudgetReport::of(aws, &budget_before),
+        &stats::BudgetReport::of(aws, &run_window),
     );
     events.finished(timeline::status(&outcome), &outcome, SystemTime::now());
     let timeline = merge_timeline(rollout.timeline(), &refusals.events);

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::aws::AwsClients;
-use crate::aws::budget::{Api, BudgetStats, RateLimit, RateLimits};
+use crate::aws::budget::{Api, BudgetStats, BudgetWindow, RateLimit, RateLimits};
 use crate::aws::coalesce::CoalesceStats;
 
 /// Accumulated over one [`super::run_with_poll`].
@@ -85,15 +85,16 @@ impl RunStats {
     }
 }
 
-/// What the provider process's AWS budget saw, for the end of a run: per API its calls and
-/// throttles during the run, its peak calls in one second against its budget, what coalescing
-/// saved and the process's peak memory.
+/// What the provider process's AWS budget saw during a run, for its end: per API its calls,
+/// throttles and peak calls in one second against its budget, and what coalescing saved, all
+/// within the run's span (every resource's calls: the budget is shared); and the process's
+/// peak memory (a high-water mark has no per-run share).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BudgetReport {
     pub apis: Vec<ApiReport>,
     /// Throttled attempts during the run, every API.
     pub throttled: u64,
-    /// What coalescing saved in the process so far.
+    /// What coalescing saved during the run.
     pub coalesced: CoalesceStats,
     /// The process's peak resident memory (VmHWM), where `/proc` tells it.
     pub peak_rss_kib: Option<u64>,
@@ -103,7 +104,7 @@ pub struct BudgetReport {
 pub struct ApiReport {
     pub api: Api,
     pub calls: u64,
-    /// The most calls in one second, in the process so far.
+    /// The most calls in one second within the run.
     pub peak_per_second: u64,
     /// The API's budget: at most `burst + rate × 1 s` calls in any second.
     pub limit: RateLimit,
@@ -137,13 +138,13 @@ impl BudgetReport {
         }
     }
 
-    /// The report of `aws`' budget since `before` (a snapshot taken at the run's start), with
-    /// the process's coalescing and memory.
-    pub fn of(aws: &AwsClients, before: &BudgetStats) -> BudgetReport {
+    /// The report of `aws`' budget and coalescing over `run` (opened at the run's start),
+    /// with the process's peak memory.
+    pub fn of(aws: &AwsClients, run: &RunWindow<'_>) -> BudgetReport {
         BudgetReport::new(
-            &aws.budget_stats().since(before),
+            &run.budget.stats(),
             aws.budget().limits(),
-            aws.coalesce_stats(),
+            aws.coalesce_stats().since(&run.coalesced_before),
             peak_rss_kib(),
         )
     }
@@ -179,6 +180,29 @@ impl BudgetReport {
                 .map_or_else(|| "unknown".to_string(), |kib| kib.to_string()),
         );
         out
+    }
+}
+
+/// A run's span on the shared AWS layer: the budget's window and the coalescing counts at its
+/// start, so its [`BudgetReport`] names the run's figures, not the process's so far.
+#[derive(Debug)]
+pub struct RunWindow<'a> {
+    budget: BudgetWindow<'a>,
+    coalesced_before: CoalesceStats,
+}
+
+impl RunWindow<'_> {
+    /// Opens the window at a run's start.
+    pub fn open(aws: &AwsClients) -> RunWindow<'_> {
+        RunWindow {
+            budget: aws.budget().open_window(),
+            coalesced_before: aws.coalesce_stats(),
+        }
+    }
+
+    /// The budget's figures since the run started.
+    pub fn budget_stats(&self) -> BudgetStats {
+        self.budget.stats()
     }
 }
 

@@ -21,7 +21,8 @@
 //! [`BudgetStats`] counts, per API, the calls admitted, those held and for how long, the most
 //! admitted in any one second (`peak.rs`: pure, from admission times) and the attempts AWS
 //! throttled (`throttles.rs`: an SDK interceptor on each client, so throttles the SDK's retry
-//! absorbed count too).
+//! absorbed count too). A [`BudgetWindow`] gives the same figures for one rollout's run:
+//! what was admitted and throttled while it was open, and the peak within it.
 
 mod bucket;
 mod limits;
@@ -40,7 +41,7 @@ pub use limits::{
     AUTOSCALING, Api, BlockEntryError, CLOUDWATCH, DEFAULT_LIMITS, ELBV2, FALLBACK_LIMIT,
     RATE_LIMITS_ENV, RateLimit, RateLimits, published_limit,
 };
-pub use peak::{PEAK_WINDOW, SlidingPeak, peak_in_window};
+pub use peak::{PEAK_WINDOW, RunPeaks, SlidingPeak, peak_in_window};
 pub use throttles::{ThrottleCounter, error_code};
 
 /// The buckets of every API, their queues, and what they held back.
@@ -56,6 +57,8 @@ struct State {
     lanes: BTreeMap<Api, LaneSlot>,
     stats: BudgetStats,
     peaks: BTreeMap<Api, SlidingPeak>,
+    /// The peaks within each open [`BudgetWindow`].
+    windows: RunPeaks<Api>,
 }
 
 #[derive(Debug)]
@@ -85,8 +88,10 @@ pub struct ApiStats {
     pub calls: u64,
     pub held: u64,
     pub held_for: Duration,
-    /// The most calls admitted in any one-second window ([`PEAK_WINDOW`]) of the provider
-    /// process so far: a peak is not a sum, so [`BudgetStats::since`] keeps the later one.
+    /// The most calls admitted in any one-second window ([`PEAK_WINDOW`]): of the provider
+    /// process so far in [`RateBudget::stats`], within the window in
+    /// [`BudgetWindow::stats`] (a peak is not a sum: [`BudgetStats::since`] keeps the later
+    /// one).
     pub peak_per_second: u64,
     /// Attempts AWS throttled.
     pub throttled: u64,
@@ -202,6 +207,7 @@ impl RateBudget {
         let waited = started.elapsed();
         self.with_state(|state, now| {
             let peak = state.peaks.entry(api).or_default().record(now, PEAK_WINDOW);
+            state.windows.record(api, now, PEAK_WINDOW);
             state.stats.record(api, held.then_some(waited), peak);
         });
         waited
@@ -222,12 +228,54 @@ impl RateBudget {
         self.with_state(|state, _| state.stats.clone())
     }
 
+    /// Opens a window on the budget (a rollout's run): its [`BudgetWindow::stats`] are what
+    /// was admitted and throttled while it is open, with the peak within it. It closes when
+    /// dropped.
+    pub fn open_window(&self) -> BudgetWindow<'_> {
+        self.with_state(|state, _| BudgetWindow {
+            budget: self,
+            id: state.windows.open(),
+            before: state.stats.clone(),
+        })
+    }
+
     fn with_state<T>(&self, f: impl FnOnce(&mut State, Duration) -> T) -> T {
         // A panic elsewhere while holding the lock leaves counters and queues that are still
         // consistent (each update is one statement): keep using them.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now().saturating_duration_since(self.origin);
         f(&mut state, now)
+    }
+}
+
+/// The budget's figures over one span of time, every caller's (the budget is shared by
+/// every resource of the provider process, so concurrent runs' calls count in each).
+#[derive(Debug)]
+pub struct BudgetWindow<'a> {
+    budget: &'a RateBudget,
+    id: u64,
+    before: BudgetStats,
+}
+
+impl BudgetWindow<'_> {
+    /// What was admitted, held and throttled since the window opened; each API's peak is the
+    /// most calls in one second within the window.
+    pub fn stats(&self) -> BudgetStats {
+        self.budget.with_state(|state, _| {
+            let mut stats = state.stats.since(&self.before);
+            let peaks = state.windows.peaks(self.id);
+            for (api, per_api) in &mut stats.by_api {
+                per_api.peak_per_second = peaks.get(api).copied().unwrap_or_default();
+            }
+            stats
+        })
+    }
+}
+
+impl Drop for BudgetWindow<'_> {
+    fn drop(&mut self) {
+        self.budget
+            .with_state(|state, _| state.windows.close(self.id));
     }
 }
 
@@ -347,5 +395,35 @@ mod tests {
         assert_eq!(delta.held_for, Duration::from_millis(30));
         assert_eq!(delta.by_api[&GROUPS].calls, 1);
         assert_eq!(delta.by_api[&UPDATE].held, 0);
+    }
+
+    #[tokio::test]
+    async fn a_window_reports_its_own_calls_and_peak_not_the_process_s() {
+        let budget = budget("autoscaling:*=20/s burst 20");
+        for _ in 0..5 {
+            budget.admit(GROUPS, Priority::Observation).await;
+        }
+        let window = budget.open_window();
+        for _ in 0..2 {
+            budget.admit(GROUPS, Priority::Observation).await;
+        }
+        budget.admit(UPDATE, Priority::Command).await;
+        budget.record_throttle(Some(GROUPS));
+        let process = budget.stats();
+        // All 7 within a second (a burst of 20 holds none back).
+        assert_eq!(process.by_api[&GROUPS].peak_per_second, 7);
+        let run = window.stats();
+        assert_eq!((run.calls, run.throttled), (3, 1));
+        assert_eq!(run.by_api[&GROUPS].calls, 2);
+        assert_eq!(run.by_api[&GROUPS].peak_per_second, 2, "{run:?}");
+        assert_eq!(run.by_api[&GROUPS].throttled, 1);
+        assert_eq!(run.by_api[&UPDATE].peak_per_second, 1);
+        // A window opened later sees nothing yet; a dropped one stops counting.
+        let later = budget.open_window();
+        assert!(later.stats().by_api.is_empty());
+        drop(window);
+        assert_eq!(budget.with_state(|state, _| state.windows.open_runs()), 1);
+        budget.admit(GROUPS, Priority::Observation).await;
+        assert_eq!(later.stats().by_api[&GROUPS].peak_per_second, 1);
     }
 }

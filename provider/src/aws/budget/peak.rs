@@ -1,7 +1,9 @@
 //! The most calls in any one-second window, from admission times alone (pure: times are
-//! arguments), to compare with a budget's `burst + rate × 1 s`.
+//! arguments), to compare with a budget's `burst + rate × 1 s`; for the whole process
+//! ([`SlidingPeak`]) and within each open run ([`RunPeaks`]: a rollout's report names the
+//! busiest second of its own run, not of every run before it).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// The window a peak is counted over.
@@ -52,6 +54,61 @@ impl SlidingPeak {
 
     pub fn peak(&self) -> u64 {
         self.peak
+    }
+}
+
+/// The peak of every key (an API) within each open run: a run sees the admissions made
+/// between its opening and its closing (every caller's: the budget is shared), from an empty
+/// window, so a busier second before it opened is not its peak. Runs overlap freely.
+#[derive(Debug, Clone)]
+pub struct RunPeaks<K> {
+    open: BTreeMap<u64, BTreeMap<K, SlidingPeak>>,
+    next: u64,
+}
+
+impl<K> Default for RunPeaks<K> {
+    fn default() -> Self {
+        RunPeaks {
+            open: BTreeMap::new(),
+            next: 0,
+        }
+    }
+}
+
+impl<K: Ord + Copy> RunPeaks<K> {
+    /// Opens a run; answers its id, for [`RunPeaks::close`].
+    pub fn open(&mut self) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        self.open.insert(id, BTreeMap::new());
+        id
+    }
+
+    /// Counts an admission of `key` at `at` in every open run.
+    pub fn record(&mut self, key: K, at: Duration, window: Duration) {
+        for peaks in self.open.values_mut() {
+            peaks.entry(key).or_default().record(at, window);
+        }
+    }
+
+    /// The peaks of run `id` so far, per key it saw (empty for a closed or unknown run).
+    pub fn peaks(&self, id: u64) -> BTreeMap<K, u64> {
+        self.open.get(&id).map_or_else(BTreeMap::new, |peaks| {
+            peaks
+                .iter()
+                .map(|(key, peak)| (*key, peak.peak()))
+                .collect()
+        })
+    }
+
+    /// Closes run `id`: it counts nothing more.
+    pub fn close(&mut self, id: u64) {
+        self.open.remove(&id);
+    }
+
+    /// Runs open now.
+    pub fn open_runs(&self) -> usize {
+        self.open.len()
     }
 }
 
@@ -110,5 +167,61 @@ mod tests {
         sliding.record(ms(1500), PEAK_WINDOW);
         sliding.record(ms(1400), PEAK_WINDOW);
         assert_eq!(sliding.record(ms(2450), PEAK_WINDOW), 3);
+    }
+
+    #[test]
+    fn a_run_counts_only_the_seconds_it_was_open() {
+        let mut process = SlidingPeak::default();
+        let mut runs = RunPeaks::default();
+        let mut admit = |runs: &mut RunPeaks<&'static str>, key: &'static str, at| {
+            process.record(at, PEAK_WINDOW);
+            runs.record(key, at, PEAK_WINDOW);
+        };
+        // A burst of 5 before the run opens.
+        for at in [0, 100, 200, 300, 400] {
+            admit(&mut runs, "groups", ms(at));
+        }
+        let run = runs.open();
+        // The run opens mid-second: 2 more in the burst's second, then a calmer pace.
+        for at in [500, 600, 2_000, 2_900, 3_950] {
+            admit(&mut runs, "groups", ms(at));
+        }
+        admit(&mut runs, "health", ms(4_000));
+        assert_eq!(process.peak(), 7, "the process saw 7 in [0, 1000)");
+        let peaks = runs.peaks(run);
+        assert_eq!(peaks["groups"], 2, "the run saw 2 in one second: {peaks:?}");
+        assert_eq!(peaks["health"], 1);
+        assert_eq!(peaks.len(), 2, "only the keys it saw");
+    }
+
+    #[test]
+    fn overlapping_runs_each_keep_their_own_peak_and_a_closed_run_stops() {
+        let mut runs = RunPeaks::default();
+        let first = runs.open();
+        runs.record("groups", ms(0), PEAK_WINDOW);
+        let second = runs.open();
+        for at in [10, 20, 30] {
+            runs.record("groups", ms(at), PEAK_WINDOW);
+        }
+        runs.close(first);
+        assert_eq!(runs.peaks(first), BTreeMap::new(), "closed: nothing");
+        // After the first closed, the second still counts, across one window boundary.
+        for at in [1_005, 1_010, 1_015, 1_020] {
+            runs.record("groups", ms(at), PEAK_WINDOW);
+        }
+        assert_eq!(
+            runs.peaks(second)["groups"],
+            5,
+            "5 of its own within one second"
+        );
+        assert_ne!(first, second);
+        assert_eq!(runs.open_runs(), 1);
+        runs.close(second);
+        runs.close(second);
+        assert_eq!(runs.open_runs(), 0);
+        // With no run open an admission is kept nowhere.
+        runs.record("groups", ms(5_000), PEAK_WINDOW);
+        let third = runs.open();
+        assert_eq!(runs.peaks(third), BTreeMap::new());
     }
 }
