@@ -7,6 +7,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::OnceCell;
 
 use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 
@@ -44,9 +47,7 @@ impl CallOptions {
 /// `zdd_rollout` operation of an apply draws on it).
 #[derive(Debug, Clone)]
 pub struct AwsClients {
-    autoscaling_client: aws_sdk_autoscaling::Client,
-    elbv2_client: aws_sdk_elasticloadbalancingv2::Client,
-    cloudwatch_client: aws_sdk_cloudwatch::Client,
+    services: Arc<LazyServices>,
     budget: Arc<RateBudget>,
     /// Reads coalesced across every clone (every resource of the apply).
     shared: Arc<SharedReads>,
@@ -54,13 +55,46 @@ pub struct AwsClients {
     reads: Priority,
 }
 
+/// The SDK's service clients.
+#[derive(Debug)]
+struct ServiceClients {
+    autoscaling: aws_sdk_autoscaling::Client,
+    elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+/// The service clients, built on the first call that needs them. Loading the SDK
+/// configuration reads the shared config files and resolves a region (from IMDS when nothing
+/// else names one): ConfigureProvider only keeps the settings, so a provider process that
+/// calls no AWS API (`terraform plan -refresh=false` with nothing to create, a destroy of an
+/// empty state) never pays for it. Credentials were already resolved at the first call (the
+/// SDK's chain is lazy), and so are their errors.
+#[derive(Debug)]
+struct LazyServices {
+    clients: OnceCell<ServiceClients>,
+    /// What the clients are loaded with when first needed (unused when built from a ready
+    /// configuration).
+    settings: AwsSettings,
+    timeouts: CallTimeouts,
+    retries: Retries,
+}
+
 impl AwsClients {
-    /// The region the clients call (the provider's `region`, or the SDK's default chain's).
-    pub fn region(&self) -> Option<String> {
-        self.autoscaling_client
+    /// The region the clients call (the provider's `region`, or the SDK's default chain's);
+    /// loads the configuration if no call did yet.
+    pub async fn region(&self) -> Option<String> {
+        self.services()
+            .await
+            .autoscaling
             .config()
             .region()
             .map(ToString::to_string)
+    }
+
+    /// Whether the SDK configuration is loaded (by a call, or given ready to
+    /// [`AwsClients::with_options`]).
+    pub fn configuration_loaded(&self) -> bool {
+        self.services.clients.initialized()
     }
 
     /// The clients for `sdk` with [`CallOptions::from_env`] on each, whatever `sdk` says (a
@@ -89,88 +123,104 @@ impl AwsClients {
         endpoints: &Endpoints,
         options: CallOptions,
     ) -> AwsClients {
-        let timeouts = options.timeouts.sdk();
-        let retries = options.retries.sdk();
         let budget = Arc::new(RateBudget::new(options.limits));
-        let counter = |service| ThrottleCounter::new(service, Arc::clone(&budget));
-        let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(sdk)
-            .timeout_config(timeouts.clone())
-            .retry_config(retries.clone())
-            .retry_partition(Retries::partition(AUTOSCALING))
-            .interceptor(counter(AUTOSCALING));
-        if let Some(url) = &endpoints.autoscaling {
-            autoscaling = autoscaling.endpoint_url(url);
-        }
-        let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
-            .timeout_config(timeouts.clone())
-            .retry_config(retries.clone())
-            .retry_partition(Retries::partition(ELBV2))
-            .interceptor(counter(ELBV2));
-        if let Some(url) = &endpoints.elbv2 {
-            elbv2 = elbv2.endpoint_url(url);
-        }
-        let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(sdk)
-            .timeout_config(timeouts)
-            .retry_config(retries)
-            .retry_partition(Retries::partition(CLOUDWATCH))
-            .interceptor(counter(CLOUDWATCH));
-        if let Some(url) = &endpoints.cloudwatch {
-            cloudwatch = cloudwatch.endpoint_url(url);
-        }
+        let clients =
+            ServiceClients::build(sdk, endpoints, options.timeouts, &options.retries, &budget);
+        let services = LazyServices {
+            clients: OnceCell::new_with(Some(clients)),
+            settings: AwsSettings {
+                endpoints: endpoints.clone(),
+                ..AwsSettings::default()
+            },
+            timeouts: options.timeouts,
+            retries: options.retries,
+        };
+        AwsClients::around(services, budget)
+    }
+
+    /// The clients for `settings`, the SDK configuration loaded when the first call needs it.
+    pub fn from_settings(settings: &AwsSettings) -> AwsClients {
+        AwsClients::from_settings_with(settings, CallOptions::from_env())
+    }
+
+    /// The clients for `settings` with `options` (the provider block's rate limits among
+    /// them), the SDK configuration loaded when the first call needs it: nothing is read or
+    /// resolved here.
+    pub fn from_settings_with(settings: &AwsSettings, options: CallOptions) -> AwsClients {
+        let services = LazyServices {
+            clients: OnceCell::new(),
+            settings: settings.clone(),
+            timeouts: options.timeouts,
+            retries: options.retries,
+        };
+        AwsClients::around(services, Arc::new(RateBudget::new(options.limits)))
+    }
+
+    fn around(services: LazyServices, budget: Arc<RateBudget>) -> AwsClients {
         AwsClients {
-            autoscaling_client: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
-            elbv2_client: aws_sdk_elasticloadbalancingv2::Client::from_conf(elbv2.build()),
-            cloudwatch_client: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
+            services: Arc::new(services),
             budget,
             shared: Arc::new(SharedReads::new(DEFAULT_WINDOW)),
             reads: Priority::Observation,
         }
     }
 
-    /// Loads the SDK configuration for `settings` and builds the clients.
-    pub async fn from_settings(settings: &AwsSettings) -> AwsClients {
-        AwsClients::from_settings_with(settings, CallOptions::from_env()).await
-    }
-
-    /// Loads the SDK configuration for `settings` and builds the clients with `options` (the
-    /// provider block's rate limits among them).
-    pub async fn from_settings_with(settings: &AwsSettings, options: CallOptions) -> AwsClients {
-        let sdk = load_sdk_config(settings).await;
-        AwsClients::with_options(&sdk, &settings.endpoints, options)
+    /// The service clients, loading the SDK configuration on the first use (once: concurrent
+    /// first calls wait for the same load).
+    async fn services(&self) -> &ServiceClients {
+        let lazy = &*self.services;
+        lazy.clients
+            .get_or_init(|| async {
+                let started = Instant::now();
+                let sdk = load_sdk_config(&lazy.settings).await;
+                let clients = ServiceClients::build(
+                    &sdk,
+                    &lazy.settings.endpoints,
+                    lazy.timeouts,
+                    &lazy.retries,
+                    &self.budget,
+                );
+                tracing::debug!(
+                    elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    region = ?sdk.region(),
+                    "AWS configuration loaded for the first call"
+                );
+                clients
+            })
+            .await
     }
 
     /// The timeouts each client enforces, by service (`None`: one of the three is unset).
-    pub fn timeouts(&self) -> [(&'static str, Option<CallTimeouts>); 3] {
+    pub async fn timeouts(&self) -> [(&'static str, Option<CallTimeouts>); 3] {
+        let clients = self.services().await;
         [
             (
                 AUTOSCALING,
-                CallTimeouts::of(self.autoscaling_client.config().timeout_config()),
+                CallTimeouts::of(clients.autoscaling.config().timeout_config()),
             ),
             (
                 ELBV2,
-                CallTimeouts::of(self.elbv2_client.config().timeout_config()),
+                CallTimeouts::of(clients.elbv2.config().timeout_config()),
             ),
             (
                 CLOUDWATCH,
-                CallTimeouts::of(self.cloudwatch_client.config().timeout_config()),
+                CallTimeouts::of(clients.cloudwatch.config().timeout_config()),
             ),
         ]
     }
 
     /// The retries each client makes, by service (`None`: not in adaptive mode).
-    pub fn retries(&self) -> [(&'static str, Option<Retries>); 3] {
+    pub async fn retries(&self) -> [(&'static str, Option<Retries>); 3] {
+        let clients = self.services().await;
         [
             (
                 AUTOSCALING,
-                Retries::of(self.autoscaling_client.config().retry_config()),
+                Retries::of(clients.autoscaling.config().retry_config()),
             ),
-            (
-                ELBV2,
-                Retries::of(self.elbv2_client.config().retry_config()),
-            ),
+            (ELBV2, Retries::of(clients.elbv2.config().retry_config())),
             (
                 CLOUDWATCH,
-                Retries::of(self.cloudwatch_client.config().retry_config()),
+                Retries::of(clients.cloudwatch.config().retry_config()),
             ),
         ]
     }
@@ -226,7 +276,7 @@ impl AwsClients {
     {
         let api = Api::new(AUTOSCALING, action);
         self.admit(api).await;
-        request(&self.autoscaling_client)
+        request(&self.services().await.autoscaling)
             .await
             .map_err(|err| api_error(action, err))
     }
@@ -243,7 +293,7 @@ impl AwsClients {
         R: std::fmt::Debug,
     {
         self.admit(Api::new(ELBV2, action)).await;
-        request(&self.elbv2_client)
+        request(&self.services().await.elbv2)
             .await
             .map_err(|err| api_error(action, err))
     }
@@ -260,7 +310,7 @@ impl AwsClients {
         R: std::fmt::Debug,
     {
         self.admit(Api::new(CLOUDWATCH, action)).await;
-        request(&self.cloudwatch_client)
+        request(&self.services().await.cloudwatch)
             .await
             .map_err(|err| api_error(action, err))
     }
@@ -275,6 +325,51 @@ impl AwsClients {
         if waited.as_millis() >= 100 {
             let limit = self.budget.limits().limit(api);
             tracing::debug!(api = %api, waited_ms = waited.as_millis(), limit = %limit, "rate budget held the call");
+        }
+    }
+}
+
+impl ServiceClients {
+    /// The three clients for `sdk`, each bounded by `timeouts`, retried by `retries` and
+    /// counting its throttled attempts into `budget`.
+    fn build(
+        sdk: &aws_config::SdkConfig,
+        endpoints: &Endpoints,
+        timeouts: CallTimeouts,
+        retries: &Retries,
+        budget: &Arc<RateBudget>,
+    ) -> ServiceClients {
+        let timeouts = timeouts.sdk();
+        let retries = retries.sdk();
+        let counter = |service| ThrottleCounter::new(service, Arc::clone(budget));
+        let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(sdk)
+            .timeout_config(timeouts.clone())
+            .retry_config(retries.clone())
+            .retry_partition(Retries::partition(AUTOSCALING))
+            .interceptor(counter(AUTOSCALING));
+        if let Some(url) = &endpoints.autoscaling {
+            autoscaling = autoscaling.endpoint_url(url);
+        }
+        let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
+            .timeout_config(timeouts.clone())
+            .retry_config(retries.clone())
+            .retry_partition(Retries::partition(ELBV2))
+            .interceptor(counter(ELBV2));
+        if let Some(url) = &endpoints.elbv2 {
+            elbv2 = elbv2.endpoint_url(url);
+        }
+        let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(sdk)
+            .timeout_config(timeouts)
+            .retry_config(retries)
+            .retry_partition(Retries::partition(CLOUDWATCH))
+            .interceptor(counter(CLOUDWATCH));
+        if let Some(url) = &endpoints.cloudwatch {
+            cloudwatch = cloudwatch.endpoint_url(url);
+        }
+        ServiceClients {
+            autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elbv2.build()),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
         }
     }
 }
@@ -317,6 +412,71 @@ mod tests {
             }
         }
         called
+    }
+
+    /// A loopback address nothing listens on: a call to it is refused at once.
+    fn closed_endpoint() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    #[tokio::test]
+    async fn the_sdk_configuration_is_loaded_by_the_first_call_and_shared_by_every_clone() {
+        let settings = AwsSettings {
+            region: Some("eu-west-3".to_string()),
+            profile: None,
+            endpoints: Endpoints {
+                autoscaling: Some(closed_endpoint()),
+                ..Endpoints::default()
+            },
+        };
+        let options = CallOptions {
+            timeouts: CallTimeouts {
+                connect: std::time::Duration::from_secs(1),
+                attempt: std::time::Duration::from_secs(2),
+                operation: std::time::Duration::from_secs(5),
+            },
+            retries: Retries {
+                max_attempts: 1,
+                ..Retries::DEFAULT
+            },
+            limits: RateLimits::default(),
+        };
+        let aws = AwsClients::from_settings_with(&settings, options);
+        let clone = aws.for_command();
+        assert!(!aws.configuration_loaded() && !clone.configuration_loaded());
+
+        let refused = clone
+            .autoscaling("DescribeAutoScalingGroups", |client| {
+                client.describe_auto_scaling_groups().send()
+            })
+            .await;
+        // The first call's failure (a refused connection, or no credentials where the
+        // environment has none) is reported as that call's, like any other.
+        match refused {
+            Err(AwsError::Api { operation, .. }) => {
+                assert_eq!(operation, "DescribeAutoScalingGroups");
+            }
+            other => panic!("expected the call's error, got {other:?}"),
+        }
+        assert!(
+            aws.configuration_loaded(),
+            "every clone shares the configuration the first call loaded"
+        );
+        assert_eq!(aws.region().await.as_deref(), Some("eu-west-3"));
+    }
+
+    #[tokio::test]
+    async fn clients_built_from_a_ready_configuration_are_loaded_already() {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-west-2"))
+            .build();
+        let aws = AwsClients::new(&sdk, &Endpoints::default());
+        assert!(aws.configuration_loaded());
+        assert_eq!(aws.region().await.as_deref(), Some("us-west-2"));
     }
 
     #[test]

@@ -165,7 +165,7 @@ pub async fn run_with_poll(
     let run_window = stats::RunWindow::open(aws);
     let mut give_up = GiveUp::default();
     let mut refusals = Refusals::default();
-    let mut events = EventSink::from_env(rollout.spec()).in_region(aws.region());
+    let mut events = EventSink::from_env(rollout.spec()).in_region(aws.region().await);
     events.started_for(&rollout, started_at);
     let mut announced_target = rollout.target_generation();
     let mut samples = SampleLog::new();

@@ -88,12 +88,13 @@ impl Provider for ZddProvider {
             }
             failure
         })?;
+        // The SDK configuration is loaded by the first AWS call, not here (see AwsClients).
         tracing::debug!(region = ?settings.region, profile = ?settings.profile, "configuring AWS clients");
         for (api, limit) in options.limits.overridden() {
             tracing::info!(api = %api, limit = %limit, "rate budget of {api}: {limit}");
         }
         self.aws
-            .set(AwsClients::from_settings_with(&settings, options).await);
+            .set(AwsClients::from_settings_with(&settings, options));
         Ok(())
     }
 
@@ -108,4 +109,30 @@ const RATE_LIMITS_ATTRIBUTE: &str = "api_rate_limits";
 fn rate_limit_diagnostic(error: &BlockEntryError) -> Diagnostic {
     Diagnostic::error("Invalid API rate limit", error.problem.clone())
         .at(AttributePath::root(RATE_LIMITS_ATTRIBUTE).key(error.key.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn configure_keeps_the_settings_and_loads_no_aws_configuration() {
+        let provider = ZddProvider::default();
+        let mut ctx = Ctx::new(CancellationToken::new(), Vec::new());
+        // A profile no file defines: loading it now would be the SDK's work, not configure's.
+        let config = ProviderConfig {
+            region: Some("eu-west-3".to_string()),
+            profile: Some("zdd-no-such-profile".to_string()),
+            ..ProviderConfig::default()
+        };
+        let configured = provider.configure(&mut ctx, "1.15.5", config).await;
+        assert!(configured.is_ok(), "{configured:?}");
+        let aws = provider.aws.get().expect("configured");
+        assert!(
+            !aws.configuration_loaded(),
+            "ConfigureProvider loaded the SDK configuration: a plan that calls no AWS API pays for it"
+        );
+    }
 }

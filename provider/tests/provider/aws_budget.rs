@@ -50,14 +50,14 @@ async fn every_client_retries_adaptively_with_the_documented_attempts() {
         .load()
         .await;
     let aws = AwsClients::new(&sdk, &Endpoints::default());
-    for (service, retries) in aws.retries() {
+    for (service, retries) in aws.retries().await {
         assert_eq!(
             retries,
             Some(Retries::DEFAULT),
             "{service} must retry in adaptive mode (behaviour 2.1) with the documented attempts"
         );
     }
-    let timeouts = aws.timeouts()[0].1.unwrap();
+    let timeouts = aws.timeouts().await[0].1.unwrap();
     assert!(timeouts.fit(&Retries::DEFAULT));
 }
 

@@ -88,7 +88,7 @@ async fn clients_from_a_configuration_without_timeouts_get_the_defaults() {
     // A shared configuration with no timeouts at all (as a caller might build one).
     let sdk = sdk_config(&black_hole()).await;
     let aws = AwsClients::new(&sdk, &Endpoints::default());
-    for (service, timeouts) in aws.timeouts() {
+    for (service, timeouts) in aws.timeouts().await {
         assert_eq!(
             timeouts,
             Some(CallTimeouts::from_env()),

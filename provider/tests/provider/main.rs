@@ -14,6 +14,7 @@ mod aws_scaling;
 mod aws_throttling;
 mod aws_timeouts;
 mod bench_rollouts;
+mod bench_startup;
 mod docs;
 mod e2e_autoscaling;
 mod e2e_blue_green;

@@ -1,0 +1,318 @@
+//! Benchmark (prints figures, asserts nothing about time): the real provider's start-up and
+//! memory (#18 item 3), on the release build.
+//!
+//! `cargo build --release -p terraform-provider-zdd && cargo test -p terraform-provider-zdd
+//! --test provider -- bench_startup:: --ignored --nocapture`
+//!
+//! - cold start: `target/release/terraform-provider-zdd` started as go-plugin starts it (magic
+//!   cookie, protocol versions, a P-521 client certificate), time from exec to the handshake
+//!   line on stdout, median and p95 of [`STARTS`] starts; and the idle process's peak RSS.
+//! - the SDK configuration: what ConfigureProvider used to load before answering (now the
+//!   first AWS call does): `load_sdk_config` for the local AWS's settings in this process,
+//!   the first load and the median of later ones, beside the lazy `from_settings_with`.
+//! - peak RSS (`VmHWM`, sampled every 5 ms in `/proc` for the provider processes of one
+//!   terraform command, found by a marker in their environment) and wall time of `terraform
+//!   plan` over [`FLEETS`] `zdd_rollout` creates, their `apply`, and `plan` refreshing them, at
+//!   Terraform's default parallelism (10), against the local AWS.
+
+// Benchmark set-up helpers: a failed step must fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use terraform_provider_zdd::aws::{AwsClients, AwsSettings, CallOptions, load_sdk_config};
+use zdd_test_support::{local_aws, provider_dir};
+
+/// Cold starts measured.
+const STARTS: usize = 21;
+/// Resources in the plan, apply and refresh.
+const FLEETS: usize = 50;
+
+/// A client certificate shaped like go-plugin's (ECDSA P-521, self-signed): the plugin only
+/// needs the certificate to set up its TLS, not the key.
+const CLIENT_CERT: &str = include_str!("../../../tfplugin/tests/fixtures/client_p521_cert.pem");
+
+/// The directory of the provider measured: `ZDD_BENCH_PROVIDER_DIR` (to compare a copy of
+/// another build side by side), else `$CARGO_TARGET_DIR/release` (or `<root>/target/release`).
+fn release_dir() -> PathBuf {
+    match std::env::var_os("ZDD_BENCH_PROVIDER_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => provider_dir()
+            .parent()
+            .expect("the target directory")
+            .join("release"),
+    }
+}
+
+fn release_binary() -> PathBuf {
+    let binary = release_dir().join("terraform-provider-zdd");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --release -p terraform-provider-zdd` first",
+        binary.display()
+    );
+    binary
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn median_and_p95(mut samples: Vec<f64>) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let p95 = (samples.len() * 95 / 100).min(samples.len() - 1);
+    (samples[samples.len() / 2], samples[p95])
+}
+
+/// Exec to handshake line (ms) of each start, and the largest idle peak RSS (KiB) seen.
+fn cold_starts(binary: &PathBuf) -> (Vec<f64>, u64) {
+    let mut idle_kib = 0;
+    let times = (0..STARTS)
+        .map(|_| {
+            let started = Instant::now();
+            let mut child = Command::new(binary)
+                .env(
+                    zdd_tfplugin::MAGIC_COOKIE_KEY,
+                    zdd_tfplugin::MAGIC_COOKIE_VALUE,
+                )
+                .env("PLUGIN_PROTOCOL_VERSIONS", "6")
+                .env("PLUGIN_CLIENT_CERT", CLIENT_CERT)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+            assert!(line.starts_with("1|6|tcp|127.0.0.1:"), "{line:?}");
+            idle_kib = idle_kib.max(vm_hwm_kib(child.id()).unwrap_or(0));
+            let _ = child.kill();
+            let _ = child.wait();
+            elapsed
+        })
+        .collect();
+    (times, idle_kib)
+}
+
+/// Samples the peak RSS of every process whose environment carries `marker` until stopped:
+/// the provider processes one terraform command starts (go-plugin passes the environment on).
+struct RssWatch {
+    stop: Arc<AtomicBool>,
+    peak_kib: Arc<AtomicU64>,
+    processes: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RssWatch {
+    fn start(marker: &str) -> RssWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak_kib = Arc::new(AtomicU64::new(0));
+        let processes = Arc::new(AtomicU64::new(0));
+        let needle = format!("ZDD_BENCH_STARTUP={marker}").into_bytes();
+        let thread = {
+            let (stop, peak_kib, processes) = (stop.clone(), peak_kib.clone(), processes.clone());
+            std::thread::spawn(move || {
+                let mut seen = std::collections::BTreeSet::new();
+                while !stop.load(Ordering::Relaxed) {
+                    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok())
+                        else {
+                            continue;
+                        };
+                        let is_provider =
+                            std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmd| {
+                                String::from_utf8_lossy(&cmd).contains("terraform-provider-zdd")
+                            });
+                        if !is_provider {
+                            continue;
+                        }
+                        let ours = std::fs::read(entry.path().join("environ"))
+                            .is_ok_and(|env| env.split(|byte| *byte == 0).any(|var| var == needle));
+                        if !ours {
+                            continue;
+                        }
+                        seen.insert(pid);
+                        if let Some(kib) = vm_hwm_kib(pid) {
+                            peak_kib.fetch_max(kib, Ordering::Relaxed);
+                        }
+                    }
+                    processes.store(seen.len() as u64, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        RssWatch {
+            stop,
+            peak_kib,
+            processes,
+            thread,
+        }
+    }
+
+    /// (peak RSS in KiB, provider processes seen).
+    fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        (
+            self.peak_kib.load(Ordering::Relaxed),
+            self.processes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// `FLEETS` rollouts of one instance each, from one `count`ed resource.
+fn fleets_config(bed: &crate::common::Bed) -> String {
+    format!(
+        r#"terraform {{
+  required_providers {{
+    zdd = {{ source = "zdd/zdd" }}
+  }}
+}}
+
+provider "zdd" {{}}
+
+resource "zdd_rollout" "fleet" {{
+  count                   = {FLEETS}
+  name                    = "{name}-${{count.index}}"
+  launch_template_id      = {template:?}
+  launch_template_version = {version:?}
+  subnet_ids              = {subnets}
+  min_size                = 1
+  max_size                = 2
+  desired_capacity        = 1
+  target_group_arns       = [{blue:?}]
+}}
+"#,
+        name = bed.name,
+        template = bed.fixture.launch_template_id,
+        version = bed.fixture.launch_template_versions[0],
+        subnets = crate::common::hcl_list(&bed.fixture.subnet_ids),
+        blue = bed.blue(),
+    )
+}
+
+struct Measured {
+    wall: Duration,
+    peak_kib: u64,
+    processes: u64,
+}
+
+/// Runs `terraform <args>` with the release provider, watching its provider processes.
+fn measured(bed: &crate::common::Bed, what: &str, args: &[&str], expect: &[i32]) -> Measured {
+    let marker = format!("{what}-{}", std::process::id());
+    let watch = RssWatch::start(&marker);
+    let started = Instant::now();
+    let output = bed.terraform_with_env(args, &[("ZDD_BENCH_STARTUP", marker.as_str())]);
+    let wall = started.elapsed();
+    let (peak_kib, processes) = watch.finish();
+    assert!(
+        expect.contains(&output.code),
+        "{what}: terraform exited {}\n{}\n{}",
+        output.code,
+        output.stdout,
+        output.stderr
+    );
+    Measured {
+        wall,
+        peak_kib,
+        processes,
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+#[test]
+#[ignore = "benchmark: prints figures; run with --ignored --nocapture"]
+fn real_provider_start_up_and_peak_memory() {
+    let binary = release_binary();
+    let size = std::fs::metadata(&binary).unwrap().len();
+    println!("release provider: {} ({size} bytes)", binary.display());
+
+    let (times, idle_kib) = cold_starts(&binary);
+    let (median, p95) = median_and_p95(times);
+    println!(
+        "cold start, exec to handshake line ({STARTS} starts): median {median:.1} ms, p95 {p95:.1} ms; idle peak RSS {:.1} MiB",
+        mib(idle_kib)
+    );
+
+    // What ConfigureProvider loaded before this change, in this process (first, then warm).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let aws = local_aws();
+    let settings = AwsSettings {
+        region: Some("us-east-1".to_string()),
+        ..AwsSettings::default()
+    };
+    let loads: Vec<f64> = (0..11)
+        .map(|_| {
+            let started = Instant::now();
+            let sdk = runtime.block_on(load_sdk_config(&settings));
+            assert!(sdk.region().is_some());
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    let (warm, _) = median_and_p95(loads[1..].to_vec());
+    let started = Instant::now();
+    let lazy = AwsClients::from_settings_with(&settings, CallOptions::from_env());
+    let lazy_ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert!(!lazy.configuration_loaded());
+    println!(
+        "SDK configuration load (ConfigureProvider's work before it was lazy): first {:.2} ms, then median {warm:.2} ms; lazy clients {lazy_ms:.3} ms",
+        loads[0]
+    );
+    drop(runtime);
+
+    let bed = crate::common::bed("startup");
+    // The release build serves every terraform command below.
+    std::fs::write(
+        bed.tf.cli_config_path(),
+        format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"zdd/zdd\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            release_dir().display()
+        ),
+    )
+    .unwrap();
+    bed.tf.write("main.tf", &fleets_config(&bed)).unwrap();
+    let plan_args = ["plan", "-no-color", "-input=false", "-detailed-exitcode"];
+    // Exit 2: changes to make (the creates).
+    let creates = measured(&bed, "plan-create", &plan_args, &[2]);
+    let apply = measured(
+        &bed,
+        "apply",
+        &["apply", "-auto-approve", "-no-color", "-input=false"],
+        &[0],
+    );
+    // Exit 0: every refreshed fleet matches its configuration.
+    let refresh = measured(&bed, "plan-refresh", &plan_args, &[0]);
+    println!(
+        "{FLEETS} zdd_rollout resources, local AWS at {}:",
+        aws.endpoint()
+    );
+    for (what, run) in [
+        ("plan (creates)", &creates),
+        ("apply", &apply),
+        ("plan (refresh)", &refresh),
+    ] {
+        println!(
+            "  {what:<15} wall {:>8.0} ms, provider peak RSS {:>5.1} MiB ({} provider processes)",
+            run.wall.as_secs_f64() * 1000.0,
+            mib(run.peak_kib),
+            run.processes
+        );
+    }
+}
