@@ -16,6 +16,7 @@
 
 use std::time::Duration;
 
+use terraform_provider_zdd::aws::types::TargetGroupTiming;
 use terraform_provider_zdd::aws::{AwsClients, Endpoints};
 use terraform_provider_zdd::driver;
 use zdd_rollout::spec::DEFAULT_DRAIN_MARGIN;
@@ -35,7 +36,15 @@ struct Row {
     stats: driver::RunStats,
 }
 
-fn raw(name: &str, fixture: &Fixture, strategy: &str, instances: i64, version: &str) -> RawSpec {
+/// The spec of one benchmark fleet: `instances` of launch template `version`, the fixture's
+/// blue target group (canary: blue stable, green canary), batches of a quarter.
+pub(crate) fn raw(
+    name: &str,
+    fixture: &Fixture,
+    strategy: &str,
+    instances: i64,
+    version: &str,
+) -> RawSpec {
     let canary = strategy == "canary";
     RawSpec {
         name: name.to_string(),
@@ -99,35 +108,11 @@ async fn scenario(strategy: &'static str, instances: i64) -> Row {
         result.outcome
     );
 
-    // The floor: what the load balancer makes anyone wait, as the health model runs it, plus
-    // the deregistration delay and drain margin the engine must honour as AWS reports them.
     let timing = aws
         .target_group_timing(&fixture.target_group_arns[0])
         .await
         .unwrap();
-    let scale = local_aws().time_scale();
-    let healthy = timing.time_to_healthy().mul_f64(scale);
-    let drain = timing.deregistration_delay + DEFAULT_DRAIN_MARGIN;
-    let soaks = if strategy == "canary" {
-        Duration::from_secs(2)
-    } else {
-        Duration::ZERO
-    };
-    let batch = (instances + 3) / 4;
-    let batches = if strategy == "rolling" {
-        u32::try_from((instances + batch - 1) / batch).unwrap()
-    } else {
-        1
-    };
-    // Blue/green and canary: the engine waits out the drain of the detached old group on its
-    // own clock, as AWS reports the delay. Rolling: each old batch leaves by AWS's scale-in,
-    // which drains on the local AWS's (scaled) clock, and the empty old group is then deleted
-    // without a detach.
-    let floor = if strategy == "rolling" {
-        (healthy + timing.deregistration_delay.mul_f64(scale)) * batches
-    } else {
-        healthy + drain + soaks
-    };
+    let floor = floor(strategy, instances, &timing, local_aws().time_scale());
     Row {
         strategy,
         instances,
@@ -139,6 +124,56 @@ async fn scenario(strategy: &'static str, instances: i64) -> Row {
         api_calls: result.api_calls,
         stats: result.stats,
     }
+}
+
+/// The floor of one rollout of `instances` by `strategy`: what the load balancer makes anyone
+/// wait, as the health model runs it (its durations × `time_scale`), plus the deregistration
+/// delay and drain margin the engine must honour as AWS reports them (pure).
+pub(crate) fn floor(
+    strategy: &str,
+    instances: i64,
+    timing: &TargetGroupTiming,
+    time_scale: f64,
+) -> Duration {
+    let healthy = timing.time_to_healthy().mul_f64(time_scale);
+    let drain = timing.deregistration_delay + DEFAULT_DRAIN_MARGIN;
+    let soaks = if strategy == "canary" {
+        Duration::from_secs(2)
+    } else {
+        Duration::ZERO
+    };
+    let batch = ((instances + 3) / 4).max(1);
+    let batches = u32::try_from((instances + batch - 1) / batch).unwrap_or(u32::MAX);
+    // Blue/green and canary: the engine waits out the drain of the detached old group on its
+    // own clock, as AWS reports the delay. Rolling: each old batch leaves by AWS's scale-in,
+    // which drains on the local AWS's (scaled) clock, and the empty old group is then deleted
+    // without a detach.
+    if strategy == "rolling" {
+        (healthy + timing.deregistration_delay.mul_f64(time_scale)) * batches
+    } else {
+        healthy + drain + soaks
+    }
+}
+
+#[test]
+fn the_floor_is_the_health_models_wait_plus_the_drain_the_engine_honours() {
+    // The fixture's target groups: interval 5 s, healthy threshold 2, deregistration 5 s.
+    let timing = TargetGroupTiming {
+        target_group_arn: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/b/1".to_string(),
+        name: "b".to_string(),
+        deregistration_delay: Duration::from_secs(5),
+        health_check_interval: Duration::from_secs(5),
+        healthy_threshold: 2,
+        load_balancer_arns: Vec::new(),
+    };
+    let secs = Duration::from_secs_f64;
+    // Healthy after 10 AWS seconds, scaled; the drain (5 s + the 5 s margin) is not.
+    assert_eq!(floor("blue_green", 20, &timing, 1.0), secs(20.0));
+    assert_eq!(floor("blue_green", 2, &timing, 0.05), secs(10.5));
+    assert_eq!(floor("canary", 3, &timing, 0.05), secs(12.5));
+    // Rolling 20 in batches of 5: four batches, each healthy then drained on AWS's clock.
+    assert_eq!(floor("rolling", 20, &timing, 0.05), secs(3.0));
+    assert_eq!(floor("rolling", 3, &timing, 1.0), secs(45.0));
 }
 
 #[test]

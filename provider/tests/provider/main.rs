@@ -13,6 +13,7 @@ mod aws_pagination;
 mod aws_scaling;
 mod aws_throttling;
 mod aws_timeouts;
+mod bench_fleets;
 mod bench_rollouts;
 mod bench_startup;
 mod docs;

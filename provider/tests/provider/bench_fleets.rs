@@ -1,0 +1,467 @@
+//! Benchmark (prints a table, asserts nothing about time): issue #16's scale table on the local
+//! AWS, up to what it handles on 2 cores. 1 and 10 blue/green rollouts at once, of 2 and 20
+//! instances each, driven by the provider's own driver (`common::driving::roll`: the first
+//! observation, then `run_with_poll`), no Terraform. The simulator's rows (50 resources, 200
+//! and 1,000 instances) are `provider/benches/scale.rs`.
+//!
+//! `cargo test -p terraform-provider-zdd --test provider -- bench_fleets:: --ignored --nocapture`
+//!
+//! Set-up of each row: a fixture per fleet (its own VPC, ALB and blue target group: no two
+//! fleets share a target group, so target-health reads cannot be shared, as in the
+//! simulator's rows), the fleets created at launch template version 1, then all rolled to
+//! version 2 at once; only that update is measured. The local AWS is an own server with AWS's
+//! health-check timings (time scale 1.0: a new target is healthy after 2 checks 5 s apart;
+//! a 20-instance row then takes about as long as a 2-instance one), and its `rate_limit`
+//! mode at AWS's published rates (`FaultRule::aws_rate_limits`), scoped to the row's access
+//! key. The driver's poll cap is the provider's default, 2 s.
+//!
+//! `clients` says how the resources reach AWS: `shared`, one `AwsClients` for every resource,
+//! as in one provider process (one `RateBudget`, one `Coalescer` per read kind, the
+//! provider-wide poll grid); `own`, one `AwsClients` per resource: coalescing off (the
+//! provider has no switch for it; its window is fixed in `AwsClients`), but each resource
+//! also gets a budget of its own, as if each fleet had its own provider process. Their peaks
+//! are per budget, not the account's, so that column shows `-` for them.
+//!
+//! Columns: `wall`, from the updates' start to the last one's outcome, against the `floor`, the
+//! slowest fleet's floor as the health model implies it (`bench_rollouts::floor`: time to
+//! healthy, then the deregistration delay and drain margin the engine waits on its own
+//! clock); AWS calls per resource from the budget's stats (`BudgetStats`), every API, then
+//! DescribeAutoScalingGroups and DescribeTargetHealth alone; the most calls in one second
+//! for those two against the budget (`peak/rate+burst`: at most rate + burst in any second);
+//! throttled attempts the budget counted and those the local AWS answered (the same if the
+//! count is right); reads coalescing saved; the bench process's peak RSS (VmHWM) after the
+//! row. Every rollout must succeed and the health model must see no violation (a target
+//! terminated while registered or draining): that is asserted, nothing about time is.
+//!
+//! Figures (2026-12-03 07:00 UTC, loaded machine: 2 cores shared with 3 other helpers' builds
+//! and tests; debug build; the whole run 5.6 min), before the `burst10` rows existed:
+//!
+//! ```text
+//!  res inst clients    wall   floor ratio calls/res DASG/res DTH/res    DASG peak     DTH peak throttled saved RSS MiB
+//!    1    2  shared   24.1s   20.0s  1.20      53.0     20.0    16.0       4/5+10       2/4+10       0/0     0      31
+//!    1   20  shared   23.9s   20.0s  1.20      53.0     20.0    16.0       4/5+10       2/4+10       0/0     0      32
+//!   10    2  shared   43.1s   20.0s  2.16      35.2      9.2     9.0      14/5+10      11/4+10       0/0    38      33
+//!   10    2     own   31.2s   20.0s  1.56      46.4     16.8    12.8            -            -     51/51     0      35
+//!   10   20  shared   44.1s   20.0s  2.21      35.5      9.3     9.2      11/5+10      10/4+10       0/0    39      37
+//!   10   20     own   31.5s   20.0s  1.57      49.0     18.0    14.0            -            -     42/42     0      40
+//! ```
+
+// Benchmark set-up helpers: a failed step must fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use terraform_provider_zdd::aws::budget::{
+    AUTOSCALING, Api, BudgetStats, DEFAULT_LIMITS, ELBV2, RateLimits,
+};
+use terraform_provider_zdd::aws::coalesce::CoalesceStats;
+use terraform_provider_zdd::aws::{AwsClients, CallOptions, Endpoints};
+use terraform_provider_zdd::driver::{self, stats::peak_rss_kib};
+use tokio::task::JoinSet;
+use zdd_rollout::{Outcome, RolloutSpec};
+use zdd_test_support::{Fixture, LocalAws, LocalAwsOptions};
+
+use crate::bench_rollouts::{floor, raw};
+use crate::common::driving::roll;
+
+const RESOURCE_COUNTS: [usize; 2] = [1, 10];
+const FLEET_SIZES: [i64; 2] = [2, 20];
+const STRATEGY: &str = "blue_green";
+/// AWS's own health-check timings.
+const TIME_SCALE: f64 = 1.0;
+/// The provider's default cap on the sleep between observations.
+const MAX_POLL: Duration = Duration::from_secs(2);
+const ROLL_TIMEOUT: Duration = Duration::from_secs(600);
+/// The local AWS throttles at 1.0 × AWS's published rates.
+const AWS_RATES: f64 = 1.0;
+/// The burst of the `burst10` rows: as many calls at once as fleets look at once.
+const RAISED_BURST: u32 = 10;
+const DESCRIBE_GROUPS: Api = Api::new(AUTOSCALING, "DescribeAutoScalingGroups");
+const TARGET_HEALTH: Api = Api::new(ELBV2, "DescribeTargetHealth");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clients {
+    /// One `AwsClients` for every resource (one provider process).
+    Shared,
+    /// [`Clients::Shared`], with every API's burst raised to at least [`RAISED_BURST`].
+    SharedBurst,
+    /// One `AwsClients` per resource: no coalescing, a budget each.
+    Own,
+}
+
+impl Clients {
+    fn label(self) -> &'static str {
+        match self {
+            Clients::Shared => "shared",
+            Clients::SharedBurst => "burst10",
+            Clients::Own => "own",
+        }
+    }
+}
+
+struct Row {
+    resources: usize,
+    instances: i64,
+    clients: Clients,
+    wall: Duration,
+    floor: Duration,
+    /// The update's calls, every budget's summed (peaks: the largest of one budget).
+    budget: BudgetStats,
+    limits: RateLimits,
+    coalesced: CoalesceStats,
+    throttled_at_aws: u64,
+    peak_rss_kib: Option<u64>,
+}
+
+impl Row {
+    fn calls_per_resource(&self, api: Option<Api>) -> f64 {
+        let calls = match api {
+            None => self.budget.calls,
+            Some(api) => self.budget.by_api.get(&api).map_or(0, |stats| stats.calls),
+        };
+        calls as f64 / self.resources as f64
+    }
+
+    /// `peak/rate+burst` of `api`, or `-` where the peak is one budget's of several.
+    fn peak(&self, api: Api) -> String {
+        if self.clients == Clients::Own && self.resources > 1 {
+            return "-".to_string();
+        }
+        let peak = self
+            .budget
+            .by_api
+            .get(&api)
+            .map_or(0, |stats| stats.peak_per_second);
+        let limit = self.limits.limit(api);
+        format!("{peak}/{}+{}", limit.per_second(), limit.burst())
+    }
+}
+
+/// Several budgets' stats as one: calls, holds and throttles summed, each API's peak the
+/// largest of any one budget (a lower bound of their sum's peak, so not the account's).
+fn merged(stats: &[BudgetStats]) -> BudgetStats {
+    let mut total = BudgetStats::default();
+    for one in stats {
+        total.calls += one.calls;
+        total.held += one.held;
+        total.held_for += one.held_for;
+        total.throttled += one.throttled;
+        for (api, api_stats) in &one.by_api {
+            let sum = total.by_api.entry(*api).or_default();
+            sum.calls += api_stats.calls;
+            sum.held += api_stats.held;
+            sum.held_for += api_stats.held_for;
+            sum.throttled += api_stats.throttled;
+            sum.peak_per_second = sum.peak_per_second.max(api_stats.peak_per_second);
+        }
+    }
+    total
+}
+
+/// The default budget with every API's burst at least `burst` (rates unchanged).
+fn with_burst(burst: u32) -> RateLimits {
+    let text: Vec<String> = DEFAULT_LIMITS
+        .iter()
+        .map(|(api, limit)| {
+            format!(
+                "{api}={}/s burst {}",
+                limit.per_second(),
+                limit.burst().max(burst)
+            )
+        })
+        .collect();
+    let (limits, problems) = RateLimits::parse(&text.join(","));
+    assert!(problems.is_empty(), "{problems:?}");
+    limits
+}
+
+fn merged_coalescing(stats: &[CoalesceStats]) -> CoalesceStats {
+    let mut total = CoalesceStats::default();
+    for one in stats {
+        for (sum, kind) in [
+            (&mut total.rollout_groups, one.rollout_groups),
+            (&mut total.target_health, one.target_health),
+        ] {
+            sum.callers += kind.callers;
+            sum.calls += kind.calls;
+            sum.keys += kind.keys;
+        }
+    }
+    total
+}
+
+fn assert_succeeded(name: &str, stage: &str, result: &driver::RunResult) {
+    assert!(
+        matches!(result.outcome, Ok(Outcome::Succeeded { .. })),
+        "{name} {stage}: {:?}",
+        result.outcome
+    );
+}
+
+/// Rolls every `(name, fixture)` to launch template `version` at once, each through its
+/// `clients` entry; every rollout must succeed.
+async fn roll_all(
+    fleets: &[(String, Fixture)],
+    clients: &[AwsClients],
+    instances: i64,
+    version: &str,
+) {
+    let mut runs = JoinSet::new();
+    for ((name, fixture), aws) in fleets.iter().zip(clients.iter().cycle()) {
+        let spec =
+            RolloutSpec::validate(&raw(name, fixture, STRATEGY, instances, version)).unwrap();
+        let (name, aws) = (name.clone(), aws.clone());
+        runs.spawn(async move { (name, roll(&aws, spec, ROLL_TIMEOUT, MAX_POLL).await) });
+    }
+    let mut done = 0;
+    while let Some(run) = runs.join_next().await {
+        let (name, result) = run.unwrap();
+        assert_succeeded(&name, &format!("to version {version}"), &result);
+        done += 1;
+    }
+    assert_eq!(done, fleets.len());
+}
+
+/// One row: `resources` fleets of `instances` created, then updated at once and measured.
+async fn row(
+    local: &LocalAws,
+    number: usize,
+    resources: usize,
+    instances: i64,
+    clients: Clients,
+) -> Row {
+    let access_key_id = format!("AKIDFLEETS{number:02}");
+    let rules = local
+        .rate_limit_like_aws(&access_key_id, AWS_RATES)
+        .unwrap();
+    let sdk = local.sdk_config_as(&access_key_id).await;
+
+    let mut creating = JoinSet::new();
+    for n in 0..resources {
+        let sdk = sdk.clone();
+        creating.spawn(async move { Fixture::create(&sdk, &format!("fl{number}n{n}")).await });
+    }
+    let mut fleets = Vec::new();
+    while let Some(fixture) = creating.join_next().await {
+        let fixture = fixture.unwrap().unwrap();
+        let suffix: String = fixture.vpc_id.chars().rev().take(6).collect();
+        fleets.push((format!("fl{number}n{}-{suffix}", fleets.len()), fixture));
+    }
+
+    // Creation and the floor's reads go through a client of their own: the measured budget
+    // sees the update alone.
+    let setup = AwsClients::new(&sdk, &Endpoints::default());
+    roll_all(&fleets, std::slice::from_ref(&setup), instances, "1").await;
+    let mut floor_of_slowest = Duration::ZERO;
+    for (_, fixture) in &fleets {
+        let timing = setup
+            .target_group_timing(fixture.blue_target_group_arn())
+            .await
+            .unwrap();
+        floor_of_slowest = floor_of_slowest.max(floor(STRATEGY, instances, &timing, TIME_SCALE));
+    }
+
+    let measured: Vec<AwsClients> = match clients {
+        Clients::Shared => vec![AwsClients::new(&sdk, &Endpoints::default())],
+        Clients::SharedBurst => vec![AwsClients::with_options(
+            &sdk,
+            &Endpoints::default(),
+            CallOptions {
+                limits: with_burst(RAISED_BURST),
+                ..CallOptions::from_env()
+            },
+        )],
+        Clients::Own => (0..resources)
+            .map(|_| AwsClients::new(&sdk, &Endpoints::default()))
+            .collect(),
+    };
+    let throttled_before = local
+        .fault_stats_for(&access_key_id)
+        .unwrap()
+        .total_faults("rate_limit");
+    let started = Instant::now();
+    roll_all(&fleets, &measured, instances, "2").await;
+    let wall = started.elapsed();
+    let throttled_at_aws = local
+        .fault_stats_for(&access_key_id)
+        .unwrap()
+        .total_faults("rate_limit")
+        - throttled_before;
+
+    let violations = local.violations().unwrap();
+    assert!(
+        violations.is_empty(),
+        "health-model violations: {violations:?}"
+    );
+    for rule in &rules {
+        local.clear_faults(Some(rule)).unwrap();
+    }
+    let budgets: Vec<BudgetStats> = measured.iter().map(AwsClients::budget_stats).collect();
+    let coalescing: Vec<CoalesceStats> = measured.iter().map(AwsClients::coalesce_stats).collect();
+    Row {
+        resources,
+        instances,
+        clients,
+        wall,
+        floor: floor_of_slowest,
+        budget: merged(&budgets),
+        limits: measured[0].budget().limits().clone(),
+        coalesced: merged_coalescing(&coalescing),
+        throttled_at_aws,
+        peak_rss_kib: peak_rss_kib(),
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "\n{STRATEGY} updates at once on the local AWS (time scale {TIME_SCALE}, poll cap {MAX_POLL:?}, \
+         rate limits at {AWS_RATES} x AWS's)"
+    );
+    println!(
+        "{:>4} {:>4} {:>7} {:>7} {:>7} {:>5} {:>9} {:>8} {:>7} {:>12} {:>12} {:>8} {:>9} {:>5} {:>7}",
+        "res",
+        "inst",
+        "clients",
+        "wall",
+        "floor",
+        "ratio",
+        "calls/res",
+        "DASG/res",
+        "DTH/res",
+        "DASG peak",
+        "DTH peak",
+        "held/res",
+        "throttled",
+        "saved",
+        "RSS MiB",
+    );
+    for row in rows {
+        let saved = row.coalesced.rollout_groups.saved() + row.coalesced.target_health.saved();
+        println!(
+            "{:>4} {:>4} {:>7} {:>6.1}s {:>6.1}s {:>5.2} {:>9.1} {:>8.1} {:>7.1} {:>12} {:>12} {:>7.1}s {:>9} {:>5} {:>7}",
+            row.resources,
+            row.instances,
+            row.clients.label(),
+            row.wall.as_secs_f64(),
+            row.floor.as_secs_f64(),
+            row.wall.as_secs_f64() / row.floor.as_secs_f64().max(0.001),
+            row.calls_per_resource(None),
+            row.calls_per_resource(Some(DESCRIBE_GROUPS)),
+            row.calls_per_resource(Some(TARGET_HEALTH)),
+            row.peak(DESCRIBE_GROUPS),
+            row.peak(TARGET_HEALTH),
+            row.budget.held_for.as_secs_f64() / row.resources as f64,
+            format!("{}/{}", row.budget.throttled, row.throttled_at_aws),
+            saved,
+            row.peak_rss_kib.map_or_else(
+                || "?".to_string(),
+                |kib| format!("{:.0}", kib as f64 / 1024.0)
+            ),
+        );
+    }
+    println!(
+        "\nper API: peak calls in one second / the budget (rate+burst), and the calls the budget held (how long, summed):"
+    );
+    for row in rows.iter().filter(|row| row.clients != Clients::Own) {
+        let apis: Vec<String> = row
+            .budget
+            .by_api
+            .iter()
+            .map(|(api, stats)| {
+                let limit = row.limits.limit(*api);
+                format!(
+                    "{} {}/{}+{} held {} ({:.1}s)",
+                    api.action,
+                    stats.peak_per_second,
+                    limit.per_second(),
+                    limit.burst(),
+                    stats.held,
+                    stats.held_for.as_secs_f64()
+                )
+            })
+            .collect();
+        println!(
+            "{:>3} x {:>2} {}: {}",
+            row.resources,
+            row.instances,
+            row.clients.label(),
+            apis.join(", ")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: prints figures; run with --ignored --nocapture"]
+async fn fleet_figures() {
+    let local = LocalAws::start(LocalAwsOptions {
+        time_scale: TIME_SCALE,
+    })
+    .unwrap();
+    let mut rows = Vec::new();
+    for resources in RESOURCE_COUNTS {
+        for instances in FLEET_SIZES {
+            let modes: &[Clients] = if resources > 1 {
+                &[Clients::Shared, Clients::SharedBurst, Clients::Own]
+            } else {
+                &[Clients::Shared]
+            };
+            for clients in modes {
+                let number = rows.len();
+                let row = row(&local, number, resources, instances, *clients).await;
+                println!(
+                    "row {number}: {resources} x {instances} ({}) in {:.1}s",
+                    clients.label(),
+                    row.wall.as_secs_f64()
+                );
+                rows.push(row);
+            }
+        }
+    }
+    print_table(&rows);
+}
+
+#[test]
+fn merged_budgets_sum_calls_and_throttles_and_keep_the_largest_peak() {
+    let one = |calls: u64, peak: u64, throttled: u64| {
+        let mut stats = BudgetStats {
+            calls,
+            throttled,
+            ..BudgetStats::default()
+        };
+        let api = stats.by_api.entry(DESCRIBE_GROUPS).or_default();
+        api.calls = calls;
+        api.peak_per_second = peak;
+        api.throttled = throttled;
+        stats
+    };
+    let mut other = one(0, 0, 0);
+    other.calls = 3;
+    other.by_api.clear();
+    other.by_api.entry(TARGET_HEALTH).or_default().calls = 3;
+    let total = merged(&[one(10, 4, 1), one(7, 6, 2), other]);
+    assert_eq!(total.calls, 20);
+    assert_eq!(total.throttled, 3);
+    assert_eq!(total.by_api[&DESCRIBE_GROUPS].calls, 17);
+    assert_eq!(total.by_api[&DESCRIBE_GROUPS].peak_per_second, 6);
+    assert_eq!(total.by_api[&DESCRIBE_GROUPS].throttled, 3);
+    assert_eq!(total.by_api[&TARGET_HEALTH].calls, 3);
+    assert_eq!(merged(&[]), BudgetStats::default());
+}
+
+#[test]
+fn raised_bursts_keep_every_rate_and_no_burst_goes_down() {
+    let raised = with_burst(RAISED_BURST);
+    let defaults = RateLimits::default();
+    for (api, default) in DEFAULT_LIMITS {
+        let limit = raised.limit(*api);
+        assert_eq!(limit.per_second(), default.per_second(), "{api}");
+        assert_eq!(limit.burst(), default.burst().max(RAISED_BURST), "{api}");
+        assert_eq!(defaults.limit(*api), *default, "{api}");
+    }
+    assert_eq!(
+        raised
+            .limit(Api::new(AUTOSCALING, "CreateOrUpdateTags"))
+            .burst(),
+        10
+    );
+}
