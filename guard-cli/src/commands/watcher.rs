@@ -540,3 +540,120 @@ impl Watcher {
         reporter.emit(Level::Error, event, message, data);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The exit's last look runs beside the removal of a lock our terraform left
+    //! (`commands::run`): whatever stage of that removal the look meets (the lock still
+    //! there, gone, or a stranger's after it), the look judges no lock, because terraform has
+    //! exited (`None`), so the removal can never read as interference.
+
+    use aws_sdk_dynamodb::config::BehaviorVersion;
+
+    use super::*;
+    use crate::aws::Clients;
+    use crate::core::backend::S3Backend;
+
+    /// A remote with a lock table whose clients are never called here.
+    fn remote() -> Remote {
+        let clients = Clients {
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .build(),
+            ),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .build(),
+            ),
+        };
+        let backend = S3Backend {
+            bucket: "state".into(),
+            key: "fleet/terraform.tfstate".into(),
+            dynamodb_table: Some("locks".into()),
+            use_lockfile: true,
+            ..S3Backend::default()
+        };
+        Remote::with_clients(&clients, backend, "default")
+    }
+
+    fn lock(id: &str) -> Option<LockInfo> {
+        Some(LockInfo {
+            id: id.into(),
+            operation: "OperationTypeApply".into(),
+            info: String::new(),
+            who: "me@host".into(),
+            version: "1.15.5".into(),
+            created: "2026-12-03T07:00:00Z".into(),
+            path: "state/fleet/terraform.tfstate".into(),
+        })
+    }
+
+    fn locks_seen(lock: Option<LockInfo>) -> Observation {
+        Observation {
+            state: None,
+            dynamodb_lock: Some(lock.clone()),
+            lockfile: Some(lock),
+            lease_ours: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_last_look_meets_the_left_lock_at_any_stage_of_its_removal_and_judges_nothing() {
+        let reporter = Reporter::new(true);
+        let mut terraform = tokio::process::Command::new("sleep")
+            .arg("30")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sleep(1) stands in for a running terraform");
+        let mut watcher = Watcher::new(remote(), None);
+        watcher.new_process();
+        // While terraform runs, the watch sees its lock (ours from then on).
+        watcher.apply_observation(&reporter, locks_seen(lock("ours")), Some(&mut terraform));
+        assert_eq!(
+            watcher.dynamodb_lock.ours().map(|l| l.id.as_str()),
+            Some("ours")
+        );
+        terraform.kill().await.unwrap();
+        // Terraform has exited; the removal of the lock it left runs beside the last look,
+        // which may meet the lock still there, gone, or someone else's taken right after.
+        for stage in [lock("ours"), None, lock("someone-else")] {
+            watcher.apply_observation(&reporter, locks_seen(stage), None);
+        }
+        assert!(
+            !watcher.interference,
+            "no look after the exit judges a lock"
+        );
+        let killed = TerraformEnd {
+            exit_code: None,
+            release_failed: false,
+        };
+        assert_eq!(
+            watcher.dynamodb_lock.terraform_exited(killed),
+            None,
+            "the lock gone at the last look is not recorded as missing"
+        );
+        assert_eq!(watcher.lockfile.terraform_exited(killed), None);
+        // The same looks while terraform ran would have been judged: the check is real.
+        let mut running = tokio::process::Command::new("sleep")
+            .arg("30")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        watcher.apply_observation(&reporter, locks_seen(None), Some(&mut running));
+        assert!(
+            watcher.dynamodb_lock.terraform_exited(killed).is_some(),
+            "a lock gone while terraform runs is noted"
+        );
+        watcher.apply_observation(
+            &reporter,
+            locks_seen(lock("someone-else")),
+            Some(&mut running),
+        );
+        assert!(
+            watcher.interference,
+            "a replaced lock while terraform runs is interference"
+        );
+    }
+}
