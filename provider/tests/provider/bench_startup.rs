@@ -12,8 +12,25 @@
 //!   the first load and the median of later ones, beside the lazy `from_settings_with`.
 //! - peak RSS (`VmHWM`, sampled every 5 ms in `/proc` for the provider processes of one
 //!   terraform command, found by a marker in their environment) and wall time of `terraform
-//!   plan` over [`FLEETS`] `zdd_rollout` creates, their `apply`, and `plan` refreshing them, at
-//!   Terraform's default parallelism (10), against the local AWS.
+//!   plan` over [`FLEETS`] `zdd_rollout` creates, their `apply`, `plan` refreshing them, and
+//!   `plan -refresh=false` (no AWS call at all), at Terraform's default parallelism (10),
+//!   against the local AWS; and the SDK load's time inside the provider process (its debug
+//!   line).
+//!
+//! Measured 2026-12-03 (release, 2 cores shared with four helpers building and testing, load
+//! 4-8, a release build of the whole tree at nice 19 beside it): three runs A-B-A, where B is
+//! a copy of the build from before the lazy SDK configuration (`ZDD_BENCH_PROVIDER_DIR`).
+//! - exec to handshake line: median 9.4 / 17.5 / 5.8 ms (p95 31 / 28 / 25 ms); 3.5 ms median
+//!   in a quieter moment. The load moves it more than any build does; idle peak RSS 10-11 MiB.
+//! - SDK configuration load (what ConfigureProvider did before it answered): 6.8 and 14.1 ms in
+//!   the release provider process (its first call's debug line); in this debug test process
+//!   28-71 ms the first time, 1.3-1.8 ms after. The lazy clients take 0.04-0.12 ms.
+//! - 50 resources, provider peak RSS, lazy / eager / lazy: plan of the creates 19.9 / 19.0 /
+//!   19.0 MiB (wall 1.1 / 0.8 / 1.3 s: noise), apply 21.3 / 20.5 / 20.6 MiB (47 s, the
+//!   health model's pace), plan refreshing them 19.9 / 19.4 / 19.5 MiB (23.4-23.9 s, paced by
+//!   DescribeLifecycleHooks' budget, #16), `plan -refresh=false` (no AWS call) 14.2 / 18.4 /
+//!   13.7 MiB: a process that calls no AWS API no longer pays 4.2-4.7 MiB and 7-14 ms for the
+//!   SDK's configuration (its wall time, 1.2-1.4 s, is Terraform's three plugin starts).
 
 // Benchmark set-up helpers: a failed step must fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -289,8 +306,16 @@ fn real_provider_start_up_and_peak_memory() {
     .unwrap();
     bed.tf.write("main.tf", &fleets_config(&bed)).unwrap();
     let plan_args = ["plan", "-no-color", "-input=false", "-detailed-exitcode"];
+    let quiet_args = [
+        "plan",
+        "-no-color",
+        "-input=false",
+        "-detailed-exitcode",
+        "-refresh=false",
+    ];
     // Exit 2: changes to make (the creates).
-    let creates = measured(&bed, "plan-create", &plan_args, &[2]);
+    let creates = repeated(&bed, "plan-create", &plan_args, 2);
+    let first_load = provider_sdk_load_us(&bed, &plan_args);
     let apply = measured(
         &bed,
         "apply",
@@ -299,20 +324,67 @@ fn real_provider_start_up_and_peak_memory() {
     );
     // Exit 0: every refreshed fleet matches its configuration.
     let refresh = measured(&bed, "plan-refresh", &plan_args, &[0]);
+    // No refresh and nothing to create: no AWS call at all.
+    let quiet = repeated(&bed, "plan-no-refresh", &quiet_args, 0);
     println!(
-        "{FLEETS} zdd_rollout resources, local AWS at {}:",
+        "{FLEETS} zdd_rollout resources, local AWS at {}, Terraform's default parallelism:",
         aws.endpoint()
     );
     for (what, run) in [
         ("plan (creates)", &creates),
         ("apply", &apply),
         ("plan (refresh)", &refresh),
+        ("plan -refresh=false", &quiet),
     ] {
         println!(
-            "  {what:<15} wall {:>8.0} ms, provider peak RSS {:>5.1} MiB ({} provider processes)",
+            "  {what:<20} wall {:>8.0} ms, provider peak RSS {:>5.1} MiB ({} provider processes)",
             run.wall.as_secs_f64() * 1000.0,
             mib(run.peak_kib),
             run.processes
         );
     }
+    println!("  (plans: medians of {REPEATS} runs, RSS the largest; apply and refresh: one run)");
+    match first_load {
+        Some(us) => println!(
+            "SDK configuration load in the provider process, at its first AWS call: {:.2} ms",
+            us as f64 / 1000.0
+        ),
+        None => println!(
+            "SDK configuration load in the provider process: not logged (a build that loads it in ConfigureProvider)"
+        ),
+    }
+}
+
+/// Plans repeated for the median wall time.
+const REPEATS: usize = 3;
+
+/// `REPEATS` runs: the median wall time, the largest peak RSS.
+fn repeated(bed: &crate::common::Bed, what: &str, args: &[&str], expect: i32) -> Measured {
+    let runs: Vec<Measured> = (0..REPEATS)
+        .map(|run| measured(bed, &format!("{what}-{run}"), args, &[expect]))
+        .collect();
+    let mut walls: Vec<Duration> = runs.iter().map(|run| run.wall).collect();
+    walls.sort();
+    Measured {
+        wall: walls[walls.len() / 2],
+        peak_kib: runs.iter().map(|run| run.peak_kib).max().unwrap_or(0),
+        processes: runs.iter().map(|run| run.processes).max().unwrap_or(0),
+    }
+}
+
+/// The provider's own figure for loading the SDK configuration (its debug line at the first
+/// AWS call, `elapsed_us=`), from one plan with `TF_LOG_PROVIDER=DEBUG`.
+fn provider_sdk_load_us(bed: &crate::common::Bed, args: &[&str]) -> Option<u64> {
+    let output = bed.terraform_with_env(args, &[("TF_LOG_PROVIDER", "DEBUG")]);
+    output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("AWS configuration loaded for the first call"))
+        .find_map(|line| {
+            let (_, rest) = line.split_once("elapsed_us=")?;
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
 }
