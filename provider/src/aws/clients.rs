@@ -6,6 +6,7 @@
 //! API for the budget and the error alike. A call that bypasses the budget does not compile.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -168,26 +169,35 @@ impl AwsClients {
     /// The service clients, loading the SDK configuration on the first use (once: concurrent
     /// first calls wait for the same load).
     async fn services(&self) -> &ServiceClients {
+        match self.services.clients.get() {
+            Some(clients) => clients,
+            None => self.load_services().await,
+        }
+    }
+
+    /// The first use's load, boxed: every AWS call awaits [`AwsClients::services`], and the
+    /// SDK's configuration loader is a large future; inline, it made every call's future (and
+    /// the driver's, which nests them) large enough to overflow a worker thread's stack in a
+    /// debug build.
+    fn load_services(&self) -> Pin<Box<dyn Future<Output = &ServiceClients> + Send + '_>> {
         let lazy = &*self.services;
-        lazy.clients
-            .get_or_init(|| async {
-                let started = Instant::now();
-                let sdk = load_sdk_config(&lazy.settings).await;
-                let clients = ServiceClients::build(
-                    &sdk,
-                    &lazy.settings.endpoints,
-                    lazy.timeouts,
-                    &lazy.retries,
-                    &self.budget,
-                );
-                tracing::debug!(
-                    elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                    region = ?sdk.region(),
-                    "AWS configuration loaded for the first call"
-                );
-                clients
-            })
-            .await
+        Box::pin(lazy.clients.get_or_init(|| async {
+            let started = Instant::now();
+            let sdk = load_sdk_config(&lazy.settings).await;
+            let clients = ServiceClients::build(
+                &sdk,
+                &lazy.settings.endpoints,
+                lazy.timeouts,
+                &lazy.retries,
+                &self.budget,
+            );
+            tracing::debug!(
+                elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                region = ?sdk.region(),
+                "AWS configuration loaded for the first call"
+            );
+            clients
+        }))
     }
 
     /// The timeouts each client enforces, by service (`None`: one of the three is unset).
