@@ -20,6 +20,7 @@ mod docs;
 mod e2e_autoscaling;
 mod e2e_blue_green;
 mod e2e_canary_analysis;
+mod e2e_credentials;
 mod e2e_examples;
 mod e2e_failure;
 mod e2e_give_up;
