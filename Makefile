@@ -78,7 +78,7 @@ lint: setup
 bench: setup
 	$(CARGO) bench --workspace
 	$(CARGO) build --release -p terraform-provider-zdd
-	$(CARGO) test -p terraform-provider-zdd --test provider -- bench_rollouts:: --ignored --nocapture
+	$(CARGO) test -p terraform-provider-zdd --test provider -- bench_rollouts:: bench_fleets:: bench_startup:: --ignored --nocapture --test-threads=1
 
 clean-venv:
 	rm -rf $(VENV)
