@@ -35,8 +35,9 @@
 //! terminated while registered or draining): that is asserted, nothing about time is.
 //!
 //! Figures (2026-12-03 07:20 UTC, loaded machine: 2 cores shared with 3 other helpers' builds
-//! and tests; debug build; the whole run 7.3 min. Two earlier runs: the `shared` rows within
-//! 1.5 s of these, the `own` rows 31-33 s):
+//! and tests; debug build; the whole run 7.3 min. Three other runs, the last on main at
+//! a226c67 (the lazy SDK load): the `shared` and `tags5` rows within 1.5 s of these, the `own`
+//! rows 30-35 s):
 //!
 //! ```text
 //!  res inst clients    wall   floor ratio calls/res DASG/res DTH/res    DASG peak     DTH peak held/res throttled saved RSS MiB
@@ -50,8 +51,8 @@
 //!   10   20     own   29.9s   20.0s  1.50      48.2     17.6    13.6            -            -     0.0s     21/21     0      42
 //! ```
 //!
-//! - Coalescing works on the real path: DescribeAutoScalingGroups per resource 20 alone, 9.0-9.4
-//!   for 10 fleets sharing one `AwsClients`, 17.6-18.5 with one each; calls per resource 53
+//! - Coalescing works on the real path: DescribeAutoScalingGroups per resource 20 alone, 8.9-9.4
+//!   for 10 fleets sharing one `AwsClients`, 17.4-18.5 with one each; calls per resource 53
 //!   alone, 35-39 shared, 48-50 own. DescribeTargetHealth is not shared (a target group each).
 //! - Peaks stay inside the budget (at most rate + burst in any second) and the shared rows
 //!   see 0 throttles under the local AWS's AWS-rate limits; fleets with a budget each make
