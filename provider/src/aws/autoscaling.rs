@@ -341,23 +341,29 @@ impl AwsClients {
     /// Idempotent: `CreateOrUpdateTags` with several tags in one call (one request, so a
     /// reader sees all of them or none: the phase record).
     pub async fn tag_asg_with(&self, name: &str, tags: &[(&str, &str)]) -> Result<(), AwsError> {
-        let tags: Vec<Tag> = tags
-            .iter()
-            .map(|(key, value)| {
-                Tag::builder()
-                    .resource_id(name)
-                    .resource_type("auto-scaling-group")
-                    .key(*key)
-                    .value(*value)
-                    .propagate_at_launch(false)
-                    .build()
-            })
-            .collect();
+        let tags = group_tags(name, tags);
         self.autoscaling("CreateOrUpdateTags", |client| {
             client.create_or_update_tags().set_tags(Some(tags)).send()
         })
         .await?;
         Ok(())
+    }
+
+    /// [`AwsClients::tag_asg_with`] for a record for readers: made only if the rate budget
+    /// has a token for it now, so that fleets sharing the budget never wait for each other's
+    /// records. `Ok(false)`: not made (the caller writes it again later).
+    pub async fn tag_asg_unless_busy(
+        &self,
+        name: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<bool, AwsError> {
+        let tags = group_tags(name, tags);
+        let made = self
+            .autoscaling_unless_busy("CreateOrUpdateTags", |client| {
+                client.create_or_update_tags().set_tags(Some(tags)).send()
+            })
+            .await?;
+        Ok(made.is_some())
     }
 
     async fn attached_target_groups(&self, name: &str) -> Result<Vec<String>, AwsError> {
@@ -368,6 +374,21 @@ impl AwsClients {
             }),
         }
     }
+}
+
+/// `tags` as `CreateOrUpdateTags` takes them for group `name` (not propagated to instances).
+fn group_tags(name: &str, tags: &[(&str, &str)]) -> Vec<Tag> {
+    tags.iter()
+        .map(|(key, value)| {
+            Tag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(*key)
+                .value(*value)
+                .propagate_at_launch(false)
+                .build()
+        })
+        .collect()
 }
 
 /// A group that must empty before it is deleted without force (its termination hooks pass).

@@ -291,6 +291,27 @@ impl AwsClients {
             .map_err(|err| api_error(action, err))
     }
 
+    /// One Auto Scaling call made only if the budget has a token for it now (see
+    /// [`RateBudget::try_admit`]): `Ok(None)` when it was not made.
+    pub(super) async fn autoscaling_unless_busy<O, E, R, Fut>(
+        &self,
+        action: &'static str,
+        request: impl FnOnce(&aws_sdk_autoscaling::Client) -> Fut,
+    ) -> Result<Option<O>, AwsError>
+    where
+        Fut: Future<Output = Result<O, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        if !self.budget.try_admit(Api::new(AUTOSCALING, action)) {
+            return Ok(None);
+        }
+        request(&self.services().await.autoscaling)
+            .await
+            .map(Some)
+            .map_err(|err| api_error(action, err))
+    }
+
     /// One ELBv2 call (see [`AwsClients::autoscaling`]).
     pub(super) async fn elbv2<O, E, R, Fut>(
         &self,

@@ -27,7 +27,9 @@ pub async fn record_final_phase(
 ) {
     for command in decision.commands.iter().filter(|c| c.is_informational()) {
         observer.api_calls += u64::from(command.api_calls());
-        if let Err(err) = stats::timed(&mut stats.aws, run(aws, command)).await {
+        // The last record: nothing steps after it, so it waits for the budget.
+        let written = bounded(command, INFORMATIONAL_BOUND, execute(aws, command));
+        if let Err(err) = stats::timed(&mut stats.aws, written).await {
             tracing::warn!(rollout = %rollout.spec().name, command = %command.describe(), error = %err, "final phase record failed");
             rollout.command_failed(
                 command,
@@ -46,19 +48,47 @@ pub async fn record_final_phase(
 /// never towards giving up.
 pub const INFORMATIONAL_BOUND: Duration = Duration::from_secs(5);
 
-/// Runs one command: a rollout command to its end (the adapter bounds it), a record for
-/// readers within [`INFORMATIONAL_BOUND`].
-pub async fn run(aws: &AwsClients, command: &Command) -> Result<(), AwsError> {
-    bounded(command, INFORMATIONAL_BOUND, execute(aws, command)).await
+/// What became of a command the loop ran without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ran {
+    /// AWS answered it.
+    Made,
+    /// A record for readers, not made: the rate budget had no token for it at once. The loop
+    /// never waits for a record (fleets sharing the budget would wait for each other's
+    /// records: 10 fleets x 9 records at `CreateOrUpdateTags`' 2/s held a rollout twice its
+    /// floor); the engine issues it again at its next step.
+    Deferred,
+}
+
+/// Runs one command of the loop: a rollout command to its end (the adapter bounds it), a
+/// record for readers only if the budget has room for it now, and within
+/// [`INFORMATIONAL_BOUND`].
+pub async fn run(aws: &AwsClients, command: &Command) -> Result<Ran, AwsError> {
+    match command {
+        Command::RecordPhase { asg, .. } => {
+            let tags = command.phase_record_tags();
+            let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let made = bounded(
+                command,
+                INFORMATIONAL_BOUND,
+                aws.tag_asg_unless_busy(asg, &tags),
+            )
+            .await?;
+            Ok(if made { Ran::Made } else { Ran::Deferred })
+        }
+        _ => bounded(command, INFORMATIONAL_BOUND, execute(aws, command))
+            .await
+            .map(|()| Ran::Made),
+    }
 }
 
 /// `call` (the adapter's run of `command`), cut off after `bound` when the command is a record
 /// for readers.
-async fn bounded(
+async fn bounded<T>(
     command: &Command,
     bound: Duration,
-    call: impl Future<Output = Result<(), AwsError>>,
-) -> Result<(), AwsError> {
+    call: impl Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
     if !command.is_informational() {
         return call.await;
     }
@@ -252,10 +282,41 @@ mod tests {
     /// (Before the bound the loop awaited it for good: this test never ended.)
     #[tokio::test]
     async fn a_hanging_phase_record_is_cut_off_at_the_bound() {
-        let result = bounded(&record(), SHORT, std::future::pending()).await;
+        let result: Result<(), _> = bounded(&record(), SHORT, std::future::pending()).await;
         let err = result.expect_err("a record that never answers is reported not written");
         assert!(err.is_transient(), "{err}");
         assert!(err.to_string().contains("written again"), "{err}");
+    }
+
+    /// Fleets share one budget: a record the budget cannot take at once is not waited for
+    /// (it waited up to the bound, behind every other fleet's records), and no call is made.
+    #[tokio::test(start_paused = true)]
+    async fn a_record_the_budget_has_no_token_for_now_is_deferred_without_waiting() {
+        use crate::aws::budget::{AUTOSCALING, Api, Priority, RateLimits};
+        use crate::aws::{AwsClients, CallOptions, Endpoints};
+
+        let limits = RateLimits::default()
+            .with_block([("autoscaling:CreateOrUpdateTags", "1/s burst 1")])
+            .expect("a valid limit");
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let options = CallOptions {
+            limits,
+            ..CallOptions::from_env()
+        };
+        let aws = AwsClients::with_options(&sdk, &Endpoints::default(), options);
+        let api = Api::new(AUTOSCALING, "CreateOrUpdateTags");
+        // Another fleet's call took the one token.
+        aws.budget().admit(api, Priority::Command).await;
+        let calls_before = aws.budget_stats().calls;
+
+        let started = tokio::time::Instant::now();
+        let ran = run(&aws, &record()).await.expect("a deferral is no error");
+        assert_eq!(ran, Ran::Deferred);
+        assert_eq!(started.elapsed(), Duration::ZERO, "nothing was waited for");
+        assert_eq!(aws.budget_stats().calls, calls_before, "no call was made");
     }
 
     /// The bound is seconds, far below the SDK's retries and the 360 s operation bound.
@@ -286,7 +347,7 @@ mod tests {
         let refused = AwsError::NotFound {
             what: "web-g2".to_string(),
         };
-        let err = bounded(&record(), SHORT, async { Err(refused) })
+        let err = bounded(&record(), SHORT, async { Err::<(), _>(refused) })
             .await
             .expect_err("the adapter's own error is passed on");
         assert!(matches!(err, AwsError::NotFound { .. }), "{err}");

@@ -246,7 +246,6 @@ pub async fn run_with_poll(
                 break;
             }
             tracing::debug!(rollout = %rollout.spec().name, command = %command.describe(), "executing");
-            observer.api_calls += u64::from(command.api_calls());
             if let Command::PutLifecycleHook { asg, .. }
             | Command::DeleteLifecycleHook { asg, .. } = command
             {
@@ -254,8 +253,13 @@ pub async fn run_with_poll(
                 observer.hooks_changed(asg);
             }
             match stats::timed(&mut stats.aws, execute::run(aws, command)).await {
-                Ok(()) => refusals.command_succeeded(&give_up),
+                Ok(execute::Ran::Made) => {
+                    observer.api_calls += u64::from(command.api_calls());
+                    refusals.command_succeeded(&give_up);
+                }
+                Ok(execute::Ran::Deferred) => rollout.command_not_made(command),
                 Err(err) => {
+                    observer.api_calls += u64::from(command.api_calls());
                     tracing::warn!(rollout = %rollout.spec().name, command = %command.describe(), error = %err, "command failed");
                     rollout.command_failed(
                         command,

@@ -231,6 +231,13 @@ impl Rollout {
         );
     }
 
+    /// The driver did not make `command` (a record for readers the rate budget had no room
+    /// for): it is no longer pending, so the next step issues it again. Nothing is logged:
+    /// nothing happened.
+    pub fn command_not_made(&mut self, command: &Command) {
+        self.cp.pending.remove(&command.key());
+    }
+
     /// Advances the rollout by one observation.
     pub fn step(&mut self, observation: &Observation, now: Timestamp) -> Decision {
         let sorted = sorted_targets(&self.spec, observation);

@@ -381,3 +381,110 @@ fn the_phase_its_start_and_the_floor_are_written_together() {
         }
     }
 }
+
+/// A record the driver did not make (the rate budget had no room for it: `command_not_made`)
+/// is issued again at the very next step (the group's current record, which may be a newer
+/// phase's), not after the wait for an unanswered write; every group still ends showing the
+/// outcome. Each record is deferred once here, then made.
+#[test]
+fn a_record_not_made_is_issued_again_at_the_next_step() {
+    let spec = fixture(StrategyKind::BlueGreen);
+    let scenario = update(
+        "not made",
+        42,
+        spec.clone(),
+        Timings::default(),
+        Faults::default(),
+    );
+    let mut world = zdd_rollout::sim::World::new(&scenario);
+    let mut rollout = Rollout::start(spec, &world.observe(None), world.now());
+    // The group's record, unless the step deletes the group (a group being deleted is left
+    // alone).
+    let record_for = |commands: &[Command], group: &str| {
+        commands.iter().any(|c| {
+            matches!(c, Command::RecordPhase { asg, .. } | Command::DeleteAsg { asg, .. } if asg == group)
+        })
+    };
+    // Groups whose record the last step did not make, and every record deferred once.
+    let mut deferred: Vec<String> = Vec::new();
+    let mut deferred_once: Vec<(String, String)> = Vec::new();
+    let mut reissued = 0;
+    let outcome = 'run: {
+        for _ in 0..400 {
+            let observation = world.observe(None);
+            let decision = rollout.step(&observation, world.now());
+            for group in deferred.drain(..) {
+                assert!(
+                    record_for(&decision.commands, &group) || decision.outcome.is_some(),
+                    "{group}'s record, not made, comes again at once: {:?}",
+                    decision.commands
+                );
+                reissued += 1;
+            }
+            for command in &decision.commands {
+                match command {
+                    Command::RecordPhase { asg, phase, .. }
+                        if !deferred_once.contains(&(asg.clone(), phase.clone())) =>
+                    {
+                        rollout.command_not_made(command);
+                        deferred.push(asg.clone());
+                        deferred_once.push((asg.clone(), phase.clone()));
+                    }
+                    _ => world.submit(command).unwrap_or_else(|e| panic!("{e}")),
+                }
+            }
+            if let Some(outcome) = decision.outcome {
+                break 'run outcome;
+            }
+            world.advance_to(decision.next_wake.max(world.now() + Duration::from_secs(1)));
+        }
+        panic!("no outcome, phase {}", rollout.phase());
+    };
+    assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");
+    assert!(
+        reissued >= 3,
+        "records were deferred and issued again: {reissued}"
+    );
+    assert!(world.violations.is_empty(), "{:#?}", world.violations);
+}
+
+/// The contrast: a record issued and not yet seen (no answer, no failure reported) is not
+/// issued again at the next step.
+#[test]
+fn a_pending_record_is_not_repeated_at_the_next_step() {
+    let spec = fixture(StrategyKind::BlueGreen);
+    let scenario = update(
+        "pending",
+        42,
+        spec.clone(),
+        Timings::default(),
+        Faults::default(),
+    );
+    let mut world = zdd_rollout::sim::World::new(&scenario);
+    let mut rollout = Rollout::start(spec, &world.observe(None), world.now());
+    for _ in 0..400 {
+        let observation = world.observe(None);
+        let decision = rollout.step(&observation, world.now());
+        assert!(decision.outcome.is_none(), "{:?}", decision.outcome);
+        let record = decision
+            .commands
+            .iter()
+            .find(|c| c.is_informational())
+            .cloned();
+        for command in decision.commands.iter().filter(|c| !c.is_informational()) {
+            world.submit(command).unwrap_or_else(|e| panic!("{e}"));
+        }
+        if let Some(record) = record {
+            // Not submitted, not reported: the next step (one second on) leaves it alone.
+            world.advance_to(world.now() + Duration::from_secs(1));
+            let next = rollout.step(&world.observe(None), world.now());
+            assert!(
+                !next.commands.contains(&record),
+                "{record:?} repeated at once"
+            );
+            return;
+        }
+        world.advance_to(decision.next_wake.max(world.now() + Duration::from_secs(1)));
+    }
+    panic!("no record was issued");
+}

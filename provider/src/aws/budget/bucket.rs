@@ -168,6 +168,12 @@ impl Lane {
         Admission::WaitUntil(now + wait.max(Duration::from_nanos(1)))
     }
 
+    /// Takes a token for a call that does not queue (a record for readers, written later when
+    /// the budget is short): only when nobody waits, so it never takes a queued call's token.
+    pub fn try_take_unqueued(&mut self, now: Duration) -> bool {
+        self.waiting.is_empty() && self.bucket.try_take(now)
+    }
+
     /// Leaves the queue without a token (the caller gave up: its future was dropped).
     pub fn cancel(&mut self, ticket: Ticket) {
         self.waiting.remove(&ticket);
@@ -181,6 +187,27 @@ impl Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unqueued_call_takes_a_free_token_but_never_one_a_waiting_call_needs() {
+        let start = Duration::ZERO;
+        let mut lane = Lane::new(RateLimit::new(1, 2), start);
+        assert!(
+            lane.try_take_unqueued(start),
+            "a full bucket, nobody waiting"
+        );
+        let queued = lane.enqueue(Priority::Observation);
+        assert!(
+            !lane.try_take_unqueued(start),
+            "a token is left, but a queued call comes first"
+        );
+        assert_eq!(lane.poll(queued, start), Admission::Admitted);
+        assert!(
+            !lane.try_take_unqueued(start),
+            "the bucket is empty: the call is not made now"
+        );
+        assert!(lane.try_take_unqueued(start + Duration::from_secs(1)));
+    }
 
     fn ms(millis: u64) -> Duration {
         Duration::from_millis(millis)

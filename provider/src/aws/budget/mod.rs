@@ -213,6 +213,25 @@ impl RateBudget {
         waited
     }
 
+    /// Admits a call of `api` only if its bucket has a token now and no call waits for one
+    /// (see [`Lane::try_take_unqueued`]); answers whether it did. For a call that is better
+    /// made later than waited for: a record for readers, written again at a later step.
+    pub fn try_admit(&self, api: Api) -> bool {
+        self.with_state(|state, now| {
+            let slot = state.lanes.entry(api).or_insert_with(|| LaneSlot {
+                lane: Lane::new(self.limits.limit(api), now),
+                changed: Arc::new(Notify::new()),
+            });
+            if !slot.lane.try_take_unqueued(now) {
+                return false;
+            }
+            let peak = state.peaks.entry(api).or_default().record(now, PEAK_WINDOW);
+            state.windows.record(api, now, PEAK_WINDOW);
+            state.stats.record(api, None, peak);
+            true
+        })
+    }
+
     /// Counts an attempt AWS throttled (`api`: `None` for an action without a bucket).
     pub fn record_throttle(&self, api: Option<Api>) {
         self.with_state(|state, _| state.stats.record_throttle(api));
