@@ -15,6 +15,12 @@ use super::types::{
 /// `DescribePolicies` page size (AWS's maximum).
 const POLICIES_PER_PAGE: i32 = 100;
 
+/// Up to this many groups, [`AwsClients::scaling_policies`] asks `DescribePolicies` once per
+/// group (its filter takes one name); beyond, once for the region. Two is a rollout's old and
+/// new generation: a call each, where the region's policies can be many pages in a large
+/// account. More groups (an interrupted rollout's leftovers) are rare: one region-wide read.
+pub const GROUPS_READ_ONE_BY_ONE: usize = 2;
+
 impl AwsClients {
     /// Puts a target-tracking policy on a group.
     ///
@@ -150,9 +156,11 @@ impl AwsClients {
         }
     }
 
-    /// The scaling policies of `groups`, in one `DescribePolicies` (all pages): filtered by
-    /// group name when there is one group, otherwise the region's policies filtered here
-    /// (`DescribePolicies` takes one group name at most).
+    /// The scaling policies of `groups`, all pages. `DescribePolicies` takes one group name at
+    /// most: up to [`GROUPS_READ_ONE_BY_ONE`] groups (a fleet mid-rollout has two) are read one
+    /// call each, filtered by name, so another stack's policies are never paged through; more
+    /// groups (a fleet left with many generations) read the region's policies once and keep
+    /// theirs here.
     ///
     /// # Idempotency
     /// Read-only.
@@ -160,14 +168,27 @@ impl AwsClients {
         &self,
         groups: &[String],
     ) -> Result<Vec<ScalingPolicyInfo>, AwsError> {
-        let mut policies = Vec::new();
-        if groups.is_empty() {
-            return Ok(policies);
+        if groups.len() > GROUPS_READ_ONE_BY_ONE {
+            return self.policies_filtered(None, groups).await;
         }
-        let only = match groups {
-            [only] => Some(only.clone()),
-            _ => None,
-        };
+        let mut policies = Vec::new();
+        for group in groups {
+            policies.extend(
+                self.policies_filtered(Some(group.clone()), std::slice::from_ref(group))
+                    .await?,
+            );
+        }
+        Ok(policies)
+    }
+
+    /// The policies `DescribePolicies` answers for `only` (a group name, or every group of the
+    /// region), all pages, those of `groups` kept: AWS's filter is checked here too.
+    async fn policies_filtered(
+        &self,
+        only: Option<String>,
+        groups: &[String],
+    ) -> Result<Vec<ScalingPolicyInfo>, AwsError> {
+        let mut policies = Vec::new();
         let mut next_token: Option<String> = None;
         loop {
             let token = next_token.take();

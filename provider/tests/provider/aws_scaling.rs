@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use terraform_provider_zdd::aws::AwsError;
 use terraform_provider_zdd::aws::types::{LifecycleHookInfo, TargetTrackingPolicy};
+use terraform_provider_zdd::aws::{AwsClients, AwsError, Endpoints};
 use zdd_test_support::{LifecycleEventKind, local_aws};
 
 use crate::aws_adapter::{eventually, new_asg, setup};
@@ -109,6 +109,87 @@ async fn policies_are_put_listed_per_group_and_deleted_idempotently() {
         .await
         .unwrap();
     assert_eq!(left.len(), 1);
+}
+
+/// A rollout's two groups have their policies read by name, one call each: another stack's
+/// policies (a group whose name starts like ours among them) are never paged through. Before,
+/// two groups read the region's every policy, at least three pages here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollouts_two_groups_read_only_their_own_policies() {
+    const OUTSIDER_POLICIES: usize = 201; // three pages of 100 if the region is read
+    let (_, aws, fixture) = setup("scfew").await;
+    let ours = [
+        aws.create_asg(&new_asg("scfew", 1, &fixture, 0))
+            .await
+            .unwrap(),
+        aws.create_asg(&new_asg("scfew", 2, &fixture, 0))
+            .await
+            .unwrap(),
+    ];
+    // `scfew-g10` starts like `scfew-g1`: a prefix match would take its policies.
+    let outsider = aws
+        .create_asg(&new_asg("scfew", 10, &fixture, 0))
+        .await
+        .unwrap();
+    for group in &ours {
+        for name in ["cpu-50", "cpu-70"] {
+            aws.put_scaling_policy(&group.name, &cpu_policy(name))
+                .await
+                .unwrap();
+        }
+    }
+    let mut puts = Vec::new();
+    for chunk in 0..3 {
+        let aws = aws.clone();
+        let outsider = outsider.name.clone();
+        puts.push(tokio::spawn(async move {
+            for n in 0..OUTSIDER_POLICIES / 3 {
+                aws.put_scaling_policy(&outsider, &cpu_policy(&format!("other-{chunk}-{n:02}")))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for put in puts {
+        put.await.unwrap();
+    }
+
+    let access_key = format!(
+        "AKIDSCFEW{}",
+        fixture.vpc_id.to_uppercase().replace('-', "")
+    );
+    let reader = AwsClients::new(
+        &local_aws().sdk_config_as(&access_key).await,
+        &Endpoints::default(),
+    );
+    let names = [ours[0].name.clone(), ours[1].name.clone()];
+    let mut listed: Vec<(String, String)> = reader
+        .scaling_policies(&names)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|policy| (policy.asg, policy.name))
+        .collect();
+    listed.sort();
+    let expected: Vec<(String, String)> = names
+        .iter()
+        .flat_map(|group| ["cpu-50", "cpu-70"].map(|policy| (group.clone(), policy.to_string())))
+        .collect();
+    assert_eq!(listed, expected, "ours, each once, none of the outsider's");
+    let calls = local_aws()
+        .fault_stats_for(&access_key)
+        .unwrap()
+        .requests("autoscaling", "DescribePolicies");
+    assert_eq!(
+        calls, 2,
+        "one DescribePolicies per group, not the region's {OUTSIDER_POLICIES}+ policies"
+    );
+
+    // Three groups (more than the adapter reads one by one): the region's policies, filtered
+    // here, the outsider's now among those asked for.
+    let three = [names[0].clone(), names[1].clone(), outsider.name.clone()];
+    let all = reader.scaling_policies(&three).await.unwrap();
+    assert_eq!(all.len(), 4 + OUTSIDER_POLICIES);
 }
 
 /// `ALBRequestCountPerTarget` names the load balancer and the target group; a target group
