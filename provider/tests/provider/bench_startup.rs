@@ -31,6 +31,23 @@
 //!   DescribeLifecycleHooks' budget, #16), `plan -refresh=false` (no AWS call) 14.2 / 18.4 /
 //!   13.7 MiB: a process that calls no AWS API no longer pays 4.2-4.7 MiB and 7-14 ms for the
 //!   SDK's configuration (its wall time, 1.2-1.4 s, is Terraform's three plugin starts).
+//!   A fourth run (main's tree at 07:29: the load boxed by fec1296, a no-jitter aws-lc):
+//!   creates 19.3, apply 20.8 (81 s), refresh 19.7, `-refresh=false` 14.1 MiB; its load 7.5 ms.
+//! - size: the lazy load costs 25,744 bytes (release, stripped, both at a226c67 built with
+//!   `AWS_LC_SYS_NO_JITTER_ENTROPY=1` in a private target dir: 20,091,032 lazy, 20,065,288 with
+//!   d2f134d's three source files reverted).
+//!
+//! The local AWS speaks plain HTTP, so nothing above pays for the first TLS connection to AWS,
+//! where aws-lc seeds its random generator from CPU jitter (as the plugin's own TLS did before
+//! tfplugin drew from the OS). Measured apart, 2026-12-03 (script, not kept): `plan` of one
+//! create whose taken-name read goes to a loopback `openssl s_server` (a certificate the SDK
+//! refuses, `ZDD_AWS_OPERATION_TIMEOUT=1s`), CPU of the busiest provider process (its threads'
+//! `/proc/<pid>/task/*/schedstat`), medians of 7 interleaved runs: the release build 59.7 ms
+//! (51-68), the same with aws-lc-sys built with `AWS_LC_SYS_NO_JITTER_ENTROPY=1` 17.8 ms
+//! (14-21); against a closed plain-HTTP port both 16.3 ms. So 42 ms of CPU per provider
+//! process that calls AWS over TLS, every apply and refreshing plan (the plan walk's process;
+//! zdd-guard links the same aws-lc, not measured). Not set in the workspace: a build-wide
+//! choice (it rebuilds aws-lc, and the generator then seeds from the OS alone).
 
 // Benchmark set-up helpers: a failed step must fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
