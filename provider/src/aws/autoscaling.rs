@@ -217,6 +217,68 @@ impl AwsClients {
             .await
     }
 
+    /// [`AwsClients::describe_rollout_asgs`] with each live group's lifecycle hooks
+    /// (`AsgInfo::lifecycle_hooks`; a group being deleted has `None`), for Terraform's Read.
+    ///
+    /// Coalesced apart from a rollout's looks: the rollouts asked for while one call gathers
+    /// share a `DescribeAutoScalingGroups`, then every live group's `DescribeLifecycleHooks`
+    /// (AWS has no batch form: one call per group) goes at once, and every member is answered
+    /// when the last hooks are read. Terraform refreshes `-parallelism` resources at a time and
+    /// starts the next as one ends: reads answered together end together, so the next wave
+    /// starts together and shares its call too. Answered one by one, as the hooks' budget let
+    /// them through, the next reads came in one at a time and each made its own call.
+    ///
+    /// A failed hooks read fails the batch (every member gets the error, as for a failed
+    /// describe).
+    ///
+    /// # Idempotency
+    /// Read-only.
+    pub async fn refresh_rollout_asgs(&self, rollout: &str) -> Result<Vec<AsgInfo>, AwsError> {
+        self.shared()
+            .refreshed_groups
+            .get(
+                rollout.to_string(),
+                self.read_priority(),
+                |batch, priority| {
+                    let aws = self.with_read_priority(priority);
+                    async move {
+                        let mut groups = aws.clone().describe_groups_of_rollouts(batch).await?;
+                        aws.read_hooks_of_live_groups(&mut groups).await?;
+                        Ok(groups)
+                    }
+                },
+            )
+            .await
+    }
+
+    /// Fills in the hooks of every group not being deleted, all read at once.
+    async fn read_hooks_of_live_groups(
+        &self,
+        groups: &mut BTreeMap<String, Vec<AsgInfo>>,
+    ) -> Result<(), AwsError> {
+        let mut reads = tokio::task::JoinSet::new();
+        for (rollout, list) in groups.iter() {
+            for (index, group) in list.iter().enumerate().filter(|(_, g)| !g.deleting) {
+                let aws = self.clone();
+                let (rollout, name) = (rollout.clone(), group.name.clone());
+                reads.spawn(async move { (rollout, index, aws.lifecycle_hooks(&name).await) });
+            }
+        }
+        while let Some(read) = reads.join_next().await {
+            let (rollout, index, hooks) = read.map_err(|err| AwsError::Unexpected {
+                operation: "DescribeLifecycleHooks",
+                detail: format!("the read's task ended: {err}"),
+            })?;
+            if let Some(group) = groups
+                .get_mut(&rollout)
+                .and_then(|list| list.get_mut(index))
+            {
+                group.lifecycle_hooks = Some(hooks?);
+            }
+        }
+        Ok(())
+    }
+
     /// The groups of each rollout of `batch` (a filter value each), all pages, each rollout's
     /// ordered by generation; a rollout without groups is left out. The batch's keys are read
     /// once the budget admitted the first page (see [`Seal`]), so rollouts asked for while it

@@ -100,25 +100,19 @@ impl Resource for RolloutResource {
     async fn read(&self, _ctx: &mut Ctx, current: State) -> Outcome<Option<State>> {
         let aws = self.aws.get()?;
         let model = model_of(&current)?;
+        // With each live group's hooks (applied in place: Read reports them), read beside the
+        // other resources' of this refresh wave (`refresh_rollout_asgs`).
         let groups = aws
-            .describe_rollout_asgs(&model.spec.name)
+            .refresh_rollout_asgs(&model.spec.name)
             .await
-            .or_diag("Reading the fleet's Auto Scaling groups")?;
-        let (mut groups, foreign) = split_by_owner(&model.owner(), groups);
+            .or_diag("Reading the fleet's Auto Scaling groups and lifecycle hooks")?;
+        let (groups, foreign) = split_by_owner(&model.owner(), groups);
         if !foreign.is_empty() {
             tracing::warn!(rollout = %model.spec.name, groups = %describe_owners(&foreign), "groups of another fleet use this name; they are left alone");
         }
         if groups.is_empty() && model.generation.is_none() {
             // Import of a name no group carries: nothing to import.
             return Ok(None);
-        }
-        // Hooks are applied in place: Read reports them (one call per live group, usually one).
-        for group in groups.iter_mut().filter(|group| !group.deleting) {
-            group.lifecycle_hooks = Some(
-                aws.lifecycle_hooks(&group.name)
-                    .await
-                    .or_diag("Reading the fleet's lifecycle hooks")?,
-            );
         }
         let (refreshed, finding) = refresh(&model, &groups);
         match &finding {

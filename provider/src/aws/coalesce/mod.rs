@@ -412,6 +412,9 @@ pub struct SharedReads {
     pub rollout_groups: Coalescer<String, Vec<super::types::AsgInfo>, super::AwsError>,
     /// Each target group's targets, by ARN (the API takes one target group).
     pub target_health: Coalescer<String, Vec<super::types::TargetHealth>, super::AwsError>,
+    /// Each rollout's groups with their lifecycle hooks, for a refresh (Terraform's Read): a
+    /// batch is answered once every hook of it is read, so the reads of a wave end together.
+    pub refreshed_groups: Coalescer<String, Vec<super::types::AsgInfo>, super::AwsError>,
 }
 
 impl SharedReads {
@@ -419,6 +422,7 @@ impl SharedReads {
         SharedReads {
             rollout_groups: Coalescer::new(window, ROLLOUTS_PER_CALL),
             target_health: Coalescer::new(window, 1),
+            refreshed_groups: Coalescer::new(window, ROLLOUTS_PER_CALL),
         }
     }
 
