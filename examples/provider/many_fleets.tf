@@ -4,6 +4,7 @@ provider "zdd" {
   region = "eu-west-1"
   api_rate_limits = {
     "autoscaling:DescribeAutoScalingGroups"              = "2.5/s burst 5"
+    "autoscaling:DescribeLifecycleHooks"                 = "2.5/s burst 5"
     "autoscaling:*"                                      = "1/s burst 3"
     "elasticloadbalancing:DescribeTargetHealth"          = "1.5/s burst 4"
     "elasticloadbalancing:DescribeListeners"             = "0.5/s burst 2"

@@ -173,7 +173,7 @@ fn render_rate_limits(out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "### Coalesced reads\n\nFleets that look at AWS at the same time share their reads. Polls are aligned on a grid across the provider process, so the fleets' looks fall on the same ticks: each tick, one `DescribeAutoScalingGroups` (filtered by the `zdd:rollout` tag, 100 groups a page) answers up to {ROLLOUTS_PER_CALL} rollouts, and one `DescribeTargetHealth` per target group answers every fleet and generation that reads it (the API takes one target group). The budget then paces the calls that remain; the `rollout stats` line (below) shows what coalescing saved.\n",
+        "### Coalesced reads\n\nFleets that look at AWS at the same time share their reads. Polls are aligned on a grid across the provider process, so the fleets' looks fall on the same ticks: each tick, one `DescribeAutoScalingGroups` (filtered by the `zdd:rollout` tag, 100 groups a page) answers up to {ROLLOUTS_PER_CALL} rollouts, and one `DescribeTargetHealth` per target group answers every fleet and generation that reads it (the API takes one target group). A refresh (`terraform plan`) reads the same way: the fleets Terraform reads at once (`-parallelism`, 10 by default) share one `DescribeAutoScalingGroups`, then each live group's lifecycle hooks are read (`DescribeLifecycleHooks` takes one group: a call per fleet) and the wave's reads end together, so the next wave shares its call too. The budget then paces the calls that remain; the `rollout stats` line (below) shows what coalescing saved.\n",
     );
     let _ = writeln!(
         out,

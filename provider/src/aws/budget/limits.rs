@@ -100,13 +100,20 @@ pub const RATE_LIMITS_ENV: &str = "ZDD_AWS_RATE_LIMITS";
 /// - **Auto Scaling** publishes no figures; every EC2 Auto Scaling call of an account and
 ///   region draws on one shared bucket (AWS Knowledge Center, "autoscaling-api-calls-
 ///   throttled"). `DescribeAutoScalingGroups`, which every fleet makes on every look, gets
-///   5/s (burst 10); the other reads and each write 2/s (burst 5).
+///   5/s (burst 10); so does `DescribeLifecycleHooks`: a refresh (`terraform plan`) reads one
+///   per fleet (the API takes one group), a wave of Terraform's 10 at once, while its
+///   `DescribeAutoScalingGroups` is one call per wave; a rollout reads hooks once per group.
+///   The two are not busy at once. The other reads and each write 2/s (burst 5).
 /// - **Elastic Load Balancing v2**: `Describe*` actions share a bucket of 40 tokens refilled
 ///   at 10 per second per account and region (ELB user guide, "Request throttling for the
-///   ELB API"). Our four describes together stay under that refill: `DescribeTargetHealth`
-///   4/s (burst 10), `DescribeListeners` 2/s, `DescribeTargetGroups` and
-///   `DescribeTargetGroupAttributes` 1/s (burst 5 each, 25 in all). The figures for mutating
-///   actions were not found: `ModifyListener` gets 1/s (burst 3).
+///   ELB API"). Our four describes together stay under that refill, 9/s: `DescribeTargetHealth`
+///   6/s (burst 10), `DescribeListeners` 2/s (burst 5), `DescribeTargetGroups` and
+///   `DescribeTargetGroupAttributes` 0.5/s (burst 10 each; 35 in all). Target health is read
+///   on every look of every fleet with its own target group: 10 fleets (Terraform's default
+///   parallelism) looking every 2 s, plus the looks the engine asks for sooner, want 5.3/s
+///   (the scale bench), so 5/s would pace them. The target groups' settings are read once per
+///   run: a slow rate, but a burst for the 10 fleets that start together. The figures for
+///   mutating actions were not found: `ModifyListener` gets 1/s (burst 3).
 /// - **CloudWatch** publishes a quota per API (CloudWatch service quotas): `DescribeAlarms` 9
 ///   TPS, `GetMetricData` 50 TPS. We take 3/s (burst 5) and 5/s (burst 10): one
 ///   `GetMetricData` per observation answers both of a canary's target groups.
@@ -120,7 +127,7 @@ pub const DEFAULT_LIMITS: &[(Api, RateLimit)] = &[
     (Api::new(AUTOSCALING, "DescribePolicies"), AUTOSCALING_OTHER),
     (
         Api::new(AUTOSCALING, "DescribeLifecycleHooks"),
-        AUTOSCALING_OTHER,
+        RateLimit::new(5, 10),
     ),
     (
         Api::new(AUTOSCALING, "CreateAutoScalingGroup"),
@@ -157,16 +164,16 @@ pub const DEFAULT_LIMITS: &[(Api, RateLimit)] = &[
     ),
     (
         Api::new(ELBV2, "DescribeTargetHealth"),
-        RateLimit::new(4, 10),
+        RateLimit::new(6, 10),
     ),
     (Api::new(ELBV2, "DescribeListeners"), RateLimit::new(2, 5)),
     (
         Api::new(ELBV2, "DescribeTargetGroups"),
-        RateLimit::new(1, 5),
+        RateLimit::per_mille(500, 10),
     ),
     (
         Api::new(ELBV2, "DescribeTargetGroupAttributes"),
-        RateLimit::new(1, 5),
+        RateLimit::per_mille(500, 10),
     ),
     (Api::new(ELBV2, "ModifyListener"), RateLimit::new(1, 3)),
     (Api::new(CLOUDWATCH, "DescribeAlarms"), RateLimit::new(3, 5)),
@@ -497,9 +504,9 @@ mod tests {
                     (rate + limit.per_second(), burst + limit.burst())
                 })
         };
-        // ELBv2: Describe* share 40 tokens refilled at 10/s.
+        // ELBv2: Describe* share 40 tokens refilled at 10/s; ours leave 1/s to other tools.
         let (rate, burst) = sum(ELBV2, true);
-        assert!(rate < 10.0 && burst <= 40, "{rate}/s burst {burst}");
+        assert!(rate <= 9.0 && burst <= 40, "{rate}/s burst {burst}");
         let limits = RateLimits::default();
         assert!(
             limits
@@ -531,7 +538,7 @@ mod tests {
             RateLimit::new(2, 4)
         );
         assert_eq!(limits.limit(HEALTH), RateLimit::new(1, 10));
-        assert_eq!(RateLimits::default().limit(HEALTH), RateLimit::new(4, 10));
+        assert_eq!(RateLimits::default().limit(HEALTH), RateLimit::new(6, 10));
         assert_eq!(
             RateLimits::default().limit(Api::new(AUTOSCALING, "SetDesiredCapacity")),
             FALLBACK_LIMIT
