@@ -284,41 +284,15 @@ async fn five_readers_of_one_target_group_share_one_describe() {
 /// Resources in the Terraform test: twice Terraform's default parallelism.
 const FLEETS: usize = 20;
 
-/// `FLEETS` rollouts of one instance each, from one `count`ed resource.
-fn fleets_config(bed: &crate::common::Bed) -> String {
-    format!(
-        r#"terraform {{
-  required_providers {{
-    zdd = {{ source = "zdd/zdd" }}
-  }}
-}}
-
-provider "zdd" {{}}
-
-resource "zdd_rollout" "fleet" {{
-  count                   = {FLEETS}
-  name                    = "{name}-${{count.index}}"
-  launch_template_id      = {template:?}
-  launch_template_version = {version:?}
-  subnet_ids              = {subnets}
-  min_size                = 1
-  max_size                = 2
-  desired_capacity        = 1
-  target_group_arns       = [{blue:?}]
-}}
-"#,
-        name = bed.name,
-        template = bed.fixture.launch_template_id,
-        version = bed.fixture.launch_template_versions[0],
-        subnets = crate::common::hcl_list(&bed.fixture.subnet_ids),
-        blue = bed.blue(),
-    )
-}
-
 #[test]
 fn a_plan_refreshing_twenty_fleets_reads_their_groups_in_a_few_calls() {
     let bed = crate::common::bed("coalplan");
-    bed.tf.write("main.tf", &fleets_config(&bed)).unwrap();
+    bed.tf
+        .write(
+            "main.tf",
+            &crate::common::counted_fleets_config(&bed, FLEETS),
+        )
+        .unwrap();
     bed.apply_ok();
 
     // Terraform's default: 10 reads at a time, the next starting as one ends. A read's

@@ -205,37 +205,6 @@ impl RssWatch {
     }
 }
 
-/// `FLEETS` rollouts of one instance each, from one `count`ed resource.
-fn fleets_config(bed: &crate::common::Bed) -> String {
-    format!(
-        r#"terraform {{
-  required_providers {{
-    zdd = {{ source = "zdd/zdd" }}
-  }}
-}}
-
-provider "zdd" {{}}
-
-resource "zdd_rollout" "fleet" {{
-  count                   = {FLEETS}
-  name                    = "{name}-${{count.index}}"
-  launch_template_id      = {template:?}
-  launch_template_version = {version:?}
-  subnet_ids              = {subnets}
-  min_size                = 1
-  max_size                = 2
-  desired_capacity        = 1
-  target_group_arns       = [{blue:?}]
-}}
-"#,
-        name = bed.name,
-        template = bed.fixture.launch_template_id,
-        version = bed.fixture.launch_template_versions[0],
-        subnets = crate::common::hcl_list(&bed.fixture.subnet_ids),
-        blue = bed.blue(),
-    )
-}
-
 struct Measured {
     wall: Duration,
     peak_kib: u64,
@@ -321,7 +290,12 @@ fn real_provider_start_up_and_peak_memory() {
         ),
     )
     .unwrap();
-    bed.tf.write("main.tf", &fleets_config(&bed)).unwrap();
+    bed.tf
+        .write(
+            "main.tf",
+            &crate::common::counted_fleets_config(&bed, FLEETS),
+        )
+        .unwrap();
     let plan_args = ["plan", "-no-color", "-input=false", "-detailed-exitcode"];
     let quiet_args = [
         "plan",

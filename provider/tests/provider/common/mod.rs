@@ -25,6 +25,38 @@ pub mod traffic;
 /// Poll the engine at least this often: the local AWS runs its health model 20× faster.
 pub const MAX_POLL: &str = "250ms";
 
+/// `count` rollouts of one instance each (`<bed>-0`, `<bed>-1`, ...), from one `count`ed
+/// resource on the bed's blue target group.
+pub fn counted_fleets_config(bed: &Bed, count: usize) -> String {
+    format!(
+        r#"terraform {{
+  required_providers {{
+    zdd = {{ source = "zdd/zdd" }}
+  }}
+}}
+
+provider "zdd" {{}}
+
+resource "zdd_rollout" "fleet" {{
+  count                   = {count}
+  name                    = "{name}-${{count.index}}"
+  launch_template_id      = {template:?}
+  launch_template_version = {version:?}
+  subnet_ids              = {subnets}
+  min_size                = 1
+  max_size                = 2
+  desired_capacity        = 1
+  target_group_arns       = [{blue:?}]
+}}
+"#,
+        name = bed.name,
+        template = bed.fixture.launch_template_id,
+        version = bed.fixture.launch_template_versions[0],
+        subnets = hcl_list(&bed.fixture.subnet_ids),
+        blue = bed.blue(),
+    )
+}
+
 /// An HCL list of strings (`["a", "b"]`), also valid as a `-var` value.
 pub fn hcl_list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
