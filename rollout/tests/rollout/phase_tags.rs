@@ -382,22 +382,28 @@ fn the_phase_its_start_and_the_floor_are_written_together() {
     }
 }
 
-/// A record the driver did not make (the rate budget had no room for it: `command_not_made`)
-/// is issued again at the very next step (the group's current record, which may be a newer
-/// phase's), not after the wait for an unanswered write; every group still ends showing the
-/// outcome. Each record is deferred once here, then made.
-#[test]
-fn a_record_not_made_is_issued_again_at_the_next_step() {
+/// A blue/green update in the simulator's world, stepped by the test itself.
+fn blue_green_update(name: &str) -> (zdd_rollout::sim::World, Rollout) {
     let spec = fixture(StrategyKind::BlueGreen);
     let scenario = update(
-        "not made",
+        name,
         42,
         spec.clone(),
         Timings::default(),
         Faults::default(),
     );
     let mut world = zdd_rollout::sim::World::new(&scenario);
-    let mut rollout = Rollout::start(spec, &world.observe(None), world.now());
+    let rollout = Rollout::start(spec, &world.observe(None), world.now());
+    (world, rollout)
+}
+
+/// A record the driver did not make (the rate budget had no room for it: `command_not_made`)
+/// is issued again at the very next step (the group's current record, which may be a newer
+/// phase's), not after the wait for an unanswered write; every group still ends showing the
+/// outcome. Each record is deferred once here, then made.
+#[test]
+fn a_record_not_made_is_issued_again_at_the_next_step() {
+    let (mut world, mut rollout) = blue_green_update("not made");
     // The group's record, unless the step deletes the group (a group being deleted is left
     // alone).
     let record_for = |commands: &[Command], group: &str| {
@@ -452,16 +458,7 @@ fn a_record_not_made_is_issued_again_at_the_next_step() {
 /// issued again at the next step.
 #[test]
 fn a_pending_record_is_not_repeated_at_the_next_step() {
-    let spec = fixture(StrategyKind::BlueGreen);
-    let scenario = update(
-        "pending",
-        42,
-        spec.clone(),
-        Timings::default(),
-        Faults::default(),
-    );
-    let mut world = zdd_rollout::sim::World::new(&scenario);
-    let mut rollout = Rollout::start(spec, &world.observe(None), world.now());
+    let (mut world, mut rollout) = blue_green_update("pending");
     for _ in 0..400 {
         let observation = world.observe(None);
         let decision = rollout.step(&observation, world.now());
