@@ -324,7 +324,7 @@ mod tests {
             "{line}"
         );
         assert!(
-            line.contains("api[elasticloadbalancing:DescribeTargetHealth]=calls:9,peak_1s:2,budget:4/s+10,throttled:0 "),
+            line.contains("api[elasticloadbalancing:DescribeTargetHealth]=calls:9,peak_1s:2,budget:6/s+10,throttled:0 "),
             "{line}"
         );
         assert!(line.contains(" throttled=3 "), "{line}");
