@@ -31,6 +31,9 @@
 //!   DescribeLifecycleHooks' budget, #16), `plan -refresh=false` (no AWS call) 14.2 / 18.4 /
 //!   13.7 MiB: a process that calls no AWS API no longer pays 4.2-4.7 MiB and 7-14 ms for the
 //!   SDK's configuration (its wall time, 1.2-1.4 s, is Terraform's three plugin starts).
+//!   After a02e285/59e8dd0 (a refresh wave's reads answered together, DescribeLifecycleHooks
+//!   5/s burst 10), 08:00 UTC, a debug build of the provider (`ZDD_BENCH_PROVIDER_DIR`, so RSS
+//!   is not comparable: 32.6-36.2 MiB): plan refreshing the 50 in 8.8 s (was 23.4-23.9 s).
 //!   A fourth run (main's tree at 07:29: the load boxed by fec1296, a no-jitter aws-lc):
 //!   creates 19.3, apply 20.8 (81 s), refresh 19.7, `-refresh=false` 14.1 MiB; its load 7.5 ms.
 //! - size: the lazy load costs 25,744 bytes (release, stripped, both at a226c67 built with
