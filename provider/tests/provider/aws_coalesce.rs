@@ -298,12 +298,13 @@ fn a_plan_refreshing_twenty_fleets_reads_their_groups_in_a_few_calls() {
     // Terraform's default: 10 reads at a time, the next starting as one ends. A read's
     // groups and its hooks (DescribeLifecycleHooks, one call per live group) are answered
     // with its wave's, so a wave ends together and the next starts together: one call per
-    // wave, two for 20 fleets (allowing a wave split over two 20 ms windows on a loaded
-    // machine). When each read ended as the hooks' budget let it (2/s burst 5), the second
-    // wave came in one at a time: 7 to 9 calls. Alone, every read is a call: 20.
+    // wave, two for 20 fleets; 2-3 measured alone, 5 with four such tests and a build sharing
+    // the 2 cores (a loaded Terraform sends one wave's reads over several 20 ms windows).
+    // When each read ended as the hooks' budget let it (2/s burst 5), the second wave came in
+    // one at a time: 7 to 9 calls. Alone, every read is a call: 20.
     let describes = refresh_describes(&bed, "DEFAULT", &[]);
     assert!(
-        describes <= 4,
+        describes <= 6,
         "{describes} DescribeAutoScalingGroups for {FLEETS} refreshed fleets"
     );
     // All 20 at once: a few calls (measured 2 to 3 on a loaded 2-core machine: Terraform's
