@@ -67,11 +67,10 @@ pub async fn run(aws: &AwsClients, command: &Command) -> Result<Ran, AwsError> {
     match command {
         Command::RecordPhase { asg, .. } => {
             let tags = command.phase_record_tags();
-            let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let made = bounded(
                 command,
                 INFORMATIONAL_BOUND,
-                aws.tag_asg_unless_busy(asg, &tags),
+                aws.tag_asg_unless_busy(asg, &borrowed(&tags)),
             )
             .await?;
             Ok(if made { Ran::Made } else { Ran::Deferred })
@@ -80,6 +79,13 @@ pub async fn run(aws: &AwsClients, command: &Command) -> Result<Ran, AwsError> {
             .await
             .map(|()| Ran::Made),
     }
+}
+
+/// A phase record's tags as the adapter takes them.
+fn borrowed<'a>(tags: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    tags.iter()
+        .map(|(key, value)| (*key, value.as_str()))
+        .collect()
 }
 
 /// `call` (the adapter's run of `command`), cut off after `bound` when the command is a record
@@ -174,8 +180,7 @@ async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError> {
         Command::TagAsg { asg, key, value } => aws.tag_asg(asg, key, value).await,
         Command::RecordPhase { asg, .. } => {
             let tags = command.phase_record_tags();
-            let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            aws.tag_asg_with(asg, &tags).await
+            aws.tag_asg_with(asg, &borrowed(&tags)).await
         }
         Command::DeleteAsg { asg, force } => aws.delete_asg(asg, *force).await,
         Command::PutScalingPolicy {

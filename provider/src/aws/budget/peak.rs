@@ -106,7 +106,8 @@ impl<K: Ord + Copy> RunPeaks<K> {
         self.open.remove(&id);
     }
 
-    /// Runs open now.
+    /// Runs open now (tests check that a dropped window closes its run).
+    #[cfg(test)]
     pub fn open_runs(&self) -> usize {
         self.open.len()
     }
