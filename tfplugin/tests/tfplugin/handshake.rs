@@ -79,7 +79,25 @@ fn free_port() -> u16 {
 }
 
 fn start_plugin(client: &ClientIdentity, port: u16) -> Plugin {
-    let mut child = Command::new(BINARY)
+    let (mut plugin, certificate) = start_plugin_with(Some(client), port);
+    let certificate = certificate.expect("AutoMTLS: a server certificate in the handshake line");
+    assert!(
+        !certificate.contains('='),
+        "certificate must be base64 without padding"
+    );
+    let der = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(certificate)
+        .unwrap();
+    plugin.server_certificate = CertificateDer::from(der);
+    plugin
+}
+
+/// Starts the plugin as Terraform does, with `PLUGIN_CLIENT_CERT` when `client` is given
+/// (AutoMTLS) and without it otherwise (`TF_DISABLE_PLUGIN_TLS=1`: plain gRPC). Returns the
+/// plugin and the handshake line's certificate field, if not empty.
+fn start_plugin_with(client: Option<&ClientIdentity>, port: u16) -> (Plugin, Option<String>) {
+    let mut command = Command::new(BINARY);
+    command
         .env(
             zdd_tfplugin::MAGIC_COOKIE_KEY,
             zdd_tfplugin::MAGIC_COOKIE_VALUE,
@@ -87,11 +105,13 @@ fn start_plugin(client: &ClientIdentity, port: u16) -> Plugin {
         .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
         .env("PLUGIN_MIN_PORT", port.to_string())
         .env("PLUGIN_MAX_PORT", port.to_string())
-        .env("PLUGIN_CLIENT_CERT", &client.pem)
+        .env_remove("PLUGIN_CLIENT_CERT")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::inherit());
+    if let Some(client) = client {
+        command.env("PLUGIN_CLIENT_CERT", &client.pem);
+    }
+    let mut child = command.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -101,18 +121,13 @@ fn start_plugin(client: &ClientIdentity, port: u16) -> Plugin {
     assert_eq!(&fields[..3], &["1", "6", "tcp"]);
     assert_eq!(fields[3], format!("127.0.0.1:{port}"));
     assert_eq!(fields[4], "grpc");
-    assert!(
-        !fields[5].contains('='),
-        "certificate must be base64 without padding"
-    );
-    let der = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(fields[5])
-        .unwrap();
-    Plugin {
+    let certificate = (!fields[5].is_empty()).then(|| fields[5].to_string());
+    let plugin = Plugin {
         child,
         address: fields[3].to_string(),
-        server_certificate: CertificateDer::from(der),
-    }
+        server_certificate: CertificateDer::from(Vec::new()),
+    };
+    (plugin, certificate)
 }
 
 /// Trusts exactly the certificate from the handshake line, as go-plugin does.
@@ -331,11 +346,16 @@ async fn survives_sigint_and_exits_on_controller_shutdown() {
         .shutdown(zdd_tfplugin::proto::plugin::Empty {})
         .await
         .unwrap();
+    assert_exits_cleanly(&mut plugin).await;
+}
+
+/// Waits for the plugin to exit and asserts it exited cleanly.
+async fn assert_exits_cleanly(plugin: &mut Plugin) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Some(status) = plugin.child.try_wait().unwrap() {
             assert!(status.success(), "exit status {status}");
-            break;
+            return;
         }
         assert!(
             Instant::now() < deadline,
@@ -343,6 +363,59 @@ async fn survives_sigint_and_exits_on_controller_shutdown() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// `TF_DISABLE_PLUGIN_TLS=1` (Terraform's switch, go-plugin AutoMTLS off): Terraform sets no
+/// `PLUGIN_CLIENT_CERT` and dials plain gRPC. The handshake line then carries no certificate
+/// (go-plugin would try to load one), the plugin answers over plain HTTP/2 and refuses a TLS
+/// client (it has no certificate to offer), and Shutdown still ends it.
+#[tokio::test]
+async fn serves_plain_grpc_when_terraform_sends_no_client_certificate() {
+    let (mut plugin, certificate) = start_plugin_with(None, free_port());
+    assert_eq!(certificate, None, "no certificate field without AutoMTLS");
+
+    let tls_client = connect(&plugin, Some(&client_identity())).await;
+    let tls_refused = match tls_client {
+        Err(_) => true,
+        Ok(channel) => ProviderClient::new(channel)
+            .get_provider_schema(pb::get_provider_schema::Request {})
+            .await
+            .is_err(),
+    };
+    assert!(
+        tls_refused,
+        "a TLS client must not get an answer from a plain server"
+    );
+
+    let channel = Endpoint::from_shared(format!("http://{}", plugin.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let schema = ProviderClient::new(channel.clone())
+        .get_provider_schema(pb::get_provider_schema::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(schema.resource_schemas.contains_key("zddtest_noop"));
+    let mut health = zdd_tfplugin::proto::health::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(zdd_tfplugin::proto::health::HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        zdd_tfplugin::proto::health::health_check_response::ServingStatus::Serving as i32
+    );
+    zdd_tfplugin::proto::plugin::grpc_controller_client::GrpcControllerClient::new(channel)
+        .shutdown(zdd_tfplugin::proto::plugin::Empty {})
+        .await
+        .unwrap();
+    assert_exits_cleanly(&mut plugin).await;
 }
 
 #[test]

@@ -304,3 +304,29 @@ fn schema_reaches_terraform_with_descriptions_and_flags() {
     );
     assert_eq!(block["block_types"]["timeouts"]["nesting_mode"], "single");
 }
+
+/// `TF_DISABLE_PLUGIN_TLS=1` (Terraform's switch, documented for the SDK test framework): no
+/// client certificate, plain gRPC. The plugin must serve a whole apply that way (the benchmark
+/// uses it to tell Terraform's AutoMTLS cost from ours), and with the switch unset it must be
+/// back on TLS: the plugin's "serving without TLS" warning shows exactly when TLS is off.
+#[test]
+fn serves_terraform_with_plugin_tls_disabled_and_only_then_without_tls() {
+    let ws = Workspace::new();
+    ws.configure(
+        "resource \"zddtest_noop\" \"n\" {\n  count = 3\n  input = \"v-${count.index}\"\n}\n",
+    );
+    let without_tls = "PLUGIN_CLIENT_CERT is not set";
+
+    let applied = ws.run_with_env(
+        &["apply", "-auto-approve", "-no-color"],
+        &[("TF_DISABLE_PLUGIN_TLS", "1"), ("TF_LOG", "WARN")],
+    );
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    assert!(applied.stdout.contains("3 added"), "{}", applied.stdout);
+    assert!(applied.stderr.contains(without_tls), "{}", applied.stderr);
+
+    let planned = ws.run_with_env(&["plan", "-no-color"], &[("TF_LOG", "WARN")]);
+    assert_eq!(planned.code, 0, "{}\n{}", planned.stdout, planned.stderr);
+    assert!(planned.stdout.contains("No changes"), "{}", planned.stdout);
+    assert!(!planned.stderr.contains(without_tls), "{}", planned.stderr);
+}
