@@ -7,9 +7,11 @@ use aws_sdk_autoscaling::types::{
     AutoScalingGroup, Filter, LaunchTemplateSpecification, LifecycleHookSpecification, Tag,
 };
 
+use super::budget::TokenWait;
 use super::clients::AwsClients;
 use super::coalesce::Seal;
 use super::error::AwsError;
+use super::records::{RecordTags, Recorded};
 use super::types::{AsgInfo, AsgInstance, NewAsg, TAG_GENERATION, TAG_OWNER, TAG_ROLLOUT};
 
 /// The most records `DescribeAutoScalingGroups` answers per page (AWS: default 50, max 100).
@@ -411,21 +413,46 @@ impl AwsClients {
         Ok(())
     }
 
-    /// [`AwsClients::tag_asg_with`] for a record for readers: made only if the rate budget
-    /// has a token for it now, so that fleets sharing the budget never wait for each other's
-    /// records. `Ok(false)`: not made (the caller writes it again later).
-    pub async fn tag_asg_unless_busy(
-        &self,
-        name: &str,
-        tags: &[(&str, &str)],
-    ) -> Result<bool, AwsError> {
-        let tags = group_tags(name, tags);
-        let made = self
-            .autoscaling_unless_busy("CreateOrUpdateTags", |client| {
-                client.create_or_update_tags().set_tags(Some(tags)).send()
-            })
-            .await?;
-        Ok(made.is_some())
+    /// Writes a phase record (`tags`, all in one request) on group `name`, in a
+    /// `CreateOrUpdateTags` shared with the records of other rollouts asked for meanwhile
+    /// ([`super::records`]). `wait` says how the call takes its token: a record made only if a
+    /// token is free now, so that fleets sharing the budget never wait for each other's
+    /// records ([`TokenWait::IfFreeNow`]: [`Recorded::NotMade`] otherwise, and the caller
+    /// writes it again later), or the final record, which queues for it.
+    ///
+    /// # Idempotency
+    /// `CreateOrUpdateTags` overwrites: re-running sets the same values.
+    pub async fn record_phase(&self, name: &str, tags: RecordTags, wait: TokenWait) -> Recorded {
+        let aws = self.for_command();
+        self.shared()
+            .records
+            .record(
+                name,
+                tags,
+                wait,
+                |wait| aws.admit_autoscaling("CreateOrUpdateTags", wait),
+                |admitted, records| {
+                    let tags: Vec<Tag> = records
+                        .iter()
+                        .flat_map(|(group, tags)| {
+                            let tags: Vec<(&str, &str)> = tags
+                                .iter()
+                                .map(|(key, value)| (key.as_str(), value.as_str()))
+                                .collect();
+                            group_tags(group, &tags)
+                        })
+                        .collect();
+                    let aws = aws.clone();
+                    async move {
+                        aws.autoscaling_admitted(admitted, |client| {
+                            client.create_or_update_tags().set_tags(Some(tags)).send()
+                        })
+                        .await
+                        .map(|_| ())
+                    }
+                },
+            )
+            .await
     }
 
     async fn attached_target_groups(&self, name: &str) -> Result<Vec<String>, AwsError> {

@@ -3,7 +3,10 @@
 //! The SDK clients are private to this module: the adapter's modules call AWS only through
 //! [`AwsClients::autoscaling`], [`AwsClients::elbv2`] and [`AwsClients::cloudwatch`], which
 //! wait for the API's token ([`RateBudget::admit`]) before the request is sent, and name the
-//! API for the budget and the error alike. A call that bypasses the budget does not compile.
+//! API for the budget and the error alike, or through [`AwsClients::autoscaling_admitted`],
+//! which takes the token as an [`Admitted`] from [`AwsClients::admit_autoscaling`] (a call
+//! that may go without one: a record for readers). A call that bypasses the budget does not
+//! compile.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +20,7 @@ use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 use super::budget::RateLimits;
 use super::budget::{
     AUTOSCALING, Api, BudgetStats, CLOUDWATCH, ELBV2, Priority, RateBudget, ThrottleCounter,
+    TokenWait,
 };
 use super::coalesce::{DEFAULT_WINDOW, SharedReads};
 use super::config::{AwsSettings, CallTimeouts, Endpoints, load_sdk_config};
@@ -286,29 +290,42 @@ impl AwsClients {
     {
         let api = Api::new(AUTOSCALING, action);
         self.admit(api).await;
-        request(&self.services().await.autoscaling)
-            .await
-            .map_err(|err| api_error(action, err))
+        self.autoscaling_admitted(Admitted { api }, request).await
     }
 
-    /// One Auto Scaling call made only if the budget has a token for it now (see
-    /// [`RateBudget::try_admit`]): `Ok(None)` when it was not made.
-    pub(super) async fn autoscaling_unless_busy<O, E, R, Fut>(
+    /// A token for one Auto Scaling call of `action`, taken as `wait` says: queued for
+    /// ([`TokenWait::Queue`], always taken), or only if one is free now
+    /// ([`RateBudget::try_admit`]; `None`: the call is not to be made).
+    pub(super) async fn admit_autoscaling(
         &self,
         action: &'static str,
+        wait: TokenWait,
+    ) -> Option<Admitted> {
+        let api = Api::new(AUTOSCALING, action);
+        let taken = match wait {
+            TokenWait::Queue => {
+                self.admit(api).await;
+                true
+            }
+            TokenWait::IfFreeNow => self.budget.try_admit(api),
+        };
+        taken.then_some(Admitted { api })
+    }
+
+    /// One Auto Scaling call with the token `admitted` holds: sends what `request` builds.
+    pub(super) async fn autoscaling_admitted<O, E, R, Fut>(
+        &self,
+        admitted: Admitted,
         request: impl FnOnce(&aws_sdk_autoscaling::Client) -> Fut,
-    ) -> Result<Option<O>, AwsError>
+    ) -> Result<O, AwsError>
     where
         Fut: Future<Output = Result<O, SdkError<E, R>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
-        if !self.budget.try_admit(Api::new(AUTOSCALING, action)) {
-            return Ok(None);
-        }
+        let action = admitted.api.action;
         request(&self.services().await.autoscaling)
             .await
-            .map(Some)
             .map_err(|err| api_error(action, err))
     }
 
@@ -358,6 +375,14 @@ impl AwsClients {
             tracing::debug!(api = %api, waited_ms = waited.as_millis(), limit = %limit, "rate budget held the call");
         }
     }
+}
+
+/// One Auto Scaling call's token, taken from the budget: [`AwsClients::autoscaling_admitted`]
+/// sends only with one, so a call made without its token does not compile. Made only here.
+#[derive(Debug)]
+#[must_use = "a token taken and not used is a call the budget counted and nobody made"]
+pub(super) struct Admitted {
+    api: Api,
 }
 
 impl ServiceClients {

@@ -15,6 +15,7 @@ pub mod coalesce;
 mod config;
 mod elbv2;
 mod error;
+pub mod records;
 mod retries;
 mod scaling;
 pub mod types;

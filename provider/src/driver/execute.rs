@@ -9,6 +9,8 @@ use zdd_rollout::observation::ScalingProcess;
 use zdd_rollout::spec::{PredefinedMetric, TargetTracking};
 use zdd_rollout::{Command, Decision, Rollout};
 
+use crate::aws::budget::TokenWait;
+use crate::aws::records::Recorded;
 use crate::aws::types::{NewAsg, TAG_GENERATION, TAG_ROLLOUT, TargetTrackingPolicy};
 use crate::aws::{AwsClients, AwsError};
 
@@ -61,19 +63,13 @@ pub enum Ran {
 }
 
 /// Runs one command of the loop: a rollout command to its end (the adapter bounds it), a
-/// record for readers only if the budget has room for it now, and within
-/// [`INFORMATIONAL_BOUND`].
+/// record for readers only if the budget has room for it now (the records of every rollout
+/// asked for meanwhile share its call: `aws::records`), and within [`INFORMATIONAL_BOUND`].
 pub async fn run(aws: &AwsClients, command: &Command) -> Result<Ran, AwsError> {
     match command {
         Command::RecordPhase { asg, .. } => {
-            let tags = command.phase_record_tags();
-            let made = bounded(
-                command,
-                INFORMATIONAL_BOUND,
-                aws.tag_asg_unless_busy(asg, &borrowed(&tags)),
-            )
-            .await?;
-            Ok(if made { Ran::Made } else { Ran::Deferred })
+            let record = record_phase(aws, asg, command, TokenWait::IfFreeNow);
+            bounded(command, INFORMATIONAL_BOUND, record).await
         }
         _ => bounded(command, INFORMATIONAL_BOUND, execute(aws, command))
             .await
@@ -81,11 +77,23 @@ pub async fn run(aws: &AwsClients, command: &Command) -> Result<Ran, AwsError> {
     }
 }
 
-/// A phase record's tags as the adapter takes them.
-fn borrowed<'a>(tags: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
-    tags.iter()
-        .map(|(key, value)| (*key, value.as_str()))
-        .collect()
+/// Writes `command`'s phase record on `asg`, its call taking its token as `wait` says.
+async fn record_phase(
+    aws: &AwsClients,
+    asg: &str,
+    command: &Command,
+    wait: TokenWait,
+) -> Result<Ran, AwsError> {
+    let tags = command
+        .phase_record_tags()
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect();
+    match aws.record_phase(asg, tags, wait).await {
+        Recorded::Made => Ok(Ran::Made),
+        Recorded::NotMade => Ok(Ran::Deferred),
+        Recorded::Failed(err) => Err(err),
+    }
 }
 
 /// `call` (the adapter's run of `command`), cut off after `bound` when the command is a record
@@ -178,9 +186,15 @@ async fn execute(aws: &AwsClients, command: &Command) -> Result<(), AwsError> {
             weights,
         } => aws.set_listener_weights(listener_arn, weights).await,
         Command::TagAsg { asg, key, value } => aws.tag_asg(asg, key, value).await,
+        // The final record (the loop's records go through `run`): it queues for its token.
         Command::RecordPhase { asg, .. } => {
-            let tags = command.phase_record_tags();
-            aws.tag_asg_with(asg, &borrowed(&tags)).await
+            match record_phase(aws, asg, command, TokenWait::Queue).await? {
+                Ran::Made => Ok(()),
+                Ran::Deferred => Err(AwsError::Unexpected {
+                    operation: "CreateOrUpdateTags",
+                    detail: format!("the phase record of {asg} was not made"),
+                }),
+            }
         }
         Command::DeleteAsg { asg, force } => aws.delete_asg(asg, *force).await,
         Command::PutScalingPolicy {
@@ -320,8 +334,260 @@ mod tests {
         let started = tokio::time::Instant::now();
         let ran = run(&aws, &record()).await.expect("a deferral is no error");
         assert_eq!(ran, Ran::Deferred);
-        assert_eq!(started.elapsed(), Duration::ZERO, "nothing was waited for");
+        // Only the gathering window, for other rollouts' records to share the call; never
+        // the budget's wait.
+        assert!(
+            started.elapsed() <= crate::aws::coalesce::DEFAULT_WINDOW,
+            "no wait for the budget: {:?}",
+            started.elapsed()
+        );
         assert_eq!(aws.budget_stats().calls, calls_before, "no call was made");
+    }
+
+    /// A request's tags: member number -> (field -> value).
+    type TagMembers = BTreeMap<String, BTreeMap<String, String>>;
+
+    /// A fake Auto Scaling endpoint: answers `CreateOrUpdateTags`, refusing (as AWS refuses a
+    /// group that does not exist) any request naming `missing`; keeps each request's tags.
+    #[derive(Debug, Clone, Default)]
+    struct FakeAutoScaling {
+        missing: Option<&'static str>,
+        /// Each request's tags.
+        requests: std::sync::Arc<std::sync::Mutex<Vec<TagMembers>>>,
+    }
+
+    impl FakeAutoScaling {
+        fn requests(&self) -> Vec<TagMembers> {
+            self.requests.lock().unwrap().clone()
+        }
+
+        /// The groups each request named, in member order.
+        fn groups(&self) -> Vec<Vec<String>> {
+            self.requests()
+                .iter()
+                .map(|members| {
+                    let mut groups: Vec<String> = members
+                        .values()
+                        .map(|fields| fields["ResourceId"].clone())
+                        .collect();
+                    groups.sort();
+                    groups.dedup();
+                    groups
+                })
+                .collect()
+        }
+    }
+
+    /// The `Tags.member.N.Field=value` pairs of a query-protocol body, by member.
+    fn tag_members(body: &str) -> TagMembers {
+        let decode = |text: &str| {
+            text.replace("%3A", ":")
+                .replace("%2F", "/")
+                .replace("%20", " ")
+                .replace('+', " ")
+        };
+        let mut members: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for pair in body.split('&') {
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            let parts: Vec<&str> = name.split('.').collect();
+            if let ["Tags", "member", n, field] = parts.as_slice() {
+                members
+                    .entry(format!("{n:0>4}"))
+                    .or_default()
+                    .insert((*field).to_string(), decode(value));
+            }
+        }
+        members
+    }
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for FakeAutoScaling {
+        fn call(
+            &self,
+            request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+            use aws_smithy_runtime_api::http::StatusCode;
+            use aws_smithy_types::body::SdkBody;
+            let body =
+                String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
+            let members = tag_members(&body);
+            let refused = self.missing.is_some_and(|missing| {
+                members
+                    .values()
+                    .any(|fields| fields.get("ResourceId").map(String::as_str) == Some(missing))
+            });
+            self.requests.lock().unwrap().push(members);
+            let (status, answer) = if refused {
+                (
+                    400,
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>AutoScalingGroup name not found</Message></Error><RequestId>1</RequestId></ErrorResponse>",
+                )
+            } else {
+                (
+                    200,
+                    "<CreateOrUpdateTagsResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></CreateOrUpdateTagsResponse>",
+                )
+            };
+            let mut response =
+                HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(answer));
+            response.headers_mut().insert("content-type", "text/xml");
+            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(response))
+        }
+    }
+
+    impl aws_smithy_runtime_api::client::http::HttpClient for FakeAutoScaling {
+        fn http_connector(
+            &self,
+            _settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+            _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+            aws_smithy_runtime_api::client::http::SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    /// Clients whose Auto Scaling calls reach `fake`, with the default budget
+    /// (CreateOrUpdateTags 2/s burst 5).
+    fn clients_of(fake: &FakeAutoScaling) -> AwsClients {
+        use crate::aws::{CallOptions, Endpoints};
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_autoscaling::config::SharedCredentialsProvider::new(
+                aws_sdk_autoscaling::config::Credentials::new(
+                    "AKIDTEST", "secret", None, None, "test",
+                ),
+            ))
+            .http_client(fake.clone())
+            .build();
+        let endpoints = Endpoints {
+            autoscaling: Some("http://127.0.0.1:9".to_string()),
+            ..Endpoints::default()
+        };
+        AwsClients::with_options(&sdk, &endpoints, CallOptions::from_env())
+    }
+
+    fn record_of(group: &str) -> Command {
+        Command::RecordPhase {
+            asg: group.to_string(),
+            phase: format!("draining_old of {group}"),
+            since: 1_700_000_000,
+            floor: 3,
+        }
+    }
+
+    /// Each rollout's loop runs its record at the same moment (one tick of the grid).
+    async fn run_in_one_tick(
+        aws: &AwsClients,
+        groups: &[String],
+    ) -> BTreeMap<String, Result<Ran, AwsError>> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for group in groups {
+            let (aws, group) = (aws.clone(), group.clone());
+            tasks.spawn(async move {
+                let ran = run(&aws, &record_of(&group)).await;
+                (group, ran)
+            });
+        }
+        tasks.join_all().await.into_iter().collect()
+    }
+
+    fn groups(count: usize) -> Vec<String> {
+        (0..count).map(|n| format!("fleet-{n:02}-g2")).collect()
+    }
+
+    /// Every request carries each group it names with its whole record: the three tags, the
+    /// values of that group's record.
+    fn assert_whole_records(fake: &FakeAutoScaling) {
+        for request in fake.requests() {
+            let mut by_group: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+            for fields in request.values() {
+                by_group
+                    .entry(fields["ResourceId"].clone())
+                    .or_default()
+                    .insert(fields["Key"].clone(), fields["Value"].clone());
+            }
+            for (group, tags) in by_group {
+                let expected: BTreeMap<String, String> = record_of(&group)
+                    .phase_record_tags()
+                    .into_iter()
+                    .map(|(key, value)| (key.to_string(), value))
+                    .collect();
+                assert_eq!(tags, expected, "{group}: its whole record in the request");
+            }
+        }
+    }
+
+    /// Ten rollouts' phase records in one tick go out as one CreateOrUpdateTags, with one
+    /// token of its budget, and are all made. (On main each was its own call: the budget's
+    /// burst of 5 made five, and five were deferred to the next step.)
+    #[tokio::test]
+    async fn ten_rollouts_records_in_one_tick_share_one_call() {
+        let fake = FakeAutoScaling::default();
+        let aws = clients_of(&fake);
+        let names = groups(10);
+        let ran = run_in_one_tick(&aws, &names).await;
+        for (group, ran) in &ran {
+            assert!(matches!(ran, Ok(Ran::Made)), "{group}: {ran:?}");
+        }
+        assert_eq!(fake.groups(), vec![names], "one request naming every group");
+        let tags =
+            crate::aws::budget::Api::new(crate::aws::budget::AUTOSCALING, "CreateOrUpdateTags");
+        assert_eq!(aws.budget_stats().by_api[&tags].calls, 1);
+        assert_eq!(aws.phase_record_stats().calls, 1);
+        assert_whole_records(&fake);
+    }
+
+    /// One rollout's group deleted under it: AWS refuses a request naming it. Only that
+    /// record fails; every other rollout's is made in the same tick.
+    #[tokio::test]
+    async fn a_deleted_group_fails_only_its_own_record() {
+        let names = groups(6);
+        let fake = FakeAutoScaling {
+            missing: Some("fleet-03-g2"),
+            ..FakeAutoScaling::default()
+        };
+        let aws = clients_of(&fake);
+        let ran = run_in_one_tick(&aws, &names).await;
+        for (group, ran) in &ran {
+            if group == "fleet-03-g2" {
+                let err = ran.as_ref().expect_err("the deleted group's record fails");
+                assert_eq!(err.code(), Some("ValidationError"), "{err}");
+            } else {
+                assert!(matches!(ran, Ok(Ran::Made)), "{group}: {ran:?}");
+            }
+        }
+        let requests = fake.groups();
+        assert_eq!(requests.first().map(Vec::len), Some(6), "{requests:?}");
+        assert!(
+            requests.contains(&vec!["fleet-03-g2".to_string()]),
+            "the refused group alone at last: {requests:?}"
+        );
+        assert_whole_records(&fake);
+    }
+
+    /// The final record queues for its token even with none free now, and is made.
+    #[tokio::test(start_paused = true)]
+    async fn the_final_record_waits_for_its_token() {
+        let fake = FakeAutoScaling::default();
+        let aws = clients_of(&fake);
+        let tags =
+            crate::aws::budget::Api::new(crate::aws::budget::AUTOSCALING, "CreateOrUpdateTags");
+        for _ in 0..5 {
+            aws.budget()
+                .admit(tags, crate::aws::budget::Priority::Command)
+                .await;
+        }
+        let ran = run(&aws, &record_of("fleet-00-g2")).await;
+        assert!(
+            matches!(ran, Ok(Ran::Deferred)),
+            "a loop's record does not wait: {ran:?}"
+        );
+        execute(&aws, &record_of("fleet-00-g2"))
+            .await
+            .expect("the final record is made once a token comes");
+        assert_eq!(fake.groups(), vec![vec!["fleet-00-g2".to_string()]]);
     }
 
     /// The bound is seconds, far below the SDK's retries and the 360 s operation bound.

@@ -44,6 +44,16 @@ pub use limits::{
 pub use peak::{PEAK_WINDOW, RunPeaks, SlidingPeak, peak_in_window};
 pub use throttles::{ThrottleCounter, error_code};
 
+/// How a call takes its API's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TokenWait {
+    /// Waits its turn in the API's queue (commands before reads).
+    Queue,
+    /// Only a token free now, with no call waiting for one; without it the call is not made
+    /// (a record for readers, made at a later step instead).
+    IfFreeNow,
+}
+
 /// The buckets of every API, their queues, and what they held back.
 #[derive(Debug)]
 pub struct RateBudget {

@@ -10,8 +10,12 @@
 //! Every batch has one *sender*, a member: the first, or when it leaves (its future was
 //! dropped) the earliest member left, which then sends the call itself. A batch nobody waits
 //! for any more is forgotten.
+//!
+//! A key may carry a payload `P` (a write's: the tags of a group's record; `()` for a read).
+//! A caller joining a gathering batch that has its key replaces the payload: the last writer
+//! wins, in the order callers joined, and the call carries one payload per key.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::super::budget::Priority;
 
@@ -35,14 +39,15 @@ pub enum Stage {
 }
 
 #[derive(Debug, Clone)]
-struct Batch<K> {
-    keys: BTreeSet<K>,
+struct Batch<K, P> {
+    /// Each key with the payload of the last caller that joined with it.
+    keys: BTreeMap<K, P>,
     members: BTreeMap<MemberId, Priority>,
     stage: Stage,
     sender: MemberId,
 }
 
-impl<K> Batch<K> {
+impl<K, P> Batch<K, P> {
     /// The most urgent member's priority (commands before observations).
     fn priority(&self) -> Priority {
         self.members
@@ -78,11 +83,11 @@ pub enum Left {
     Forgotten(BatchId),
 }
 
-/// The batches of one kind of read.
+/// The batches of one kind of call.
 #[derive(Debug, Clone)]
-pub struct Gathering<K> {
+pub struct Gathering<K, P = ()> {
     max_keys: usize,
-    batches: BTreeMap<BatchId, Batch<K>>,
+    batches: BTreeMap<BatchId, Batch<K, P>>,
     member_batch: BTreeMap<MemberId, BatchId>,
     /// The batch new callers join, if one gathers and has room.
     open: Option<BatchId>,
@@ -91,7 +96,14 @@ pub struct Gathering<K> {
 }
 
 impl<K: Ord + Clone> Gathering<K> {
-    pub fn new(max_keys: usize) -> Gathering<K> {
+    /// A caller asks for `key` (a read: no payload); see [`Gathering::join_with`].
+    pub fn join(&mut self, key: K, priority: Priority) -> Joined {
+        self.join_with(key, (), priority)
+    }
+}
+
+impl<K: Ord + Clone, P: Clone> Gathering<K, P> {
+    pub fn new(max_keys: usize) -> Gathering<K, P> {
         Gathering {
             max_keys: max_keys.max(1),
             batches: BTreeMap::new(),
@@ -102,9 +114,10 @@ impl<K: Ord + Clone> Gathering<K> {
         }
     }
 
-    /// A caller asks for `key`: it joins the gathering batch if that batch has the key or
-    /// room for it, otherwise it opens a batch and sends it.
-    pub fn join(&mut self, key: K, priority: Priority) -> Joined {
+    /// A caller asks for `key` with `payload`: it joins the gathering batch if that batch has
+    /// the key (its payload replaces the one there: the last writer wins) or room for it,
+    /// otherwise it opens a batch and sends it.
+    pub fn join_with(&mut self, key: K, payload: P, priority: Priority) -> Joined {
         let member = MemberId(self.next_member);
         self.next_member += 1;
         // A gathering batch that already has the key (full or not: the key takes no room),
@@ -112,7 +125,7 @@ impl<K: Ord + Clone> Gathering<K> {
         let with_key = self
             .batches
             .iter()
-            .find(|(_, batch)| batch.stage == Stage::Gathering && batch.keys.contains(&key))
+            .find(|(_, batch)| batch.stage == Stage::Gathering && batch.keys.contains_key(&key))
             .map(|(id, _)| *id);
         let with_room = self.open.filter(|id| {
             self.batches.get(id).is_some_and(|batch| {
@@ -128,7 +141,7 @@ impl<K: Ord + Clone> Gathering<K> {
                 self.batches.insert(
                     id,
                     Batch {
-                        keys: BTreeSet::new(),
+                        keys: BTreeMap::new(),
                         members: BTreeMap::new(),
                         stage: Stage::Gathering,
                         sender: member,
@@ -143,7 +156,7 @@ impl<K: Ord + Clone> Gathering<K> {
         let (full, upgraded) = match self.batches.get_mut(&batch_id) {
             Some(batch) => {
                 let before = batch.priority();
-                batch.keys.insert(key);
+                batch.keys.insert(key, payload);
                 batch.members.insert(member, priority);
                 let upgraded = !sends && batch.priority() < before;
                 (batch.keys.len() >= max_keys, upgraded)
@@ -173,7 +186,20 @@ impl<K: Ord + Clone> Gathering<K> {
         if self.open == Some(batch) {
             self.open = None;
         }
-        Some(entry.keys.iter().cloned().collect())
+        Some(entry.keys.keys().cloned().collect())
+    }
+
+    /// The batch's keys with their payloads, in key order (read once it is sealed: nobody
+    /// changes them any more). `None` for a forgotten batch.
+    pub fn entries(&self, batch: BatchId) -> Option<Vec<(K, P)>> {
+        let entry = self.batches.get(&batch)?;
+        Some(
+            entry
+                .keys
+                .iter()
+                .map(|(key, payload)| (key.clone(), payload.clone()))
+                .collect(),
+        )
     }
 
     /// The call answered (or failed): members take their answers.
@@ -407,6 +433,30 @@ mod tests {
         let next = gathering.join("a", OBSERVE);
         assert!(next.sends);
         assert_ne!(next.batch, first.batch);
+    }
+
+    #[test]
+    fn the_last_caller_with_a_key_sets_its_payload() {
+        let mut gathering: Gathering<&str, u32> = Gathering::new(50);
+        let first = gathering.join_with("web-g2", 1, OBSERVE);
+        gathering.join_with("api-g1", 7, OBSERVE);
+        let second = gathering.join_with("web-g2", 2, OBSERVE);
+        assert_eq!(second.batch, first.batch);
+        assert!(!second.sends);
+        assert_eq!(gathering.seal(first.batch), Some(vec!["api-g1", "web-g2"]));
+        assert_eq!(
+            gathering.entries(first.batch),
+            Some(vec![("api-g1", 7), ("web-g2", 2)]),
+            "one payload per key, the last joiner's"
+        );
+        // Sealed: a later write goes to the next batch, the sealed one keeps its payload.
+        let third = gathering.join_with("web-g2", 3, OBSERVE);
+        assert_ne!(third.batch, first.batch);
+        assert_eq!(
+            gathering.entries(first.batch),
+            Some(vec![("api-g1", 7), ("web-g2", 2)])
+        );
+        assert_eq!(gathering.entries(third.batch), Some(vec![("web-g2", 3)]));
     }
 
     #[test]

@@ -28,6 +28,11 @@
 //! The key type is what one caller asks for (a rollout name, a target group ARN); `fetch`
 //! answers a batch of keys in one or more calls (pages), and a key it leaves out of its
 //! answer gets `V::default()` (no groups for that rollout).
+//!
+//! Writes gather the same way ([`Coalescer::get_with`]): a key carries a payload `P` (what to
+//! write for it), the last caller's for a key wins, and `fetch` reads the sealed batch's
+//! payloads with [`Seal::entries`]. The phase records of many fleets share one
+//! `CreateOrUpdateTags` that way (`super::records`).
 
 pub mod gather;
 
@@ -43,18 +48,18 @@ use tokio::time::Instant;
 use self::gather::{BatchId, Gathering, Left, MemberId, Stage};
 use super::budget::Priority;
 
-/// Reads of one kind, gathered into shared calls. `E` is the calls' error, handed to every
-/// member of a failed call.
-pub struct Coalescer<K, V, E> {
+/// Calls of one kind, gathered into shared calls. `E` is the calls' error, handed to every
+/// member of a failed call; `P` is what a caller hands in with its key (`()` for a read).
+pub struct Coalescer<K, V, E, P = ()> {
     /// How long a call waits for others to join before it is sent (its budget wait counts
     /// too: a call held by the rate budget gathers the whole time).
     window: Duration,
     /// The most keys one call may carry.
     max_keys: usize,
-    shared: Arc<Shared<K, V, E>>,
+    shared: Arc<Shared<K, V, E, P>>,
 }
 
-impl<K, V, E> std::fmt::Debug for Coalescer<K, V, E> {
+impl<K, V, E, P> std::fmt::Debug for Coalescer<K, V, E, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Coalescer")
             .field("window", &self.window)
@@ -91,12 +96,12 @@ impl KindStats {
     }
 }
 
-struct Shared<K, V, E> {
-    state: Mutex<State<K, V, E>>,
+struct Shared<K, V, E, P> {
+    state: Mutex<State<K, V, E, P>>,
 }
 
-struct State<K, V, E> {
-    gathering: Gathering<K>,
+struct State<K, V, E, P> {
+    gathering: Gathering<K, P>,
     slots: BTreeMap<BatchId, Slot<K, V, E>>,
     stats: KindStats,
 }
@@ -109,8 +114,8 @@ struct Slot<K, V, E> {
     answer: Option<Result<Arc<BTreeMap<K, V>>, E>>,
 }
 
-impl<K, V, E> Shared<K, V, E> {
-    fn with_state<T>(&self, f: impl FnOnce(&mut State<K, V, E>) -> T) -> T {
+impl<K, V, E, P> Shared<K, V, E, P> {
+    fn with_state<T>(&self, f: impl FnOnce(&mut State<K, V, E, P>) -> T) -> T {
         // Every update under the lock is complete before anything can panic: keep using the
         // state after a panic elsewhere.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -121,34 +126,42 @@ impl<K, V, E> Shared<K, V, E> {
 /// The keys of the call a `fetch` is about to send: reading them seals the batch (nobody
 /// joins it any more). Read them at the last moment, once the budget admitted the call, so
 /// callers arriving while it waited still ride along.
-pub struct Seal<K> {
-    source: Source<K>,
-    keys: OnceLock<Vec<K>>,
+pub struct Seal<K, P = ()> {
+    source: Source<K, P>,
+    sealed: OnceLock<Sealed<K, P>>,
 }
 
-enum Source<K> {
+/// A sealed batch's keys and, in the same order, their payloads.
+struct Sealed<K, P> {
+    keys: Vec<K>,
+    payloads: Vec<P>,
+}
+
+enum Source<K, P> {
     Batch {
-        sealer: Arc<dyn SealBatch<K> + Send + Sync>,
+        sealer: Arc<dyn SealBatch<K, P> + Send + Sync>,
         batch: BatchId,
     },
-    /// Keys fixed in advance (a call outside any batch, or a test's).
-    Fixed(Vec<K>),
+    /// Keys fixed in advance (a call outside any batch, part of a batch's keys, or a test's).
+    Fixed(Vec<(K, P)>),
 }
 
-trait SealBatch<K> {
-    fn seal(&self, batch: BatchId) -> Vec<K>;
+trait SealBatch<K, P> {
+    fn seal(&self, batch: BatchId) -> Vec<(K, P)>;
 }
 
-impl<K, V, E> SealBatch<K> for Shared<K, V, E>
+impl<K, V, E, P> SealBatch<K, P> for Shared<K, V, E, P>
 where
     K: Ord + Clone,
+    P: Clone,
 {
-    fn seal(&self, batch: BatchId) -> Vec<K> {
+    fn seal(&self, batch: BatchId) -> Vec<(K, P)> {
         self.with_state(|state| {
-            let keys = state.gathering.seal(batch).unwrap_or_default();
+            state.gathering.seal(batch);
+            let entries = state.gathering.entries(batch).unwrap_or_default();
             state.stats.calls += 1;
-            state.stats.keys += u64::try_from(keys.len()).unwrap_or(u64::MAX);
-            keys
+            state.stats.keys += u64::try_from(entries.len()).unwrap_or(u64::MAX);
+            entries
         })
     }
 }
@@ -156,19 +169,42 @@ where
 impl<K: Clone> Seal<K> {
     /// Keys fixed in advance: a call nobody else can join.
     pub fn fixed(keys: Vec<K>) -> Seal<K> {
+        Seal::fixed_entries(keys.into_iter().map(|key| (key, ())).collect())
+    }
+}
+
+impl<K: Clone, P: Clone> Seal<K, P> {
+    /// Keys with their payloads fixed in advance: a call nobody else can join (a part of a
+    /// sealed batch's keys, sent again on its own).
+    pub fn fixed_entries(entries: Vec<(K, P)>) -> Seal<K, P> {
         Seal {
-            source: Source::Fixed(keys),
-            keys: OnceLock::new(),
+            source: Source::Fixed(entries),
+            sealed: OnceLock::new(),
         }
+    }
+
+    fn sealed(&self) -> &Sealed<K, P> {
+        self.sealed.get_or_init(|| {
+            let entries = match &self.source {
+                Source::Batch { sealer, batch } => sealer.seal(*batch),
+                Source::Fixed(entries) => entries.clone(),
+            };
+            let (keys, payloads) = entries.into_iter().unzip();
+            Sealed { keys, payloads }
+        })
     }
 
     /// The call's keys, distinct and in order. The first read seals the batch; later reads
     /// (the next pages) answer the same keys.
     pub fn keys(&self) -> &[K] {
-        self.keys.get_or_init(|| match &self.source {
-            Source::Batch { sealer, batch } => sealer.seal(*batch),
-            Source::Fixed(keys) => keys.clone(),
-        })
+        &self.sealed().keys
+    }
+
+    /// The call's keys with their payloads (the last caller's for each key), in key order.
+    /// Seals the batch as [`Seal::keys`] does.
+    pub fn entries(&self) -> impl Iterator<Item = (&K, &P)> {
+        let sealed = self.sealed();
+        sealed.keys.iter().zip(&sealed.payloads)
     }
 }
 
@@ -186,7 +222,32 @@ where
     V: Default + Clone + Send + Sync + 'static,
     E: Clone + Send + 'static,
 {
-    pub fn new(window: Duration, max_keys: usize) -> Coalescer<K, V, E> {
+    /// The answer for `key`, from a call that carries it and whatever else was asked while
+    /// the call gathered. `fetch` is called by whichever member sends the call, with the
+    /// batch's [`Seal`] (read its keys right before sending: that closes the batch) and the
+    /// batch's priority (its most urgent member's). It may be called again before it read the
+    /// keys (the priority rose: the first future is dropped) and by another member after its
+    /// sender gave up; a `fetch` that never reads the keys answers them all the same.
+    ///
+    /// # Cancellation
+    /// Dropping the future leaves the batch; the others are still answered.
+    pub async fn get<F, Fut>(&self, key: K, priority: Priority, fetch: F) -> Result<V, E>
+    where
+        F: Fn(Seal<K>, Priority) -> Fut,
+        Fut: Future<Output = Result<BTreeMap<K, V>, E>>,
+    {
+        self.get_with(key, (), priority, fetch).await
+    }
+}
+
+impl<K, V, E, P> Coalescer<K, V, E, P>
+where
+    K: Ord + Clone + Send + Sync + 'static,
+    V: Default + Clone + Send + Sync + 'static,
+    E: Clone + Send + 'static,
+    P: Clone + Send + Sync + 'static,
+{
+    pub fn new(window: Duration, max_keys: usize) -> Coalescer<K, V, E, P> {
         let max_keys = max_keys.max(1);
         Coalescer {
             window,
@@ -214,23 +275,28 @@ where
         self.shared.with_state(|state| state.stats)
     }
 
-    /// The answer for `key`, from a call that carries it and whatever else was asked while
-    /// the call gathered. `fetch` is called by whichever member sends the call, with the
-    /// batch's [`Seal`] (read its keys right before sending: that closes the batch) and the
-    /// batch's priority (its most urgent member's). It may be called again before it read the
-    /// keys (the priority rose: the first future is dropped) and by another member after its
-    /// sender gave up; a `fetch` that never reads the keys answers them all the same.
+    /// [`Coalescer::get`] for a call that carries a payload per key (a write): `payload` is
+    /// what this caller hands in for `key`; a later caller joining the same gathering batch
+    /// with the same key replaces it (the last writer wins), and both are answered by the one
+    /// call. `fetch` reads the payloads with [`Seal::entries`].
     ///
     /// # Cancellation
-    /// Dropping the future leaves the batch; the others are still answered.
-    pub async fn get<F, Fut>(&self, key: K, priority: Priority, fetch: F) -> Result<V, E>
+    /// Dropping the future leaves the batch; the others are still answered (a gathering
+    /// batch keeps the key and its payload, as it keeps a read's key).
+    pub async fn get_with<F, Fut>(
+        &self,
+        key: K,
+        payload: P,
+        priority: Priority,
+        fetch: F,
+    ) -> Result<V, E>
     where
-        F: Fn(Seal<K>, Priority) -> Fut,
+        F: Fn(Seal<K, P>, Priority) -> Fut,
         Fut: Future<Output = Result<BTreeMap<K, V>, E>>,
     {
         let now = Instant::now();
         let (joined, changed) = self.shared.with_state(|state| {
-            let joined = state.gathering.join(key.clone(), priority);
+            let joined = state.gathering.join_with(key.clone(), payload, priority);
             let slot = state.slots.entry(joined.batch).or_insert_with(|| Slot {
                 window_ends: now + self.window,
                 changed: Arc::new(Notify::new()),
@@ -284,7 +350,7 @@ where
     /// leaves the answer in the batch's slot.
     async fn send<F, Fut>(&self, batch: BatchId, changed: &Notify, fetch: &F)
     where
-        F: Fn(Seal<K>, Priority) -> Fut,
+        F: Fn(Seal<K, P>, Priority) -> Fut,
         Fut: Future<Output = Result<BTreeMap<K, V>, E>>,
     {
         loop {
@@ -313,10 +379,10 @@ where
                 .unwrap_or(Priority::Observation);
             let seal = Seal {
                 source: Source::Batch {
-                    sealer: Arc::clone(&self.shared) as Arc<dyn SealBatch<K> + Send + Sync>,
+                    sealer: Arc::clone(&self.shared) as Arc<dyn SealBatch<K, P> + Send + Sync>,
                     batch,
                 },
-                keys: OnceLock::new(),
+                sealed: OnceLock::new(),
             };
             let mut call = pin!(fetch(seal, priority));
             let finished = loop {
@@ -358,12 +424,12 @@ where
 }
 
 /// A caller's place in its batch, given up when its `get` returns or is dropped.
-struct Membership<'a, K: Ord + Clone, V, E> {
-    shared: &'a Shared<K, V, E>,
+struct Membership<'a, K: Ord + Clone, V, E, P: Clone> {
+    shared: &'a Shared<K, V, E, P>,
     member: MemberId,
 }
 
-impl<K: Ord + Clone, V, E> Drop for Membership<'_, K, V, E> {
+impl<K: Ord + Clone, V, E, P: Clone> Drop for Membership<'_, K, V, E, P> {
     fn drop(&mut self) {
         self.shared.with_state(|state| {
             let batch = state.gathering.batch_of(self.member);
@@ -405,7 +471,8 @@ impl CoalesceStats {
     }
 }
 
-/// The coalesced reads every clone of [`super::AwsClients`] shares.
+/// The coalesced reads every clone of [`super::AwsClients`] shares, and the phase records
+/// gathered the same way.
 #[derive(Debug)]
 pub struct SharedReads {
     /// Each rollout's groups (`zdd:rollout = <name>`), by rollout name.
@@ -415,6 +482,8 @@ pub struct SharedReads {
     /// Each rollout's groups with their lifecycle hooks, for a refresh (Terraform's Read): a
     /// batch is answered once every hook of it is read, so the reads of a wave end together.
     pub refreshed_groups: Coalescer<String, Vec<super::types::AsgInfo>, super::AwsError>,
+    /// The phase records of every rollout, by group: one `CreateOrUpdateTags` for many.
+    pub records: super::records::PhaseRecords,
 }
 
 impl SharedReads {
@@ -423,6 +492,7 @@ impl SharedReads {
             rollout_groups: Coalescer::new(window, ROLLOUTS_PER_CALL),
             target_health: Coalescer::new(window, 1),
             refreshed_groups: Coalescer::new(window, ROLLOUTS_PER_CALL),
+            records: super::records::PhaseRecords::new(window, super::records::GROUPS_PER_CALL),
         }
     }
 
@@ -438,6 +508,12 @@ impl super::AwsClients {
     /// What coalescing saved so far, across every clone (every resource of the apply).
     pub fn coalesce_stats(&self) -> CoalesceStats {
         self.shared().stats()
+    }
+
+    /// Phase records asked for and the `CreateOrUpdateTags` calls that carried them, across
+    /// every clone.
+    pub fn phase_record_stats(&self) -> KindStats {
+        self.shared().records.stats()
     }
 }
 
