@@ -98,7 +98,8 @@ pub use provider::{Provider, Registry};
 pub use resource::{DataSource, PlanChange, Resource};
 pub use schema::{Attribute, AttributeKind, Block, NestedBlock, Nesting, Schema};
 pub use server::{
-    MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, ServeError, ServeOptions, serve, serve_with,
+    MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, RuntimeFlavor, ServeError, ServeOptions, serve, serve_on,
+    serve_with,
 };
 pub use timeouts::Timeouts;
 /// The cancellation token type [`Ctx::cancellation`] returns.

@@ -22,7 +22,13 @@ use zdd_tfplugin::{
 };
 
 fn main() -> ExitCode {
-    zdd_tfplugin::serve("registry.terraform.io/zdd/zddtest", ZddTest::default())
+    // Its resources are file writes and timers: nothing to run in parallel, and one thread
+    // halves the plugin's CPU per RPC (see `RuntimeFlavor::CurrentThread`).
+    zdd_tfplugin::serve_on(
+        zdd_tfplugin::RuntimeFlavor::CurrentThread,
+        "registry.terraform.io/zdd/zddtest",
+        ZddTest::default(),
+    )
 }
 
 #[derive(Default)]
