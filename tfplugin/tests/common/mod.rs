@@ -31,9 +31,14 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new() -> Self {
+        Self::with_provider_dir(Path::new(PROVIDER_BINARY).parent().unwrap())
+    }
+
+    /// A workspace whose `zdd/zddtest` is the `terraform-provider-zddtest` in `provider_dir`
+    /// (the benchmark compares a saved build with the current one).
+    pub fn with_provider_dir(provider_dir: &Path) -> Self {
         let terraform = terraform_binary();
         let dir = tempfile::tempdir().unwrap();
-        let provider_dir = Path::new(PROVIDER_BINARY).parent().unwrap();
         let cli_config = dir.path().join("cli.tfrc");
         std::fs::write(
             &cli_config,
