@@ -19,6 +19,7 @@ use crate::core::backend::{self, Backend, Locking};
 use crate::core::limits::{AwsTimeouts, RunLimits};
 use crate::core::plan;
 use crate::core::progress_view::ViewSettings;
+use crate::core::watch::lock_may_be_left;
 use crate::exit::{LockingError, Outcome};
 use crate::output::Reporter;
 use crate::runner::{StdoutTo, Terraform, chdir_and_subcommand};
@@ -209,12 +210,14 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     .await;
     let ended = SystemTime::now();
     let last_started = watcher.process_started();
+    let lock_may_be_left = lock_may_be_left(watcher.last_terraform_end());
     // Every terraform has exited. Three things at once, none waiting for another's round
     // trips: the tail's end (the rollouts' last lines were read by `Feed::drain` before the
     // verdict; this removes the run's events file and reports skipped lines); one last look at
     // the state (writes between the last tick and terraform's exit); the end of the lease: a
     // lock terraform left would block every later run, so it is removed while the lease is
-    // still ours, then the heartbeat stops and the lease goes.
+    // still ours, then the heartbeat stops and the lease goes. After a clean exit terraform
+    // released its lock itself (`lock_may_be_left`): the lease goes at once.
     let ((), last_look, (lock_left, lease_kept)) = tokio::join!(
         async {
             feed.stop(&reporter).await;
@@ -226,28 +229,33 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             look
         },
         async {
-            let lock_left = match remove_locks_our_terraform_left(
-                &remote,
-                &held,
-                last_started,
-                ended,
-                &reporter,
-            )
-            .await
-            {
-                Ok(left) => left,
-                Err(error) => {
-                    reporter.warn(
-                        "terraform_lock_left",
-                        &format!(
-                            "could not check for a Terraform lock this run's terraform left: \
-                             {error:#}"
-                        ),
-                    );
-                    false
-                }
+            let lock_left = if lock_may_be_left {
+                let left = match remove_locks_our_terraform_left(
+                    &remote,
+                    &held,
+                    last_started,
+                    ended,
+                    &reporter,
+                )
+                .await
+                {
+                    Ok(left) => left,
+                    Err(error) => {
+                        reporter.warn(
+                            "terraform_lock_left",
+                            &format!(
+                                "could not check for a Terraform lock this run's terraform \
+                                 left: {error:#}"
+                            ),
+                        );
+                        false
+                    }
+                };
+                mark("  terraform locks left checked");
+                left
+            } else {
+                false
             };
-            mark("  terraform locks left checked");
             let _ = stop_tx.send(true);
             let _ = heartbeat.await;
             let kept = release(&held, &remote, args.lease_ttl, &reporter).await;
@@ -466,6 +474,7 @@ async fn guarded(
                     "-no-color",
                 ])
                 .await?;
+            watcher.unwatched_terraform_exited(drift.code);
             match drift.code {
                 Some(0) => reporter.info("drift", "no drift after apply"),
                 Some(2) => {

@@ -153,6 +153,8 @@ pub async fn remove_locks_left_by(
 /// Ours are the locks the lease recorded, and a lock the watch never saw (terraform took it
 /// and failed between two looks) taken on this host while the last terraform process ran
 /// (`last_started` to `ended`): the criterion by which the watch records a lock as ours.
+/// Called only when that terraform did not exit cleanly (`core::watch::lock_may_be_left`):
+/// after a clean exit, a lock found by that criterion is someone else's.
 pub async fn remove_locks_our_terraform_left(
     remote: &Remote,
     held: &Held,

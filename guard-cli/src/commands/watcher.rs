@@ -168,6 +168,8 @@ pub struct Watcher {
     process_started: SystemTime,
     /// Processes watched so far.
     processes: u32,
+    /// How the last terraform process ended (`None` until it did, or when its end is unknown).
+    last_end: Option<TerraformEnd>,
     read_timeout: Duration,
     pub interference: bool,
 }
@@ -192,6 +194,7 @@ impl Watcher {
             // The first terraform is started after the watcher is made.
             process_started: SystemTime::now(),
             processes: 0,
+            last_end: None,
             read_timeout: WATCH_READ_TIMEOUT,
             interference: false,
         }
@@ -317,6 +320,22 @@ impl Watcher {
             self.process_started = SystemTime::now();
         }
         self.processes += 1;
+        self.last_end = None;
+    }
+
+    /// How the last terraform process of the run ended, as far as the guard knows.
+    pub fn last_terraform_end(&self) -> Option<TerraformEnd> {
+        self.last_end
+    }
+
+    /// A terraform run to completion without a watch (`plan -refresh-only` after an apply)
+    /// exited with `exit_code`: it is the run's last terraform now. Its output is not scanned,
+    /// so a failed release is known only by its exit code.
+    pub fn unwatched_terraform_exited(&mut self, exit_code: Option<i32>) {
+        self.last_end = Some(TerraformEnd {
+            exit_code,
+            release_failed: false,
+        });
     }
 
     /// One observation of everything, read concurrently. `terraform` is the running process
@@ -513,6 +532,7 @@ impl Watcher {
     /// The verdict on a lock that went missing while terraform ran, now that it ended as `end`
     /// says: a force-unlock made terraform's own release fail, and terraform said so.
     pub(super) fn terraform_exited(&mut self, reporter: &Reporter, end: TerraformEnd) {
+        self.last_end = Some(end);
         let findings: Vec<(String, LockFinding)> = [
             self.dynamodb_lock_name()
                 .zip(self.dynamodb_lock.terraform_exited(end)),

@@ -93,6 +93,19 @@ pub struct TerraformEnd {
     pub release_failed: bool,
 }
 
+/// Whether the last terraform of a run may have left its state lock behind (`None`: no
+/// terraform ended as far as the guard knows, so it may have). Only a clean exit rules it out:
+/// terraform exits 0 only once its own release of the lock went through. A failed release is
+/// an error ("Error releasing the state lock", exit 1), as is a lock write whose answer was lost
+/// and whose retry met the lock it took ("Error acquiring the state lock"); a crash exits
+/// non-zero (Terraform's panic handler 11, Go's runtime 2); a kill leaves no exit code. So the
+/// look for a lock left behind, an AWS round trip before the lease's release at the end of a
+/// run, is made after anything but a clean exit, and a lock someone else took on this host just
+/// after a clean terraform released its own is never mistaken for one left by it.
+pub fn lock_may_be_left(last: Option<TerraformEnd>) -> bool {
+    last.is_none_or(|end| end.exit_code != Some(0) || end.release_failed)
+}
+
 /// Tracks one lock (the DynamoDB item or the S3 lockfile) of one terraform process.
 #[derive(Debug, Default)]
 pub struct LockWatch {
@@ -320,6 +333,31 @@ mod tests {
         assert_eq!(watch.observe(None), None);
         assert_eq!(watch.terraform_exited(exited(1, true)), None);
         assert_eq!(watch.terraform_exited(KILLED), None);
+    }
+
+    #[test]
+    fn only_a_clean_exit_rules_out_a_lock_left_behind() {
+        assert!(!lock_may_be_left(Some(exited(0, false))));
+        for (end, why) in [
+            (
+                Some(exited(1, false)),
+                "a failure (a lock write retried into its own lock)",
+            ),
+            (Some(exited(1, true)), "a failed release"),
+            (
+                Some(exited(2, false)),
+                "Go's crash exit, or changes with -detailed-exitcode",
+            ),
+            (Some(exited(11, false)), "terraform's panic handler"),
+            (Some(KILLED), "killed by a signal"),
+            (
+                Some(exited(0, true)),
+                "a clean exit that still reported a failed release",
+            ),
+            (None, "no terraform end known"),
+        ] {
+            assert!(lock_may_be_left(end), "{why}");
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use crate::guard_support::{Bed, Locking, text};
 use zdd_test_support::{FaultRule, wait_with_timeout};
 
@@ -97,4 +99,63 @@ async fn lock_left_by_a_retried_lock_write(name: &str, retry_latency: Option<Dur
     let next = bed.guard_output(&["run", "--", "apply", "-auto-approve", "-no-color"]);
     assert_eq!(next.status.code(), Some(0), "{}", text(&next));
     bed.assert_nothing_held().await;
+}
+
+/// A terraform that exits 0 released its own lock (a failed release exits 1): a lock found at
+/// the run's end after a clean exit is someone else's, even one taken on this host while the
+/// run's terraform ran (another terraform on the same CI runner, just after ours released).
+/// The guard leaves it alone and the run succeeds; it used to remove it and fail the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_found_after_a_clean_exit_is_someone_elses_and_left_alone() {
+    let bed = Bed::new("lock-after-clean-exit", Locking::DynamoDb, QUICK).await;
+    // Stands in for terraform: held open until the test has taken the lock, then exits 0.
+    let terraform = bed.path("clean-terraform.sh");
+    std::fs::write(
+        &terraform,
+        format!(
+            "#!/bin/sh\n{}\nexit 0\n",
+            zdd_test_support::HOLD_OPEN_COMMAND
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &terraform,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut run = bed
+        .guard(&["run", "--watch-interval", "1m", "--", "plan", "-no-color"])
+        .env("TERRAFORM", &terraform)
+        .spawn()
+        .unwrap();
+    bed.wait_until_held_open(&mut run);
+    // Taken on this host while the guard's terraform runs: by the time and host alone it
+    // could be that terraform's.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let created = humantime::format_rfc3339_nanos(std::time::SystemTime::now());
+    let info = format!(
+        r#"{{"ID":"someone-elses","Operation":"OperationTypePlan","Info":"","Who":"other@{}","Version":"1.15.5","Created":"{created}","Path":"{}"}}"#,
+        host.trim(),
+        bed.lock_id()
+    );
+    bed.dynamodb
+        .put_item()
+        .table_name(bed.table.as_ref().unwrap())
+        .item("LockID", AttributeValue::S(bed.lock_id()))
+        .item("Info", AttributeValue::S(info.clone()))
+        .send()
+        .await
+        .unwrap();
+    bed.release();
+    let output = wait_with_timeout(run, Duration::from_secs(120)).unwrap();
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    assert!(!all.contains("left its lock"), "{all}");
+    let item = bed.dynamo_item(&bed.lock_id()).await;
+    assert_eq!(
+        item.as_ref().and_then(|i| i.get("Info")),
+        Some(&AttributeValue::S(info)),
+        "the other holder's lock is still there:\n{all}"
+    );
+    assert!(!bed.lease_exists().await, "the lease was released:\n{all}");
 }
