@@ -33,7 +33,7 @@ impl AwsClients {
     pub async fn create_asg(&self, spec: &NewAsg) -> Result<AsgInfo, AwsError> {
         let aws = self.for_command();
         let name = spec.name();
-        if let Some(existing) = aws.describe_asg(&name).await? {
+        if let Some(existing) = aws.describe_asg_for_command(&name).await? {
             return adopt_existing(spec, existing);
         }
         let launch_template = LaunchTemplateSpecification::builder()
@@ -88,7 +88,7 @@ impl AwsClients {
             Err(err) if err.code() == Some("AlreadyExists") => {}
             Err(err) => return Err(err),
         }
-        match aws.describe_asg(&name).await? {
+        match aws.describe_asg_for_command(&name).await? {
             Some(created) => adopt_existing(spec, created),
             None => Err(AwsError::Unexpected {
                 operation: "CreateAutoScalingGroup",
@@ -154,7 +154,7 @@ impl AwsClients {
     /// Groups not attached are skipped; detaching from a group that no longer exists is done.
     pub async fn detach_target_groups(&self, name: &str, arns: &[String]) -> Result<(), AwsError> {
         let aws = self.for_command();
-        let attached = match aws.describe_asg(name).await? {
+        let attached = match aws.describe_asg_for_command(name).await? {
             Some(group) => group.target_group_arns,
             None => return Ok(()),
         };
@@ -195,6 +195,59 @@ impl AwsClients {
             .iter()
             .find(|group| group.auto_scaling_group_name() == Some(name))
             .map(asg_info))
+    }
+
+    /// [`AwsClients::describe_asg`] for a command's own read (before a create, an attach, a
+    /// detach, a delete), coalesced ([`super::coalesce`]): the commands of many rollouts sent
+    /// in the same tick (ten fleets creating their new groups at once, each reading its group
+    /// before and after) share one `DescribeAutoScalingGroups` naming their groups, at most
+    /// [`super::coalesce::ROLLOUTS_PER_CALL`] (AWS takes 50 names a call by default). Read one
+    /// by one, twenty such reads at once emptied the budget's burst, and the fleets' next
+    /// looks waited behind them.
+    ///
+    /// # Idempotency
+    /// Read-only.
+    async fn describe_asg_for_command(&self, name: &str) -> Result<Option<AsgInfo>, AwsError> {
+        self.shared()
+            .groups_by_name
+            .get(name.to_string(), self.read_priority(), |batch, priority| {
+                self.with_read_priority(priority)
+                    .describe_groups_by_name(batch)
+            })
+            .await
+    }
+
+    /// The groups of `batch`'s names that exist, all pages; a name left out has no group.
+    async fn describe_groups_by_name(
+        self,
+        batch: Seal<String>,
+    ) -> Result<BTreeMap<String, Option<AsgInfo>>, AwsError> {
+        let mut groups = BTreeMap::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let token = next_token.take();
+            let output = self
+                .autoscaling("DescribeAutoScalingGroups", |client| {
+                    client
+                        .describe_auto_scaling_groups()
+                        .set_auto_scaling_group_names(Some(batch.keys().to_vec()))
+                        .max_records(MAX_RECORDS)
+                        .set_next_token(token)
+                        .send()
+                })
+                .await?;
+            let names = batch.keys();
+            for group in output.auto_scaling_groups().iter().map(asg_info) {
+                if names.binary_search(&group.name).is_ok() {
+                    groups.insert(group.name.clone(), Some(group));
+                }
+            }
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+                _ => break,
+            }
+        }
+        Ok(groups)
     }
 
     /// Every group tagged `zdd:rollout = <rollout>`, ordered by generation (untagged or
@@ -350,7 +403,7 @@ impl AwsClients {
     /// A group that no longer exists (or is already being deleted) counts as deleted.
     pub async fn delete_asg(&self, name: &str, force: bool) -> Result<(), AwsError> {
         let aws = self.for_command();
-        let Some(group) = aws.describe_asg(name).await? else {
+        let Some(group) = aws.describe_asg_for_command(name).await? else {
             return Ok(());
         };
         if group.deleting {
@@ -445,7 +498,12 @@ impl AwsClients {
                     let aws = aws.clone();
                     async move {
                         aws.autoscaling_admitted(admitted, |client| {
-                            client.create_or_update_tags().set_tags(Some(tags)).send()
+                            client
+                                .create_or_update_tags()
+                                .set_tags(Some(tags))
+                                .customize()
+                                .config_override(record_attempts())
+                                .send()
                         })
                         .await
                         .map(|_| ())
@@ -456,13 +514,22 @@ impl AwsClients {
     }
 
     async fn attached_target_groups(&self, name: &str) -> Result<Vec<String>, AwsError> {
-        match self.describe_asg(name).await? {
+        match self.describe_asg_for_command(name).await? {
             Some(group) => Ok(group.target_group_arns),
             None => Err(AwsError::NotFound {
                 what: format!("Auto Scaling group {name}"),
             }),
         }
     }
+}
+
+/// A phase record's call is made once, not retried by the SDK: a record not made is written
+/// again at the rollout's next step anyway, while a retry's backoff would hold the loop of
+/// every rollout whose record shares the call (a group that is gone makes the local AWS
+/// answer 500, which the SDK retries as transient).
+fn record_attempts() -> aws_sdk_autoscaling::config::Builder {
+    aws_sdk_autoscaling::config::Builder::default()
+        .retry_config(aws_sdk_autoscaling::config::retry::RetryConfig::disabled())
 }
 
 /// `tags` as `CreateOrUpdateTags` takes them for group `name` (not propagated to instances).

@@ -352,8 +352,13 @@ mod tests {
     #[derive(Debug, Clone, Default)]
     struct FakeAutoScaling {
         missing: Option<&'static str>,
+        /// A request naming `missing` is answered as the local AWS (moto) answers it: a 500
+        /// with an HTML page, which the SDK would retry as transient.
+        missing_is_a_server_error: bool,
         /// Each request's tags.
         requests: std::sync::Arc<std::sync::Mutex<Vec<TagMembers>>>,
+        /// Each DescribeAutoScalingGroups' body (answered: no such group).
+        describes: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     }
 
     impl FakeAutoScaling {
@@ -412,6 +417,19 @@ mod tests {
             use aws_smithy_types::body::SdkBody;
             let body =
                 String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
+            if body.contains("Action=DescribeAutoScalingGroups") {
+                self.describes.lock().unwrap().push(body);
+                let mut response = HttpResponse::new(
+                    StatusCode::try_from(200).unwrap(),
+                    SdkBody::from(
+                        "<DescribeAutoScalingGroupsResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><DescribeAutoScalingGroupsResult><AutoScalingGroups/></DescribeAutoScalingGroupsResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeAutoScalingGroupsResponse>",
+                    ),
+                );
+                response.headers_mut().insert("content-type", "text/xml");
+                return aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(
+                    response,
+                ));
+            }
             let members = tag_members(&body);
             let refused = self.missing.is_some_and(|missing| {
                 members
@@ -419,7 +437,12 @@ mod tests {
                     .any(|fields| fields.get("ResourceId").map(String::as_str) == Some(missing))
             });
             self.requests.lock().unwrap().push(members);
-            let (status, answer) = if refused {
+            let (status, answer) = if refused && self.missing_is_a_server_error {
+                (
+                    500,
+                    "<!doctype html><title>500 Internal Server Error</title>",
+                )
+            } else if refused {
                 (
                     400,
                     "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>AutoScalingGroup name not found</Message></Error><RequestId>1</RequestId></ErrorResponse>",
@@ -567,6 +590,32 @@ mod tests {
         assert_whole_records(&fake);
     }
 
+    /// The local AWS answers a request naming a group that is gone with a 500, which the SDK
+    /// retries as transient: a record's call is made once (its record is written again at
+    /// the next step anyway), the batch is split all the same, and the others are made.
+    #[tokio::test]
+    async fn a_server_error_for_a_gone_group_is_not_retried_and_still_split() {
+        let names = groups(4);
+        let fake = FakeAutoScaling {
+            missing: Some("fleet-01-g2"),
+            missing_is_a_server_error: true,
+            ..FakeAutoScaling::default()
+        };
+        let aws = clients_of(&fake);
+        let ran = run_in_one_tick(&aws, &names).await;
+        for (group, ran) in &ran {
+            if group == "fleet-01-g2" {
+                assert!(ran.is_err(), "{group}: {ran:?}");
+            } else {
+                assert!(matches!(ran, Ok(Ran::Made)), "{group}: {ran:?}");
+            }
+        }
+        // 4 -> 2 + 2 -> 1 + 1: five requests, each sent once (a retried one would repeat).
+        let requests = fake.groups();
+        assert_eq!(requests.len(), 5, "{requests:?}");
+        assert_whole_records(&fake);
+    }
+
     /// The final record queues for its token even with none free now, and is made.
     #[tokio::test(start_paused = true)]
     async fn the_final_record_waits_for_its_token() {
@@ -588,6 +637,40 @@ mod tests {
             .await
             .expect("the final record is made once a token comes");
         assert_eq!(fake.groups(), vec![vec!["fleet-00-g2".to_string()]]);
+    }
+
+    /// The commands of many rollouts in one tick read their groups by name in one
+    /// DescribeAutoScalingGroups (here five deletes of groups already gone: done, no delete
+    /// call). One by one, ten fleets' creates (a read before and after each) emptied the
+    /// budget's burst and held the fleets' next looks.
+    #[tokio::test]
+    async fn commands_of_many_rollouts_read_their_groups_in_one_call() {
+        let fake = FakeAutoScaling::default();
+        let aws = clients_of(&fake);
+        let names = groups(5);
+        let mut tasks = tokio::task::JoinSet::new();
+        for name in &names {
+            let (aws, name) = (aws.clone(), name.clone());
+            tasks.spawn(async move {
+                let delete = Command::DeleteAsg {
+                    asg: name,
+                    force: false,
+                };
+                run(&aws, &delete).await
+            });
+        }
+        for ran in tasks.join_all().await {
+            assert!(matches!(ran, Ok(Ran::Made)), "{ran:?}");
+        }
+        let describes = fake.describes.lock().unwrap().clone();
+        assert_eq!(describes.len(), 1, "{describes:?}");
+        for name in &names {
+            assert!(
+                describes[0].contains(name.as_str()),
+                "{name}: {describes:?}"
+            );
+        }
+        assert!(fake.requests().is_empty(), "no other call");
     }
 
     /// The bound is seconds, far below the SDK's retries and the 360 s operation bound.

@@ -482,6 +482,9 @@ pub struct SharedReads {
     /// Each rollout's groups with their lifecycle hooks, for a refresh (Terraform's Read): a
     /// batch is answered once every hook of it is read, so the reads of a wave end together.
     pub refreshed_groups: Coalescer<String, Vec<super::types::AsgInfo>, super::AwsError>,
+    /// Groups by name, for the commands' own reads: one `DescribeAutoScalingGroups` names
+    /// many.
+    pub groups_by_name: Coalescer<String, Option<super::types::AsgInfo>, super::AwsError>,
     /// The phase records of every rollout, by group: one `CreateOrUpdateTags` for many.
     pub records: super::records::PhaseRecords,
 }
@@ -492,6 +495,7 @@ impl SharedReads {
             rollout_groups: Coalescer::new(window, ROLLOUTS_PER_CALL),
             target_health: Coalescer::new(window, 1),
             refreshed_groups: Coalescer::new(window, ROLLOUTS_PER_CALL),
+            groups_by_name: Coalescer::new(window, ROLLOUTS_PER_CALL),
             records: super::records::PhaseRecords::new(window, super::records::GROUPS_PER_CALL),
         }
     }
