@@ -124,15 +124,43 @@ struct Side<'a> {
 /// Plans every side `PLAN_REPEATS` times, rotating which goes first in each round, so that
 /// load from other processes on a shared machine hits all alike. Medians, in `sides` order.
 fn interleaved_plans(sides: &[Side]) -> Vec<Duration> {
+    interleaved_plans_with_cpu(sides)
+        .into_iter()
+        .map(|(wall, _)| wall)
+        .collect()
+}
+
+/// CPU time (ms) of this process's reaped children so far, /proc/self/stat cutime + cstime:
+/// a terraform run's own CPU and that of the plugins it started and waited for. In clock
+/// ticks (10 ms), so only a mean over runs is worth printing.
+fn children_cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name in parentheses; cutime and cstime are fields 16 and 17.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields[13].parse::<u64>().unwrap() + fields[14].parse::<u64>().unwrap();
+    ticks as f64 * 10.0
+}
+
+/// [`interleaved_plans`] with the mean CPU (ms) of terraform and its plugins per plan, which
+/// the load from other processes on the machine changes much less than the wall time.
+fn interleaved_plans_with_cpu(sides: &[Side]) -> Vec<(Duration, f64)> {
     let mut samples = vec![Vec::new(); sides.len()];
+    let mut cpu = vec![0.0; sides.len()];
     for repeat in 0..PLAN_REPEATS {
         for turn in 0..sides.len() {
             let index = (turn + repeat) % sides.len();
             let side = &sides[index];
+            let cpu_before = children_cpu_ms();
             samples[index].push(timed(side.ws, &PLAN, side.env));
+            cpu[index] += children_cpu_ms() - cpu_before;
         }
     }
-    samples.into_iter().map(median).collect()
+    samples
+        .into_iter()
+        .map(median)
+        .zip(cpu.into_iter().map(|total| total / PLAN_REPEATS as f64))
+        .collect()
 }
 
 /// Medians for one resource count (ms): TLS on unless named.
@@ -143,6 +171,9 @@ struct Figures {
     plan_refresh_tls_off: (Duration, Duration),
     /// With the saved build: plan= TLS on, TLS off.
     before: Option<(Duration, Duration)>,
+    /// Mean CPU (ms) of terraform and its plugins per plan=: ours TLS on, baseline, ours TLS
+    /// off, baseline TLS off, then the saved build's TLS on and off.
+    plan_refresh_cpu: Vec<f64>,
 }
 
 /// Plan of new resources, apply, plan over the applied ones with TLS on and off: ours (and
@@ -200,13 +231,15 @@ fn measure(count: usize, before_dir: Option<&PathBuf>) -> Figures {
             env: TLS_OFF,
         });
     }
-    let refreshed = interleaved_plans(&sides);
+    let (refreshed, plan_refresh_cpu): (Vec<Duration>, Vec<f64>) =
+        interleaved_plans_with_cpu(&sides).into_iter().unzip();
     Figures {
         plan_create: (created[0], created[1]),
         apply: (mine_apply, base_apply),
         plan_refresh: (refreshed[0], refreshed[1]),
         plan_refresh_tls_off: (refreshed[2], refreshed[3]),
         before: before.as_ref().map(|_| (refreshed[4], refreshed[5])),
+        plan_refresh_cpu,
     }
 }
 
@@ -295,18 +328,21 @@ fn quantiles(mut times: Vec<f64>) -> (f64, f64) {
     )
 }
 
-/// Exec to handshake line (ms): median, p95.
-fn cold_start_ms(samples: usize, tls: bool) -> (f64, f64) {
-    let times = (0..samples)
+/// Exec to handshake line (ms): median, p95 of the wall time, and the median of the plugin's
+/// CPU until then (with AutoMTLS that includes making the server key and certificate).
+fn cold_start_ms(samples: usize, tls: bool) -> (f64, f64, f64) {
+    let (times, cpu): (Vec<f64>, Vec<f64>) = (0..samples)
         .map(|_| {
             let started = Instant::now();
             let plugin = start(common::PROVIDER_BINARY, tls);
             let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+            let cpu = cpu_ns(plugin.child.id()) as f64 / 1e6;
             stop(plugin);
-            elapsed
+            (elapsed, cpu)
         })
-        .collect();
-    quantiles(times)
+        .unzip();
+    let (median, p95) = quantiles(times);
+    (median, p95, quantiles(cpu).0)
 }
 
 /// A gRPC channel to the plugin as Terraform dials it: plain, or TLS presenting the P-521
@@ -446,12 +482,12 @@ async fn server_cpu_per_connection_ms(tls: bool, connections: u32) -> f64 {
 }
 
 /// The plugin's own CPU (us) per small RPC (GetResourceIdentitySchemas: the gRPC stack and
-/// the provider service, no resource code), `callers` at a time over one plain connection as
-/// Terraform's walk sends them (its parallelism is 10).
-async fn server_cpu_per_rpc_us(binary: &str, callers: usize, calls_each: usize) -> f64 {
+/// the provider service, no resource code), `callers` at a time over one connection as
+/// Terraform's walk sends them (its parallelism is 10), plain or over AutoMTLS.
+async fn server_cpu_per_rpc_us(binary: &str, tls: bool, callers: usize, calls_each: usize) -> f64 {
     use zdd_tfplugin::proto::tfplugin6::get_resource_identity_schemas::Request;
     use zdd_tfplugin::proto::tfplugin6::provider_client::ProviderClient;
-    let plugin = start(binary, false);
+    let plugin = start(binary, tls);
     let channel = dial(&plugin).await;
     schema(channel.clone()).await;
     let cpu_before = cpu_ns(plugin.child.id());
@@ -542,6 +578,7 @@ fn main() {
     let peak = Arc::new(AtomicU64::new(0));
     let watcher = watch_peak_rss(stop_watch.clone(), peak.clone());
     let mut befores = Vec::new();
+    let mut cpu_lines = Vec::new();
     let counts: Vec<usize> = match std::env::var(COUNTS_VARIABLE) {
         Ok(list) => list
             .split(',')
@@ -570,6 +607,27 @@ fn main() {
             ratio(figures.plan_refresh_tls_off),
             ms(plan_tls) - ms(plan_plain),
         );
+        let cpu = &figures.plan_refresh_cpu;
+        cpu_lines.push(format!(
+            "{count:>6} | ours {:>6.0} tf_data {:>6.0} ratio {:>5.2} | noTLS ours {:>6.0} tf_data {:>6.0} ratio {:>5.2}{}",
+            cpu[0],
+            cpu[1],
+            cpu[0] / cpu[1],
+            cpu[2],
+            cpu[3],
+            cpu[2] / cpu[3],
+            if cpu.len() == 6 {
+                format!(
+                    " | before {:>6.0} ratio {:>5.2}, noTLS {:>6.0} ratio {:>5.2}",
+                    cpu[4],
+                    cpu[4] / cpu[1],
+                    cpu[5],
+                    cpu[5] / cpu[3]
+                )
+            } else {
+                String::new()
+            }
+        ));
         if let Some((tls, plain)) = figures.before {
             befores.push((
                 count,
@@ -584,6 +642,12 @@ fn main() {
     println!(
         "plan+ = plan of N new resources; plan= = plan over N existing (refresh, no changes); noTLS = plan= with TF_DISABLE_PLUGIN_TLS=1 on both sides (a measurement split, not a setting for users); TLS ms = plan= minus noTLS, ours; medians of {PLAN_REPEATS} interleaved runs, rotating which side goes first"
     );
+    println!(
+        "CPU of terraform and its plugins per plan= (ms, mean of {PLAN_REPEATS}, 10 ms ticks):"
+    );
+    for line in cpu_lines {
+        println!("{line}");
+    }
     for (count, tls, plain) in befores {
         println!("before, {count}: plan= ratio {tls:.2}, noTLS ratio {plain:.2} (same runs)");
     }
@@ -591,10 +655,10 @@ fn main() {
         "peak RSS of a provider process (VmHWM, sampled): {:.1} MiB",
         peak.load(Ordering::Relaxed) as f64 / 1024.0
     );
-    let (median_ms, p95_ms) = cold_start_ms(20, true);
-    let (plain_median_ms, plain_p95_ms) = cold_start_ms(20, false);
+    let (median_ms, p95_ms, cpu_ms) = cold_start_ms(20, true);
+    let (plain_median_ms, plain_p95_ms, plain_cpu_ms) = cold_start_ms(20, false);
     println!(
-        "cold start to handshake line (20 runs): AutoMTLS median {median_ms:.1} ms, p95 {p95_ms:.1} ms; plain median {plain_median_ms:.1} ms, p95 {plain_p95_ms:.1} ms"
+        "cold start to handshake line (20 runs): AutoMTLS median {median_ms:.1} ms, p95 {p95_ms:.1} ms (plugin CPU {cpu_ms:.2} ms); plain median {plain_median_ms:.1} ms, p95 {plain_p95_ms:.1} ms (CPU {plain_cpu_ms:.2} ms)"
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -606,12 +670,19 @@ fn main() {
         println!(
             "plugin CPU per connection + GetProviderSchema (200 connections): TLS {tls_cpu:.2} ms, plain {plain_cpu:.2} ms"
         );
-        let rpc_us = server_cpu_per_rpc_us(common::PROVIDER_BINARY, 10, 400).await;
-        println!("plugin CPU per small RPC (10 callers x 400, plain): {rpc_us:.1} us");
-        if let Some(dir) = &before_dir {
-            let binary = dir.join("terraform-provider-zddtest");
-            let rpc_us = server_cpu_per_rpc_us(binary.to_str().unwrap(), 10, 400).await;
-            println!("before: plugin CPU per small RPC {rpc_us:.1} us");
+        for (binary, label) in std::iter::once((PathBuf::from(common::PROVIDER_BINARY), ""))
+            .chain(
+                before_dir
+                    .iter()
+                    .map(|dir| (dir.join("terraform-provider-zddtest"), "before: ")),
+            )
+        {
+            let binary = binary.to_str().unwrap();
+            let plain_us = server_cpu_per_rpc_us(binary, false, 10, 400).await;
+            let tls_us = server_cpu_per_rpc_us(binary, true, 10, 400).await;
+            println!(
+                "{label}plugin CPU per small RPC (10 callers x 400, one connection): plain {plain_us:.1} us, TLS {tls_us:.1} us"
+            );
         }
         let (median_ms, p95_ms) = shutdown_to_exit_ms(common::PROVIDER_BINARY, 20).await;
         println!("Shutdown to exit (20 runs): median {median_ms:.1} ms, p95 {p95_ms:.1} ms");
