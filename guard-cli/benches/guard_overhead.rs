@@ -55,9 +55,13 @@
 //!   1.32 / 1.28 (40.0 ms 1.12 / 30.6 ms 1.10); 1.31 / 1.07 (36.2 ms 1.10 / 32.3 ms 1.11). In
 //!   the 1.15 run's breakdown (load 3.3): terraform spawned at 14.8 ms (S3 client built 7.2,
 //!   lease acquired 13.0), exit to return 8.9 ms (last look 5.1, lease released 8.4). Under
-//!   load 4-7 the ratios of medians exceed the own part by 50-75 ms in three of four beds:
-//!   terraform's spawn-to-exit under the guard then longer than bare, which the A/B runs at
-//!   load 2.5 did not show; not settled (more paired runs at that load needed).
+//!   load 4-7 the ratios of medians exceeded the own part by 50-75 ms in three of four beds, as
+//!   if terraform ran slower under the guard there; paired A/B at load 4.2-5.4 (21 rounds,
+//!   each round's terraform spawn-to-exit under the guard less that round's bare plan,
+//!   median; the span starts after the spawn's fork and exec, ~1-1.5 ms that bare includes):
+//!   -3.4 ms DynamoDB, -7.0 lockfile; with no first look -9.0 / -9.0. Not slower:
+//!   those gaps are unpaired medians of noisy samples. Same A/B, wall time: guard 273.8 vs
+//!   bare 249.0 ms (1.10), 224.6 vs 212.0 (1.06); exit to return 9.6 / 8.5 ms.
 //! - the floor, and whose it is: the lease write and the release (one AWS round trip each,
 //!   safety: lease before terraform, release always) and the last look beside the release;
 //!   the SDK's TLS roots ~4 ms (bare terraform on the local AWS's http endpoint never loads
