@@ -67,7 +67,7 @@ async fn hanging_remote(url: &str) -> Remote {
                 .force_path_style(true)
                 .build(),
         ),
-        dynamodb: aws_sdk_dynamodb::Client::new(&shared),
+        dynamodb: Some(aws_sdk_dynamodb::Client::new(&shared)),
     };
     Remote::with_clients(&clients, backend, "default")
 }

@@ -72,10 +72,12 @@ impl Remote {
     pub fn with_clients(clients: &Clients, backend: S3Backend, workspace: &str) -> Remote {
         let state_key = backend.state_key(workspace);
         let s3 = S3State::new(clients.s3.clone(), &backend.bucket);
+        // `Clients` has a DynamoDB client exactly when the backend names a lock table.
         let dynamodb = backend
             .dynamodb_table
             .as_deref()
-            .map(|table| DynamoLocks::new(clients.dynamodb.clone(), table));
+            .zip(clients.dynamodb.as_ref())
+            .map(|(table, client)| DynamoLocks::new(client.clone(), table));
         let lease = match &dynamodb {
             Some(locks) => LeaseStore::Dynamo {
                 locks: locks.clone(),

@@ -582,11 +582,11 @@ mod tests {
                     .behavior_version(BehaviorVersion::latest())
                     .build(),
             ),
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+            dynamodb: Some(aws_sdk_dynamodb::Client::from_conf(
                 aws_sdk_dynamodb::Config::builder()
                     .behavior_version(BehaviorVersion::latest())
                     .build(),
-            ),
+            )),
         };
         let backend = S3Backend {
             bucket: "state".into(),
