@@ -18,6 +18,16 @@
 //! resource's first look also reads its target group's settings (DescribeTargetGroups,
 //! DescribeTargetGroupAttributes), its scaling policies (DescribePolicies) and each new
 //! group's lifecycle hooks (DescribeLifecycleHooks), as the provider's observer does.
+//! The phase records (`Command::RecordPhase`) go through the provider's own gatherer
+//! (`aws::records::PhaseRecords`, as `AwsClients::record_phase` drives it): the records of
+//! every resource asked for within a 20 ms window share one CreateOrUpdateTags and one token;
+//! a loop's record is made only if a token is free at once, otherwise the engine is told it
+//! was not made (`Rollout::command_not_made`) and issues it again at its next step, as the
+//! driver's `execute::run`; the final record queues for its token. `ZDD_SCALE_RECORDS=defer`
+//! (each record its own call, made only if a token is free: main at f9099a1) and `=wait`
+//! (each record its own call, queued: before 099cf5b) run the earlier ways side by side.
+//! Not modelled: the commands' own reads by name (a create's DescribeAutoScalingGroups
+//! before and after, coalesced in the provider since fc92172): a command here is one call.
 //! Simplification: a look reads its world once when it starts (one `World::observe`), and
 //! each of its calls answers from that snapshot, so an answer is at most the look's budget
 //! wait old (the real one is read when AWS answers).
@@ -95,8 +105,38 @@
 //!   uncoalesced DescribeAutoScalingGroups (14/s) beside the first looks' hooks at 5/s; the
 //!   provider always coalesces (0 in those rows).
 //!
+//! Batched phase records (2026-12-03, helper W; the same binary run three times with
+//! `ZDD_SCALE_RECORDS=wait|defer|batch`, side by side; virtual time, so the machine's load,
+//! 2 cores shared with three other helpers' builds, does not move it). Wall/floor with
+//! coalescing on, and CreateOrUpdateTags calls per resource:
+//!
+//! ```text
+//!  inst   10 resources: wait -> defer -> batch            50 resources: wait -> defer -> batch
+//!     2   166 (9.0) -> 166 (8.9) -> 166 (5.9)  floor 166   802 (9.0) -> 802 (8.7) -> 802 (7.7)  floor 799
+//!    20   175 (9.0) -> 172 (8.1) -> 172 (4.7)  floor 170   854 (9.0) -> 854 (8.4) -> 854 (6.8)  floor 849
+//!   200   182 (9.0) -> 177 (7.9) -> 174 (5.0)  floor 172   872 (9.0) -> 870 (7.5) -> 870 (5.3)  floor 861
+//!  1000   182 (9.0) -> 177 (7.9) -> 174 (5.0)  floor 172   876 (9.0) -> 870 (7.4) -> 870 (5.5)  floor 861
+//! ```
+//!
+//! - Ten fleets of 200 and 1,000 instances: 182 s (queued records) -> 177 s (deferred) ->
+//!   174 s batched, the floor + one poll; the goal is met to within the table's rounding.
+//!   CreateOrUpdateTags per resource 9 -> 7.9 -> 5.0. With the records' budget lifted
+//!   (`autoscaling:CreateOrUpdateTags=100/s burst 100`) the same rows take 174 s and 868 s:
+//!   the records no longer cost wall time. A batch holds few records (5.0 calls per resource
+//!   for 9 records): the fleets' steps spread over their DescribeTargetHealth reads (one per
+//!   fleet, 6/s), so a 20 ms window catches two or three.
+//! - What is left at 50 resources (870 s against 861 s, 9 s over five waves of ten) is
+//!   Elastic Load Balancing's budgets: with `elasticloadbalancing:*` lifted, 860 s (met), and
+//!   with DescribeTargetHealth alone lifted, 860 s too; lifting DescribeTargetGroups and its
+//!   attributes changes nothing (870 s). DescribeTargetHealth's 6/s is what ten fleets looking
+//!   every 2 s need (5.3/s) with little to spare when a new resource's first looks join a
+//!   running wave; ELB's describes share 10/s (ours take 9/s), so there is no room to raise
+//!   it. At 10 resources, 174 s with ELB lifted, 173 s with every Auto Scaling budget lifted,
+//!   172 s with everything lifted.
+//!
 //! Run: `cargo bench -p terraform-provider-zdd --bench scale`. `ZDD_AWS_RATE_LIMITS` sets the
-//! budget as for the provider; `ZDD_SCALE_FLEETS=2,1000` runs only those fleet sizes.
+//! budget as for the provider; `ZDD_SCALE_FLEETS=2,1000` runs only those fleet sizes;
+//! `ZDD_SCALE_RECORDS=defer|wait` writes the phase records an earlier way.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -104,8 +144,10 @@ use std::time::Duration;
 
 use terraform_provider_zdd::aws::budget::{
     AUTOSCALING, Api, CLOUDWATCH, ELBV2, Priority, RateBudget, RateLimit, RateLimits, TokenBucket,
+    TokenWait,
 };
 use terraform_provider_zdd::aws::coalesce::{Coalescer, DEFAULT_WINDOW, ROLLOUTS_PER_CALL, Seal};
+use terraform_provider_zdd::aws::records::{GROUPS_PER_CALL, PhaseRecords, Recorded};
 use terraform_provider_zdd::driver::tick;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -131,6 +173,35 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(6 * 3600);
 
 const DESCRIBE_GROUPS: Api = Api::new(AUTOSCALING, "DescribeAutoScalingGroups");
 const TARGET_HEALTH: Api = Api::new(ELBV2, "DescribeTargetHealth");
+const CREATE_OR_UPDATE_TAGS: Api = Api::new(AUTOSCALING, "CreateOrUpdateTags");
+/// How phase records are written: `batch` (the default), `defer` or `wait` ([`RecordsMode`]).
+const RECORDS_ENV: &str = "ZDD_SCALE_RECORDS";
+
+/// How the harness writes the phase records (`Command::RecordPhase`): the provider's way, or
+/// an earlier one, to compare them side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecordsMode {
+    /// The provider's (`AwsClients::record_phase`): the records of every resource gathered
+    /// by its `PhaseRecords` into shared CreateOrUpdateTags calls, made only if a token is
+    /// free at once (not made: the engine issues them again at the next step), the final
+    /// record queued for its token.
+    Batch,
+    /// Before the gathering (main at f9099a1): each record its own call, made only if a token
+    /// is free at once.
+    Defer,
+    /// Before deferral (main before 099cf5b): each record its own call, queued for its token.
+    Wait,
+}
+
+impl RecordsMode {
+    fn from_env() -> RecordsMode {
+        match std::env::var(RECORDS_ENV).as_deref() {
+            Ok("defer") => RecordsMode::Defer,
+            Ok("wait") => RecordsMode::Wait,
+            _ => RecordsMode::Batch,
+        }
+    }
+}
 
 /// AWS's own throttling of one account: a bucket per API, or one bucket shared by a family.
 fn account_bucket(api: Api) -> (&'static str, RateLimit) {
@@ -182,6 +253,9 @@ struct Shared {
     budget: RateBudget,
     groups: Coalescer<usize, Vec<AsgObservation>, String>,
     targets: Coalescer<(usize, String), Vec<TargetObservation>, String>,
+    /// The provider's gatherer of phase records.
+    records: PhaseRecords,
+    records_mode: RecordsMode,
     account: Mutex<Account>,
     /// Each resource's world as its current look read it.
     snapshots: Mutex<BTreeMap<usize, Observation>>,
@@ -207,6 +281,64 @@ impl Shared {
                 return;
             }
             tokio::time::sleep(THROTTLE_BACKOFF).await;
+        }
+    }
+
+    /// Writes a phase record as `records_mode` says; `wait` is the provider's: the loop's
+    /// records [`TokenWait::IfFreeNow`], the final one [`TokenWait::Queue`].
+    async fn record_phase(&self, command: &Command, wait: TokenWait) -> Recorded {
+        let Command::RecordPhase { asg, .. } = command else {
+            return Recorded::NotMade;
+        };
+        let queued = wait == TokenWait::Queue;
+        match self.records_mode {
+            RecordsMode::Wait => {
+                self.call(CREATE_OR_UPDATE_TAGS, Priority::Command).await;
+                Recorded::Made
+            }
+            RecordsMode::Defer if queued => {
+                self.call(CREATE_OR_UPDATE_TAGS, Priority::Command).await;
+                Recorded::Made
+            }
+            RecordsMode::Defer => {
+                if self.budget.try_admit(CREATE_OR_UPDATE_TAGS) {
+                    self.send(CREATE_OR_UPDATE_TAGS).await;
+                    Recorded::Made
+                } else {
+                    Recorded::NotMade
+                }
+            }
+            RecordsMode::Batch => {
+                let tags = command
+                    .phase_record_tags()
+                    .into_iter()
+                    .map(|(key, value)| (key.to_string(), value))
+                    .collect();
+                self.records
+                    .record(
+                        asg,
+                        tags,
+                        wait,
+                        |wait| async move {
+                            match wait {
+                                TokenWait::Queue => {
+                                    self.budget
+                                        .admit(CREATE_OR_UPDATE_TAGS, Priority::Command)
+                                        .await;
+                                    Some(())
+                                }
+                                TokenWait::IfFreeNow => {
+                                    self.budget.try_admit(CREATE_OR_UPDATE_TAGS).then_some(())
+                                }
+                            }
+                        },
+                        |(), _records| async move {
+                            self.send(CREATE_OR_UPDATE_TAGS).await;
+                            Ok(())
+                        },
+                    )
+                    .await
+            }
         }
     }
 
@@ -443,9 +575,12 @@ async fn roll_out_inner(shared: &Shared, index: usize, desired: u32) -> Result<(
         let decision = rollout.step(&observation, now);
         if let Some(outcome) = decision.outcome {
             for command in decision.commands.iter().filter(|c| c.is_informational()) {
-                shared.call(command_api(command), Priority::Command).await;
-                fleet.world.advance_to(fleet.world_now());
-                let _ = fleet.world.submit(command);
+                // The final record: queued for its token, as the driver's.
+                let recorded = shared.record_phase(command, TokenWait::Queue).await;
+                if matches!(recorded, Recorded::Made) {
+                    fleet.world.advance_to(fleet.world_now());
+                    let _ = fleet.world.submit(command);
+                }
             }
             return match outcome {
                 Outcome::Succeeded { .. } => Ok(()),
@@ -454,6 +589,22 @@ async fn roll_out_inner(shared: &Shared, index: usize, desired: u32) -> Result<(
         }
         metrics_since = decision.metrics_since;
         for command in &decision.commands {
+            if matches!(command, Command::RecordPhase { .. }) {
+                // As the driver's `execute::run`: made only if a token is free at once.
+                match shared.record_phase(command, TokenWait::IfFreeNow).await {
+                    Recorded::Made => {
+                        fleet.world.advance_to(fleet.world_now());
+                        if let Err(error) = fleet.world.submit(command) {
+                            rollout.command_failed(command, fleet.world_now(), &error);
+                        }
+                    }
+                    Recorded::NotMade => rollout.command_not_made(command),
+                    Recorded::Failed(error) => {
+                        rollout.command_failed(command, fleet.world_now(), &error.to_string());
+                    }
+                }
+                continue;
+            }
             shared.call(command_api(command), Priority::Command).await;
             fleet.world.advance_to(fleet.world_now());
             if let Err(error) = fleet.world.submit(command) {
@@ -508,6 +659,8 @@ fn run(count: usize, desired: u32, coalesce: bool, seeds_from: usize) -> RunResu
             budget: RateBudget::new(RateLimits::from_env()),
             groups: Coalescer::new(window, max_keys),
             targets: Coalescer::new(window, 1),
+            records: PhaseRecords::new(window, if coalesce { GROUPS_PER_CALL } else { 1 }),
+            records_mode: RecordsMode::from_env(),
             account: Mutex::new(Account::default()),
             snapshots: Mutex::new(BTreeMap::new()),
             origin: Instant::now(),
@@ -585,13 +738,15 @@ fn main() {
     let limits = RateLimits::from_env();
     let watched = [DESCRIBE_GROUPS, TARGET_HEALTH];
     println!(
-        "blue/green rollouts, {PARALLELISM} at a time, polls capped at {} s on the provider-wide grid, budget: DescribeAutoScalingGroups {}, DescribeTargetHealth {}",
+        "blue/green rollouts, {PARALLELISM} at a time, polls capped at {} s on the provider-wide grid, budget: DescribeAutoScalingGroups {}, DescribeTargetHealth {}, CreateOrUpdateTags {}; phase records: {:?}",
         MAX_POLL.as_secs(),
         limits.limit(DESCRIBE_GROUPS),
-        limits.limit(TARGET_HEALTH)
+        limits.limit(TARGET_HEALTH),
+        limits.limit(CREATE_OR_UPDATE_TAGS),
+        RecordsMode::from_env()
     );
     println!(
-        "{:>4} {:>5} {:<4} | {:>8} {:>8} {:>6} | {:>9} {:>9} | {:>9} {:>9} | {:>9} | {:>8} | {:<5}",
+        "{:>4} {:>5} {:<4} | {:>8} {:>8} {:>6} | {:>9} {:>9} {:>8} | {:>9} {:>9} | {:>9} | {:>8} | {:<5}",
         "res",
         "inst",
         "coal",
@@ -600,13 +755,14 @@ fn main() {
         "ratio",
         "calls/res",
         "DASG/res",
+        "tags/res",
         "DASG pk/s",
         "DTH pk/s",
         "throttled",
         "RSS MiB",
         "goals"
     );
-    println!("{}", "-".repeat(124));
+    println!("{}", "-".repeat(135));
     let mut problems = Vec::new();
     let mut missed = Vec::new();
     let fleets: Vec<u32> = match std::env::var(FLEETS_ENV) {
@@ -640,12 +796,16 @@ fn main() {
                         .max()
                         .unwrap_or(0)
                 };
-                let describe_groups: u64 = account
-                    .per_second
-                    .iter()
-                    .filter(|((a, _), _)| *a == DESCRIBE_GROUPS)
-                    .map(|(_, n)| *n)
-                    .sum();
+                let calls_of = |api: Api| -> u64 {
+                    account
+                        .per_second
+                        .iter()
+                        .filter(|((a, _), _)| *a == api)
+                        .map(|(_, n)| *n)
+                        .sum()
+                };
+                let describe_groups = calls_of(DESCRIBE_GROUPS);
+                let tag_writes = calls_of(CREATE_OR_UPDATE_TAGS);
                 let mut goals = Vec::new();
                 if result.wall > floor + MAX_POLL {
                     goals.push(format!(
@@ -670,7 +830,7 @@ fn main() {
                     String::new()
                 };
                 println!(
-                    "{:>4} {:>5} {:<4} | {:>8.0} {:>8.0} {:>6.3} | {:>9.1} {:>9.1} | {:>9} {:>9} | {:>9} | {:>8} | {:<5}",
+                    "{:>4} {:>5} {:<4} | {:>8.0} {:>8.0} {:>6.3} | {:>9.1} {:>9.1} {:>8.1} | {:>9} {:>9} | {:>9} | {:>8} | {:<5}",
                     count,
                     desired,
                     if coalesce { "on" } else { "off" },
@@ -679,6 +839,7 @@ fn main() {
                     result.wall.as_secs_f64() / floor.as_secs_f64().max(f64::MIN_POSITIVE),
                     account.calls as f64 / count as f64,
                     describe_groups as f64 / count as f64,
+                    tag_writes as f64 / count as f64,
                     peak(DESCRIBE_GROUPS),
                     peak(TARGET_HEALTH),
                     account.throttled,
@@ -699,7 +860,7 @@ fn main() {
         "floor = each resource alone in this harness, scheduled {PARALLELISM} at a time in order (10 or fewer: the slowest alone); ratio = wall / floor"
     );
     println!(
-        "calls/res = AWS calls answered per resource (DASG/res: DescribeAutoScalingGroups); pk/s = most calls in one second of virtual time (budget: rate + burst at most)"
+        "calls/res = AWS calls answered per resource (DASG/res: DescribeAutoScalingGroups, tags/res: CreateOrUpdateTags); pk/s = most calls in one second of virtual time (budget: rate + burst at most)"
     );
     println!(
         "goals = wall <= floor + one poll interval ({} s), peak calls per second inside the budget, zero throttled calls",
