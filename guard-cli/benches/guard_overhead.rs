@@ -45,6 +45,8 @@
 //!   (`core::watch::lock_may_be_left`: terraform exits 0 only once its own release went
 //!   through). Paired A/B (15 rounds, load 2.5), terraform's exit to the guard's return:
 //!   DynamoDB 8.5 ms vs 11.9 with the check, lockfile 8.6 vs 13.6.
+//! - change: no DynamoDB client for a backend without a lock table (`Clients::dynamodb`): the
+//!   breakdown's S3-to-DynamoDB client step, 0.3-0.5 ms, is gone from lockfile runs.
 //! - tried, not kept: loading the TLS roots on a thread from the start of `run` (the window
 //!   before the first client is ~1 ms; under load the thread took the cores from the set-up:
 //!   backend resolved 0.9 -> 2.0 ms, AWS config loaded 10.9 -> 10.6, medians of 15).
@@ -62,6 +64,12 @@
 //!   -3.4 ms DynamoDB, -7.0 lockfile; with no first look -9.0 / -9.0. Not slower:
 //!   those gaps are unpaired medians of noisy samples. Same A/B, wall time: guard 273.8 vs
 //!   bare 249.0 ms (1.10), 224.6 vs 212.0 (1.06); exit to return 9.6 / 8.5 ms.
+//! - after both changes (11:03-11:04, load 3.3-3.6), two runs, DynamoDB / lockfile: bare
+//!   214.0 vs guard 250.3 ms (1.17, own part 24.9 ms 1.12) / 264.5 vs 291.3 (1.10, 30.1 ms
+//!   1.11); 293.9 vs 327.3 (1.11, 30.1 ms 1.10) / 236.8 vs 257.2 (1.09, 26.2 ms 1.11).
+//!   Breakdown (the first DynamoDB run): S3 client built 6.2 ms, DynamoDB client 6.6, lease
+//!   acquired 11.3, terraform spawned 12.3; exited to runtime dropped 8.2 ms (lockfile:
+//!   spawned at 14.1, exit path 11.7). `--version` 2.9 ms.
 //! - the floor, and whose it is: the lease write and the release (one AWS round trip each,
 //!   safety: lease before terraform, release always) and the last look beside the release;
 //!   the SDK's TLS roots ~4 ms (bare terraform on the local AWS's http endpoint never loads
