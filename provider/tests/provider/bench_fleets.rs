@@ -91,14 +91,48 @@
 //!   peaks 13-14 of 15), and 1-2 throttles retried (the local AWS's shared Auto Scaling bucket).
 //! - 20 instances cost what 2 do (the health model's waits do not grow with the fleet).
 //!   Peak RSS of the bench process (SDK clients, runtime, test binary) 31-43 MiB.
+//! - Batched phase records and what followed (2026-12-03 10:17-11:08 UTC, helper W; loaded
+//!   machine: 2 cores shared with two other helpers' benches and builds, load average 4-5;
+//!   debug build; each line one whole run of this bench, `before` built from main at f9099a1
+//!   in a worktree and run just before the others). Wall of the ten `shared` fleets (2 / 20
+//!   instances) against one fleet alone (23.9-24.0 s in every run), CreateOrUpdateTags per
+//!   resource, and the slowest fleet's spans where they differ from one fleet's (alone: first
+//!   look 0.1, launching 1.6-1.8, waiting_for_healthy 10.0, detaching_old 1.0, draining_old
+//!   10.0, deleting_old 1.0; printed under the table):
+//!
+//! ```text
+//!  run                                            wall 2 / 20     tags/res   slowest fleet's spans (s)
+//!  before (f9099a1: records deferred)             27.9s / 27.4s   6.0 / 5.9  -
+//!  + records batched (ad34870)                    27.1s / 26.8s   4.7 / 4.7  first look 2.2-2.3, launching 2.4-2.7
+//!  + commands' by-name reads coalesced (fc92172)  26.8s / 27.2s   4.3 / 5.3  first look 2.3-2.9, launching 2.2-2.4
+//!  + DescribePolicies burst 10                    27.0s / 26.8s   4.2 / 4.4  first look 0.5-1.0, launching 3.9-4.0
+//!  + CreateAutoScalingGroup burst 10              25.5s / 26.1s   4.3 / 4.7  launching 2.4 / detaching_old 2.4, draining_old 10.6
+//! ```
+//!
+//!   The records' own cost is gone: with them batched, every span after launching matches
+//!   one fleet's, and CreateOrUpdateTags is held 2 calls for 0.3-0.6 s in all (9-10 calls,
+//!   8-11 s before). Ten fleets' 90 records take 57-102 calls (101-158 asked: a record with
+//!   no token is asked again at the next step); a batch holds two or three, as the fleets'
+//!   steps spread over their DescribeTargetHealth reads (one each, 6/s: 35-49 held, 11-20 s
+//!   in all, the largest hold left). What the spans then found, each fixed in turn: the first
+//!   look's DescribePolicies (2/s burst 5: the tenth fleet waited 2.5 s; 0.7 s with a burst of
+//!   10), then the creates, which the first looks had spread and now came together:
+//!   DescribeAutoScalingGroups by name twice per create (20 reads, held 13 s in all, now one
+//!   coalesced call per tick) and CreateAutoScalingGroup at burst 5 (3-4 held, 2.4-3.7 s).
+//!   The last row is within one poll interval of one fleet for 2 instances (+1.5 s) and 2.1 s
+//!   over it for 20, where DetachLoadBalancerTargetGroups (burst 5: ten fleets detach
+//!   together, 5 held for 7.4 s) and DeleteAutoScalingGroup (4 held, 2 s) took the slowest
+//!   fleet's detach to 2.4 s. (`tags5` is not comparable across these lines: it sets its own
+//!   budget, without the bursts the `shared` rows were given through `ZDD_AWS_RATE_LIMITS`
+//!   before they were the defaults.)
 
 // Benchmark set-up helpers: a failed step must fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use terraform_provider_zdd::aws::budget::{AUTOSCALING, Api, BudgetStats, ELBV2, RateLimits};
-use terraform_provider_zdd::aws::coalesce::CoalesceStats;
+use terraform_provider_zdd::aws::coalesce::{CoalesceStats, KindStats};
 use terraform_provider_zdd::aws::{AwsClients, CallOptions, Endpoints};
 use terraform_provider_zdd::driver::{self, stats::peak_rss_kib};
 use tokio::task::JoinSet;
@@ -156,6 +190,58 @@ struct Row {
     coalesced: CoalesceStats,
     throttled_at_aws: u64,
     peak_rss_kib: Option<u64>,
+    /// Phase records asked for and the CreateOrUpdateTags calls that carried them.
+    records: KindStats,
+    /// Where the slowest fleet's time went.
+    slowest: Spans,
+}
+
+/// One fleet's update, span by span from the update's start: its first look (until the
+/// driver's loop began), the first step (until the engine's first phase entry), each phase
+/// until the next, the last one until `run` returned (its final record included).
+#[derive(Debug, Clone, Default)]
+struct Spans {
+    name: String,
+    spans: Vec<(String, Duration)>,
+    total: Duration,
+}
+
+impl Spans {
+    fn of(name: &str, update_started: SystemTime, result: &driver::RunResult) -> Spans {
+        let since = |at: SystemTime| at.duration_since(update_started).unwrap_or_default();
+        let mut marks = vec![
+            ("first look".to_string(), Duration::ZERO),
+            ("first step".to_string(), since(result.started_at)),
+        ];
+        for event in result.timeline.iter().filter(|e| e.action == "phase") {
+            let kind = event.detail.split([':', ' ']).next().unwrap_or("?");
+            let at = SystemTime::UNIX_EPOCH + Duration::from_millis(event.at.0);
+            marks.push((kind.to_string(), since(at)));
+        }
+        let total = since(result.finished_at);
+        let spans = marks
+            .iter()
+            .enumerate()
+            .map(|(n, (label, at))| {
+                let next = marks.get(n + 1).map_or(total, |(_, next)| *next);
+                (label.clone(), next.saturating_sub(*at))
+            })
+            .collect();
+        Spans {
+            name: name.to_string(),
+            spans,
+            total,
+        }
+    }
+
+    fn line(&self) -> String {
+        let spans: Vec<String> = self
+            .spans
+            .iter()
+            .map(|(label, span)| format!("{label} {:.1}", span.as_secs_f64()))
+            .collect();
+        format!("{:.1}s = {}", self.total.as_secs_f64(), spans.join(", "))
+    }
 }
 
 impl Row {
@@ -234,13 +320,15 @@ fn assert_succeeded(name: &str, stage: &str, result: &driver::RunResult) {
 }
 
 /// Rolls every `(name, fixture)` to launch template `version` at once, each through its
-/// `clients` entry; every rollout must succeed.
+/// `clients` entry; every rollout must succeed. Answers each fleet's spans.
 async fn roll_all(
     fleets: &[(String, Fixture)],
     clients: &[AwsClients],
     instances: i64,
     version: &str,
-) {
+) -> Vec<Spans> {
+    let update_started = SystemTime::now();
+    let mut spans = Vec::new();
     let mut runs = JoinSet::new();
     for ((name, fixture), aws) in fleets.iter().zip(clients.iter().cycle()) {
         let spec =
@@ -252,9 +340,11 @@ async fn roll_all(
     while let Some(run) = runs.join_next().await {
         let (name, result) = run.unwrap();
         assert_succeeded(&name, &format!("to version {version}"), &result);
+        spans.push(Spans::of(&name, update_started, &result));
         done += 1;
     }
     assert_eq!(done, fleets.len());
+    spans
 }
 
 /// One row: `resources` fleets of `instances` created, then updated at once and measured.
@@ -315,8 +405,12 @@ async fn row(
         .unwrap()
         .total_faults("rate_limit");
     let started = Instant::now();
-    roll_all(&fleets, &measured, instances, "2").await;
+    let spans = roll_all(&fleets, &measured, instances, "2").await;
     let wall = started.elapsed();
+    let slowest = spans
+        .into_iter()
+        .max_by_key(|spans| spans.total)
+        .unwrap_or_default();
     let throttled_at_aws = local
         .fault_stats_for(&access_key_id)
         .unwrap()
@@ -333,6 +427,13 @@ async fn row(
     }
     let budgets: Vec<BudgetStats> = measured.iter().map(AwsClients::budget_stats).collect();
     let coalescing: Vec<CoalesceStats> = measured.iter().map(AwsClients::coalesce_stats).collect();
+    let mut records = KindStats::default();
+    for aws in &measured {
+        let one = aws.phase_record_stats();
+        records.callers += one.callers;
+        records.calls += one.calls;
+        records.keys += one.keys;
+    }
     Row {
         resources,
         instances,
@@ -344,6 +445,8 @@ async fn row(
         coalesced: merged_coalescing(&coalescing),
         throttled_at_aws,
         peak_rss_kib: peak_rss_kib(),
+        records,
+        slowest,
     }
 }
 
@@ -422,6 +525,21 @@ fn print_table(rows: &[Row]) {
             row.instances,
             row.clients.label(),
             apis.join(", ")
+        );
+    }
+    println!(
+        "\nphase records: asked for / CreateOrUpdateTags calls that carried them; the slowest fleet's update, span by span (s from the update's start):"
+    );
+    for row in rows {
+        println!(
+            "{:>3} x {:>2} {:>6}: records {}/{}; slowest {}: {}",
+            row.resources,
+            row.instances,
+            row.clients.label(),
+            row.records.callers,
+            row.records.calls,
+            row.slowest.name,
+            row.slowest.line()
         );
     }
 }
