@@ -104,10 +104,11 @@ pub const RATE_LIMITS_ENV: &str = "ZDD_AWS_RATE_LIMITS";
 ///   per fleet (the API takes one group), a wave of Terraform's 10 at once, while its
 ///   `DescribeAutoScalingGroups` is one call per wave; a rollout reads hooks once per group.
 ///   The two are not busy at once. `DescribePolicies` is read on a run's first look (on every
-///   look only for an autoscaled fleet) and `CreateAutoScalingGroup` called once a rollout:
-///   2/s, but a burst of 10 for the fleets of an apply that start together (with 5, the tenth
-///   of ten fleets started at once waited 2.5 s for each: `bench_fleets`' spans). The other
-///   reads and each write 2/s (burst 5).
+///   look only for an autoscaled fleet); `CreateAutoScalingGroup`,
+///   `DetachLoadBalancerTargetGroups` and `DeleteAutoScalingGroup` are called once a
+///   blue/green rollout: 2/s, but a burst of 10 for the fleets of an apply that start
+///   together and so reach each step together (with 5, the tenth of ten fleets waited 2.5 s
+///   at each: `bench_fleets`' spans). The other reads and each write 2/s (burst 5).
 /// - **Elastic Load Balancing v2**: `Describe*` actions share a bucket of 40 tokens refilled
 ///   at 10 per second per account and region (ELB user guide, "Request throttling for the
 ///   ELB API"). Our four describes together stay under that refill, 9/s: `DescribeTargetHealth`
@@ -146,7 +147,7 @@ pub const DEFAULT_LIMITS: &[(Api, RateLimit)] = &[
     ),
     (
         Api::new(AUTOSCALING, "DeleteAutoScalingGroup"),
-        AUTOSCALING_OTHER,
+        RateLimit::new(2, 10),
     ),
     (
         Api::new(AUTOSCALING, "AttachLoadBalancerTargetGroups"),
@@ -154,7 +155,7 @@ pub const DEFAULT_LIMITS: &[(Api, RateLimit)] = &[
     ),
     (
         Api::new(AUTOSCALING, "DetachLoadBalancerTargetGroups"),
-        AUTOSCALING_OTHER,
+        RateLimit::new(2, 10),
     ),
     (
         Api::new(AUTOSCALING, "CreateOrUpdateTags"),
