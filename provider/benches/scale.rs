@@ -133,6 +133,11 @@
 //!   running wave; ELB's describes share 10/s (ours take 9/s), so there is no room to raise
 //!   it. At 10 resources, 174 s with ELB lifted, 173 s with every Auto Scaling budget lifted,
 //!   172 s with everything lifted.
+//! - With the bursts of 10 that followed for the calls a rollout makes once
+//!   (DescribePolicies, CreateAutoScalingGroup, DetachLoadBalancerTargetGroups,
+//!   DeleteAutoScalingGroup; 5523be7), batched: 10 x 2/20/200/1,000 take 166/172/173/173 s
+//!   (met in every row), 50 x the same 800/854/870/870 s (2 instances met; the rest is the
+//!   ELB budget above).
 //!
 //! Run: `cargo bench -p terraform-provider-zdd --bench scale`. `ZDD_AWS_RATE_LIMITS` sets the
 //! budget as for the provider; `ZDD_SCALE_FLEETS=2,1000` runs only those fleet sizes;

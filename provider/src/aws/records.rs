@@ -15,6 +15,8 @@
 //! - one member's group deleted or refused does not poison the others: a call AWS refused
 //!   with anything but a throttle is split in halves, each sent again with a token of its own,
 //!   down to the group AWS refuses, which alone fails ([`may_blame_one_group`]);
+//! - a record's call is made once, never retried by the SDK (`AwsClients::record_phase`): a
+//!   retry's backoff would hold every rollout sharing the call;
 //! - a record with no token is not made ([`Recorded::NotMade`]): records are informational,
 //!   and the engine issues one not made again at its next step. Only the final record queues
 //!   for its token ([`TokenWait::Queue`]); a batch goes as its most urgent member asks.
