@@ -223,31 +223,58 @@ impl AwsClients {
         batch: Seal<String>,
     ) -> Result<BTreeMap<String, Option<AsgInfo>>, AwsError> {
         let mut groups = BTreeMap::new();
+        self.each_group_of(&batch, GroupQuery::Names, |group| {
+            if batch.keys().binary_search(&group.name).is_ok() {
+                groups.insert(group.name.clone(), Some(group));
+            }
+        })
+        .await?;
+        Ok(groups)
+    }
+
+    /// Every group `query` finds for `batch`'s keys, over all pages, each handed to `each`.
+    /// The keys are read inside the request, after the budget admitted its first page (see
+    /// [`Seal`]): callers that asked while it waited ride along.
+    async fn each_group_of(
+        &self,
+        batch: &Seal<String>,
+        query: GroupQuery,
+        mut each: impl FnMut(AsgInfo),
+    ) -> Result<(), AwsError> {
         let mut next_token: Option<String> = None;
         loop {
             let token = next_token.take();
             let output = self
                 .autoscaling("DescribeAutoScalingGroups", |client| {
-                    client
-                        .describe_auto_scaling_groups()
-                        .set_auto_scaling_group_names(Some(batch.keys().to_vec()))
+                    let request = client.describe_auto_scaling_groups();
+                    let request = match query {
+                        GroupQuery::Names => {
+                            request.set_auto_scaling_group_names(Some(batch.keys().to_vec()))
+                        }
+                        GroupQuery::RolloutTags => request.filters(
+                            Filter::builder()
+                                .name(format!("tag:{TAG_ROLLOUT}"))
+                                .set_values(Some(batch.keys().to_vec()))
+                                .build(),
+                        ),
+                    };
+                    request
                         .max_records(MAX_RECORDS)
                         .set_next_token(token)
                         .send()
                 })
                 .await?;
-            let names = batch.keys();
-            for group in output.auto_scaling_groups().iter().map(asg_info) {
-                if names.binary_search(&group.name).is_ok() {
-                    groups.insert(group.name.clone(), Some(group));
-                }
-            }
+            output
+                .auto_scaling_groups()
+                .iter()
+                .map(asg_info)
+                .for_each(&mut each);
             match output.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
                 _ => break,
             }
         }
-        Ok(groups)
+        Ok(())
     }
 
     /// Every group tagged `zdd:rollout = <rollout>`, ordered by generation (untagged or
@@ -343,40 +370,17 @@ impl AwsClients {
         batch: Seal<String>,
     ) -> Result<BTreeMap<String, Vec<AsgInfo>>, AwsError> {
         let mut groups: BTreeMap<String, Vec<AsgInfo>> = BTreeMap::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let token = next_token.take();
-            let output = self
-                .autoscaling("DescribeAutoScalingGroups", |client| {
-                    client
-                        .describe_auto_scaling_groups()
-                        .filters(
-                            Filter::builder()
-                                .name(format!("tag:{TAG_ROLLOUT}"))
-                                .set_values(Some(batch.keys().to_vec()))
-                                .build(),
-                        )
-                        .max_records(MAX_RECORDS)
-                        .set_next_token(token)
-                        .send()
-                })
-                .await?;
-            let rollouts = batch.keys();
-            for group in output.auto_scaling_groups().iter().map(asg_info) {
-                // Filters are advisory on some endpoints: check the tag ourselves, and hand
-                // each group only to the rollout its tag names exactly.
-                let Some(rollout) = group.rollout.clone() else {
-                    continue;
-                };
-                if rollouts.binary_search(&rollout).is_ok() {
-                    groups.entry(rollout).or_default().push(group);
-                }
+        self.each_group_of(&batch, GroupQuery::RolloutTags, |group| {
+            // Filters are advisory on some endpoints: check the tag ourselves, and hand each
+            // group only to the rollout its tag names exactly.
+            let Some(rollout) = group.rollout.clone() else {
+                return;
+            };
+            if batch.keys().binary_search(&rollout).is_ok() {
+                groups.entry(rollout).or_default().push(group);
             }
-            match output.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-                _ => break,
-            }
-        }
+        })
+        .await?;
         for list in groups.values_mut() {
             list.sort_by_key(|group| (group.generation.is_none(), group.generation));
         }
@@ -530,6 +534,15 @@ impl AwsClients {
 fn record_attempts() -> aws_sdk_autoscaling::config::Builder {
     aws_sdk_autoscaling::config::Builder::default()
         .retry_config(aws_sdk_autoscaling::config::retry::RetryConfig::disabled())
+}
+
+/// How a coalesced `DescribeAutoScalingGroups` names its batch's keys.
+#[derive(Debug, Clone, Copy)]
+enum GroupQuery {
+    /// The keys are group names (`AutoScalingGroupNames`).
+    Names,
+    /// The keys are rollout names, matched by the `zdd:rollout` tag filter.
+    RolloutTags,
 }
 
 /// `tags` as `CreateOrUpdateTags` takes them for group `name` (not propagated to instances).
