@@ -275,7 +275,8 @@ async fn lease_latency() {
         };
         let shared = bed.aws.sdk_config().await;
         let remote =
-            Remote::with_clients(&Clients::from_shared(&shared, &backend), backend, "default");
+            Remote::with_clients(&Clients::from_shared(&shared, &backend), backend, "default")
+                .unwrap();
         let owner = Owner {
             ci_job: None,
             user: "bench".into(),

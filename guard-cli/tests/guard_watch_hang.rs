@@ -69,7 +69,7 @@ async fn hanging_remote(url: &str) -> Remote {
         ),
         dynamodb: Some(aws_sdk_dynamodb::Client::new(&shared)),
     };
-    Remote::with_clients(&clients, backend, "default")
+    Remote::with_clients(&clients, backend, "default").expect("the clients fit the backend")
 }
 
 /// A child that exits 7 on SIGINT, started once its trap is set.

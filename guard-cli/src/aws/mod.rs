@@ -303,6 +303,38 @@ mod tests {
     }
 
     #[test]
+    fn a_backend_with_a_lock_table_is_refused_clients_without_dynamodb() {
+        // Clients built for a lockfile backend, handed a backend of the same state that names
+        // a lock table: the lease must not silently move to S3, where a run holding it in the
+        // table would never see it.
+        let shared = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        let lockfile = S3Backend {
+            bucket: "state".into(),
+            key: "fleet/terraform.tfstate".into(),
+            use_lockfile: true,
+            ..S3Backend::default()
+        };
+        let table = S3Backend {
+            dynamodb_table: Some("locks".into()),
+            ..lockfile.clone()
+        };
+        let clients = Clients::from_shared(&shared, &lockfile);
+        let refused = crate::commands::context::Remote::with_clients(&clients, table, "default")
+            .err()
+            .map(|err| err.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|err| err.contains("\"locks\"")),
+            "{refused:?}"
+        );
+        let remote = crate::commands::context::Remote::with_clients(&clients, lockfile, "default");
+        assert!(remote.is_ok_and(|remote| remote.dynamodb.is_none()));
+    }
+
+    #[test]
     fn every_client_retries_adaptively_and_its_backoffs_fit_the_operation_bound() {
         // A shared config that says nothing about retries, as a caller might build one.
         let shared = aws_config::SdkConfig::builder()

@@ -66,18 +66,27 @@ impl Remote {
     ) -> anyhow::Result<Remote> {
         backend::refuse_unsupported(&backend, |name| std::env::var(name).ok())?;
         let clients = Clients::for_backend(&backend, timeouts).await?;
-        Ok(Remote::with_clients(&clients, backend, workspace))
+        Remote::with_clients(&clients, backend, workspace)
     }
 
-    pub fn with_clients(clients: &Clients, backend: S3Backend, workspace: &str) -> Remote {
+    /// The backend's state, locks and lease through `clients`. A backend that names a lock
+    /// table needs a DynamoDB client: without one the lease would silently move to S3, where
+    /// another run of the same state (holding it in the table) would never see it.
+    pub fn with_clients(
+        clients: &Clients,
+        backend: S3Backend,
+        workspace: &str,
+    ) -> anyhow::Result<Remote> {
         let state_key = backend.state_key(workspace);
         let s3 = S3State::new(clients.s3.clone(), &backend.bucket);
-        // `Clients` has a DynamoDB client exactly when the backend names a lock table.
-        let dynamodb = backend
-            .dynamodb_table
-            .as_deref()
-            .zip(clients.dynamodb.as_ref())
-            .map(|(table, client)| DynamoLocks::new(client.clone(), table));
+        let dynamodb = match (backend.dynamodb_table.as_deref(), clients.dynamodb.as_ref()) {
+            (Some(table), Some(client)) => Some(DynamoLocks::new(client.clone(), table)),
+            (Some(table), None) => anyhow::bail!(
+                "the backend names the lock table {table:?} but no DynamoDB client was built \
+                 for it"
+            ),
+            (None, _) => None,
+        };
         let lease = match &dynamodb {
             Some(locks) => LeaseStore::Dynamo {
                 locks: locks.clone(),
@@ -88,13 +97,13 @@ impl Remote {
                 key: format!("{state_key}.zdd-lease"),
             },
         };
-        Remote {
+        Ok(Remote {
             backend,
             state_key,
             s3,
             dynamodb,
             lease,
-        }
+        })
     }
 
     pub fn state_location(&self) -> String {

@@ -595,7 +595,7 @@ mod tests {
             use_lockfile: true,
             ..S3Backend::default()
         };
-        Remote::with_clients(&clients, backend, "default")
+        Remote::with_clients(&clients, backend, "default").expect("the clients fit the backend")
     }
 
     fn lock(id: &str) -> Option<LockInfo> {
