@@ -15,6 +15,8 @@ pub mod coalesce;
 mod config;
 mod elbv2;
 mod error;
+#[cfg(test)]
+pub(crate) mod fake_http;
 pub mod records;
 mod retries;
 mod scaling;

@@ -284,6 +284,7 @@ fn user_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::fake_http::{Answer, FakeEndpoint};
 
     const SHORT: Duration = Duration::from_millis(20);
 
@@ -348,22 +349,65 @@ mod tests {
     type TagMembers = BTreeMap<String, BTreeMap<String, String>>;
 
     /// A fake Auto Scaling endpoint: answers `CreateOrUpdateTags`, refusing (as AWS refuses a
-    /// group that does not exist) any request naming `missing`; keeps each request's tags.
-    #[derive(Debug, Clone, Default)]
+    /// group that does not exist) any request naming `missing`; answers
+    /// `DescribeAutoScalingGroups` with no group. Keeps every request.
+    #[derive(Debug, Clone)]
     struct FakeAutoScaling {
-        missing: Option<&'static str>,
-        /// A request naming `missing` is answered as the local AWS (moto) answers it: a 500
-        /// with an HTML page, which the SDK would retry as transient.
-        missing_is_a_server_error: bool,
-        /// Each request's tags.
-        requests: std::sync::Arc<std::sync::Mutex<Vec<TagMembers>>>,
-        /// Each DescribeAutoScalingGroups' body (answered: no such group).
-        describes: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        endpoint: FakeEndpoint,
+    }
+
+    const DESCRIBE_NO_GROUPS: &str = "<DescribeAutoScalingGroupsResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><DescribeAutoScalingGroupsResult><AutoScalingGroups/></DescribeAutoScalingGroupsResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeAutoScalingGroupsResponse>";
+    const TAGS_MADE: &str = "<CreateOrUpdateTagsResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></CreateOrUpdateTagsResponse>";
+    const NO_SUCH_GROUP: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>AutoScalingGroup name not found</Message></Error><RequestId>1</RequestId></ErrorResponse>";
+    /// How the local AWS (moto) answers a record naming a group that is gone: a 500 with an
+    /// HTML page, which the SDK would retry as transient.
+    const MOTO_SERVER_ERROR: &str = "<!doctype html><title>500 Internal Server Error</title>";
+
+    impl Default for FakeAutoScaling {
+        fn default() -> FakeAutoScaling {
+            FakeAutoScaling::refusing(None, false)
+        }
     }
 
     impl FakeAutoScaling {
+        /// A fake refusing any record naming `missing`: with AWS's 400, or with moto's 500
+        /// when `as_server_error`.
+        fn refusing(missing: Option<&'static str>, as_server_error: bool) -> FakeAutoScaling {
+            let endpoint = FakeEndpoint::new(move |body| {
+                if body.contains("Action=DescribeAutoScalingGroups") {
+                    return Answer::xml(200, DESCRIBE_NO_GROUPS);
+                }
+                let refused = missing.is_some_and(|missing| {
+                    tag_members(body)
+                        .values()
+                        .any(|fields| fields.get("ResourceId").map(String::as_str) == Some(missing))
+                });
+                match (refused, as_server_error) {
+                    (true, true) => Answer::xml(500, MOTO_SERVER_ERROR),
+                    (true, false) => Answer::xml(400, NO_SUCH_GROUP),
+                    (false, _) => Answer::xml(200, TAGS_MADE),
+                }
+            });
+            FakeAutoScaling { endpoint }
+        }
+
+        /// Each CreateOrUpdateTags request's tags.
         fn requests(&self) -> Vec<TagMembers> {
-            self.requests.lock().unwrap().clone()
+            self.endpoint
+                .bodies()
+                .iter()
+                .filter(|body| body.contains("Action=CreateOrUpdateTags"))
+                .map(|body| tag_members(body))
+                .collect()
+        }
+
+        /// Each DescribeAutoScalingGroups request's body.
+        fn describes(&self) -> Vec<String> {
+            self.endpoint
+                .bodies()
+                .into_iter()
+                .filter(|body| body.contains("Action=DescribeAutoScalingGroups"))
+                .collect()
         }
 
         /// The groups each request named, in member order.
@@ -407,69 +451,6 @@ mod tests {
         members
     }
 
-    impl aws_smithy_runtime_api::client::http::HttpConnector for FakeAutoScaling {
-        fn call(
-            &self,
-            request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
-        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
-            use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-            use aws_smithy_runtime_api::http::StatusCode;
-            use aws_smithy_types::body::SdkBody;
-            let body =
-                String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
-            if body.contains("Action=DescribeAutoScalingGroups") {
-                self.describes.lock().unwrap().push(body);
-                let mut response = HttpResponse::new(
-                    StatusCode::try_from(200).unwrap(),
-                    SdkBody::from(
-                        "<DescribeAutoScalingGroupsResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><DescribeAutoScalingGroupsResult><AutoScalingGroups/></DescribeAutoScalingGroupsResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeAutoScalingGroupsResponse>",
-                    ),
-                );
-                response.headers_mut().insert("content-type", "text/xml");
-                return aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(
-                    response,
-                ));
-            }
-            let members = tag_members(&body);
-            let refused = self.missing.is_some_and(|missing| {
-                members
-                    .values()
-                    .any(|fields| fields.get("ResourceId").map(String::as_str) == Some(missing))
-            });
-            self.requests.lock().unwrap().push(members);
-            let (status, answer) = if refused && self.missing_is_a_server_error {
-                (
-                    500,
-                    "<!doctype html><title>500 Internal Server Error</title>",
-                )
-            } else if refused {
-                (
-                    400,
-                    "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>AutoScalingGroup name not found</Message></Error><RequestId>1</RequestId></ErrorResponse>",
-                )
-            } else {
-                (
-                    200,
-                    "<CreateOrUpdateTagsResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></CreateOrUpdateTagsResponse>",
-                )
-            };
-            let mut response =
-                HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(answer));
-            response.headers_mut().insert("content-type", "text/xml");
-            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(response))
-        }
-    }
-
-    impl aws_smithy_runtime_api::client::http::HttpClient for FakeAutoScaling {
-        fn http_connector(
-            &self,
-            _settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
-            _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
-            aws_smithy_runtime_api::client::http::SharedHttpConnector::new(self.clone())
-        }
-    }
-
     /// Clients whose Auto Scaling calls reach `fake`, with the default budget
     /// (CreateOrUpdateTags 2/s burst 5).
     fn clients_of(fake: &FakeAutoScaling) -> AwsClients {
@@ -482,7 +463,7 @@ mod tests {
                     "AKIDTEST", "secret", None, None, "test",
                 ),
             ))
-            .http_client(fake.clone())
+            .http_client(fake.endpoint.clone())
             .build();
         let endpoints = Endpoints {
             autoscaling: Some("http://127.0.0.1:9".to_string()),
@@ -567,10 +548,7 @@ mod tests {
     #[tokio::test]
     async fn a_deleted_group_fails_only_its_own_record() {
         let names = groups(6);
-        let fake = FakeAutoScaling {
-            missing: Some("fleet-03-g2"),
-            ..FakeAutoScaling::default()
-        };
+        let fake = FakeAutoScaling::refusing(Some("fleet-03-g2"), false);
         let aws = clients_of(&fake);
         let ran = run_in_one_tick(&aws, &names).await;
         for (group, ran) in &ran {
@@ -596,11 +574,7 @@ mod tests {
     #[tokio::test]
     async fn a_server_error_for_a_gone_group_is_not_retried_and_still_split() {
         let names = groups(4);
-        let fake = FakeAutoScaling {
-            missing: Some("fleet-01-g2"),
-            missing_is_a_server_error: true,
-            ..FakeAutoScaling::default()
-        };
+        let fake = FakeAutoScaling::refusing(Some("fleet-01-g2"), true);
         let aws = clients_of(&fake);
         let ran = run_in_one_tick(&aws, &names).await;
         for (group, ran) in &ran {
@@ -662,7 +636,7 @@ mod tests {
         for ran in tasks.join_all().await {
             assert!(matches!(ran, Ok(Ran::Made)), "{ran:?}");
         }
-        let describes = fake.describes.lock().unwrap().clone();
+        let describes = fake.describes();
         assert_eq!(describes.len(), 1, "{describes:?}");
         for name in &names {
             assert!(

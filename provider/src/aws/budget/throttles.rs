@@ -130,19 +130,14 @@ impl Intercept for ThrottleCounter {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
     use std::time::Duration;
 
     use aws_sdk_cloudwatch::config::interceptors::BeforeTransmitInterceptorContextMut;
     use aws_sdk_cloudwatch::config::retry::RetryConfig;
     use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_runtime_api::client::http::{
-        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-    };
-    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-    use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
 
+    use super::super::super::fake_http::{Answer, FakeEndpoint};
     use super::super::BudgetStats;
     use super::super::limits::{CLOUDWATCH, RateLimits};
     use super::*;
@@ -241,14 +236,6 @@ mod tests {
         assert_eq!(code(200, None, Some("ThrottlingException"), b"{}"), None);
     }
 
-    /// How the fake AWS answers every attempt: status, headers and body.
-    #[derive(Debug, Clone)]
-    struct Answer {
-        status: u16,
-        headers: &'static [(&'static str, &'static str)],
-        body: &'static str,
-    }
-
     const QUERY_THROTTLING: Answer = Answer {
         status: 400,
         headers: &[("content-type", "text/xml")],
@@ -273,41 +260,6 @@ mod tests {
         headers: &[("content-type", "application/x-amz-json-1.0")],
         body: r#"{"__type":"com.amazonaws.monitoring#InvalidParameterValueException","message":"Throttling"}"#,
     };
-
-    /// A fake AWS: answers every request with `answer`, keeping each request's body.
-    #[derive(Debug, Clone)]
-    struct FakeAws {
-        answer: Answer,
-        bodies: Arc<Mutex<Vec<String>>>,
-    }
-
-    impl HttpConnector for FakeAws {
-        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-            let body = request.body().bytes().unwrap_or_default();
-            self.bodies
-                .lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(body).into_owned());
-            let mut response = HttpResponse::new(
-                StatusCode::try_from(self.answer.status).unwrap(),
-                SdkBody::from(self.answer.body),
-            );
-            for (name, value) in self.answer.headers {
-                response.headers_mut().insert(*name, *value);
-            }
-            HttpConnectorFuture::ready(Ok(response))
-        }
-    }
-
-    impl HttpClient for FakeAws {
-        fn http_connector(
-            &self,
-            _settings: &HttpConnectorSettings,
-            _components: &RuntimeComponents,
-        ) -> SharedHttpConnector {
-            SharedHttpConnector::new(self.clone())
-        }
-    }
 
     /// Sends each request as a JSON-protocol CloudWatch would (awsJson 1.0, the operation in
     /// `X-Amz-Target`, no `Action=` anywhere), as the SDK does for services that left the
@@ -344,10 +296,7 @@ mod tests {
     /// the bodies of the attempts sent.
     async fn describe_alarms_against(answer: Answer, json: bool) -> (BudgetStats, Vec<String>) {
         let budget = Arc::new(RateBudget::new(RateLimits::default()));
-        let fake = FakeAws {
-            answer,
-            bodies: Arc::default(),
-        };
+        let fake = FakeEndpoint::new(move |_| answer);
         let mut config = aws_sdk_cloudwatch::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
@@ -368,7 +317,7 @@ mod tests {
         let client = aws_sdk_cloudwatch::Client::from_conf(config);
         let answer = client.describe_alarms().alarm_names("fleet-a").send().await;
         assert!(answer.is_err(), "every attempt is refused");
-        let bodies = fake.bodies.lock().unwrap().clone();
+        let bodies = fake.bodies();
         (budget.stats(), bodies)
     }
 
