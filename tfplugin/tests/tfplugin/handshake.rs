@@ -7,15 +7,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use hyper_util::rt::TokioIo;
 use rustix::process::{Pid, Signal, kill_process};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tonic::transport::{Channel, Endpoint};
 use zdd_tfplugin::proto::tfplugin6 as pb;
 use zdd_tfplugin::proto::tfplugin6::provider_client::ProviderClient;
@@ -130,94 +126,16 @@ fn start_plugin_with(client: Option<&ClientIdentity>, port: u16) -> (Plugin, Opt
     (plugin, certificate)
 }
 
-/// Trusts exactly the certificate from the handshake line, as go-plugin does.
-#[derive(Debug)]
-struct PinnedServer {
-    expected: CertificateDer<'static>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for PinnedServer {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        assert_eq!(end_entity.as_ref(), self.expected.as_ref());
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 async fn connect(
     plugin: &Plugin,
     identity: Option<&ClientIdentity>,
 ) -> Result<Channel, tonic::transport::Error> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedServer {
-            expected: plugin.server_certificate.clone(),
-            provider,
-        }));
-    let mut config = match identity {
-        Some(identity) => builder
-            .with_client_auth_cert(vec![identity.der.clone()], identity.key.clone_key())
-            .unwrap(),
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let address = plugin.address.clone();
-    Endpoint::from_static("http://localhost")
-        .connect_with_connector(tower::service_fn(move |_| {
-            let connector = connector.clone();
-            let address = address.clone();
-            async move {
-                let tcp = tokio::net::TcpStream::connect(address).await?;
-                tcp.set_nodelay(true)?;
-                let tls = connector
-                    .connect(ServerName::try_from("localhost").unwrap(), tcp)
-                    .await?;
-                Ok::<_, std::io::Error>(TokioIo::new(tls))
-            }
-        }))
-        .await
+    crate::common::tls_client::dial_tls(
+        plugin.address.clone(),
+        plugin.server_certificate.clone(),
+        identity.map(|identity| (identity.der.clone(), identity.key.clone_key())),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -261,7 +179,12 @@ async fn serves_terraform_over_mutual_tls() {
         assert_eq!(status.code(), tonic::Code::Unimplemented, "{path}");
     }
 
-    let mut health = zdd_tfplugin::proto::health::health_client::HealthClient::new(channel.clone());
+    assert_serving(channel.clone()).await;
+}
+
+/// The plugin's health service says it is serving, as go-plugin asks it.
+async fn assert_serving(channel: Channel) {
+    let mut health = zdd_tfplugin::proto::health::health_client::HealthClient::new(channel);
     let status = health
         .check(zdd_tfplugin::proto::health::HealthCheckRequest {
             service: "plugin".into(),
@@ -398,19 +321,7 @@ async fn serves_plain_grpc_when_terraform_sends_no_client_certificate() {
         .unwrap()
         .into_inner();
     assert!(schema.resource_schemas.contains_key("zddtest_noop"));
-    let mut health = zdd_tfplugin::proto::health::health_client::HealthClient::new(channel.clone());
-    let status = health
-        .check(zdd_tfplugin::proto::health::HealthCheckRequest {
-            service: "plugin".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
-    assert_eq!(
-        status,
-        zdd_tfplugin::proto::health::health_check_response::ServingStatus::Serving as i32
-    );
+    assert_serving(channel.clone()).await;
     zdd_tfplugin::proto::plugin::grpc_controller_client::GrpcControllerClient::new(channel)
         .shutdown(zdd_tfplugin::proto::plugin::Empty {})
         .await
