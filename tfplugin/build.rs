@@ -6,7 +6,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/go_plugin.proto",
         "proto/health.proto",
     ];
-    for proto in protos {
+    // go_plugin.proto's one import, kept beside the protocols (the file says why).
+    let imported = ["proto/google/protobuf/empty.proto"];
+    for proto in protos.iter().chain(&imported) {
         println!("cargo:rerun-if-changed={proto}");
     }
     tonic_prost_build::configure()
