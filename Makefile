@@ -21,21 +21,23 @@ test: setup test-python test-rust
 test-python: setup
 	$(VENV)/bin/python -m pytest -q test-fixtures/localaws/tests
 
-# The provider's end-to-end tests mostly wait (on the local AWS's health model, on terraform):
-# `make test PROVIDER_TEST_THREADS=4` runs them 4 at a time, 777-796 s instead of 1,298 s on
-# 2 cores (#18). The default stays 2 (libtest's on 2 cores): at 4, with a build beside them, a
-# kill -9 meant for a short phase landed after it (kill_phases) and a refresh wave split over
-# more calls; at 4 the guard's DynamoDB-locked tests saw terraform plan fail on its own lock,
-# just written (one PutItem attempt answered late, the retry found the item).
-# Both runs resolve the same features (the provider's own graph is a subset of the workspace's),
-# so the second builds nothing new.
-PROVIDER_TEST_THREADS ?= 2
+# One feature resolution for the whole run: every cargo command here selects the whole workspace
+# with its dev-dependencies (`--tests`), so the build compiles each crate once and the test run
+# compiles nothing more. Selecting less resolves features differently and compiles the stack
+# again: `--bins` alone leaves out the dev-dependencies' features (regex's unicode tables,
+# hashbrown's, similar's `inline`, ...), `-p terraform-provider-zdd` alone drops the other
+# crates' (serde's, serde_json's), `--exclude terraform-provider-zdd` its tokio `test-util`: the
+# three commands this replaced built the AWS SDK three times (#18, measured on a fresh machine).
+# The end-to-end tests mostly wait (on the local AWS's health model, on terraform), 2 at a time
+# (libtest's default on 2 cores). `make test TEST_THREADS=4` ran the provider's 777-796 s instead
+# of 1,298 s on 2 cores, but at 4, with a build beside them, a kill -9 meant for a short phase
+# landed after it (kill_phases) and a refresh wave split over more calls, and the guard's
+# DynamoDB-locked tests saw terraform plan fail on its own lock, just written (one PutItem
+# attempt answered late, the retry found the item).
+TEST_THREADS ?= 2
 test-rust: setup
-	$(CARGO) build --workspace --bins
-	status=0; \
-	$(CARGO) test --workspace --no-fail-fast --exclude terraform-provider-zdd || status=$$?; \
-	$(CARGO) test -p terraform-provider-zdd --no-fail-fast -- --test-threads=$(PROVIDER_TEST_THREADS) || status=$$?; \
-	exit $$status
+	$(CARGO) build --workspace --bins --tests
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
 
 # The simulator's property tests on new random scenarios (`make test` replays fixed ones):
 # `make explore CASES=20000`. A failure prints the scenario; replay it with its seed.
@@ -64,9 +66,12 @@ stress: setup
 	RELIABILITY_STRESS=1 STRESS_TRIALS=$(STRESS_TRIALS) RELIABILITY_COMMAND="make stress" bash scripts/reliability.sh
 
 # A real run against the embedded local AWS (see README.md).
+# The same build as `make test` (one feature resolution, see test-rust): after either, the other
+# compiles nothing. `cargo run -p zdd-test-support` would resolve the demo's features alone and
+# compile much of the AWS SDK again, so the binary is run directly.
 demo: setup
-	$(CARGO) build -p terraform-provider-zdd -p zdd-test-support -p zdd-guard --bins
-	$(CARGO) run -q -p zdd-test-support --bin zdd-demo
+	$(CARGO) build --workspace --bins --tests
+	"$${CARGO_TARGET_DIR:-target}/debug/zdd-demo"
 
 fmt:
 	$(CARGO) fmt --all
@@ -80,7 +85,7 @@ lint: setup
 bench: setup
 	$(CARGO) bench --workspace
 	$(CARGO) build --release -p terraform-provider-zdd
-	$(CARGO) test -p terraform-provider-zdd --test provider -- bench_rollouts:: bench_fleets:: bench_startup:: --ignored --nocapture --test-threads=1
+	$(CARGO) test --workspace --test provider -- bench_rollouts:: bench_fleets:: bench_startup:: --ignored --nocapture --test-threads=1
 
 clean-venv:
 	rm -rf $(VENV)

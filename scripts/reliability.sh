@@ -19,18 +19,20 @@ rm -rf "$DIR"
 mkdir -p "$DIR"
 export ZDD_RELIABILITY_DIR=$DIR
 
-"$CARGO" build --workspace --bins
+# Every cargo command selects the whole workspace with its dev-dependencies, as `make test` does:
+# one feature resolution, so nothing is compiled twice (a `-p` selection resolves differently).
+"$CARGO" build --workspace --bins --tests
 
 # suite name <TAB> trials under `make stress` (0: the suite has no trials) <TAB> cargo arguments.
 # Under stress (RELIABILITY_STRESS=1) each suite runs its own count: 100 contention trials take
 # ~12 min on 2 cores, one round of every kill phase ~4 min, one seed per strategy ~2 min.
 SUITES=(
-  "rollouts under faults	3	test -p terraform-provider-zdd --test provider -- hostile::"
-  "retries and rate budget	0	test -p terraform-provider-zdd --test provider -- aws_budget::"
-  "kill -9 at every phase	2	test -p terraform-provider-zdd --test provider -- kill_phases::"
-  "guard contention	${STRESS_TRIALS:-100}	test -p zdd-guard --test guard -- contention::"
-  "kill -9 of the guard	0	test -p zdd-guard --test guard -- guard_kill::"
-  "guarded apply under faults	0	test -p zdd-guard --test guard -- guard_hostile::"
+  "rollouts under faults	3	test --workspace --test provider -- hostile::"
+  "retries and rate budget	0	test --workspace --test provider -- aws_budget::"
+  "kill -9 at every phase	2	test --workspace --test provider -- kill_phases::"
+  "guard contention	${STRESS_TRIALS:-100}	test --workspace --test guard -- contention::"
+  "kill -9 of the guard	0	test --workspace --test guard -- guard_kill::"
+  "guarded apply under faults	0	test --workspace --test guard -- guard_hostile::"
 )
 label=$LABEL
 for entry in "${SUITES[@]}"; do
@@ -51,5 +53,5 @@ unset ZDD_STRESS_TRIALS
 
 machine="$(nproc) cores, $(uname -sm), $(awk '/MemTotal/ {printf "%.0f GB RAM", $2/1048576}' /proc/meminfo)"
 commit=$(git describe --always --dirty)
-"$CARGO" run -q -p zdd-test-support --bin zdd-reliability -- \
+"${CARGO_TARGET_DIR:-target}/debug/zdd-reliability" \
   "$DIR" "$OUT" "$commit" "$machine" "$label" "$(date -u +%Y-%m-%d)"

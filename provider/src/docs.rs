@@ -1,6 +1,6 @@
 //! Terraform registry documentation (`docs/index.md`, `docs/resources/rollout.md`) rendered
 //! from the attribute tables (`model::attributes`). `tests/docs.rs` fails when the committed files are stale;
-//! `ZDD_UPDATE_DOCS=1 cargo test -p terraform-provider-zdd --test provider -- docs::` rewrites them.
+//! `ZDD_UPDATE_DOCS=1 cargo test --workspace --test provider -- docs::` rewrites them.
 //! The examples are real files under `examples/provider/` and `examples/resources/zdd_rollout/`
 //! (the tfplugindocs layout), which `tests/provider/docs.rs` has Terraform format-check and
 //! validate against the provider's schema.

@@ -18,7 +18,7 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Regenerate with `ZDD_UPDATE_DOCS=1 cargo test -p zdd-guard --test guard -- json_events::`.
+/// Regenerate with `ZDD_UPDATE_DOCS=1 cargo test --workspace --test guard -- json_events::`.
 #[test]
 fn the_events_page_is_rendered_from_the_table() {
     let path = repository().join(DOCS_PAGE);
@@ -30,7 +30,7 @@ fn the_events_page_is_rendered_from_the_table() {
     let committed = fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == rendered,
-        "{DOCS_PAGE} is stale: run `ZDD_UPDATE_DOCS=1 cargo test -p zdd-guard --test guard -- json_events::` and commit it"
+        "{DOCS_PAGE} is stale: run `ZDD_UPDATE_DOCS=1 cargo test --workspace --test guard -- json_events::` and commit it"
     );
     for spec in EVENTS {
         assert!(committed.contains(&format!("| `{}` |", spec.name)));

@@ -4,7 +4,7 @@
 //! observation, then `run_with_poll`), no Terraform. The simulator's rows (50 resources, 200
 //! and 1,000 instances) are `provider/benches/scale.rs`.
 //!
-//! `cargo test -p terraform-provider-zdd --test provider -- bench_fleets:: --ignored --nocapture`
+//! `cargo test --workspace --test provider -- bench_fleets:: --ignored --nocapture`
 //!
 //! Set-up of each row: a fixture per fleet (its own VPC, ALB and blue target group: no two
 //! fleets share a target group, so target-health reads cannot be shared, as in the

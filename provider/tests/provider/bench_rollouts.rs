@@ -2,7 +2,7 @@
 //! strategy on the local AWS, driven by the provider's own driver (no Terraform), against the
 //! floor the health model implies.
 //!
-//! `cargo test -p terraform-provider-zdd --test provider -- bench_rollouts:: --ignored --nocapture`
+//! `cargo test --workspace --test provider -- bench_rollouts:: --ignored --nocapture`
 //!
 //! The update rollout's wall time splits into `aws` (the sum of the adapter calls' durations,
 //! latency to the local AWS included), `sleep` (waiting for the next wake) and `own`, the

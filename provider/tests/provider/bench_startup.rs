@@ -1,8 +1,8 @@
 //! Benchmark (prints figures, asserts nothing about time): the real provider's start-up and
 //! memory (#18 item 3), on the release build.
 //!
-//! `cargo build --release -p terraform-provider-zdd && cargo test -p terraform-provider-zdd
-//! --test provider -- bench_startup:: --ignored --nocapture`
+//! `cargo build --release -p terraform-provider-zdd && cargo test --workspace --test provider
+//! -- bench_startup:: --ignored --nocapture`
 //!
 //! - cold start: `target/release/terraform-provider-zdd` started as go-plugin starts it (magic
 //!   cookie, protocol versions, a P-521 client certificate), time from exec to the handshake

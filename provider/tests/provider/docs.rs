@@ -1,5 +1,5 @@
 //! The committed registry docs match the schema descriptions.
-//! Regenerate with `ZDD_UPDATE_DOCS=1 cargo test -p terraform-provider-zdd --test provider -- docs::`.
+//! Regenerate with `ZDD_UPDATE_DOCS=1 cargo test --workspace --test provider -- docs::`.
 
 use std::path::PathBuf;
 
@@ -18,7 +18,7 @@ fn check(relative: &str, expected: String) {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == expected,
-        "{relative} is stale: run `ZDD_UPDATE_DOCS=1 cargo test -p terraform-provider-zdd --test provider -- docs::` and commit it"
+        "{relative} is stale: run `ZDD_UPDATE_DOCS=1 cargo test --workspace --test provider -- docs::` and commit it"
     );
 }
 

@@ -2,7 +2,7 @@
 //! the AWS adapter against the local AWS, the generated docs, and real Terraform applying
 //! `zdd_rollout` against the local AWS (`e2e_*`). The tests share one local AWS; each test's
 //! fleet, VPC and target groups carry a unique name, and injected faults are scoped to them.
-//! Run one family with a filter: `cargo test -p terraform-provider-zdd --test provider -- e2e_failure::`.
+//! Run one family with a filter: `cargo test --workspace --test provider -- e2e_failure::`.
 
 mod common;
 
