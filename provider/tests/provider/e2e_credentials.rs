@@ -2,7 +2,9 @@
 //! configuration and credentials are loaded by the first AWS call, not by ConfigureProvider),
 //! a plan of a create still succeeds (its one read, the taken-name check, only warns), and the
 //! first call whose answer is needed fails with a diagnostic naming the call and what is
-//! missing.
+//! missing. With credentials, on the local AWS: a plan that calls no AWS API never loads the
+//! SDK's configuration at all (its 7-14 ms and ~4 MiB per plugin start, #18), and a plan that
+//! does loads it.
 
 // Test set-up helpers outside #[test] fns: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,6 +12,14 @@
 use std::process::Output;
 
 use zdd_test_support::{TerraformDir, TfOutput, provider_binary};
+
+use crate::common::{Config, bed};
+
+/// The provider's debug line when ConfigureProvider has run (`resource/mod.rs`).
+const CONFIGURED: &str = "configuring AWS clients";
+/// The provider's debug line when the first AWS call loads the SDK's configuration
+/// (`aws/clients.rs`).
+const SDK_LOADED: &str = "AWS configuration loaded for the first call";
 
 const CONFIG: &str = r#"terraform {
   required_providers {
@@ -113,5 +123,59 @@ fn without_credentials_the_provider_configures_and_the_first_read_names_what_is_
     assert!(
         !said.contains("Provider not configured"),
         "ConfigureProvider must succeed without credentials\n{said}"
+    );
+}
+
+/// Loading the SDK's configuration (credential chain, profile files, region, retry and timeout
+/// set-up, the TLS trust roots) is left to the first AWS call: ConfigureProvider only keeps the
+/// settings. A plan that needs no AWS answer (`-refresh=false` over an applied fleet with no
+/// change) must configure the provider and never load it; a refreshing plan loads it. Fails if
+/// ConfigureProvider (or anything before the first call) loads it eagerly.
+#[test]
+fn a_plan_that_calls_no_aws_api_never_loads_the_sdk_configuration() {
+    let bed = bed("lazysdk");
+    bed.write_config(&Config::new(&bed));
+    bed.apply_ok();
+    let debug = [("TF_LOG_PROVIDER", "DEBUG")];
+
+    let offline = bed.terraform_with_env(
+        &[
+            "plan",
+            "-refresh=false",
+            "-no-color",
+            "-input=false",
+            "-detailed-exitcode",
+        ],
+        &debug,
+    );
+    assert_eq!(
+        offline.code, 0,
+        "the applied fleet plans clean\n{}\n{}",
+        offline.stdout, offline.stderr
+    );
+    assert!(
+        offline.stderr.contains(CONFIGURED),
+        "the provider was configured and its debug log reached terraform's stderr\n{}",
+        offline.stderr
+    );
+    assert!(
+        !offline.stderr.contains(SDK_LOADED),
+        "a plan with no AWS call loaded the SDK's configuration\n{}",
+        offline.stderr
+    );
+
+    let refreshing = bed.terraform_with_env(
+        &["plan", "-no-color", "-input=false", "-detailed-exitcode"],
+        &debug,
+    );
+    assert_eq!(
+        refreshing.code, 0,
+        "{}\n{}",
+        refreshing.stdout, refreshing.stderr
+    );
+    assert!(
+        refreshing.stderr.contains(SDK_LOADED),
+        "the refresh's reads load the SDK's configuration\n{}",
+        refreshing.stderr
     );
 }
