@@ -12,7 +12,9 @@ use super::clients::AwsClients;
 use super::coalesce::Seal;
 use super::error::AwsError;
 use super::records::{RecordTags, Recorded};
-use super::types::{AsgInfo, AsgInstance, NewAsg, TAG_GENERATION, TAG_OWNER, TAG_ROLLOUT};
+use super::types::{
+    AsgInfo, AsgInstance, NewAsg, RefreshedRollout, TAG_GENERATION, TAG_OWNER, TAG_ROLLOUT,
+};
 
 /// The most records `DescribeAutoScalingGroups` answers per page (AWS: default 50, max 100).
 const MAX_RECORDS: i32 = 100;
@@ -310,13 +312,15 @@ impl AwsClients {
     /// starts together and shares its call too. Answered one by one, as the hooks' budget let
     /// them through, the next reads came in one at a time and each made its own call.
     ///
-    /// A failed hooks read fails the batch (every member gets the error, as for a failed
-    /// describe).
+    /// A failed describe fails every member (none has its groups); a failed hooks read fails
+    /// only the rollout whose group it was (AWS refusing one group, a group deleted in between):
+    /// the wave's other rollouts read everything they need.
     ///
     /// # Idempotency
     /// Read-only.
     pub async fn refresh_rollout_asgs(&self, rollout: &str) -> Result<Vec<AsgInfo>, AwsError> {
-        self.shared()
+        let refreshed = self
+            .shared()
             .refreshed_groups
             .get(
                 rollout.to_string(),
@@ -324,41 +328,67 @@ impl AwsClients {
                 |batch, priority| {
                     let aws = self.with_read_priority(priority);
                     async move {
-                        let mut groups = aws.clone().describe_groups_of_rollouts(batch).await?;
-                        aws.read_hooks_of_live_groups(&mut groups).await?;
-                        Ok(groups)
+                        // The wave's one DescribeAutoScalingGroups: if it fails, no member has
+                        // its groups, so its error is every member's.
+                        let groups = aws.clone().describe_groups_of_rollouts(batch).await?;
+                        Ok(aws.read_hooks_of_live_groups(groups).await)
                     }
                 },
             )
-            .await
+            .await?;
+        refreshed.0
     }
 
-    /// Fills in the hooks of every group not being deleted, all read at once.
+    /// Each rollout's groups with the hooks of every group not being deleted, all read at
+    /// once. A hooks read that fails (AWS refusing one group, a group deleted since the
+    /// describe) fails that rollout's answer only, with the first such error.
     async fn read_hooks_of_live_groups(
         &self,
-        groups: &mut BTreeMap<String, Vec<AsgInfo>>,
-    ) -> Result<(), AwsError> {
+        groups: BTreeMap<String, Vec<AsgInfo>>,
+    ) -> BTreeMap<String, RefreshedRollout> {
         let mut reads = tokio::task::JoinSet::new();
-        for (rollout, list) in groups.iter() {
+        let mut reader_of = BTreeMap::new();
+        for (rollout, list) in &groups {
             for (index, group) in list.iter().enumerate().filter(|(_, g)| !g.deleting) {
                 let aws = self.clone();
-                let (rollout, name) = (rollout.clone(), group.name.clone());
-                reads.spawn(async move { (rollout, index, aws.lifecycle_hooks(&name).await) });
+                let name = group.name.clone();
+                let task = reads.spawn(async move { (index, aws.lifecycle_hooks(&name).await) });
+                reader_of.insert(task.id(), rollout.clone());
             }
         }
-        while let Some(read) = reads.join_next().await {
-            let (rollout, index, hooks) = read.map_err(|err| AwsError::Unexpected {
-                operation: "DescribeLifecycleHooks",
-                detail: format!("the read's task ended: {err}"),
-            })?;
-            if let Some(group) = groups
-                .get_mut(&rollout)
-                .and_then(|list| list.get_mut(index))
-            {
-                group.lifecycle_hooks = Some(hooks?);
+        let mut answers: BTreeMap<String, RefreshedRollout> = groups
+            .into_iter()
+            .map(|(rollout, list)| (rollout, RefreshedRollout(Ok(list))))
+            .collect();
+        while let Some(read) = reads.join_next_with_id().await {
+            let (task, hooks) = match read {
+                Ok((task, (index, hooks))) => (task, hooks.map(|hooks| (index, hooks))),
+                Err(ended) => (
+                    ended.id(),
+                    Err(AwsError::Unexpected {
+                        operation: "DescribeLifecycleHooks",
+                        detail: format!("the read's task ended: {ended}"),
+                    }),
+                ),
+            };
+            let Some(answer) = reader_of
+                .get(&task)
+                .and_then(|rollout| answers.get_mut(rollout))
+            else {
+                continue;
+            };
+            match (&mut answer.0, hooks) {
+                (Ok(list), Ok((index, hooks))) => {
+                    if let Some(group) = list.get_mut(index) {
+                        group.lifecycle_hooks = Some(hooks);
+                    }
+                }
+                (Ok(_), Err(error)) => answer.0 = Err(error),
+                // The rollout already failed: its first error stands.
+                (Err(_), _) => {}
             }
         }
-        Ok(())
+        answers
     }
 
     /// The groups of each rollout of `batch` (a filter value each), all pages, each rollout's

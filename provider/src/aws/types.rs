@@ -124,6 +124,19 @@ pub struct AsgInfo {
     pub lifecycle_hooks: Option<Vec<LifecycleHookInfo>>,
 }
 
+/// One rollout's answer in a refresh wave: its groups with their lifecycle hooks, or the error
+/// of a hooks read of one of its groups (that rollout's own: the wave's other rollouts keep
+/// theirs). The default, a rollout with no groups, is what a batch answers for a name that
+/// matched nothing.
+#[derive(Debug, Clone)]
+pub struct RefreshedRollout(pub Result<Vec<AsgInfo>, super::AwsError>);
+
+impl Default for RefreshedRollout {
+    fn default() -> RefreshedRollout {
+        RefreshedRollout(Ok(Vec::new()))
+    }
+}
+
 /// One instance of an Auto Scaling group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AsgInstance {

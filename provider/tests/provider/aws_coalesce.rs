@@ -9,7 +9,9 @@
 //! - through Terraform: a `terraform plan` refreshing 20 applied `zdd_rollout` resources makes
 //!   far fewer than 20 `DescribeAutoScalingGroups` calls;
 //! - rollouts started out of step line up on the polling grid (`driver::tick`) and share
-//!   their looks' reads.
+//!   their looks' reads;
+//! - a refresh wave shares its groups' read, but a group whose lifecycle hooks cannot be read
+//!   fails its own rollout's refresh only.
 //!
 //! Each test reads through an `AwsClients` of its own, so its budget's and coalescer's stats
 //! count only its reads.
@@ -26,10 +28,10 @@ use std::time::Duration;
 
 use terraform_provider_zdd::aws::budget::{AUTOSCALING, Api, BudgetStats, ELBV2};
 use terraform_provider_zdd::aws::types::{AsgInfo, TAG_OWNER, TargetHealth};
-use terraform_provider_zdd::aws::{AwsClients, Endpoints};
+use terraform_provider_zdd::aws::{AwsClients, AwsError, Endpoints};
 use terraform_provider_zdd::driver;
 use zdd_rollout::{Outcome, RawSpec, RolloutSpec};
-use zdd_test_support::Fixture;
+use zdd_test_support::{FaultRule, Fixture, local_aws};
 
 use crate::aws_adapter::{new_asg, setup};
 
@@ -459,4 +461,80 @@ async fn rollouts_started_out_of_step_line_up_and_share_their_reads() {
         groups.calls * 5 <= groups.callers * 3,
         "looks on the grid share their reads (at most 3 calls per 5 reads): {groups:?}"
     );
+}
+
+/// The refreshes of a wave share one DescribeAutoScalingGroups and read each live group's
+/// hooks beside it; AWS refusing one group's DescribeLifecycleHooks (a permission boundary on
+/// that group, a group deleted in between) must fail that rollout's refresh alone: Terraform's
+/// other resources in the wave have read everything they need.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hooks_read_refused_for_one_group_fails_only_its_own_refresh() {
+    let (sdk, aws, fixture) = setup("coalhook").await;
+    let prefix = unique(&fixture, "chook");
+    let names: Vec<String> = ["ok0", "bad", "ok1"]
+        .iter()
+        .map(|suffix| format!("{prefix}-{suffix}"))
+        .collect();
+    for name in &names {
+        aws.create_asg(&new_asg(name, 1, &fixture, 0))
+            .await
+            .unwrap();
+    }
+    let refused = format!("{prefix}-bad-g1");
+    let fault = local_aws()
+        .add_fault_rule(
+            &FaultRule::error("autoscaling", "AccessDenied", 403)
+                .action("DescribeLifecycleHooks")
+                .matching(&refused)
+                .probability(1.0),
+        )
+        .unwrap();
+
+    let readers = AwsClients::new(&sdk, &Endpoints::default());
+    let reads = names
+        .iter()
+        .map(|name| {
+            let readers = &readers;
+            Box::pin(async move { (name.clone(), readers.refresh_rollout_asgs(name).await) })
+                as Pin<
+                    Box<dyn Future<Output = (String, Result<Vec<AsgInfo>, AwsError>)> + Send + '_>,
+                >
+        })
+        .collect();
+    let answers: BTreeMap<String, Result<Vec<AsgInfo>, AwsError>> =
+        all_at_once(reads).await.into_iter().collect();
+    local_aws().clear_faults(Some(&fault)).unwrap();
+
+    assert_eq!(
+        describe_groups_calls(&readers.budget_stats()),
+        1,
+        "the wave still shares its groups' read"
+    );
+    match &answers[&names[1]] {
+        Err(error) => {
+            let said = error.to_string();
+            assert!(
+                said.contains("DescribeLifecycleHooks") && said.contains("AccessDenied"),
+                "{said}"
+            );
+        }
+        Ok(groups) => panic!("the refused group's rollout read {:?}", summary(groups)),
+    }
+    for name in [&names[0], &names[2]] {
+        let groups = answers[name]
+            .as_ref()
+            .unwrap_or_else(|error| panic!("{name} failed with another group's error: {error}"));
+        assert_eq!(
+            summary(groups)
+                .into_iter()
+                .map(|group| group.0)
+                .collect::<Vec<_>>(),
+            vec![format!("{name}-g1")]
+        );
+        assert_eq!(
+            groups[0].lifecycle_hooks.as_deref(),
+            Some(&[][..]),
+            "{name}: its hooks were read (none)"
+        );
+    }
 }

@@ -480,8 +480,9 @@ pub struct SharedReads {
     /// Each target group's targets, by ARN (the API takes one target group).
     pub target_health: Coalescer<String, Vec<super::types::TargetHealth>, super::AwsError>,
     /// Each rollout's groups with their lifecycle hooks, for a refresh (Terraform's Read): a
-    /// batch is answered once every hook of it is read, so the reads of a wave end together.
-    pub refreshed_groups: Coalescer<String, Vec<super::types::AsgInfo>, super::AwsError>,
+    /// batch is answered once every hook of it is read, so the reads of a wave end together;
+    /// a hooks read AWS refuses fails its own rollout's answer only.
+    pub refreshed_groups: Coalescer<String, super::types::RefreshedRollout, super::AwsError>,
     /// Groups by name, for the commands' own reads: one `DescribeAutoScalingGroups` names
     /// many.
     pub groups_by_name: Coalescer<String, Option<super::types::AsgInfo>, super::AwsError>,
