@@ -136,46 +136,33 @@ fn a_plan_that_calls_no_aws_api_never_loads_the_sdk_configuration() {
     let bed = bed("lazysdk");
     bed.write_config(&Config::new(&bed));
     bed.apply_ok();
-    let debug = [("TF_LOG_PROVIDER", "DEBUG")];
-
-    let offline = bed.terraform_with_env(
-        &[
-            "plan",
-            "-refresh=false",
-            "-no-color",
-            "-input=false",
-            "-detailed-exitcode",
-        ],
-        &debug,
-    );
-    assert_eq!(
-        offline.code, 0,
-        "the applied fleet plans clean\n{}\n{}",
-        offline.stdout, offline.stderr
+    let offline = clean_plan_log(&bed, &["-refresh=false"]);
+    assert!(
+        offline.contains(CONFIGURED),
+        "the provider was configured and its debug log reached terraform's stderr\n{offline}"
     );
     assert!(
-        offline.stderr.contains(CONFIGURED),
-        "the provider was configured and its debug log reached terraform's stderr\n{}",
-        offline.stderr
-    );
-    assert!(
-        !offline.stderr.contains(SDK_LOADED),
-        "a plan with no AWS call loaded the SDK's configuration\n{}",
-        offline.stderr
+        !offline.contains(SDK_LOADED),
+        "a plan with no AWS call loaded the SDK's configuration\n{offline}"
     );
 
-    let refreshing = bed.terraform_with_env(
-        &["plan", "-no-color", "-input=false", "-detailed-exitcode"],
-        &debug,
-    );
-    assert_eq!(
-        refreshing.code, 0,
-        "{}\n{}",
-        refreshing.stdout, refreshing.stderr
-    );
+    let refreshing = clean_plan_log(&bed, &[]);
     assert!(
-        refreshing.stderr.contains(SDK_LOADED),
-        "the refresh's reads load the SDK's configuration\n{}",
-        refreshing.stderr
+        refreshing.contains(SDK_LOADED),
+        "the refresh's reads load the SDK's configuration\n{refreshing}"
     );
+}
+
+/// The provider's debug log (terraform's stderr) of a `plan <extra>` that must find nothing to
+/// change.
+fn clean_plan_log(bed: &crate::common::Bed, extra: &[&str]) -> String {
+    let mut args = vec!["plan", "-no-color", "-input=false", "-detailed-exitcode"];
+    args.extend_from_slice(extra);
+    let plan = bed.terraform_with_env(&args, &[("TF_LOG_PROVIDER", "DEBUG")]);
+    assert_eq!(
+        plan.code, 0,
+        "the applied fleet plans clean ({extra:?})\n{}\n{}",
+        plan.stdout, plan.stderr
+    );
+    plan.stderr
 }
