@@ -285,11 +285,17 @@ mod tests {
 
     use super::*;
 
+    /// A shared config that says nothing (no region, retries or timeouts), as a caller might
+    /// build one.
+    fn bare_shared_config() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .build()
+    }
+
     #[test]
     fn a_dynamodb_client_only_for_a_backend_with_a_lock_table() {
-        let shared = aws_config::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .build();
+        let shared = bare_shared_config();
         let lockfile = S3Backend {
             use_lockfile: true,
             ..S3Backend::default()
@@ -307,9 +313,7 @@ mod tests {
         // Clients built for a lockfile backend, handed a backend of the same state that names
         // a lock table: the lease must not silently move to S3, where a run holding it in the
         // table would never see it.
-        let shared = aws_config::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .build();
+        let shared = bare_shared_config();
         let lockfile = S3Backend {
             bucket: "state".into(),
             key: "fleet/terraform.tfstate".into(),
@@ -336,10 +340,7 @@ mod tests {
 
     #[test]
     fn every_client_retries_adaptively_and_its_backoffs_fit_the_operation_bound() {
-        // A shared config that says nothing about retries, as a caller might build one.
-        let shared = aws_config::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .build();
+        let shared = bare_shared_config();
         let backend = S3Backend {
             dynamodb_table: Some("locks".into()),
             ..S3Backend::default()
