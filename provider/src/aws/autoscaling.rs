@@ -313,8 +313,8 @@ impl AwsClients {
     /// them through, the next reads came in one at a time and each made its own call.
     ///
     /// A failed describe fails every member (none has its groups); a failed hooks read fails
-    /// only the rollout whose group it was (AWS refusing one group, a group deleted in between):
-    /// the wave's other rollouts read everything they need.
+    /// only the rollout whose group it was (AWS refusing that group's read, a permission boundary
+    /// on it, say): the wave's other rollouts read everything they need.
     ///
     /// # Idempotency
     /// Read-only.
@@ -340,8 +340,8 @@ impl AwsClients {
     }
 
     /// Each rollout's groups with the hooks of every group not being deleted, all read at
-    /// once. A hooks read that fails (AWS refusing one group, a group deleted since the
-    /// describe) fails that rollout's answer only, with the first such error.
+    /// once. A hooks read that fails fails that rollout's answer only, with the first such
+    /// error.
     async fn read_hooks_of_live_groups(
         &self,
         groups: BTreeMap<String, Vec<AsgInfo>>,

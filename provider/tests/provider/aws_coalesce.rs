@@ -465,7 +465,7 @@ async fn rollouts_started_out_of_step_line_up_and_share_their_reads() {
 
 /// The refreshes of a wave share one DescribeAutoScalingGroups and read each live group's
 /// hooks beside it; AWS refusing one group's DescribeLifecycleHooks (a permission boundary on
-/// that group, a group deleted in between) must fail that rollout's refresh alone: Terraform's
+/// that group, say) must fail that rollout's refresh alone: Terraform's
 /// other resources in the wave have read everything they need.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hooks_read_refused_for_one_group_fails_only_its_own_refresh() {
