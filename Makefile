@@ -35,9 +35,17 @@ test-python: setup
 # DynamoDB-locked tests saw terraform plan fail on its own lock, just written (one PutItem
 # attempt answered late, the retry found the item).
 TEST_THREADS ?= 2
+# The run's output is kept in TEST_LOG, and after a failure the failed tests' own output (libtest's
+# "failures:" sections: the panic message and what the test printed) is printed again at the very
+# end: a CI log cut to its head and tail would otherwise lose it between the other crates' output.
+TEST_LOG ?= $${CARGO_TARGET_DIR:-target}/test-rust.log
 test-rust: setup
 	$(CARGO) build --workspace --bins --tests
-	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
+	@set -o pipefail; mkdir -p "$$(dirname $(TEST_LOG))"; \
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS) 2>&1 | tee $(TEST_LOG) \
+	  || { status=$$?; echo; echo "==== the failed tests' output again (all of it: $(TEST_LOG)) ===="; \
+	       awk '/^failures:$$/ { on = 1 } on { print } /^test result: FAILED/ { on = 0 }' $(TEST_LOG); \
+	       exit $$status; }
 
 # The simulator's property tests on new random scenarios (`make test` replays fixed ones):
 # `make explore CASES=20000`. A failure prints the scenario; replay it with its seed.
