@@ -330,9 +330,7 @@ fn breach(
     }
     if let Some(factor) = regression
         && let Some(stable) = stable
-        && let Some(stable_ratio) = stable.ratio()
         && canary.errors >= MIN_5XX_FOR_REGRESSION
-        && ratio > factor * stable_ratio.max(REGRESSION_5XX_FLOOR)
         && significant_excess(canary, stable, factor)
     {
         return Some(Breach {
@@ -344,9 +342,10 @@ fn breach(
 }
 
 /// Whether the canary's errors exceed `factor` × stable's ratio (at least the floor) on its
-/// requests by [`REGRESSION_5XX_SIGMAS`] standard deviations of the difference: the canary's
-/// count varies by its expected value, and the expected value itself by `scale`² × stable's
-/// count, where `scale` turns stable's errors into the canary's expected ones.
+/// requests, so its ratio exceeds `factor` × stable's too, by [`REGRESSION_5XX_SIGMAS`]
+/// standard deviations of the difference: the canary's count varies by its expected value, and
+/// the expected value itself by `scale`² × stable's count, where `scale` turns stable's errors
+/// into the canary's expected ones.
 fn significant_excess(canary: &Figures, stable: &Figures, factor: f64) -> bool {
     let Some(stable_ratio) = stable.ratio() else {
         return false;
